@@ -1,0 +1,43 @@
+"""zygopy's errors. Each names the user's file, line and construct where one exists."""
+from __future__ import annotations
+
+import linecache
+
+
+class ZygopyError(Exception):
+    """Base class of every error zygopy raises on purpose."""
+
+    def __init__(self, message, filename=None, line=None, construct=None, hint=None):
+        self.message, self.filename, self.line, self.construct, self.hint = message, filename, line, construct, hint
+        super().__init__(self._format())
+
+    def _format(self):
+        parts = []
+        if self.filename is not None:
+            where = f'File "{self.filename}"' + (f", line {self.line}" if self.line else "")
+            parts.append(where + ":")
+        parts.append(self.message)
+        text = " ".join(parts)
+        if self.filename and self.line:
+            src = linecache.getline(self.filename, self.line).strip()
+            if src:
+                text += f"\n    {src}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class UnsupportedSyntax(ZygopyError):
+    """Python syntax outside the subset zygopy compiles."""
+
+
+class UnsupportedType(ZygopyError):
+    """An argument or value of a type zygopy cannot differentiate or compile."""
+
+
+class NoRule(ZygopyError):
+    """A primitive reached by the gradient that has no derivative rule."""
+
+
+class NotScalar(ZygopyError):
+    """The function given to `gradient` does not return a real scalar."""

@@ -1,0 +1,49 @@
+"""From a Python function and argument types to optimised, typed, verified IR."""
+from __future__ import annotations
+
+from ..errors import UnsupportedSyntax
+from .frontend import Undef, to_ir
+from .infer import infer_types
+from .ir import Function, Var
+from .passes.pipeline import optimize
+from .passes.renumber import renumber
+from .verify import verify
+
+
+def compile_ir(pyfn, arg_types) -> Function:
+    fn = optimize(to_ir(pyfn))
+    _check_assigned(fn)
+    infer_types(fn, arg_types)
+    optimize(fn)  # types make more folds possible (truth of a bool, ...)
+    infer_types(fn, arg_types)
+    _check_typed(fn)
+    return verify(renumber(fn))
+
+
+def _check_assigned(fn: Function):
+    for b in fn.blocks:
+        for s in b.stmts:
+            for a in s.args:
+                if isinstance(a, Undef):
+                    raise _unassigned(fn, a, s.line)
+        for br in b.branches:
+            for a in br.args + [br.cond]:
+                if isinstance(a, Undef):
+                    raise _unassigned(fn, a, _first_line(b) or fn.line)
+
+
+def _unassigned(fn, undef, line):
+    return UnsupportedSyntax(f"the variable {undef.name!r} may be used before it is assigned", fn.filename, line,
+                             hint="assign it before the loop or branch, on every path")
+
+
+def _first_line(b):
+    return next((s.line for s in b.stmts if s.line), None)
+
+
+def _check_typed(fn: Function):
+    for b in fn.blocks:
+        for v in b.args + [s.var for s in b.stmts if s.var is not None]:
+            if v.type is None:
+                raise UnsupportedSyntax(f"could not infer the type of {v.name or 'a value'!r}", fn.filename,
+                                        _first_line(b) or fn.line)

@@ -1,0 +1,711 @@
+"""Python AST -> SSA IR, built directly with the algorithm of Braun et al. (2013),
+"Simple and Efficient Construction of Static Single Assignment Form".
+
+Loops stay loops: a `while` or `for` becomes a header block with a back edge, whatever the trip
+count. Calls to other plain Python functions are inlined; each inlined call gets its own frame so
+its variable names cannot clash with the caller's. `and`/`or`, chained comparisons and conditional
+expressions become control flow, as in Python.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import textwrap
+import types
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import UnsupportedSyntax, UnsupportedType
+from .ir import Block, Branch, Function, Stmt, Var
+from .primitives import resolve_callable
+
+BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
+          ast.Mod: "mod", ast.Pow: "pow"}
+CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
+UNARYOPS = {ast.USub: "neg", ast.UAdd: "pos", ast.Not: "not"}
+BOOL_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not", "truth"}
+
+# How unsupported nodes are named in errors, with a hint where there is a useful one.
+CONSTRUCTS = {
+    ast.Try: ("try/except", "move error handling outside the differentiated function"),
+    ast.With: ("a with statement", None),
+    ast.Raise: ("raise", "check inputs before calling the differentiated function"),
+    ast.Yield: ("a generator (yield)", None), ast.YieldFrom: ("a generator (yield from)", None),
+    ast.Lambda: ("a lambda", "define a named function with def"),
+    ast.FunctionDef: ("a nested function definition", "define it at module level"),
+    ast.AsyncFunctionDef: ("an async function", None), ast.Await: ("await", None),
+    ast.ClassDef: ("a class definition", None),
+    ast.Global: ("a global statement", None), ast.Nonlocal: ("a nonlocal statement", None),
+    ast.Delete: ("del", None), ast.Import: ("import", "import at module level"),
+    ast.ImportFrom: ("import", "import at module level"),
+    ast.Assert: ("assert", "check inputs before calling the differentiated function"),
+    ast.ListComp: ("a list comprehension", "write a for loop"), ast.SetComp: ("a set comprehension", None),
+    ast.DictComp: ("a dict comprehension", None), ast.GeneratorExp: ("a generator expression", "write a for loop"),
+    ast.Dict: ("a dict", None), ast.Set: ("a set", None), ast.List: ("a list", "use a tuple"),
+    ast.JoinedStr: ("an f-string", None), ast.NamedExpr: ("an assignment expression (:=)", None),
+    ast.Starred: ("star-unpacking (*x)", None), ast.Match: ("a match statement", None),
+    ast.AsyncFor: ("async for", None), ast.AsyncWith: ("async with", None),
+}
+
+
+@dataclass(frozen=True)
+class Static:
+    """A value known while compiling (a module, a function): never a run-time value."""
+    obj: object
+
+
+class Undef:
+    """What a variable reads as on a path where it was never assigned."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"undef({self.name})"
+
+
+@dataclass(eq=False)
+class Frame:
+    """One function being translated (the top-level one, or one inlined into it)."""
+    pyfn: types.FunctionType
+    filename: str
+    line_offset: int
+    locals: set
+    return_block: Block
+    key: int
+    loops: list = field(default_factory=list)  # (continue target, break target)
+
+
+def function_ast(pyfn):
+    """The FunctionDef of a Python function, and the offset from its AST lines to file lines."""
+    if not isinstance(pyfn, types.FunctionType):
+        what = getattr(pyfn, "__name__", type(pyfn).__name__)
+        raise UnsupportedSyntax(f"{what!r} is not a Python function zygopy can read the source of",
+                                hint="pass a function defined with def in a file")
+    filename = pyfn.__code__.co_filename
+    if pyfn.__name__ == "<lambda>":
+        raise UnsupportedSyntax("a lambda cannot be compiled", filename, pyfn.__code__.co_firstlineno,
+                                hint="define a named function with def")
+    try:
+        source = textwrap.dedent(inspect.getsource(pyfn))
+    except (OSError, TypeError) as e:
+        raise UnsupportedSyntax(f"the source of {pyfn.__name__!r} is not available ({e})", filename,
+                                hint="define the function in a file, not in an interactive session") from None
+    tree = ast.parse(source)
+    node = tree.body[0]
+    if not isinstance(node, ast.FunctionDef):
+        raise UnsupportedSyntax(f"{pyfn.__name__!r} is not a def function", filename)
+    return node, filename, pyfn.__code__.co_firstlineno - 1
+
+
+def assigned_names(fdef):
+    """Names local to a function, by Python's rule: parameters and anything assigned in its body."""
+    names = {a.arg for a in fdef.args.args + fdef.args.kwonlyargs}
+    for node in ast.walk(fdef):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+class Frontend:
+    def __init__(self, pyfn):
+        self.top = pyfn
+        self.fn = Function(pyfn.__name__, [])
+        self.defs = {}  # (frame id, name) -> {block id: value}
+        self.sealed = set()
+        self.incomplete = {}  # block id -> {key: phi Var}
+        self.incoming = {}  # block id -> [(source block, Branch)]
+        self.frames = []
+        self.frames_made = []
+        self.cur = None
+        self.line = None
+
+    # ---- blocks, branches and SSA variables (Braun et al.) -------------------------------
+    def new_block(self, nargs=0):
+        block = self.fn.new_block([self.fn.new_var() for _ in range(nargs)])
+        self.incoming[block.id] = []
+        self.incomplete[block.id] = {}
+        return block
+
+    def jump(self, target, args=(), cond=None, source=None):
+        source = source or self.cur
+        br = Branch(target.id, list(args), cond)
+        source.branches.append(br)
+        self.incoming[target.id].append((source, br))
+
+    def seal(self, block):
+        for key, phi in self.incomplete[block.id].items():
+            self.add_phi_operands(key, phi, block)
+        self.sealed.add(block.id)
+
+    def write(self, key, block, value):
+        self.defs.setdefault(key, {})[block.id] = value
+
+    def read(self, key, block):
+        defs = self.defs.get(key, {})
+        if block.id in defs:
+            return defs[block.id]
+        if block.id not in self.sealed:
+            value = self.new_phi(block, key)
+            self.incomplete[block.id][key] = value
+        elif len(self.incoming[block.id]) == 1:
+            value = self.read(key, self.incoming[block.id][0][0])
+        elif not self.incoming[block.id]:
+            value = Undef(key[1])
+        else:
+            value = self.new_phi(block, key)
+            self.write(key, block, value)
+            self.add_phi_operands(key, value, block)
+        self.write(key, block, value)
+        return value
+
+    def new_phi(self, block, key):
+        phi = self.fn.new_var(name=key[1])
+        block.args.append(phi)
+        return phi
+
+    def add_phi_operands(self, key, phi, block):
+        for source, br in self.incoming[block.id]:
+            br.args.append(self.read(key, source))
+
+    # ---- emitting ------------------------------------------------------------------------
+    @property
+    def frame(self) -> Frame:
+        return self.frames[-1]
+
+    def emit(self, op, *args, name=None):
+        var = self.fn.new_var(name=name)
+        self.cur.stmts.append(Stmt(var, op, list(args), self.line))
+        return var
+
+    def error(self, message, node=None, hint=None, cls=UnsupportedSyntax):
+        line = self.frame.line_offset + node.lineno if node is not None and hasattr(node, "lineno") else self.line
+        return cls(message, self.frame.filename, line, hint=hint)
+
+    def unsupported(self, node):
+        what, hint = CONSTRUCTS.get(type(node), (type(node).__name__, None))
+        return self.error(f"{what} is not supported by zygopy", node, hint)
+
+    def at(self, node):
+        if hasattr(node, "lineno"):
+            self.line = self.frame.line_offset + node.lineno
+
+    # ---- functions -----------------------------------------------------------------------
+    def build(self):
+        fdef, filename, offset = function_ast(self.top)
+        self.fn.filename = filename
+        self.fn.arg_names = self.check_params(fdef, filename, offset)
+        self.fn.line = offset + fdef.lineno
+        entry = self.new_block()
+        self.seal(entry)
+        frame = self.push_frame(self.top, fdef, filename, offset)
+        for name in self.fn.arg_names:
+            arg = self.fn.new_var(name=name)
+            entry.args.append(arg)
+            self.write((frame.key, name), entry, arg)
+        self.cur = entry
+        self.line = offset + fdef.lineno
+        result = self.body_of(fdef, frame)
+        self.cur.branches.append(Branch(None, [result]))
+        return self.fn
+
+    def check_params(self, fdef, filename, offset):
+        a = fdef.args
+        if a.vararg or a.kwarg or a.posonlyargs or a.kwonlyargs:
+            raise UnsupportedSyntax("*args, **kwargs, positional-only and keyword-only parameters are not supported",
+                                    filename, offset + fdef.lineno)
+        return [p.arg for p in a.args]
+
+    def push_frame(self, pyfn, fdef, filename, offset):
+        frame = Frame(pyfn, filename, offset, assigned_names(fdef), self.new_block(1), len(self.frames_made))
+        self.frames_made.append(frame)
+        self.frames.append(frame)
+        return frame
+
+    def body_of(self, fdef, frame):
+        """Translate a function body; returns the value it returns (in the frame's return block)."""
+        self.suite(fdef.body)
+        if self.cur is not None:
+            self.jump(frame.return_block, [None])
+        self.frames.pop()
+        self.seal(frame.return_block)
+        self.cur = frame.return_block if self.incoming[frame.return_block.id] else None
+        if self.cur is None:
+            raise self.error("the function never returns", fdef)
+        return frame.return_block.args[0]
+
+    def inline(self, pyfn, args, keywords, node):
+        if any(f.pyfn is pyfn for f in self.frames):
+            raise self.error(f"recursion: {pyfn.__name__!r} calls itself, which zygopy cannot compile", node,
+                             hint="rewrite the recursion as a loop")
+        fdef, filename, offset = function_ast(pyfn)
+        params = self.check_params(fdef, filename, offset)
+        values = self.bind(pyfn, params, args, keywords, node)
+        frame = self.push_frame(pyfn, fdef, filename, offset)
+        for name, value in zip(params, values):
+            self.write((frame.key, name), self.cur, value)
+        saved_line = self.line
+        result = self.body_of(fdef, frame)
+        self.line = saved_line
+        return result
+
+    def bind(self, pyfn, params, args, keywords, node):
+        if len(args) > len(params):
+            raise self.error(f"{pyfn.__name__}() takes {len(params)} arguments but {len(args)} were given", node,
+                             cls=UnsupportedType)
+        defaults = pyfn.__defaults__ or ()
+        bound = dict(zip(params, args))
+        for k, v in keywords.items():
+            if k not in params or k in bound:
+                raise self.error(f"{pyfn.__name__}() got an unexpected or repeated argument {k!r}", node,
+                                 cls=UnsupportedType)
+            bound[k] = v
+        for p, d in zip(params[len(params) - len(defaults):], defaults):
+            bound.setdefault(p, self.constant(d, node, f"default of {p!r}"))
+        missing = [p for p in params if p not in bound]
+        if missing:
+            raise self.error(f"{pyfn.__name__}() is missing arguments {missing}", node, cls=UnsupportedType)
+        return [bound[p] for p in params]
+
+    # ---- statements ----------------------------------------------------------------------
+    def suite(self, stmts):
+        for s in stmts:
+            if self.cur is None:  # after return/break/continue: the rest is dead code
+                return
+            self.at(s)
+            self.stmt(s)
+
+    def stmt(self, s):
+        method = getattr(self, "stmt_" + type(s).__name__, None)
+        if method is None:
+            raise self.unsupported(s)
+        method(s)
+
+    def stmt_Pass(self, s):
+        pass
+
+    def stmt_Expr(self, s):
+        if isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
+            return  # docstring
+        self.expr(s.value)
+
+    def stmt_Assign(self, s):
+        value = self.expr(s.value)
+        for target in s.targets:
+            self.assign(target, value)
+
+    def stmt_AnnAssign(self, s):
+        if s.value is not None:
+            self.assign(s.target, self.expr(s.value))
+
+    def stmt_AugAssign(self, s):
+        op = BINOPS.get(type(s.op))
+        if op is None:
+            raise self.error(f"the operator {type(s.op).__name__} is not supported", s)
+        if isinstance(s.target, ast.Name):
+            self.assign(s.target, self.emit(op, self.load_name(s.target), self.value(s.value)))
+        elif isinstance(s.target, ast.Subscript):
+            base, index = self.value(s.target.value), self.index(s.target.slice)
+            old = self.emit("getindex", base, index)
+            self.emit_effect("setindex", base, index, self.emit(op, old, self.value(s.value)))
+        else:
+            raise self.error("augmented assignment to this target is not supported", s)
+
+    def emit_effect(self, op, *args):
+        self.cur.stmts.append(Stmt(None, op, list(args), self.line))
+
+    def assign(self, target, value):
+        if isinstance(target, ast.Name):
+            if isinstance(value, Var) and value.name is None:
+                value.name = target.id
+            self.write((self.frame.key, target.id), self.cur, value)
+        elif isinstance(target, ast.Tuple):
+            if any(isinstance(t, ast.Starred) for t in target.elts):
+                raise self.unsupported(next(t for t in target.elts if isinstance(t, ast.Starred)))
+            for i, t in enumerate(target.elts):
+                self.assign(t, self.emit("getindex", self.runtime(value, target), i))
+        elif isinstance(target, ast.Subscript):
+            self.emit_effect("setindex", self.value(target.value), self.index(target.slice), self.runtime(value, target))
+        elif isinstance(target, ast.Attribute):
+            raise self.error("assigning to an attribute is not supported", target)
+        else:
+            raise self.unsupported(target)
+
+    def stmt_Return(self, s):
+        value = self.value(s.value) if s.value is not None else None
+        self.jump(self.frame.return_block, [value])
+        self.cur = None
+
+    def stmt_If(self, s):
+        then, other = self.new_block(), self.new_block()
+        self.cond_jump(s.test, then, other)
+        self.seal(then)
+        self.seal(other)
+        join = self.new_block()
+        for block, body in ((then, s.body), (other, s.orelse)):
+            self.cur = block
+            self.suite(body)
+            if self.cur is not None:
+                self.jump(join)
+        self.seal(join)
+        self.cur = join if self.incoming[join.id] else None
+
+    def loop(self, header, body_block, latch, exit_block, else_block, body, orelse, step=None):
+        """Shared tail of while/for: translate the body with its break/continue targets."""
+        self.seal(body_block)
+        self.frame.loops.append((latch, exit_block))
+        self.cur = body_block
+        self.suite(body)
+        if self.cur is not None:
+            self.jump(latch)
+        self.frame.loops.pop()
+        if latch is not header:
+            self.seal(latch)
+            if self.incoming[latch.id]:
+                self.cur = latch
+                step()
+                self.jump(header)
+        self.seal(header)
+        if else_block is not exit_block:
+            self.seal(else_block)
+            self.cur = else_block
+            self.suite(orelse)
+            if self.cur is not None:
+                self.jump(exit_block)
+        self.seal(exit_block)
+        self.cur = exit_block if self.incoming[exit_block.id] else None
+
+    def stmt_While(self, s):
+        header, body, exit_block = self.new_block(), self.new_block(), self.new_block()
+        else_block = self.new_block() if s.orelse else exit_block
+        self.jump(header)
+        self.cur = header
+        self.cond_jump(s.test, body, else_block)
+        self.loop(header, body, header, exit_block, else_block, s.body, s.orelse)
+
+    def stmt_For(self, s):
+        it = s.iter
+        start, stop, step, seq, enum = 0, None, 1, None, False
+        if isinstance(it, ast.Call) and isinstance(self.peek_static(it.func), Static):
+            fobj = self.peek_static(it.func).obj
+            if fobj is enumerate and len(it.args) == 1 and not it.keywords:
+                enum, it = True, it.args[0]
+            elif fobj is range:
+                if it.keywords or not 1 <= len(it.args) <= 3:
+                    raise self.error("range() takes 1 to 3 positional arguments", it)
+                bounds = [self.value(a) for a in it.args]
+                start, stop, step = (0, bounds[0], 1) if len(bounds) == 1 else (bounds + [1])[:3]
+                if step == 0:
+                    raise self.error("range() step must not be zero", it)
+            else:
+                raise self.error(f"a for loop over {getattr(fobj, '__name__', fobj)}(...) is not supported", it,
+                                 hint="loop over range(...) or over a 1-d array")
+        if stop is None:
+            seq = self.value(it)
+            start, stop, step = 0, self.emit("len", seq), 1
+            count = stop
+        else:
+            count = self.emit("range_len", start, stop, step)
+        counter = (self.frame.key, f"$for{s.lineno}.{s.col_offset}")
+        self.write(counter, self.cur, 0)
+        header, body, latch, exit_block = self.new_block(), self.new_block(), self.new_block(), self.new_block()
+        else_block = self.new_block() if s.orelse else exit_block
+        self.jump(header)
+        self.cur = header
+        k = self.read(counter, header)
+        self.jump(else_block, cond=self.emit("lt", k, count))
+        self.jump(body)
+        self.cur = body
+        k = self.read(counter, body)
+        index = k if (start == 0 and step == 1) else self.emit("add", start, self.emit("mul", k, step))
+        item = self.emit("getindex", seq, index) if seq is not None else index
+        if enum:
+            item = self.emit("tuple", k, item)
+        self.assign(s.target, item)
+
+        def step():
+            self.write(counter, self.cur, self.emit("add", self.read(counter, self.cur), 1))
+        self.loop(header, body, latch, exit_block, else_block, s.body, s.orelse, step)
+
+    def stmt_Break(self, s):
+        if not self.frame.loops:
+            raise self.error("break outside a loop", s)
+        self.jump(self.frame.loops[-1][1])
+        self.cur = None
+
+    def stmt_Continue(self, s):
+        if not self.frame.loops:
+            raise self.error("continue outside a loop", s)
+        self.jump(self.frame.loops[-1][0])
+        self.cur = None
+
+    # ---- conditions (jumping code) --------------------------------------------------------
+    def cond_jump(self, test, if_true, if_false):
+        """Branch to if_true or if_false on the truth of `test`, short-circuiting and/or/not."""
+        self.at(test)
+        if isinstance(test, ast.BoolOp):
+            for v in test.values[:-1]:
+                nxt = self.new_block()
+                if isinstance(test.op, ast.And):
+                    self.cond_jump(v, nxt, if_false)
+                else:
+                    self.cond_jump(v, if_true, nxt)
+                self.seal(nxt)
+                self.cur = nxt
+            self.cond_jump(test.values[-1], if_true, if_false)
+        elif isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            self.cond_jump(test.operand, if_false, if_true)
+        else:
+            c = self.truth(self.value(test))
+            if isinstance(c, bool):
+                self.jump(if_true if c else if_false)
+            else:
+                self.jump(if_false, cond=c)
+                self.jump(if_true)
+        self.cur = None
+
+    def truth(self, value):
+        if isinstance(value, Var):
+            defn = self.defining_op(value)
+            return value if defn in BOOL_OPS else self.emit("truth", value)
+        if isinstance(value, Undef):
+            return self.emit("truth", value)
+        return bool(value)
+
+    def defining_op(self, var):
+        for s in self.cur.stmts:
+            if s.var is var:
+                return s.op
+        return None
+
+    # ---- expressions ---------------------------------------------------------------------
+    def value(self, node):
+        """A run-time value (Var or constant) for an expression."""
+        return self.runtime(self.expr(node), node)
+
+    def runtime(self, v, node):
+        if isinstance(v, Static):
+            raise self.error(f"{describe(v.obj)} cannot be used as a value here", node, cls=UnsupportedType)
+        return v
+
+    def expr(self, node):
+        self.at(node)
+        method = getattr(self, "expr_" + type(node).__name__, None)
+        if method is None:
+            raise self.unsupported(node)
+        return method(node)
+
+    def expr_Constant(self, node):
+        return self.constant(node.value, node, "this constant")
+
+    def constant(self, v, node, what):
+        if isinstance(v, (bool, int, float)) or v is None:
+            return v
+        if isinstance(v, (np.floating, np.integer, np.bool_)):
+            return v.item()
+        if isinstance(v, tuple):
+            return tuple(self.constant(x, node, what) for x in v)
+        if isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type, np.ufunc)):
+            return Static(v)
+        if isinstance(v, complex):
+            raise self.error("complex numbers are not supported", node, cls=UnsupportedType)
+        if isinstance(v, str):
+            raise self.error("strings are not supported", node, cls=UnsupportedType)
+        if isinstance(v, np.ndarray):
+            raise self.error(f"{what} is a NumPy array captured from outside the function", node,
+                             hint="pass it as an argument", cls=UnsupportedType)
+        if callable(v):
+            return Static(v)
+        raise self.error(f"{what} has type {type(v).__name__}, which zygopy does not support", node,
+                         cls=UnsupportedType)
+
+    def expr_Name(self, node):
+        if node.id in self.frame.locals:
+            v = self.read((self.frame.key, node.id), self.cur)
+            return v
+        return self.global_value(node.id, node)
+
+    load_name = expr_Name
+
+    def global_value(self, name, node):
+        pyfn = self.frame.pyfn
+        if pyfn.__closure__:
+            cells = dict(zip(pyfn.__code__.co_freevars, pyfn.__closure__))
+            if name in cells:
+                try:
+                    return self.constant(cells[name].cell_contents, node, f"the closure variable {name!r}")
+                except ValueError:
+                    raise self.error(f"the closure variable {name!r} is not assigned yet", node) from None
+        if name in pyfn.__globals__:
+            return self.constant(pyfn.__globals__[name], node, f"the global {name!r}")
+        if hasattr(builtins, name):
+            return Static(getattr(builtins, name))
+        raise self.error(f"name {name!r} is not defined", node, cls=UnsupportedType)
+
+    def peek_static(self, node):
+        """The compile-time object a callee expression names, without emitting code; None if run-time."""
+        if isinstance(node, ast.Name) and node.id not in self.frame.locals:
+            return self.global_value(node.id, node)
+        if isinstance(node, ast.Attribute):
+            base = self.peek_static(node.value)
+            if isinstance(base, Static):
+                return self.attribute_of_static(base, node)
+        return None
+
+    def attribute_of_static(self, base, node):
+        try:
+            attr = getattr(base.obj, node.attr)
+        except AttributeError:
+            raise self.error(f"{describe(base.obj)} has no attribute {node.attr!r}", node, cls=UnsupportedType) from None
+        return self.constant(attr, node, f"{describe(base.obj)}.{node.attr}")
+
+    def expr_Attribute(self, node):
+        base = self.expr(node.value)
+        if isinstance(base, Static):
+            return self.attribute_of_static(base, node)
+        return self.emit("getattr", base, node.attr)
+
+    def expr_BinOp(self, node):
+        op = BINOPS.get(type(node.op))
+        if op is None:
+            raise self.error(f"the operator {type(node.op).__name__} is not supported", node)
+        if isinstance(node.op, ast.MatMult):
+            raise self.error("the @ operator is not supported yet", node)
+        a, b = self.value(node.left), self.value(node.right)
+        self.at(node)
+        return self.emit(op, a, b)
+
+    def expr_UnaryOp(self, node):
+        op = UNARYOPS.get(type(node.op))
+        if op is None:
+            raise self.error(f"the operator {type(node.op).__name__} is not supported", node)
+        v = self.value(node.operand)
+        if op == "not":
+            v = self.truth(v)
+            return (not v) if isinstance(v, bool) else self.emit("not", v)
+        return self.emit(op, v)
+
+    def expr_Compare(self, node):
+        ops = [CMPOPS.get(type(o)) for o in node.ops]
+        if None in ops:
+            bad = node.ops[ops.index(None)]
+            raise self.error(f"the comparison {type(bad).__name__} is not supported", node)
+        left = self.value(node.left)
+        if len(ops) == 1:
+            return self.emit(ops[0], left, self.value(node.comparators[0]))
+        # a < b < c: later comparisons run only while the earlier ones hold
+        join = self.new_block(1)
+        for i, (op, comp) in enumerate(zip(ops, node.comparators)):
+            right = self.value(comp)
+            c = self.emit(op, left, right)
+            if i == len(ops) - 1:
+                self.jump(join, [c])
+                break
+            nxt = self.new_block()
+            self.jump(join, [False], cond=c)
+            self.jump(nxt)
+            self.seal(nxt)
+            self.cur, left = nxt, right
+        return self.enter_join(join)
+
+    def enter_join(self, join):
+        self.seal(join)
+        self.cur = join
+        return join.args[0]
+
+    def expr_BoolOp(self, node):
+        # `a and b` is a when a is falsy, else b; `a or b` is a when a is truthy, else b
+        is_and = isinstance(node.op, ast.And)
+        join = self.new_block(1)
+        for v in node.values[:-1]:
+            val = self.value(v)
+            c = self.truth(val)
+            if isinstance(c, bool):
+                if c == is_and:
+                    continue
+                self.jump(join, [val])
+                break
+            nxt = self.new_block()
+            if is_and:
+                self.jump(join, [val], cond=c)
+                self.jump(nxt)
+            else:
+                self.jump(nxt, cond=c)
+                self.jump(join, [val])
+            self.seal(nxt)
+            self.cur = nxt
+        else:
+            self.jump(join, [self.value(node.values[-1])])
+        return self.enter_join(join)
+
+    def expr_IfExp(self, node):
+        then, other = self.new_block(), self.new_block()
+        self.cond_jump(node.test, then, other)
+        self.seal(then)
+        self.seal(other)
+        join = self.new_block(1)
+        for block, e in ((then, node.body), (other, node.orelse)):
+            if self.incoming[block.id]:
+                self.cur = block
+                self.jump(join, [self.value(e)])
+        return self.enter_join(join)
+
+    def expr_Tuple(self, node):
+        return self.emit("tuple", *[self.value(e) for e in node.elts])
+
+    def expr_Subscript(self, node):
+        base = self.value(node.value)
+        return self.emit("getindex", base, self.index(node.slice))
+
+    def index(self, node):
+        if isinstance(node, ast.Slice):
+            parts = [self.value(p) if p is not None else None for p in (node.lower, node.upper, node.step)]
+            return self.emit("slice", *parts)
+        if isinstance(node, ast.Tuple):
+            return self.emit("tuple", *[self.index(e) for e in node.elts])
+        return self.value(node)
+
+    def expr_Call(self, node):
+        callee = self.expr(node.func)
+        if not isinstance(callee, Static):
+            raise self.error("calling a value computed at run time is not supported", node)
+        obj = callee.obj
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+            raise self.error(f"*args/**kwargs in a call to {describe(obj)} are not supported", node)
+        args = [self.value(a) for a in node.args]
+        keywords = {k.arg: self.value(k.value) for k in node.keywords}
+        self.at(node)
+        prim = resolve_callable(obj)
+        if prim is not None:
+            if keywords:
+                raise self.error(f"keyword arguments to {describe(obj)} are not supported", node)
+            if prim in ("min", "max") and len(args) >= 2:
+                result = args[0]
+                for a in args[1:]:
+                    result = self.emit(prim, result, a)
+                return result
+            if prim in ("min", "max"):
+                raise self.error(f"{describe(obj)} of a single iterable is not supported", node,
+                                 hint="pass the values as separate arguments")
+            return self.emit(prim, *args)
+        if obj is range:
+            raise self.error("range() is only supported as the iterable of a for loop", node)
+        if isinstance(obj, types.FunctionType):
+            return self.inline(obj, args, keywords, node)
+        raise self.error(f"calling {describe(obj)} is not supported", node,
+                         hint="zygopy compiles math/NumPy functions it has rules for and plain Python functions")
+
+
+def describe(obj):
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or type(obj).__name__
+    module = getattr(obj, "__module__", None)
+    if isinstance(obj, types.ModuleType):
+        return f"the module {obj.__name__}"
+    return f"{module}.{name}" if module and module not in ("builtins", "__main__") else name
+
+
+def to_ir(pyfn) -> Function:
+    """Parse a Python function into (unoptimised) SSA IR."""
+    return Frontend(pyfn).build()

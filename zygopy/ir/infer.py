@@ -1,0 +1,66 @@
+"""Type inference over the IR: a forward data-flow fixpoint on the lattice of `types`.
+
+Argument types come from the call; each primitive's type rule gives its result; a block argument
+takes the join of what every predecessor passes (bool < int64 < float64, as Numba unifies them).
+"""
+from __future__ import annotations
+
+from ..errors import UnsupportedType
+from .cfg import reverse_postorder
+from .ir import Function, Var
+from .primitives import result_type
+from .types import NONE, join, typeof
+
+
+def type_of_arg(a):
+    if isinstance(a, Var):
+        return a.type
+    return typeof(a) or NONE
+
+
+def infer_types(fn: Function, arg_types) -> Function:
+    for b in fn.blocks:
+        for v in b.args + [s.var for s in b.stmts if s.var is not None]:
+            v.type = None
+    for a, t in zip(fn.args, arg_types):
+        a.type = t
+    blocks = fn.block_map()
+    order = reverse_postorder(fn)
+    changed = True
+    while changed:
+        changed = False
+        for bid in order:
+            b = blocks[bid]
+            for s in b.stmts:
+                ts = [type_of_arg(a) for a in s.args]
+                if s.var is None or any(t is None for t in ts):
+                    continue
+                try:
+                    t = result_type(s.op, ts, s.args)
+                except TypeError as e:
+                    raise UnsupportedType(str(e), fn.filename, s.line) from None
+                if t != s.var.type:
+                    s.var.type, changed = t, True
+            for br in b.branches:
+                if br.is_return:
+                    continue
+                for param, a in zip(blocks[br.target].args, br.args):
+                    t = type_of_arg(a)
+                    if t is None:
+                        continue
+                    try:
+                        new = join(param.type, t)
+                    except TypeError:
+                        name = f"{param.name!r} " if param.name else ""
+                        raise UnsupportedType(f"the value {name}is {param.type} on one path and {t} on another",
+                                              fn.filename, _line_of(b, fn)) from None
+                    if new != param.type:
+                        param.type, changed = new, True
+    return fn
+
+
+def _line_of(block, fn):
+    for s in reversed(block.stmts):
+        if s.line:
+            return s.line
+    return getattr(fn, "line", None)

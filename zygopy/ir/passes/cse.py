@@ -1,0 +1,32 @@
+"""Common-subexpression elimination over the dominator tree."""
+from __future__ import annotations
+
+from ..cfg import dominators, reverse_postorder
+from ..ir import Function, Var, substitute
+from ..primitives import PRIMITIVES
+
+
+def eliminate_common_subexpressions(fn: Function) -> bool:
+    dom = dominators(fn)
+    blocks = fn.block_map()
+    available = {}  # expression key -> (block id, Var)
+    mapping = {}
+    for bid in reverse_postorder(fn):
+        for s in blocks[bid].stmts:
+            if s.var is None or not PRIMITIVES[s.op].pure:
+                continue
+            key = (s.op, tuple(_key(mapping.get(a, a)) for a in s.args))
+            hit = available.get(key)
+            if hit is not None and hit[0] in dom[bid]:
+                mapping[s.var] = hit[1]
+            else:
+                available[key] = (bid, s.var)
+    if mapping:
+        substitute(fn, mapping)
+    return bool(mapping)
+
+
+def _key(a):
+    if isinstance(a, Var):
+        return ("v", id(a))
+    return ("c", type(a).__name__, repr(a))

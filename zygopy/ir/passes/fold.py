@@ -1,0 +1,64 @@
+"""Constant folding, a few exact algebraic identities, and branches on constants."""
+from __future__ import annotations
+
+from ..ir import Function, Var, substitute
+from ..primitives import PRIMITIVES
+from ..types import BOOL
+
+NEVER_FOLD = {"setindex", "slice", "getattr"}
+
+
+def fold_constants(fn: Function) -> bool:
+    mapping = {}
+    defs = {s.var: s for b in fn.blocks for s in b.stmts if s.var is not None}
+    for b in fn.blocks:
+        for s in b.stmts:
+            if s.var is None or s.op in NEVER_FOLD:
+                continue
+            args = [mapping.get(a, a) if isinstance(a, Var) else a for a in s.args]
+            folded = _fold(s, args, defs)
+            if folded is not _NO:
+                mapping[s.var] = folded
+    if mapping:
+        substitute(fn, mapping)
+    return bool(mapping)
+
+
+_NO = object()
+
+
+def _fold(s, args, defs):
+    if not any(isinstance(a, Var) for a in args):
+        try:
+            return PRIMITIVES[s.op].impl(*args)
+        except Exception:  # leave the error to run time (division by zero on a dead path, ...)
+            return _NO
+    if s.op == "getindex" and isinstance(args[0], Var) and isinstance(args[1], int):
+        d = defs.get(args[0])
+        if d is not None and d.op == "tuple":
+            return d.args[args[1]]
+    if s.op == "truth" and isinstance(args[0], Var) and args[0].type == BOOL:
+        return args[0]
+    if s.op == "len" and isinstance(args[0], Var):
+        d = defs.get(args[0])
+        if d is not None and d.op == "tuple":
+            return len(d.args)
+    return _NO
+
+
+def fold_branches(fn: Function) -> bool:
+    """`br T unless c` with a constant c either always falls through or always jumps."""
+    changed = False
+    for b in fn.blocks:
+        kept = []
+        for br in b.branches:
+            if br.cond is not None and not isinstance(br.cond, Var):
+                changed = True
+                if br.cond:  # never taken
+                    continue
+                br.cond = None
+            kept.append(br)
+            if br.cond is None:
+                break
+        b.branches = kept
+    return changed

@@ -1,0 +1,202 @@
+"""The primitive operations of the IR: how each is typed, printed and evaluated in plain Python.
+
+One table, keyed by op name. The evaluator and constant folding both use `impl`, so the IR has a
+single meaning independent of any compiler. How a primitive lowers to Numba lives in the backend,
+how it differentiates lives in `zygopy.adjoint.rules`.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import operator
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .types import BOOL, FLOAT, INT, NONE, ArrayT, Scalar, TupleT, join
+
+
+@dataclass(frozen=True)
+class Primitive:
+    name: str
+    impl: Callable
+    type_rule: Callable  # (arg types, args) -> result type
+    symbol: str | None = None  # infix/prefix operator when printed that way
+    pure: bool = True
+
+
+def _numeric(t):
+    return INT if t == BOOL else t
+
+
+def _join_all(ts):
+    return functools.reduce(join, ts)
+
+
+def _arith(ts, args):
+    return _numeric(_join_all(ts))
+
+
+def _float_of(ts, args):
+    t = _join_all(ts)
+    if isinstance(t, ArrayT):
+        return t if t.is_float else ArrayT("float64", t.ndim)
+    return FLOAT
+
+
+def _pow_type(ts, args):
+    t = _arith(ts, args)
+    if t == INT and not (isinstance(args[1], int) and args[1] >= 0):
+        return FLOAT  # int ** int is a float in Python whenever the exponent may be negative
+    return t
+
+
+def _pow_impl(a, b):
+    return a ** b
+
+
+def _same(ts, args):
+    return _numeric(ts[0])
+
+
+def _bool(ts, args):
+    return BOOL
+
+
+def _int(ts, args):
+    return INT
+
+
+def _tuple_type(ts, args):
+    return TupleT(tuple(ts))
+
+
+def _getindex_type(ts, args):
+    base, idx = ts[0], args[1]
+    if isinstance(base, TupleT):
+        if not isinstance(idx, int):
+            raise TypeError("a tuple can only be indexed by a constant integer")
+        return base.elts[idx]
+    if isinstance(base, ArrayT):
+        idx_types = ts[1].elts if isinstance(ts[1], TupleT) else (ts[1],)
+        dropped = sum(1 for t in idx_types if isinstance(t, Scalar))
+        ndim = base.ndim - dropped
+        return Scalar(base.dtype) if ndim == 0 else ArrayT(base.dtype, ndim)
+    raise TypeError(f"cannot index a value of type {base}")
+
+
+def _getattr_type(ts, args):
+    base, attr = ts[0], args[1]
+    if isinstance(base, ArrayT):
+        if attr == "shape":
+            return TupleT((INT,) * base.ndim)
+        if attr in ("size", "ndim"):
+            return INT
+        if attr == "T":
+            return base
+    if isinstance(base, Scalar) and attr in ("real",):
+        return base
+    raise TypeError(f"attribute .{attr} of a value of type {base} is not supported")
+
+
+def _setindex(a, idx, v):
+    a[idx] = v
+
+
+def _range_len(start, stop, step):
+    return len(range(start, stop, step))
+
+
+def _sign(x):
+    return (x > 0) - (x < 0)
+
+
+def _select(c, a, b):
+    return a if c else b
+
+
+PRIMITIVES: dict[str, Primitive] = {}
+
+
+def _add(name, impl, type_rule, symbol=None, pure=True):
+    PRIMITIVES[name] = Primitive(name, impl, type_rule, symbol, pure)
+
+
+for _name, _impl, _sym in [("add", operator.add, "+"), ("sub", operator.sub, "-"), ("mul", operator.mul, "*"),
+                           ("floordiv", operator.floordiv, "//"), ("mod", operator.mod, "%")]:
+    _add(_name, _impl, _arith, _sym)
+_add("truediv", operator.truediv, _float_of, "/")
+_add("pow", _pow_impl, _pow_type, "**")
+for _name, _impl, _sym in [("lt", operator.lt, "<"), ("le", operator.le, "<="), ("gt", operator.gt, ">"),
+                           ("ge", operator.ge, ">="), ("eq", operator.eq, "=="), ("ne", operator.ne, "!=")]:
+    _add(_name, _impl, _bool, _sym)
+_add("neg", operator.neg, _same, "-")
+_add("pos", operator.pos, _same, "+")
+_add("not", operator.not_, _bool, "not ")
+_add("truth", bool, _bool)
+_add("abs", abs, _same)
+_add("sign", _sign, _same)
+_add("min", min, _arith)
+_add("max", max, _arith)
+_add("select", _select, lambda ts, args: join(ts[1], ts[2]))
+_add("float", float, lambda ts, args: FLOAT)
+_add("int", int, _int)
+_add("floor", math.floor, _int)
+_add("ceil", math.ceil, _int)
+_add("len", len, _int)
+_add("range_len", _range_len, _int)
+_add("tuple", lambda *xs: tuple(xs), _tuple_type)
+_add("getindex", lambda a, i: a[i], _getindex_type)
+_add("setindex", _setindex, lambda ts, args: NONE, pure=False)
+_add("getattr", getattr, _getattr_type)
+_add("slice", slice, lambda ts, args: NONE)  # only ever an index operand
+
+# float -> float functions of the math module (and their NumPy twins)
+UNARY_MATH = ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
+              "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "erf", "erfc", "fabs"]
+BINARY_MATH = ["atan2", "hypot", "copysign", "fmod"]
+for _name in UNARY_MATH + BINARY_MATH:
+    _add(_name, getattr(math, _name), _float_of)
+
+# NumPy names that mean the same primitive on scalars
+NUMPY_ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2", "arcsinh": "asinh",
+                 "arccosh": "acosh", "arctanh": "atanh", "absolute": "abs", "power": "pow", "maximum": "max",
+                 "minimum": "min", "add": "add", "subtract": "sub", "multiply": "mul", "divide": "truediv",
+                 "negative": "neg", "float64": "float", "int64": "int", "sign": "sign"}
+
+
+def resolve_callable(obj):
+    """The primitive a Python callable stands for, or None."""
+    table = _callables()
+    try:
+        return table.get(obj)
+    except TypeError:  # unhashable
+        return None
+
+
+_CALLABLES = None
+
+
+def _callables():
+    global _CALLABLES
+    if _CALLABLES is None:
+        t = {abs: "abs", min: "min", max: "max", float: "float", int: "int", bool: "truth", len: "len"}
+        for name in UNARY_MATH + BINARY_MATH + ["floor", "ceil", "pow"]:
+            fn = getattr(math, name, None)
+            if fn is not None:
+                t[fn] = name
+        for name in UNARY_MATH + BINARY_MATH:
+            fn = getattr(np, name, None)
+            if fn is not None and name not in ("erf", "erfc", "fabs"):
+                t[fn] = name
+        for np_name, prim in NUMPY_ALIASES.items():
+            t[getattr(np, np_name)] = prim
+        t[np.abs] = "abs"
+        t[math.pow] = "pow"
+        _CALLABLES = t
+    return _CALLABLES
+
+
+def result_type(op, arg_types, args):
+    return PRIMITIVES[op].type_rule(arg_types, args)

@@ -1,0 +1,94 @@
+"""A small type lattice: bool < int64 < float64 for scalars, tuples of types, and arrays.
+
+Types print the way the IR shows them (`float64`, `(int64, float64)`, `array(float64, 2d)`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Scalar:
+    dtype: str  # 'bool', 'int64', 'float64', 'float32'
+
+    def __str__(self):
+        return self.dtype
+
+    @property
+    def is_float(self):
+        return self.dtype.startswith("float")
+
+
+@dataclass(frozen=True)
+class TupleT:
+    elts: tuple
+
+    def __str__(self):
+        inner = ", ".join(map(str, self.elts))
+        return f"({inner},)" if len(self.elts) == 1 else f"({inner})"
+
+
+@dataclass(frozen=True)
+class ArrayT:
+    dtype: str
+    ndim: int
+
+    def __str__(self):
+        return f"array({self.dtype}, {self.ndim}d)"
+
+    @property
+    def is_float(self):
+        return self.dtype.startswith("float")
+
+
+@dataclass(frozen=True)
+class NoneT:
+    def __str__(self):
+        return "none"
+
+
+BOOL, INT, FLOAT, FLOAT32, NONE = Scalar("bool"), Scalar("int64"), Scalar("float64"), Scalar("float32"), NoneT()
+_RANK = {"bool": 0, "int64": 1, "float32": 2, "float64": 3}
+
+
+def is_float(t) -> bool:
+    """Values of this type can carry a gradient."""
+    return isinstance(t, (Scalar, ArrayT)) and t.is_float
+
+
+def join(a, b):
+    """The least type holding both (what Numba unifies two assignments to)."""
+    if a is None:
+        return b
+    if b is None or a == b:
+        return a
+    if isinstance(a, Scalar) and isinstance(b, Scalar):
+        return a if _RANK[a.dtype] >= _RANK[b.dtype] else b
+    if isinstance(a, TupleT) and isinstance(b, TupleT) and len(a.elts) == len(b.elts):
+        return TupleT(tuple(join(x, y) for x, y in zip(a.elts, b.elts)))
+    if isinstance(a, ArrayT) and isinstance(b, ArrayT) and a.ndim == b.ndim:
+        return ArrayT(join(Scalar(a.dtype), Scalar(b.dtype)).dtype, a.ndim)
+    raise TypeError(f"cannot unify {a} and {b}")
+
+
+def typeof(value):
+    """The IR type of a Python value, or None when zygopy does not handle it."""
+    if isinstance(value, (bool, np.bool_)):
+        return BOOL
+    if isinstance(value, (int, np.integer)):
+        return INT
+    if isinstance(value, np.float32):
+        return FLOAT32
+    if isinstance(value, (float, np.floating)):
+        return FLOAT
+    if value is None:
+        return NONE
+    if isinstance(value, tuple):
+        elts = tuple(typeof(v) for v in value)
+        return None if None in elts else TupleT(elts)
+    if isinstance(value, np.ndarray):
+        kind = {"b": "bool", "i": "int64", "u": "int64"}.get(value.dtype.kind, str(value.dtype))
+        return ArrayT(kind, value.ndim) if kind in _RANK else None
+    return None
