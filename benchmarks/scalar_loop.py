@@ -324,7 +324,7 @@ def run_runtime(keys, sizes, quick):
                 base = next((r for r in rows if r["key"] == key and r.get("n") == impl.max_n and "time" in r), None)
                 if base:
                     rows.append({"key": key, "n": n, "time": base["time"] * n / impl.max_n, "est": True,
-                                 "check": f"not run (linear estimate from n={impl.max_n:.0e})"})
+                                 "check": f"not run (linear estimate from n={fmt_n(impl.max_n)})"})
                 continue
             print(f"  {key} n={n} ...", file=sys.stderr, flush=True)
             try:
