@@ -294,7 +294,9 @@ def check_reference(grad, n=100, h=1e-6):
     fd = (scalar_loop(X0 + h, n) - scalar_loop(X0 - h, n)) / (2 * h)
     ad = grad(X0, n)
     rel = abs(ad - fd) / abs(fd)
-    return f"hand-written dx = {ad!r}, central FD of the Python function (n={n}, h={h:g}) = {fd!r}, rel. diff {rel:.1e}: {'ok' if rel < 1e-6 else 'MISMATCH'}"
+    verdict = "ok" if rel < 1e-6 else "MISMATCH"
+    return (f"hand-written dx = {ad!r}, central FD of the Python function (n={n}, h={h:g}) = {fd!r}, "
+            f"rel. diff {rel:.1e}: {verdict}")
 
 
 def check(value, expected):

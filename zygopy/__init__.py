@@ -1,6 +1,10 @@
 """zygopy: source-to-source reverse-mode automatic differentiation of Python, compiled by Numba."""
+from .adjoint.rules import register_rule
+from .api import grad, gradient, jacobian, pullback, value_and_grad, withgradient
 from .errors import NoRule, NotScalar, UnsupportedSyntax, UnsupportedType, ZygopyError
-from .inspect import code_ir
+from .inspect import code_adjoint, code_ir, code_llvm, code_python
 from .ir.evaluate import evaluate
 
-__all__ = ["code_ir", "evaluate", "ZygopyError", "UnsupportedSyntax", "UnsupportedType", "NoRule", "NotScalar"]
+__all__ = ["gradient", "withgradient", "pullback", "jacobian", "grad", "value_and_grad", "code_ir", "code_adjoint",
+           "code_python", "code_llvm", "evaluate", "register_rule", "ZygopyError", "UnsupportedSyntax",
+           "UnsupportedType", "NoRule", "NotScalar"]

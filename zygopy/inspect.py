@@ -21,3 +21,23 @@ def argument_types(fn, args):
 def code_ir(fn, *args):
     """The typed, optimised SSA IR of `fn` specialised to the types of `args` (prints readably)."""
     return compile_ir(fn, argument_types(fn, args))
+
+
+def code_adjoint(fn, *args, wrt=None):
+    """The forward (primal with recording) and reverse IR of `fn`'s gradient for these argument types."""
+    from .api import compiled
+    return compiled(fn, args, wrt).adjoint
+
+
+def code_python(fn, *args, wrt=None) -> str:
+    """The Python source zygopy generates and Numba compiles: primal, fused gradient, forward, pullback."""
+    from .api import compiled
+    return compiled(fn, args, wrt).source
+
+
+def code_llvm(fn, *args, wrt=None) -> str:
+    """The optimised LLVM IR of the fused value-and-gradient function for these arguments."""
+    from .api import compiled
+    c = compiled(fn, args, wrt)
+    c.value_and_gradient(args)
+    return "\n".join(c._fused.inspect_llvm().values())

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UnsupportedSyntax, UnsupportedType
+from .cfg import reverse_postorder
 from .ir import Block, Branch, Function, Stmt, Var
 from .primitives import resolve_callable
 
@@ -209,6 +210,10 @@ class Frontend:
         self.line = offset + fdef.lineno
         result = self.body_of(fdef, frame)
         self.cur.branches.append(Branch(None, [result]))
+        # blocks no path reaches (the exit of `while True`, the join after two returns, ...) were
+        # never entered, so they have no terminator: drop them so that the IR is well formed
+        live = set(reverse_postorder(self.fn))
+        self.fn.blocks = [b for b in self.fn.blocks if b.id in live]
         return self.fn
 
     def check_params(self, fdef, filename, offset):

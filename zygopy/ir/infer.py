@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from ..errors import UnsupportedType
 from .cfg import reverse_postorder
-from .ir import Function, Var
+from .ir import Function, Slot, Var
 from .primitives import result_type
 from .types import NONE, join, typeof
 
 
 def type_of_arg(a):
-    if isinstance(a, Var):
+    if isinstance(a, (Var, Slot)):
         return a.type
     return typeof(a) or NONE
 

@@ -152,6 +152,12 @@ _add("setindex", _setindex, lambda ts, args: NONE, pure=False)
 _add("getattr", getattr, _getattr_type)
 _add("slice", slice, lambda ts, args: NONE)  # only ever an index operand
 
+# the adjoint IR's own operations: gradient slots and typed stacks
+_add("take", None, lambda ts, args: args[0].type, pure=False)  # read a gradient slot and reset it to zero
+_add("accum", None, lambda ts, args: NONE, pure=False)  # slot += value
+_add("push", None, lambda ts, args: NONE, pure=False)  # push(stack dtype, value)
+_add("pop", None, lambda ts, args: Scalar(args[0]), pure=False)  # pop(stack dtype)
+
 # float -> float functions of the math module (and their NumPy twins)
 UNARY_MATH = ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
               "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "erf", "erfc", "fabs"]

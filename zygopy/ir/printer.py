@@ -32,6 +32,12 @@ def format_expr(s: Stmt) -> str:
         return f"{a[0]}[{a[1]}] = {a[2]}"
     if s.op == "getattr":
         return f"{a[0]}.{s.args[1]}"
+    if s.op == "accum":
+        return f"{a[0]} += {a[1]}"
+    if s.op == "push":
+        return f"push!({s.args[0]}, {a[1]})"
+    if s.op == "pop":
+        return f"pop!({s.args[0]})"
     if s.op == "tuple":
         return f"({a[0]},)" if len(a) == 1 else f"({', '.join(a)})"
     if prim is not None and prim.symbol is not None:

@@ -11,9 +11,11 @@ def eliminate_common_subexpressions(fn: Function) -> bool:
     blocks = fn.block_map()
     available = {}  # expression key -> (block id, Var)
     mapping = {}
+    # a[i] read twice is one value only if nothing may write an array in between
+    writes = any(not PRIMITIVES[s.op].pure for b in fn.blocks for s in b.stmts)
     for bid in reverse_postorder(fn):
         for s in blocks[bid].stmts:
-            if s.var is None or not PRIMITIVES[s.op].pure:
+            if s.var is None or not PRIMITIVES[s.op].pure or (writes and s.op == "getindex"):
                 continue
             key = (s.op, tuple(_key(mapping.get(a, a)) for a in s.args))
             hit = available.get(key)

@@ -13,7 +13,7 @@ def fold_constants(fn: Function) -> bool:
     defs = {s.var: s for b in fn.blocks for s in b.stmts if s.var is not None}
     for b in fn.blocks:
         for s in b.stmts:
-            if s.var is None or s.op in NEVER_FOLD:
+            if s.var is None or s.op in NEVER_FOLD or not PRIMITIVES[s.op].pure:
                 continue
             args = [mapping.get(a, a) if isinstance(a, Var) else a for a in s.args]
             folded = _fold(s, args, defs)

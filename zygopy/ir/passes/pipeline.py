@@ -16,6 +16,11 @@ CHECK_EACH_PASS = False
 
 
 def optimize(fn, passes=PASSES, max_rounds=20):
+    if CHECK_EACH_PASS:
+        try:
+            verify(fn)
+        except Exception as e:
+            raise AssertionError(f"IR broken before the passes: {e}\n{fn}") from e
     for _ in range(max_rounds):
         changed = False
         for p in passes:

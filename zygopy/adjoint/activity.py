@@ -1,0 +1,51 @@
+"""Activity analysis: which values need an adjoint.
+
+A value is *varied* when it depends on a differentiated argument and *useful* when the result
+depends on it; only values that are both, and of a floating type, are *active*. Integers,
+booleans, constants and dead-end computations get no adjoint code at all.
+"""
+from __future__ import annotations
+
+from ..ir.ir import Function, Var
+from ..ir.types import is_float
+
+
+def _edges(fn: Function):
+    """(source value, destination Var) pairs: statement operands -> results, branch operands -> block args."""
+    blocks = fn.block_map()
+    for b in fn.blocks:
+        for s in b.stmts:
+            if s.var is not None:
+                for a in s.args:
+                    if isinstance(a, Var):
+                        yield a, s.var
+        for br in b.branches:
+            if br.target is not None:
+                for a, p in zip(br.args, blocks[br.target].args):
+                    if isinstance(a, Var):
+                        yield a, p
+
+
+def active_values(fn: Function, wrt, outputs) -> set:
+    edges = [(a, d) for a, d in _edges(fn) if is_float(d.type) or _is_float_tuple(d.type)]
+    varied = {fn.args[i] for i in wrt if is_float(fn.args[i].type)}
+    varied = _closure(varied, [(a, d) for a, d in edges])
+    useful = _closure(set(outputs), [(d, a) for a, d in edges])
+    return {v for v in varied & useful if is_float(v.type)}
+
+
+def _is_float_tuple(t):
+    return hasattr(t, "elts") and any(is_float(e) for e in t.elts)
+
+
+def _closure(start, edges):
+    out = {}
+    for a, d in edges:
+        out.setdefault(a, []).append(d)
+    seen, todo = set(start), list(start)
+    while todo:
+        for d in out.get(todo.pop(), ()):
+            if d not in seen:
+                seen.add(d)
+                todo.append(d)
+    return seen

@@ -1,0 +1,282 @@
+"""The adjoint pass: typed primal IR -> forward IR that records, and reverse IR that replays it.
+
+The algorithm follows Zygote ("Don't Unroll Adjoint", Innes 2018), with typed storage:
+- a block with several incoming edges gets a block argument `%from`, the number of the edge that
+  reached it; which branch ran is just another value;
+- there is one reverse block per primal block: it walks the block's statements backwards,
+  applying each rule from `rules.RULES` and accumulating into gradient slots (`%3̄ += ...`), then
+  routes the gradients of the block's arguments back along the edge that `%from` names;
+- a value the reverse pass needs is pushed on a typed stack only when it is defined inside a loop
+  that also contains the block reading it; everything else is read directly (the *tape*);
+- activity analysis leaves integers, booleans and values the result does not depend on alone.
+Loops stay loops: the reverse of a loop is a loop, whatever the trip count.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import NotScalar
+from ..ir.cfg import loop_blocks
+from ..ir.infer import infer_types
+from ..ir.ir import Block, Branch, Function, Slot, Stmt, Var
+from ..ir.passes.dce import eliminate_dead_code
+from ..ir.passes.fold import fold_constants
+from ..ir.passes.pipeline import optimize
+from ..ir.passes.renumber import renumber
+from ..ir.types import INT, NONE, Scalar, TupleT, is_float
+from .activity import active_values
+from .rules import Sym, rule_for
+
+
+@dataclass
+class Adjoint:
+    forward: Function  # the primal, recording `%from` edges and pushing stacked values
+    reverse: Function  # arguments: (dy, *tape); returns the tuple of gradients
+    tape: list  # forward values the reverse reads directly (besides the stacks)
+    stacks: list  # dtypes of the stacks used, e.g. ['float64', 'int64']
+    wrt: tuple
+
+    def __str__(self):
+        from ..ir.printer import format_function
+        return (f"forward:\n{format_function(self.forward, show_lines=True)}\n\n"
+                f"reverse:\n{format_function(self.reverse, show_lines=True)}")
+
+
+def adjoint(fn: Function, wrt) -> Adjoint:
+    """Differentiate `fn` (typed IR, transformed in place into the forward) w.r.t. argument indices `wrt`."""
+    return _AdjointBuilder(fn, tuple(wrt)).build()
+
+
+class _AdjointBuilder:
+    def __init__(self, fn, wrt):
+        self.fn, self.wrt = fn, wrt
+        self.blocks = fn.block_map()
+        self.rev = Function(fn.name + "_pullback", [], fn.filename)
+        self.slots = {}
+        self.rev_of = {}  # primal block id -> reverse block
+        self.group = {}  # primal block id -> reverse blocks built for it
+        self.labels = []
+        self.cur = None
+        self.line = None
+
+    # ---- helpers -----------------------------------------------------------------------
+    def new_var(self, type=None):
+        return self.fn.new_var(type)
+
+    def slot(self, v):
+        if v not in self.slots:
+            self.slots[v] = Slot(len(self.slots) + 1, v, v.type)
+        return self.slots[v]
+
+    def emit(self, op, *args):
+        vals = [a.v if isinstance(a, Sym) else a for a in args]
+        var = self.new_var()
+        self.cur.stmts.append(Stmt(var, op, vals, self.line))
+        return Sym(self.emit, var)
+
+    def effect(self, op, *args):
+        self.cur.stmts.append(Stmt(None, op, list(args), self.line))
+
+    def new_rev_block(self, primal, args=()):
+        """A reverse block for `primal`: the first is `n'`, edge blocks after it `n'1`, `n'2`, ..."""
+        blocks = self.group.setdefault(primal.id, [])
+        block = Block(len(self.rev.blocks) + 1, list(args))
+        self.labels.append((block, primal, f"{len(blocks)}" if blocks else ""))
+        self.rev.blocks.append(block)
+        blocks.append(block)
+        return block
+
+    # ---- the transform -----------------------------------------------------------------
+    def build(self) -> Adjoint:
+        fn = self.fn
+        returns = [b for b in fn.blocks if any(br.is_return for br in b.branches)]
+        assert len(returns) == 1, "the frontend makes exactly one return"
+        ret_block = returns[0]
+        ret = ret_block.branches[-1].args[0]
+        outputs = self.outputs(ret)
+        self.active = active_values(fn, self.wrt, outputs)
+        self.incoming = {b.id: [] for b in fn.blocks}
+        for b in fn.blocks:
+            for br in b.branches:
+                if br.target is not None:
+                    self.incoming[br.target].append((b, br))
+        self.record_edges()
+
+        dy = self.new_var()
+        for b in [ret_block] + [b for b in reversed(fn.blocks) if b is not ret_block]:
+            self.rev_of[b.id] = self.new_rev_block(b, [dy] if b is ret_block else [])
+        self.cur = self.rev_of[ret_block.id]
+        self.seed(ret, dy)
+        for b in fn.blocks:
+            self.reverse_block(b)
+
+        fold_constants(self.rev)
+        eliminate_dead_code(self.rev)
+        tape, stacks = self.stash()
+        self.rev.entry.args = [dy] + tape
+        infer_types(self.rev, [self.output_type(ret)] + [v.type for v in tape])
+        optimize(self.rev)
+        infer_types(self.rev, [self.output_type(ret)] + [v.type for v in tape])
+        renumber_all(fn, self.rev)
+        for block, primal, suffix in self.labels:  # labels name the primal blocks' final numbers
+            block.label = f"{primal.id}'{suffix}"
+        return Adjoint(fn, self.rev, tape, stacks, self.wrt)
+
+    def outputs(self, ret):
+        t = self.output_type(ret)
+        if isinstance(t, TupleT):
+            if not all(is_float(e) or e == INT or e == Scalar("bool") for e in t.elts):
+                raise NotScalar(f"the function returns {t}; zygopy differentiates real scalars or tuples of them",
+                                self.fn.filename, self.fn.line)
+        elif not isinstance(t, Scalar):
+            raise NotScalar(f"the function returns {t}, not a real scalar", self.fn.filename, self.fn.line,
+                            hint="reduce the result to a scalar (e.g. with a sum), or use jacobian")
+        return [ret] if isinstance(ret, Var) else []
+
+    def output_type(self, ret):
+        return ret.type if isinstance(ret, Var) else Scalar("float64")
+
+    def record_edges(self):
+        """Blocks with several incoming edges receive the number of the edge taken, as `%from`."""
+        self.edge_var = {}
+        for b in self.fn.blocks:
+            edges = self.incoming[b.id]
+            if len(edges) > 1:
+                var = self.new_var(INT)
+                var.name = "from"
+                b.args.append(var)
+                for k, (_, br) in enumerate(edges):
+                    br.args.append(k)
+                self.edge_var[b.id] = var
+
+    def seed(self, ret, dy):
+        if not isinstance(ret, Var) or not isinstance(ret.type, TupleT):
+            if ret in self.active:
+                self.effect("accum", self.slot(ret), dy)
+            return
+        d = self.definition(ret)
+        if d is None or d.op != "tuple":
+            raise NotScalar("the returned tuple must be built in the function (return a, b)", self.fn.filename,
+                            self.fn.line)
+        for i, e in enumerate(d.args):
+            if e in self.active:
+                self.effect("accum", self.slot(e), self.emit("getindex", dy, i).v)
+
+    def definition(self, v):
+        for b in self.fn.blocks:
+            for s in b.stmts:
+                if s.var is v:
+                    return s
+        return None
+
+    def reverse_block(self, b):
+        self.cur = self.rev_of[b.id]
+        for s in reversed(b.stmts):
+            if s.var is None or s.var not in self.active:
+                continue
+            self.line = s.line
+            g = self.emit("take", self.slot(s.var))
+            rule = rule_for(s.op, self.fn.filename, s.line)
+            contributions = rule(g, Sym(self.emit, s.var), *[Sym(self.emit, a) for a in s.args])
+            for a, c in zip(s.args, contributions):
+                if c is not None and a in self.active:
+                    self.effect("accum", self.slot(a), c.v if isinstance(c, Sym) else c)
+        self.line = None
+        if b is self.fn.entry:
+            self.cur.branches.append(Branch(None, [self.emit("tuple", *self.gradients()).v]))
+            return
+        grads = {a: self.emit("take", self.slot(a)).v for a in b.args if a in self.active}
+        edges = self.incoming[b.id]
+        if len(edges) == 1:
+            self.route(edges[0], b, grads)
+            return
+        rev_b, came_from = self.cur, self.edge_var[b.id]
+        for k, edge in enumerate(edges):
+            target = self.new_rev_block(b)
+            cond = None
+            if k < len(edges) - 1:
+                self.cur = rev_b
+                cond = self.emit("ne", came_from, k).v
+            rev_b.branches.append(Branch(target.id, [], cond))
+            self.cur = target
+            self.route(edge, b, grads)
+
+    def route(self, edge, b, grads):
+        """Send the gradients of b's arguments to the values the edge passed, then go to its source."""
+        source, br = edge
+        for a, passed in zip(b.args, br.args):
+            if a in grads and passed in self.active:
+                self.effect("accum", self.slot(passed), grads[a])
+        self.cur.branches.append(Branch(self.rev_of[source.id].id))
+
+    def gradients(self):
+        out = []
+        for i in self.wrt:
+            a = self.fn.args[i]
+            if a in self.active:
+                out.append(self.emit("take", self.slot(a)).v)
+            else:
+                out.append(0.0 if is_float(a.type) else None)
+        return out
+
+    # ---- what the reverse reads from the forward ------------------------------------------
+    def stash(self):
+        """Decide, per reverse block, which forward values come from a stack and which from the tape."""
+        loops = loop_blocks(self.fn)
+        defined_in = {}
+        for b in self.fn.blocks:
+            for v in b.args + [s.var for s in b.stmts if s.var is not None]:
+                defined_in[v] = b.id
+        tape, stacks = [], []
+        for b in self.fn.blocks:
+            blocks = self.group[b.id]
+            refs = _forward_refs(blocks, defined_in)
+            stacked = [v for v in refs if loops[b.id] and defined_in[v] in loops[b.id]]
+            for v in refs:
+                if v not in stacked and v not in tape:
+                    tape.append(v)
+            if not stacked:
+                continue
+            popped = {}
+            for v in stacked:
+                dtype = v.type.dtype
+                if dtype not in stacks:
+                    stacks.append(dtype)
+                b.stmts.append(Stmt(None, "push", [dtype, v]))
+                popped[v] = self.new_var(v.type)
+            pops = [Stmt(popped[v], "pop", [v.type.dtype]) for v in reversed(stacked)]
+            self.rev_of[b.id].stmts[:0] = pops
+            for rb in blocks:
+                _substitute_in(rb, popped)
+        return tape, stacks
+
+
+def _forward_refs(blocks, defined_in):
+    refs = []
+    for rb in blocks:
+        for inst in rb.stmts + rb.branches:
+            vals = inst.args + ([inst.cond] if isinstance(inst, Branch) and inst.cond is not None else [])
+            for a in vals:
+                if isinstance(a, Var) and a in defined_in and a not in refs:
+                    refs.append(a)
+    return refs
+
+
+def _substitute_in(block, mapping):
+    for s in block.stmts:
+        s.args = [mapping.get(a, a) if isinstance(a, Var) else a for a in s.args]
+    for br in block.branches:
+        br.args = [mapping.get(a, a) if isinstance(a, Var) else a for a in br.args]
+        if isinstance(br.cond, Var):
+            br.cond = mapping.get(br.cond, br.cond)
+
+
+def renumber_all(fwd, rev):
+    """Number forward blocks 1..n and reverse blocks after them; values in order across both."""
+    renumber(fwd)
+    n = fwd.next_id - 1
+    for b in rev.blocks:
+        for v in b.args[:1] + [s.var for s in b.stmts if s.var is not None]:
+            n += 1
+            v.id = n
+    fwd.next_id = n + 1

@@ -1,0 +1,138 @@
+"""Every derivative rule in one table, keyed by primitive.
+
+A rule takes the output gradient `g`, the primal output `y` and the primal inputs, and returns
+one contribution per input (None where the input gets none). Arguments are `Sym`s: arithmetic on
+them emits IR into the reverse block being built, so rules read like the maths.
+Users add rules for their own primitives with `register_rule`.
+"""
+from __future__ import annotations
+
+import math
+
+from ..errors import ZygopyError
+
+
+class Sym:
+    """A value in the reverse block under construction; operators emit IR statements."""
+    __slots__ = ("emit", "v")
+
+    def __init__(self, emit, v):
+        self.emit, self.v = emit, v
+
+    def _op(self, op, *others):
+        return self.emit(op, self, *others)
+
+    def __add__(self, o): return self._op("add", o)
+    def __radd__(self, o): return self.emit("add", o, self)
+    def __sub__(self, o): return self._op("sub", o)
+    def __rsub__(self, o): return self.emit("sub", o, self)
+    def __mul__(self, o): return self._op("mul", o)
+    def __rmul__(self, o): return self.emit("mul", o, self)
+    def __truediv__(self, o): return self._op("truediv", o)
+    def __rtruediv__(self, o): return self.emit("truediv", o, self)
+    def __pow__(self, o): return self._op("pow", o)
+    def __neg__(self): return self._op("neg")
+    def __lt__(self, o): return self._op("lt", o)
+    def __le__(self, o): return self._op("le", o)
+    def __gt__(self, o): return self._op("gt", o)
+    def __ge__(self, o): return self._op("ge", o)
+
+
+def _prim(op):
+    def call(*args):
+        sym = next(a for a in args if isinstance(a, Sym))
+        return sym.emit(op, *args)
+    call.__name__ = op
+    return call
+
+
+sin, cos, sinh, cosh, exp, log, sqrt, sign, select, floor, copysign, to_int = map(
+    _prim, ["sin", "cos", "sinh", "cosh", "exp", "log", "sqrt", "sign", "select", "floor", "copysign", "int"])
+
+TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def _pow(g, y, a, b):
+    # d/da a**b = b * a**(b-1); d/db = y * log(a), only defined for a > 0
+    return g * b * a ** (b - 1), select(a > 0.0, g * y * log(select(a > 0.0, a, 1.0)), 0.0)
+
+
+def _min(g, y, a, b):
+    first = a <= b
+    return select(first, g, 0.0), select(first, 0.0, g)
+
+
+def _max(g, y, a, b):
+    first = a >= b
+    return select(first, g, 0.0), select(first, 0.0, g)
+
+
+def _zero(g, y, *args):
+    return (None,) * len(args)
+
+
+RULES = {
+    "add": lambda g, y, a, b: (g, g),
+    "sub": lambda g, y, a, b: (g, -g),
+    "mul": lambda g, y, a, b: (g * b, g * a),
+    "truediv": lambda g, y, a, b: (g / b, -(g * y) / b),
+    "neg": lambda g, y, a: (-g,),
+    "pos": lambda g, y, a: (g,),
+    "pow": _pow,
+    "abs": lambda g, y, x: (g * sign(x),),
+    "fabs": lambda g, y, x: (g * sign(x),),
+    "min": _min,
+    "max": _max,
+    "select": lambda g, y, c, a, b: (None, select(c, g, 0.0), select(c, 0.0, g)),
+    "float": lambda g, y, x: (g,),
+    "sin": lambda g, y, x: (g * cos(x),),
+    "cos": lambda g, y, x: (-(g * sin(x)),),
+    "tan": lambda g, y, x: (g * (1.0 + y * y),),
+    "asin": lambda g, y, x: (g / sqrt(1.0 - x * x),),
+    "acos": lambda g, y, x: (-g / sqrt(1.0 - x * x),),
+    "atan": lambda g, y, x: (g / (1.0 + x * x),),
+    "sinh": lambda g, y, x: (g * cosh(x),),
+    "cosh": lambda g, y, x: (g * sinh(x),),
+    "tanh": lambda g, y, x: (g * (1.0 - y * y),),
+    "asinh": lambda g, y, x: (g / sqrt(x * x + 1.0),),
+    "acosh": lambda g, y, x: (g / sqrt(x * x - 1.0),),
+    "atanh": lambda g, y, x: (g / (1.0 - x * x),),
+    "exp": lambda g, y, x: (g * y,),
+    "expm1": lambda g, y, x: (g * (y + 1.0),),
+    "log": lambda g, y, x: (g / x,),
+    "log1p": lambda g, y, x: (g / (1.0 + x),),
+    "log2": lambda g, y, x: (g / (x * math.log(2.0)),),
+    "log10": lambda g, y, x: (g / (x * math.log(10.0)),),
+    "sqrt": lambda g, y, x: (g * 0.5 / y,),
+    "erf": lambda g, y, x: (g * TWO_OVER_SQRT_PI * exp(-(x * x)),),
+    "erfc": lambda g, y, x: (-(g * TWO_OVER_SQRT_PI) * exp(-(x * x)),),
+    "atan2": lambda g, y, a, b: (g * b / (a * a + b * b), -(g * a) / (a * a + b * b)),
+    "hypot": lambda g, y, a, b: (g * a / y, g * b / y),
+    "copysign": lambda g, y, a, b: (g * sign(a) * copysign(1.0, b), None),
+    "mod": lambda g, y, a, b: (g, -(g * floor(a / b))),
+    "fmod": lambda g, y, a, b: (g, -(g * to_int(a / b))),
+    # piecewise constant: zero almost everywhere
+    "floordiv": _zero, "sign": _zero, "floor": _zero, "ceil": _zero,
+}
+
+
+def register_rule(op):
+    """Decorator: `@register_rule("myop") def _(g, y, *inputs): return (contribution, ...)`."""
+    def add(fn):
+        RULES[op] = fn
+        return fn
+    return add
+
+
+def rule_for(op, filename=None, line=None):
+    rule = RULES.get(op)
+    if rule is None:
+        from .. import errors
+        raise errors.NoRule(f"the primitive {op!r} has no derivative rule, and the gradient flows through it",
+                            filename, line,
+                            hint=f"add one with @zygopy.adjoint.rules.register_rule({op!r}), "
+                                 "or stop the gradient before it")
+    return rule
+
+
+__all__ = ["RULES", "Sym", "register_rule", "rule_for", "ZygopyError"]

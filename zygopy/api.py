@@ -1,0 +1,116 @@
+"""The public differentiation API, with Zygote's names and JAX-style aliases.
+
+    gradient(f, x, y)        -> (df/dx, df/dy); None for arguments that get no gradient (ints, bools)
+    @gradient def f(x, y)    -> calling f(x, y) returns the gradients
+    withgradient(f, x, y)    -> (f(x, y), gradients)
+    pullback(f, x, y)        -> (f(x, y), back) where back(dy) -> gradients, callable any number of times
+    jacobian(f, x, y)        -> for f returning a tuple of m scalars: per argument, an array of m derivatives
+
+`wrt=(0, 2)` chooses which arguments are differentiated (default: all floating ones).
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .backend.compiled import CompiledGradient
+from .errors import NotScalar, UnsupportedType
+from .inspect import argument_types
+from .ir.types import TupleT, is_float
+
+_CACHE: dict = {}
+
+
+def compiled(f, args, wrt=None) -> CompiledGradient:
+    """The compiled gradient of f for the types of args (compiled once per function, types and wrt)."""
+    types = tuple(argument_types(f, args))
+    wrt = tuple(range(len(args))) if wrt is None else _check_wrt(f, wrt, len(args))
+    key = (f, types, wrt)
+    c = _CACHE.get(key)
+    if c is None:
+        _check_wrt_types(f, types, wrt)
+        c = _CACHE[key] = CompiledGradient(f, types, wrt)
+    return c
+
+
+def _check_wrt(f, wrt, nargs):
+    wrt = (wrt,) if isinstance(wrt, int) else tuple(wrt)
+    for i in wrt:
+        if not (isinstance(i, int) and 0 <= i < nargs):
+            raise UnsupportedType(f"wrt={wrt!r}: {f.__name__} takes {nargs} arguments")
+    return tuple(sorted(set(wrt)))
+
+
+def _check_wrt_types(f, types, wrt):
+    explicit = len(wrt) < len(types)
+    for i in wrt:
+        if explicit and not is_float(types[i]):
+            raise UnsupportedType(f"argument {i} of {f.__name__!r} is {types[i]}, which cannot be differentiated",
+                                  hint="differentiate with respect to float arguments only")
+
+
+def _spread(c, grads, nargs):
+    """Gradients for every argument position: the computed ones, None elsewhere."""
+    out = [None] * nargs
+    for i, g in zip(c.adjoint.wrt, grads):
+        out[i] = g
+    return tuple(out)
+
+
+def withgradient(f, *args, wrt=None):
+    c = compiled(f, args, wrt)
+    rt = _return_type(c)
+    if not is_float(rt):
+        raise NotScalar(f"{f.__name__!r} returns {rt}; gradient needs a real (float) scalar result",
+                        c.primal_ir.filename, c.primal_ir.line,
+                        hint="use jacobian for a tuple of results; an integer result has no gradient")
+    value, grads = c.value_and_gradient(args)
+    return value, _spread(c, grads, len(args))
+
+
+def gradient(f, *args, wrt=None):
+    if not args:  # used as a decorator
+        @functools.wraps(f)
+        def grad_f(*a):
+            return withgradient(f, *a, wrt=wrt)[1]
+        return grad_f
+    return withgradient(f, *args, wrt=wrt)[1]
+
+
+def pullback(f, *args, wrt=None):
+    c = compiled(f, args, wrt)
+    value, tape = c.forward(args)
+    nargs = len(args)
+
+    def back(dy=1.0):
+        return _spread(c, c.pullback(tape, dy), nargs)
+    return value, back
+
+
+def jacobian(f, *args, wrt=None):
+    c = compiled(f, args, wrt)
+    rt = _return_type(c)
+    value, tape = c.forward(args)
+    if not isinstance(rt, TupleT):
+        rows = [c.pullback(tape, 1.0)]
+    else:
+        m = len(rt.elts)
+        rows = [c.pullback(tape, tuple(1.0 if j == i else 0.0 for j in range(m))) for i in range(m)]
+    per_arg = []
+    for k in range(len(c.adjoint.wrt)):
+        col = [r[k] for r in rows]
+        per_arg.append(None if col[0] is None else np.array(col, dtype=np.float64))
+    return _spread(c, per_arg, len(args))
+
+
+def _return_type(c):
+    ret = next(br.args[0] for b in c.primal_ir.blocks for br in b.branches if br.is_return)
+    return getattr(ret, "type", None) or argument_types(None, [ret])[0]
+
+
+grad = gradient
+
+
+def value_and_grad(f, *args, wrt=None):
+    return withgradient(f, *args, wrt=wrt)

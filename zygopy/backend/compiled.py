@@ -1,0 +1,69 @@
+"""One compiled specialisation of a function's gradient: fused value-and-gradient, and a split
+forward/pullback pair whose pullback can run any number of times."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..adjoint.reverse import adjoint
+from ..ir.compile import compile_ir
+from .jit import load_module
+from .source import forward_source, fused_source, primal_source, reverse_source
+
+INITIAL_CAPACITY = 1024
+
+
+class Tape:
+    """What a forward call recorded: stacks with their fill levels and the values the pullback reads."""
+    __slots__ = ("stacks", "tops", "values")
+
+    def __init__(self, stacks, tops, values):
+        self.stacks, self.tops, self.values = stacks, tops, values
+
+
+class CompiledGradient:
+    def __init__(self, pyfn, arg_types, wrt):
+        self.primal_ir = compile_ir(pyfn, arg_types)
+        self.adjoint = adjoint(compile_ir(pyfn, arg_types), wrt)
+        name = pyfn.__name__
+        self.source = "\n\n".join([
+            primal_source(self.primal_ir, f"{name}_primal"),
+            fused_source(self.adjoint, f"{name}_value_and_gradient"),
+            forward_source(self.adjoint, f"{name}_forward"),
+            reverse_source(self.adjoint, f"{name}_pullback"),
+        ])
+        module = load_module(self.source)
+        self.primal = getattr(module, f"{name}_primal")
+        self._fused = getattr(module, f"{name}_value_and_gradient")
+        self._forward = getattr(module, f"{name}_forward")
+        self._reverse = getattr(module, f"{name}_pullback")
+        self.dtypes = self.adjoint.stacks
+        self.capacity = [INITIAL_CAPACITY] * len(self.dtypes)
+        self._buffers = None
+
+    def _alloc(self):
+        return [np.empty(c, dtype=d) for c, d in zip(self.capacity, self.dtypes)]
+
+    def _fits(self, tops):
+        fits = all(t <= c for t, c in zip(tops, self.capacity))
+        if not fits:  # rerun once with exactly the room the run needed
+            self.capacity = [max(t, c) for t, c in zip(tops, self.capacity)]
+        return fits
+
+    def value_and_gradient(self, args, dy=1.0):
+        while True:
+            if self._buffers is None:
+                self._buffers = self._alloc()
+            value, grads, tops = self._fused(*args, dy, *self._buffers)
+            if self._fits(tops):
+                return value, grads
+            self._buffers = None
+
+    def forward(self, args):
+        while True:
+            stacks = self._alloc()
+            value, tops, values = self._forward(*args, *stacks)
+            if self._fits(tops):
+                return value, Tape(stacks, tops, values)
+
+    def pullback(self, tape, dy):
+        return self._reverse(dy, *tape.values, *tape.stacks, *tape.tops)

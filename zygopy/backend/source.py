@@ -1,0 +1,280 @@
+"""IR -> readable Python source that Numba compiles.
+
+The control-flow graph becomes a dispatch loop (`while True:` over `if block == n:` arms, in block
+order, so a jump to the next block falls through). Statements become one assignment each; names
+come from the user's variables (`r_4`), gradient slots are `d_r_4`.
+
+Stacks: the forward receives preallocated arrays and counts every push, storing only while
+there is room, so the hot loop never reallocates (that would cost Numba a reference-counted
+reassignment per iteration). If a count exceeds the capacity, the caller reruns with exact sizes.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+from ..ir.ir import Function, Slot, Var
+from ..ir.types import ArrayT, Scalar, TupleT
+
+BINARY = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
+          "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+CALLS = {"abs": "abs", "min": "min", "max": "max", "float": "float", "int": "int", "len": "len",
+         "truth": "bool", "sign": "np.sign", "floor": "math.floor", "ceil": "math.ceil", "slice": "slice"}
+MATH = {"sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "exp",
+        "expm1", "log", "log1p", "log2", "log10", "sqrt", "erf", "erfc", "fabs", "atan2", "hypot", "copysign", "fmod"}
+NUMPY_OF_MATH = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh", "acosh": "arccosh",
+                 "atanh": "arctanh", "atan2": "arctan2", "fabs": "abs"}
+
+HEADER = "import math\nimport numpy as np\nfrom numba import njit\n"
+JIT = "@njit(cache=True, nogil=True, error_model='numpy')"
+
+
+def name(v) -> str:
+    if isinstance(v, Slot):
+        return "d_" + name(v.of)
+    if v.name:
+        base = "k" if v.name.startswith("$for") else re.sub(r"\W", "_", v.name)
+        return f"{base}_{v.id}"
+    return f"v{v.id}"
+
+
+def const(c) -> str:
+    if isinstance(c, float):
+        if math.isnan(c):
+            return "math.nan"
+        if math.isinf(c):
+            return "math.inf" if c > 0 else "-math.inf"
+    if isinstance(c, tuple):
+        return "(" + "".join(const(x) + ", " for x in c) + ")"
+    return repr(c)
+
+
+def operand(a) -> str:
+    return name(a) if isinstance(a, (Var, Slot)) else const(a)
+
+
+def zero_of(t) -> str:
+    if isinstance(t, Scalar) and t.dtype == "float32":
+        return "np.float32(0.0)"
+    if isinstance(t, Scalar):
+        return {"float64": "0.0", "int64": "0", "bool": "False"}[t.dtype]
+    raise NotImplementedError(f"no zero for {t}")
+
+
+def expression(s) -> str:
+    op, args = s.op, [operand(a) for a in s.args]
+    if op in BINARY:
+        if op == "pow" and isinstance(s.var.type, Scalar) and s.var.type.is_float and _is_int(s.args[0]):
+            args[0] = f"float({args[0]})"  # Python's int ** negative int is a float; Numba's is not
+        return f"{args[0]} {BINARY[op]} {args[1]}"
+    if op == "neg":
+        return f"-{args[0]}"
+    if op == "pos":
+        return f"+{args[0]}"
+    if op == "not":
+        return f"not {args[0]}"
+    if op in CALLS:
+        return f"{CALLS[op]}({', '.join(args)})"
+    if op in MATH:
+        on_arrays = any(isinstance(getattr(a, "type", None), ArrayT) for a in s.args)
+        fn = f"np.{NUMPY_OF_MATH.get(op, op)}" if on_arrays else f"math.{op}"
+        return f"{fn}({', '.join(args)})"
+    if op == "select":
+        return f"{args[1]} if {args[0]} else {args[2]}"
+    if op == "range_len":
+        return f"len(range({', '.join(args)}))"
+    if op == "tuple":
+        return "(" + "".join(a + ", " for a in args) + ")"
+    if op == "getindex":
+        return f"{args[0]}[{args[1]}]"
+    if op == "getattr":
+        return f"{args[0]}.{s.args[1]}"
+    raise NotImplementedError(f"no lowering for {op}")
+
+
+def _is_int(a):
+    return isinstance(a, int) or (isinstance(a, Var) and a.type in (Scalar("int64"), Scalar("bool")))
+
+
+class Writer:
+    def __init__(self):
+        self.lines = []
+        self.depth = 0
+
+    def __call__(self, text):
+        self.lines.append("    " * self.depth + text)
+
+    def indent(self, n=1):
+        self.depth += n
+
+    def dedent(self, n=1):
+        self.depth -= n
+
+    def text(self):
+        return "\n".join(self.lines) + "\n"
+
+
+def statement(w: Writer, s):
+    if s.op == "setindex":
+        w(f"{operand(s.args[0])}[{operand(s.args[1])}] = {operand(s.args[2])}")
+    elif s.op == "push":
+        dtype, v = s.args
+        w(f"if top_{dtype} < cap_{dtype}:")
+        w(f"    stack_{dtype}[top_{dtype}] = {operand(v)}")
+        w(f"top_{dtype} += 1")
+    elif s.op == "pop":
+        dtype = s.args[0]
+        w(f"top_{dtype} -= 1")
+        w(f"{name(s.var)} = stack_{dtype}[top_{dtype}]")
+    elif s.op == "take":
+        w(f"{name(s.var)} = {name(s.args[0])}")
+        w(f"{name(s.args[0])} = {zero_of(s.args[0].type)}")
+    elif s.op == "accum":
+        w(f"{name(s.args[0])} += {operand(s.args[1])}")
+    else:
+        w(f"{name(s.var)} = {expression(s)}")
+
+
+def assign_args(w: Writer, target_args, values):
+    pairs = [(name(p), operand(v)) for p, v in zip(target_args, values) if not (isinstance(v, Var) and v is p)]
+    if not pairs:
+        return
+    targets = {t for t, _ in pairs}
+    if len(pairs) > 1 and any(src in targets for _, src in pairs):
+        w(", ".join(t for t, _ in pairs) + " = " + ", ".join(src for _, src in pairs))
+    else:
+        for t, src in pairs:
+            w(f"{t} = {src}")
+
+
+def dispatch_loop(w: Writer, fn: Function, on_return):
+    """Emit fn's blocks as a dispatch loop; `on_return(w, value)` writes what a `return` does."""
+    blocks = fn.block_map()
+    order = [b.id for b in fn.blocks]
+    position = {bid: i for i, bid in enumerate(order)}
+    single = len(fn.blocks) == 1
+    w(f"block = {order[0]}")
+    w("while True:")
+    w.indent()
+    for i, b in enumerate(fn.blocks):
+        if not single:
+            w(f"if block == {b.id}:")
+            w.indent()
+        for s in b.stmts:
+            statement(w, s)
+        for br in b.branches:
+            if br.cond is not None:
+                w(f"if not {operand(br.cond)}:")
+                w.indent()
+            if br.is_return:
+                on_return(w, br.args[0])
+            else:
+                assign_args(w, blocks[br.target].args, br.args)
+                w(f"block = {br.target}")
+                if not (position[br.target] == i + 1 and br.cond is None):
+                    w("continue")  # otherwise it falls through to the next arm
+            if br.cond is not None:
+                w.dedent()
+        if not single:
+            w.dedent()
+    w.dedent()
+
+
+def primal_source(fn: Function, pyname: str) -> str:
+    w = Writer()
+    w(JIT)
+    w(f"def {pyname}({', '.join(name(a) for a in fn.args)}):")
+    w.indent()
+    dispatch_loop(w, fn, lambda w, v: w(f"return {operand(v)}"))
+    return w.text()
+
+
+def forward_source(adj, pyname: str) -> str:
+    """forward(args..., stacks...) -> (value, tops, tape)"""
+    fwd, stacks = adj.forward, adj.stacks
+    w = Writer()
+    w(JIT)
+    w(f"def {pyname}({', '.join([name(a) for a in fwd.args] + [f'stack_{d}' for d in stacks])}):")
+    w.indent()
+    _open_stacks(w, stacks)
+    _init_tape(w, adj)
+    tops = _tuple([f"top_{d}" for d in stacks])
+    tape = _tuple([name(v) for v in adj.tape])
+    dispatch_loop(w, fwd, lambda w, v: w(f"return {operand(v)}, {tops}, {tape}"))
+    return w.text()
+
+
+def reverse_source(adj, pyname: str) -> str:
+    """reverse(dy, tape..., stacks..., tops...) -> gradients"""
+    rev, stacks = adj.reverse, adj.stacks
+    w = Writer()
+    w(JIT)
+    params = [name(a) for a in rev.args] + [f"stack_{d}" for d in stacks] + [f"top_{d}" for d in stacks]
+    w(f"def {pyname}({', '.join(params)}):")
+    w.indent()
+    _reverse_body(w, adj, lambda w, v: w(f"return {operand(v)}"))
+    return w.text()
+
+
+def fused_source(adj, pyname: str) -> str:
+    """fused(args..., dy, stacks...) -> (value, gradients, tops); gradients are zeros if a stack overflowed."""
+    fwd, stacks = adj.forward, adj.stacks
+    w = Writer()
+    w(JIT)
+    dy = name(adj.reverse.args[0])
+    w(f"def {pyname}({', '.join([name(a) for a in fwd.args] + [dy] + [f'stack_{d}' for d in stacks])}):")
+    w.indent()
+    _open_stacks(w, stacks)
+    _init_tape(w, adj)
+    w("value = None")
+    dispatch_loop(w, fwd, lambda w, v: (w(f"value = {operand(v)}"), w("break")))
+    tops = _tuple([f"top_{d}" for d in stacks])
+    if stacks:
+        w("if " + " or ".join(f"top_{d} > cap_{d}" for d in stacks) + ":")
+        w(f"    return value, {_tuple(_zero_grads(adj))}, {tops}")
+    _reverse_body(w, adj, lambda w, v: w(f"return value, {operand(v)}, {tops}"))
+    return w.text()
+
+
+def _reverse_body(w, adj, on_return):
+    for slot in _slots(adj.reverse):
+        w(f"{name(slot)} = {zero_of(slot.type)}")
+    dispatch_loop(w, adj.reverse, on_return)
+
+
+def _open_stacks(w, stacks):
+    for d in stacks:
+        w(f"top_{d} = 0")
+        w(f"cap_{d} = stack_{d}.shape[0]")
+
+
+def _init_tape(w, adj):
+    # a tape value defined on a path not taken still needs a value of its type for Numba
+    for v in adj.tape:
+        if v not in adj.forward.args and isinstance(v.type, Scalar):
+            w(f"{name(v)} = {zero_of(v.type)}")
+
+
+def _zero_grads(adj):
+    out = []
+    for i in adj.wrt:
+        t = adj.forward.args[i].type
+        out.append(zero_of(t) if isinstance(t, Scalar) and t.is_float else "None")
+    return out
+
+
+def _slots(fn):
+    seen = []
+    for b in fn.blocks:
+        for s in b.stmts:
+            for a in s.args:
+                if isinstance(a, Slot) and a not in seen:
+                    seen.append(a)
+    return seen
+
+
+def _tuple(items):
+    return "(" + "".join(f"{x}, " for x in items) + ")"
+
+
+__all__ = ["HEADER", "primal_source", "forward_source", "reverse_source", "fused_source", "name", "TupleT"]
