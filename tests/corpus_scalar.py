@@ -580,3 +580,100 @@ def make_looper(k):
 
 
 looper_closure = make_looper(0.5)
+
+
+def _first_above(v, n, limit=3.0):
+    # a return inside a loop of an inlined function
+    for i in range(n):
+        v = v * 1.5 + 0.5
+        if v > limit:
+            return i
+    return n
+
+
+def call_in_condition(x, n):
+    if _first_above(x, n) < 2 and _clip(x) > -0.5:
+        return 1.0
+    while _first_above(x, n, limit=10.0) > n - 1 and n > 0:
+        n -= 1
+    return float(n)
+
+
+# ---- corner cases ------------------------------------------------------------------------------
+
+def signed_zero(x):
+    """0.0 and -0.0 are different constants: the sign of a zero is observable."""
+    z = 0.0 if x > 0 else -0.0
+    w = -0.0
+    if x < 1:
+        w = 0.0
+    return z, w, math.atan2(z, -1.0), math.copysign(1.0, w)
+
+
+def constant_conditions(x):
+    if True:
+        y = x
+    else:
+        y = -x
+    while False:
+        y = y + 1.0
+    if LIMIT > 5:
+        y = y * 2.0
+    if not SCALE:
+        y = 0.0
+    a = 0 or x
+    b = x and 0
+    c = 1 and x
+    d = 0.0 or 0
+    return y, a, b, c, d
+
+
+def loop_rebinds_target(n):
+    s = 0
+    for i in range(n):
+        i = i * 2
+        n = n - 1  # range(n) was evaluated once, before the loop
+        s += i
+    return s, n
+
+
+def while_else_continue(n, x):
+    i = 0
+    while i < n:
+        i += 1
+        if i % 2 == 0:
+            continue
+        x = x * 0.5
+        if x < 0.1 and x > -0.1:
+            break
+    else:
+        x = x + 100.0
+    return x, i
+
+
+def not_of_chained(a, b, c):
+    if not (a < b < c) and not a == c:
+        r = 1
+    elif not a < b or b >= c:
+        r = 2
+    else:
+        r = 3
+    return r
+
+
+def ifexp_in_loop(x, n):
+    s = 0.0
+    for i in range(n):
+        s += x if i % 2 == 0 else -x * 0.5
+        x = x * 0.8 if x > 1.0 else x + 0.3
+    return s, x
+
+
+def array_written_in_loop(a, x):
+    for i in range(len(a)):
+        a[i] = a[i] * x + i
+    s = 0.0
+    for v in a:
+        s += v
+        a[0] = s  # the loop reads the array as it is now
+    return s, a[0]

@@ -99,6 +99,14 @@ CASES = [
     (c.module_constants, (F,)),
     (c.affine_closure, (F,)),
     (c.looper_closure, (F, ints(0, 5))),
+    (c.call_in_condition, (FS, ints(0, 6))),
+    (c.signed_zero, (FS,)),
+    (c.constant_conditions, (FS,)),
+    (c.loop_rebinds_target, (ints(-2, 8),)),
+    (c.while_else_continue, (F, ints(-1, 10))),
+    (c.not_of_chained, (FS, FS, FS)),
+    (c.ifexp_in_loop, (F, ints(0, 8))),
+    (c.array_written_in_loop, (arrays(), F)),
 ]
 
 
@@ -133,7 +141,7 @@ def test_each_pass_is_checked():
 
 
 @pytest.mark.parametrize("fn, strategies", CASES, ids=[f.__name__ for f, _ in CASES])
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_corpus(fn, strategies, data):
     args = [data.draw(s, label=f"arg{i}") for i, s in enumerate(strategies)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import NotScalar
-from ..ir.cfg import loop_blocks
+from ..ir.cfg import dominators, loop_blocks, natural_loop
 from ..ir.infer import infer_types
 from ..ir.ir import Block, Branch, Function, Slot, Stmt, Var
 from ..ir.passes.dce import eliminate_dead_code
@@ -95,6 +95,7 @@ class _AdjointBuilder:
         ret = ret_block.branches[-1].args[0]
         outputs = self.outputs(ret)
         self.active = active_values(fn, self.wrt, outputs)
+        self.count_trips()
         self.incoming = {b.id: [] for b in fn.blocks}
         for b in fn.blocks:
             for br in b.branches:
@@ -136,12 +137,56 @@ class _AdjointBuilder:
     def output_type(self, ret):
         return ret.type if isinstance(ret, Var) else Scalar("float64")
 
+    def count_trips(self):
+        """Loop headers entered from one edge outside and one back edge count their trips instead.
+
+        The header takes a trip counter `%trips` (0 on entry, +1 on the back edge); each exit of
+        the loop gets a block of its own whose reverse loads the count into a counter slot. The
+        reverse header then goes around the back edge while the counter is positive: one number
+        per run of the loop instead of one recorded edge per iteration.
+        """
+        self.trips = {}  # header id -> (trip counter Var, entry source id, back-edge source id)
+        self.exit_blocks = {}  # id of a block made for a loop exit -> header id
+        dom = dominators(self.fn)
+        preds = self.fn.predecessors()
+        for h in list(self.fn.blocks):
+            if len(preds[h.id]) != 2:
+                continue
+            back = [p for p in preds[h.id] if h.id in dom.get(p, ())]
+            if len(back) != 1 or back[0] == h.id or preds[h.id].count(back[0]) != 1:
+                continue
+            entry = next(p for p in preds[h.id] if p != back[0])
+            trips = self.new_var(INT)
+            trips.name = "trips"
+            h.args.append(trips)
+            blocks = self.fn.block_map()
+            for br in blocks[entry].branches:
+                if br.target == h.id:
+                    br.args.append(0)
+            latch = blocks[back[0]]
+            nxt = self.new_var(INT)
+            latch.stmts.append(Stmt(nxt, "add", [trips, 1]))
+            for br in latch.branches:
+                if br.target == h.id:
+                    br.args.append(nxt)
+            body = natural_loop(self.fn, h.id, back[0])
+            for u in [b for b in self.fn.blocks if b.id in body]:
+                for br in u.branches:
+                    if br.target is not None and br.target not in body:
+                        split = self.fn.new_block()
+                        split.branches = [Branch(br.target, br.args)]
+                        br.target, br.args = split.id, []
+                        self.exit_blocks[split.id] = h.id
+            self.trips[h.id] = (trips, entry, back[0])
+            preds = self.fn.predecessors()
+            dom = dominators(self.fn)
+
     def record_edges(self):
         """Blocks with several incoming edges receive the number of the edge taken, as `%from`."""
         self.edge_var = {}
         for b in self.fn.blocks:
             edges = self.incoming[b.id]
-            if len(edges) > 1:
+            if len(edges) > 1 and b.id not in self.trips:
                 var = self.new_var(INT)
                 var.name = "from"
                 b.args.append(var)
@@ -185,20 +230,29 @@ class _AdjointBuilder:
         if b is self.fn.entry:
             self.cur.branches.append(Branch(None, [self.emit("tuple", *self.gradients()).v]))
             return
+        if b.id in self.exit_blocks:
+            trips = self.trips[self.exit_blocks[b.id]][0]
+            self.effect("accum", self.slot(trips), trips)
         grads = {a: self.emit("take", self.slot(a)).v for a in b.args if a in self.active}
         edges = self.incoming[b.id]
         if len(edges) == 1:
             self.route(edges[0], b, grads)
             return
-        rev_b, came_from = self.cur, self.edge_var[b.id]
+        rev_b = self.cur
+        if b.id in self.trips:
+            trips, entry, _ = self.trips[b.id]
+            left = self.emit("take", self.slot(trips)).v
+            conds = [self.emit("gt", left, 0).v]  # false: the first trip, reached from outside
+            edges = sorted(edges, key=lambda e: e[0].id != entry)
+        else:
+            came_from = self.edge_var[b.id]
+            conds = [self.emit("ne", came_from, k).v for k in range(len(edges) - 1)]
         for k, edge in enumerate(edges):
             target = self.new_rev_block(b)
-            cond = None
-            if k < len(edges) - 1:
-                self.cur = rev_b
-                cond = self.emit("ne", came_from, k).v
-            rev_b.branches.append(Branch(target.id, [], cond))
+            rev_b.branches.append(Branch(target.id, [], conds[k] if k < len(conds) else None))
             self.cur = target
+            if b.id in self.trips and k == 1:
+                self.effect("accum", self.slot(trips), self.emit("sub", left, 1).v)
             self.route(edge, b, grads)
 
     def route(self, edge, b, grads):

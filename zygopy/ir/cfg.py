@@ -98,3 +98,15 @@ def loop_blocks(fn: Function) -> dict:
             for b in comp:
                 result[b] = frozenset(comp)
     return result
+
+
+def natural_loop(fn: Function, header: int, latch: int) -> set:
+    """The blocks of the loop closed by the back edge latch -> header."""
+    preds = fn.predecessors()
+    body, todo = {header, latch}, [latch]
+    while todo:
+        for p in preds[todo.pop()]:
+            if p not in body:
+                body.add(p)
+                todo.append(p)
+    return body
