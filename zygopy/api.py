@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -32,6 +33,24 @@ def compiled(f, args, wrt=None) -> CompiledGradient:
         _check_wrt_types(f, types, wrt)
         c = _CACHE[key] = CompiledGradient(f, types, wrt)
     return c
+
+
+def complete_args(f, args):
+    """The call's arguments with defaults filled in, checked: a clear error instead of a crash later."""
+    if not callable(f):
+        raise UnsupportedType(f"zygopy differentiates functions; got {type(f).__name__}")
+    code = getattr(f, "__code__", None)
+    if code is not None:
+        n, defaults = code.co_argcount, f.__defaults__ or ()
+        if not n - len(defaults) <= len(args) <= n:
+            raise UnsupportedType(f"{f.__name__}() takes {n} arguments but {len(args)} were given",
+                                  code.co_filename, code.co_firstlineno)
+        args = tuple(args) + tuple(defaults[len(defaults) - (n - len(args)):]) if len(args) < n else tuple(args)
+    for i, a in enumerate(args):
+        if isinstance(a, float) and not math.isfinite(a):
+            raise UnsupportedType(f"argument {i} of {f.__name__}() is {a}; gradients are computed at finite points",
+                                  code.co_filename if code else None, code.co_firstlineno if code else None)
+    return args
 
 
 def _check_wrt(f, wrt, nargs):
@@ -59,6 +78,7 @@ def _spread(c, grads, nargs):
 
 
 def withgradient(f, *args, wrt=None):
+    args = complete_args(f, args)
     c = compiled(f, args, wrt)
     rt = _return_type(c)
     if not is_float(rt):
@@ -79,6 +99,7 @@ def gradient(f, *args, wrt=None):
 
 
 def pullback(f, *args, wrt=None):
+    args = complete_args(f, args)
     c = compiled(f, args, wrt)
     value, tape = c.forward(args)
     nargs = len(args)
@@ -89,6 +110,7 @@ def pullback(f, *args, wrt=None):
 
 
 def jacobian(f, *args, wrt=None):
+    args = complete_args(f, args)
     c = compiled(f, args, wrt)
     rt = _return_type(c)
     value, tape = c.forward(args)

@@ -3,8 +3,10 @@ forward/pullback pair whose pullback can run any number of times."""
 from __future__ import annotations
 
 import numpy as np
+from numba.core.errors import NumbaError
 
 from ..adjoint.reverse import adjoint
+from ..errors import ZygopyError
 from ..ir.compile import compile_ir
 from .jit import load_module
 from .source import forward_source, fused_source, primal_source, reverse_source
@@ -31,6 +33,7 @@ class CompiledGradient:
             forward_source(self.adjoint, f"{name}_forward"),
             reverse_source(self.adjoint, f"{name}_pullback"),
         ])
+        self.where = (pyfn.__code__.co_filename, pyfn.__code__.co_firstlineno, name)
         module = load_module(self.source)
         self.primal = getattr(module, f"{name}_primal")
         self._fused = getattr(module, f"{name}_value_and_gradient")
@@ -53,7 +56,7 @@ class CompiledGradient:
         while True:
             if self._buffers is None:
                 self._buffers = self._alloc()
-            value, grads, tops = self._fused(*args, dy, *self._buffers)
+            value, grads, tops = self._run(self._fused, *args, dy, *self._buffers)
             if self._fits(tops):
                 return value, grads
             self._buffers = None
@@ -61,9 +64,17 @@ class CompiledGradient:
     def forward(self, args):
         while True:
             stacks = self._alloc()
-            value, tops, values = self._forward(*args, *stacks)
+            value, tops, values = self._run(self._forward, *args, *stacks)
             if self._fits(tops):
                 return value, Tape(stacks, tops, values)
 
     def pullback(self, tape, dy):
-        return self._reverse(dy, *tape.values, *tape.stacks, *tape.tops)
+        return self._run(self._reverse, dy, *tape.values, *tape.stacks, *tape.tops)
+
+    def _run(self, compiled_fn, *args):
+        try:
+            return compiled_fn(*args)
+        except NumbaError as e:
+            filename, line, name = self.where
+            raise ZygopyError(f"internal error: Numba could not compile the code generated for {name!r}; "
+                              f"please report it with this message\n{e}", filename, line) from None

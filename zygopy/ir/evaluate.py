@@ -1,31 +1,71 @@
-"""A reference interpreter: runs IR on Python values, independently of any compiler."""
+"""A reference interpreter: runs IR on Python values, independently of any compiler.
+
+It runs primal IR, and the adjoint IR's forward and reverse (stacks are Python lists, gradient
+slots a dict), so the adjoint pass can be checked without Numba.
+"""
 from __future__ import annotations
 
 from .ir import Function, Slot, Var
 from .primitives import PRIMITIVES
 
 
+class Machine:
+    """State shared by a forward run and the reverse runs that replay it."""
+
+    def __init__(self):
+        self.stacks = {}
+        self.slots = {}
+
+    def run(self, fn: Function, args, env=None, max_steps=10**8):
+        env = {} if env is None else env
+        blocks = fn.block_map()
+
+        def val(a):
+            return env[a] if isinstance(a, Var) else a
+
+        block, values = fn.entry, list(args)
+        for _ in range(max_steps):
+            if len(values) != len(block.args):
+                raise TypeError(f"block {block.name} takes {len(block.args)} arguments, got {len(values)}")
+            env.update(zip(block.args, values))
+            for s in block.stmts:
+                args = [val(a) for a in s.args]
+                result = self.special(s.op, args) if s.op in SPECIAL else PRIMITIVES[s.op].impl(*args)
+                if s.var is not None:
+                    env[s.var] = result
+            for br in block.branches:
+                if br.cond is not None and val(br.cond):
+                    continue  # `unless` holds: fall through to the next branch
+                if br.is_return:
+                    return val(br.args[0]), env
+                block, values = blocks[br.target], [val(a) for a in br.args]
+                break
+        raise RuntimeError("evaluation did not finish")
+
+    def special(self, op, args):
+        if op == "push":
+            self.stacks.setdefault(args[0], []).append(args[1])
+        elif op == "pop":
+            return self.stacks[args[0]].pop()
+        elif op == "take":
+            return self.slots.pop(args[0], 0)
+        elif op == "accum":
+            self.slots[args[0]] = self.slots.get(args[0], 0) + args[1]
+
+
+SPECIAL = {"push", "pop", "take", "accum"}
+
+
 def evaluate(fn: Function, *args, max_steps=10**8):
-    blocks = fn.block_map()
-    env = {}
+    """Run IR on Python values and return its result."""
+    return Machine().run(fn, args, max_steps=max_steps)[0]
 
-    def val(a):
-        return env[a] if isinstance(a, (Var, Slot)) else a
 
-    block, values = fn.entry, list(args)
-    for _ in range(max_steps):
-        if len(values) != len(block.args):
-            raise TypeError(f"block {block.name} takes {len(block.args)} arguments, got {len(values)}")
-        env.update(zip(block.args, values))
-        for s in block.stmts:
-            result = PRIMITIVES[s.op].impl(*[val(a) for a in s.args])
-            if s.var is not None:
-                env[s.var] = result
-        for br in block.branches:
-            if br.cond is not None and val(br.cond):
-                continue  # `unless` holds: fall through to the next branch
-            if br.is_return:
-                return val(br.args[0])
-            block, values = blocks[br.target], [val(a) for a in br.args]
-            break
-    raise RuntimeError("evaluation did not finish")
+def evaluate_gradient(adj, args, dy=1.0):
+    """Run an Adjoint's forward then reverse on Python values: (value, gradients)."""
+    m = Machine()
+    value, env = m.run(adj.forward, args)
+    stacks = {k: list(v) for k, v in m.stacks.items()}
+    grads, _ = m.run(adj.reverse, [dy] + [env.get(v, 0) for v in adj.tape])
+    m.stacks = stacks
+    return value, grads

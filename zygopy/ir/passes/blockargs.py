@@ -42,16 +42,9 @@ def remove_trivial_args(fn: Function) -> bool:
 
 
 def _key(v):
-    # constants compare by value and type (1 and 1.0 and True differ); variables by identity
-    return (type(v), v) if not isinstance(v, Var) and _hashable(v) else id(v)
-
-
-def _hashable(v):
-    try:
-        hash(v)
-        return True
-    except TypeError:
-        return False
+    # constants compare by type and exact value (1, 1.0 and True differ, so do 0.0 and -0.0);
+    # variables by identity
+    return id(v) if isinstance(v, Var) else (type(v).__name__, repr(v))
 
 
 def remove_dead_args(fn: Function) -> bool:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..cfg import reverse_postorder
-from ..ir import Function, substitute
+from ..ir import Function, Var, substitute
 
 
 def remove_unreachable(fn: Function) -> bool:
@@ -39,7 +39,9 @@ def skip_empty_blocks(fn: Function) -> bool:
 
 
 def _same(xs, ys):
-    return len(xs) == len(ys) and all(x is y or (type(x) is type(y) and x == y) for x, y in zip(xs, ys))
+    # constants by type and exact value: 0.0 and -0.0 differ
+    return len(xs) == len(ys) and all(x is y or (not isinstance(x, Var) and type(x) is type(y) and repr(x) == repr(y))
+                                      for x, y in zip(xs, ys))
 
 
 def merge_blocks(fn: Function) -> bool:
