@@ -268,7 +268,7 @@ class _AdjointBuilder:
         for i in self.wrt:
             a = self.fn.args[i]
             if a in self.active:
-                out.append(self.emit("take", self.slot(a)).v)
+                out.append(self.emit("load", self.slot(a)).v)  # the last read: no need to reset
             else:
                 out.append(0.0 if is_float(a.type) else None)
         return out

@@ -129,6 +129,8 @@ def statement(w: Writer, s):
     elif s.op == "take":
         w(f"{name(s.var)} = {name(s.args[0])}")
         w(f"{name(s.args[0])} = {zero_of(s.args[0].type)}")
+    elif s.op == "load":
+        w(f"{name(s.var)} = {name(s.args[0])}")
     elif s.op == "accum":
         w(f"{name(s.args[0])} += {operand(s.args[1])}")
     else:

@@ -7,6 +7,7 @@ from .infer import infer_types
 from .ir import Function, Var
 from .passes.pipeline import optimize
 from .passes.renumber import renumber
+from .passes.scalarize import scalarize_tuple_args
 from .verify import verify
 
 
@@ -14,7 +15,9 @@ def compile_ir(pyfn, arg_types) -> Function:
     fn = optimize(to_ir(pyfn))
     _check_assigned(fn)
     infer_types(fn, arg_types)
-    optimize(fn)  # types make more folds possible (truth of a bool, ...)
+    while scalarize_tuple_args(fn):
+        infer_types(fn, arg_types)
+    optimize(fn)  # types make more folds possible (truth of a bool, tuples taken apart, ...)
     infer_types(fn, arg_types)
     _check_typed(fn)
     return verify(renumber(fn))

@@ -49,11 +49,13 @@ class Machine:
             return self.stacks[args[0]].pop()
         elif op == "take":
             return self.slots.pop(args[0], 0)
+        elif op == "load":
+            return self.slots.get(args[0], 0)
         elif op == "accum":
             self.slots[args[0]] = self.slots.get(args[0], 0) + args[1]
 
 
-SPECIAL = {"push", "pop", "take", "accum"}
+SPECIAL = {"push", "pop", "take", "load", "accum"}
 
 
 def evaluate(fn: Function, *args, max_steps=10**8):

@@ -154,6 +154,7 @@ _add("slice", slice, lambda ts, args: NONE)  # only ever an index operand
 
 # the adjoint IR's own operations: gradient slots and typed stacks
 _add("take", None, lambda ts, args: args[0].type, pure=False)  # read a gradient slot and reset it to zero
+_add("load", None, lambda ts, args: args[0].type, pure=False)  # read a gradient slot
 _add("accum", None, lambda ts, args: NONE, pure=False)  # slot += value
 _add("push", None, lambda ts, args: NONE, pure=False)  # push(stack dtype, value)
 _add("pop", None, lambda ts, args: Scalar(args[0]), pure=False)  # pop(stack dtype)

@@ -1,0 +1,113 @@
+"""Loops stay loops: the IR of a loop is the same whatever the trip count, and has a back edge."""
+import math
+
+import numpy as np
+import pytest
+
+import zygopy
+from zygopy.ir.cfg import dominators, loop_blocks
+
+
+def while_loop(x, n):
+    r = 1.0
+    while n > 0:
+        r = r * x + 0.5
+        n -= 1
+    return r
+
+
+def for_range_loop(x, n):
+    s = 0.0
+    for i in range(n):
+        if i % 2 == 0:
+            s += math.sin(x * i)
+        else:
+            s -= x
+    return s
+
+
+def nested_loops(x, n):
+    s = 0.0
+    for i in range(n):
+        j = 0
+        while j < 3:
+            s = s * 0.5 + x * j - i
+            j += 1
+    return s
+
+
+def nested_for_loops(x, n):
+    s = 0.0
+    for i in range(n):
+        for j in range(i, n, 7):
+            s += x / (1 + i + j)
+    return s
+
+
+def make_fixed_count(count):
+    def fixed_count(x):
+        s = x
+        for i in range(count):
+            s = s * 0.999 + 0.001
+        return s
+    return fixed_count
+
+
+LOOPS = [(while_loop, 1), (for_range_loop, 1), (nested_loops, 2), (nested_for_loops, 2)]
+IDS = [f.__name__ for f, _ in LOOPS]
+
+
+def back_edges(ir):
+    """Edges b -> h where h dominates b: one per loop of structured code."""
+    dom = dominators(ir)
+    return [(b.id, t) for b in ir.blocks for t in b.successors() if t in dom[b.id]]
+
+
+def n_stmts(ir):
+    return sum(len(b.stmts) for b in ir.blocks)
+
+
+@pytest.mark.parametrize("fn, loops", LOOPS, ids=IDS)
+def test_same_ir_whatever_the_trip_count(fn, loops):
+    small, large = zygopy.code_ir(fn, 0.9, 10), zygopy.code_ir(fn, 0.9, 10**6)
+    assert str(small) == str(large)
+    assert str(zygopy.code_ir(fn, 0.9, 0)) == str(small)
+    assert n_stmts(small) == n_stmts(large)
+
+
+@pytest.mark.parametrize("fn, loops", LOOPS, ids=IDS)
+def test_loop_has_a_back_edge(fn, loops):
+    ir = zygopy.code_ir(fn, 0.9, 10**6)
+    assert len(back_edges(ir)) == loops
+    assert any(loop_blocks(ir).values())
+    # a handful of statements, not one per iteration
+    assert n_stmts(ir) < 30
+
+
+@pytest.mark.parametrize("fn, loops", LOOPS, ids=IDS)
+def test_loop_ir_still_computes_the_function(fn, loops):
+    for n in (0, 1, 10, 200):
+        assert zygopy.evaluate(zygopy.code_ir(fn, 0.9, n), 0.9, n) == fn(0.9, n)
+
+
+def test_constant_trip_count_is_not_unrolled():
+    """A trip count known while compiling (a closure constant) still gives a loop, whose IR differs
+    only in that constant."""
+    small, large = make_fixed_count(10), make_fixed_count(10**6)
+    ir_small, ir_large = zygopy.code_ir(small, 0.5), zygopy.code_ir(large, 0.5)
+    assert len(back_edges(ir_small)) == len(back_edges(ir_large)) == 1
+    assert n_stmts(ir_small) == n_stmts(ir_large)
+    assert str(ir_small).replace("10", "N") == str(ir_large).replace("1000000", "N")
+    assert zygopy.evaluate(ir_small, 0.5) == small(0.5)
+
+
+def test_loop_over_array_is_a_loop():
+    def total(a):
+        s = 0.0
+        for v in a:
+            s += v * v
+        return s
+
+    short, long = np.ones(3), np.ones(10**6)
+    assert str(zygopy.code_ir(total, short)) == str(zygopy.code_ir(total, long))
+    assert len(back_edges(zygopy.code_ir(total, long))) == 1
