@@ -328,6 +328,7 @@ def _substitute_in(block, mapping):
 def renumber_all(fwd, rev):
     """Number forward blocks 1..n and reverse blocks after them; values in order across both."""
     renumber(fwd)
+    renumber(rev, values=False)
     n = fwd.next_id - 1
     for b in rev.blocks:
         for v in b.args[:1] + [s.var for s in b.stmts if s.var is not None]:

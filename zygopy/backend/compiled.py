@@ -29,9 +29,9 @@ class CompiledGradient:
         name = pyfn.__name__
         self.source = "\n\n".join([
             primal_source(self.primal_ir, f"{name}_primal"),
-            fused_source(self.adjoint, f"{name}_value_and_gradient"),
             forward_source(self.adjoint, f"{name}_forward"),
             reverse_source(self.adjoint, f"{name}_pullback"),
+            fused_source(self.adjoint, f"{name}_value_and_gradient", f"{name}_forward", f"{name}_pullback"),
         ])
         self.where = (pyfn.__code__.co_filename, pyfn.__code__.co_firstlineno, name)
         module = load_module(self.source)

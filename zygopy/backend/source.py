@@ -1,7 +1,8 @@
 """IR -> readable Python source that Numba compiles.
 
-The control-flow graph becomes a dispatch loop (`while True:` over `if block == n:` arms, in block
-order, so a jump to the next block falls through). Statements become one assignment each; names
+Structured control flow is recovered where Python can express it (`structure.py`); otherwise the
+CFG becomes a dispatch loop over `if block == n:` arms in block order, where a jump to the next
+block falls through. Statements become one assignment each; names
 come from the user's variables (`r_4`), gradient slots are `d_r_4`.
 
 Stacks: the forward receives preallocated arrays and counts every push, storing only while
@@ -14,7 +15,8 @@ import math
 import re
 
 from ..ir.ir import Function, Slot, Var
-from ..ir.types import ArrayT, Scalar, TupleT
+from ..ir.types import ArrayT, Scalar
+from .structure import LOOPING, UNREACHABLE, Structurer, Unstructured
 
 BINARY = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
           "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
@@ -155,8 +157,18 @@ def dispatch_loop(w: Writer, fn: Function, on_return):
     order = [b.id for b in fn.blocks]
     position = {bid: i for i, bid in enumerate(order)}
     single = len(fn.blocks) == 1
+    # Numba's bytecode analysis rejects a read that comes before every write in the text, as
+    # happens between arms; giving every scalar a value first keeps it happy
+    for b in fn.blocks[1:]:
+        for v in b.args:
+            if isinstance(v.type, Scalar):
+                w(f"{name(v)} = {zero_of(v.type)}")
+    for b in fn.blocks:
+        for s in b.stmts:
+            if s.var is not None and isinstance(s.var.type, Scalar):
+                w(f"{name(s.var)} = {zero_of(s.var.type)}")
     w(f"block = {order[0]}")
-    w("while True:")
+    w(f"while {LOOPING}:")
     w.indent()
     for i, b in enumerate(fn.blocks):
         if not single:
@@ -180,6 +192,20 @@ def dispatch_loop(w: Writer, fn: Function, on_return):
         if not single:
             w.dedent()
     w.dedent()
+    w(UNREACHABLE)
+
+
+def body(w: Writer, fn: Function, on_return):
+    """Structured code where Python can express the CFG, else a dispatch loop."""
+    w(f"{LOOPING} = True")
+    trial = Writer()
+    trial.depth = w.depth
+    try:
+        Structurer(fn, trial, statement, assign_args, on_return).emit()
+        w.lines += trial.lines
+    except Unstructured as e:
+        w(f"# {e}: control flow kept as a dispatch loop")
+        dispatch_loop(w, fn, on_return)
 
 
 def primal_source(fn: Function, pyname: str) -> str:
@@ -187,7 +213,7 @@ def primal_source(fn: Function, pyname: str) -> str:
     w(JIT)
     w(f"def {pyname}({', '.join(name(a) for a in fn.args)}):")
     w.indent()
-    dispatch_loop(w, fn, lambda w, v: w(f"return {operand(v)}"))
+    body(w, fn, lambda w, v: w(f"return {operand(v)}"))
     return w.text()
 
 
@@ -198,63 +224,50 @@ def forward_source(adj, pyname: str) -> str:
     w(JIT)
     w(f"def {pyname}({', '.join([name(a) for a in fwd.args] + [f'stack_{d}' for d in stacks])}):")
     w.indent()
-    _open_stacks(w, stacks)
-    _init_tape(w, adj)
+    for d in stacks:
+        w(f"top_{d} = 0")
+        w(f"cap_{d} = stack_{d}.shape[0]")
+    # a tape value defined on a path not taken still needs a value of its type for Numba
+    for v in adj.tape:
+        if v not in fwd.args and isinstance(v.type, Scalar):
+            w(f"{name(v)} = {zero_of(v.type)}")
     tops = _tuple([f"top_{d}" for d in stacks])
     tape = _tuple([name(v) for v in adj.tape])
-    dispatch_loop(w, fwd, lambda w, v: w(f"return {operand(v)}, {tops}, {tape}"))
+    body(w, fwd, lambda w, v: w(f"return {operand(v)}, {tops}, {tape}"))
     return w.text()
 
 
 def reverse_source(adj, pyname: str) -> str:
-    """reverse(dy, tape..., stacks..., tops...) -> gradients"""
+    """pullback(dy, tape..., stacks..., tops...) -> gradients"""
     rev, stacks = adj.reverse, adj.stacks
     w = Writer()
     w(JIT)
     params = [name(a) for a in rev.args] + [f"stack_{d}" for d in stacks] + [f"top_{d}" for d in stacks]
     w(f"def {pyname}({', '.join(params)}):")
     w.indent()
-    _reverse_body(w, adj, lambda w, v: w(f"return {operand(v)}"))
+    for slot in _slots(rev):
+        w(f"{name(slot)} = {zero_of(slot.type)}")
+    body(w, rev, lambda w, v: w(f"return {operand(v)}"))
     return w.text()
 
 
-def fused_source(adj, pyname: str) -> str:
-    """fused(args..., dy, stacks...) -> (value, gradients, tops); gradients are zeros if a stack overflowed."""
-    fwd, stacks = adj.forward, adj.stacks
+def fused_source(adj, pyname: str, forward: str, pullback: str) -> str:
+    """value_and_gradient(args..., dy, stacks...) -> (value, gradients, tops); zero gradients on overflow."""
+    stacks = adj.stacks
+    args = [name(a) for a in adj.forward.args]
+    stack_args = [f"stack_{d}" for d in stacks]
     w = Writer()
     w(JIT)
-    dy = name(adj.reverse.args[0])
-    w(f"def {pyname}({', '.join([name(a) for a in fwd.args] + [dy] + [f'stack_{d}' for d in stacks])}):")
+    w(f"def {pyname}({', '.join(args + ['dy'] + stack_args)}):")
     w.indent()
-    _open_stacks(w, stacks)
-    _init_tape(w, adj)
-    w("value = None")
-    dispatch_loop(w, fwd, lambda w, v: (w(f"value = {operand(v)}"), w("break")))
-    tops = _tuple([f"top_{d}" for d in stacks])
+    w(f"value, tops, tape = {forward}({', '.join(args + stack_args)})")
     if stacks:
-        w("if " + " or ".join(f"top_{d} > cap_{d}" for d in stacks) + ":")
-        w(f"    return value, {_tuple(_zero_grads(adj))}, {tops}")
-    _reverse_body(w, adj, lambda w, v: w(f"return value, {operand(v)}, {tops}"))
+        w("if " + " or ".join(f"tops[{i}] > {s}.shape[0]" for i, s in enumerate(stack_args)) + ":")
+        w(f"    return value, {_tuple(_zero_grads(adj))}, tops")
+    tape = [f"tape[{i}]" for i in range(len(adj.tape))]
+    tops = [f"tops[{i}]" for i in range(len(stacks))]
+    w(f"return value, {pullback}({', '.join(['dy'] + tape + stack_args + tops)}), tops")
     return w.text()
-
-
-def _reverse_body(w, adj, on_return):
-    for slot in _slots(adj.reverse):
-        w(f"{name(slot)} = {zero_of(slot.type)}")
-    dispatch_loop(w, adj.reverse, on_return)
-
-
-def _open_stacks(w, stacks):
-    for d in stacks:
-        w(f"top_{d} = 0")
-        w(f"cap_{d} = stack_{d}.shape[0]")
-
-
-def _init_tape(w, adj):
-    # a tape value defined on a path not taken still needs a value of its type for Numba
-    for v in adj.tape:
-        if v not in adj.forward.args and isinstance(v.type, Scalar):
-            w(f"{name(v)} = {zero_of(v.type)}")
 
 
 def _zero_grads(adj):
@@ -277,6 +290,3 @@ def _slots(fn):
 
 def _tuple(items):
     return "(" + "".join(f"{x}, " for x in items) + ")"
-
-
-__all__ = ["HEADER", "primal_source", "forward_source", "reverse_source", "fused_source", "name", "TupleT"]

@@ -32,7 +32,7 @@ def _check_assigned(fn: Function):
         for br in b.branches:
             for a in br.args + [br.cond]:
                 if isinstance(a, Undef):
-                    raise _unassigned(fn, a, _first_line(b) or fn.line)
+                    raise _unassigned(fn, a, a.line or _first_line(b) or fn.line)
 
 
 def _unassigned(fn, undef, line):

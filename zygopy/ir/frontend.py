@@ -58,10 +58,10 @@ class Static:
 
 
 class Undef:
-    """What a variable reads as on a path where it was never assigned."""
+    """What a variable reads as on a path where it was never assigned; `line` is the read's."""
 
-    def __init__(self, name):
-        self.name = name
+    def __init__(self, name, line=None):
+        self.name, self.line = name, line
 
     def __repr__(self):
         return f"undef({self.name})"
@@ -90,15 +90,23 @@ def function_ast(pyfn):
         raise UnsupportedSyntax("a lambda cannot be compiled", filename, pyfn.__code__.co_firstlineno,
                                 hint="define a named function with def")
     try:
-        source = textwrap.dedent(inspect.getsource(pyfn))
+        source = inspect.getsource(pyfn)
     except (OSError, TypeError) as e:
         raise UnsupportedSyntax(f"the source of {pyfn.__name__!r} is not available ({e})", filename,
                                 hint="define the function in a file, not in an interactive session") from None
-    tree = ast.parse(source)
-    node = tree.body[0]
+    offset = pyfn.__code__.co_firstlineno - 1
+    try:
+        node = ast.parse(textwrap.dedent(source)).body[0]
+    except SyntaxError:
+        # an indented def (in a factory) with a line dedent cannot shift, such as a string at column 0
+        try:
+            node, offset = ast.parse("if True:\n" + source).body[0].body[0], offset - 1
+        except SyntaxError as e:
+            raise UnsupportedSyntax(f"the source of {pyfn.__name__!r} cannot be parsed ({e.msg})", filename,
+                                    pyfn.__code__.co_firstlineno) from None
     if not isinstance(node, ast.FunctionDef):
-        raise UnsupportedSyntax(f"{pyfn.__name__!r} is not a def function", filename)
-    return node, filename, pyfn.__code__.co_firstlineno - 1
+        raise UnsupportedSyntax(f"{pyfn.__name__!r} is not a def function", filename, pyfn.__code__.co_firstlineno)
+    return node, filename, offset
 
 
 def assigned_names(fdef):
@@ -113,11 +121,12 @@ def assigned_names(fdef):
 class Frontend:
     def __init__(self, pyfn):
         self.top = pyfn
-        self.fn = Function(pyfn.__name__, [])
+        self.fn = Function(getattr(pyfn, "__name__", type(pyfn).__name__), [])  # build() rejects non-functions
         self.defs = {}  # (frame id, name) -> {block id: value}
         self.sealed = set()
         self.incomplete = {}  # block id -> {key: phi Var}
         self.incoming = {}  # block id -> [(source block, Branch)]
+        self.phi_lines = {}  # phi Var -> line of the read that made it
         self.frames = []
         self.frames_made = []
         self.cur = None
@@ -154,7 +163,7 @@ class Frontend:
         elif len(self.incoming[block.id]) == 1:
             value = self.read(key, self.incoming[block.id][0][0])
         elif not self.incoming[block.id]:
-            value = Undef(key[1])
+            value = Undef(key[1], self.line)
         else:
             value = self.new_phi(block, key)
             self.write(key, block, value)
@@ -165,11 +174,15 @@ class Frontend:
     def new_phi(self, block, key):
         phi = self.fn.new_var(name=key[1])
         block.args.append(phi)
+        self.phi_lines[phi] = self.line
         return phi
 
     def add_phi_operands(self, key, phi, block):
+        # operands are read on behalf of the read that made the phi (maybe long before, in a loop)
+        saved, self.line = self.line, self.phi_lines.get(phi, self.line)
         for source, br in self.incoming[block.id]:
             br.args.append(self.read(key, source))
+        self.line = saved
 
     # ---- emitting ------------------------------------------------------------------------
     @property
@@ -234,11 +247,11 @@ class Frontend:
         self.suite(fdef.body)
         if self.cur is not None:
             self.jump(frame.return_block, [None])
-        self.frames.pop()
         self.seal(frame.return_block)
-        self.cur = frame.return_block if self.incoming[frame.return_block.id] else None
-        if self.cur is None:
+        if not self.incoming[frame.return_block.id]:
             raise self.error("the function never returns", fdef)
+        self.frames.pop()
+        self.cur = frame.return_block
         return frame.return_block.args[0]
 
     def inline(self, pyfn, args, keywords, node):
@@ -329,6 +342,11 @@ class Frontend:
         elif isinstance(target, ast.Tuple):
             if any(isinstance(t, ast.Starred) for t in target.elts):
                 raise self.unsupported(next(t for t in target.elts if isinstance(t, ast.Starred)))
+            n = len(value) if isinstance(value, tuple) else \
+                len(self.defining_stmt(value).args) if self.defining_op(value) == "tuple" else None
+            if n is not None and n != len(target.elts):
+                raise self.error(f"cannot unpack {n} values into {len(target.elts)} names", target,
+                                 cls=UnsupportedType)
             for i, t in enumerate(target.elts):
                 self.assign(t, self.emit("getindex", self.runtime(value, target), i))
         elif isinstance(target, ast.Subscript):
@@ -393,11 +411,11 @@ class Frontend:
     def stmt_For(self, s):
         it = s.iter
         start, stop, step, seq, enum = 0, None, 1, None, False
-        if isinstance(it, ast.Call) and isinstance(self.peek_static(it.func), Static):
-            fobj = self.peek_static(it.func).obj
-            if fobj is enumerate and len(it.args) == 1 and not it.keywords:
-                enum, it = True, it.args[0]
-            elif fobj is range:
+        if self.static_callee(it) is enumerate and len(it.args) == 1 and not it.keywords:
+            enum, it = True, it.args[0]
+        fobj = self.static_callee(it)
+        if fobj is not None:
+            if fobj is range:
                 if it.keywords or not 1 <= len(it.args) <= 3:
                     raise self.error("range() takes 1 to 3 positional arguments", it)
                 bounds = [self.value(a) for a in it.args]
@@ -480,9 +498,13 @@ class Frontend:
         return bool(value)
 
     def defining_op(self, var):
+        s = self.defining_stmt(var)
+        return s.op if s is not None else None
+
+    def defining_stmt(self, var):
         for s in self.cur.stmts:
             if s.var is var:
-                return s.op
+                return s
         return None
 
     # ---- expressions ---------------------------------------------------------------------
@@ -557,6 +579,14 @@ class Frontend:
             base = self.peek_static(node.value)
             if isinstance(base, Static):
                 return self.attribute_of_static(base, node)
+        return None
+
+    def static_callee(self, node):
+        """The compile-time object a call expression calls (range, enumerate, ...); None if not such a call."""
+        if isinstance(node, ast.Call):
+            callee = self.peek_static(node.func)
+            if isinstance(callee, Static):
+                return callee.obj
         return None
 
     def attribute_of_static(self, base, node):

@@ -34,12 +34,19 @@ def _join_all(ts):
     return functools.reduce(join, ts)
 
 
+def _number(t):
+    """An operand of arithmetic or of a math function: a scalar or an array, not a tuple or none."""
+    if not isinstance(t, (Scalar, ArrayT)):
+        raise TypeError(f"arithmetic on a value of type {t} is not supported")
+    return t
+
+
 def _arith(ts, args):
-    return _numeric(_join_all(ts))
+    return _numeric(_join_all([_number(t) for t in ts]))
 
 
 def _float_of(ts, args):
-    t = _join_all(ts)
+    t = _join_all([_number(t) for t in ts])
     if isinstance(t, ArrayT):
         return t if t.is_float else ArrayT("float64", t.ndim)
     return FLOAT
@@ -57,7 +64,7 @@ def _pow_impl(a, b):
 
 
 def _same(ts, args):
-    return _numeric(ts[0])
+    return _numeric(_number(ts[0]))
 
 
 def _bool(ts, args):
@@ -77,6 +84,8 @@ def _getindex_type(ts, args):
     if isinstance(base, TupleT):
         if not isinstance(idx, int):
             raise TypeError("a tuple can only be indexed by a constant integer")
+        if not -len(base.elts) <= idx < len(base.elts):
+            raise TypeError(f"index {idx} is out of range for a tuple of {len(base.elts)}")
         return base.elts[idx]
     if isinstance(base, ArrayT):
         idx_types = ts[1].elts if isinstance(ts[1], TupleT) else (ts[1],)
@@ -98,6 +107,18 @@ def _getattr_type(ts, args):
     if isinstance(base, Scalar) and attr in ("real",):
         return base
     raise TypeError(f"attribute .{attr} of a value of type {base} is not supported")
+
+
+def _len_type(ts, args):
+    if not isinstance(ts[0], (TupleT, ArrayT)):
+        raise TypeError(f"len() of a value of type {ts[0]} is not supported")
+    return INT
+
+
+def _setindex_type(ts, args):
+    if not isinstance(ts[0], ArrayT):
+        raise TypeError(f"cannot assign to an element of a value of type {ts[0]}")
+    return NONE
 
 
 def _setindex(a, idx, v):
@@ -144,11 +165,11 @@ _add("float", float, lambda ts, args: FLOAT)
 _add("int", int, _int)
 _add("floor", math.floor, _int)
 _add("ceil", math.ceil, _int)
-_add("len", len, _int)
+_add("len", len, _len_type)
 _add("range_len", _range_len, _int)
 _add("tuple", lambda *xs: tuple(xs), _tuple_type)
 _add("getindex", lambda a, i: a[i], _getindex_type)
-_add("setindex", _setindex, lambda ts, args: NONE, pure=False)
+_add("setindex", _setindex, _setindex_type, pure=False)
 _add("getattr", getattr, _getattr_type)
 _add("slice", slice, lambda ts, args: NONE)  # only ever an index operand
 

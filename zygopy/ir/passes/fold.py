@@ -35,7 +35,7 @@ def _fold(s, args, defs):
             return _NO
     if s.op == "getindex" and isinstance(args[0], Var) and isinstance(args[1], int):
         d = defs.get(args[0])
-        if d is not None and d.op == "tuple":
+        if d is not None and d.op == "tuple" and -len(d.args) <= args[1] < len(d.args):
             return d.args[args[1]]
     if s.op == "truth" and isinstance(args[0], Var) and args[0].type == BOOL:
         return args[0]

@@ -5,11 +5,13 @@ from ..cfg import reverse_postorder
 from ..ir import Function
 
 
-def renumber(fn: Function) -> Function:
+def renumber(fn: Function, values=True) -> Function:
     order = reverse_postorder(fn)
     blocks = fn.block_map()
     fn.blocks = [blocks[b] for b in order]
     new_ids = {b.id: i + 1 for i, b in enumerate(fn.blocks)}
+    if not values:
+        return fn
     n = 0
     for b in fn.blocks:
         b.id = new_ids[b.id]

@@ -1,0 +1,116 @@
+"""Unsupported constructs raise a zygopy error (never a raw Python exception) that names the user's
+file and the line of the offending construct."""
+import functools
+import inspect
+import math
+import os
+
+import numpy as np
+import pytest
+
+import zygopy
+from zygopy import UnsupportedSyntax, UnsupportedType, ZygopyError
+
+from . import corpus_bad as b
+
+SYNTAX, TYPE = UnsupportedSyntax, UnsupportedType
+
+# (function, arguments, error class, text of the offending line, function whose source holds that
+# line when it is not the function itself, words the message must contain)
+CASES = [
+    (b.try_except, (1.0,), SYNTAX, "try:", None, "try/except"),
+    (b.with_statement, (1.0,), SYNTAX, "with open", None, "with statement"),
+    (b.generator, (1.0,), SYNTAX, "yield x * i", None, "generator"),
+    (b.lambda_inside, (1.0,), SYNTAX, "double = lambda", None, "lambda"),
+    (b.nested_def, (1.0,), SYNTAX, "def helper(v):", None, "nested function"),
+    (b.class_def, (1.0,), SYNTAX, "class Point:", None, "class definition"),
+    (b.global_statement, (1.0,), SYNTAX, "global counter", None, "global statement"),
+    (b.del_statement, (1.0,), SYNTAX, "del y", None, "del"),
+    (b.import_inside, (1.0,), SYNTAX, "import cmath", None, "import"),
+    (b.list_comprehension, (1.0, 3), SYNTAX, "squares = [", None, "list comprehension"),
+    (b.f_string, (1.0,), SYNTAX, 'label = f"', None, "f-string"),
+    (b.walrus, (1.0,), SYNTAX, ":=", None, ":="),
+    (b.match_statement, (1.0, 2), SYNTAX, "match n:", None, "match statement"),
+    (b.star_args_call, (1.0,), SYNTAX, "_add(*pair)", None, "*args"),
+    (b.kwargs_call, (1.0,), SYNTAX, "_add(y, **OPTIONS)", None, "**kwargs"),
+    (b.factorial, (4,), SYNTAX, "factorial(n - 1)", None, "recursion"),
+    (b.is_even, (4,), SYNTAX, "return is_even(n - 1)", b.is_odd, "recursion"),
+    (b.recursion_through_callees, (1.0,), SYNTAX, "return _recurses_deep(", b._recurses_deeper, "recursion"),
+    (b.unknown_global, (1.0,), TYPE, "undefined_scale", None, "'undefined_scale' is not defined"),
+    (b.print_call, (1.0,), SYNTAX, "print(y)", None, "print"),
+    (b.star_params, (1.0,), SYNTAX, "def star_params(*args):", None, "*args"),
+    (b.kwonly_params, (1.0,), SYNTAX, "def kwonly_params(", None, "keyword-only"),
+    (b.lambda_fn, (1.0,), SYNTAX, "lambda_fn = lambda", None, "lambda"),
+    (b.used_before_assignment, (1.0,), SYNTAX, "return z * y", None, "'y' may be used before it is assigned"),
+    (b.used_before_assignment_in_loop, (1.0, 2), SYNTAX, "return x * i", None,
+     "'i' may be used before it is assigned"),
+    (b.zip_loop, (1.0, 3), SYNTAX, "zip(range(n)", None, "zip"),
+    (b.raise_statement, (1.0,), SYNTAX, "raise ValueError", None, "raise"),
+    (b.assert_statement, (1.0,), SYNTAX, "assert x > 0", None, "assert"),
+    (b.is_comparison, (1.0,), SYNTAX, "if x is None", None, "comparison Is"),
+    (b.in_comparison, (1.0,), SYNTAX, "return x in", None, "comparison In"),
+    (b.bitwise_operator, (3,), SYNTAX, "return n & 1", None, "BitAnd"),
+    (b.string_constant, (1.0,), TYPE, 'name = "x"', None, "strings"),
+    (b.complex_constant, (1.0,), TYPE, "x * 2j", None, "complex"),
+    (b.list_literal, (1.0,), SYNTAX, "xs = [x, x]", None, "a list"),
+    (b.dict_literal, (1.0,), SYNTAX, "d = {", None, "a dict"),
+    (b.generator_expression, (1.0, 3), SYNTAX, "sum(x * i for", None, "generator expression"),
+    (b.captured_array, (1.0,), TYPE, "x * WEIGHTS", None, "NumPy array"),
+    (b.calling_a_number, (1.0,), SYNTAX, "SCALE(x)", None, "calling"),
+    (b.calling_a_value, (1.0,), SYNTAX, "return g(x)", None, "calling a value computed at run time"),
+    (b.unknown_module_attribute, (1.0,), TYPE, "math.sine(x)", None, "no attribute 'sine'"),
+    (b.keyword_to_primitive, (1.0,), SYNTAX, "math.atan2(x, x=1.0)", None, "keyword arguments"),
+    (b.unpack_mismatch, (1.0,), TYPE, "a, b = x, x + 1.0", None, "cannot unpack 3 values into 2"),
+    (b.tuple_index_out_of_range, (1.0,), TYPE, "return t[2]", None, "out of range"),
+    (b.index_a_float, (1.0,), TYPE, "return x[0]", None, "cannot index"),
+    (b.never_returns, (1.0,), SYNTAX, "def never_returns(", None, "never returns"),
+    (b.range_as_value, (1.0, 3), SYNTAX, "r = range(n)", None, "range()"),
+    (b.unsupported_in_callee, (1.0,), SYNTAX, 'with open("/dev/null"):', b._bad_helper, "with statement"),
+    (b.wrong_arity_call, (1.0,), TYPE, "return _add(x)", None, "missing"),
+    (b.unknown_keyword_call, (1.0,), TYPE, "_add(x, c=1.0)", None, "'c'"),
+]
+IDS = [fn.__name__ if fn.__name__ != "<lambda>" else "lambda_fn" for fn, *_ in CASES]
+
+
+def line_of(fn, text):
+    """The file line of the one line of fn's source that contains `text`."""
+    lines, start = inspect.getsourcelines(fn)
+    hits = [i for i, line in enumerate(lines) if text in line]
+    assert len(hits) == 1, f"{text!r} should occur once in the source of {fn.__name__}"
+    return start + hits[0]
+
+
+def test_there_are_enough_cases():
+    assert len(CASES) >= 14
+
+
+@pytest.mark.parametrize("fn, args, cls, text, where, words", CASES, ids=IDS)
+def test_unsupported(fn, args, cls, text, where, words):
+    expected = line_of(where or fn, text)
+    with pytest.raises(ZygopyError) as info:  # a raw Python exception fails the test
+        zygopy.code_ir(fn, *args)
+    err = info.value
+    message = str(err)
+    assert type(err) is cls, message
+    assert os.path.join("tests", "corpus_bad.py") in message
+    assert (where or fn).__code__.co_filename in message
+    assert f"line {expected}" in message, f"expected line {expected}: {message}"
+    assert (err.filename, err.line) == ((where or fn).__code__.co_filename, expected)
+    assert words in message
+    # the offending source line is quoted under the message
+    assert text.strip() in message.splitlines()[1]
+
+
+def test_unsupported_argument_type():
+    def f(x):
+        return x
+
+    for arg in ("a string", [1.0, 2.0], 1j, {"x": 1.0}, np.array(["a"])):
+        with pytest.raises(UnsupportedType, match="argument 0 of 'f' has type"):
+            zygopy.code_ir(f, arg)
+
+
+@pytest.mark.parametrize("fn", [np.sin, math.sin, abs, functools.partial(b._add, 1.0)])
+def test_not_a_python_function(fn):
+    with pytest.raises(UnsupportedSyntax, match="not a Python function"):
+        zygopy.code_ir(fn, 1.0)

@@ -1,0 +1,288 @@
+"""Differential gradient checks of one program at one input point.
+
+Three zygopy paths compute the gradient:
+  eval   `evaluate_gradient(zygopy.code_adjoint(f, *args), args)`: the adjoint IR run in pure Python
+  fused  `zygopy.withgradient(f, *args)`: what `zygopy.gradient` runs (Numba-compiled value and gradient)
+  split  `zygopy.pullback(f, *args)`, then `back(1.0)` called twice (Numba-compiled forward and pullback)
+Each is compared with central finite differences of the plain Python function in float64, and its
+value with the plain call.
+
+Finite differences and their tolerances (all derived, none tuned per program):
+  h = 1e-4 * max(1, |x|) (the step actually taken, (x + h) - x, is used), d1 = central FD with h,
+  d2 = central FD with h/2. For a smooth f, d1 - d2 = h^2 f'''/8 + O(h^4) and rounding adds about
+  eps_f * |f| / h, eps_f the relative error of evaluating f (~1e-13 after a few hundred operations).
+  Kinks: a branch, min/max/abs or a loop exit whose decision changes within [x - h, x + h] makes the
+  two estimates disagree (a slope change s at distance δ from x moves d1 by s(h - δ)/2h but d2 by only
+  s max(0, h/2 - δ)/h), and one that sits exactly at x makes the one-sided Richardson estimates
+  2F(h/2) - F(h) and 2B(h/2) - B(h) (forward, backward) disagree by s. Such points are skipped and counted:
+      |d1 - d2| > 1e-5 |d| + 1e-7 fs        or        |fwd - bwd| > 1e-4 |d| + 1e-6 fs
+  with fs = max(1, |f|, |f(x±h)|) / max(1, |x|), the gradient scale of rounding noise (1e-7 fs is
+  about 100x the noise eps_f |f| / h).
+  Reference: the Richardson extrapolation ref = d2 + (d2 - d1)/3 (error O(h^4) where f is smooth).
+  Gradient tolerance: |g - ref| <= 3 |d1 - d2| + 1e-6 |ref| + 1e-7 fs. The first term covers what is
+  left of a kink that the skip test let through (it moves ref by at most |d1 - d2|) and truncation;
+  the others rounding. A wrong gradient (a missing or doubled contribution, a wrong branch) is off
+  by O(|g|), far beyond that.
+  Values: |value - f(x)| <= 1e-9 max(1, |f|): the IR computes the same operations in the same order,
+  up to libm differences between Numba and CPython.
+  Paths against each other: |g_path - g_eval| <= 1e-8 (|g| + fs): a tighter check that catches
+  errors too small for finite differences.
+"""
+from __future__ import annotations
+
+import math
+import re
+import time
+import traceback
+from dataclasses import dataclass, field
+
+H_REL = 1e-4
+KINK_REL, KINK_ABS = 1e-5, 1e-7
+ONESIDED_REL, ONESIDED_ABS = 1e-4, 1e-6
+GRAD_KINK_FACTOR, GRAD_REL, GRAD_ABS = 3.0, 1e-6, 1e-7
+VALUE_REL = 1e-9
+CROSS_REL = 1e-8
+
+PATHS = ("eval", "fused", "split")
+
+
+class InvalidProgram(Exception):
+    """The plain Python function failed or returned something other than a finite float: a generator bug."""
+
+
+def call_plain(f, args):
+    try:
+        v = f(*args)
+    except (ArithmeticError, ValueError, RecursionError, TypeError) as e:
+        raise InvalidProgram(f"{type(e).__name__}: {e}") from None
+    if type(v) is not float or not math.isfinite(v):
+        raise InvalidProgram(f"returned {v!r}")
+    return v
+
+
+@dataclass
+class Point:
+    args: tuple
+    value: float
+    refs: dict = field(default_factory=dict)  # float argument index -> (ref, tol, d1, d2)
+    fscale: float = 1.0
+
+
+def finite_differences(f, args):
+    """(Point, None) at a smooth point, or (None, reason) when a kink is within reach of the steps."""
+    f0 = call_plain(f, args)
+    point = Point(tuple(args), f0)
+    for i, x in enumerate(args):
+        if type(x) is not float:
+            continue
+        xs = max(1.0, abs(x))
+        h = H_REL * xs
+
+        def at(v):
+            a = list(args)
+            a[i] = v
+            return call_plain(f, a)
+        xp1, xm1, xp2, xm2 = x + h, x - h, x + h / 2, x - h / 2
+        fp1, fm1, fp2, fm2 = at(xp1), at(xm1), at(xp2), at(xm2)
+        d1 = (fp1 - fm1) / (xp1 - xm1)
+        d2 = (fp2 - fm2) / (xp2 - xm2)
+        fwd = 2 * (fp2 - f0) / (xp2 - x) - (fp1 - f0) / (xp1 - x)
+        bwd = 2 * (f0 - fm2) / (x - xm2) - (f0 - fm1) / (x - xm1)
+        fs = max(1.0, abs(f0), abs(fp1), abs(fm1)) / xs
+        scale = max(abs(d1), abs(d2))
+        if not all(map(math.isfinite, (d1, d2, fwd, bwd))):
+            return None, f"non-finite difference in argument {i}"
+        if abs(d1 - d2) > KINK_REL * scale + KINK_ABS * fs:
+            return None, f"kink near argument {i}: d(h)={d1!r}, d(h/2)={d2!r}"
+        if abs(fwd - bwd) > ONESIDED_REL * scale + ONESIDED_ABS * fs:
+            return None, f"kink at argument {i}: forward {fwd!r}, backward {bwd!r}"
+        ref = d2 + (d2 - d1) / 3
+        tol = GRAD_KINK_FACTOR * abs(d1 - d2) + GRAD_REL * abs(ref) + GRAD_ABS * fs
+        point.refs[i] = (ref, tol, d1, d2)
+        point.fscale = max(point.fscale, fs)
+    return point, None
+
+
+# ---- the three paths ------------------------------------------------------------------------------
+def run_eval(f, args):
+    import zygopy
+    from zygopy.ir.evaluate import evaluate_gradient
+    adj = zygopy.code_adjoint(f, *args)
+    value, grads = evaluate_gradient(adj, tuple(args))
+    return value, tuple(grads)
+
+
+def run_fused(f, args):
+    import zygopy
+    value, grads = zygopy.withgradient(f, *args)  # zygopy.gradient(f, *args) is withgradient(...)[1]
+    return value, tuple(grads)
+
+
+def run_split(f, args):
+    import zygopy
+    value, back = zygopy.pullback(f, *args)
+    g1 = tuple(back(1.0))
+    g2 = tuple(back(1.0))
+    return value, g1, g2
+
+
+RUNNERS = {"eval": run_eval, "fused": run_fused, "split": run_split}
+
+
+# ---- failures ---------------------------------------------------------------------------------------
+@dataclass
+class Failure:
+    path: str
+    kind: str  # 'gradient', 'value', 'shape', 'repeat' (pullback twice), 'cross' (paths disagree), 'crash', 'unsupported'
+    message: str
+    args: tuple = ()
+    arg: int | None = None
+    expected: object = None
+    got: object = None
+    detail: str = ""
+
+    @property
+    def signature(self):
+        if self.kind in ("crash", "unsupported"):
+            return f"{self.kind}[{self.path}] {normalize_error(self.message)}"
+        return f"{self.kind}[{self.path}]"
+
+    def as_dict(self):
+        return {"path": self.path, "kind": self.kind, "message": self.message, "args": list(self.args),
+                "arg": self.arg, "expected": self.expected, "got": self.got, "detail": self.detail,
+                "signature": self.signature}
+
+
+def is_crash(exc):
+    """A ZygopyError is zygopy refusing a program (unsupported) unless it reports an internal error."""
+    from zygopy.errors import ZygopyError
+    return not isinstance(exc, ZygopyError) or "internal error" in str(exc)
+
+
+def normalize_error(message: str) -> str:
+    """The part of an error message that identifies the bug: no numbers, names or file positions."""
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    keep = []
+    for ln in lines:
+        if ln.startswith(("File ", "<source elided>", "During:", "^")) or ln.startswith("def "):
+            continue
+        if "internal error: Numba could not compile" in ln:
+            ln = "Numba could not compile"
+        keep.append(ln)
+    text = " | ".join(keep[:3])
+    text = re.sub(r"File \"[^\"]*\"(, line \d+)?:?", "", text)
+    text = re.sub(r"'[^']*'", "'_'", text)
+    text = re.sub(r"\b[a-zA-Z_]+_\d+\b", "_", text)
+    text = re.sub(r"\d+", "#", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return text[:200]
+
+
+def exception_text(exc):
+    return f"{type(exc).__name__}: {exc}"
+
+
+def compare(path, point: Point, value, grads, failures):
+    """Compare one path's value and gradients at a point with the plain function and the FD reference."""
+    args = point.args
+    if not isinstance(value, float) or abs(value - point.value) > VALUE_REL * max(1.0, abs(point.value)):
+        failures.append(Failure(path, "value", f"value {value!r} != plain {point.value!r}", args, None,
+                                point.value, value))
+        return
+    if len(grads) != len(args):
+        failures.append(Failure(path, "shape", f"{len(grads)} gradients for {len(args)} arguments", args))
+        return
+    for i, a in enumerate(args):
+        g = grads[i]
+        if type(a) is not float:
+            if g is not None:
+                failures.append(Failure(path, "shape", f"gradient {g!r} for int argument {i}", args, i, None, g))
+            continue
+        if path == "eval" and type(g) is int:
+            g = float(g)  # the evaluator's gradient slots start at the int 0 (Machine.special "take")
+        if not isinstance(g, float):
+            failures.append(Failure(path, "shape", f"gradient of argument {i} is {g!r}", args, i, None, g))
+            continue
+        ref, tol, d1, d2 = point.refs[i]
+        if not abs(g - ref) <= tol:
+            failures.append(Failure(path, "gradient", f"d/d{_argname(i)}: zygopy {g!r}, finite differences {ref!r}",
+                                    args, i, ref, g, f"d(h)={d1!r} d(h/2)={d2!r} tol={tol:.3g}"))
+
+
+def _argname(i):
+    return f"arg{i}"
+
+
+@dataclass
+class Outcome:
+    failures: list = field(default_factory=list)
+    unsupported: list = field(default_factory=list)
+    times: dict = field(default_factory=dict)  # path -> [first call seconds, later call seconds]
+
+
+def check_at(f, points, paths, outcome: Outcome | None = None):
+    """Run the paths at the given (smooth) points; failures and timings go into `outcome`."""
+    outcome = outcome or Outcome()
+    grads_of = {}
+    for path in paths:
+        for k, point in enumerate(points):
+            t0 = time.perf_counter()
+            try:
+                result = RUNNERS[path](f, point.args)
+            except Exception as e:  # noqa: BLE001 - everything is classified
+                text = exception_text(e)
+                if is_crash(e):
+                    outcome.failures.append(Failure(path, "crash", text, point.args,
+                                                    detail="".join(traceback.format_exception(e))[-4000:]))
+                else:
+                    outcome.unsupported.append(Failure(path, "unsupported", text, point.args))
+                break  # the same error at every point
+            dt = time.perf_counter() - t0
+            outcome.times.setdefault(path, [0.0, 0.0, 0])
+            if k == 0:
+                outcome.times[path][0] += dt
+            else:
+                outcome.times[path][1] += dt
+                outcome.times[path][2] += 1
+            before = len(outcome.failures)
+            if path == "split":
+                value, g1, g2 = result
+                compare(path, point, value, g1, outcome.failures)
+                if len(outcome.failures) == before and g1 != g2:
+                    outcome.failures.append(Failure(path, "repeat", f"back(1.0) gave {g1!r}, then {g2!r}",
+                                                    point.args, None, g1, g2))
+                grads = g1
+            else:
+                value, grads = result
+                compare(path, point, value, grads, outcome.failures)
+            if len(outcome.failures) == before:
+                grads_of[(path, k)] = grads
+    # the paths against each other, where each agreed with finite differences
+    for path in paths:
+        if path == "eval":
+            continue
+        for k, point in enumerate(points):
+            a, b = grads_of.get(("eval", k)), grads_of.get((path, k))
+            if a is None or b is None:
+                continue
+            for i in point.refs:
+                if abs(a[i] - b[i]) > CROSS_REL * (abs(a[i]) + point.fscale):
+                    outcome.failures.append(Failure(path, "cross", f"d/d{_argname(i)}: {path} {b[i]!r}, eval {a[i]!r}",
+                                                    point.args, i, a[i], b[i]))
+    return outcome
+
+
+def smooth_points(f, draw, want=2, attempts=8):
+    """Up to `want` input points where finite differences are trustworthy: (points, skipped, reasons)."""
+    points, skipped, reasons = [], 0, []
+    for _ in range(attempts):
+        if len(points) >= want:
+            break
+        args = draw()
+        point, reason = finite_differences(f, args)
+        if point is None:
+            skipped += 1
+            reasons.append(reason)
+        else:
+            points.append(point)
+    return points, skipped, reasons
