@@ -23,8 +23,9 @@ from ..ir.passes.dce import eliminate_dead_code
 from ..ir.passes.fold import fold_constants
 from ..ir.passes.pipeline import optimize
 from ..ir.passes.renumber import renumber
-from ..ir.types import INT, NONE, Scalar, TupleT, is_float
+from ..ir.types import INT, NONE, ArrayT, Scalar, TupleT, is_float
 from .activity import active_values
+from .array_rules import ELEMENTWISE, Scatter
 from .rules import Sym, rule_for
 
 
@@ -33,7 +34,7 @@ class Adjoint:
     forward: Function  # the primal, recording `%from` edges and pushing stacked values
     reverse: Function  # arguments: (dy, *tape); returns the tuple of gradients
     tape: list  # forward values the reverse reads directly (besides the stacks)
-    stacks: list  # dtypes of the stacks used, e.g. ['float64', 'int64']
+    stacks: list  # types of the stacks used: one stack per scalar dtype or array type
     wrt: tuple
 
     def __str__(self):
@@ -64,9 +65,16 @@ class _AdjointBuilder:
         return self.fn.new_var(type)
 
     def slot(self, v):
+        """v's gradient slot. An array's is allocated up front, unless v is defined in a loop: then
+        it starts empty, meaning zero, since the value's shape is only known once it is computed."""
         if v not in self.slots:
-            self.slots[v] = Slot(len(self.slots) + 1, v, v.type)
+            lazy = isinstance(v.type, ArrayT) and bool(self.loops.get(self.defined_in.get(v)))
+            self.slots[v] = Slot(len(self.slots) + 1, v, v.type, lazy)
         return self.slots[v]
+
+    def take(self, v):
+        slot = self.slot(v)
+        return self.emit("take", slot, *([v] if slot.lazy else []))
 
     def emit(self, op, *args):
         vals = [a.v if isinstance(a, Sym) else a for a in args]
@@ -106,10 +114,15 @@ class _AdjointBuilder:
         dy = self.new_var()
         for b in [ret_block] + [b for b in reversed(fn.blocks) if b is not ret_block]:
             self.rev_of[b.id] = self.new_rev_block(b, [dy] if b is ret_block else [])
+        self.loops = loop_blocks(fn)
+        self.defined_in = {v: b.id for b in fn.blocks for v in b.args + [s.var for s in b.stmts if s.var]}
         self.cur = self.rev_of[ret_block.id]
         self.seed(ret, dy)
         for b in fn.blocks:
             self.reverse_block(b)
+        entry = self.rev_of[ret_block.id]
+        entry.stmts[:0] = [Stmt(None, "init", [slot, v]) for v, slot in self.slots.items()
+                           if isinstance(v.type, ArrayT) and not slot.lazy]
 
         fold_constants(self.rev)
         eliminate_dead_code(self.rev)
@@ -220,12 +233,21 @@ class _AdjointBuilder:
             if s.var is None or s.var not in self.active:
                 continue
             self.line = s.line
-            g = self.emit("take", self.slot(s.var))
+            g = self.take(s.var)
             rule = rule_for(s.op, self.fn.filename, s.line)
             contributions = rule(g, Sym(self.emit, s.var), *[Sym(self.emit, a) for a in s.args])
+            broadcasting = s.op in ELEMENTWISE and isinstance(s.var.type, ArrayT)
             for a, c in zip(s.args, contributions):
-                if c is not None and a in self.active:
-                    self.effect("accum", self.slot(a), c.v if isinstance(c, Sym) else c)
+                if c is None or a not in self.active:
+                    continue
+                if isinstance(c, Scatter):  # the reverse of reading a[index]
+                    slot = self.slot(a)
+                    self.effect("accum_at", slot, c.index.v, c.value.v, *([a] if slot.lazy else []))
+                    continue
+                c = c.v if isinstance(c, Sym) else c
+                if broadcasting:  # sum the gradient back to the operand's shape
+                    c = self.emit("sum", c, None).v if isinstance(a.type, Scalar) else self.emit("sum_to", c, a).v
+                self.effect("accum", self.slot(a), c)
         self.line = None
         if b is self.fn.entry:
             self.cur.branches.append(Branch(None, [self.emit("tuple", *self.gradients()).v]))
@@ -233,7 +255,7 @@ class _AdjointBuilder:
         if b.id in self.exit_blocks:
             trips = self.trips[self.exit_blocks[b.id]][0]
             self.effect("accum", self.slot(trips), trips)
-        grads = {a: self.emit("take", self.slot(a)).v for a in b.args if a in self.active}
+        grads = {a: self.take(a).v for a in b.args if a in self.active}
         edges = self.incoming[b.id]
         if len(edges) == 1:
             self.route(edges[0], b, grads)
@@ -276,14 +298,12 @@ class _AdjointBuilder:
     # ---- what the reverse reads from the forward ------------------------------------------
     def stash(self):
         """Decide, per reverse block, which forward values come from a stack and which from the tape."""
-        loops = loop_blocks(self.fn)
-        defined_in = {}
-        for b in self.fn.blocks:
-            for v in b.args + [s.var for s in b.stmts if s.var is not None]:
-                defined_in[v] = b.id
+        loops, defined_in = self.loops, self.defined_in
+        definition = {s.var: s for b in self.fn.blocks for s in b.stmts if s.var is not None}
         tape, stacks = [], []
         for b in self.fn.blocks:
             blocks = self.group[b.id]
+            self.recompute(blocks, definition)
             refs = _forward_refs(blocks, defined_in)
             stacked = [v for v in refs if loops[b.id] and defined_in[v] in loops[b.id]]
             for v in refs:
@@ -293,16 +313,43 @@ class _AdjointBuilder:
                 continue
             popped = {}
             for v in stacked:
-                dtype = v.type.dtype
-                if dtype not in stacks:
-                    stacks.append(dtype)
-                b.stmts.append(Stmt(None, "push", [dtype, v]))
+                if v.type not in stacks:
+                    stacks.append(v.type)
+                b.stmts.append(Stmt(None, "push", [v.type, v]))
                 popped[v] = self.new_var(v.type)
-            pops = [Stmt(popped[v], "pop", [v.type.dtype]) for v in reversed(stacked)]
+            pops = [Stmt(popped[v], "pop", [v.type]) for v in reversed(stacked)]
             self.rev_of[b.id].stmts[:0] = pops
             for rb in blocks:
                 _substitute_in(rb, popped)
         return tape, stacks
+
+
+    def recompute(self, blocks, definition):
+        """Index expressions (slices, index tuples) are rebuilt in the reverse block that reads them:
+        cheaper than recording them, and a slice cannot be stored on a stack or returned."""
+        clones = {}
+
+        def clone(v):
+            if v not in clones:
+                s = definition[v]
+                args = [clone(a) if a in definition and definition[a].op in RECOMPUTE else a for a in s.args]
+                clones[v] = self.new_var(v.type)
+                made.append(Stmt(clones[v], s.op, args, s.line))
+            return clones[v]
+
+        made = []
+        for rb in blocks:
+            for inst in rb.stmts + rb.branches:
+                for a in inst.args:
+                    if isinstance(a, Var) and a in definition and definition[a].op in RECOMPUTE:
+                        clone(a)
+        if clones:
+            blocks[0].stmts[:0] = made
+            for rb in blocks:
+                _substitute_in(rb, clones)
+
+
+RECOMPUTE = {"slice", "tuple"}
 
 
 def _forward_refs(blocks, defined_in):

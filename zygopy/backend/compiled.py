@@ -9,7 +9,7 @@ from ..adjoint.reverse import adjoint
 from ..errors import ZygopyError
 from ..ir.compile import compile_ir
 from .jit import load_module
-from .source import forward_source, fused_source, primal_source, reverse_source
+from .source import forward_source, fused_source, primal_source, reverse_source, scalar_stacks
 
 INITIAL_CAPACITY = 1024
 
@@ -39,7 +39,7 @@ class CompiledGradient:
         self._fused = getattr(module, f"{name}_value_and_gradient")
         self._forward = getattr(module, f"{name}_forward")
         self._reverse = getattr(module, f"{name}_pullback")
-        self.dtypes = self.adjoint.stacks
+        self.dtypes = [k.dtype for k in scalar_stacks(self.adjoint)]
         self.capacity = [INITIAL_CAPACITY] * len(self.dtypes)
         self._buffers = None
 

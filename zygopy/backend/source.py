@@ -15,7 +15,9 @@ import math
 import re
 
 from ..ir.ir import Function, Slot, Var
+from ..ir.primitives import NUMPY_OF_MATH
 from ..ir.types import ArrayT, Scalar
+from .arrays import array_expression
 from .structure import LOOPING, UNREACHABLE, Structurer, Unstructured
 
 BINARY = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
@@ -24,10 +26,13 @@ CALLS = {"abs": "abs", "min": "min", "max": "max", "float": "float", "int": "int
          "truth": "bool", "sign": "np.sign", "floor": "math.floor", "ceil": "math.ceil", "slice": "slice"}
 MATH = {"sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "exp",
         "expm1", "log", "log1p", "log2", "log10", "sqrt", "erf", "erfc", "fabs", "atan2", "hypot", "copysign", "fmod"}
-NUMPY_OF_MATH = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh", "acosh": "arccosh",
-                 "atanh": "arctanh", "atan2": "arctan2", "fabs": "abs"}
 
-HEADER = "import math\nimport numpy as np\nfrom numba import njit\n"
+HEADER = """import math
+import numpy as np
+from numba import njit, types
+from numba.typed import List
+from zygopy.backend.runtime import *
+"""
 JIT = "@njit(cache=True, nogil=True, error_model='numpy')"
 
 
@@ -56,6 +61,8 @@ def operand(a) -> str:
 
 
 def zero_of(t) -> str:
+    if isinstance(t, ArrayT):  # an empty array stands for zeros until a gradient is added
+        return f"np.zeros(({'0, ' * t.ndim}), np.{t.dtype})"
     if isinstance(t, Scalar) and t.dtype == "float32":
         return "np.float32(0.0)"
     if isinstance(t, Scalar):
@@ -65,6 +72,9 @@ def zero_of(t) -> str:
 
 def expression(s) -> str:
     op, args = s.op, [operand(a) for a in s.args]
+    lowered = array_expression(s, args)
+    if lowered is not None:
+        return lowered
     if op in BINARY:
         if op == "pow" and isinstance(s.var.type, Scalar) and s.var.type.is_float and _is_int(s.args[0]):
             args[0] = f"float({args[0]})"  # Python's int ** negative int is a float; Numba's is not
@@ -116,25 +126,46 @@ class Writer:
         return "\n".join(self.lines) + "\n"
 
 
+def stack_name(kind) -> str:
+    return f"stack_{kind.dtype}_{kind.ndim}d" if isinstance(kind, ArrayT) else f"stack_{kind.dtype}"
+
+
 def statement(w: Writer, s):
-    if s.op == "setindex":
-        w(f"{operand(s.args[0])}[{operand(s.args[1])}] = {operand(s.args[2])}")
-    elif s.op == "push":
-        dtype, v = s.args
-        w(f"if top_{dtype} < cap_{dtype}:")
-        w(f"    stack_{dtype}[top_{dtype}] = {operand(v)}")
-        w(f"top_{dtype} += 1")
-    elif s.op == "pop":
-        dtype = s.args[0]
-        w(f"top_{dtype} -= 1")
-        w(f"{name(s.var)} = stack_{dtype}[top_{dtype}]")
-    elif s.op == "take":
-        w(f"{name(s.var)} = {name(s.args[0])}")
-        w(f"{name(s.args[0])} = {zero_of(s.args[0].type)}")
-    elif s.op == "load":
-        w(f"{name(s.var)} = {name(s.args[0])}")
-    elif s.op == "accum":
-        w(f"{name(s.args[0])} += {operand(s.args[1])}")
+    op, args = s.op, s.args
+    if op == "setindex":
+        w(f"{operand(args[0])}[{operand(args[1])}] = {operand(args[2])}")
+    elif op == "push":
+        stack, v = stack_name(args[0]), operand(args[1])
+        if isinstance(args[0], ArrayT):  # a copy: the array may be written to later
+            w(f"{stack}.append(np.ascontiguousarray({v}).copy())")
+        else:
+            w(f"if top_{stack} < cap_{stack}:")
+            w(f"    {stack}[top_{stack}] = {v}")
+        w(f"top_{stack} += 1")
+    elif op == "pop":  # reads without removing: the pullback can run again
+        stack = stack_name(args[0])
+        w(f"top_{stack} -= 1")
+        w(f"{name(s.var)} = {stack}[top_{stack}]")
+    elif op in ("take", "load"):
+        slot = args[0]
+        if slot.lazy and op == "take":
+            w(f"{name(s.var)} = zy_take({name(slot)}, {operand(args[1])})")
+        else:
+            w(f"{name(s.var)} = {name(slot)}")
+        # a slot is read again only if its value is redefined, which for an array means a lazy slot
+        if op == "take" and (slot.lazy or not isinstance(slot.type, ArrayT)):
+            w(f"{name(slot)} = {zero_of(slot.type)}")
+    elif op == "accum":
+        slot, c = args[0], operand(args[1])
+        w(f"{name(slot)} = zy_accum({name(slot)}, {c})" if slot.lazy else f"{name(slot)} += {c}")
+    elif op == "accum_at":
+        slot, index, g = name(args[0]), operand(args[1]), operand(args[2])
+        if args[0].lazy:
+            w(f"if {slot}.size == 0:")
+            w(f"    {slot} = np.zeros({operand(args[3])}.shape, {slot}.dtype)")
+        w(f"{slot}[{index}] += {g}")
+    elif op == "init":
+        w(f"{name(args[0])} = np.zeros({operand(args[1])}.shape, np.{args[0].type.dtype})")
     else:
         w(f"{name(s.var)} = {expression(s)}")
 
@@ -217,32 +248,49 @@ def primal_source(fn: Function, pyname: str) -> str:
     return w.text()
 
 
+def scalar_stacks(adj):
+    """Stacks of scalars: preallocated arrays the caller passes in."""
+    return [k for k in adj.stacks if not isinstance(k, ArrayT)]
+
+
+def array_stacks(adj):
+    """Stacks of arrays: typed lists the forward creates and hands on with the tape."""
+    return [k for k in adj.stacks if isinstance(k, ArrayT)]
+
+
 def forward_source(adj, pyname: str) -> str:
-    """forward(args..., stacks...) -> (value, tops, tape)"""
-    fwd, stacks = adj.forward, adj.stacks
+    """forward(args..., scalar stacks...) -> (value, tops, tape); the tape ends with the array stacks."""
+    fwd = adj.forward
+    scalars = [stack_name(k) for k in scalar_stacks(adj)]
+    lists = [stack_name(k) for k in array_stacks(adj)]
     w = Writer()
     w(JIT)
-    w(f"def {pyname}({', '.join([name(a) for a in fwd.args] + [f'stack_{d}' for d in stacks])}):")
+    w(f"def {pyname}({', '.join([name(a) for a in fwd.args] + scalars)}):")
     w.indent()
-    for d in stacks:
-        w(f"top_{d} = 0")
-        w(f"cap_{d} = stack_{d}.shape[0]")
+    for stack in scalars:
+        w(f"top_{stack} = 0")
+        w(f"cap_{stack} = {stack}.shape[0]")
+    for kind, stack in zip(array_stacks(adj), lists):
+        w(f"top_{stack} = 0")
+        w(f"{stack} = List.empty_list(types.{kind.dtype}[{', '.join([':'] * (kind.ndim - 1) + ['::1'])}])")
     # a tape value defined on a path not taken still needs a value of its type for Numba
     for v in adj.tape:
         if v not in fwd.args and isinstance(v.type, Scalar):
             w(f"{name(v)} = {zero_of(v.type)}")
-    tops = _tuple([f"top_{d}" for d in stacks])
-    tape = _tuple([name(v) for v in adj.tape])
+    tops = _tuple([f"top_{s}" for s in scalars + lists])
+    tape = _tuple([name(v) for v in adj.tape] + lists)
     body(w, fwd, lambda w, v: w(f"return {operand(v)}, {tops}, {tape}"))
     return w.text()
 
 
 def reverse_source(adj, pyname: str) -> str:
-    """pullback(dy, tape..., stacks..., tops...) -> gradients"""
-    rev, stacks = adj.reverse, adj.stacks
+    """pullback(dy, tape..., scalar stacks..., tops...) -> gradients"""
+    rev = adj.reverse
+    scalars = [stack_name(k) for k in scalar_stacks(adj)]
+    lists = [stack_name(k) for k in array_stacks(adj)]
     w = Writer()
     w(JIT)
-    params = [name(a) for a in rev.args] + [f"stack_{d}" for d in stacks] + [f"top_{d}" for d in stacks]
+    params = [name(a) for a in rev.args] + lists + scalars + [f"top_{s}" for s in scalars + lists]
     w(f"def {pyname}({', '.join(params)}):")
     w.indent()
     for slot in _slots(rev):
@@ -252,29 +300,31 @@ def reverse_source(adj, pyname: str) -> str:
 
 
 def fused_source(adj, pyname: str, forward: str, pullback: str) -> str:
-    """value_and_gradient(args..., dy, stacks...) -> (value, gradients, tops); zero gradients on overflow."""
-    stacks = adj.stacks
+    """value_and_gradient(args..., dy, scalar stacks...) -> (value, gradients, tops); zeros on overflow."""
     args = [name(a) for a in adj.forward.args]
-    stack_args = [f"stack_{d}" for d in stacks]
+    scalars = [stack_name(k) for k in scalar_stacks(adj)]
     w = Writer()
     w(JIT)
-    w(f"def {pyname}({', '.join(args + ['dy'] + stack_args)}):")
+    w(f"def {pyname}({', '.join(args + ['dy'] + scalars)}):")
     w.indent()
-    w(f"value, tops, tape = {forward}({', '.join(args + stack_args)})")
-    if stacks:
-        w("if " + " or ".join(f"tops[{i}] > {s}.shape[0]" for i, s in enumerate(stack_args)) + ":")
+    w(f"value, tops, tape = {forward}({', '.join(args + scalars)})")
+    if scalars:
+        w("if " + " or ".join(f"tops[{i}] > {s}.shape[0]" for i, s in enumerate(scalars)) + ":")
         w(f"    return value, {_tuple(_zero_grads(adj))}, tops")
-    tape = [f"tape[{i}]" for i in range(len(adj.tape))]
-    tops = [f"tops[{i}]" for i in range(len(stacks))]
-    w(f"return value, {pullback}({', '.join(['dy'] + tape + stack_args + tops)}), tops")
+    tape = [f"tape[{i}]" for i in range(len(adj.tape) + len(array_stacks(adj)))]
+    tops = [f"tops[{i}]" for i in range(len(adj.stacks))]
+    w(f"return value, {pullback}({', '.join(['dy'] + tape + scalars + tops)}), tops")
     return w.text()
 
 
 def _zero_grads(adj):
     out = []
     for i in adj.wrt:
-        t = adj.forward.args[i].type
-        out.append(zero_of(t) if isinstance(t, Scalar) and t.is_float else "None")
+        a = adj.forward.args[i]
+        if isinstance(a.type, ArrayT) and a.type.is_float:
+            out.append(f"np.zeros({name(a)}.shape, np.{a.type.dtype})")
+        else:
+            out.append(zero_of(a.type) if isinstance(a.type, Scalar) and a.type.is_float else "None")
     return out
 
 

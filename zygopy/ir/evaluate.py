@@ -5,6 +5,8 @@ slots a dict), so the adjoint pass can be checked without Numba.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .ir import Function, Slot, Var
 from .primitives import PRIMITIVES
 
@@ -51,11 +53,18 @@ class Machine:
             return self.slots.pop(args[0], 0)
         elif op == "load":
             return self.slots.get(args[0], 0)
+        elif op == "init":
+            self.slots[args[0]] = np.zeros(np.shape(args[1]))
+        elif op == "accum_at":
+            slot, index, g = args[:3]
+            if not isinstance(self.slots.get(slot), np.ndarray):
+                self.slots[slot] = np.zeros(np.shape(args[3]))
+            self.slots[slot][index] += g
         elif op == "accum":
             self.slots[args[0]] = self.slots.get(args[0], 0) + args[1]
 
 
-SPECIAL = {"push", "pop", "take", "load", "accum"}
+SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init"}
 
 
 def evaluate(fn: Function, *args, max_steps=10**8):

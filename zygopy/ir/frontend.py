@@ -20,9 +20,10 @@ import numpy as np
 from ..errors import UnsupportedSyntax, UnsupportedType
 from .cfg import reverse_postorder
 from .ir import Block, Branch, Function, Stmt, Var
+from .array_primitives import ARRAY_METHODS, DTYPES, NUMPY_FUNCTIONS, SEQUENCE_ARGUMENT
 from .primitives import resolve_callable
 
-BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
+BINOPS = {ast.MatMult: "matmul", ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
           ast.Mod: "mod", ast.Pow: "pow"}
 CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
 UNARYOPS = {ast.USub: "neg", ast.UAdd: "pos", ast.Not: "not"}
@@ -600,14 +601,14 @@ class Frontend:
         base = self.expr(node.value)
         if isinstance(base, Static):
             return self.attribute_of_static(base, node)
+        if node.attr == "T":
+            return self.emit("transpose", base)
         return self.emit("getattr", base, node.attr)
 
     def expr_BinOp(self, node):
         op = BINOPS.get(type(node.op))
         if op is None:
             raise self.error(f"the operator {type(node.op).__name__} is not supported", node)
-        if isinstance(node.op, ast.MatMult):
-            raise self.error("the @ operator is not supported yet", node)
         a, b = self.value(node.left), self.value(node.right)
         self.at(node)
         return self.emit(op, a, b)
@@ -703,12 +704,21 @@ class Frontend:
         return self.value(node)
 
     def expr_Call(self, node):
-        callee = self.expr(node.func)
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+            raise self.error("*args/**kwargs in a call are not supported", node)
+        if isinstance(node.func, ast.Attribute):
+            base = self.expr(node.func.value)
+            if not isinstance(base, Static):
+                return self.method_call(base, node)
+            callee = self.attribute_of_static(base, node.func)
+        else:
+            callee = self.expr(node.func)
         if not isinstance(callee, Static):
             raise self.error("calling a value computed at run time is not supported", node)
         obj = callee.obj
-        if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
-            raise self.error(f"*args/**kwargs in a call to {describe(obj)} are not supported", node)
+        spec = _numpy_function(obj)
+        if spec is not None:
+            return self.call_array_primitive(spec, node.args, node.keywords, node, describe(obj))
         args = [self.value(a) for a in node.args]
         keywords = {k.arg: self.value(k.value) for k in node.keywords}
         self.at(node)
@@ -731,6 +741,71 @@ class Frontend:
             return self.inline(obj, args, keywords, node)
         raise self.error(f"calling {describe(obj)} is not supported", node,
                          hint="zygopy compiles math/NumPy functions it has rules for and plain Python functions")
+
+
+    def method_call(self, base, node):
+        spec = ARRAY_METHODS.get(node.func.attr)
+        if spec is None:
+            raise self.error(f"the method .{node.func.attr}() is not supported", node)
+        prim, params = spec
+        args = node.args
+        if prim == "reshape" and len(args) > 1:  # a.reshape(2, 3)
+            args = [ast.Tuple(elts=list(args), ctx=ast.Load(), lineno=node.lineno, col_offset=node.col_offset)]
+        return self.call_array_primitive((prim, params), args, node.keywords, node, f".{node.func.attr}()", base)
+
+    def call_array_primitive(self, spec, arg_nodes, keyword_nodes, node, what, base=None):
+        """A NumPy function or array method: positional arguments, then keyword parameters in order."""
+        prim, params = spec
+        if prim in SEQUENCE_ARGUMENT:
+            if not arg_nodes or not isinstance(arg_nodes[0], (ast.Tuple, ast.List)):
+                raise self.error(f"{what} needs a literal tuple or list of arrays, like ((a, b))", node)
+            values = [self.value(e) for e in arg_nodes[0].elts]
+            arg_nodes = arg_nodes[1:]
+        else:
+            values = [] if base is None else [base]
+        optional, n = list(params), _arity(prim, base)
+        if len(arg_nodes) < n:
+            raise self.error(f"{what} needs {n} positional arguments", node)
+        required, extra = [self.value(a) for a in arg_nodes[:n]], arg_nodes[n:]
+        if len(extra) > len(optional):
+            raise self.error(f"too many arguments to {what}", node)
+        chosen = dict(zip(optional, extra))
+        for k in keyword_nodes:
+            if k.arg not in params or k.arg in chosen:
+                raise self.error(f"{what} does not take the keyword argument {k.arg!r}", node)
+            chosen[k.arg] = k.value
+        values += required
+        for name in optional:
+            values.append(self.option(name, chosen[name], what) if name in chosen else params[name])
+        self.at(node)
+        return self.emit(prim, *values)
+
+    def option(self, name, node, what):
+        """A compile-time option (axis, dtype) of an array primitive."""
+        v = self.expr(node)
+        if name == "dtype":
+            if isinstance(v, Static) and v.obj in DTYPES:
+                return DTYPES[v.obj]
+            raise self.error(f"dtype={ast.unparse(node)} is not supported by {what}", node,
+                             hint="use np.float64 or np.float32")
+        if isinstance(v, Var):
+            raise self.error(f"{name}= of {what} must be a constant", node, cls=UnsupportedType)
+        return v
+
+
+def _numpy_function(obj):
+    try:
+        return NUMPY_FUNCTIONS.get(obj)
+    except TypeError:
+        return None
+
+
+def _arity(prim, base):
+    """Positional arguments a NumPy primitive requires (the array a method is called on included)."""
+    n = {"matmul": 2, "reshape": 2, "select": 3}.get(prim, 1)
+    if prim in SEQUENCE_ARGUMENT:
+        return 0
+    return n - (base is not None)
 
 
 def describe(obj):

@@ -33,13 +33,13 @@ def infer_types(fn: Function, arg_types) -> Function:
             b = blocks[bid]
             for s in b.stmts:
                 ts = [type_of_arg(a) for a in s.args]
-                if s.var is None or any(t is None for t in ts):
+                if any(t is None for t in ts):
                     continue
-                try:
+                try:  # statements kept for their effect (a[i] = v) are checked too
                     t = result_type(s.op, ts, s.args)
                 except TypeError as e:
                     raise UnsupportedType(str(e), fn.filename, s.line) from None
-                if t != s.var.type:
+                if s.var is not None and t != s.var.type:
                     s.var.type, changed = t, True
             for br in b.branches:
                 if br.is_return:

@@ -27,6 +27,7 @@ class Slot:
     id: int
     of: Var | None = None
     type: Any = None
+    lazy: bool = False  # an array slot allocated on its first contribution
 
     def __repr__(self):
         return f"%{self.of.id}̄" if self.of is not None else f"s{self.id}̄"

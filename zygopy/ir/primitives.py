@@ -41,12 +41,25 @@ def _number(t):
     return t
 
 
+def broadcast(ts):
+    """The type of an elementwise operation: scalars join; with arrays, the widest rank wins."""
+    ts = [_number(t) for t in ts]
+    arrays = [t for t in ts if isinstance(t, ArrayT)]
+    if not arrays:
+        return _join_all(ts)
+    dtype = _join_all([Scalar(a.dtype) for a in arrays])
+    if not dtype.is_float and any(isinstance(t, Scalar) and t.is_float for t in ts):
+        dtype = FLOAT
+    return ArrayT(dtype.dtype, max(a.ndim for a in arrays))
+
+
 def _arith(ts, args):
-    return _numeric(_join_all([_number(t) for t in ts]))
+    t = broadcast(ts)
+    return ArrayT("int64", t.ndim) if isinstance(t, ArrayT) and t.dtype == "bool" else _numeric(t)
 
 
 def _float_of(ts, args):
-    t = _join_all([_number(t) for t in ts])
+    t = broadcast(ts)
     if isinstance(t, ArrayT):
         return t if t.is_float else ArrayT("float64", t.ndim)
     return FLOAT
@@ -68,7 +81,8 @@ def _same(ts, args):
 
 
 def _bool(ts, args):
-    return BOOL
+    t = broadcast(ts) if any(isinstance(t, ArrayT) for t in ts) else None
+    return ArrayT("bool", t.ndim) if t is not None else BOOL
 
 
 def _int(ts, args):
@@ -160,7 +174,7 @@ _add("abs", abs, _same)
 _add("sign", _sign, _same)
 _add("min", min, _arith)
 _add("max", max, _arith)
-_add("select", _select, lambda ts, args: join(ts[1], ts[2]))
+_add("select", _select, lambda ts, args: broadcast(ts) if any(isinstance(t, ArrayT) for t in ts) else join(ts[1], ts[2]))
 _add("float", float, lambda ts, args: FLOAT)
 _add("int", int, _int)
 _add("floor", math.floor, _int)
@@ -177,15 +191,37 @@ _add("slice", slice, lambda ts, args: NONE)  # only ever an index operand
 _add("take", None, lambda ts, args: args[0].type, pure=False)  # read a gradient slot and reset it to zero
 _add("load", None, lambda ts, args: args[0].type, pure=False)  # read a gradient slot
 _add("accum", None, lambda ts, args: NONE, pure=False)  # slot += value
-_add("push", None, lambda ts, args: NONE, pure=False)  # push(stack dtype, value)
-_add("pop", None, lambda ts, args: Scalar(args[0]), pure=False)  # pop(stack dtype)
+_add("push", None, lambda ts, args: NONE, pure=False)  # push(stack type, value)
+_add("pop", None, lambda ts, args: args[0], pure=False)  # pop(stack type)
+_add("accum_at", None, lambda ts, args: NONE, pure=False)  # slot[index] += value
+_add("init", None, lambda ts, args: NONE, pure=False)  # an array slot = zeros shaped like a value
 
 # float -> float functions of the math module (and their NumPy twins)
 UNARY_MATH = ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
               "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "erf", "erfc", "fabs"]
 BINARY_MATH = ["atan2", "hypot", "copysign", "fmod"]
+NUMPY_OF_MATH = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh", "acosh": "arccosh",
+                 "atanh": "arctanh", "atan2": "arctan2", "fabs": "abs"}
+
+
+def _elementwise(scalar_fn, array_fn):
+    """Python's scalar function, or NumPy's on arrays (math.sin cannot take an array)."""
+    def impl(*xs):
+        return array_fn(*xs) if any(isinstance(x, np.ndarray) for x in xs) else scalar_fn(*xs)
+    return impl
+
+
+def _erf_array(x, sign=1.0):
+    return np.vectorize(math.erf)(x) if sign > 0 else 1.0 - np.vectorize(math.erf)(x)
+
+
+_ARRAY_MATH = {"erf": _erf_array, "erfc": lambda x: _erf_array(x, -1.0)}
 for _name in UNARY_MATH + BINARY_MATH:
-    _add(_name, getattr(math, _name), _float_of)
+    _array_fn = _ARRAY_MATH.get(_name) or getattr(np, NUMPY_OF_MATH.get(_name, _name))
+    _add(_name, _elementwise(getattr(math, _name), _array_fn), _float_of)
+for _name, _array_fn in [("min", np.minimum), ("max", np.maximum), ("select", np.where)]:
+    _prim = PRIMITIVES[_name]
+    PRIMITIVES[_name] = Primitive(_name, _elementwise(_prim.impl, _array_fn), _prim.type_rule)
 
 # NumPy names that mean the same primitive on scalars
 NUMPY_ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2", "arcsinh": "asinh",

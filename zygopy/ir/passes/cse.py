@@ -17,7 +17,7 @@ def eliminate_common_subexpressions(fn: Function) -> bool:
         for s in blocks[bid].stmts:
             if s.var is None or not PRIMITIVES[s.op].pure or (writes and s.op == "getindex"):
                 continue
-            key = (s.op, tuple(_key(mapping.get(a, a)) for a in s.args))
+            key = (s.op, tuple(_key(mapping.get(a, a) if isinstance(a, Var) else a) for a in s.args))
             hit = available.get(key)
             if hit is not None and hit[0] in dom[bid]:
                 mapping[s.var] = hit[1]

@@ -5,7 +5,7 @@ from ..ir import Function, Var, substitute
 from ..primitives import PRIMITIVES
 from ..types import BOOL
 
-NEVER_FOLD = {"setindex", "slice", "getattr"}
+NEVER_FOLD = {"setindex", "getattr"}
 
 
 def fold_constants(fn: Function) -> bool:

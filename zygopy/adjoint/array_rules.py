@@ -1,0 +1,104 @@
+"""Derivative rules of the array primitives, in the same table as the scalar ones.
+
+Elementwise rules are shared with scalars (`rules.py`); the adjoint pass sums their contributions
+back to each operand's shape (broadcasting in reverse). The rules here are for reductions, linear
+algebra and shape changes. `Scatter` asks the pass to add a gradient into part of an operand's
+gradient (the reverse of reading `a[idx]`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .rules import RULES, Sym, _prim
+
+spread, transpose, reshape, matmul, outer, getattr_, getindex, eq = map(
+    _prim, ["spread", "transpose", "reshape", "matmul", "outer", "getattr", "getindex", "eq"])
+
+
+@dataclass
+class Scatter:
+    index: object
+    value: Sym
+
+
+def _ndim(x):
+    return getattr(x.v.type, "ndim", 0)
+
+
+def _sum(g, y, a, axis):
+    return spread(g, a, axis), None
+
+
+def _mean(g, y, a, axis):
+    count = getattr_(a, "size") if axis.v is None else getindex(getattr_(a, "shape"), axis)
+    return spread(g, a, axis) / count, None
+
+
+def _extremum(g, y, a, axis):
+    # the gradient goes to every element equal to the extremum
+    return spread(g, a, axis) * eq(a, spread(y, a, axis)), None
+
+
+def _matmul(g, y, a, b):
+    na, nb = _ndim(a), _ndim(b)
+    if na == 2 and nb == 2:
+        return matmul(g, transpose(b)), matmul(transpose(a), g)
+    if na == 2 and nb == 1:
+        return outer(g, b), matmul(transpose(a), g)
+    if na == 1 and nb == 2:
+        return matmul(b, g), outer(a, g)
+    return g * b, g * a
+
+
+def _reshape(g, y, a, shape):
+    return reshape(g, getattr_(a, "shape")), None
+
+
+def _along(g, axis, part):
+    """g[:, ..., :, part] with `axis` full slices before `part`."""
+    everything = g.emit("slice", None, None, None)
+    return g.emit("getindex", g, g.emit("tuple", *([everything] * axis + [part])))
+
+
+def _concatenate(g, y, *arrays_and_axis):
+    *arrays, axis = arrays_and_axis
+    out, start = [], 0
+    for a in arrays:
+        stop = start + getindex(getattr_(a, "shape"), axis.v)
+        out.append(_along(g, axis.v, g.emit("slice", start, stop, None)))
+        start = stop
+    return (*out, None)
+
+
+def _stack(g, y, *arrays_and_axis):
+    *arrays, axis = arrays_and_axis
+    return (*[_along(g, axis.v, k) for k in range(len(arrays))], None)
+
+
+def _no_gradient(g, y, *args):
+    return (None,) * len(args)
+
+
+RULES.update({
+    "sum": _sum,
+    "mean": _mean,
+    "amax": _extremum,
+    "amin": _extremum,
+    "matmul": _matmul,
+    "transpose": lambda g, y, a: (transpose(g),),
+    "reshape": _reshape,
+    "ravel": lambda g, y, a: (reshape(g, getattr_(a, "shape")),),
+    "copy": lambda g, y, a: (g,),
+    "concatenate": _concatenate,
+    "stack": _stack,
+    "getindex": lambda g, y, a, index: (Scatter(index, g), None),
+    # constructors: the result does not depend on the values of their operands
+    "zeros_like": _no_gradient, "ones_like": _no_gradient, "empty_like": _no_gradient,
+    "zeros": _no_gradient, "ones": _no_gradient, "empty": _no_gradient,
+})
+
+# elementwise primitives: their contributions are summed back to each operand's shape
+ELEMENTWISE = {"add", "sub", "mul", "truediv", "pow", "neg", "pos", "abs", "fabs", "min", "max", "select", "sin",
+               "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "exp",
+               "expm1", "log", "log1p", "log2", "log10", "sqrt", "erf", "erfc", "atan2", "hypot", "copysign", "mod",
+               "fmod", "float"}

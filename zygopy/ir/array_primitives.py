@@ -1,0 +1,149 @@
+"""Array primitives: reductions, linear algebra, shape changes and constructors.
+
+Registered in the same table as the scalar primitives (elementwise arithmetic and the math
+functions already work on arrays by broadcasting). Reduction axes are compile-time constants.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .primitives import FLOAT, INT, PRIMITIVES, Primitive, broadcast
+from .types import ArrayT, Scalar, TupleT, join
+
+
+def _array(t, what):
+    if not isinstance(t, ArrayT):
+        raise TypeError(f"{what} needs an array, got {t}")
+    return t
+
+
+def _reduce(float_result=False):
+    def rule(ts, args):
+        a, axis = _array(ts[0], "a reduction"), args[1]
+        dtype = "float64" if float_result and not a.is_float else a.dtype
+        if axis is None:
+            return Scalar(dtype)
+        if not isinstance(axis, int) or not -a.ndim <= axis < a.ndim:
+            raise TypeError(f"axis must be a constant integer below {a.ndim}, got {axis!r}")
+        return Scalar(dtype) if a.ndim == 1 else ArrayT(dtype, a.ndim - 1)
+    return rule
+
+
+def _matmul_type(ts, args):
+    a, b = _array(ts[0], "@"), _array(ts[1], "@")
+    dtype = join(Scalar(a.dtype), Scalar(b.dtype)).dtype
+    ndim = {(2, 2): 2, (2, 1): 1, (1, 2): 1, (1, 1): 0}.get((a.ndim, b.ndim))
+    if ndim is None:
+        raise TypeError(f"@ of a {a.ndim}-d and a {b.ndim}-d array is not supported")
+    return Scalar(dtype) if ndim == 0 else ArrayT(dtype, ndim)
+
+
+def _shape_rank(t):
+    if t == INT:
+        return 1
+    if isinstance(t, TupleT) and all(e == INT for e in t.elts):
+        return len(t.elts)
+    raise TypeError(f"a shape must be an int or a tuple of ints, got {t}")
+
+
+def _reshape_type(ts, args):
+    return ArrayT(_array(ts[0], "reshape").dtype, _shape_rank(ts[1]))
+
+
+def _join_arrays(ts, what):
+    arrays = [_array(t, what) for t in ts]
+    if len({a.ndim for a in arrays}) != 1:
+        raise TypeError(f"{what} needs arrays of one rank, got {', '.join(map(str, arrays))}")
+    return ArrayT(broadcast(arrays).dtype, arrays[0].ndim)
+
+
+def _constructor_type(ts, args):
+    dtype = args[1] if len(args) > 1 and args[1] is not None else "float64"
+    return ArrayT(dtype, _shape_rank(ts[0]))
+
+
+def _like_type(ts, args):
+    return _array(ts[0], "a *_like constructor")
+
+
+def _reduce_impl(fn):
+    return lambda a, axis: fn(a, axis=axis)
+
+
+_ARRAY_OPS = {
+    "sum": (_reduce_impl(np.sum), _reduce()),
+    "mean": (_reduce_impl(np.mean), _reduce(float_result=True)),
+    "amax": (_reduce_impl(np.max), _reduce()),
+    "amin": (_reduce_impl(np.min), _reduce()),
+    "matmul": (lambda a, b: a @ b, _matmul_type),
+    "transpose": (np.transpose, lambda ts, args: _array(ts[0], "transpose")),
+    "reshape": (np.reshape, _reshape_type),
+    "ravel": (np.ravel, lambda ts, args: ArrayT(_array(ts[0], "ravel").dtype, 1)),
+    "copy": (np.copy, lambda ts, args: _array(ts[0], "copy")),
+    # the last argument of concatenate and stack is the axis
+    "concatenate": (lambda *a: np.concatenate(a[:-1], axis=a[-1]),
+                    lambda ts, args: _join_arrays(ts[:-1], "concatenate")),
+    "stack": (lambda *a: np.stack(a[:-1], axis=a[-1]),
+              lambda ts, args: ArrayT(_join_arrays(ts[:-1], "stack").dtype, ts[0].ndim + 1)),
+    "zeros": (lambda shape, dtype=None: np.zeros(shape, dtype or "float64"), _constructor_type),
+    "ones": (lambda shape, dtype=None: np.ones(shape, dtype or "float64"), _constructor_type),
+    "empty": (lambda shape, dtype=None: np.empty(shape, dtype or "float64"), _constructor_type),
+    "zeros_like": (np.zeros_like, _like_type),
+    "ones_like": (np.ones_like, _like_type),
+    "empty_like": (np.empty_like, _like_type),
+}
+
+
+def _spread(g, a, axis):
+    return np.full(a.shape, g) if axis is None else np.broadcast_to(np.expand_dims(g, axis), a.shape)
+
+
+def _sum_to(c, a):
+    if np.ndim(a) == 0:
+        return np.sum(c)
+    c = np.sum(c, axis=tuple(range(c.ndim - a.ndim))) if c.ndim > a.ndim else c
+    axes = tuple(d for d, n in enumerate(a.shape) if n == 1 and c.shape[d] != 1)
+    return np.sum(c, axis=axes, keepdims=True) if axes else c
+
+
+def _float_like(ts, args):
+    t = ts[1]
+    return ArrayT(t.dtype if t.is_float else "float64", t.ndim) if isinstance(t, ArrayT) else FLOAT
+
+
+# operations the gradients of array primitives are written with
+_ARRAY_OPS.update({
+    "spread": (_spread, _float_like),  # the gradient of a sum over `axis`, spread over a's shape
+    "sum_to": (_sum_to, _float_like),  # a broadcast gradient summed back to a's shape
+    "outer": (np.outer, lambda ts, args: ArrayT(broadcast(ts).dtype, 2)),
+})
+
+for _name, (_impl, _rule) in _ARRAY_OPS.items():
+    # constructors allocate: two calls must never be merged into one array
+    PRIMITIVES[_name] = Primitive(_name, _impl, _rule, pure=_name not in ("zeros", "ones", "empty", "zeros_like",
+                                                                          "ones_like", "empty_like", "copy"))
+
+# NumPy functions -> (primitive, keyword parameters in positional order with their defaults)
+NUMPY_FUNCTIONS = {
+    np.sum: ("sum", {"axis": None}), np.mean: ("mean", {"axis": None}),
+    np.max: ("amax", {"axis": None}), np.amax: ("amax", {"axis": None}),
+    np.min: ("amin", {"axis": None}), np.amin: ("amin", {"axis": None}),
+    np.dot: ("matmul", {}), np.matmul: ("matmul", {}), np.transpose: ("transpose", {}),
+    np.reshape: ("reshape", {}), np.ravel: ("ravel", {}), np.copy: ("copy", {}),
+    np.concatenate: ("concatenate", {"axis": 0}), np.stack: ("stack", {"axis": 0}),
+    np.zeros: ("zeros", {"dtype": None}), np.ones: ("ones", {"dtype": None}), np.empty: ("empty", {"dtype": None}),
+    np.zeros_like: ("zeros_like", {}), np.ones_like: ("ones_like", {}), np.empty_like: ("empty_like", {}),
+    np.where: ("select", {}),
+}
+SEQUENCE_ARGUMENT = {"concatenate", "stack"}  # first argument is a tuple or list of arrays
+
+# methods of arrays -> (primitive, keyword parameters)
+ARRAY_METHODS = {
+    "sum": ("sum", {"axis": None}), "mean": ("mean", {"axis": None}), "max": ("amax", {"axis": None}),
+    "min": ("amin", {"axis": None}), "reshape": ("reshape", {}), "ravel": ("ravel", {}),
+    "flatten": ("ravel", {}), "transpose": ("transpose", {}), "dot": ("matmul", {}), "copy": ("copy", {}),
+}
+
+DTYPES = {np.float64: "float64", np.float32: "float32", float: "float64", np.int64: "int64", int: "int64"}
+
+__all__ = ["NUMPY_FUNCTIONS", "ARRAY_METHODS", "SEQUENCE_ARGUMENT", "DTYPES", "FLOAT"]
