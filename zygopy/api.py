@@ -103,9 +103,14 @@ def pullback(f, *args, wrt=None):
     c = compiled(f, args, wrt)
     value, tape = c.forward(args)
     nargs = len(args)
+    state = {"tape": tape, "fresh": True}
 
     def back(dy=1.0):
-        return _spread(c, c.pullback(tape, dy), nargs)
+        # the reverse pass undoes the function's writes into arrays, so a second call replays the forward
+        if c.writes and not state["fresh"]:
+            state["tape"] = c.forward(args)[1]
+        state["fresh"] = False
+        return _spread(c, c.pullback(state["tape"], dy), nargs)
     return value, back
 
 

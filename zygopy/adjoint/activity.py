@@ -7,7 +7,10 @@ booleans, constants and dead-end computations get no adjoint code at all.
 from __future__ import annotations
 
 from ..ir.ir import Function, Var
-from ..ir.types import is_float
+from ..ir.types import ArrayT, is_float
+
+# operations whose array result may share memory with their first operand
+VIEWS = {"getindex", "transpose", "reshape", "ravel"}
 
 
 def _edges(fn: Function):
@@ -19,6 +22,10 @@ def _edges(fn: Function):
                 for a in s.args:
                     if isinstance(a, Var):
                         yield a, s.var
+                if s.op in VIEWS and isinstance(s.var.type, ArrayT):
+                    yield s.var, s.args[0]  # a view shares its base's memory
+            elif s.op == "setindex" and isinstance(s.args[2], Var):
+                yield s.args[2], s.args[0]  # a written array depends on what was written
         for br in b.branches:
             if br.target is not None:
                 for a, p in zip(br.args, blocks[br.target].args):

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from ..errors import NotScalar
 from ..ir.cfg import dominators, loop_blocks, natural_loop
-from ..ir.infer import infer_types
+from ..ir.infer import infer_types, type_of_arg
+from ..ir.primitives import result_type
 from ..ir.ir import Block, Branch, Function, Slot, Stmt, Var
 from ..ir.passes.dce import eliminate_dead_code
 from ..ir.passes.fold import fold_constants
@@ -25,6 +26,7 @@ from ..ir.passes.pipeline import optimize
 from ..ir.passes.renumber import renumber
 from ..ir.types import INT, NONE, ArrayT, Scalar, TupleT, is_float
 from .activity import active_values
+from .mutation import check_writes
 from .array_rules import ELEMENTWISE, Scatter
 from .rules import Sym, rule_for
 
@@ -63,6 +65,9 @@ class _AdjointBuilder:
     # ---- helpers -----------------------------------------------------------------------
     def new_var(self, type=None):
         return self.fn.new_var(type)
+
+    def is_active(self, v):
+        return isinstance(v, Var) and v in self.active
 
     def slot(self, v):
         """v's gradient slot. An array's is allocated up front, unless v is defined in a loop: then
@@ -103,6 +108,8 @@ class _AdjointBuilder:
         ret = ret_block.branches[-1].args[0]
         outputs = self.outputs(ret)
         self.active = active_values(fn, self.wrt, outputs)
+        check_writes(fn)
+        self.save_overwritten()
         self.count_trips()
         self.incoming = {b.id: [] for b in fn.blocks}
         for b in fn.blocks:
@@ -149,6 +156,24 @@ class _AdjointBuilder:
 
     def output_type(self, ret):
         return ret.type if isinstance(ret, Var) else Scalar("float64")
+
+    def save_overwritten(self):
+        """Before each `a[index] = v`, read what it overwrites (a copy for a slice); the reverse
+        pass puts it back. The saved value rides along as a fourth operand of the write."""
+        for b in self.fn.blocks:
+            stmts = []
+            for s in b.stmts:
+                if s.op == "setindex" and isinstance(s.args[0].type, ArrayT):
+                    a, index = s.args[:2]
+                    old = self.new_var(result_type("getindex", [a.type, type_of_arg(index)], [a, index]))
+                    stmts.append(Stmt(old, "getindex", [a, index], s.line))
+                    if isinstance(old.type, ArrayT):
+                        saved = self.new_var(old.type)
+                        stmts.append(Stmt(saved, "copy", [old], s.line))
+                        old = saved
+                    s.args = s.args[:3] + [old]
+                stmts.append(s)
+            b.stmts = stmts
 
     def count_trips(self):
         """Loop headers entered from one edge outside and one back edge count their trips instead.
@@ -209,7 +234,7 @@ class _AdjointBuilder:
 
     def seed(self, ret, dy):
         if not isinstance(ret, Var) or not isinstance(ret.type, TupleT):
-            if ret in self.active:
+            if self.is_active(ret):
                 self.effect("accum", self.slot(ret), dy)
             return
         d = self.definition(ret)
@@ -217,7 +242,7 @@ class _AdjointBuilder:
             raise NotScalar("the returned tuple must be built in the function (return a, b)", self.fn.filename,
                             self.fn.line)
         for i, e in enumerate(d.args):
-            if e in self.active:
+            if self.is_active(e):
                 self.effect("accum", self.slot(e), self.emit("getindex", dy, i).v)
 
     def definition(self, v):
@@ -230,7 +255,11 @@ class _AdjointBuilder:
     def reverse_block(self, b):
         self.cur = self.rev_of[b.id]
         for s in reversed(b.stmts):
-            if s.var is None or s.var not in self.active:
+            if s.op == "setindex":
+                self.line = s.line
+                self.reverse_write(s)
+                continue
+            if s.var is None or not self.is_active(s.var):
                 continue
             self.line = s.line
             g = self.take(s.var)
@@ -238,7 +267,7 @@ class _AdjointBuilder:
             contributions = rule(g, Sym(self.emit, s.var), *[Sym(self.emit, a) for a in s.args])
             broadcasting = s.op in ELEMENTWISE and isinstance(s.var.type, ArrayT)
             for a, c in zip(s.args, contributions):
-                if c is None or a not in self.active:
+                if c is None or not self.is_active(a):
                     continue
                 if isinstance(c, Scatter):  # the reverse of reading a[index]
                     slot = self.slot(a)
@@ -255,7 +284,7 @@ class _AdjointBuilder:
         if b.id in self.exit_blocks:
             trips = self.trips[self.exit_blocks[b.id]][0]
             self.effect("accum", self.slot(trips), trips)
-        grads = {a: self.take(a).v for a in b.args if a in self.active}
+        grads = {a: self.take(a).v for a in b.args if self.is_active(a)}
         edges = self.incoming[b.id]
         if len(edges) == 1:
             self.route(edges[0], b, grads)
@@ -277,11 +306,28 @@ class _AdjointBuilder:
                 self.effect("accum", self.slot(trips), self.emit("sub", left, 1).v)
             self.route(edge, b, grads)
 
+    def reverse_write(self, s):
+        """`a[index] = v`: v gets the gradient that reached a[index], which then restarts from zero;
+        then a[index] gets back what the forward overwrote, so earlier rules read a as it was."""
+        a, index, v = s.args[:3]
+        old = s.args[3]
+        if self.is_active(a):
+            slot = self.slot(a)
+            g = self.emit("take_at", slot, index, *([a] if slot.lazy else []))
+            region = result_type("getindex", [a.type, type_of_arg(index)], [a, index])
+            if self.is_active(v):
+                if isinstance(v.type, Scalar) and isinstance(region, ArrayT):
+                    g = self.emit("sum", g, None)
+                elif isinstance(v.type, ArrayT):
+                    g = self.emit("sum_to", g, v)
+                self.effect("accum", self.slot(v), g.v)
+        self.effect("setindex", a, index, old)
+
     def route(self, edge, b, grads):
         """Send the gradients of b's arguments to the values the edge passed, then go to its source."""
         source, br = edge
         for a, passed in zip(b.args, br.args):
-            if a in grads and passed in self.active:
+            if a in grads and self.is_active(passed):
                 self.effect("accum", self.slot(passed), grads[a])
         self.cur.branches.append(Branch(self.rev_of[source.id].id))
 
@@ -289,7 +335,7 @@ class _AdjointBuilder:
         out = []
         for i in self.wrt:
             a = self.fn.args[i]
-            if a in self.active:
+            if self.is_active(a):
                 out.append(self.emit("load", self.slot(a)).v)  # the last read: no need to reset
             else:
                 out.append(0.0 if is_float(a.type) else None)
@@ -332,7 +378,8 @@ class _AdjointBuilder:
         def clone(v):
             if v not in clones:
                 s = definition[v]
-                args = [clone(a) if a in definition and definition[a].op in RECOMPUTE else a for a in s.args]
+                args = [clone(a) if isinstance(a, Var) and a in definition and definition[a].op in RECOMPUTE else a
+                        for a in s.args]
                 clones[v] = self.new_var(v.type)
                 made.append(Stmt(clones[v], s.op, args, s.line))
             return clones[v]

@@ -7,6 +7,7 @@ from numba.core.errors import NumbaError
 
 from ..adjoint.reverse import adjoint
 from ..errors import ZygopyError
+from ..adjoint.mutation import written_arguments
 from ..ir.compile import compile_ir
 from .jit import load_module
 from .source import forward_source, fused_source, primal_source, reverse_source, scalar_stacks
@@ -39,6 +40,8 @@ class CompiledGradient:
         self._fused = getattr(module, f"{name}_value_and_gradient")
         self._forward = getattr(module, f"{name}_forward")
         self._reverse = getattr(module, f"{name}_pullback")
+        self.written = written_arguments(self.primal_ir)
+        self.writes = any(st.op == "setindex" for b in self.primal_ir.blocks for st in b.stmts)
         self.dtypes = [k.dtype for k in scalar_stacks(self.adjoint)]
         self.capacity = [INITIAL_CAPACITY] * len(self.dtypes)
         self._buffers = None
@@ -52,7 +55,14 @@ class CompiledGradient:
             self.capacity = [max(t, c) for t, c in zip(tops, self.capacity)]
         return fits
 
+    def own(self, args):
+        """The arguments, with private copies of the arrays the function writes into."""
+        if not self.written:
+            return args
+        return tuple(a.copy() if i in self.written else a for i, a in enumerate(args))
+
     def value_and_gradient(self, args, dy=1.0):
+        args = self.own(args)
         while True:
             if self._buffers is None:
                 self._buffers = self._alloc()
@@ -62,6 +72,7 @@ class CompiledGradient:
             self._buffers = None
 
     def forward(self, args):
+        args = self.own(args)
         while True:
             stacks = self._alloc()
             value, tops, values = self._run(self._forward, *args, *stacks)

@@ -164,6 +164,14 @@ def statement(w: Writer, s):
             w(f"if {slot}.size == 0:")
             w(f"    {slot} = np.zeros({operand(args[3])}.shape, {slot}.dtype)")
         w(f"{slot}[{index}] += {g}")
+    elif op == "take_at":
+        slot, index = name(args[0]), operand(args[1])
+        if args[0].lazy:
+            w(f"if {slot}.size == 0:")
+            w(f"    {slot} = np.zeros({operand(args[2])}.shape, {slot}.dtype)")
+        region = f"{slot}[{index}]"
+        w(f"{name(s.var)} = {region}.copy()" if isinstance(s.var.type, ArrayT) else f"{name(s.var)} = {region}")
+        w(f"{region} = 0.0")
     elif op == "init":
         w(f"{name(args[0])} = np.zeros({operand(args[1])}.shape, np.{args[0].type.dtype})")
     else:

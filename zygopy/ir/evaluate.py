@@ -60,11 +60,18 @@ class Machine:
             if not isinstance(self.slots.get(slot), np.ndarray):
                 self.slots[slot] = np.zeros(np.shape(args[3]))
             self.slots[slot][index] += g
+        elif op == "take_at":
+            slot, index = args[:2]
+            if not isinstance(self.slots.get(slot), np.ndarray):
+                self.slots[slot] = np.zeros(np.shape(args[2]))
+            g = np.copy(self.slots[slot][index])
+            self.slots[slot][index] = 0
+            return g
         elif op == "accum":
             self.slots[args[0]] = self.slots.get(args[0], 0) + args[1]
 
 
-SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init"}
+SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "take_at"}
 
 
 def evaluate(fn: Function, *args, max_steps=10**8):

@@ -135,7 +135,7 @@ def _setindex_type(ts, args):
     return NONE
 
 
-def _setindex(a, idx, v):
+def _setindex(a, idx, v, saved=None):  # the adjoint pass adds the overwritten value as `saved`
     a[idx] = v
 
 
@@ -194,6 +194,7 @@ _add("accum", None, lambda ts, args: NONE, pure=False)  # slot += value
 _add("push", None, lambda ts, args: NONE, pure=False)  # push(stack type, value)
 _add("pop", None, lambda ts, args: args[0], pure=False)  # pop(stack type)
 _add("accum_at", None, lambda ts, args: NONE, pure=False)  # slot[index] += value
+_add("take_at", None, lambda ts, args: _getindex_type([args[0].type, ts[1]], [None, args[1]]), pure=False)
 _add("init", None, lambda ts, args: NONE, pure=False)  # an array slot = zeros shaped like a value
 
 # float -> float functions of the math module (and their NumPy twins)
