@@ -68,6 +68,10 @@ CASES = [
     (b.unsupported_in_callee, (1.0,), SYNTAX, 'with open("/dev/null"):', b._bad_helper, "with statement"),
     (b.wrong_arity_call, (1.0,), TYPE, "return _add(x)", None, "missing"),
     (b.unknown_keyword_call, (1.0,), TYPE, "_add(x, c=1.0)", None, "'c'"),
+    (b.async_function, (1.0,), SYNTAX, "async def async_function(", None, "not a def function"),
+    (b.assign_into_tuple, (1.0,), TYPE, "t[0] = 1.0", None, "cannot assign to an element"),
+    (b.len_of_a_number, (1.0,), TYPE, "return len(y)", None, "len() of a value of type float64"),
+    (b.tuple_arithmetic, (1.0,), TYPE, "u = t + t", None, "arithmetic on a value of type (float64, float64)"),
 ]
 IDS = [fn.__name__ if fn.__name__ != "<lambda>" else "lambda_fn" for fn, *_ in CASES]
 
@@ -105,7 +109,7 @@ def test_unsupported_argument_type():
     def f(x):
         return x
 
-    for arg in ("a string", [1.0, 2.0], 1j, {"x": 1.0}, np.array(["a"])):
+    for arg in ("a string", 1j, {"x": 1.0}, np.array(["a"]), np.array([1j])):
         with pytest.raises(UnsupportedType, match="argument 0 of 'f' has type"):
             zygopy.code_ir(f, arg)
 

@@ -17,22 +17,27 @@ import numpy as np
 
 from .backend.compiled import CompiledGradient
 from .errors import NotScalar, UnsupportedType
-from .inspect import argument_types
-from .ir.types import TupleT, is_float
+from .ir.types import TupleT, is_float, typeof
+from .signature import signature
 
 _CACHE: dict = {}
 
 
 def compiled(f, args, wrt=None) -> CompiledGradient:
-    """The compiled gradient of f for the types of args (compiled once per function, types and wrt)."""
-    types = tuple(argument_types(f, args))
+    """The compiled gradient of f for the types and structure of args (compiled once per function,
+    argument shapes and types, and wrt)."""
+    return _compiled(f, args, wrt)[0]
+
+
+def _compiled(f, args, wrt):
+    sig = signature(f, args)
     wrt = tuple(range(len(args))) if wrt is None else _check_wrt(f, wrt, len(args))
-    key = (f, types, wrt)
+    key = (f, sig.key, wrt)
     c = _CACHE.get(key)
     if c is None:
-        _check_wrt_types(f, types, wrt)
-        c = _CACHE[key] = CompiledGradient(f, types, wrt)
-    return c
+        _check_wrt_types(f, sig, wrt)
+        c = _CACHE[key] = CompiledGradient(f, list(sig.types), sig.leaf_indices(wrt), sig.structures(args))
+    return c, sig, wrt
 
 
 def complete_args(f, args):
@@ -61,32 +66,34 @@ def _check_wrt(f, wrt, nargs):
     return tuple(sorted(set(wrt)))
 
 
-def _check_wrt_types(f, types, wrt):
-    explicit = len(wrt) < len(types)
+def _check_wrt_types(f, sig, wrt):
+    if len(wrt) == len(sig.nodes):
+        return
     for i in wrt:
-        if explicit and not is_float(types[i]):
-            raise UnsupportedType(f"argument {i} of {f.__name__!r} is {types[i]}, which cannot be differentiated",
-                                  hint="differentiate with respect to float arguments only")
+        if not any(is_float(t) for t, owner in zip(sig.types, sig.owners) if owner == i):
+            raise UnsupportedType(f"argument {i} of {f.__name__!r} holds no floating-point values, so it cannot be "
+                                  "differentiated", hint="differentiate with respect to float arguments only")
 
 
-def _spread(c, grads, nargs):
-    """Gradients for every argument position: the computed ones, None elsewhere."""
-    out = [None] * nargs
-    for i, g in zip(c.adjoint.wrt, grads):
-        out[i] = g
-    return tuple(out)
+def _per_argument(c, sig, args, wrt, leaf_results):
+    """Results for the differentiated leaves, rebuilt into each argument's structure; None elsewhere."""
+    values = [None] * len(sig.leaves)
+    for i, g in zip(c.adjoint.wrt, leaf_results):
+        values[i] = g
+    rebuilt = sig.rebuild(args, values)
+    return tuple(r if k in wrt else None for k, r in enumerate(rebuilt))
 
 
 def withgradient(f, *args, wrt=None):
     args = complete_args(f, args)
-    c = compiled(f, args, wrt)
+    c, sig, wrt = _compiled(f, args, wrt)
     rt = _return_type(c)
     if not is_float(rt):
         raise NotScalar(f"{f.__name__!r} returns {rt}; gradient needs a real (float) scalar result",
                         c.primal_ir.filename, c.primal_ir.line,
                         hint="use jacobian for a tuple of results; an integer result has no gradient")
-    value, grads = c.value_and_gradient(args)
-    return value, _spread(c, grads, len(args))
+    value, grads = c.value_and_gradient(sig.leaves)
+    return value, _per_argument(c, sig, args, wrt, grads)
 
 
 def gradient(f, *args, wrt=None):
@@ -100,40 +107,38 @@ def gradient(f, *args, wrt=None):
 
 def pullback(f, *args, wrt=None):
     args = complete_args(f, args)
-    c = compiled(f, args, wrt)
-    value, tape = c.forward(args)
-    nargs = len(args)
+    c, sig, wrt = _compiled(f, args, wrt)
+    value, tape = c.forward(sig.leaves)
     state = {"tape": tape, "fresh": True}
 
     def back(dy=1.0):
         # the reverse pass undoes the function's writes into arrays, so a second call replays the forward
         if c.writes and not state["fresh"]:
-            state["tape"] = c.forward(args)[1]
+            state["tape"] = c.forward(sig.leaves)[1]
         state["fresh"] = False
-        return _spread(c, c.pullback(state["tape"], dy), nargs)
+        return _per_argument(c, sig, args, wrt, c.pullback(state["tape"], dy))
     return value, back
 
 
 def jacobian(f, *args, wrt=None):
     args = complete_args(f, args)
-    c = compiled(f, args, wrt)
+    c, sig, wrt = _compiled(f, args, wrt)
     rt = _return_type(c)
-    value, tape = c.forward(args)
-    if not isinstance(rt, TupleT):
-        rows = [c.pullback(tape, 1.0)]
-    else:
-        m = len(rt.elts)
-        rows = [c.pullback(tape, tuple(1.0 if j == i else 0.0 for j in range(m))) for i in range(m)]
-    per_arg = []
+    m = len(rt.elts) if isinstance(rt, TupleT) else 1
+    rows = []
+    for i in range(m):
+        dy = tuple(1.0 if j == i else 0.0 for j in range(m)) if isinstance(rt, TupleT) else 1.0
+        rows.append(c.pullback(c.forward(sig.leaves)[1], dy))
+    per_leaf = []
     for k in range(len(c.adjoint.wrt)):
         col = [r[k] for r in rows]
-        per_arg.append(None if col[0] is None else np.array(col, dtype=np.float64))
-    return _spread(c, per_arg, len(args))
+        per_leaf.append(None if col[0] is None else np.array(col, dtype=np.float64))
+    return _per_argument(c, sig, args, wrt, per_leaf)
 
 
 def _return_type(c):
     ret = next(br.args[0] for b in c.primal_ir.blocks for br in b.branches if br.is_return)
-    return getattr(ret, "type", None) or argument_types(None, [ret])[0]
+    return getattr(ret, "type", None) or typeof(ret)
 
 
 grad = gradient

@@ -3,24 +3,21 @@ from __future__ import annotations
 
 from .errors import UnsupportedType
 from .ir.compile import compile_ir
-from .ir.types import typeof
+from .signature import signature
 
 
 def argument_types(fn, args):
-    types = []
-    for i, a in enumerate(args):
-        t = typeof(a)
-        if t is None:
-            raise UnsupportedType(f"argument {i} of {getattr(fn, '__name__', fn)!r} has type {type(a).__name__}, "
-                                  "which zygopy does not support",
-                                  hint="pass floats, ints, bools, tuples of them or NumPy arrays")
-        types.append(t)
-    return types
+    """The IR types of plain (unstructured) arguments."""
+    sig = signature(fn, args)
+    if len(sig.leaves) != len(args):
+        raise UnsupportedType("argument_types takes plain values; structured arguments go through signature()")
+    return list(sig.types)
 
 
 def code_ir(fn, *args):
     """The typed, optimised SSA IR of `fn` specialised to the types of `args` (prints readably)."""
-    return compile_ir(fn, argument_types(fn, args))
+    sig = signature(fn, args)
+    return compile_ir(fn, list(sig.types), sig.structures(args))
 
 
 def code_adjoint(fn, *args, wrt=None):

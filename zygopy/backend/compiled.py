@@ -24,9 +24,10 @@ class Tape:
 
 
 class CompiledGradient:
-    def __init__(self, pyfn, arg_types, wrt):
-        self.primal_ir = compile_ir(pyfn, arg_types)
-        self.adjoint = adjoint(compile_ir(pyfn, arg_types), wrt)
+    def __init__(self, pyfn, arg_types, wrt, structures=None):
+        """`arg_types` are those of the flat leaves; `wrt` indexes leaves; `structures` as for to_ir."""
+        self.primal_ir = compile_ir(pyfn, arg_types, structures)
+        self.adjoint = adjoint(compile_ir(pyfn, arg_types, structures), wrt)
         name = pyfn.__name__
         self.source = "\n\n".join([
             primal_source(self.primal_ir, f"{name}_primal"),

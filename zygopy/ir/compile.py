@@ -11,8 +11,9 @@ from .passes.scalarize import scalarize_tuple_args
 from .verify import verify
 
 
-def compile_ir(pyfn, arg_types) -> Function:
-    fn = optimize(to_ir(pyfn))
+def compile_ir(pyfn, arg_types, structures=None) -> Function:
+    """IR for pyfn; arg_types are those of the entry arguments (the leaves of structured ones)."""
+    fn = optimize(to_ir(pyfn, structures))
     _check_assigned(fn)
     infer_types(fn, arg_types)
     while scalarize_tuple_args(fn):

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import UnsupportedSyntax, UnsupportedType
 from .cfg import reverse_postorder
 from .ir import Block, Branch, Function, Stmt, Var
+from ..trees import LEAF, Node
 from .array_primitives import ARRAY_METHODS, DTYPES, NUMPY_FUNCTIONS, SEQUENCE_ARGUMENT
 from .primitives import resolve_callable
 
@@ -58,6 +59,32 @@ class Static:
     obj: object
 
 
+@dataclass(eq=False)
+class StructValue:
+    """A structured argument while compiling: its shape is known, its leaves are run-time values."""
+    node: Node
+    items: list  # one per child: a Var (leaf), a StructValue, or a compile-time value (static)
+    obj: object  # the Python object it was made from (for its class and static attributes)
+    label: str
+
+    def child(self, i):
+        return self.items[i]
+
+    def field(self, name):
+        return self.items[self.node.keys.index(name)] if name in self.node.keys else None
+
+    @property
+    def is_sequence(self):
+        return self.node.kind in ("tuple", "list", "namedtuple")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A method of a structured value's class, bound to it, while compiling."""
+    fn: types.FunctionType
+    obj: StructValue
+
+
 class Undef:
     """What a variable reads as on a path where it was never assigned; `line` is the read's."""
 
@@ -78,6 +105,7 @@ class Frame:
     return_block: Block
     key: int
     loops: list = field(default_factory=list)  # (continue target, break target)
+    statics: dict = field(default_factory=dict)  # names bound to structured values
 
 
 def function_ast(pyfn):
@@ -120,8 +148,9 @@ def assigned_names(fdef):
 
 
 class Frontend:
-    def __init__(self, pyfn):
+    def __init__(self, pyfn, structures=None):
         self.top = pyfn
+        self.structures = structures
         self.fn = Function(getattr(pyfn, "__name__", type(pyfn).__name__), [])  # build() rejects non-functions
         self.defs = {}  # (frame id, name) -> {block id: value}
         self.sealed = set()
@@ -216,11 +245,11 @@ class Frontend:
         entry = self.new_block()
         self.seal(entry)
         frame = self.push_frame(self.top, fdef, filename, offset)
-        for name in self.fn.arg_names:
-            arg = self.fn.new_var(name=name)
-            entry.args.append(arg)
-            self.write((frame.key, name), entry, arg)
         self.cur = entry
+        structures = self.structures or [None] * len(self.fn.arg_names)
+        for name, structure in zip(self.fn.arg_names, structures):
+            self.bind_name(frame, name, self.argument(name, structure))
+        self.fn.arg_names = [a.name for a in entry.args]
         self.line = offset + fdef.lineno
         result = self.body_of(fdef, frame)
         self.cur.branches.append(Branch(None, [result]))
@@ -229,6 +258,28 @@ class Frontend:
         live = set(reverse_postorder(self.fn))
         self.fn.blocks = [b for b in self.fn.blocks if b.id in live]
         return self.fn
+
+    def argument(self, label, structure):
+        """Entry-block arguments for a parameter: one for a plain value, one per leaf of a structure."""
+        if structure is None or structure[0] == LEAF:
+            arg = self.fn.new_var(name=label)
+            self.cur.args.append(arg)
+            return arg
+        node, value = structure
+        items = []
+        for i, child in enumerate(node.children):
+            sub = _child_value(node, value, i)
+            part = f"{label}.{node.keys[i]}" if node.keys else f"{label}[{i}]"
+            items.append(sub if child.kind == "static" else self.argument(part, (child, sub)))
+        return StructValue(node, items, value, label)
+
+    def bind_name(self, frame, name, value):
+        """Names bound to structures are resolved while compiling; others are SSA variables."""
+        if isinstance(value, StructValue):
+            frame.statics[name] = value
+        else:
+            frame.statics.pop(name, None)
+            self.write((frame.key, name), self.cur, value)
 
     def check_params(self, fdef, filename, offset):
         a = fdef.args
@@ -264,7 +315,7 @@ class Frontend:
         values = self.bind(pyfn, params, args, keywords, node)
         frame = self.push_frame(pyfn, fdef, filename, offset)
         for name, value in zip(params, values):
-            self.write((frame.key, name), self.cur, value)
+            self.bind_name(frame, name, value)
         saved_line = self.line
         result = self.body_of(fdef, frame)
         self.line = saved_line
@@ -339,7 +390,12 @@ class Frontend:
         if isinstance(target, ast.Name):
             if isinstance(value, Var) and value.name is None:
                 value.name = target.id
-            self.write((self.frame.key, target.id), self.cur, value)
+            self.bind_name(self.frame, target.id, value)
+        elif isinstance(target, ast.Tuple) and isinstance(value, StructValue) and value.is_sequence:
+            if len(target.elts) != len(value.items):
+                raise self.error(f"cannot unpack {len(value.items)} values into {len(target.elts)}", target)
+            for t, item in zip(target.elts, value.items):
+                self.assign(t, self.struct_item(item))
         elif isinstance(target, ast.Tuple):
             if any(isinstance(t, ast.Starred) for t in target.elts):
                 raise self.unsupported(next(t for t in target.elts if isinstance(t, ast.Starred)))
@@ -414,6 +470,9 @@ class Frontend:
         start, stop, step, seq, enum = 0, None, 1, None, False
         if self.static_callee(it) is enumerate and len(it.args) == 1 and not it.keywords:
             enum, it = True, it.args[0]
+        seq_struct = self.static_struct(it)
+        if seq_struct is not None:
+            return self.unrolled_for(s, seq_struct, enum)
         fobj = self.static_callee(it)
         if fobj is not None:
             if fobj is range:
@@ -452,6 +511,56 @@ class Frontend:
         def step():
             self.write(counter, self.cur, self.emit("add", self.read(counter, self.cur), 1))
         self.loop(header, body, latch, exit_block, else_block, s.body, s.orelse, step)
+
+    def static_struct(self, node):
+        """The structured value an expression names (x, x.layers, x.layers[0]), without emitting code."""
+        if isinstance(node, ast.Name):
+            return self.frame.statics.get(node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.static_struct(node.value)
+            if base is not None and node.attr in base.node.keys:
+                item = base.field(node.attr)
+                return item if isinstance(item, StructValue) else None
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            base = self.static_struct(node.value)
+            i = node.slice.value
+            if base is not None and base.is_sequence and isinstance(i, int) and -len(base.items) <= i < len(base.items):
+                item = base.items[i]
+                return item if isinstance(item, StructValue) else None
+        return None
+
+    def unrolled_for(self, s, seq, enum):
+        """A loop over a tuple or list known while compiling (layers of a model) is specialised
+        element by element: each element may be of a different class."""
+        if not seq.is_sequence:
+            raise self.error(f"a for loop over the {seq.node.cls.__name__} {seq.label!r} is not supported", s)
+        exit_block = self.new_block()
+        steps = [self.new_block() for _ in seq.items] + [self.new_block() if s.orelse else exit_block]
+        self.jump(steps[0])
+        for k, item in enumerate(seq.items):
+            self.seal(steps[k])
+            self.cur = steps[k]
+            value = self.struct_item(item)
+            if enum:
+                if not (isinstance(s.target, ast.Tuple) and len(s.target.elts) == 2):
+                    raise self.error("for i, x in enumerate(...) needs two names", s.target)
+                self.assign(s.target.elts[0], k)
+                self.assign(s.target.elts[1], value)
+            else:
+                self.assign(s.target, value)
+            self.frame.loops.append((steps[k + 1], exit_block))
+            self.suite(s.body)
+            self.frame.loops.pop()
+            if self.cur is not None:
+                self.jump(steps[k + 1])
+        if s.orelse:
+            self.seal(steps[-1])
+            self.cur = steps[-1]
+            self.suite(s.orelse)
+            if self.cur is not None:
+                self.jump(exit_block)
+        self.seal(exit_block)
+        self.cur = exit_block if self.incoming[exit_block.id] else None
 
     def stmt_Break(self, s):
         if not self.frame.loops:
@@ -514,9 +623,21 @@ class Frontend:
         return self.runtime(self.expr(node), node)
 
     def runtime(self, v, node):
-        if isinstance(v, Static):
-            raise self.error(f"{describe(v.obj)} cannot be used as a value here", node, cls=UnsupportedType)
+        if isinstance(v, StructValue):
+            if v.is_sequence and all(not isinstance(i, StructValue) for i in v.items):
+                return self.emit("tuple", *[self.runtime(self.struct_item(i), node) for i in v.items])
+            raise self.error(f"the {v.node.cls.__name__} {v.label!r} cannot be used as a value here; use its "
+                             "fields", node, cls=UnsupportedType)
+        if isinstance(v, (Static, Bound)):
+            what = describe(v.obj) if isinstance(v, Static) else f"the method {v.fn.__name__}"
+            raise self.error(f"{what} cannot be used as a value here", node, cls=UnsupportedType)
         return v
+
+    def struct_item(self, item):
+        """A child of a structured value as the frontend handles it."""
+        if isinstance(item, (Var, StructValue)):
+            return item
+        return self.constant(item, None, "this attribute")
 
     def expr(self, node):
         self.at(node)
@@ -550,6 +671,8 @@ class Frontend:
                          cls=UnsupportedType)
 
     def expr_Name(self, node):
+        if node.id in self.frame.statics:
+            return self.frame.statics[node.id]
         if node.id in self.frame.locals:
             v = self.read((self.frame.key, node.id), self.cur)
             return v
@@ -597,8 +720,23 @@ class Frontend:
             raise self.error(f"{describe(base.obj)} has no attribute {node.attr!r}", node, cls=UnsupportedType) from None
         return self.constant(attr, node, f"{describe(base.obj)}.{node.attr}")
 
+    def attribute_of_struct(self, base, node):
+        """A field of a structured value, or one of its class's methods bound to it."""
+        if node.attr in base.node.keys:
+            return self.struct_item(base.field(node.attr))
+        attr = getattr(base.node.cls, node.attr, None)
+        if isinstance(attr, types.FunctionType):
+            return Bound(attr, base)
+        if isinstance(attr, property) and isinstance(attr.fget, types.FunctionType):
+            return self.inline(attr.fget, [base], {}, node)
+        if base.node.kind == "namedtuple" or attr is None:
+            raise self.error(f"{base.label} has no attribute {node.attr!r}", node, cls=UnsupportedType)
+        return self.constant(attr, node, f"{base.label}.{node.attr}")
+
     def expr_Attribute(self, node):
         base = self.expr(node.value)
+        if isinstance(base, StructValue):
+            return self.attribute_of_struct(base, node)
         if isinstance(base, Static):
             return self.attribute_of_static(base, node)
         if node.attr == "T":
@@ -692,8 +830,14 @@ class Frontend:
         return self.emit("tuple", *[self.value(e) for e in node.elts])
 
     def expr_Subscript(self, node):
-        base = self.value(node.value)
-        return self.emit("getindex", base, self.index(node.slice))
+        base = self.expr(node.value)
+        if isinstance(base, StructValue) and base.is_sequence:
+            i = self.expr(node.slice)
+            if not isinstance(i, int) or isinstance(i, bool) or not -len(base.items) <= i < len(base.items):
+                raise self.error(f"{base.label} can only be indexed by a constant integer in range", node,
+                                 cls=UnsupportedType)
+            return self.struct_item(base.items[i])
+        return self.emit("getindex", self.runtime(base, node.value), self.index(node.slice))
 
     def index(self, node):
         if isinstance(node, ast.Slice):
@@ -708,19 +852,34 @@ class Frontend:
             raise self.error("*args/**kwargs in a call are not supported", node)
         if isinstance(node.func, ast.Attribute):
             base = self.expr(node.func.value)
-            if not isinstance(base, Static):
+            if isinstance(base, StructValue):
+                callee = self.attribute_of_struct(base, node.func)
+            elif not isinstance(base, Static):
                 return self.method_call(base, node)
-            callee = self.attribute_of_static(base, node.func)
+            else:
+                callee = self.attribute_of_static(base, node.func)
         else:
             callee = self.expr(node.func)
+        if isinstance(callee, StructValue):  # calling an object: its __call__
+            method = getattr(callee.node.cls, "__call__", None)
+            if not isinstance(method, types.FunctionType):
+                raise self.error(f"the {callee.node.cls.__name__} {callee.label!r} is not callable", node)
+            callee = Bound(method, callee)
+        if isinstance(callee, Bound):
+            args = [self.expr(a) for a in node.args]
+            keywords = {k.arg: self.expr(k.value) for k in node.keywords}
+            self.at(node)
+            return self.inline(callee.fn, [callee.obj] + args, keywords, node)
         if not isinstance(callee, Static):
             raise self.error("calling a value computed at run time is not supported", node)
         obj = callee.obj
         spec = _numpy_function(obj)
         if spec is not None:
             return self.call_array_primitive(spec, node.args, node.keywords, node, describe(obj))
-        args = [self.value(a) for a in node.args]
-        keywords = {k.arg: self.value(k.value) for k in node.keywords}
+        # structured values pass into user functions as they are; primitives take run-time values
+        convert = self.expr if isinstance(obj, types.FunctionType) else self.value
+        args = [convert(a) for a in node.args]
+        keywords = {k.arg: convert(k.value) for k in node.keywords}
         self.at(node)
         prim = resolve_callable(obj)
         if prim is not None:
@@ -816,6 +975,11 @@ def describe(obj):
     return f"{module}.{name}" if module and module not in ("builtins", "__main__") else name
 
 
-def to_ir(pyfn) -> Function:
-    """Parse a Python function into (unoptimised) SSA IR."""
-    return Frontend(pyfn).build()
+def _child_value(node, value, i):
+    return value[i] if node.is_sequence else getattr(value, node.keys[i])
+
+
+def to_ir(pyfn, structures=None) -> Function:
+    """Parse a Python function into (unoptimised) SSA IR; `structures` gives, per parameter, None
+    or the (trees.Node, value) of a structured argument, whose leaves become separate arguments."""
+    return Frontend(pyfn, structures).build()

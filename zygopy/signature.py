@@ -1,0 +1,67 @@
+"""A call's arguments as the compiler sees them: each argument's tree shape and its flat leaves."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import UnsupportedType
+from .ir.types import typeof
+from .trees import LEAF, flatten, unflatten
+
+
+@dataclass
+class Signature:
+    nodes: tuple  # one trees.Node per argument
+    leaves: list  # all leaves, argument by argument
+    owners: list  # the argument each leaf belongs to
+    types: tuple  # the IR type of each leaf
+
+    @property
+    def key(self):
+        return self.nodes, self.types
+
+    def structures(self, args):
+        """Per argument: None for a plain value, or (Node, value) for a structured one."""
+        return [None if n == LEAF else (n, a) for n, a in zip(self.nodes, args)]
+
+    def leaf_indices(self, wrt):
+        return tuple(i for i, owner in enumerate(self.owners) if owner in wrt)
+
+    def rebuild(self, args, leaf_values):
+        """Per argument, the leaves' values (e.g. gradients) put back into the argument's structure."""
+        out = []
+        for k, (node, arg) in enumerate(zip(self.nodes, args)):
+            mine = [v for v, owner in zip(leaf_values, self.owners) if owner == k]
+            out.append(mine[0] if node == LEAF else unflatten(node, mine, arg))
+        return tuple(out)
+
+
+def signature(fn, args) -> Signature:
+    nodes, leaves, owners, types = [], [], [], []
+    name = getattr(fn, "__name__", repr(fn))
+    for i, a in enumerate(args):
+        try:
+            node, mine = flatten(a)
+        except ValueError as e:
+            raise UnsupportedType(f"argument {i} of {name!r}: {e}") from None
+        if node.kind == "static":
+            raise UnsupportedType(f"argument {i} of {name!r} has type {type(a).__name__}, which zygopy does not "
+                                  "support", *_where(fn),
+                                  hint="pass floats, ints, bools, NumPy arrays, or tuples, lists and objects of them")
+        for leaf in mine:
+            t = typeof(leaf)
+            if t is None or (isinstance(leaf, np.ndarray) and leaf.dtype.kind == "c") or isinstance(leaf, complex):
+                what = f"an array of {leaf.dtype}" if isinstance(leaf, np.ndarray) else type(leaf).__name__
+                raise UnsupportedType(f"argument {i} of {name!r} has type {what}, which zygopy does not support",
+                                      *_where(fn), hint="use float64 or float32 arrays, floats, ints and bools")
+            types.append(t)
+        nodes.append(node)
+        leaves += mine
+        owners += [i] * len(mine)
+    return Signature(tuple(nodes), leaves, owners, tuple(types))
+
+
+def _where(fn):
+    code = getattr(fn, "__code__", None)
+    return (code.co_filename, code.co_firstlineno) if code else (None, None)
