@@ -116,6 +116,19 @@ RULES = {
 }
 
 
+def _custom(g, y, rule, *args):
+    from ..custom import specialize
+    from ..ir.infer import type_of_arg
+    spec = specialize(rule.v, [type_of_arg(a.v) for a in args])
+    grads = g.emit("custom_grad", rule, g, y, *args)
+    return (None, *[None if t is None or not hasattr(t, "dtype") else g.emit("getindex", grads, i)
+                    for i, t in enumerate(spec.gradient_types)])
+
+
+RULES["custom"] = _custom
+RULES["stop_gradient"] = lambda g, y, x: (None,)
+
+
 def register_rule(op):
     """Decorator: `@register_rule("myop") def _(g, y, *inputs): return (contribution, ...)`."""
     def add(fn):

@@ -10,7 +10,7 @@ from ..errors import ZygopyError
 from ..adjoint.mutation import written_arguments
 from ..ir.compile import compile_ir
 from .jit import load_module
-from .source import forward_source, fused_source, primal_source, reverse_source, scalar_stacks
+from .source import forward_source, fused_source, primal_source, reverse_source, rule_sources, scalar_stacks
 
 INITIAL_CAPACITY = 1024
 
@@ -30,6 +30,7 @@ class CompiledGradient:
         self.adjoint = adjoint(compile_ir(pyfn, arg_types, structures), wrt)
         name = pyfn.__name__
         self.source = "\n\n".join([
+            rule_sources(self.primal_ir, self.adjoint.forward, self.adjoint.reverse),
             primal_source(self.primal_ir, f"{name}_primal"),
             forward_source(self.adjoint, f"{name}_forward"),
             reverse_source(self.adjoint, f"{name}_pullback"),

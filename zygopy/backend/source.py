@@ -72,6 +72,10 @@ def zero_of(t) -> str:
 
 def expression(s) -> str:
     op, args = s.op, [operand(a) for a in s.args]
+    if op in ("custom", "custom_grad"):
+        spec = _spec_of(s)
+        name_ = spec.name if op == "custom" else spec.name + "_grad"
+        return f"{name_}({', '.join(args[1:])})"
     lowered = array_expression(s, args)
     if lowered is not None:
         return lowered
@@ -79,6 +83,8 @@ def expression(s) -> str:
         if op == "pow" and isinstance(s.var.type, Scalar) and s.var.type.is_float and _is_int(s.args[0]):
             args[0] = f"float({args[0]})"  # Python's int ** negative int is a float; Numba's is not
         return f"{args[0]} {BINARY[op]} {args[1]}"
+    if op == "stop_gradient":
+        return args[0]
     if op == "neg":
         return f"-{args[0]}"
     if op == "pos":
@@ -102,6 +108,33 @@ def expression(s) -> str:
     if op == "getattr":
         return f"{args[0]}.{s.args[1]}"
     raise NotImplementedError(f"no lowering for {op}")
+
+
+def _spec_of(s):
+    from ..custom import specialize
+    from ..ir.infer import type_of_arg
+    skip = 1 if s.op == "custom" else 3  # custom_grad(rule, g, y, *inputs)
+    return specialize(s.args[0], [type_of_arg(a) for a in s.args[skip:]])
+
+
+def rule_sources(*fns) -> str:
+    """Source of every custom rule the functions call, and of the rules those call, once each."""
+    done, out, todo = set(), [], list(fns)
+    while todo:
+        fn = todo.pop()
+        for b in fn.blocks:
+            for st in b.stmts:
+                if st.op not in ("custom", "custom_grad"):
+                    continue
+                spec = _spec_of(st)
+                key = (spec.name, st.op)
+                if key in done:
+                    continue
+                done.add(key)
+                ir = spec.forward_ir if st.op == "custom" else spec.pullback_ir
+                out.append(primal_source(ir, spec.name if st.op == "custom" else spec.name + "_grad"))
+                todo.append(ir)
+    return "\n\n".join(reversed(out))
 
 
 def _is_int(a):

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import UnsupportedSyntax, UnsupportedType
 from .cfg import reverse_postorder
 from .ir import Block, Branch, Function, Stmt, Var
+from ..custom import CustomRule
 from ..trees import LEAF, Node
 from .array_primitives import ARRAY_METHODS, DTYPES, NUMPY_FUNCTIONS, SEQUENCE_ARGUMENT
 from .primitives import resolve_callable
@@ -873,6 +874,12 @@ class Frontend:
         if not isinstance(callee, Static):
             raise self.error("calling a value computed at run time is not supported", node)
         obj = callee.obj
+        if isinstance(obj, CustomRule):
+            if node.keywords:
+                raise self.error(f"keyword arguments to the custom rule {obj.__name__!r} are not supported", node)
+            args = [self.value(a) for a in node.args]
+            self.at(node)
+            return self.emit("custom", obj, *args)
         spec = _numpy_function(obj)
         if spec is not None:
             return self.call_array_primitive(spec, node.args, node.keywords, node, describe(obj))

@@ -187,6 +187,21 @@ _add("setindex", _setindex, _setindex_type, pure=False)
 _add("getattr", getattr, _getattr_type)
 _add("slice", slice, lambda ts, args: NONE)  # only ever an index operand
 
+# user-defined rules (zygopy.custom): the rule object is the first operand
+def _custom_type(ts, args):
+    from ..custom import specialize
+    return specialize(args[0], ts[1:]).result_type
+
+
+def _custom_grad_type(ts, args):
+    from ..custom import specialize
+    return TupleT(tuple(specialize(args[0], ts[3:]).gradient_types))
+
+
+_add("custom", lambda rule, *xs: rule.forward(*xs), _custom_type)
+_add("custom_grad", lambda rule, g, y, *xs: rule.backward(g, y, *xs), _custom_grad_type)
+_add("stop_gradient", lambda x: x, lambda ts, args: ts[0])
+
 # the adjoint IR's own operations: gradient slots and typed stacks
 _add("take", None, lambda ts, args: args[0].type, pure=False)  # read a gradient slot and reset it to zero
 _add("load", None, lambda ts, args: args[0].type, pure=False)  # read a gradient slot
@@ -258,6 +273,8 @@ def _callables():
         for np_name, prim in NUMPY_ALIASES.items():
             t[getattr(np, np_name)] = prim
         t[np.abs] = "abs"
+        from ..custom import stop_gradient
+        t[stop_gradient] = "stop_gradient"
         t[math.pow] = "pow"
         _CALLABLES = t
     return _CALLABLES

@@ -1,0 +1,92 @@
+"""User-defined derivative rules for whole functions, and stop_gradient.
+
+    @zygopy.custom_rule
+    def clip(x, lo, hi):
+        return min(max(x, lo), hi)
+
+    @clip.pullback
+    def _(g, y, x, lo, hi):        # output gradient, output, inputs -> one entry per input
+        return g, None, None       # straight through for x; None: no gradient
+
+The forward and the pullback are compiled by zygopy like any function (same subset); inside
+differentiated code the call becomes one primitive whose derivative is the user's pullback.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+
+
+class CustomRule:
+    def __init__(self, forward):
+        functools.update_wrapper(self, forward)
+        self.forward = forward
+        self.backward = None
+
+    def __call__(self, *args):
+        return self.forward(*args)
+
+    def pullback(self, backward):
+        """Decorator: the function's pullback, `(g, y, *inputs) -> (contribution per input)`."""
+        self.backward = backward
+        return backward
+
+    def __repr__(self):
+        return f"custom_rule({self.forward.__name__})"
+
+
+def custom_rule(forward) -> CustomRule:
+    return CustomRule(forward)
+
+
+def stop_gradient(x):
+    """x, through which no gradient flows."""
+    return x
+
+
+_SPECS: dict = {}
+
+
+class Specialization:
+    """A custom rule compiled for argument types: the forward's IR, and the pullback's on demand."""
+
+    def __init__(self, rule, arg_types):
+        from .ir.compile import compile_ir
+        self.rule, self.arg_types = rule, list(arg_types)
+        self.forward_ir = compile_ir(rule.forward, self.arg_types)
+        self.result_type = _return_type(self.forward_ir)
+        digest = hashlib.sha1(repr((rule.forward.__qualname__, tuple(map(str, arg_types)))).encode()).hexdigest()
+        self.name = f"zy_rule_{rule.forward.__name__}_{digest[:8]}"
+        self._pullback_ir = None
+
+    @property
+    def pullback_ir(self):
+        if self._pullback_ir is None:
+            from .errors import NoRule
+            from .ir.compile import compile_ir
+            if self.rule.backward is None:
+                code = self.rule.forward.__code__
+                raise NoRule(f"the custom rule {self.rule.forward.__name__!r} has no pullback",
+                             code.co_filename, code.co_firstlineno,
+                             hint=f"add one with @{self.rule.forward.__name__}.pullback")
+            types = [self.result_type, self.result_type] + self.arg_types
+            self._pullback_ir = compile_ir(self.rule.backward, types)
+        return self._pullback_ir
+
+    @property
+    def gradient_types(self):
+        t = _return_type(self.pullback_ir)
+        return getattr(t, "elts", (t,))
+
+
+def _return_type(fn):
+    from .ir.infer import type_of_arg
+    ret = next(br.args[0] for b in fn.blocks for br in b.branches if br.is_return)
+    return type_of_arg(ret)
+
+
+def specialize(rule, arg_types) -> Specialization:
+    key = (rule, tuple(arg_types))
+    if key not in _SPECS:
+        _SPECS[key] = Specialization(rule, arg_types)
+    return _SPECS[key]
