@@ -36,7 +36,8 @@ def _compiled(f, args, wrt):
     c = _CACHE.get(key)
     if c is None:
         _check_wrt_types(f, sig, wrt)
-        c = _CACHE[key] = CompiledGradient(f, list(sig.types), sig.leaf_indices(wrt), sig.structures(args))
+        c = _CACHE[key] = CompiledGradient(f, list(sig.types), sig.leaf_indices(wrt), sig.structures(args),
+                                           sig.shape_classes)
     return c, sig, wrt
 
 

@@ -18,8 +18,18 @@ class Signature:
     types: tuple  # the IR type of each leaf
 
     @property
+    def shape_classes(self):
+        """For each leaf, the first leaf with the same array shape (None for non-arrays): compiled
+        code may rely on equal shapes not broadcasting, so this is part of the specialisation."""
+        firsts, out = {}, []
+        for leaf in self.leaves:
+            shape = np.shape(leaf) if isinstance(leaf, np.ndarray) else None
+            out.append(None if shape is None else firsts.setdefault(shape, len(out)))
+        return tuple(out)
+
+    @property
     def key(self):
-        return self.nodes, self.types
+        return self.nodes, self.types, self.shape_classes
 
     def structures(self, args):
         """Per argument: None for a plain value, or (Node, value) for a structured one."""

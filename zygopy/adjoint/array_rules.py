@@ -25,18 +25,22 @@ def _ndim(x):
     return getattr(x.v.type, "ndim", 0)
 
 
+def _shape(a):
+    return getattr_(a, "shape")
+
+
 def _sum(g, y, a, axis):
-    return spread(g, a, axis), None
+    return spread(g, _shape(a), axis), None
 
 
 def _mean(g, y, a, axis):
     count = getattr_(a, "size") if axis.v is None else getindex(getattr_(a, "shape"), axis)
-    return spread(g, a, axis) / count, None
+    return spread(g, _shape(a), axis) / count, None
 
 
 def _extremum(g, y, a, axis):
     # the gradient goes to every element equal to the extremum
-    return spread(g, a, axis) * eq(a, spread(y, a, axis)), None
+    return spread(g, _shape(a), axis) * eq(a, spread(y, _shape(a), axis)), None
 
 
 def _matmul(g, y, a, b):

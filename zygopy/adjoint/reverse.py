@@ -26,6 +26,7 @@ from ..ir.passes.pipeline import optimize
 from ..ir.passes.renumber import renumber
 from ..ir.types import INT, NONE, ArrayT, Scalar, TupleT, is_float
 from .activity import active_values
+from .forwarding import forward_slots
 from .mutation import check_writes
 from .array_rules import ELEMENTWISE, Scatter
 from .rules import Sym, rule_for
@@ -45,20 +46,22 @@ class Adjoint:
                 f"reverse:\n{format_function(self.reverse, show_lines=True)}")
 
 
-def adjoint(fn: Function, wrt) -> Adjoint:
-    """Differentiate `fn` (typed IR, transformed in place into the forward) w.r.t. argument indices `wrt`."""
-    return _AdjointBuilder(fn, tuple(wrt)).build()
+def adjoint(fn: Function, wrt, shape_classes=None) -> Adjoint:
+    """Differentiate `fn` (typed IR, transformed in place into the forward) w.r.t. argument indices
+    `wrt`. `shape_classes[i]` is the first argument whose array shape equals argument i's, if known."""
+    return _AdjointBuilder(fn, tuple(wrt), shape_classes).build()
 
 
 class _AdjointBuilder:
-    def __init__(self, fn, wrt):
-        self.fn, self.wrt = fn, wrt
+    def __init__(self, fn, wrt, shape_classes=None):
+        self.fn, self.wrt, self.shape_classes = fn, wrt, shape_classes
         self.blocks = fn.block_map()
         self.rev = Function(fn.name + "_pullback", [], fn.filename)
         self.slots = {}
         self.rev_of = {}  # primal block id -> reverse block
         self.group = {}  # primal block id -> reverse blocks built for it
         self.labels = []
+        self.shapes = {}
         self.cur = None
         self.line = None
 
@@ -83,9 +86,45 @@ class _AdjointBuilder:
 
     def emit(self, op, *args):
         vals = [a.v if isinstance(a, Sym) else a for a in args]
+        if op == "getattr" and vals[1] == "shape" and isinstance(vals[0], Var):
+            shape = self.shape_of(vals[0])
+            if shape is not None:
+                return Sym(self.emit, shape)
         var = self.new_var()
         self.cur.stmts.append(Stmt(var, op, vals, self.line))
         return Sym(self.emit, var)
+
+    def shape_of(self, v):
+        """v's shape computed in the forward, so that the tape holds a tuple rather than the array.
+        An elementwise result's shape is derived from its operands' shapes (the same variable when
+        nothing broadcasts), which keeps intermediates foldable in the forward. None for values
+        defined in loops: their shape is read from the stacked value."""
+        if v not in self.defined_in or self.loops.get(self.defined_in[v]):
+            return None
+        if v not in self.shapes and self.shape_classes and v in self.fn.args:
+            first = self.shape_classes[self.fn.args.index(v)]
+            if first is not None and self.fn.args[first] is not v:
+                self.shapes[v] = self.shape_of(self.fn.args[first])
+        if v not in self.shapes:
+            block = self.blocks[self.defined_in[v]]
+            d = self.definition.get(v)
+            parts = []
+            if d is not None and d.op in ELEMENTWISE:
+                for a in d.args:
+                    if isinstance(a, Var) and isinstance(a.type, ArrayT):
+                        shape = self.shape_of(a)
+                        if shape is not None and all(shape is not p for p in parts):
+                            parts.append(shape)
+            if len(parts) == 1:
+                self.shapes[v] = parts[0]
+                return parts[0]
+            shape = self.new_var(TupleT((INT,) * v.type.ndim))
+            op, args = ("broadcast_shape", parts) if parts else ("getattr", [v, "shape"])
+            at = next((i + 1 for i, st in enumerate(block.stmts) if st.var is v), 0)
+            block.stmts.insert(at, Stmt(shape, op, args))
+            self.shapes[v] = shape
+            self.defined_in[shape] = block.id
+        return self.shapes[v]
 
     def effect(self, op, *args):
         self.cur.stmts.append(Stmt(None, op, list(args), self.line))
@@ -122,16 +161,19 @@ class _AdjointBuilder:
         for b in [ret_block] + [b for b in reversed(fn.blocks) if b is not ret_block]:
             self.rev_of[b.id] = self.new_rev_block(b, [dy] if b is ret_block else [])
         self.loops = loop_blocks(fn)
+        self.definition = {st.var: st for b in fn.blocks for st in b.stmts if st.var is not None}
         self.defined_in = {v: b.id for b in fn.blocks for v in b.args + [s.var for s in b.stmts if s.var]}
         self.cur = self.rev_of[ret_block.id]
         self.seed(ret, dy)
         for b in fn.blocks:
             self.reverse_block(b)
         entry = self.rev_of[ret_block.id]
-        entry.stmts[:0] = [Stmt(None, "init", [slot, v]) for v, slot in self.slots.items()
-                           if isinstance(v.type, ArrayT) and not slot.lazy]
+        self.cur = entry
+        entry.stmts[:0] = [Stmt(None, "init", [slot, self.emit("getattr", v, "shape").v])
+                           for v, slot in list(self.slots.items()) if isinstance(v.type, ArrayT) and not slot.lazy]
 
         fold_constants(self.rev)
+        forward_slots(self.rev, self.new_var)
         eliminate_dead_code(self.rev)
         tape, stacks = self.stash()
         self.rev.entry.args = [dy] + tape
@@ -254,7 +296,7 @@ class _AdjointBuilder:
 
     def reverse_block(self, b):
         self.cur = self.rev_of[b.id]
-        for s in reversed(b.stmts):
+        for s in reversed(list(b.stmts)):  # shape_of may insert into b while we walk it
             if s.op == "setindex":
                 self.line = s.line
                 self.reverse_write(s)
@@ -275,7 +317,10 @@ class _AdjointBuilder:
                     continue
                 c = c.v if isinstance(c, Sym) else c
                 if broadcasting:  # sum the gradient back to the operand's shape
-                    c = self.emit("sum", c, None).v if isinstance(a.type, Scalar) else self.emit("sum_to", c, a).v
+                    if isinstance(a.type, Scalar):
+                        c = self.emit("sum", c, None).v
+                    elif self.shape_of(a) is None or self.shape_of(a) is not self.shape_of(s.var):
+                        c = self.emit("sum_to", c, self.emit("getattr", a, "shape")).v
                 self.effect("accum", self.slot(a), c)
         self.line = None
         if b is self.fn.entry:
@@ -319,7 +364,7 @@ class _AdjointBuilder:
                 if isinstance(v.type, Scalar) and isinstance(region, ArrayT):
                     g = self.emit("sum", g, None)
                 elif isinstance(v.type, ArrayT):
-                    g = self.emit("sum_to", g, v)
+                    g = self.emit("sum_to", g, self.emit("getattr", v, "shape"))
                 self.effect("accum", self.slot(v), g.v)
         self.effect("setindex", a, index, old)
 

@@ -31,10 +31,17 @@ def array_expression(s, args) -> str | None:
         return f"np.ascontiguousarray({args[0]}).reshape(-1)"
     if op == "spread":
         if ops[2] is None:
-            return f"np.full({args[1]}.shape, {args[0]})"
-        return f"np.broadcast_to(np.expand_dims({args[0]}, {ops[2]}), {args[1]}.shape)"
+            return f"np.full({args[1]}, {args[0]})"
+        return f"np.broadcast_to(np.expand_dims({args[0]}, {ops[2]}), {args[1]})"
     if op == "sum_to":
         return f"zy_sum_to({args[0]}, {args[1]})"
+    if op == "broadcast_shape":  # right-aligned; where sizes differ one of them is 1
+        n = len(s.var.type.elts)
+        dims = []
+        for d in range(n):
+            sizes = [f"{a}[{d - (n - len(o.type.elts))}]" for a, o in zip(args, ops) if d >= n - len(o.type.elts)]
+            dims.append(sizes[0] if len(sizes) == 1 else f"max({', '.join(sizes)})")
+        return "(" + "".join(f"{x}, " for x in dims) + ")"
     if op == "outer":
         return f"np.outer({args[0]}, {args[1]})"
     if op == "copy":

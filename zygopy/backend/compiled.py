@@ -24,10 +24,11 @@ class Tape:
 
 
 class CompiledGradient:
-    def __init__(self, pyfn, arg_types, wrt, structures=None):
-        """`arg_types` are those of the flat leaves; `wrt` indexes leaves; `structures` as for to_ir."""
+    def __init__(self, pyfn, arg_types, wrt, structures=None, shape_classes=None):
+        """`arg_types` are those of the flat leaves; `wrt` indexes leaves; `structures` as for to_ir;
+        `shape_classes` says which array arguments have equal shapes (Signature.shape_classes)."""
         self.primal_ir = compile_ir(pyfn, arg_types, structures)
-        self.adjoint = adjoint(compile_ir(pyfn, arg_types, structures), wrt)
+        self.adjoint = adjoint(compile_ir(pyfn, arg_types, structures), wrt, shape_classes)
         name = pyfn.__name__
         self.source = "\n\n".join([
             rule_sources(self.primal_ir, self.adjoint.forward, self.adjoint.reverse),

@@ -16,34 +16,34 @@ __all__ = ["zy_sum_to", "zy_max_middle", "zy_min_middle", "zy_erf", "zy_erfc", "
 JIT = dict(cache=True, nogil=True)
 
 
-def zy_sum_to(g, like):
-    """g summed over the axes along which `like` was broadcast, giving like's shape."""
+def zy_sum_to(g, shape):
+    """g summed over the axes along which an operand of this shape was broadcast."""
     raise NotImplementedError  # compiled through the overload below
 
 
 @njit(**JIT)
-def _summed_to(g, like):
-    out = np.zeros(like.shape, g.dtype)
+def _summed_to(g, shape):
+    out = np.zeros(shape, g.dtype)
     flat = out.reshape(-1)
-    offset = g.ndim - like.ndim
+    offset = g.ndim - len(shape)
     for idx in np.ndindex(g.shape):
         k = 0
-        for d in range(like.ndim):
-            n = like.shape[d]
+        for d in range(len(shape)):
+            n = shape[d]
             k = k * n + (0 if n == 1 else idx[d + offset])
         flat[k] += g[idx]
     return out
 
 
 @overload(zy_sum_to, jit_options=JIT)
-def _sum_to(g, like):
-    if g.ndim != like.ndim:
-        return lambda g, like: _summed_to(g, like)
+def _sum_to(g, shape):
+    if g.ndim != len(shape):
+        return lambda g, shape: _summed_to(g, shape)
 
-    def impl(g, like):
-        if g.shape == like.shape:
+    def impl(g, shape):
+        if g.shape == shape:
             return np.ascontiguousarray(g)
-        return _summed_to(g, like)
+        return _summed_to(g, shape)
     return impl
 
 

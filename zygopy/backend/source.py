@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import re
 
-from ..ir.ir import Function, Slot, Var
+from ..ir.ir import Function, Slot, Var, uses
+from ..ir.primitives import PRIMITIVES
 from ..ir.primitives import NUMPY_OF_MATH
 from ..ir.types import ArrayT, Scalar
 from .arrays import array_expression
@@ -56,8 +57,41 @@ def const(c) -> str:
     return repr(c)
 
 
+# array statements folded into their single use, so that Numba fuses a chain of elementwise
+# operations into one loop (one named temporary per operation would each be materialised)
+_FOLDED: dict = {}
+_FOLDING: set = set()
+FUSIBLE = {"add", "sub", "mul", "truediv", "pow", "neg", "pos", "abs", "min", "max", "select", "sin", "cos", "tan",
+           "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt",
+           "lt", "le", "gt", "ge", "eq", "ne", "sign", "atan2", "hypot", "copysign"}
+
+
 def operand(a) -> str:
+    if isinstance(a, Var) and a in _FOLDED:
+        return f"({_FOLDED[a]})"
     return name(a) if isinstance(a, (Var, Slot)) else const(a)
+
+
+def foldable(fn: Function) -> set:
+    """Pure array statements whose one use comes later in the same block, with no effect between."""
+    count, user = {}, {}
+    for b in fn.blocks:
+        for inst in b.stmts + b.branches:
+            for v in uses(inst):
+                count[v] = count.get(v, 0) + 1
+                user[v] = inst
+    out = set()
+    for b in fn.blocks:
+        for i, st in enumerate(b.stmts):
+            v = st.var
+            if v is None or not isinstance(v.type, ArrayT) or count.get(v) != 1 or st.op not in FUSIBLE:
+                continue
+            later = b.stmts[i + 1:]
+            if user[v] in later:
+                between = later[:later.index(user[v])]
+                if all(PRIMITIVES[t.op].pure for t in between) and user[v].op in FUSIBLE:
+                    out.add(st)
+    return out
 
 
 def zero_of(t) -> str:
@@ -206,7 +240,9 @@ def statement(w: Writer, s):
         w(f"{name(s.var)} = {region}.copy()" if isinstance(s.var.type, ArrayT) else f"{name(s.var)} = {region}")
         w(f"{region} = 0.0")
     elif op == "init":
-        w(f"{name(args[0])} = np.zeros({operand(args[1])}.shape, np.{args[0].type.dtype})")
+        w(f"{name(args[0])} = np.zeros({operand(args[1])}, np.{args[0].type.dtype})")
+    elif s in _FOLDING:
+        _FOLDED[s.var] = expression(s)
     else:
         w(f"{name(s.var)} = {expression(s)}")
 
@@ -267,8 +303,12 @@ def dispatch_loop(w: Writer, fn: Function, on_return):
     w(UNREACHABLE)
 
 
-def body(w: Writer, fn: Function, on_return):
-    """Structured code where Python can express the CFG, else a dispatch loop."""
+def body(w: Writer, fn: Function, on_return, keep=()):
+    """Structured code where Python can express the CFG, else a dispatch loop. Values in `keep`
+    are read after the body (the tape) and stay named."""
+    _FOLDING.clear()
+    _FOLDING.update(st for st in foldable(fn) if st.var not in keep)
+    _FOLDED.clear()
     w(f"{LOOPING} = True")
     trial = Writer()
     trial.depth = w.depth
@@ -320,7 +360,7 @@ def forward_source(adj, pyname: str) -> str:
             w(f"{name(v)} = {zero_of(v.type)}")
     tops = _tuple([f"top_{s}" for s in scalars + lists])
     tape = _tuple([name(v) for v in adj.tape] + lists)
-    body(w, fwd, lambda w, v: w(f"return {operand(v)}, {tops}, {tape}"))
+    body(w, fwd, lambda w, v: w(f"return {operand(v)}, {tops}, {tape}"), keep=set(adj.tape))
     return w.text()
 
 

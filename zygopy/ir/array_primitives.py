@@ -94,28 +94,29 @@ _ARRAY_OPS = {
 }
 
 
-def _spread(g, a, axis):
-    return np.full(a.shape, g) if axis is None else np.broadcast_to(np.expand_dims(g, axis), a.shape)
+def _spread(g, shape, axis):
+    return np.full(shape, g) if axis is None else np.broadcast_to(np.expand_dims(g, axis), shape)
 
 
-def _sum_to(c, a):
-    if np.ndim(a) == 0:
-        return np.sum(c)
-    c = np.sum(c, axis=tuple(range(c.ndim - a.ndim))) if c.ndim > a.ndim else c
-    axes = tuple(d for d, n in enumerate(a.shape) if n == 1 and c.shape[d] != 1)
+def _sum_to(c, shape):
+    c = np.sum(c, axis=tuple(range(c.ndim - len(shape)))) if c.ndim > len(shape) else c
+    axes = tuple(d for d, n in enumerate(shape) if n == 1 and c.shape[d] != 1)
     return np.sum(c, axis=axes, keepdims=True) if axes else c
 
 
-def _float_like(ts, args):
-    t = ts[1]
-    return ArrayT(t.dtype if t.is_float else "float64", t.ndim) if isinstance(t, ArrayT) else FLOAT
+def _shaped_like(ts, args):
+    g, shape = ts[0], ts[1]
+    dtype = g.dtype if isinstance(g, (Scalar, ArrayT)) and g.is_float else "float64"
+    return ArrayT(dtype, _shape_rank(shape))
 
 
 # operations the gradients of array primitives are written with
 _ARRAY_OPS.update({
-    "spread": (_spread, _float_like),  # the gradient of a sum over `axis`, spread over a's shape
-    "sum_to": (_sum_to, _float_like),  # a broadcast gradient summed back to a's shape
+    "spread": (_spread, _shaped_like),  # the gradient of a sum over `axis`, spread over a shape
+    "sum_to": (_sum_to, _shaped_like),  # a broadcast gradient summed back to an operand's shape
     "outer": (np.outer, lambda ts, args: ArrayT(broadcast(ts).dtype, 2)),
+    "broadcast_shape": (lambda *shapes: np.broadcast_shapes(*shapes),
+                        lambda ts, args: TupleT((INT,) * max(len(t.elts) for t in ts))),
 })
 
 for _name, (_impl, _rule) in _ARRAY_OPS.items():

@@ -54,7 +54,7 @@ class Machine:
         elif op == "load":
             return self.slots.get(args[0], 0)
         elif op == "init":
-            self.slots[args[0]] = np.zeros(np.shape(args[1]))
+            self.slots[args[0]] = np.zeros(args[1])
         elif op == "accum_at":
             slot, index, g = args[:3]
             if not isinstance(self.slots.get(slot), np.ndarray):

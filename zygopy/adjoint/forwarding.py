@@ -1,0 +1,50 @@
+"""Gradient slots turned back into SSA values where they do not need to be memory.
+
+The adjoint pass accumulates every gradient into a slot (`%3̄ += ...`, later `take(%3̄)`), which is
+simple and right across loops and branches. But when all of a slot's contributions and its read
+are in one block, the slot is just a sum: the contributions are added as values and the read is
+replaced by the sum. For arrays this saves allocating a zero array and a pass over memory per
+intermediate value, and lets the elementwise chains of the reverse pass fuse.
+"""
+from __future__ import annotations
+
+from ..ir.ir import Function, Slot, Stmt, substitute
+
+SLOT_OPS = {"accum", "take", "load", "init", "accum_at", "take_at"}
+
+
+def forward_slots(fn: Function, new_var) -> bool:
+    refs = {}  # slot -> [(block, stmt)]
+    for b in fn.blocks:
+        for s in b.stmts:
+            if s.op in SLOT_OPS:
+                refs.setdefault(s.args[0], []).append((b, s))
+            elif any(isinstance(a, Slot) for a in s.args):
+                raise AssertionError(f"slot used by {s.op}")
+    mapping = {}
+    for slot, uses in refs.items():
+        block = uses[0][0]
+        ops = [s.op for _, s in uses]
+        if slot.lazy or any(b is not block for b, _ in uses) or ops[-1] not in ("take", "load"):
+            continue
+        if any(op not in ("accum", "init") for op in ops[:-1]) or "accum" not in ops:
+            continue
+        # replace: init dropped, accumulations chained with add, the read by the running sum
+        total, stmts, read = None, [], uses[-1][1]
+        for s in block.stmts:
+            if s.op in SLOT_OPS and s.args[0] is slot:
+                if s.op == "accum":
+                    if total is None:
+                        total = s.args[1]
+                    else:
+                        var = new_var(slot.type)
+                        stmts.append(Stmt(var, "add", [total, s.args[1]], s.line))
+                        total = var
+                elif s is read:
+                    mapping[s.var] = total
+                continue
+            stmts.append(s)
+        block.stmts = stmts
+    if mapping:
+        substitute(fn, mapping)
+    return bool(mapping)
