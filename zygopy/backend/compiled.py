@@ -9,6 +9,7 @@ from ..adjoint.reverse import adjoint
 from ..errors import ZygopyError
 from ..adjoint.mutation import written_arguments
 from ..ir.compile import compile_ir
+from ..ir.evaluate import failing_statement
 from .jit import load_module
 from .source import forward_source, fused_source, primal_source, reverse_source, rule_sources, scalar_stacks
 
@@ -48,6 +49,7 @@ class CompiledGradient:
         self.dtypes = [k.dtype for k in scalar_stacks(self.adjoint)]
         self.capacity = [INITIAL_CAPACITY] * len(self.dtypes)
         self._buffers = None
+        self._last_args = None
 
     def _alloc(self):
         return [np.empty(c, dtype=d) for c, d in zip(self.capacity, self.dtypes)]
@@ -65,6 +67,7 @@ class CompiledGradient:
         return tuple(a.copy() if i in self.written else a for i, a in enumerate(args))
 
     def value_and_gradient(self, args, dy=1.0):
+        self._last_args = args
         args = self.own(args)
         while True:
             if self._buffers is None:
@@ -75,6 +78,7 @@ class CompiledGradient:
             self._buffers = None
 
     def forward(self, args):
+        self._last_args = args
         args = self.own(args)
         while True:
             stacks = self._alloc()
@@ -92,3 +96,15 @@ class CompiledGradient:
             filename, line, name = self.where
             raise ZygopyError(f"internal error: Numba could not compile the code generated for {name!r}; "
                               f"please report it with this message\n{e}", filename, line) from None
+        except (ValueError, IndexError, ZeroDivisionError, AssertionError) as e:
+            raise self._located(e) from None
+
+    def _located(self, error):
+        """An error raised by compiled code (a shape mismatch, an index out of range), named at the
+        user's line by rerunning the primal in the reference evaluator."""
+        filename, line, name = self.where
+        found = failing_statement(self.primal_ir, self._last_args) if self._last_args is not None else None
+        if found is None:
+            return ZygopyError(f"{type(error).__name__} while running {name!r}: {error}", filename, line)
+        stmt, e = found
+        return ZygopyError(f"{type(e).__name__}: {e}", self.primal_ir.filename, stmt.line)

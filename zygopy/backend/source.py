@@ -12,6 +12,7 @@ reassignment per iteration). If a count exceeds the capacity, the caller reruns 
 from __future__ import annotations
 
 import math
+import os
 import re
 
 from ..ir.ir import Function, Slot, Var, uses
@@ -34,7 +35,10 @@ from numba import njit, types
 from numba.typed import List
 from zygopy.backend.runtime import *
 """
-JIT = "@njit(cache=True, nogil=True, error_model='numpy')"
+# Out-of-range indices raise IndexError as in Python instead of reading stray memory; set
+# ZYGOPY_BOUNDSCHECK=0 to trade that check for speed in indexing-heavy loops.
+BOUNDSCHECK = os.environ.get("ZYGOPY_BOUNDSCHECK", "1") != "0"
+JIT = f"@njit(cache=True, nogil=True, error_model='numpy', boundscheck={BOUNDSCHECK})"
 
 
 def name(v) -> str:

@@ -32,7 +32,12 @@ class Machine:
             env.update(zip(block.args, values))
             for s in block.stmts:
                 args = [val(a) for a in s.args]
-                result = self.special(s.op, args) if s.op in SPECIAL else PRIMITIVES[s.op].impl(*args)
+                try:
+                    result = self.special(s.op, args) if s.op in SPECIAL else PRIMITIVES[s.op].impl(*args)
+                except Exception as e:
+                    if not hasattr(e, "zygopy_statement"):
+                        e.zygopy_statement = s
+                    raise
                 if s.var is not None:
                     env[s.var] = result
             for br in block.branches:
@@ -72,6 +77,17 @@ class Machine:
 
 
 SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "take_at"}
+
+
+def failing_statement(fn: Function, args):
+    """Run IR on Python values; the (statement, exception) of the first statement that raises, or
+    None. This is how an error inside compiled code is traced back to the user's line."""
+    try:
+        Machine().run(fn, list(args))
+    except Exception as e:
+        stmt = getattr(e, "zygopy_statement", None)
+        return (stmt, e) if stmt is not None else None
+    return None
 
 
 def evaluate(fn: Function, *args, max_steps=10**8):
