@@ -279,20 +279,13 @@ class _AdjointBuilder:
             if self.is_active(ret):
                 self.effect("accum", self.slot(ret), dy)
             return
-        d = self.definition(ret)
+        d = self.definition.get(ret)
         if d is None or d.op != "tuple":
             raise NotScalar("the returned tuple must be built in the function (return a, b)", self.fn.filename,
                             self.fn.line)
         for i, e in enumerate(d.args):
             if self.is_active(e):
                 self.effect("accum", self.slot(e), self.emit("getindex", dy, i).v)
-
-    def definition(self, v):
-        for b in self.fn.blocks:
-            for s in b.stmts:
-                if s.var is v:
-                    return s
-        return None
 
     def reverse_block(self, b):
         self.cur = self.rev_of[b.id]
