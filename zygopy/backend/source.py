@@ -343,11 +343,14 @@ def array_stacks(adj):
     return [k for k in adj.stacks if isinstance(k, ArrayT)]
 
 
+def _stack_names(adj):
+    return [stack_name(k) for k in scalar_stacks(adj)], [stack_name(k) for k in array_stacks(adj)]
+
+
 def forward_source(adj, pyname: str) -> str:
     """forward(args..., scalar stacks...) -> (value, tops, tape); the tape ends with the array stacks."""
     fwd = adj.forward
-    scalars = [stack_name(k) for k in scalar_stacks(adj)]
-    lists = [stack_name(k) for k in array_stacks(adj)]
+    scalars, lists = _stack_names(adj)
     w = Writer()
     w(JIT)
     w(f"def {pyname}({', '.join([name(a) for a in fwd.args] + scalars)}):")
@@ -371,8 +374,7 @@ def forward_source(adj, pyname: str) -> str:
 def reverse_source(adj, pyname: str) -> str:
     """pullback(dy, tape..., scalar stacks..., tops...) -> gradients"""
     rev = adj.reverse
-    scalars = [stack_name(k) for k in scalar_stacks(adj)]
-    lists = [stack_name(k) for k in array_stacks(adj)]
+    scalars, lists = _stack_names(adj)
     w = Writer()
     w(JIT)
     params = [name(a) for a in rev.args] + lists + scalars + [f"top_{s}" for s in scalars + lists]

@@ -136,6 +136,11 @@ def uses(stmt_or_branch):
     return [a for a in vals if isinstance(a, Var)]
 
 
+def used_values(fn: Function) -> set:
+    """ids of the Vars that some statement or branch of fn reads."""
+    return {id(v) for b in fn.blocks for inst in b.stmts + b.branches for v in uses(inst)}
+
+
 def substitute(fn: Function, mapping: dict):
     """Replace uses of Vars by other values, following chains (a -> b -> c)."""
     def resolve(a):

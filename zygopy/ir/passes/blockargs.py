@@ -6,7 +6,7 @@ Both remove the matching operand from every branch into the block.
 """
 from __future__ import annotations
 
-from ..ir import Function, Var, substitute, uses
+from ..ir import Function, Var, substitute, uses, used_values
 
 
 def _incoming(fn: Function):
@@ -50,10 +50,7 @@ def _key(v):
 def remove_dead_args(fn: Function) -> bool:
     changed = False
     while True:
-        used = set()
-        for b in fn.blocks:
-            for inst in b.stmts + b.branches:
-                used.update(id(v) for v in uses(inst))
+        used = used_values(fn)
         incoming = _incoming(fn)
         removed = False
         for b in fn.blocks[1:]:

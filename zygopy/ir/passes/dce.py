@@ -1,17 +1,14 @@
 """Dead-code elimination: pure statements whose result nobody reads are removed."""
 from __future__ import annotations
 
-from ..ir import Function, uses
+from ..ir import Function, used_values
 from ..primitives import PRIMITIVES
 
 
 def eliminate_dead_code(fn: Function) -> bool:
     changed = False
     while True:
-        used = set()
-        for b in fn.blocks:
-            for inst in b.stmts + b.branches:
-                used.update(id(v) for v in uses(inst))
+        used = used_values(fn)
         removed = False
         for b in fn.blocks:
             keep = [s for s in b.stmts if not (_pure(s) and (s.var is None or id(s.var) not in used))]
