@@ -298,3 +298,24 @@ def wrong_arity_call(x):
 
 def unknown_keyword_call(x):
     return _add(x, c=1.0)
+
+
+async def async_function(x):
+    return x
+
+
+def assign_into_tuple(x):
+    t = (x, x)
+    t[0] = 1.0
+    return t
+
+
+def len_of_a_number(x):
+    y = x * 2.0
+    return len(y)
+
+
+def tuple_arithmetic(x):
+    t = (x, x)
+    u = t + t
+    return u[3]

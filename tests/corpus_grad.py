@@ -106,11 +106,12 @@ def dense(x, w, b):
 
 # ---- iterative solvers: data-dependent while loops -------------------------------------------
 
-# a in [0.5, 50]: sqrt domain, Newton from r0 = a converges (monotonically from above after one
-# step); the exit test changes the iteration count only when the residual is already ~1e-12.
+# a in [0.5, 50]: sqrt domain, Newton from r0 = a + 1 > sqrt(a) converges monotonically from
+# above; the exit test changes the iteration count only when the residual is already ~1e-12.
+# (From r0 = a the loop would not run at all at a = 1, where the result a has derivative 1, not 1/2.)
 @case(Float(0.5, 50.0))
 def newton_sqrt(a):
-    r = a
+    r = a + 1.0
     it = 0
     while abs(r * r - a) > TOL * a and it < 100:
         r = 0.5 * (r + a / r)
@@ -550,14 +551,24 @@ def powers(x, p):
 
 
 # x in [0.1, 0.4], k in [0, 5]: y = x + k has fractional part x, so y % 1 = x, y % 0.5 = x,
-# (-y) % 1 = 1 - x, fmod(2y, 1) = 2x, fmod(-y, 1) = -x, y // 1 = floor(y) = k, ceil(y) = k + 1:
-# every jump of mod/floor/ceil (at multiples of 0.5 in y, 2y) is at least 0.1 away.
-# mod and fmod with float divisors, floor division, floor/ceil (gradient zero, used as values).
+# (-y) % 1 = 1 - x, y // 1 = floor(y) = k, ceil(y) = k + 1: every jump of mod/floor/ceil (at
+# multiples of 0.5 in y) is at least 0.1 away; y / (1 + 0.1x) lies in [k + 0.049, k + 0.35], so
+# y % (1 + 0.1x) = y - k (1 + 0.1x) (a divisor that depends on x: the rule's second gradient).
+# mod with float divisors, floor division, floor/ceil (gradient zero, their results used as values).
 @case(Float(0.1, 0.4), Int(0, 5))
 def modular(x, k):
     y = x + k
-    return (y % 1.0 * y + math.fmod(2.0 * y, 1.0) + (y // 1.0) * x + math.floor(y) * y
-            + math.ceil(y) * 0.5 * x + (-y) % 1.0 + y % 0.5 + math.fmod(-y, 1.0) * x)
+    return (y % 1.0 * y + (2.0 * y) % 1.0 + (y // 1.0) * x + math.floor(y) * y
+            + math.ceil(y) * 0.5 * x + (-y) % 1.0 + y % 0.5 + (y * x) % 17.0 + y % (1.0 + 0.1 * x))
+
+
+# x in [0.1, 0.4], k in [0, 5]: math.fmod truncates towards zero: with y = x + k,
+# fmod(2y, 1) = 2x, fmod(-y, 1) = -x, and y / (1 + 0.1x) lies in [k + 0.049, k + 0.35], so
+# fmod(y, 1 + 0.1x) = y - k (1 + 0.1x) (the divisor depends on x too): no jump within 0.049.
+@case(Float(0.1, 0.4), Int(0, 5))
+def fmod_wrap(x, k):
+    y = x + k
+    return math.fmod(2.0 * y, 1.0) + math.fmod(-y, 1.0) * x + math.fmod(y, 1.0 + 0.1 * x)
 
 
 # x in [0.5, 2], y in [-1, 1]: NumPy ufuncs applied to Python floats.

@@ -677,3 +677,14 @@ def array_written_in_loop(a, x):
         s += v
         a[0] = s  # the loop reads the array as it is now
     return s, a[0]
+
+
+def enumerate_range(x, n):
+    s = 0.0
+    for k, i in enumerate(range(n, 0, -2)):
+        s += k * x - i
+    return s
+
+
+def module_attribute_constants(x):
+    return x * math.pi + np.pi - math.e, math.inf > x

@@ -107,6 +107,8 @@ CASES = [
     (c.not_of_chained, (FS, FS, FS)),
     (c.ifexp_in_loop, (F, ints(0, 8))),
     (c.array_written_in_loop, (arrays(), F)),
+    (c.enumerate_range, (F, ints(-2, 9))),
+    (c.module_attribute_constants, (F,)),
 ]
 
 

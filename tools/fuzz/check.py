@@ -1,9 +1,11 @@
 """Differential gradient checks of one program at one input point.
 
-Three zygopy paths compute the gradient:
+Four zygopy paths compute the gradient:
   eval   `evaluate_gradient(zygopy.code_adjoint(f, *args), args)`: the adjoint IR run in pure Python
+  eval_wrt  the same with `wrt=` a subset of the float arguments (the others inactive)
   fused  `zygopy.withgradient(f, *args)`: what `zygopy.gradient` runs (Numba-compiled value and gradient)
-  split  `zygopy.pullback(f, *args)`, then `back(1.0)` called twice (Numba-compiled forward and pullback)
+  split  `zygopy.pullback(f, *args)`, then `back(1.0)` called twice (same result) and `back(2.5)` (2.5 times
+         it) (Numba-compiled forward and pullback)
 Each is compared with central finite differences of the plain Python function in float64, and its
 value with the plain call.
 
@@ -30,8 +32,12 @@ Finite differences and their tolerances (all derived, none tuned per program):
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import random
 import re
+import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -43,7 +49,32 @@ GRAD_KINK_FACTOR, GRAD_REL, GRAD_ABS = 3.0, 1e-6, 1e-7
 VALUE_REL = 1e-9
 CROSS_REL = 1e-8
 
-PATHS = ("eval", "fused", "split")
+PATHS = ("eval", "eval_wrt", "fused", "split")
+
+
+PATH_TIMEOUT = 60  # seconds for one path at one point (Python-level loops only: compiled code ignores signals)
+
+
+class Timeout(Exception):
+    """A path ran longer than PATH_TIMEOUT (an evaluator loop that does not end)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds):
+    """Raise Timeout in the main thread after `seconds` (only where SIGALRM exists)."""
+    if seconds is None or not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Timeout(f"no result after {seconds} s")
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 class InvalidProgram(Exception):
@@ -112,6 +143,27 @@ def run_eval(f, args):
     return value, tuple(grads)
 
 
+def wrt_for(args):
+    """A subset of the float arguments to differentiate with respect to, fixed by the point."""
+    rng = random.Random(repr(args))
+    floats = [i for i, a in enumerate(args) if type(a) is float]
+    k = rng.randint(1, max(1, len(floats) - 1))
+    return tuple(sorted(rng.sample(floats, k)))
+
+
+def run_eval_wrt(f, args):
+    """The evaluator path with an explicit `wrt` (activity analysis with inactive float inputs)."""
+    import zygopy
+    from zygopy.ir.evaluate import evaluate_gradient
+    wrt = wrt_for(args)
+    adj = zygopy.code_adjoint(f, *args, wrt=wrt)
+    value, grads = evaluate_gradient(adj, tuple(args))
+    full = [None] * len(args)
+    for k, i in enumerate(adj.wrt):
+        full[i] = grads[k]
+    return value, tuple(full), wrt
+
+
 def run_fused(f, args):
     import zygopy
     value, grads = zygopy.withgradient(f, *args)  # zygopy.gradient(f, *args) is withgradient(...)[1]
@@ -123,17 +175,19 @@ def run_split(f, args):
     value, back = zygopy.pullback(f, *args)
     g1 = tuple(back(1.0))
     g2 = tuple(back(1.0))
-    return value, g1, g2
+    g3 = tuple(back(2.5))  # linear in dy
+    return value, g1, g2, g3
 
 
-RUNNERS = {"eval": run_eval, "fused": run_fused, "split": run_split}
+RUNNERS = {"eval": run_eval, "eval_wrt": run_eval_wrt, "fused": run_fused, "split": run_split}
 
 
 # ---- failures ---------------------------------------------------------------------------------------
 @dataclass
 class Failure:
     path: str
-    kind: str  # 'gradient', 'value', 'shape', 'repeat' (pullback twice), 'cross' (paths disagree), 'crash', 'unsupported'
+    kind: str  # 'gradient', 'value', 'shape', 'repeat' (pullback twice), 'cross' (paths disagree), 'crash',
+    # 'hang' (no result in time), 'unsupported' (a ZygopyError that is not an internal error)
     message: str
     args: tuple = ()
     arg: int | None = None
@@ -182,7 +236,7 @@ def exception_text(exc):
     return f"{type(exc).__name__}: {exc}"
 
 
-def compare(path, point: Point, value, grads, failures):
+def compare(path, point: Point, value, grads, failures, names=None, only=None):
     """Compare one path's value and gradients at a point with the plain function and the FD reference."""
     args = point.args
     if not isinstance(value, float) or abs(value - point.value) > VALUE_REL * max(1.0, abs(point.value)):
@@ -194,23 +248,23 @@ def compare(path, point: Point, value, grads, failures):
         return
     for i, a in enumerate(args):
         g = grads[i]
-        if type(a) is not float:
+        if type(a) is not float or (only is not None and i not in only):
             if g is not None:
                 failures.append(Failure(path, "shape", f"gradient {g!r} for int argument {i}", args, i, None, g))
             continue
-        if path == "eval" and type(g) is int:
+        if path.startswith("eval") and type(g) is int:
             g = float(g)  # the evaluator's gradient slots start at the int 0 (Machine.special "take")
         if not isinstance(g, float):
             failures.append(Failure(path, "shape", f"gradient of argument {i} is {g!r}", args, i, None, g))
             continue
         ref, tol, d1, d2 = point.refs[i]
         if not abs(g - ref) <= tol:
-            failures.append(Failure(path, "gradient", f"d/d{_argname(i)}: zygopy {g!r}, finite differences {ref!r}",
+            failures.append(Failure(path, "gradient", f"d/d{_argname(i, names)}: zygopy {g!r}, finite differences {ref!r}",
                                     args, i, ref, g, f"d(h)={d1!r} d(h/2)={d2!r} tol={tol:.3g}"))
 
 
-def _argname(i):
-    return f"arg{i}"
+def _argname(i, names=None):
+    return names[i] if names and i < len(names) else f"arg{i}"
 
 
 @dataclass
@@ -224,14 +278,19 @@ def check_at(f, points, paths, outcome: Outcome | None = None):
     """Run the paths at the given (smooth) points; failures and timings go into `outcome`."""
     outcome = outcome or Outcome()
     grads_of = {}
+    code = getattr(f, "__code__", None)
+    names = code.co_varnames[:code.co_argcount] if code else None
     for path in paths:
         for k, point in enumerate(points):
             t0 = time.perf_counter()
             try:
-                result = RUNNERS[path](f, point.args)
+                with time_limit(PATH_TIMEOUT):
+                    result = RUNNERS[path](f, point.args)
             except Exception as e:  # noqa: BLE001 - everything is classified
                 text = exception_text(e)
-                if is_crash(e):
+                if isinstance(e, Timeout):
+                    outcome.failures.append(Failure(path, "hang", text, point.args))
+                elif is_crash(e):
                     outcome.failures.append(Failure(path, "crash", text, point.args,
                                                     detail="".join(traceback.format_exception(e))[-4000:]))
                 else:
@@ -246,15 +305,23 @@ def check_at(f, points, paths, outcome: Outcome | None = None):
                 outcome.times[path][2] += 1
             before = len(outcome.failures)
             if path == "split":
-                value, g1, g2 = result
-                compare(path, point, value, g1, outcome.failures)
+                value, g1, g2, g3 = result
+                compare(path, point, value, g1, outcome.failures, names)
                 if len(outcome.failures) == before and g1 != g2:
                     outcome.failures.append(Failure(path, "repeat", f"back(1.0) gave {g1!r}, then {g2!r}",
                                                     point.args, None, g1, g2))
+                elif len(outcome.failures) == before and not all(
+                        (a is None and b is None) or abs(2.5 * a - b) <= 1e-12 * (abs(b) + point.fscale)
+                        for a, b in zip(g1, g3)):
+                    outcome.failures.append(Failure(path, "repeat", f"back(1.0) gave {g1!r}, back(2.5) {g3!r}",
+                                                    point.args, None, g1, g3))
                 grads = g1
+            elif path == "eval_wrt":
+                value, grads, wrt = result
+                compare(path, point, value, grads, outcome.failures, names, only=set(wrt))
             else:
                 value, grads = result
-                compare(path, point, value, grads, outcome.failures)
+                compare(path, point, value, grads, outcome.failures, names)
             if len(outcome.failures) == before:
                 grads_of[(path, k)] = grads
     # the paths against each other, where each agreed with finite differences
@@ -266,8 +333,10 @@ def check_at(f, points, paths, outcome: Outcome | None = None):
             if a is None or b is None:
                 continue
             for i in point.refs:
+                if b[i] is None:
+                    continue
                 if abs(a[i] - b[i]) > CROSS_REL * (abs(a[i]) + point.fscale):
-                    outcome.failures.append(Failure(path, "cross", f"d/d{_argname(i)}: {path} {b[i]!r}, eval {a[i]!r}",
+                    outcome.failures.append(Failure(path, "cross", f"d/d{_argname(i, names)}: {path} {b[i]!r}, eval {a[i]!r}",
                                                     point.args, i, a[i], b[i]))
     return outcome
 
@@ -286,3 +355,34 @@ def smooth_points(f, draw, want=2, attempts=8):
         else:
             points.append(point)
     return points, skipped, reasons
+
+
+def check_program(f, prog, paths, rng, want=2, attempts=8):
+    """Check one generated program on `paths` at up to `want` smooth random points; a result dict."""
+    t0 = time.perf_counter()
+    result = {"index": prog.index, "constructs": dict(prog.constructs), "paths": list(paths), "failures": [],
+              "unsupported": [], "skipped": 0, "points": 0, "times": {}, "status": "ok"}
+    try:
+        points, skipped, reasons = smooth_points(f, lambda: prog.draw_args(rng), want, attempts)
+    except InvalidProgram as e:
+        result["status"], result["invalid"] = "invalid", str(e)
+        return result
+    result["times"]["python"] = time.perf_counter() - t0
+    result["skipped"], result["points"] = skipped, len(points)
+    if not points:
+        result["status"], result["skip_reasons"] = "no_point", reasons[:3]
+        return result
+    outcome = check_at(f, points, paths)
+    result["failures"] = [fl.as_dict() for fl in outcome.failures]
+    result["unsupported"] = [fl.as_dict() for fl in outcome.unsupported]
+    result["times"].update(outcome.times)
+    kinds = {fl.kind for fl in outcome.failures}
+    if "hang" in kinds:
+        result["status"] = "hang"
+    elif "crash" in kinds:
+        result["status"] = "crash"
+    elif kinds:
+        result["status"] = "mismatch"
+    elif outcome.unsupported:
+        result["status"] = "unsupported"
+    return result

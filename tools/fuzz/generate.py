@@ -36,12 +36,14 @@ class Program:
     name: str  # the main function
     helpers: list  # helper function names, in definition order
     source: str  # helpers then main, without the module header
-    n_floats: int  # float parameters x0..x{n-1}; then the int `n` when has_n
+    n_floats: int  # float parameters x0..x{n-1}; then the bool `flag` when has_flag; then the int `n`
     has_n: bool = True
     constructs: Counter = field(default_factory=Counter)
+    has_flag: bool = False
 
     def arg_names(self):
-        return [f"x{i}" for i in range(self.n_floats)] + (["n"] if self.has_n else [])
+        return [f"x{i}" for i in range(self.n_floats)] + (["flag"] if self.has_flag else []) + \
+            (["n"] if self.has_n else [])
 
     def draw_args(self, rng: random.Random):
         """A random input point: floats in [-2, 2] (sometimes small or larger), n in 0..5."""
@@ -54,14 +56,18 @@ class Program:
                 xs.append(rng.uniform(-0.2, 0.2))
             else:
                 xs.append(rng.uniform(-4.0, 4.0))
-        return tuple(xs) + ((rng.randint(0, 5),) if self.has_n else ())
+        flag = (rng.random() < 0.5,) if self.has_flag else ()
+        # mostly short loops; sometimes long ones, whose tapes outgrow zygopy's initial stack capacity
+        n = (rng.randint(0, 5) if rng.random() < 0.9 else rng.randint(10, 30),) if self.has_n else ()
+        return tuple(xs) + flag + n
 
 
 class _Scope:
     """What a statement being generated may read and must respect."""
 
-    def __init__(self, floats, ints, outer, loop_depth, depth, has_n, in_helper):
+    def __init__(self, floats, ints, outer, loop_depth, depth, has_n, in_helper, bools=()):
         self.floats = list(floats)  # float variables definitely assigned here
+        self.bools = list(bools)  # bool parameters
         self.ints = list(ints)  # int variables definitely assigned here (n, counters, loop indices)
         self.outer = set(outer)  # floats defined outside the innermost loop: updates must stay bounded
         self.loop_depth = loop_depth
@@ -71,7 +77,7 @@ class _Scope:
 
     def child(self, loop=False):
         s = _Scope(self.floats, self.ints, self.floats if loop else self.outer,
-                   self.loop_depth + (1 if loop else 0), self.depth + 1, self.has_n, self.in_helper)
+                   self.loop_depth + (1 if loop else 0), self.depth + 1, self.has_n, self.in_helper, self.bools)
         return s
 
     @property
@@ -86,10 +92,17 @@ class _Gen:
         self.callable = []  # helpers the function being generated may call
         self.nvar = 0
         self.budget = 0
+        self.calls_left = 0  # helper call sites this function may still get (each is inlined: compile time)
+        self.no_calls = 0  # > 0 while generating an expression that is printed twice
+        self.returns_pair = False  # the function being generated returns (float, float)
 
     # ---- small utilities ------------------------------------------------------------------
     def chance(self, p):
         return self.rng.random() < p
+
+    def one_of(self, *thunks):
+        """The text of one alternative, chosen at random; only that one is generated."""
+        return self.rng.choice(thunks)()
 
     def pick(self, weights: dict):
         keys = [k for k, w in weights.items() if w > 0]
@@ -120,7 +133,9 @@ class _Gen:
 
     def leaf(self, sc: _Scope):
         r = self.rng.random()
-        if sc.ints and r < 0.12:
+        if sc.ints and r < 0.08:
+            if self.chance(0.15):
+                return f"(0.1 * float({self.rng.choice(sc.ints)}))"
             return f"({self.pos_const(0.05, 0.5)} * {self.rng.choice(sc.ints)})"
         if sc.floats and r < 0.8:
             return self.rng.choice(sc.floats)
@@ -131,8 +146,9 @@ class _Gen:
         if depth <= 0 or self.chance(0.2):
             return self.leaf(sc)
         kind = self.pick({"bin": 30, "div": 5, "neg": 3, "math1": 14, "exp": 4, "log": 4, "sqrt": 4, "pow": 5,
-                          "abs": 3, "minmax": 6, "ifexp": 4, "boolval": 2, "call": 7 if self.callable else 0,
-                          "hyper": 2, "atan2": 2, "hypot": 1})
+                          "abs": 3, "minmax": 6, "ifexp": 4, "boolval": 2, "call": 7 if self.can_call() else 0,
+                          "hyper": 2, "atan2": 2, "hypot": 1, "intpow": 2 if sc.ints else 0, "piecewise": 1,
+                          "math2": 2, "boolmul": 1, "index": 3 if self.can_call(tuples=True) else 0})
         d = depth - 1
 
         def a():
@@ -140,9 +156,9 @@ class _Gen:
         if kind == "bin":
             return f"({a()} {self.rng.choice(['+', '-', '*', '+', '-', '*', '*'])} {a()})"
         if kind == "div":
-            e = a()
-            return self.rng.choice([f"({a()} / (1.0 + {e} * {e}))", f"({a()} / (2.0 + math.sin({e})))",
-                                    f"({a()} / (1.5 + math.cos({e})))"])
+            e = self.once(sc, d)
+            return self.one_of(lambda: f"({a()} / (1.0 + {e} * {e}))", lambda: f"({a()} / (2.0 + math.sin({e})))",
+                               lambda: f"({a()} / (1.5 + math.cos({e})))")
         if kind == "neg":
             return f"(-{a()})"
         if kind == "math1":
@@ -150,16 +166,16 @@ class _Gen:
         if kind == "exp":
             return f"math.exp({self.squash(a())})"
         if kind == "log":
-            e = a()
+            e = self.once(sc, d)
             return self.rng.choice([f"math.log(1.0 + {e} * {e})", f"math.log1p({e} * {e})",
                                     f"math.log(2.0 + math.sin({e}))"])
         if kind == "sqrt":
-            e = a()
+            e = self.once(sc, d)
             return self.rng.choice([f"math.sqrt(1.0 + {e} * {e})", f"math.sqrt(2.0 + math.cos({e}))"])
         if kind == "pow":
-            e = a()
-            return self.rng.choice([f"({e}) ** 2", f"({e}) ** 3", f"(1.0 + {e} * {e}) ** 0.5",
-                                    f"(1.5 + math.sin({e})) ** {self.squash(a())}"])
+            e = self.once(sc, d)
+            return self.one_of(lambda: f"({e}) ** 2", lambda: f"({e}) ** 3", lambda: f"(1.0 + {e} * {e}) ** 0.5",
+                               lambda: f"(1.5 + math.sin({e})) ** {self.squash(a())}")
         if kind == "abs":
             return f"abs({a()})"
         if kind == "minmax":
@@ -170,14 +186,32 @@ class _Gen:
             return f"({a()} if {self.cond(sc, d)} else {a()})"
         if kind == "boolval":
             # `c and e1 or e2` is e1 when c holds (and e1 != 0), else e2; `e1 or e2` is e1 unless e1 == 0
-            return self.rng.choice([f"({self.cond(sc, d)} and {a()} or {a()})", f"({a()} or {a()})"])
+            return self.one_of(lambda: f"({self.cond(sc, d)} and {a()} or {a()})", lambda: f"({a()} or {a()})")
         if kind == "call":
             return self.call(sc, d)
         if kind == "hyper":
             return f"math.{self.rng.choice(['sinh', 'cosh', 'expm1'])}({self.squash(a())})"
         if kind == "atan2":
             return f"math.atan2({a()}, 2.0 + math.cos({a()}))"
+        if kind == "intpow":  # a float to a non-negative int power that varies at run time
+            return f"{self.squash(a())} ** {self.rng.choice(sc.ints)}"
+        if kind == "piecewise":  # jumps: points next to one are skipped as kinks
+            return self.one_of(lambda: f"({a()} % 1.5)", lambda: f"(0.25 * ({a()} // 0.75))",
+                               lambda: f"math.fmod({a()}, 1.25)", lambda: f"(0.1 * int({a()}))")
+        if kind == "math2":
+            return self.one_of(lambda: f"math.fabs({a()})", lambda: f"math.copysign({a()}, {a()})",
+                               lambda: f"math.pow(1.0 + {self.squash(a())}, {self.pos_const(0.5, 2.5)})")
+        if kind == "boolmul":  # a comparison used as a number
+            return f"(({self.cond(sc, 0)}) * {a()})"
+        if kind == "index":  # one element of a tuple a helper returns
+            return f"{self.call(sc, d, tuples=True)}[{self.rng.randint(0, 1)}]"
         return f"math.hypot({a()}, {self.pos_const(0.5, 2.0)})"
+
+    def ret_expr(self, sc, depth):
+        """What a return statement returns: a float, or a pair in a helper that returns pairs."""
+        if self.returns_pair:
+            return f"{self.fexpr(sc, depth)}, {self.fexpr(sc, depth)}"
+        return self.fexpr(sc, depth)
 
     def data_expr(self, sc, depth):
         """An expression that reads at least one variable (a condition on constants alone is dull)."""
@@ -187,16 +221,39 @@ class _Gen:
                 return e
         return self.rng.choice(sc.floats) if sc.floats else e
 
-    def call(self, sc, depth):
-        name, nparams = self.rng.choice(self.callable)
-        return f"{name}({', '.join(self.fexpr(sc, max(depth, 0)) for _ in range(nparams))})"
+    def can_call(self, tuples=False):
+        return (self.calls_left > 0 and not self.no_calls
+                and any(h["pair"] == tuples for h in self.callable))
+
+    def once(self, sc, depth):
+        """An expression that will be printed twice (1 + e*e): no helper calls in it, to keep code small."""
+        self.no_calls += 1
+        try:
+            return self.fexpr(sc, depth)
+        finally:
+            self.no_calls -= 1
+
+    def call(self, sc, depth, tuples=False):
+        self.calls_left -= 1
+        h = self.rng.choice([h for h in self.callable if h["pair"] == tuples])
+        args = [self.fexpr(sc, max(depth, 0)) for _ in h["params"]]
+        if h["default"]:  # the last parameter has a default: leave it out, or pass it by keyword
+            r = self.rng.random()
+            if r < 0.35:
+                args.pop()
+            elif r < 0.7:
+                args[-1] = f"{h['params'][-1]}={args[-1]}"
+        return f"{h['name']}({', '.join(args)})"
 
     def cond(self, sc: _Scope, depth: int) -> str:
-        kind = self.pick({"cmp": 45, "cmpc": 25, "int": 8 if sc.ints else 0, "chain": 5,
+        kind = self.pick({"cmp": 45, "cmpc": 25, "int": 8 if sc.ints else 0, "chain": 5, "flag": 6 if sc.bools else 0,
                           "and": 6 if depth > 0 else 0, "or": 6 if depth > 0 else 0, "not": 3 if depth > 0 else 0})
         d = max(depth - 1, 0)
         if kind == "cmp":
-            return f"{self.data_expr(sc, d)} {self.rng.choice(CMP)} {self.fexpr(sc, d)}"
+            left, right = self.data_expr(sc, d), self.fexpr(sc, d)
+            if right == left:
+                right = self.fexpr(sc, d + 1)
+            return f"{left} {self.rng.choice(CMP)} {right}"
         if kind == "cmpc":
             return f"{self.data_expr(sc, d)} {self.rng.choice(CMP)} {self.const()}"
         if kind == "int":
@@ -209,6 +266,9 @@ class _Gen:
             return f"{self.fmt(lo)} < {self.data_expr(sc, d)} < {self.fmt(hi)}"
         if kind in ("and", "or"):
             return f"({self.cond(sc, d)} {kind} {self.cond(sc, d)})"
+        if kind == "flag":
+            b = self.rng.choice(sc.bools)
+            return self.one_of(lambda: b, lambda: f"not {b}", lambda: f"({b} and {self.cond(sc, 0)})")
         return f"not ({self.cond(sc, d)})"
 
     @staticmethod
@@ -231,8 +291,8 @@ class _Gen:
                 lines.append(f"{ind}break")
             elif sc.in_loop and r < 0.32:
                 lines.append(f"{ind}continue")
-            elif r < (0.42 if sc.in_loop else 0.2):
-                lines.append(f"{ind}return {self.fexpr(sc, self.rng.randint(1, 2))}")
+            elif r < (0.42 if sc.in_loop else 0.12):
+                lines.append(f"{ind}return {self.ret_expr(sc, self.rng.randint(1, 2))}")
         if not lines:
             lines.append(f"{ind}pass")
         return lines
@@ -249,7 +309,10 @@ class _Gen:
             "for": (8 if sc.loop_depth < 2 else 1 if sc.loop_depth < 3 else 0) if can_nest else 0,
             "exit": 6 if sc.in_loop else 0,
             "ret": 3,
-            "callstmt": 5 if self.callable else 0,
+            "callstmt": 5 if self.can_call() else 0,
+            "pairstmt": 4 if self.can_call(tuples=True) else 0,
+            "ifassign": 6 if can_nest else 0,
+            "chain": 1,
         })
         return getattr(self, "stmt_" + kind)(sc, ind)
 
@@ -257,13 +320,13 @@ class _Gen:
         """An update of a loop-carried float t that keeps it bounded however often it runs."""
         e = self.fexpr(sc, d)
         c = self.pos_const(0.1, 0.9)
-        return self.rng.choice([
-            f"{t} = {self.squash(e)}",
-            f"{t} = {c} * {t} + {self.pos_const(0.1, 1.0)} * {self.squash(e)}",
-            f"{t} = {self.squash(f'{t} + {e}')}",
-            f"{t} = max({t}, {self.squash(e)})" if self.chance(0.5) else f"{t} = min({t}, {e})",
-            f"{t} = ({e} if {self.cond(sc, 1)} else {t})",
-        ])
+        return self.one_of(
+            lambda: f"{t} = {self.squash(e)}",
+            lambda: f"{t} = {c} * {t} + {self.pos_const(0.1, 1.0)} * {self.squash(e)}",
+            lambda: f"{t} = {self.squash(f'{t} + {e}')}",
+            lambda: f"{t} = max({t}, {self.squash(e)})" if self.chance(0.5) else f"{t} = min({t}, {e})",
+            lambda: f"{t} = ({e} if {self.cond(sc, 1)} else {t})",
+        )
 
     def stmt_new(self, sc, ind):
         v = self.new_float()
@@ -368,7 +431,7 @@ class _Gen:
     def stmt_exit(self, sc, ind):
         word = self.rng.choice(["break", "continue", "break", "return"])
         if word == "return":
-            word = f"return {self.fexpr(sc, self.rng.randint(1, 2))}"
+            word = f"return {self.ret_expr(sc, self.rng.randint(1, 2))}"
         lines = [f"{ind}if {self.cond(sc, self.rng.choice([0, 1]))}:"]
         if self.chance(0.4):
             lines += self.block(sc.child(), ind + "    ", 1, 1)
@@ -378,7 +441,45 @@ class _Gen:
         lines = [f"{ind}if {self.cond(sc, self.rng.choice([0, 1]))}:"]
         if self.chance(0.3):
             lines += self.block(sc.child(), ind + "    ", 1, 1)
-        return lines + [f"{ind}    return {self.fexpr(sc, self.rng.randint(1, 2))}"]
+        return lines + [f"{ind}    return {self.ret_expr(sc, self.rng.randint(1, 2))}"]
+
+    def stmt_pairstmt(self, sc, ind):
+        """p, q = helper(...) for a helper that returns a pair; new variables, or bounded updates in a loop."""
+        call = self.call(sc, self.rng.choice([0, 1]), tuples=True)
+        p, q = self.new_float(), self.new_float()
+        lines = [f"{ind}{p}, {q} = {call}"]
+        sc.floats += [p, q]
+        if sc.in_loop and len(sc.floats) > 2 and self.chance(0.5):
+            t = self.rng.choice([v for v in sc.floats if v not in (p, q)])
+            lines.append(f"{ind}{t} = {self.pos_const(0.1, 0.9)} * {t} + 0.1 * math.tanh({p} - {q})")
+        return lines
+
+    def stmt_ifassign(self, sc, ind):
+        """A new variable assigned on every path that reaches the join (the others leave)."""
+        v = self.new_float()
+        lines = []
+        n_branches = self.rng.choice([2, 2, 3])
+        for k in range(n_branches):
+            head = "if" if k == 0 else "elif" if k < n_branches - 1 else "else"
+            lines.append(f"{ind}{head} {self.cond(sc, 1)}:" if head != "else" else f"{ind}else:")
+            child = sc.child()
+            if k > 0 and self.chance(0.2):  # this path leaves: v need not be assigned on it
+                exits = ["return"] + (["break", "continue"] if sc.in_loop else [])
+                word = self.rng.choice(exits)
+                lines.append(f"{ind}    " + (f"return {self.ret_expr(child, 1)}" if word == "return" else word))
+                continue
+            if self.chance(0.4):
+                lines += self.block(child, ind + "    ", 1, 2)
+            lines.append(f"{ind}    {v} = {self.fexpr(child, self.expr_depth())}")
+        sc.floats.append(v)
+        return lines
+
+    def stmt_chain(self, sc, ind):
+        """a = b = e"""
+        a, b = self.new_float(), self.new_float()
+        line = f"{ind}{a} = {b} = {self.fexpr(sc, self.expr_depth())}"
+        sc.floats += [a, b]
+        return [line]
 
     def stmt_callstmt(self, sc, ind):
         call = self.call(sc, self.rng.choice([0, 1, 1]))
@@ -392,15 +493,21 @@ class _Gen:
         return [f"{ind}{v} = {call}"]
 
     # ---- functions ------------------------------------------------------------------------
-    def function(self, name, params, has_n, budget, in_helper):
+    def function(self, name, params, has_n, budget, in_helper, returns_pair=False, default=None):
+        self.returns_pair = returns_pair
+        self.calls_left = 1 if in_helper else self.rng.randint(1, 3)
         self.nvar = 0
         self.budget = budget
-        floats = [p for p in params if p != "n"]
-        sc = _Scope(floats, ["n"] if has_n else [], floats, 0, 0, has_n, in_helper)
-        lines = [f"def {name}({', '.join(params)}):"]
+        floats = [p for p in params if p not in ("n", "flag")]
+        sc = _Scope(floats, ["n"] if has_n else [], floats, 0, 0, has_n, in_helper,
+                    ["flag"] if "flag" in params else [])
+        shown = list(params)
+        if default is not None:
+            shown[-1] = f"{params[-1]}={default}"
+        lines = [f"def {name}({', '.join(shown)}):"]
         lo = 1 if in_helper else 2
         lines += self.block(sc, "    ", lo, max(lo, budget))
-        lines.append(f"    return {self.fexpr(sc, self.rng.choice([1, 2, 2, 3]))}")
+        lines.append(f"    return {self.ret_expr(sc, self.rng.choice([1, 2, 2, 3]))}")
         return "\n".join(lines) + "\n"
 
     def program(self, seed) -> Program:
@@ -409,17 +516,20 @@ class _Gen:
         for j in range(self.rng.choice([0, 0, 1, 1, 1, 2])):
             name = f"h_{i}_{j}"
             params = ["a", "b", "c"][:self.rng.choice([1, 2, 2, 3])]
-            self.callable = [(h, p) for h, p in helpers]
-            sources.append(self.function(name, params, False, self.rng.randint(1, 5), True))
-            helpers.append((name, len(params)))
+            pair = self.chance(0.25)
+            default = self.const() if len(params) > 1 and self.chance(0.25) else None
+            self.callable = list(helpers)
+            sources.append(self.function(name, params, False, self.rng.randint(1, 5), True, pair, default))
+            helpers.append({"name": name, "params": params, "pair": pair, "default": default is not None})
         self.callable = list(helpers)
         n_floats = self.rng.choice([1, 2, 2, 3])
         has_n = True
-        params = [f"x{k}" for k in range(n_floats)] + ["n"]
+        has_flag = self.chance(0.15)
+        params = [f"x{k}" for k in range(n_floats)] + (["flag"] if has_flag else []) + ["n"]
         main = f"f_{i}"
         sources.append(self.function(main, params, has_n, self.rng.randint(3, 16), False))
         source = "\n\n".join(sources)
-        prog = Program(seed, i, main, [h for h, _ in helpers], source, n_floats, has_n)
+        prog = Program(seed, i, main, [h["name"] for h in helpers], source, n_floats, has_n, has_flag=has_flag)
         prog.constructs = constructs_of(source, main)
         return prog
 
@@ -447,6 +557,8 @@ def constructs_of(source: str, main: str) -> Counter:
         t = type(node)
         if t is ast.If:
             out["if"] += 1
+            if _assigns_on_every_path(node):
+                out["variable assigned in every branch"] += 1
             orelse = node.orelse
             if len(orelse) == 1 and isinstance(orelse[0], ast.If):
                 out["elif"] += 1
@@ -484,6 +596,8 @@ def constructs_of(source: str, main: str) -> Counter:
         elif t is ast.Continue:
             out["continue"] += 1
         elif t is ast.Return:
+            if isinstance(node.value, ast.Tuple):
+                out["helper returns a pair"] += 1
             if node is not fn.body[-1]:
                 out["early return"] += 1
                 if loops:
@@ -495,15 +609,28 @@ def constructs_of(source: str, main: str) -> Counter:
         elif t is ast.Compare and len(node.ops) > 1:
             out["chained comparison"] += 1
         elif t is ast.Assign and isinstance(node.targets[0], ast.Tuple):
-            out["tuple assignment"] += 1
-            if loops:
-                out["loop-carried tuple"] += 1
+            if isinstance(node.value, ast.Call):
+                out["pair returned by a helper, unpacked"] += 1
+            else:
+                out["tuple assignment"] += 1
+                if loops:
+                    out["loop-carried tuple"] += 1
+        elif t is ast.Assign and len(node.targets) > 1:
+            out["chained assignment (a = b = e)"] += 1
         elif t is ast.AugAssign:
             out["augmented assignment"] += 1
         elif t is ast.BinOp and isinstance(node.op, ast.Pow):
             out["**"] += 1
+            if isinstance(node.right, ast.Name):
+                out["** int variable"] += 1
         elif t is ast.BinOp and isinstance(node.op, ast.Div):
             out["/"] += 1
+        elif t is ast.BinOp and isinstance(node.op, (ast.Mod, ast.FloorDiv)):
+            out["%" if isinstance(node.op, ast.Mod) else "//"] += 1
+        elif t is ast.BinOp and (isinstance(node.left, ast.Compare) or isinstance(node.right, ast.Compare)):
+            out["comparison as a number"] += 1
+        elif t is ast.Subscript:
+            out["element of a returned pair"] += 1
         elif t is ast.Call:
             f = node.func
             if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "math":
@@ -512,8 +639,14 @@ def constructs_of(source: str, main: str) -> Counter:
                 out[f.id] += 1
                 if f.id in ("min", "max") and len(node.args) > 2:
                     out[f"{f.id} of 3"] += 1
+            elif isinstance(f, ast.Name) and f.id in ("float", "int"):
+                out[f"{f.id}()"] += 1
             elif isinstance(f, ast.Name) and f.id in fns:
                 out["helper call"] += 1
+                if node.keywords:
+                    out["keyword argument"] += 1
+                if len(node.args) + len(node.keywords) < len(fns[f.id].args.args):
+                    out["default argument"] += 1
                 if fn.name != main:
                     out["helper calls helper"] += 1
                 if loops:
@@ -523,6 +656,8 @@ def constructs_of(source: str, main: str) -> Counter:
     for fn in fns.values():
         for s in fn.body:
             walk(s, 0, fn)
+    if "flag" in [a.arg for a in fns[main].args.args]:
+        out["bool argument"] += 1
     # value-level and/or (not directly the test of if/while/ifexp)
     tests = set()
     for node in ast.walk(tree):
@@ -534,6 +669,29 @@ def constructs_of(source: str, main: str) -> Counter:
                 continue
             out["and/or as a value" if not _is_condition_part(node, tree) else "and/or in condition"] += 1
     return out
+
+
+def _assigns_on_every_path(node):
+    """if/elif/else whose branches each end by assigning one same new name (or leave)."""
+    names = set()
+    branch = node
+    while True:
+        last = branch.body[-1]
+        if isinstance(last, ast.Assign) and isinstance(last.targets[0], ast.Name):
+            names.add(last.targets[0].id)
+        elif not isinstance(last, (ast.Return, ast.Break, ast.Continue)):
+            return False
+        if len(branch.orelse) == 1 and isinstance(branch.orelse[0], ast.If):
+            branch = branch.orelse[0]
+            continue
+        if not branch.orelse:
+            return False
+        last = branch.orelse[-1]
+        if isinstance(last, ast.Assign) and isinstance(last.targets[0], ast.Name):
+            names.add(last.targets[0].id)
+        elif not isinstance(last, (ast.Return, ast.Break, ast.Continue)):
+            return False
+        return len(names) == 1 and next(iter(names)).startswith("v")
 
 
 def _is_condition_part(node, tree):

@@ -6,7 +6,7 @@ Both remove the matching operand from every branch into the block.
 """
 from __future__ import annotations
 
-from ..ir import Function, Var, substitute, uses, used_values
+from ..ir import Function, Var, substitute, used_values
 
 
 def _incoming(fn: Function):
