@@ -38,10 +38,7 @@ RTOL, ATOL = 1e-5, 1e-7
 FD_AGREE = 1e-4
 
 # (path, function name) -> (reason, exception raised), for known failures (kept as strict xfails)
-FMOD_BUG = ("bug: the backend lowers math.fmod to `math.fmod`, which Numba does not support "
-            "(\"Unknown attribute 'fmod' of type Module(math)\"); the IR and its evaluator are right",
-            zygopy.ZygopyError)
-KNOWN_FAILURES = {("fused", "fmod_wrap"): FMOD_BUG, ("split", "fmod_wrap"): FMOD_BUG}
+KNOWN_FAILURES = {}
 
 
 def strategy(domain):

@@ -31,11 +31,13 @@ def compiled(f, args, wrt=None) -> CompiledGradient:
 
 def _compiled(f, args, wrt):
     sig = signature(f, args)
-    wrt = tuple(range(len(args))) if wrt is None else _check_wrt(f, wrt, len(args))
+    explicit = wrt is not None
+    wrt = _check_wrt(f, wrt, len(args)) if explicit else tuple(range(len(args)))
     key = (f, sig.key, wrt)
     c = _CACHE.get(key)
     if c is None:
-        _check_wrt_types(f, sig, wrt)
+        if explicit:
+            _check_wrt_types(f, sig, wrt)
         c = _CACHE[key] = CompiledGradient(f, list(sig.types), sig.leaf_indices(wrt), sig.structures(args),
                                            sig.shape_classes)
     return c, sig, wrt
@@ -68,8 +70,7 @@ def _check_wrt(f, wrt, nargs):
 
 
 def _check_wrt_types(f, sig, wrt):
-    if len(wrt) == len(sig.nodes):
-        return
+    """Arguments named in wrt must hold something to differentiate."""
     for i in wrt:
         if not any(is_float(t) for t, owner in zip(sig.types, sig.owners) if owner == i):
             raise UnsupportedType(f"argument {i} of {f.__name__!r} holds no floating-point values, so it cannot be "

@@ -34,7 +34,12 @@ def code_python(fn, *args, wrt=None) -> str:
 
 def code_llvm(fn, *args, wrt=None) -> str:
     """The optimised LLVM IR of the fused value-and-gradient function for these arguments."""
-    from .api import compiled
-    c = compiled(fn, args, wrt)
-    c.value_and_gradient(args)
-    return "\n".join(c._fused.inspect_llvm().values())
+    from .api import _compiled
+    from .backend.jit import load_module
+    c, sig, _ = _compiled(fn, args, wrt)
+    # Numba keeps no LLVM for code it loaded from its disk cache: compile a fresh, uncached copy
+    module = load_module(c.source.replace("cache=True", "cache=False"), cached=False)
+    fused = getattr(module, c._fused.py_func.__name__)
+    c.value_and_gradient(sig.leaves)  # sizes the stacks
+    fused(*c.own(sig.leaves), 1.0, *c._alloc())
+    return "\n".join(fused.inspect_llvm().values())

@@ -66,17 +66,19 @@ def _along(g, axis, part):
 
 def _concatenate(g, y, *arrays_and_axis):
     *arrays, axis = arrays_and_axis
+    axis = axis.v % _ndim(y)
     out, start = [], 0
     for a in arrays:
-        stop = start + getindex(getattr_(a, "shape"), axis.v)
-        out.append(_along(g, axis.v, g.emit("slice", start, stop, None)))
+        stop = start + getindex(getattr_(a, "shape"), axis)
+        out.append(_along(g, axis, g.emit("slice", start, stop, None)))
         start = stop
     return (*out, None)
 
 
 def _stack(g, y, *arrays_and_axis):
     *arrays, axis = arrays_and_axis
-    return (*[_along(g, axis.v, k) for k in range(len(arrays))], None)
+    axis = axis.v % _ndim(y)
+    return (*[_along(g, axis, k) for k in range(len(arrays))], None)
 
 
 def _no_gradient(g, y, *args):

@@ -30,7 +30,7 @@ def array_expression(s, args) -> str | None:
     if op == "ravel":
         return f"np.ascontiguousarray({args[0]}).reshape(-1)"
     if op == "spread":
-        if ops[2] is None:
+        if ops[2] is None or not is_array(ops[0]):  # a whole reduction, or one to a scalar
             return f"np.full({args[1]}, {args[0]})"
         return f"np.broadcast_to(np.expand_dims({args[0]}, {ops[2]}), {args[1]})"
     if op == "sum_to":

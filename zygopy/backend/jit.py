@@ -10,6 +10,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import types
 from pathlib import Path
 
 from .source import HEADER
@@ -26,11 +27,16 @@ def cache_dir() -> Path:
     return path
 
 
-def load_module(source: str):
-    """Import generated source as a module (written atomically to the cache directory)."""
+def load_module(source: str, cached=True):
+    """Import generated source as a module (written atomically to the cache directory). With
+    cached=False the module is fresh each time and not registered (for inspection)."""
     source = HEADER + "\n\n" + source
     digest = hashlib.sha256(source.encode()).hexdigest()[:24]
     modname = f"zygopy_generated_{digest}"
+    if not cached:
+        module = types.ModuleType(modname)
+        exec(compile(source, f"<zygopy {modname}>", "exec"), module.__dict__)
+        return module
     if modname in sys.modules:
         return sys.modules[modname]
     path = cache_dir() / f"{modname}.py"

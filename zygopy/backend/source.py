@@ -29,6 +29,8 @@ CALLS = {"abs": "abs", "min": "min", "max": "max", "float": "float", "int": "int
 MATH = {"sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "exp",
         "expm1", "log", "log1p", "log2", "log10", "sqrt", "erf", "erfc", "fabs", "atan2", "hypot", "copysign", "fmod"}
 
+NOT_IN_NUMBA_MATH = {"fmod"}  # math functions Numba lacks; their NumPy twins compile
+
 HEADER = """import math
 import numpy as np
 from numba import njit, types
@@ -136,7 +138,7 @@ def expression(s) -> str:
         return f"{CALLS[op]}({', '.join(args)})"
     if op in MATH:
         on_arrays = any(isinstance(getattr(a, "type", None), ArrayT) for a in s.args)
-        fn = f"np.{NUMPY_OF_MATH.get(op, op)}" if on_arrays else f"math.{op}"
+        fn = f"np.{NUMPY_OF_MATH.get(op, op)}" if on_arrays or op in NOT_IN_NUMBA_MATH else f"math.{op}"
         return f"{fn}({', '.join(args)})"
     if op == "select":
         return f"{args[1]} if {args[0]} else {args[2]}"

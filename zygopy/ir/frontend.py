@@ -760,6 +760,8 @@ class Frontend:
         if op == "not":
             v = self.truth(v)
             return (not v) if isinstance(v, bool) else self.emit("not", v)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return -v if op == "neg" else +v  # a literal such as -1 is a constant (axis=-1)
         return self.emit(op, v)
 
     def expr_Compare(self, node):

@@ -47,10 +47,19 @@ def broadcast(ts):
     arrays = [t for t in ts if isinstance(t, ArrayT)]
     if not arrays:
         return _join_all(ts)
-    dtype = _join_all([Scalar(a.dtype) for a in arrays])
-    if not dtype.is_float and any(isinstance(t, Scalar) and t.is_float for t in ts):
-        dtype = FLOAT
-    return ArrayT(dtype.dtype, max(a.ndim for a in arrays))
+    return ArrayT(numba_dtype([t.dtype for t in ts]), max(a.ndim for a in arrays))
+
+
+def numba_dtype(dtypes):
+    """The dtype Numba gives an elementwise result (NumPy's rules before NEP 50: a float64 or an
+    int64 operand, array or scalar, makes float32 arrays float64)."""
+    kinds = set(dtypes)
+    if "float64" in kinds or ("float32" in kinds and "int64" in kinds):
+        return "float64"
+    for dtype in ("float32", "int64"):
+        if dtype in kinds:
+            return dtype
+    return "bool"
 
 
 def _arith(ts, args):
@@ -235,7 +244,7 @@ _ARRAY_MATH = {"erf": _erf_array, "erfc": lambda x: _erf_array(x, -1.0)}
 for _name in UNARY_MATH + BINARY_MATH:
     _array_fn = _ARRAY_MATH.get(_name) or getattr(np, NUMPY_OF_MATH.get(_name, _name))
     _add(_name, _elementwise(getattr(math, _name), _array_fn), _float_of)
-for _name, _array_fn in [("min", np.minimum), ("max", np.maximum), ("select", np.where)]:
+for _name, _array_fn in [("min", np.minimum), ("max", np.maximum), ("select", np.where), ("sign", np.sign)]:
     _prim = PRIMITIVES[_name]
     PRIMITIVES[_name] = Primitive(_name, _elementwise(_prim.impl, _array_fn), _prim.type_rule)
 

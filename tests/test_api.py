@@ -1,0 +1,393 @@
+"""The public API: call forms, argument handling, the compile cache, inspection, and errors.
+
+Expected values are analytic derivatives or finite differences, never zygopy's own output.
+"""
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import zygopy
+import zygopy.adjoint.rules as rules
+import zygopy.api
+
+
+def fd(f, args, i, h=1e-6):
+    up, down = list(args), list(args)
+    up[i] += h
+    down[i] -= h
+    return (f(*up) - f(*down)) / (2 * h)
+
+
+# ---- functions under test (module level, so that zygopy can read their source) ---------------
+
+def poly(x, y):
+    return x * x * y + 3.0 * y
+
+
+def three(x, y, z):
+    return x * math.sin(y) + z * z * y
+
+
+def with_int(x, n):
+    s = 0.0
+    for i in range(n):
+        s += x ** 2 * (i + 1)
+    return s
+
+
+def with_flag(x, flag, n):
+    if flag:
+        return x * n
+    return x * x
+
+
+def scaled(x, scale=2.0):
+    return scale * x * x
+
+
+def helper_default(x, k=3):
+    return x ** k
+
+
+def two_outputs(x, y):
+    return x * y, math.sin(x) + y * y
+
+
+def constant_in_x(x, y):
+    return 2.0 * y + 1.0
+
+
+def constant_everywhere(x):
+    return 4.25
+
+
+def returns_tuple(x):
+    return x, 2.0 * x
+
+
+def returns_int(x, n):
+    return n + 1
+
+
+def float_to_int(x):
+    return int(x) + 0
+
+
+def loop_carried(x, n):
+    r = 1.0
+    for _ in range(n):
+        r = r * x + math.sin(r)
+    return r
+
+
+def uses_gamma(x):
+    return math.gamma(x)
+
+
+def uses_sin_for_norule(x):
+    y = x * 2.0
+    return math.sin(y) + y
+
+
+def uses_sin_for_register(x):
+    return math.sin(x) * 3.0
+
+
+def uses_sin_for_custom(x):
+    return math.sin(x) + x
+
+
+def for_llvm(x, n):
+    r = 1.0
+    for _ in range(n):
+        r = r * x + math.cos(r)
+    return r
+
+
+def for_llvm_cached(x, n):
+    r = 0.5
+    for _ in range(n):
+        r = r * x + math.sin(r)
+    return r
+
+
+def cached_fn(x, y):
+    return x / y + y
+
+
+# ---- call forms ------------------------------------------------------------------------
+
+def test_gradient_matches_analytic():
+    x, y = 1.5, -0.75
+    assert zygopy.gradient(poly, x, y) == pytest.approx((2 * x * y, x * x + 3.0), rel=1e-14)
+
+
+def test_decorator_form():
+    @zygopy.gradient
+    def grad_poly(x, y):
+        return x * x * y + 3.0 * y
+
+    # the decorated function returns the gradients of the original one
+    assert grad_poly(1.5, -0.75) == pytest.approx((2 * 1.5 * -0.75, 1.5 ** 2 + 3.0), rel=1e-14)
+    assert grad_poly(2.0, 1.0) == pytest.approx((4.0, 7.0), rel=1e-14)
+    assert grad_poly.__name__ == "grad_poly"
+
+
+def test_withgradient_value_equals_call():
+    for args in ((0.3, 1.7), (-2.0, 0.25)):
+        value, grads = zygopy.withgradient(three, *args, 0.5)
+        assert value == pytest.approx(three(*args, 0.5), rel=1e-15)
+        for i in range(3):
+            assert grads[i] == pytest.approx(fd(three, (*args, 0.5), i), rel=1e-7, abs=1e-9)
+
+
+def test_wrt_selects_arguments():
+    args = (0.7, 1.2, -0.4)
+    full = zygopy.gradient(three, *args)
+    only = zygopy.gradient(three, *args, wrt=(0, 2))
+    assert only[1] is None
+    assert only[0] == pytest.approx(math.sin(1.2), rel=1e-14)
+    assert only[2] == pytest.approx(2 * -0.4 * 1.2, rel=1e-14)
+    assert (only[0], only[2]) == pytest.approx((full[0], full[2]), rel=1e-14)
+    single = zygopy.gradient(three, *args, wrt=1)
+    assert single[0] is None and single[2] is None
+    assert single[1] == pytest.approx(0.7 * math.cos(1.2) + 0.16, rel=1e-14)
+    # the same selection through pullback and withgradient
+    _, back = zygopy.pullback(three, *args, wrt=(2,))
+    assert back(1.0)[:2] == (None, None) and back(1.0)[2] == pytest.approx(2 * -0.4 * 1.2, rel=1e-14)
+    assert zygopy.withgradient(three, *args, wrt=[1])[1][1] == pytest.approx(single[1], rel=1e-15)
+
+
+def test_wrt_pointing_at_int_is_an_error():
+    with pytest.raises(zygopy.UnsupportedType, match="argument 1"):
+        zygopy.gradient(with_int, 1.5, 4, wrt=1)
+    with pytest.raises(zygopy.UnsupportedType, match="argument 2"):
+        zygopy.pullback(with_flag, 1.5, True, 3, wrt=(0, 2))
+
+
+def test_wrt_naming_all_arguments_including_an_int_is_an_error():
+    with pytest.raises(zygopy.UnsupportedType, match="argument 1"):
+        zygopy.gradient(with_int, 1.5, 4, wrt=(0, 1))
+
+
+def test_wrt_out_of_range_is_an_error():
+    with pytest.raises(zygopy.UnsupportedType, match="wrt"):
+        zygopy.gradient(poly, 1.0, 2.0, wrt=2)
+    with pytest.raises(zygopy.UnsupportedType, match="wrt"):
+        zygopy.gradient(poly, 1.0, 2.0, wrt=(-1,))
+
+
+def test_ints_and_bools_get_none():
+    g = zygopy.gradient(with_int, 1.5, 4)
+    assert g[1] is None
+    assert g[0] == pytest.approx(2 * 1.5 * (1 + 2 + 3 + 4), rel=1e-14)
+    assert zygopy.gradient(with_flag, 1.5, True, 3) == pytest.approx((3.0, None, None))
+    g = zygopy.gradient(with_flag, 1.5, False, 3)
+    assert g[1] is None and g[2] is None and g[0] == pytest.approx(3.0, rel=1e-15)
+
+
+def test_default_arguments_filled_in():
+    value, g = zygopy.withgradient(scaled, 1.5)
+    assert value == pytest.approx(2.0 * 1.5 ** 2, rel=1e-15)
+    assert g[0] == pytest.approx(2.0 * 2 * 1.5, rel=1e-15)
+    if len(g) > 1:  # the default, filled in, is a float argument too
+        assert g[1] == pytest.approx(1.5 ** 2, rel=1e-15)
+    # given explicitly, the default is overridden
+    assert zygopy.gradient(scaled, 1.5, 0.5)[0] == pytest.approx(0.5 * 2 * 1.5, rel=1e-15)
+    # an int default
+    assert zygopy.gradient(helper_default, 2.0)[0] == pytest.approx(3 * 2.0 ** 2, rel=1e-14)
+    assert zygopy.gradient(helper_default, 2.0, 5)[0] == pytest.approx(5 * 2.0 ** 4, rel=1e-14)
+
+
+def test_pullback_linear_in_dy_and_repeatable():
+    args = (0.9, 5)
+    value, back = zygopy.pullback(loop_carried, *args)
+    assert value == pytest.approx(loop_carried(*args), rel=1e-14)
+    one = back(1.0)
+    two = back(2.0)
+    again = back(1.0)
+    assert one[1] is None and two[1] is None
+    assert two[0] == pytest.approx(2.0 * one[0], rel=1e-14)
+    assert again == one
+    assert back(-0.5)[0] == pytest.approx(-0.5 * one[0], rel=1e-14)
+    assert one[0] == pytest.approx(fd(loop_carried, args, 0), rel=1e-7)
+    # the default dy is 1.0
+    assert back() == one
+
+
+def test_jacobian_of_tuple_result():
+    x, y = 0.6, -1.3
+    jx, jy = zygopy.jacobian(two_outputs, x, y)
+    assert isinstance(jx, np.ndarray) and jx.shape == (2,)
+    assert isinstance(jy, np.ndarray) and jy.shape == (2,)
+    for out in range(2):
+        def component(a, b, out=out):
+            return two_outputs(a, b)[out]
+        assert jx[out] == pytest.approx(fd(component, (x, y), 0), rel=1e-7, abs=1e-9)
+        assert jy[out] == pytest.approx(fd(component, (x, y), 1), rel=1e-7, abs=1e-9)
+    assert jx == pytest.approx([y, math.cos(x)], rel=1e-14)
+    assert jy == pytest.approx([x, 2 * y], rel=1e-14)
+
+
+def test_gradient_of_constant_is_zero():
+    g = zygopy.gradient(constant_in_x, 3.0, 4.0)
+    assert g == (0.0, 2.0)
+    assert isinstance(g[0], float)
+    assert zygopy.gradient(constant_everywhere, 1.0) == (0.0,)
+    _, back = zygopy.pullback(constant_in_x, 3.0, 4.0)
+    assert back(1.0) == (0.0, 2.0)
+
+
+def test_aliases():
+    assert zygopy.grad(poly, 1.0, 2.0) == zygopy.gradient(poly, 1.0, 2.0)
+    assert zygopy.value_and_grad(poly, 1.0, 2.0) == zygopy.withgradient(poly, 1.0, 2.0)
+
+
+# ---- inspection -----------------------------------------------------------------------
+
+def test_code_adjoint_shows_forward_and_reverse_with_stacks():
+    adj = zygopy.code_adjoint(loop_carried, 0.9, 5)
+    text = str(adj)
+    assert "forward:" in text and "reverse:" in text
+    # r is needed by the reverse of each iteration (sin'(r), and x * r): it must be stacked
+    assert "push!(float64" in text and "pop!(float64" in text
+    assert "sin(" in text and "cos(" in text  # the primal and the rule's derivative
+
+
+def test_code_adjoint_straight_line_needs_no_stack():
+    text = str(zygopy.code_adjoint(poly, 1.0, 2.0))
+    assert "reverse:" in text
+    assert "push!" not in text and "pop!" not in text
+
+
+def test_code_python():
+    src = zygopy.code_python(loop_carried, 0.9, 5)
+    assert "def " in src and "math.sin" in src and "math.cos" in src
+    compile(src, "<zygopy generated>", "exec")  # it is valid Python
+
+
+def test_code_llvm(tmp_path, monkeypatch):
+    # a fresh disk cache, so that Numba compiles here rather than loading cached machine code
+    monkeypatch.setenv("ZYGOPY_CACHE_DIR", str(tmp_path))
+    llvm = zygopy.code_llvm(for_llvm, 0.9, 5)
+    assert isinstance(llvm, str) and "define" in llvm
+    assert "for_llvm" in llvm
+
+
+LLVM_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+import zygopy, test_api
+print("DEFINE" if "define" in zygopy.code_llvm(test_api.for_llvm_cached, 0.9, 5) else "EMPTY")
+"""
+
+
+def test_code_llvm_in_a_second_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZYGOPY_CACHE_DIR", str(tmp_path))
+    assert "define" in zygopy.code_llvm(for_llvm_cached, 0.9, 5)  # compiled here, and cached on disk
+    script = LLVM_SCRIPT.format(tests=os.path.dirname(__file__))
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    output = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-2000:]
+    assert output == "DEFINE", output  # the second process loads the disk cache
+
+
+def test_compile_cache():
+    a = zygopy.api.compiled(cached_fn, (1.0, 2.0))
+    assert zygopy.api.compiled(cached_fn, (1.0, 2.0)) is a
+    assert zygopy.api.compiled(cached_fn, (-3.0, 0.5)) is a  # other values, same types
+    g1 = zygopy.gradient(cached_fn, 1.0, 2.0)
+    g2 = zygopy.gradient(cached_fn, 1.0, 2.0)
+    assert g1 == g2 == pytest.approx((0.5, -0.25 + 1.0), rel=1e-15)
+    assert zygopy.api.compiled(cached_fn, (1.0, 2.0)) is a
+    assert zygopy.code_adjoint(cached_fn, 1.0, 2.0) is a.adjoint
+    # a different wrt is a different compilation
+    assert zygopy.api.compiled(cached_fn, (1.0, 2.0), wrt=(0,)) is not a
+
+
+# ---- errors ---------------------------------------------------------------------------
+
+def test_tuple_result_is_not_scalar():
+    with pytest.raises(zygopy.NotScalar):
+        zygopy.gradient(returns_tuple, 1.0)
+
+
+def test_int_result_is_not_scalar():
+    with pytest.raises(zygopy.NotScalar):
+        zygopy.gradient(returns_int, 1.0, 3)
+    with pytest.raises(zygopy.NotScalar):
+        zygopy.gradient(float_to_int, 1.0)
+
+
+def test_str_argument():
+    with pytest.raises(zygopy.UnsupportedType, match="str"):
+        zygopy.gradient(poly, 1.0, "2.0")
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_argument(bad):
+    with pytest.raises(zygopy.UnsupportedType, match="finite"):
+        zygopy.gradient(poly, 1.0, bad)
+    with pytest.raises(zygopy.UnsupportedType):
+        zygopy.pullback(poly, bad, 1.0)
+
+
+def test_wrong_argument_count():
+    with pytest.raises(zygopy.UnsupportedType, match="takes 2 arguments but 1"):
+        zygopy.gradient(poly, 1.0)
+    with pytest.raises(zygopy.UnsupportedType, match="takes 2 arguments but 3"):
+        zygopy.gradient(poly, 1.0, 2.0, 3.0)
+    with pytest.raises(zygopy.UnsupportedType):
+        zygopy.gradient(scaled, 1.0, 2.0, 3.0)
+
+
+def test_errors_are_zygopy_errors():
+    for cls in (zygopy.NotScalar, zygopy.UnsupportedType, zygopy.NoRule, zygopy.UnsupportedSyntax):
+        assert issubclass(cls, zygopy.ZygopyError)
+
+
+def test_unknown_function_is_unsupported_syntax():
+    with pytest.raises(zygopy.UnsupportedSyntax, match="gamma") as info:
+        zygopy.gradient(uses_gamma, 2.5)
+    assert info.value.filename == __file__
+    assert info.value.line == uses_gamma.__code__.co_firstlineno + 1
+
+
+def test_missing_rule_is_no_rule(monkeypatch):
+    monkeypatch.delitem(rules.RULES, "sin")
+    with pytest.raises(zygopy.NoRule) as info:
+        zygopy.gradient(uses_sin_for_norule, 0.3)
+    err = info.value
+    message = str(err)
+    assert "'sin'" in message
+    assert err.filename == __file__ and __file__ in message
+    sin_line = uses_sin_for_norule.__code__.co_firstlineno + 2
+    assert err.line == sin_line and f"line {sin_line}" in message
+    assert "register_rule" in message
+    assert "math.sin(y)" in message  # the offending source line is quoted
+    # nothing broken was cached: with the rule back, the same function differentiates
+    monkeypatch.undo()
+    assert zygopy.gradient(uses_sin_for_norule, 0.3)[0] == pytest.approx(2 * math.cos(0.6) + 2.0, rel=1e-14)
+
+
+def test_register_rule_adds_a_rule(monkeypatch):
+    monkeypatch.delitem(rules.RULES, "sin")
+    with pytest.raises(zygopy.NoRule):
+        zygopy.gradient(uses_sin_for_register, 0.4)
+
+    @zygopy.register_rule("sin")
+    def sin_rule(g, y, x):
+        return (g * rules.cos(x),)
+
+    assert rules.RULES["sin"] is sin_rule
+    assert zygopy.gradient(uses_sin_for_register, 0.4)[0] == pytest.approx(3.0 * math.cos(0.4), rel=1e-14)
+
+
+def test_registered_rule_is_the_one_used(monkeypatch):
+    # a deliberately wrong rule shows that the registered rule, not a built-in, is applied
+    monkeypatch.delitem(rules.RULES, "sin")
+    zygopy.register_rule("sin")(lambda g, y, x: (g * 10.0,))
+    assert zygopy.gradient(uses_sin_for_custom, 0.4)[0] == pytest.approx(11.0, rel=1e-15)

@@ -1,0 +1,145 @@
+"""Loops are not unrolled: the adjoint of a loop is a loop, whatever the trip count.
+
+The adjoint IR is built from scratch (with an empty compile cache) for trip counts 10 and 10**6
+and must print identically; the reverse function must contain a cycle; and the gradients at
+n = 10**6 must match closed-form derivatives.
+"""
+import math
+
+import pytest
+
+import zygopy
+import zygopy.api
+from zygopy.ir.evaluate import evaluate_gradient
+
+
+def while_power(x, n):
+    r = 1.0
+    while n > 0:
+        r = r * x
+        n -= 1
+    return r
+
+
+def for_geometric(x, n):
+    s = 0.0
+    for _ in range(n):
+        s = s * x + 1.0  # Horner: sum of x^k for k < n
+    return s
+
+
+def nested_power(x, n):
+    r = 1.0
+    for _ in range(n):
+        for _ in range(2):
+            r = r * x
+    return r
+
+
+def break_power(x, n):
+    r = 1.0
+    for i in range(2 * n):
+        if i >= n:
+            break
+        r *= x
+    return r
+
+
+def sin_sum(x, n):
+    s = 0.0
+    for i in range(n):
+        s += math.sin(i * x)
+    return s
+
+
+def d_geometric(x, n):
+    if n <= 10 ** 4:  # sum of k x^(k-1): the closed form below cancels badly for small n and x near 1
+        return math.fsum(k * x ** (k - 1) for k in range(1, n))
+    # d/dx (x^n - 1) / (x - 1); at n = 10**6, x - 1 = 1e-6 the numerator is ~1 and exact to ~1e-15
+    return (n * x ** (n - 1) * (x - 1.0) - (x ** n - 1.0)) / (x - 1.0) ** 2
+
+
+def d_sin_sum(x, n):
+    """sum of i cos(i x) for i < n, differentiating the closed form of the sum of sin(i x),
+    sin((n-1)x/2) sin(nx/2) / sin(x/2), by hand."""
+    a, da = math.sin((n - 1) * x / 2), (n - 1) / 2 * math.cos((n - 1) * x / 2)
+    b, db = math.sin(n * x / 2), n / 2 * math.cos(n * x / 2)
+    c, dc = math.sin(x / 2), 0.5 * math.cos(x / 2)
+    return (da * b + a * db) / c - a * b * dc / (c * c)
+
+
+LOOPS = [
+    # f, x near 1 so that x^n neither overflows nor underflows at n = 10**6, derivative at (x, n)
+    pytest.param(while_power, 1.000001, lambda x, n: n * x ** (n - 1), id="while"),
+    pytest.param(for_geometric, 1.000001, d_geometric, id="for"),
+    pytest.param(nested_power, 1.0000005, lambda x, n: 2 * n * x ** (2 * n - 1), id="nested"),
+    pytest.param(break_power, 1.000001, lambda x, n: n * x ** (n - 1), id="break"),
+]
+
+
+def fresh_adjoint(monkeypatch, f, *args):
+    """The adjoint built from scratch, not fetched from the compile cache."""
+    monkeypatch.setattr(zygopy.api, "_CACHE", {})
+    return zygopy.code_adjoint(f, *args)
+
+
+def has_cycle(fn):
+    succ = {b.id: [br.target for br in b.branches if br.target is not None] for b in fn.blocks}
+    state = {}
+
+    def visit(v):
+        state[v] = "open"
+        for w in succ.get(v, ()):
+            if state.get(w) == "open" or (w not in state and visit(w)):
+                return True
+        state[v] = "done"
+        return False
+    return any(visit(b.id) for b in fn.blocks if b.id not in state)
+
+
+@pytest.mark.parametrize("f, x, deriv", LOOPS)
+def test_adjoint_ir_independent_of_trip_count(monkeypatch, f, x, deriv):
+    small = fresh_adjoint(monkeypatch, f, x, 10)
+    big = fresh_adjoint(monkeypatch, f, x, 10 ** 6)
+    assert small is not big
+    assert str(small) == str(big)
+    text = str(big)
+    assert "1000000" not in text
+    assert len(text.splitlines()) < 150  # 10**6 unrolled iterations could not print this short
+    assert has_cycle(big.forward) and has_cycle(big.reverse), "the reverse of a loop must be a loop"
+    # a loop-carried value the reverse needs is on a stack
+    assert "push!" in text and "pop!" in text
+    assert str(zygopy.code_ir(f, x, 10)) == str(zygopy.code_ir(f, x, 10 ** 6))
+
+
+@pytest.mark.parametrize("f, x, deriv", LOOPS)
+def test_gradient_at_a_million_trips(f, x, deriv):
+    n = 10 ** 6
+    expected = deriv(x, n)
+    value, (g, gn) = zygopy.withgradient(f, x, n)
+    assert gn is None
+    assert value == pytest.approx(f(x, n), rel=1e-12)
+    assert g == pytest.approx(expected, rel=1e-6)
+    _, back = zygopy.pullback(f, x, n)
+    assert back(1.0)[0] == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("f, x, deriv", LOOPS)
+def test_small_trip_counts_fused_and_evaluator(f, x, deriv):
+    # the same compiled gradient at several trip counts, including zero and one trip
+    for n in (0, 1, 2, 10, 1000):
+        expected = deriv(x, n) if n > 0 else 0.0
+        assert zygopy.gradient(f, x, n)[0] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    adj = zygopy.code_adjoint(f, x, 10)
+    for n in (0, 1, 7, 300):
+        expected = deriv(x, n) if n > 0 else 0.0
+        assert evaluate_gradient(adj, (x, n))[1][0] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_sin_sum_million_terms():
+    x, n = 0.3, 10 ** 6
+    g = zygopy.gradient(sin_sum, x, n)[0]
+    # terms up to 1e6 cancel to ~8.5e5; the closed form's own error (rounding of n x / 2) is ~1e-10
+    assert g == pytest.approx(d_sin_sum(x, n), rel=1e-8)
+    small = zygopy.gradient(sin_sum, x, 50)[0]
+    assert small == pytest.approx(sum(i * math.cos(i * x) for i in range(50)), rel=1e-12)
