@@ -11,30 +11,18 @@ Prints a Markdown table and replaces the scalar_loop section of benchmarks/RESUL
 """
 from __future__ import annotations
 
-import argparse
 import atexit
-import datetime
-import gc
-import importlib.metadata
-import json
-import os
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_ROOT = BENCH_DIR.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))  # benchmark the working tree's zygopy
-
-RESULTS = BENCH_DIR / "RESULTS.md"
-BEGIN, END = "<!-- scalar_loop:begin -->", "<!-- scalar_loop:end -->"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+from common import (best_of, child_result, error_text, fmt_n, fmt_time, parse_args,  # noqa: E402
+                    ratio, run_child, run_info, timed, write_section)
 
 X0 = 0.7
 RTOL = 1e-9  # gradient check against the hand-written adjoint (all peers are float64)
@@ -226,37 +214,9 @@ PEERS = [k for k in IMPLS if k not in BASELINE]
 # --- measuring ------------------------------------------------------------------------------
 
 
-def timed(fn):
-    t0 = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - t0, value
-
-
-def best_of(fn, repeats):
-    """Best wall time of `repeats` calls (gc off) and the last call's value."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        results = [timed(fn) for _ in range(repeats)]
-    finally:
-        if enabled:
-            gc.enable()
-    return min(t for t, _ in results), results[-1][1]
-
-
 def measure(grad, n, quick):
     """Warm up, then best of k calls, k chosen from the cost of one call. -> (time, k, value)"""
-    grad(X0, n)  # compile / warm up
-    t1, _ = timed(lambda: grad(X0, n))
-    budget, lo, hi = (1.0, 1, 3) if quick else (5.0, 3, 7)
-    k = max(lo, min(hi, int(budget / max(t1, 1e-9))))
-    t, value = best_of(lambda: grad(X0, n), k)
-    return min(t, t1), k + 1, value
-
-
-def error_text(e):
-    msg = " ".join(f"{type(e).__name__}: {e}".split()).replace("|", "\\|")
-    return (msg[:157] + "...") if len(msg) > 160 else msg
+    return common.measure(lambda: grad(X0, n), quick)
 
 
 def first_call_child(key, n):
@@ -270,21 +230,12 @@ def first_call_child(key, n):
         result = {"first": first, "steady": steady}
     except Exception as e:  # noqa: BLE001 - reported in the table
         result = {"error": error_text(e)}
-    print("RESULT " + json.dumps(result), flush=True)
+    child_result(result)
 
 
 def first_call(key, n):
     """Run first_call_child in a fresh interpreter. -> {"first", "steady"} or {"error"}"""
-    code = f"import sys; sys.path.insert(0, {str(BENCH_DIR)!r}); import scalar_loop as b; b.first_call_child({key!r}, {n})"
-    try:
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
-    except subprocess.TimeoutExpired:
-        return {"error": "timed out"}
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    lines = proc.stderr.strip().splitlines()
-    return {"error": lines[-1] if lines else f"no result (exit code {proc.returncode})"}
+    return run_child("scalar_loop", "first_call_child", key, n)
 
 
 # --- running ------------------------------------------------------------------------------
@@ -360,24 +311,6 @@ def run_first_calls(keys, n_max):
 # --- reporting ----------------------------------------------------------------------------
 
 
-def fmt_time(t):
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if t >= scale:
-            return f"{t / scale:.3g} {unit}"
-    return f"{t * 1e9:.3g} ns"
-
-
-def fmt_n(n):
-    return f"10^{round(math.log10(n))}" if n >= 100 and 10 ** round(math.log10(n)) == n else str(n)
-
-
-def ratio(t, base):
-    if not base:
-        return "—"
-    r = t / base
-    return f"{r:.2f}×" if r < 10 else f"{r:.3g}×" if r < 1000 else f"{r:,.0f}×"
-
-
 def runtime_table(rows):
     times = {(r["key"], r.get("n")): r["time"] for r in rows if "time" in r and not r.get("est")}
     out = ["| implementation | n | time | vs hand-written | vs primal (Numba) | gradient check |",
@@ -421,47 +354,12 @@ def first_call_table(rows):
     return "\n".join(out)
 
 
-def version(dist):
-    try:
-        v = importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        v = "not installed"
-        if dist == "zygopy":
-            v = "working tree"
-    if dist == "zygopy":
-        try:
-            rev = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
-                                 capture_output=True, text=True, check=True).stdout.strip()
-            dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "zygopy"],
-                                   capture_output=True, text=True).stdout.strip()
-            v += f" (git {rev}{', zygopy/ modified' if dirty else ''})"
-        except (OSError, subprocess.CalledProcessError):
-            pass
-    return v
-
-
-def cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def report(keys, quick, ref_line, runtime_rows, first_rows):
     dists = ["numpy"] + [d for k in keys for d in IMPLS[k].dists]
-    versions = ", ".join(f"{d} {version(d)}" for d in dict.fromkeys(dists))
-    cmd = "python benchmarks/scalar_loop.py " + " ".join(sys.argv[1:])
     return "\n".join([
         "## scalar_loop: d/dx of a 1-D scalar loop with a branch, x = 0.7",
         "",
-        f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; command: `{cmd.strip()}`"
-        f"{' (quick mode)' if quick else ''}",
-        f"- machine: {cpu_name()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}",
-        f"- versions: {versions}",
+        *run_info("scalar_loop.py", quick, dists),
         f"- reference check: {ref_line}",
         f"- gradient check: relative tolerance {RTOL:g} against the hand-written adjoint at the same n. "
         "Times are best-of-k wall times of one full gradient evaluation, after a warm-up call.",
@@ -475,31 +373,9 @@ def report(keys, quick, ref_line, runtime_rows, first_rows):
     ])
 
 
-def write_section(body):
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    section = f"{BEGIN}\n{body}\n{END}"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
-
-
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="n = 10^4 only, fewer repeats")
-    p.add_argument("--peers", default=",".join(PEERS),
-                   help=f"comma-separated subset of {','.join(PEERS)} (the hand-written reference always runs)")
-    args = p.parse_args()
-    peers = [s.strip() for s in args.peers.split(",") if s.strip()]
-    unknown = sorted(set(peers) - set(PEERS))
-    if unknown:
-        p.error(f"unknown peers {unknown}; choose from {PEERS}")
-    return args.quick, [k for k in PEERS if k in peers]
-
-
 def main():
-    quick, peers = parse_args()
+    quick, peers = parse_args(__doc__, PEERS, "n = 10^4 only, fewer repeats",
+                              " (the hand-written reference always runs)")
     keys = list(BASELINE) + peers
     sizes = [10**4] if quick else [10**4, 10**6]
     print("timing runtimes ...", file=sys.stderr)
@@ -509,8 +385,8 @@ def main():
     first_rows = run_first_calls(keys, max(sizes))
     body = report(keys, quick, ref_line, runtime_rows, first_rows)
     print(body)
-    write_section(body)
-    print(f"\nwrote {RESULTS}", file=sys.stderr)
+    write_section("scalar_loop", body)
+    print(f"\nwrote {common.RESULTS}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -212,8 +212,10 @@ def statement(w: Writer, s):
         w(f"{operand(args[0])}[{operand(args[1])}] = {operand(args[2])}")
     elif op == "push":
         stack, v = stack_name(args[0]), operand(args[1])
-        if isinstance(args[0], ArrayT):  # a copy: the array may be written to later
-            w(f"{stack}.append(np.ascontiguousarray({v}).copy())")
+        if isinstance(args[0], ArrayT):
+            # a reference, not a copy: the reverse pass undoes every later write before it reads
+            # the array again, so the object holds then what it held when pushed
+            w(f"{stack}.append({v})")
         else:
             w(f"if top_{stack} < cap_{stack}:")
             w(f"    {stack}[top_{stack}] = {v}")
@@ -365,7 +367,7 @@ def forward_source(adj, pyname: str) -> str:
         w(f"cap_{stack} = {stack}.shape[0]")
     for kind, stack in zip(array_stacks(adj), lists):
         w(f"top_{stack} = 0")
-        w(f"{stack} = List.empty_list(types.{kind.dtype}[{', '.join([':'] * (kind.ndim - 1) + ['::1'])}])")
+        w(f"{stack} = List.empty_list(types.{kind.dtype}[{', '.join([':'] * kind.ndim)}])")
     # a tape value defined on a path not taken still needs a value of its type for Numba
     for v in adj.tape:
         if v not in fwd.args and isinstance(v.type, Scalar):
