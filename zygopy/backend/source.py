@@ -44,6 +44,13 @@ JIT = f"@njit(cache=True, nogil=True, error_model='numpy', boundscheck={BOUNDSCH
 # forward and pullback are inlined into the fused function at Numba IR level: one compilation
 # for a gradient instead of three (~40% of the time to first gradient)
 JIT_INLINED = JIT.replace("@njit(", "@njit(inline='always', ")
+# CPython passes more than 30 arguments through *args (CALL_FUNCTION_EX), which Numba's inliner
+# rejects; such calls stay ordinary calls
+MAX_INLINED_ARGS = 30
+
+
+def _jit_for_call(n_args):
+    return JIT_INLINED if n_args <= MAX_INLINED_ARGS else JIT
 
 
 def name(v) -> str:
@@ -359,7 +366,7 @@ def forward_source(adj, pyname: str) -> str:
     fwd = adj.forward
     scalars, lists = _stack_names(adj)
     w = Writer()
-    w(JIT_INLINED)
+    w(_jit_for_call(len(fwd.args) + len(scalars)))
     w(f"def {pyname}({', '.join([name(a) for a in fwd.args] + scalars)}):")
     w.indent()
     for stack in scalars:
@@ -383,8 +390,8 @@ def reverse_source(adj, pyname: str) -> str:
     rev = adj.reverse
     scalars, lists = _stack_names(adj)
     w = Writer()
-    w(JIT_INLINED)
     params = [name(a) for a in rev.args] + lists + scalars + [f"top_{s}" for s in scalars + lists]
+    w(_jit_for_call(len(params)))
     w(f"def {pyname}({', '.join(params)}):")
     w.indent()
     for slot in _slots(rev):

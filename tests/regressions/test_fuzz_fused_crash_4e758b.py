@@ -1,0 +1,72 @@
+"""Found by the gradient fuzzer (`python tools/fuzz_gradients.py --seed 9 ...`, program 104),
+then shrunk by tools/fuzz/shrink.py.
+
+The fused path raises at f(0.5, 0.5, 0): ZygopyError: File "/tmp/zygopy-shrink-
+gy2ncgz9/cand_60a7d19e7e_280.py", line 10: internal error: Numba could not compile the code
+generated for 'f'; please report it with this message Failed in nopython mode pipeline (step: inline
+inlinable functions) Calling a closure with *args is unsupported.  File "../../tmp/zygopy-shrink-
+gy2ncgz9/cache/zygopy_generated_b0c48f4ab7a16bd215aac2ca.py", line 353: def
+f_value_and_gradient(x0_1, x1_2, n_3, dy):
+"""
+import math
+
+import pytest
+
+import zygopy
+from zygopy.ir.evaluate import evaluate_gradient
+
+
+def helper(a, b):
+    if b > 0.0:
+        return math.tanh(b)
+    return 0.0 / math.cos(b)
+
+
+
+def f(x0, x1, n):
+    v1 = 1.0 <= x1 and 1.0 or 1.0
+    if n == 0:
+        if 1.0 >= x1:
+            if x0 >= 0.0:
+                return max(n, math.sin(helper(1.0, 1.0 - x1)))
+            elif 0.0 < x1 < 0.0:
+                v1 = math.cos(1.0 * x1)
+        return 0.0 / math.sin(min(v1, 1.0, 0.0))
+    return math.cos(math.atan2(0.0, math.cos(x1)) * helper(1.0, x0))
+
+ARGS = (0.5, 0.5, 0)
+WRT = (0, 1)  # the arguments differentiated (the others get None)
+
+
+def central_difference(fn, args, i):
+    """Richardson-extrapolated central difference in argument i (steps h and h/2), and the spread."""
+    x = args[i]
+    h = 1e-4 * max(1.0, abs(x))
+
+    def at(v):
+        a = list(args)
+        a[i] = v
+        return fn(*a)
+    d1 = (at(x + h) - at(x - h)) / ((x + h) - (x - h))
+    d2 = (at(x + h / 2) - at(x - h / 2)) / ((x + h / 2) - (x - h / 2))
+    return d2 + (d2 - d1) / 3, abs(d1 - d2)
+
+
+def gradients(args):
+    """Value and gradients from the compiled fused path (what zygopy.gradient runs)."""
+    value, grads = zygopy.withgradient(f, *args)
+    return value, list(grads)
+
+
+def test_fused_crash_4e758b():
+    value, grads = gradients(ARGS)
+    expected = f(*ARGS)
+    assert value == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    assert len(grads) == len(ARGS)
+    for i, x in enumerate(ARGS):
+        if i in WRT:
+            ref, spread = central_difference(f, ARGS, i)
+            tol = 3 * spread + 1e-6 * abs(ref) + 1e-7 * max(1.0, abs(expected))
+            assert abs(grads[i] - ref) <= tol, (i, grads[i], ref)
+        else:
+            assert grads[i] is None
