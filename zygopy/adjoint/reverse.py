@@ -62,6 +62,7 @@ class _AdjointBuilder:
         self.group = {}  # primal block id -> reverse blocks built for it
         self.labels = []
         self.shapes = {}
+        self.hoisted = {}  # (loop header, array) -> slot the reverse pass reads it from
         self.cur = None
         self.line = None
 
@@ -226,6 +227,7 @@ class _AdjointBuilder:
         per run of the loop instead of one recorded edge per iteration.
         """
         self.trips = {}  # header id -> (trip counter Var, entry source id, back-edge source id)
+        self.loop_body = {}  # header id -> ids of the blocks of the counted loop
         self.exit_blocks = {}  # id of a block made for a loop exit -> header id
         dom = dominators(self.fn)
         preds = self.fn.predecessors()
@@ -258,6 +260,7 @@ class _AdjointBuilder:
                         br.target, br.args = split.id, []
                         self.exit_blocks[split.id] = h.id
             self.trips[h.id] = (trips, entry, back[0])
+            self.loop_body[h.id] = body
             preds = self.fn.predecessors()
             dom = dominators(self.fn)
 
@@ -390,9 +393,13 @@ class _AdjointBuilder:
             self.recompute(blocks, definition)
             refs = _forward_refs(blocks, defined_in)
             stacked = [v for v in refs if loops[b.id] and defined_in[v] in loops[b.id]]
+            hoisted = self.hoist(b, [v for v in stacked if isinstance(v.type, ArrayT)], stacks)
+            stacked = [v for v in stacked if v not in hoisted]
             for v in refs:
                 if v not in stacked and v not in tape:
                     tape.append(v)
+            for rb in blocks:
+                _substitute_in(rb, hoisted)
             if not stacked:
                 continue
             popped = {}
@@ -407,6 +414,36 @@ class _AdjointBuilder:
                 _substitute_in(rb, popped)
         return tape, stacks
 
+
+    def hoist(self, b, arrays, stacks):
+        """Arrays a counted loop only reads are recorded once per run of the loop, not once per
+        trip: pushed where the loop is entered, read at each of its exits in the reverse pass, and
+        dropped once the reverse pass leaves the loop. Returns {array: what the reverse reads}."""
+        loops = [h for h, body in self.loop_body.items() if b.id in body]
+        if not loops or not arrays:
+            return {}
+        h = min(loops, key=lambda h: len(self.loop_body[h]))  # the innermost
+        body = self.loop_body[h]
+        invariant = [v for v in arrays if self.defined_in[v] not in body]
+        out = {}
+        for v in invariant:
+            key = (h, v)
+            if key not in self.hoisted:
+                kind = HoistedStack(v.type.dtype, v.type.ndim, len(self.hoisted) + 1)
+                stacks.append(kind)
+                slot = Slot(10_000 + len(self.hoisted), None, v.type)
+                entry = self.fn.block_map()[self.trips[h][1]]
+                entry.stmts.append(Stmt(None, "push", [kind, v]))
+                self.rev_of[entry.id].stmts.insert(0, Stmt(None, "drop", [kind]))
+                for exit_id, header in self.exit_blocks.items():
+                    if header == h:
+                        peeked = self.new_var(v.type)
+                        self.rev_of[exit_id].stmts[:0] = [Stmt(peeked, "peek", [kind]), Stmt(None, "store", [slot, peeked])]
+                self.hoisted[key] = slot
+            loaded = self.new_var(v.type)
+            self.rev_of[b.id].stmts.insert(0, Stmt(loaded, "load", [self.hoisted[key]]))
+            out[v] = loaded
+        return out
 
     def recompute(self, blocks, definition):
         """Index expressions (slices, index tuples) are rebuilt in the reverse block that reads them:
@@ -435,6 +472,15 @@ class _AdjointBuilder:
 
 
 RECOMPUTE = {"slice", "tuple"}
+
+
+@dataclass(frozen=True)
+class HoistedStack(ArrayT):
+    """The stack of one loop-invariant array, pushed once per run of a loop."""
+    tag: int = 0
+
+    def __str__(self):
+        return f"array({self.dtype}, {self.ndim}d) #{self.tag}"
 
 
 def _forward_refs(blocks, defined_in):

@@ -55,7 +55,7 @@ def _jit_for_call(n_args):
 
 def name(v) -> str:
     if isinstance(v, Slot):
-        return "d_" + name(v.of)
+        return "d_" + name(v.of) if v.of is not None else f"held_{v.id}"
     if v.name:
         base = "k" if v.name.startswith("$for") else re.sub(r"\W", "_", v.name)
         return f"{base}_{v.id}"
@@ -210,7 +210,10 @@ class Writer:
 
 
 def stack_name(kind) -> str:
-    return f"stack_{kind.dtype}_{kind.ndim}d" if isinstance(kind, ArrayT) else f"stack_{kind.dtype}"
+    if not isinstance(kind, ArrayT):
+        return f"stack_{kind.dtype}"
+    tag = getattr(kind, "tag", 0)
+    return f"stack_{kind.dtype}_{kind.ndim}d" + (f"_{tag}" if tag else "")
 
 
 def statement(w: Writer, s):
@@ -231,6 +234,13 @@ def statement(w: Writer, s):
         stack = stack_name(args[0])
         w(f"top_{stack} -= 1")
         w(f"{name(s.var)} = {stack}[top_{stack}]")
+    elif op == "peek":  # the top, left in place
+        stack = stack_name(args[0])
+        w(f"{name(s.var)} = {stack}[top_{stack} - 1]")
+    elif op == "drop":
+        w(f"top_{stack_name(args[0])} -= 1")
+    elif op == "store":
+        w(f"{name(args[0])} = {operand(args[1])}")
     elif op in ("take", "load"):
         slot = args[0]
         if slot.lazy and op == "take":

@@ -56,6 +56,12 @@ class Machine:
             return self.stacks[args[0]].pop()
         elif op == "take":
             return self.slots.pop(args[0], 0)
+        elif op == "peek":
+            return self.stacks[args[0]][-1]
+        elif op == "drop":
+            self.stacks[args[0]].pop()
+        elif op == "store":
+            self.slots[args[0]] = args[1]
         elif op == "load":
             return self.slots.get(args[0], 0)
         elif op == "init":
@@ -76,7 +82,7 @@ class Machine:
             self.slots[args[0]] = self.slots.get(args[0], 0) + args[1]
 
 
-SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "take_at"}
+SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "take_at", "peek", "drop", "store"}
 
 
 def failing_statement(fn: Function, args):

@@ -219,6 +219,9 @@ _add("push", None, lambda ts, args: NONE, pure=False)  # push(stack type, value)
 _add("pop", None, lambda ts, args: args[0], pure=False)  # pop(stack type)
 _add("accum_at", None, lambda ts, args: NONE, pure=False)  # slot[index] += value
 _add("take_at", None, lambda ts, args: _getindex_type([args[0].type, ts[1]], [None, args[1]]), pure=False)
+_add("peek", None, lambda ts, args: ArrayT(args[0].dtype, args[0].ndim), pure=False)  # top of a stack
+_add("drop", None, lambda ts, args: NONE, pure=False)  # pop and forget
+_add("store", None, lambda ts, args: NONE, pure=False)  # slot = value
 _add("init", None, lambda ts, args: NONE, pure=False)  # an array slot = zeros shaped like a value
 
 # float -> float functions of the math module (and their NumPy twins)
