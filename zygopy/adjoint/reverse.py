@@ -377,7 +377,10 @@ class _AdjointBuilder:
         for i in self.wrt:
             a = self.fn.args[i]
             if self.is_active(a):
-                out.append(self.emit("load", self.slot(a)).v)  # the last read: no need to reset
+                g = self.emit("load", self.slot(a))  # the last read: no need to reset
+                if a.type.dtype == "float32":  # a gradient has its argument's dtype
+                    g = self.emit("astype", g, "float32")
+                out.append(g.v)
             else:
                 out.append(0.0 if is_float(a.type) else None)
         return out

@@ -21,8 +21,12 @@ def array_expression(s, args) -> str | None:
         return f"{ELEMENTWISE[op]}({', '.join(args)})"
     if op in ("sum", "mean", "amax", "amin"):
         return _reduction(op, ops[0], args[0], ops[1])
-    if op == "matmul":
-        return f"np.dot({args[0]}, {args[1]})"
+    if op == "matmul":  # Numba's np.dot wants one dtype
+        dtype = s.var.type.dtype
+        cast = [f"{a}.astype(np.{dtype})" if is_array(o) and o.type.dtype != dtype else a for a, o in zip(args, ops)]
+        return f"np.dot({cast[0]}, {cast[1]})"
+    if op == "astype":
+        return f"{args[0]}.astype(np.{ops[1]})" if is_array(ops[0]) else f"np.{ops[1]}({args[0]})"
     if op == "transpose":
         return f"np.transpose({args[0]})"
     if op == "reshape":

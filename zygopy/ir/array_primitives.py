@@ -115,6 +115,8 @@ _ARRAY_OPS.update({
     "spread": (_spread, _shaped_like),  # the gradient of a sum over `axis`, spread over a shape
     "sum_to": (_sum_to, _shaped_like),  # a broadcast gradient summed back to an operand's shape
     "outer": (np.outer, lambda ts, args: ArrayT(broadcast(ts).dtype, 2)),
+    "astype": (lambda x, dtype: np.asarray(x).astype(dtype),
+               lambda ts, args: ArrayT(args[1], ts[0].ndim) if isinstance(ts[0], ArrayT) else Scalar(args[1])),
     "broadcast_shape": (lambda *shapes: np.broadcast_shapes(*shapes),
                         lambda ts, args: TupleT((INT,) * max(len(t.elts) for t in ts))),
 })

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from .types import BOOL, FLOAT, INT, NONE, ArrayT, Scalar, TupleT, join
+from .types import BOOL, FLOAT, INT, NONE, SLICE, ArrayT, Scalar, TupleT, join
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,9 @@ def _getindex_type(ts, args):
         return base.elts[idx]
     if isinstance(base, ArrayT):
         idx_types = ts[1].elts if isinstance(ts[1], TupleT) else (ts[1],)
-        dropped = sum(1 for t in idx_types if isinstance(t, Scalar))
-        ndim = base.ndim - dropped
+        dropped = sum(1 for t in idx_types if isinstance(t, Scalar))  # an integer index drops an axis
+        added = sum(1 for t in idx_types if t == NONE)  # None (np.newaxis) adds one
+        ndim = base.ndim - dropped + added
         return Scalar(base.dtype) if ndim == 0 else ArrayT(base.dtype, ndim)
     raise TypeError(f"cannot index a value of type {base}")
 
@@ -194,7 +195,7 @@ _add("tuple", lambda *xs: tuple(xs), _tuple_type)
 _add("getindex", lambda a, i: a[i], _getindex_type)
 _add("setindex", _setindex, _setindex_type, pure=False)
 _add("getattr", getattr, _getattr_type)
-_add("slice", slice, lambda ts, args: NONE)  # only ever an index operand
+_add("slice", slice, lambda ts, args: SLICE)  # only ever an index operand
 
 # user-defined rules (zygopy.custom): the rule object is the first operand
 def _custom_type(ts, args):

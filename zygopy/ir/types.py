@@ -49,7 +49,14 @@ class NoneT:
         return "none"
 
 
+@dataclass(frozen=True)
+class SliceT:
+    def __str__(self):
+        return "slice"
+
+
 BOOL, INT, FLOAT, FLOAT32, NONE = Scalar("bool"), Scalar("int64"), Scalar("float64"), Scalar("float32"), NoneT()
+SLICE = SliceT()
 _RANK = {"bool": 0, "int64": 1, "float32": 2, "float64": 3}
 
 
@@ -85,6 +92,8 @@ def typeof(value):
         return FLOAT
     if value is None:
         return NONE
+    if isinstance(value, slice):
+        return SLICE
     if isinstance(value, tuple):
         elts = tuple(typeof(v) for v in value)
         return None if None in elts else TupleT(elts)
