@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import types
 
 import numpy as np
 
@@ -41,6 +42,20 @@ def _compiled(f, args, wrt):
         c = _CACHE[key] = CompiledGradient(f, list(sig.types), sig.leaf_indices(wrt), sig.structures(args),
                                            sig.shape_classes)
     return c, sig, wrt
+
+
+def _unbound(drop_self):
+    """For a bound method, its function with the object as a first argument that gets no gradient;
+    `drop_self` removes that argument's entry from the result."""
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(f, *args, wrt=None):
+            if not isinstance(f, types.MethodType):
+                return method(f, *args, wrt=wrt)
+            wrt = tuple(range(len(args))) if wrt is None else _check_wrt(f, wrt, len(args))
+            return drop_self(method(f.__func__, f.__self__, *args, wrt=tuple(i + 1 for i in wrt)))
+        return wrapper
+    return decorate
 
 
 def complete_args(f, args):
@@ -86,6 +101,7 @@ def _per_argument(c, sig, args, wrt, leaf_results):
     return tuple(r if k in wrt else None for k, r in enumerate(rebuilt))
 
 
+@_unbound(lambda result: (result[0], result[1][1:]))
 def withgradient(f, *args, wrt=None):
     args = complete_args(f, args)
     c, sig, wrt = _compiled(f, args, wrt)
@@ -107,6 +123,7 @@ def gradient(f, *args, wrt=None):
     return withgradient(f, *args, wrt=wrt)[1]
 
 
+@_unbound(lambda result: (result[0], lambda dy=1.0: result[1](dy)[1:]))
 def pullback(f, *args, wrt=None):
     args = complete_args(f, args)
     c, sig, wrt = _compiled(f, args, wrt)
@@ -122,6 +139,7 @@ def pullback(f, *args, wrt=None):
     return value, back
 
 
+@_unbound(lambda result: result[1:])
 def jacobian(f, *args, wrt=None):
     args = complete_args(f, args)
     c, sig, wrt = _compiled(f, args, wrt)

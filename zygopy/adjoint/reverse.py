@@ -381,6 +381,8 @@ class _AdjointBuilder:
                 if a.type.dtype == "float32":  # a gradient has its argument's dtype
                     g = self.emit("astype", g, "float32")
                 out.append(g.v)
+            elif isinstance(a.type, ArrayT) and a.type.is_float:  # zeros shaped like the argument
+                out.append(self.emit("zeros", self.emit("getattr", a, "shape"), a.type.dtype).v)
             else:
                 out.append(0.0 if is_float(a.type) else None)
         return out

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from .types import BOOL, FLOAT, INT, NONE, SLICE, ArrayT, Scalar, TupleT, join
+from .types import BOOL, FLOAT, INT, NONE, SLICE, ArrayT, NoneT, Scalar, SliceT, TupleT, join
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,9 @@ def _getindex_type(ts, args):
         return base.elts[idx]
     if isinstance(base, ArrayT):
         idx_types = ts[1].elts if isinstance(ts[1], TupleT) else (ts[1],)
+        for t in idx_types:
+            if isinstance(t, Scalar) and t.is_float or not isinstance(t, (Scalar, SliceT, NoneT)):
+                raise TypeError(f"an array index must be an integer, a slice or None, not {t}")
         dropped = sum(1 for t in idx_types if isinstance(t, Scalar))  # an integer index drops an axis
         added = sum(1 for t in idx_types if t == NONE)  # None (np.newaxis) adds one
         ndim = base.ndim - dropped + added
