@@ -62,7 +62,7 @@ def array_expression(s, args) -> str | None:
 
 
 def _reduction(op, a, src, axis):
-    if axis is None:
+    if axis is None or a.type.ndim == 1:  # along the only axis: a whole reduction
         return f"np.{ {'amax': 'max', 'amin': 'min'}.get(op, op) }({src})"
     ndim = a.type.ndim
     axis %= ndim

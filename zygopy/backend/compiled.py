@@ -107,4 +107,6 @@ class CompiledGradient:
         if found is None:
             return ZygopyError(f"{type(error).__name__} while running {name!r}: {error}", filename, line)
         stmt, e = found
-        return ZygopyError(f"{type(e).__name__}: {e}", self.primal_ir.filename, stmt.line)
+        shapes = [str(np.shape(a)) for a in getattr(e, "zygopy_operands", ()) if isinstance(a, np.ndarray)]
+        detail = f" (operand shapes {', '.join(shapes)})" if shapes else ""
+        return ZygopyError(f"{type(e).__name__}: {e}{detail}", self.primal_ir.filename, stmt.line)

@@ -91,7 +91,7 @@ def _accum(d, c):
         if c.size == 0:
             return d
         if d.size == 0:
-            return np.ascontiguousarray(c).copy()
+            return np.ascontiguousarray(c).astype(d.dtype)  # a copy, in the slot's dtype
         d += c
         return d
     return impl

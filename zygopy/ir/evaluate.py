@@ -36,7 +36,7 @@ class Machine:
                     result = self.special(s.op, args) if s.op in SPECIAL else PRIMITIVES[s.op].impl(*args)
                 except Exception as e:
                     if not hasattr(e, "zygopy_statement"):
-                        e.zygopy_statement = s
+                        e.zygopy_statement, e.zygopy_operands = s, args
                     raise
                 if s.var is not None:
                     env[s.var] = result

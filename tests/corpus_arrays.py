@@ -1,0 +1,544 @@
+"""Array programs whose gradients zygopy must get right, each with a seeded input generator.
+
+Every function is ordinary Python + NumPy (nothing here imports zygopy) returning a float scalar;
+tests/test_array_gradients.py compares zygopy's gradients with central finite differences of these
+very functions, element by element. Each is registered with `@case(spec, ...)`, one spec per
+argument:
+
+    A(shape, lo, hi)        a float64 array drawn uniformly from [lo, hi] (float32 with dtype=)
+    Distinct(shape, lo, hi) an array of well separated values (a shuffled grid with a little jitter):
+                            for max/min reductions, whose gradient jumps at ties
+    Away(shape, lo, hi)     |x| drawn from [lo, hi] with a random sign: for abs/where/maximum at 0
+    F(lo, hi)               a Python float
+    any other value         passed as it is (ints: trip counts and indices; int arrays: not
+                            differentiated, their gradient is None)
+
+The generators are seeded by the function's name, so every run sees the same inputs. They keep
+away from kinks (no ties of max/min, |x| > 0.1 for abs, sqrt/log inputs > 0.1), inside the domains
+of log/sqrt/power, and keep |f| below ~100 so that the rounding error of a finite difference
+(eps |f| / h) stays far below the test's absolute tolerance. Arrays are small (at most 30
+elements per argument) so that one finite difference per element is cheap.
+
+`float32=True` marks cases run on float32 inputs: compared against the float64 finite difference
+of the same function (inputs cast to float64) with a looser tolerance. `evaluator=True` marks the
+subset also run through the pure-Python interpreter of the adjoint IR. `writes_args=True` marks a
+function that writes into its own argument: the test checks the caller's array is left unchanged.
+"""
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class A:
+    shape: tuple
+    lo: float = -1.0
+    hi: float = 1.0
+    dtype: object = np.float64
+
+    def draw(self, rng):
+        return rng.uniform(self.lo, self.hi, self.shape).astype(self.dtype)
+
+
+@dataclass
+class Distinct(A):
+    def draw(self, rng):
+        n = int(np.prod(self.shape))
+        grid = np.linspace(self.lo, self.hi, n)
+        step = (self.hi - self.lo) / max(n - 1, 1)
+        values = rng.permutation(grid) + rng.uniform(-0.1, 0.1, n) * step  # gaps >= 0.8 step
+        return values.reshape(self.shape).astype(self.dtype)
+
+
+@dataclass
+class Away(A):
+    lo: float = 0.2
+    hi: float = 1.0
+
+    def draw(self, rng):
+        sign = np.where(rng.uniform(size=self.shape) < 0.5, -1.0, 1.0)
+        return (sign * rng.uniform(self.lo, self.hi, self.shape)).astype(self.dtype)
+
+
+@dataclass
+class F:
+    lo: float
+    hi: float
+
+    def draw(self, rng):
+        return float(rng.uniform(self.lo, self.hi))
+
+
+@dataclass
+class Case:
+    fn: object
+    specs: tuple
+    float32: bool = False
+    evaluator: bool = False
+    writes_args: bool = False
+    name: str = field(init=False)
+
+    def __post_init__(self):
+        self.name = self.fn.__name__
+
+    def args(self):
+        """Fresh arguments (new arrays each call), the same values every time."""
+        rng = np.random.default_rng(zlib.crc32(self.name.encode()))
+        return tuple(s.draw(rng) if hasattr(s, "draw") else (s.copy() if isinstance(s, np.ndarray) else s)
+                     for s in self.specs)
+
+
+CASES = []
+
+
+def case(*specs, float32=False, evaluator=False, writes_args=False):
+    def register(fn):
+        assert fn.__code__.co_argcount == len(specs), fn.__name__
+        CASES.append(Case(fn, specs, float32, evaluator, writes_args))
+        return fn
+    return register
+
+
+def f32(spec):
+    spec.dtype = np.float32
+    return spec
+
+
+# ---- elementwise arithmetic and broadcasting -------------------------------------------------
+# (each function costs a cold Numba compilation of its gradient, about 1 s per array operation on
+# small ranks and far more on rank 3, so each is kept to the few operations it is about)
+
+# b in [0.5, 1.5]: b + 2 is far from 0
+@case(A((8,)), A((8,), 0.5, 1.5), evaluator=True)
+def ew_arith(a, b):
+    return np.sum(a * b - a / (b + 2.0) - (-a) ** 2)
+
+
+# a float with an array, on both sides of the operators; s in [0.5, 1.5]
+@case(A((6,)), F(0.5, 1.5), evaluator=True)
+def bc_scalar_array(a, s):
+    return np.sum(s * a - a / s + (2.0 - a) * s)
+
+
+# (3, 1) * (1, 4) -> (3, 4): both operands are broadcast
+@case(A((3, 1)), A((1, 4)), evaluator=True)
+def bc_col_row(c, r):
+    return np.sum(np.tanh(c * r) + c)
+
+
+# (4,) + (3, 4) and (3, 4) / (4,): the lower-rank operand gets a leading axis; v in [1, 2]
+@case(A((4,), 1.0, 2.0), A((3, 4)), evaluator=True)
+def bc_vec_mat(v, m):
+    return np.sum((v + m) ** 2) + np.sum(m / v)
+
+
+# rank 3, reduced over the middle axis (rank-3 code is by far the slowest for Numba to compile)
+@case(A((2, 3, 4)))
+def red_rank3(a):
+    return np.sum(np.sum(a, axis=1) ** 2)
+
+
+# ---- ufuncs ------------------------------------------------------------------------------------
+
+# log needs a > 0.1
+@case(A((10,), 0.2, 2.0), evaluator=True)
+def uf_exp_log(a):
+    return np.sum(np.exp(a) * np.log(a))
+
+
+@case(A((8,)))
+def uf_trig(a):
+    return np.sum(np.sin(a) * np.cos(a) + np.tanh(a))
+
+
+# sqrt and power need a > 0.1; the array exponent b needs log(a), fine for a > 0
+@case(A((6,), 0.2, 2.0), A((6,), 0.5, 2.0), evaluator=True)
+def uf_sqrt_power(a, b):
+    return np.sum(np.sqrt(a) + np.power(a, b) + a ** 2.5)
+
+
+# |a| >= 0.2: abs is smooth there
+@case(Away((12,)), evaluator=True)
+def uf_abs(a):
+    return np.sum(np.abs(a) * a)
+
+
+# |a| >= 0.2 and |b - a| = |d| >= 0.2: maximum/minimum never tie
+@case(Away((12,)), Away((12,)))
+def uf_maximum_minimum(a, d):
+    b = a + d
+    return np.sum(np.maximum(a, b) - np.minimum(a, b) ** 2 + np.maximum(a, 0.0))
+
+
+# where on a condition >= 0.2 away from its boundary
+@case(Away((10,)), A((10,)), evaluator=True)
+def uf_where(a, b):
+    return np.sum(np.where(a > 0.0, a * b, np.exp(b)))
+
+
+@case(A((8,), 0.1, 0.9))
+def uf_misc(a):
+    return np.sum(np.log1p(a) + np.expm1(a) * np.arctan(a) + np.sinh(a))
+
+
+# ---- reductions --------------------------------------------------------------------------------
+
+@case(A((3, 4)), evaluator=True)
+def red_sum_axis(a):
+    return np.sum(np.sum(a, axis=0) ** 2) + np.sum(a.sum(axis=1) ** 3) + a.sum()
+
+
+@case(A((3, 4)), evaluator=True)
+def red_mean_axis(a):
+    return np.sum(np.mean(a, axis=1) ** 2) + np.sum(a.mean(axis=0) ** 3) + a.mean()
+
+
+# distinct values: no ties for max
+@case(Distinct((3, 4)), evaluator=True)
+def red_max(a):
+    return np.max(a) + np.sum(a.max(axis=0) ** 2) + np.sum(np.max(a, axis=1))
+
+
+@case(Distinct((4, 3)))
+def red_min(a):
+    return np.min(a) + np.sum(a.min(axis=1) ** 2) + np.amin(a, axis=0).sum()
+
+
+@case(Distinct((7,)))
+def red_1d(a):
+    return a.max() - 2.0 * a.min() + np.sum(a) * np.mean(a)
+
+
+# axis=0 of a 1-d array: the reduction gives a scalar
+@case(Distinct((7,)))
+def red_1d_axis0(a):
+    return np.sum(a, axis=0) + np.mean(a, axis=0) ** 2 + np.max(a, axis=0)
+
+
+# negative constant axes (counted from the end), for reductions and concatenate
+@case(A((3, 4)), A((3, 2)))
+def red_negative_axis(a, b):
+    return np.sum(np.sum(a, axis=-1) ** 2) + np.sum(a.mean(axis=-2) ** 3) + np.sum(np.concatenate((a, b), axis=-1))
+
+
+# ---- linear algebra and shape changes ---------------------------------------------------------
+
+@case(A((3, 4)), A((4, 2)), evaluator=True)
+def mm_2d_2d(a, b):
+    return np.sum(np.tanh(a @ b)) + np.sum(np.matmul(a, b * b))
+
+
+@case(A((3, 4)), A((4,)), evaluator=True)
+def mm_2d_1d(a, x):
+    return np.sum((a @ x) ** 2) + np.sum(a.dot(x * x))
+
+
+@case(A((3,)), A((3, 4)))
+def mm_1d_2d(x, a):
+    return np.sum(np.sin(x @ a))
+
+
+@case(A((5,)), A((5,)), evaluator=True)
+def mm_1d_1d(x, y):
+    return x @ y + np.dot(x, y) ** 2 + np.matmul(x * x, y)
+
+
+@case(A((3, 4)), A((3,)))
+def tr_transpose(a, v):
+    return np.sum(a.T @ a) + np.sum(np.transpose(a) * v) + np.sum(a.transpose() @ v)
+
+
+@case(A((12,)), A((3, 4)), evaluator=True)
+def sh_reshape(a, w):
+    b = a.reshape((3, 4))
+    c = b.reshape(4, 3)
+    d = np.reshape(c, (2, 6))
+    return np.sum(b * w) + np.sum(c @ w) + np.sum(d ** 2)
+
+
+@case(A((3, 4)), A((2, 6)))
+def sh_ravel(a, b):
+    r = a.ravel()
+    return np.sum(r[1:] * r[:-1]) + np.sum(np.ravel(b) * b.flatten() * r)
+
+
+@case(A((2, 3)), A((3, 3)), A((2, 2)), evaluator=True)
+def sh_concatenate(a, b, c):
+    rows = np.concatenate((a, b), axis=0)  # (5, 3)
+    cols = np.concatenate([a, c], axis=1)  # (2, 5)
+    return np.sum(np.tanh(rows)) + np.sum(cols ** 3)
+
+
+@case(A((3,)), A((3,)), A((2, 3)), evaluator=True)
+def sh_stack(x, y, m):
+    s0 = np.stack((x, y))  # (2, 3)
+    s1 = np.stack((x, y, x * y), axis=1)  # (3, 3)
+    return np.sum(s0 * m) + np.sum(s1 @ s1)
+
+
+# ---- indexing reads ----------------------------------------------------------------------------
+
+@case(A((6,)), 2, evaluator=True)
+def ix_scalar(a, i):
+    return a[i] * a[i + 1] + a[-1] ** 2 + a[0] * a[i - 2] + a[len(a) - 2]
+
+
+@case(A((4, 5)), 1, 3, evaluator=True)
+def ix_2d(a, i, j):
+    return a[i, j] * a[j, i] + a[i][j + 1] + a[-1, 0] ** 2 + a[i, -1] * a[0, j]
+
+
+@case(A((8,)), A((4, 5)), evaluator=True)
+def ix_slices(a, m):
+    return np.sum(a[1:-1] * a[2:]) + np.sum(m[:, 0] * m[1, 1:]) + np.sum(a[::3])
+
+
+@case(A((4, 3)), 2)
+def ix_rows(a, i):
+    return np.sum(a[i] * a[i + 1] + a[-1] ** 2)
+
+
+# ---- constructors ------------------------------------------------------------------------------
+
+@case(A((4,)))
+def ctor_all(v):
+    o = np.ones((4,))
+    zl = np.zeros_like(v)
+    z = np.zeros(4)
+    e = np.empty(4)
+    el = np.empty_like(v)
+    for k in range(4):
+        e[k] = v[k] * 2.0
+        el[k] = v[k] ** 2 + zl[k] + z[k]
+    return np.sum((v + o) * e * el)
+
+
+# ---- writes into arrays ------------------------------------------------------------------------
+
+@case(A((4,)), A((4,)), 2, evaluator=True)
+def wr_elements(a, b, i):
+    out = np.zeros(4)
+    out[0] = a[0] * b[1]
+    out[i] = np.sin(a[i]) + out[0]
+    out[-1] = out[i] * b[3]
+    out[1] = a[1]
+    out[1] = out[1] * out[1] + b[0]  # overwrite a value that was read
+    return np.sum(out * out) + out[i] * a[2]
+
+
+@case(A((3, 3)), A((3,)), evaluator=True)
+def wr_aug_2d(m, v):
+    g = m.copy()
+    g[0, 1] += v[0] * v[1]
+    g[2, 2] *= v[2]
+    g[1, 0] -= g[0, 1] ** 2
+    g[1, 1] /= 2.0 + v[0]
+    return np.sum(g * g) + np.sum(g @ v)
+
+
+@case(A((8,)), evaluator=True)
+def wr_slice(a):
+    b = a.copy()
+    b[1:-1] = b[:-2] * b[2:] + 0.5 * b[1:-1]
+    b[0] = b[-1] * 2.0
+    c = np.zeros((3, 4))
+    c[1] = b[:4]
+    c[:, 2] = b[5:]
+    return np.sum(b ** 2) + np.sum(c * c)
+
+
+# ---- in-place loops in the Numba style --------------------------------------------------------
+
+# explicit heat equation, 30 steps, alpha = 0.25 (stable); buffers swapped each step
+@case(A((12,), 0.0, 1.0), 30)
+def loop_stencil_swap(u0, nsteps):
+    u = u0.copy()
+    un = np.empty_like(u)
+    for t in range(nsteps):
+        un[0] = u[0]
+        un[-1] = u[-1]
+        for i in range(1, len(u) - 1):
+            un[i] = u[i] + 0.25 * (u[i - 1] - 2.0 * u[i] + u[i + 1]) + 0.01 * u[i] * u[i]
+        u, un = un, u
+    return np.sum(u * u) + u[3]
+
+
+# the same stencil with slice writes in the loop (a vectorised update), 20 steps, swapped buffers
+@case(A((10,), 0.0, 1.0), F(0.1, 0.3), 20)
+def loop_stencil_slices(u0, alpha, nsteps):
+    u = u0.copy()
+    un = np.zeros_like(u)
+    for t in range(nsteps):
+        un[1:-1] = u[1:-1] + alpha * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+        un[0] = u[0] * 0.9
+        un[-1] = u[-1] * 0.9
+        u, un = un, u
+    return np.sum(np.sin(u))
+
+
+# damped oscillator, explicit Euler, each step written into the state buffer x[t + 1, :]
+@case(A((2,)), F(1.0, 2.0), F(0.1, 0.5), 25)
+def loop_ode_euler(x0, k, c, nsteps):
+    dt = 0.05
+    x = np.zeros((nsteps + 1, 2))
+    x[0, :] = x0
+    for t in range(nsteps):
+        pos = x[t, 0]
+        vel = x[t, 1]
+        x[t + 1, 0] = pos + dt * vel
+        x[t + 1, 1] = vel + dt * (-k * pos - c * vel)
+    return np.sum(x[:, 0] ** 2) * dt + x[nsteps, 1]
+
+
+# explicit Euler on a 3-d state, whole rows written: x[t + 1, :] = ...
+@case(A((3,)), A((3, 3), -0.5, 0.5), 15)
+def loop_ode_rows(x0, w, nsteps):
+    dt = 0.1
+    x = np.empty((nsteps + 1, 3))
+    x[0, :] = x0
+    for t in range(nsteps):
+        xt = x[t, :]
+        x[t + 1, :] = xt + dt * np.tanh(w @ xt)
+    return np.sum(x ** 2) / nsteps
+
+
+# histogram-style scatter into bins; idx is an int array (no gradient)
+@case(A((10,)), np.array([0, 3, 1, 3, 4, 0, 2, 3, 1, 4]))
+def loop_histogram(w, idx):
+    out = np.zeros(5)
+    for i in range(len(w)):
+        out[idx[i]] += w[i] * w[i]
+    for i in range(len(w)):
+        out[idx[i]] += np.sin(w[i])
+    return np.sum(out ** 2) + out[3] * out[0]
+
+
+# cumulative sum written element by element (reads the previous element written)
+@case(A((9,)), evaluator=True)
+def loop_cumsum(a):
+    c = np.empty_like(a)
+    c[0] = a[0]
+    for i in range(1, a.shape[0]):
+        c[i] = c[i - 1] + a[i]
+    return np.sum(c * c) + np.sum(np.sin(c))
+
+
+# a Gaussian kernel matrix filled by a double loop, then reduced
+@case(A((5,)), A((5,)), F(0.5, 1.5))
+def loop_matrix_fill(x, y, ell):
+    n = x.shape[0]
+    k = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            d = x[i] - x[j]
+            k[i, j] = np.exp(-d * d / (ell * ell)) + (0.1 if i == j else 0.0)
+    return y @ k @ y + np.sum(k) / n
+
+
+# the same buffer element overwritten many times (a recurrence kept in acc[0])
+@case(A((6,)), F(0.5, 0.9), 24, evaluator=True)
+def loop_overwrite(a, r, n):
+    acc = np.zeros(2)
+    for k in range(n):
+        acc[0] = r * np.sin(acc[0]) + a[k % 6]
+        acc[1] = acc[1] + acc[0] * acc[0]
+    return acc[0] + 0.1 * acc[1]
+
+
+# writes into its own argument array: zygopy must not modify the caller's array
+@case(A((7,), 0.5, 1.5), F(0.5, 1.0), writes_args=True, evaluator=True)
+def loop_modifies_argument(a, s):
+    for i in range(1, len(a)):
+        a[i] = a[i] * s + 0.5 * a[i - 1]
+    a[0] = a[0] * a[-1]
+    a[2:4] = a[2:4] ** 2
+    return np.sum(a * a)
+
+
+# Gauss-Seidel sweeps for -u'' = f on a grid: each update reads the value just written
+@case(A((10,)), A((10,), 0.0, 0.5), 4)
+def loop_gauss_seidel(f, u0, sweeps):
+    u = u0.copy()
+    h2 = 0.01
+    for s in range(sweeps):
+        for i in range(1, len(u) - 1):
+            u[i] = 0.5 * (u[i - 1] + u[i + 1] + h2 * f[i]) + 0.1 * u[i] ** 2
+    return np.sum(u ** 2) * 10.0
+
+
+# a recurrence writing a 2-d buffer row by row, reading the previous row
+@case(A((4, 3)))
+def loop_2d_scan(a):
+    s = np.zeros((4, 3))
+    s[0] = a[0]
+    for i in range(1, 4):
+        for j in range(3):
+            s[i, j] = s[i - 1, j] * 0.5 + a[i, j] * s[i - 1, (j + 1) % 3]
+    return np.sum(s) + np.sum(s ** 2)
+
+
+# ---- small models ------------------------------------------------------------------------------
+
+# mean logistic loss log(1 + exp(-y z)) with labels y = +-1 given as floats
+@case(A((3,)), F(-0.5, 0.5), A((8, 3)), np.array([1.0, -1.0, 1.0, 1.0, -1.0, -1.0, 1.0, -1.0]),
+      evaluator=True)
+def model_logistic_regression(w, b, x, y):
+    z = x @ w + b
+    return np.mean(np.log(1.0 + np.exp(-y * z))) + 0.01 * np.sum(w * w)
+
+
+@case(A((4, 3)), A((4,)), A((2, 4)), A((2,)), A((5, 3)))
+def model_mlp(w1, b1, w2, b2, x):
+    h = np.tanh(x @ w1.T + b1)  # (5, 4)
+    out = h @ w2.T + b2  # (5, 2)
+    return np.mean(out ** 2)
+
+
+# softmax cross-entropy with max-subtraction; the max has no ties (distinct logits)
+@case(Distinct((3, 4), -2.0, 2.0), np.array([[0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]),
+      evaluator=True)
+def model_softmax_xent(logits, onehot):
+    m = np.max(logits, axis=1)  # (3,)
+    z = logits.T - m  # (4, 3): each column minus its max
+    lse = np.log(np.sum(np.exp(z), axis=0)) + m
+    return np.mean(lse - np.sum(logits * onehot, axis=1))
+
+
+# a recurrent cell unrolled over time
+@case(A((3, 3), -0.5, 0.5), A((3, 2), -0.5, 0.5), A((5, 2)))
+def model_rnn(wh, wx, xs):
+    h = np.zeros(3)
+    for t in range(xs.shape[0]):
+        h = np.tanh(wh @ h + wx @ xs[t])
+    return np.sum(h ** 2)
+
+
+# ---- float32 inputs ----------------------------------------------------------------------------
+
+@case(f32(A((4, 3))), f32(A((3,))), f32(A((4,))), float32=True)
+def f32_mlp(w, x, b):
+    return np.sum(np.tanh(w @ x + b) ** 2)
+
+
+@case(f32(Distinct((3, 4))), float32=True)
+def f32_reductions(a):
+    return np.sum(np.max(a, axis=1)) + np.mean(a, axis=0).sum() + a.min()
+
+
+@case(f32(A((10,), 0.0, 1.0)), 15, float32=True)
+def f32_stencil(u0, nsteps):
+    u = u0.copy()
+    un = np.empty_like(u)
+    for t in range(nsteps):
+        un[0] = u[0]
+        un[-1] = u[-1]
+        un[1:-1] = u[1:-1] + 0.25 * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+        u, un = un, u
+    return np.sum(u * u)
+
+
+# float32 with Python floats, and mixed with a float64 array; v in [0.5, 1.5]
+@case(f32(A((6,))), f32(A((6,), 0.5, 1.5)), A((6,)), float32=True)
+def f32_mixed(a, v, b):
+    return np.sum(np.exp(a) * v - a / v) + np.sum(a * b) + np.sum(np.sin(a) * 2.0)
