@@ -3,7 +3,8 @@
 generate.py  seeded random programs in zygopy's scalar subset (source text, with the constructs they use)
 check.py     gradients by three zygopy paths against central finite differences of the plain function
 shrink.py    greedy AST delta reduction of a failing program, written out as a regression test
-runner.py    worker processes with a watchdog, aggregation, the RESULTS.md section
+runner.py    worker processes with a watchdog, aggregation, shrinking the failures found
+report.py    the text report and the benchmarks/RESULTS.md section
 
 The command line is tools/fuzz_gradients.py.
 """

@@ -1,7 +1,17 @@
 """A seeded generator of random Python programs in zygopy's scalar subset.
 
-`generate(seed, index)` makes one program: a main function `f_<index>(x0, ..., n)` of 1-3 floats and an
-int trip count, plus 0-2 helper functions `h_<index>_<j>(a, ...)` that it (and later helpers) call.
+`generate(seed, index)` makes one program: a main function `f_<index>(x0, ..., [flag,] n)` of 1-3 floats,
+sometimes a bool, and an int trip count, plus 0-2 helper functions `h_<index>_<j>(a, ...)` that it (and
+later helpers) call: some return a pair (unpacked, or indexed), some have a default argument (left out,
+or passed by keyword).
+
+Statements: assignments (new variables, updates, augmented, tuple swaps, chained), if/elif/else (also
+assigning a new variable on every path that reaches the join), while loops (counted, with a data-dependent
+test, `while True` + break), for loops over range with 1-3 arguments (also negative steps), nested loops,
+loop else, break/continue inside branches, early returns (also inside loops). Expressions: arithmetic,
+math functions, min/max/abs (2 or 3 arguments), `**` (constant, int variable or float exponent),
+conditional expressions, and/or (as conditions and as values), chained comparisons, comparisons used as
+numbers, float()/int(), and rarely %, //, fmod (jumps).
 Every program terminates (every while loop is bounded by a counter), raises nothing on any input
 (math functions only see arguments in their domain: log(1 + e*e), sqrt(1 + e*e), exp of a squashed
 value, division by 1 + e*e or 2 + sin(e), ...) and keeps its values bounded: a float that a loop
@@ -200,7 +210,7 @@ class _Gen:
                                lambda: f"math.fmod({a()}, 1.25)", lambda: f"(0.1 * int({a()}))")
         if kind == "math2":
             return self.one_of(lambda: f"math.fabs({a()})", lambda: f"math.copysign({a()}, {a()})",
-                               lambda: f"math.pow(1.0 + {self.squash(a())}, {self.pos_const(0.5, 2.5)})")
+                               lambda: f"math.pow(1.5 + math.{self.rng.choice(['sin', 'tanh', 'erf'])}({a()}), {self.pos_const(0.5, 2.5)})")
         if kind == "boolmul":  # a comparison used as a number
             return f"(({self.cond(sc, 0)}) * {a()})"
         if kind == "index":  # one element of a tuple a helper returns
