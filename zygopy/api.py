@@ -35,10 +35,10 @@ def _compiled(f, args, wrt):
     explicit = wrt is not None
     wrt = _check_wrt(f, wrt, len(args)) if explicit else tuple(range(len(args)))
     key = (f, sig.key, wrt)
+    if explicit:
+        _check_wrt_types(f, sig, wrt)
     c = _CACHE.get(key)
     if c is None:
-        if explicit:
-            _check_wrt_types(f, sig, wrt)
         c = _CACHE[key] = CompiledGradient(f, list(sig.types), sig.leaf_indices(wrt), sig.structures(args),
                                            sig.shape_classes)
     return c, sig, wrt
