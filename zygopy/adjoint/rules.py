@@ -36,6 +36,8 @@ class Sym:
     def __le__(self, o): return self._op("le", o)
     def __gt__(self, o): return self._op("gt", o)
     def __ge__(self, o): return self._op("ge", o)
+    def __eq__(self, o): return self._op("eq", o)
+    __hash__ = object.__hash__
 
 
 def _prim(op):
@@ -53,8 +55,10 @@ TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 def _pow(g, y, a, b):
-    # d/da a**b = b * a**(b-1); d/db = y * log(a), only defined for a > 0
-    return g * b * a ** (b - 1), select(a > 0.0, g * y * log(select(a > 0.0, a, 1.0)), 0.0)
+    # d/da a**b = b * a**(b-1), which is 0 when b = 0 even at a = 0 (where a**(b-1) is infinite:
+    # the base is replaced by 1 there, or 0 * inf would give nan); d/db = y * log(a), for a > 0
+    safe_base = select(b == 0, 1.0, a)
+    return g * b * safe_base ** (b - 1), select(a > 0.0, g * y * log(select(a > 0.0, a, 1.0)), 0.0)
 
 
 def _min(g, y, a, b):
