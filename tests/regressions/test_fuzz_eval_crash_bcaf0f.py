@@ -10,6 +10,8 @@ import pytest
 import zygopy
 from zygopy.ir.evaluate import evaluate_gradient
 
+from .reference import central_difference
+
 
 def f(x0):
     v1 = False * x0
@@ -17,20 +19,6 @@ def f(x0):
 
 ARGS = (0.5,)
 WRT = (0,)  # the arguments differentiated (the others get None)
-
-
-def central_difference(fn, args, i):
-    """Richardson-extrapolated central difference in argument i (steps h and h/2), and the spread."""
-    x = args[i]
-    h = 1e-4 * max(1.0, abs(x))
-
-    def at(v):
-        a = list(args)
-        a[i] = v
-        return fn(*a)
-    d1 = (at(x + h) - at(x - h)) / ((x + h) - (x - h))
-    d2 = (at(x + h / 2) - at(x - h / 2)) / ((x + h / 2) - (x - h / 2))
-    return d2 + (d2 - d1) / 3, abs(d1 - d2)
 
 
 def gradients(args):

@@ -334,8 +334,8 @@ class _Gen:
             lambda: f"{t} = {self.squash(e)}",
             lambda: f"{t} = {c} * {t} + {self.pos_const(0.1, 1.0)} * {self.squash(e)}",
             lambda: f"{t} = {self.squash(f'{t} + {e}')}",
-            lambda: f"{t} = max({t}, {self.squash(e)})" if self.chance(0.5) else f"{t} = min({t}, {e})",
-            lambda: f"{t} = ({e} if {self.cond(sc, 1)} else {t})",
+            lambda: f"{t} = {self.rng.choice(['max', 'min'])}({t}, {self.squash(e)})",
+            lambda: f"{t} = ({self.squash(e)} if {self.cond(sc, 1)} else {t})",
         )
 
     def stmt_new(self, sc, ind):

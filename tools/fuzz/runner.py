@@ -305,9 +305,23 @@ def shrink_failures(summary: Summary, seed, regress_dir, max_shrinks=8, budget=3
     os.makedirs(cache_dir, exist_ok=True)
     ctx = mp.get_context("fork")
     try:
-        sigs = sorted(summary.signatures.items(), key=lambda kv: -len(kv[1]))
-        for sig, items in sigs[:max_shrinks]:
+        # the same error on several paths (eval and eval_wrt, say) is one bug: shrink it once, on the
+        # cheapest path, and point the other signatures at that test
+        cost = {"eval": 0, "eval_wrt": 1, "split": 2, "fused": 3}
+        sigs = sorted(summary.signatures.items(), key=lambda kv: (-len(kv[1]), cost.get(kv[1][0][1]["path"], 9)))
+        done = []  # (kind and message without the path, programs, result)
+        shrunk = 0
+        for sig, items in sigs:
             index, target = items[0]
+            pathless = _without_path(sig)
+            programs = {i for i, _ in items}
+            same = next((r for key, progs, r in done if key == pathless and progs & programs), None)
+            if same is not None:
+                out[sig] = dict(same, status=f"same bug as {same.get('signature', '?')}")
+                continue
+            if shrunk >= max_shrinks:
+                break
+            shrunk += 1
             if not target.get("args"):
                 out[sig] = {"status": "not shrunk (no input point recorded)", "index": index}
                 continue
@@ -331,6 +345,7 @@ def shrink_failures(summary: Summary, seed, regress_dir, max_shrinks=8, budget=3
                 res["status"] = "shrunk" if res["complete"] else "shrunk (budget ran out)"
                 res["index"] = index
                 out[sig] = res
+                done.append((pathless, programs, res))
                 log(f"  -> {res['test_file']} ({res['tried']} candidates, {res['seconds']:.0f} s)")
                 log("  " + res["summary"])
                 log("    " + res["source"].replace("\n", "\n    "))
@@ -340,6 +355,11 @@ def shrink_failures(summary: Summary, seed, regress_dir, max_shrinks=8, budget=3
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return out
+
+
+def _without_path(sig):
+    import re
+    return re.sub(r"^(\w+)\[\w+\]", r"\1", sig)
 
 
 def _default_name(sig):

@@ -21,6 +21,7 @@ import hashlib
 import multiprocessing as mp
 import os
 import re
+import shutil
 import textwrap
 import time
 from pathlib import Path
@@ -456,6 +457,9 @@ def shrink(source, main, args, target, workdir, budget=300.0, log=None):
     return Shrinker(source, main, args, target, workdir, budget, log).run()
 
 
+REFERENCE = Path(__file__).resolve().parents[2] / "tests" / "regressions" / "reference.py"
+
+
 # ---- the regression test -----------------------------------------------------------------------------
 PATH_CODE = {
     "eval": '''def gradients(args):
@@ -501,24 +505,12 @@ import pytest
 import zygopy
 from zygopy.ir.evaluate import evaluate_gradient
 
+from .reference import central_difference
+
 {source}
 
 ARGS = {args!r}
 WRT = {wrt!r}  # the arguments differentiated (the others get None)
-
-
-def central_difference(fn, args, i):
-    """Richardson-extrapolated central difference in argument i (steps h and h/2), and the spread."""
-    x = args[i]
-    h = 1e-4 * max(1.0, abs(x))
-
-    def at(v):
-        a = list(args)
-        a[i] = v
-        return fn(*a)
-    d1 = (at(x + h) - at(x - h)) / ((x + h) - (x - h))
-    d2 = (at(x + h / 2) - at(x - h / 2)) / ((x + h / 2) - (x - h / 2))
-    return d2 + (d2 - d1) / 3, abs(d1 - d2)
 
 
 {path_code}
@@ -553,6 +545,8 @@ def write_regression(result, name, directory, seed, index, summary, reason):
     init = directory / "__init__.py"
     if not init.exists():
         init.write_text("")
+    if not (directory / REFERENCE.name).exists():  # the tests import their finite differences from it
+        shutil.copyfile(REFERENCE, directory / REFERENCE.name)
     source = result["source"].strip() + "\n"
     source = "\n\n".join(ast.unparse(n) for n in ast.parse(source).body)  # one blank line style, then fixed below
     source = source.replace("\ndef ", "\n\n\ndef ")

@@ -63,14 +63,13 @@ def name(v) -> str:
 
 
 def const(c) -> str:
-    if isinstance(c, float):
-        if math.isnan(c):
-            return "math.nan"
-        if math.isinf(c):
-            return "math.inf" if c > 0 else "-math.inf"
     if isinstance(c, tuple):
         return "(" + "".join(const(x) + ", " for x in c) + ")"
-    return repr(c)
+    if isinstance(c, float) and math.isnan(c):
+        return "math.nan"
+    text = ("math.inf" if c > 0 else "-math.inf") if isinstance(c, float) and math.isinf(c) else repr(c)
+    # a negative literal is an operand: unparenthesised, `-1.0 ** n` would parse as -(1.0 ** n)
+    return f"({text})" if text.startswith("-") else text
 
 
 # array statements folded into their single use, so that Numba fuses a chain of elementwise
