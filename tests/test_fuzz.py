@@ -1,9 +1,11 @@
-"""Differential fuzzing in CI: random scalar programs (tools/fuzz/generate.py) whose zygopy gradients
-must match central finite differences (tools/fuzz/check.py).
+"""Differential fuzzing in CI: random programs, scalar (tools/fuzz/generate.py) and with arrays
+(tools/fuzz/generate_arrays.py), whose zygopy gradients must match central finite differences
+(tools/fuzz/check.py).
 
 - a seeded batch through the pure-Python adjoint evaluator (no Numba: cheap);
 - the small programs of the batch also through the two compiled paths (gradient and pullback);
-- the fuzzer itself: it finds an injected wrong derivative rule, and shrinks it to a tiny program.
+- the fuzzer itself: it finds injected wrong derivative rules (scalar and array), and shrinks one to a
+  tiny program.
 
 The long run is `python tools/fuzz_gradients.py --seed 1 --count 10000 ...` (see benchmarks/RESULTS.md).
 """
@@ -66,7 +68,10 @@ def test_evaluator_path_matches_finite_differences(batch):
     assert s.points >= len(progs)
     for construct in ("while", "for range(1 args)", "for range(3 args)", "break", "continue", "early return",
                       "return inside loop", "helper call", "loop-carried tuple", "conditional expression",
-                      "and/or in condition", "elif", "nested loop", "min", "max", "abs"):
+                      "and/or in condition", "elif", "nested loop", "min", "max", "abs",
+                      "array argument", "element read", "element write (overwrites)", "scatter += into an element",
+                      "slice write", "in-place array +=", "array alias (b = a)", "recurrence (write reads the same array)",
+                      "for over an array", "for over enumerate(array)", "np.sum", "np.where", "@"):
         assert s.constructs[construct] > 0, construct
 
 
@@ -74,6 +79,7 @@ def test_compiled_paths_match_finite_differences(batch):
     progs, module, _ = batch
     small = [p for p in progs if len(p.source.splitlines()) <= COMPILED_MAX_LINES][:COMPILED_PROGRAMS]
     assert len(small) == COMPILED_PROGRAMS
+    assert sum(p.n_arrays > 0 for p in small) >= COMPILED_PROGRAMS // 4
     results = _check(small, module, ("eval", "eval_wrt", "fused", "split"))
     bad = _failures(results)
     assert not bad, _report(bad)
@@ -95,7 +101,7 @@ def test_kinks_are_detected():
         point, reason = check.finite_differences(f, (x, 1))
         assert point is None and "kink" in reason, x
     point, _ = check.finite_differences(f, (0.5, 1))
-    ref, tol, _, _ = point.refs[0]
+    ref, tol, _, _ = point.refs[0, None]
     assert abs(ref - (1 + math.cos(0.5))) < 1e-9 and tol < 1e-5
 
     def step(x, n):
@@ -127,6 +133,20 @@ def test_injected_wrong_rule_is_found_and_shrunk(batch, tmp_path, monkeypatch):
     test_file = shrink.write_regression(res, "injected", tmp_path / "regressions", SEED, p.index,
                                         shrink.describe(res), "injected bug")
     compile(test_file.read_text(), str(test_file), "exec")
+
+
+def test_injected_wrong_array_rule_is_found(batch, monkeypatch):
+    """Mutation test for array programs: a 0.1% error in the gradient of reading `a[i]` must be caught."""
+    from zygopy import api
+    from zygopy.adjoint import array_rules, rules
+    progs, module, _ = batch
+    monkeypatch.setitem(rules.RULES, "getindex",
+                        lambda g, y, a, index: (array_rules.Scatter(index, g * 1.001), None))
+    monkeypatch.setattr(api, "_CACHE", {})
+    arrays = [p for p in progs if p.n_arrays][:40]
+    found = [r for r in _check(arrays, module, ("eval",)) if r["failures"]]
+    assert found, "the injected bug went unnoticed"
+    assert found[0]["failures"][0]["kind"] == "gradient"
 
 
 def test_results_section_is_replaced(tmp_path):

@@ -7,7 +7,9 @@ Four zygopy paths compute the gradient:
   split  `zygopy.pullback(f, *args)`, then `back(1.0)` called twice (same result) and `back(2.5)` (2.5 times
          it) (Numba-compiled forward and pullback)
 Each is compared with central finite differences of the plain Python function in float64, and its
-value with the plain call.
+value with the plain call. A float argument is one coordinate; a float array argument is one
+coordinate per element. The plain function gets fresh copies of the arrays at every call (it may
+write into them); a zygopy path must leave the caller's arrays as they were.
 
 Finite differences and their tolerances (all derived, none tuned per program):
   h = 1e-4 * max(1, |x|) (the step actually taken, (x + h) - x, is used), d1 = central FD with h,
@@ -41,6 +43,8 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+
+import numpy as np
 
 H_REL = 1e-4
 KINK_REL, KINK_ABS = 1e-5, 1e-7
@@ -81,21 +85,60 @@ class InvalidProgram(Exception):
     """The plain Python function failed or returned something other than a finite float: a generator bug."""
 
 
+def is_array(a):
+    return isinstance(a, np.ndarray)
+
+
+def copied(args):
+    """The arguments with every array copied: what one call of a function that may write into them gets."""
+    return tuple(a.copy() if is_array(a) else a for a in args)
+
+
+def coordinates(args):
+    """What finite differences perturb: (i, None) for a float argument, (i, j) for element j (flat) of a
+    float array argument."""
+    for i, a in enumerate(args):
+        if type(a) is float:
+            yield i, None
+        elif is_array(a) and a.dtype.kind == "f":
+            for j in range(a.size):
+                yield i, j
+
+
+def differentiable(a):
+    return type(a) is float or (is_array(a) and a.dtype.kind == "f")
+
+
+def coordinate(args, i, j):
+    return args[i] if j is None else float(args[i].flat[j])
+
+
+def moved(args, i, j, v):
+    """The arguments with coordinate (i, j) set to v."""
+    out = list(copied(args))
+    if j is None:
+        out[i] = v
+    else:
+        out[i].flat[j] = v
+    return tuple(out)
+
+
 def call_plain(f, args):
     try:
-        v = f(*args)
-    except (ArithmeticError, ValueError, RecursionError, TypeError) as e:
+        with np.errstate(divide="raise", over="raise", invalid="raise"):
+            v = f(*copied(args))
+    except (ArithmeticError, ValueError, RecursionError, TypeError, IndexError, FloatingPointError) as e:
         raise InvalidProgram(f"{type(e).__name__}: {e}") from None
-    if type(v) is not float or not math.isfinite(v):
+    if not isinstance(v, (float, np.floating)) or not math.isfinite(v):
         raise InvalidProgram(f"returned {v!r}")
-    return v
+    return float(v)
 
 
 @dataclass
 class Point:
     args: tuple
     value: float
-    refs: dict = field(default_factory=dict)  # float argument index -> (ref, tol, d1, d2)
+    refs: dict = field(default_factory=dict)  # coordinate (i, j) -> (ref, tol, d1, d2)
     fscale: float = 1.0
 
 
@@ -103,16 +146,13 @@ def finite_differences(f, args):
     """(Point, None) at a smooth point, or (None, reason) when a kink is within reach of the steps."""
     f0 = call_plain(f, args)
     point = Point(tuple(args), f0)
-    for i, x in enumerate(args):
-        if type(x) is not float:
-            continue
+    for i, j in coordinates(args):
+        x = coordinate(args, i, j)
         xs = max(1.0, abs(x))
         h = H_REL * xs
 
         def at(v):
-            a = list(args)
-            a[i] = v
-            return call_plain(f, a)
+            return call_plain(f, moved(args, i, j, v))
         xp1, xm1, xp2, xm2 = x + h, x - h, x + h / 2, x - h / 2
         fp1, fm1, fp2, fm2 = at(xp1), at(xm1), at(xp2), at(xm2)
         d1 = (fp1 - fm1) / (xp1 - xm1)
@@ -122,14 +162,14 @@ def finite_differences(f, args):
         fs = max(1.0, abs(f0), abs(fp1), abs(fm1)) / xs
         scale = max(abs(d1), abs(d2))
         if not all(map(math.isfinite, (d1, d2, fwd, bwd))):
-            return None, f"non-finite difference in argument {i}"
+            return None, f"non-finite difference in {_coord_name(i, j)}"
         if abs(d1 - d2) > KINK_REL * scale + KINK_ABS * fs:
-            return None, f"kink near argument {i}: d(h)={d1!r}, d(h/2)={d2!r}"
+            return None, f"kink near {_coord_name(i, j)}: d(h)={d1!r}, d(h/2)={d2!r}"
         if abs(fwd - bwd) > ONESIDED_REL * scale + ONESIDED_ABS * fs:
-            return None, f"kink at argument {i}: forward {fwd!r}, backward {bwd!r}"
+            return None, f"kink at {_coord_name(i, j)}: forward {fwd!r}, backward {bwd!r}"
         ref = d2 + (d2 - d1) / 3
         tol = GRAD_KINK_FACTOR * abs(d1 - d2) + GRAD_REL * abs(ref) + GRAD_ABS * fs
-        point.refs[i] = (ref, tol, d1, d2)
+        point.refs[i, j] = (ref, tol, d1, d2)
         point.fscale = max(point.fscale, fs)
     return point, None
 
@@ -146,7 +186,7 @@ def run_eval(f, args):
 def wrt_for(args):
     """A subset of the float arguments to differentiate with respect to, fixed by the point."""
     rng = random.Random(repr(args))
-    floats = [i for i, a in enumerate(args) if type(a) is float]
+    floats = [i for i, a in enumerate(args) if differentiable(a)]
     k = rng.randint(1, max(1, len(floats) - 1))
     return tuple(sorted(rng.sample(floats, k)))
 
@@ -187,7 +227,8 @@ RUNNERS = {"eval": run_eval, "eval_wrt": run_eval_wrt, "fused": run_fused, "spli
 class Failure:
     path: str
     kind: str  # 'gradient', 'value', 'shape', 'repeat' (pullback twice), 'cross' (paths disagree), 'crash',
-    # 'hang' (no result in time), 'unsupported' (a ZygopyError that is not an internal error)
+    # 'hang' (no result in time), 'unsupported' (a ZygopyError that is not an internal error), 'mutated'
+    # (the caller's arrays changed)
     message: str
     args: tuple = ()
     arg: int | None = None
@@ -250,23 +291,48 @@ def compare(path, point: Point, value, grads, failures, names=None, only=None):
         return
     for i, a in enumerate(args):
         g = grads[i]
-        if type(a) is not float or (only is not None and i not in only):
+        if not differentiable(a) or (only is not None and i not in only):
             if g is not None:
-                failures.append(Failure(path, "shape", f"gradient {g!r} for int argument {i}", args, i, None, g))
+                failures.append(Failure(path, "shape", f"gradient {g!r} for inactive argument {i}", args, i, None, g))
             continue
         if path.startswith("eval") and type(g) is int:
             g = float(g)  # the evaluator's gradient slots start at the int 0 (Machine.special "take")
-        if not isinstance(g, float):
+        if is_array(a) != is_array(g) or not (is_array(g) or isinstance(g, float)) or \
+                (is_array(g) and (g.shape != a.shape or g.dtype != a.dtype)):
             failures.append(Failure(path, "shape", f"gradient of argument {i} is {g!r}", args, i, None, g))
             continue
-        ref, tol, d1, d2 = point.refs[i]
-        if not abs(g - ref) <= tol:
-            failures.append(Failure(path, "gradient", f"d/d{_argname(i, names)}: zygopy {g!r}, finite differences {ref!r}",
-                                    args, i, ref, g, f"d(h)={d1!r} d(h/2)={d2!r} tol={tol:.3g}"))
+        for j in ([None] if not is_array(a) else range(a.size)):
+            gj = g if j is None else float(g.flat[j])
+            ref, tol, d1, d2 = point.refs[i, j]
+            if not abs(gj - ref) <= tol:
+                failures.append(Failure(path, "gradient", f"d/d{_argname(i, names)}{_element(a, j)}: zygopy {gj!r}, "
+                                        f"finite differences {ref!r}", args, i, ref, gj,
+                                        f"d(h)={d1!r} d(h/2)={d2!r} tol={tol:.3g}"))
 
 
 def _argname(i, names=None):
     return names[i] if names and i < len(names) else f"arg{i}"
+
+
+def _element(a, j):
+    return "" if j is None else str(list(np.unravel_index(j, a.shape)))
+
+
+def _coord_name(i, j):
+    return f"argument {i}" + ("" if j is None else f" element {j}")
+
+
+def same(g1, g2):
+    """Gradient tuples equal bit for bit (arrays element by element)."""
+    return all((a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+               for a, b in zip(g1, g2))
+
+
+def scaled(g1, g3, factor, fscale):
+    """g3 is `factor` times g1, up to rounding."""
+    return all((a is None and b is None) or
+               (a is not None and b is not None and np.all(np.abs(factor * np.asarray(a) - b) <= 1e-12 * (np.abs(b) + fscale)))
+               for a, b in zip(g1, g3))
 
 
 @dataclass
@@ -285,6 +351,7 @@ def check_at(f, points, paths, outcome: Outcome | None = None):
     for path in paths:
         for k, point in enumerate(points):
             t0 = time.perf_counter()
+            before_call = copied(point.args)
             try:
                 # Python-level loops (the evaluator) can be interrupted; compiled code cannot, and
                 # interrupting Numba while it compiles would only hide a slow compile: the runner's
@@ -305,6 +372,9 @@ def check_at(f, points, paths, outcome: Outcome | None = None):
                     outcome.unsupported.append(Failure(path, "unsupported", text, point.args))
                 break  # the same error at every point
             dt = time.perf_counter() - t0
+            if not all(not is_array(a) or np.array_equal(a, b) for a, b in zip(point.args, before_call)):
+                outcome.failures.append(Failure(path, "mutated", "the caller's arrays changed", before_call))
+                point.args = before_call
             outcome.times.setdefault(path, [0.0, 0.0, 0])
             if k == 0:
                 outcome.times[path][0] += dt
@@ -315,12 +385,10 @@ def check_at(f, points, paths, outcome: Outcome | None = None):
             if path == "split":
                 value, g1, g2, g3 = result
                 compare(path, point, value, g1, outcome.failures, names)
-                if len(outcome.failures) == before and g1 != g2:
+                if len(outcome.failures) == before and not same(g1, g2):
                     outcome.failures.append(Failure(path, "repeat", f"back(1.0) gave {g1!r}, then {g2!r}",
                                                     point.args, None, g1, g2))
-                elif len(outcome.failures) == before and not all(
-                        (a is None and b is None) or abs(2.5 * a - b) <= 1e-12 * (abs(b) + point.fscale)
-                        for a, b in zip(g1, g3)):
+                elif len(outcome.failures) == before and not scaled(g1, g3, 2.5, point.fscale):
                     outcome.failures.append(Failure(path, "repeat", f"back(1.0) gave {g1!r}, back(2.5) {g3!r}",
                                                     point.args, None, g1, g3))
                 grads = g1
@@ -340,12 +408,13 @@ def check_at(f, points, paths, outcome: Outcome | None = None):
             a, b = grads_of.get(("eval", k)), grads_of.get((path, k))
             if a is None or b is None:
                 continue
-            for i in point.refs:
+            for i, j in point.refs:
                 if b[i] is None:
                     continue
-                if abs(a[i] - b[i]) > CROSS_REL * (abs(a[i]) + point.fscale):
-                    outcome.failures.append(Failure(path, "cross", f"d/d{_argname(i, names)}: {path} {b[i]!r}, eval {a[i]!r}",
-                                                    point.args, i, a[i], b[i]))
+                ga, gb = (a[i], b[i]) if j is None else (float(a[i].flat[j]), float(b[i].flat[j]))
+                if abs(ga - gb) > CROSS_REL * (abs(ga) + point.fscale):
+                    outcome.failures.append(Failure(path, "cross", f"d/d{_argname(i, names)}{_element(point.args[i], j)}: "
+                                                    f"{path} {gb!r}, eval {ga!r}", point.args, i, ga, gb))
     return outcome
 
 

@@ -197,6 +197,7 @@ def run_inline(opts: Options):
 class Summary:
     programs: int = 0
     status: Counter = field(default_factory=Counter)
+    kind_status: dict = field(default_factory=dict)  # 'scalar' or 'array' program -> Counter of outcome
     constructs: Counter = field(default_factory=Counter)  # programs using each construct
     occurrences: Counter = field(default_factory=Counter)
     points: int = 0
@@ -217,6 +218,8 @@ def summarize(results):
     for r in results:
         s.programs += 1
         s.status[r["status"]] += 1
+        kind = "array" if "array argument" in r.get("constructs", {}) else "scalar"
+        s.kind_status.setdefault(kind, Counter())[r["status"]] += 1
         for c, n in r.get("constructs", {}).items():
             s.constructs[c] += 1
             s.occurrences[c] += n

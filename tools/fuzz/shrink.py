@@ -26,6 +26,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .generate import MODULE_HEADER, import_file
 
 CANDIDATE_TIMEOUT = 60.0  # seconds for one candidate (includes Numba compilation)
@@ -416,7 +418,8 @@ class Shrinker:
             cdef = self._main_def(cand)
             del cdef.args.args[j]
             if name in used:  # the parameter becomes a local holding the value it had
-                cdef.body.insert(0, ast.Assign([ast.Name(name, ast.Store())], ast.Constant(self.args[j])))
+                value = ast.parse(literal(self.args[j]), mode="eval").body
+                cdef.body.insert(0, ast.Assign([ast.Name(name, ast.Store())], value))
                 ast.fix_missing_locations(cand)
             args = self.args[:j] + self.args[j + 1:]
             if self.interesting(cand, args):
@@ -426,6 +429,13 @@ class Shrinker:
             if self.out_of_time():
                 break
             if isinstance(a, bool):
+                continue
+            if isinstance(a, np.ndarray):  # elements with fewer digits, the same length
+                for digits in (1, 2):
+                    c = np.round(a, digits)
+                    if len(literal(c)) < len(literal(a)) and self.interesting(self.tree, self.args[:j] + (c,) + self.args[j + 1:]):
+                        self.args, changed = self.args[:j] + (c,) + self.args[j + 1:], True
+                        break
                 continue
             if isinstance(a, int):
                 options = list(range(0, a))
@@ -461,38 +471,6 @@ REFERENCE = Path(__file__).resolve().parents[2] / "tests" / "regressions" / "ref
 
 
 # ---- the regression test -----------------------------------------------------------------------------
-PATH_CODE = {
-    "eval": '''def gradients(args):
-    """Value and gradients from the adjoint IR run by the reference evaluator (no Numba)."""
-    adj = zygopy.code_adjoint(f, *args)
-    value, grads = evaluate_gradient(adj, args)
-    return value, [None if g is None else float(g) for g in grads]
-''',
-    "eval_wrt": '''def gradients(args):
-    """Value and gradients (None outside WRT) from the adjoint IR with wrt=WRT, run by the evaluator."""
-    adj = zygopy.code_adjoint(f, *args, wrt=WRT)
-    value, grads = evaluate_gradient(adj, args)
-    full = [None] * len(args)
-    for k, i in enumerate(WRT):
-        full[i] = float(grads[k])
-    return value, full
-''',
-    "fused": '''def gradients(args):
-    """Value and gradients from the compiled fused path (what zygopy.gradient runs)."""
-    value, grads = zygopy.withgradient(f, *args)
-    return value, list(grads)
-''',
-    "split": '''def gradients(args):
-    """Value and gradients from the compiled split path: pullback, then back(1.0) twice."""
-    value, back = zygopy.pullback(f, *args)
-    first, second, scaled = back(1.0), back(1.0), back(2.5)
-    assert first == second, (first, second)
-    for a, b in zip(first, scaled):
-        assert (a is None and b is None) or b == pytest.approx(2.5 * a, rel=1e-12, abs=1e-300), (first, scaled)
-    return value, list(first)
-''',
-}
-
 TEST_TEMPLATE = '''"""Found by the gradient fuzzer (`python tools/fuzz_gradients.py --seed {seed} ...`, program {index}),
 then shrunk by tools/fuzz/shrink.py.
 
@@ -500,42 +478,21 @@ then shrunk by tools/fuzz/shrink.py.
 """
 import math
 
+import numpy as np
 import pytest
 
-import zygopy
-from zygopy.ir.evaluate import evaluate_gradient
-
-from .reference import central_difference
+from .reference import PATHS, check_gradients
 
 {source}
 
-ARGS = {args!r}
-WRT = {wrt!r}  # the arguments differentiated (the others get None)
+ARGS = {args}
+WRT = {wrt!r}  # the arguments differentiated (the others get None on the eval_wrt path)
 
 
-{path_code}
-
-@pytest.mark.xfail(strict=True, reason={reason!r})
-def test_{name}():
-    value, grads = gradients(ARGS)
-    expected = f(*ARGS)
-    assert value == pytest.approx(expected, rel=1e-9, abs=1e-9)
-    assert len(grads) == len(ARGS)
-    for i, x in enumerate(ARGS):
-        if i in WRT:
-            ref, spread = central_difference(f, ARGS, i)
-            tol = 3 * spread + 1e-6 * abs(ref) + 1e-7 * max(1.0, abs(expected))
-            assert abs(grads[i] - ref) <= tol, (i, grads[i], ref)
-        else:
-            assert grads[i] is None
-{extra}'''
-
-CROSS_EXTRA = '''    # the compiled path must also agree closely with the reference evaluator
-    adj = zygopy.code_adjoint(f, *ARGS)
-    _, ref_grads = evaluate_gradient(adj, ARGS)
-    for i, x in enumerate(ARGS):
-        if i in WRT:
-            assert abs(grads[i] - ref_grads[i]) <= 1e-8 * (abs(ref_grads[i]) + 1.0), (i, grads[i], ref_grads[i])
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason={reason!r}))
+                                  if p == {path!r} else p for p in PATHS])
+def test_{name}(path):
+    check_gradients(f, ARGS, path, WRT if path == "eval_wrt" else {all_active!r})
 '''
 
 
@@ -552,9 +509,8 @@ def write_regression(result, name, directory, seed, index, summary, reason):
     source = source.replace("\ndef ", "\n\n\ndef ")
     text = TEST_TEMPLATE.format(seed=seed, index=index, summary=textwrap.fill(summary, 100, break_long_words=False,
                                                                               replace_whitespace=False),
-                                source="\n" + source, args=tuple(result["args"]), wrt=_wrt(result),
-                                path_code=PATH_CODE[result["path"]],
-                                reason=reason, name=name, extra=CROSS_EXTRA if result["kind"] == "cross" else "")
+                                source="\n" + source + "\n", args=literal(tuple(result["args"])), wrt=_wrt(result),
+                                path=result["path"], all_active=_active(result["args"]), reason=reason, name=name)
     path = directory / f"test_fuzz_{name}.py"
     path.write_text(text)
     return path
@@ -565,7 +521,21 @@ def _wrt(result):
     args = tuple(result["args"])
     if result["path"] == "eval_wrt":
         return wrt_for(args)
-    return tuple(i for i, a in enumerate(args) if type(a) is float)
+    return _active(args)
+
+
+def _active(args):
+    from .check import differentiable
+    return tuple(i for i, a in enumerate(args) if differentiable(a))
+
+
+def literal(value):
+    """Python source for an argument value: floats, ints, bools, float arrays, tuples of them."""
+    if isinstance(value, tuple):
+        return "(" + "".join(literal(v) + ", " for v in value).rstrip() + ")"
+    if isinstance(value, np.ndarray):
+        return f"np.array({value.tolist()!r})"
+    return repr(value)
 
 
 def _clean_message(message, limit=600):

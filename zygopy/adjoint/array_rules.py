@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from .rules import RULES, Sym, _prim
 
-spread, transpose, reshape, matmul, outer, getattr_, getindex, eq = map(
-    _prim, ["spread", "transpose", "reshape", "matmul", "outer", "getattr", "getindex", "eq"])
+spread, transpose, reshape, matmul, outer, getattr_, getindex, eq, sum_ = map(
+    _prim, ["spread", "transpose", "reshape", "matmul", "outer", "getattr", "getindex", "eq", "sum"])
 
 
 @dataclass
@@ -39,8 +39,11 @@ def _mean(g, y, a, axis):
 
 
 def _extremum(g, y, a, axis):
-    # the gradient goes to every element equal to the extremum
-    return spread(g, _shape(a), axis) * eq(a, spread(y, _shape(a), axis)), None
+    # the gradient is shared equally by the elements equal to the extremum: where they are copies of
+    # one value (a tie that moves together) their shares add up to the one derivative
+    hit = eq(a, spread(y, _shape(a), axis))
+    ties = sum_(hit, axis)
+    return spread(g / ties, _shape(a), axis) * hit, None
 
 
 def _matmul(g, y, a, b):

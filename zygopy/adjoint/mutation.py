@@ -21,6 +21,7 @@ def check_writes(fn: Function):
     writes = [(b, s) for b in fn.blocks for s in b.stmts if s.op == "setindex"]
     if not writes:
         return
+    _check_merged_arrays(fn, writes)
     views = {s.var: (b, s) for b in fn.blocks for s in b.stmts if _is_view(s)}
     for b, s in writes:
         if s.args[0] in views:
@@ -37,6 +38,97 @@ def check_writes(fn: Function):
             raise UnsupportedSyntax("this slice/view of an array is still in use across a write into an array, "
                                     "so it could change under it", fn.filename, s.line,
                                     hint="take a copy (a[1:].copy()) or use the view before writing")
+
+
+def _check_merged_arrays(fn: Function, writes):
+    """A block argument (`b = a` on one path, another array on another) may be the same array as a
+    value that is still in use: a write into it would change that value behind its back, and its
+    gradient too, which the adjoint (one gradient per value) cannot follow. Arrays that a loop
+    passes round (double buffers swapped each step) are new values at the loop header: only what
+    flows in and stays live matters."""
+    merged = [(b, s) for b, s in writes if isinstance(s.args[0], Var) and s.args[0] in _block_args(fn)]
+    if not merged:
+        return
+    live_after = _liveness(fn)
+    incoming = _incoming_values(fn)
+    for b, s in merged:
+        target = s.args[0]
+        header = _block_args(fn)[target]
+        live = live_after(b, s)
+        for other in _sources(target, incoming, set(header.args)):
+            if other is not target and isinstance(other.type, ArrayT) and other in live:
+                what = f"{other.name!r}" if other.name else "another array"
+                raise UnsupportedSyntax(f"writing into {target.name or 'an array'!r}, which may be the same array as "
+                                        f"{what} (assigned to it on another path or an earlier iteration), while "
+                                        f"{what} is still used", fn.filename, s.line,
+                                        hint="take a copy where the two meet, e.g. b = a.copy()")
+
+
+def _block_args(fn):
+    return {a: b for b in fn.blocks for a in b.args}
+
+
+def _incoming_values(fn):
+    """Block argument -> the values branches pass for it."""
+    blocks = fn.block_map()
+    out = {}
+    for b in fn.blocks:
+        for br in b.branches:
+            if br.target is not None:
+                for a, p in zip(br.args, blocks[br.target].args):
+                    out.setdefault(p, []).append(a)
+    return out
+
+
+def _sources(arg, incoming, stop):
+    """The values a block argument may hold, through other block arguments but not those in `stop`
+    (the header's own arguments, which it redefines all together)."""
+    seen, todo, out = {arg}, [arg], []
+    while todo:
+        for v in incoming.get(todo.pop(), []):
+            if not isinstance(v, Var) or v in seen:
+                continue
+            seen.add(v)
+            if v in stop:
+                continue
+            out.append(v)
+            if v in incoming:
+                todo.append(v)
+    return out
+
+
+def _liveness(fn):
+    """live_after(block, stmt): the values used after the statement on some path."""
+    blocks = fn.block_map()
+    live_in = {b.id: set() for b in fn.blocks}
+
+    def flow(b, live):
+        for br in reversed(b.branches):
+            live |= set(uses(br))
+        for t in reversed(b.stmts):
+            live.discard(t.var)
+            live |= set(uses(t))
+        return live - set(b.args)
+
+    def live_out(b):
+        return set().union(*(live_in[t] for t in b.successors()))
+    changed = True
+    while changed:
+        changed = False
+        for b in reversed(fn.blocks):
+            new = flow(b, live_out(b))
+            if new != live_in[b.id]:
+                live_in[b.id], changed = new, True
+
+    def live_after(b, s):
+        live = live_out(b)
+        for br in b.branches:
+            live |= set(uses(br))
+        for t in reversed(b.stmts[b.stmts.index(s) + 1:]):
+            live.discard(t.var)
+            live |= set(uses(t))
+        return live
+    return live_after
 
 
 def written_arguments(fn: Function) -> list:

@@ -18,7 +18,7 @@ import re
 from ..ir.ir import Function, Slot, Var, uses
 from ..ir.primitives import PRIMITIVES
 from ..ir.primitives import NUMPY_OF_MATH
-from ..ir.types import ArrayT, Scalar
+from ..ir.types import ArrayT, Scalar, TupleT
 from .arrays import array_expression
 from .structure import LOOPING, UNREACHABLE, Structurer, Unstructured
 
@@ -116,6 +116,8 @@ def zero_of(t) -> str:
         return "np.float32(0.0)"
     if isinstance(t, Scalar):
         return {"float64": "0.0", "int64": "0", "bool": "False"}[t.dtype]
+    if isinstance(t, TupleT):
+        return "(" + "".join(zero_of(e) + ", " for e in t.elts) + ")"
     raise NotImplementedError(f"no zero for {t}")
 
 
@@ -385,9 +387,11 @@ def forward_source(adj, pyname: str) -> str:
         w(f"top_{stack} = 0")
         w(f"{stack} = List.empty_list(types.{kind.dtype}[{', '.join([':'] * kind.ndim)}])")
     # a tape value defined on a path not taken still needs a value of its type for Numba
+    always = set(fwd.args) | {s.var for s in fwd.entry.stmts}
+    transposed = {s.var for b in fwd.blocks for s in b.stmts if s.op == "transpose"}
     for v in adj.tape:
-        if v not in fwd.args and isinstance(v.type, Scalar):
-            w(f"{name(v)} = {zero_of(v.type)}")
+        if v not in always:  # of the same layout too: a C-ordered zero would make a transpose's type 'A'
+            w(f"{name(v)} = {zero_of(v.type)}" + (".T" if v in transposed else ""))
     tops = _tuple([f"top_{s}" for s in scalars + lists])
     tape = _tuple([name(v) for v in adj.tape] + lists)
     body(w, fwd, lambda w, v: w(f"return {operand(v)}, {tops}, {tape}"), keep=set(adj.tape))

@@ -5,6 +5,7 @@ from ..errors import UnsupportedSyntax
 from .frontend import Undef, to_ir
 from .infer import infer_types
 from .ir import Function, Var
+from .passes.augment import lower_augmented
 from .passes.pipeline import optimize
 from .passes.renumber import renumber
 from .passes.scalarize import scalarize_tuple_args
@@ -16,6 +17,7 @@ def compile_ir(pyfn, arg_types, structures=None) -> Function:
     fn = optimize(to_ir(pyfn, structures))
     _check_assigned(fn)
     infer_types(fn, arg_types)
+    lower_augmented(fn)
     while scalarize_tuple_args(fn):
         infer_types(fn, arg_types)
     optimize(fn)  # types make more folds possible (truth of a bool, tuples taken apart, ...)

@@ -54,8 +54,9 @@ class Machine:
             self.stacks.setdefault(args[0], []).append(args[1])
         elif op == "pop":
             return self.stacks[args[0]].pop()
-        elif op == "take":
-            return self.slots.pop(args[0], 0)
+        elif op == "take":  # a lazy array slot (one per loop iteration) comes with the value it is shaped like
+            zero = np.zeros(np.shape(args[1])) if len(args) > 1 else 0
+            return self.slots.pop(args[0], zero)
         elif op == "peek":
             return self.stacks[args[0]][-1]
         elif op == "drop":
@@ -75,7 +76,8 @@ class Machine:
             slot, index = args[:2]
             if not isinstance(self.slots.get(slot), np.ndarray):
                 self.slots[slot] = np.zeros(np.shape(args[2]))
-            g = np.copy(self.slots[slot][index])
+            g = self.slots[slot][index]
+            g = g.copy() if isinstance(g, np.ndarray) else g  # np.copy would make an element a 0-d array
             self.slots[slot][index] = 0
             return g
         elif op == "accum":
@@ -85,11 +87,16 @@ class Machine:
 SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "take_at", "peek", "drop", "store"}
 
 
+def _own(args):
+    """The arguments with arrays copied: IR may write into its arrays, and the caller's stay as they were."""
+    return [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
+
+
 def failing_statement(fn: Function, args):
     """Run IR on Python values; the (statement, exception) of the first statement that raises, or
     None. This is how an error inside compiled code is traced back to the user's line."""
     try:
-        Machine().run(fn, list(args))
+        Machine().run(fn, _own(args))
     except Exception as e:
         stmt = getattr(e, "zygopy_statement", None)
         return (stmt, e) if stmt is not None else None
@@ -97,14 +104,16 @@ def failing_statement(fn: Function, args):
 
 
 def evaluate(fn: Function, *args, max_steps=10**8):
-    """Run IR on Python values and return its result."""
+    """Run IR on Python values and return its result. Like the Python function, it writes into the
+    arrays it is given."""
     return Machine().run(fn, args, max_steps=max_steps)[0]
 
 
 def evaluate_gradient(adj, args, dy=1.0):
-    """Run an Adjoint's forward then reverse on Python values: (value, gradients)."""
+    """Run an Adjoint's forward then reverse on Python values: (value, gradients). Like a compiled
+    gradient, it leaves the caller's arrays as they were."""
     m = Machine()
-    value, env = m.run(adj.forward, args)
+    value, env = m.run(adj.forward, _own(args))
     stacks = {k: list(v) for k, v in m.stacks.items()}
     grads, _ = m.run(adj.reverse, [dy] + [env.get(v, 0) for v in adj.tape])
     m.stacks = stacks

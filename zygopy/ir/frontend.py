@@ -376,7 +376,8 @@ class Frontend:
         if op is None:
             raise self.error(f"the operator {type(s.op).__name__} is not supported", s)
         if isinstance(s.target, ast.Name):
-            self.assign(s.target, self.emit(op, self.load_name(s.target), self.value(s.value)))
+            old = self.load_name(s.target)
+            self.assign(s.target, self.emit("augment", old, self.emit(op, old, self.value(s.value))))
         elif isinstance(s.target, ast.Subscript):
             base, index = self.value(s.target.value), self.index(s.target.slice)
             old = self.emit("getindex", base, index)

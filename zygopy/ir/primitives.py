@@ -157,7 +157,7 @@ def _range_len(start, stop, step):
 
 
 def _sign(x):
-    return (x > 0) - (x < 0)
+    return type(x)(int(x > 0) - int(x < 0))  # int() too: NumPy refuses to subtract its bools
 
 
 def _select(c, a, b):
@@ -198,6 +198,18 @@ _add("tuple", lambda *xs: tuple(xs), _tuple_type)
 _add("getindex", lambda a, i: a[i], _getindex_type)
 _add("setindex", _setindex, _setindex_type, pure=False)
 _add("getattr", getattr, _getattr_type)
+
+
+def _augment(old, new):
+    if isinstance(old, np.ndarray):
+        old[...] = new
+        return old
+    return new
+
+
+# `x op= v`: a new value for a number, but NumPy's in-place update for an array, which every alias sees;
+# which one is known only once types are (passes/augment.py then rewrites it)
+_add("augment", _augment, lambda ts, args: ts[0] if isinstance(ts[0], ArrayT) else ts[1], pure=False)
 _add("slice", slice, lambda ts, args: SLICE)  # only ever an index operand
 
 # user-defined rules (zygopy.custom): the rule object is the first operand

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..cfg import dominators, reverse_postorder
 from ..ir import Function, Var, substitute
 from ..primitives import PRIMITIVES
+from ..types import ArrayT
 
 
 def eliminate_common_subexpressions(fn: Function) -> bool:
@@ -11,11 +12,10 @@ def eliminate_common_subexpressions(fn: Function) -> bool:
     blocks = fn.block_map()
     available = {}  # expression key -> (block id, Var)
     mapping = {}
-    # a[i] read twice is one value only if nothing may write an array in between
     writes = any(not PRIMITIVES[s.op].pure for b in fn.blocks for s in b.stmts)
     for bid in reverse_postorder(fn):
         for s in blocks[bid].stmts:
-            if s.var is None or not PRIMITIVES[s.op].pure or (writes and s.op == "getindex"):
+            if s.var is None or not PRIMITIVES[s.op].pure or (writes and _touches_memory(s)):
                 continue
             key = (s.op, tuple(_key(mapping.get(a, a) if isinstance(a, Var) else a) for a in s.args))
             hit = available.get(key)
@@ -26,6 +26,16 @@ def eliminate_common_subexpressions(fn: Function) -> bool:
     if mapping:
         substitute(fn, mapping)
     return bool(mapping)
+
+
+def _touches_memory(s):
+    """Where arrays are written: np.sin(a) or a[i] twice may differ (a write in between), and two
+    np.zeros(n) or a.copy() are two buffers. Only an array's shape cannot change."""
+    if s.op in ("len", "getattr") and s.args[1:] in ((), ("shape",), ("size",), ("ndim",)):
+        return False
+    values = [s.var] + [a for a in s.args if isinstance(a, Var)]
+    # before types are inferred, any value may be an array
+    return any(v.type is None or isinstance(v.type, ArrayT) for v in values)
 
 
 def _key(a):
