@@ -14,10 +14,19 @@ def eliminate_common_subexpressions(fn: Function) -> bool:
     mapping = {}
     writes = any(not PRIMITIVES[s.op].pure for b in fn.blocks for s in b.stmts)
     for bid in reverse_postorder(fn):
+        epoch = 0  # writes so far in this block
         for s in blocks[bid].stmts:
-            if s.var is None or not PRIMITIVES[s.op].pure or (writes and _touches_memory(s)):
+            if not PRIMITIVES[s.op].pure:
+                epoch += 1
+            if s.var is None or not PRIMITIVES[s.op].pure:
                 continue
             key = (s.op, tuple(_key(mapping.get(a, a) if isinstance(a, Var) else a) for a in s.args))
+            if writes and _touches_memory(s):
+                # an array result may be written into later: it stays a buffer of its own; a number read
+                # from arrays is the same only in one block with no write in between
+                if s.var.type is None or isinstance(s.var.type, ArrayT):
+                    continue
+                key += ("memory", bid, epoch)
             hit = available.get(key)
             if hit is not None and hit[0] in dom[bid]:
                 mapping[s.var] = hit[1]
