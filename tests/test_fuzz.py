@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 
-from fuzz import check, report, runner, shrink  # noqa: E402
+from fuzz import check, peer, report, runner, shrink  # noqa: E402
 from fuzz.generate import constructs_of, generate, write_module  # noqa: E402
 
 SEED = 20261122
@@ -73,6 +73,19 @@ def test_evaluator_path_matches_finite_differences(batch):
                       "slice write", "in-place array +=", "array alias (b = a)", "recurrence (write reads the same array)",
                       "for over an array", "for over enumerate(array)", "np.sum", "np.where", "@"):
         assert s.constructs[construct] > 0, construct
+
+
+@pytest.mark.skipif(not peer.available(), reason="autograd is not installed")
+def test_autograd_agrees_where_it_runs(batch):
+    progs, module, work = batch
+    twin = peer.peer_module(work / "fuzz_batch.py", module.__name__)
+    results = []
+    for p in progs[:100]:
+        rng = random.Random(f"zygopy-fuzz-points:{p.seed}:{p.index}")
+        results.append(check.check_program(getattr(module, p.name), p, ("eval",), rng, peer=getattr(twin, p.name)))
+    bad = _failures(results)
+    assert not bad, _report(bad)
+    assert sum(r["peer"] == "agreed" for r in results) >= 50
 
 
 def test_compiled_paths_match_finite_differences(batch):

@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fuzz import report, runner  # noqa: E402
+from fuzz import peer, report, runner  # noqa: E402
 from fuzz.generate import generate  # noqa: E402
 
 
@@ -46,6 +46,8 @@ def main(argv=None):
     ap.add_argument("--shrink-budget", type=float, default=300.0, help="seconds per shrink")
     ap.add_argument("--regressions", default=str(REPO / "tests" / "regressions"),
                     help="directory for the regression tests written by shrinking")
+    ap.add_argument("--peer", choices=["auto", "on", "off"], default="auto",
+                    help="also compare with autograd's gradients (auto: where autograd is installed)")
     ap.add_argument("--show", type=int, metavar="I", help="print program I and its constructs, then exit")
     args = ap.parse_args(argv)
 
@@ -56,7 +58,8 @@ def main(argv=None):
         return 0
 
     opts = runner.Options(seed=args.seed, count=args.count, start=args.start, numba_every=args.numba_every,
-                          jobs=args.jobs, chunk=args.chunk, program_timeout=args.timeout, points=args.points)
+                          jobs=args.jobs, chunk=args.chunk, program_timeout=args.timeout, points=args.points,
+                          peer=args.peer == "on" or (args.peer == "auto" and peer.available()))
     command = "python tools/fuzz_gradients.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     env = report.environment(REPO)  # the zygopy version checked: the one at the start
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None

@@ -340,10 +340,12 @@ class Outcome:
     failures: list = field(default_factory=list)
     unsupported: list = field(default_factory=list)
     times: dict = field(default_factory=dict)  # path -> [first call seconds, later call seconds]
+    peer: str | None = None  # 'agreed', or 'skipped: why' (the peer could not run the program)
 
 
-def check_at(f, points, paths, outcome: Outcome | None = None):
-    """Run the paths at the given (smooth) points; failures and timings go into `outcome`."""
+def check_at(f, points, paths, outcome: Outcome | None = None, peer=None):
+    """Run the paths at the given (smooth) points; failures and timings go into `outcome`. `peer`: the
+    same program on a peer library (peer.py), whose gradients must agree with the evaluator's."""
     outcome = outcome or Outcome()
     grads_of = {}
     code = getattr(f, "__code__", None)
@@ -415,7 +417,35 @@ def check_at(f, points, paths, outcome: Outcome | None = None):
                 if abs(ga - gb) > CROSS_REL * (abs(ga) + point.fscale):
                     outcome.failures.append(Failure(path, "cross", f"d/d{_argname(i, names)}{_element(point.args[i], j)}: "
                                                     f"{path} {gb!r}, eval {ga!r}", point.args, i, ga, gb))
+    if peer is not None:
+        compare_with_peer(peer, points, grads_of, outcome, names)
     return outcome
+
+
+def compare_with_peer(peer_f, points, grads_of, outcome, names):
+    from .peer import PEER, peer_gradients
+    t0 = time.perf_counter()
+    for k, point in enumerate(points):
+        ours = grads_of.get(("eval", k))
+        if ours is None:
+            continue
+        try:
+            with time_limit(PATH_TIMEOUT):
+                theirs, values = peer_gradients(peer_f, point.args, point.refs)
+        except Exception as e:  # noqa: BLE001 - whatever the peer cannot run, it skips
+            outcome.peer = f"skipped: {type(e).__name__}"
+            return
+        if not all(abs(v - point.value) <= VALUE_REL * max(1.0, abs(point.value)) for v in values):
+            outcome.peer = "skipped: another value"  # it reads the program otherwise (see peer.py)
+            return
+        for i, j in point.refs:
+            ga = ours[i] if j is None else float(ours[i].flat[j])
+            gp = theirs[i] if j is None else float(theirs[i].flat[j])
+            if not abs(ga - gp) <= CROSS_REL * (abs(ga) + point.fscale):
+                outcome.failures.append(Failure(PEER, "peer", f"d/d{_argname(i, names)}{_element(point.args[i], j)}: "
+                                                f"zygopy {ga!r}, {PEER} {gp!r}", point.args, i, gp, ga))
+        outcome.peer = "agreed"
+    outcome.times[PEER] = [time.perf_counter() - t0, 0.0, 0]
 
 
 def smooth_points(f, draw, want=2, attempts=8):
@@ -434,8 +464,9 @@ def smooth_points(f, draw, want=2, attempts=8):
     return points, skipped, reasons
 
 
-def check_program(f, prog, paths, rng, want=2, attempts=8):
-    """Check one generated program on `paths` at up to `want` smooth random points; a result dict."""
+def check_program(f, prog, paths, rng, want=2, attempts=8, peer=None):
+    """Check one generated program on `paths` (and on `peer`, the same program on a peer library) at
+    up to `want` smooth random points; a result dict."""
     t0 = time.perf_counter()
     result = {"index": prog.index, "constructs": dict(prog.constructs), "paths": list(paths), "failures": [],
               "unsupported": [], "skipped": 0, "points": 0, "times": {}, "status": "ok"}
@@ -449,7 +480,8 @@ def check_program(f, prog, paths, rng, want=2, attempts=8):
     if not points:
         result["status"], result["skip_reasons"] = "no_point", reasons[:3]
         return result
-    outcome = check_at(f, points, paths)
+    outcome = check_at(f, points, paths, peer=peer)
+    result["peer"] = outcome.peer
     result["failures"] = [fl.as_dict() for fl in outcome.failures]
     result["unsupported"] = [fl.as_dict() for fl in outcome.unsupported]
     result["times"].update(outcome.times)

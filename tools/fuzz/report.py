@@ -94,6 +94,9 @@ def text_report(s, wall, opts, shrinks):
     p("program outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(s.status.items())))
     for kind, st in sorted(s.kind_status.items()):
         p(f"  {kind} programs: {sum(st.values())}: " + ", ".join(f"{k} {v}" for k, v in sorted(st.items())))
+    if s.peer:
+        p("autograd, the same programs (agreed: its gradients match zygopy's to 1e-8; skipped: it cannot run them): "
+          + ", ".join(f"{k} {v}" for k, v in sorted(s.peer.items())))
     p(f"input points checked: {s.points}; points skipped near a kink: {s.skipped}")
     for path in ("eval", "eval_wrt", "fused", "split"):
         st = s.path_status.get(path)
@@ -185,6 +188,14 @@ def markdown(s, wall, opts, shrinks, command, repo, env=None):
       f"**{sum(s.kind_status.get('array', {}).values())}** |")
     p("")
     p(f"Input points checked: {s.points}; input points skipped near a kink: {s.skipped}.")
+    if s.peer:
+        agreed = {k: v for k, v in s.peer.items() if k.endswith("agreed")}
+        p("")
+        p("A second opinion, autograd (tools/fuzz/peer.py), where it can run the same program: its gradients must "
+          "match the evaluator's to 1e-8 (relative). " + ", ".join(f"{k}: {v}" for k, v in sorted(agreed.items()))
+          + " programs; skipped, by reason: " + ", ".join(f"{k.split(' ', 1)[0]} {k.split(': ', 1)[1]} {v}"
+                                                           for k, v in sorted(s.peer.items()) if k not in agreed)
+          + " (in-place writes, float()/int() of a traced value and fmod are beyond it).")
     p("")
     p("| path | programs checked | ok | mismatch | crash | hang | unsupported |")
     p("|---|---|---|---|---|---|---|")

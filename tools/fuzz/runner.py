@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from . import check
+from . import check, peer
 from .generate import generate, write_module
 
 
@@ -40,6 +40,7 @@ class Options:
     attempts: int = 8  # input points drawn at most per program
     workdir: str | None = None
     progress_every: float = 30.0
+    peer: bool = False  # also compare with autograd's gradients where it can run the program (peer.py)
 
     def paths_for(self, index):
         if self.numba_every and index % self.numba_every == 0:
@@ -47,10 +48,11 @@ class Options:
         return ("eval", "eval_wrt")
 
 
-def check_one(module, prog, opts):
+def check_one(module, prog, opts, peer_module=None):
     f = getattr(module, prog.name)
     rng = random.Random(f"zygopy-fuzz-points:{prog.seed}:{prog.index}")
-    return check.check_program(f, prog, opts.paths_for(prog.index), rng, opts.points, opts.attempts)
+    peer_f = getattr(peer_module, prog.name) if peer_module is not None else None
+    return check.check_program(f, prog, opts.paths_for(prog.index), rng, opts.points, opts.attempts, peer_f)
 
 
 def quiet_numba():
@@ -72,11 +74,12 @@ def _worker(conn, indices, opts: Options, cache_dir):
         gen_time = (time.perf_counter() - t0) / max(1, len(progs))
         path = Path(opts.workdir) / f"fuzz_s{opts.seed}_p{indices[0]}.py"
         module = write_module(path, progs, f"zygopy_fuzz_s{opts.seed}_p{indices[0]}")
+        peer_mod = peer.peer_module(path, module.__name__) if opts.peer else None
         for prog in progs:
             conn.send(("start", prog.index))
             t1 = time.perf_counter()
             try:
-                result = check_one(module, prog, opts)
+                result = check_one(module, prog, opts, peer_mod)
             except Exception as e:  # noqa: BLE001 - a bug in the fuzzer itself
                 result = {"index": prog.index, "status": "fuzzer_error", "constructs": dict(prog.constructs),
                           "error": "".join(traceback.format_exception(e))[-3000:], "failures": [],
@@ -198,6 +201,7 @@ class Summary:
     programs: int = 0
     status: Counter = field(default_factory=Counter)
     kind_status: dict = field(default_factory=dict)  # 'scalar' or 'array' program -> Counter of outcome
+    peer: Counter = field(default_factory=Counter)  # 'agreed', 'skipped: why' -> programs
     constructs: Counter = field(default_factory=Counter)  # programs using each construct
     occurrences: Counter = field(default_factory=Counter)
     points: int = 0
@@ -220,6 +224,8 @@ def summarize(results):
         s.status[r["status"]] += 1
         kind = "array" if "array argument" in r.get("constructs", {}) else "scalar"
         s.kind_status.setdefault(kind, Counter())[r["status"]] += 1
+        if r.get("peer"):
+            s.peer[f"{kind} {r['peer']}"] += 1
         for c, n in r.get("constructs", {}).items():
             s.constructs[c] += 1
             s.occurrences[c] += n
