@@ -3,8 +3,10 @@
 The program's module is imported a second time and its globals `math` and `np` are pointed at
 autograd's NumPy (functions look their globals up when called, so helpers follow). autograd traces
 Python control flow as it runs, so branches, loops and early returns work; what it cannot run
-(writes into arrays, float()/int() of a traced value, fmod) raises, and the program is then
-skipped by the peer, not failed. Where it runs, its gradient must agree with zygopy's to
+(writes into traced arrays, float()/int() of a traced value, fmod) raises, and the program is then
+skipped by the peer, not failed. Programs that write into arrays at all are skipped up front:
+autograd keeps references to the arrays it multiplies by, so a later in-place write into one
+changes its backward pass (seed 1, program 3063: `v = x * a; a -= a` gave it d/dx = 0). Where it runs, its gradient must agree with zygopy's to
 check.CROSS_REL, far tighter than finite differences can tell.
 """
 from __future__ import annotations
