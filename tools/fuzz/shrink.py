@@ -119,6 +119,17 @@ def _is_call_of(node, names):
     return isinstance(f, ast.Name) and f.id in names
 
 
+def _each_dropped(node, field):
+    """Copies of a call or and/or with one of its three or more operands left out, each in turn."""
+    items = getattr(node, field)
+    out = []
+    for j in range(len(items) if len(items) > 2 else 0):
+        c = copy.deepcopy(node)
+        del getattr(c, field)[j]
+        out.append(c)
+    return out
+
+
 def _expr_alternatives(node, parent_field, params=()):
     """Smaller expressions that may replace `node` (operands first, constants last); a variable
     may also become a parameter of its function (copy propagation)."""
@@ -131,21 +142,11 @@ def _expr_alternatives(node, parent_field, params=()):
         alts += [node.operand]
     elif isinstance(node, ast.Call):
         if not _is_call_of(node, ("range",)):
-            alts += list(node.args)
-            if len(node.args) > 2:
-                for j in range(len(node.args)):
-                    c = copy.deepcopy(node)
-                    del c.args[j]
-                    alts.append(c)
+            alts += list(node.args) + _each_dropped(node, "args")
     elif isinstance(node, ast.IfExp):
         alts += [node.body, node.orelse]
     elif isinstance(node, ast.BoolOp):
-        alts += list(node.values)
-        if len(node.values) > 2:
-            for j in range(len(node.values)):
-                c = copy.deepcopy(node)
-                del c.values[j]
-                alts.append(c)
+        alts += list(node.values) + _each_dropped(node, "values")
     elif isinstance(node, ast.Compare):
         if len(node.ops) > 1:
             for j in range(len(node.ops)):

@@ -46,14 +46,15 @@ def _check_merged_arrays(fn: Function, writes):
     gradient too, which the adjoint (one gradient per value) cannot follow. Arrays that a loop
     passes round (double buffers swapped each step) are new values at the loop header: only what
     flows in and stays live matters."""
-    merged = [(b, s) for b, s in writes if isinstance(s.args[0], Var) and s.args[0] in _block_args(fn)]
+    owner = _block_args(fn)
+    merged = [(b, s) for b, s in writes if isinstance(s.args[0], Var) and s.args[0] in owner]
     if not merged:
         return
     live_after = _liveness(fn)
     incoming = _incoming_values(fn)
     for b, s in merged:
         target = s.args[0]
-        header = _block_args(fn)[target]
+        header = owner[target]
         live = live_after(b, s)
         for other in _sources(target, incoming, set(header.args)):
             if other is not target and isinstance(other.type, ArrayT) and other in live:

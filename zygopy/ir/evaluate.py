@@ -55,8 +55,9 @@ class Machine:
         elif op == "pop":
             return self.stacks[args[0]].pop()
         elif op == "take":  # a lazy array slot (one per loop iteration) comes with the value it is shaped like
-            zero = np.zeros(np.shape(args[1])) if len(args) > 1 else 0
-            return self.slots.pop(args[0], zero)
+            if args[0] in self.slots:
+                return self.slots.pop(args[0])
+            return np.zeros(np.shape(args[1])) if len(args) > 1 else 0
         elif op == "peek":
             return self.stacks[args[0]][-1]
         elif op == "drop":
