@@ -17,11 +17,20 @@ import functools
 import hashlib
 
 
+_RULES_NAMED: dict = {}  # "module.qualname" -> how many rules were made under that name
+
+
 class CustomRule:
     def __init__(self, forward):
         functools.update_wrapper(self, forward)
         self.forward = forward
         self.backward = None
+        self.where = f"{forward.__module__}.{forward.__qualname__}"
+        # unique to this rule (two modules may each define a `clip`, a factory many), and the same
+        # from one process to the next, since it names the rule in generated code cached on disk
+        serial = _RULES_NAMED.get(self.where, 0)
+        _RULES_NAMED[self.where] = serial + 1
+        self.uid = f"{self.where}#{serial}"
 
     def __call__(self, *args):
         return self.forward(*args)
@@ -32,7 +41,7 @@ class CustomRule:
         return backward
 
     def __repr__(self):
-        return f"custom_rule({self.forward.__name__})"
+        return f"custom_rule({self.where})"
 
 
 def custom_rule(forward) -> CustomRule:
@@ -55,8 +64,8 @@ class Specialization:
         self.rule, self.arg_types = rule, list(arg_types)
         self.forward_ir = compile_ir(rule.forward, self.arg_types)
         self.result_type = _return_type(self.forward_ir)
-        digest = hashlib.sha1(repr((rule.forward.__qualname__, tuple(map(str, arg_types)))).encode()).hexdigest()
-        self.name = f"zy_rule_{rule.forward.__name__}_{digest[:8]}"
+        digest = hashlib.sha1(repr((rule.uid, tuple(map(str, arg_types)))).encode()).hexdigest()
+        self.name = f"zy_rule_{rule.forward.__name__}_{digest[:12]}"
         self._pullback_ir = None
 
     @property

@@ -80,6 +80,19 @@ def join(a, b):
     raise TypeError(f"cannot unify {a} and {b}")
 
 
+def operand_key(value):
+    """Equal exactly when two IR operands are the same value. Numbers and strings: type and exact
+    value (1, 1.0 and True differ, so do 0.0 and -0.0); tuples and slices: their parts; anything
+    else (a variable, a custom rule): identity, as two such objects may print alike yet differ."""
+    if value is None or isinstance(value, (bool, int, float, str, np.generic)):
+        return type(value).__name__, repr(value)
+    if isinstance(value, tuple):
+        return "tuple", tuple(operand_key(v) for v in value)
+    if isinstance(value, slice):
+        return "slice", operand_key((value.start, value.stop, value.step))
+    return "object", id(value)
+
+
 def typeof(value):
     """The IR type of a Python value, or None when zygopy does not handle it."""
     if isinstance(value, (bool, np.bool_)):

@@ -6,7 +6,8 @@ Both remove the matching operand from every branch into the block.
 """
 from __future__ import annotations
 
-from ..ir import Function, Var, substitute, used_values
+from ..ir import Function, substitute, used_values
+from ..types import operand_key
 
 
 def _incoming(fn: Function):
@@ -31,7 +32,8 @@ def remove_trivial_args(fn: Function) -> bool:
         for b in fn.blocks[1:]:  # the entry's arguments are the function's parameters
             for i in reversed(range(len(b.args))):
                 arg = b.args[i]
-                values = {_key(br.args[i]) : br.args[i] for br in incoming[b.id] if br.args[i] is not arg}
+                values = {operand_key(br.args[i]): br.args[i]
+                          for br in incoming[b.id] if br.args[i] is not arg}
                 if len(values) == 1:
                     mapping[arg] = next(iter(values.values()))
                     _drop_arg(b, i, incoming)
@@ -39,12 +41,6 @@ def remove_trivial_args(fn: Function) -> bool:
             return changed
         substitute(fn, mapping)
         changed = True
-
-
-def _key(v):
-    # constants compare by type and exact value (1, 1.0 and True differ, so do 0.0 and -0.0);
-    # variables by identity
-    return id(v) if isinstance(v, Var) else (type(v).__name__, repr(v))
 
 
 def remove_dead_args(fn: Function) -> bool:

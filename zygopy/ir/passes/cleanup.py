@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..cfg import reverse_postorder
-from ..ir import Function, Var, substitute
+from ..ir import Function, substitute
+from ..types import operand_key
 
 
 def remove_unreachable(fn: Function) -> bool:
@@ -39,9 +40,7 @@ def skip_empty_blocks(fn: Function) -> bool:
 
 
 def _same(xs, ys):
-    # constants by type and exact value: 0.0 and -0.0 differ
-    return len(xs) == len(ys) and all(x is y or (not isinstance(x, Var) and type(x) is type(y) and repr(x) == repr(y))
-                                      for x, y in zip(xs, ys))
+    return len(xs) == len(ys) and all(operand_key(x) == operand_key(y) for x, y in zip(xs, ys))
 
 
 def merge_blocks(fn: Function) -> bool:

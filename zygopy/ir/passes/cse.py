@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..cfg import dominators, reverse_postorder
 from ..ir import Function, Var, substitute
 from ..primitives import PRIMITIVES
-from ..types import ArrayT
+from ..types import ArrayT, operand_key
 
 
 def eliminate_common_subexpressions(fn: Function) -> bool:
@@ -20,7 +20,8 @@ def eliminate_common_subexpressions(fn: Function) -> bool:
                 epoch += 1
             if s.var is None or not PRIMITIVES[s.op].pure:
                 continue
-            key = (s.op, tuple(_key(mapping.get(a, a) if isinstance(a, Var) else a) for a in s.args))
+            args = [mapping.get(a, a) if isinstance(a, Var) else a for a in s.args]
+            key = (s.op, tuple(map(operand_key, args)))
             if writes and _touches_memory(s):
                 # an array result may be written into later: it stays a buffer of its own; a number read
                 # from arrays is the same only in one block with no write in between
@@ -45,9 +46,3 @@ def _touches_memory(s):
     values = [s.var] + [a for a in s.args if isinstance(a, Var)]
     # before types are inferred, any value may be an array
     return any(v.type is None or isinstance(v.type, ArrayT) for v in values)
-
-
-def _key(a):
-    if isinstance(a, Var):
-        return ("v", id(a))
-    return ("c", type(a).__name__, repr(a))
