@@ -23,7 +23,7 @@ from .ir import Block, Branch, Function, Stmt, Var
 from ..custom import CustomRule
 from ..trees import LEAF, Node
 from .array_primitives import ARRAY_METHODS, DTYPES, NUMPY_FUNCTIONS, SEQUENCE_ARGUMENT
-from .primitives import resolve_callable
+from .primitives import FLOAT_OPERANDS, resolve_callable
 
 BINOPS = {ast.MatMult: "matmul", ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
           ast.Mod: "mod", ast.Pow: "pow"}
@@ -895,6 +895,8 @@ class Frontend:
         if prim is not None:
             if keywords:
                 raise self.error(f"keyword arguments to {describe(obj)} are not supported", node)
+            if obj in FLOAT_OPERANDS:
+                args = [self.emit("float", a) for a in args]
             if prim in ("min", "max") and len(args) >= 2:
                 result = args[0]
                 for a in args[1:]:

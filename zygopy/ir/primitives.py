@@ -274,6 +274,11 @@ NUMPY_ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2"
                  "negative": "neg", "float64": "float", "int64": "int", "sign": "sign"}
 
 
+# callables that convert their operands to float, then apply their primitive: math.pow(a, b) is
+# float(a) ** float(b), a float even for ints (math.pow(10, 20) is 1e+20, 10 ** 20 an int)
+FLOAT_OPERANDS = {math.pow}
+
+
 def resolve_callable(obj):
     """The primitive a Python callable stands for, or None."""
     table = _callables()
@@ -290,7 +295,7 @@ def _callables():
     global _CALLABLES
     if _CALLABLES is None:
         t = {abs: "abs", min: "min", max: "max", float: "float", int: "int", bool: "truth", len: "len"}
-        for name in UNARY_MATH + BINARY_MATH + ["floor", "ceil", "pow"]:
+        for name in UNARY_MATH + BINARY_MATH + ["floor", "ceil", "pow"]:  # pow: FLOAT_OPERANDS
             fn = getattr(math, name, None)
             if fn is not None:
                 t[fn] = name
@@ -303,7 +308,6 @@ def _callables():
         t[np.abs] = "abs"
         from ..custom import stop_gradient
         t[stop_gradient] = "stop_gradient"
-        t[math.pow] = "pow"
         _CALLABLES = t
     return _CALLABLES
 
