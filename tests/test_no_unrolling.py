@@ -105,7 +105,7 @@ def fresh_adjoint(f, *args):
     """The adjoint of f for these arguments, built by the compiler passes themselves, no cache."""
     sig = signature(f, args)
     fn = compile_ir(f, list(sig.types), sig.structures(args))
-    return adjoint(fn, sig.leaf_indices(range(len(args))), sig.shape_classes)
+    return adjoint(fn, sig.leaf_indices(range(len(args))), sig.unit_dims)
 
 
 def size(adj):

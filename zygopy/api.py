@@ -40,7 +40,7 @@ def _compiled(f, args, wrt):
     c = _CACHE.get(key)
     if c is None:
         c = _CACHE[key] = CompiledGradient(f, list(sig.types), sig.leaf_indices(wrt), sig.structures(args),
-                                           sig.shape_classes)
+                                           sig.unit_dims)
     return c, sig, wrt
 
 

@@ -18,18 +18,15 @@ class Signature:
     types: tuple  # the IR type of each leaf
 
     @property
-    def shape_classes(self):
-        """For each leaf, the first leaf with the same array shape (None for non-arrays): compiled
-        code may rely on equal shapes not broadcasting, so this is part of the specialisation."""
-        firsts, out = {}, []
-        for leaf in self.leaves:
-            shape = np.shape(leaf) if isinstance(leaf, np.ndarray) else None
-            out.append(None if shape is None else firsts.setdefault(shape, len(out)))
-        return tuple(out)
+    def unit_dims(self):
+        """For each array leaf, which of its dimensions are 1 (None for non-arrays): broadcasting
+        depends on these, so compiled code is specialised on them, and not on sizes."""
+        return tuple(tuple(d == 1 for d in leaf.shape) if isinstance(leaf, np.ndarray) else None
+                     for leaf in self.leaves)
 
     @property
     def key(self):
-        return self.nodes, self.types, self.shape_classes
+        return self.nodes, self.types, self.unit_dims
 
     def structures(self, args):
         """Per argument: None for a plain value, or (Node, value) for a structured one."""

@@ -27,6 +27,7 @@ from ..ir.passes.renumber import renumber
 from ..ir.types import INT, NONE, ArrayT, Scalar, TupleT, is_float
 from .activity import active_values
 from .forwarding import forward_slots
+from .shapes import equal_shapes
 from .mutation import check_writes
 from .array_rules import ELEMENTWISE, Scatter
 from .rules import Sym, rule_for
@@ -46,15 +47,15 @@ class Adjoint:
                 f"reverse:\n{format_function(self.reverse, show_lines=True)}")
 
 
-def adjoint(fn: Function, wrt, shape_classes=None) -> Adjoint:
+def adjoint(fn: Function, wrt, unit_dims=None) -> Adjoint:
     """Differentiate `fn` (typed IR, transformed in place into the forward) w.r.t. argument indices
-    `wrt`. `shape_classes[i]` is the first argument whose array shape equals argument i's, if known."""
-    return _AdjointBuilder(fn, tuple(wrt), shape_classes).build()
+    `wrt`. `unit_dims[i]` says which dimensions of argument i are 1, if known (shapes.py)."""
+    return _AdjointBuilder(fn, tuple(wrt), equal_shapes(fn, unit_dims)).build()
 
 
 class _AdjointBuilder:
-    def __init__(self, fn, wrt, shape_classes=None):
-        self.fn, self.wrt, self.shape_classes = fn, wrt, shape_classes
+    def __init__(self, fn, wrt, same_shape):
+        self.fn, self.wrt, self.same_shape = fn, wrt, same_shape
         self.blocks = fn.block_map()
         self.rev = Function(fn.name + "_pullback", [], fn.filename)
         self.slots = {}
@@ -102,10 +103,8 @@ class _AdjointBuilder:
         defined in loops: their shape is read from the stacked value."""
         if v not in self.defined_in or self.loops.get(self.defined_in[v]):
             return None
-        if v not in self.shapes and self.shape_classes and v in self.fn.args:
-            first = self.shape_classes[self.fn.args.index(v)]
-            if first is not None and self.fn.args[first] is not v:
-                self.shapes[v] = self.shape_of(self.fn.args[first])
+        if v not in self.shapes and v in self.same_shape:
+            self.shapes[v] = self.shape_of(self.same_shape[v])
         if v not in self.shapes:
             block = self.blocks[self.defined_in[v]]
             d = self.definition.get(v)

@@ -25,11 +25,11 @@ class Tape:
 
 
 class CompiledGradient:
-    def __init__(self, pyfn, arg_types, wrt, structures=None, shape_classes=None):
+    def __init__(self, pyfn, arg_types, wrt, structures=None, unit_dims=None):
         """`arg_types` are those of the flat leaves; `wrt` indexes leaves; `structures` as for to_ir;
-        `shape_classes` says which array arguments have equal shapes (Signature.shape_classes)."""
+        `unit_dims` says which dimensions of each array argument are 1 (Signature.unit_dims)."""
         self.primal_ir = compile_ir(pyfn, arg_types, structures)
-        self.adjoint = adjoint(compile_ir(pyfn, arg_types, structures), wrt, shape_classes)
+        self.adjoint = adjoint(compile_ir(pyfn, arg_types, structures), wrt, unit_dims)
         name = pyfn.__name__
         self.source = "\n\n".join([
             rule_sources(self.primal_ir, self.adjoint.forward, self.adjoint.reverse),
