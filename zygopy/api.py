@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 import types
 
 import numpy as np
@@ -22,6 +23,10 @@ from .ir.types import TupleT, is_float, typeof
 from .signature import signature
 
 _CACHE: dict = {}
+# Compiling generates code through module-level state (backend.source), so one build runs at a
+# time; a thread wanting what another is building waits for it. Numba compiles later, on the
+# first call, under its own lock.
+_BUILDING = threading.RLock()
 
 
 def compiled(f, args, wrt=None) -> CompiledGradient:
@@ -39,8 +44,11 @@ def _compiled(f, args, wrt):
         _check_wrt_types(f, sig, wrt)
     c = _CACHE.get(key)
     if c is None:
-        c = _CACHE[key] = CompiledGradient(f, list(sig.types), sig.leaf_indices(wrt), sig.structures(args),
-                                           sig.unit_dims)
+        with _BUILDING:
+            c = _CACHE.get(key)  # built by another thread while this one waited?
+            if c is None:
+                c = _CACHE[key] = CompiledGradient(f, list(sig.types), sig.leaf_indices(wrt),
+                                                   sig.structures(args), sig.unit_dims)
     return c, sig, wrt
 
 
@@ -128,14 +136,18 @@ def pullback(f, *args, wrt=None):
     args = complete_args(f, args)
     c, sig, wrt = _compiled(f, args, wrt)
     value, tape = c.forward(sig.leaves)
-    state = {"tape": tape, "fresh": True}
+    unused = [tape]
 
     def back(dy=1.0):
-        # the reverse pass undoes the function's writes into arrays, so a second call replays the forward
-        if c.writes and not state["fresh"]:
-            state["tape"] = c.forward(sig.leaves)[1]
-        state["fresh"] = False
-        return _per_argument(c, sig, args, wrt, c.pullback(state["tape"], dy))
+        # the reverse pass undoes the function's writes into arrays, using up their tape: the
+        # first call (from whichever thread) takes the forward's, later ones replay the forward
+        t = tape
+        if c.writes:
+            try:
+                t = unused.pop()
+            except IndexError:
+                t = c.forward(sig.leaves)[1]
+        return _per_argument(c, sig, args, wrt, c.pullback(t, dy))
     return value, back
 
 

@@ -2,29 +2,43 @@
 forward/pullback pair whose pullback can run any number of times."""
 from __future__ import annotations
 
+import operator
+import threading
+
 import numpy as np
 from numba.core.errors import NumbaError
 
+from ..adjoint.mutation import written_arguments
 from ..adjoint.reverse import adjoint
 from ..errors import ZygopyError
-from ..adjoint.mutation import written_arguments
 from ..ir.compile import compile_ir
 from ..ir.evaluate import failing_statement
 from .jit import load_module
-from .source import forward_source, fused_source, primal_source, reverse_source, rule_sources, scalar_stacks
+from .source import (
+    forward_source,
+    fused_source,
+    primal_source,
+    reverse_source,
+    rule_sources,
+    scalar_stacks,
+)
 
 INITIAL_CAPACITY = 1024
 
 
 class Tape:
-    """What a forward call recorded: stacks with their fill levels and the values the pullback reads."""
-    __slots__ = ("stacks", "tops", "values")
+    """What a forward call recorded: stacks with their fill levels, the values the pullback reads,
+    and the arguments it ran on (to locate an error)."""
+    __slots__ = ("stacks", "tops", "values", "args")
 
-    def __init__(self, stacks, tops, values):
-        self.stacks, self.tops, self.values = stacks, tops, values
+    def __init__(self, stacks, tops, values, args):
+        self.stacks, self.tops, self.values, self.args = stacks, tops, values, args
 
 
 class CompiledGradient:
+    """Safe to share between threads: each call records into stacks of its own, and the compiled
+    code runs without the GIL."""
+
     def __init__(self, pyfn, arg_types, wrt, structures=None, unit_dims=None):
         """`arg_types` are those of the flat leaves; `wrt` indexes leaves; `structures` as for to_ir;
         `unit_dims` says which dimensions of each array argument are 1 (Signature.unit_dims)."""
@@ -46,19 +60,16 @@ class CompiledGradient:
         self._reverse = getattr(module, f"{name}_pullback")
         self.written = written_arguments(self.primal_ir)
         self.writes = any(st.op == "setindex" for b in self.primal_ir.blocks for st in b.stmts)
-        self.dtypes = [k.dtype for k in scalar_stacks(self.adjoint)]
+        self.dtypes = [np.dtype(k.dtype) for k in scalar_stacks(self.adjoint)]
+        # the stack sizes a call starts with: replaced, never changed in place, so a thread reads
+        # either the old list or the new one
         self.capacity = [INITIAL_CAPACITY] * len(self.dtypes)
-        self._buffers = None
-        self._last_args = None
+        self._growing = threading.Lock()
 
-    def _alloc(self):
-        return [np.empty(c, dtype=d) for c, d in zip(self.capacity, self.dtypes)]
-
-    def _fits(self, tops):
-        fits = all(t <= c for t, c in zip(tops, self.capacity))
-        if not fits:  # rerun once with exactly the room the run needed
-            self.capacity = [max(t, c) for t, c in zip(tops, self.capacity)]
-        return fits
+    def _alloc(self, sizes=None):
+        """Empty stacks of `sizes` (by default the current capacity), for one call."""
+        sizes = sizes or self.capacity
+        return [np.empty(n, dtype=d) for n, d in zip(sizes, self.dtypes, strict=True)]
 
     def own(self, args):
         """The arguments, with private copies of the arrays the function writes into."""
@@ -67,43 +78,49 @@ class CompiledGradient:
         return tuple(a.copy() if i in self.written else a for i, a in enumerate(args))
 
     def value_and_gradient(self, args, dy=1.0):
-        self._last_args = args
-        args = self.own(args)
-        while True:
-            if self._buffers is None:
-                self._buffers = self._alloc()
-            value, grads, tops = self._run(self._fused, *args, dy, *self._buffers)
-            if self._fits(tops):
-                return value, grads
-            self._buffers = None
+        (value, grads, _), _ = self._recorded(self._fused, 2, args, dy)
+        return value, grads
 
     def forward(self, args):
-        self._last_args = args
-        args = self.own(args)
-        while True:
-            stacks = self._alloc()
-            value, tops, values = self._run(self._forward, *args, *stacks)
-            if self._fits(tops):
-                return value, Tape(stacks, tops, values)
+        (value, tops, values), stacks = self._recorded(self._forward, 1, args)
+        return value, Tape(stacks, tops, values, args)
 
     def pullback(self, tape, dy):
-        return self._run(self._reverse, dy, *tape.values, *tape.stacks, *tape.tops)
+        return self._run(self._reverse, tape.args, dy, *tape.values, *tape.stacks, *tape.tops)
 
-    def _run(self, compiled_fn, *args):
+    def _recorded(self, compiled_fn, tops_at, args, *rest):
+        """compiled_fn(args..., *rest, stacks...), whose result holds the stack tops at `tops_at`.
+        -> (result, stacks). A run that pushed more than its stacks hold is rerun with stacks of
+        the size it needed, which later calls start with."""
+        sizes = self.capacity
+        while True:
+            stacks = self._alloc(sizes)
+            # fresh copies for each run: one that overflowed its stacks has written into the last
+            result = self._run(compiled_fn, args, *self.own(args), *rest, *stacks)
+            tops = result[tops_at]
+            if not any(map(operator.gt, tops, sizes)):
+                return result, stacks
+            with self._growing:  # the tops of the array stacks come last: they have no capacity
+                grown = zip(tops, self.capacity, strict=False)
+                sizes = self.capacity = [max(t, n) for t, n in grown]
+
+    def _run(self, compiled_fn, args, *call_args):
+        """compiled_fn(*call_args), its errors as zygopy errors; `args` are the call's arguments
+        as the user gave them, to locate an error."""
         try:
-            return compiled_fn(*args)
+            return compiled_fn(*call_args)
         except NumbaError as e:
             filename, line, name = self.where
             raise ZygopyError(f"internal error: Numba could not compile the code generated for {name!r}; "
                               f"please report it with this message\n{e}", filename, line) from None
         except (ValueError, IndexError, ZeroDivisionError, AssertionError) as e:
-            raise self._located(e) from None
+            raise self._located(e, args) from None
 
-    def _located(self, error):
+    def _located(self, error, args):
         """An error raised by compiled code (a shape mismatch, an index out of range), named at the
         user's line by rerunning the primal in the reference evaluator."""
         filename, line, name = self.where
-        found = failing_statement(self.primal_ir, self._last_args) if self._last_args is not None else None
+        found = failing_statement(self.primal_ir, args)
         if found is None:
             return ZygopyError(f"{type(error).__name__} while running {name!r}: {error}", filename, line)
         stmt, e = found

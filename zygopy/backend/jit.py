@@ -1,12 +1,12 @@
 """Compile generated source with Numba, caching on disk so a second process starts fast.
 
-Numba's disk cache needs a real file in an importable module registered in `sys.modules`, so each
-generated source is written once to the user cache directory under a name derived from its hash.
+Numba's disk cache needs a real file and a module registered in `sys.modules`, so each generated
+source is written to the user cache directory under a name derived from its hash; Numba keeps the
+machine code in `__pycache__/` there.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import sys
 import tempfile
@@ -28,29 +28,37 @@ def cache_dir() -> Path:
 
 
 def load_module(source: str, cached=True):
-    """Import generated source as a module (written atomically to the cache directory). With
+    """Import generated source as a module, its file in the cache directory. The module is in
+    `sys.modules` only once it has run whole, so another thread never sees it half-built. With
     cached=False the module is fresh each time and not registered (for inspection)."""
     source = HEADER + "\n\n" + source
-    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
-    modname = f"zygopy_generated_{digest}"
-    if not cached:
-        module = types.ModuleType(modname)
-        exec(compile(source, f"<zygopy {modname}>", "exec"), module.__dict__)
-        return module
-    if modname in sys.modules:
+    modname = f"zygopy_generated_{hashlib.sha256(source.encode()).hexdigest()[:24]}"
+    if cached and modname in sys.modules:
         return sys.modules[modname]
-    path = cache_dir() / f"{modname}.py"
-    if not path.exists() or path.read_text() != source:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(source)
-        os.replace(tmp, path)
-    spec = importlib.util.spec_from_file_location(modname, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = module
+    module = types.ModuleType(modname)
+    filename = f"<zygopy {modname}>"
+    if cached:  # Numba's disk cache needs a real file, next to which it keeps its own
+        path = cache_dir() / f"{modname}.py"
+        _write_unless_equal(path, source.encode())
+        filename = module.__file__ = str(path)
+    exec(compile(source, filename, "exec"), module.__dict__)
+    # Numba's cached code finds its module by name; a thread that built it too uses the first
+    return sys.modules.setdefault(modname, module) if cached else module
+
+
+def _write_unless_equal(path: Path, data: bytes):
+    """Writes `data` to `path` unless the file holds exactly that already (a file cut short or
+    overwritten is written again). Atomic: a reader sees the old file or the new one."""
     try:
-        spec.loader.exec_module(module)
+        if path.read_bytes() == data:
+            return
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
     except BaseException:
-        del sys.modules[modname]
+        Path(tmp).unlink(missing_ok=True)
         raise
-    return module
