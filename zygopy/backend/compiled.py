@@ -13,7 +13,7 @@ from ..adjoint.reverse import adjoint
 from ..errors import ZygopyError
 from ..ir.compile import compile_ir
 from ..ir.evaluate import failing_statement
-from .jit import load_module
+from .jit import discard_numba_cache, load_module
 from .source import (
     forward_source,
     fused_source,
@@ -108,6 +108,8 @@ class CompiledGradient:
         """compiled_fn(*call_args), its errors as zygopy errors; `args` are the call's arguments
         as the user gave them, to locate an error."""
         try:
+            if not compiled_fn.overloads:  # the first call: load or compile, apart from running
+                self._load(compiled_fn, call_args)
             return compiled_fn(*call_args)
         except NumbaError as e:
             filename, line, name = self.where
@@ -115,6 +117,18 @@ class CompiledGradient:
                               f"please report it with this message\n{e}", filename, line) from None
         except (ValueError, IndexError, ZeroDivisionError, AssertionError) as e:
             raise self._located(e, args) from None
+
+    @staticmethod
+    def _load(compiled_fn, call_args):
+        """Loads compiled_fn's machine code for these arguments from Numba's disk cache, or compiles
+        it. A cache entry that fails to load is deleted and compiled again: a file cut short or
+        overwritten fails to unpickle in many ways, some of them wrapped as Numba errors."""
+        types = tuple(compiled_fn.typeof_pyval(a) for a in call_args)
+        try:
+            compiled_fn.compile(types)
+        except Exception:
+            discard_numba_cache(compiled_fn)
+            compiled_fn.compile(types)
 
     def _located(self, error, args):
         """An error raised by compiled code (a shape mismatch, an index out of range), named at the

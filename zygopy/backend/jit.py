@@ -62,3 +62,10 @@ def _write_unless_equal(path: Path, data: bytes):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def discard_numba_cache(dispatcher):
+    """Deletes the Numba cache files (index and data) of every function of dispatcher's module."""
+    folder = dispatcher.stats.cache_path
+    for f in Path(folder).glob(f"{dispatcher.py_func.__module__}.*.nb[ic]"):
+        f.unlink(missing_ok=True)

@@ -1,0 +1,100 @@
+"""The disk cache survives damage: a generated module or a Numba cache file cut short or
+overwritten is discarded and rebuilt, and processes racing on one empty cache all get right
+gradients. Each case runs in fresh interpreters, against the analytic derivative."""
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+PROCESSES = 4
+
+# a fresh interpreter: waits (when asked) until all its peers have imported zygopy, then prints
+# the gradient of bumpy by gradient and by pullback
+CHILD = """
+import math, os, sys, time
+import zygopy
+
+
+def bumpy(x, n):
+    s = 0.0
+    for i in range(n):
+        s += math.sin(x * i)
+    return s
+
+
+ready = os.environ.get("READY_DIR")
+if ready:
+    open(os.path.join(ready, str(os.getpid())), "w").close()
+    deadline = time.monotonic() + 120
+    while len(os.listdir(ready)) < int(os.environ["PEERS"]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+_, back = zygopy.pullback(bumpy, 0.3, 7)
+print(repr(zygopy.gradient(bumpy, 0.3, 7)[0]), repr(back(1.0)[0]))
+"""
+EXPECTED = sum(i * math.cos(0.3 * i) for i in range(7))
+
+
+def start(script, cache, **env):
+    return subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, ZYGOPY_CACHE_DIR=str(cache), **env))
+
+
+def check(proc):
+    """The child ran without an error and printed the right gradient twice."""
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and "Traceback" not in err, err[-3000:]
+    grads = [float(g) for g in out.split()]
+    assert grads == pytest.approx([EXPECTED, EXPECTED], rel=1e-12)
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory):
+    """The child script and a cache directory that a first process filled."""
+    folder = tmp_path_factory.mktemp("filled")
+    script = folder / "child.py"
+    script.write_text(CHILD)
+    check(start(script, folder / "cache"))
+    return script, folder / "cache"
+
+
+KINDS = {"module": "zygopy_generated_*.py", "index": "__pycache__/*.nbi",
+         "data": "__pycache__/*.nbc"}
+DAMAGES = {"cut short": lambda data: data[: len(data) // 2],
+           "overwritten": lambda data: random.Random(len(data)).randbytes(len(data))}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_damaged_file_is_rebuilt(filled, tmp_path, kind, damage):
+    script, pristine = filled
+    cache = tmp_path / "cache"
+    shutil.copytree(pristine, cache)
+    files = sorted(cache.glob(KINDS[kind]))
+    # one module; Numba's files for the fused gradient, the forward and the pullback
+    assert len(files) == (1 if kind == "module" else 3), files
+    damaged = {f: DAMAGES[damage](f.read_bytes()) for f in files}
+    for f, data in damaged.items():
+        f.write_bytes(data)
+    check(start(script, cache))
+    for f, data in damaged.items():
+        assert f.read_bytes() != data  # written again
+
+
+def test_processes_racing_on_an_empty_cache(tmp_path):
+    script, ready = tmp_path / "child.py", tmp_path / "ready"
+    script.write_text(CHILD)
+    ready.mkdir()
+    procs = [start(script, tmp_path / "cache", READY_DIR=str(ready), PEERS=str(PROCESSES))
+             for _ in range(PROCESSES)]
+    try:
+        for p in procs:
+            check(p)
+    finally:
+        for p in procs:
+            p.kill()  # those still running after a failure
+            p.wait()
