@@ -10,6 +10,13 @@ import sys
 
 import pytest
 
+import zygopy
+import zygopy.api
+import zygopy.backend.compiled
+from zygopy.errors import ZygopyError
+
+from .test_threads import brand_new_function
+
 PROCESSES = 4
 
 # a fresh interpreter: waits (when asked) until all its peers have imported zygopy, then prints
@@ -39,9 +46,11 @@ EXPECTED = sum(i * math.cos(0.3 * i) for i in range(7))
 
 
 def start(script, cache, **env):
+    """The child, on `cache`, running compiled code only (none interpreted while compiling), so
+    that a failure to load or compile shows."""
+    env = dict(os.environ, ZYGOPY_CACHE_DIR=str(cache), ZYGOPY_INTERPRET_WHILE_COMPILING="0", **env)
     return subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, ZYGOPY_CACHE_DIR=str(cache), **env))
+                            stderr=subprocess.PIPE, text=True, env=env)
 
 
 def check(proc):
@@ -98,3 +107,23 @@ def test_processes_racing_on_an_empty_cache(tmp_path):
         for p in procs:
             p.kill()  # those still running after a failure
             p.wait()
+
+
+def test_cache_that_cannot_be_rebuilt_is_a_zygopy_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZYGOPY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", "0")
+    source = tmp_path / "src"
+    source.mkdir()
+    f, k = brand_new_function(source)
+    assert zygopy.gradient(f, 0.3, 7)[0] == pytest.approx(
+        sum(k * math.cos(k * 0.3 + i) for i in range(7)), rel=1e-12)  # cached on disk
+    # forget the compiled code in memory, so that the next call loads it from the damaged disk
+    # cache; and make deleting the damaged files do nothing, as in a read-only cache
+    module = zygopy.api.compiled(f, (0.3, 7))._fused.py_func.__module__
+    monkeypatch.setattr(zygopy.api, "_CACHE", {})
+    monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setattr(zygopy.backend.compiled, "discard_numba_cache", lambda dispatcher: None)
+    for index in (tmp_path / "cache" / "__pycache__").glob(f"{module}.*.nbi"):
+        index.write_bytes(b"damaged")
+    with pytest.raises(ZygopyError, match="damaged"):
+        zygopy.gradient(f, 0.3, 7)

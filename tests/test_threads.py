@@ -17,6 +17,12 @@ THREADS = 8
 CALLS = 4
 
 
+@pytest.fixture(autouse=True)
+def compiled_only(monkeypatch):
+    """Every call runs compiled code (none is interpreted while compiling): that is under test."""
+    monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", "0")
+
+
 def wavy(x, y, n):
     s = 0.0
     for _ in range(n):

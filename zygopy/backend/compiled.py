@@ -118,8 +118,7 @@ class CompiledGradient:
         except (ValueError, IndexError, ZeroDivisionError, AssertionError) as e:
             raise self._located(e, args) from None
 
-    @staticmethod
-    def _load(compiled_fn, call_args):
+    def _load(self, compiled_fn, call_args):
         """Loads compiled_fn's machine code for these arguments from Numba's disk cache, or compiles
         it. A cache entry that fails to load is deleted and compiled again: a file cut short or
         overwritten fails to unpickle in many ways, some of them wrapped as Numba errors."""
@@ -127,8 +126,16 @@ class CompiledGradient:
         try:
             compiled_fn.compile(types)
         except Exception:
-            discard_numba_cache(compiled_fn)
-            compiled_fn.compile(types)
+            try:
+                discard_numba_cache(compiled_fn)
+                compiled_fn.compile(types)
+            except NumbaError:
+                raise
+            except Exception as e:  # a cache directory that cannot be written, say
+                filename, line, name = self.where
+                raise ZygopyError(f"the disk cache holds damaged code for {name!r} and could not "
+                                  f"rebuild it: {type(e).__name__}: {e}", filename, line,
+                                  hint=f"delete {compiled_fn.stats.cache_path}") from None
 
     def _located(self, error, args):
         """An error raised by compiled code (a shape mismatch, an index out of range), named at the
