@@ -1,4 +1,10 @@
+import os
+
 import pytest
+
+# The suites check the compiled code: a gradient's first calls would otherwise be interpreted
+# while it compiles (test_tiered.py tests that)
+os.environ["ZYGOPY_INTERPRET_WHILE_COMPILING"] = "0"
 
 from zygopy.ir.passes import pipeline
 

@@ -17,6 +17,7 @@ import types
 
 import numpy as np
 
+from .backend import tiered
 from .backend.compiled import CompiledGradient
 from .errors import NotScalar, UnsupportedType
 from .ir.types import TupleT, is_float, typeof
@@ -118,7 +119,7 @@ def withgradient(f, *args, wrt=None):
         raise NotScalar(f"{f.__name__!r} returns {rt}; gradient needs a real (float) scalar result",
                         c.primal_ir.filename, c.primal_ir.line,
                         hint="use jacobian for a tuple of results; an integer result has no gradient")
-    value, grads = c.value_and_gradient(sig.leaves)
+    value, grads = tiered.value_and_gradient(c, sig.leaves)
     return value, _per_argument(c, sig, args, wrt, grads)
 
 

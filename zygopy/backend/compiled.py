@@ -81,6 +81,12 @@ class CompiledGradient:
         (value, grads, _), _ = self._recorded(self._fused, 2, args, dy)
         return value, grads
 
+    def compile(self, args):
+        """Load or compile the machine code value_and_gradient(args) runs, without running it."""
+        if not self._fused.overloads:
+            stacks = self._alloc()
+            self._load(self._fused, (*self.own(args), 1.0, *stacks))
+
     def forward(self, args):
         (value, tops, values), stacks = self._recorded(self._forward, 1, args)
         return value, Tape(stacks, tops, values, args)

@@ -11,6 +11,10 @@ from .ir import Function, Slot, Var
 from .primitives import PRIMITIVES
 
 
+class Stopped(Exception):
+    """A run abandoned because its `stop()` said so."""
+
+
 class Machine:
     """State shared by a forward run and the reverse runs that replay it."""
 
@@ -18,7 +22,8 @@ class Machine:
         self.stacks = {}
         self.slots = {}
 
-    def run(self, fn: Function, args, env=None, max_steps=10**8):
+    def run(self, fn: Function, args, env=None, max_steps=10**8, stop=None):
+        """fn's result and environment; `stop()`, asked every few blocks, abandons the run."""
         env = {} if env is None else env
         blocks = fn.block_map()
 
@@ -26,7 +31,9 @@ class Machine:
             return env[a] if isinstance(a, Var) else a
 
         block, values = fn.entry, list(args)
-        for _ in range(max_steps):
+        for step in range(max_steps):
+            if stop is not None and step % 64 == 0 and stop():
+                raise Stopped
             if len(values) != len(block.args):
                 raise TypeError(f"block {block.name} takes {len(block.args)} arguments, got {len(values)}")
             env.update(zip(block.args, values))
@@ -110,12 +117,12 @@ def evaluate(fn: Function, *args, max_steps=10**8):
     return Machine().run(fn, args, max_steps=max_steps)[0]
 
 
-def evaluate_gradient(adj, args, dy=1.0):
+def evaluate_gradient(adj, args, dy=1.0, stop=None):
     """Run an Adjoint's forward then reverse on Python values: (value, gradients). Like a compiled
-    gradient, it leaves the caller's arrays as they were."""
+    gradient, it leaves the caller's arrays as they were. `stop` as for Machine.run."""
     m = Machine()
-    value, env = m.run(adj.forward, _own(args))
+    value, env = m.run(adj.forward, _own(args), stop=stop)
     stacks = {k: list(v) for k, v in m.stacks.items()}
-    grads, _ = m.run(adj.reverse, [dy] + [env.get(v, 0) for v in adj.tape])
+    grads, _ = m.run(adj.reverse, [dy] + [env.get(v, 0) for v in adj.tape], stop=stop)
     m.stacks = stacks
     return value, grads

@@ -1,0 +1,104 @@
+"""Interpreting while compiling (backend/tiered.py): a gradient's first calls run in the reference
+evaluator while Numba compiles in the background. They must give what the compiled code gives
+(checked against analytic derivatives too), with the same types, and errors must be reported as
+the compiled code reports them."""
+import math
+import threading
+
+import numpy as np
+import pytest
+
+import zygopy
+from zygopy.api import compiled
+from zygopy.backend import tiered
+from zygopy.backend.compiled import CompiledGradient
+
+
+@pytest.fixture(autouse=True)
+def interpret(monkeypatch):
+    monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", "1")
+
+
+@pytest.fixture
+def slow_compiler(monkeypatch):
+    """Compilation that waits for the test to release it: the first calls surely interpret."""
+    release = threading.Event()
+    compile_ = CompiledGradient.compile
+
+    def held(self, args):
+        release.wait(30)
+        return compile_(self, args)
+    monkeypatch.setattr(CompiledGradient, "compile", held)
+    yield release
+    release.set()
+
+
+class Layer:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W + self.b)
+
+
+def layer_loss(layer, x, scale):
+    return scale * np.sum(layer(x) ** 2)
+
+
+def _layer_args(dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    return (Layer(rng.normal(size=(3, 2)).astype(dtype), rng.normal(size=2).astype(dtype)),
+            rng.normal(size=(4, 3)).astype(dtype), 0.5)
+
+
+def layer_grads(layer, x, scale):
+    h = np.tanh(x @ layer.W + layer.b)
+    d = scale * 2.0 * h * (1.0 - h * h)
+    return x.T @ d, d.sum(axis=0), np.sum(h ** 2)
+
+
+def looped(x, n):
+    s = 0.0
+    for i in range(n):
+        s += math.sin(x * i) / n
+    return s
+
+
+def reads(a, i):
+    return a[i] * 2.0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_interpreted_calls_agree_with_compiled_ones(dtype, slow_compiler):
+    layer, x, scale = _layer_args(dtype)
+    c = compiled(layer_loss, (layer, x, scale))
+    first = zygopy.withgradient(layer_loss, layer, x, scale)
+    assert not c._fused.overloads  # nothing was compiled: that was interpreted
+    slow_compiler.set()
+    tiered.compilation(c, (layer.W, layer.b, x, scale)).result(timeout=600)
+    later = zygopy.withgradient(layer_loss, layer, x, scale)
+    dW, db, dscale = layer_grads(layer, x, scale)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for value, (g_layer, g_x, g_scale) in (first, later):
+        assert type(value) is float and type(g_scale) is float
+        assert g_layer.W.dtype == dtype and g_x.dtype == dtype and g_layer.b.dtype == dtype
+        np.testing.assert_allclose(g_layer.W, dW, rtol=rtol)
+        np.testing.assert_allclose(g_layer.b, db, rtol=rtol)
+        assert g_scale == pytest.approx(dscale, rel=rtol)
+    assert first[0] == pytest.approx(later[0], rel=rtol)
+
+
+def test_a_long_scalar_loop_switches_to_compiled_code():
+    # 10**6 trips would take the evaluator many seconds; it gives way once the code is compiled
+    n = 10 ** 6
+    _, (dx, dn) = zygopy.withgradient(looped, 0.3, n)
+    want = sum(i * math.cos(0.3 * i) for i in range(n)) / n
+    assert dn is None and dx == pytest.approx(want, rel=1e-9)
+
+
+def test_errors_are_reported_as_compiled_code_reports_them(slow_compiler):
+    a = np.arange(3.0)
+    threading.Timer(0.5, slow_compiler.set).start()
+    with pytest.raises(zygopy.ZygopyError) as caught:
+        zygopy.gradient(reads, a, 7)
+    assert "IndexError" in str(caught.value) and "test_tiered.py" in str(caught.value)
