@@ -14,6 +14,7 @@ import random
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
@@ -120,6 +121,51 @@ def test_kinks_are_detected():
     def step(x, n):
         return x if x < 0.3 else x + 1e-3
     assert check.finite_differences(step, (0.3 - 1e-7, 1))[0] is None
+
+
+def _second_element(x, a):
+    return x * a[1]
+
+
+def _refused(x, n):
+    try:  # outside the subset: zygopy refuses it while building the IR
+        return math.sin(x) * n
+    finally:
+        pass
+
+
+def test_errors_while_running_are_crashes(monkeypatch):
+    """Only building may refuse a program: an error from running it is a crash, whatever its class.
+    A derivative rule that scatters out of range makes the compiled reverse raise IndexError, which
+    zygopy reports as a ZygopyError (at run time, where the plain call raised nothing); the
+    evaluator is made to raise a refusal class."""
+    from zygopy import api
+    from zygopy.adjoint import array_rules, rules
+    from zygopy.errors import UnsupportedType
+    from zygopy.ir import evaluate
+    monkeypatch.setattr(api, "_CACHE", {})
+    monkeypatch.setitem(rules.RULES, "getindex",
+                        lambda g, y, a, index: (array_rules.Scatter(index + 100, g), None))
+
+    def refuses(adj, args):
+        raise UnsupportedType("raised while running")
+    monkeypatch.setattr(evaluate, "evaluate_gradient", refuses)
+    point, _ = check.finite_differences(_second_element, (0.7, np.array([0.5, -1.0, 2.0])))
+    outcome = check.check_at(_second_element, [point], ("eval", "fused", "split"))
+    assert not outcome.unsupported, outcome.unsupported
+    assert [(fl.path, fl.kind) for fl in outcome.failures] == [
+        ("eval", "crash"), ("fused", "crash"), ("split", "crash")]
+    for fl in outcome.failures[1:]:
+        assert fl.message.startswith("ZygopyError") and "IndexError while running" in fl.message
+
+
+def test_refusals_while_building_are_unsupported():
+    point, _ = check.finite_differences(_refused, (0.7, 2))
+    outcome = check.check_at(_refused, [point], check.PATHS)
+    assert not outcome.failures, outcome.failures
+    assert [(fl.path, fl.kind) for fl in outcome.unsupported] == [
+        (p, "unsupported") for p in check.PATHS]
+    assert all("UnsupportedSyntax" in fl.message for fl in outcome.unsupported)
 
 
 def test_injected_wrong_rule_is_found_and_shrunk(batch, tmp_path, monkeypatch):

@@ -10,6 +10,8 @@ Each is compared with central finite differences of the plain Python function in
 value with the plain call. A float argument is one coordinate; a float array argument is one
 coordinate per element. The plain function gets fresh copies of the arrays at every call (it may
 write into them); a zygopy path must leave the caller's arrays as they were.
+A path that refuses the program while building it (UnsupportedSyntax, ...: is_refusal) counts as
+unsupported; an error once it runs is a crash, whatever its class, since the plain call did not fail.
 
 Finite differences and their tolerances (all derived, none tuned per program):
   h = 1e-4 * max(1, |x|) (the step actually taken, (x + h) - x, is used), d1 = central FD with h,
@@ -174,13 +176,24 @@ def finite_differences(f, args):
     return point, None
 
 
-# ---- the three paths ------------------------------------------------------------------------------
-def run_eval(f, args):
+# ---- the paths ------------------------------------------------------------------------------------
+# Each path is two steps. Building (IR, adjoint, generated source) is where zygopy may refuse a
+# program; the builder returns the run step, which only computes. An error from the run step is a
+# crash whatever its class: the plain function ran at the same point without one.
+def build_eval(f, args, wrt=None):
     import zygopy
     from zygopy.ir.evaluate import evaluate_gradient
-    adj = zygopy.code_adjoint(f, *args)
-    value, grads = evaluate_gradient(adj, tuple(args))
-    return value, tuple(grads)
+    adj = zygopy.code_adjoint(f, *args, wrt=wrt)
+
+    def run():
+        value, grads = evaluate_gradient(adj, tuple(args))
+        if wrt is None:
+            return value, tuple(grads)
+        full = [None] * len(args)
+        for k, i in enumerate(adj.wrt):
+            full[i] = grads[k]
+        return value, tuple(full)
+    return run
 
 
 def wrt_for(args):
@@ -191,35 +204,37 @@ def wrt_for(args):
     return tuple(sorted(rng.sample(floats, k)))
 
 
-def run_eval_wrt(f, args, wrt=None):
-    """The evaluator path with an explicit `wrt` (activity analysis with inactive float inputs)."""
+def build_compiled(f, args):
+    """The compiled gradient, put in the cache the public API reads. Numba compiles on the first
+    call, so a failure to compile surfaces in the run step, as an internal error (a crash)."""
+    from zygopy import api
+    api.compiled(f, api.complete_args(f, args))
+
+
+def build_fused(f, args, wrt=None):
     import zygopy
-    from zygopy.ir.evaluate import evaluate_gradient
-    wrt = wrt_for(args) if wrt is None else wrt
-    adj = zygopy.code_adjoint(f, *args, wrt=wrt)
-    value, grads = evaluate_gradient(adj, tuple(args))
-    full = [None] * len(args)
-    for k, i in enumerate(adj.wrt):
-        full[i] = grads[k]
-    return value, tuple(full), wrt
+    build_compiled(f, args)
+
+    def run():
+        value, grads = zygopy.withgradient(f, *args)  # gradient(f, *args) is withgradient(...)[1]
+        return value, tuple(grads)
+    return run
 
 
-def run_fused(f, args):
+def build_split(f, args, wrt=None):
     import zygopy
-    value, grads = zygopy.withgradient(f, *args)  # zygopy.gradient(f, *args) is withgradient(...)[1]
-    return value, tuple(grads)
+    build_compiled(f, args)
+
+    def run():
+        value, back = zygopy.pullback(f, *args)
+        g1 = tuple(back(1.0))
+        g2 = tuple(back(1.0))
+        g3 = tuple(back(2.5))  # linear in dy
+        return value, g1, g2, g3
+    return run
 
 
-def run_split(f, args):
-    import zygopy
-    value, back = zygopy.pullback(f, *args)
-    g1 = tuple(back(1.0))
-    g2 = tuple(back(1.0))
-    g3 = tuple(back(2.5))  # linear in dy
-    return value, g1, g2, g3
-
-
-RUNNERS = {"eval": run_eval, "eval_wrt": run_eval_wrt, "fused": run_fused, "split": run_split}
+BUILDERS = {"eval": build_eval, "eval_wrt": build_eval, "fused": build_fused, "split": build_split}
 
 
 # ---- failures ---------------------------------------------------------------------------------------
@@ -227,8 +242,8 @@ RUNNERS = {"eval": run_eval, "eval_wrt": run_eval_wrt, "fused": run_fused, "spli
 class Failure:
     path: str
     kind: str  # 'gradient', 'value', 'shape', 'repeat' (pullback twice), 'cross' (paths disagree), 'crash',
-    # 'hang' (no result in time), 'unsupported' (a ZygopyError that is not an internal error), 'mutated'
-    # (the caller's arrays changed)
+    # 'hang' (no result in time), 'unsupported' (zygopy refused the program while building it: see
+    # is_refusal), 'mutated' (the caller's arrays changed)
     message: str
     args: tuple = ()
     arg: int | None = None
@@ -248,10 +263,12 @@ class Failure:
                 "signature": self.signature}
 
 
-def is_crash(exc):
-    """A ZygopyError is zygopy refusing a program (unsupported) unless it reports an internal error."""
-    from zygopy.errors import ZygopyError
-    return not isinstance(exc, ZygopyError) or "internal error" in str(exc)
+def is_refusal(exc):
+    """zygopy declining a program (outside the subset, no rule, not a scalar), as opposed to an
+    internal error. Only an error from the build step can be a refusal."""
+    from zygopy.errors import NoRule, NotScalar, UnsupportedSyntax, UnsupportedType
+    refusals = (UnsupportedSyntax, UnsupportedType, NoRule, NotScalar)
+    return isinstance(exc, refusals) and "internal error" not in str(exc)
 
 
 def normalize_error(message: str) -> str:
@@ -354,24 +371,26 @@ def check_at(f, points, paths, outcome: Outcome | None = None, peer=None):
         for k, point in enumerate(points):
             t0 = time.perf_counter()
             before_call = copied(point.args)
+            # one wrt per program (the first point's): one compilation
+            wrt = wrt_for(points[0].args) if path == "eval_wrt" else None
+            building = True
             try:
                 # Python-level loops (the evaluator) can be interrupted; compiled code cannot, and
                 # interrupting Numba while it compiles would only hide a slow compile: the runner's
                 # watchdog handles those
                 with time_limit(PATH_TIMEOUT if path.startswith("eval") else None):
-                    if path == "eval_wrt":  # one wrt per program (the first point's), one compilation
-                        result = run_eval_wrt(f, point.args, wrt_for(points[0].args))
-                    else:
-                        result = RUNNERS[path](f, point.args)
+                    run = BUILDERS[path](f, point.args, wrt)
+                    building = False
+                    result = run()
             except Exception as e:  # noqa: BLE001 - everything is classified
                 text = exception_text(e)
                 if isinstance(e, Timeout):
                     outcome.failures.append(Failure(path, "hang", text, point.args))
-                elif is_crash(e):
+                elif building and is_refusal(e):
+                    outcome.unsupported.append(Failure(path, "unsupported", text, point.args))
+                else:
                     outcome.failures.append(Failure(path, "crash", text, point.args,
                                                     detail="".join(traceback.format_exception(e))[-4000:]))
-                else:
-                    outcome.unsupported.append(Failure(path, "unsupported", text, point.args))
                 break  # the same error at every point
             dt = time.perf_counter() - t0
             if not all(not is_array(a) or np.array_equal(a, b) for a, b in zip(point.args, before_call)):
@@ -395,7 +414,7 @@ def check_at(f, points, paths, outcome: Outcome | None = None, peer=None):
                                                     point.args, None, g1, g3))
                 grads = g1
             elif path == "eval_wrt":
-                value, grads, wrt = result
+                value, grads = result
                 compare(path, point, value, grads, outcome.failures, names, only=set(wrt))
             else:
                 value, grads = result

@@ -112,7 +112,7 @@ def text_report(s, wall, opts, shrinks):
             at = " ".join(repr(tuple(first_f["args"])).split())[:300]
             p(f"  {len(items):5d}  {sig}   [program {first_i} at {at}: {first_f['message'][:200]!r}]")
     if s.unsupported:
-        p("unsupported (ZygopyError) signatures:")
+        p("unsupported (refused while compiling) signatures:")
         for sig, items in sorted(s.unsupported.items(), key=lambda kv: -len(kv[1])):
             p(f"  {len(items):5d}  {sig}   [program {items[0][0]}]")
     if s.invalid:
@@ -178,7 +178,7 @@ def markdown(s, wall, opts, shrinks, command, repo, env=None):
     p("|---|---|---|---|")
     labels = [("ok", "all paths agree with finite differences"), ("mismatch", "gradient/value mismatch"),
               ("crash", "crash (exception other than a ZygopyError, or a Numba internal error)"),
-              ("hang", "hang (no result in time)"), ("unsupported", "unsupported (ZygopyError: outside the subset)"),
+              ("hang", "hang (no result in time)"), ("unsupported", "unsupported (refused while compiling: outside the subset)"),
               ("no_point", "no smooth input point found"), ("invalid", "invalid program (generator bug)"),
               ("fuzzer_error", "fuzzer error")]
     for key, label in labels:
