@@ -6,7 +6,6 @@ import operator
 import threading
 
 import numpy as np
-from numba.core.errors import NumbaError
 
 from ..adjoint.mutation import written_arguments
 from ..adjoint.reverse import adjoint
@@ -53,11 +52,8 @@ class CompiledGradient:
             fused_source(self.adjoint, f"{name}_value_and_gradient", f"{name}_forward", f"{name}_pullback"),
         ])
         self.where = (pyfn.__code__.co_filename, pyfn.__code__.co_firstlineno, name)
-        module = load_module(self.source)
-        self.primal = getattr(module, f"{name}_primal")
-        self._fused = getattr(module, f"{name}_value_and_gradient")
-        self._forward = getattr(module, f"{name}_forward")
-        self._reverse = getattr(module, f"{name}_pullback")
+        self._module = None
+        self._importing = threading.Lock()
         self.written = written_arguments(self.primal_ir)
         self.writes = any(st.op == "setindex" for b in self.primal_ir.blocks for st in b.stmts)
         self.dtypes = [np.dtype(k.dtype) for k in scalar_stacks(self.adjoint)]
@@ -65,6 +61,21 @@ class CompiledGradient:
         # either the old list or the new one
         self.capacity = [INITIAL_CAPACITY] * len(self.dtypes)
         self._growing = threading.Lock()
+
+    def _entry(self, suffix):
+        """The generated module's function `<name>_<suffix>`. The module (and with it Numba) is
+        imported on first use: building the IR and the source needs neither, and the evaluator
+        can run the gradient meanwhile (tiered.py)."""
+        if self._module is None:
+            with self._importing:
+                if self._module is None:
+                    self._module = load_module(self.source)
+        return getattr(self._module, f"{self.where[2]}_{suffix}")
+
+    primal = property(lambda self: self._entry("primal"))
+    _fused = property(lambda self: self._entry("value_and_gradient"))
+    _forward = property(lambda self: self._entry("forward"))
+    _reverse = property(lambda self: self._entry("pullback"))
 
     def _alloc(self, sizes=None):
         """Empty stacks of `sizes` (by default the current capacity), for one call."""
@@ -117,7 +128,7 @@ class CompiledGradient:
             if not compiled_fn.overloads:  # the first call: load or compile, apart from running
                 self._load(compiled_fn, call_args)
             return compiled_fn(*call_args)
-        except NumbaError as e:
+        except _numba_error() as e:
             filename, line, name = self.where
             raise ZygopyError(f"internal error: Numba could not compile the code generated for {name!r}; "
                               f"please report it with this message\n{e}", filename, line) from None
@@ -135,7 +146,7 @@ class CompiledGradient:
             try:
                 discard_numba_cache(compiled_fn)
                 compiled_fn.compile(types)
-            except NumbaError:
+            except _numba_error():
                 raise
             except Exception as e:  # a cache directory that cannot be written, say
                 filename, line, name = self.where
@@ -154,3 +165,9 @@ class CompiledGradient:
         shapes = [str(np.shape(a)) for a in getattr(e, "zygopy_operands", ()) if isinstance(a, np.ndarray)]
         detail = f" (operand shapes {', '.join(shapes)})" if shapes else ""
         return ZygopyError(f"{type(e).__name__}: {e}{detail}", self.primal_ir.filename, stmt.line)
+
+
+def _numba_error():
+    """Numba's error class, imported only once compiled code runs (so `import zygopy` is quick)."""
+    from numba.core.errors import NumbaError
+    return NumbaError
