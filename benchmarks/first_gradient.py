@@ -1,0 +1,145 @@
+"""Time to a first gradient: each workload in a fresh interpreter, with an empty compile cache
+(cold) and then again with the cache the cold run left (warm); import time measured apart.
+
+    python benchmarks/first_gradient.py [--quick] [--workloads scalar,mlp,lstm,cnn]
+
+Each child also times a steady call, a first call at a larger batch, a call at a smaller batch
+(which must compile nothing), and checks the gradient against central differences of the plain
+function at a few coordinates of every parameter. Writes RESULTS.md's section.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+
+import common
+import numpy as np
+
+sys.path.insert(0, str(common.BENCH_DIR))
+import models  # noqa: E402
+
+# central differences in the workload's dtype: float32 rounding over h = 1e-3 leaves ~1e-4
+RTOL = {np.float32: 2e-2, np.float64: 1e-6}
+
+
+def _leaves(tree, out):
+    """The float arrays in a workload's arguments (or in their gradients), in order."""
+    if isinstance(tree, np.ndarray):
+        return out.append(tree) if tree.dtype.kind == "f" else None
+    for v in (tree if isinstance(tree, (tuple, list)) else vars(tree).values()
+              if hasattr(tree, "__dict__") else ()):
+        _leaves(v, out)
+
+
+def check(f, args, grads, rng, dtype, per_leaf=3):
+    """Worst relative error of the gradient against central differences of the plain function."""
+    params, got = [], []
+    for a, g in zip(args, grads):
+        _leaves(a, params)
+        if g is not None:
+            _leaves(g, got)
+    worst = 0.0
+    for p, g in zip(params, got):
+        for _ in range(per_leaf):
+            i = tuple(rng.integers(0, n) for n in p.shape)
+            old, h = p[i], 1e-3 if dtype == np.float32 else 1e-6
+            p[i] = old + h
+            up = float(f(*args))
+            p[i] = old - h
+            down = float(f(*args))
+            p[i] = old
+            fd = (up - down) / (2 * h)
+            worst = max(worst, abs(float(g[i]) - fd) / max(abs(fd), 1e-2))
+    return worst
+
+
+def child(name, quick):
+    """One workload in this (fresh) interpreter."""
+    t0 = time.perf_counter()
+    import zygopy
+    import_time = time.perf_counter() - t0
+    from zygopy.backend import tiered
+    rng = np.random.default_rng(0)
+    make = models.WORKLOADS[name]
+    f, args = make(rng)
+    t0 = time.perf_counter()
+    grads = zygopy.gradient(f, *args)
+    first = time.perf_counter() - t0
+    leaves = zygopy.signature.signature(f, args).leaves
+    tiered.compilation(zygopy.api.compiled(f, args), leaves).result()
+    ready = time.perf_counter() - t0
+    steady, _ = common.best_of(lambda: zygopy.gradient(f, *args), 3 if quick else 7)
+    result = {"import": import_time, "first": first, "ready": ready, "steady": steady}
+    dtype = np.float64 if name == "scalar" else np.float32
+    if name != "scalar":
+        _, larger = make(np.random.default_rng(1), batch=256) if name != "lstm" else \
+            make(np.random.default_rng(1), batch=64)
+        t0 = time.perf_counter()
+        zygopy.gradient(f, *larger)
+        result["larger_first"] = time.perf_counter() - t0
+        result["larger_steady"], _ = common.best_of(lambda: zygopy.gradient(f, *larger), 3)
+        _, smaller = make(np.random.default_rng(2), batch=5)
+        before = zygopy.api.compiled(f, args)
+        result["smaller_compiles"] = zygopy.api.compiled(f, smaller) is not before
+    result["grad_error"] = check(f, args, grads, rng, dtype)
+    result["ok"] = result["grad_error"] <= RTOL[dtype]
+    common.child_result(result)
+
+
+def main():
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer repeats")
+    p.add_argument("--workloads", default=",".join(models.WORKLOADS))
+    opts = p.parse_args()
+    rows, start = [], time.perf_counter()
+    for name in opts.workloads.split(","):
+        cache = tempfile.mkdtemp(prefix="zygopy-cold-")
+        env = dict(os.environ, ZYGOPY_CACHE_DIR=cache, ZYGOPY_INTERPRET_WHILE_COMPILING="1")
+        runs = {kind: common.run_child("first_gradient", "child", name, opts.quick, env=env)
+                for kind in ("cold", "warm")}
+        rows.append((name, runs))
+        print(name, runs, flush=True)
+    elapsed = time.perf_counter() - start
+    lines = ["## first_gradient: time to a first gradient, cold and warm", ""]
+    lines += common.run_info("first_gradient.py", opts.quick,
+                             ["zygopy", "numpy", "numba", "llvmlite"])
+    lines += [
+        "- cold: a fresh interpreter with an empty `ZYGOPY_CACHE_DIR`; warm: a fresh interpreter "
+        "with the cache the cold run left. One gradient program per workload (models in "
+        "benchmarks/models.py, float32 but the scalar one). Import excluded from the first call, "
+        "which is interpreted while Numba compiles in the background (README, Compiling); "
+        "compiled: when the compiled code was ready, from the start of the first call.",
+        "- larger: the first call at a larger batch after the first at the usual one, against a "
+        "steady call at that batch; smaller batch: whether a batch of 5 needed a new compile.",
+        f"- gradient check: central differences of the plain function at 3 coordinates of "
+        f"every parameter (h = 1e-3 in float32, 1e-6 in float64); tolerance {RTOL[np.float32]:g} (float32), "
+        f"{RTOL[np.float64]:g} (float64). Whole run: {elapsed:.0f} s.",
+        "",
+        "| workload | import | first gradient: cold | warm | compiled: cold | warm | steady | "
+        "larger: first / steady | smaller batch compiles | gradient check |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, runs in rows:
+        cold, warm = runs["cold"], runs["warm"]
+        if "first" not in cold or "first" not in warm:
+            lines.append(f"| {name} | crash: {cold.get('error') or warm.get('error')} |||||||||")
+            continue
+        larger = (common.ratio(warm["larger_first"], warm["larger_steady"])
+                  if "larger_first" in warm else "—")
+        compiles = {True: "yes", False: "no"}.get(warm.get("smaller_compiles"), "—")
+        verdict = f"{'ok' if cold['ok'] and warm['ok'] else 'FAILED'} " \
+                  f"({max(cold['grad_error'], warm['grad_error']):.1e})"
+        lines.append(f"| {name} | {common.fmt_time(cold['import'])} | "
+                     f"{common.fmt_time(cold['first'])} | {common.fmt_time(warm['first'])} | "
+                     f"{common.fmt_time(cold['ready'])} | {common.fmt_time(warm['ready'])} | "
+                     f"{common.fmt_time(warm['steady'])} | {larger} | {compiles} | {verdict} |")
+    common.write_section("first_gradient", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
