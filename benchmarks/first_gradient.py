@@ -36,12 +36,12 @@ def _leaves(tree, out):
 def check(f, args, grads, rng, dtype, per_leaf=3):
     """Worst relative error of the gradient against central differences of the plain function."""
     params, got = [], []
-    for a, g in zip(args, grads):
+    for a, g in zip(args, grads, strict=True):
         _leaves(a, params)
         if g is not None:
             _leaves(g, got)
     worst = 0.0
-    for p, g in zip(params, got):
+    for p, g in zip(params, got, strict=True):
         for _ in range(per_leaf):
             i = tuple(rng.integers(0, n) for n in p.shape)
             old, h = p[i], 1e-3 if dtype == np.float32 else 1e-6
@@ -116,8 +116,9 @@ def main():
         "- larger: the first call at a larger batch after the first at the usual one, against a "
         "steady call at that batch; smaller batch: whether a batch of 5 needed a new compile.",
         f"- gradient check: central differences of the plain function at 3 coordinates of "
-        f"every parameter (h = 1e-3 in float32, 1e-6 in float64); tolerance {RTOL[np.float32]:g} (float32), "
-        f"{RTOL[np.float64]:g} (float64). Whole run: {elapsed:.0f} s.",
+        f"every parameter (h = 1e-3 in float32, 1e-6 in float64); tolerance "
+        f"{RTOL[np.float32]:g} (float32), {RTOL[np.float64]:g} (float64). "
+        f"Whole run: {elapsed:.0f} s.",
         "",
         "| workload | import | first gradient: cold | warm | compiled: cold | warm | steady | "
         "larger: first / steady | smaller batch compiles | gradient check |",
