@@ -1,11 +1,13 @@
 """zygopy: source-to-source reverse-mode automatic differentiation of Python, compiled by Numba."""
 from .adjoint.rules import register_rule
-from .custom import custom_rule, stop_gradient
 from .api import grad, gradient, jacobian, pullback, value_and_grad, withgradient
+from .custom import custom_rule, stop_gradient
 from .errors import NoRule, NotScalar, UnsupportedSyntax, UnsupportedType, ZygopyError
 from .inspect import code_adjoint, code_ir, code_llvm, code_python
 from .ir.evaluate import evaluate
 
-__all__ = ["gradient", "withgradient", "pullback", "jacobian", "grad", "value_and_grad", "code_ir", "code_adjoint",
-           "code_python", "code_llvm", "evaluate", "register_rule", "custom_rule", "stop_gradient", "ZygopyError", "UnsupportedSyntax",
-           "UnsupportedType", "NoRule", "NotScalar"]
+__all__ = ["gradient", "withgradient", "pullback", "jacobian", "grad", "value_and_grad", "code_ir",
+           "code_adjoint", "code_python", "code_llvm", "evaluate", "register_rule", "custom_rule",
+           "stop_gradient", "ZygopyError", "UnsupportedSyntax", "UnsupportedType", "NoRule",
+           "NotScalar"]
+

@@ -1,10 +1,13 @@
 """The public differentiation API, with Zygote's names and JAX-style aliases.
 
-    gradient(f, x, y)        -> (df/dx, df/dy); None for arguments that get no gradient (ints, bools)
+    gradient(f, x, y)        -> (df/dx, df/dy); None for arguments that get no gradient (ints,
+                                bools)
     @gradient def f(x, y)    -> calling f(x, y) returns the gradients
     withgradient(f, x, y)    -> (f(x, y), gradients)
-    pullback(f, x, y)        -> (f(x, y), back) where back(dy) -> gradients, callable any number of times
-    jacobian(f, x, y)        -> for f returning a tuple of m scalars: per argument, an array of m derivatives
+    pullback(f, x, y)        -> (f(x, y), back) where back(dy) -> gradients, callable any number
+                                of times
+    jacobian(f, x, y)        -> for f returning a tuple of m scalars: per argument, an array of m
+                                derivatives
 
 `wrt=(0, 2)` chooses which arguments are differentiated (default: all floating ones).
 """
@@ -68,7 +71,8 @@ def _unbound(drop_self):
 
 
 def complete_args(f, args):
-    """The call's arguments with defaults filled in, checked: a clear error instead of a crash later."""
+    """The call's arguments with defaults filled in, checked: a clear error instead of a crash
+    later."""
     if not callable(f):
         raise UnsupportedType(f"zygopy differentiates functions; got {type(f).__name__}")
     code = getattr(f, "__code__", None)
@@ -77,11 +81,15 @@ def complete_args(f, args):
         if not n - len(defaults) <= len(args) <= n:
             raise UnsupportedType(f"{f.__name__}() takes {n} arguments but {len(args)} were given",
                                   code.co_filename, code.co_firstlineno)
-        args = tuple(args) + tuple(defaults[len(defaults) - (n - len(args)):]) if len(args) < n else tuple(args)
+        if len(args) < n:
+            args = tuple(args) + tuple(defaults[len(defaults) - (n - len(args)):])
+        else:
+            args = tuple(args)
     for i, a in enumerate(args):
         if isinstance(a, float) and not math.isfinite(a):
-            raise UnsupportedType(f"argument {i} of {f.__name__}() is {a}; gradients are computed at finite points",
-                                  code.co_filename if code else None, code.co_firstlineno if code else None)
+            raise UnsupportedType(f"argument {i} of {f.__name__}() is {a}; gradients are computed "
+                                  "at finite points", code.co_filename if code else None,
+                                  code.co_firstlineno if code else None)
     return args
 
 
@@ -96,15 +104,18 @@ def _check_wrt(f, wrt, nargs):
 def _check_wrt_types(f, sig, wrt):
     """Arguments named in wrt must hold something to differentiate."""
     for i in wrt:
-        if not any(is_float(t) for t, owner in zip(sig.types, sig.owners) if owner == i):
-            raise UnsupportedType(f"argument {i} of {f.__name__!r} holds no floating-point values, so it cannot be "
-                                  "differentiated", hint="differentiate with respect to float arguments only")
+        if not any(is_float(t) for t, owner in zip(sig.types, sig.owners, strict=True)
+                   if owner == i):
+            raise UnsupportedType(f"argument {i} of {f.__name__!r} holds no floating-point "
+                                  "values, so it cannot be differentiated",
+                                  hint="differentiate with respect to float arguments only")
 
 
 def _per_argument(c, sig, args, wrt, leaf_results):
-    """Results for the differentiated leaves, rebuilt into each argument's structure; None elsewhere."""
+    """Results for the differentiated leaves, rebuilt into each argument's structure; None
+    elsewhere."""
     values = [None] * len(sig.leaves)
-    for i, g in zip(c.adjoint.wrt, leaf_results):
+    for i, g in zip(c.adjoint.wrt, leaf_results, strict=True):
         values[i] = g
     rebuilt = sig.rebuild(args, values)
     return tuple(r if k in wrt else None for k, r in enumerate(rebuilt))
@@ -118,7 +129,8 @@ def withgradient(f, *args, wrt=None):
     if not is_float(rt):
         raise NotScalar(f"{f.__name__!r} returns {rt}; gradient needs a real (float) scalar result",
                         c.primal_ir.filename, c.primal_ir.line,
-                        hint="use jacobian for a tuple of results; an integer result has no gradient")
+                        hint="use jacobian for a tuple of results; an integer result has no "
+                        "gradient")
     value, grads = tiered.value_and_gradient(c, sig.leaves)
     return value, _per_argument(c, sig, args, wrt, grads)
 

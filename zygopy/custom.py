@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import hashlib
 
-
 _RULES_NAMED: dict = {}  # "module.qualname" -> how many rules were made under that name
 
 

@@ -30,16 +30,17 @@ class Signature:
 
     def structures(self, args):
         """Per argument: None for a plain value, or (Node, value) for a structured one."""
-        return [None if n == LEAF else (n, a) for n, a in zip(self.nodes, args)]
+        return [None if n == LEAF else (n, a) for n, a in zip(self.nodes, args, strict=True)]
 
     def leaf_indices(self, wrt):
         return tuple(i for i, owner in enumerate(self.owners) if owner in wrt)
 
     def rebuild(self, args, leaf_values):
-        """Per argument, the leaves' values (e.g. gradients) put back into the argument's structure."""
+        """Per argument, the leaves' values (e.g. gradients) put back into the argument's
+        structure."""
         out = []
-        for k, (node, arg) in enumerate(zip(self.nodes, args)):
-            mine = [v for v, owner in zip(leaf_values, self.owners) if owner == k]
+        for k, (node, arg) in enumerate(zip(self.nodes, args, strict=True)):
+            mine = [v for v, owner in zip(leaf_values, self.owners, strict=True) if owner == k]
             out.append(mine[0] if node == LEAF else unflatten(node, mine, arg))
         return tuple(out)
 
@@ -53,15 +54,19 @@ def signature(fn, args) -> Signature:
         except ValueError as e:
             raise UnsupportedType(f"argument {i} of {name!r}: {e}") from None
         if node.kind == "static":
-            raise UnsupportedType(f"argument {i} of {name!r} has type {type(a).__name__}, which zygopy does not "
-                                  "support", *_where(fn),
-                                  hint="pass floats, ints, bools, NumPy arrays, or tuples, lists and objects of them")
+            raise UnsupportedType(f"argument {i} of {name!r} has type {type(a).__name__}, which "
+                                  "zygopy does not support", *_where(fn),
+                                  hint="pass floats, ints, bools, NumPy arrays, or tuples, lists "
+                                  "and objects of them")
         for leaf in mine:
             t = typeof(leaf)
-            if t is None or (isinstance(leaf, np.ndarray) and leaf.dtype.kind == "c") or isinstance(leaf, complex):
-                what = f"an array of {leaf.dtype}" if isinstance(leaf, np.ndarray) else type(leaf).__name__
-                raise UnsupportedType(f"argument {i} of {name!r} has type {what}, which zygopy does not support",
-                                      *_where(fn), hint="use float64 or float32 arrays, floats, ints and bools")
+            if (t is None or (isinstance(leaf, np.ndarray) and leaf.dtype.kind == "c")
+                    or isinstance(leaf, complex)):
+                what = (f"an array of {leaf.dtype}" if isinstance(leaf, np.ndarray)
+                        else type(leaf).__name__)
+                raise UnsupportedType(f"argument {i} of {name!r} has type {what}, which zygopy "
+                                      "does not support", *_where(fn),
+                                      hint="use float64 or float32 arrays, floats, ints and bools")
             types.append(t)
         nodes.append(node)
         leaves += mine

@@ -14,7 +14,8 @@ VIEWS = {"getindex", "transpose", "reshape", "ravel"}
 
 
 def _edges(fn: Function):
-    """(source value, destination Var) pairs: statement operands -> results, branch operands -> block args."""
+    """(source value, destination Var) pairs: statement operands -> results, branch operands ->
+    block args."""
     blocks = fn.block_map()
     for b in fn.blocks:
         for s in b.stmts:
@@ -28,7 +29,8 @@ def _edges(fn: Function):
                 yield s.args[2], s.args[0]  # a written array depends on what was written
         for br in b.branches:
             if br.target is not None:
-                for a, p in zip(br.args, blocks[br.target].args):
+                for a, p in zip(br.args, blocks[br.target].args, strict=True):
+
                     if isinstance(a, Var):
                         yield a, p
 

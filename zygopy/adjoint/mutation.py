@@ -23,11 +23,12 @@ def check_writes(fn: Function):
         return
     _check_merged_arrays(fn, writes)
     views = {s.var: (b, s) for b in fn.blocks for s in b.stmts if _is_view(s)}
-    for b, s in writes:
+    for _, s in writes:
         if s.args[0] in views:
-            raise UnsupportedSyntax("writing into a view of another array (a slice, .T or a reshape) is not "
-                                    "supported", fn.filename, s.line,
-                                    hint="index the original array in one go, e.g. a[i, j] = v, not a[i][j] = v")
+            raise UnsupportedSyntax("writing into a view of another array (a slice, .T or a "
+                                    "reshape) is not supported", fn.filename, s.line,
+                                    hint="index the original array in one go, e.g. a[i, j] = v, "
+                                    "not a[i][j] = v")
     for view, (b, s) in views.items():
         position = b.stmts.index(s)
         last_use = max((i for i, t in enumerate(b.stmts) if view in uses(t)), default=position)
@@ -35,9 +36,11 @@ def check_writes(fn: Function):
                                                                       blk.stmts + blk.branches))
         written_before_use = any(t.op == "setindex" for t in b.stmts[position + 1:last_use])
         if escapes or written_before_use:
-            raise UnsupportedSyntax("this slice/view of an array is still in use across a write into an array, "
-                                    "so it could change under it", fn.filename, s.line,
-                                    hint="take a copy (a[1:].copy()) or use the view before writing")
+            raise UnsupportedSyntax("this slice/view of an array is still in use across a write "
+                                    "into an array, so it could change under it", fn.filename,
+                                    s.line,
+                                    hint="take a copy (a[1:].copy()) or use the view before "
+                                    "writing")
 
 
 def _check_merged_arrays(fn: Function, writes):
@@ -59,9 +62,10 @@ def _check_merged_arrays(fn: Function, writes):
         for other in _sources(target, incoming, set(header.args)):
             if other is not target and isinstance(other.type, ArrayT) and other in live:
                 what = f"{other.name!r}" if other.name else "another array"
-                raise UnsupportedSyntax(f"writing into {target.name or 'an array'!r}, which may be the same array as "
-                                        f"{what} (assigned to it on another path or an earlier iteration), while "
-                                        f"{what} is still used", fn.filename, s.line,
+                raise UnsupportedSyntax(f"writing into {target.name or 'an array'!r}, which may be "
+                                        f"the same array as {what} (assigned to it on another "
+                                        f"path or an earlier iteration), while {what} is still "
+                                        "used", fn.filename, s.line,
                                         hint="take a copy where the two meet, e.g. b = a.copy()")
 
 
@@ -76,7 +80,7 @@ def _incoming_values(fn):
     for b in fn.blocks:
         for br in b.branches:
             if br.target is not None:
-                for a, p in zip(br.args, blocks[br.target].args):
+                for a, p in zip(br.args, blocks[br.target].args, strict=True):
                     out.setdefault(p, []).append(a)
     return out
 
@@ -100,7 +104,6 @@ def _sources(arg, incoming, stop):
 
 def _liveness(fn):
     """live_after(block, stmt): the values used after the statement on some path."""
-    blocks = fn.block_map()
     live_in = {b.id: set() for b in fn.blocks}
 
     def flow(b, live):
@@ -147,7 +150,7 @@ def written_arguments(fn: Function) -> list:
             for br in b.branches:
                 if br.target is None:
                     continue
-                for a, p in zip(br.args, blocks[br.target].args):
+                for a, p in zip(br.args, blocks[br.target].args, strict=True):
                     if p in targets and isinstance(a, Var) and a not in targets:
                         targets.add(a)
                         changed = True

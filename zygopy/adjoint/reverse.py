@@ -18,19 +18,19 @@ from dataclasses import dataclass
 from ..errors import NotScalar
 from ..ir.cfg import dominators, loop_blocks, natural_loop
 from ..ir.infer import infer_types, type_of_arg
-from ..ir.primitives import result_type
 from ..ir.ir import Block, Branch, Function, Slot, Stmt, Var
 from ..ir.passes.dce import eliminate_dead_code
 from ..ir.passes.fold import fold_constants
 from ..ir.passes.pipeline import optimize
 from ..ir.passes.renumber import renumber
-from ..ir.types import INT, NONE, ArrayT, Scalar, TupleT, is_float
+from ..ir.primitives import result_type
+from ..ir.types import INT, ArrayT, Scalar, TupleT, is_float
 from .activity import active_values
-from .forwarding import forward_slots
-from .shapes import equal_shapes
-from .mutation import check_writes
 from .array_rules import ELEMENTWISE, Scatter
+from .forwarding import forward_slots
+from .mutation import check_writes
 from .rules import Sym, rule_for
+from .shapes import equal_shapes
 
 
 @dataclass
@@ -130,7 +130,8 @@ class _AdjointBuilder:
         self.cur.stmts.append(Stmt(None, op, list(args), self.line))
 
     def new_rev_block(self, primal, args=()):
-        """A reverse block for `primal`: the first is `n'`, edge blocks after it `n'1`, `n'2`, ..."""
+        """A reverse block for `primal`: the first is `n'`, edge blocks after it `n'1`, `n'2`,
+        ..."""
         blocks = self.group.setdefault(primal.id, [])
         block = Block(len(self.rev.blocks) + 1, list(args))
         self.labels.append((block, primal, f"{len(blocks)}" if blocks else ""))
@@ -162,7 +163,8 @@ class _AdjointBuilder:
             self.rev_of[b.id] = self.new_rev_block(b, [dy] if b is ret_block else [])
         self.loops = loop_blocks(fn)
         self.definition = {st.var: st for b in fn.blocks for st in b.stmts if st.var is not None}
-        self.defined_in = {v: b.id for b in fn.blocks for v in b.args + [s.var for s in b.stmts if s.var]}
+        self.defined_in = {v: b.id for b in fn.blocks
+                           for v in b.args + [s.var for s in b.stmts if s.var]}
         self.cur = self.rev_of[ret_block.id]
         self.seed(ret, dy)
         for b in fn.blocks:
@@ -170,7 +172,8 @@ class _AdjointBuilder:
         entry = self.rev_of[ret_block.id]
         self.cur = entry
         entry.stmts[:0] = [Stmt(None, "init", [slot, self.emit("getattr", v, "shape").v])
-                           for v, slot in list(self.slots.items()) if isinstance(v.type, ArrayT) and not slot.lazy]
+                           for v, slot in list(self.slots.items())
+                           if isinstance(v.type, ArrayT) and not slot.lazy]
 
         fold_constants(self.rev)
         forward_slots(self.rev, self.new_var)
@@ -189,10 +192,11 @@ class _AdjointBuilder:
         t = self.output_type(ret)
         if isinstance(t, TupleT):
             if not all(is_float(e) or e == INT or e == Scalar("bool") for e in t.elts):
-                raise NotScalar(f"the function returns {t}; zygopy differentiates real scalars or tuples of them",
-                                self.fn.filename, self.fn.line)
+                raise NotScalar(f"the function returns {t}; zygopy differentiates real scalars or "
+                                "tuples of them", self.fn.filename, self.fn.line)
         elif not isinstance(t, Scalar):
-            raise NotScalar(f"the function returns {t}, not a real scalar", self.fn.filename, self.fn.line,
+            raise NotScalar(f"the function returns {t}, not a real scalar", self.fn.filename,
+                            self.fn.line,
                             hint="reduce the result to a scalar (e.g. with a sum), or use jacobian")
         return [ret] if isinstance(ret, Var) else []
 
@@ -207,7 +211,8 @@ class _AdjointBuilder:
             for s in b.stmts:
                 if s.op == "setindex" and isinstance(s.args[0].type, ArrayT):
                     a, index = s.args[:2]
-                    old = self.new_var(result_type("getindex", [a.type, type_of_arg(index)], [a, index]))
+                    old = self.new_var(result_type("getindex", [a.type, type_of_arg(index)],
+                                                   [a, index]))
                     stmts.append(Stmt(old, "getindex", [a, index], s.line))
                     if isinstance(old.type, ArrayT):
                         saved = self.new_var(old.type)
@@ -283,8 +288,8 @@ class _AdjointBuilder:
             return
         d = self.definition.get(ret)
         if d is None or d.op != "tuple":
-            raise NotScalar("the returned tuple must be built in the function (return a, b)", self.fn.filename,
-                            self.fn.line)
+            raise NotScalar("the returned tuple must be built in the function (return a, b)",
+                            self.fn.filename, self.fn.line)
         for i, e in enumerate(d.args):
             if self.is_active(e):
                 self.effect("accum", self.slot(e), self.emit("getindex", dy, i).v)
@@ -303,7 +308,7 @@ class _AdjointBuilder:
             rule = rule_for(s.op, self.fn.filename, s.line)
             contributions = rule(g, Sym(self.emit, s.var), *[Sym(self.emit, a) for a in s.args])
             broadcasting = s.op in ELEMENTWISE and isinstance(s.var.type, ArrayT)
-            for a, c in zip(s.args, contributions):
+            for a, c in zip(s.args, contributions, strict=False):
                 if c is None or not self.is_active(a):
                     continue
                 if isinstance(c, Scatter):  # the reverse of reading a[index]
@@ -364,9 +369,10 @@ class _AdjointBuilder:
         self.effect("setindex", a, index, old)
 
     def route(self, edge, b, grads):
-        """Send the gradients of b's arguments to the values the edge passed, then go to its source."""
+        """Send the gradients of b's arguments to the values the edge passed, then go to its
+        source."""
         source, br = edge
-        for a, passed in zip(b.args, br.args):
+        for a, passed in zip(b.args, br.args, strict=True):
             if a in grads and self.is_active(passed):
                 self.effect("accum", self.slot(passed), grads[a])
         self.cur.branches.append(Branch(self.rev_of[source.id].id))
@@ -388,7 +394,8 @@ class _AdjointBuilder:
 
     # ---- what the reverse reads from the forward ------------------------------------------
     def stash(self):
-        """Decide, per reverse block, which forward values come from a stack and which from the tape."""
+        """Decide, per reverse block, which forward values come from a stack and which from the
+        tape."""
         loops, defined_in = self.loops, self.defined_in
         definition = {s.var: s for b in self.fn.blocks for s in b.stmts if s.var is not None}
         tape, stacks = [], []
@@ -442,7 +449,8 @@ class _AdjointBuilder:
                 for exit_id, header in self.exit_blocks.items():
                     if header == h:
                         peeked = self.new_var(v.type)
-                        self.rev_of[exit_id].stmts[:0] = [Stmt(peeked, "peek", [kind]), Stmt(None, "store", [slot, peeked])]
+                        self.rev_of[exit_id].stmts[:0] = [Stmt(peeked, "peek", [kind]),
+                                                          Stmt(None, "store", [slot, peeked])]
                 self.hoisted[key] = slot
             loaded = self.new_var(v.type)
             self.rev_of[b.id].stmts.insert(0, Stmt(loaded, "load", [self.hoisted[key]]))
@@ -450,14 +458,15 @@ class _AdjointBuilder:
         return out
 
     def recompute(self, blocks, definition):
-        """Index expressions (slices, index tuples) are rebuilt in the reverse block that reads them:
-        cheaper than recording them, and a slice cannot be stored on a stack or returned."""
+        """Index expressions (slices, index tuples) are rebuilt in the reverse block that reads
+        them: cheaper than recording them, and a slice cannot be stored on a stack or returned."""
         clones = {}
 
         def clone(v):
             if v not in clones:
                 s = definition[v]
-                args = [clone(a) if isinstance(a, Var) and a in definition and definition[a].op in RECOMPUTE else a
+                args = [clone(a) if isinstance(a, Var) and a in definition
+                        and definition[a].op in RECOMPUTE else a
                         for a in s.args]
                 clones[v] = self.new_var(v.type)
                 made.append(Stmt(clones[v], s.op, args, s.line))
@@ -491,7 +500,8 @@ def _forward_refs(blocks, defined_in):
     refs = []
     for rb in blocks:
         for inst in rb.stmts + rb.branches:
-            vals = inst.args + ([inst.cond] if isinstance(inst, Branch) and inst.cond is not None else [])
+            vals = inst.args + ([inst.cond] if isinstance(inst, Branch) and inst.cond is not None
+                                else [])
             for a in vals:
                 if isinstance(a, Var) and a in defined_in and a not in refs:
                     refs.append(a)

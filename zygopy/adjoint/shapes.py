@@ -17,7 +17,7 @@ from .array_rules import ELEMENTWISE
 def equal_shapes(fn: Function, unit_dims) -> dict:
     """{array value: the earlier value whose shape it shares}. `unit_dims[i]` tells, per dimension
     of entry argument i, whether it is 1 (None for non-arrays or when unknown)."""
-    without_ones = {a for a, dims in zip(fn.args, unit_dims or ()) if dims is not None
+    without_ones = {a for a, dims in zip(fn.args, unit_dims or (), strict=False) if dims is not None
                     and not any(dims)}
     root: dict = {}
 

@@ -60,7 +60,7 @@ def _like_compiled(compiled, args, value, grads):
     """The evaluator's results with the types compiled code returns: Python floats for scalars,
     arrays of the argument's dtype."""
     out = []
-    for i, g in zip(compiled.adjoint.wrt, grads):
+    for i, g in zip(compiled.adjoint.wrt, grads, strict=True):
         leaf = args[i]
         if g is None or np.asarray(leaf).dtype.kind != "f":
             g = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..errors import UnsupportedSyntax
 from .frontend import Undef, to_ir
 from .infer import infer_types
-from .ir import Function, Var
+from .ir import Function
 from .passes.augment import lower_augmented
 from .passes.pipeline import optimize
 from .passes.renumber import renumber

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ir import Function, Slot, Var
+from .ir import Function, Var
 from .primitives import PRIMITIVES
 
 
