@@ -18,7 +18,7 @@ def power(x, n):
 def wavy(x, n):
     s = 0.0
     y = x
-    for i in range(n):
+    for _ in range(n):
         y = math.sin(y * 1.1 + 0.3)
         if y > 0.5:
             s += y * y
@@ -74,12 +74,13 @@ def main():
     x, y = rng.normal(size=3), np.array([0.5, -0.25])
     for step in range(200):
         value, (g, _, _) = zygopy.withgradient(loss, model, x, y)
-        for layer, grad in zip(model.layers, g.layers):
+        for layer, grad in zip(model.layers, g.layers, strict=True):
             layer.W -= 0.1 * grad.W
             layer.b -= 0.1 * grad.b
         if step % 50 == 0:
             print(f"step {step:3d}: loss {value:.6f}")
-    print(f"step 200: loss {loss(model, x, y):.6f}  (a two-layer model trained with its own gradients)")
+    print(f"step 200: loss {loss(model, x, y):.6f}  "
+          "(a two-layer model trained with its own gradients)")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ class ZygopyError(Exception):
     """Base class of every error zygopy raises on purpose."""
 
     def __init__(self, message, filename=None, line=None, construct=None, hint=None):
-        self.message, self.filename, self.line, self.construct, self.hint = message, filename, line, construct, hint
+        self.message, self.filename, self.line = message, filename, line
+        self.construct, self.hint = construct, hint
         super().__init__(self._format())
 
     def _format(self):

@@ -10,7 +10,8 @@ def argument_types(fn, args):
     """The IR types of plain (unstructured) arguments."""
     sig = signature(fn, args)
     if len(sig.leaves) != len(args):
-        raise UnsupportedType("argument_types takes plain values; structured arguments go through signature()")
+        raise UnsupportedType("argument_types takes plain values; structured arguments go "
+                              "through signature()")
     return list(sig.types)
 
 
@@ -21,13 +22,15 @@ def code_ir(fn, *args):
 
 
 def code_adjoint(fn, *args, wrt=None):
-    """The forward (primal with recording) and reverse IR of `fn`'s gradient for these argument types."""
+    """The forward (primal with recording) and reverse IR of `fn`'s gradient for these argument
+    types."""
     from .api import compiled
     return compiled(fn, args, wrt).adjoint
 
 
 def code_python(fn, *args, wrt=None) -> str:
-    """The Python source zygopy generates and Numba compiles: primal, fused gradient, forward, pullback."""
+    """The Python source zygopy generates and Numba compiles: primal, fused gradient, forward,
+    pullback."""
     from .api import compiled
     return compiled(fn, args, wrt).source
 

@@ -17,7 +17,8 @@ import numpy as np
 
 LEAF_TYPES = (bool, int, float, complex, np.ndarray, np.generic)
 # objects with a __dict__ that are still not containers of leaves
-NOT_CONTAINERS = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType, type, np.ufunc)
+NOT_CONTAINERS = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType,
+                  type, np.ufunc)
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,15 @@ def _flatten(v, leaves, seen):
         raise ValueError(f"the argument contains itself (a {type(v).__name__} inside itself)")
     seen = seen | {id(v)}
     if isinstance(v, tuple) and hasattr(v, "_fields"):
-        return Node("namedtuple", type(v), tuple(v._fields), tuple(_flatten(x, leaves, seen) for x in v))
+        return Node("namedtuple", type(v), tuple(v._fields),
+                    tuple(_flatten(x, leaves, seen) for x in v))
     if isinstance(v, (tuple, list)):
         return Node(type(v).__name__ if type(v) in (tuple, list) else "tuple", type(v), (),
                     tuple(_flatten(x, leaves, seen) for x in v))
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         keys = tuple(f.name for f in dataclasses.fields(v))
-        return Node("dataclass", type(v), keys, tuple(_flatten(getattr(v, k), leaves, seen) for k in keys))
+        return Node("dataclass", type(v), keys,
+                    tuple(_flatten(getattr(v, k), leaves, seen) for k in keys))
     if isinstance(v, NOT_CONTAINERS) or not hasattr(v, "__dict__"):
         return Node("static", static=_static_key(v))
     keys = tuple(k for k in vars(v) if not k.startswith("__"))
@@ -78,7 +81,9 @@ def unflatten(node: Node, leaves, original=None):
 
 
 def _unflatten(node, it, original):
-    kids = lambda: [_unflatten(c, it, _child(original, node, i)) for i, c in enumerate(node.children)]
+    def kids():
+        return [_unflatten(c, it, _child(original, node, i)) for i, c in enumerate(node.children)]
+
     if node.kind == "leaf":
         return next(it)
     if node.kind == "static":
@@ -89,10 +94,10 @@ def _unflatten(node, it, original):
         return kids()
     if node.kind == "namedtuple":
         return node.cls(*kids())
-    values = dict(zip(node.keys, kids()))
+    values = dict(zip(node.keys, kids(), strict=True))
     if node.kind == "dataclass" and original is not None:
-        return dataclasses.replace(original, **{k: v for k, v in values.items()
-                                                if k in {f.name for f in dataclasses.fields(original) if f.init}})
+        init = {f.name for f in dataclasses.fields(original) if f.init}
+        return dataclasses.replace(original, **{k: v for k, v in values.items() if k in init})
     # a plain object: a shallow copy of the original with each field replaced by its gradient
     out = copy.copy(original) if original is not None else object.__new__(node.cls)
     for k, v in values.items():

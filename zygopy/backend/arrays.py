@@ -6,8 +6,8 @@ from ..ir.ir import Var
 from ..ir.primitives import NUMPY_OF_MATH
 from ..ir.types import ArrayT
 
-ELEMENTWISE = {"abs": "np.abs", "min": "np.minimum", "max": "np.maximum", "sign": "np.sign", "erf": "zy_erf",
-               "erfc": "zy_erfc", "select": "np.where"}
+ELEMENTWISE = {"abs": "np.abs", "min": "np.minimum", "max": "np.maximum", "sign": "np.sign",
+               "erf": "zy_erf", "erfc": "zy_erfc", "select": "np.where"}
 
 
 def is_array(a) -> bool:
@@ -23,7 +23,8 @@ def array_expression(s, args) -> str | None:
         return _reduction(op, ops[0], args[0], ops[1])
     if op == "matmul":  # Numba's np.dot wants one dtype
         dtype = s.var.type.dtype
-        cast = [f"{a}.astype(np.{dtype})" if is_array(o) and o.type.dtype != dtype else a for a, o in zip(args, ops)]
+        cast = [f"{a}.astype(np.{dtype})" if is_array(o) and o.type.dtype != dtype else a
+                for a, o in zip(args, ops, strict=True)]
         return f"np.dot({cast[0]}, {cast[1]})"
     if op == "astype":
         return f"{args[0]}.astype(np.{ops[1]})" if is_array(ops[0]) else f"np.{ops[1]}({args[0]})"
@@ -43,7 +44,8 @@ def array_expression(s, args) -> str | None:
         n = len(s.var.type.elts)
         dims = []
         for d in range(n):
-            sizes = [f"{a}[{d - (n - len(o.type.elts))}]" for a, o in zip(args, ops) if d >= n - len(o.type.elts)]
+            sizes = [f"{a}[{d - (n - len(o.type.elts))}]" for a, o in zip(args, ops, strict=True)
+                     if d >= n - len(o.type.elts)]
             dims.append(sizes[0] if len(sizes) == 1 else f"max({', '.join(sizes)})")
         return "(" + "".join(f"{x}, " for x in dims) + ")"
     if op == "outer":
@@ -75,7 +77,8 @@ def _reduction(op, a, src, axis):
     after = " * ".join(f"{src}.shape[{d}]" for d in range(axis + 1, ndim)) or "1"
     kept = "".join(f"{src}.shape[{d}], " for d in range(ndim) if d != axis)
     helper = "zy_max_middle" if op == "amax" else "zy_min_middle"
-    return (f"{helper}(np.ascontiguousarray({src}).reshape(({before}, {src}.shape[{axis}], {after})))"
+    return (f"{helper}(np.ascontiguousarray({src})"
+            f".reshape(({before}, {src}.shape[{axis}], {after})))"
             f".reshape(({kept}))")
 
 

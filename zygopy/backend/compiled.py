@@ -39,8 +39,9 @@ class CompiledGradient:
     code runs without the GIL."""
 
     def __init__(self, pyfn, arg_types, wrt, structures=None, unit_dims=None):
-        """`arg_types` are those of the flat leaves; `wrt` indexes leaves; `structures` as for to_ir;
-        `unit_dims` says which dimensions of each array argument are 1 (Signature.unit_dims)."""
+        """`arg_types` are those of the flat leaves; `wrt` indexes leaves; `structures` as for
+        to_ir; `unit_dims` says which dimensions of each array argument are 1
+        (Signature.unit_dims)."""
         self.primal_ir = compile_ir(pyfn, arg_types, structures)
         self.adjoint = adjoint(compile_ir(pyfn, arg_types, structures), wrt, unit_dims)
         name = pyfn.__name__
@@ -49,7 +50,8 @@ class CompiledGradient:
             primal_source(self.primal_ir, f"{name}_primal"),
             forward_source(self.adjoint, f"{name}_forward"),
             reverse_source(self.adjoint, f"{name}_pullback"),
-            fused_source(self.adjoint, f"{name}_value_and_gradient", f"{name}_forward", f"{name}_pullback"),
+            fused_source(self.adjoint, f"{name}_value_and_gradient", f"{name}_forward",
+                         f"{name}_pullback"),
         ])
         self.where = (pyfn.__code__.co_filename, pyfn.__code__.co_firstlineno, name)
         self._module = None
@@ -130,8 +132,9 @@ class CompiledGradient:
             return compiled_fn(*call_args)
         except _numba_error() as e:
             filename, line, name = self.where
-            raise ZygopyError(f"internal error: Numba could not compile the code generated for {name!r}; "
-                              f"please report it with this message\n{e}", filename, line) from None
+            raise ZygopyError(f"internal error: Numba could not compile the code generated for "
+                              f"{name!r}; please report it with this message\n{e}", filename,
+                              line) from None
         except (ValueError, IndexError, ZeroDivisionError, AssertionError) as e:
             raise self._located(e, args) from None
 
@@ -160,9 +163,11 @@ class CompiledGradient:
         filename, line, name = self.where
         found = failing_statement(self.primal_ir, args)
         if found is None:
-            return ZygopyError(f"{type(error).__name__} while running {name!r}: {error}", filename, line)
+            return ZygopyError(f"{type(error).__name__} while running {name!r}: {error}", filename,
+                               line)
         stmt, e = found
-        shapes = [str(np.shape(a)) for a in getattr(e, "zygopy_operands", ()) if isinstance(a, np.ndarray)]
+        shapes = [str(np.shape(a)) for a in getattr(e, "zygopy_operands", ())
+                  if isinstance(a, np.ndarray)]
         detail = f" (operand shapes {', '.join(shapes)})" if shapes else ""
         return ZygopyError(f"{type(e).__name__}: {e}{detail}", self.primal_ir.filename, stmt.line)
 

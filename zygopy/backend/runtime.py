@@ -11,7 +11,8 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
-__all__ = ["zy_sum_to", "zy_max_middle", "zy_min_middle", "zy_erf", "zy_erfc", "zy_accum", "zy_take"]
+__all__ = ["zy_sum_to", "zy_max_middle", "zy_min_middle", "zy_erf", "zy_erfc", "zy_accum",
+           "zy_take"]
 
 JIT = dict(cache=True, nogil=True)
 

@@ -35,7 +35,8 @@ class Structurer:
         self.statement, self.assign_args, self.on_return = statement, assign_args, on_return
         self.blocks = fn.block_map()
         self.bodies = self._loops()
-        self.terminal = {b.id for b in fn.blocks if len(b.branches) == 1 and b.branches[0].is_return}
+        self.terminal = {b.id for b in fn.blocks
+                         if len(b.branches) == 1 and b.branches[0].is_return}
         self.budget = MAX_GROWTH * len(fn.blocks) + 8
         self.postdom = {}
 
@@ -82,7 +83,8 @@ class Structurer:
             bid = self.emit_block(bid, stop, ctx)
 
     def emit_block(self, bid, stop, ctx):
-        """Write one block and the branches leaving it; return where straight-line emission resumes."""
+        """Write one block and the branches leaving it; return where straight-line emission
+        resumes."""
         self.budget -= 1
         if self.budget < 0:
             raise Unstructured("too much duplication")
@@ -138,7 +140,8 @@ class Structurer:
     def region_succs(self, ctx):
         header = ctx[-1].header if ctx else None
         region = ctx[-1].body if ctx else set(self.blocks)
-        return {x: [t for t in self.blocks[x].successors() if t in region and t != header and t not in self.terminal]
+        return {x: [t for t in self.blocks[x].successors()
+                    if t in region and t != header and t not in self.terminal]
                 for x in region}
 
     def join_of(self, bid, ctx):
@@ -153,7 +156,8 @@ class Structurer:
 
 
 def _immediate_postdominators(succ):
-    """ipdom of each node of a graph whose sinks lead to one virtual exit; None where it is the exit."""
+    """ipdom of each node of a graph whose sinks lead to one virtual exit; None where it is the
+    exit."""
     exit_node = object()
     preds = {x: [] for x in succ}
     preds[exit_node] = []

@@ -28,7 +28,8 @@ def reverse_postorder(fn: Function) -> list:
 
 
 def dominators(fn: Function) -> dict:
-    """Block id -> set of ids of the blocks that dominate it (itself included); reachable blocks only."""
+    """Block id -> set of ids of the blocks that dominate it (itself included); reachable blocks
+    only."""
     order = reverse_postorder(fn)
     preds = fn.predecessors()
     dom = {bid: set(order) for bid in order}

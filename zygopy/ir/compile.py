@@ -39,7 +39,8 @@ def _check_assigned(fn: Function):
 
 
 def _unassigned(fn, undef, line):
-    return UnsupportedSyntax(f"the variable {undef.name!r} may be used before it is assigned", fn.filename, line,
+    return UnsupportedSyntax(f"the variable {undef.name!r} may be used before it is assigned",
+                             fn.filename, line,
                              hint="assign it before the loop or branch, on every path")
 
 
@@ -51,5 +52,5 @@ def _check_typed(fn: Function):
     for b in fn.blocks:
         for v in b.args + [s.var for s in b.stmts if s.var is not None]:
             if v.type is None:
-                raise UnsupportedSyntax(f"could not infer the type of {v.name or 'a value'!r}", fn.filename,
-                                        _first_line(b) or fn.line)
+                raise UnsupportedSyntax(f"could not infer the type of {v.name or 'a value'!r}",
+                                        fn.filename, _first_line(b) or fn.line)

@@ -35,12 +35,16 @@ class Machine:
             if stop is not None and step % 64 == 0 and stop():
                 raise Stopped
             if len(values) != len(block.args):
-                raise TypeError(f"block {block.name} takes {len(block.args)} arguments, got {len(values)}")
-            env.update(zip(block.args, values))
+                raise TypeError(f"block {block.name} takes {len(block.args)} arguments, got "
+                                f"{len(values)}")
+            env.update(zip(block.args, values, strict=True))
             for s in block.stmts:
                 args = [val(a) for a in s.args]
                 try:
-                    result = self.special(s.op, args) if s.op in SPECIAL else PRIMITIVES[s.op].impl(*args)
+                    if s.op in SPECIAL:
+                        result = self.special(s.op, args)
+                    else:
+                        result = PRIMITIVES[s.op].impl(*args)
                 except Exception as e:
                     if not hasattr(e, "zygopy_statement"):
                         e.zygopy_statement, e.zygopy_operands = s, args
@@ -61,7 +65,8 @@ class Machine:
             self.stacks.setdefault(args[0], []).append(args[1])
         elif op == "pop":
             return self.stacks[args[0]].pop()
-        elif op == "take":  # a lazy array slot (one per loop iteration) comes with the value it is shaped like
+        # a lazy array slot (one per loop iteration) comes with the value it is shaped like
+        elif op == "take":
             if args[0] in self.slots:
                 return self.slots.pop(args[0])
             return np.zeros(np.shape(args[1])) if len(args) > 1 else 0
@@ -85,18 +90,21 @@ class Machine:
             if not isinstance(self.slots.get(slot), np.ndarray):
                 self.slots[slot] = np.zeros(np.shape(args[2]))
             g = self.slots[slot][index]
-            g = g.copy() if isinstance(g, np.ndarray) else g  # np.copy would make an element a 0-d array
+            # np.copy would make an element a 0-d array
+            g = g.copy() if isinstance(g, np.ndarray) else g
             self.slots[slot][index] = 0
             return g
         elif op == "accum":
             self.slots[args[0]] = self.slots.get(args[0], 0) + args[1]
 
 
-SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "take_at", "peek", "drop", "store"}
+SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "take_at", "peek", "drop",
+           "store"}
 
 
 def _own(args):
-    """The arguments with arrays copied: IR may write into its arrays, and the caller's stay as they were."""
+    """The arguments with arrays copied: IR may write into its arrays, and the caller's stay as
+    they were."""
     return [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
 
 

@@ -132,7 +132,8 @@ def uses(stmt_or_branch):
     if isinstance(stmt_or_branch, Stmt):
         vals = stmt_or_branch.args
     else:
-        vals = list(stmt_or_branch.args) + ([stmt_or_branch.cond] if stmt_or_branch.cond is not None else [])
+        vals = list(stmt_or_branch.args) + ([stmt_or_branch.cond]
+                                            if stmt_or_branch.cond is not None else [])
     return [a for a in vals if isinstance(a, Var)]
 
 

@@ -24,7 +24,8 @@ def verify(fn: Function) -> Function:
             raise VerifyError(f"block {b.name} has no terminator")
         for br in b.branches[:-1]:
             if br.cond is None:
-                raise VerifyError(f"block {b.name}: an unconditional branch is followed by more branches")
+                raise VerifyError(f"block {b.name}: an unconditional branch is followed by more "
+                                  "branches")
         if b.branches[-1].cond is not None:
             raise VerifyError(f"block {b.name} ends with a conditional branch")
         for br in b.branches:
@@ -36,8 +37,8 @@ def verify(fn: Function) -> Function:
                 raise VerifyError(f"block {b.name} branches to missing block {br.target}")
             want = len(blocks[br.target].args)
             if len(br.args) != want:
-                raise VerifyError(f"block {b.name} passes {len(br.args)} arguments to block {br.target}, "
-                                  f"which takes {want}")
+                raise VerifyError(f"block {b.name} passes {len(br.args)} arguments to block "
+                                  f"{br.target}, which takes {want}")
     dom = dominators(fn)
     for b in fn.blocks:
         if b.id not in dom:
@@ -49,7 +50,8 @@ def verify(fn: Function) -> Function:
                 db, di = defined_in[v]
                 ok = di < i if db == b.id else db in dom[b.id]
                 if not ok:
-                    raise VerifyError(f"block {b.name} uses {v!r} where its definition does not dominate")
+                    raise VerifyError(f"block {b.name} uses {v!r} where its definition does not "
+                                      "dominate")
     return fn
 
 

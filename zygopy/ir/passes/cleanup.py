@@ -15,7 +15,6 @@ def remove_unreachable(fn: Function) -> bool:
 
 def skip_empty_blocks(fn: Function) -> bool:
     """A block with no arguments, no statements and one plain branch is jumped over."""
-    blocks = fn.block_map()
     forward = {}
     for b in fn.blocks[1:]:
         if not b.args and not b.stmts and len(b.branches) == 1 and not b.branches[0].is_return \
@@ -40,7 +39,8 @@ def skip_empty_blocks(fn: Function) -> bool:
 
 
 def _same(xs, ys):
-    return len(xs) == len(ys) and all(operand_key(x) == operand_key(y) for x, y in zip(xs, ys))
+    return len(xs) == len(ys) and all(operand_key(x) == operand_key(y)
+                                      for x, y in zip(xs, ys, strict=True))
 
 
 def merge_blocks(fn: Function) -> bool:
@@ -56,7 +56,7 @@ def merge_blocks(fn: Function) -> bool:
             if bid == a.id or bid == fn.entry.id or len(preds[bid]) != 1:
                 continue
             b = blocks[bid]
-            substitute(fn, dict(zip(b.args, a.branches[0].args)))
+            substitute(fn, dict(zip(b.args, a.branches[0].args, strict=True)))
             a.stmts += b.stmts
             a.branches = b.branches
             fn.blocks.remove(b)

@@ -23,8 +23,8 @@ def eliminate_common_subexpressions(fn: Function) -> bool:
             args = [mapping.get(a, a) if isinstance(a, Var) else a for a in s.args]
             key = (s.op, tuple(map(operand_key, args)))
             if writes and _touches_memory(s):
-                # an array result may be written into later: it stays a buffer of its own; a number read
-                # from arrays is the same only in one block with no write in between
+                # an array result may be written into later: it stays a buffer of its own; a
+                # number read from arrays is the same only in one block with no write in between
                 if s.var.type is None or isinstance(s.var.type, ArrayT):
                     continue
                 key += ("memory", bid, epoch)

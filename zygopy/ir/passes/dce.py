@@ -11,7 +11,8 @@ def eliminate_dead_code(fn: Function) -> bool:
         used = used_values(fn)
         removed = False
         for b in fn.blocks:
-            keep = [s for s in b.stmts if not (_pure(s) and (s.var is None or id(s.var) not in used))]
+            keep = [s for s in b.stmts
+                    if not (_pure(s) and (s.var is None or id(s.var) not in used))]
             if len(keep) != len(b.stmts):
                 b.stmts, removed = keep, True
         if not removed:

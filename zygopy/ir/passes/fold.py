@@ -43,7 +43,8 @@ def _fold(s, args, defs):
         return args[0]
     if s.op == "mul":  # x * 1 is exactly x for ints and floats (a for loop's index with step 1)
         for x, one in (args, args[::-1]):
-            if isinstance(x, Var) and x.type in (INT, FLOAT) and type(one) in (int, float) and one == 1:
+            if (isinstance(x, Var) and x.type in (INT, FLOAT) and type(one) in (int, float)
+                    and one == 1):
                 return x
     if s.op == "len" and isinstance(args[0], Var):
         d = defs.get(args[0])

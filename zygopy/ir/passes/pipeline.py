@@ -8,8 +8,9 @@ from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .fold import fold_branches, fold_constants
 
-PASSES = [fold_constants, fold_branches, remove_unreachable, remove_trivial_args, eliminate_common_subexpressions,
-          eliminate_dead_code, remove_dead_args, skip_empty_blocks, remove_unreachable, merge_blocks]
+PASSES = [fold_constants, fold_branches, remove_unreachable, remove_trivial_args,
+          eliminate_common_subexpressions, eliminate_dead_code, remove_dead_args, skip_empty_blocks,
+          remove_unreachable, merge_blocks]
 
 # tests switch this on to verify the IR after every pass
 CHECK_EACH_PASS = False

@@ -12,7 +12,6 @@ from ..types import TupleT
 
 def scalarize_tuple_args(fn: Function) -> bool:
     changed = False
-    blocks = fn.block_map()
     for b in fn.blocks[1:]:
         for i in reversed(range(len(b.args))):
             arg = b.args[i]
