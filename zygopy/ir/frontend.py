@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import UnsupportedSyntax, UnsupportedType
-from .cfg import reverse_postorder
-from .ir import Block, Branch, Function, Stmt, Var
 from ..custom import CustomRule
+from ..errors import UnsupportedSyntax, UnsupportedType
 from ..trees import LEAF, Node
 from .array_primitives import ARRAY_METHODS, DTYPES, NUMPY_FUNCTIONS, SEQUENCE_ARGUMENT
+from .cfg import reverse_postorder
+from .ir import Block, Branch, Function, Stmt, Var
 from .primitives import FLOAT_OPERANDS, resolve_callable
 
-BINOPS = {ast.MatMult: "matmul", ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
-          ast.Mod: "mod", ast.Pow: "pow"}
+BINOPS = {ast.MatMult: "matmul", ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul",
+          ast.Div: "truediv", ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow"}
 CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
 UNARYOPS = {ast.USub: "neg", ast.UAdd: "pos", ast.Not: "not"}
 BOOL_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not", "truth"}
@@ -45,8 +45,10 @@ CONSTRUCTS = {
     ast.Delete: ("del", None), ast.Import: ("import", "import at module level"),
     ast.ImportFrom: ("import", "import at module level"),
     ast.Assert: ("assert", "check inputs before calling the differentiated function"),
-    ast.ListComp: ("a list comprehension", "write a for loop"), ast.SetComp: ("a set comprehension", None),
-    ast.DictComp: ("a dict comprehension", None), ast.GeneratorExp: ("a generator expression", "write a for loop"),
+    ast.ListComp: ("a list comprehension", "write a for loop"),
+    ast.SetComp: ("a set comprehension", None),
+    ast.DictComp: ("a dict comprehension", None),
+    ast.GeneratorExp: ("a generator expression", "write a for loop"),
     ast.Dict: ("a dict", None), ast.Set: ("a set", None), ast.List: ("a list", "use a tuple"),
     ast.JoinedStr: ("an f-string", None), ast.NamedExpr: ("an assignment expression (:=)", None),
     ast.Starred: ("star-unpacking (*x)", None), ast.Match: ("a match statement", None),
@@ -117,25 +119,29 @@ def function_ast(pyfn):
                                 hint="pass a function defined with def in a file")
     filename = pyfn.__code__.co_filename
     if pyfn.__name__ == "<lambda>":
-        raise UnsupportedSyntax("a lambda cannot be compiled", filename, pyfn.__code__.co_firstlineno,
+        raise UnsupportedSyntax("a lambda cannot be compiled", filename,
+                                pyfn.__code__.co_firstlineno,
                                 hint="define a named function with def")
     try:
         source = inspect.getsource(pyfn)
     except (OSError, TypeError) as e:
         raise UnsupportedSyntax(f"the source of {pyfn.__name__!r} is not available ({e})", filename,
-                                hint="define the function in a file, not in an interactive session") from None
+                                hint="define the function in a file, not in an interactive "
+                                "session") from None
     offset = pyfn.__code__.co_firstlineno - 1
     try:
         node = ast.parse(textwrap.dedent(source)).body[0]
     except SyntaxError:
-        # an indented def (in a factory) with a line dedent cannot shift, such as a string at column 0
+        # an indented def (in a factory) with a line dedent cannot shift, such as a string at
+        # column 0
         try:
             node, offset = ast.parse("if True:\n" + source).body[0].body[0], offset - 1
         except SyntaxError as e:
-            raise UnsupportedSyntax(f"the source of {pyfn.__name__!r} cannot be parsed ({e.msg})", filename,
-                                    pyfn.__code__.co_firstlineno) from None
+            raise UnsupportedSyntax(f"the source of {pyfn.__name__!r} cannot be parsed ({e.msg})",
+                                    filename, pyfn.__code__.co_firstlineno) from None
     if not isinstance(node, ast.FunctionDef):
-        raise UnsupportedSyntax(f"{pyfn.__name__!r} is not a def function", filename, pyfn.__code__.co_firstlineno)
+        raise UnsupportedSyntax(f"{pyfn.__name__!r} is not a def function", filename,
+                                pyfn.__code__.co_firstlineno)
     return node, filename, offset
 
 
@@ -152,7 +158,8 @@ class Frontend:
     def __init__(self, pyfn, structures=None):
         self.top = pyfn
         self.structures = structures
-        self.fn = Function(getattr(pyfn, "__name__", type(pyfn).__name__), [])  # build() rejects non-functions
+        # build() rejects non-functions
+        self.fn = Function(getattr(pyfn, "__name__", type(pyfn).__name__), [])
         self.defs = {}  # (frame id, name) -> {block id: value}
         self.sealed = set()
         self.incomplete = {}  # block id -> {key: phi Var}
@@ -226,7 +233,10 @@ class Frontend:
         return var
 
     def error(self, message, node=None, hint=None, cls=UnsupportedSyntax):
-        line = self.frame.line_offset + node.lineno if node is not None and hasattr(node, "lineno") else self.line
+        if node is not None and hasattr(node, "lineno"):
+            line = self.frame.line_offset + node.lineno
+        else:
+            line = self.line
         return cls(message, self.frame.filename, line, hint=hint)
 
     def unsupported(self, node):
@@ -248,7 +258,7 @@ class Frontend:
         frame = self.push_frame(self.top, fdef, filename, offset)
         self.cur = entry
         structures = self.structures or [None] * len(self.fn.arg_names)
-        for name, structure in zip(self.fn.arg_names, structures):
+        for name, structure in zip(self.fn.arg_names, structures, strict=False):
             self.bind_name(frame, name, self.argument(name, structure))
         self.fn.arg_names = [a.name for a in entry.args]
         self.line = offset + fdef.lineno
@@ -261,7 +271,8 @@ class Frontend:
         return self.fn
 
     def argument(self, label, structure):
-        """Entry-block arguments for a parameter: one for a plain value, one per leaf of a structure."""
+        """Entry-block arguments for a parameter: one for a plain value, one per leaf of a
+        structure."""
         if structure is None or structure[0] == LEAF:
             arg = self.fn.new_var(name=label)
             self.cur.args.append(arg)
@@ -285,12 +296,13 @@ class Frontend:
     def check_params(self, fdef, filename, offset):
         a = fdef.args
         if a.vararg or a.kwarg or a.posonlyargs or a.kwonlyargs:
-            raise UnsupportedSyntax("*args, **kwargs, positional-only and keyword-only parameters are not supported",
-                                    filename, offset + fdef.lineno)
+            raise UnsupportedSyntax("*args, **kwargs, positional-only and keyword-only parameters "
+                                    "are not supported", filename, offset + fdef.lineno)
         return [p.arg for p in a.args]
 
     def push_frame(self, pyfn, fdef, filename, offset):
-        frame = Frame(pyfn, filename, offset, assigned_names(fdef), self.new_block(1), len(self.frames_made))
+        frame = Frame(pyfn, filename, offset, assigned_names(fdef), self.new_block(1),
+                      len(self.frames_made))
         self.frames_made.append(frame)
         self.frames.append(frame)
         return frame
@@ -309,13 +321,13 @@ class Frontend:
 
     def inline(self, pyfn, args, keywords, node):
         if any(f.pyfn is pyfn for f in self.frames):
-            raise self.error(f"recursion: {pyfn.__name__!r} calls itself, which zygopy cannot compile", node,
-                             hint="rewrite the recursion as a loop")
+            raise self.error(f"recursion: {pyfn.__name__!r} calls itself, which zygopy cannot "
+                             "compile", node, hint="rewrite the recursion as a loop")
         fdef, filename, offset = function_ast(pyfn)
         params = self.check_params(fdef, filename, offset)
         values = self.bind(pyfn, params, args, keywords, node)
         frame = self.push_frame(pyfn, fdef, filename, offset)
-        for name, value in zip(params, values):
+        for name, value in zip(params, values, strict=True):
             self.bind_name(frame, name, value)
         saved_line = self.line
         result = self.body_of(fdef, frame)
@@ -324,20 +336,21 @@ class Frontend:
 
     def bind(self, pyfn, params, args, keywords, node):
         if len(args) > len(params):
-            raise self.error(f"{pyfn.__name__}() takes {len(params)} arguments but {len(args)} were given", node,
-                             cls=UnsupportedType)
+            raise self.error(f"{pyfn.__name__}() takes {len(params)} arguments but {len(args)} "
+                             "were given", node, cls=UnsupportedType)
         defaults = pyfn.__defaults__ or ()
-        bound = dict(zip(params, args))
+        bound = dict(zip(params, args, strict=False))
         for k, v in keywords.items():
             if k not in params or k in bound:
-                raise self.error(f"{pyfn.__name__}() got an unexpected or repeated argument {k!r}", node,
-                                 cls=UnsupportedType)
+                raise self.error(f"{pyfn.__name__}() got an unexpected or repeated argument "
+                                 f"{k!r}", node, cls=UnsupportedType)
             bound[k] = v
-        for p, d in zip(params[len(params) - len(defaults):], defaults):
+        for p, d in zip(params[len(params) - len(defaults):], defaults, strict=True):
             bound.setdefault(p, self.constant(d, node, f"default of {p!r}"))
         missing = [p for p in params if p not in bound]
         if missing:
-            raise self.error(f"{pyfn.__name__}() is missing arguments {missing}", node, cls=UnsupportedType)
+            raise self.error(f"{pyfn.__name__}() is missing arguments {missing}", node,
+                             cls=UnsupportedType)
         return [bound[p] for p in params]
 
     # ---- statements ----------------------------------------------------------------------
@@ -377,7 +390,8 @@ class Frontend:
             raise self.error(f"the operator {type(s.op).__name__} is not supported", s)
         if isinstance(s.target, ast.Name):
             old = self.load_name(s.target)
-            self.assign(s.target, self.emit("augment", old, self.emit(op, old, self.value(s.value))))
+            self.assign(s.target,
+                        self.emit("augment", old, self.emit(op, old, self.value(s.value))))
         elif isinstance(s.target, ast.Subscript):
             base, index = self.value(s.target.value), self.index(s.target.slice)
             old = self.emit("getindex", base, index)
@@ -395,8 +409,9 @@ class Frontend:
             self.bind_name(self.frame, target.id, value)
         elif isinstance(target, ast.Tuple) and isinstance(value, StructValue) and value.is_sequence:
             if len(target.elts) != len(value.items):
-                raise self.error(f"cannot unpack {len(value.items)} values into {len(target.elts)}", target)
-            for t, item in zip(target.elts, value.items):
+                raise self.error(f"cannot unpack {len(value.items)} values into "
+                                 f"{len(target.elts)}", target)
+            for t, item in zip(target.elts, value.items, strict=True):
                 self.assign(t, self.struct_item(item))
         elif isinstance(target, ast.Tuple):
             if any(isinstance(t, ast.Starred) for t in target.elts):
@@ -409,7 +424,8 @@ class Frontend:
             for i, t in enumerate(target.elts):
                 self.assign(t, self.emit("getindex", self.runtime(value, target), i))
         elif isinstance(target, ast.Subscript):
-            self.emit_effect("setindex", self.value(target.value), self.index(target.slice), self.runtime(value, target))
+            self.emit_effect("setindex", self.value(target.value), self.index(target.slice),
+                             self.runtime(value, target))
         elif isinstance(target, ast.Attribute):
             raise self.error("assigning to an attribute is not supported", target)
         else:
@@ -485,8 +501,8 @@ class Frontend:
                 if step == 0:
                     raise self.error("range() step must not be zero", it)
             else:
-                raise self.error(f"a for loop over {getattr(fobj, '__name__', fobj)}(...) is not supported", it,
-                                 hint="loop over range(...) or over a 1-d array")
+                raise self.error(f"a for loop over {getattr(fobj, '__name__', fobj)}(...) is not "
+                                 "supported", it, hint="loop over range(...) or over a 1-d array")
         if stop is None:
             seq = self.value(it)
             start, stop, step = 0, self.emit("len", seq), 1
@@ -495,7 +511,8 @@ class Frontend:
             count = self.emit("range_len", start, stop, step)
         counter = (self.frame.key, f"$for{s.lineno}.{s.col_offset}")
         self.write(counter, self.cur, 0)
-        header, body, latch, exit_block = self.new_block(), self.new_block(), self.new_block(), self.new_block()
+        header, body, latch, exit_block = (self.new_block(), self.new_block(), self.new_block(),
+                                           self.new_block())
         else_block = self.new_block() if s.orelse else exit_block
         self.jump(header)
         self.cur = header
@@ -504,7 +521,10 @@ class Frontend:
         self.jump(body)
         self.cur = body
         k = self.read(counter, body)
-        index = k if (start == 0 and step == 1) else self.emit("add", start, self.emit("mul", k, step))
+        if start == 0 and step == 1:
+            index = k
+        else:
+            index = self.emit("add", start, self.emit("mul", k, step))
         item = self.emit("getindex", seq, index) if seq is not None else index
         if enum:
             item = self.emit("tuple", k, item)
@@ -515,7 +535,8 @@ class Frontend:
         self.loop(header, body, latch, exit_block, else_block, s.body, s.orelse, step)
 
     def static_struct(self, node):
-        """The structured value an expression names (x, x.layers, x.layers[0]), without emitting code."""
+        """The structured value an expression names (x, x.layers, x.layers[0]), without emitting
+        code."""
         if isinstance(node, ast.Name):
             return self.frame.statics.get(node.id)
         if isinstance(node, ast.Attribute):
@@ -526,7 +547,8 @@ class Frontend:
         if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
             base = self.static_struct(node.value)
             i = node.slice.value
-            if base is not None and base.is_sequence and isinstance(i, int) and -len(base.items) <= i < len(base.items):
+            if (base is not None and base.is_sequence and isinstance(i, int)
+                    and -len(base.items) <= i < len(base.items)):
                 item = base.items[i]
                 return item if isinstance(item, StructValue) else None
         return None
@@ -535,9 +557,11 @@ class Frontend:
         """A loop over a tuple or list known while compiling (layers of a model) is specialised
         element by element: each element may be of a different class."""
         if not seq.is_sequence:
-            raise self.error(f"a for loop over the {seq.node.cls.__name__} {seq.label!r} is not supported", s)
+            raise self.error(f"a for loop over the {seq.node.cls.__name__} {seq.label!r} is not "
+                             "supported", s)
         exit_block = self.new_block()
-        steps = [self.new_block() for _ in seq.items] + [self.new_block() if s.orelse else exit_block]
+        steps = ([self.new_block() for _ in seq.items]
+                 + [self.new_block() if s.orelse else exit_block])
         self.jump(steps[0])
         for k, item in enumerate(seq.items):
             self.seal(steps[k])
@@ -627,9 +651,10 @@ class Frontend:
     def runtime(self, v, node):
         if isinstance(v, StructValue):
             if v.is_sequence and all(not isinstance(i, StructValue) for i in v.items):
-                return self.emit("tuple", *[self.runtime(self.struct_item(i), node) for i in v.items])
-            raise self.error(f"the {v.node.cls.__name__} {v.label!r} cannot be used as a value here; use its "
-                             "fields", node, cls=UnsupportedType)
+                return self.emit("tuple", *[self.runtime(self.struct_item(i), node)
+                                            for i in v.items])
+            raise self.error(f"the {v.node.cls.__name__} {v.label!r} cannot be used as a value "
+                             "here; use its fields", node, cls=UnsupportedType)
         if isinstance(v, (Static, Bound)):
             what = describe(v.obj) if isinstance(v, Static) else f"the method {v.fn.__name__}"
             raise self.error(f"{what} cannot be used as a value here", node, cls=UnsupportedType)
@@ -658,7 +683,8 @@ class Frontend:
             return v.item()
         if isinstance(v, tuple):
             return tuple(self.constant(x, node, what) for x in v)
-        if isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type, np.ufunc)):
+        if isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type,
+                          np.ufunc)):
             return Static(v)
         if isinstance(v, complex):
             raise self.error("complex numbers are not supported", node, cls=UnsupportedType)
@@ -685,12 +711,14 @@ class Frontend:
     def global_value(self, name, node):
         pyfn = self.frame.pyfn
         if pyfn.__closure__:
-            cells = dict(zip(pyfn.__code__.co_freevars, pyfn.__closure__))
+            cells = dict(zip(pyfn.__code__.co_freevars, pyfn.__closure__, strict=True))
             if name in cells:
                 try:
-                    return self.constant(cells[name].cell_contents, node, f"the closure variable {name!r}")
+                    return self.constant(cells[name].cell_contents, node,
+                                         f"the closure variable {name!r}")
                 except ValueError:
-                    raise self.error(f"the closure variable {name!r} is not assigned yet", node) from None
+                    raise self.error(f"the closure variable {name!r} is not assigned yet",
+                                     node) from None
         if name in pyfn.__globals__:
             return self.constant(pyfn.__globals__[name], node, f"the global {name!r}")
         if hasattr(builtins, name):
@@ -698,7 +726,8 @@ class Frontend:
         raise self.error(f"name {name!r} is not defined", node, cls=UnsupportedType)
 
     def peek_static(self, node):
-        """The compile-time object a callee expression names, without emitting code; None if run-time."""
+        """The compile-time object a callee expression names, without emitting code; None if
+        run-time."""
         if isinstance(node, ast.Name) and node.id not in self.frame.locals:
             return self.global_value(node.id, node)
         if isinstance(node, ast.Attribute):
@@ -708,7 +737,8 @@ class Frontend:
         return None
 
     def static_callee(self, node):
-        """The compile-time object a call expression calls (range, enumerate, ...); None if not such a call."""
+        """The compile-time object a call expression calls (range, enumerate, ...); None if not
+        such a call."""
         if isinstance(node, ast.Call):
             callee = self.peek_static(node.func)
             if isinstance(callee, Static):
@@ -719,7 +749,8 @@ class Frontend:
         try:
             attr = getattr(base.obj, node.attr)
         except AttributeError:
-            raise self.error(f"{describe(base.obj)} has no attribute {node.attr!r}", node, cls=UnsupportedType) from None
+            raise self.error(f"{describe(base.obj)} has no attribute {node.attr!r}", node,
+                             cls=UnsupportedType) from None
         return self.constant(attr, node, f"{describe(base.obj)}.{node.attr}")
 
     def attribute_of_struct(self, base, node):
@@ -732,7 +763,8 @@ class Frontend:
         if isinstance(attr, property) and isinstance(attr.fget, types.FunctionType):
             return self.inline(attr.fget, [base], {}, node)
         if base.node.kind == "namedtuple" or attr is None:
-            raise self.error(f"{base.label} has no attribute {node.attr!r}", node, cls=UnsupportedType)
+            raise self.error(f"{base.label} has no attribute {node.attr!r}", node,
+                             cls=UnsupportedType)
         return self.constant(attr, node, f"{base.label}.{node.attr}")
 
     def expr_Attribute(self, node):
@@ -775,7 +807,7 @@ class Frontend:
             return self.emit(ops[0], left, self.value(node.comparators[0]))
         # a < b < c: later comparisons run only while the earlier ones hold
         join = self.new_block(1)
-        for i, (op, comp) in enumerate(zip(ops, node.comparators)):
+        for i, (op, comp) in enumerate(zip(ops, node.comparators, strict=True)):
             right = self.value(comp)
             c = self.emit(op, left, right)
             if i == len(ops) - 1:
@@ -837,22 +869,25 @@ class Frontend:
         base = self.expr(node.value)
         if isinstance(base, StructValue) and base.is_sequence:
             i = self.expr(node.slice)
-            if not isinstance(i, int) or isinstance(i, bool) or not -len(base.items) <= i < len(base.items):
-                raise self.error(f"{base.label} can only be indexed by a constant integer in range", node,
-                                 cls=UnsupportedType)
+            if (not isinstance(i, int) or isinstance(i, bool)
+                    or not -len(base.items) <= i < len(base.items)):
+                raise self.error(f"{base.label} can only be indexed by a constant integer in range",
+                                 node, cls=UnsupportedType)
             return self.struct_item(base.items[i])
         return self.emit("getindex", self.runtime(base, node.value), self.index(node.slice))
 
     def index(self, node):
         if isinstance(node, ast.Slice):
-            parts = [self.value(p) if p is not None else None for p in (node.lower, node.upper, node.step)]
+            parts = [self.value(p) if p is not None else None
+                     for p in (node.lower, node.upper, node.step)]
             return self.emit("slice", *parts)
         if isinstance(node, ast.Tuple):
             return self.emit("tuple", *[self.index(e) for e in node.elts])
         return self.value(node)
 
     def expr_Call(self, node):
-        if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+        if (any(isinstance(a, ast.Starred) for a in node.args)
+                or any(k.arg is None for k in node.keywords)):
             raise self.error("*args/**kwargs in a call are not supported", node)
         if isinstance(node.func, ast.Attribute):
             base = self.expr(node.func.value)
@@ -865,9 +900,11 @@ class Frontend:
         else:
             callee = self.expr(node.func)
         if isinstance(callee, StructValue):  # calling an object: its __call__
-            method = getattr(callee.node.cls, "__call__", None)
+            # a class without a __call__ of its own gives type's, which is no FunctionType
+            method = callee.node.cls.__call__
             if not isinstance(method, types.FunctionType):
-                raise self.error(f"the {callee.node.cls.__name__} {callee.label!r} is not callable", node)
+                raise self.error(f"the {callee.node.cls.__name__} {callee.label!r} is not callable",
+                                 node)
             callee = Bound(method, callee)
         if isinstance(callee, Bound):
             args = [self.expr(a) for a in node.args]
@@ -879,7 +916,8 @@ class Frontend:
         obj = callee.obj
         if isinstance(obj, CustomRule):
             if node.keywords:
-                raise self.error(f"keyword arguments to the custom rule {obj.__name__!r} are not supported", node)
+                raise self.error(f"keyword arguments to the custom rule {obj.__name__!r} are not "
+                                 "supported", node)
             args = [self.value(a) for a in node.args]
             self.at(node)
             return self.emit("custom", obj, *args)
@@ -911,7 +949,8 @@ class Frontend:
         if isinstance(obj, types.FunctionType):
             return self.inline(obj, args, keywords, node)
         raise self.error(f"calling {describe(obj)} is not supported", node,
-                         hint="zygopy compiles math/NumPy functions it has rules for and plain Python functions")
+                         hint="zygopy compiles math/NumPy functions it has rules for and plain "
+                         "Python functions")
 
 
     def method_call(self, base, node):
@@ -921,15 +960,19 @@ class Frontend:
         prim, params = spec
         args = node.args
         if prim == "reshape" and len(args) > 1:  # a.reshape(2, 3)
-            args = [ast.Tuple(elts=list(args), ctx=ast.Load(), lineno=node.lineno, col_offset=node.col_offset)]
-        return self.call_array_primitive((prim, params), args, node.keywords, node, f".{node.func.attr}()", base)
+            args = [ast.Tuple(elts=list(args), ctx=ast.Load(), lineno=node.lineno,
+                              col_offset=node.col_offset)]
+        return self.call_array_primitive((prim, params), args, node.keywords, node,
+                                         f".{node.func.attr}()", base)
 
     def call_array_primitive(self, spec, arg_nodes, keyword_nodes, node, what, base=None):
-        """A NumPy function or array method: positional arguments, then keyword parameters in order."""
+        """A NumPy function or array method: positional arguments, then keyword parameters in
+        order."""
         prim, params = spec
         if prim in SEQUENCE_ARGUMENT:
             if not arg_nodes or not isinstance(arg_nodes[0], (ast.Tuple, ast.List)):
-                raise self.error(f"{what} needs a literal tuple or list of arrays, like ((a, b))", node)
+                raise self.error(f"{what} needs a literal tuple or list of arrays, like ((a, b))",
+                                 node)
             values = [self.value(e) for e in arg_nodes[0].elts]
             arg_nodes = arg_nodes[1:]
         else:
@@ -940,7 +983,7 @@ class Frontend:
         required, extra = [self.value(a) for a in arg_nodes[:n]], arg_nodes[n:]
         if len(extra) > len(optional):
             raise self.error(f"too many arguments to {what}", node)
-        chosen = dict(zip(optional, extra))
+        chosen = dict(zip(optional, extra, strict=False))
         for k in keyword_nodes:
             if k.arg not in params or k.arg in chosen:
                 raise self.error(f"{what} does not take the keyword argument {k.arg!r}", node)
@@ -972,7 +1015,8 @@ def _numpy_function(obj):
 
 
 def _arity(prim, base):
-    """Positional arguments a NumPy primitive requires (the array a method is called on included)."""
+    """Positional arguments a NumPy primitive requires (the array a method is called on
+    included)."""
     n = {"matmul": 2, "reshape": 2, "select": 3}.get(prim, 1)
     if prim in SEQUENCE_ARGUMENT:
         return 0
@@ -980,7 +1024,8 @@ def _arity(prim, base):
 
 
 def describe(obj):
-    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or type(obj).__name__
+    name = (getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+            or type(obj).__name__)
     module = getattr(obj, "__module__", None)
     if isinstance(obj, types.ModuleType):
         return f"the module {obj.__name__}"
