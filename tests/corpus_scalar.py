@@ -483,7 +483,8 @@ def math_calls(x, y):
 
 def numpy_calls(x, y):
     r = np.exp(-abs(x)) + np.sin(x) * np.cos(y) + np.tanh(y) + np.sqrt(abs(x) + 1.0)
-    r = r + np.maximum(x, y) - np.minimum(x, y) + np.abs(x) + np.arctan2(y, x) + np.log(abs(y) + 1.0)
+    r = (r + np.maximum(x, y) - np.minimum(x, y) + np.abs(x) + np.arctan2(y, x)
+         + np.log(abs(y) + 1.0))
     return r
 
 

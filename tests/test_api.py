@@ -158,7 +158,8 @@ def test_wrt_selects_arguments():
     assert single[1] == pytest.approx(0.7 * math.cos(1.2) + 0.16, rel=1e-14)
     # the same selection through pullback and withgradient
     _, back = zygopy.pullback(three, *args, wrt=(2,))
-    assert back(1.0)[:2] == (None, None) and back(1.0)[2] == pytest.approx(2 * -0.4 * 1.2, rel=1e-14)
+    assert back(1.0)[:2] == (None, None)
+    assert back(1.0)[2] == pytest.approx(2 * -0.4 * 1.2, rel=1e-14)
     assert zygopy.withgradient(three, *args, wrt=[1])[1][1] == pytest.approx(single[1], rel=1e-15)
 
 
@@ -288,9 +289,11 @@ print("DEFINE" if "define" in zygopy.code_llvm(test_api.for_llvm_cached, 0.9, 5)
 
 def test_code_llvm_in_a_second_process(tmp_path, monkeypatch):
     monkeypatch.setenv("ZYGOPY_CACHE_DIR", str(tmp_path))
-    assert "define" in zygopy.code_llvm(for_llvm_cached, 0.9, 5)  # compiled here, and cached on disk
+    # compiled here, and cached on disk
+    assert "define" in zygopy.code_llvm(for_llvm_cached, 0.9, 5)
     script = LLVM_SCRIPT.format(tests=os.path.dirname(__file__))
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300)
     output = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-2000:]
     assert output == "DEFINE", output  # the second process loads the disk cache
 
@@ -370,7 +373,8 @@ def test_missing_rule_is_no_rule(monkeypatch):
     assert "math.sin(y)" in message  # the offending source line is quoted
     # nothing broken was cached: with the rule back, the same function differentiates
     monkeypatch.undo()
-    assert zygopy.gradient(uses_sin_for_norule, 0.3)[0] == pytest.approx(2 * math.cos(0.6) + 2.0, rel=1e-14)
+    assert zygopy.gradient(uses_sin_for_norule, 0.3)[0] == pytest.approx(2 * math.cos(0.6) + 2.0,
+                                                                         rel=1e-14)
 
 
 def test_register_rule_adds_a_rule(monkeypatch):
@@ -383,7 +387,8 @@ def test_register_rule_adds_a_rule(monkeypatch):
         return (g * rules.cos(x),)
 
     assert rules.RULES["sin"] is sin_rule
-    assert zygopy.gradient(uses_sin_for_register, 0.4)[0] == pytest.approx(3.0 * math.cos(0.4), rel=1e-14)
+    assert zygopy.gradient(uses_sin_for_register, 0.4)[0] == pytest.approx(3.0 * math.cos(0.4),
+                                                                           rel=1e-14)
 
 
 def test_registered_rule_is_the_one_used(monkeypatch):

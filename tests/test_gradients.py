@@ -67,7 +67,7 @@ def finite_difference_gradient(f, args, domains, require=assume):
     (through `require`, hypothesis' `assume`)."""
     out = []
     fx = float(f(*args))
-    for i, (a, d) in enumerate(zip(args, domains)):
+    for i, (a, d) in enumerate(zip(args, domains, strict=True)):
         if not isinstance(d, Float):
             out.append(None)
             continue
@@ -96,9 +96,10 @@ def kink(f, args, i, h, fx):
 
 def check_close(grads, expected, what, f, args):
     assert isinstance(grads, tuple) and len(grads) == len(expected), (what, grads)
-    for i, (g, e) in enumerate(zip(grads, expected)):
+    for i, (g, e) in enumerate(zip(grads, expected, strict=True)):
         if e is None:
-            assert g is None, f"{what}: {f.__name__}{args}: argument {i} is not a float but got gradient {g!r}"
+            assert g is None, (f"{what}: {f.__name__}{args}: argument {i} is not a float but got "
+                               f"gradient {g!r}")
             continue
         assert isinstance(g, float) and math.isfinite(g), (what, g)
         assert abs(g - e) <= ATOL + RTOL * abs(e), \
@@ -119,7 +120,8 @@ def params(path):
 
 # no shrinking: a failure's exact point is printed anyway, and shrinking reruns Numba-compiled
 # code many times; too_slow: a first example pays for the Numba compilation.
-SETTINGS = settings(max_examples=10, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+SETTINGS = settings(max_examples=10, deadline=None,
+                    phases=[Phase.explicit, Phase.reuse, Phase.generate],
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
@@ -145,7 +147,8 @@ def test_split_pullback(f, domains, data):
     assert value == pytest.approx(float(f(*args)), rel=1e-12, abs=1e-12)
     first = back(1.0)
     second = back(1.0)
-    assert first == second, f"pullback of {f.__name__}{args} is not repeatable: {first} then {second}"
+    assert first == second, (f"pullback of {f.__name__}{args} is not repeatable: {first} then "
+                             f"{second}")
     check_close(first, expected, "pullback", f, args)
 
 
@@ -197,7 +200,8 @@ def test_finite_difference_skips_kinks_only():
     for x in (-1.3, 0.0, 0.4, 1.0):
         (fd,) = finite_difference_gradient(_smooth, (x,), dom, require)
         assert fd == pytest.approx(3.0 * math.cos(3.0 * x) + 2.0 * x, rel=1e-8, abs=1e-9)
-    assert finite_difference_gradient(_kink_at_zero, (0.25,), dom, require) == pytest.approx((1.5,), rel=1e-9)
+    assert finite_difference_gradient(_kink_at_zero, (0.25,), dom, require) == pytest.approx(
+        (1.5,), rel=1e-9)
     for f, x in ((_kink_at_zero, 0.0), (_kink_at_zero, 3e-7), (_kink_at_zero, -8e-7),
                  (_jump_at_one, 1.0), (_jump_at_one, 1.0 + 1.5e-6)):
         with pytest.raises(Skipped):
@@ -222,6 +226,7 @@ def test_corpus_size_and_rule_coverage():
 @pytest.mark.parametrize("f, domains", [pytest.param(f, d, id=f.__name__) for f, d in CASES])
 def test_domain_examples_are_valid(f, domains):
     """The documented domains are sane: the function is finite at their corners and centre."""
-    for pick in (lambda d: d.example, lambda d: getattr(d, "lo", True), lambda d: getattr(d, "hi", False)):
+    for pick in (lambda d: d.example, lambda d: getattr(d, "lo", True),
+                 lambda d: getattr(d, "hi", False)):
         args = tuple(pick(d) for d in domains)
         assert math.isfinite(float(f(*args)))

@@ -48,7 +48,7 @@ def nested_for_loops(x, n):
 def make_fixed_count(count):
     def fixed_count(x):
         s = x
-        for i in range(count):
+        for _ in range(count):
             s = s * 0.999 + 0.001
         return s
     return fixed_count
@@ -99,7 +99,8 @@ def test_constant_trip_count_is_not_unrolled():
     assert len(back_edges(ir_small)) == len(back_edges(ir_large)) == 1
     assert n_stmts(ir_small) == n_stmts(ir_large)
 
-    def constant_to_n(text, count):  # the trip count as a constant operand, not inside %11 or a label
+    # the trip count as a constant operand, not inside %11 or a label
+    def constant_to_n(text, count):
         return re.sub(rf"(?<![%\w.]){count}(?![\w.:])", "N", text)
     assert "N" in constant_to_n(str(ir_small), 11)
     assert constant_to_n(str(ir_small), 11) == constant_to_n(str(ir_large), 1000003)

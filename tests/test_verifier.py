@@ -1,4 +1,5 @@
-"""The verifier accepts well-formed IR built by hand and rejects hand-broken IR, saying what is wrong."""
+"""The verifier accepts well-formed IR built by hand and rejects hand-broken IR, saying what is
+wrong."""
 import pytest
 
 import zygopy
@@ -31,7 +32,8 @@ def power_ir():
     body.stmts += [Stmt(r2, "mul", [r, x]), Stmt(k2, "sub", [k, 1])]
     body.branches.append(Branch(header.id, [k2, r2]))
     exit_block.branches.append(Branch(None, [r]))
-    names = dict(entry=entry, header=header, body=body, exit=exit_block, x=x, n=n, k=k, r=r, c=c, r2=r2, k2=k2)
+    names = dict(entry=entry, header=header, body=body, exit=exit_block, x=x, n=n, k=k, r=r, c=c,
+                 r2=r2, k2=k2)
     return fn, names
 
 
