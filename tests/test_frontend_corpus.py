@@ -1,7 +1,8 @@
 """The frontend and passes preserve meaning: for every function of the corpus, the reference
 evaluator run on `zygopy.code_ir(f, *args)` gives what `f(*args)` gives, on hypothesis inputs.
 
-The IR is verified after every pass (`CHECK_EACH_PASS`, switched on in conftest.py) and once more here.
+The IR is verified after every pass (`CHECK_EACH_PASS`, switched on in conftest.py) and once more
+here.
 """
 import math
 
@@ -21,8 +22,8 @@ F = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False)
 # floats that often tie, hit zero or sit on a branch boundary
 FS = st.one_of(st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.0, 0.5]), F)
 NZ = FS.filter(lambda v: v != 0.0)
-I = st.integers(-20, 20)
-INZ = I.filter(lambda v: v != 0)
+INT = st.integers(-20, 20)
+INZ = INT.filter(lambda v: v != 0)
 B = st.booleans()
 
 
@@ -31,19 +32,20 @@ def ints(lo, hi):
 
 
 def arrays(min_size=1, max_size=6):
-    return st.lists(F, min_size=min_size, max_size=max_size).map(lambda xs: np.array(xs, dtype=np.float64))
+    return st.lists(F, min_size=min_size, max_size=max_size).map(
+        lambda xs: np.array(xs, dtype=np.float64))
 
 
 # (function, strategies of its arguments); each pair is one test case
 CASES = [
     (c.literals, (F,)),
     (c.arith_float, (FS, NZ)),
-    (c.arith_int, (I, INZ)),
+    (c.arith_int, (INT, INZ)),
     (c.powers, (F, ints(-4, 4))),
     (c.compare_all, (FS, FS)),
     (c.chained_compare, (FS, FS, FS)),
     (c.chained_in_if, (FS, FS, FS)),
-    (c.unary, (FS, I, B)),
+    (c.unary, (FS, INT, B)),
     (c.bool_ops, (FS, FS)),
     (c.value_or_and, (FS, FS)),
     (c.mixed_value_or, (FS, ints(-2, 2))),
@@ -51,7 +53,7 @@ CASES = [
     (c.short_circuit_value, (ints(-5, 5), FS)),
     (c.conditional_expr, (FS, FS)),
     (c.piecewise, (F,)),
-    (c.if_without_else, (F, I)),
+    (c.if_without_else, (F, INT)),
     (c.nested_if, (FS, FS)),
     (c.bool_argument, (B, F)),
     (c.pass_and_docstring, (F,)),
@@ -79,19 +81,19 @@ CASES = [
     (c.return_in_for, (FS, ints(0, 8))),
     (c.return_in_while, (F,)),
     (c.return_in_nested_loop, (ints(0, 5), ints(0, 5), ints(0, 10))),
-    (c.return_int_or_float, (I, F)),
+    (c.return_int_or_float, (INT, F)),
     (c.tuple_pack_unpack, (FS, FS)),
     (c.fibonacci, (ints(0, 20),)),
     (c.chained_assign, (F,)),
-    (c.augmented_assign, (F, I)),
+    (c.augmented_assign, (F, INT)),
     (c.tuple_constant_global, (F,)),
-    (c.subscript_read, (arrays(), I)),
+    (c.subscript_read, (arrays(), INT)),
     (c.subscript_write, (arrays(min_size=2), F)),
     (c.attributes, (arrays(),)),
     (c.running_max, (arrays(),)),
     (c.math_calls, (FS, FS)),
     (c.numpy_calls, (FS, FS)),
-    (c.builtin_calls, (FS, FS, I)),
+    (c.builtin_calls, (FS, FS, INT)),
     (c.call_defaults_keywords, (F,)),
     (c.call_nested_deep, (FS,)),
     (c.call_same_names, (st.floats(-3, 3), ints(0, 5))),
@@ -126,14 +128,16 @@ def same(got, want, rel=0.0):
     equal to nan; floats within a relative tolerance `rel` where one is given."""
     got, want = _plain(got), _plain(want)
     if isinstance(want, tuple):
-        return isinstance(got, tuple) and len(got) == len(want) and all(same(g, w, rel) for g, w in zip(got, want))
+        return (isinstance(got, tuple) and len(got) == len(want)
+                and all(same(g, w, rel) for g, w in zip(got, want, strict=True)))
     if type(got) is not type(want):
         return False
     if isinstance(want, float) and math.isnan(want):
         return math.isnan(got)
     if isinstance(want, float) and rel:
         return math.isclose(got, want, rel_tol=rel, abs_tol=rel)
-    return got == want and (not isinstance(want, float) or math.copysign(1, got) == math.copysign(1, want))
+    return got == want and (not isinstance(want, float)
+                            or math.copysign(1, got) == math.copysign(1, want))
 
 
 # The evaluator runs np.exp(x) of a float as math.exp(x); NumPy's own (SIMD) versions of the
@@ -164,7 +168,8 @@ def test_corpus(fn, strategies, data):
             zygopy.evaluate(ir, *_copy(args))
         return
     got = zygopy.evaluate(ir, *_copy(args))
-    assert same(got, want, APPROX.get(fn, 0.0)), f"{fn.__name__}{tuple(args)}: IR gives {got!r}, Python gives {want!r}\n{ir}"
+    assert same(got, want, APPROX.get(fn, 0.0)), (f"{fn.__name__}{tuple(args)}: IR gives {got!r}, "
+                                                  f"Python gives {want!r}\n{ir}")
 
 
 def test_array_writes_reach_the_caller():

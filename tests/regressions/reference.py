@@ -35,7 +35,7 @@ def _central(fn, args, i, j):
     return d2 + (d2 - d1) / 3, abs(d1 - d2)
 
 
-# ---- the four ways zygopy computes a gradient --------------------------------------------------------
+# ---- the four ways zygopy computes a gradient -------------------------------------------------
 def _evaluated(f, args, wrt):
     """The adjoint IR run by the reference evaluator (no Numba), with `wrt` if given."""
     import zygopy
@@ -43,8 +43,9 @@ def _evaluated(f, args, wrt):
     adj = zygopy.code_adjoint(f, *args, wrt=wrt)
     value, grads = evaluate_gradient(adj, args)
     full = [None] * len(args)
-    for i, g in zip(adj.wrt, grads):
-        full[i] = g if g is None or isinstance(g, np.ndarray) else float(g)  # its slots start at the int 0
+    for i, g in zip(adj.wrt, grads, strict=True):
+        # its slots start at the int 0
+        full[i] = g if g is None or isinstance(g, np.ndarray) else float(g)
     return value, full
 
 
@@ -59,14 +60,14 @@ def _split(f, args, wrt):
     import zygopy
     value, back = zygopy.pullback(f, *args)
     first, second, scaled = back(1.0), back(1.0), back(2.5)
-    for a, b, c in zip(first, second, scaled):
+    for a, b, c in zip(first, second, scaled, strict=True):
         assert (a is None and b is None and c is None) or np.array_equal(a, b), (first, second)
         assert a is None or np.allclose(2.5 * np.asarray(a), c, rtol=1e-12, atol=0), (first, scaled)
     return value, list(first)
 
 
-PATHS = {"eval": lambda f, args, wrt: _evaluated(f, args, None), "eval_wrt": _evaluated, "fused": _fused,
-         "split": _split}
+PATHS = {"eval": lambda f, args, wrt: _evaluated(f, args, None), "eval_wrt": _evaluated,
+         "fused": _fused, "split": _split}
 
 
 def check_gradients(f, args, path, wrt):
@@ -86,4 +87,5 @@ def check_gradients(f, args, path, wrt):
         tol = 3 * spread + 1e-6 * np.abs(ref) + 1e-7 * max(1.0, abs(expected))
         assert np.all(np.abs(np.asarray(grads[i]) - ref) <= tol), (i, grads[i], ref)
         if evaluated is not None:
-            assert np.all(np.abs(np.asarray(grads[i]) - evaluated[i]) <= 1e-8 * (np.abs(evaluated[i]) + 1.0))
+            assert np.all(np.abs(np.asarray(grads[i]) - evaluated[i])
+                          <= 1e-8 * (np.abs(evaluated[i]) + 1.0))
