@@ -65,9 +65,17 @@ def quiet_numba():
     warnings.simplefilter("ignore", NumbaWarning)
 
 
-def _worker(conn, indices, opts: Options, cache_dir):
+def worker_environment(cache_dir):
+    """Set up a worker process: its cache directory; compiled code from the first call on (by
+    default zygopy runs a gradient's first calls in the evaluator while Numba compiles, which
+    would leave the compiled paths unchecked); Numba's warnings off."""
     os.environ["ZYGOPY_CACHE_DIR"] = cache_dir
+    os.environ["ZYGOPY_INTERPRET_WHILE_COMPILING"] = "0"
     quiet_numba()
+
+
+def _worker(conn, indices, opts: Options, cache_dir):
+    worker_environment(cache_dir)
     try:
         t0 = time.perf_counter()
         progs = [generate(opts.seed, i) for i in indices]
@@ -283,8 +291,7 @@ def failing_programs(s: Summary):
 
 # ---- shrinking the failures found --------------------------------------------------------------------
 def _shrink_worker(conn, seed, index, target, workdir, budget, cache_dir, regress_dir, name):
-    os.environ["ZYGOPY_CACHE_DIR"] = cache_dir
-    quiet_numba()
+    worker_environment(cache_dir)
     from . import shrink
     import zygopy  # noqa: F401 - imported once here, so forked candidates start warm
     try:
