@@ -1,4 +1,5 @@
-"""zygopy's gradients of the array corpus (tests/corpus_arrays.py) against central finite differences.
+"""zygopy's gradients of the array corpus (tests/corpus_arrays.py) against central finite
+differences.
 
 Three routes to the gradient are checked, each at the corpus's seeded inputs:
   fused      zygopy.withgradient / zygopy.gradient: forward and reverse in one compiled function;
@@ -35,7 +36,8 @@ from .corpus_arrays import CASES
 RTOL, ATOL = 1e-5, 1e-7
 RTOL32, ATOL32 = 1e-3, 1e-4
 
-# case name -> reason, for known zygopy bugs (kept as strict xfails: they must keep failing until fixed)
+# case name -> reason, for known zygopy bugs (kept as strict xfails: they must keep failing until
+# fixed)
 KNOWN_FAILURES = {}
 # (route, case name) -> reason, for bugs of one route only
 KNOWN_ROUTE_FAILURES = {}
@@ -94,27 +96,32 @@ def check_gradients(c, args, grads, what):
     expected = expected_gradient(c)
     rtol, atol = (RTOL32, ATOL32) if c.float32 else (RTOL, ATOL)
     assert isinstance(grads, tuple) and len(grads) == len(args), f"{what}: {grads!r}"
-    for i, (a, g, e) in enumerate(zip(args, grads, expected)):
+    for i, (a, g, e) in enumerate(zip(args, grads, expected, strict=True)):
         if e is None:
-            assert g is None, f"{what}: {c.name}: argument {i} is not a float but got the gradient {g!r}"
+            assert g is None, (f"{what}: {c.name}: argument {i} is not a float but got the "
+                               f"gradient {g!r}")
             continue
         if isinstance(a, float):
-            assert isinstance(g, float), f"{what}: {c.name}: argument {i} is a float, gradient {g!r}"
+            assert isinstance(g, float), (f"{what}: {c.name}: argument {i} is a float, gradient "
+                                          f"{g!r}")
         else:
             assert isinstance(g, np.ndarray) and g.shape == a.shape, \
                 f"{what}: {c.name}: argument {i} has shape {a.shape}, gradient {g!r}"
-            assert g.dtype == a.dtype, f"{what}: {c.name}: argument {i} is {a.dtype}, gradient is {g.dtype}"
+            assert g.dtype == a.dtype, (f"{what}: {c.name}: argument {i} is {a.dtype}, gradient "
+                                        f"is {g.dtype}")
         g64 = np.asarray(g, dtype=np.float64)
         assert np.all(np.isfinite(g64)), f"{what}: {c.name}: d/d(arg {i}) = {g!r}"
         bad = np.abs(g64 - e) > atol + rtol * np.abs(e)
-        assert not np.any(bad), (f"{what}: {c.name}: d/d(arg {i}) differs from finite differences at "
-                                 f"{np.argwhere(np.atleast_1d(bad)).tolist()}:\nzygopy {g!r}\nfinite differences {e!r}")
+        assert not np.any(bad), (f"{what}: {c.name}: d/d(arg {i}) differs from finite differences "
+                                 f"at {np.argwhere(np.atleast_1d(bad)).tolist()}:\nzygopy {g!r}\n"
+                                 f"finite differences {e!r}")
 
 
 def check_unchanged(args, before, what, c):
-    for i, (a, b) in enumerate(zip(args, before)):
+    for i, (a, b) in enumerate(zip(args, before, strict=True)):
         if isinstance(a, np.ndarray):
-            assert np.array_equal(a, b), f"{what}: {c.name} modified the caller's argument {i}: {b} -> {a}"
+            assert np.array_equal(a, b), (f"{what}: {c.name} modified the caller's argument {i}: "
+                                          f"{b} -> {a}")
 
 
 def params(route, only=lambda c: True):
@@ -139,8 +146,9 @@ def test_fused_gradient(c):
     check_unchanged(args, before, "withgradient", c)
     # the cached compiled gradient gives the same again through gradient()
     again = zygopy.gradient(c.fn, *args)
-    for g, h in zip(grads, again):
-        assert (g is None and h is None) or np.array_equal(g, h), f"gradient() then withgradient() differ: {g} {h}"
+    for g, h in zip(grads, again, strict=True):
+        assert (g is None and h is None) or np.array_equal(g, h), \
+            f"gradient() then withgradient() differ: {g} {h}"
     check_unchanged(args, before, "gradient", c)
 
 
@@ -153,13 +161,13 @@ def test_split_pullback(c):
     assert float(value) == pytest.approx(call(c.fn, args), rel=rtol, abs=rtol)
     first = back(1.0)
     second = back(1.0)
-    for i, (g1, g2) in enumerate(zip(first, second)):
+    for i, (g1, g2) in enumerate(zip(first, second, strict=True)):
         assert (g1 is None and g2 is None) or np.array_equal(g1, g2), \
             f"pullback of {c.name} is not repeatable, argument {i}: {g1!r} then {g2!r}"
     check_gradients(c, args, first, "pullback")
     # linear in the cotangent
     doubled = back(2.0)
-    for g1, g2 in zip(first, doubled):
+    for g1, g2 in zip(first, doubled, strict=True):
         if g1 is not None:
             np.testing.assert_allclose(np.asarray(g2, np.float64), 2.0 * np.asarray(g1, np.float64),
                                        rtol=1e-6 if c.float32 else 1e-12, atol=1e-12)
@@ -176,8 +184,9 @@ def test_adjoint_ir_evaluator(c):
     # one gradient per leaf (here: per argument), None for ints
     grads = tuple(grads)
     assert len(grads) == len(args), f"evaluate_gradient: {grads!r}"
-    grads = tuple(None if g is None else float(g) if isinstance(a, float) else np.asarray(g, dtype=a.dtype)
-                  for a, g in zip(args, grads))
+    grads = tuple(None if g is None
+                  else float(g) if isinstance(a, float) else np.asarray(g, dtype=a.dtype)
+                  for a, g in zip(args, grads, strict=True))
     check_gradients(c, args, grads, "evaluate_gradient")
 
 
@@ -189,15 +198,17 @@ def test_writes_arguments_cases_do_write():
     for c in marked:
         args, before = c.args(), c.args()
         c.fn(*args)
-        assert any(isinstance(a, np.ndarray) and not np.array_equal(a, b) for a, b in zip(args, before)), c.name
+        assert any(isinstance(a, np.ndarray) and not np.array_equal(a, b)
+                   for a, b in zip(args, before, strict=True)), c.name
 
 
 # ---- the corpus itself ------------------------------------------------------------------------
 
-ARRAY_PRIMITIVES = {"sum", "mean", "amax", "amin", "matmul", "transpose", "reshape", "ravel", "concatenate", "stack",
-                    "getindex", "setindex", "zeros", "ones", "empty", "zeros_like", "empty_like", "copy", "select",
-                    "max", "min", "exp", "log", "tanh", "sin", "cos", "sqrt", "abs", "pow", "add", "sub", "mul",
-                    "truediv", "neg"}
+ARRAY_PRIMITIVES = {"sum", "mean", "amax", "amin", "matmul", "transpose", "reshape", "ravel",
+                    "concatenate", "stack", "getindex", "setindex", "zeros", "ones", "empty",
+                    "zeros_like", "empty_like", "copy", "select", "max", "min", "exp", "log",
+                    "tanh", "sin", "cos", "sqrt", "abs", "pow", "add", "sub", "mul", "truediv",
+                    "neg"}
 
 
 def test_corpus_size_and_coverage():
@@ -221,7 +232,7 @@ def test_inputs_are_away_from_kinks(c):
     differences are meaningful: steps h and 4h agree (no kink, tie or branch flip nearby)."""
     args = c.args()
     again = c.args()
-    for a, b in zip(args, again):
+    for a, b in zip(args, again, strict=True):
         assert type(a) is type(b) and np.array_equal(a, b)
         if isinstance(a, np.ndarray):
             assert a.size <= 30
@@ -232,4 +243,5 @@ def test_inputs_are_away_from_kinks(c):
         if is_float_leaf(a):
             fine = expected_gradient(c)[i]
             coarse = finite_difference(c.fn, args, i, scale=4.0)
-            np.testing.assert_allclose(coarse, fine, rtol=1e-6, atol=1e-8, err_msg=f"{c.name}, argument {i}")
+            np.testing.assert_allclose(coarse, fine, rtol=1e-6, atol=1e-8,
+                                       err_msg=f"{c.name}, argument {i}")
