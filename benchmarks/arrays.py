@@ -3,8 +3,8 @@
 
     1. chain:    an elementwise chain of 8 operations on 10^6 float64 elements, summed
     2. logreg:   the mean logistic loss of X (10^5 x 100) @ w + b; gradient w.r.t. w and b
-    3. stencil:  100 steps of an explicit in-place 1-D diffusion stencil with a buffer swap, n = 10^3
-                 and 10^4; gradient of sum(u*u) w.r.t. the initial u and the coefficient c
+    3. stencil:  100 steps of an explicit in-place 1-D diffusion stencil with a buffer swap,
+                 n = 10^3 and 10^4; gradient of sum(u*u) w.r.t. the initial u and the coefficient c
 
 Run from anywhere (the working tree's zygopy is put first on sys.path):
 
@@ -34,15 +34,27 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 if "XLA_FLAGS" not in os.environ and os.environ["OMP_NUM_THREADS"] == "1":
     os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-THREADS = ", ".join(f"{v}={os.environ[v]}" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"))
+THREADS = ", ".join(f"{v}={os.environ[v]}"
+                    for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"))
 THREADS += f", XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}"
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
-from common import (child_result, error_text, fmt_n, fmt_time, measure, parse_args, ratio,  # noqa: E402
-                    run_child, run_info, timed, write_section)
+from common import (  # noqa: E402
+    child_result,
+    error_text,
+    fmt_n,
+    fmt_time,
+    measure,
+    parse_args,
+    ratio,
+    run_child,
+    run_info,
+    timed,
+    write_section,
+)
 
 RTOL = 1e-9  # against the JAX gradient at the same size: max |g - ref| / max |ref|, per argument
 FD_RTOL = 1e-6  # against central finite differences (h = FD_H) at a small size
@@ -65,7 +77,7 @@ def logreg(X, y, w, b):
 def stencil(u, c, steps):
     n = u.shape[0]
     un = np.empty(n)
-    for t in range(steps):
+    for _ in range(steps):
         un[0] = u[0]
         un[n - 1] = u[n - 1]
         for i in range(1, n - 1):
@@ -88,15 +100,16 @@ def logreg_xp(xp, X, y, w, b):
 
 def stencil_xp(xp, u, c, steps):
     """Vectorised: a Python loop over the time steps, slices over i, a new array each step."""
-    for t in range(steps):
+    for _ in range(steps):
         u = xp.concatenate([u[:1], u[1:-1] + c * (u[:-2] - 2.0 * u[1:-1] + u[2:]), u[-1:]])
     return xp.sum(u * u)
 
 
 def stencil_jax(u, c, steps):
-    """Idiomatic JAX: lax.fori_loop over the time steps (static trip count: a scan), slices over i."""
-    from jax import lax
+    """Idiomatic JAX: lax.fori_loop over the time steps (a static trip count: a scan), slices
+    over i."""
     import jax.numpy as jnp
+    from jax import lax
 
     def step(t, u):
         return u.at[1:-1].set(u[1:-1] + c * (u[:-2] - 2.0 * u[1:-1] + u[2:]))
@@ -127,7 +140,8 @@ class Case:
     key: str
     title: str
     fn: Callable  # what zygopy differentiates (and its primal compiles)
-    xp_fn: Callable  # the same function for a NumPy-like module: torch, autograd, NumPy (primal check)
+    # the same function for a NumPy-like module: torch, autograd, NumPy (primal check)
+    xp_fn: Callable
     make_args: Callable  # (size, rng) -> args
     wrt: tuple[int, ...]  # differentiated arguments
     sizes: tuple  # full run
@@ -150,14 +164,17 @@ class Case:
 CASES = {
     c.key: c
     for c in [
-        Case("chain", "elementwise chain of 8 ops, summed; d/d(a, b, c)", chain, chain_xp, chain_args,
-             wrt=(0, 1, 2), sizes=(10**6,), quick_sizes=(10**5,), fd_size=5, fmt_size=fmt_n),
-        Case("logreg", "logistic-regression loss, mean over rows of X; d/d(w, b)", logreg, logreg_xp, logreg_args,
-             wrt=(2, 3), sizes=((10**5, 100),), quick_sizes=((10**4, 100),), fd_size=(40, 5),
+        Case("chain", "elementwise chain of 8 ops, summed; d/d(a, b, c)", chain, chain_xp,
+             chain_args, wrt=(0, 1, 2), sizes=(10**6,), quick_sizes=(10**5,), fd_size=5,
+             fmt_size=fmt_n),
+        Case("logreg", "logistic-regression loss, mean over rows of X; d/d(w, b)", logreg,
+             logreg_xp, logreg_args, wrt=(2, 3), sizes=((10**5, 100),),
+             quick_sizes=((10**4, 100),), fd_size=(40, 5),
              fmt_size=lambda s: f"{fmt_n(s[0])} × {s[1]}"),
-        Case("stencil", "in-place diffusion stencil with a buffer swap, sum(u*u); d/d(u0, c)", stencil, stencil_xp,
-             stencil_args, wrt=(0, 1), sizes=((10**3, 100), (10**4, 100)), quick_sizes=((10**3, 100),),
-             fd_size=(10, 5), fmt_size=lambda s: f"n={fmt_n(s[0])}, {s[1]} steps", jax_fn=stencil_jax,
+        Case("stencil", "in-place diffusion stencil with a buffer swap, sum(u*u); d/d(u0, c)",
+             stencil, stencil_xp, stencil_args, wrt=(0, 1), sizes=((10**3, 100), (10**4, 100)),
+             quick_sizes=((10**3, 100),), fd_size=(10, 5),
+             fmt_size=lambda s: f"n={fmt_n(s[0])}, {s[1]} steps", jax_fn=stencil_jax,
              static=(2,), written=(0,),
              labels={"zygopy": "explicit loop over i, writes in place, buffer swap",
                      "jax": "vectorised slices, lax.fori_loop over steps",
@@ -167,7 +184,7 @@ CASES = {
 }
 
 
-# --- implementations: make_*(case) -> (prepare(args) -> state, grad(state) -> [np.ndarray per wrt]) ----
+# --- implementations: make_*(case) -> (prepare(args) -> state, grad(state) -> [np.ndarray per wrt])
 # prepare is not timed (converting the data to the peer's arrays once, as its users would).
 
 
@@ -191,7 +208,8 @@ def make_jax(case):
     g = jax.jit(jax.grad(f, argnums=case.wrt), static_argnums=case.static)
 
     def prepare(args):
-        return tuple(a if i in case.static else jnp.asarray(a, jnp.float64) for i, a in enumerate(args))
+        return tuple(a if i in case.static else jnp.asarray(a, jnp.float64)
+                     for i, a in enumerate(args))
 
     return prepare, lambda state: [np.asarray(x) for x in g(*state)]
 
@@ -202,7 +220,8 @@ def make_torch(case):
     f = functools.partial(case.xp_fn, torch)
 
     def prepare(args):
-        return tuple(a if i in case.static else torch.as_tensor(a, dtype=torch.float64).requires_grad_(i in case.wrt)
+        return tuple(a if i in case.static
+                     else torch.as_tensor(a, dtype=torch.float64).requires_grad_(i in case.wrt)
                      for i, a in enumerate(args))
 
     def grad(state):
@@ -285,16 +304,18 @@ def finite_differences(case, size):
 
 
 def reference_check(case, jax_grad):
-    """The JAX gradient against finite differences at the case's small size (a line for the report)."""
+    """The JAX gradient against finite differences at the case's small size (a line for the
+    report)."""
     size = case.fmt_size(case.fd_size)
     if jax_grad is None:
         return f"no JAX: every gradient is checked at {size} against central differences instead"
     prepare, grad = jax_grad
     got = grad(prepare(case.args(case.fd_size)))
-    return f"JAX vs central differences of the Python function at {size}: {check(got, finite_differences(case, case.fd_size), FD_RTOL)}"
+    verdict = check(got, finite_differences(case, case.fd_size), FD_RTOL)
+    return f"JAX vs central differences of the Python function at {size}: {verdict}"
 
 
-# --- zygopy runs in a child process: a fresh interpreter for its first call, and a memory cap ------
+# --- zygopy runs in a child process: a fresh interpreter for its first call, and a memory cap -----
 
 
 def memory_cap():
@@ -309,9 +330,9 @@ def memory_cap():
 
 
 def zygopy_child(case_key, size, quick, out, mode, small, cap):
-    """Entry point of a fresh interpreter. mode "gradient": the first call, the steady state, then the
-    primal; the gradients go to the .npz file `out` (the big size as g0.., the case's small size as
-    s0.. if `small`). mode "first": the first call only. mode "primal": the primal only.
+    """Entry point of a fresh interpreter. mode "gradient": the first call, the steady state, then
+    the primal; the gradients go to the .npz file `out` (the big size as g0.., the case's small size
+    as s0.. if `small`). mode "first": the first call only. mode "primal": the primal only.
     The address space is capped at `cap` bytes: a tape that outgrows memory is a MemoryError."""
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     case = CASES[case_key]
@@ -330,12 +351,15 @@ def zygopy_child(case_key, size, quick, out, mode, small, cap):
             np.savez(out, **saved)
         except Exception as e:  # noqa: BLE001 - reported in the table
             result["error"] = error_text(e)
-            return child_result(result)  # the failed call may have leaked memory: primal in a new child
+            # the failed call may have leaked memory: the primal runs in a new child
+            return child_result(result)
     try:
         import zygopy.api
 
-        primal = zygopy.api.compiled(case.fn, args, wrt=case.wrt).primal  # leaves = args (plain arrays)
-        result["primal"], result["primal_k"], value = measure(lambda: primal(*case.fresh(args)), quick)
+        # leaves = args (plain arrays)
+        primal = zygopy.api.compiled(case.fn, args, wrt=case.wrt).primal
+        result["primal"], result["primal_k"], value = measure(lambda: primal(*case.fresh(args)),
+                                                              quick)
         result["primal_value"] = float(value)
     except Exception as e:  # noqa: BLE001
         result["primal_error"] = error_text(e)
@@ -387,7 +411,8 @@ def peer_row(case, size, key, impl, args, ref, fd, quick):
         if ref is not None:
             result = "reference" if key == "jax" else check(value, ref, RTOL)
         else:
-            result = check(grad(prepare(case.args(case.fd_size))), fd, FD_RTOL, " vs FD at small size")
+            result = check(grad(prepare(case.args(case.fd_size))), fd, FD_RTOL,
+                           " vs FD at small size")
     except Exception as e:  # noqa: BLE001
         return {"key": key, "size": size, "note": f"error: {error_text(e)}"}
     return {"key": key, "size": size, "time": t, "k": k, "check": result}
@@ -409,20 +434,24 @@ def run_case(case, sizes, peers, quick):
         args = case.args(size)
         ref = jax_grad[1](jax_grad[0](args)) if jax_grad else None
 
-        print(f"  {case.key} {case.fmt_size(size)} zygopy (child process) ...", file=sys.stderr, flush=True)
+        print(f"  {case.key} {case.fmt_size(size)} zygopy (child process) ...", file=sys.stderr,
+              flush=True)
         z = run_zygopy(case, size, quick, small=fd is not None)
-        first_rows.append({"size": size, **{k: v for k, v in z.items() if k not in ("grads", "small_grads")}})
+        first_rows.append({"size": size,
+                           **{k: v for k, v in z.items() if k not in ("grads", "small_grads")}})
         if "error" in z:
             rows.append({"key": "zygopy", "size": size, "note": f"error: {z['error']}"})
         else:
             result = check(z["grads"], ref, RTOL) if ref is not None else \
                 check(z["small_grads"], fd, FD_RTOL, " vs FD at small size")
-            rows.append({"key": "zygopy", "size": size, "time": z["steady"], "k": z["k"], "check": result})
+            rows.append({"key": "zygopy", "size": size, "time": z["steady"], "k": z["k"],
+                         "check": result})
         if "primal" in z:
             expected = float(case.xp_fn(np, *case.fresh(args)))  # NumPy, vectorised
             ok = abs(z["primal_value"] - expected) <= RTOL * abs(expected)
             rows.append({"key": "primal", "size": size, "time": z["primal"], "k": z["primal_k"],
-                         "check": "ok (value vs NumPy)" if ok else f"MISMATCH: {z['primal_value']!r} vs {expected!r}"})
+                         "check": "ok (value vs NumPy)" if ok
+                         else f"MISMATCH: {z['primal_value']!r} vs {expected!r}"})
         elif "primal_error" in z:
             rows.append({"key": "primal", "size": size, "note": f"error: {z['primal_error']}"})
         for key in peers:
@@ -445,9 +474,12 @@ def label(case, key):
 def case_table(case, rows):
     primal = {r["size"]: r["time"] for r in rows if r["key"] == "primal" and "time" in r}
     order = list(IMPLS)
-    out = ["| implementation | size | time | vs zygopy primal | gradient check |", "|---|---|---|---|---|"]
+    out = ["| implementation | size | time | vs zygopy primal | gradient check |",
+           "|---|---|---|---|---|"]
     sizes = list(dict.fromkeys(r["size"] for r in rows if "size" in r))
-    for r in sorted(rows, key=lambda r: (sizes.index(r["size"]) if "size" in r else -1, order.index(r["key"]))):
+    for r in sorted(rows,
+                    key=lambda r: (sizes.index(r["size"]) if "size" in r else -1,
+                                   order.index(r["key"]))):
         size = case.fmt_size(r["size"]) if "size" in r else "—"
         if "time" not in r:
             out.append(f"| {label(case, r['key'])} | {size} | — | — | {r['note']} |")
@@ -459,7 +491,8 @@ def case_table(case, rows):
 
 
 def first_call_table(all_first):
-    out = ["| case | size | first call, empty cache | compile (first call − steady state) | first call, warm disk cache |",
+    out = ["| case | size | first call, empty cache | compile (first call − steady state) "
+           "| first call, warm disk cache |",
            "|---|---|---|---|---|"]
     for case, rows in all_first:
         for r in rows:
@@ -468,7 +501,8 @@ def first_call_table(all_first):
                 out.append(f"| {case.key} | {size} | error: {r['error']} | — | — |")
                 continue
             if "steady" not in r:  # failed after the first call
-                out.append(f"| {case.key} | {size} | {fmt_time(r['first'])} | error: {r['error']} | — |")
+                out.append(f"| {case.key} | {size} | {fmt_time(r['first'])} | "
+                           f"error: {r['error']} | — |")
                 continue
             warm = fmt_time(r["warm_first"]) if r.get("warm_first") is not None else "—"
             out.append(f"| {case.key} | {size} | {fmt_time(r['first'])} | "
@@ -483,7 +517,8 @@ def ratio_lines(results):
         for (key, size), t in times.items():
             if key == "zygopy" and ("primal", size) in times:
                 target = " (target ≤ 3×)" if case.key == "chain" else ""
-                out.append(f"{case.key} {case.fmt_size(size)}: {ratio(t, times['primal', size])}{target}")
+                slower = ratio(t, times["primal", size])
+                out.append(f"{case.key} {case.fmt_size(size)}: {slower}{target}")
     return "; ".join(out) or "—"
 
 
@@ -493,35 +528,44 @@ def report(peers, quick, results, elapsed):
         "## arrays: gradients of three array workloads",
         "",
         *run_info("arrays.py", quick, dists),
-        f"- gradient check: max |g − ref| / max |ref| per argument (worst shown), tolerance {RTOL:g}, against the "
-        "JAX gradient at the same size; JAX itself is checked against central differences of the Python function "
-        f"(h = {FD_H:g}, tolerance {FD_RTOL:g}) at a small size (without JAX, every gradient is checked that way). Times are best-of-k wall times of one full gradient "
-        "call after a warm-up call; zygopy runs in a fresh interpreter (first call timed separately, below).",
+        "- gradient check: max |g − ref| / max |ref| per argument (worst shown), tolerance "
+        f"{RTOL:g}, against the JAX gradient at the same size; JAX itself is checked against "
+        f"central differences of the Python function (h = {FD_H:g}, tolerance {FD_RTOL:g}) at a "
+        "small size (without JAX, every gradient is checked that way). Times are best-of-k wall "
+        "times of one full gradient call after a warm-up call; zygopy runs in a fresh interpreter "
+        "(first call timed separately, below).",
         "- vs zygopy primal: time / the time of zygopy's own compiled primal at the same size "
-        "(`zygopy.api.compiled(f, args).primal`, Numba). zygopy gradient / primal: " + ratio_lines(results) + ".",
-        "- stencil: zygopy and its primal run the explicit loop over i, writing into `un` and swapping buffers. "
-        "The peers cannot mutate arrays in place efficiently, so they run the idiomatic vectorised update "
-        "(slices, a new array per step). The primal's time includes copying `u`, which it writes into.",
+        "(`zygopy.api.compiled(f, args).primal`, Numba). zygopy gradient / primal: "
+        + ratio_lines(results) + ".",
+        "- stencil: zygopy and its primal run the explicit loop over i, writing into `un` and "
+        "swapping buffers. The peers cannot mutate arrays in place efficiently, so they run the "
+        "idiomatic vectorised update (slices, a new array per step). The primal's time includes "
+        "copying `u`, which it writes into.",
         f"- threads: {THREADS}. Set these variables to change them.",
         f"- whole run: {elapsed:.0f} s",
     ]
     for case, rows, _, ref_line in results:
-        lines += ["", f"### {case.key}: {case.title}", "", f"Reference check: {ref_line}", "", case_table(case, rows)]
-    lines += ["", "zygopy's first call in a fresh interpreter (import excluded). Empty cache: a new "
-              "`ZYGOPY_CACHE_DIR`, so the generated code is compiled by Numba; warm: a second interpreter with "
-              "that cache filled. The first call also reruns the forward pass where the tape outgrew zygopy's initial "
-              "stacks (the stencil), so first call − steady state is a little more than the compile time.", "",
+        lines += ["", f"### {case.key}: {case.title}", "", f"Reference check: {ref_line}", "",
+                  case_table(case, rows)]
+    lines += ["",
+              "zygopy's first call in a fresh interpreter (import excluded). Empty cache: a new "
+              "`ZYGOPY_CACHE_DIR`, so the generated code is compiled by Numba; warm: a second "
+              "interpreter with that cache filled. The first call also reruns the forward pass "
+              "where the tape outgrew zygopy's initial stacks (the stencil), so first call − "
+              "steady state is a little more than the compile time.", "",
               first_call_table([(c, f) for c, _, f, _ in results])]
     return "\n".join(lines)
 
 
 def main():
-    quick, peers = parse_args(__doc__, PEERS, "smaller sizes, fewer repeats", " (zygopy always runs)")
+    quick, peers = parse_args(__doc__, PEERS, "smaller sizes, fewer repeats",
+                              " (zygopy always runs)")
     t0 = time.perf_counter()
     results = []
     for case in CASES.values():
         print(f"{case.key} ...", file=sys.stderr, flush=True)
-        rows, first_rows, ref_line = run_case(case, case.quick_sizes if quick else case.sizes, peers, quick)
+        rows, first_rows, ref_line = run_case(case, case.quick_sizes if quick else case.sizes,
+                                              peers, quick)
         results.append((case, rows, first_rows, ref_line))
     body = report(peers, quick, results, time.perf_counter() - t0)
     print(body)

@@ -68,7 +68,8 @@ def run_child(module, function, *args, timeout=900, env=None):
     code = (f"import sys; sys.path.insert(0, {str(BENCH_DIR)!r}); import {module} as b; "
             f"b.{function}({', '.join(map(repr, args))})")
     try:
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"error": "timed out"}
     for line in reversed(proc.stdout.splitlines()):
@@ -115,8 +116,8 @@ def version(dist):
         try:
             rev = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
                                  capture_output=True, text=True, check=True).stdout.strip()
-            dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "zygopy"],
-                                   capture_output=True, text=True).stdout.strip()
+            status = ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "zygopy"]
+            dirty = subprocess.run(status, capture_output=True, text=True).stdout.strip()
             v += f" (git {rev}{', zygopy/ modified' if dirty else ''})"
         except (OSError, subprocess.CalledProcessError):
             pass
@@ -138,10 +139,10 @@ def run_info(script, quick, dists):
     versions = ", ".join(f"{d} {version(d)}" for d in dict.fromkeys(dists))
     cmd = f"python benchmarks/{script} " + " ".join(sys.argv[1:])
     return [
-        f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; command: `{cmd.strip()}`"
-        f"{' (quick mode)' if quick else ''}",
-        f"- machine: {cpu_name()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}",
+        f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
+        f"command: `{cmd.strip()}`{' (quick mode)' if quick else ''}",
+        f"- machine: {cpu_name()}, {os.cpu_count()} CPUs, {platform.system()} "
+        f"{platform.release()}; Python {platform.python_version()}",
         f"- versions: {versions}",
     ]
 
@@ -161,7 +162,8 @@ def write_section(name, body):
 
 def parse_args(doc, peers, quick_help, peers_note=""):
     """--quick and --peers. -> (quick, the chosen peers in the order of `peers`)"""
-    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help=quick_help)
     p.add_argument("--peers", default=",".join(peers),
                    help=f"comma-separated subset of {','.join(peers)}{peers_note}")

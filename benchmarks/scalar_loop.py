@@ -12,6 +12,7 @@ Prints a Markdown table and replaces the scalar_loop section of benchmarks/RESUL
 from __future__ import annotations
 
 import atexit
+import math
 import shutil
 import sys
 import tempfile
@@ -21,19 +22,30 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
-from common import (best_of, child_result, error_text, fmt_n, fmt_time, parse_args,  # noqa: E402
-                    ratio, run_child, run_info, timed, write_section)
+from common import (  # noqa: E402
+    best_of,
+    child_result,
+    error_text,
+    fmt_n,
+    fmt_time,
+    parse_args,
+    ratio,
+    run_child,
+    run_info,
+    timed,
+    write_section,
+)
 
 X0 = 0.7
 RTOL = 1e-9  # gradient check against the hand-written adjoint (all peers are float64)
 FIRST_CALL_N = 10
 
+
 # The benchmarked function, in plain Python: zygopy differentiates exactly this.
-import math
 def scalar_loop(x, n):
     s = 0.0
     y = x
-    for i in range(n):
+    for _ in range(n):
         y = math.sin(y * 1.1 + 0.3)
         if y > 0.5:
             s += y * y
@@ -120,7 +132,7 @@ def make_warp():
     def kernel(x: wp.array(dtype=wp.float64), n: int, out: wp.array(dtype=wp.float64)):
         s = wp.float64(0.0)
         y = x[0]
-        for i in range(n):
+        for i in range(n):  # noqa: B007 - a kernel for Warp's own code generator, kept plain
             y = wp.sin(y * wp.float64(1.1) + wp.float64(0.3))
             if y > wp.float64(0.5):
                 s += y * y
@@ -152,7 +164,7 @@ def make_torch():
         x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
         s = torch.zeros((), dtype=torch.float64)
         y = x
-        for i in range(n):
+        for _ in range(n):
             y = torch.sin(y * 1.1 + 0.3)
             if y > 0.5:
                 s = s + y * y
@@ -171,7 +183,7 @@ def make_autograd():
     def f(x, n):
         s = 0.0
         y = x
-        for i in range(n):
+        for _ in range(n):
             y = anp.sin(y * 1.1 + 0.3)
             if y > 0.5:
                 s += y * y
@@ -198,8 +210,10 @@ class Impl:
 IMPLS = {
     i.key: i
     for i in [
-        Impl("handwritten", "hand-written adjoint (Numba)", make_handwritten, ("numba", "llvmlite"), optional=False),
-        Impl("primal", "primal only (Numba njit)", make_primal, ("numba",), optional=False, is_gradient=False),
+        Impl("handwritten", "hand-written adjoint (Numba)", make_handwritten, ("numba", "llvmlite"),
+             optional=False),
+        Impl("primal", "primal only (Numba njit)", make_primal, ("numba",), optional=False,
+             is_gradient=False),
         Impl("zygopy", "zygopy", make_zygopy, ("zygopy",), optional=False),
         Impl("jax", "JAX jit(grad), fori_loop + cond", make_jax, ("jax", "jaxlib")),
         Impl("warp", "Warp (CPU, float64, Tape)", make_warp, ("warp-lang",)),
@@ -246,8 +260,8 @@ def check_reference(grad, n=100, h=1e-6):
     ad = grad(X0, n)
     rel = abs(ad - fd) / abs(fd)
     verdict = "ok" if rel < 1e-6 else "MISMATCH"
-    return (f"hand-written dx = {ad!r}, central FD of the Python function (n={n}, h={h:g}) = {fd!r}, "
-            f"rel. diff {rel:.1e}: {verdict}")
+    return (f"hand-written dx = {ad!r}, central FD of the Python function (n={n}, h={h:g}) = "
+            f"{fd!r}, rel. diff {rel:.1e}: {verdict}")
 
 
 def check(value, expected):
@@ -274,9 +288,11 @@ def run_runtime(keys, sizes, quick):
             continue
         for n in sizes:
             if n > impl.max_n:
-                base = next((r for r in rows if r["key"] == key and r.get("n") == impl.max_n and "time" in r), None)
+                base = next((r for r in rows if r["key"] == key and r.get("n") == impl.max_n
+                             and "time" in r), None)
                 if base:
-                    rows.append({"key": key, "n": n, "time": base["time"] * n / impl.max_n, "est": True,
+                    rows.append({"key": key, "n": n, "time": base["time"] * n / impl.max_n,
+                                 "est": True,
                                  "check": f"not run (linear estimate from n={fmt_n(impl.max_n)})"})
                 continue
             print(f"  {key} n={n} ...", file=sys.stderr, flush=True)
@@ -303,7 +319,8 @@ def run_first_calls(keys, n_max):
         impl = IMPLS[key]
         print(f"  {key} first call ...", file=sys.stderr, flush=True)
         small = first_call(key, FIRST_CALL_N)
-        large = first_call(key, min(n_max, impl.max_n)) if impl.compiles and "error" not in small else None
+        large = (first_call(key, min(n_max, impl.max_n))
+                 if impl.compiles and "error" not in small else None)
         rows.append({"key": key, "small": small, "large": large, "n_large": min(n_max, impl.max_n)})
     return rows
 
@@ -325,7 +342,8 @@ def runtime_table(rows):
         shown = f"~{fmt_time(t)} (est.)" if r.get("est") else f"{fmt_time(t)} (best of {r['k']})"
         hand = times.get(("handwritten", r["n"]))
         primal = times.get(("primal", r["n"]))
-        out.append(f"| {label} | {n} | {shown} | {ratio(t, hand)} | {ratio(t, primal)} | {r['check']} |")
+        out.append(f"| {label} | {n} | {shown} | {ratio(t, hand)} | {ratio(t, primal)} | "
+                   f"{r['check']} |")
     return "\n".join(out)
 
 
@@ -339,7 +357,8 @@ def compile_time(res):
 
 def first_call_table(rows):
     n_large = max((r["n_large"] for r in rows), default=FIRST_CALL_N)
-    out = [f"| implementation | first call (n={FIRST_CALL_N}) | compile @ n={FIRST_CALL_N} | compile @ n={fmt_n(n_large)} |",
+    out = [f"| implementation | first call (n={FIRST_CALL_N}) | compile @ n={FIRST_CALL_N} | "
+           f"compile @ n={fmt_n(n_large)} |",
            "|---|---|---|---|"]
     for r in rows:
         small, label = r["small"], IMPLS[r["key"]].label
@@ -361,8 +380,9 @@ def report(keys, quick, ref_line, runtime_rows, first_rows):
         "",
         *run_info("scalar_loop.py", quick, dists),
         f"- reference check: {ref_line}",
-        f"- gradient check: relative tolerance {RTOL:g} against the hand-written adjoint at the same n. "
-        "Times are best-of-k wall times of one full gradient evaluation, after a warm-up call.",
+        f"- gradient check: relative tolerance {RTOL:g} against the hand-written adjoint at the "
+        "same n. Times are best-of-k wall times of one full gradient evaluation, after a warm-up "
+        "call.",
         "",
         runtime_table(runtime_rows),
         "",

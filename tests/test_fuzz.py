@@ -4,10 +4,11 @@
 
 - a seeded batch through the pure-Python adjoint evaluator (no Numba: cheap);
 - the small programs of the batch also through the two compiled paths (gradient and pullback);
-- the fuzzer itself: it finds injected wrong derivative rules (scalar and array), and shrinks one to a
-  tiny program.
+- the fuzzer itself: it finds injected wrong derivative rules (scalar and array), and shrinks one
+  to a tiny program; it files errors from running a program as crashes, not as refusals.
 
-The long run is `python tools/fuzz_gradients.py --seed 1 --count 10000 ...` (see benchmarks/RESULTS.md).
+The long run is `python tools/fuzz_gradients.py --seed 1 --count 10000 ...` (see
+benchmarks/RESULTS.md).
 """
 import math
 import random
@@ -25,7 +26,8 @@ from fuzz.generate import constructs_of, generate, write_module  # noqa: E402
 SEED = 20261122
 EVAL_PROGRAMS = 300
 COMPILED_PROGRAMS = 20
-COMPILED_MAX_LINES = 14  # compile time grows with program size: the compiled paths get the small programs
+# compile time grows with program size: the compiled paths get the small programs
+COMPILED_MAX_LINES = 14
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +43,16 @@ def batch(tmp_path_factory):
 
 
 def _failures(results):
-    bad = [(r["index"], f["signature"], f["message"][:300], f["args"]) for r in results for f in r["failures"]]
-    bad += [(r["index"], r["status"], r.get("invalid", ""), ()) for r in results if r["status"] == "invalid"]
+    bad = [(r["index"], f["signature"], f["message"][:300], f["args"])
+           for r in results for f in r["failures"]]
+    bad += [(r["index"], r["status"], r.get("invalid", ""), ())
+            for r in results if r["status"] == "invalid"]
     return bad
 
 
 def _report(bad):
-    return "\n".join(f"program {i} (seed {SEED}) at {tuple(args)}: {sig}: {msg}" for i, sig, msg, args in bad)
+    return "\n".join(f"program {i} (seed {SEED}) at {tuple(args)}: {sig}: {msg}"
+                     for i, sig, msg, args in bad)
 
 
 def _check(progs, module, paths):
@@ -64,14 +69,16 @@ def test_evaluator_path_matches_finite_differences(batch):
     bad = _failures(results)
     assert not bad, _report(bad)
     s = runner.summarize(results)
-    assert s.status["unsupported"] <= len(progs) // 50, s.unsupported  # the generator stays in the subset
+    # the generator stays in the subset
+    assert s.status["unsupported"] <= len(progs) // 50, s.unsupported
     assert s.status["ok"] >= 0.9 * len(progs)
     assert s.points >= len(progs)
-    for construct in ("while", "for range(1 args)", "for range(3 args)", "break", "continue", "early return",
-                      "return inside loop", "helper call", "loop-carried tuple", "conditional expression",
-                      "and/or in condition", "elif", "nested loop", "min", "max", "abs",
-                      "array argument", "element read", "element write (overwrites)", "scatter += into an element",
-                      "slice write", "in-place array +=", "array alias (b = a)", "recurrence (write reads the same array)",
+    for construct in ("while", "for range(1 args)", "for range(3 args)", "break", "continue",
+                      "early return", "return inside loop", "helper call", "loop-carried tuple",
+                      "conditional expression", "and/or in condition", "elif", "nested loop", "min",
+                      "max", "abs", "array argument", "element read", "element write (overwrites)",
+                      "scatter += into an element", "slice write", "in-place array +=",
+                      "array alias (b = a)", "recurrence (write reads the same array)",
                       "for over an array", "for over enumerate(array)", "np.sum", "np.where", "@"):
         assert s.constructs[construct] > 0, construct
 
@@ -83,7 +90,8 @@ def test_autograd_agrees_where_it_runs(batch):
     results = []
     for p in progs[:100]:
         rng = random.Random(f"zygopy-fuzz-points:{p.seed}:{p.index}")
-        results.append(check.check_program(getattr(module, p.name), p, ("eval",), rng, peer=getattr(twin, p.name)))
+        results.append(check.check_program(getattr(module, p.name), p, ("eval",), rng,
+                                           peer=getattr(twin, p.name)))
     bad = _failures(results)
     assert not bad, _report(bad)
     assert sum(r["peer"] == "agreed" for r in results) >= 50
@@ -91,7 +99,8 @@ def test_autograd_agrees_where_it_runs(batch):
 
 def test_compiled_paths_match_finite_differences(batch):
     progs, module, _ = batch
-    small = [p for p in progs if len(p.source.splitlines()) <= COMPILED_MAX_LINES][:COMPILED_PROGRAMS]
+    small = [p for p in progs
+             if len(p.source.splitlines()) <= COMPILED_MAX_LINES][:COMPILED_PROGRAMS]
     assert len(small) == COMPILED_PROGRAMS
     assert sum(p.n_arrays > 0 for p in small) >= COMPILED_PROGRAMS // 4
     results = _check(small, module, ("eval", "eval_wrt", "fused", "split"))
@@ -195,7 +204,8 @@ def test_injected_wrong_rule_is_found_and_shrunk(batch, tmp_path, monkeypatch):
 
 
 def test_injected_wrong_array_rule_is_found(batch, monkeypatch):
-    """Mutation test for array programs: a 0.1% error in the gradient of reading `a[i]` must be caught."""
+    """Mutation test for array programs: a 0.1% error in the gradient of reading `a[i]` must be
+    caught."""
     from zygopy import api
     from zygopy.adjoint import array_rules, rules
     progs, module, _ = batch

@@ -1,26 +1,29 @@
 """Differential gradient checks of one program at one input point.
 
 Four zygopy paths compute the gradient:
-  eval   `evaluate_gradient(zygopy.code_adjoint(f, *args), args)`: the adjoint IR run in pure Python
+  eval      `evaluate_gradient(zygopy.code_adjoint(f, *args), args)`: the adjoint IR run in pure
+            Python
   eval_wrt  the same with `wrt=` a subset of the float arguments (the others inactive)
-  fused  `zygopy.withgradient(f, *args)`: what `zygopy.gradient` runs (Numba-compiled value and gradient)
-  split  `zygopy.pullback(f, *args)`, then `back(1.0)` called twice (same result) and `back(2.5)` (2.5 times
-         it) (Numba-compiled forward and pullback)
+  fused     `zygopy.withgradient(f, *args)`: what `zygopy.gradient` runs (Numba-compiled value and
+            gradient)
+  split     `zygopy.pullback(f, *args)`, then `back(1.0)` called twice (same result) and
+            `back(2.5)` (2.5 times it) (Numba-compiled forward and pullback)
 Each is compared with central finite differences of the plain Python function in float64, and its
 value with the plain call. A float argument is one coordinate; a float array argument is one
 coordinate per element. The plain function gets fresh copies of the arrays at every call (it may
 write into them); a zygopy path must leave the caller's arrays as they were.
 A path that refuses the program while building it (UnsupportedSyntax, ...: is_refusal) counts as
-unsupported; an error once it runs is a crash, whatever its class, since the plain call did not fail.
+unsupported; an error once it runs is a crash, whatever its class: the plain call did not fail.
 
 Finite differences and their tolerances (all derived, none tuned per program):
   h = 1e-4 * max(1, |x|) (the step actually taken, (x + h) - x, is used), d1 = central FD with h,
   d2 = central FD with h/2. For a smooth f, d1 - d2 = h^2 f'''/8 + O(h^4) and rounding adds about
   eps_f * |f| / h, eps_f the relative error of evaluating f (~1e-13 after a few hundred operations).
   Kinks: a branch, min/max/abs or a loop exit whose decision changes within [x - h, x + h] makes the
-  two estimates disagree (a slope change s at distance δ from x moves d1 by s(h - δ)/2h but d2 by only
-  s max(0, h/2 - δ)/h), and one that sits exactly at x makes the one-sided Richardson estimates
-  2F(h/2) - F(h) and 2B(h/2) - B(h) (forward, backward) disagree by s. Such points are skipped and counted:
+  two estimates disagree (a slope change s at distance δ from x moves d1 by s(h - δ)/2h but d2 by
+  only s max(0, h/2 - δ)/h), and one that sits exactly at x makes the one-sided Richardson
+  estimates 2F(h/2) - F(h) and 2B(h/2) - B(h) (forward, backward) disagree by s. Such points are
+  skipped and counted:
       |d1 - d2| > 1e-5 |d| + 1e-7 fs        or        |fwd - bwd| > 1e-4 |d| + 1e-6 fs
   with fs = max(1, |f|, |f(x±h)|) / max(1, |x|), the gradient scale of rounding noise (1e-7 fs is
   about 100x the noise eps_f |f| / h).
@@ -58,7 +61,8 @@ CROSS_REL = 1e-8
 PATHS = ("eval", "eval_wrt", "fused", "split")
 
 
-PATH_TIMEOUT = 60  # seconds for an evaluator path at one point (compiled paths: the runner's watchdog)
+# seconds for an evaluator path at one point (compiled paths: the runner's watchdog)
+PATH_TIMEOUT = 60
 
 
 class Timeout(Exception):
@@ -68,7 +72,8 @@ class Timeout(Exception):
 @contextlib.contextmanager
 def time_limit(seconds):
     """Raise Timeout in the main thread after `seconds` (only where SIGALRM exists)."""
-    if seconds is None or not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
+    main_thread = threading.current_thread() is threading.main_thread()
+    if seconds is None or not hasattr(signal, "SIGALRM") or not main_thread:
         yield
         return
 
@@ -84,7 +89,8 @@ def time_limit(seconds):
 
 
 class InvalidProgram(Exception):
-    """The plain Python function failed or returned something other than a finite float: a generator bug."""
+    """The plain Python function failed or returned something other than a finite float: a
+    generator bug."""
 
 
 def is_array(a):
@@ -92,13 +98,14 @@ def is_array(a):
 
 
 def copied(args):
-    """The arguments with every array copied: what one call of a function that may write into them gets."""
+    """The arguments with every array copied: what one call of a function that may write into
+    them gets."""
     return tuple(a.copy() if is_array(a) else a for a in args)
 
 
 def coordinates(args):
-    """What finite differences perturb: (i, None) for a float argument, (i, j) for element j (flat) of a
-    float array argument."""
+    """What finite differences perturb: (i, None) for a float argument, (i, j) for element j (flat)
+    of a float array argument."""
     for i, a in enumerate(args):
         if type(a) is float:
             yield i, None
@@ -129,7 +136,8 @@ def call_plain(f, args):
     try:
         with np.errstate(divide="raise", over="raise", invalid="raise"):
             v = f(*copied(args))
-    except (ArithmeticError, ValueError, RecursionError, TypeError, IndexError, FloatingPointError) as e:
+    except (ArithmeticError, ValueError, RecursionError, TypeError, IndexError,
+            FloatingPointError) as e:
         raise InvalidProgram(f"{type(e).__name__}: {e}") from None
     if not isinstance(v, (float, np.floating)) or not math.isfinite(v):
         raise InvalidProgram(f"returned {v!r}")
@@ -145,7 +153,7 @@ class Point:
 
 
 def finite_differences(f, args):
-    """(Point, None) at a smooth point, or (None, reason) when a kink is within reach of the steps."""
+    """(Point, None) at a smooth point, or (None, reason) when a kink is within the steps' reach."""
     f0 = call_plain(f, args)
     point = Point(tuple(args), f0)
     for i, j in coordinates(args):
@@ -153,10 +161,8 @@ def finite_differences(f, args):
         xs = max(1.0, abs(x))
         h = H_REL * xs
 
-        def at(v):
-            return call_plain(f, moved(args, i, j, v))
         xp1, xm1, xp2, xm2 = x + h, x - h, x + h / 2, x - h / 2
-        fp1, fm1, fp2, fm2 = at(xp1), at(xm1), at(xp2), at(xm2)
+        fp1, fm1, fp2, fm2 = (call_plain(f, moved(args, i, j, v)) for v in (xp1, xm1, xp2, xm2))
         d1 = (fp1 - fm1) / (xp1 - xm1)
         d2 = (fp2 - fm2) / (xp2 - xm2)
         fwd = 2 * (fp2 - f0) / (xp2 - x) - (fp1 - f0) / (xp1 - x)
@@ -176,7 +182,7 @@ def finite_differences(f, args):
     return point, None
 
 
-# ---- the paths ------------------------------------------------------------------------------------
+# ---- the paths -----------------------------------------------------------------------------------
 # Each path is two steps. Building (IR, adjoint, generated source) is where zygopy may refuse a
 # program; the builder returns the run step, which only computes. An error from the run step is a
 # crash whatever its class: the plain function ran at the same point without one.
@@ -237,13 +243,14 @@ def build_split(f, args, wrt=None):
 BUILDERS = {"eval": build_eval, "eval_wrt": build_eval, "fused": build_fused, "split": build_split}
 
 
-# ---- failures ---------------------------------------------------------------------------------------
+# ---- failures ------------------------------------------------------------------------------------
 @dataclass
 class Failure:
     path: str
-    kind: str  # 'gradient', 'value', 'shape', 'repeat' (pullback twice), 'cross' (paths disagree), 'crash',
+    # 'gradient', 'value', 'shape', 'repeat' (pullback twice), 'cross' (paths disagree), 'crash',
     # 'hang' (no result in time), 'unsupported' (zygopy refused the program while building it: see
     # is_refusal), 'mutated' (the caller's arrays changed)
+    kind: str
     message: str
     args: tuple = ()
     arg: int | None = None
@@ -258,9 +265,9 @@ class Failure:
         return f"{self.kind}[{self.path}]"
 
     def as_dict(self):
-        return {"path": self.path, "kind": self.kind, "message": self.message, "args": list(self.args),
-                "arg": self.arg, "expected": self.expected, "got": self.got, "detail": self.detail,
-                "signature": self.signature}
+        return {"path": self.path, "kind": self.kind, "message": self.message,
+                "args": list(self.args), "arg": self.arg, "expected": self.expected,
+                "got": self.got, "detail": self.detail, "signature": self.signature}
 
 
 def is_refusal(exc):
@@ -285,7 +292,8 @@ def normalize_error(message: str) -> str:
     text = re.sub(r"File \"[^\"]*\"(, line \d+)?:?", "", text)
     # quoted generated names (v81, d_x_1, file paths) vary between programs; other quoted words (an
     # attribute, an op) say what went wrong
-    text = re.sub(r"'([^']*)'", lambda m: "'_'" if re.search(r"[\d/<]", m.group(1)) else m.group(0), text)
+    text = re.sub(r"'([^']*)'",
+                  lambda m: "'_'" if re.search(r"[\d/<]", m.group(1)) else m.group(0), text)
     text = re.sub(r"\b[a-zA-Z_]+_\d+\b", "_", text)
     text = re.sub(r"\d+", "#", text)
     text = re.sub(r"\s+", " ", text).strip()
@@ -297,42 +305,48 @@ def exception_text(exc):
 
 
 def compare(path, point: Point, value, grads, failures, names=None, only=None):
-    """Compare one path's value and gradients at a point with the plain function and the FD reference."""
+    """Compare one path's value and gradients at a point with the plain function and the FD
+    reference."""
     args = point.args
-    if not isinstance(value, float) or abs(value - point.value) > VALUE_REL * max(1.0, abs(point.value)):
-        failures.append(Failure(path, "value", f"value {value!r} != plain {point.value!r}", args, None,
-                                point.value, value))
+    value_tol = VALUE_REL * max(1.0, abs(point.value))
+    if not isinstance(value, float) or abs(value - point.value) > value_tol:
+        failures.append(Failure(path, "value", f"value {value!r} != plain {point.value!r}", args,
+                                None, point.value, value))
         return
     if len(grads) != len(args):
-        failures.append(Failure(path, "shape", f"{len(grads)} gradients for {len(args)} arguments", args))
+        failures.append(Failure(path, "shape",
+                                f"{len(grads)} gradients for {len(args)} arguments", args))
         return
     for i, a in enumerate(args):
         g = grads[i]
         if not differentiable(a) or (only is not None and i not in only):
             if g is not None:
-                failures.append(Failure(path, "shape", f"gradient {g!r} for inactive argument {i}", args, i, None, g))
+                failures.append(Failure(path, "shape", f"gradient {g!r} for inactive argument {i}",
+                                        args, i, None, g))
             continue
         if path.startswith("eval") and type(g) is int:
-            g = float(g)  # the evaluator's gradient slots start at the int 0 (Machine.special "take")
+            # the evaluator's gradient slots start at the int 0 (Machine.special "take")
+            g = float(g)
         if is_array(a) != is_array(g) or not (is_array(g) or isinstance(g, float)) or \
                 (is_array(g) and (g.shape != a.shape or g.dtype != a.dtype)):
-            failures.append(Failure(path, "shape", f"gradient of argument {i} is {g!r}", args, i, None, g))
+            failures.append(Failure(path, "shape", f"gradient of argument {i} is {g!r}", args, i,
+                                    None, g))
             continue
         for j in ([None] if not is_array(a) else range(a.size)):
             gj = g if j is None else float(g.flat[j])
             ref, tol, d1, d2 = point.refs[i, j]
             if not abs(gj - ref) <= tol:
-                failures.append(Failure(path, "gradient", f"d/d{_argname(i, names)}{_element(a, j)}: zygopy {gj!r}, "
+                failures.append(Failure(path, "gradient",
+                                        f"{_derivative(args, i, j, names)}: zygopy {gj!r}, "
                                         f"finite differences {ref!r}", args, i, ref, gj,
                                         f"d(h)={d1!r} d(h/2)={d2!r} tol={tol:.3g}"))
 
 
-def _argname(i, names=None):
-    return names[i] if names and i < len(names) else f"arg{i}"
-
-
-def _element(a, j):
-    return "" if j is None else str(list(np.unravel_index(j, a.shape)))
+def _derivative(args, i, j, names):
+    """A partial derivative as messages name it: d/dx, d/da[1, 2]."""
+    name = names[i] if names and i < len(names) else f"arg{i}"
+    element = "" if j is None else str(list(np.unravel_index(j, args[i].shape)))
+    return f"d/d{name}{element}"
 
 
 def _coord_name(i, j):
@@ -341,15 +355,18 @@ def _coord_name(i, j):
 
 def same(g1, g2):
     """Gradient tuples equal bit for bit (arrays element by element)."""
-    return all((a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
-               for a, b in zip(g1, g2))
+    return len(g1) == len(g2) and all(
+        (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+        for a, b in zip(g1, g2, strict=True))
 
 
 def scaled(g1, g3, factor, fscale):
     """g3 is `factor` times g1, up to rounding."""
-    return all((a is None and b is None) or
-               (a is not None and b is not None and np.all(np.abs(factor * np.asarray(a) - b) <= 1e-12 * (np.abs(b) + fscale)))
-               for a, b in zip(g1, g3))
+    return len(g1) == len(g3) and all(
+        (a is None and b is None) or
+        (a is not None and b is not None
+         and np.all(np.abs(factor * np.asarray(a) - b) <= 1e-12 * (np.abs(b) + fscale)))
+        for a, b in zip(g1, g3, strict=True))
 
 
 @dataclass
@@ -361,8 +378,9 @@ class Outcome:
 
 
 def check_at(f, points, paths, outcome: Outcome | None = None, peer=None):
-    """Run the paths at the given (smooth) points; failures and timings go into `outcome`. `peer`: the
-    same program on a peer library (peer.py), whose gradients must agree with the evaluator's."""
+    """Run the paths at the given (smooth) points; failures and timings go into `outcome`.
+    `peer`: the same program on a peer library (peer.py), whose gradients must agree with the
+    evaluator's."""
     outcome = outcome or Outcome()
     grads_of = {}
     code = getattr(f, "__code__", None)
@@ -393,8 +411,10 @@ def check_at(f, points, paths, outcome: Outcome | None = None, peer=None):
                                                     detail="".join(traceback.format_exception(e))[-4000:]))
                 break  # the same error at every point
             dt = time.perf_counter() - t0
-            if not all(not is_array(a) or np.array_equal(a, b) for a, b in zip(point.args, before_call)):
-                outcome.failures.append(Failure(path, "mutated", "the caller's arrays changed", before_call))
+            if not all(not is_array(a) or np.array_equal(a, b)
+                       for a, b in zip(point.args, before_call, strict=True)):
+                outcome.failures.append(Failure(path, "mutated", "the caller's arrays changed",
+                                                before_call))
                 point.args = before_call
             outcome.times.setdefault(path, [0.0, 0.0, 0])
             if k == 0:
@@ -407,10 +427,12 @@ def check_at(f, points, paths, outcome: Outcome | None = None, peer=None):
                 value, g1, g2, g3 = result
                 compare(path, point, value, g1, outcome.failures, names)
                 if len(outcome.failures) == before and not same(g1, g2):
-                    outcome.failures.append(Failure(path, "repeat", f"back(1.0) gave {g1!r}, then {g2!r}",
+                    outcome.failures.append(Failure(path, "repeat",
+                                                    f"back(1.0) gave {g1!r}, then {g2!r}",
                                                     point.args, None, g1, g2))
                 elif len(outcome.failures) == before and not scaled(g1, g3, 2.5, point.fscale):
-                    outcome.failures.append(Failure(path, "repeat", f"back(1.0) gave {g1!r}, back(2.5) {g3!r}",
+                    outcome.failures.append(Failure(path, "repeat",
+                                                    f"back(1.0) gave {g1!r}, back(2.5) {g3!r}",
                                                     point.args, None, g1, g3))
                 grads = g1
             elif path == "eval_wrt":
@@ -434,8 +456,8 @@ def check_at(f, points, paths, outcome: Outcome | None = None, peer=None):
                     continue
                 ga, gb = (a[i], b[i]) if j is None else (float(a[i].flat[j]), float(b[i].flat[j]))
                 if abs(ga - gb) > CROSS_REL * (abs(ga) + point.fscale):
-                    outcome.failures.append(Failure(path, "cross", f"d/d{_argname(i, names)}{_element(point.args[i], j)}: "
-                                                    f"{path} {gb!r}, eval {ga!r}", point.args, i, ga, gb))
+                    message = f"{_derivative(point.args, i, j, names)}: {path} {gb!r}, eval {ga!r}"
+                    outcome.failures.append(Failure(path, "cross", message, point.args, i, ga, gb))
     if peer is not None:
         compare_with_peer(peer, points, grads_of, outcome, names)
     return outcome
@@ -461,14 +483,15 @@ def compare_with_peer(peer_f, points, grads_of, outcome, names):
             ga = ours[i] if j is None else float(ours[i].flat[j])
             gp = theirs[i] if j is None else float(theirs[i].flat[j])
             if not abs(ga - gp) <= CROSS_REL * (abs(ga) + point.fscale):
-                outcome.failures.append(Failure(PEER, "peer", f"d/d{_argname(i, names)}{_element(point.args[i], j)}: "
-                                                f"zygopy {ga!r}, {PEER} {gp!r}", point.args, i, gp, ga))
+                message = f"{_derivative(point.args, i, j, names)}: zygopy {ga!r}, {PEER} {gp!r}"
+                outcome.failures.append(Failure(PEER, "peer", message, point.args, i, gp, ga))
         outcome.peer = "agreed"
     outcome.times[PEER] = [time.perf_counter() - t0, 0.0, 0]
 
 
 def smooth_points(f, draw, want=2, attempts=8):
-    """Up to `want` input points where finite differences are trustworthy: (points, skipped, reasons)."""
+    """Up to `want` input points where finite differences are trustworthy: (points, skipped,
+    reasons)."""
     points, skipped, reasons = [], 0, []
     for _ in range(attempts):
         if len(points) >= want:
@@ -484,15 +507,17 @@ def smooth_points(f, draw, want=2, attempts=8):
 
 
 def writes_arrays(constructs):
-    return any(c.startswith(("element write", "scatter", "slice write", "in-place array")) for c in constructs)
+    return any(c.startswith(("element write", "scatter", "slice write", "in-place array"))
+               for c in constructs)
 
 
 def check_program(f, prog, paths, rng, want=2, attempts=8, peer=None):
     """Check one generated program on `paths` (and on `peer`, the same program on a peer library) at
     up to `want` smooth random points; a result dict."""
     t0 = time.perf_counter()
-    result = {"index": prog.index, "constructs": dict(prog.constructs), "paths": list(paths), "failures": [],
-              "unsupported": [], "skipped": 0, "points": 0, "times": {}, "status": "ok"}
+    result = {"index": prog.index, "constructs": dict(prog.constructs), "paths": list(paths),
+              "failures": [], "unsupported": [], "skipped": 0, "points": 0, "times": {},
+              "status": "ok"}
     try:
         points, skipped, reasons = smooth_points(f, lambda: prog.draw_args(rng), want, attempts)
     except InvalidProgram as e:
@@ -504,7 +529,8 @@ def check_program(f, prog, paths, rng, want=2, attempts=8, peer=None):
         result["status"], result["skip_reasons"] = "no_point", reasons[:3]
         return result
     if peer is not None and writes_arrays(prog.constructs):
-        peer = None  # the peer keeps references to arrays for its backward pass: writes would change them
+        # the peer keeps references to arrays for its backward pass: writes would change them
+        peer = None
         result["peer"] = "skipped: writes arrays"
     outcome = check_at(f, points, paths, peer=peer)
     result["peer"] = outcome.peer or result.get("peer")

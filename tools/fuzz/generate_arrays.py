@@ -1,17 +1,19 @@
 """Array programs for the gradient fuzzer: everything the scalar generator makes, plus NumPy arrays.
 
-The main function `f_<index>(x0, ..., a0, [a1,] [w,] [flag,] n)` takes 1-d float arrays `a0`, `a1` of
-one run-time length m (2-5, drawn per input point) and sometimes an m x m matrix `w`. Its statements
-add to the scalar ones:
-  new arrays     `b3 = np.zeros(len(a0))`, `np.ones_like`, `np.empty_like` + a loop filling it, `.copy()`,
-                 an array expression, or (outside loops) an alias `b3 = a0` that later writes go through
-  element reads  `b3[j]`, `b3[j - 1]`, `b3[k % len(b3)]`, `b3[-1]`, `w[j, 0]` inside scalar expressions
-  writes         `b3[j] = e` (overwriting), `b3[j] += e` (scatter-adds, indices that repeat), slice writes
-                 `b3[1:] = ...`, whole-array `b3 += e` / `*=`, also into the arguments themselves
-  loops          `for j in range(len(b3))` (recurrences `b3[j] = c * b3[j - 1] + ...`), `for v in a0`,
-                 `for j, v in enumerate(a0)`
-  NumPy calls    ufuncs, `np.maximum`/`minimum`/`where`, `sum`/`mean`/`max`/`min` (with `axis` on `w`),
-                 `@`/`np.dot`, `.T`, `np.concatenate`, `np.stack`, reversed and shifted slices
+The main function `f_<index>(x0, ..., a0, [a1,] [w,] [flag,] n)` takes 1-d float arrays `a0`, `a1`
+of one run-time length m (2-5, drawn per input point) and sometimes an m x m matrix `w`. Its
+statements add to the scalar ones:
+  new arrays     `b3 = np.zeros(len(a0))`, `np.ones_like`, `np.empty_like` + a loop filling it,
+                 `.copy()`, an array expression, or (outside loops) an alias `b3 = a0` that later
+                 writes go through
+  element reads  `b3[j]`, `b3[j - 1]`, `b3[k % len(b3)]`, `b3[-1]`, `w[j, 0]` inside scalar
+                 expressions
+  writes         `b3[j] = e` (overwriting), `b3[j] += e` (scatter-adds, indices that repeat), slice
+                 writes `b3[1:] = ...`, whole-array `b3 += e` / `*=`, also into the arguments
+  loops          `for j in range(len(b3))` (recurrences `b3[j] = c * b3[j - 1] + ...`),
+                 `for v in a0`, `for j, v in enumerate(a0)`
+  NumPy calls    ufuncs, `np.maximum`/`minimum`/`where`, `sum`/`mean`/`max`/`min` (with `axis` on
+                 `w`), `@`/`np.dot`, `.T`, `np.concatenate`, `np.stack`, reversed and shifted slices
 The scalar generator's rules for termination and boundedness carry over: an array that a loop
 carries is only updated in a bounded way (squashed, contracted or a small step).
 """
@@ -40,7 +42,8 @@ class ArrayGen(_Gen):
             return self.rng.choice([j, j, f"{j} - 1", f"len({arr}) - 1 - {j}"])
         if r < 0.8:
             k = self.rng.choice(sc.ints)
-            return self.rng.choice([f"{k} % len({arr})", f"({k} + 1) % len({arr})", f"(2 * {k}) % len({arr})"])
+            return self.rng.choice([f"{k} % len({arr})", f"({k} + 1) % len({arr})",
+                                    f"(2 * {k}) % len({arr})"])
         return self.rng.choice(["0", "1", "-1", f"len({arr}) - 1"])
 
     def read(self, sc):
@@ -78,9 +81,9 @@ class ArrayGen(_Gen):
         if depth <= 0 or self.chance(0.25):
             a = self.rng.choice(sc.arrays)
             return self.one_of(lambda: a, lambda: a, lambda: f"({self.leaf(sc)} * {a})")
-        kind = self.pick({"bin": 25, "scalar": 12, "div": 4, "ufunc": 16, "exp": 3, "log": 3, "sqrt": 3, "pow": 3,
-                          "abs": 2, "minmax": 5, "where": 5, "matvec": 8 if sc.matrices else 0, "shuffle": 5,
-                          "atan2": 2})
+        kind = self.pick({"bin": 25, "scalar": 12, "div": 4, "ufunc": 16, "exp": 3, "log": 3,
+                          "sqrt": 3, "pow": 3, "abs": 2, "minmax": 5, "where": 5,
+                          "matvec": 8 if sc.matrices else 0, "shuffle": 5, "atan2": 2})
         d = depth - 1
 
         def a():
@@ -93,7 +96,8 @@ class ArrayGen(_Gen):
                                lambda: f"({s} {self.rng.choice(['+', '-', '*'])} {a()})")
         if kind == "div":
             e = a()
-            return self.one_of(lambda: f"({a()} / (1.0 + {e} * {e}))", lambda: f"({a()} / (2.0 + np.sin({e})))")
+            return self.one_of(lambda: f"({a()} / (1.0 + {e} * {e}))",
+                               lambda: f"({a()} / (2.0 + np.sin({e})))")
         if kind == "ufunc":
             return self.squash_array(a())
         if kind == "exp":
@@ -106,21 +110,26 @@ class ArrayGen(_Gen):
             e = a()
             return self.rng.choice([f"np.sqrt(1.0 + {e} * {e})", f"np.hypot({e}, 1.0)"])
         if kind == "pow":
-            return self.one_of(lambda: f"({a()}) ** 2", lambda: f"(1.5 + np.sin({a()})) ** {self.pos_const(0.5, 2.5)}")
+            return self.one_of(lambda: f"({a()}) ** 2",
+                               lambda: f"(1.5 + np.sin({a()})) ** {self.pos_const(0.5, 2.5)}")
         if kind == "abs":
             return f"np.abs({a()})"
         if kind == "minmax":
             fn = self.rng.choice(["np.maximum", "np.minimum"])
-            return self.one_of(lambda: f"{fn}({a()}, {a()})", lambda: f"{fn}({a()}, {self.const()})")
+            return self.one_of(lambda: f"{fn}({a()}, {a()})",
+                               lambda: f"{fn}({a()}, {self.const()})")
         if kind == "where":
             e = a()
             return self.one_of(lambda: f"np.where({e} {self.rng.choice(CMP)} {a()}, {e}, {a()})",
-                               lambda: f"np.where({e} {self.rng.choice(CMP)} {self.const()}, {a()}, {self.const()} * {e})")
+                               lambda: f"np.where({e} {self.rng.choice(CMP)} {self.const()}, "
+                                       f"{a()}, {self.const()} * {e})")
         if kind == "matvec":
             w = self.rng.choice(sc.matrices)
-            return self.one_of(lambda: f"({w} @ {a()})", lambda: f"({a()} @ {w})", lambda: f"np.dot({w}.T, {a()})",
+            return self.one_of(lambda: f"({w} @ {a()})", lambda: f"({a()} @ {w})",
+                               lambda: f"np.dot({w}.T, {a()})",
                                lambda: f"np.sum({w}, axis={self.rng.randint(0, 1)})",
-                               lambda: f"np.mean({w} * {self.fexpr(sc, 0)}, axis={self.rng.randint(0, 1)})",
+                               lambda: f"np.mean({w} * {self.fexpr(sc, 0)}, "
+                                       f"axis={self.rng.randint(0, 1)})",
                                lambda: f"np.max({w}, axis={self.rng.randint(0, 1)})",
                                lambda: f"np.tanh({w} @ {a()} + {a()})")
         if kind == "shuffle":  # the same length, other elements
@@ -136,9 +145,11 @@ class ArrayGen(_Gen):
         if not sc.arrays or not self.chance(0.45):
             return super().stmt(sc, ind)
         can_nest = sc.depth < 4 and sc.loop_depth < 2
-        kind = self.pick({"anew": 10, "aupdate": 6, "awrite": 14, "ascatter": 10, "aslice": 5, "ainplace": 5,
-                          "aindexloop": 8 if can_nest else 0, "aelemloop": 5 if can_nest else 0,
-                          "aalias": 2 if sc.loop_depth == 0 else 0, "afill": 3 if sc.depth < 4 else 0})
+        kind = self.pick({"anew": 10, "aupdate": 6, "awrite": 14, "ascatter": 10, "aslice": 5,
+                          "ainplace": 5, "aindexloop": 8 if can_nest else 0,
+                          "aelemloop": 5 if can_nest else 0,
+                          "aalias": 2 if sc.loop_depth == 0 else 0,
+                          "afill": 3 if sc.depth < 4 else 0})
         return getattr(self, "stmt_" + kind)(sc, ind)
 
     def new_array(self):
@@ -146,7 +157,8 @@ class ArrayGen(_Gen):
         return f"b{self.nvar}"
 
     def target(self, sc):
-        """An array to write into: one made here, often, or an argument (zygopy must not change the caller's)."""
+        """An array to write into: one made here, often, or an argument (zygopy must not change the
+        caller's)."""
         own = [a for a in sc.arrays if a.startswith("b")]
         return self.rng.choice(own if own and self.chance(0.75) else sc.arrays)
 
@@ -162,14 +174,17 @@ class ArrayGen(_Gen):
     def stmt_anew(self, sc, ind):
         b = self.new_array()
         a = self.rng.choice(sc.arrays)
-        rhs = self.one_of(lambda: f"np.zeros(len({a}))", lambda: f"np.zeros_like({a})", lambda: f"np.ones_like({a})",
-                          lambda: f"{a}.copy()", lambda: f"np.copy({a})",
-                          lambda: self.fresh(sc, self.expr_depth()), lambda: self.fresh(sc, self.expr_depth()))
+        rhs = self.one_of(lambda: f"np.zeros(len({a}))", lambda: f"np.zeros_like({a})",
+                          lambda: f"np.ones_like({a})", lambda: f"{a}.copy()",
+                          lambda: f"np.copy({a})",
+                          lambda: self.fresh(sc, self.expr_depth()),
+                          lambda: self.fresh(sc, self.expr_depth()))
         sc.arrays.append(b)
         return [f"{ind}{b} = {rhs}"]
 
     def stmt_afill(self, sc, ind):
-        """np.empty_like, then a loop that writes every element: nothing is read before it is written."""
+        """np.empty_like, then a loop that writes every element: nothing is read before it is
+        written."""
         b, j = self.new_array(), self.new_int("j")
         a = self.rng.choice(sc.arrays)
         body = sc.child(loop=True)
@@ -191,8 +206,10 @@ class ArrayGen(_Gen):
         if self.carried(sc, t):
             return [ind + self.one_of(
                 lambda: f"{t} = {self.squash_array(self.aexpr(sc, d))}",
-                lambda: f"{t} = {self.pos_const(0.1, 0.9)} * {t} + {self.pos_const(0.1, 1.0)} * {self.squash_array(self.aexpr(sc, d))}",
-                lambda: f"{t} = np.{self.rng.choice(['maximum', 'minimum'])}({t}, {self.squash_array(self.aexpr(sc, d))})")]
+                lambda: f"{t} = {self.pos_const(0.1, 0.9)} * {t} + {self.pos_const(0.1, 1.0)} * "
+                        f"{self.squash_array(self.aexpr(sc, d))}",
+                lambda: f"{t} = np.{self.rng.choice(['maximum', 'minimum'])}("
+                        f"{t}, {self.squash_array(self.aexpr(sc, d))})")]
         return [f"{ind}{t} = {self.aexpr(sc, d)}"]
 
     def stmt_awrite(self, sc, ind):
@@ -201,7 +218,8 @@ class ArrayGen(_Gen):
         e = self.fexpr(sc, self.expr_depth())
         if self.carried(sc, t):
             return [ind + self.one_of(lambda: f"{t}[{i}] = {self.squash(e)}",
-                                      lambda: f"{t}[{i}] = {self.pos_const(0.1, 0.9)} * {t}[{i}] + {self.squash(e)}")]
+                                      lambda: f"{t}[{i}] = {self.pos_const(0.1, 0.9)} * {t}[{i}]"
+                                              f" + {self.squash(e)}")]
         return [f"{ind}{t}[{i}] = {e}"]
 
     def stmt_ascatter(self, sc, ind):
@@ -209,8 +227,8 @@ class ArrayGen(_Gen):
         i = self.subscript(sc, t)
         e = self.fexpr(sc, self.expr_depth())
         if self.carried(sc, t):
-            return [ind + self.rng.choice([f"{t}[{i}] += {self.pos_const(0.05, 0.5)} * {self.squash(e)}",
-                                           f"{t}[{i}] -= {self.pos_const(0.05, 0.5)} * {self.squash(e)}",
+            up, down = (f"{self.pos_const(0.05, 0.5)} * {self.squash(e)}" for _ in range(2))
+            return [ind + self.rng.choice([f"{t}[{i}] += {up}", f"{t}[{i}] -= {down}",
                                            f"{t}[{i}] *= {self.squash(e)}"])]
         return [ind + self.rng.choice([f"{t}[{i}] += {e}", f"{t}[{i}] -= {e}", f"{t}[{i}] *= {e}"])]
 
@@ -219,8 +237,8 @@ class ArrayGen(_Gen):
         v = self.rng.choice(sc.arrays)
         s = self.fexpr(sc, 1)
         c = self.pos_const(0.1, 0.9)
-        lhs, rhs = self.rng.choice([(f"{t}[1:]", f"{v}[:-1]"), (f"{t}[:-1]", f"{v}[1:]"), (f"{t}[:]", v),
-                                    (f"{t}[::-1]", v)])
+        lhs, rhs = self.rng.choice([(f"{t}[1:]", f"{v}[:-1]"), (f"{t}[:-1]", f"{v}[1:]"),
+                                    (f"{t}[:]", v), (f"{t}[::-1]", v)])
         if self.carried(sc, t):
             return [f"{ind}{lhs} = {c} * {rhs} + {self.pos_const(0.1, 0.9)} * {self.squash(s)}"]
         return [f"{ind}{lhs} = {c} * {rhs} + {s}"]
@@ -229,8 +247,8 @@ class ArrayGen(_Gen):
         t = self.target(sc)
         e = self.aexpr(sc, self.expr_depth())
         if self.carried(sc, t):
-            return [ind + self.rng.choice([f"{t} += {self.pos_const(0.05, 0.5)} * {self.squash_array(e)}",
-                                           f"{t} *= {self.squash_array(e)}"])]
+            step = f"{self.pos_const(0.05, 0.5)} * {self.squash_array(e)}"
+            return [ind + self.rng.choice([f"{t} += {step}", f"{t} *= {self.squash_array(e)}"])]
         return [ind + self.rng.choice([f"{t} += {e}", f"{t} -= {e}", f"{t} *= {e}"])]
 
     def stmt_aindexloop(self, sc, ind):
@@ -239,10 +257,11 @@ class ArrayGen(_Gen):
         body = sc.child(loop=True)
         body.ints.append(j)
         inner = ind + "    "
-        if self.chance(0.5):  # a recurrence along the array, reading what the previous iteration wrote
+        if self.chance(0.5):  # a recurrence along the array, reading what the last iteration wrote
             c = self.pos_const(0.1, 0.9)
             e = self.fexpr(body, self.rng.choice([0, 1, 2]))
-            update = f"{t}[{j}] = {c} * {t}[{j} - 1] + {self.squash(e) if self.carried(sc, t) else e}"
+            step = self.squash(e) if self.carried(sc, t) else e
+            update = f"{t}[{j}] = {c} * {t}[{j} - 1] + {step}"
             lines = [f"{ind}for {j} in range(1, len({t})):", inner + update]
         else:
             lines = [f"{ind}for {j} in range(len({t})):"]
@@ -268,7 +287,8 @@ class ArrayGen(_Gen):
         if self.returns_pair or not sc.arrays:
             return e
         arrays = self.rng.sample(sc.arrays, min(len(sc.arrays), self.rng.choice([1, 2, 3])))
-        terms = [self.rng.choice(["np.sum(np.sin({}))", "np.mean({} * {})", "np.dot({}, a0)", "np.sum(np.tanh({}))",
+        terms = [self.rng.choice(["np.sum(np.sin({}))", "np.mean({} * {})", "np.dot({}, a0)",
+                                  "np.sum(np.tanh({}))",
                                   "np.max({})", "{}[-1]"]).format(b, b) for b in arrays]
         return " + ".join([e] + terms)
 
@@ -298,19 +318,22 @@ class ArrayGen(_Gen):
         params = [f"x{k}" for k in range(n_floats)] + [f"a{k}" for k in range(n_arrays)] + \
             (["w"] if has_matrix else []) + (["flag"] if has_flag else []) + ["n"]
         main = f"f_{i}"
-        sources.append(self.array_function(main, params, self.rng.randint(3, 12), n_arrays, has_matrix))
+        sources.append(self.array_function(main, params, self.rng.randint(3, 12), n_arrays,
+                                           has_matrix))
         source = "\n\n".join(sources)
-        prog = Program(seed, i, main, [h["name"] for h in helpers], source, n_floats, True, has_flag=has_flag,
+        prog = Program(seed, i, main, [h["name"] for h in helpers], source, n_floats, True,
+                       has_flag=has_flag,
                        n_arrays=n_arrays, has_matrix=has_matrix)
         prog.constructs = constructs_of(source, main) + array_constructs(source, main)
         return prog
 
 
-# ---- what an array program uses -------------------------------------------------------------------
+# ---- what an array program uses ------------------------------------------------------------------
 def array_constructs(source: str, main: str) -> Counter:
     tree = ast.parse(source)
     out = Counter()
-    params = {a.arg for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.name == main for a in fn.args.args}
+    params = {a.arg for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.name == main
+              for a in fn.args.args}
     out["array argument"] += 1
     if "a1" in params:
         out["two array arguments"] += 1
@@ -318,7 +341,8 @@ def array_constructs(source: str, main: str) -> Counter:
         out["matrix argument"] += 1
 
     def is_array_name(node):
-        return isinstance(node, ast.Name) and (node.id[0] in "ab" and node.id[1:].isdigit() or node.id == "w")
+        return isinstance(node, ast.Name) and (node.id[0] in "ab" and node.id[1:].isdigit()
+                                               or node.id == "w")
 
     def walk(node, loops):
         t = type(node)
@@ -326,9 +350,11 @@ def array_constructs(source: str, main: str) -> Counter:
             it = getattr(node, "iter", None)
             if isinstance(it, ast.Name):
                 out["for over an array"] += 1
-            elif isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "enumerate":
+            elif (isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
+                  and it.func.id == "enumerate"):
                 out["for over enumerate(array)"] += 1
-            elif isinstance(it, ast.Call) and any(isinstance(a, ast.Call) and getattr(a.func, "id", "") == "len"
+            elif isinstance(it, ast.Call) and any(isinstance(a, ast.Call)
+                                                  and getattr(a.func, "id", "") == "len"
                                                   for a in it.args):
                 out["for over range(len(array))"] += 1
             for child in ast.iter_child_nodes(node):
@@ -341,12 +367,14 @@ def array_constructs(source: str, main: str) -> Counter:
                 out["slice write" if sliced else "element write (overwrites)"] += 1
                 if loops:
                     out["array write in a loop"] += 1
-                if not sliced and isinstance(node.value, ast.BinOp) and _reads(node.value, target.value.id):
+                if (not sliced and isinstance(node.value, ast.BinOp)
+                        and _reads(node.value, target.value.id)):
                     out["recurrence (write reads the same array)"] += 1
-            elif isinstance(target, ast.Name) and is_array_name(target) and is_array_name(node.value):
-                out["array alias (b = a)"] += 1
-            elif isinstance(target, ast.Name) and target.id.startswith("b") and loops and _reads(node.value, target.id):
-                out["loop-carried array"] += 1
+            elif isinstance(target, ast.Name):
+                if is_array_name(target) and is_array_name(node.value):
+                    out["array alias (b = a)"] += 1
+                elif target.id.startswith("b") and loops and _reads(node.value, target.id):
+                    out["loop-carried array"] += 1
         elif t is ast.AugAssign:
             if isinstance(node.target, ast.Subscript):
                 out[f"scatter {_OPS[type(node.op)]}= into an element"] += 1
@@ -365,7 +393,8 @@ def array_constructs(source: str, main: str) -> Counter:
             out["@"] += 1
         elif t is ast.Call:
             f = node.func
-            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "np":
+            if (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
+                    and f.value.id == "np"):
                 out[f"np.{f.attr}"] += 1
                 if any(k.arg == "axis" for k in node.keywords):
                     out["axis="] += 1

@@ -32,7 +32,8 @@ class Options:
     seed: int = 1
     count: int = 100
     start: int = 0
-    numba_every: int = 1  # compiled paths (fused, split) on programs whose number is a multiple of this; 0: never
+    # the compiled paths (fused, split) run on programs whose number is a multiple of this; 0: never
+    numba_every: int = 1
     jobs: int = 1
     chunk: int = 50
     program_timeout: float = 180.0
@@ -40,7 +41,7 @@ class Options:
     attempts: int = 8  # input points drawn at most per program
     workdir: str | None = None
     progress_every: float = 30.0
-    peer: bool = False  # also compare with autograd's gradients where it can run the program (peer.py)
+    peer: bool = False  # also compare with autograd's gradients where it runs the program (peer.py)
 
     def paths_for(self, index):
         if self.numba_every and index % self.numba_every == 0:
@@ -52,11 +53,12 @@ def check_one(module, prog, opts, peer_module=None):
     f = getattr(module, prog.name)
     rng = random.Random(f"zygopy-fuzz-points:{prog.seed}:{prog.index}")
     peer_f = getattr(peer_module, prog.name) if peer_module is not None else None
-    return check.check_program(f, prog, opts.paths_for(prog.index), rng, opts.points, opts.attempts, peer_f)
+    return check.check_program(f, prog, opts.paths_for(prog.index), rng, opts.points, opts.attempts,
+                               peer_f)
 
 
 def quiet_numba():
-    """Numba's warnings (e.g. that a function cannot be cached) would flood the log of a long run."""
+    """Numba's warnings (that a function cannot be cached, say) would flood a long run's log."""
     import warnings
     try:
         from numba.core.errors import NumbaWarning
@@ -89,9 +91,11 @@ def _worker(conn, indices, opts: Options, cache_dir):
             try:
                 result = check_one(module, prog, opts, peer_mod)
             except Exception as e:  # noqa: BLE001 - a bug in the fuzzer itself
-                result = {"index": prog.index, "status": "fuzzer_error", "constructs": dict(prog.constructs),
-                          "error": "".join(traceback.format_exception(e))[-3000:], "failures": [],
-                          "unsupported": [], "skipped": 0, "points": 0, "times": {}, "paths": []}
+                result = {"index": prog.index, "status": "fuzzer_error",
+                          "constructs": dict(prog.constructs),
+                          "error": "".join(traceback.format_exception(e))[-3000:],
+                          "failures": [], "unsupported": [], "skipped": 0, "points": 0,
+                          "times": {}, "paths": []}
             result["times"]["generate"] = gen_time
             result["times"]["total"] = time.perf_counter() - t1
             conn.send(("done", prog.index, result))
@@ -103,7 +107,8 @@ def _worker(conn, indices, opts: Options, cache_dir):
 def _dead_result(index, status, message, constructs=None):
     return {"index": index, "status": status, "constructs": constructs or {}, "paths": [],
             "failures": [{"path": "?", "kind": status, "message": message, "args": [], "arg": None,
-                          "expected": None, "got": None, "detail": "", "signature": f"{status}[worker] {message}"}],
+                          "expected": None, "got": None, "detail": "",
+                          "signature": f"{status}[worker] {message}"}],
             "unsupported": [], "skipped": 0, "points": 0, "times": {}}
 
 
@@ -129,16 +134,19 @@ def run(opts: Options, log=print):
         proc = ctx.Process(target=_worker, args=(send, chunk, opts, cache_dir), daemon=True)
         proc.start()
         send.close()
-        active[recv] = {"proc": proc, "todo": list(chunk), "current": None, "since": time.monotonic()}
+        active[recv] = {"proc": proc, "todo": list(chunk), "current": None,
+                        "since": time.monotonic()}
 
     def requeue_rest(state, reason):
         cur = state["current"]
-        if cur is None:  # died between programs: blame the next one, so that every restart makes progress
+        # died between programs: blame the next one, so that every restart makes progress
+        if cur is None:
             cur = next((i for i in state["todo"] if i not in results), None)
         if cur is not None and cur not in results:
+            hung = (f"no result in {opts.program_timeout:.0f} s "
+                    "(compiled code that does not return?)")
             results[cur] = _dead_result(cur, "hang" if reason == "hang" else "crash",
-                                        f"worker {reason}" if reason != "hang" else
-                                        f"no result in {opts.program_timeout:.0f} s (compiled code that does not return?)",
+                                        f"worker {reason}" if reason != "hang" else hung,
                                         generate(opts.seed, cur).constructs)
         rest = [i for i in state["todo"] if i not in results and i != cur]
         if rest:
@@ -175,7 +183,8 @@ def run(opts: Options, log=print):
                     state["proc"].join()
                     del active[conn]
                     conn.close()
-                    log(f"program {state['current']}: no result after {opts.program_timeout:.0f} s, worker killed")
+                    log(f"program {state['current']}: no result after "
+                        f"{opts.program_timeout:.0f} s, worker killed")
                     requeue_rest(state, "hang")
             if now - last_report > opts.progress_every:
                 last_report = now
@@ -184,7 +193,7 @@ def run(opts: Options, log=print):
                     ", ".join(f"{k} {v}" for k, v in sorted(st.items())))
                 sys.stdout.flush()
     finally:
-        for conn, state in active.items():
+        for state in active.values():
             state["proc"].kill()
         if own_workdir:
             shutil.rmtree(opts.workdir, ignore_errors=True)
@@ -192,23 +201,12 @@ def run(opts: Options, log=print):
     return [results[i] for i in indices if i in results]
 
 
-def run_inline(opts: Options):
-    """The same checks in this process, without workers or watchdog (for tests)."""
-    workdir = opts.workdir or tempfile.mkdtemp(prefix="zygopy-fuzz-")
-    os.environ.setdefault("ZYGOPY_CACHE_DIR", os.path.join(workdir, "cache"))
-    indices = list(range(opts.start, opts.start + opts.count))
-    progs = [generate(opts.seed, i) for i in indices]
-    module = write_module(Path(workdir) / f"fuzz_inline_s{opts.seed}_p{opts.start}.py", progs,
-                          f"zygopy_fuzz_inline_s{opts.seed}_p{opts.start}")
-    return [check_one(module, p, opts) for p in progs]
-
-
-# ---- summaries ------------------------------------------------------------------------------------
+# ---- summaries -----------------------------------------------------------------------------------
 @dataclass
 class Summary:
     programs: int = 0
     status: Counter = field(default_factory=Counter)
-    kind_status: dict = field(default_factory=dict)  # 'scalar' or 'array' program -> Counter of outcome
+    kind_status: dict = field(default_factory=dict)  # 'scalar' or 'array' -> Counter of outcome
     peer: Counter = field(default_factory=Counter)  # 'agreed', 'skipped: why' -> programs
     constructs: Counter = field(default_factory=Counter)  # programs using each construct
     occurrences: Counter = field(default_factory=Counter)
@@ -250,8 +248,8 @@ def summarize(results):
             s.path_programs[path] += 1
             kinds = {f["kind"] for f in r["failures"] if f["path"] == path}
             unsup = any(f["path"] == path for f in r["unsupported"])
-            outcome = ("hang" if "hang" in kinds else "crash" if "crash" in kinds else "mismatch" if kinds
-                       else "unsupported" if unsup else "ok")
+            outcome = ("hang" if "hang" in kinds else "crash" if "crash" in kinds
+                       else "mismatch" if kinds else "unsupported" if unsup else "ok")
             s.path_status.setdefault(path, Counter())[outcome] += 1
         for f in r["failures"]:
             s.signatures.setdefault(f["signature"], []).append((r["index"], f))
@@ -284,16 +282,17 @@ def _unique_programs(items):
 
 def failing_programs(s: Summary):
     progs = set()
-    for sig, items in s.signatures.items():
+    for items in s.signatures.values():
         progs.update(i for i, _ in items)
     return progs
 
 
-# ---- shrinking the failures found --------------------------------------------------------------------
+# ---- shrinking the failures found ----------------------------------------------------------------
 def _shrink_worker(conn, seed, index, target, workdir, budget, cache_dir, regress_dir, name):
     worker_environment(cache_dir)
-    from . import shrink
     import zygopy  # noqa: F401 - imported once here, so forked candidates start warm
+
+    from . import shrink
     try:
         prog = generate(seed, index)
         res = shrink.shrink(prog.source, prog.name, tuple(target["args"]), target, workdir, budget)
@@ -313,18 +312,21 @@ def _shrink_worker(conn, seed, index, target, workdir, budget, cache_dir, regres
         conn.close()
 
 
-def shrink_failures(summary: Summary, seed, regress_dir, max_shrinks=8, budget=300.0, log=print, names=None):
-    """Shrink the first program of each failure signature (at most max_shrinks) into a regression test."""
+def shrink_failures(summary: Summary, seed, regress_dir, max_shrinks=8, budget=300.0, log=print,
+                    names=None):
+    """Shrink the first program of each failure signature (at most max_shrinks) into a regression
+    test."""
     out = {}
     workdir = tempfile.mkdtemp(prefix="zygopy-shrink-")
     cache_dir = os.path.join(workdir, "cache")
     os.makedirs(cache_dir, exist_ok=True)
     ctx = mp.get_context("fork")
     try:
-        # the same error on several paths (eval and eval_wrt, say) is one bug: shrink it once, on the
-        # cheapest path, and point the other signatures at that test
+        # the same error on several paths (eval and eval_wrt, say) is one bug: shrink it once, on
+        # the cheapest path, and point the other signatures at that test
         cost = {"eval": 0, "eval_wrt": 1, "split": 2, "fused": 3}
-        sigs = sorted(summary.signatures.items(), key=lambda kv: (-len(kv[1]), cost.get(kv[1][0][1]["path"], 9)))
+        sigs = sorted(summary.signatures.items(),
+                      key=lambda kv: (-len(kv[1]), cost.get(kv[1][0][1]["path"], 9)))
         done = []  # (kind and message without the path, programs, result)
         shrunk = 0
         for sig, items in sigs:
@@ -342,13 +344,15 @@ def shrink_failures(summary: Summary, seed, regress_dir, max_shrinks=8, budget=3
                 out[sig] = {"status": "not shrunk (no input point recorded)", "index": index}
                 continue
             if target["path"] == peer.PEER:  # the shrinker reruns zygopy's paths only
-                out[sig] = {"status": f"not shrunk (zygopy and {peer.PEER} disagree: compare by hand)", "index": index}
+                out[sig] = {"status": f"not shrunk (zygopy and {peer.PEER} disagree: compare by "
+                                      "hand)", "index": index}
                 continue
             name = (names or {}).get(sig) or _default_name(sig)
             log(f"shrinking program {index} for: {sig}")
             recv, send = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_shrink_worker,
-                               args=(send, seed, index, target, workdir, budget, cache_dir, regress_dir, name))
+                               args=(send, seed, index, target, workdir, budget, cache_dir,
+                                     regress_dir, name))
             proc.start()
             send.close()
             if recv.poll(budget + 300):

@@ -31,11 +31,12 @@ import numpy as np
 from .generate import MODULE_HEADER, import_file
 
 CANDIDATE_TIMEOUT = 60.0  # seconds for one candidate (includes Numba compilation)
-PLAIN_TIMEOUT = 1.0  # seconds for the plain function and its finite differences: a reduction can make a
-# loop endless (generated programs take microseconds)
+# seconds for the plain function and its finite differences: a reduction can make a loop endless
+# (generated programs take microseconds)
+PLAIN_TIMEOUT = 1.0
 
 
-# ---- running one candidate -------------------------------------------------------------------------
+# ---- running one candidate -----------------------------------------------------------------------
 def _child(conn, source, main, args, path, paths, workdir, tag):
     from . import check
     try:
@@ -66,12 +67,14 @@ def _child(conn, source, main, args, path, paths, workdir, tag):
 
 
 def run_candidate(source, main, args, path, workdir, tag, timeout=CANDIDATE_TIMEOUT, paths=None):
-    """('ok', failures, refs, value) | ('invalid', reason) | ('hang', seconds), run in a forked child.
+    """('ok', failures, refs, value) | ('invalid', reason) | ('hang', seconds), run in a forked
+    child.
 
     `paths`: the paths to run (default: just `path`); failures are reported for `path` only."""
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, source, main, args, path, list(paths or [path]), workdir, tag))
+    proc = ctx.Process(target=_child,
+                       args=(send, source, main, args, path, list(paths or [path]), workdir, tag))
     proc.start()
     send.close()
     try:
@@ -94,7 +97,7 @@ def run_candidate(source, main, args, path, workdir, tag, timeout=CANDIDATE_TIME
     return result
 
 
-# ---- AST edits -------------------------------------------------------------------------------------
+# ---- AST edits -----------------------------------------------------------------------------------
 def _stmt_lists(node):
     for fieldname in ("body", "orelse"):
         lst = getattr(node, fieldname, None)
@@ -152,7 +155,8 @@ def _expr_alternatives(node, parent_field, params=()):
             for j in range(len(node.ops)):
                 left = node.left if j == 0 else node.comparators[j - 1]
                 alts.append(ast.Compare(left, [node.ops[j]], [node.comparators[j]]))
-    if not isinstance(node, ast.Constant) and (parent_field == "test" or isinstance(node, (ast.Compare, ast.BoolOp))):
+    if not isinstance(node, ast.Constant) and (parent_field == "test"
+                                               or isinstance(node, (ast.Compare, ast.BoolOp))):
         alts += [_const(True), _const(False)]
     if isinstance(node, ast.Constant):
         v = node.value
@@ -200,12 +204,14 @@ def _edits(tree):
         for fieldname, lst in _stmt_lists(node):
             for j in reversed(range(len(lst))):
                 stmt_edits.append(("del", i, (fieldname, j)))
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Tuple)
-                and isinstance(node.value, ast.Tuple) and len(node.value.elts) == len(node.targets[0].elts)):
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Tuple) and isinstance(node.value, ast.Tuple)
+                and len(node.value.elts) == len(node.targets[0].elts)):
             for j in range(len(node.value.elts)):
                 stmt_edits.append(("untuple", i, j))
         if isinstance(node, (ast.Assign, ast.AugAssign)) and not isinstance(node.value, ast.Tuple):
-            stmt_edits.append(("return", i, None))  # return what it assigns: cuts everything after it
+            # return what it assigns: cuts everything after it
+            stmt_edits.append(("return", i, None))
         if isinstance(node, (ast.While, ast.For)):
             stmt_edits.append(("unloop", i, None))
         if isinstance(node, (ast.If, ast.While, ast.For)):
@@ -215,7 +221,8 @@ def _edits(tree):
                 stmt_edits.append(("drop_else", i, None))
     for i, node in enumerate(nodes):
         for fieldname, j, child in _children_with_fields(node):
-            if not isinstance(child, ast.expr) or isinstance(getattr(child, "ctx", None), (ast.Store, ast.Del)):
+            if not isinstance(child, ast.expr) or isinstance(getattr(child, "ctx", None),
+                                                             (ast.Store, ast.Del)):
                 continue
             if fieldname == "func" or (isinstance(node, ast.Attribute) and fieldname == "value"):
                 continue
@@ -232,7 +239,8 @@ def _apply(tree, edit):
         fieldname, j = detail
         lst = getattr(node, fieldname)
         del lst[j]
-        if not lst and not (isinstance(node, (ast.If, ast.While, ast.For)) and fieldname == "orelse"):
+        if not lst and not (isinstance(node, (ast.If, ast.While, ast.For))
+                            and fieldname == "orelse"):
             if isinstance(node, ast.Module):
                 return None
             lst.append(ast.Pass())
@@ -306,18 +314,21 @@ def _literal_cost(v):
 
 
 def _measure(tree):
-    """Size of a program: node count, literal complexity, reads of locals; every accepted edit decreases it."""
+    """Size of a program: node count, literal complexity, reads of locals; every accepted edit
+    decreases it."""
     nodes = list(ast.walk(tree))
     params = {a.arg for fn in tree.body if isinstance(fn, ast.FunctionDef) for a in fn.args.args}
-    local_reads = sum(1 for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in params)
-    return (len(nodes), sum(_literal_cost(n.value) for n in nodes if isinstance(n, ast.Constant)), local_reads)
+    local_reads = sum(1 for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                      and n.id not in params)
+    return (len(nodes), sum(_literal_cost(n.value) for n in nodes if isinstance(n, ast.Constant)),
+            local_reads)
 
 
 def _used_names(tree):
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
-# ---- the reduction loop ------------------------------------------------------------------------------
+# ---- the reduction loop --------------------------------------------------------------------------
 class Shrinker:
     def __init__(self, source, main, args, target, workdir, budget=300.0, log=None):
         """`target`: the failure to keep (a dict from check.Failure.as_dict())."""
@@ -348,7 +359,8 @@ class Shrinker:
             return self.seen[key] is not None
         self.tried += 1
         paths = ["eval", self.path] if self.kind == "cross" else [self.path]
-        r = run_candidate(source, main, args, self.path, self.workdir, f"{self.tag}_{self.tried}", paths=paths)
+        r = run_candidate(source, main, args, self.path, self.workdir, f"{self.tag}_{self.tried}",
+                          paths=paths)
         hit = None
         if self.kind == "hang":
             hit = r if r[0] == "hang" else None
@@ -371,8 +383,9 @@ class Shrinker:
         self._rename()
         src = ast.unparse(self.tree)
         self.interesting(self.tree, self.args)  # refresh self.last for the final program
-        return {"source": src, "main": self.main, "args": self.args, "path": self.path, "kind": self.kind,
-                "signature": self.signature, "last": self.last, "tried": self.tried,
+        return {"source": src, "main": self.main, "args": self.args, "path": self.path,
+                "kind": self.kind, "signature": self.signature, "last": self.last,
+                "tried": self.tried,
                 "seconds": time.monotonic() - t0, "complete": not self.out_of_time()}
 
     def _tree_pass(self):
@@ -383,11 +396,12 @@ class Shrinker:
             if i >= len(edits):
                 break
             cand = _apply(self.tree, edits[i])
-            if (cand is not None and self._still_defines_main(cand) and _measure(cand) < _measure(self.tree)
-                    and self.interesting(cand, self.args)):
+            if (cand is not None and self._still_defines_main(cand)
+                    and _measure(cand) < _measure(self.tree) and self.interesting(cand, self.args)):
                 self.tree, changed = cand, True
                 edits = _edits(self.tree)
-                self.log(f"  shrink: {len(ast.unparse(self.tree))} chars after {self.tried} candidates")
+                size = len(ast.unparse(self.tree))
+                self.log(f"  shrink: {size} chars after {self.tried} candidates")
             else:
                 i += 1
         return changed
@@ -399,14 +413,19 @@ class Shrinker:
         tree = tree or self.tree
         return next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == self.main)
 
+    def _helpers(self):
+        """The program's functions other than the main one."""
+        return [n for n in self.tree.body if isinstance(n, ast.FunctionDef) and n.name != self.main]
+
     def _args_pass(self):
         changed = False
         # helper functions nobody calls
         used = _used_names(self.tree)
-        for fn in [n for n in self.tree.body if isinstance(n, ast.FunctionDef) and n.name != self.main]:
+        for fn in self._helpers():
             if fn.name not in used:
                 cand = copy.deepcopy(self.tree)
-                cand.body = [n for n in cand.body if not (isinstance(n, ast.FunctionDef) and n.name == fn.name)]
+                cand.body = [n for n in cand.body
+                             if not (isinstance(n, ast.FunctionDef) and n.name == fn.name)]
                 if self.interesting(cand, self.args):
                     self.tree, changed = cand, True
         # parameters the main function no longer reads
@@ -434,14 +453,16 @@ class Shrinker:
             if isinstance(a, np.ndarray):  # elements with fewer digits, the same length
                 for digits in (1, 2):
                     c = np.round(a, digits)
-                    if len(literal(c)) < len(literal(a)) and self.interesting(self.tree, self.args[:j] + (c,) + self.args[j + 1:]):
-                        self.args, changed = self.args[:j] + (c,) + self.args[j + 1:], True
+                    args = self.args[:j] + (c,) + self.args[j + 1:]
+                    if len(literal(c)) < len(literal(a)) and self.interesting(self.tree, args):
+                        self.args, changed = args, True
                         break
                 continue
             if isinstance(a, int):
                 options = list(range(0, a))
             else:  # strictly simpler values only (a shorter literal), so that this pass ends
-                options = [c for c in (0.5, 1.0, -0.5, 2.0, round(a, 1), round(a, 2)) if len(repr(c)) < len(repr(a))]
+                simpler = (0.5, 1.0, -0.5, 2.0, round(a, 1), round(a, 2))
+                options = [c for c in simpler if len(repr(c)) < len(repr(a))]
             for c in options:
                 args = self.args[:j] + (type(a)(c),) + self.args[j + 1:]
                 if self.interesting(self.tree, args):
@@ -450,9 +471,8 @@ class Shrinker:
         return changed
 
     def _rename(self):
-        helpers = [n.name for n in self.tree.body if isinstance(n, ast.FunctionDef) and n.name != self.main]
         names = {self.main: "f"}
-        for k, h in enumerate(helpers):
+        for k, h in enumerate(fn.name for fn in self._helpers()):
             names[h] = "helper" if k == 0 else f"helper{k + 1}"
         cand = copy.deepcopy(self.tree)
         for node in ast.walk(cand):
@@ -471,9 +491,10 @@ def shrink(source, main, args, target, workdir, budget=300.0, log=None):
 REFERENCE = Path(__file__).resolve().parents[2] / "tests" / "regressions" / "reference.py"
 
 
-# ---- the regression test -----------------------------------------------------------------------------
-TEST_TEMPLATE = '''"""Found by the gradient fuzzer (`python tools/fuzz_gradients.py --seed {seed} ...`, program {index}),
-then shrunk by tools/fuzz/shrink.py.
+# ---- the regression test -------------------------------------------------------------------------
+TEST_TEMPLATE = '''"""Found by the gradient fuzzer
+(`python tools/fuzz_gradients.py --seed {seed} ...`, program {index}), then shrunk by
+tools/fuzz/shrink.py.
 
 {summary}
 """
@@ -490,8 +511,11 @@ ARGS = {args}
 WRT = {wrt!r}  # the arguments differentiated (the others get None on the eval_wrt path)
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason={reason!r}))
-                                  if p == {path!r} else p for p in PATHS])
+FAILS = pytest.mark.xfail(strict=True, reason={reason!r})
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=FAILS) if p == {path!r} else p
+                                  for p in PATHS])
 def test_{name}(path):
     check_gradients(f, ARGS, path, WRT if path == "eval_wrt" else {all_active!r})
 '''
@@ -503,15 +527,18 @@ def write_regression(result, name, directory, seed, index, summary, reason):
     init = directory / "__init__.py"
     if not init.exists():
         init.write_text("")
-    if not (directory / REFERENCE.name).exists():  # the tests import their finite differences from it
+    # the tests import their finite differences from it
+    if not (directory / REFERENCE.name).exists():
         shutil.copyfile(REFERENCE, directory / REFERENCE.name)
     source = result["source"].strip() + "\n"
-    source = "\n\n".join(ast.unparse(n) for n in ast.parse(source).body)  # one blank line style, then fixed below
+    # one blank line between statements, then two before each function
+    source = "\n\n".join(ast.unparse(n) for n in ast.parse(source).body)
     source = source.replace("\ndef ", "\n\n\ndef ")
-    text = TEST_TEMPLATE.format(seed=seed, index=index, summary=textwrap.fill(summary, 100, break_long_words=False,
-                                                                              replace_whitespace=False),
-                                source="\n" + source + "\n", args=literal(tuple(result["args"])), wrt=_wrt(result),
-                                path=result["path"], all_active=_active(result["args"]), reason=reason, name=name)
+    summary = textwrap.fill(summary, 100, break_long_words=False, replace_whitespace=False)
+    text = TEST_TEMPLATE.format(seed=seed, index=index, summary=summary,
+                                source="\n" + source + "\n", args=literal(tuple(result["args"])),
+                                wrt=_wrt(result), path=result["path"],
+                                all_active=_active(result["args"]), reason=reason, name=name)
     path = directory / f"test_fuzz_{name}.py"
     path.write_text(text)
     return path
@@ -544,7 +571,8 @@ def _clean_message(message, limit=600):
     keep = []
     for ln in message.splitlines():
         ln = re.sub(r'File "[^"]*"(, line \d+)?:?\s*', "", ln).strip()
-        if not ln or ln.startswith(("<source elided>", "def ", "^", "During:")) or set(ln) <= {"^", " "}:
+        numba_excerpt = ln.startswith(("<source elided>", "def ", "^", "During:"))
+        if not ln or numba_excerpt or set(ln) <= {"^", " "}:
             continue
         keep.append(ln)
     return " ".join(keep)[:limit]
@@ -556,7 +584,8 @@ def describe(result):
     path, kind = result["path"], result["kind"]
     args = tuple(result["args"])
     if kind == "hang":
-        return f"The {path} path does not return at f{args!r} (no result in {CANDIDATE_TIMEOUT:.0f} s)."
+        return (f"The {path} path does not return at f{args!r} "
+                f"(no result in {CANDIDATE_TIMEOUT:.0f} s).")
     fails = [fl for fl in (last[1] if last else []) if fl["signature"] == result["signature"]]
     fl = fails[0] if fails else None
     if fl is None:
