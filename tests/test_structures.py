@@ -103,21 +103,24 @@ def check_same_structure(grad, arg, where):
         if is_float_leaf(arg):
             assert grad is not None, f"{where}: no gradient for a float leaf"
             if isinstance(arg, np.ndarray):
-                assert isinstance(grad, np.ndarray) and grad.shape == arg.shape and grad.dtype == arg.dtype, \
+                assert (isinstance(grad, np.ndarray) and grad.shape == arg.shape
+                        and grad.dtype == arg.dtype), \
                     f"{where}: gradient {grad!r} for an array of shape {arg.shape}"
             else:
                 assert isinstance(grad, float), f"{where}: gradient {grad!r} for a float"
         else:
             assert grad is None, f"{where}: {type(arg).__name__} {arg!r} got the gradient {grad!r}"
         return
-    assert type(grad) is type(arg), f"{where}: a {type(arg).__name__} got a gradient of type {type(grad).__name__}"
+    assert type(grad) is type(arg), (f"{where}: a {type(arg).__name__} got a gradient of type "
+                                     f"{type(grad).__name__}")
     for k, c in kids:
-        check_same_structure(get_at(grad, (k,)), c, f"{where}.{k}" if isinstance(k, str) else f"{where}[{k}]")
+        check_same_structure(get_at(grad, (k,)), c,
+                             f"{where}.{k}" if isinstance(k, str) else f"{where}[{k}]")
 
 
 def check_gradient(f, args, grads):
     assert isinstance(grads, tuple) and len(grads) == len(args)
-    for i, (a, g) in enumerate(zip(args, grads)):
+    for i, (a, g) in enumerate(zip(args, grads, strict=True)):
         check_same_structure(g, a, f"argument {i}")
         for path, leaf in paths(a):
             if not is_float_leaf(leaf):
@@ -137,9 +140,10 @@ def check_all_routes(f, *args):
     value, back = zygopy.pullback(f, *args)
     first, second = back(1.0), back(1.0)
     check_gradient(f, args, first)
-    assert all(np.array_equal(get_at(x, p), get_at(y, p)) for x, y, a in zip(first, second, args)
+    assert all(np.array_equal(get_at(x, p), get_at(y, p))
+               for x, y, a in zip(first, second, args, strict=True)
                for p, leaf in paths(a) if is_float_leaf(leaf)), "pullback is not repeatable"
-    for a, b in zip(args, before):
+    for a, b in zip(args, before, strict=True):
         for p, leaf in paths(b):
             if isinstance(leaf, np.ndarray):
                 assert np.array_equal(get_at(a, p), leaf), f"the argument changed at {p}"
@@ -268,7 +272,8 @@ def object_of_list_of_objects_loss(g, x):
 
 
 def test_object_holding_a_list_of_objects():
-    graph = Graph([Node(rand(4, seed=20), 0.1), Node(rand(4, seed=21), -0.2), Node(rand(4, seed=22), 0.3)], 1.5)
+    graph = Graph([Node(rand(4, seed=20), 0.1), Node(rand(4, seed=21), -0.2),
+                   Node(rand(4, seed=22), 0.3)], 1.5)
     g = check_all_routes(object_of_list_of_objects_loss, graph, rand(4, seed=23))
     assert isinstance(g[0], Graph) and type(g[0].nodes) is list and len(g[0].nodes) == 3
     assert all(isinstance(n, Node) for n in g[0].nodes)
@@ -286,11 +291,13 @@ class Outer:
 
 def deeply_nested_loss(o, t):
     x, (y, z) = t
-    return np.sum(o.inner.a * x) + np.sum(o.inner.b[0] * o.items[1][0]) * o.k + y * z + np.sum(o.items[0] ** 2)
+    return (np.sum(o.inner.a * x) + np.sum(o.inner.b[0] * o.items[1][0]) * o.k + y * z
+            + np.sum(o.items[0] ** 2))
 
 
 def test_deep_nesting():
-    o = Outer(Inner(rand(3, seed=24), (rand(2, seed=25), 4)), [rand(3, seed=26), (rand(2, seed=27),)], 0.6)
+    o = Outer(Inner(rand(3, seed=24), (rand(2, seed=25), 4)),
+              [rand(3, seed=26), (rand(2, seed=27),)], 0.6)
     t = (rand(3, seed=28), (0.4, 1.1))
     g = check_all_routes(deeply_nested_loss, o, t)
     assert isinstance(g[0], Outer) and isinstance(g[0].inner, Inner) and g[0].inner.b[1] is None
@@ -349,8 +356,9 @@ def test_two_layer_model():
     assert gm.layers[0].activation is None and gm.layers[2].activation is None
     assert gm.layers[0].w.shape == (4, 3) and gm.layers[2].b.shape == (2,)
     # the structure is usable for a gradient step: the loss goes down
-    step = Chain(*[Dense(layer.w - 0.1 * gl.w, layer.b - 0.1 * gl.b, layer.activation) if isinstance(layer, Dense)
-                   else Scale(layer.s - 0.1 * gl.s) for layer, gl in zip(model.layers, gm.layers)])
+    step = Chain(*[Dense(layer.w - 0.1 * gl.w, layer.b - 0.1 * gl.b, layer.activation)
+                   if isinstance(layer, Dense) else Scale(layer.s - 0.1 * gl.s)
+                   for layer, gl in zip(model.layers, gm.layers, strict=True)])
     assert mse(step, x, y) < mse(model, x, y)
 
 
@@ -359,7 +367,7 @@ def test_wrt_a_structured_argument_only():
     gw, gx = zygopy.gradient(list_loss, ws, x, wrt=0)
     assert gx is None and type(gw) is list
     full = zygopy.gradient(list_loss, ws, x)[0]
-    for a, b in zip(gw, full):
+    for a, b in zip(gw, full, strict=True):
         assert np.array_equal(a, b)
 
 
