@@ -27,7 +27,8 @@ class Float:
 
     @property
     def example(self):
-        return 0.5 * (self.lo + self.hi) + 0.0123 * (self.hi - self.lo)  # off-centre: no special midpoint
+        # off-centre: no special midpoint
+        return 0.5 * (self.lo + self.hi) + 0.0123 * (self.hi - self.lo)
 
 
 class Int:
@@ -108,7 +109,8 @@ def dense(x, w, b):
 
 # a in [0.5, 50]: sqrt domain, Newton from r0 = a + 1 > sqrt(a) converges monotonically from
 # above; the exit test changes the iteration count only when the residual is already ~1e-12.
-# (From r0 = a the loop would not run at all at a = 1, where the result a has derivative 1, not 1/2.)
+# (From r0 = a the loop would not run at all at a = 1, where the result a has derivative 1, not
+# 1/2.)
 @case(Float(0.5, 50.0))
 def newton_sqrt(a):
     r = a + 1.0
@@ -301,7 +303,8 @@ def logistic_map(x, n):
     return z + 0.001 * x
 
 
-# x in [0.1, 3], n = 1000..1500: a long sum, normalised by n; the derivative sum i cos(i x/n)/n^2 is O(1).
+# x in [0.1, 3], n = 1000..1500: a long sum, normalised by n; the derivative sum i cos(i x/n)/n^2
+# is O(1).
 @case(Float(0.1, 3.0), Int(1000, 1500))
 def long_sin_sum(x, n):
     s = 0.0
@@ -515,7 +518,8 @@ def hyperbolic_all(x):
 # x in [0.2, 5]: all logs need x > 0 (log1p x > -1); expm1 of x/5 <= 1 is small.
 @case(Float(0.2, 5.0))
 def logs_all(x):
-    return math.log(x) + math.log1p(x) * math.log2(x + 1.0) + math.log10(3.0 * x) + math.expm1(0.2 * x)
+    return (math.log(x) + math.log1p(x) * math.log2(x + 1.0) + math.log10(3.0 * x)
+            + math.expm1(0.2 * x))
 
 
 # x in [-2, 2], mu in [-0.5, 0.5], sigma in [0.5, 2]: normal CDF/tails via erf and erfc.
@@ -576,11 +580,13 @@ def fmod_wrap(x, k):
 def numpy_scalars(x, y):
     a = np.exp(-x) * np.tanh(y) + np.maximum(x, y + 2.0) + np.minimum(x, y - 1.0)
     b = np.sqrt(x) + np.log(x) + np.sin(y) * np.cos(x) + np.abs(y - 3.0)
-    c = np.arctan2(y, x) + np.hypot(x, y) + np.arcsinh(y) + np.arctan(y) + np.float64(x) * np.negative(y)
+    c = (np.arctan2(y, x) + np.hypot(x, y) + np.arcsinh(y) + np.arctan(y)
+         + np.float64(x) * np.negative(y))
     return a + b + c
 
 
-# x in [-2, 2], n in [0, 10]: unary plus/minus, float() of ints, augmented assignments of every kind.
+# x in [-2, 2], n in [0, 10]: unary plus/minus, float() of ints, augmented assignments of every
+# kind.
 @case(Float(-2.0, 2.0), Int(0, 10))
 def augmented_ops(x, n):
     y = +x
@@ -657,7 +663,8 @@ def bracket_then_newton_min(x):
     return t + (t - x) ** 2
 
 
-# speed in [0.1, 2], angle in [0.1, 1.2]: a small physics formula (projectile range with drag correction)
+# speed in [0.1, 2], angle in [0.1, 1.2]: a small physics formula (projectile range with drag
+# correction)
 # using a global constant; early return when the launch angle is too flat (never for these inputs).
 @case(Float(0.1, 2.0), Float(0.1, 1.2))
 def projectile(speed, angle):
