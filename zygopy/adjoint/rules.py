@@ -48,8 +48,8 @@ def _prim(op):
     return call
 
 
-sin, cos, sinh, cosh, exp, log, sqrt, sign, select, floor, copysign, to_int = map(
-    _prim, ["sin", "cos", "sinh", "cosh", "exp", "log", "sqrt", "sign", "select", "floor", "copysign", "int"])
+sin, cos, sinh, cosh, exp, log, sqrt, sign, select, copysign = map(
+    _prim, ["sin", "cos", "sinh", "cosh", "exp", "log", "sqrt", "sign", "select", "copysign"])
 
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
@@ -59,6 +59,13 @@ def _pow(g, y, a, b):
     # the base is replaced by 1 there, or 0 * inf would give nan); d/db = y * log(a), for a > 0
     safe_base = select(b == 0, 1.0, a)
     return g * b * safe_base ** (b - 1), select(a > 0.0, g * y * log(select(a > 0.0, a, 1.0)), 0.0)
+
+
+def _remainder(g, y, a, b):
+    # y = a - q b for an integer q (floor(a / b) for %, its truncation for fmod): d/db = -q, with
+    # q = (a - y) / b, the quotient y was computed with (floor(a / b) itself can be one off where
+    # a / b rounds to an integer); plain arithmetic, so it works on arrays and keeps float32
+    return g, -(g * ((a - y) / b))
 
 
 def _min(g, y, a, b):
@@ -113,8 +120,8 @@ RULES = {
     "atan2": lambda g, y, a, b: (g * b / (a * a + b * b), -(g * a) / (a * a + b * b)),
     "hypot": lambda g, y, a, b: (g * a / y, g * b / y),
     "copysign": lambda g, y, a, b: (g * sign(a) * copysign(1.0, b), None),
-    "mod": lambda g, y, a, b: (g, -(g * floor(a / b))),
-    "fmod": lambda g, y, a, b: (g, -(g * to_int(a / b))),
+    "mod": _remainder,
+    "fmod": _remainder,
     # piecewise constant: zero almost everywhere
     "floordiv": _zero, "sign": _zero, "floor": _zero, "ceil": _zero,
 }
