@@ -25,6 +25,10 @@ if str(REPO_ROOT) not in sys.path:
 
 RESULTS = BENCH_DIR / "RESULTS.md"
 
+# steady times are of compiled code: a first call would otherwise be interpreted while it compiles
+# (zygopy/backend/tiered.py); first_gradient.py turns it on for the first calls it measures
+os.environ.setdefault("ZYGOPY_INTERPRET_WHILE_COMPILING", "0")
+
 
 # --- measuring ------------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import re
 import signal
@@ -50,6 +51,10 @@ import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
+
+# the fused path checks compiled code, which a first call would otherwise interpret while it
+# compiles (zygopy/backend/tiered.py; the eval paths check the evaluator)
+os.environ["ZYGOPY_INTERPRET_WHILE_COMPILING"] = "0"
 
 H_REL = 1e-4
 KINK_REL, KINK_ABS = 1e-5, 1e-7
