@@ -20,6 +20,7 @@ import types
 
 import numpy as np
 
+from .adjoint.rules import rules_version
 from .backend import tiered
 from .backend.compiled import CompiledGradient
 from .errors import NotScalar, UnsupportedType
@@ -43,7 +44,7 @@ def _compiled(f, args, wrt):
     sig = signature(f, args)
     explicit = wrt is not None
     wrt = _check_wrt(f, wrt, len(args)) if explicit else tuple(range(len(args)))
-    key = (f, sig.key, wrt)
+    key = (f, sig.key, wrt, rules_version())  # a replaced rule makes the old gradients stale
     if explicit:
         _check_wrt_types(f, sig, wrt)
     c = _CACHE.get(key)

@@ -3,13 +3,15 @@
 A rule takes the output gradient `g`, the primal output `y` and the primal inputs, and returns
 one contribution per input (None where the input gets none). Arguments are `Sym`s: arithmetic on
 them emits IR into the reverse block being built, so rules read like the maths.
-Users add rules for their own primitives with `register_rule`.
+Users replace the rule of a primitive with `register_rule`.
 """
 from __future__ import annotations
 
+import difflib
 import math
+import sys
 
-from ..errors import ZygopyError
+from ..errors import NoRule, ZygopyError
 
 
 class Sym:
@@ -140,23 +142,58 @@ RULES["custom"] = _custom
 RULES["stop_gradient"] = lambda g, y, x: (None,)
 
 
+_version = 0  # counts replaced rules
+
+
+def rules_version() -> int:
+    """Changes whenever a rule is replaced: gradients compiled before used the old rule."""
+    return _version
+
+
 def register_rule(op):
-    """Decorator: `@register_rule("myop") def _(g, y, *inputs): return (contribution, ...)`."""
-    def add(fn):
+    """Decorator replacing the derivative rule of the primitive `op`, named as the IR prints it:
+
+        @zygopy.register_rule("sin")
+        def _(g, y, x):            # output gradient, output, inputs -> one entry per input
+            return (g * cos(x),)   # `cos` from zygopy.adjoint.rules: rules emit IR
+
+    Gradients compiled from then on use it. For a function of your own, use `custom_rule`."""
+    known = _primitives()
+    if op not in known:
+        caller = sys._getframe(1)
+        close = difflib.get_close_matches(str(op), known, n=1)
+        raise NoRule(f"register_rule: {op!r} is not a zygopy primitive"
+                     + (f"; did you mean {close[0]!r}?" if close else ""),
+                     caller.f_code.co_filename, caller.f_lineno,
+                     hint=f"the primitives are {', '.join(known)}; to give a function of your "
+                          "own a derivative, decorate it with @zygopy.custom_rule and add a "
+                          ".pullback")
+
+    def replace(fn):
+        global _version
         RULES[op] = fn
+        _version += 1
         return fn
-    return add
+    return replace
+
+
+def _primitives():
+    """The primitives a rule may be registered for: those of user code, not the adjoint's own
+    operations (which have no evaluator) nor custom rules (which carry their pullback)."""
+    from ..ir import array_primitives  # noqa: F401  (registers the array primitives)
+    from ..ir.primitives import PRIMITIVES
+    return sorted(name for name, p in PRIMITIVES.items()
+                  if p.impl is not None and name not in ("custom", "custom_grad"))
 
 
 def rule_for(op, filename=None, line=None):
     rule = RULES.get(op)
     if rule is None:
-        from .. import errors
-        raise errors.NoRule(f"the primitive {op!r} has no derivative rule, and the gradient flows through it",
-                            filename, line,
-                            hint=f"add one with @zygopy.adjoint.rules.register_rule({op!r}), "
-                                 "or stop the gradient before it")
+        raise NoRule(f"the primitive {op!r} has no derivative rule, and the gradient flows through "
+                     "it", filename, line,
+                     hint=f"add one with @zygopy.register_rule({op!r}), or stop the gradient "
+                          "before it")
     return rule
 
 
-__all__ = ["RULES", "Sym", "register_rule", "rule_for", "ZygopyError"]
+__all__ = ["RULES", "Sym", "register_rule", "rule_for", "rules_version", "ZygopyError"]
