@@ -1,5 +1,6 @@
 """register_rule replaces a primitive's rule, and gradients compiled with the old rule are
-compiled again; an op that is not a primitive is refused with a zygopy error at the caller's line."""
+compiled again; an op that is not a primitive is refused with a zygopy error at the caller's
+line."""
 import math
 
 import numpy as np
