@@ -39,8 +39,6 @@ def _fold(s, args, defs):
             return d.args[args[1]]
     if s.op == "truth" and isinstance(args[0], Var) and args[0].type == BOOL:
         return args[0]
-    if s.op == "float" and isinstance(args[0], Var) and args[0].type == FLOAT:
-        return args[0]
     if s.op == "mul":  # x * 1 is exactly x for ints and floats (a for loop's index with step 1)
         for x, one in (args, args[::-1]):
             if (isinstance(x, Var) and x.type in (INT, FLOAT) and type(one) in (int, float)
