@@ -6,7 +6,8 @@ very functions, element by element. Each is registered with `@case(spec, ...)`, 
 argument:
 
     A(shape, lo, hi)        a float64 array drawn uniformly from [lo, hi] (float32 with dtype=)
-    Distinct(shape, lo, hi) an array of well separated values (a shuffled grid with a little jitter):
+    Distinct(shape, lo, hi) an array of well separated values (a shuffled grid with a little
+    jitter):
                             for max/min reductions, whose gradient jumps at ties
     Away(shape, lo, hi)     |x| drawn from [lo, hi] with a random sign: for abs/where/maximum at 0
     F(lo, hi)               a Python float
@@ -85,7 +86,8 @@ class Case:
     def args(self):
         """Fresh arguments (new arrays each call), the same values every time."""
         rng = np.random.default_rng(zlib.crc32(self.name.encode()))
-        return tuple(s.draw(rng) if hasattr(s, "draw") else (s.copy() if isinstance(s, np.ndarray) else s)
+        return tuple(s.draw(rng) if hasattr(s, "draw")
+                     else (s.copy() if isinstance(s, np.ndarray) else s)
                      for s in self.specs)
 
 
@@ -219,7 +221,8 @@ def red_1d_axis0(a):
 # negative constant axes (counted from the end), for reductions and concatenate
 @case(A((3, 4)), A((3, 2)))
 def red_negative_axis(a, b):
-    return np.sum(np.sum(a, axis=-1) ** 2) + np.sum(a.mean(axis=-2) ** 3) + np.sum(np.concatenate((a, b), axis=-1))
+    return (np.sum(np.sum(a, axis=-1) ** 2) + np.sum(a.mean(axis=-2) ** 3)
+            + np.sum(np.concatenate((a, b), axis=-1)))
 
 
 # ---- linear algebra and shape changes ---------------------------------------------------------
@@ -496,7 +499,8 @@ def model_mlp(w1, b1, w2, b2, x):
 
 
 # softmax cross-entropy with max-subtraction; the max has no ties (distinct logits)
-@case(Distinct((3, 4), -2.0, 2.0), np.array([[0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]),
+@case(Distinct((3, 4), -2.0, 2.0),
+      np.array([[0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]),
       evaluator=True)
 def model_softmax_xent(logits, onehot):
     m = np.max(logits, axis=1)  # (3,)

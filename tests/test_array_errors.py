@@ -1,4 +1,5 @@
-"""Array programs zygopy cannot differentiate get a clear zygopy error, not a crash or a wrong gradient.
+"""Array programs zygopy cannot differentiate get a clear zygopy error, not a crash or a wrong
+gradient.
 
 A clear error is a zygopy.ZygopyError subclass whose message names the user's file and the line of
 the offending construct. Cases where zygopy currently lets an error from deep inside Numba or NumPy
@@ -28,7 +29,8 @@ def assert_clear(excinfo, fn, text, *words):
     assert isinstance(e, ZygopyError)
     assert "internal error" not in message, message
     assert __file__ in message and e.filename == __file__, message
-    assert e.line == line_of(fn, text), f"expected line {line_of(fn, text)}, got {e.line}: {message}"
+    want = line_of(fn, text)
+    assert e.line == want, f"expected line {want}, got {e.line}: {message}"
     assert text.strip() in message, message  # the offending source line is quoted
     for w in words:
         assert w in message, f"{w!r} not in {message!r}"
@@ -140,7 +142,8 @@ def complex_literal(a):
     return np.sum(b).real
 
 
-@pytest.mark.parametrize("arg", [np.ones(3) + 1j, np.ones((2, 2), dtype=np.complex64)], ids=["complex128",
+@pytest.mark.parametrize("arg", [np.ones(3) + 1j, np.ones((2, 2), dtype=np.complex64)],
+                         ids=["complex128",
                                                                                              "complex64"])
 def test_complex_array_argument(arg):
     with pytest.raises(UnsupportedType) as excinfo:

@@ -43,18 +43,21 @@ class Model:
 
 
 REPL = {}
-exec("def typed_at_the_prompt(x):\n    return x * x\nlambda_at_the_prompt = lambda x: 2.0 * x", REPL)
+exec("def typed_at_the_prompt(x):\n    return x * x\n"
+     "lambda_at_the_prompt = lambda x: 2.0 * x", REPL)
 
 
 @pytest.mark.parametrize("f", [math.sin, abs, np.sin, Model, functools.partial(times, 2.0)],
                          ids=["math.sin", "abs", "np.sin", "a class", "functools.partial"])
 def test_callables_without_python_source(f):
-    with pytest.raises(zygopy.UnsupportedSyntax, match="not a Python function zygopy can read the source of"):
+    with pytest.raises(zygopy.UnsupportedSyntax,
+                       match="not a Python function zygopy can read the source of"):
         zygopy.gradient(f, 1.0)
 
 
 def test_function_typed_at_the_prompt():
-    with pytest.raises(zygopy.UnsupportedSyntax, match="source of 'typed_at_the_prompt' is not available") as info:
+    with pytest.raises(zygopy.UnsupportedSyntax,
+                       match="source of 'typed_at_the_prompt' is not available") as info:
         zygopy.gradient(REPL["typed_at_the_prompt"], 1.0)
     assert "define the function in a file" in str(info.value)
 
@@ -70,7 +73,8 @@ def test_not_a_function():
 
 
 def test_none_argument_names_the_function():
-    with pytest.raises(zygopy.UnsupportedType, match="argument 0 of 'times' has type NoneType") as info:
+    with pytest.raises(zygopy.UnsupportedType,
+                       match="argument 0 of 'times' has type NoneType") as info:
         zygopy.gradient(times, None, 1.0)
     assert info.value.filename == __file__ and info.value.line == times.__code__.co_firstlineno
 
@@ -104,4 +108,5 @@ def test_caller_reuses_an_array_the_function_writes():
     # analytic: f = 9 a1^2 + a1^2, so the gradient is (0, 20 a1)
     assert np.array_equal(first[0], [0.0, 40.0])
     value, back = zygopy.pullback(writes_its_argument, a)
-    assert value == 40.0 and np.array_equal(back(1.0)[0], [0.0, 40.0]) and np.array_equal(a, [1.0, 2.0])
+    assert value == 40.0 and np.array_equal(back(1.0)[0], [0.0, 40.0])
+    assert np.array_equal(a, [1.0, 2.0])
