@@ -68,11 +68,9 @@ def quiet_numba():
 
 
 def worker_environment(cache_dir):
-    """Set up a worker process: its cache directory; compiled code from the first call on (by
-    default zygopy runs a gradient's first calls in the evaluator while Numba compiles, which
-    would leave the compiled paths unchecked); Numba's warnings off."""
+    """Set up a worker process: its cache directory, Numba's warnings off. (check.py turns off
+    interpreting while compiling, for every user of the checks.)"""
     os.environ["ZYGOPY_CACHE_DIR"] = cache_dir
-    os.environ["ZYGOPY_INTERPRET_WHILE_COMPILING"] = "0"
     quiet_numba()
 
 
