@@ -15,8 +15,9 @@ import math
 import os
 import re
 
+from ..ir.infer import type_of_arg
 from ..ir.ir import Function, Slot, Var, uses
-from ..ir.primitives import PRIMITIVES
+from ..ir.primitives import BINARY_MATH, PRIMITIVES, is_weak, promote
 from ..ir.primitives import NUMPY_OF_MATH
 from ..ir.types import ArrayT, Scalar, TupleT
 from .arrays import array_expression
@@ -123,6 +124,8 @@ def zero_of(t) -> str:
 
 def expression(s) -> str:
     op, args = s.op, [operand(a) for a in s.args]
+    if op in PROMOTING:
+        args = promoted(s, args)
     if op in ("custom", "custom_grad"):
         spec = _spec_of(s)
         name_ = spec.name if op == "custom" else spec.name + "_grad"
@@ -131,7 +134,7 @@ def expression(s) -> str:
     if lowered is not None:
         return lowered
     if op in BINARY:
-        if op == "pow" and isinstance(s.var.type, Scalar) and s.var.type.is_float and _is_int(s.args[0]):
+        if op == "pow" and s.var.type == Scalar("float64") and _is_int(s.args[0]):
             args[0] = f"float({args[0]})"  # Python's int ** negative int is a float; Numba's is not
         return f"{args[0]} {BINARY[op]} {args[1]}"
     if op == "stop_gradient":
@@ -159,6 +162,33 @@ def expression(s) -> str:
     if op == "getattr":
         return f"{args[0]}.{s.args[1]}"
     raise NotImplementedError(f"no lowering for {op}")
+
+
+# operations whose operands NumPy promotes to one dtype (primitives.promote)
+PROMOTING = set(BINARY) | {"min", "max", "select"} | set(BINARY_MATH)
+
+
+def promoted(s, args):
+    """The operands' source, cast where Numba would promote them otherwise than NumPy 2: Numba
+    computes float32 with a Python float (or, between scalars or in np.where, a Python int) in
+    float64, and a float32 with an int64 array or NumPy int64 in float32. The casts are NumPy's
+    own: a Python number becomes float32 (NEP 50), an int64 float64."""
+    first = 1 if s.op == "select" else 0  # the condition takes no part
+    if s.op == "select" and not isinstance(s.var.type, ArrayT):
+        return args  # `a if c else b` is one of its operands, unpromoted
+    ts = [type_of_arg(a) for a in s.args[first:]]
+    dtype = promote(ts)
+    # elsewhere Numba gives float32 for arrays with a Python int (and x ** 2 stays an int power)
+    ints_too = s.op == "select" or not any(isinstance(t, ArrayT) for t in ts)
+    meets_float32 = dtype == "float64" and any(t.dtype == "float32" for t in ts)
+    out = args[:first]
+    for t, src in zip(ts, args[first:], strict=True):
+        if dtype == "float32" and is_weak(t) and (t.is_float or ints_too):
+            src = f"np.float32({src})"
+        elif meets_float32 and t.dtype == "int64" and not is_weak(t):
+            src = f"{src}.astype(np.float64)" if isinstance(t, ArrayT) else f"np.float64({src})"
+        out.append(src)
+    return out
 
 
 def _spec_of(s):
@@ -277,7 +307,8 @@ def statement(w: Writer, s):
 
 
 def assign_args(w: Writer, target_args, values):
-    pairs = [(name(p), operand(v)) for p, v in zip(target_args, values) if not (isinstance(v, Var) and v is p)]
+    pairs = [(name(p), _converted(operand(v), v, p)) for p, v in zip(target_args, values)
+             if not (isinstance(v, Var) and v is p)]
     if not pairs:
         return
     targets = {t for t, _ in pairs}
@@ -286,6 +317,15 @@ def assign_args(w: Writer, target_args, values):
     else:
         for t, src in pairs:
             w(f"{t} = {src}")
+
+
+def _converted(src, value, param):
+    """A value passed to a block argument, in its dtype: Numba unifies two scalar types, but not
+    a float32 array with the float64 array it becomes on another path (`h = h * y` in a loop)."""
+    t, want = getattr(value, "type", None), param.type
+    if isinstance(t, ArrayT) and isinstance(want, ArrayT) and t.dtype != want.dtype:
+        return f"{src}.astype(np.{want.dtype})"
+    return src
 
 
 def dispatch_loop(w: Writer, fn: Function, on_return):
@@ -403,14 +443,24 @@ def reverse_source(adj, pyname: str) -> str:
     rev = adj.reverse
     scalars, lists = _stack_names(adj)
     w = Writer()
-    params = [name(a) for a in rev.args] + lists + scalars + [f"top_{s}" for s in scalars + lists]
+    params = ["dy"] + [name(a) for a in rev.args[1:]] + lists + scalars
+    params += [f"top_{s}" for s in scalars + lists]
     w(_jit_for_call(len(params)))
     w(f"def {pyname}({', '.join(params)}):")
     w.indent()
+    # the caller's dy is a Python float (or a tuple of them); the reverse IR types it as the
+    # result, which may be float32
+    w(f"{name(rev.args[0])} = {_in_dtype('dy', rev.args[0].type)}")
     for slot in _slots(rev):
         w(f"{name(slot)} = {zero_of(slot.type)}")
     body(w, rev, lambda w, v: w(f"return {operand(v)}"))
     return w.text()
+
+
+def _in_dtype(src, t):
+    if isinstance(t, TupleT):
+        return "(" + "".join(_in_dtype(f"{src}[{i}]", e) + ", " for i, e in enumerate(t.elts)) + ")"
+    return f"np.float32({src})" if t == Scalar("float32") else src
 
 
 def fused_source(adj, pyname: str, forward: str, pullback: str) -> str:

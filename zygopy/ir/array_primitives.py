@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .primitives import FLOAT, INT, PRIMITIVES, Primitive, broadcast
-from .types import ArrayT, Scalar, TupleT, join
+from .primitives import FLOAT, INT, PRIMITIVES, Primitive, broadcast, promote
+from .types import ArrayT, Scalar, TupleT
 
 
 def _array(t, what):
@@ -22,20 +22,20 @@ def _reduce(float_result=False):
         a, axis = _array(ts[0], "a reduction"), args[1]
         dtype = "float64" if float_result and not a.is_float else a.dtype
         if axis is None:
-            return Scalar(dtype)
+            return Scalar(dtype, strong=True)
         if not isinstance(axis, int) or not -a.ndim <= axis < a.ndim:
             raise TypeError(f"axis must be a constant integer below {a.ndim}, got {axis!r}")
-        return Scalar(dtype) if a.ndim == 1 else ArrayT(dtype, a.ndim - 1)
+        return Scalar(dtype, strong=True) if a.ndim == 1 else ArrayT(dtype, a.ndim - 1)
     return rule
 
 
 def _matmul_type(ts, args):
     a, b = _array(ts[0], "@"), _array(ts[1], "@")
-    dtype = join(Scalar(a.dtype), Scalar(b.dtype)).dtype
+    dtype = promote([a, b])
     ndim = {(2, 2): 2, (2, 1): 1, (1, 2): 1, (1, 1): 0}.get((a.ndim, b.ndim))
     if ndim is None:
         raise TypeError(f"@ of a {a.ndim}-d and a {b.ndim}-d array is not supported")
-    return Scalar(dtype) if ndim == 0 else ArrayT(dtype, ndim)
+    return Scalar(dtype, strong=True) if ndim == 0 else ArrayT(dtype, ndim)
 
 
 def _shape_rank(t):

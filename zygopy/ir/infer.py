@@ -9,7 +9,7 @@ from ..errors import UnsupportedType
 from .cfg import reverse_postorder
 from .ir import Function, Slot, Var
 from .primitives import result_type
-from .types import NONE, join, typeof
+from .types import NONE, join, strengths, typeof
 
 
 def type_of_arg(a):
@@ -39,7 +39,7 @@ def infer_types(fn: Function, arg_types) -> Function:
                     t = result_type(s.op, ts, s.args)
                 except TypeError as e:
                     raise UnsupportedType(str(e), fn.filename, s.line) from None
-                if s.var is not None and t != s.var.type:
+                if s.var is not None and _changed(t, s.var.type):
                     s.var.type, changed = t, True
             for br in b.branches:
                 if br.is_return:
@@ -54,9 +54,13 @@ def infer_types(fn: Function, arg_types) -> Function:
                         name = f"{param.name!r} " if param.name else ""
                         raise UnsupportedType(f"the value {name}is {param.type} on one path and {t} on another",
                                               fn.filename, _line_of(b, fn)) from None
-                    if new != param.type:
+                    if _changed(new, param.type):
                         param.type, changed = new, True
     return fn
+
+
+def _changed(new, old):
+    return new != old or strengths(new) != strengths(old)  # equality ignores strength
 
 
 def _line_of(block, fn):

@@ -6,7 +6,6 @@ how it differentiates lives in `zygopy.adjoint.rules`.
 """
 from __future__ import annotations
 
-import functools
 import math
 import operator
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from .types import BOOL, FLOAT, INT, NONE, SLICE, ArrayT, NoneT, Scalar, SliceT, TupleT, join
+from .types import _RANK, BOOL, FLOAT, INT, NONE, SLICE, ArrayT, NoneT, Scalar, SliceT, TupleT, join
 
 
 @dataclass(frozen=True)
@@ -30,10 +29,6 @@ def _numeric(t):
     return INT if t == BOOL else t
 
 
-def _join_all(ts):
-    return functools.reduce(join, ts)
-
-
 def _number(t):
     """An operand of arithmetic or of a math function: a scalar or an array, not a tuple or none."""
     if not isinstance(t, (Scalar, ArrayT)):
@@ -42,24 +37,37 @@ def _number(t):
 
 
 def broadcast(ts):
-    """The type of an elementwise operation: scalars join; with arrays, the widest rank wins."""
+    """The type of an elementwise operation: the dtype `promote` gives, the widest rank."""
     ts = [_number(t) for t in ts]
     arrays = [t for t in ts if isinstance(t, ArrayT)]
-    if not arrays:
-        return _join_all(ts)
-    return ArrayT(numba_dtype([t.dtype for t in ts]), max(a.ndim for a in arrays))
+    dtype = promote(ts)
+    if arrays:
+        return ArrayT(dtype, max(a.ndim for a in arrays))
+    return Scalar(dtype, any(isinstance(t, Scalar) and t.strong for t in ts))
 
 
-def numba_dtype(dtypes):
-    """The dtype Numba gives an elementwise result (NumPy's rules before NEP 50: a float64 or an
-    int64 operand, array or scalar, makes float32 arrays float64)."""
-    kinds = set(dtypes)
-    if "float64" in kinds or ("float32" in kinds and "int64" in kinds):
+def is_weak(t):
+    """A Python number: NumPy 2 (NEP 50) gives it the dtype of the NumPy values it meets, so
+    `0.5 * x` stays float32. Literals, arguments and what is computed from them alone are Python
+    numbers (an np.float64 argument too: a compiled function serves both)."""
+    return isinstance(t, Scalar) and t.dtype != "float32" and not t.strong
+
+
+_KIND = {"bool": 0, "int64": 1, "float32": 2, "float64": 2}
+
+
+def promote(ts):
+    """The dtype NumPy 2 gives an elementwise result of operands of types `ts` (NEP 50)."""
+    strong = [t.dtype for t in ts if not is_weak(t)]
+    weak = max((t.dtype for t in ts if is_weak(t)), key=_RANK.get, default="bool")
+    if not strong:  # Python numbers only: bool < int < float
+        return weak
+    if "float32" in strong and "int64" in strong:  # float32 cannot hold every int64
         return "float64"
-    for dtype in ("float32", "int64"):
-        if dtype in kinds:
-            return dtype
-    return "bool"
+    dtype = max(strong, key=_RANK.get)
+    # a weak operand of a higher kind than every strong one (a float with an int array) makes
+    # the result that kind's default dtype, which is the weak operand's own
+    return weak if _KIND[weak] > _KIND[dtype] else dtype
 
 
 def _arith(ts, args):
@@ -69,9 +77,9 @@ def _arith(ts, args):
 
 def _float_of(ts, args):
     t = broadcast(ts)
-    if isinstance(t, ArrayT):
-        return t if t.is_float else ArrayT("float64", t.ndim)
-    return FLOAT
+    if t.is_float:
+        return t
+    return ArrayT("float64", t.ndim) if isinstance(t, ArrayT) else Scalar("float64", t.strong)
 
 
 def _pow_type(ts, args):
@@ -118,7 +126,7 @@ def _getindex_type(ts, args):
         dropped = sum(1 for t in idx_types if isinstance(t, Scalar))  # an integer index drops an axis
         added = sum(1 for t in idx_types if t == NONE)  # None (np.newaxis) adds one
         ndim = base.ndim - dropped + added
-        return Scalar(base.dtype) if ndim == 0 else ArrayT(base.dtype, ndim)
+        return Scalar(base.dtype, strong=True) if ndim == 0 else ArrayT(base.dtype, ndim)
     raise TypeError(f"cannot index a value of type {base}")
 
 
@@ -248,10 +256,14 @@ NUMPY_OF_MATH = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": 
                  "atanh": "arctanh", "atan2": "arctan2", "fabs": "abs"}
 
 
-def _elementwise(scalar_fn, array_fn):
-    """Python's scalar function, or NumPy's on arrays (math.sin cannot take an array)."""
+def _elementwise(scalar_fn, array_fn, float32=True):
+    """Python's scalar function, or NumPy's on arrays (math.sin cannot take an array). Given a
+    float32 scalar the result is float32, as `promote` types it (math.sin would give a float)."""
     def impl(*xs):
-        return array_fn(*xs) if any(isinstance(x, np.ndarray) for x in xs) else scalar_fn(*xs)
+        if any(isinstance(x, np.ndarray) for x in xs):
+            return array_fn(*xs)
+        y = scalar_fn(*xs)
+        return np.float32(y) if float32 and any(isinstance(x, np.float32) for x in xs) else y
     return impl
 
 
@@ -265,7 +277,9 @@ for _name in UNARY_MATH + BINARY_MATH:
     _add(_name, _elementwise(getattr(math, _name), _array_fn), _float_of)
 for _name, _array_fn in [("min", np.minimum), ("max", np.maximum), ("select", np.where), ("sign", np.sign)]:
     _prim = PRIMITIVES[_name]
-    PRIMITIVES[_name] = Primitive(_name, _elementwise(_prim.impl, _array_fn), _prim.type_rule)
+    # `a if c else b` is one of its operands, unpromoted
+    PRIMITIVES[_name] = Primitive(_name, _elementwise(_prim.impl, _array_fn, _name != "select"),
+                                  _prim.type_rule)
 
 # NumPy names that mean the same primitive on scalars
 NUMPY_ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2", "arcsinh": "asinh",

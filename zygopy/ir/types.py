@@ -4,7 +4,7 @@ Types print the way the IR shows them (`float64`, `(int64, float64)`, `array(flo
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -12,6 +12,11 @@ import numpy as np
 @dataclass(frozen=True)
 class Scalar:
     dtype: str  # 'bool', 'int64', 'float64', 'float32'
+    # a NumPy scalar (an element or a sum of a float64 array), which promotes like an array of
+    # its dtype, rather than a Python number, which takes the dtype of the arrays it meets
+    # (NEP 50); float32 scalars are NumPy's whatever this says. It changes only how operations
+    # promote, so it takes no part in equality
+    strong: bool = field(default=False, compare=False)
 
     def __str__(self):
         return self.dtype
@@ -69,10 +74,10 @@ def join(a, b):
     """The least type holding both (what Numba unifies two assignments to)."""
     if a is None:
         return b
-    if b is None or a == b:
+    if b is None or a == b and strengths(a) == strengths(b):
         return a
     if isinstance(a, Scalar) and isinstance(b, Scalar):
-        return a if _RANK[a.dtype] >= _RANK[b.dtype] else b
+        return Scalar(max(a.dtype, b.dtype, key=_RANK.get), a.strong or b.strong)
     if isinstance(a, TupleT) and isinstance(b, TupleT) and len(a.elts) == len(b.elts):
         return TupleT(tuple(join(x, y) for x, y in zip(a.elts, b.elts)))
     if isinstance(a, ArrayT) and isinstance(b, ArrayT) and a.ndim == b.ndim:
@@ -91,6 +96,13 @@ def operand_key(value):
     if isinstance(value, slice):
         return "slice", operand_key((value.start, value.stop, value.step))
     return "object", id(value)
+
+
+def strengths(t):
+    """Which scalars in a type are strong (`Scalar.strong`), which equality does not compare."""
+    if isinstance(t, TupleT):
+        return tuple(strengths(e) for e in t.elts)
+    return isinstance(t, Scalar) and t.strong
 
 
 def typeof(value):
