@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from .rules import RULES, Sym, _prim
 
 spread, transpose, reshape, matmul, outer, getattr_, getindex, eq, sum_ = map(
-    _prim, ["spread", "transpose", "reshape", "matmul", "outer", "getattr", "getindex", "eq", "sum"])
+    _prim,
+    ["spread", "transpose", "reshape", "matmul", "outer", "getattr", "getindex", "eq", "sum"])
 
 
 @dataclass
@@ -107,7 +108,7 @@ RULES.update({
 })
 
 # elementwise primitives: their contributions are summed back to each operand's shape
-ELEMENTWISE = {"add", "sub", "mul", "truediv", "pow", "neg", "pos", "abs", "fabs", "min", "max", "select", "sin",
-               "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "exp",
-               "expm1", "log", "log1p", "log2", "log10", "sqrt", "erf", "erfc", "atan2", "hypot", "copysign", "mod",
-               "fmod", "float"}
+ELEMENTWISE = {"add", "sub", "mul", "truediv", "pow", "neg", "pos", "abs", "fabs", "min", "max",
+               "select", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+               "asinh", "acosh", "atanh", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt",
+               "erf", "erfc", "atan2", "hypot", "copysign", "mod", "fmod", "float"}

@@ -17,18 +17,19 @@ import re
 
 from ..ir.infer import type_of_arg
 from ..ir.ir import Function, Slot, Var, uses
-from ..ir.primitives import BINARY_MATH, PRIMITIVES, is_weak, promote
-from ..ir.primitives import NUMPY_OF_MATH
+from ..ir.primitives import BINARY_MATH, NUMPY_OF_MATH, PRIMITIVES, is_weak, promote
 from ..ir.types import ArrayT, Scalar, TupleT
 from .arrays import array_expression
 from .structure import LOOPING, UNREACHABLE, Structurer, Unstructured
 
-BINARY = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
-          "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+BINARY = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%",
+          "pow": "**", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 CALLS = {"abs": "abs", "min": "min", "max": "max", "float": "float", "int": "int", "len": "len",
-         "truth": "bool", "sign": "np.sign", "floor": "math.floor", "ceil": "math.ceil", "slice": "slice"}
-MATH = {"sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "exp",
-        "expm1", "log", "log1p", "log2", "log10", "sqrt", "erf", "erfc", "fabs", "atan2", "hypot", "copysign", "fmod"}
+         "truth": "bool", "sign": "np.sign", "floor": "math.floor", "ceil": "math.ceil",
+         "slice": "slice"}
+MATH = {"sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
+        "atanh", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "erf", "erfc", "fabs",
+        "atan2", "hypot", "copysign", "fmod"}
 
 NOT_IN_NUMBA_MATH = {"fmod"}  # math functions Numba lacks; their NumPy twins compile
 
@@ -68,7 +69,8 @@ def const(c) -> str:
         return "(" + "".join(const(x) + ", " for x in c) + ")"
     if isinstance(c, float) and math.isnan(c):
         return "math.nan"
-    text = ("math.inf" if c > 0 else "-math.inf") if isinstance(c, float) and math.isinf(c) else repr(c)
+    text = (("math.inf" if c > 0 else "-math.inf") if isinstance(c, float) and math.isinf(c)
+            else repr(c))
     # a negative literal is an operand: unparenthesised, `-1.0 ** n` would parse as -(1.0 ** n)
     return f"({text})" if text.startswith("-") else text
 
@@ -77,9 +79,10 @@ def const(c) -> str:
 # operations into one loop (one named temporary per operation would each be materialised)
 _FOLDED: dict = {}
 _FOLDING: set = set()
-FUSIBLE = {"add", "sub", "mul", "truediv", "pow", "neg", "pos", "abs", "min", "max", "select", "sin", "cos", "tan",
-           "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt",
-           "lt", "le", "gt", "ge", "eq", "ne", "sign", "atan2", "hypot", "copysign"}
+FUSIBLE = {"add", "sub", "mul", "truediv", "pow", "neg", "pos", "abs", "min", "max", "select",
+           "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "expm1",
+           "log", "log1p", "log2", "log10", "sqrt", "lt", "le", "gt", "ge", "eq", "ne", "sign",
+           "atan2", "hypot", "copysign"}
 
 
 def operand(a) -> str:
@@ -100,7 +103,8 @@ def foldable(fn: Function) -> set:
     for b in fn.blocks:
         for i, st in enumerate(b.stmts):
             v = st.var
-            if v is None or not isinstance(v.type, ArrayT) or count.get(v) != 1 or st.op not in FUSIBLE:
+            if (v is None or not isinstance(v.type, ArrayT) or count.get(v) != 1
+                    or st.op not in FUSIBLE):
                 continue
             later = b.stmts[i + 1:]
             if user[v] in later:
@@ -149,7 +153,8 @@ def expression(s) -> str:
         return f"{CALLS[op]}({', '.join(args)})"
     if op in MATH:
         on_arrays = any(isinstance(getattr(a, "type", None), ArrayT) for a in s.args)
-        fn = f"np.{NUMPY_OF_MATH.get(op, op)}" if on_arrays or op in NOT_IN_NUMBA_MATH else f"math.{op}"
+        fn = (f"np.{NUMPY_OF_MATH.get(op, op)}" if on_arrays or op in NOT_IN_NUMBA_MATH
+              else f"math.{op}")
         return f"{fn}({', '.join(args)})"
     if op == "select":
         return f"{args[1]} if {args[0]} else {args[2]}"
@@ -213,13 +218,15 @@ def rule_sources(*fns) -> str:
                     continue
                 done.add(key)
                 ir = spec.forward_ir if st.op == "custom" else spec.pullback_ir
-                out.append(primal_source(ir, spec.name if st.op == "custom" else spec.name + "_grad"))
+                out.append(primal_source(ir, spec.name if st.op == "custom"
+                                         else spec.name + "_grad"))
                 todo.append(ir)
     return "\n\n".join(reversed(out))
 
 
 def _is_int(a):
-    return isinstance(a, int) or (isinstance(a, Var) and a.type in (Scalar("int64"), Scalar("bool")))
+    return isinstance(a, int) or (isinstance(a, Var)
+                                  and a.type in (Scalar("int64"), Scalar("bool")))
 
 
 class Writer:
@@ -296,7 +303,8 @@ def statement(w: Writer, s):
             w(f"if {slot}.size == 0:")
             w(f"    {slot} = np.zeros({operand(args[2])}.shape, {slot}.dtype)")
         region = f"{slot}[{index}]"
-        w(f"{name(s.var)} = {region}.copy()" if isinstance(s.var.type, ArrayT) else f"{name(s.var)} = {region}")
+        w(f"{name(s.var)} = {region}.copy()" if isinstance(s.var.type, ArrayT)
+          else f"{name(s.var)} = {region}")
         w(f"{region} = 0.0")
     elif op == "init":
         w(f"{name(args[0])} = np.zeros({operand(args[1])}, np.{args[0].type.dtype})")
@@ -307,7 +315,8 @@ def statement(w: Writer, s):
 
 
 def assign_args(w: Writer, target_args, values):
-    pairs = [(name(p), _converted(operand(v), v, p)) for p, v in zip(target_args, values)
+    pairs = [(name(p), _converted(operand(v), v, p))
+             for p, v in zip(target_args, values, strict=True)
              if not (isinstance(v, Var) and v is p)]
     if not pairs:
         return
@@ -413,7 +422,8 @@ def _stack_names(adj):
 
 
 def forward_source(adj, pyname: str) -> str:
-    """forward(args..., scalar stacks...) -> (value, tops, tape); the tape ends with the array stacks."""
+    """forward(args..., scalar stacks...) -> (value, tops, tape); the tape ends with the array
+    stacks."""
     fwd = adj.forward
     scalars, lists = _stack_names(adj)
     w = Writer()
@@ -423,14 +433,15 @@ def forward_source(adj, pyname: str) -> str:
     for stack in scalars:
         w(f"top_{stack} = 0")
         w(f"cap_{stack} = {stack}.shape[0]")
-    for kind, stack in zip(array_stacks(adj), lists):
+    for kind, stack in zip(array_stacks(adj), lists, strict=True):
         w(f"top_{stack} = 0")
         w(f"{stack} = List.empty_list(types.{kind.dtype}[{', '.join([':'] * kind.ndim)}])")
     # a tape value defined on a path not taken still needs a value of its type for Numba
     always = set(fwd.args) | {s.var for s in fwd.entry.stmts}
     transposed = {s.var for b in fwd.blocks for s in b.stmts if s.op == "transpose"}
     for v in adj.tape:
-        if v not in always:  # of the same layout too: a C-ordered zero would make a transpose's type 'A'
+        # of the same layout too: a C-ordered zero would make a transpose's type 'A'
+        if v not in always:
             w(f"{name(v)} = {zero_of(v.type)}" + (".T" if v in transposed else ""))
     tops = _tuple([f"top_{s}" for s in scalars + lists])
     tape = _tuple([name(v) for v in adj.tape] + lists)
@@ -459,12 +470,14 @@ def reverse_source(adj, pyname: str) -> str:
 
 def _in_dtype(src, t):
     if isinstance(t, TupleT):
-        return "(" + "".join(_in_dtype(f"{src}[{i}]", e) + ", " for i, e in enumerate(t.elts)) + ")"
+        return ("(" + "".join(_in_dtype(f"{src}[{i}]", e) + ", " for i, e in enumerate(t.elts))
+                + ")")
     return f"np.float32({src})" if t == Scalar("float32") else src
 
 
 def fused_source(adj, pyname: str, forward: str, pullback: str) -> str:
-    """value_and_gradient(args..., dy, scalar stacks...) -> (value, gradients, tops); zeros on overflow."""
+    """value_and_gradient(args..., dy, scalar stacks...) -> (value, gradients, tops); zeros on
+    overflow."""
     args = [name(a) for a in adj.forward.args]
     scalars = [stack_name(k) for k in scalar_stacks(adj)]
     w = Writer()
@@ -488,7 +501,8 @@ def _zero_grads(adj):
         if isinstance(a.type, ArrayT) and a.type.is_float:
             out.append(f"np.zeros({name(a)}.shape, np.{a.type.dtype})")
         else:
-            out.append(zero_of(a.type) if isinstance(a.type, Scalar) and a.type.is_float else "None")
+            out.append(zero_of(a.type) if isinstance(a.type, Scalar) and a.type.is_float
+                       else "None")
     return out
 
 

@@ -116,15 +116,17 @@ _ARRAY_OPS.update({
     "sum_to": (_sum_to, _shaped_like),  # a broadcast gradient summed back to an operand's shape
     "outer": (np.outer, lambda ts, args: ArrayT(broadcast(ts).dtype, 2)),
     "astype": (lambda x, dtype: np.asarray(x).astype(dtype),
-               lambda ts, args: ArrayT(args[1], ts[0].ndim) if isinstance(ts[0], ArrayT) else Scalar(args[1])),
+               lambda ts, args: (ArrayT(args[1], ts[0].ndim) if isinstance(ts[0], ArrayT)
+                                 else Scalar(args[1]))),
     "broadcast_shape": (lambda *shapes: np.broadcast_shapes(*shapes),
                         lambda ts, args: TupleT((INT,) * max(len(t.elts) for t in ts))),
 })
 
 for _name, (_impl, _rule) in _ARRAY_OPS.items():
     # constructors allocate: two calls must never be merged into one array
-    PRIMITIVES[_name] = Primitive(_name, _impl, _rule, pure=_name not in ("zeros", "ones", "empty", "zeros_like",
-                                                                          "ones_like", "empty_like", "copy"))
+    PRIMITIVES[_name] = Primitive(_name, _impl, _rule,
+                                  pure=_name not in ("zeros", "ones", "empty", "zeros_like",
+                                                     "ones_like", "empty_like", "copy"))
 
 # NumPy functions -> (primitive, keyword parameters in positional order with their defaults)
 NUMPY_FUNCTIONS = {
@@ -134,19 +136,23 @@ NUMPY_FUNCTIONS = {
     np.dot: ("matmul", {}), np.matmul: ("matmul", {}), np.transpose: ("transpose", {}),
     np.reshape: ("reshape", {}), np.ravel: ("ravel", {}), np.copy: ("copy", {}),
     np.concatenate: ("concatenate", {"axis": 0}), np.stack: ("stack", {"axis": 0}),
-    np.zeros: ("zeros", {"dtype": None}), np.ones: ("ones", {"dtype": None}), np.empty: ("empty", {"dtype": None}),
-    np.zeros_like: ("zeros_like", {}), np.ones_like: ("ones_like", {}), np.empty_like: ("empty_like", {}),
+    np.zeros: ("zeros", {"dtype": None}), np.ones: ("ones", {"dtype": None}),
+    np.empty: ("empty", {"dtype": None}),
+    np.zeros_like: ("zeros_like", {}), np.ones_like: ("ones_like", {}),
+    np.empty_like: ("empty_like", {}),
     np.where: ("select", {}),
 }
 SEQUENCE_ARGUMENT = {"concatenate", "stack"}  # first argument is a tuple or list of arrays
 
 # methods of arrays -> (primitive, keyword parameters)
 ARRAY_METHODS = {
-    "sum": ("sum", {"axis": None}), "mean": ("mean", {"axis": None}), "max": ("amax", {"axis": None}),
-    "min": ("amin", {"axis": None}), "reshape": ("reshape", {}), "ravel": ("ravel", {}),
-    "flatten": ("ravel", {}), "transpose": ("transpose", {}), "dot": ("matmul", {}), "copy": ("copy", {}),
+    "sum": ("sum", {"axis": None}), "mean": ("mean", {"axis": None}),
+    "max": ("amax", {"axis": None}), "min": ("amin", {"axis": None}),
+    "reshape": ("reshape", {}), "ravel": ("ravel", {}), "flatten": ("ravel", {}),
+    "transpose": ("transpose", {}), "dot": ("matmul", {}), "copy": ("copy", {}),
 }
 
-DTYPES = {np.float64: "float64", np.float32: "float32", float: "float64", np.int64: "int64", int: "int64"}
+DTYPES = {np.float64: "float64", np.float32: "float32", float: "float64", np.int64: "int64",
+          int: "int64"}
 
 __all__ = ["NUMPY_FUNCTIONS", "ARRAY_METHODS", "SEQUENCE_ARGUMENT", "DTYPES", "FLOAT"]

@@ -22,7 +22,9 @@ def infer_types(fn: Function, arg_types) -> Function:
     for b in fn.blocks:
         for v in b.args + [s.var for s in b.stmts if s.var is not None]:
             v.type = None
-    for a, t in zip(fn.args, arg_types):
+    # a custom rule's forward may be called with more or fewer values than it has parameters:
+    # extra types are ignored, and parameters left without one stay untyped (compile_ir says so)
+    for a, t in zip(fn.args, arg_types, strict=False):
         a.type = t
     blocks = fn.block_map()
     order = reverse_postorder(fn)
@@ -44,7 +46,7 @@ def infer_types(fn: Function, arg_types) -> Function:
             for br in b.branches:
                 if br.is_return:
                     continue
-                for param, a in zip(blocks[br.target].args, br.args):
+                for param, a in zip(blocks[br.target].args, br.args, strict=True):
                     t = type_of_arg(a)
                     if t is None:
                         continue
@@ -52,7 +54,8 @@ def infer_types(fn: Function, arg_types) -> Function:
                         new = join(param.type, t)
                     except TypeError:
                         name = f"{param.name!r} " if param.name else ""
-                        raise UnsupportedType(f"the value {name}is {param.type} on one path and {t} on another",
+                        raise UnsupportedType(f"the value {name}is {param.type} on one path and "
+                                              f"{t} on another",
                                               fn.filename, _line_of(b, fn)) from None
                     if _changed(new, param.type):
                         param.type, changed = new, True

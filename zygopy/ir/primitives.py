@@ -123,7 +123,8 @@ def _getindex_type(ts, args):
         for t in idx_types:
             if isinstance(t, Scalar) and t.is_float or not isinstance(t, (Scalar, SliceT, NoneT)):
                 raise TypeError(f"an array index must be an integer, a slice or None, not {t}")
-        dropped = sum(1 for t in idx_types if isinstance(t, Scalar))  # an integer index drops an axis
+        # an integer index drops an axis
+        dropped = sum(1 for t in idx_types if isinstance(t, Scalar))
         added = sum(1 for t in idx_types if t == NONE)  # None (np.newaxis) adds one
         ndim = base.ndim - dropped + added
         return Scalar(base.dtype, strong=True) if ndim == 0 else ArrayT(base.dtype, ndim)
@@ -179,13 +180,15 @@ def _add(name, impl, type_rule, symbol=None, pure=True):
     PRIMITIVES[name] = Primitive(name, impl, type_rule, symbol, pure)
 
 
-for _name, _impl, _sym in [("add", operator.add, "+"), ("sub", operator.sub, "-"), ("mul", operator.mul, "*"),
-                           ("floordiv", operator.floordiv, "//"), ("mod", operator.mod, "%")]:
+for _name, _impl, _sym in [("add", operator.add, "+"), ("sub", operator.sub, "-"),
+                           ("mul", operator.mul, "*"), ("floordiv", operator.floordiv, "//"),
+                           ("mod", operator.mod, "%")]:
     _add(_name, _impl, _arith, _sym)
 _add("truediv", operator.truediv, _float_of, "/")
 _add("pow", _pow_impl, _pow_type, "**")
-for _name, _impl, _sym in [("lt", operator.lt, "<"), ("le", operator.le, "<="), ("gt", operator.gt, ">"),
-                           ("ge", operator.ge, ">="), ("eq", operator.eq, "=="), ("ne", operator.ne, "!=")]:
+for _name, _impl, _sym in [("lt", operator.lt, "<"), ("le", operator.le, "<="),
+                           ("gt", operator.gt, ">"), ("ge", operator.ge, ">="),
+                           ("eq", operator.eq, "=="), ("ne", operator.ne, "!=")]:
     _add(_name, _impl, _bool, _sym)
 _add("neg", operator.neg, _same, "-")
 _add("pos", operator.pos, _same, "+")
@@ -195,7 +198,8 @@ _add("abs", abs, _same)
 _add("sign", _sign, _same)
 _add("min", min, _arith)
 _add("max", max, _arith)
-_add("select", _select, lambda ts, args: broadcast(ts) if any(isinstance(t, ArrayT) for t in ts) else join(ts[1], ts[2]))
+_add("select", _select, lambda ts, args: (broadcast(ts) if any(isinstance(t, ArrayT) for t in ts)
+                                          else join(ts[1], ts[2])))
 _add("float", float, lambda ts, args: FLOAT)
 _add("int", int, _int)
 _add("floor", math.floor, _int)
@@ -215,9 +219,10 @@ def _augment(old, new):
     return new
 
 
-# `x op= v`: a new value for a number, but NumPy's in-place update for an array, which every alias sees;
-# which one is known only once types are (passes/augment.py then rewrites it)
-_add("augment", _augment, lambda ts, args: ts[0] if isinstance(ts[0], ArrayT) else ts[1], pure=False)
+# `x op= v`: a new value for a number, but NumPy's in-place update for an array, which every alias
+# sees; which one is known only once types are (passes/augment.py then rewrites it)
+_add("augment", _augment, lambda ts, args: ts[0] if isinstance(ts[0], ArrayT) else ts[1],
+     pure=False)
 _add("slice", slice, lambda ts, args: SLICE)  # only ever an index operand
 
 # user-defined rules (zygopy.custom): the rule object is the first operand
@@ -236,24 +241,28 @@ _add("custom_grad", lambda rule, g, y, *xs: rule.backward(g, y, *xs), _custom_gr
 _add("stop_gradient", lambda x: x, lambda ts, args: ts[0])
 
 # the adjoint IR's own operations: gradient slots and typed stacks
-_add("take", None, lambda ts, args: args[0].type, pure=False)  # read a gradient slot and reset it to zero
+# read a gradient slot and reset it to zero
+_add("take", None, lambda ts, args: args[0].type, pure=False)
 _add("load", None, lambda ts, args: args[0].type, pure=False)  # read a gradient slot
 _add("accum", None, lambda ts, args: NONE, pure=False)  # slot += value
 _add("push", None, lambda ts, args: NONE, pure=False)  # push(stack type, value)
 _add("pop", None, lambda ts, args: args[0], pure=False)  # pop(stack type)
 _add("accum_at", None, lambda ts, args: NONE, pure=False)  # slot[index] += value
-_add("take_at", None, lambda ts, args: _getindex_type([args[0].type, ts[1]], [None, args[1]]), pure=False)
-_add("peek", None, lambda ts, args: ArrayT(args[0].dtype, args[0].ndim), pure=False)  # top of a stack
+_add("take_at", None, lambda ts, args: _getindex_type([args[0].type, ts[1]], [None, args[1]]),
+     pure=False)
+# top of a stack
+_add("peek", None, lambda ts, args: ArrayT(args[0].dtype, args[0].ndim), pure=False)
 _add("drop", None, lambda ts, args: NONE, pure=False)  # pop and forget
 _add("store", None, lambda ts, args: NONE, pure=False)  # slot = value
 _add("init", None, lambda ts, args: NONE, pure=False)  # an array slot = zeros shaped like a value
 
 # float -> float functions of the math module (and their NumPy twins)
-UNARY_MATH = ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
-              "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "erf", "erfc", "fabs"]
+UNARY_MATH = ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
+              "atanh", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "erf", "erfc",
+              "fabs"]
 BINARY_MATH = ["atan2", "hypot", "copysign", "fmod"]
-NUMPY_OF_MATH = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh", "acosh": "arccosh",
-                 "atanh": "arctanh", "atan2": "arctan2", "fabs": "abs"}
+NUMPY_OF_MATH = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh",
+                 "acosh": "arccosh", "atanh": "arctanh", "atan2": "arctan2", "fabs": "abs"}
 
 
 def _elementwise(scalar_fn, array_fn, float32=True):
@@ -275,17 +284,19 @@ _ARRAY_MATH = {"erf": _erf_array, "erfc": lambda x: _erf_array(x, -1.0)}
 for _name in UNARY_MATH + BINARY_MATH:
     _array_fn = _ARRAY_MATH.get(_name) or getattr(np, NUMPY_OF_MATH.get(_name, _name))
     _add(_name, _elementwise(getattr(math, _name), _array_fn), _float_of)
-for _name, _array_fn in [("min", np.minimum), ("max", np.maximum), ("select", np.where), ("sign", np.sign)]:
+for _name, _array_fn in [("min", np.minimum), ("max", np.maximum), ("select", np.where),
+                         ("sign", np.sign)]:
     _prim = PRIMITIVES[_name]
     # `a if c else b` is one of its operands, unpromoted
     PRIMITIVES[_name] = Primitive(_name, _elementwise(_prim.impl, _array_fn, _name != "select"),
                                   _prim.type_rule)
 
 # NumPy names that mean the same primitive on scalars
-NUMPY_ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2", "arcsinh": "asinh",
-                 "arccosh": "acosh", "arctanh": "atanh", "absolute": "abs", "power": "pow", "maximum": "max",
-                 "minimum": "min", "add": "add", "subtract": "sub", "multiply": "mul", "divide": "truediv",
-                 "negative": "neg", "float64": "float", "int64": "int", "sign": "sign"}
+NUMPY_ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2",
+                 "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "absolute": "abs",
+                 "power": "pow", "maximum": "max", "minimum": "min", "add": "add",
+                 "subtract": "sub", "multiply": "mul", "divide": "truediv", "negative": "neg",
+                 "float64": "float", "int64": "int", "sign": "sign"}
 
 
 # callables that convert their operands to float, then apply their primitive: math.pow(a, b) is
@@ -308,7 +319,8 @@ _CALLABLES = None
 def _callables():
     global _CALLABLES
     if _CALLABLES is None:
-        t = {abs: "abs", min: "min", max: "max", float: "float", int: "int", bool: "truth", len: "len"}
+        t = {abs: "abs", min: "min", max: "max", float: "float", int: "int", bool: "truth",
+             len: "len"}
         for name in UNARY_MATH + BINARY_MATH + ["floor", "ceil", "pow"]:  # pow: FLOAT_OPERANDS
             fn = getattr(math, name, None)
             if fn is not None:

@@ -60,7 +60,8 @@ class SliceT:
         return "slice"
 
 
-BOOL, INT, FLOAT, FLOAT32, NONE = Scalar("bool"), Scalar("int64"), Scalar("float64"), Scalar("float32"), NoneT()
+BOOL, INT, FLOAT, FLOAT32, NONE = (Scalar("bool"), Scalar("int64"), Scalar("float64"),
+                                   Scalar("float32"), NoneT())
 SLICE = SliceT()
 _RANK = {"bool": 0, "int64": 1, "float32": 2, "float64": 3}
 
@@ -79,7 +80,7 @@ def join(a, b):
     if isinstance(a, Scalar) and isinstance(b, Scalar):
         return Scalar(max(a.dtype, b.dtype, key=_RANK.get), a.strong or b.strong)
     if isinstance(a, TupleT) and isinstance(b, TupleT) and len(a.elts) == len(b.elts):
-        return TupleT(tuple(join(x, y) for x, y in zip(a.elts, b.elts)))
+        return TupleT(tuple(join(x, y) for x, y in zip(a.elts, b.elts, strict=True)))
     if isinstance(a, ArrayT) and isinstance(b, ArrayT) and a.ndim == b.ndim:
         return ArrayT(join(Scalar(a.dtype), Scalar(b.dtype)).dtype, a.ndim)
     raise TypeError(f"cannot unify {a} and {b}")
