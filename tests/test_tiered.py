@@ -25,9 +25,9 @@ def slow_compiler(monkeypatch):
     release = threading.Event()
     compile_ = CompiledGradient.compile
 
-    def held(self, args):
+    def held(self, args, **options):
         release.wait(30)
-        return compile_(self, args)
+        return compile_(self, args, **options)
     monkeypatch.setattr(CompiledGradient, "compile", held)
     yield release
     release.set()

@@ -12,7 +12,7 @@ from ..adjoint.reverse import adjoint
 from ..errors import ZygopyError
 from ..ir.compile import compile_ir
 from ..ir.evaluate import failing_statement
-from .jit import discard_numba_cache, load_module
+from .jit import compile_in_child, discard_numba_cache, load_module
 from .source import (
     forward_source,
     fused_source,
@@ -94,11 +94,17 @@ class CompiledGradient:
         (value, grads, _), _ = self._recorded(self._fused, 2, args, dy)
         return value, grads
 
-    def compile(self, args):
-        """Load or compile the machine code value_and_gradient(args) runs, without running it."""
-        if not self._fused.overloads:
-            stacks = self._alloc()
-            self._load(self._fused, (*self.own(args), 1.0, *stacks))
+    def compile(self, args, elsewhere=False):
+        """Load or compile the machine code value_and_gradient(args) runs, without running it.
+        `elsewhere`: compile in a child process first, which leaves the code in the disk cache
+        for this one to load (compiling here would hold the GIL for seconds)."""
+        if self._fused.overloads:
+            return
+        call_args = (*self.own(args), 1.0, *self._alloc())
+        if elsewhere:
+            types = tuple(self._fused.typeof_pyval(a) for a in call_args)
+            compile_in_child(self.source, self._fused.py_func.__name__, types)
+        self._load(self._fused, call_args)
 
     def forward(self, args):
         (value, tops, values), stacks = self._recorded(self._forward, 1, args)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
+import subprocess
 import sys
 import tempfile
 import types
@@ -69,3 +71,26 @@ def discard_numba_cache(dispatcher):
     folder = dispatcher.stats.cache_path
     for f in Path(folder).glob(f"{dispatcher.py_func.__module__}.*.nb[ic]"):
         f.unlink(missing_ok=True)
+
+
+# Run by compile_in_child: the parent's sys.path, the source, the function and its Numba types
+# come on stdin (pickled by zygopy itself, never read from a file)
+_CHILD = """
+import pickle, sys
+path, source, name, types = pickle.load(sys.stdin.buffer)
+sys.path[:0] = path
+from zygopy.backend.jit import load_module
+getattr(load_module(source), name).compile(types)
+"""
+
+
+def compile_in_child(source: str, name: str, types: tuple) -> bool:
+    """Compiles `name` of the generated `source` for Numba `types` in a fresh interpreter, which
+    writes the machine code to the disk cache. True if it did; on any failure the caller
+    compiles in its own process, and reports errors from there."""
+    try:
+        done = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, timeout=3600,
+                              input=pickle.dumps((sys.path, source, name, types)))
+    except (OSError, subprocess.SubprocessError, pickle.PicklingError):
+        return False
+    return done.returncode == 0

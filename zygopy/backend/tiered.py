@@ -1,6 +1,7 @@
 """Interpret while compiling: a gradient's first calls run its adjoint IR in the reference
-evaluator (NumPy, nothing to compile) while a background thread has Numba compile it; once the
-machine code is ready, calls switch to it.
+evaluator (NumPy, nothing to compile) while Numba compiles it in a child process (so that the
+two do not contend for the GIL); once the machine code is ready (loaded from the disk cache by a
+background thread), calls switch to it.
 
 Whole-array code loses little in the evaluator (NumPy does the work), so a model's first
 gradients come at once instead of after seconds of compilation. Code that spends its time in
@@ -52,7 +53,7 @@ def compilation(compiled, args) -> Future:
     with _lock:
         job = _jobs.get(compiled)
         if job is None:
-            job = _jobs[compiled] = _pool.submit(compiled.compile, args)
+            job = _jobs[compiled] = _pool.submit(compiled.compile, args, elsewhere=True)
         return job
 
 
