@@ -13,7 +13,9 @@ import pytest
 import zygopy
 import zygopy.api
 import zygopy.backend.compiled
+from zygopy.backend.jit import load_module
 from zygopy.errors import ZygopyError
+from zygopy.ir.types import Scalar
 
 from .test_threads import brand_new_function
 
@@ -127,3 +129,24 @@ def test_cache_that_cannot_be_rebuilt_is_a_zygopy_error(tmp_path, monkeypatch):
         index.write_bytes(b"damaged")
     with pytest.raises(ZygopyError, match="damaged"):
         zygopy.gradient(f, 0.3, 7)
+
+
+@pytest.mark.parametrize("failure", ["typing", "lowering"])
+def test_code_that_does_not_compile_is_an_internal_error_not_a_damaged_cache(failure, tmp_path,
+                                                                               monkeypatch):
+    monkeypatch.setenv("ZYGOPY_CACHE_DIR", str(tmp_path / "cache"))
+    source = tmp_path / "src"
+    source.mkdir()
+    f, _ = brand_new_function(source)
+    c = zygopy.backend.compiled.CompiledGradient(f, [Scalar("float64"), Scalar("int64")], (0, 1))
+    # generated code that Numba cannot type, or a compiler that fails in lowering with a plain
+    # TypeError (as Numba does on mismatched array types): a code generator bug, not the cache
+    c._module = load_module(f"@njit(cache=True)\ndef {f.__name__}_value_and_gradient(*args):\n"
+                            "    return an_undefined_name\n")
+    if failure == "lowering":
+        def lowering_fails(types):
+            raise TypeError("expecting {double*} but got {float*}")
+        monkeypatch.setattr(c._fused, "compile", lowering_fails)
+    with pytest.raises(ZygopyError) as caught:
+        c.value_and_gradient((0.3, 7))
+    assert "internal error" in str(caught.value) and "damaged" not in str(caught.value)

@@ -12,7 +12,7 @@ from ..adjoint.reverse import adjoint
 from ..errors import ZygopyError
 from ..ir.compile import compile_ir
 from ..ir.evaluate import failing_statement
-from .jit import compile_in_child, discard_numba_cache, load_module
+from .jit import compile_in_child, discard_numba_cache, load_module, numba_cache_files
 from .source import (
     forward_source,
     fused_source,
@@ -136,18 +136,17 @@ class CompiledGradient:
             if not compiled_fn.overloads:  # the first call: load or compile, apart from running
                 self._load(compiled_fn, call_args)
             return compiled_fn(*call_args)
-        except _numba_error() as e:
-            filename, line, name = self.where
-            raise ZygopyError(f"internal error: Numba could not compile the code generated for "
-                              f"{name!r}; please report it with this message\n{e}", filename,
-                              line) from None
+        except _numba_error() as e:  # compiling for argument types met only now
+            raise self._internal(e) from None
         except (ValueError, IndexError, ZeroDivisionError, AssertionError) as e:
             raise self._located(e, args) from None
 
     def _load(self, compiled_fn, call_args):
         """Loads compiled_fn's machine code for these arguments from Numba's disk cache, or compiles
         it. A cache entry that fails to load is deleted and compiled again: a file cut short or
-        overwritten fails to unpickle in many ways, some of them wrapped as Numba errors."""
+        overwritten fails to unpickle in many ways, some of them wrapped as Numba errors. What
+        fails after that is the compiler (an internal error), or a cache whose damaged files
+        could not be deleted."""
         types = tuple(compiled_fn.typeof_pyval(a) for a in call_args)
         try:
             compiled_fn.compile(types)
@@ -155,13 +154,19 @@ class CompiledGradient:
             try:
                 discard_numba_cache(compiled_fn)
                 compiled_fn.compile(types)
-            except _numba_error():
-                raise
-            except Exception as e:  # a cache directory that cannot be written, say
+            except Exception as e:
+                if not numba_cache_files(compiled_fn):  # nothing left of the old entry
+                    raise self._internal(e) from None
                 filename, line, name = self.where
                 raise ZygopyError(f"the disk cache holds damaged code for {name!r} and could not "
                                   f"rebuild it: {type(e).__name__}: {e}", filename, line,
                                   hint=f"delete {compiled_fn.stats.cache_path}") from None
+
+    def _internal(self, error):
+        filename, line, name = self.where
+        return ZygopyError(f"internal error: Numba could not compile the code generated for "
+                           f"{name!r}; please report it with this message\n"
+                           f"{type(error).__name__}: {error}", filename, line)
 
     def _located(self, error, args):
         """An error raised by compiled code (a shape mismatch, an index out of range), named at the

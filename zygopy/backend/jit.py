@@ -66,10 +66,14 @@ def _write_unless_equal(path: Path, data: bytes):
         raise
 
 
+def numba_cache_files(dispatcher) -> list:
+    """The Numba cache files (index and data) of every function of dispatcher's module."""
+    folder = Path(dispatcher.stats.cache_path)
+    return list(folder.glob(f"{dispatcher.py_func.__module__}.*.nb[ic]"))
+
+
 def discard_numba_cache(dispatcher):
-    """Deletes the Numba cache files (index and data) of every function of dispatcher's module."""
-    folder = dispatcher.stats.cache_path
-    for f in Path(folder).glob(f"{dispatcher.py_func.__module__}.*.nb[ic]"):
+    for f in numba_cache_files(dispatcher):
         f.unlink(missing_ok=True)
 
 
