@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .rules import RULES, Sym, _prim
+from ..ir.primitives import PRIMITIVES
+from .rules import RULES, Sym, _prim, _zero
 
 spread, transpose, reshape, matmul, outer, getattr_, getindex, eq, sum_ = map(
     _prim,
@@ -107,8 +108,6 @@ RULES.update({
     "zeros": _no_gradient, "ones": _no_gradient, "empty": _no_gradient,
 })
 
-# elementwise primitives: their contributions are summed back to each operand's shape
-ELEMENTWISE = {"add", "sub", "mul", "truediv", "pow", "neg", "pos", "abs", "fabs", "min", "max",
-               "select", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
-               "asinh", "acosh", "atanh", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt",
-               "erf", "erfc", "atan2", "hypot", "copysign", "mod", "fmod", "float"}
+# elementwise primitives with a gradient: contributions are summed back to each operand's shape
+ELEMENTWISE = {n for n, p in PRIMITIVES.items()
+               if p.elementwise and RULES.get(n, _zero) is not _zero}

@@ -2,12 +2,10 @@
 Numba has no NumPy equivalent, such as max/min/mean along an axis)."""
 from __future__ import annotations
 
-from ..ir.ir import Var
-from ..ir.primitives import NUMPY_OF_MATH
+from ..ir.primitives import PRIMITIVES
 from ..ir.types import ArrayT
 
-ELEMENTWISE = {"abs": "np.abs", "min": "np.minimum", "max": "np.maximum", "sign": "np.sign",
-               "erf": "zy_erf", "erfc": "zy_erfc", "select": "np.where"}
+HELPERS = {"erf": "zy_erf", "erfc": "zy_erfc"}  # elementwise on arrays, where NumPy has none
 
 
 def is_array(a) -> bool:
@@ -17,8 +15,9 @@ def is_array(a) -> bool:
 def array_expression(s, args) -> str | None:
     """Python source for an array statement, or None if it is not one."""
     op, ops = s.op, s.args
-    if op in ELEMENTWISE and any(is_array(a) for a in ops):
-        return f"{ELEMENTWISE[op]}({', '.join(args)})"
+    prim = PRIMITIVES[op]  # an operator (a + b) stays one on arrays
+    if prim.elementwise and prim.symbol is None and any(is_array(a) for a in ops):
+        return f"{HELPERS.get(op) or 'np.' + prim.numpy}({', '.join(args)})"
     if op in ("sum", "mean", "amax", "amin"):
         return _reduction(op, ops[0], args[0], ops[1])
     if op == "matmul":  # Numba's np.dot wants one dtype
@@ -81,5 +80,3 @@ def _reduction(op, a, src, axis):
             f".reshape(({before}, {src}.shape[{axis}], {after})))"
             f".reshape(({kept}))")
 
-
-__all__ = ["array_expression", "is_array", "NUMPY_OF_MATH", "Var"]

@@ -17,19 +17,10 @@ import re
 
 from ..ir.infer import type_of_arg
 from ..ir.ir import Function, Slot, Var, uses
-from ..ir.primitives import BINARY_MATH, NUMPY_OF_MATH, PRIMITIVES, is_weak, promote
+from ..ir.primitives import PRIMITIVES, is_weak, promote
 from ..ir.types import ArrayT, Scalar, TupleT
 from .arrays import array_expression
 from .structure import LOOPING, UNREACHABLE, Structurer, Unstructured
-
-BINARY = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%",
-          "pow": "**", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
-CALLS = {"abs": "abs", "min": "min", "max": "max", "float": "float", "int": "int", "len": "len",
-         "truth": "bool", "sign": "np.sign", "floor": "math.floor", "ceil": "math.ceil",
-         "slice": "slice"}
-MATH = {"sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
-        "atanh", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "erf", "erfc", "fabs",
-        "atan2", "hypot", "copysign", "fmod"}
 
 NOT_IN_NUMBA_MATH = {"fmod"}  # math functions Numba lacks; their NumPy twins compile
 
@@ -79,10 +70,10 @@ def const(c) -> str:
 # operations into one loop (one named temporary per operation would each be materialised)
 _FOLDED: dict = {}
 _FOLDING: set = set()
-FUSIBLE = {"add", "sub", "mul", "truediv", "pow", "neg", "pos", "abs", "min", "max", "select",
-           "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "expm1",
-           "log", "log1p", "log2", "log10", "sqrt", "lt", "le", "gt", "ge", "eq", "ne", "sign",
-           "atan2", "hypot", "copysign"}
+# the elementwise primitives handed to that fusion: erf and erfc lower to runtime helpers, which
+# are no ufuncs; the others subtracted stay statements of their own
+FUSIBLE = {n for n, p in PRIMITIVES.items() if p.elementwise} - {
+    "erf", "erfc", "fabs", "asinh", "acosh", "atanh", "fmod", "mod", "floordiv"}
 
 
 def operand(a) -> str:
@@ -137,25 +128,18 @@ def expression(s) -> str:
     lowered = array_expression(s, args)
     if lowered is not None:
         return lowered
-    if op in BINARY:
+    prim = PRIMITIVES[op]
+    if prim.symbol is not None and len(args) == 1:
+        return f"{prim.symbol}{args[0]}"
+    if prim.symbol is not None:
         if op == "pow" and s.var.type == Scalar("float64") and _is_int(s.args[0]):
             args[0] = f"float({args[0]})"  # Python's int ** negative int is a float; Numba's is not
-        return f"{args[0]} {BINARY[op]} {args[1]}"
+        return f"{args[0]} {prim.symbol} {args[1]}"
+    if prim.call is not None:  # on numbers (arrays are array_expression's)
+        fn = f"np.{prim.numpy}" if op in NOT_IN_NUMBA_MATH else prim.call
+        return f"{fn}({', '.join(args)})"
     if op == "stop_gradient":
         return args[0]
-    if op == "neg":
-        return f"-{args[0]}"
-    if op == "pos":
-        return f"+{args[0]}"
-    if op == "not":
-        return f"not {args[0]}"
-    if op in CALLS:
-        return f"{CALLS[op]}({', '.join(args)})"
-    if op in MATH:
-        on_arrays = any(isinstance(getattr(a, "type", None), ArrayT) for a in s.args)
-        fn = (f"np.{NUMPY_OF_MATH.get(op, op)}" if on_arrays or op in NOT_IN_NUMBA_MATH
-              else f"math.{op}")
-        return f"{fn}({', '.join(args)})"
     if op == "select":
         return f"{args[1]} if {args[0]} else {args[2]}"
     if op == "range_len":
@@ -170,7 +154,7 @@ def expression(s) -> str:
 
 
 # operations whose operands NumPy promotes to one dtype (primitives.promote)
-PROMOTING = set(BINARY) | {"min", "max", "select"} | set(BINARY_MATH)
+PROMOTING = {n for n, p in PRIMITIVES.items() if p.elementwise and p.arity > 1}
 
 
 def promoted(s, args):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .primitives import FLOAT, INT, PRIMITIVES, Primitive, broadcast, promote
+from .primitives import FLOAT, INT, broadcast, declare, promote
 from .types import ArrayT, Scalar, TupleT
 
 
@@ -70,28 +70,28 @@ def _reduce_impl(fn):
     return lambda a, axis: fn(a, axis=axis)
 
 
-_ARRAY_OPS = {
-    "sum": (_reduce_impl(np.sum), _reduce()),
-    "mean": (_reduce_impl(np.mean), _reduce(float_result=True)),
-    "amax": (_reduce_impl(np.max), _reduce()),
-    "amin": (_reduce_impl(np.min), _reduce()),
-    "matmul": (lambda a, b: a @ b, _matmul_type),
-    "transpose": (np.transpose, lambda ts, args: _array(ts[0], "transpose")),
-    "reshape": (np.reshape, _reshape_type),
-    "ravel": (np.ravel, lambda ts, args: ArrayT(_array(ts[0], "ravel").dtype, 1)),
-    "copy": (np.copy, lambda ts, args: _array(ts[0], "copy")),
-    # the last argument of concatenate and stack is the axis
-    "concatenate": (lambda *a: np.concatenate(a[:-1], axis=a[-1]),
-                    lambda ts, args: _join_arrays(ts[:-1], "concatenate")),
-    "stack": (lambda *a: np.stack(a[:-1], axis=a[-1]),
-              lambda ts, args: ArrayT(_join_arrays(ts[:-1], "stack").dtype, ts[0].ndim + 1)),
-    "zeros": (lambda shape, dtype=None: np.zeros(shape, dtype or "float64"), _constructor_type),
-    "ones": (lambda shape, dtype=None: np.ones(shape, dtype or "float64"), _constructor_type),
-    "empty": (lambda shape, dtype=None: np.empty(shape, dtype or "float64"), _constructor_type),
-    "zeros_like": (np.zeros_like, _like_type),
-    "ones_like": (np.ones_like, _like_type),
-    "empty_like": (np.empty_like, _like_type),
-}
+AXIS, DTYPE = {"axis": None}, {"dtype": None}  # keyword parameters with their defaults
+declare("sum", _reduce_impl(np.sum), _reduce(), params=AXIS)
+declare("mean", _reduce_impl(np.mean), _reduce(float_result=True), params=AXIS)
+declare("amax", _reduce_impl(np.max), _reduce(), params=AXIS)
+declare("amin", _reduce_impl(np.min), _reduce(), params=AXIS)
+declare("matmul", lambda a, b: a @ b, _matmul_type, arity=2)
+declare("transpose", np.transpose, lambda ts, args: _array(ts[0], "transpose"))
+declare("reshape", np.reshape, _reshape_type, arity=2)
+declare("ravel", np.ravel, lambda ts, args: ArrayT(_array(ts[0], "ravel").dtype, 1))
+# constructors and copy allocate: two calls must never be merged into one array
+declare("copy", np.copy, lambda ts, args: _array(ts[0], "copy"), pure=False)
+# the last argument of concatenate and stack is the axis
+declare("concatenate", lambda *a: np.concatenate(a[:-1], axis=a[-1]),
+        lambda ts, args: _join_arrays(ts[:-1], "concatenate"), params={"axis": 0})
+declare("stack", lambda *a: np.stack(a[:-1], axis=a[-1]),
+        lambda ts, args: ArrayT(_join_arrays(ts[:-1], "stack").dtype, ts[0].ndim + 1),
+        params={"axis": 0})
+SEQUENCE_ARGUMENT = {"concatenate", "stack"}  # their NumPy functions take a tuple or list of arrays
+for _fn, _like in [(np.zeros, np.zeros_like), (np.ones, np.ones_like), (np.empty, np.empty_like)]:
+    declare(_fn.__name__, lambda shape, dtype=None, fn=_fn: fn(shape, dtype or "float64"),
+            _constructor_type, pure=False, params=DTYPE)
+    declare(_like.__name__, _like, _like_type, pure=False)
 
 
 def _spread(g, shape, axis):
@@ -111,46 +111,26 @@ def _shaped_like(ts, args):
 
 
 # operations the gradients of array primitives are written with
-_ARRAY_OPS.update({
-    "spread": (_spread, _shaped_like),  # the gradient of a sum over `axis`, spread over a shape
-    "sum_to": (_sum_to, _shaped_like),  # a broadcast gradient summed back to an operand's shape
-    "outer": (np.outer, lambda ts, args: ArrayT(broadcast(ts).dtype, 2)),
-    "astype": (lambda x, dtype: np.asarray(x).astype(dtype),
-               lambda ts, args: (ArrayT(args[1], ts[0].ndim) if isinstance(ts[0], ArrayT)
-                                 else Scalar(args[1]))),
-    "broadcast_shape": (lambda *shapes: np.broadcast_shapes(*shapes),
-                        lambda ts, args: TupleT((INT,) * max(len(t.elts) for t in ts))),
-})
+declare("spread", _spread, _shaped_like)  # the gradient of a sum over `axis`, spread over a shape
+declare("sum_to", _sum_to, _shaped_like)  # a broadcast gradient summed back to an operand's shape
+declare("outer", np.outer, lambda ts, args: ArrayT(broadcast(ts).dtype, 2))
+declare("astype", lambda x, dtype: np.asarray(x).astype(dtype),
+        lambda ts, args: (ArrayT(args[1], ts[0].ndim) if isinstance(ts[0], ArrayT)
+                          else Scalar(args[1])))
+declare("broadcast_shape", lambda *shapes: np.broadcast_shapes(*shapes),
+        lambda ts, args: TupleT((INT,) * max(len(t.elts) for t in ts)))
 
-for _name, (_impl, _rule) in _ARRAY_OPS.items():
-    # constructors allocate: two calls must never be merged into one array
-    PRIMITIVES[_name] = Primitive(_name, _impl, _rule,
-                                  pure=_name not in ("zeros", "ones", "empty", "zeros_like",
-                                                     "ones_like", "empty_like", "copy"))
-
-# NumPy functions -> (primitive, keyword parameters in positional order with their defaults)
-NUMPY_FUNCTIONS = {
-    np.sum: ("sum", {"axis": None}), np.mean: ("mean", {"axis": None}),
-    np.max: ("amax", {"axis": None}), np.amax: ("amax", {"axis": None}),
-    np.min: ("amin", {"axis": None}), np.amin: ("amin", {"axis": None}),
-    np.dot: ("matmul", {}), np.matmul: ("matmul", {}), np.transpose: ("transpose", {}),
-    np.reshape: ("reshape", {}), np.ravel: ("ravel", {}), np.copy: ("copy", {}),
-    np.concatenate: ("concatenate", {"axis": 0}), np.stack: ("stack", {"axis": 0}),
-    np.zeros: ("zeros", {"dtype": None}), np.ones: ("ones", {"dtype": None}),
-    np.empty: ("empty", {"dtype": None}),
-    np.zeros_like: ("zeros_like", {}), np.ones_like: ("ones_like", {}),
-    np.empty_like: ("empty_like", {}),
-    np.where: ("select", {}),
-}
-SEQUENCE_ARGUMENT = {"concatenate", "stack"}  # first argument is a tuple or list of arrays
-
-# methods of arrays -> (primitive, keyword parameters)
-ARRAY_METHODS = {
-    "sum": ("sum", {"axis": None}), "mean": ("mean", {"axis": None}),
-    "max": ("amax", {"axis": None}), "min": ("amin", {"axis": None}),
-    "reshape": ("reshape", {}), "ravel": ("ravel", {}), "flatten": ("ravel", {}),
-    "transpose": ("transpose", {}), "dot": ("matmul", {}), "copy": ("copy", {}),
-}
+# NumPy functions and methods of arrays -> the primitive they call (the `params` it declares)
+NUMPY_FUNCTIONS = {np.sum: "sum", np.mean: "mean", np.max: "amax", np.amax: "amax",
+                   np.min: "amin", np.amin: "amin", np.dot: "matmul", np.matmul: "matmul",
+                   np.where: "select",
+                   **{getattr(np, n): n for n in ("transpose", "reshape", "ravel", "copy",
+                                                  "concatenate", "stack", "zeros", "ones",
+                                                  "empty", "zeros_like", "ones_like",
+                                                  "empty_like")}}
+ARRAY_METHODS = {"sum": "sum", "mean": "mean", "max": "amax", "min": "amin", "reshape": "reshape",
+                 "ravel": "ravel", "flatten": "ravel", "transpose": "transpose", "dot": "matmul",
+                 "copy": "copy"}
 
 DTYPES = {np.float64: "float64", np.float32: "float32", float: "float64", np.int64: "int64",
           int: "int64"}

@@ -23,7 +23,7 @@ from ..trees import LEAF, Node
 from .array_primitives import ARRAY_METHODS, DTYPES, NUMPY_FUNCTIONS, SEQUENCE_ARGUMENT
 from .cfg import reverse_postorder
 from .ir import Block, Branch, Function, Stmt, Var
-from .primitives import FLOAT_OPERANDS, resolve_callable
+from .primitives import FLOAT_OPERANDS, PRIMITIVES, resolve_callable
 
 BINOPS = {ast.MatMult: "matmul", ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul",
           ast.Div: "truediv", ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow"}
@@ -921,9 +921,9 @@ class Frontend:
             args = [self.value(a) for a in node.args]
             self.at(node)
             return self.emit("custom", obj, *args)
-        spec = _numpy_function(obj)
-        if spec is not None:
-            return self.call_array_primitive(spec, node.args, node.keywords, node, describe(obj))
+        prim = _numpy_function(obj)
+        if prim is not None:
+            return self.call_array_primitive(prim, node.args, node.keywords, node, describe(obj))
         # structured values pass into user functions as they are; primitives take run-time values
         convert = self.expr if isinstance(obj, types.FunctionType) else self.value
         args = [convert(a) for a in node.args]
@@ -954,21 +954,20 @@ class Frontend:
 
 
     def method_call(self, base, node):
-        spec = ARRAY_METHODS.get(node.func.attr)
-        if spec is None:
+        prim = ARRAY_METHODS.get(node.func.attr)
+        if prim is None:
             raise self.error(f"the method .{node.func.attr}() is not supported", node)
-        prim, params = spec
         args = node.args
         if prim == "reshape" and len(args) > 1:  # a.reshape(2, 3)
             args = [ast.Tuple(elts=list(args), ctx=ast.Load(), lineno=node.lineno,
                               col_offset=node.col_offset)]
-        return self.call_array_primitive((prim, params), args, node.keywords, node,
+        return self.call_array_primitive(prim, args, node.keywords, node,
                                          f".{node.func.attr}()", base)
 
-    def call_array_primitive(self, spec, arg_nodes, keyword_nodes, node, what, base=None):
+    def call_array_primitive(self, prim, arg_nodes, keyword_nodes, node, what, base=None):
         """A NumPy function or array method: positional arguments, then keyword parameters in
         order."""
-        prim, params = spec
+        params = PRIMITIVES[prim].params
         if prim in SEQUENCE_ARGUMENT:
             if not arg_nodes or not isinstance(arg_nodes[0], (ast.Tuple, ast.List)):
                 raise self.error(f"{what} needs a literal tuple or list of arrays, like ((a, b))",
@@ -977,7 +976,8 @@ class Frontend:
             arg_nodes = arg_nodes[1:]
         else:
             values = [] if base is None else [base]
-        optional, n = list(params), _arity(prim, base)
+        n = 0 if prim in SEQUENCE_ARGUMENT else PRIMITIVES[prim].arity - (base is not None)
+        optional = list(params)
         if len(arg_nodes) < n:
             raise self.error(f"{what} needs {n} positional arguments", node)
         required, extra = [self.value(a) for a in arg_nodes[:n]], arg_nodes[n:]
@@ -1012,15 +1012,6 @@ def _numpy_function(obj):
         return NUMPY_FUNCTIONS.get(obj)
     except TypeError:
         return None
-
-
-def _arity(prim, base):
-    """Positional arguments a NumPy primitive requires (the array a method is called on
-    included)."""
-    n = {"matmul": 2, "reshape": 2, "select": 3}.get(prim, 1)
-    if prim in SEQUENCE_ARGUMENT:
-        return 0
-    return n - (base is not None)
 
 
 def describe(obj):

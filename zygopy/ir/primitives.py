@@ -1,14 +1,17 @@
 """The primitive operations of the IR: how each is typed, printed and evaluated in plain Python.
 
-One table, keyed by op name. The evaluator and constant folding both use `impl`, so the IR has a
-single meaning independent of any compiler. How a primitive lowers to Numba lives in the backend,
-how it differentiates lives in `zygopy.adjoint.rules`.
+One table, keyed by op name, declares each primitive once with its properties; every set of
+primitives elsewhere (elementwise, fusible, promoting, the callables that resolve to one) is
+computed from it. The evaluator and constant folding both use `impl`, so the IR has a single
+meaning independent of any compiler. How a primitive differentiates lives in
+`zygopy.adjoint.rules`, keyed by its name.
 """
 from __future__ import annotations
 
+import builtins
 import math
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -23,6 +26,11 @@ class Primitive:
     type_rule: Callable  # (arg types, args) -> result type
     symbol: str | None = None  # infix/prefix operator when printed that way
     pure: bool = True
+    elementwise: bool = False  # applies to each element of its array operands, broadcasting them
+    call: str | None = None  # the function computing it on numbers, as source: "math.sin", "abs"
+    numpy: str | None = None  # NumPy's function for it, on arrays too ("arcsin" for asin)
+    arity: int = 1  # operands given positionally, before the keyword parameters `params`
+    params: dict = field(default_factory=dict)  # its NumPy function's keywords, with defaults
 
 
 def _numeric(t):
@@ -176,40 +184,44 @@ def _select(c, a, b):
 PRIMITIVES: dict[str, Primitive] = {}
 
 
-def _add(name, impl, type_rule, symbol=None, pure=True):
-    PRIMITIVES[name] = Primitive(name, impl, type_rule, symbol, pure)
+def declare(name, impl, type_rule, symbol=None, **properties):
+    """Add a primitive to the table."""
+    PRIMITIVES[name] = Primitive(name, impl, type_rule, symbol, **properties)
 
 
-for _name, _impl, _sym in [("add", operator.add, "+"), ("sub", operator.sub, "-"),
-                           ("mul", operator.mul, "*"), ("floordiv", operator.floordiv, "//"),
-                           ("mod", operator.mod, "%")]:
-    _add(_name, _impl, _arith, _sym)
-_add("truediv", operator.truediv, _float_of, "/")
-_add("pow", _pow_impl, _pow_type, "**")
+for _name, _impl, _sym, _np in [("add", operator.add, "+", "add"),
+                                ("sub", operator.sub, "-", "subtract"),
+                                ("mul", operator.mul, "*", "multiply"),
+                                ("floordiv", operator.floordiv, "//", None),
+                                ("mod", operator.mod, "%", None)]:
+    declare(_name, _impl, _arith, _sym, elementwise=True, numpy=_np, arity=2)
+declare("truediv", operator.truediv, _float_of, "/", elementwise=True, numpy="divide", arity=2)
+declare("pow", _pow_impl, _pow_type, "**", elementwise=True, numpy="power", arity=2)
 for _name, _impl, _sym in [("lt", operator.lt, "<"), ("le", operator.le, "<="),
                            ("gt", operator.gt, ">"), ("ge", operator.ge, ">="),
                            ("eq", operator.eq, "=="), ("ne", operator.ne, "!=")]:
-    _add(_name, _impl, _bool, _sym)
-_add("neg", operator.neg, _same, "-")
-_add("pos", operator.pos, _same, "+")
-_add("not", operator.not_, _bool, "not ")
-_add("truth", bool, _bool)
-_add("abs", abs, _same)
-_add("sign", _sign, _same)
-_add("min", min, _arith)
-_add("max", max, _arith)
-_add("select", _select, lambda ts, args: (broadcast(ts) if any(isinstance(t, ArrayT) for t in ts)
-                                          else join(ts[1], ts[2])))
-_add("float", float, lambda ts, args: FLOAT)
-_add("int", int, _int)
-_add("floor", math.floor, _int)
-_add("ceil", math.ceil, _int)
-_add("len", len, _len_type)
-_add("range_len", _range_len, _int)
-_add("tuple", lambda *xs: tuple(xs), _tuple_type)
-_add("getindex", lambda a, i: a[i], _getindex_type)
-_add("setindex", _setindex, _setindex_type, pure=False)
-_add("getattr", getattr, _getattr_type)
+    declare(_name, _impl, _bool, _sym, elementwise=True, arity=2)
+declare("neg", operator.neg, _same, "-", elementwise=True, numpy="negative")
+declare("pos", operator.pos, _same, "+", elementwise=True)
+declare("not", operator.not_, _bool, "not ")
+declare("truth", bool, _bool, call="bool")
+declare("abs", abs, _same, elementwise=True, call="abs", numpy="abs")
+declare("sign", _sign, _same, elementwise=True, call="np.sign", numpy="sign")
+declare("min", min, _arith, elementwise=True, call="min", numpy="minimum", arity=2)
+declare("max", max, _arith, elementwise=True, call="max", numpy="maximum", arity=2)
+declare("select", _select, lambda ts, args: (broadcast(ts) if any(isinstance(t, ArrayT) for t in ts)
+                                             else join(ts[1], ts[2])),
+        elementwise=True, numpy="where", arity=3)
+declare("float", float, lambda ts, args: FLOAT, call="float", numpy="float64")
+declare("int", int, _int, call="int", numpy="int64")
+declare("floor", math.floor, _int, call="math.floor")
+declare("ceil", math.ceil, _int, call="math.ceil")
+declare("len", len, _len_type, call="len")
+declare("range_len", _range_len, _int)
+declare("tuple", lambda *xs: tuple(xs), _tuple_type)
+declare("getindex", lambda a, i: a[i], _getindex_type)
+declare("setindex", _setindex, _setindex_type, pure=False)
+declare("getattr", getattr, _getattr_type)
 
 
 def _augment(old, new):
@@ -221,9 +233,9 @@ def _augment(old, new):
 
 # `x op= v`: a new value for a number, but NumPy's in-place update for an array, which every alias
 # sees; which one is known only once types are (passes/augment.py then rewrites it)
-_add("augment", _augment, lambda ts, args: ts[0] if isinstance(ts[0], ArrayT) else ts[1],
-     pure=False)
-_add("slice", slice, lambda ts, args: SLICE)  # only ever an index operand
+declare("augment", _augment, lambda ts, args: ts[0] if isinstance(ts[0], ArrayT) else ts[1],
+        pure=False)
+declare("slice", slice, lambda ts, args: SLICE, call="slice")  # only ever an index operand
 
 # user-defined rules (zygopy.custom): the rule object is the first operand
 def _custom_type(ts, args):
@@ -236,33 +248,34 @@ def _custom_grad_type(ts, args):
     return TupleT(tuple(specialize(args[0], ts[3:]).gradient_types))
 
 
-_add("custom", lambda rule, *xs: rule.forward(*xs), _custom_type)
-_add("custom_grad", lambda rule, g, y, *xs: rule.backward(g, y, *xs), _custom_grad_type)
-_add("stop_gradient", lambda x: x, lambda ts, args: ts[0])
+declare("custom", lambda rule, *xs: rule.forward(*xs), _custom_type)
+declare("custom_grad", lambda rule, g, y, *xs: rule.backward(g, y, *xs), _custom_grad_type)
+declare("stop_gradient", lambda x: x, lambda ts, args: ts[0])
 
 # the adjoint IR's own operations: gradient slots and typed stacks
 # read a gradient slot and reset it to zero
-_add("take", None, lambda ts, args: args[0].type, pure=False)
-_add("load", None, lambda ts, args: args[0].type, pure=False)  # read a gradient slot
-_add("accum", None, lambda ts, args: NONE, pure=False)  # slot += value
-_add("push", None, lambda ts, args: NONE, pure=False)  # push(stack type, value)
-_add("pop", None, lambda ts, args: args[0], pure=False)  # pop(stack type)
-_add("accum_at", None, lambda ts, args: NONE, pure=False)  # slot[index] += value
-_add("take_at", None, lambda ts, args: _getindex_type([args[0].type, ts[1]], [None, args[1]]),
-     pure=False)
+declare("take", None, lambda ts, args: args[0].type, pure=False)
+declare("load", None, lambda ts, args: args[0].type, pure=False)  # read a gradient slot
+declare("accum", None, lambda ts, args: NONE, pure=False)  # slot += value
+declare("push", None, lambda ts, args: NONE, pure=False)  # push(stack type, value)
+declare("pop", None, lambda ts, args: args[0], pure=False)  # pop(stack type)
+declare("accum_at", None, lambda ts, args: NONE, pure=False)  # slot[index] += value
+declare("take_at", None, lambda ts, args: _getindex_type([args[0].type, ts[1]], [None, args[1]]),
+        pure=False)
 # top of a stack
-_add("peek", None, lambda ts, args: ArrayT(args[0].dtype, args[0].ndim), pure=False)
-_add("drop", None, lambda ts, args: NONE, pure=False)  # pop and forget
-_add("store", None, lambda ts, args: NONE, pure=False)  # slot = value
-_add("init", None, lambda ts, args: NONE, pure=False)  # an array slot = zeros shaped like a value
+declare("peek", None, lambda ts, args: ArrayT(args[0].dtype, args[0].ndim), pure=False)
+declare("drop", None, lambda ts, args: NONE, pure=False)  # pop and forget
+declare("store", None, lambda ts, args: NONE, pure=False)  # slot = value
+declare("init", None, lambda ts, args: NONE, pure=False)  # an array slot = zeros shaped like one
 
-# float -> float functions of the math module (and their NumPy twins)
-UNARY_MATH = ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
-              "atanh", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "erf", "erfc",
-              "fabs"]
-BINARY_MATH = ["atan2", "hypot", "copysign", "fmod"]
-NUMPY_OF_MATH = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh",
-                 "acosh": "arccosh", "atanh": "arctanh", "atan2": "arctan2", "fabs": "abs"}
+# float -> float functions of the math module: name, NumPy's name (None: NumPy has none), arity
+_MATH = [("sin", "sin", 1), ("cos", "cos", 1), ("tan", "tan", 1), ("asin", "arcsin", 1),
+         ("acos", "arccos", 1), ("atan", "arctan", 1), ("sinh", "sinh", 1), ("cosh", "cosh", 1),
+         ("tanh", "tanh", 1), ("asinh", "arcsinh", 1), ("acosh", "arccosh", 1),
+         ("atanh", "arctanh", 1), ("exp", "exp", 1), ("expm1", "expm1", 1), ("log", "log", 1),
+         ("log1p", "log1p", 1), ("log2", "log2", 1), ("log10", "log10", 1), ("sqrt", "sqrt", 1),
+         ("erf", None, 1), ("erfc", None, 1), ("fabs", "abs", 1), ("atan2", "arctan2", 2),
+         ("hypot", "hypot", 2), ("copysign", "copysign", 2), ("fmod", "fmod", 2)]
 
 
 def _elementwise(scalar_fn, array_fn, float32=True):
@@ -281,27 +294,19 @@ def _erf_array(x, sign=1.0):
 
 
 _ARRAY_MATH = {"erf": _erf_array, "erfc": lambda x: _erf_array(x, -1.0)}
-for _name in UNARY_MATH + BINARY_MATH:
-    _array_fn = _ARRAY_MATH.get(_name) or getattr(np, NUMPY_OF_MATH.get(_name, _name))
-    _add(_name, _elementwise(getattr(math, _name), _array_fn), _float_of)
-for _name, _array_fn in [("min", np.minimum), ("max", np.maximum), ("select", np.where),
-                         ("sign", np.sign)]:
+for _name, _np, _arity in _MATH:
+    _array_fn = _ARRAY_MATH.get(_name) or getattr(np, _np)
+    declare(_name, _elementwise(getattr(math, _name), _array_fn), _float_of, elementwise=True,
+            call=f"math.{_name}", numpy=_np, arity=_arity)
+for _name in ("min", "max", "select", "sign"):  # Python's own cannot take arrays
     _prim = PRIMITIVES[_name]
     # `a if c else b` is one of its operands, unpromoted
-    PRIMITIVES[_name] = Primitive(_name, _elementwise(_prim.impl, _array_fn, _name != "select"),
-                                  _prim.type_rule)
-
-# NumPy names that mean the same primitive on scalars
-NUMPY_ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2",
-                 "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "absolute": "abs",
-                 "power": "pow", "maximum": "max", "minimum": "min", "add": "add",
-                 "subtract": "sub", "multiply": "mul", "divide": "truediv", "negative": "neg",
-                 "float64": "float", "int64": "int", "sign": "sign"}
-
+    PRIMITIVES[_name] = replace(_prim, impl=_elementwise(_prim.impl, getattr(np, _prim.numpy),
+                                                         _name != "select"))
 
 # callables that convert their operands to float, then apply their primitive: math.pow(a, b) is
 # float(a) ** float(b), a float even for ints (math.pow(10, 20) is 1e+20, 10 ** 20 an int)
-FLOAT_OPERANDS = {math.pow}
+FLOAT_OPERANDS = {math.pow: "pow"}
 
 
 def resolve_callable(obj):
@@ -317,23 +322,18 @@ _CALLABLES = None
 
 
 def _callables():
+    """Each primitive's Python and NumPy functions -> its name; where two primitives share a
+    NumPy function (np.abs: abs and fabs), the first declared."""
     global _CALLABLES
     if _CALLABLES is None:
-        t = {abs: "abs", min: "min", max: "max", float: "float", int: "int", bool: "truth",
-             len: "len"}
-        for name in UNARY_MATH + BINARY_MATH + ["floor", "ceil", "pow"]:  # pow: FLOAT_OPERANDS
-            fn = getattr(math, name, None)
-            if fn is not None:
-                t[fn] = name
-        for name in UNARY_MATH + BINARY_MATH:
-            fn = getattr(np, name, None)
-            if fn is not None and name not in ("erf", "erfc", "fabs"):
-                t[fn] = name
-        for np_name, prim in NUMPY_ALIASES.items():
-            t[getattr(np, np_name)] = prim
-        t[np.abs] = "abs"
         from ..custom import stop_gradient
-        t[stop_gradient] = "stop_gradient"
+        t = {**FLOAT_OPERANDS, stop_gradient: "stop_gradient"}
+        for p in PRIMITIVES.values():
+            if p.call is not None and p.name != "slice":  # slice: only from a[i:j]
+                module, _, fn = p.call.rpartition(".")
+                t.setdefault(getattr({"": builtins, "math": math, "np": np}[module], fn), p.name)
+            if p.numpy is not None:
+                t.setdefault(getattr(np, p.numpy), p.name)
         _CALLABLES = t
     return _CALLABLES
 

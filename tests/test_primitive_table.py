@@ -1,0 +1,59 @@
+"""The primitive table against what is computed from it: every primitive user code can reach has
+a derivative rule (or a result that takes no gradient) and a lowering, on numbers and on arrays."""
+import pytest
+
+from zygopy.adjoint.array_rules import ELEMENTWISE
+from zygopy.adjoint.rules import RULES
+from zygopy.backend.source import expression
+from zygopy.ir.array_primitives import ARRAY_METHODS, NUMPY_FUNCTIONS, SEQUENCE_ARGUMENT
+from zygopy.ir.infer import type_of_arg
+from zygopy.ir.ir import Stmt, Var
+from zygopy.ir.primitives import PRIMITIVES, _callables, result_type
+from zygopy.ir.types import FLOAT, ArrayT
+
+REACHABLE = sorted(set(_callables().values()) | set(NUMPY_FUNCTIONS.values())
+                   | set(ARRAY_METHODS.values())
+                   | {n for n, p in PRIMITIVES.items() if p.symbol is not None})
+VECTOR = ArrayT("float64", 1)
+
+
+def _statement(op, operand_type):
+    p = PRIMITIVES[op]
+    n = 2 if op in SEQUENCE_ARGUMENT else p.arity
+    args = [Var(i, operand_type) for i in range(n)] + list(p.params.values())
+    if op in ("zeros", "ones", "empty", "reshape"):  # a shape operand
+        args[1 if op == "reshape" else 0] = Var(9, type_of_arg(3))
+    ts = [type_of_arg(a) for a in args]
+    return Stmt(Var(10, result_type(op, ts, args)), op, args)
+
+
+def _statements(op):
+    """The primitive applied to numbers and to arrays, where its type rule accepts them."""
+    out = []
+    for t in (FLOAT, VECTOR):
+        try:
+            out.append(_statement(op, t))
+        except TypeError:
+            pass
+    assert out, f"{op} takes neither numbers nor arrays"
+    return out
+
+
+@pytest.mark.parametrize("op", REACHABLE)
+def test_reachable_primitive_has_a_rule(op):
+    for s in _statements(op):
+        assert op in RULES or not s.var.type.is_float, f"{op} gives a {s.var.type} but no rule"
+
+
+@pytest.mark.parametrize("op", REACHABLE)
+def test_reachable_primitive_lowers(op):
+    for s in _statements(op):
+        assert expression(s)
+
+
+def test_derived_sets():
+    elementwise = {n for n, p in PRIMITIVES.items() if p.elementwise}
+    assert ELEMENTWISE <= elementwise
+    # the others are piecewise constant or give bools: no contribution to sum back
+    assert all(n in RULES or PRIMITIVES[n].type_rule([FLOAT] * 2, [None] * 2) != FLOAT
+               for n in elementwise - ELEMENTWISE)
