@@ -93,7 +93,9 @@ def compile_in_child(source: str, name: str, types: tuple) -> bool:
     writes the machine code to the disk cache. True if it did; on any failure the caller
     compiles in its own process, and reports errors from there."""
     try:
-        done = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, timeout=3600,
+        # no pipes to read: the child may outlive this process, and must not die writing to one
+        done = subprocess.run([sys.executable, "-c", _CHILD], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=3600,
                               input=pickle.dumps((sys.path, source, name, types)))
     except (OSError, subprocess.SubprocessError, pickle.PicklingError):
         return False

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 import numpy as np
 
-from ..ir.evaluate import Stopped, evaluate_gradient
+from ..ir.evaluate import evaluate_gradient
 
 _jobs: dict = {}  # compiled gradient -> Future of its compilation
 _lock = threading.Lock()
-_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zygopy-compile")
 
 
 def enabled() -> bool:
@@ -41,9 +40,7 @@ def value_and_gradient(compiled, args, dy=1.0):
             with np.errstate(all="ignore"):  # compiled code does not warn either
                 value, grads = evaluate_gradient(compiled.adjoint, args, dy, stop=job.done)
             return _like_compiled(compiled, args, value, grads)
-        except Stopped:
-            pass
-        except Exception:  # noqa: BLE001 - the compiled code reports it at the user's line
+        except Exception:  # Stopped, or an error the compiled code reports at the user's line
             pass
     return compiled.value_and_gradient(args, dy)
 
@@ -53,8 +50,19 @@ def compilation(compiled, args) -> Future:
     with _lock:
         job = _jobs.get(compiled)
         if job is None:
-            job = _jobs[compiled] = _pool.submit(compiled.compile, args, elsewhere=True)
+            job = _jobs[compiled] = Future()
+            # a daemon: a program that has its gradients exits without waiting for the compiler
+            # (whose child process still leaves the code in the disk cache for the next run)
+            threading.Thread(target=_compile, args=(job, compiled, args), daemon=True,
+                             name="zygopy-compile").start()
         return job
+
+
+def _compile(job, compiled, args):
+    try:
+        job.set_result(compiled.compile(args, elsewhere=True))
+    except BaseException as e:  # the compiled path raises it again, at the user's line
+        job.set_exception(e)
 
 
 def _like_compiled(compiled, args, value, grads):
