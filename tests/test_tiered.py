@@ -3,6 +3,9 @@ evaluator while Numba compiles in the background. They must give what the compil
 (checked against analytic derivatives too), with the same types, and errors must be reported as
 the compiled code reports them."""
 import math
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -102,3 +105,21 @@ def test_errors_are_reported_as_compiled_code_reports_them(slow_compiler):
     with pytest.raises(zygopy.ZygopyError) as caught:
         zygopy.gradient(reads, a, 7)
     assert "IndexError" in str(caught.value) and "test_tiered.py" in str(caught.value)
+
+
+def test_a_program_does_not_wait_for_the_compiler_to_exit(tmp_path):
+    # the compiler held for a minute: the program has its gradient and must exit without it
+    script = tmp_path / "short.py"
+    script.write_text(
+        "import time\n"
+        "import zygopy\n"
+        "from zygopy.backend.compiled import CompiledGradient\n"
+        "CompiledGradient.compile = lambda self, args, **options: time.sleep(60)\n"
+        "def f(x):\n"
+        "    return x * x\n"
+        "print(zygopy.gradient(f, 3.0)[0])\n")
+    env = dict(os.environ, ZYGOPY_INTERPRET_WHILE_COMPILING="1",
+               ZYGOPY_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=30, env=env)
+    assert done.returncode == 0 and float(done.stdout) == 6.0, done.stderr
