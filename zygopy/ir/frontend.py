@@ -746,9 +746,9 @@ class Frontend:
         result = self.hidden_argument(value, name, node, what) if runtime else \
             self.constant(value, node, what)
         if seen is None and not isinstance(result, Static):  # statics are trusted not to change
-            self.captures[(id(holder), name)] = (Captured.now(holder, name, runtime),
-                                                 result if runtime else None)
-            self.fn.captured.append(self.captures[(id(holder), name)][0])
+            captured = Captured.now(holder, name, runtime)
+            self.captures[(id(holder), name)] = (captured, result if runtime else None)
+            self.fn.captured.append(captured)
         return result
 
     def hidden_argument(self, value, name, node, what):
@@ -781,11 +781,9 @@ class Frontend:
         return None
 
     def attribute_of_static(self, base, node):
-        try:
-            getattr(base.obj, node.attr)
-        except AttributeError:
+        if not hasattr(base.obj, node.attr):
             raise self.error(f"{describe(base.obj)} has no attribute {node.attr!r}", node,
-                             cls=UnsupportedType) from None
+                             cls=UnsupportedType)
         return self.outside(base.obj, node.attr, node, f"{describe(base.obj)}.{node.attr}",
                             floats_vary=False)
 
