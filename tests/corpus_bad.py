@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 SCALE = 2.0
-WEIGHTS = np.ones(3)
+PARTS = (np.ones(3), 2.0)
 OPTIONS = {"b": 1.0}
 
 
@@ -219,8 +219,9 @@ def generator_expression(x, n):
     return sum(x * i for i in range(n))
 
 
-def captured_array(x):
-    return x * WEIGHTS
+def array_in_a_captured_tuple(x):
+    w, s = PARTS
+    return x * s
 
 
 def calling_a_number(x):

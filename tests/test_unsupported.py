@@ -57,7 +57,7 @@ CASES = [
     (b.list_literal, (1.0,), SYNTAX, "xs = [x, x]", None, "a list"),
     (b.dict_literal, (1.0,), SYNTAX, "d = {", None, "a dict"),
     (b.generator_expression, (1.0, 3), SYNTAX, "sum(x * i for", None, "generator expression"),
-    (b.captured_array, (1.0,), TYPE, "x * WEIGHTS", None, "NumPy array"),
+    (b.array_in_a_captured_tuple, (1.0,), TYPE, "w, s = PARTS", None, "NumPy array"),
     (b.calling_a_number, (1.0,), SYNTAX, "SCALE(x)", None, "calling"),
     (b.calling_a_value, (1.0,), SYNTAX, "return g(x)", None,
      "calling a value computed at run time"),

@@ -23,10 +23,12 @@ import numpy as np
 from .adjoint.rules import rules_version
 from .backend import tiered
 from .backend.compiled import CompiledGradient
-from .errors import NotScalar, UnsupportedType
+from .errors import NotScalar, UnsupportedType, ZygopyError
 from .ir.types import TupleT, is_float, typeof
-from .signature import signature
+from .signature import location, signature
 
+# (f, signature key, wrt, rules version) -> the compiled variants met so far: more than one when a
+# value f captures (ir/captured.py) changed in a way its code depends on, such as a global int
 _CACHE: dict = {}
 # Compiling generates code through module-level state (backend.source), so one build runs at a
 # time; a thread wanting what another is building waits for it. Numba compiles later, on the
@@ -41,20 +43,39 @@ def compiled(f, args, wrt=None) -> CompiledGradient:
 
 
 def _compiled(f, args, wrt):
+    """(compiled gradient, signature with the captured values now, wrt)."""
     sig = signature(f, args)
     explicit = wrt is not None
     wrt = _check_wrt(f, wrt, len(args)) if explicit else tuple(range(len(args)))
     key = (f, sig.key, wrt, rules_version())  # a replaced rule makes the old gradients stale
     if explicit:
         _check_wrt_types(f, sig, wrt)
-    c = _CACHE.get(key)
-    if c is None:
-        with _BUILDING:
-            c = _CACHE.get(key)  # built by another thread while this one waited?
-            if c is None:
-                c = _CACHE[key] = CompiledGradient(f, list(sig.types), sig.leaf_indices(wrt),
-                                                   sig.structures(args), sig.unit_dims)
-    return c, sig, wrt
+    for _ in range(3):  # more only if a captured value keeps changing while compiling
+        found = _variant(key)
+        if found is None:
+            with _BUILDING:
+                found = _variant(key)  # built by another thread while this one waited?
+                if found is None:
+                    c = CompiledGradient(f, list(sig.types), sig.leaf_indices(wrt),
+                                         sig.structures(args), sig.unit_dims)
+                    # replaced, not appended to, so that threads reading the old list are safe
+                    _CACHE[key] = [*_CACHE.get(key, ()), c]
+                    found = _variant(key)
+        if found is not None:
+            c, sig.captured = found
+            return c, sig, wrt
+    raise ZygopyError(f"the values {f.__name__!r} reads from outside it changed while it was "
+                      "being compiled", *location(f))
+
+
+def _variant(key):
+    """(compiled gradient, values of its hidden arguments) of the variant that fits the values
+    the function captures now, or None."""
+    for c in _CACHE.get(key, ()):
+        values = c.captured_values()
+        if values is not None:
+            return c, values
+    return None
 
 
 def _unbound(drop_self):
@@ -132,7 +153,7 @@ def withgradient(f, *args, wrt=None):
                         c.primal_ir.filename, c.primal_ir.line,
                         hint="use jacobian for a tuple of results; an integer result has no "
                         "gradient")
-    value, grads = tiered.value_and_gradient(c, sig.leaves)
+    value, grads = tiered.value_and_gradient(c, sig.arguments)
     return value, _per_argument(c, sig, args, wrt, grads)
 
 
@@ -149,7 +170,7 @@ def gradient(f, *args, wrt=None):
 def pullback(f, *args, wrt=None):
     args = complete_args(f, args)
     c, sig, wrt = _compiled(f, args, wrt)
-    value, tape = c.forward(sig.leaves)
+    value, tape = c.forward(sig.arguments)
     unused = [tape]
 
     def back(dy=1.0):
@@ -160,7 +181,7 @@ def pullback(f, *args, wrt=None):
             try:
                 t = unused.pop()
             except IndexError:
-                t = c.forward(sig.leaves)[1]
+                t = c.forward(sig.arguments)[1]
         return _per_argument(c, sig, args, wrt, c.pullback(t, dy))
     return value, back
 
@@ -174,7 +195,7 @@ def jacobian(f, *args, wrt=None):
     rows = []
     for i in range(m):
         dy = tuple(1.0 if j == i else 0.0 for j in range(m)) if isinstance(rt, TupleT) else 1.0
-        rows.append(c.pullback(c.forward(sig.leaves)[1], dy))
+        rows.append(c.pullback(c.forward(sig.arguments)[1], dy))
     per_leaf = []
     for k in range(len(c.adjoint.wrt)):
         col = [r[k] for r in rows]

@@ -61,7 +61,8 @@ class Specialization:
     def __init__(self, rule, arg_types):
         from .ir.compile import compile_ir
         self.rule, self.arg_types = rule, list(arg_types)
-        self.forward_ir = compile_ir(rule.forward, self.arg_types)
+        # a rule is called with its arguments only: it can take no hidden ones
+        self.forward_ir = compile_ir(rule.forward, self.arg_types, capture=False)
         self.result_type = _return_type(self.forward_ir)
         digest = hashlib.sha1(repr((rule.uid, tuple(map(str, arg_types)))).encode()).hexdigest()
         self.name = f"zy_rule_{rule.forward.__name__}_{digest[:12]}"
@@ -78,7 +79,7 @@ class Specialization:
                              code.co_filename, code.co_firstlineno,
                              hint=f"add one with @{self.rule.forward.__name__}.pullback")
             types = [self.result_type, self.result_type] + self.arg_types
-            self._pullback_ir = compile_ir(self.rule.backward, types)
+            self._pullback_ir = compile_ir(self.rule.backward, types, capture=False)
         return self._pullback_ir
 
     @property

@@ -43,6 +43,6 @@ def code_llvm(fn, *args, wrt=None) -> str:
     # Numba keeps no LLVM for code it loaded from its disk cache: compile a fresh, uncached copy
     module = load_module(c.source.replace("cache=True", "cache=False"), cached=False)
     fused = getattr(module, c._fused.py_func.__name__)
-    c.value_and_gradient(sig.leaves)  # sizes the stacks
-    fused(*c.own(sig.leaves), 1.0, *c._alloc())
+    c.value_and_gradient(sig.arguments)  # sizes the stacks
+    fused(*c.own(sig.arguments), 1.0, *c._alloc())
     return "\n".join(fused.inspect_llvm().values())

@@ -1,7 +1,7 @@
 """A call's arguments as the compiler sees them: each argument's tree shape and its flat leaves."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -10,19 +10,31 @@ from .ir.types import typeof
 from .trees import LEAF, flatten, unflatten
 
 
+def unit_dims(leaf):
+    """Which dimensions of an array are 1 (None for non-arrays): broadcasting depends on these, so
+    compiled code is specialised on them, and not on sizes."""
+    return tuple(d == 1 for d in leaf.shape) if isinstance(leaf, np.ndarray) else None
+
+
 @dataclass
 class Signature:
     nodes: tuple  # one trees.Node per argument
     leaves: list  # all leaves, argument by argument
     owners: list  # the argument each leaf belongs to
     types: tuple  # the IR type of each leaf
+    # the values now of the function's hidden arguments (ir/captured.py), set once the compiled
+    # code is known
+    captured: list = field(default_factory=list)
+
+    @property
+    def arguments(self):
+        """What the compiled code takes: the leaves, then the captured values."""
+        return [*self.leaves, *self.captured]
 
     @property
     def unit_dims(self):
-        """For each array leaf, which of its dimensions are 1 (None for non-arrays): broadcasting
-        depends on these, so compiled code is specialised on them, and not on sizes."""
-        return tuple(tuple(d == 1 for d in leaf.shape) if isinstance(leaf, np.ndarray) else None
-                     for leaf in self.leaves)
+        """unit_dims of each leaf."""
+        return tuple(map(unit_dims, self.leaves))
 
     @property
     def key(self):
@@ -55,7 +67,7 @@ def signature(fn, args) -> Signature:
             raise UnsupportedType(f"argument {i} of {name!r}: {e}") from None
         if node.kind == "static":
             raise UnsupportedType(f"argument {i} of {name!r} has type {type(a).__name__}, which "
-                                  "zygopy does not support", *_where(fn),
+                                  "zygopy does not support", *location(fn),
                                   hint="pass floats, ints, bools, NumPy arrays, or tuples, lists "
                                   "and objects of them")
         for leaf in mine:
@@ -65,7 +77,7 @@ def signature(fn, args) -> Signature:
                 what = (f"an array of {leaf.dtype}" if isinstance(leaf, np.ndarray)
                         else type(leaf).__name__)
                 raise UnsupportedType(f"argument {i} of {name!r} has type {what}, which zygopy "
-                                      "does not support", *_where(fn),
+                                      "does not support", *location(fn),
                                       hint="use float64 or float32 arrays, floats, ints and bools")
             types.append(t)
         nodes.append(node)
@@ -74,6 +86,6 @@ def signature(fn, args) -> Signature:
     return Signature(tuple(nodes), leaves, owners, tuple(types))
 
 
-def _where(fn):
+def location(fn):
     code = getattr(fn, "__code__", None)
     return (code.co_filename, code.co_firstlineno) if code else (None, None)

@@ -10,6 +10,7 @@ import numpy as np
 from ..adjoint.mutation import written_arguments
 from ..adjoint.reverse import adjoint
 from ..errors import ZygopyError
+from ..ir.captured import current_values
 from ..ir.compile import compile_ir
 from ..ir.evaluate import failing_statement
 from .jit import compile_in_child, discard_numba_cache, load_module, numba_cache_files
@@ -41,9 +42,13 @@ class CompiledGradient:
     def __init__(self, pyfn, arg_types, wrt, structures=None, unit_dims=None):
         """`arg_types` are those of the flat leaves; `wrt` indexes leaves; `structures` as for
         to_ir; `unit_dims` says which dimensions of each array argument are 1
-        (Signature.unit_dims)."""
+        (Signature.unit_dims). The compiled functions take the leaves, then the values of the
+        hidden arguments (captured_values())."""
         self.primal_ir = compile_ir(pyfn, arg_types, structures)
-        self.adjoint = adjoint(compile_ir(pyfn, arg_types, structures), wrt, unit_dims)
+        self.captured = self.primal_ir.captured
+        hidden_dims = [c.unit_dims for c in self.captured if c.runtime]
+        self.adjoint = adjoint(compile_ir(pyfn, arg_types, structures), wrt,
+                               [*(unit_dims or [None] * len(arg_types)), *hidden_dims])
         name = pyfn.__name__
         self.source = "\n\n".join([
             rule_sources(self.primal_ir, self.adjoint.forward, self.adjoint.reverse),
@@ -63,6 +68,11 @@ class CompiledGradient:
         # either the old list or the new one
         self.capacity = [INITIAL_CAPACITY] * len(self.dtypes)
         self._growing = threading.Lock()
+
+    def captured_values(self):
+        """The values to pass now for the function's hidden arguments, or None when a value it
+        captured no longer fits this code (ir/captured.py)."""
+        return current_values(self.captured)
 
     def _entry(self, suffix):
         """The generated module's function `<name>_<suffix>`. The module (and with it Numba) is

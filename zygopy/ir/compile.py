@@ -12,9 +12,11 @@ from .passes.scalarize import scalarize_tuple_args
 from .verify import verify
 
 
-def compile_ir(pyfn, arg_types, structures=None) -> Function:
-    """IR for pyfn; arg_types are those of the entry arguments (the leaves of structured ones)."""
-    fn = optimize(to_ir(pyfn, structures))
+def compile_ir(pyfn, arg_types, structures=None, capture=True) -> Function:
+    """IR for pyfn; arg_types are those of the entry arguments (the leaves of structured ones),
+    to which the types of the hidden ones are added (to_ir's `capture`)."""
+    fn = optimize(to_ir(pyfn, structures, capture))
+    arg_types = [*arg_types, *(c.type for c in fn.captured if c.runtime)]
     _check_assigned(fn)
     infer_types(fn, arg_types)
     lower_augmented(fn)

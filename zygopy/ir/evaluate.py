@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .captured import read
 from .ir import Function, Var
 from .primitives import PRIMITIVES
 
@@ -122,14 +123,23 @@ def failing_statement(fn: Function, args):
 def evaluate(fn: Function, *args, max_steps=10**8):
     """Run IR on Python values and return its result. Like the Python function, it writes into the
     arrays it is given."""
-    return Machine().run(fn, args, max_steps=max_steps)[0]
+    return Machine().run(fn, _with_hidden(fn, args), max_steps=max_steps)[0]
+
+
+def _with_hidden(fn, args):
+    """The arguments, followed by the values now of fn's hidden arguments (captured.py) unless
+    they are given."""
+    hidden = [c for c in fn.captured if c.runtime]
+    if len(args) == len(fn.args) - len(hidden):
+        return (*args, *(read(c.holder, c.name) for c in hidden))
+    return args
 
 
 def evaluate_gradient(adj, args, dy=1.0, stop=None):
     """Run an Adjoint's forward then reverse on Python values: (value, gradients). Like a compiled
     gradient, it leaves the caller's arrays as they were. `stop` as for Machine.run."""
     m = Machine()
-    value, env = m.run(adj.forward, _own(args), stop=stop)
+    value, env = m.run(adj.forward, _own(_with_hidden(adj.forward, args)), stop=stop)
     stacks = {k: list(v) for k, v in m.stacks.items()}
     grads, _ = m.run(adj.reverse, [dy] + [env.get(v, 0) for v in adj.tape], stop=stop)
     m.stacks = stacks

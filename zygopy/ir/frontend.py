@@ -21,9 +21,11 @@ from ..custom import CustomRule
 from ..errors import UnsupportedSyntax, UnsupportedType
 from ..trees import LEAF, Node
 from .array_primitives import ARRAY_METHODS, DTYPES, NUMPY_FUNCTIONS, SEQUENCE_ARGUMENT
+from .captured import Captured, read
 from .cfg import reverse_postorder
 from .ir import Block, Branch, Function, Stmt, Var
 from .primitives import FLOAT_OPERANDS, PRIMITIVES, resolve_callable
+from .types import typeof
 
 BINOPS = {ast.MatMult: "matmul", ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul",
           ast.Div: "truediv", ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow"}
@@ -155,9 +157,13 @@ def assigned_names(fdef):
 
 
 class Frontend:
-    def __init__(self, pyfn, structures=None):
+    def __init__(self, pyfn, structures=None, capture=True):
         self.top = pyfn
         self.structures = structures
+        # False: every captured value is folded as a constant (for code called with its arguments
+        # only, which cannot take hidden ones)
+        self.capture = capture
+        self.captures = {}  # (id of holder, name) -> (Captured, its hidden argument or None)
         # build() rejects non-functions
         self.fn = Function(getattr(pyfn, "__name__", type(pyfn).__name__), [])
         self.defs = {}  # (frame id, name) -> {block id: value}
@@ -253,7 +259,7 @@ class Frontend:
         self.fn.filename = filename
         self.fn.arg_names = self.check_params(fdef, filename, offset)
         self.fn.line = offset + fdef.lineno
-        entry = self.new_block()
+        entry = self.entry = self.new_block()
         self.seal(entry)
         frame = self.push_frame(self.top, fdef, filename, offset)
         self.cur = entry
@@ -264,6 +270,7 @@ class Frontend:
         self.line = offset + fdef.lineno
         result = self.body_of(fdef, frame)
         self.cur.branches.append(Branch(None, [result]))
+        self.fn.arg_names = [a.name for a in entry.args]  # with the hidden arguments
         # blocks no path reaches (the exit of `while True`, the join after two returns, ...) were
         # never entered, so they have no terminator: drop them so that the IR is well formed
         live = set(reverse_postorder(self.fn))
@@ -691,8 +698,9 @@ class Frontend:
         if isinstance(v, str):
             raise self.error("strings are not supported", node, cls=UnsupportedType)
         if isinstance(v, np.ndarray):
-            raise self.error(f"{what} is a NumPy array captured from outside the function", node,
-                             hint="pass it as an argument", cls=UnsupportedType)
+            raise self.error(f"{what} holds a NumPy array, which can only be captured on its own",
+                             node, hint="pass it as an argument, or read it from a global or "
+                             "closure variable of its own", cls=UnsupportedType)
         if callable(v):
             return Static(v)
         raise self.error(f"{what} has type {type(v).__name__}, which zygopy does not support", node,
@@ -714,16 +722,43 @@ class Frontend:
             cells = dict(zip(pyfn.__code__.co_freevars, pyfn.__closure__, strict=True))
             if name in cells:
                 try:
-                    return self.constant(cells[name].cell_contents, node,
-                                         f"the closure variable {name!r}")
+                    return self.outside(cells[name], name, node, f"the closure variable {name!r}")
                 except ValueError:
                     raise self.error(f"the closure variable {name!r} is not assigned yet",
                                      node) from None
         if name in pyfn.__globals__:
-            return self.constant(pyfn.__globals__[name], node, f"the global {name!r}")
+            return self.outside(pyfn.__globals__, name, node, f"the global {name!r}")
         if hasattr(builtins, name):
             return Static(getattr(builtins, name))
         raise self.error(f"name {name!r} is not defined", node, cls=UnsupportedType)
+
+    def outside(self, holder, name, node, what, floats_vary=True):
+        """The value of `name` in `holder` (captured.read), read from outside the function: arrays,
+        and floats where `floats_vary`, become hidden arguments, read at each call; numbers and
+        tuples are folded as constants, checked at each call (captured.py)."""
+        value = read(holder, name)
+        if not self.capture:
+            return self.constant(value, node, what)
+        seen = self.captures.get((id(holder), name))
+        if seen is not None and seen[1] is not None:
+            return seen[1]
+        runtime = isinstance(value, np.ndarray) or (floats_vary and isinstance(value, float))
+        result = self.hidden_argument(value, name, node, what) if runtime else \
+            self.constant(value, node, what)
+        if seen is None and not isinstance(result, Static):  # statics are trusted not to change
+            captured = Captured.now(holder, name, runtime)
+            self.captures[(id(holder), name)] = (captured, result if runtime else None)
+            self.fn.captured.append(captured)
+        return result
+
+    def hidden_argument(self, value, name, node, what):
+        t = typeof(value)
+        if t is None or (isinstance(value, np.ndarray) and value.dtype.kind == "c"):
+            raise self.error(f"{what} is an array of {value.dtype}, which zygopy does not support",
+                             node, hint="use float64 or float32 arrays", cls=UnsupportedType)
+        arg = self.fn.new_var(name=name)
+        self.entry.args.append(arg)  # defined in the entry block: every later use sees it
+        return arg
 
     def peek_static(self, node):
         """The compile-time object a callee expression names, without emitting code; None if
@@ -746,12 +781,11 @@ class Frontend:
         return None
 
     def attribute_of_static(self, base, node):
-        try:
-            attr = getattr(base.obj, node.attr)
-        except AttributeError:
+        if not hasattr(base.obj, node.attr):
             raise self.error(f"{describe(base.obj)} has no attribute {node.attr!r}", node,
-                             cls=UnsupportedType) from None
-        return self.constant(attr, node, f"{describe(base.obj)}.{node.attr}")
+                             cls=UnsupportedType)
+        return self.outside(base.obj, node.attr, node, f"{describe(base.obj)}.{node.attr}",
+                            floats_vary=False)
 
     def attribute_of_struct(self, base, node):
         """A field of a structured value, or one of its class's methods bound to it."""
@@ -765,7 +799,8 @@ class Frontend:
         if base.node.kind == "namedtuple" or attr is None:
             raise self.error(f"{base.label} has no attribute {node.attr!r}", node,
                              cls=UnsupportedType)
-        return self.constant(attr, node, f"{base.label}.{node.attr}")
+        return self.outside(base.node.cls, node.attr, node, f"{base.label}.{node.attr}",
+                            floats_vary=False)
 
     def expr_Attribute(self, node):
         base = self.expr(node.value)
@@ -1027,7 +1062,9 @@ def _child_value(node, value, i):
     return value[i] if node.is_sequence else getattr(value, node.keys[i])
 
 
-def to_ir(pyfn, structures=None) -> Function:
+def to_ir(pyfn, structures=None, capture=True) -> Function:
     """Parse a Python function into (unoptimised) SSA IR; `structures` gives, per parameter, None
-    or the (trees.Node, value) of a structured argument, whose leaves become separate arguments."""
-    return Frontend(pyfn, structures).build()
+    or the (trees.Node, value) of a structured argument, whose leaves become separate arguments.
+    The values it reads from outside are listed in `captured` (captured.py); with `capture`, the
+    run-time ones are hidden arguments after the others."""
+    return Frontend(pyfn, structures, capture).build()

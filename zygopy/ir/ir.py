@@ -81,6 +81,9 @@ class Function:
     arg_names: list = field(default_factory=list)
     next_id: int = 1
     line: int | None = None
+    # values read from outside the function (captured.Captured); the run-time ones are the last
+    # entry arguments, in this order
+    captured: list = field(default_factory=list)
 
     def new_var(self, type=None, name=None) -> Var:
         v = Var(self.next_id, type, name)

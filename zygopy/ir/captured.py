@@ -1,0 +1,74 @@
+"""Values a function reads from outside its arguments: globals, closure variables, attributes of
+modules and classes. None of them is trusted to stay as it was when the code was compiled.
+
+Floats and arrays are *run-time* captures: hidden arguments of the compiled code, after the
+caller's leaves, read again at each call (they get no gradient). Numbers and tuples that may
+decide the code's structure (an int loop bound, a tuple index, a bool flag) are *folded* into the
+code as constants. Either way the compiled code records what it assumes of each value (its type
+and unit dimensions, or a folded value itself); a call that finds a value no longer fits compiles
+again.
+"""
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..signature import unit_dims
+from .types import operand_key, typeof
+
+
+def read(holder, name):
+    """The value now of `name` in a module's globals (a dict), a closure cell, or an object."""
+    if isinstance(holder, types.CellType):
+        value = holder.cell_contents
+    elif isinstance(holder, dict):
+        value = holder[name]
+    else:
+        value = getattr(holder, name)
+    # NumPy scalars were always read as Python numbers (as constants, with .item())
+    return float(value) if isinstance(value, np.floating) else value
+
+
+def _key(value, runtime):
+    if runtime:
+        return typeof(value), unit_dims(value)
+    return operand_key(value)
+
+
+@dataclass(frozen=True, eq=False)
+class Captured:
+    holder: object  # a module's globals dict, a closure cell, or a module or class
+    name: str
+    runtime: bool  # a hidden argument (else folded into the code)
+    key: object  # what the compiled code assumes: (IR type, unit dims), or the folded value's key
+
+    @classmethod
+    def now(cls, holder, name, runtime):
+        return cls(holder, name, runtime, _key(read(holder, name), runtime))
+
+    @property
+    def type(self):
+        """The IR type of a run-time capture."""
+        return self.key[0]
+
+    @property
+    def unit_dims(self):
+        return self.key[1]
+
+
+def current_values(captured):
+    """The values now of the run-time captures, in hidden-argument order; None when some captured
+    value no longer fits the compiled code (or is gone), which then has to be compiled again."""
+    values = []
+    for c in captured:
+        try:
+            value = read(c.holder, c.name)
+        except (KeyError, ValueError, AttributeError):  # deleted; an empty cell
+            return None
+        if _key(value, c.runtime) != c.key:
+            return None
+        if c.runtime:
+            values.append(value)
+    return values
