@@ -23,6 +23,7 @@ import numpy as np
 from ..ir.evaluate import evaluate_gradient
 
 _jobs: dict = {}  # compiled gradient -> Future of its compilation
+_ready: set = set()  # compiled gradients whose compilation finished
 _lock = threading.Lock()
 
 
@@ -32,10 +33,13 @@ def enabled() -> bool:
 
 def value_and_gradient(compiled, args, dy=1.0):
     """compiled.value_and_gradient(args, dy), interpreted while it is being compiled."""
-    if not enabled():
+    if compiled in _ready or not enabled():
         return compiled.value_and_gradient(args, dy)
     job = compilation(compiled, args)
-    if not job.done():
+    if job.done():
+        if job.exception() is None:
+            _ready.add(compiled)  # from now on, a set lookup is all a call pays for tiering
+    else:
         try:
             with np.errstate(all="ignore"):  # compiled code does not warn either
                 value, grads = evaluate_gradient(compiled.adjoint, args, dy, stop=job.done)
