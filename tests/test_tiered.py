@@ -91,12 +91,15 @@ def test_interpreted_calls_agree_with_compiled_ones(dtype, slow_compiler):
     assert first[0] == pytest.approx(later[0], rel=rtol)
 
 
-def test_a_long_scalar_loop_switches_to_compiled_code():
-    # 10**6 trips would take the evaluator many seconds; it gives way once the code is compiled
+def test_a_long_scalar_loop_is_compiled_at_once():
+    # 10**6 trips would take the evaluator many seconds: past its budget the first call compiles
+    # in this process (no background compilation to share the GIL with)
     n = 10 ** 6
     _, (dx, dn) = zygopy.withgradient(looped, 0.3, n)
     want = sum(i * math.cos(0.3 * i) for i in range(n)) / n
     assert dn is None and dx == pytest.approx(want, rel=1e-9)
+    c = compiled(looped, (0.3, n))
+    assert c._fused.overloads and c not in tiered._jobs
 
 
 def test_errors_are_reported_as_compiled_code_reports_them(slow_compiler):

@@ -106,12 +106,13 @@ class CompiledGradient:
 
     def compile(self, args, elsewhere=False):
         """Load or compile the machine code value_and_gradient(args) runs, without running it.
-        `elsewhere`: compile in a child process first, which leaves the code in the disk cache
-        for this one to load (compiling here would hold the GIL for seconds)."""
+        `elsewhere`: unless the disk cache has it, compile in a child process first, which leaves
+        the code in the disk cache for this one to load (compiling here would hold the GIL for
+        seconds)."""
         if self._fused.overloads:
             return
         call_args = (*self.own(args), 1.0, *self._alloc())
-        if elsewhere:
+        if elsewhere and not numba_cache_files(self._fused):  # else it is loaded, not compiled
             types = tuple(self._fused.typeof_pyval(a) for a in call_args)
             compile_in_child(self.source, self._fused.py_func.__name__, types)
         self._load(self._fused, call_args)

@@ -34,7 +34,7 @@ def load_module(source: str, cached=True):
     `sys.modules` only once it has run whole, so another thread never sees it half-built. With
     cached=False the module is fresh each time and not registered (for inspection)."""
     source = HEADER + "\n\n" + source
-    modname = f"zygopy_generated_{hashlib.sha256(source.encode()).hexdigest()[:24]}"
+    modname = _module_name(source)
     if cached and modname in sys.modules:
         return sys.modules[modname]
     module = types.ModuleType(modname)
@@ -46,6 +46,17 @@ def load_module(source: str, cached=True):
     exec(compile(source, filename, "exec"), module.__dict__)
     # Numba's cached code finds its module by name; a thread that built it too uses the first
     return sys.modules.setdefault(modname, module) if cached else module
+
+
+def _module_name(full_source: str) -> str:
+    return f"zygopy_generated_{hashlib.sha256(full_source.encode()).hexdigest()[:24]}"
+
+
+def in_disk_cache(source: str) -> bool:
+    """Whether Numba's disk cache holds machine code for generated `source` (found without
+    importing Numba: its files sit in `__pycache__/` beside the module's file)."""
+    modname = _module_name(HEADER + "\n\n" + source)
+    return any((cache_dir() / "__pycache__").glob(f"{modname}.*.nbi"))
 
 
 def _write_unless_equal(path: Path, data: bytes):

@@ -1,26 +1,32 @@
 """Interpret while compiling: a gradient's first calls run its adjoint IR in the reference
-evaluator (NumPy, nothing to compile) while Numba compiles it in a child process (so that the
-two do not contend for the GIL); once the machine code is ready (loaded from the disk cache by a
-background thread), calls switch to it.
+evaluator (NumPy, nothing to compile) while Numba compiles it; once the machine code is ready,
+calls switch to it.
 
 Whole-array code loses little in the evaluator (NumPy does the work), so a model's first
-gradients come at once instead of after seconds of compilation. Code that spends its time in
-scalar loops is slow there: the evaluator checks every few blocks whether the compiled code is
-ready and, once it is, abandons its run for it, so such a first call costs about the compile
-time, as without interpretation. Results agree with the compiled code's to rounding (both
-evaluate the same adjoint IR); their types are the compiled code's.
+gradients come at once instead of after seconds of compilation; a child process compiles it,
+so that the interpreted calls and Numba do not contend for the GIL, and leaves the code in the
+disk cache, from which a background thread loads it (as it does at once when the cache has it).
+Code that spends its time in scalar loops is slow to interpret: a first call that has not
+finished within FIRST_CALL_BUDGET compiles at once instead, in this process, as without
+interpretation. Results agree with the compiled code's to rounding (both evaluate the same
+adjoint IR); their types are the compiled code's.
 
 `ZYGOPY_INTERPRET_WHILE_COMPILING=0` turns this off: every call then waits for compiled code.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
+import time
 from concurrent.futures import Future
 
 import numpy as np
 
 from ..ir.evaluate import evaluate_gradient
+from .jit import in_disk_cache
+
+FIRST_CALL_BUDGET = 0.25  # seconds: what a first call may lose to finding a program slow to run
 
 _jobs: dict = {}  # compiled gradient -> Future of its compilation
 _ready: set = set()  # compiled gradients whose compilation finished
@@ -35,36 +41,46 @@ def value_and_gradient(compiled, args, dy=1.0):
     """compiled.value_and_gradient(args, dy), interpreted while it is being compiled."""
     if compiled in _ready or not enabled():
         return compiled.value_and_gradient(args, dy)
-    job = compilation(compiled, args)
-    if job.done():
+    job = _jobs.get(compiled)
+    if job is None and in_disk_cache(compiled.source):  # loading takes a moment: start it now
+        job = compilation(compiled, args, elsewhere=False)
+    if job is not None and job.done():
         if job.exception() is None:
             _ready.add(compiled)  # from now on, a set lookup is all a call pays for tiering
-    else:
-        try:
-            with np.errstate(all="ignore"):  # compiled code does not warn either
-                value, grads = evaluate_gradient(compiled.adjoint, args, dy, stop=job.done)
-            return _like_compiled(compiled, args, value, grads)
-        except Exception:  # Stopped, or an error the compiled code reports at the user's line
-            pass
-    return compiled.value_and_gradient(args, dy)
+        return compiled.value_and_gradient(args, dy)
+    # the first call tries the evaluator for at most FIRST_CALL_BUDGET seconds; later ones (of
+    # a program it ran within that) until the compiled code is ready
+    deadline = time.perf_counter() + FIRST_CALL_BUDGET if job is None else math.inf
+    try:
+        with np.errstate(all="ignore"):  # compiled code does not warn either
+            value, grads = evaluate_gradient(
+                compiled.adjoint, args, dy,
+                stop=lambda: time.perf_counter() > deadline or (job is not None and job.done()))
+    except Exception:  # Stopped, or an error the compiled code reports at the user's line
+        # a program slow to interpret is compiled here and now, without a GIL to share
+        return compiled.value_and_gradient(args, dy)
+    if job is None:  # quick to interpret: keep doing so while a child process compiles it
+        compilation(compiled, args, elsewhere=True)
+    return _like_compiled(compiled, args, value, grads)
 
 
-def compilation(compiled, args) -> Future:
-    """The Future of compiled's compilation for arguments like `args`, started if need be."""
+def compilation(compiled, args, elsewhere=True) -> Future:
+    """The Future of compiled's compilation for arguments like `args`, started if need be (in a
+    child process if `elsewhere`, see CompiledGradient.compile)."""
     with _lock:
         job = _jobs.get(compiled)
         if job is None:
             job = _jobs[compiled] = Future()
             # a daemon: a program that has its gradients exits without waiting for the compiler
             # (whose child process still leaves the code in the disk cache for the next run)
-            threading.Thread(target=_compile, args=(job, compiled, args), daemon=True,
-                             name="zygopy-compile").start()
+            threading.Thread(target=_compile, args=(job, compiled, args, elsewhere),
+                             daemon=True, name="zygopy-compile").start()
         return job
 
 
-def _compile(job, compiled, args):
+def _compile(job, compiled, args, elsewhere):
     try:
-        job.set_result(compiled.compile(args, elsewhere=True))
+        job.set_result(compiled.compile(args, elsewhere=elsewhere))
     except BaseException as e:  # the compiled path raises it again, at the user's line
         job.set_exception(e)
 
