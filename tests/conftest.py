@@ -1,4 +1,5 @@
 import os
+import threading
 
 import pytest
 
@@ -6,6 +7,7 @@ import pytest
 # while it compiles (test_tiered.py tests that)
 os.environ["ZYGOPY_INTERPRET_WHILE_COMPILING"] = "0"
 
+from zygopy.backend.compiled import CompiledGradient
 from zygopy.ir.passes import pipeline
 
 
@@ -17,3 +19,18 @@ def check_each_pass():
     pipeline.CHECK_EACH_PASS = True
     yield
     pipeline.CHECK_EACH_PASS = old
+
+
+@pytest.fixture
+def slow_compiler(monkeypatch):
+    """Compilation that waits for the test to release it (the Event this yields): until then a
+    gradient's calls surely run interpreted (backend/tiered.py)."""
+    release = threading.Event()
+    compile_ = CompiledGradient.compile
+
+    def held(self, args, **options):
+        release.wait(30)
+        return compile_(self, args, **options)
+    monkeypatch.setattr(CompiledGradient, "compile", held)
+    yield release
+    release.set()

@@ -2,7 +2,6 @@
 floats and NumPy arrays are read at each call, so changing them never gives a stale gradient and
 never recompiles; a changed int recompiles. Gradients are checked against analytic derivatives.
 """
-import threading
 
 import numpy as np
 import pytest
@@ -10,7 +9,6 @@ import pytest
 import zygopy
 from zygopy.api import compiled
 from zygopy.backend import tiered
-from zygopy.backend.compiled import CompiledGradient
 
 SCALE = 1.0
 POWER = 2
@@ -161,17 +159,11 @@ def test_error_in_compiled_code_located_with_captured_values():
     assert "IndexError" in str(e.value) and "WEIGHTS[i] * x" in str(e.value)
 
 
-def test_interpreted_while_compiling(monkeypatch):
+def test_interpreted_while_compiling(monkeypatch, slow_compiler):
     """The evaluator gets the captured values as the compiled code does."""
     global SCALE
     monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", "1")
-    release = threading.Event()
-    compile_ = CompiledGradient.compile
-
-    def held(self, args, **options):
-        release.wait(30)
-        return compile_(self, args, **options)
-    monkeypatch.setattr(CompiledGradient, "compile", held)
+    release = slow_compiler
     x = np.ones(3)
     SCALE = 2.0
     (g,) = zygopy.gradient(weighted, x)  # interpreted: the compilation is held

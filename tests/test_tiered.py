@@ -14,26 +14,11 @@ import pytest
 import zygopy
 from zygopy.api import compiled
 from zygopy.backend import tiered
-from zygopy.backend.compiled import CompiledGradient
 
 
 @pytest.fixture(autouse=True)
 def interpret(monkeypatch):
     monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", "1")
-
-
-@pytest.fixture
-def slow_compiler(monkeypatch):
-    """Compilation that waits for the test to release it: the first calls surely interpret."""
-    release = threading.Event()
-    compile_ = CompiledGradient.compile
-
-    def held(self, args, **options):
-        release.wait(30)
-        return compile_(self, args, **options)
-    monkeypatch.setattr(CompiledGradient, "compile", held)
-    yield release
-    release.set()
 
 
 class Layer:
