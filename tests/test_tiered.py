@@ -76,9 +76,11 @@ def test_interpreted_calls_agree_with_compiled_ones(dtype, slow_compiler):
     assert first[0] == pytest.approx(later[0], rel=rtol)
 
 
-def test_a_long_scalar_loop_is_compiled_at_once():
+def test_a_long_scalar_loop_is_compiled_at_once(tmp_path, monkeypatch):
     # 10**6 trips would take the evaluator many seconds: past its budget the first call compiles
-    # in this process (no background compilation to share the GIL with)
+    # in this process (no background compilation to share the GIL with). An empty disk cache:
+    # code found there would be loaded in the background at once
+    monkeypatch.setenv("ZYGOPY_CACHE_DIR", str(tmp_path))
     n = 10 ** 6
     _, (dx, dn) = zygopy.withgradient(looped, 0.3, n)
     want = sum(i * math.cos(0.3 * i) for i in range(n)) / n
