@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import threading
+import warnings
 
 import numpy as np
 
@@ -160,11 +161,11 @@ class CompiledGradient:
         could not be deleted."""
         types = tuple(compiled_fn.typeof_pyval(a) for a in call_args)
         try:
-            compiled_fn.compile(types)
+            _quiet(compiled_fn.compile, types)
         except Exception:
             try:
                 discard_numba_cache(compiled_fn)
-                compiled_fn.compile(types)
+                _quiet(compiled_fn.compile, types)
             except Exception as e:
                 if not numba_cache_files(compiled_fn):  # nothing left of the old entry
                     raise self._internal(e) from None
@@ -198,3 +199,12 @@ def _numba_error():
     """Numba's error class, imported only once compiled code runs (so `import zygopy` is quick)."""
     from numba.core.errors import NumbaError
     return NumbaError
+
+
+def _quiet(compile_, types):
+    """compile_(types) without Numba's performance warnings, which are about generated code the
+    user cannot change (np.dot on a non-contiguous operand, say)."""
+    from numba.core.errors import NumbaPerformanceWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumbaPerformanceWarning)
+        compile_(types)
