@@ -56,7 +56,7 @@ def in_disk_cache(source: str) -> bool:
     """Whether Numba's disk cache holds machine code for generated `source` (found without
     importing Numba: its files sit in `__pycache__/` beside the module's file)."""
     modname = _module_name(HEADER + "\n\n" + source)
-    return any((cache_dir() / "__pycache__").glob(f"{modname}.*.nbi"))
+    return any(_cache_files(cache_dir() / "__pycache__", modname, "nbi"))
 
 
 def _write_unless_equal(path: Path, data: bytes):
@@ -77,13 +77,18 @@ def _write_unless_equal(path: Path, data: bytes):
         raise
 
 
+def _cache_files(folder, modname, suffix="nb[ic]"):
+    """Numba's cache files (index .nbi, data .nbc) of the functions of module `modname`."""
+    return Path(folder).glob(f"{modname}.*.{suffix}")
+
+
 def numba_cache_files(dispatcher) -> list:
-    """The Numba cache files (index and data) of every function of dispatcher's module."""
-    folder = Path(dispatcher.stats.cache_path)
-    return list(folder.glob(f"{dispatcher.py_func.__module__}.*.nb[ic]"))
+    """The Numba cache files of every function of dispatcher's module."""
+    return list(_cache_files(dispatcher.stats.cache_path, dispatcher.py_func.__module__))
 
 
 def discard_numba_cache(dispatcher):
+    """Deletes the Numba cache files of every function of dispatcher's module."""
     for f in numba_cache_files(dispatcher):
         f.unlink(missing_ok=True)
 
