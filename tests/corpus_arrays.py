@@ -546,3 +546,71 @@ def f32_stencil(u0, nsteps):
 @case(f32(A((6,))), f32(A((6,), 0.5, 1.5)), A((6,)), float32=True)
 def f32_mixed(a, v, b):
     return np.sum(np.exp(a) * v - a / v) + np.sum(a * b) + np.sum(np.sin(a) * 2.0)
+
+
+# ---- Python lists, and sum/max/min over iterables ----------------------------------------------
+
+# the hidden states collected with append, then stacked and reduced (an RNN as users write it)
+@case(A((3, 3), -0.5, 0.5), A((3, 2), -0.5, 0.5), A((5, 2)), A((3,)), evaluator=True)
+def list_rnn_states(wh, wx, xs, h0):
+    h = h0
+    hs = []
+    for t in range(xs.shape[0]):
+        h = np.tanh(wh @ h + wx @ xs[t])
+        hs.append(h)
+    states = np.stack(hs)
+    return np.sum(states ** 2) + np.sum(hs[-1]) * len(hs) + np.mean(np.array(hs), axis=0).sum()
+
+
+# numbers appended in a loop, read back by a run-time index, iterated over, summed and stacked
+@case(A((6,)), 5, evaluator=True)
+def list_of_numbers(x, n):
+    ys = [x[0]]
+    for i in range(1, n):
+        ys.append(ys[i - 1] * x[i] + 0.5)
+    s = 0.0
+    for y in ys:
+        s = s + y * y
+    return s + sum(ys, 1.0) + np.sum(np.array(ys) * x[:n]) + ys[n // 2]
+
+
+# a list literal of arrays stacked along the last axis, summed, and max over a list of numbers
+@case(A((4,)), A((4,)), evaluator=True)
+def list_literal_stack(a, b):
+    parts = [a, 2.0 * b, np.sin(a)]
+    m = np.stack(parts, axis=1)
+    top = max([np.sum(a), np.sum(b) + 3.0])
+    return np.sum(m[:, 0] * m[:, 2]) + np.sum(sum(parts)) + len(parts) * top
+
+
+# sum/max/min of generator expressions over run-time ranges (loops), with a condition, nested
+@case(Distinct((6,)), A((3, 4)), 5, evaluator=True)
+def generator_reductions(x, w, n):
+    total = sum(x[i] ** 2 for i in range(n))
+    top = max(x[i] * x[i + 1] for i in range(n))
+    low = min(x[i] for i in range(n) if x[i] > -0.5)
+    grid = sum(w[i, j] * w[i, j + 1] for i in range(w.shape[0]) for j in range(w.shape[1] - 1))
+    return total + top - low + grid + sum(np.sin(w[i]) for i in range(w.shape[0])).sum()
+
+
+# a list comprehension over an array, iterated with enumerate and zip, its largest and smallest
+# items
+@case(Distinct((5,)), evaluator=True)
+def list_comprehension(x):
+    squares = [v * v for v in x]
+    s = 0.0
+    for i, q in enumerate(squares):
+        s = s + q * (i + 1)
+    for q, v in zip(squares, x[1:], strict=False):
+        s = s + q * v
+    return s + max(squares) * min(squares)
+
+
+@case(f32(A((3, 3), -0.5, 0.5)), f32(A((4, 3))), float32=True)
+def f32_list_states(w, xs):
+    hs = []
+    h = xs[0]
+    for t in range(1, xs.shape[0]):
+        h = np.tanh(w @ h + xs[t])
+        hs.append(h)
+    return np.sum(np.stack(hs) ** 2) + sum(np.sum(v) for v in hs)

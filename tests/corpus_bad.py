@@ -73,8 +73,8 @@ def import_inside(x):
     return x
 
 
-def list_comprehension(x, n):
-    squares = [x * i for i in range(n)]
+def generator_as_value(x, n):
+    squares = (x * i for i in range(n))
     return x
 
 
@@ -205,8 +205,9 @@ def complex_constant(x):
     return x * 2j
 
 
-def list_literal(x):
+def list_of_mixed_types(x):
     xs = [x, x]
+    xs.append(np.ones(2))
     return x
 
 
@@ -215,8 +216,8 @@ def dict_literal(x):
     return x
 
 
-def generator_expression(x, n):
-    return sum(x * i for i in range(n))
+def generator_in_any(x, n):
+    return any(x > i for i in range(n))
 
 
 def array_in_a_captured_tuple(x):
@@ -320,3 +321,33 @@ def tuple_arithmetic(x):
     t = (x, x)
     u = t + t
     return u[3]
+
+
+def write_into_list(x):
+    hs = [x, x * 2.0]
+    hs[0] = 1.0
+    return hs[1]
+
+
+def slice_run_time_list(x, n):
+    hs = []
+    for i in range(n):
+        hs.append(x * i)
+    return sum(hs[1:])
+
+
+def run_time_index_into_layers(layers, i):
+    return layers[i]
+
+
+def max_of_nothing(x):
+    return max(()) + x
+
+
+
+def read_list_after_it_grew(x, n):
+    hs = [x]
+    first = hs
+    for i in range(n):
+        hs.append(x * i)
+    return first[-1]

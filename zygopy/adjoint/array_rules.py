@@ -111,3 +111,5 @@ RULES.update({
 # elementwise primitives with a gradient: contributions are summed back to each operand's shape
 ELEMENTWISE = {n for n, p in PRIMITIVES.items()
                if p.elementwise and RULES.get(n, _zero) is not _zero}
+
+from . import list_rules  # noqa: E402,F401  (registers the rules of lists in the same table)

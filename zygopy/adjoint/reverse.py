@@ -28,6 +28,7 @@ from ..ir.types import INT, ArrayT, Scalar, TupleT, is_float
 from .activity import active_values
 from .array_rules import ELEMENTWISE, Scatter
 from .forwarding import forward_slots
+from .lists import record_list_positions
 from .mutation import check_writes
 from .rules import Sym, rule_for
 from .shapes import equal_shapes
@@ -149,6 +150,7 @@ class _AdjointBuilder:
         outputs = self.outputs(ret)
         self.active = active_values(fn, self.wrt, outputs)
         check_writes(fn)
+        record_list_positions(fn, self.new_var)
         self.save_overwritten()
         self.count_trips()
         self.incoming = {b.id: [] for b in fn.blocks}

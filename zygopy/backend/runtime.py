@@ -110,3 +110,10 @@ def _take(d, like):
             return np.zeros(like.shape, d.dtype)
         return d
     return impl
+
+
+# the helpers of run-time lists, imported with these by the generated modules
+from .list_runtime import *  # noqa: E402,F403
+from .list_runtime import __all__ as _list_helpers  # noqa: E402
+
+__all__ += _list_helpers

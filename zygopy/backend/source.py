@@ -18,8 +18,9 @@ import re
 from ..ir.infer import type_of_arg
 from ..ir.ir import Function, Slot, Var, uses
 from ..ir.primitives import PRIMITIVES, is_weak, promote
-from ..ir.types import ArrayT, Scalar, TupleT
+from ..ir.types import ArrayT, ListT, Scalar, TupleT
 from .arrays import array_expression
+from .lists import empty_list, list_expression, list_statement, slot_statement
 from .structure import LOOPING, UNREACHABLE, Structurer, Unstructured
 
 NOT_IN_NUMBA_MATH = {"fmod"}  # math functions Numba lacks; their NumPy twins compile
@@ -114,6 +115,8 @@ def zero_of(t) -> str:
         return {"float64": "0.0", "int64": "0", "bool": "False"}[t.dtype]
     if isinstance(t, TupleT):
         return "(" + "".join(zero_of(e) + ", " for e in t.elts) + ")"
+    if isinstance(t, ListT):  # a list of gradients with no entries is zero
+        return empty_list(t)
     raise NotImplementedError(f"no zero for {t}")
 
 
@@ -125,7 +128,7 @@ def expression(s) -> str:
         spec = _spec_of(s)
         name_ = spec.name if op == "custom" else spec.name + "_grad"
         return f"{name_}({', '.join(args[1:])})"
-    lowered = array_expression(s, args)
+    lowered = array_expression(s, args) or list_expression(s, args)
     if lowered is not None:
         return lowered
     prim = PRIMITIVES[op]
@@ -240,6 +243,8 @@ def stack_name(kind) -> str:
 
 def statement(w: Writer, s):
     op, args = s.op, s.args
+    if list_statement(w, s, operand, name) or slot_statement(w, s, operand, name):
+        return
     if op == "setindex":
         w(f"{operand(args[0])}[{operand(args[1])}] = {operand(args[2])}")
     elif op == "push":

@@ -123,7 +123,7 @@ declare("broadcast_shape", lambda *shapes: np.broadcast_shapes(*shapes),
 # NumPy functions and methods of arrays -> the primitive they call (the `params` it declares)
 NUMPY_FUNCTIONS = {np.sum: "sum", np.mean: "mean", np.max: "amax", np.amax: "amax",
                    np.min: "amin", np.amin: "amin", np.dot: "matmul", np.matmul: "matmul",
-                   np.where: "select",
+                   np.where: "select", np.array: "list_stack", np.asarray: "list_stack",
                    **{getattr(np, n): n for n in ("transpose", "reshape", "ravel", "copy",
                                                   "concatenate", "stack", "zeros", "ones",
                                                   "empty", "zeros_like", "ones_like",
@@ -136,3 +136,5 @@ DTYPES = {np.float64: "float64", np.float32: "float32", float: "float64", np.int
           int: "int64"}
 
 __all__ = ["NUMPY_FUNCTIONS", "ARRAY_METHODS", "SEQUENCE_ARGUMENT", "DTYPES", "FLOAT"]
+
+from . import list_primitives  # noqa: E402,F401  (registers the list primitives in the same table)

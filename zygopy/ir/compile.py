@@ -6,6 +6,7 @@ from .frontend import Undef, to_ir
 from .infer import infer_types
 from .ir import Function
 from .passes.augment import lower_augmented
+from .passes.lists import resolve_lists
 from .passes.pipeline import optimize
 from .passes.renumber import renumber
 from .passes.scalarize import scalarize_tuple_args
@@ -19,6 +20,8 @@ def compile_ir(pyfn, arg_types, structures=None, capture=True) -> Function:
     arg_types = [*arg_types, *(c.type for c in fn.captured if c.runtime)]
     _check_assigned(fn)
     infer_types(fn, arg_types)
+    if resolve_lists(fn):
+        infer_types(fn, arg_types)
     lower_augmented(fn)
     while scalarize_tuple_args(fn):
         infer_types(fn, arg_types)

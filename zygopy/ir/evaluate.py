@@ -10,6 +10,7 @@ import numpy as np
 from .captured import read
 from .ir import Function, Var
 from .primitives import PRIMITIVES
+from .types import ListT
 
 
 class Stopped(Exception):
@@ -62,6 +63,8 @@ class Machine:
         raise RuntimeError("evaluation did not finish")
 
     def special(self, op, args):
+        if op in ("take", "accum", "accum_at") and isinstance(args[0].type, ListT):
+            return self.list_slot(op, args)
         if op == "push":
             self.stacks.setdefault(args[0], []).append(args[1])
         elif op == "pop":
@@ -97,6 +100,30 @@ class Machine:
             return g
         elif op == "accum":
             self.slots[args[0]] = self.slots.get(args[0], 0) + args[1]
+
+
+    def list_slot(self, op, args):
+        """The gradient slot of a list holds a list of gradients; a missing entry (None), or a
+        missing list, is zero."""
+        slot = args[0]
+        grads = self.slots.pop(slot, [])
+        if op == "take":
+            return grads
+        if op == "accum":
+            grads = _added(grads, args[1])
+        else:  # accum_at: slot[index] += value
+            index, g = args[1], args[2]
+            grads = grads + [None] * (index + 1 - len(grads))
+            grads[index] = g if grads[index] is None else grads[index] + g
+        self.slots[slot] = grads
+
+
+def _added(a, b):
+    out = list(a) + [None] * (len(b) - len(a))
+    for k, g in enumerate(b):
+        if g is not None:
+            out[k] = g if out[k] is None else out[k] + g
+    return out
 
 
 SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "take_at", "peek", "drop",

@@ -23,6 +23,7 @@ from ..trees import LEAF, Node
 from .array_primitives import ARRAY_METHODS, DTYPES, NUMPY_FUNCTIONS, SEQUENCE_ARGUMENT
 from .captured import Captured, read
 from .cfg import reverse_postorder
+from .comprehensions import comprehension_loop, comprehension_names, plain_loop
 from .ir import Block, Branch, Function, Stmt, Var
 from .primitives import FLOAT_OPERANDS, PRIMITIVES, resolve_callable
 from .types import typeof
@@ -47,11 +48,11 @@ CONSTRUCTS = {
     ast.Delete: ("del", None), ast.Import: ("import", "import at module level"),
     ast.ImportFrom: ("import", "import at module level"),
     ast.Assert: ("assert", "check inputs before calling the differentiated function"),
-    ast.ListComp: ("a list comprehension", "write a for loop"),
     ast.SetComp: ("a set comprehension", None),
     ast.DictComp: ("a dict comprehension", None),
-    ast.GeneratorExp: ("a generator expression", "write a for loop"),
-    ast.Dict: ("a dict", None), ast.Set: ("a set", None), ast.List: ("a list", "use a tuple"),
+    ast.GeneratorExp: ("a generator expression here",
+                       "use one inside sum(), max() or min(), or write a for loop"),
+    ast.Dict: ("a dict", None), ast.Set: ("a set", None),
     ast.JoinedStr: ("an f-string", None), ast.NamedExpr: ("an assignment expression (:=)", None),
     ast.Starred: ("star-unpacking (*x)", None), ast.Match: ("a match statement", None),
     ast.AsyncFor: ("async for", None), ast.AsyncWith: ("async with", None),
@@ -81,6 +82,13 @@ class StructValue:
     @property
     def is_sequence(self):
         return self.node.kind in ("tuple", "list", "namedtuple")
+
+
+def compile_time_sequence(items, label, kind="tuple"):
+    """A tuple or list built in the function whose items are known while compiling (layers,
+    functions) or mixed with run-time values: unrolled over like a structured argument."""
+    cls = list if kind == "list" else tuple
+    return StructValue(Node(kind, cls), list(items), None, label)
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,7 @@ class Frontend:
         self.phi_lines = {}  # phi Var -> line of the read that made it
         self.frames = []
         self.frames_made = []
+        self.reductions = []  # (kind, accumulator key, first-item key) of those being built
         self.cur = None
         self.line = None
 
@@ -493,13 +502,22 @@ class Frontend:
     def stmt_For(self, s):
         it = s.iter
         start, stop, step, seq, enum = 0, None, 1, None, False
+        items = self.static_sequence(it)
+        if items is not None:
+            return self.unrolled_for(s, items)
         if self.static_callee(it) is enumerate and len(it.args) == 1 and not it.keywords:
             enum, it = True, it.args[0]
-        seq_struct = self.static_struct(it)
-        if seq_struct is not None:
-            return self.unrolled_for(s, seq_struct, enum)
         fobj = self.static_callee(it)
-        if fobj is not None:
+        seqs = None  # the sequences zip(...) walks together
+        if fobj is zip and it.args and all(self.static_callee(a) is None for a in it.args):
+            if any(k.arg != "strict" or self.expr(k.value) for k in it.keywords):
+                raise self.error("zip(..., strict=True) over run-time sequences is not "
+                                 "supported", it, hint="check the lengths before the loop")
+            seqs = [self.value(a) for a in it.args]
+            stop = count = self.emit("len", seqs[0])
+            for other in seqs[1:]:
+                count = self.emit("min", count, self.emit("len", other))
+        elif fobj is not None:
             if fobj is range:
                 if it.keywords or not 1 <= len(it.args) <= 3:
                     raise self.error("range() takes 1 to 3 positional arguments", it)
@@ -510,7 +528,9 @@ class Frontend:
             else:
                 raise self.error(f"a for loop over {getattr(fobj, '__name__', fobj)}(...) is not "
                                  "supported", it, hint="loop over range(...) or over a 1-d array")
-        if stop is None:
+        if seqs is not None:
+            pass
+        elif stop is None:
             seq = self.value(it)
             start, stop, step = 0, self.emit("len", seq), 1
             count = stop
@@ -533,6 +553,8 @@ class Frontend:
         else:
             index = self.emit("add", start, self.emit("mul", k, step))
         item = self.emit("getindex", seq, index) if seq is not None else index
+        if seqs is not None:
+            item = self.emit("tuple", *[self.emit("getindex", q, index) for q in seqs])
         if enum:
             item = self.emit("tuple", k, item)
         self.assign(s.target, item)
@@ -542,8 +564,8 @@ class Frontend:
         self.loop(header, body, latch, exit_block, else_block, s.body, s.orelse, step)
 
     def static_struct(self, node):
-        """The structured value an expression names (x, x.layers, x.layers[0]), without emitting
-        code."""
+        """The structured value an expression names (x, x.layers, x.layers[0], x.layers[:-1]),
+        without emitting code."""
         if isinstance(node, ast.Name):
             return self.frame.statics.get(node.id)
         if isinstance(node, ast.Attribute):
@@ -551,36 +573,57 @@ class Frontend:
             if base is not None and node.attr in base.node.keys:
                 item = base.field(node.attr)
                 return item if isinstance(item, StructValue) else None
-        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        if isinstance(node, ast.Subscript):
             base = self.static_struct(node.value)
-            i = node.slice.value
-            if (base is not None and base.is_sequence and isinstance(i, int)
-                    and -len(base.items) <= i < len(base.items)):
-                item = base.items[i]
+            if base is not None and base.is_sequence:
+                item = self.struct_subscript(base, node)
                 return item if isinstance(item, StructValue) else None
         return None
 
-    def unrolled_for(self, s, seq, enum):
-        """A loop over a tuple or list known while compiling (layers of a model) is specialised
-        element by element: each element may be of a different class."""
-        if not seq.is_sequence:
-            raise self.error(f"a for loop over the {seq.node.cls.__name__} {seq.label!r} is not "
-                             "supported", s)
+    def static_sequence(self, node):
+        """The items of an iterable known while compiling, as frontend values: a structure or a
+        slice of one, a tuple or list written out, zip/enumerate of those. None when the iterable
+        is a run-time value (a range, an array, a list built at run time)."""
+        struct = self.static_struct(node)
+        if struct is not None:
+            if not struct.is_sequence:
+                raise self.error(f"a for loop over the {struct.node.cls.__name__} "
+                                 f"{struct.label!r} is not supported", node)
+            return [self.struct_item(i) for i in struct.items]
+        if isinstance(node, (ast.Tuple, ast.List)):
+            if any(isinstance(e, ast.Starred) for e in node.elts):
+                return None
+            return [self.expr(e) for e in node.elts]
+        callee = self.static_callee(node)
+        strict = [k for k in node.keywords if k.arg == "strict"] if callee is zip else []
+        if callee not in (zip, enumerate) or len(node.keywords) > len(strict) or not node.args:
+            return None
+        parts = [self.static_sequence(a) for a in node.args]
+        if any(p is None for p in parts):
+            return None
+        label = ast.unparse(node)
+        if callee is enumerate:
+            if len(parts) != 1:
+                return None
+            return [compile_time_sequence([k, v], label) for k, v in enumerate(parts[0])]
+        n = min(len(p) for p in parts)
+        if strict and self.expr(strict[0].value) and any(len(p) != n for p in parts):
+            raise self.error(f"{label}: the sequences have different lengths "
+                             f"({', '.join(str(len(p)) for p in parts)})", node,
+                             cls=UnsupportedType)
+        return [compile_time_sequence([p[k] for p in parts], label) for k in range(n)]
+
+    def unrolled_for(self, s, items):
+        """A loop over a sequence known while compiling (layers of a model, zip of them) is
+        specialised element by element: each element may be of a different class."""
         exit_block = self.new_block()
-        steps = ([self.new_block() for _ in seq.items]
+        steps = ([self.new_block() for _ in items]
                  + [self.new_block() if s.orelse else exit_block])
         self.jump(steps[0])
-        for k, item in enumerate(seq.items):
+        for k, value in enumerate(items):
             self.seal(steps[k])
             self.cur = steps[k]
-            value = self.struct_item(item)
-            if enum:
-                if not (isinstance(s.target, ast.Tuple) and len(s.target.elts) == 2):
-                    raise self.error("for i, x in enumerate(...) needs two names", s.target)
-                self.assign(s.target.elts[0], k)
-                self.assign(s.target.elts[1], value)
-            else:
-                self.assign(s.target, value)
+            self.assign(s.target, value)
             self.frame.loops.append((steps[k + 1], exit_block))
             self.suite(s.body)
             self.frame.loops.pop()
@@ -669,7 +712,7 @@ class Frontend:
 
     def struct_item(self, item):
         """A child of a structured value as the frontend handles it."""
-        if isinstance(item, (Var, StructValue)):
+        if isinstance(item, (Var, StructValue, Static, Bound, Undef)):
             return item
         return self.constant(item, None, "this attribute")
 
@@ -898,18 +941,68 @@ class Frontend:
         return self.enter_join(join)
 
     def expr_Tuple(self, node):
-        return self.emit("tuple", *[self.value(e) for e in node.elts])
+        items = [self.expr(e) for e in node.elts]
+        if any(isinstance(v, (StructValue, Static, Bound)) for v in items):
+            return compile_time_sequence(items, ast.unparse(node))
+        return self.emit("tuple", *[self.runtime(v, e) for v, e in zip(items, node.elts,
+                                                                         strict=True)])
+
+    def expr_List(self, node):
+        """A list of layers or functions is known while compiling, like a tuple; a list of numbers
+        or arrays is a run-time list (list_primitives.py), which `append` can grow in a loop."""
+        if any(isinstance(e, ast.Starred) for e in node.elts):
+            raise self.unsupported(next(e for e in node.elts if isinstance(e, ast.Starred)))
+        items = [self.expr(e) for e in node.elts]
+        if any(isinstance(v, (StructValue, Static, Bound)) for v in items):
+            return compile_time_sequence(items, ast.unparse(node), kind="list")
+        self.at(node)
+        return self.emit("list", *[self.runtime(v, e) for v, e in zip(items, node.elts,
+                                                                        strict=True)])
+
+    def list_append(self, base, node):
+        """`xs.append(v)`: the list changes in place and `xs` names the result, so that later
+        reads come after the append in the IR."""
+        target = node.func.value
+        if len(node.args) != 1 or node.keywords:
+            raise self.error("append takes one argument", node)
+        if not isinstance(target, ast.Name):
+            raise self.error(f"append to {ast.unparse(target)} is not supported", node,
+                             hint="append to a list held in a local variable")
+        v = self.value(node.args[0])
+        self.at(node)
+        self.assign(target, self.emit("list_append", base, v))
+        return None
 
     def expr_Subscript(self, node):
         base = self.expr(node.value)
         if isinstance(base, StructValue) and base.is_sequence:
-            i = self.expr(node.slice)
-            if (not isinstance(i, int) or isinstance(i, bool)
-                    or not -len(base.items) <= i < len(base.items)):
-                raise self.error(f"{base.label} can only be indexed by a constant integer in range",
-                                 node, cls=UnsupportedType)
-            return self.struct_item(base.items[i])
+            return self.struct_subscript(base, node)
         return self.emit("getindex", self.runtime(base, node.value), self.index(node.slice))
+
+    def struct_subscript(self, base, node):
+        """An item or a slice of a tuple or list known while compiling; the indices must be
+        constants."""
+        if isinstance(node.slice, ast.Slice):
+            bounds = [self.expr(p) if p is not None else None
+                      for p in (node.slice.lower, node.slice.upper, node.slice.step)]
+            if any(b is not None and (not isinstance(b, int) or isinstance(b, bool))
+                   for b in bounds) or bounds[2] == 0:
+                raise self.error(f"{base.label} can only be sliced with constant integers", node,
+                                 hint="write the bounds as numbers, such as params[:-1]",
+                                 cls=UnsupportedType)
+            part = slice(*bounds)
+            kind = "list" if base.node.kind == "list" else "tuple"
+            obj = base.obj[part] if isinstance(base.obj, (tuple, list)) else None
+            return StructValue(Node(kind, list if kind == "list" else tuple,
+                                    children=base.node.children[part]),
+                               base.items[part], obj, f"{base.label}[{ast.unparse(node.slice)}]")
+        i = self.expr(node.slice)
+        if (not isinstance(i, int) or isinstance(i, bool)
+                or not -len(base.items) <= i < len(base.items)):
+            raise self.error(f"{base.label} can only be indexed by a constant integer in range",
+                             node, hint="loop over it with for, or index it with a number",
+                             cls=UnsupportedType)
+        return self.struct_item(base.items[i])
 
     def index(self, node):
         if isinstance(node, ast.Slice):
@@ -957,8 +1050,20 @@ class Frontend:
             self.at(node)
             return self.emit("custom", obj, *args)
         prim = _numpy_function(obj)
+        if prim == "list_stack" and obj is not np.stack and (len(node.args) != 1 or node.keywords):
+            raise self.error(f"{describe(obj)} takes just the list or array to convert", node,
+                             hint="convert the dtype afterwards with .astype(...)")
         if prim is not None:
             return self.call_array_primitive(prim, node.args, node.keywords, node, describe(obj))
+        if obj in (sum, max, min) and not node.keywords and (
+                len(node.args) == 1 or obj is sum and len(node.args) == 2):
+            return self.reduction(obj.__name__, node)
+        if obj is len and len(node.args) == 1 and not node.keywords:
+            v = self.expr(node.args[0])
+            if isinstance(v, StructValue) and v.is_sequence:
+                return len(v.items)  # known while compiling
+            self.at(node)
+            return self.emit("len", self.runtime(v, node.args[0]))
         # structured values pass into user functions as they are; primitives take run-time values
         convert = self.expr if isinstance(obj, types.FunctionType) else self.value
         args = [convert(a) for a in node.args]
@@ -988,7 +1093,73 @@ class Frontend:
                          "Python functions")
 
 
+    # ---- reductions of iterables and list comprehensions (comprehensions.py) ----------------
+    def expr_ListComp(self, node):
+        return self.reduction("list", node)
+
+    def reduction(self, kind, node):
+        """sum/max/min (`kind`) of the iterable `node.args[0]`, or the list a list comprehension
+        builds (kind "list"): a loop, or unrolled, as a for statement over the same iterable."""
+        it = node if kind == "list" else node.args[0]
+        uid = f"{it.lineno}.{it.col_offset}"
+        acc, first = (self.frame.key, f"$acc{uid}"), (self.frame.key, f"$first{uid}")
+        if isinstance(it, (ast.GeneratorExp, ast.ListComp)):
+            mapping = {n: f"{n}${uid}" for n in comprehension_names(it)}
+            loop = comprehension_loop(it, mapping)
+        else:
+            mapping = {"$item": f"$item{uid}"}
+            loop = plain_loop(it, mapping["$item"])
+        self.frame.locals |= set(mapping.values())
+        self.at(it)
+        if kind == "list":
+            initial, is_first = self.emit("list"), False
+        elif len(node.args) == 2:  # sum(xs, start)
+            initial, is_first = self.value(node.args[1]), False
+        else:  # the first item: a placeholder whose type is settled once types are known
+            # (the position keeps two placeholders from being merged as one expression)
+            initial, is_first = self.emit("absent", kind, uid), True
+        self.write(acc, self.cur, initial)
+        self.write(first, self.cur, is_first)
+        self.reductions.append((kind, acc, first))
+        try:
+            self.at(loop)
+            self.stmt(loop)
+        finally:
+            self.reductions.pop()
+        return self.read(acc, self.cur)
+
+    def stmt_Step(self, s):
+        """One item of the reduction being built: the first is taken as it is, later ones are
+        combined with what came before."""
+        kind, acc, first = self.reductions[-1]
+        v = self.value(s.value)
+        self.at(s)
+        if kind == "list":
+            self.write(acc, self.cur, self.emit("list_append", self.read(acc, self.cur), v))
+            return
+        is_first = self.read(first, self.cur)
+        if isinstance(is_first, bool):  # known while compiling: an unrolled loop
+            new = v if is_first else self.combine(kind, self.read(acc, self.cur), v)
+        else:
+            then, other, join = self.new_block(), self.new_block(), self.new_block(1)
+            self.jump(other, cond=is_first)
+            self.jump(then)
+            self.seal(then)
+            self.seal(other)
+            self.cur = then
+            self.jump(join, [v])
+            self.cur = other
+            self.jump(join, [self.combine(kind, self.read(acc, other), v)])
+            new = self.enter_join(join)
+        self.write(acc, self.cur, new)
+        self.write(first, self.cur, False)
+
+    def combine(self, kind, total, v):
+        return self.emit({"sum": "add", "max": "max", "min": "min"}[kind], total, v)
+
     def method_call(self, base, node):
+        if node.func.attr == "append":
+            return self.list_append(base, node)
         prim = ARRAY_METHODS.get(node.func.attr)
         if prim is None:
             raise self.error(f"the method .{node.func.attr}() is not supported", node)
@@ -1003,10 +1174,13 @@ class Frontend:
         """A NumPy function or array method: positional arguments, then keyword parameters in
         order."""
         params = PRIMITIVES[prim].params
+        if prim == "stack" and arg_nodes and not isinstance(arg_nodes[0], (ast.Tuple, ast.List)):
+            prim, params = "list_stack", PRIMITIVES["list_stack"].params  # a run-time list
         if prim in SEQUENCE_ARGUMENT:
             if not arg_nodes or not isinstance(arg_nodes[0], (ast.Tuple, ast.List)):
                 raise self.error(f"{what} needs a literal tuple or list of arrays, like ((a, b))",
-                                 node)
+                                 node, hint="write np.concatenate((a, b)), or np.stack(xs) "
+                                 "of a list xs")
             values = [self.value(e) for e in arg_nodes[0].elts]
             arg_nodes = arg_nodes[1:]
         else:

@@ -9,7 +9,7 @@ from ..errors import UnsupportedType
 from .cfg import reverse_postorder
 from .ir import Function, Slot, Var
 from .primitives import result_type
-from .types import NONE, join, strengths, typeof
+from .types import NONE, AbsentT, join, strengths, typeof
 
 
 def type_of_arg(a):
@@ -35,7 +35,8 @@ def infer_types(fn: Function, arg_types) -> Function:
             b = blocks[bid]
             for s in b.stmts:
                 ts = [type_of_arg(a) for a in s.args]
-                if any(t is None for t in ts):
+                # an absent first item (types.AbsentT) is typed by the items it is joined with
+                if any(t is None or isinstance(t, AbsentT) for t in ts):
                     continue
                 try:  # statements kept for their effect (a[i] = v) are checked too
                     t = result_type(s.op, ts, s.args)

@@ -16,7 +16,21 @@ from typing import Callable
 
 import numpy as np
 
-from .types import _RANK, BOOL, FLOAT, INT, NONE, SLICE, ArrayT, NoneT, Scalar, SliceT, TupleT, join
+from .types import (
+    _RANK,
+    BOOL,
+    FLOAT,
+    INT,
+    NONE,
+    SLICE,
+    ArrayT,
+    ListT,
+    NoneT,
+    Scalar,
+    SliceT,
+    TupleT,
+    join,
+)
 
 
 @dataclass(frozen=True)
@@ -126,6 +140,13 @@ def _getindex_type(ts, args):
         if not -len(base.elts) <= idx < len(base.elts):
             raise TypeError(f"index {idx} is out of range for a tuple of {len(base.elts)}")
         return base.elts[idx]
+    if isinstance(base, ListT):
+        if not (isinstance(ts[1], Scalar) and ts[1].dtype in ("int64", "bool")):
+            raise TypeError(f"a list built at run time can only be indexed by an integer, not "
+                            f"{ts[1]}")
+        if base.elt is None:
+            raise TypeError("indexing a list that is always empty")
+        return base.elt
     if isinstance(base, ArrayT):
         idx_types = ts[1].elts if isinstance(ts[1], TupleT) else (ts[1],)
         for t in idx_types:
@@ -154,12 +175,15 @@ def _getattr_type(ts, args):
 
 
 def _len_type(ts, args):
-    if not isinstance(ts[0], (TupleT, ArrayT)):
+    if not isinstance(ts[0], (TupleT, ArrayT, ListT)):
         raise TypeError(f"len() of a value of type {ts[0]} is not supported")
     return INT
 
 
 def _setindex_type(ts, args):
+    if isinstance(ts[0], ListT):
+        raise TypeError("assigning to an element of a list is not supported; build a new list "
+                        "with append, or write into an array")
     if not isinstance(ts[0], ArrayT):
         raise TypeError(f"cannot assign to an element of a value of type {ts[0]}")
     return NONE

@@ -49,6 +49,25 @@ class ArrayT:
 
 
 @dataclass(frozen=True)
+class ListT:
+    """A list built at run time (`hs = []`, `hs.append(h)`): its length is a run-time value, its
+    elements are of one type; `elt` is None while no element is known (an empty list)."""
+    elt: object = None
+
+    def __str__(self):
+        return f"list({self.elt if self.elt is not None else '?'})"
+
+
+@dataclass(frozen=True)
+class AbsentT:
+    """The type of the placeholder for the first item of a sum/max/min being built in a loop: it
+    takes the type of the items (`join`) and is replaced once that is known (passes/lists.py)."""
+
+    def __str__(self):
+        return "absent"
+
+
+@dataclass(frozen=True)
 class NoneT:
     def __str__(self):
         return "none"
@@ -68,6 +87,8 @@ _RANK = {"bool": 0, "int64": 1, "float32": 2, "float64": 3}
 
 def is_float(t) -> bool:
     """Values of this type can carry a gradient."""
+    if isinstance(t, ListT):
+        return t.elt is not None and t.elt.is_float
     return isinstance(t, (Scalar, ArrayT)) and t.is_float
 
 
@@ -77,13 +98,27 @@ def join(a, b):
         return b
     if b is None or a == b and strengths(a) == strengths(b):
         return a
+    if isinstance(a, AbsentT) or isinstance(b, AbsentT):
+        return b if isinstance(a, AbsentT) else a
     if isinstance(a, Scalar) and isinstance(b, Scalar):
         return Scalar(max(a.dtype, b.dtype, key=_RANK.get), a.strong or b.strong)
     if isinstance(a, TupleT) and isinstance(b, TupleT) and len(a.elts) == len(b.elts):
         return TupleT(tuple(join(x, y) for x, y in zip(a.elts, b.elts, strict=True)))
     if isinstance(a, ArrayT) and isinstance(b, ArrayT) and a.ndim == b.ndim:
         return ArrayT(join(Scalar(a.dtype), Scalar(b.dtype)).dtype, a.ndim)
+    if isinstance(a, ListT) and isinstance(b, ListT):
+        return ListT(list_element(a.elt, b.elt))
     raise TypeError(f"cannot unify {a} and {b}")
+
+
+def list_element(a, b):
+    """The element type of a list holding values of types a and b (None: not known yet). A list
+    built at run time holds numbers, or arrays of one dtype and rank."""
+    if a is None or b is None or a == b:
+        return b if a is None else a
+    if isinstance(a, Scalar) and isinstance(b, Scalar):
+        return join(a, b)
+    raise TypeError(f"a list holds values of one type, not {a} and {b}")
 
 
 def operand_key(value):
