@@ -184,6 +184,26 @@ def uf_misc(a):
     return np.sum(np.log1p(a) + np.expm1(a) * np.arctan(a) + np.sinh(a))
 
 
+# NumPy's names of the math functions, and its elementwise functions the math module lacks
+@case(A((8,), 0.1, 0.9), A((8,), 0.1, 0.9), evaluator=True)
+def uf_numpy_math(a, b):
+    return np.sum(np.cosh(a) * np.arcsinh(b) + np.hypot(a, b) + np.log10(a) * np.arccos(b)
+                  + np.arctan2(a, b) + np.square(a - b) + np.tan(a) * np.log2(b))
+
+
+@case(A((8,)), A((8,)), evaluator=True)
+def uf_logaddexp(a, b):
+    return np.sum(np.logaddexp(a, b) ** 2) + np.sum(np.logaddexp(a, 0.5)) + np.logaddexp(a[0], 1.0)
+
+
+# clip: bounds at least 0.06 from every element (a grid of step 0.22 in [-1, 1]); the array
+# bound lo gets the gradient where it clips
+@case(Distinct((10,), -1.0, 1.0), np.full(10, -0.45), evaluator=True)
+def uf_clip(a, lo):
+    return (np.sum(np.clip(a, -0.45, 0.45) ** 2 * a) + np.sum(np.clip(a, lo, None) * a)
+            + np.sum(a.clip(max=0.2) ** 3) + np.sum(np.exp(a.clip(lo, 0.65))))
+
+
 # ---- reductions --------------------------------------------------------------------------------
 
 @case(A((3, 4)), evaluator=True)
@@ -223,6 +243,72 @@ def red_1d_axis0(a):
 def red_negative_axis(a, b):
     return (np.sum(np.sum(a, axis=-1) ** 2) + np.sum(a.mean(axis=-2) ** 3)
             + np.sum(np.concatenate((a, b), axis=-1)))
+
+
+# keepdims: the result keeps the reduced axes with length 1, and broadcasts against its operand
+@case(A((3, 4)), evaluator=True)
+def red_keepdims(a):
+    centred = a - np.mean(a, axis=-1, keepdims=True)
+    return (np.sum(centred * a) + np.sum(a.sum(axis=0, keepdims=True) ** 2 * a)
+            + np.sum(np.sum(a, keepdims=True) * a))
+
+
+@case(Distinct((3, 4)), evaluator=True)
+def red_max_min_keepdims(a):
+    return (np.sum(a * np.max(a, axis=1, keepdims=True)) + np.sum(a.min(axis=0, keepdims=True))
+            + np.sum(np.amax(a, keepdims=True) * a) + np.min(a, axis=-2, keepdims=True).sum())
+
+
+# a tuple of axes: adjacent (1, 2), not adjacent (0, 2), and all of them
+@case(Distinct((2, 3, 2)))
+def red_tuple_axes(a):
+    return (np.sum(np.sum(a, axis=(0, 2)) ** 2) + np.sum(a.mean(axis=(1, 2), keepdims=True) * a)
+            + np.sum(np.max(a, axis=(0, 2)) ** 2) + np.sum(a, axis=(0, 1, 2)))
+
+
+# prod along an axis, whole, and with keepdims; the second argument holds an exact zero
+@case(A((3, 4), 0.5, 1.5), np.array([[0.5, 0.0, 1.5], [1.2, -0.7, 0.9]]), evaluator=True)
+def red_prod(a, z):
+    return (np.sum(np.prod(a, axis=1)) + a.prod() + np.sum(np.prod(a, axis=0, keepdims=True) * a)
+            + np.sum(np.prod(z, axis=1) ** 2) + z.prod(axis=0).sum() + np.prod(z) * 3.0)
+
+
+@case(A((3, 4)), evaluator=True)
+def red_var_std(a):
+    return (np.sum(np.var(a, axis=0)) + np.sum(a.std(axis=1, ddof=1)) + np.var(a) + a.std()
+            + np.sum(np.std(a, axis=-1, keepdims=True) * a) + np.var(a, axis=(0, 1), ddof=1))
+
+
+# argmax/argmin: integer results used as indices and as values; distinct values, no ties
+@case(Distinct((3, 4)), evaluator=True)
+def red_argmax_argmin(a):
+    j = np.argmax(a[0])
+    k = a.argmin()
+    rows = np.argmin(a, axis=1, keepdims=True)
+    return a[1, j] * a[0, j] + a.ravel()[k] ** 2 + np.sum(a * rows) + np.sum(a.argmax(axis=0))
+
+
+@case(A((3, 4)), evaluator=True)
+def red_cumsum(a):
+    return (np.sum(np.cumsum(a, axis=1) ** 2) + np.sum(np.sin(a.cumsum(axis=0)))
+            + np.sum(np.cumsum(a) * a.ravel()))
+
+
+@case(A((3, 4), 0.5, 1.5))
+def red_cumprod(a):
+    return np.sum(np.cumprod(a, axis=-2)) + np.sum(a.cumprod() ** 2) / 10.0
+
+
+# the softmax and log-softmax as users write them: max-subtraction with keepdims
+@case(Distinct((3, 4), -2.0, 2.0),
+      np.array([[0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]),
+      evaluator=True)
+def model_softmax_keepdims(s, onehot):
+    m = np.max(s, axis=-1, keepdims=True)
+    e = np.exp(s - m)
+    p = e / np.sum(e, axis=-1, keepdims=True)
+    logp = s - m - np.log(np.sum(np.exp(s - m), axis=-1, keepdims=True))
+    return np.sum(p * p) - np.mean(np.sum(onehot * logp, axis=-1))
 
 
 # ---- linear algebra and shape changes ---------------------------------------------------------
@@ -614,3 +700,12 @@ def f32_list_states(w, xs):
         h = np.tanh(w @ h + xs[t])
         hs.append(h)
     return np.sum(np.stack(hs) ** 2) + sum(np.sum(v) for v in hs)
+
+
+@case(f32(Distinct((3, 4))), float32=True)
+def f32_keepdims(a):
+    m = np.max(a, axis=-1, keepdims=True)
+    e = np.exp(a - m)
+    p = e / np.sum(e, axis=-1, keepdims=True)
+    return (np.sum(p * a) + np.sum(a.var(axis=0)) + np.sum(np.cumsum(a, axis=1) * 0.5)
+            + np.sum(np.prod(a, axis=1) ** 2) + np.sum(np.logaddexp(a, 0.5) * np.square(a)))

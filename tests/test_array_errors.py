@@ -351,11 +351,28 @@ def concatenate_variable_axis(a, k):
     return np.sum(m)
 
 
+def var_variable_axis(a, k):
+    m = np.var(a, axis=(0, k))
+    return np.sum(m)
+
+
+def cumsum_variable_axis(a, k):
+    m = np.cumsum(a, k)
+    return np.sum(m)
+
+
+def prod_variable_keepdims(a, k):
+    m = a.prod(axis=0, keepdims=k > 0)
+    return np.sum(m)
+
+
 @pytest.mark.parametrize("fn, text", [
     (mean_variable_axis, "m = np.mean(a, axis=k)"),
     (sum_method_variable_axis, "m = a.sum(axis=k)"),
     (concatenate_variable_axis, "m = np.concatenate((a, a), axis=k)"),
-], ids=["np.mean", "sum_method", "concatenate"])
+    (var_variable_axis, "m = np.var(a, axis=(0, k))"),
+    (cumsum_variable_axis, "m = np.cumsum(a, k)"),
+], ids=["np.mean", "sum_method", "concatenate", "var_tuple", "cumsum"])
 def test_non_constant_axis(fn, text):
     with pytest.raises(UnsupportedType) as excinfo:
         zygopy.gradient(fn, np.ones((2, 3)), 1)
@@ -371,3 +388,69 @@ def test_constant_axis_out_of_range():
     with pytest.raises(ZygopyError) as excinfo:
         zygopy.gradient(axis_out_of_range, np.ones((2, 3)))
     assert_clear(excinfo, axis_out_of_range, "m = np.sum(a, axis=2)", "axis")
+
+
+def test_non_constant_keepdims():
+    with pytest.raises(UnsupportedType) as excinfo:
+        zygopy.gradient(prod_variable_keepdims, np.ones((2, 3)), 1)
+    assert_clear(excinfo, prod_variable_keepdims, "m = a.prod(axis=0, keepdims=k > 0)", "keepdims",
+                 "constant")
+
+
+def argmax_tuple_axis(a):
+    i = np.argmax(a, axis=(0, 1))
+    return a[0, 0] * i
+
+
+def cumprod_tuple_axis(a):
+    c = a.cumprod(axis=(0, 1))
+    return np.sum(c)
+
+
+def sum_repeated_axis(a):
+    s = np.sum(a, axis=(1, -1))
+    return np.sum(s)
+
+
+@pytest.mark.parametrize("fn, text", [
+    (argmax_tuple_axis, "i = np.argmax(a, axis=(0, 1))"),
+    (cumprod_tuple_axis, "c = a.cumprod(axis=(0, 1))"),
+    (sum_repeated_axis, "s = np.sum(a, axis=(1, -1))"),
+], ids=["argmax", "cumprod", "repeated"])
+def test_axis_tuple_refused_where_numpy_refuses_it(fn, text):
+    with pytest.raises(UnsupportedType) as excinfo:
+        zygopy.gradient(fn, np.ones((2, 3)))
+    assert_clear(excinfo, fn, text, "axis")
+
+
+def sum_dtype_by_position(a):
+    s = np.sum(a, 0, np.float64)
+    return np.sum(s)
+
+
+def test_reduction_options_after_axis_only_by_keyword():
+    """NumPy's third positional parameter of sum is dtype, not keepdims: never taken for it."""
+    with pytest.raises(ZygopyError) as excinfo:
+        zygopy.gradient(sum_dtype_by_position, np.ones((2, 3)))
+    assert_clear(excinfo, sum_dtype_by_position, "s = np.sum(a, 0, np.float64)", "positional",
+                 "keepdims")
+
+
+def clip_without_bounds(a):
+    c = np.clip(a, None, None)
+    return np.sum(c)
+
+
+def clip_method_unknown_keyword(a):
+    c = a.clip(lower=0.0)
+    return np.sum(c)
+
+
+@pytest.mark.parametrize("fn, text, word", [
+    (clip_without_bounds, "c = np.clip(a, None, None)", "bound"),
+    (clip_method_unknown_keyword, "c = a.clip(lower=0.0)", "a_min="),
+], ids=["no_bounds", "keyword"])
+def test_clip_refusals(fn, text, word):
+    with pytest.raises(ZygopyError) as excinfo:
+        zygopy.gradient(fn, np.ones(3))
+    assert_clear(excinfo, fn, text, word)

@@ -208,7 +208,8 @@ ARRAY_PRIMITIVES = {"sum", "mean", "amax", "amin", "matmul", "transpose", "resha
                     "concatenate", "stack", "getindex", "setindex", "zeros", "ones", "empty",
                     "zeros_like", "empty_like", "copy", "select", "max", "min", "exp", "log",
                     "tanh", "sin", "cos", "sqrt", "abs", "pow", "add", "sub", "mul", "truediv",
-                    "neg"}
+                    "neg", "prod", "var", "std", "argmax", "argmin", "cumsum", "cumprod",
+                    "square", "logaddexp"}
 
 
 def test_corpus_size_and_coverage():

@@ -1,14 +1,16 @@
 """The primitive table against what is computed from it: every primitive user code can reach has
 a derivative rule (or a result that takes no gradient) and a lowering, on numbers and on arrays."""
+import numpy as np
 import pytest
 
 from zygopy.adjoint.array_rules import ELEMENTWISE
 from zygopy.adjoint.rules import RULES
 from zygopy.backend.source import expression
 from zygopy.ir.array_primitives import ARRAY_METHODS, NUMPY_FUNCTIONS, SEQUENCE_ARGUMENT
+from zygopy.ir.frontend import _numpy_function
 from zygopy.ir.infer import type_of_arg
 from zygopy.ir.ir import Stmt, Var
-from zygopy.ir.primitives import PRIMITIVES, _callables, result_type
+from zygopy.ir.primitives import PRIMITIVES, _callables, resolve_callable, result_type
 from zygopy.ir.types import FLOAT, ArrayT
 
 REACHABLE = sorted(set(_callables().values()) | set(NUMPY_FUNCTIONS.values())
@@ -57,3 +59,13 @@ def test_derived_sets():
     # the others are piecewise constant or give bools: no contribution to sum back
     assert all(n in RULES or PRIMITIVES[n].type_rule([FLOAT] * 2, [None] * 2) != FLOAT
                for n in elementwise - ELEMENTWISE)
+
+
+def test_math_functions_reachable_through_numpy():
+    """Each math-module function with a NumPy twin (np.sinh, np.log1p, np.hypot, np.fabs, ...) is
+    reachable as that NumPy function, and resolves to the same primitive."""
+    for name, p in PRIMITIVES.items():
+        if not (p.call or "").startswith("math.") or p.numpy is None:
+            continue
+        fn = np.fabs if name == "fabs" else getattr(np, p.numpy)  # np.abs is the builtin's
+        assert (resolve_callable(fn) or _numpy_function(fn)) == name, f"np.{fn.__name__}"

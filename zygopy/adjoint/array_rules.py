@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..ir.array_primitives import reduced_axes
 from ..ir.primitives import PRIMITIVES
 from .rules import RULES, Sym, _prim, _zero
 
-spread, transpose, reshape, matmul, outer, getattr_, getindex, eq, sum_ = map(
-    _prim,
-    ["spread", "transpose", "reshape", "matmul", "outer", "getattr", "getindex", "eq", "sum"])
+spread, transpose, reshape, matmul, outer, getattr_, getindex, eq, sum_, mean, prod_others = map(
+    _prim, ["spread", "transpose", "reshape", "matmul", "outer", "getattr", "getindex", "eq",
+            "sum", "mean", "prod_others"])
+cumsum_reverse = _prim("cumsum_reverse")
 
 
 @dataclass
@@ -31,21 +33,72 @@ def _shape(a):
     return getattr_(a, "shape")
 
 
-def _sum(g, y, a, axis):
-    return spread(g, _shape(a), axis), None
+def _axes(a, axis):
+    return reduced_axes(axis.v, _ndim(a))
 
 
-def _mean(g, y, a, axis):
-    count = getattr_(a, "size") if axis.v is None else getindex(getattr_(a, "shape"), axis)
-    return spread(g, _shape(a), axis) / count, None
+def _spread(g, a, axis, keepdims):
+    """A reduction's gradient g spread over its operand a's shape."""
+    return spread(g, _shape(a), () if keepdims.v else _axes(a, axis))
 
 
-def _extremum(g, y, a, axis):
+def _count(a, axis):
+    """How many elements a reduction over `axis` takes each result from."""
+    axes = _axes(a, axis)
+    if len(axes) == _ndim(a):
+        return getattr_(a, "size")
+    count = getindex(_shape(a), axes[0])
+    for d in axes[1:]:
+        count = count * getindex(_shape(a), d)
+    return count
+
+
+def _sum(g, y, a, axis, keepdims):
+    return _spread(g, a, axis, keepdims), None, None
+
+
+def _mean(g, y, a, axis, keepdims):
+    return _spread(g, a, axis, keepdims) / _count(a, axis), None, None
+
+
+def _extremum(g, y, a, axis, keepdims):
     # the gradient is shared equally by the elements equal to the extremum: where they are copies of
     # one value (a tie that moves together) their shares add up to the one derivative
-    hit = eq(a, spread(y, _shape(a), axis))
-    ties = sum_(hit, axis)
-    return spread(g / ties, _shape(a), axis) * hit, None
+    hit = eq(a, _spread(y, a, axis, keepdims))
+    ties = sum_(hit, axis, keepdims)
+    return _spread(g / ties, a, axis, keepdims) * hit, None, None
+
+
+def _prod(g, y, a, axis, keepdims):
+    # the product of the other elements, not y / a: right where an element is zero too
+    return _spread(g, a, axis, keepdims) * prod_others(a, _axes(a, axis)), None, None
+
+
+def _var(g, y, a, axis, ddof, keepdims):
+    centred = a - mean(a, axis, True)
+    scale = 2.0 / (_count(a, axis) - ddof)
+    return _spread(g, a, axis, keepdims) * centred * scale, None, None, None
+
+
+def _std(g, y, a, axis, ddof, keepdims):
+    centred = a - mean(a, axis, True)
+    return _spread(g / y, a, axis, keepdims) * centred / (_count(a, axis) - ddof), None, None, None
+
+
+def _scan_back(g, a, axis):
+    """The reverse cumulative sum of g along a cumsum's axis, in a's shape."""
+    if axis.v is None:  # the scan ran over a flattened
+        return reshape(cumsum_reverse(g, 0), _shape(a))
+    return cumsum_reverse(g, axis.v % _ndim(a))
+
+
+def _cumsum(g, y, a, axis):
+    return _scan_back(g, a, axis), None
+
+
+def _cumprod(g, y, a, axis):
+    # d y_i / d a_k = y_i / a_k for i >= k: right away from zeros of a
+    return _scan_back(g * y, a, axis) / a, None
 
 
 def _matmul(g, y, a, b):
@@ -95,6 +148,12 @@ RULES.update({
     "mean": _mean,
     "amax": _extremum,
     "amin": _extremum,
+    "prod": _prod,
+    "var": _var,
+    "std": _std,
+    "cumsum": _cumsum,
+    "cumprod": _cumprod,
+    "argmax": _no_gradient, "argmin": _no_gradient,
     "matmul": _matmul,
     "transpose": lambda g, y, a: (transpose(g),),
     "reshape": _reshape,

@@ -320,7 +320,7 @@ class _AdjointBuilder:
                 c = c.v if isinstance(c, Sym) else c
                 if broadcasting:  # sum the gradient back to the operand's shape
                     if isinstance(a.type, Scalar):
-                        c = self.emit("sum", c, None).v
+                        c = self.emit("sum", c, None, False).v
                     elif self.shape_of(a) is None or self.shape_of(a) is not self.shape_of(s.var):
                         c = self.emit("sum_to", c, self.emit("getattr", a, "shape")).v
                 self.effect("accum", self.slot(a), c)
@@ -364,7 +364,7 @@ class _AdjointBuilder:
             region = result_type("getindex", [a.type, type_of_arg(index)], [a, index])
             if self.is_active(v):
                 if isinstance(v.type, Scalar) and isinstance(region, ArrayT):
-                    g = self.emit("sum", g, None)
+                    g = self.emit("sum", g, None, False)
                 elif isinstance(v.type, ArrayT):
                     g = self.emit("sum_to", g, self.emit("getattr", v, "shape"))
                 self.effect("accum", self.slot(v), g.v)

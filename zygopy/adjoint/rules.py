@@ -121,6 +121,8 @@ RULES = {
     "erfc": lambda g, y, x: (-(g * TWO_OVER_SQRT_PI) * exp(-(x * x)),),
     "atan2": lambda g, y, a, b: (g * b / (a * a + b * b), -(g * a) / (a * a + b * b)),
     "hypot": lambda g, y, a, b: (g * a / y, g * b / y),
+    "square": lambda g, y, x: (g * (2.0 * x),),
+    "logaddexp": lambda g, y, a, b: (g * exp(a - y), g * exp(b - y)),
     "copysign": lambda g, y, a, b: (g * sign(a) * copysign(1.0, b), None),
     "mod": _remainder,
     "fmod": _remainder,

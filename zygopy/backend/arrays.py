@@ -2,6 +2,7 @@
 Numba has no NumPy equivalent, such as max/min/mean along an axis)."""
 from __future__ import annotations
 
+from ..ir.array_primitives import reduced_axes
 from ..ir.primitives import PRIMITIVES
 from ..ir.types import ArrayT
 
@@ -18,8 +19,12 @@ def array_expression(s, args) -> str | None:
     prim = PRIMITIVES[op]  # an operator (a + b) stays one on arrays
     if prim.elementwise and prim.symbol is None and any(is_array(a) for a in ops):
         return f"{HELPERS.get(op) or 'np.' + prim.numpy}({', '.join(args)})"
-    if op in ("sum", "mean", "amax", "amin"):
-        return _reduction(op, ops[0], args[0], ops[1])
+    if op in REDUCTIONS:
+        return _reduction(s, args[0])
+    if op in SCANS:
+        return _scan(s, args[0])
+    if op == "prod_others":
+        return _prod_others(ops[0], args[0], ops[1])
     if op == "matmul":  # Numba's np.dot wants one dtype
         dtype = s.var.type.dtype
         cast = [f"{a}.astype(np.{dtype})" if is_array(o) and o.type.dtype != dtype else a
@@ -34,9 +39,7 @@ def array_expression(s, args) -> str | None:
     if op == "ravel":
         return f"np.ascontiguousarray({args[0]}).reshape(-1)"
     if op == "spread":
-        if ops[2] is None or not is_array(ops[0]):  # a whole reduction, or one to a scalar
-            return f"np.full({args[1]}, {args[0]})"
-        return f"np.broadcast_to(np.expand_dims({args[0]}, {ops[2]}), {args[1]})"
+        return _spread(ops[0], args[0], args[1], ops[2])
     if op == "sum_to":
         return f"zy_sum_to({args[0]}, {args[1]})"
     if op == "broadcast_shape":  # right-aligned; where sizes differ one of them is 1
@@ -62,21 +65,109 @@ def array_expression(s, args) -> str | None:
     return None
 
 
-def _reduction(op, a, src, axis):
-    if axis is None or a.type.ndim == 1:  # along the only axis: a whole reduction
-        return f"np.{ {'amax': 'max', 'amin': 'min'}.get(op, op) }({src})"
+# a reduction over every axis that Numba's NumPy computes, and the runtime helper computing each
+# reduction along the middle axis of a (before, n, after) view
+WHOLE = {"sum": "np.sum", "prod": "np.prod", "mean": "np.mean", "amax": "np.max",
+         "amin": "np.min", "argmax": "np.argmax", "argmin": "np.argmin"}
+MIDDLE = {"sum": "zy_sum_middle", "prod": "zy_prod_middle", "mean": "zy_mean_middle",
+          "amax": "zy_max_middle", "amin": "zy_min_middle", "var": "zy_var_middle",
+          "argmax": "zy_argmax_middle", "argmin": "zy_argmin_middle"}
+REDUCTIONS = set(MIDDLE) | {"std"}
+SCANS = {"cumsum": "zy_cumsum_middle", "cumprod": "zy_cumprod_middle",
+         "cumsum_reverse": "zy_cumsum_reverse_middle"}
+
+
+def _dims(src, dims):
+    return "(" + "".join(f"{d}, " if isinstance(d, int) else f"{src}.shape[{d[0]}], "
+                         for d in dims) + ")"
+
+
+def _product(src, axes):
+    return " * ".join(f"{src}.shape[{d}]" for d in axes) or "1"
+
+
+def _middle(data, src, ndim, axes):
+    """The array `data` (of `src`'s shape) as a (before, n, after) array whose middle axis runs
+    over `axes`; the axes are first moved to the end where they are not adjacent."""
+    if axes == tuple(range(axes[0], axes[-1] + 1)):
+        before, after = range(axes[0]), range(axes[-1] + 1, ndim)
+        view = f"np.ascontiguousarray({data})"
+    else:
+        before, after = [d for d in range(ndim) if d not in axes], ()
+        view = f"np.ascontiguousarray(np.transpose({data}, {_moved(ndim, axes)}))"
+    return (f"{view}.reshape(({_product(src, before)}, {_product(src, axes)}, "
+            f"{_product(src, after)}))")
+
+
+def _moved(ndim, axes):
+    return tuple([d for d in range(ndim) if d not in axes] + list(axes))
+
+
+def _reduction(s, src):
+    op, a, axis, keepdims = s.op, s.args[0], s.args[1], s.args[-1]
+    ndim, out = a.type.ndim, s.var.type
+    axes = reduced_axes(axis, ndim)
+    data = src
+    if op not in ("argmax", "argmin") and a.type.dtype != out.dtype:  # ints to float for mean
+        data = f"{src}.astype(np.{out.dtype})"
+    kept = [d for d in range(ndim) if d not in axes]
+    shape = _dims(src, [1 if d in axes else (d,) for d in range(ndim)] if keepdims
+                  else [(d,) for d in kept])
+    if op == "std":
+        var = _reduction_value("var", data, src, ndim, axes, kept, shape, keepdims, s.args[2])
+        return f"np.sqrt({var})"
+    if len(axes) == ndim and op in WHOLE:
+        value = f"{WHOLE[op]}({data})"
+        return f"np.full({shape}, {value}, np.{out.dtype})" if keepdims else value
+    if len(axes) == 1 and op in ("sum", "mean"):  # Numba's NumPy sums along one axis
+        value = f"np.sum({data}, axis={axes[0]})"
+        value += f" / {src}.shape[{axes[0]}]" if op == "mean" else ""
+        return f"np.ascontiguousarray({value}).reshape({shape})" if keepdims else value
+    ddof = s.args[2] if op == "var" else None
+    return _reduction_value(op, data, src, ndim, axes, kept, shape, keepdims, ddof)
+
+
+def _reduction_value(op, data, src, ndim, axes, kept, shape, keepdims, ddof):
+    """A reduction through its runtime helper: a (before, after) array, reshaped."""
+    extra = f", {ddof!r}" if ddof is not None else ""
+    value = f"{MIDDLE[op]}({_middle(data, src, ndim, axes)}{extra})"
+    if not keepdims and not kept:
+        return f"{value}[0, 0]"
+    return f"{value}.reshape({shape})"
+
+
+def _scan(s, src):
+    """cumsum, cumprod and the reverse cumsum (of a gradient) along an axis, or flattened."""
+    a, axis = s.args[0], s.args[1]
+    data = src if a.type.dtype == s.var.type.dtype else f"{src}.astype(np.{s.var.type.dtype})"
+    if axis is None:
+        return f"{SCANS[s.op]}({data}.reshape((1, {src}.size, 1))).reshape(({src}.size,))"
     ndim = a.type.ndim
     axis %= ndim
-    if op == "sum":
-        return f"np.sum({src}, axis={axis})"
-    if op == "mean":
-        return f"np.sum({src}, axis={axis}) / {src}.shape[{axis}]"
-    # max/min along an axis: view as (before, n, after), reduce the middle, restore the shape
-    before = " * ".join(f"{src}.shape[{d}]" for d in range(axis)) or "1"
-    after = " * ".join(f"{src}.shape[{d}]" for d in range(axis + 1, ndim)) or "1"
-    kept = "".join(f"{src}.shape[{d}], " for d in range(ndim) if d != axis)
-    helper = "zy_max_middle" if op == "amax" else "zy_min_middle"
-    return (f"{helper}(np.ascontiguousarray({src})"
-            f".reshape(({before}, {src}.shape[{axis}], {after})))"
-            f".reshape(({kept}))")
+    return f"{SCANS[s.op]}({_middle(data, src, ndim, (axis,))}).reshape({src}.shape)"
 
+
+def _prod_others(a, src, axes):
+    """The derivative of a product over `axes`: each element's product of the others."""
+    ndim = a.type.ndim
+    value = f"zy_prod_others_middle({_middle(src, src, ndim, axes)})"
+    moved = _moved(ndim, axes)
+    if axes == tuple(range(axes[0], axes[-1] + 1)):  # no axes were moved
+        return f"{value}.reshape({src}.shape)"
+    back = tuple(moved.index(d) for d in range(ndim))
+    return (f"np.ascontiguousarray(np.transpose({value}.reshape({_dims(src, [(d,) for d in moved])}"
+            f"), {back}))")
+
+
+def _spread(g, src, shape, axes):
+    """A reduction's gradient `g` broadcast to its operand's shape, with a new axis of it at
+    each of `axes`."""
+    if not is_array(g):  # a whole reduction, or one to a scalar
+        return f"np.full({shape}, {src})"
+    if not axes:
+        return f"np.broadcast_to({src}, {shape})"
+    if len(axes) == 1:
+        return f"np.broadcast_to(np.expand_dims({src}, {axes[0]}), {shape})"
+    ndim = g.type.ndim + len(axes)
+    dims = "".join("1, " if d in axes else f"{shape}[{d}], " for d in range(ndim))
+    return f"np.broadcast_to(np.ascontiguousarray({src}).reshape(({dims})), {shape})"

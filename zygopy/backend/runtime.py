@@ -11,8 +11,10 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
-__all__ = ["zy_sum_to", "zy_max_middle", "zy_min_middle", "zy_erf", "zy_erfc", "zy_accum",
-           "zy_take"]
+__all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
+           "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
+           "zy_cumsum_middle", "zy_cumprod_middle", "zy_cumsum_reverse_middle",
+           "zy_prod_others_middle", "zy_erf", "zy_erfc", "zy_accum", "zy_take"]
 
 JIT = dict(cache=True, nogil=True)
 
@@ -46,6 +48,131 @@ def _sum_to(g, shape):
             return np.ascontiguousarray(g)
         return _summed_to(g, shape)
     return impl
+
+
+# Reductions along the middle axis of a (before, n, after) array, the view of an array that the
+# generated code reduces along any set of axes (Numba's NumPy takes at most one axis, and none
+# for mean, max, min, prod, var, argmin or the cumulative functions). A reduction gives a
+# (before, after) array; a scan the (before, n, after) array.
+
+@njit(**JIT)
+def zy_sum_middle(a3):
+    out = np.zeros((a3.shape[0], a3.shape[2]), a3.dtype)
+    for i in range(a3.shape[0]):
+        for j in range(a3.shape[1]):
+            for k in range(a3.shape[2]):
+                out[i, k] += a3[i, j, k]
+    return out
+
+
+@njit(**JIT)
+def zy_mean_middle(a3):
+    out = zy_sum_middle(a3)
+    out /= a3.shape[1]
+    return out
+
+
+@njit(**JIT)
+def zy_prod_middle(a3):
+    out = np.ones((a3.shape[0], a3.shape[2]), a3.dtype)
+    for i in range(a3.shape[0]):
+        for j in range(a3.shape[1]):
+            for k in range(a3.shape[2]):
+                out[i, k] *= a3[i, j, k]
+    return out
+
+
+@njit(**JIT)
+def zy_var_middle(a3, ddof):
+    """Variance with `ddof` delta degrees of freedom, from the deviations from the mean."""
+    mean = zy_mean_middle(a3)
+    out = np.zeros_like(mean)
+    for i in range(a3.shape[0]):
+        for j in range(a3.shape[1]):
+            for k in range(a3.shape[2]):
+                d = a3[i, j, k] - mean[i, k]
+                out[i, k] += d * d
+    out /= a3.shape[1] - ddof
+    return out
+
+
+@njit(**JIT)
+def zy_argmax_middle(a3):
+    """Index of the first maximum (of the first NaN, as NumPy's argmax)."""
+    out = np.zeros((a3.shape[0], a3.shape[2]), np.int64)
+    for i in range(a3.shape[0]):
+        for k in range(a3.shape[2]):
+            best = a3[i, 0, k]
+            for j in range(1, a3.shape[1]):
+                if best != best:
+                    break
+                if a3[i, j, k] > best or a3[i, j, k] != a3[i, j, k]:
+                    best = a3[i, j, k]
+                    out[i, k] = j
+    return out
+
+
+@njit(**JIT)
+def zy_argmin_middle(a3):
+    out = np.zeros((a3.shape[0], a3.shape[2]), np.int64)
+    for i in range(a3.shape[0]):
+        for k in range(a3.shape[2]):
+            best = a3[i, 0, k]
+            for j in range(1, a3.shape[1]):
+                if best != best:
+                    break
+                if a3[i, j, k] < best or a3[i, j, k] != a3[i, j, k]:
+                    best = a3[i, j, k]
+                    out[i, k] = j
+    return out
+
+
+@njit(**JIT)
+def zy_cumsum_middle(a3):
+    out = a3.copy()
+    for i in range(a3.shape[0]):
+        for j in range(1, a3.shape[1]):
+            for k in range(a3.shape[2]):
+                out[i, j, k] += out[i, j - 1, k]
+    return out
+
+
+@njit(**JIT)
+def zy_cumprod_middle(a3):
+    out = a3.copy()
+    for i in range(a3.shape[0]):
+        for j in range(1, a3.shape[1]):
+            for k in range(a3.shape[2]):
+                out[i, j, k] *= out[i, j - 1, k]
+    return out
+
+
+@njit(**JIT)
+def zy_cumsum_reverse_middle(a3):
+    """Sums of each element and those after it along the middle axis."""
+    out = a3.copy()
+    for i in range(a3.shape[0]):
+        for j in range(a3.shape[1] - 2, -1, -1):
+            for k in range(a3.shape[2]):
+                out[i, j, k] += out[i, j + 1, k]
+    return out
+
+
+@njit(**JIT)
+def zy_prod_others_middle(a3):
+    """Each element's product of the others along the middle axis, without dividing (exact where
+    an element is zero): the product of those before it times that of those after it."""
+    out = np.ones_like(a3)
+    for i in range(a3.shape[0]):
+        for j in range(1, a3.shape[1]):
+            for k in range(a3.shape[2]):
+                out[i, j, k] = out[i, j - 1, k] * a3[i, j - 1, k]
+        after = np.ones(a3.shape[2], a3.dtype)
+        for j in range(a3.shape[1] - 1, -1, -1):
+            for k in range(a3.shape[2]):
+                out[i, j, k] *= after[k]
+                after[k] *= a3[i, j, k]
+    return out
 
 
 @njit(**JIT)

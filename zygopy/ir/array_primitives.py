@@ -17,16 +17,51 @@ def _array(t, what):
     return t
 
 
-def _reduce(float_result=False):
+def reduced_axes(axis, ndim):
+    """The axes a reduction's constant `axis` (None, an int or a tuple of ints) names, counted
+    from 0 and sorted; all of them for None."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    if not all(isinstance(d, int) and not isinstance(d, bool) and -ndim <= d < ndim
+               for d in axes):
+        raise TypeError(f"axis must be a constant integer (or tuple of them) from {-ndim} to "
+                        f"{ndim - 1}, got {axis!r}")
+    out = sorted(d % ndim for d in axes)
+    if len(set(out)) != len(out):
+        raise TypeError(f"axis {axis!r} names an axis twice")
+    return tuple(out)
+
+
+def _constant_flag(value, what):
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be the constant True or False, got {value!r}")
+    return value
+
+
+def _reduce(result=None, tuple_axis=True):
+    """The type rule of a reduction (array, axis, ..., keepdims): `result` is 'float' (mean,
+    var: float64 for integers), 'int' (argmax) or None (the dtype of the array, int64 for bools)."""
     def rule(ts, args):
         a, axis = _array(ts[0], "a reduction"), args[1]
-        dtype = "float64" if float_result and not a.is_float else a.dtype
-        if axis is None:
-            return Scalar(dtype, strong=True)
-        if not isinstance(axis, int) or not -a.ndim <= axis < a.ndim:
-            raise TypeError(f"axis must be a constant integer below {a.ndim}, got {axis!r}")
-        return Scalar(dtype, strong=True) if a.ndim == 1 else ArrayT(dtype, a.ndim - 1)
+        if isinstance(axis, tuple) and not tuple_axis:
+            raise TypeError(f"axis must be a constant integer or None, got {axis!r}")
+        axes = reduced_axes(axis, a.ndim)
+        keepdims = _constant_flag(args[-1], "keepdims")
+        dtype = {"float": a.dtype if a.is_float else "float64", "int": "int64"}.get(
+            result, "int64" if a.dtype == "bool" else a.dtype)
+        ndim = a.ndim if keepdims else a.ndim - len(axes)
+        return ArrayT(dtype, ndim) if ndim else Scalar(dtype, strong=True)
     return rule
+
+
+def _scan_type(ts, args):
+    """cumsum and cumprod: the array's shape along an axis, flattened for axis=None."""
+    a, axis = _array(ts[0], "a cumulative reduction"), args[1]
+    if isinstance(axis, tuple):
+        raise TypeError(f"axis must be a constant integer or None, got {axis!r}")
+    reduced_axes(axis, a.ndim)
+    return ArrayT("int64" if a.dtype == "bool" else a.dtype, 1 if axis is None else a.ndim)
 
 
 def _matmul_type(ts, args):
@@ -67,14 +102,35 @@ def _like_type(ts, args):
 
 
 def _reduce_impl(fn):
-    return lambda a, axis: fn(a, axis=axis)
+    return lambda a, axis, keepdims: fn(a, axis=axis, keepdims=keepdims)
 
 
-AXIS, DTYPE = {"axis": None}, {"dtype": None}  # keyword parameters with their defaults
-declare("sum", _reduce_impl(np.sum), _reduce(), params=AXIS)
-declare("mean", _reduce_impl(np.mean), _reduce(float_result=True), params=AXIS)
-declare("amax", _reduce_impl(np.max), _reduce(), params=AXIS)
-declare("amin", _reduce_impl(np.min), _reduce(), params=AXIS)
+def _moments(fn):
+    return lambda a, axis, ddof, keepdims: fn(a, axis=axis, ddof=ddof, keepdims=keepdims)
+
+
+def _ddof_type(ts, args):
+    if not isinstance(args[2], (int, float)) or isinstance(args[2], bool):
+        raise TypeError(f"ddof must be a constant number, got {args[2]!r}")
+    return _reduce("float")(ts, args)
+
+
+# keyword parameters with their defaults; a reduction takes only its axis by position (NumPy's
+# next positional parameters are dtype and out)
+AXIS, DTYPE = {"axis": None}, {"dtype": None}
+REDUCE, MOMENTS = {"axis": None, "keepdims": False}, {"axis": None, "ddof": 0, "keepdims": False}
+for _name, _fn, _result in [("sum", np.sum, None), ("prod", np.prod, None),
+                            ("mean", np.mean, "float"), ("amax", np.max, None),
+                            ("amin", np.min, None)]:
+    declare(_name, _reduce_impl(_fn), _reduce(_result), params=REDUCE, positional=1)
+for _fn in (np.var, np.std):
+    declare(_fn.__name__, _moments(_fn), _ddof_type, params=MOMENTS, positional=1)
+for _fn in (np.argmax, np.argmin):  # an index: no gradient
+    declare(_fn.__name__, _reduce_impl(_fn), _reduce("int", tuple_axis=False), params=REDUCE,
+            positional=1)
+for _fn in (np.cumsum, np.cumprod):
+    declare(_fn.__name__, lambda a, axis, fn=_fn: fn(a, axis=axis), _scan_type, params=AXIS,
+            positional=1)
 declare("matmul", lambda a, b: a @ b, _matmul_type, arity=2)
 declare("transpose", np.transpose, lambda ts, args: _array(ts[0], "transpose"))
 declare("reshape", np.reshape, _reshape_type, arity=2)
@@ -94,8 +150,30 @@ for _fn, _like in [(np.zeros, np.zeros_like), (np.ones, np.ones_like), (np.empty
     declare(_like.__name__, _like, _like_type, pure=False)
 
 
-def _spread(g, shape, axis):
-    return np.full(shape, g) if axis is None else np.broadcast_to(np.expand_dims(g, axis), shape)
+def _spread(g, shape, axes):
+    """g broadcast to `shape`, with a new axis of it at each of `axes` (where a reduction without
+    keepdims dropped one)."""
+    if np.ndim(g) == 0:
+        return np.full(shape, g)
+    return np.broadcast_to(np.expand_dims(g, axes), shape)
+
+
+def _prod_others(a, axes):
+    """Each element's product of the other elements it is reduced with over `axes`: the
+    derivative of the product, also where an element is zero (exclusive prefix and suffix
+    products)."""
+    last = tuple(range(a.ndim - len(axes), a.ndim))
+    moved = np.moveaxis(a, axes, last)
+    flat = moved.reshape(moved.shape[:a.ndim - len(axes)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), a.dtype)
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return np.moveaxis((before * after).reshape(moved.shape), last, axes)
+
+
+def _cumsum_reverse(g, axis):
+    """Sums of each element and those after it along `axis`: the gradient of cumsum."""
+    return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
 
 
 def _sum_to(c, shape):
@@ -111,7 +189,9 @@ def _shaped_like(ts, args):
 
 
 # operations the gradients of array primitives are written with
-declare("spread", _spread, _shaped_like)  # the gradient of a sum over `axis`, spread over a shape
+declare("spread", _spread, _shaped_like)  # the gradient of a sum, spread over a shape
+declare("prod_others", _prod_others, lambda ts, args: _array(ts[0], "prod_others"))
+declare("cumsum_reverse", _cumsum_reverse, lambda ts, args: _array(ts[0], "cumsum_reverse"))
 declare("sum_to", _sum_to, _shaped_like)  # a broadcast gradient summed back to an operand's shape
 declare("outer", np.outer, lambda ts, args: ArrayT(broadcast(ts).dtype, 2))
 declare("astype", lambda x, dtype: np.asarray(x).astype(dtype),
@@ -124,13 +204,17 @@ declare("broadcast_shape", lambda *shapes: np.broadcast_shapes(*shapes),
 NUMPY_FUNCTIONS = {np.sum: "sum", np.mean: "mean", np.max: "amax", np.amax: "amax",
                    np.min: "amin", np.amin: "amin", np.dot: "matmul", np.matmul: "matmul",
                    np.where: "select", np.array: "list_stack", np.asarray: "list_stack",
-                   **{getattr(np, n): n for n in ("transpose", "reshape", "ravel", "copy",
+                   np.fabs: "fabs",  # np.abs is abs
+                   **{getattr(np, n): n for n in ("prod", "var", "std", "argmax", "argmin",
+                                                  "cumsum", "cumprod",
+                                                  "transpose", "reshape", "ravel", "copy",
                                                   "concatenate", "stack", "zeros", "ones",
                                                   "empty", "zeros_like", "ones_like",
                                                   "empty_like")}}
 ARRAY_METHODS = {"sum": "sum", "mean": "mean", "max": "amax", "min": "amin", "reshape": "reshape",
                  "ravel": "ravel", "flatten": "ravel", "transpose": "transpose", "dot": "matmul",
-                 "copy": "copy"}
+                 "copy": "copy", **{n: n for n in ("prod", "var", "std", "argmax", "argmin",
+                                                   "cumsum", "cumprod")}}
 
 DTYPES = {np.float64: "float64", np.float32: "float32", float: "float64", np.int64: "int64",
           int: "int64"}

@@ -1049,6 +1049,11 @@ class Frontend:
             args = [self.value(a) for a in node.args]
             self.at(node)
             return self.emit("custom", obj, *args)
+        if obj is np.clip:
+            if not node.args:
+                raise self.error("np.clip needs the array to clip", node)
+            return self.clip(self.value(node.args[0]), node.args[1:], node.keywords, node,
+                             "np.clip")
         prim = _numpy_function(obj)
         if prim == "list_stack" and obj is not np.stack and (len(node.args) != 1 or node.keywords):
             raise self.error(f"{describe(obj)} takes just the list or array to convert", node,
@@ -1160,6 +1165,8 @@ class Frontend:
     def method_call(self, base, node):
         if node.func.attr == "append":
             return self.list_append(base, node)
+        if node.func.attr == "clip":
+            return self.clip(base, node.args, node.keywords, node, ".clip()")
         prim = ARRAY_METHODS.get(node.func.attr)
         if prim is None:
             raise self.error(f"the method .{node.func.attr}() is not supported", node)
@@ -1169,6 +1176,27 @@ class Frontend:
                               col_offset=node.col_offset)]
         return self.call_array_primitive(prim, args, node.keywords, node,
                                          f".{node.func.attr}()", base)
+
+    def clip(self, x, arg_nodes, keyword_nodes, node, what):
+        """np.clip(x, lo, hi) and x.clip(lo, hi), as NumPy defines them: minimum(maximum(x, lo),
+        hi), a side left out where its bound is None."""
+        names = [("a_min", "min"), ("a_max", "max")]
+        if len(arg_nodes) > 2:
+            raise self.error(f"too many positional arguments to {what}", node)
+        bounds = dict(zip((0, 1), arg_nodes, strict=False))
+        for k in keyword_nodes:
+            side = next((i for i, pair in enumerate(names) if k.arg in pair), None)
+            if side is None or side in bounds:
+                raise self.error(f"{what} does not take the keyword argument {k.arg!r}", node,
+                                 hint="give the bounds as a_min= and a_max= (or min= and max=)")
+            bounds[side] = k.value
+        lo, hi = (self.value(bounds[i]) if i in bounds else None for i in (0, 1))
+        if lo is None and hi is None:
+            raise self.error(f"{what} needs a lower or an upper bound", node)
+        self.at(node)
+        if lo is not None:
+            x = self.emit("max", x, lo)
+        return self.emit("min", x, hi) if hi is not None else x
 
     def call_array_primitive(self, prim, arg_nodes, keyword_nodes, node, what, base=None):
         """A NumPy function or array method: positional arguments, then keyword parameters in
@@ -1187,11 +1215,14 @@ class Frontend:
             values = [] if base is None else [base]
         n = 0 if prim in SEQUENCE_ARGUMENT else PRIMITIVES[prim].arity - (base is not None)
         optional = list(params)
+        by_position = optional[:PRIMITIVES[prim].positional]
         if len(arg_nodes) < n:
             raise self.error(f"{what} needs {n} positional arguments", node)
         required, extra = [self.value(a) for a in arg_nodes[:n]], arg_nodes[n:]
-        if len(extra) > len(optional):
-            raise self.error(f"too many arguments to {what}", node)
+        if len(extra) > len(by_position):
+            raise self.error(f"too many positional arguments to {what}", node,
+                             hint=f"pass {', '.join(optional[len(by_position):])} by keyword"
+                             if len(by_position) < len(optional) else None)
         chosen = dict(zip(optional, extra, strict=False))
         for k in keyword_nodes:
             if k.arg not in params or k.arg in chosen:
@@ -1204,15 +1235,19 @@ class Frontend:
         return self.emit(prim, *values)
 
     def option(self, name, node, what):
-        """A compile-time option (axis, dtype) of an array primitive."""
-        v = self.expr(node)
+        """A compile-time option (axis, dtype, keepdims) of an array primitive."""
         if name == "dtype":
+            v = self.expr(node)
             if isinstance(v, Static) and v.obj in DTYPES:
                 return DTYPES[v.obj]
             raise self.error(f"dtype={ast.unparse(node)} is not supported by {what}", node,
                              hint="use np.float64 or np.float32")
+        if isinstance(node, ast.Tuple):  # axis=(0, 2)
+            return tuple(self.option(name, e, what) for e in node.elts)
+        v = self.expr(node)
         if isinstance(v, Var):
-            raise self.error(f"{name}= of {what} must be a constant", node, cls=UnsupportedType)
+            raise self.error(f"{name}= of {what} must be a constant", node, cls=UnsupportedType,
+                             hint="write the number itself, or a global or closure integer")
         return v
 
 

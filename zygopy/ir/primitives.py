@@ -45,6 +45,7 @@ class Primitive:
     numpy: str | None = None  # NumPy's function for it, on arrays too ("arcsin" for asin)
     arity: int = 1  # operands given positionally, before the keyword parameters `params`
     params: dict = field(default_factory=dict)  # its NumPy function's keywords, with defaults
+    positional: int | None = None  # how many of `params` may be given by position (None: all)
 
 
 def _numeric(t):
@@ -322,6 +323,11 @@ for _name, _np, _arity in _MATH:
     _array_fn = _ARRAY_MATH.get(_name) or getattr(np, _np)
     declare(_name, _elementwise(getattr(math, _name), _array_fn), _float_of, elementwise=True,
             call=f"math.{_name}", numpy=_np, arity=_arity)
+# NumPy's elementwise functions that the math module lacks
+declare("square", _elementwise(lambda x: x * x, np.square), _arith, elementwise=True,
+        call="np.square", numpy="square")
+declare("logaddexp", _elementwise(lambda a, b: float(np.logaddexp(a, b)), np.logaddexp),
+        _float_of, elementwise=True, call="np.logaddexp", numpy="logaddexp", arity=2)
 for _name in ("min", "max", "select", "sign"):  # Python's own cannot take arrays
     _prim = PRIMITIVES[_name]
     # `a if c else b` is one of its operands, unpromoted
