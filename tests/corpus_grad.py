@@ -585,6 +585,12 @@ def numpy_scalars(x, y):
     return a + b + c
 
 
+# x in [-2, 2], y in [-1, 1]: NumPy's elementwise functions that the math module lacks, on floats.
+@case(Float(-2.0, 2.0), Float(-1.0, 1.0))
+def numpy_square_logaddexp(x, y):
+    return np.square(x) * y + np.logaddexp(x, y) + np.logaddexp(2.0 * x, 0.5) + np.square(y - x)
+
+
 # x in [-2, 2], n in [0, 10]: unary plus/minus, float() of ints, augmented assignments of every
 # kind.
 @case(Float(-2.0, 2.0), Int(0, 10))
