@@ -388,6 +388,116 @@ def ix_rows(a, i):
     return np.sum(a[i] * a[i + 1] + a[-1] ** 2)
 
 
+# ---- indexing with arrays ("fancy" indexing) and masks ---------------------------------------
+# the gradient of a read x[idx] is a scatter-add: an element named twice gets both contributions
+
+@case(A((6,)), np.array([0, 3, 3, 5, 1, 3]), evaluator=True)
+def fx_repeated(x, idx):
+    y = x[idx]
+    return np.sum(y * y * np.arange(6)) + np.sum(np.sin(x[idx[:3]]))
+
+
+# an embedding lookup: tokens (2, 3) into a (5, 4) table give (2, 3, 4), mean-pooled
+@case(A((5, 4)), A((4,)), np.array([[0, 2, 2], [4, 0, 1]]), evaluator=True)
+def fx_embedding(w, v, tokens):
+    h = np.mean(w[tokens], axis=1)  # (2, 4)
+    return np.sum(np.tanh(h @ v))
+
+
+# two index arrays broadcast together: rows (3, 1) with cols (3,) pick a (3, 3) block
+@case(A((4, 5)), np.array([[0], [2], [2]]), np.array([1, 4, 1]), evaluator=True)
+def fx_rows_cols(x, rows, cols):
+    return np.sum(x[rows, cols] ** 3) + np.sum(x[rows[:, 0], cols] * x[0, cols])
+
+
+# softmax cross-entropy with integer labels, log-softmax written with plain operations
+@case(Distinct((4, 3), -2.0, 2.0), np.array([2, 0, 2, 1]), evaluator=True)
+def fx_softmax_xent(logits, y):
+    n = logits.shape[0]
+    m = np.max(logits, axis=1)
+    z = logits - m[:, None]
+    logp = z - np.log(np.sum(np.exp(z), axis=1)).reshape(-1, 1)
+    return -np.mean(logp[np.arange(n), y])
+
+
+# index arrays with slices and integers: x[:, idx], x[1:, idx] (through a view), x[i, idx]
+@case(A((3, 5)), np.array([4, 0, 4]), 1, evaluator=True)
+def fx_with_slices(x, idx, i):
+    return (np.sum(x[:, idx] ** 2) + np.sum(np.exp(x[1:, idx])) + np.sum(x[i, idx] * x[-1, idx])
+            + np.sum(x[:2, idx][:, 1:]))
+
+
+@case(A((3, 4)), np.array([3, 1, 3]), np.array([[1, 0], [3, 3], [2, 2]]), evaluator=True)
+def fx_take(a, idx, pairs):
+    return (np.sum(np.take(a, idx, axis=1) ** 2) + np.sum(np.take(a, idx)) + np.sum(a.take(idx))
+            + np.sum(np.take(a, idx[1:] - 1, axis=0) * a[0]) + np.sum(np.take(a, idx, axis=-1))
+            + np.sum(np.take_along_axis(a, pairs, axis=1) ** 3)
+            + np.sum(np.take_along_axis(a, pairs[:2, :1] % 3, axis=0)))
+
+
+@case(A((3, 4)), np.array([2, 0, 1]), evaluator=True)
+def fx_take_along_labels(logp, y):
+    return -np.mean(np.take_along_axis(logp, y[:, None], axis=-1)) + np.sum(logp[y] * logp)
+
+
+@case(A((6,)))
+def fx_arange(x):
+    return (np.sum(x * np.arange(0.5, 3.4, 0.5)) + np.sum(x[np.arange(1, 6, 2)] ** 2)
+            + np.sum(x[np.arange(2, 5)]) * np.sum(np.arange(6.0)))
+
+
+# masks: |x| >= 0.2 keeps the mask x > 0 away from flipping
+@case(Away((3, 4)), np.array([[True, False, True, True], [False, False, True, False],
+                              [True, True, False, False]]), evaluator=True)
+def fx_mask_read(x, mask):
+    return np.sum(x[x > 0] ** 2) + np.sum(np.sin(x[mask])) * np.sum(x[0][x[0] < 0])
+
+
+@case(Away((6,)), A((6,)), np.array([True, False, True, True, False, False]), evaluator=True)
+def fx_mask_write(x, v, mask):
+    y = x * 2.0
+    y[mask] = v[mask] * 3.0 + y[mask]  # reads what it overwrites
+    y[x < 0] = 0.5
+    y[mask] += x[mask] * v[mask]
+    z = v.copy()
+    z[z > 0.0] = x[z > 0.0] ** 2
+    return np.sum(y * y * v) + np.sum(z * x)
+
+
+# writes through index arrays: of an element named twice the last write stays (as in NumPy), and
+# `+=` adds once per write, not once per name
+@case(A((6,)), A((4,)), np.array([1, 4, 1, 0]), evaluator=True)
+def fx_index_write(x, v, idx):
+    y = x.copy()
+    y[idx] = v * 2.0 + y[idx]
+    y[idx[:2]] += v[2:] * x[:2]
+    z = np.zeros((3, 6))
+    z[1, idx] = v
+    z[:, idx[1:]] = x[idx[1:]]
+    z[idx[:3] % 3] += 1.5
+    return np.sum(y * y * x) + np.sum(z * x)
+
+
+# a gather in a loop: index arrays and gathered rows are recorded per step
+@case(A((5, 3), -0.5, 0.5), A((3, 3), -0.5, 0.5), np.array([[1, 4, 4, 0], [2, 2, 3, 1]]),
+      evaluator=True)
+def fx_loop_lookup(w, u, tokens):
+    h = np.zeros((2, 3))
+    for t in range(tokens.shape[1]):
+        h = np.tanh(w[tokens[:, t]] + h @ u)
+    return np.sum(h ** 2)
+
+
+# a mask recomputed each step, and written through: values above 1 halved, three times over
+@case(np.array([0.3, 1.3, 2.7, -0.6, 5.1, 1.9]), F(0.5, 0.9), evaluator=True)
+def fx_loop_mask_write(x, s):
+    y = x * 1.0
+    for k in range(3):
+        y[y > 1.0] = y[y > 1.0] * s
+        y = y + 0.1 * x
+    return np.sum(y ** 2)
+
+
 # ---- constructors ------------------------------------------------------------------------------
 
 @case(A((4,)))
@@ -626,6 +736,22 @@ def f32_stencil(u0, nsteps):
         un[1:-1] = u[1:-1] + 0.25 * (u[2:] - 2.0 * u[1:-1] + u[:-2])
         u, un = un, u
     return np.sum(u * u)
+
+
+@case(f32(Distinct((4, 3), -2.0, 2.0)), np.array([1, 1, 0, 2]), float32=True, evaluator=True)
+def f32_softmax_xent(logits, y):
+    n = logits.shape[0]
+    z = logits - np.max(logits, axis=1).reshape(-1, 1)
+    logp = z - np.log(np.sum(np.exp(z), axis=1))[:, None]
+    return -np.mean(logp[np.arange(n), y])
+
+
+@case(f32(A((5, 3))), f32(Away((6,))), np.array([[4, 0], [4, 2]]), float32=True, evaluator=True)
+def f32_fancy_mask(w, x, tokens):
+    y = x * 2.0
+    y[x > 0] = y[x > 0] ** 2
+    y[tokens[0]] += 0.5 * x[tokens[1]]
+    return np.sum(np.tanh(w[tokens]) ** 2) + np.sum(y * x) + np.sum(w[:, tokens[1] % 3])
 
 
 # float32 with Python floats, and mixed with a float64 array; v in [0.5, 1.5]

@@ -454,3 +454,79 @@ def test_clip_refusals(fn, text, word):
     with pytest.raises(ZygopyError) as excinfo:
         zygopy.gradient(fn, np.ones(3))
     assert_clear(excinfo, fn, text, word)
+
+
+# ---- indexing with arrays ---------------------------------------------------------------------
+
+def float_index_array(a, t):
+    v = a[t]
+    return np.sum(v)
+
+
+def newaxis_with_index_array(a, idx):
+    v = a[idx, None]
+    return np.sum(v)
+
+
+def mask_with_integer(a, mask):
+    v = a[mask, 0]
+    return np.sum(v)
+
+
+def index_arrays_apart(a, idx):
+    v = a[0, :, idx]
+    return np.sum(v)
+
+
+def write_partial_slice_and_index_array(a, idx):
+    b = a.copy()
+    b[1:, idx] = 0.0
+    return np.sum(b * a)
+
+
+def take_float_indices(a, t):
+    v = np.take(a, t)
+    return np.sum(v)
+
+
+@pytest.mark.parametrize("fn, args, text, words", [
+    (float_index_array, (np.ones(3), np.array([0.0, 1.0])), "v = a[t]",
+     ("float64", "array of ints")),
+    (newaxis_with_index_array, (np.ones((3, 2)), np.array([0, 1])), "v = a[idx, None]",
+     ("np.newaxis", "a[idx][:, None]")),
+    (mask_with_integer, (np.ones((3, 2)), np.array([True, False, True])), "v = a[mask, 0]",
+     ("mask", "two steps")),
+    (index_arrays_apart, (np.ones((2, 3, 4)), np.array([0, 1])), "v = a[0, :, idx]",
+     ("separated by slices", "a[i][:, idx]")),
+    (write_partial_slice_and_index_array, (np.ones((3, 4)), np.array([0, 2])),
+     "b[1:, idx] = 0.0", ("partial slice", "a[:, idx] = v")),
+    (take_float_indices, (np.ones(3), np.array([0.0, 1.0])), "v = np.take(a, t)", ("integers",)),
+], ids=["float_index_array", "newaxis", "mask_with_integer", "arrays_apart",
+        "write_partial_slice", "take_float"])
+def test_unsupported_index_array(fn, args, text, words):
+    with pytest.raises(ZygopyError) as excinfo:
+        zygopy.gradient(fn, *args)
+    assert_clear(excinfo, fn, text, *words)
+
+
+def index_array_out_of_range(a, idx):
+    v = a[idx]
+    return np.sum(v * v)
+
+
+def mask_of_another_shape(a, mask):
+    v = a[mask]
+    return np.sum(v * v)
+
+
+@pytest.mark.parametrize("fn, args, text", [
+    (index_array_out_of_range, (np.ones(3), np.array([0, 3])), "v = a[idx]"),
+    (index_array_out_of_range, (np.ones(3), np.array([-4, 1])), "v = a[idx]"),
+    (mask_of_another_shape, (np.ones(3), np.array([True, False])), "v = a[mask]"),
+], ids=["too_large", "too_negative", "mask_shape"])
+def test_index_array_out_of_range(fn, args, text):
+    """As in NumPy, an index array naming an element outside the array is an error at the index,
+    never a read of stray memory."""
+    with pytest.raises(ZygopyError) as excinfo:
+        zygopy.gradient(fn, *args)
+    assert_clear(excinfo, fn, text, "index")

@@ -3,7 +3,7 @@
 Elementwise rules are shared with scalars (`rules.py`); the adjoint pass sums their contributions
 back to each operand's shape (broadcasting in reverse). The rules here are for reductions, linear
 algebra and shape changes. `Scatter` asks the pass to add a gradient into part of an operand's
-gradient (the reverse of reading `a[idx]`).
+gradient (the reverse of reading `a[idx]`; where idx holds arrays, repeated elements add up).
 """
 from __future__ import annotations
 
@@ -162,6 +162,9 @@ RULES.update({
     "concatenate": _concatenate,
     "stack": _stack,
     "getindex": lambda g, y, a, index: (Scatter(index, g), None),
+    # an index array may repeat an element: its gradients add up (a scatter-add, not a write)
+    "gather": lambda g, y, a, index: (Scatter(index, g), None),
+    "arange": _no_gradient,
     # constructors: the result does not depend on the values of their operands
     "zeros_like": _no_gradient, "ones_like": _no_gradient, "empty_like": _no_gradient,
     "zeros": _no_gradient, "ones": _no_gradient, "empty": _no_gradient,

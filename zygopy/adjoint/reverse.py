@@ -23,7 +23,7 @@ from ..ir.passes.dce import eliminate_dead_code
 from ..ir.passes.fold import fold_constants
 from ..ir.passes.pipeline import optimize
 from ..ir.passes.renumber import renumber
-from ..ir.primitives import result_type
+from ..ir.primitives import has_index_array, result_type
 from ..ir.types import INT, ArrayT, Scalar, TupleT, is_float
 from .activity import active_values
 from .array_rules import ELEMENTWISE, Scatter
@@ -215,8 +215,9 @@ class _AdjointBuilder:
                     a, index = s.args[:2]
                     old = self.new_var(result_type("getindex", [a.type, type_of_arg(index)],
                                                    [a, index]))
-                    stmts.append(Stmt(old, "getindex", [a, index], s.line))
-                    if isinstance(old.type, ArrayT):
+                    gather = has_index_array(type_of_arg(index))  # gives a copy, not a view
+                    stmts.append(Stmt(old, "gather" if gather else "getindex", [a, index], s.line))
+                    if isinstance(old.type, ArrayT) and not gather:
                         saved = self.new_var(old.type)
                         stmts.append(Stmt(saved, "copy", [old], s.line))
                         old = saved
@@ -355,7 +356,9 @@ class _AdjointBuilder:
 
     def reverse_write(self, s):
         """`a[index] = v`: v gets the gradient that reached a[index], which then restarts from zero;
-        then a[index] gets back what the forward overwrote, so earlier rules read a as it was."""
+        then a[index] gets back what the forward overwrote, so earlier rules read a as it was.
+        Where an index array names an element twice, the last write is the one that stayed: only
+        its position gets the gradient (take_at)."""
         a, index, v = s.args[:3]
         old = s.args[3]
         if self.is_active(a):

@@ -2,9 +2,12 @@
 Numba has no NumPy equivalent, such as max/min/mean along an axis)."""
 from __future__ import annotations
 
+import re
+
 from ..ir.array_primitives import reduced_axes
-from ..ir.primitives import PRIMITIVES
-from ..ir.types import ArrayT
+from ..ir.infer import type_of_arg
+from ..ir.primitives import PRIMITIVES, has_index_array, index_parts
+from ..ir.types import ArrayT, SliceT, TupleT
 
 HELPERS = {"erf": "zy_erf", "erfc": "zy_erfc"}  # elementwise on arrays, where NumPy has none
 
@@ -54,6 +57,13 @@ def array_expression(s, args) -> str | None:
         return f"np.outer({args[0]}, {args[1]})"
     if op == "copy":
         return f"{args[0]}.copy()"
+    if op == "arange":  # Numba's gives int64 for ints, float64 otherwise
+        given = [a for a, o in zip(args[:3], ops[:3], strict=True) if o is not None]
+        natural = "int64" if all(type_of_arg(o).dtype in ("bool", "int64") for o in ops[:3]
+                                 if o is not None) else "float64"
+        dtype = s.var.type.dtype
+        return f"np.arange({', '.join(given)})" + (f".astype(np.{dtype})" if dtype != natural
+                                                    else "")
     if op in ("concatenate", "stack"):
         parts = "".join(f"np.ascontiguousarray({a}), " for a in args[:-1])
         return f"np.{op}(({parts}), axis={args[-1]})"
@@ -171,3 +181,42 @@ def _spread(g, src, shape, axes):
     ndim = g.type.ndim + len(axes)
     dims = "".join("1, " if d in axes else f"{shape}[{d}], " for d in range(ndim))
     return f"np.broadcast_to(np.ascontiguousarray({src}).reshape(({dims})), {shape})"
+
+
+def indexing_lines(s, src, result=None):
+    """Source lines of gather, setindex, accum_at or take_at (operands' source `src`, the result's
+    name `result`) where the index holds arrays, or None for a basic index. The index has the form
+    passes/indexing.py gives it: full slices, then index arrays and integers, or one mask."""
+    index_type = type_of_arg(s.args[1])
+    if not has_index_array(index_type):
+        return None
+    parts = index_parts(index_type)
+    lead = next(k for k, t in enumerate(parts) if not isinstance(t, SliceT))
+    chosen = [f"{src[1]}[{k}]" for k in range(lead, len(parts))] \
+        if isinstance(index_type, TupleT) else [src[1]]
+    target, ndim = src[0], s.args[0].type.ndim
+    shape = f"{target}.shape"
+    at = "at_" + re.sub(r"\W", "_", result or f"{target}_{src[1]}")
+    if parts[lead].dtype == "bool":
+        indexed = parts[lead].ndim
+        flat = f"zy_mask_index({chosen[0]}, {shape}[{lead}:{lead + indexed}])"
+    else:  # positions along the indexed axes, row-major: ((i0 * n1 + i1) * n2 + i2) ...
+        indexed = len(chosen)
+        flat = f"zy_index({chosen[0]}, {shape}[{lead}])"
+        for k, part in enumerate(chosen[1:], lead + 1):
+            flat = f"{flat} * {shape}[{k}] + zy_index({part}, {shape}[{k}])"
+    dims = "(" + ", ".join(_product(target, r) for r in
+                           (range(lead), range(lead, lead + indexed), range(lead + indexed, ndim)))
+    dims += ")"
+    region = " + ".join([f"{shape}[:{lead}]"] * bool(lead) + [f"{at}.shape"]
+                        + [f"{shape}[{lead + indexed}:]"] * (lead + indexed < ndim))
+    lines = [f"{at} = {flat}"]
+    if s.op == "gather":
+        lines.append(f"{result} = zy_gather({target}, {at}, {dims}).reshape({region})")
+    elif s.op == "setindex":
+        lines.append(f"zy_scatter_set({target}, {at}, {src[2]}, {dims}, {region})")
+    elif s.op == "accum_at":
+        lines.append(f"zy_scatter_add({target}, {at}, {src[2]}, {dims})")
+    else:  # take_at
+        lines.append(f"{result} = zy_take_last({target}, {at}, {dims}).reshape({region})")
+    return lines

@@ -8,13 +8,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 from numba.extending import overload
 
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
            "zy_cumsum_middle", "zy_cumprod_middle", "zy_cumsum_reverse_middle",
-           "zy_prod_others_middle", "zy_erf", "zy_erfc", "zy_accum", "zy_take"]
+           "zy_prod_others_middle", "zy_erf", "zy_erfc", "zy_accum", "zy_take",
+           "zy_index", "zy_mask_index", "zy_gather", "zy_scatter_add", "zy_take_last",
+           "zy_scatter_set"]
 
 JIT = dict(cache=True, nogil=True)
 
@@ -236,6 +238,136 @@ def _take(d, like):
         if d.size == 0 and like.size != 0:
             return np.zeros(like.shape, d.dtype)
         return d
+    return impl
+
+
+# ---- indexing with arrays -----------------------------------------------------------------------
+# An index with arrays in it is lowered to a flat position along the indexed axes (the index
+# arrays broadcast together, or the selected elements of a mask) and an array viewed as
+# (before, indexed, after): what NumPy does, in explicit loops Numba compiles whatever the ranks.
+
+def zy_index(i, n):
+    """Index values into an axis of n elements, as int64: negative ones count from the end, and
+    one out of range raises IndexError, as in NumPy."""
+    raise NotImplementedError  # compiled through the overload below
+
+
+@njit(**JIT)
+def _wrapped(j, n):
+    j = np.int64(j)
+    if j < 0:
+        j += n
+    if j < 0 or j >= n:
+        raise IndexError("index out of bounds")
+    return j
+
+
+@overload(zy_index, jit_options=JIT)
+def _index(i, n):
+    if not isinstance(i, types.Array):
+        return lambda i, n: _wrapped(i, n)
+
+    def impl(i, n):
+        out = np.empty(i.shape, np.int64)
+        flat, src = out.reshape(-1), np.ascontiguousarray(i).reshape(-1)
+        for k in range(src.size):
+            flat[k] = _wrapped(src[k], n)
+        return out
+    return impl
+
+
+@njit(**JIT)
+def zy_mask_index(mask, shape):
+    """The flat positions of a boolean mask's true elements, over the axes of this shape."""
+    if mask.shape != shape:
+        raise IndexError("boolean index did not match the indexed array")
+    src = np.ascontiguousarray(mask).reshape(-1)
+    out = np.empty(np.count_nonzero(src), np.int64)
+    n = 0
+    for k in range(src.size):
+        if src[k]:
+            out[n] = k
+            n += 1
+    return out
+
+
+@njit(**JIT)
+def _viewed(a, dims):
+    """a, written into, viewed as (before, indexed, after). Arrays popped from a stack are typed
+    as of any layout, though each is C-contiguous: ascontiguousarray then gives a's own memory."""
+    if not a.flags.c_contiguous:
+        raise ValueError("zygopy writes through an index array only into C-contiguous arrays")
+    return np.ascontiguousarray(a).reshape(dims)
+
+
+@njit(**JIT)
+def zy_gather(a, at, dims):
+    """a viewed as dims = (before, indexed, after), read at the flat positions `at`."""
+    a3 = np.ascontiguousarray(a).reshape(dims)
+    flat = np.ascontiguousarray(at).reshape(-1)
+    out = np.empty((dims[0], flat.size, dims[2]), a.dtype)
+    for i in range(dims[0]):
+        for k in range(flat.size):
+            for j in range(dims[2]):
+                out[i, k, j] = a3[i, flat[k], j]
+    return out
+
+
+@njit(**JIT)
+def zy_scatter_add(d, at, g, dims):
+    """The reverse of zy_gather: g added into d at `at`; a position named twice gets both."""
+    d3 = _viewed(d, dims)
+    flat = np.ascontiguousarray(at).reshape(-1)
+    g3 = np.ascontiguousarray(g).reshape((dims[0], flat.size, dims[2]))
+    for i in range(dims[0]):
+        for k in range(flat.size):
+            for j in range(dims[2]):
+                d3[i, flat[k], j] += g3[i, k, j]
+
+
+@njit(**JIT)
+def zy_take_last(d, at, dims):
+    """The gradient of the values of a[index] = v: d read at `at` and reset to zero there. Where
+    `at` names a position twice only the last write stayed, and only it gets the gradient."""
+    d3 = _viewed(d, dims)
+    flat = np.ascontiguousarray(at).reshape(-1)
+    out = np.empty((dims[0], flat.size, dims[2]), d.dtype)
+    for k in range(flat.size - 1, -1, -1):  # backwards: an earlier write of a position reads 0
+        for i in range(dims[0]):
+            for j in range(dims[2]):
+                out[i, k, j] = d3[i, flat[k], j]
+                d3[i, flat[k], j] = 0
+    return out
+
+
+def zy_scatter_set(a, at, v, dims, region):
+    """a[index] = v: v (a number, or an array broadcast to the region's shape) written at `at`
+    in order, so that the last write of a position stays, as in NumPy."""
+    raise NotImplementedError  # compiled through the overload below
+
+
+@njit(**JIT)
+def _broadcast3(v, n, dims, region):
+    return np.ascontiguousarray(np.broadcast_to(v, region)).reshape((dims[0], n, dims[2]))
+
+
+@njit(**JIT)
+def _filled3(v, n, dims, region):
+    return np.full((dims[0], n, dims[2]), v)
+
+
+@overload(zy_scatter_set, jit_options=JIT)
+def _scatter_set(a, at, v, dims, region):
+    values = _broadcast3 if isinstance(v, types.Array) else _filled3
+
+    def impl(a, at, v, dims, region):
+        a3 = _viewed(a, dims)
+        flat = np.ascontiguousarray(at).reshape(-1)
+        v3 = values(v, flat.size, dims, region)
+        for k in range(flat.size):
+            for i in range(dims[0]):
+                for j in range(dims[2]):
+                    a3[i, flat[k], j] = v3[i, k, j]
     return impl
 
 

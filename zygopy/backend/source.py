@@ -19,7 +19,7 @@ from ..ir.infer import type_of_arg
 from ..ir.ir import Function, Slot, Var, uses
 from ..ir.primitives import PRIMITIVES, is_weak, promote
 from ..ir.types import ArrayT, ListT, Scalar, TupleT
-from .arrays import array_expression
+from .arrays import array_expression, indexing_lines
 from .lists import empty_list, list_expression, list_statement, slot_statement
 from .structure import LOOPING, UNREACHABLE, Structurer, Unstructured
 
@@ -241,11 +241,21 @@ def stack_name(kind) -> str:
     return f"stack_{kind.dtype}_{kind.ndim}d" + (f"_{tag}" if tag else "")
 
 
+def _indexed(w: Writer, s) -> bool:
+    """Write a read, write or scatter through an index with arrays in it, if it is one."""
+    lines = indexing_lines(s, [operand(a) for a in s.args], name(s.var) if s.var else None)
+    for line in lines or ():
+        w(line)
+    return lines is not None
+
+
 def statement(w: Writer, s):
     op, args = s.op, s.args
     if list_statement(w, s, operand, name) or slot_statement(w, s, operand, name):
         return
-    if op == "setindex":
+    if op in ("gather", "setindex") and _indexed(w, s):
+        pass
+    elif op == "setindex":
         w(f"{operand(args[0])}[{operand(args[1])}] = {operand(args[2])}")
     elif op == "push":
         stack, v = stack_name(args[0]), operand(args[1])
@@ -285,12 +295,15 @@ def statement(w: Writer, s):
         if args[0].lazy:
             w(f"if {slot}.size == 0:")
             w(f"    {slot} = np.zeros({operand(args[3])}.shape, {slot}.dtype)")
-        w(f"{slot}[{index}] += {g}")
+        if not _indexed(w, s):
+            w(f"{slot}[{index}] += {g}")
     elif op == "take_at":
         slot, index = name(args[0]), operand(args[1])
         if args[0].lazy:
             w(f"if {slot}.size == 0:")
             w(f"    {slot} = np.zeros({operand(args[2])}.shape, {slot}.dtype)")
+        if _indexed(w, s):
+            return
         region = f"{slot}[{index}]"
         w(f"{name(s.var)} = {region}.copy()" if isinstance(s.var.type, ArrayT)
           else f"{name(s.var)} = {region}")

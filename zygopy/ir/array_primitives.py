@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .primitives import FLOAT, INT, broadcast, declare, promote
-from .types import ArrayT, Scalar, TupleT
+from .primitives import FLOAT, INT, broadcast, declare, promote, result_type
+from .types import NONE, SLICE, ArrayT, Scalar, TupleT
 
 
 def _array(t, what):
@@ -175,6 +175,61 @@ def _cumsum_reverse(g, axis):
     """Sums of each element and those after it along `axis`: the gradient of cumsum."""
     return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
 
+def _arange_type(ts, args):
+    if args[3] is not None:
+        return ArrayT(args[3], 1)
+    bounds = [t for t in ts[:3] if t != NONE]
+    for t in bounds:
+        if not isinstance(t, Scalar):
+            raise TypeError(f"np.arange takes numbers, not {t}")
+    dtype = promote(bounds)
+    return ArrayT("int64" if dtype == "bool" else dtype, 1)
+
+
+def _arange(start, stop=None, step=None, dtype=None):
+    return np.arange(start, stop, step, dtype=dtype)
+
+
+# np.arange(stop), np.arange(start, stop[, step]): stop and step are run-time values
+declare("arange", _arange, _arange_type, pure=False,
+        params={"stop": None, "step": None, **DTYPE}, operand_params=("stop", "step"))
+
+
+def _index_array(t, what):
+    if not (isinstance(t, ArrayT) and t.dtype == "int64" or t == INT):
+        raise TypeError(f"the indices of {what} must be integers, not {t}")
+    return t
+
+
+def _take_type(ts, args):
+    a, idx, axis = _array(ts[0], "np.take"), _index_array(ts[1], "np.take"), args[2]
+    if axis is None:
+        return result_type("getindex", [ArrayT(a.dtype, 1), idx], [None, None])
+    if not isinstance(axis, int) or not -a.ndim <= axis < a.ndim:
+        raise TypeError(f"axis must be a constant integer below {a.ndim}, got {axis!r}")
+    return result_type("getindex", [a, TupleT((SLICE,) * (axis % a.ndim) + (idx,))], [None, None])
+
+
+def _take_along_axis_type(ts, args):
+    a, idx = _array(ts[0], "np.take_along_axis"), _index_array(ts[1], "np.take_along_axis")
+    axis = args[2]
+    if not isinstance(idx, ArrayT) or idx.ndim != a.ndim:
+        raise TypeError(f"np.take_along_axis needs indices of the array's rank ({a.ndim}), "
+                        f"got {idx}")
+    if not isinstance(axis, int) or not -a.ndim <= axis < a.ndim:
+        raise TypeError(f"axis must be a constant integer below {a.ndim}, got {axis!r}")
+    return a
+
+
+# rewritten into `gather` once types are known (passes/indexing.py): no rule or lowering of their
+# own
+declare("take_axis", lambda a, idx, axis=None: np.take(a, idx, axis=axis), _take_type, arity=2,
+        params=AXIS)
+declare("take_along_axis", np.take_along_axis, _take_along_axis_type, arity=2,
+        params={"axis": -1})
+INDEXING_SUGAR = {"take_axis", "take_along_axis"}
+
+
 
 def _sum_to(c, shape):
     c = np.sum(c, axis=tuple(range(c.ndim - len(shape)))) if c.ndim > len(shape) else c
@@ -204,21 +259,23 @@ declare("broadcast_shape", lambda *shapes: np.broadcast_shapes(*shapes),
 NUMPY_FUNCTIONS = {np.sum: "sum", np.mean: "mean", np.max: "amax", np.amax: "amax",
                    np.min: "amin", np.amin: "amin", np.dot: "matmul", np.matmul: "matmul",
                    np.where: "select", np.array: "list_stack", np.asarray: "list_stack",
-                   np.fabs: "fabs",  # np.abs is abs
+                   np.fabs: "fabs", np.take: "take_axis",  # np.abs is abs
                    **{getattr(np, n): n for n in ("prod", "var", "std", "argmax", "argmin",
                                                   "cumsum", "cumprod",
                                                   "transpose", "reshape", "ravel", "copy",
                                                   "concatenate", "stack", "zeros", "ones",
                                                   "empty", "zeros_like", "ones_like",
-                                                  "empty_like")}}
+                                                  "empty_like", "arange", "take_along_axis")}}
 ARRAY_METHODS = {"sum": "sum", "mean": "mean", "max": "amax", "min": "amin", "reshape": "reshape",
                  "ravel": "ravel", "flatten": "ravel", "transpose": "transpose", "dot": "matmul",
                  "copy": "copy", **{n: n for n in ("prod", "var", "std", "argmax", "argmin",
-                                                   "cumsum", "cumprod")}}
+                                                   "cumsum", "cumprod")},
+                 "take": "take_axis"}
 
 DTYPES = {np.float64: "float64", np.float32: "float32", float: "float64", np.int64: "int64",
           int: "int64"}
 
-__all__ = ["NUMPY_FUNCTIONS", "ARRAY_METHODS", "SEQUENCE_ARGUMENT", "DTYPES", "FLOAT"]
+__all__ = ["NUMPY_FUNCTIONS", "ARRAY_METHODS", "SEQUENCE_ARGUMENT", "DTYPES", "FLOAT",
+           "INDEXING_SUGAR"]
 
 from . import list_primitives  # noqa: E402,F401  (registers the list primitives in the same table)

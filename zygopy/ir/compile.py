@@ -6,6 +6,7 @@ from .frontend import Undef, to_ir
 from .infer import infer_types
 from .ir import Function
 from .passes.augment import lower_augmented
+from .passes.indexing import lower_advanced_indexing
 from .passes.lists import resolve_lists
 from .passes.pipeline import optimize
 from .passes.renumber import renumber
@@ -23,6 +24,8 @@ def compile_ir(pyfn, arg_types, structures=None, capture=True) -> Function:
     if resolve_lists(fn):
         infer_types(fn, arg_types)
     lower_augmented(fn)
+    if lower_advanced_indexing(fn):
+        infer_types(fn, arg_types)
     while scalarize_tuple_args(fn):
         infer_types(fn, arg_types)
     optimize(fn)  # types make more folds possible (truth of a bool, tuples taken apart, ...)

@@ -88,7 +88,10 @@ class Machine:
             slot, index, g = args[:3]
             if not isinstance(self.slots.get(slot), np.ndarray):
                 self.slots[slot] = np.zeros(np.shape(args[3]))
-            self.slots[slot][index] += g
+            if _has_array(index):
+                np.add.at(self.slots[slot], index, g)  # repeated elements add up
+            else:
+                self.slots[slot][index] += g
         elif op == "take_at":
             slot, index = args[:2]
             if not isinstance(self.slots.get(slot), np.ndarray):
@@ -96,6 +99,8 @@ class Machine:
             g = self.slots[slot][index]
             # np.copy would make an element a 0-d array
             g = g.copy() if isinstance(g, np.ndarray) else g
+            if _has_array(index):
+                g = np.where(_last_writes(self.slots[slot].shape, index, np.shape(g)), g, 0.0)
             self.slots[slot][index] = 0
             return g
         elif op == "accum":
@@ -124,6 +129,19 @@ def _added(a, b):
         if g is not None:
             out[k] = g if out[k] is None else out[k] + g
     return out
+
+
+def _has_array(index):
+    return any(isinstance(p, np.ndarray) for p in (index if isinstance(index, tuple) else (index,)))
+
+
+def _last_writes(shape, index, region):
+    """Which positions of a[index] = v hold the write that stayed: where the index names an element
+    twice, NumPy keeps the last value written."""
+    order = np.arange(int(np.prod(region))).reshape(region)
+    writer = np.full(shape, -1)
+    writer[index] = order
+    return writer[index] == order
 
 
 SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "take_at", "peek", "drop",

@@ -1229,8 +1229,13 @@ class Frontend:
                 raise self.error(f"{what} does not take the keyword argument {k.arg!r}", node)
             chosen[k.arg] = k.value
         values += required
+        run_time = PRIMITIVES[prim].operand_params
         for name in optional:
-            values.append(self.option(name, chosen[name], what) if name in chosen else params[name])
+            if name not in chosen:
+                values.append(params[name])
+            else:
+                values.append(self.value(chosen[name]) if name in run_time
+                              else self.option(name, chosen[name], what))
         self.at(node)
         return self.emit(prim, *values)
 

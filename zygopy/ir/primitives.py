@@ -46,6 +46,8 @@ class Primitive:
     arity: int = 1  # operands given positionally, before the keyword parameters `params`
     params: dict = field(default_factory=dict)  # its NumPy function's keywords, with defaults
     positional: int | None = None  # how many of `params` may be given by position (None: all)
+    # those of `params` that are run-time operands (np.arange's stop), not compile-time options
+    operand_params: tuple = ()
 
 
 def _numeric(t):
@@ -149,16 +151,48 @@ def _getindex_type(ts, args):
             raise TypeError("indexing a list that is always empty")
         return base.elt
     if isinstance(base, ArrayT):
-        idx_types = ts[1].elts if isinstance(ts[1], TupleT) else (ts[1],)
+        idx_types = index_parts(ts[1])
         for t in idx_types:
-            if isinstance(t, Scalar) and t.is_float or not isinstance(t, (Scalar, SliceT, NoneT)):
-                raise TypeError(f"an array index must be an integer, a slice or None, not {t}")
+            if isinstance(t, ArrayT) and t.dtype not in ("int64", "bool"):
+                raise TypeError(f"an index array must hold integers (or booleans, a mask), not "
+                                f"{t.dtype}: pass the indices as an array of ints")
+            if (isinstance(t, Scalar) and t.is_float
+                    or not isinstance(t, (Scalar, SliceT, NoneT, ArrayT))):
+                raise TypeError(f"an array index must be an integer, a slice, None or an array of "
+                                f"integers or booleans, not {t}")
+        if any(isinstance(t, ArrayT) for t in idx_types):
+            return _advanced_index_type(base, idx_types)
         # an integer index drops an axis
         dropped = sum(1 for t in idx_types if isinstance(t, Scalar))
         added = sum(1 for t in idx_types if t == NONE)  # None (np.newaxis) adds one
         ndim = base.ndim - dropped + added
         return Scalar(base.dtype, strong=True) if ndim == 0 else ArrayT(base.dtype, ndim)
     raise TypeError(f"cannot index a value of type {base}")
+
+
+def index_parts(t):
+    """The types of the parts of an index: a[i, j] has two, a[i] one."""
+    return t.elts if isinstance(t, TupleT) else (t,)
+
+
+def has_index_array(t):
+    """An index with arrays in it (integer arrays or a boolean mask): NumPy's advanced indexing."""
+    return any(isinstance(p, ArrayT) for p in index_parts(t))
+
+
+def _advanced_index_type(base, parts):
+    """NumPy's rule for an index with arrays in it: the index arrays (and integers among them)
+    broadcast together, their shape taking the place of the axes they index; a boolean mask of m
+    dimensions indexes m axes and stands for one axis of its selected elements."""
+    masks = [t for t in parts if isinstance(t, ArrayT) and t.dtype == "bool"]
+    consumed = sum(0 if t == NONE else t.ndim if t in masks else 1 for t in parts)
+    if consumed > base.ndim:
+        raise TypeError(f"too many indices for a {base.ndim}-d array")
+    broadcast_rank = max([1] * bool(masks) + [t.ndim for t in parts
+                                             if isinstance(t, ArrayT) and t.dtype != "bool"])
+    ndim = (sum(1 for t in parts if isinstance(t, (SliceT, NoneT))) + broadcast_rank
+            + base.ndim - consumed)
+    return Scalar(base.dtype, strong=True) if ndim == 0 else ArrayT(base.dtype, ndim)
 
 
 def _getattr_type(ts, args):
@@ -245,6 +279,9 @@ declare("len", len, _len_type, call="len")
 declare("range_len", _range_len, _int)
 declare("tuple", lambda *xs: tuple(xs), _tuple_type)
 declare("getindex", lambda a, i: a[i], _getindex_type)
+# a[index] with arrays in the index (passes/indexing.py makes it from getindex once types are
+# known): a new array, not a view
+declare("gather", lambda a, i: a[i], _getindex_type)
 declare("setindex", _setindex, _setindex_type, pure=False)
 declare("getattr", getattr, _getattr_type)
 
