@@ -144,10 +144,6 @@ def star_params(*args):
     return args[0]
 
 
-def kwonly_params(x, *, scale=1.0):
-    return x * scale
-
-
 lambda_fn = lambda x: x * 2.0  # noqa: E731
 
 

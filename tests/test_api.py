@@ -115,8 +115,35 @@ def for_llvm_cached(x, n):
     return r
 
 
+class Scaled:
+    def __init__(self, w):
+        self.w = w
+
+    def loss(self, x, *, gain=1.0):
+        return self.w * x * gain
+
+
 def cached_fn(x, y):
     return x / y + y
+
+
+def helper_keywords(v, *, gain=2.0, shift=1.0):
+    return v * gain + shift * v * v
+
+
+def keyword_model(x, y=2.0, *, scale=3.0, power=2):
+    return scale * x ** power * y + helper_keywords(x, shift=0.5) + helper_keywords(y, gain=scale)
+
+
+def positional_only(x, /, y):
+    return x * x * y
+
+
+def fd_keyword(f, args, kwargs, name, h=1e-6):
+    up, down = dict(kwargs), dict(kwargs)
+    up[name] += h
+    down[name] -= h
+    return (f(*args, **up) - f(*args, **down)) / (2 * h)
 
 
 # ---- call forms ------------------------------------------------------------------------
@@ -204,6 +231,60 @@ def test_default_arguments_filled_in():
     assert zygopy.gradient(helper_default, 2.0, 5)[0] == pytest.approx(5 * 2.0 ** 4, rel=1e-14)
 
 
+def test_keyword_arguments_are_passed_not_differentiated():
+    for kwargs in ({}, {"scale": 0.5}, {"scale": 1.25, "power": 3}):
+        value, g = zygopy.withgradient(keyword_model, 1.5, **kwargs)
+        assert value == pytest.approx(keyword_model(1.5, **kwargs), rel=1e-15)
+        assert len(g) == 1  # only the positional argument
+        expected = fd(lambda x, kw=kwargs: keyword_model(x, **kw), (1.5,), 0)
+        assert g[0] == pytest.approx(expected, rel=1e-7)
+    # a default overridden by keyword, a keyword-only one left at its default
+    g = zygopy.gradient(keyword_model, 0.7, y=-1.5)
+    assert g == pytest.approx((fd(lambda x: keyword_model(x, y=-1.5), (0.7,), 0),), rel=1e-7)
+
+
+def test_keyword_arguments_named_in_wrt_come_back_in_a_dict():
+    args, kwargs = (0.8, 1.3), {"scale": 0.6, "power": 3}
+    g = zygopy.gradient(keyword_model, *args, wrt=(0, "scale"), **kwargs)
+    assert len(g) == 3 and g[1] is None and set(g[2]) == {"scale"}
+    assert g[0] == pytest.approx(fd(lambda x: keyword_model(x, 1.3, **kwargs), (0.8,), 0),
+                                 rel=1e-7)
+    assert g[2]["scale"] == pytest.approx(fd_keyword(keyword_model, args, kwargs, "scale"),
+                                          rel=1e-7)
+    assert g[2]["scale"] == pytest.approx(0.8 ** 3 * 1.3 + 1.3, rel=1e-14)
+    # an int keyword named in wrt has nothing to differentiate
+    with pytest.raises(zygopy.UnsupportedType, match="'power'"):
+        zygopy.gradient(keyword_model, *args, wrt="power", **kwargs)
+    # the same through pullback and jacobian
+    _, back = zygopy.pullback(keyword_model, 0.8, wrt=("y",), scale=0.6)
+    first, by_name = back(2.0)
+    assert first is None
+    assert by_name == pytest.approx(
+        {"y": 2.0 * fd(lambda y: keyword_model(0.8, y, scale=0.6), (2.0,), 0)}, rel=1e-7)
+    assert zygopy.jacobian(two_outputs, 0.6, y=-1.3, wrt="y")[1]["y"] == \
+        pytest.approx([0.6, -2.6], rel=1e-14)
+
+
+def test_positional_only_parameters_and_bound_methods_with_keywords():
+    gx, by_name = zygopy.gradient(positional_only, 2.0, y=3.0, wrt=(0, "y"))
+    assert (gx, by_name["y"]) == pytest.approx((12.0, 4.0), rel=1e-14)
+    gx, by_name = zygopy.gradient(Scaled(2.5).loss, 3.0, gain=2.0, wrt=(0, "gain"))
+    assert (gx, by_name["gain"]) == pytest.approx((2.0 * 2.5, 2.5 * 3.0), rel=1e-14)
+    with pytest.raises(zygopy.UnsupportedType, match="unexpected keyword argument 'x'"):
+        zygopy.gradient(positional_only, 2.0, x=3.0)
+
+
+def test_keyword_argument_errors():
+    with pytest.raises(zygopy.UnsupportedType, match="unexpected keyword argument 'gain'"):
+        zygopy.gradient(keyword_model, 1.0, gain=2.0)
+    with pytest.raises(zygopy.UnsupportedType, match="repeated keyword argument 'y'"):
+        zygopy.gradient(keyword_model, 1.0, 2.0, y=2.0)
+    with pytest.raises(zygopy.UnsupportedType, match="'y' missing"):
+        zygopy.gradient(positional_only, 1.0)
+    with pytest.raises(zygopy.UnsupportedType, match="wrt"):
+        zygopy.gradient(keyword_model, 1.0, wrt="nothing")
+
+
 def test_pullback_linear_in_dy_and_repeatable():
     args = (0.9, 5)
     value, back = zygopy.pullback(loop_carried, *args)
@@ -243,9 +324,34 @@ def test_gradient_of_constant_is_zero():
     assert back(1.0) == (0.0, 2.0)
 
 
-def test_aliases():
-    assert zygopy.grad(poly, 1.0, 2.0) == zygopy.gradient(poly, 1.0, 2.0)
-    assert zygopy.value_and_grad(poly, 1.0, 2.0) == zygopy.withgradient(poly, 1.0, 2.0)
+def test_grad_has_jax_meaning():
+    x, y = 1.5, -0.75
+    # grad(f) is a function returning the gradient of argument 0 itself, not a tuple
+    assert zygopy.grad(poly)(x, y) == pytest.approx(2 * x * y, rel=1e-14)
+    assert zygopy.grad(poly, argnums=1)(x, y) == pytest.approx(x * x + 3.0, rel=1e-14)
+    both = zygopy.grad(poly, argnums=(0, 1))(x, y)
+    assert isinstance(both, tuple) and both == pytest.approx((2 * x * y, x * x + 3.0), rel=1e-14)
+    assert zygopy.grad(loop_carried)(0.9, 5) == pytest.approx(fd(loop_carried, (0.9, 5), 0),
+                                                               rel=1e-7)
+    value, g = zygopy.value_and_grad(poly, argnums=1)(x, y)
+    assert value == pytest.approx(poly(x, y), rel=1e-15)
+    assert g == pytest.approx(x * x + 3.0, rel=1e-14)
+    value, gs = zygopy.value_and_grad(three, argnums=(2, 0))(0.3, 1.7, 0.5)
+    assert gs == pytest.approx((fd(three, (0.3, 1.7, 0.5), 2), fd(three, (0.3, 1.7, 0.5), 0)),
+                               rel=1e-7)
+    # keyword arguments are passed through, not differentiated
+    assert zygopy.grad(scaled)(1.5, scale=0.5) == pytest.approx(0.5 * 2 * 1.5, rel=1e-14)
+
+
+def test_grad_argnums_errors():
+    with pytest.raises(zygopy.UnsupportedType, match="return a function, as in JAX"):
+        zygopy.grad(poly, 1.0)
+    with pytest.raises(zygopy.UnsupportedType, match="argnums"):
+        zygopy.grad(poly, argnums=(0, -1))
+    with pytest.raises(zygopy.UnsupportedType, match="given 2"):
+        zygopy.grad(poly, argnums=2)(1.0, 2.0)
+    with pytest.raises(zygopy.UnsupportedType, match="argument 1"):
+        zygopy.grad(with_int, argnums=1)(1.0, 3)
 
 
 # ---- inspection -----------------------------------------------------------------------

@@ -40,7 +40,6 @@ CASES = [
     (b.unknown_global, (1.0,), TYPE, "undefined_scale", None, "'undefined_scale' is not defined"),
     (b.print_call, (1.0,), SYNTAX, "print(y)", None, "print"),
     (b.star_params, (1.0,), SYNTAX, "def star_params(*args):", None, "*args"),
-    (b.kwonly_params, (1.0,), SYNTAX, "def kwonly_params(", None, "keyword-only"),
     (b.lambda_fn, (1.0,), SYNTAX, "lambda_fn = lambda", None, "lambda"),
     (b.used_before_assignment, (1.0,), SYNTAX, "return z * y", None,
      "'y' may be used before it is assigned"),

@@ -1,4 +1,4 @@
-"""The public differentiation API, with Zygote's names and JAX-style aliases.
+"""The public differentiation API: Zygote's names, and JAX's `grad` and `value_and_grad`.
 
     gradient(f, x, y)        -> (df/dx, df/dy); None for arguments that get no gradient (ints,
                                 bools)
@@ -8,22 +8,31 @@
                                 of times
     jacobian(f, x, y)        -> for f returning a tuple of m scalars: per argument, an array of m
                                 derivatives
+    grad(f, argnums=0)       -> JAX's: a function g with g(x, y) = df/dx (a tuple of gradients
+                                for a tuple of argnums)
+    value_and_grad(f, argnums=0) -> JAX's: a function g with g(x, y) = (f(x, y), df/dx)
 
-`wrt=(0, 2)` chooses which arguments are differentiated (default: all floating ones).
+Keyword arguments (`gradient(f, x, scale=2.0)`) are passed to f and not differentiated.
+`wrt=(0, 2)` or `wrt=("x", "scale")` chooses which arguments are differentiated (default: those
+given positionally); gradients of the positional arguments come back in order, then, if `wrt`
+names any other parameter, a dict of theirs by name.
 """
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import threading
 import types
+from dataclasses import dataclass
 
 import numpy as np
 
 from .adjoint.rules import rules_version
 from .backend import tiered
 from .backend.compiled import CompiledGradient
-from .errors import NotScalar, UnsupportedType, ZygopyError
+from .errors import NotScalar, UnsupportedSyntax, UnsupportedType, ZygopyError
+from .ir.frontend import function_ast
 from .ir.types import TupleT, is_float, typeof
 from .signature import location, signature
 
@@ -36,34 +45,32 @@ _CACHE: dict = {}
 _BUILDING = threading.RLock()
 
 
-def compiled(f, args, wrt=None) -> CompiledGradient:
+def compiled(f, args, wrt=None, kwargs=None) -> CompiledGradient:
     """The compiled gradient of f for the types and structure of args (compiled once per function,
     argument shapes and types, and wrt)."""
-    return _compiled(f, args, wrt)[0]
+    return _compiled(bind(f, args, kwargs, wrt))[0]
 
 
-def _compiled(f, args, wrt):
-    """(compiled gradient, signature with the captured values now, wrt)."""
-    sig = signature(f, args)
-    explicit = wrt is not None
-    wrt = _check_wrt(f, wrt, len(args)) if explicit else tuple(range(len(args)))
-    key = (f, sig.key, wrt, rules_version())  # a replaced rule makes the old gradients stale
-    if explicit:
-        _check_wrt_types(f, sig, wrt)
+def _compiled(call: Call):
+    """(compiled gradient, signature with the captured values now)."""
+    f = call.fn
+    sig = signature(f, call.values)
+    key = (f, sig.key, call.wrt, rules_version())  # a replaced rule makes the old gradients stale
+    _check_wrt_types(call, sig)
     for _ in range(3):  # more only if a captured value keeps changing while compiling
         found = _variant(key)
         if found is None:
             with _BUILDING:
                 found = _variant(key)  # built by another thread while this one waited?
                 if found is None:
-                    c = CompiledGradient(f, list(sig.types), sig.leaf_indices(wrt),
-                                         sig.structures(args), sig.unit_dims)
+                    c = CompiledGradient(f, list(sig.types), sig.leaf_indices(call.wrt),
+                                         sig.structures(call.values), sig.unit_dims)
                     # replaced, not appended to, so that threads reading the old list are safe
                     _CACHE[key] = [*_CACHE.get(key, ()), c]
                     found = _variant(key)
         if found is not None:
             c, sig.captured = found
-            return c, sig, wrt
+            return c, sig
     raise ZygopyError(f"the values {f.__name__!r} reads from outside it changed while it was "
                       "being compiled", *location(f))
 
@@ -78,98 +85,151 @@ def _variant(key):
     return None
 
 
-def _unbound(drop_self):
-    """For a bound method, its function with the object as a first argument that gets no gradient;
-    `drop_self` removes that argument's entry from the result."""
-    def decorate(method):
-        @functools.wraps(method)
-        def wrapper(f, *args, wrt=None):
-            if not isinstance(f, types.MethodType):
-                return method(f, *args, wrt=wrt)
-            wrt = tuple(range(len(args))) if wrt is None else _check_wrt(f, wrt, len(args))
-            return drop_self(method(f.__func__, f.__self__, *args, wrt=tuple(i + 1 for i in wrt)))
-        return wrapper
-    return decorate
+@dataclass(frozen=True)
+class Call:
+    """A call of a user function bound to its parameters: what is compiled, and how the gradients
+    per parameter are handed back."""
+    fn: types.FunctionType
+    values: tuple  # one per parameter of fn, in order, defaults filled in
+    names: tuple  # fn's parameter names
+    shown: tuple  # the parameters whose gradients come back positionally: the arguments given so
+    keywords: tuple  # the other parameters that are differentiated: their gradients in a dict
+    wrt: tuple  # the parameters differentiated
+    first: int = 0  # 1 for a bound method: parameter 0 is the object, never differentiated
+    explicit: bool = False  # wrt was given, not the default
+
+    def result(self, per_parameter):
+        """The gradients of the arguments given positionally, then, if `wrt` names any other
+        parameter, a dict of theirs by name."""
+        out = tuple(per_parameter[i] for i in self.shown)
+        if self.keywords:
+            out += ({self.names[i]: per_parameter[i] for i in self.keywords},)
+        return out
 
 
-def complete_args(f, args):
-    """The call's arguments with defaults filled in, checked: a clear error instead of a crash
-    later."""
+def bind(f, args, kwargs=None, wrt=None) -> Call:
+    """f's call with these arguments, checked: a clear error instead of a crash later. A bound
+    method is its function with the object as a first argument that gets no gradient."""
+    kwargs = kwargs or {}
     if not callable(f):
         raise UnsupportedType(f"zygopy differentiates functions; got {type(f).__name__}")
-    code = getattr(f, "__code__", None)
-    if code is not None:
-        n, defaults = code.co_argcount, f.__defaults__ or ()
-        if not n - len(defaults) <= len(args) <= n:
-            raise UnsupportedType(f"{f.__name__}() takes {n} arguments but {len(args)} were given",
-                                  code.co_filename, code.co_firstlineno)
-        if len(args) < n:
-            args = tuple(args) + tuple(defaults[len(defaults) - (n - len(args)):])
+    fn, first = (f.__func__, 1) if isinstance(f, types.MethodType) else (f, 0)
+    if first:
+        args = (f.__self__, *args)
+    if not isinstance(fn, types.FunctionType):
+        function_ast(fn)  # raises the error that explains why zygopy cannot read it
+    code = fn.__code__
+    values, names = _parameter_values(fn, code, tuple(args), kwargs, first)
+    for name, v in zip(names, values, strict=True):
+        if isinstance(v, float) and not math.isfinite(v):
+            i = names.index(name) - first
+            raise UnsupportedType(f"argument {i} ({name!r}) of {fn.__name__}() is {v}; gradients "
+                                  "are computed at finite points", code.co_filename,
+                                  code.co_firstlineno)
+    shown = tuple(range(first, len(args)))
+    chosen = shown if wrt is None else _check_wrt(fn, wrt, names, code.co_argcount, first)
+    keywords = tuple(i for i in chosen if i not in shown)
+    return Call(fn, values, names, shown, keywords, chosen, first, wrt is not None)
+
+
+def _parameter_values(fn, code, args, kwargs, first):
+    """(a value per parameter, the parameter names): the positional arguments, the keyword ones,
+    then the defaults."""
+    name = fn.__name__
+    if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+        raise UnsupportedSyntax("*args and **kwargs parameters are not supported",
+                                code.co_filename, code.co_firstlineno,
+                                hint="name each parameter")
+    npos = code.co_argcount
+    names = code.co_varnames[:npos + code.co_kwonlyargcount]
+    if len(args) > npos:
+        raise UnsupportedType(f"{name}() takes {npos - first} arguments but {len(args) - first} "
+                              "were given", code.co_filename, code.co_firstlineno)
+    bound = dict(zip(names, args, strict=False))
+    for k, v in kwargs.items():
+        accepted = names[code.co_posonlyargcount:]
+        if k not in accepted or k in bound:
+            what = "a repeated" if k in accepted else "an unexpected"
+            raise UnsupportedType(f"{name}() got {what} keyword argument {k!r}",
+                                  code.co_filename, code.co_firstlineno,
+                                  hint=f"its parameters are {', '.join(names[first:])}")
+        bound[k] = v
+    defaults = dict(zip(names[npos - len(fn.__defaults__ or ()):npos], fn.__defaults__ or (),
+                        strict=True))
+    defaults.update(fn.__kwdefaults__ or {})
+    missing = [p for p in names if p not in bound and p not in defaults]
+    if missing:
+        raise UnsupportedType(f"{name}() takes {npos - first} arguments but {len(args) - first} "
+                              f"were given: {', '.join(map(repr, missing))} missing",
+                              code.co_filename, code.co_firstlineno)
+    return tuple(bound[p] if p in bound else defaults[p] for p in names), tuple(names)
+
+
+def _check_wrt(fn, wrt, names, npos, first):
+    """The parameters `wrt` names: positions among the arguments (ints) or parameter names."""
+    items = (wrt,) if isinstance(wrt, (int, str)) else tuple(wrt)
+    chosen = []
+    for w in items:
+        if isinstance(w, str) and w in names[first:]:
+            chosen.append(names.index(w))
+        elif isinstance(w, int) and not isinstance(w, bool) and 0 <= w < npos - first:
+            chosen.append(w + first)
         else:
-            args = tuple(args)
-    for i, a in enumerate(args):
-        if isinstance(a, float) and not math.isfinite(a):
-            raise UnsupportedType(f"argument {i} of {f.__name__}() is {a}; gradients are computed "
-                                  "at finite points", code.co_filename if code else None,
-                                  code.co_firstlineno if code else None)
-    return args
+            raise UnsupportedType(f"wrt={wrt!r}: {fn.__name__} takes the arguments "
+                                  f"{', '.join(names[first:])}",
+                                  hint="name arguments by position (0, 1, ...) or by name")
+    return tuple(sorted(set(chosen)))
 
 
-def _check_wrt(f, wrt, nargs):
-    wrt = (wrt,) if isinstance(wrt, int) else tuple(wrt)
-    for i in wrt:
-        if not (isinstance(i, int) and 0 <= i < nargs):
-            raise UnsupportedType(f"wrt={wrt!r}: {f.__name__} takes {nargs} arguments")
-    return tuple(sorted(set(wrt)))
-
-
-def _check_wrt_types(f, sig, wrt):
-    """Arguments named in wrt must hold something to differentiate."""
-    for i in wrt:
+def _check_wrt_types(call, sig):
+    """Arguments `wrt` names must hold something to differentiate (by default, those that hold
+    none get None)."""
+    if not call.explicit:
+        return
+    for i in call.wrt:
         if not any(is_float(t) for t, owner in zip(sig.types, sig.owners, strict=True)
                    if owner == i):
-            raise UnsupportedType(f"argument {i} of {f.__name__!r} holds no floating-point "
-                                  "values, so it cannot be differentiated",
+            raise UnsupportedType(f"argument {i - call.first} ({call.names[i]!r}) of "
+                                  f"{call.fn.__name__!r} holds no floating-point values, so it "
+                                  "cannot be differentiated",
                                   hint="differentiate with respect to float arguments only")
 
 
-def _per_argument(c, sig, args, wrt, leaf_results):
-    """Results for the differentiated leaves, rebuilt into each argument's structure; None
+def _per_parameter(c, sig, call, leaf_results):
+    """Results for the differentiated leaves, rebuilt into each parameter's structure; None
     elsewhere."""
     values = [None] * len(sig.leaves)
     for i, g in zip(c.adjoint.wrt, leaf_results, strict=True):
         values[i] = g
-    rebuilt = sig.rebuild(args, values)
-    return tuple(r if k in wrt else None for k, r in enumerate(rebuilt))
+    rebuilt = sig.rebuild(call.values, values)
+    return call.result(tuple(r if k in call.wrt else None for k, r in enumerate(rebuilt)))
 
 
-@_unbound(lambda result: (result[0], result[1][1:]))
-def withgradient(f, *args, wrt=None):
-    args = complete_args(f, args)
-    c, sig, wrt = _compiled(f, args, wrt)
+def withgradient(f, *args, wrt=None, **kwargs):
+    call = bind(f, args, kwargs, wrt)
+    c, sig = _compiled(call)
     rt = _return_type(c)
     if not is_float(rt):
-        raise NotScalar(f"{f.__name__!r} returns {rt}; gradient needs a real (float) scalar result",
-                        c.primal_ir.filename, c.primal_ir.line,
+        raise NotScalar(f"{call.fn.__name__!r} returns {rt}; gradient needs a real (float) scalar "
+                        "result", c.primal_ir.filename, c.primal_ir.line,
                         hint="use jacobian for a tuple of results; an integer result has no "
                         "gradient")
     value, grads = tiered.value_and_gradient(c, sig.arguments)
-    return value, _per_argument(c, sig, args, wrt, grads)
+    return value, _per_parameter(c, sig, call, grads)
 
 
-def gradient(f, *args, wrt=None):
-    if not args:  # used as a decorator
+def gradient(f, *args, wrt=None, **kwargs):
+    if not args and not kwargs:  # used as a decorator
         @functools.wraps(f)
-        def grad_f(*a):
-            return withgradient(f, *a, wrt=wrt)[1]
+        def grad_f(*a, **kw):
+            return withgradient(f, *a, wrt=wrt, **kw)[1]
         return grad_f
-    return withgradient(f, *args, wrt=wrt)[1]
+    return withgradient(f, *args, wrt=wrt, **kwargs)[1]
 
 
-@_unbound(lambda result: (result[0], lambda dy=1.0: result[1](dy)[1:]))
-def pullback(f, *args, wrt=None):
-    args = complete_args(f, args)
-    c, sig, wrt = _compiled(f, args, wrt)
+def pullback(f, *args, wrt=None, **kwargs):
+    call = bind(f, args, kwargs, wrt)
+    c, sig = _compiled(call)
     value, tape = c.forward(sig.arguments)
     unused = [tape]
 
@@ -182,14 +242,13 @@ def pullback(f, *args, wrt=None):
                 t = unused.pop()
             except IndexError:
                 t = c.forward(sig.arguments)[1]
-        return _per_argument(c, sig, args, wrt, c.pullback(t, dy))
+        return _per_parameter(c, sig, call, c.pullback(t, dy))
     return value, back
 
 
-@_unbound(lambda result: result[1:])
-def jacobian(f, *args, wrt=None):
-    args = complete_args(f, args)
-    c, sig, wrt = _compiled(f, args, wrt)
+def jacobian(f, *args, wrt=None, **kwargs):
+    call = bind(f, args, kwargs, wrt)
+    c, sig = _compiled(call)
     rt = _return_type(c)
     m = len(rt.elts) if isinstance(rt, TupleT) else 1
     rows = []
@@ -200,7 +259,7 @@ def jacobian(f, *args, wrt=None):
     for k in range(len(c.adjoint.wrt)):
         col = [r[k] for r in rows]
         per_leaf.append(None if col[0] is None else np.array(col, dtype=np.float64))
-    return _per_argument(c, sig, args, wrt, per_leaf)
+    return _per_parameter(c, sig, call, per_leaf)
 
 
 def _return_type(c):
@@ -208,8 +267,47 @@ def _return_type(c):
     return getattr(ret, "type", None) or typeof(ret)
 
 
-grad = gradient
+# ---- JAX's names, with JAX's meaning ---------------------------------------------------------
+
+def grad(f, argnums=0):
+    """JAX's grad: a function taking f's arguments and returning the gradient of the argument
+    `argnums` (a tuple of gradients if `argnums` is a tuple). Keyword arguments are passed to f
+    and not differentiated. Zygote's form, a tuple for every argument, is `gradient(f, x, y)`."""
+    value_and_grad_f = value_and_grad(f, argnums)
+
+    @functools.wraps(f)
+    def grad_f(*args, **kwargs):
+        return value_and_grad_f(*args, **kwargs)[1]
+    return grad_f
 
 
-def value_and_grad(f, *args, wrt=None):
-    return withgradient(f, *args, wrt=wrt)
+def value_and_grad(f, argnums=0):
+    """JAX's value_and_grad: a function taking f's arguments and returning (f(...), the gradient
+    of argument `argnums`), as `grad`. Zygote's form is `withgradient(f, x, y)`."""
+    indices = _argnums(argnums)
+
+    @functools.wraps(f)
+    def value_and_grad_f(*args, **kwargs):
+        if max(indices) >= len(args):
+            raise UnsupportedType(f"argnums={argnums!r} names positional arguments, and "
+                                  f"{getattr(f, '__name__', f)} was given {len(args)}",
+                                  hint="pass the arguments to differentiate positionally")
+        value, grads = withgradient(f, *args, wrt=indices, **kwargs)
+        picked = tuple(grads[i] for i in indices)
+        return value, picked[0] if isinstance(argnums, int) else picked
+    return value_and_grad_f
+
+
+def _argnums(argnums):
+    """argnums as a tuple of argument positions, checked."""
+    def is_index(i):
+        return isinstance(i, int) and not isinstance(i, bool) and i >= 0
+
+    if is_index(argnums):
+        return (argnums,)
+    if isinstance(argnums, (tuple, list)) and argnums and all(map(is_index, argnums)):
+        return tuple(argnums)
+    raise UnsupportedType(f"argnums={argnums!r}: the position of an argument, or a tuple of them",
+                          hint="grad(f) and value_and_grad(f) return a function, as in JAX; to "
+                          "differentiate at given arguments at once, call gradient(f, x, y) or "
+                          "withgradient(f, x, y)")

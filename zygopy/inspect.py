@@ -15,31 +15,33 @@ def argument_types(fn, args):
     return list(sig.types)
 
 
-def code_ir(fn, *args):
+def code_ir(fn, *args, **kwargs):
     """The typed, optimised SSA IR of `fn` specialised to the types of `args` (prints readably)."""
-    sig = signature(fn, args)
-    return compile_ir(fn, list(sig.types), sig.structures(args))
+    from .api import bind
+    call = bind(fn, args, kwargs)
+    sig = signature(call.fn, call.values)
+    return compile_ir(call.fn, list(sig.types), sig.structures(call.values))
 
 
-def code_adjoint(fn, *args, wrt=None):
+def code_adjoint(fn, *args, wrt=None, **kwargs):
     """The forward (primal with recording) and reverse IR of `fn`'s gradient for these argument
     types."""
     from .api import compiled
-    return compiled(fn, args, wrt).adjoint
+    return compiled(fn, args, wrt, kwargs).adjoint
 
 
-def code_python(fn, *args, wrt=None) -> str:
+def code_python(fn, *args, wrt=None, **kwargs) -> str:
     """The Python source zygopy generates and Numba compiles: primal, fused gradient, forward,
     pullback."""
     from .api import compiled
-    return compiled(fn, args, wrt).source
+    return compiled(fn, args, wrt, kwargs).source
 
 
-def code_llvm(fn, *args, wrt=None) -> str:
+def code_llvm(fn, *args, wrt=None, **kwargs) -> str:
     """The optimised LLVM IR of the fused value-and-gradient function for these arguments."""
-    from .api import _compiled
+    from .api import _compiled, bind
     from .backend.jit import load_module
-    c, sig, _ = _compiled(fn, args, wrt)
+    c, sig = _compiled(bind(fn, args, kwargs, wrt))
     # Numba keeps no LLVM for code it loaded from its disk cache: compile a fresh, uncached copy
     module = load_module(c.source.replace("cache=True", "cache=False"), cached=False)
     fused = getattr(module, c._fused.py_func.__name__)

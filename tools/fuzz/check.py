@@ -219,7 +219,7 @@ def build_compiled(f, args):
     """The compiled gradient, put in the cache the public API reads. Numba compiles on the first
     call, so a failure to compile surfaces in the run step, as an internal error (a crash)."""
     from zygopy import api
-    api.compiled(f, api.complete_args(f, args))
+    api.compiled(f, args)
 
 
 def build_fused(f, args, wrt=None):

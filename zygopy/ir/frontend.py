@@ -157,7 +157,7 @@ def function_ast(pyfn):
 
 def assigned_names(fdef):
     """Names local to a function, by Python's rule: parameters and anything assigned in its body."""
-    names = {a.arg for a in fdef.args.args + fdef.args.kwonlyargs}
+    names = {a.arg for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs}
     for node in ast.walk(fdef):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
@@ -310,11 +310,12 @@ class Frontend:
             self.write((frame.key, name), self.cur, value)
 
     def check_params(self, fdef, filename, offset):
+        """The parameter names: positional ones (positional-only first), then keyword-only."""
         a = fdef.args
-        if a.vararg or a.kwarg or a.posonlyargs or a.kwonlyargs:
-            raise UnsupportedSyntax("*args, **kwargs, positional-only and keyword-only parameters "
-                                    "are not supported", filename, offset + fdef.lineno)
-        return [p.arg for p in a.args]
+        if a.vararg or a.kwarg:
+            raise UnsupportedSyntax("*args and **kwargs parameters are not supported", filename,
+                                    offset + fdef.lineno, hint="name each parameter")
+        return [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
 
     def push_frame(self, pyfn, fdef, filename, offset):
         frame = Frame(pyfn, filename, offset, assigned_names(fdef), self.new_block(1),
@@ -341,7 +342,7 @@ class Frontend:
                              "compile", node, hint="rewrite the recursion as a loop")
         fdef, filename, offset = function_ast(pyfn)
         params = self.check_params(fdef, filename, offset)
-        values = self.bind(pyfn, params, args, keywords, node)
+        values = self.bind(pyfn, fdef.args, params, args, keywords, node)
         frame = self.push_frame(pyfn, fdef, filename, offset)
         for name, value in zip(params, values, strict=True):
             self.bind_name(frame, name, value)
@@ -350,18 +351,22 @@ class Frontend:
         self.line = saved_line
         return result
 
-    def bind(self, pyfn, params, args, keywords, node):
-        if len(args) > len(params):
-            raise self.error(f"{pyfn.__name__}() takes {len(params)} arguments but {len(args)} "
+    def bind(self, pyfn, signature, params, args, keywords, node):
+        """The values of a callee's parameters, as Python binds them."""
+        npos = len(signature.posonlyargs) + len(signature.args)
+        if len(args) > npos:
+            raise self.error(f"{pyfn.__name__}() takes {npos} positional arguments but {len(args)} "
                              "were given", node, cls=UnsupportedType)
-        defaults = pyfn.__defaults__ or ()
         bound = dict(zip(params, args, strict=False))
         for k, v in keywords.items():
-            if k not in params or k in bound:
+            if k not in params[len(signature.posonlyargs):] or k in bound:
                 raise self.error(f"{pyfn.__name__}() got an unexpected or repeated argument "
                                  f"{k!r}", node, cls=UnsupportedType)
             bound[k] = v
-        for p, d in zip(params[len(params) - len(defaults):], defaults, strict=True):
+        defaults = dict(zip(params[npos - len(pyfn.__defaults__ or ()):npos],
+                            pyfn.__defaults__ or (), strict=True))
+        defaults.update(pyfn.__kwdefaults__ or {})
+        for p, d in defaults.items():
             bound.setdefault(p, self.constant(d, node, f"default of {p!r}"))
         missing = [p for p in params if p not in bound]
         if missing:
