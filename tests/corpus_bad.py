@@ -34,11 +34,6 @@ def generator(x):
         yield x * i
 
 
-def lambda_inside(x):
-    double = lambda v: v * 2.0
-    return double(x)
-
-
 def nested_def(x):
     y = x + 1.0
 
@@ -144,9 +139,6 @@ def star_params(*args):
     return args[0]
 
 
-lambda_fn = lambda x: x * 2.0  # noqa: E731
-
-
 def used_before_assignment(x):
     if x > 0:
         y = x * 2.0
@@ -204,11 +196,6 @@ def complex_constant(x):
 def list_of_mixed_types(x):
     xs = [x, x]
     xs.append(np.ones(2))
-    return x
-
-
-def dict_literal(x):
-    d = {"x": x}
     return x
 
 

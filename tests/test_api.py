@@ -115,6 +115,40 @@ def for_llvm_cached(x, n):
     return r
 
 
+square = lambda x: x * x  # noqa: E731
+two_on_a_line = (lambda x: x * 3.0, lambda x: np.sin(x) * x)  # noqa: E731
+activation = lambda z: np.maximum(z, 0.0) * 2.0  # noqa: E731
+
+
+def calls_a_lambda(x):
+    return np.sum(activation(x) + square(x))
+
+
+def apply_to(f, v):
+    return f(v)
+
+
+def lambdas_inside(x, w):
+    scale = 2.0
+    act = lambda z, k=1.0: np.tanh(z * w) * scale * k  # noqa: E731
+    s = 0.0
+    for i in range(3):
+        # late binding, as in Python: each call sees scale and i as they are at the call
+        s = s + np.sum(act(x)) + apply_to(lambda v: np.sum(v * v) * i, x)  # noqa: B023
+        scale = scale + 1.0
+    return s + act(x[0], k=3.0)
+
+
+def lambda_used_as_a_value(x):
+    f = lambda v: v  # noqa: E731
+    return x * f
+
+
+def recursive_lambda(x):
+    f = lambda v: f(v)  # noqa: E731
+    return f(x)
+
+
 class Scaled:
     def __init__(self, w):
         self.w = w
@@ -283,6 +317,45 @@ def test_keyword_argument_errors():
         zygopy.gradient(positional_only, 1.0)
     with pytest.raises(zygopy.UnsupportedType, match="wrt"):
         zygopy.gradient(keyword_model, 1.0, wrt="nothing")
+
+
+def test_lambdas_with_source_in_a_file():
+    assert zygopy.gradient(lambda x: x * x, 3.0) == pytest.approx((6.0,), rel=1e-15)
+    assert zygopy.gradient(square, -1.5) == pytest.approx((-3.0,), rel=1e-15)
+    # two lambdas on one line are told apart by their columns
+    first, second = two_on_a_line
+    assert zygopy.gradient(first, 0.4) == pytest.approx((3.0,), rel=1e-15)
+    assert zygopy.gradient(second, 0.4) == \
+        pytest.approx((math.cos(0.4) * 0.4 + math.sin(0.4),), rel=1e-14)
+    # a lambda spread over lines, taking an array
+    g = zygopy.gradient(lambda w,
+                        x: np.sum(np.tanh(w @ x)),
+                        np.eye(2) * 0.5, np.array([0.3, -0.2]))
+    assert g[0] == pytest.approx(np.outer(1 - np.tanh([0.15, -0.1]) ** 2, [0.3, -0.2]),
+                                 rel=1e-14)
+    assert zygopy.grad(lambda a, b: a * b ** 2, argnums=1)(2.0, 3.0) == pytest.approx(12.0)
+
+
+def test_lambdas_called_inside_a_differentiated_function():
+    x = np.array([-1.0, 0.5, 2.0])
+    assert zygopy.gradient(calls_a_lambda, x)[0] == \
+        pytest.approx(np.where(x > 0, 2.0, 0.0) + 2 * x, rel=1e-15)
+
+
+def test_lambdas_written_inside_a_differentiated_function():
+    x, w = np.array([0.1, -0.2]), 0.7
+    gx, gw = zygopy.gradient(lambdas_inside, x, w)
+    h = 1e-6
+    assert gw == pytest.approx((lambdas_inside(x, w + h) - lambdas_inside(x, w - h)) / (2 * h),
+                               rel=1e-7)
+    for k, e in enumerate(np.eye(2)):
+        expected = (lambdas_inside(x + h * e, w) - lambdas_inside(x - h * e, w)) / (2 * h)
+        assert gx[k] == pytest.approx(expected, rel=1e-7)
+    with pytest.raises(zygopy.UnsupportedType, match="a lambda can only be called") as info:
+        zygopy.gradient(lambda_used_as_a_value, 1.0)
+    assert info.value.line == lambda_used_as_a_value.__code__.co_firstlineno + 2
+    with pytest.raises(zygopy.UnsupportedSyntax, match="recursion"):
+        zygopy.gradient(recursive_lambda, 1.0)
 
 
 def test_pullback_linear_in_dy_and_repeatable():

@@ -1,15 +1,15 @@
 """Gradients with respect to structured arguments come back in the same structure.
 
-Tuples, lists, namedtuples, dataclasses and plain objects whose fields are arrays or floats, nested;
-methods and __call__ compiled; a loop over a tuple of layers of different classes. Each test checks
-the gradient's structure (the same container types all the way down, None for ints and static
-fields such as functions and strings) and its values against central finite differences of the
-plain Python function, leaf by leaf and element by element (float64, h = 1e-6 * max(1, |x|),
-rtol = 1e-5, atol = 1e-7: the same justification as in test_array_gradients.py; the functions
-here keep |f| below ~10).
+Tuples, lists, namedtuples, dicts with string keys, dataclasses and plain objects whose fields are
+arrays or floats, nested; methods and __call__ compiled; a loop over a tuple of layers of different
+classes. Each test checks the gradient's structure (the same container types all the way down, None
+for ints and static fields such as functions and strings) and its values against central finite
+differences of the plain Python function, leaf by leaf and element by element (float64, h = 1e-6 *
+max(1, |x|), rtol = 1e-5, atol = 1e-7: the same justification as in test_array_gradients.py; the
+functions here keep |f| below ~10).
 
-The finite differences walk the arguments with this file's own tree code (not zygopy's), and
-rebuild perturbed copies, so the caller's values are never touched.
+The finite differences walk the arguments with this file's own tree code (not zygopy's), and rebuild
+perturbed copies, so the caller's values are never touched.
 """
 import copy
 import dataclasses
@@ -30,6 +30,8 @@ def children(v):
     """(key, child) pairs of a container, or None for a leaf/static value."""
     if isinstance(v, (tuple, list)):
         return list(enumerate(v))
+    if isinstance(v, dict):
+        return list(v.items())
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         return [(f.name, getattr(v, f.name)) for f in dataclasses.fields(v)]
     if type(v).__module__ == __name__:  # the plain classes of this file
@@ -49,7 +51,7 @@ def paths(v, prefix=()):
 
 def get_at(v, path):
     for k in path:
-        v = v[k] if isinstance(v, (tuple, list)) else getattr(v, k)
+        v = v[k] if isinstance(v, (tuple, list, dict)) else getattr(v, k)
     return v
 
 
@@ -57,6 +59,8 @@ def replace_at(v, path, new):
     if not path:
         return new
     k, rest = path[0], path[1:]
+    if isinstance(v, dict):
+        return {**v, k: replace_at(v[k], rest, new)}
     if isinstance(v, list):
         out = list(v)
         out[k] = replace_at(v[k], rest, new)
@@ -301,6 +305,123 @@ def test_deep_nesting():
     t = (rand(3, seed=28), (0.4, 1.1))
     g = check_all_routes(deeply_nested_loss, o, t)
     assert isinstance(g[0], Outer) and isinstance(g[0].inner, Inner) and g[0].inner.b[1] is None
+
+
+# ---- dicts of parameters (the JAX habit) ---------------------------------------------------------
+
+def dict_mlp(params, x):
+    h = np.tanh(x @ params["W1"] + params["b1"])
+    return np.mean((h @ params["W2"] + params["b2"]) ** 2) * params["scale"] + params["n"] * 0.0
+
+
+def dict_params(seed=50):
+    return {"W1": rand(3, 4, seed=seed), "b1": rand(4, seed=seed + 1),
+            "W2": rand(4, 2, seed=seed + 2), "b2": rand(2, seed=seed + 3), "scale": 0.7, "n": 3}
+
+
+def test_dict_of_parameters():
+    g = check_all_routes(dict_mlp, dict_params(), rand(5, 3, seed=49))
+    assert type(g[0]) is dict and list(g[0]) == ["W1", "b1", "W2", "b2", "scale", "n"]
+    assert g[0]["n"] is None  # an int: no gradient
+
+
+def dict_iteration_loss(params, x):
+    s = 0.0
+    for name, w in params.items():
+        s = s + np.sum(np.sin(w * x)) * params[name][0]
+    for w in params.values():
+        s = s + np.sum(w ** 2)
+    for i, name in enumerate(params):
+        s = s + (i + 1) * np.sum(params[name] * x)
+    for name in params.keys():
+        s = s + params[name][1]
+    return s
+
+
+def test_dict_iteration_is_unrolled_over_its_keys():
+    params = {"u": rand(3, seed=51), "v": rand(3, seed=52), "w": rand(3, seed=53)}
+    check_all_routes(dict_iteration_loss, params, rand(3, seed=54))
+
+
+def scaled_sum(d):
+    return d["x"] * d["s"]
+
+
+def dict_literal_loss(p, x):
+    d = {"x": np.sum(p["w"] * x), "s": 2.0}
+    config = {"inner": d, "gain": p["g"]}
+    return scaled_sum(config["inner"]) * config["gain"] + scaled_sum({"x": x[0], "s": p["g"]})
+
+
+def nested_dict_loss(model, x):
+    s = 0.0
+    for layer in model["layers"]:
+        x = np.tanh(layer["w"] @ x + layer["b"])
+    for _, value in model["heads"].items():
+        s = s + np.sum(value * x) * model["weights"][0]
+    return s + model["weights"][1] * np.sum(x)
+
+
+def test_dict_literals_and_dicts_passed_to_functions():
+    check_all_routes(dict_literal_loss, {"w": rand(3, seed=55), "g": 0.9}, rand(3, seed=56))
+
+
+def test_dicts_nested_in_lists_and_tuples_and_the_reverse():
+    model = {"layers": [{"w": rand(3, 3, seed=57), "b": rand(3, seed=58)},
+                        {"w": rand(2, 3, seed=59), "b": rand(2, seed=60)}],
+             "heads": {"a": rand(2, seed=61), "b": rand(2, seed=62)},
+             "weights": (0.4, 1.3)}
+    g = check_all_routes(nested_dict_loss, model, rand(3, seed=63))
+    assert type(g[0]["layers"]) is list and type(g[0]["weights"]) is tuple
+    p = Params({"a": rand(2, seed=64)}, (rand(2, seed=65),), 0.5)
+    check_all_routes(namedtuple_of_dicts_loss, p, rand(2, seed=66))
+
+
+def namedtuple_of_dicts_loss(p, x):
+    return np.sum(p.w["a"] * x) * p.scale + np.sum(p.b[0] ** 2)
+
+
+def dict_missing_key(p):
+    return p["nope"] * 2.0
+
+
+def dict_key_computed(p, i):
+    return p[("a", "b")[i]]
+
+
+def dict_read_as_attributes(p):
+    return p.a
+
+
+def dict_key_as_value(p):
+    s = 0.0
+    for k in p:
+        s = s + k
+    return s
+
+
+def dict_literal_with_computed_keys(x):
+    d = {"a" if x > 0 else "b": x}
+    return d["a"]
+
+
+@pytest.mark.parametrize("f, args, text", [
+    (dict_missing_key, ({"a": 1.0},), "the keys of p are 'a'"),
+    (dict_key_computed, ({"a": 1.0, "b": 2.0}, 0), "written as a string constant"),
+    (dict_read_as_attributes, ({"a": 1.0},), r"read its entries as p\['key'\]"),
+    (dict_key_as_value, ({"a": 1.0},), "the dict key 'a' can only index its dict"),
+    (dict_literal_with_computed_keys, (1.0,), "string constant keys"),
+])
+def test_dict_errors_name_the_line(f, args, text):
+    with pytest.raises(zygopy.UnsupportedType, match=text) as info:
+        zygopy.gradient(f, *args)
+    assert info.value.filename == __file__
+    assert info.value.line == f.__code__.co_firstlineno + (3 if f is dict_key_as_value else 1)
+
+
+def test_a_dict_with_other_keys_is_not_a_structure():
+    with pytest.raises(zygopy.UnsupportedType, match="type dict"):
+        zygopy.gradient(dict_missing_key, {1: 2.0})
 
 
 # ---- a tiny two-layer model ------------------------------------------------------------------

@@ -21,7 +21,6 @@ CASES = [
     (b.try_except, (1.0,), SYNTAX, "try:", None, "try/except"),
     (b.with_statement, (1.0,), SYNTAX, "with open", None, "with statement"),
     (b.generator, (1.0,), SYNTAX, "yield x * i", None, "generator"),
-    (b.lambda_inside, (1.0,), SYNTAX, "double = lambda", None, "lambda"),
     (b.nested_def, (1.0,), SYNTAX, "def helper(v):", None, "nested function"),
     (b.class_def, (1.0,), SYNTAX, "class Point:", None, "class definition"),
     (b.global_statement, (1.0,), SYNTAX, "global counter", None, "global statement"),
@@ -40,7 +39,6 @@ CASES = [
     (b.unknown_global, (1.0,), TYPE, "undefined_scale", None, "'undefined_scale' is not defined"),
     (b.print_call, (1.0,), SYNTAX, "print(y)", None, "print"),
     (b.star_params, (1.0,), SYNTAX, "def star_params(*args):", None, "*args"),
-    (b.lambda_fn, (1.0,), SYNTAX, "lambda_fn = lambda", None, "lambda"),
     (b.used_before_assignment, (1.0,), SYNTAX, "return z * y", None,
      "'y' may be used before it is assigned"),
     (b.used_before_assignment_in_loop, (1.0, 2), SYNTAX, "return x * i", None,
@@ -54,7 +52,6 @@ CASES = [
     (b.string_constant, (1.0,), TYPE, 'name = "x"', None, "strings"),
     (b.complex_constant, (1.0,), TYPE, "x * 2j", None, "complex"),
     (b.list_of_mixed_types, (1.0,), TYPE, "xs.append(", None, "holds values of one type"),
-    (b.dict_literal, (1.0,), SYNTAX, "d = {", None, "a dict"),
     (b.generator_in_any, (1.0, 3), SYNTAX, "any(x > i for", None, "generator expression"),
     (b.array_in_a_captured_tuple, (1.0,), TYPE, "w, s = PARTS", None, "NumPy array"),
     (b.calling_a_number, (1.0,), SYNTAX, "SCALE(x)", None, "calling"),
@@ -84,7 +81,7 @@ CASES = [
     (b.read_list_after_it_grew, (1.0, 3), SYNTAX, "return first[-1]", None,
      "after an append made it longer"),
 ]
-IDS = [fn.__name__ if fn.__name__ != "<lambda>" else "lambda_fn" for fn, *_ in CASES]
+IDS = [fn.__name__ for fn, *_ in CASES]
 
 
 def line_of(fn, text):
@@ -120,7 +117,7 @@ def test_unsupported_argument_type():
     def f(x):
         return x
 
-    for arg in ("a string", 1j, {"x": 1.0}, np.array(["a"]), np.array([1j])):
+    for arg in ("a string", 1j, {1: 1.0}, np.array(["a"]), np.array([1j])):
         with pytest.raises(UnsupportedType, match="argument 0 of 'f' has type"):
             zygopy.code_ir(f, arg)
 

@@ -1,5 +1,5 @@
-"""Structured arguments as trees: tuples, lists, namedtuples, dataclasses and plain objects whose
-attributes are arrays or numbers (the leaves), nested freely.
+"""Structured arguments as trees: tuples, lists, namedtuples, dicts with string keys, dataclasses
+and plain objects whose attributes are arrays or numbers (the leaves), nested freely.
 
 The compiler specialises on a tree's shape (its `Node`, hashable) and works on the flat list of
 leaves; gradients come back rebuilt into the same structure. Anything that is neither a
@@ -23,9 +23,9 @@ NOT_CONTAINERS = (types.FunctionType, types.BuiltinFunctionType, types.MethodTyp
 
 @dataclass(frozen=True)
 class Node:
-    kind: str  # 'leaf', 'static', 'tuple', 'list', 'namedtuple', 'dataclass', 'object'
+    kind: str  # 'leaf', 'static', 'tuple', 'list', 'namedtuple', 'dict', 'dataclass', 'object'
     cls: type | None = None
-    keys: tuple = ()  # field names of namedtuples, dataclasses and objects
+    keys: tuple = ()  # field names of namedtuples, dataclasses and objects; a dict's keys
     children: tuple = ()
     static: object = None  # the value of a static node
 
@@ -64,6 +64,9 @@ def _flatten(v, leaves, seen):
     if isinstance(v, (tuple, list)):
         return Node(type(v).__name__ if type(v) in (tuple, list) else "tuple", type(v), (),
                     tuple(_flatten(x, leaves, seen) for x in v))
+    if is_structure_dict(v):
+        keys = tuple(v)
+        return Node("dict", type(v), keys, tuple(_flatten(v[k], leaves, seen) for k in keys))
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         keys = tuple(f.name for f in dataclasses.fields(v))
         return Node("dataclass", type(v), keys,
@@ -72,6 +75,12 @@ def _flatten(v, leaves, seen):
         return Node("static", static=_static_key(v))
     keys = tuple(k for k in vars(v) if not k.startswith("__"))
     return Node("object", type(v), keys, tuple(_flatten(getattr(v, k), leaves, seen) for k in keys))
+
+
+def is_structure_dict(v):
+    """A dict whose keys are all strings is a structure (parameters by name); any other dict is
+    static."""
+    return type(v) is dict and all(isinstance(k, str) for k in v)
 
 
 def unflatten(node: Node, leaves, original=None):
@@ -94,6 +103,8 @@ def _unflatten(node, it, original):
         return kids()
     if node.kind == "namedtuple":
         return node.cls(*kids())
+    if node.kind == "dict":
+        return dict(zip(node.keys, kids(), strict=True))
     values = dict(zip(node.keys, kids(), strict=True))
     if node.kind == "dataclass" and original is not None:
         init = {f.name for f in dataclasses.fields(original) if f.init}
@@ -110,4 +121,6 @@ def _child(original, node, i):
         return None
     if node.is_sequence or node.kind == "list":
         return original[i]
+    if node.kind == "dict":
+        return original[node.keys[i]]
     return getattr(original, node.keys[i], None)

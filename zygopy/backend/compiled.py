@@ -50,7 +50,7 @@ class CompiledGradient:
         hidden_dims = [c.unit_dims for c in self.captured if c.runtime]
         self.adjoint = adjoint(compile_ir(pyfn, arg_types, structures), wrt,
                                [*(unit_dims or [None] * len(arg_types)), *hidden_dims])
-        name = pyfn.__name__
+        name = pyfn.__name__ if pyfn.__name__.isidentifier() else "lambda"  # names in the source
         self.source = "\n\n".join([
             rule_sources(self.primal_ir, self.adjoint.forward, self.adjoint.reverse),
             primal_source(self.primal_ir, f"{name}_primal"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import inspect
 import textwrap
 import types
@@ -40,7 +41,6 @@ CONSTRUCTS = {
     ast.With: ("a with statement", None),
     ast.Raise: ("raise", "check inputs before calling the differentiated function"),
     ast.Yield: ("a generator (yield)", None), ast.YieldFrom: ("a generator (yield from)", None),
-    ast.Lambda: ("a lambda", "define a named function with def"),
     ast.FunctionDef: ("a nested function definition", "define it at module level"),
     ast.AsyncFunctionDef: ("an async function", None), ast.Await: ("await", None),
     ast.ClassDef: ("a class definition", None),
@@ -52,7 +52,7 @@ CONSTRUCTS = {
     ast.DictComp: ("a dict comprehension", None),
     ast.GeneratorExp: ("a generator expression here",
                        "use one inside sum(), max() or min(), or write a for loop"),
-    ast.Dict: ("a dict", None), ast.Set: ("a set", None),
+    ast.Set: ("a set", None),
     ast.JoinedStr: ("an f-string", None), ast.NamedExpr: ("an assignment expression (:=)", None),
     ast.Starred: ("star-unpacking (*x)", None), ast.Match: ("a match statement", None),
     ast.AsyncFor: ("async for", None), ast.AsyncWith: ("async with", None),
@@ -82,6 +82,10 @@ class StructValue:
     @property
     def is_sequence(self):
         return self.node.kind in ("tuple", "list", "namedtuple")
+
+    @property
+    def is_dict(self):
+        return self.node.kind == "dict"
 
 
 def compile_time_sequence(items, label, kind="tuple"):
@@ -118,7 +122,18 @@ class Frame:
     return_block: Block
     key: int
     loops: list = field(default_factory=list)  # (continue target, break target)
-    statics: dict = field(default_factory=dict)  # names bound to structured values
+    statics: dict = field(default_factory=dict)  # names bound to structured values and lambdas
+    parent: Frame | None = None  # for a lambda: the frame it was written in, whose names it sees
+    lam: ast.Lambda | None = None  # for a lambda: its node
+
+
+@dataclass(eq=False)
+class LocalLambda:
+    """A lambda written inside the function being compiled: inlined where it is called, seeing
+    the variables of the frame it was written in as they are at the call."""
+    node: ast.Lambda
+    frame: Frame
+    defaults: dict  # parameter name -> value, evaluated where the lambda was written
 
 
 def function_ast(pyfn):
@@ -128,10 +143,8 @@ def function_ast(pyfn):
         raise UnsupportedSyntax(f"{what!r} is not a Python function zygopy can read the source of",
                                 hint="pass a function defined with def in a file")
     filename = pyfn.__code__.co_filename
-    if pyfn.__name__ == "<lambda>":
-        raise UnsupportedSyntax("a lambda cannot be compiled", filename,
-                                pyfn.__code__.co_firstlineno,
-                                hint="define a named function with def")
+    if pyfn.__code__.co_name == "<lambda>":
+        return lambda_ast(pyfn), filename, 0
     try:
         source = inspect.getsource(pyfn)
     except (OSError, TypeError) as e:
@@ -153,6 +166,63 @@ def function_ast(pyfn):
         raise UnsupportedSyntax(f"{pyfn.__name__!r} is not a def function", filename,
                                 pyfn.__code__.co_firstlineno)
     return node, filename, offset
+
+
+def lambda_ast(pyfn):
+    """A lambda as a FunctionDef (lines as in its file): the Lambda node on its first line whose
+    body holds the source positions of its code's instructions."""
+    code = pyfn.__code__
+    try:
+        lines, _ = inspect.findsource(pyfn)
+    except (OSError, TypeError) as e:
+        raise UnsupportedSyntax(f"the source of a lambda is not available ({e})",
+                                code.co_filename, hint="define the function in a file, not in an "
+                                "interactive session") from None
+    try:
+        tree = _parse_file("".join(lines))
+    except SyntaxError as e:
+        raise UnsupportedSyntax(f"the file of a lambda cannot be parsed ({e.msg})",
+                                code.co_filename, code.co_firstlineno) from None
+    here = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda)
+            and n.lineno == code.co_firstlineno]
+    # (instructions such as RESUME have an empty span at the start of the line)
+    spans = [(line, col, end_line, end_col)
+             for line, end_line, col, end_col in code.co_positions()
+             if col is not None and (line, col) < (end_line, end_col)]
+    inside = here if len(here) == 1 else \
+        [n for n in here if all(_within(n.body, *span) for span in spans)]
+    if len(inside) > 1:  # lambdas nested in one another: the innermost holds them all
+        inside = [n for n in inside if not any(m is not n and _within(n, *_span(m))
+                                               for m in inside)]
+    if len(inside) != 1:
+        raise UnsupportedSyntax(f"{len(here)} lambdas on one line cannot be told apart",
+                                code.co_filename, code.co_firstlineno,
+                                hint="define the function with def, or put each lambda on a line "
+                                "of its own")
+    return lambda_def(inside[0])
+
+
+def lambda_def(lam):
+    """A Lambda node as the equivalent FunctionDef, at the same lines."""
+    ret = ast.copy_location(ast.Return(value=lam.body), lam.body)
+    fdef = ast.FunctionDef(name="<lambda>", args=lam.args, body=[ret], decorator_list=[],
+                           returns=None, type_comment=None)
+    return ast.copy_location(fdef, lam)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_file(source):
+    return ast.parse(source)
+
+
+def _span(node):
+    return node.lineno, node.col_offset, node.end_lineno, node.end_col_offset
+
+
+def _within(node, line, col, end_line, end_col):
+    """Whether the source span (line, col)-(end_line, end_col) lies within node's."""
+    first, first_col, last, last_col = _span(node)
+    return (first, first_col) <= (line, col) and (end_line, end_col) <= (last, last_col)
 
 
 def assigned_names(fdef):
@@ -297,13 +367,14 @@ class Frontend:
         items = []
         for i, child in enumerate(node.children):
             sub = _child_value(node, value, i)
-            part = f"{label}.{node.keys[i]}" if node.keys else f"{label}[{i}]"
+            part = (f"{label}[{node.keys[i]!r}]" if node.kind == "dict" else
+                    f"{label}.{node.keys[i]}" if node.keys else f"{label}[{i}]")
             items.append(sub if child.kind == "static" else self.argument(part, (child, sub)))
         return StructValue(node, items, value, label)
 
     def bind_name(self, frame, name, value):
         """Names bound to structures are resolved while compiling; others are SSA variables."""
-        if isinstance(value, StructValue):
+        if isinstance(value, (StructValue, LocalLambda)):
             frame.statics[name] = value
         else:
             frame.statics.pop(name, None)
@@ -317,9 +388,10 @@ class Frontend:
                                     offset + fdef.lineno, hint="name each parameter")
         return [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
 
-    def push_frame(self, pyfn, fdef, filename, offset):
+    def push_frame(self, pyfn, fdef, filename, offset, lam=None):
         frame = Frame(pyfn, filename, offset, assigned_names(fdef), self.new_block(1),
-                      len(self.frames_made))
+                      len(self.frames_made), parent=lam.frame if lam else None,
+                      lam=lam.node if lam else None)
         self.frames_made.append(frame)
         self.frames.append(frame)
         return frame
@@ -342,8 +414,28 @@ class Frontend:
                              "compile", node, hint="rewrite the recursion as a loop")
         fdef, filename, offset = function_ast(pyfn)
         params = self.check_params(fdef, filename, offset)
-        values = self.bind(pyfn, fdef.args, params, args, keywords, node)
-        frame = self.push_frame(pyfn, fdef, filename, offset)
+        npos = len(fdef.args.posonlyargs) + len(fdef.args.args)
+        defaults = dict(zip(params[npos - len(pyfn.__defaults__ or ()):npos],
+                            pyfn.__defaults__ or (), strict=True))
+        defaults.update(pyfn.__kwdefaults__ or {})
+        defaults = {p: self.constant(d, node, f"default of {p!r}") for p, d in defaults.items()}
+        values = self.bind(pyfn.__name__, fdef.args, params, defaults, args, keywords, node)
+        return self.inlined_body(pyfn, fdef, filename, offset, params, values)
+
+    def inline_lambda(self, lam, args, keywords, node):
+        """A call of a lambda written in the function (LocalLambda)."""
+        if any(f.lam is lam.node for f in self.frames):
+            raise self.error("recursion: a lambda calls itself, which zygopy cannot compile", node,
+                             hint="rewrite the recursion as a loop")
+        fdef, frame = lambda_def(lam.node), lam.frame
+        params = self.check_params(fdef, frame.filename, frame.line_offset)
+        values = self.bind("<lambda>", fdef.args, params, lam.defaults, args, keywords, node)
+        return self.inlined_body(frame.pyfn, fdef, frame.filename, frame.line_offset, params,
+                                 values, lam)
+
+    def inlined_body(self, pyfn, fdef, filename, offset, params, values, lam=None):
+        """The value a callee returns, its body translated in a frame of its own."""
+        frame = self.push_frame(pyfn, fdef, filename, offset, lam)
         for name, value in zip(params, values, strict=True):
             self.bind_name(frame, name, value)
         saved_line = self.line
@@ -351,26 +443,23 @@ class Frontend:
         self.line = saved_line
         return result
 
-    def bind(self, pyfn, signature, params, args, keywords, node):
+    def bind(self, name, signature, params, defaults, args, keywords, node):
         """The values of a callee's parameters, as Python binds them."""
         npos = len(signature.posonlyargs) + len(signature.args)
         if len(args) > npos:
-            raise self.error(f"{pyfn.__name__}() takes {npos} positional arguments but {len(args)} "
-                             "were given", node, cls=UnsupportedType)
+            raise self.error(f"{name}() takes {npos} positional arguments but {len(args)} were "
+                             "given", node, cls=UnsupportedType)
         bound = dict(zip(params, args, strict=False))
         for k, v in keywords.items():
             if k not in params[len(signature.posonlyargs):] or k in bound:
-                raise self.error(f"{pyfn.__name__}() got an unexpected or repeated argument "
-                                 f"{k!r}", node, cls=UnsupportedType)
+                raise self.error(f"{name}() got an unexpected or repeated argument {k!r}", node,
+                                 cls=UnsupportedType)
             bound[k] = v
-        defaults = dict(zip(params[npos - len(pyfn.__defaults__ or ()):npos],
-                            pyfn.__defaults__ or (), strict=True))
-        defaults.update(pyfn.__kwdefaults__ or {})
         for p, d in defaults.items():
-            bound.setdefault(p, self.constant(d, node, f"default of {p!r}"))
+            bound.setdefault(p, d)
         missing = [p for p in params if p not in bound]
         if missing:
-            raise self.error(f"{pyfn.__name__}() is missing arguments {missing}", node,
+            raise self.error(f"{name}() is missing arguments {missing}", node,
                              cls=UnsupportedType)
         return [bound[p] for p in params]
 
@@ -572,7 +661,8 @@ class Frontend:
         """The structured value an expression names (x, x.layers, x.layers[0], x.layers[:-1]),
         without emitting code."""
         if isinstance(node, ast.Name):
-            return self.frame.statics.get(node.id)
+            frame = self.frame_of(node.id)
+            return frame.statics.get(node.id) if frame is not None else None
         if isinstance(node, ast.Attribute):
             base = self.static_struct(node.value)
             if base is not None and node.attr in base.node.keys:
@@ -580,6 +670,10 @@ class Frontend:
                 return item if isinstance(item, StructValue) else None
         if isinstance(node, ast.Subscript):
             base = self.static_struct(node.value)
+            if base is not None and base.is_dict and isinstance(node.slice, ast.Constant):
+                key = node.slice.value
+                item = base.field(key) if isinstance(key, str) else None
+                return item if isinstance(item, StructValue) else None
             if base is not None and base.is_sequence:
                 item = self.struct_subscript(base, node)
                 return item if isinstance(item, StructValue) else None
@@ -589,6 +683,9 @@ class Frontend:
         """The items of an iterable known while compiling, as frontend values: a structure or a
         slice of one, a tuple or list written out, zip/enumerate of those. None when the iterable
         is a run-time value (a range, an array, a list built at run time)."""
+        view = self.dict_view(node)
+        if view is not None:
+            return [self.struct_item(i) for i in view.items]
         struct = self.static_struct(node)
         if struct is not None:
             if not struct.is_sequence:
@@ -655,6 +752,55 @@ class Frontend:
         self.jump(self.frame.loops[-1][0])
         self.cur = None
 
+    # ---- dicts as structures: keys known while compiling -------------------------------------
+    def dict_item(self, base, node):
+        """The entry of a structured dict that `base[key]` reads; the key must be known while
+        compiling (a string constant, or a key of an unrolled loop over the dict)."""
+        key = node.slice
+        if isinstance(key, ast.Constant):
+            key = key.value
+        elif isinstance(key, ast.Name):  # bound to a key by a loop over the dict
+            key = self.expr(key)
+            key = key.obj if isinstance(key, Static) else key
+        if not isinstance(key, str) or key not in base.node.keys:
+            keys = ", ".join(map(repr, base.node.keys))
+            raise self.error(f"{base.label}[{ast.unparse(node.slice)}]: the keys of {base.label} "
+                             f"are {keys}; a key must be one of them, written as a string constant",
+                             node, cls=UnsupportedType)
+        return base.field(key)
+
+    def dict_view(self, node):
+        """For a loop over a structured dict, `d`, `d.keys()`, `d.values()` or `d.items()`: the
+        sequence of what each step gets (keys as compile-time strings), else None."""
+        view = "keys"
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and not node.args and not node.keywords):
+            view, node = node.func.attr, node.func.value
+        base = self.static_struct(node)
+        if base is None or not base.is_dict or view not in ("keys", "values", "items"):
+            return None
+        keys = [Static(k) for k in base.node.keys]
+        items = {"keys": keys, "values": base.items,
+                 "items": [self.pair(k, v) for k, v in zip(keys, base.items, strict=True)]}[view]
+        node = Node("tuple", tuple, (), tuple(LEAF for _ in items))
+        return StructValue(node, items, None, f"{base.label}.{view}()")
+
+    @staticmethod
+    def pair(key, value):
+        """A (key, value) step of a loop over d.items()."""
+        return StructValue(Node("tuple", tuple, (), (LEAF, LEAF)), [key, value], None, "item")
+
+    def expr_Dict(self, node):
+        """A dict literal with string constant keys: a structure whose keys are known while
+        compiling."""
+        keys = [k.value if isinstance(k, ast.Constant) else None for k in node.keys]
+        if not all(isinstance(k, str) for k in keys) or len(set(keys)) != len(keys):
+            raise self.error("a dict is supported with distinct string constant keys only", node,
+                             hint="write {'w': w, 'b': b}", cls=UnsupportedType)
+        items = [self.expr(v) for v in node.values]
+        children = tuple(v.node if isinstance(v, StructValue) else LEAF for v in items)
+        return StructValue(Node("dict", dict, tuple(keys), children), items, None, "dict")
+
     # ---- conditions (jumping code) --------------------------------------------------------
     def cond_jump(self, test, if_true, if_false):
         """Branch to if_true or if_false on the truth of `test`, short-circuiting and/or/not."""
@@ -708,8 +854,15 @@ class Frontend:
             if v.is_sequence and all(not isinstance(i, StructValue) for i in v.items):
                 return self.emit("tuple", *[self.runtime(self.struct_item(i), node)
                                             for i in v.items])
+            use = f"its entries, {v.label}['key']" if v.is_dict else "its fields"
             raise self.error(f"the {v.node.cls.__name__} {v.label!r} cannot be used as a value "
-                             "here; use its fields", node, cls=UnsupportedType)
+                             f"here; use {use}", node, cls=UnsupportedType)
+        if isinstance(v, Static) and isinstance(v.obj, str):
+            raise self.error(f"the dict key {v.obj!r} can only index its dict", node,
+                             cls=UnsupportedType)
+        if isinstance(v, LocalLambda):
+            raise self.error("a lambda can only be called or passed to a function", node,
+                             cls=UnsupportedType)
         if isinstance(v, (Static, Bound)):
             what = describe(v.obj) if isinstance(v, Static) else f"the method {v.fn.__name__}"
             raise self.error(f"{what} cannot be used as a value here", node, cls=UnsupportedType)
@@ -755,12 +908,30 @@ class Frontend:
                          cls=UnsupportedType)
 
     def expr_Name(self, node):
-        if node.id in self.frame.statics:
-            return self.frame.statics[node.id]
-        if node.id in self.frame.locals:
-            v = self.read((self.frame.key, node.id), self.cur)
-            return v
-        return self.global_value(node.id, node)
+        frame = self.frame_of(node.id)
+        if frame is None:
+            return self.global_value(node.id, node)
+        if node.id in frame.statics:
+            return frame.statics[node.id]
+        return self.read((frame.key, node.id), self.cur)
+
+    def frame_of(self, name):
+        """The frame whose local `name` is: the current one, or for a lambda the frames it was
+        written in; None for a global."""
+        frame = self.frame
+        while frame is not None and name not in frame.statics and name not in frame.locals:
+            frame = frame.parent
+        return frame
+
+    def expr_Lambda(self, node):
+        a = node.args
+        positional = a.posonlyargs + a.args
+        defaults = {p.arg: self.value(d) for p, d in zip(positional[len(positional)
+                                                                    - len(a.defaults):],
+                                                          a.defaults, strict=True)}
+        defaults.update({p.arg: self.value(d) for p, d in zip(a.kwonlyargs, a.kw_defaults,
+                                                              strict=True) if d is not None})
+        return LocalLambda(node, self.frame, defaults)
 
     load_name = expr_Name
 
@@ -811,7 +982,7 @@ class Frontend:
     def peek_static(self, node):
         """The compile-time object a callee expression names, without emitting code; None if
         run-time."""
-        if isinstance(node, ast.Name) and node.id not in self.frame.locals:
+        if isinstance(node, ast.Name) and self.frame_of(node.id) is None:
             return self.global_value(node.id, node)
         if isinstance(node, ast.Attribute):
             base = self.peek_static(node.value)
@@ -837,6 +1008,11 @@ class Frontend:
 
     def attribute_of_struct(self, base, node):
         """A field of a structured value, or one of its class's methods bound to it."""
+        if base.is_dict:
+            raise self.error(f"{base.label} is a dict: read its entries as "
+                             f"{base.label}['key']", node, cls=UnsupportedType,
+                             hint="iterate over it with .items(), .keys() or .values() in a for "
+                             "loop")
         if node.attr in base.node.keys:
             return self.struct_item(base.field(node.attr))
         attr = getattr(base.node.cls, node.attr, None)
@@ -980,6 +1156,8 @@ class Frontend:
 
     def expr_Subscript(self, node):
         base = self.expr(node.value)
+        if isinstance(base, StructValue) and base.is_dict:
+            return self.struct_item(self.dict_item(base, node))
         if isinstance(base, StructValue) and base.is_sequence:
             return self.struct_subscript(base, node)
         return self.emit("getindex", self.runtime(base, node.value), self.index(node.slice))
@@ -1039,10 +1217,12 @@ class Frontend:
                 raise self.error(f"the {callee.node.cls.__name__} {callee.label!r} is not callable",
                                  node)
             callee = Bound(method, callee)
-        if isinstance(callee, Bound):
+        if isinstance(callee, (Bound, LocalLambda)):
             args = [self.expr(a) for a in node.args]
             keywords = {k.arg: self.expr(k.value) for k in node.keywords}
             self.at(node)
+            if isinstance(callee, LocalLambda):
+                return self.inline_lambda(callee, args, keywords, node)
             return self.inline(callee.fn, [callee.obj] + args, keywords, node)
         if not isinstance(callee, Static):
             raise self.error("calling a value computed at run time is not supported", node)
@@ -1278,6 +1458,8 @@ def describe(obj):
 
 
 def _child_value(node, value, i):
+    if node.kind == "dict":
+        return value[node.keys[i]]
     return value[i] if node.is_sequence else getattr(value, node.keys[i])
 
 
