@@ -714,6 +714,36 @@ def model_rnn(wh, wx, xs):
     return np.sum(h ** 2)
 
 
+# ---- input checks: raise and assert that do not fire ---------------------------------------------
+
+def checked_vector(x, n):
+    if x.ndim != 1:
+        raise ValueError(f"expected a vector, got {x.ndim} dimensions")
+    if x.shape[0] != n:
+        raise ValueError("wrong length")
+    return x
+
+
+@case(A((3, 4)), A((4,)), A((3,)), evaluator=True)
+def checks_dense(w, x, b):
+    x = checked_vector(x, w.shape[1])
+    assert w.shape[0] == b.shape[0], f"w has {w.shape[0]} rows, b {b.shape[0]} entries"
+    s = 0.0
+    for i in range(3):
+        if i > 10:
+            raise RuntimeError("unreachable for these inputs")
+        s = s + np.sum(np.tanh(w @ x + b) * (i + 1))
+    return s
+
+
+@case(f32(A((5,))), f32(A((5,), 0.5, 1.5)), float32=True)
+def f32_checks(a, v):
+    assert a.shape == v.shape
+    if np.min(v) <= 0.0:
+        raise ValueError("v must be positive")
+    return np.sum(a * a / v)
+
+
 # ---- float32 inputs ----------------------------------------------------------------------------
 
 @case(f32(A((4, 3))), f32(A((3,))), f32(A((4,))), float32=True)

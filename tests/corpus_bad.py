@@ -159,17 +159,6 @@ def zip_loop(x, n):
     return s
 
 
-def raise_statement(x):
-    if x < 0:
-        raise ValueError("negative")
-    return x
-
-
-def assert_statement(x):
-    assert x > 0
-    return x
-
-
 def is_comparison(x):
     if x is None:
         return 0.0

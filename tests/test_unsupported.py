@@ -44,8 +44,6 @@ CASES = [
     (b.used_before_assignment_in_loop, (1.0, 2), SYNTAX, "return x * i", None,
      "'i' may be used before it is assigned"),
     (b.zip_loop, (1.0, 3), SYNTAX, "zip(range(n)", None, "zip"),
-    (b.raise_statement, (1.0,), SYNTAX, "raise ValueError", None, "raise"),
-    (b.assert_statement, (1.0,), SYNTAX, "assert x > 0", None, "assert"),
     (b.is_comparison, (1.0,), SYNTAX, "if x is None", None, "comparison Is"),
     (b.in_comparison, (1.0,), SYNTAX, "return x in", None, "comparison In"),
     (b.bitwise_operator, (3,), SYNTAX, "return n & 1", None, "BitAnd"),

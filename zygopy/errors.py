@@ -28,6 +28,12 @@ class ZygopyError(Exception):
         return text
 
 
+class RaisedInCompiledCode(Exception):  # noqa: N818 (it is not an error of the user's)
+    """What compiled code raises where the user's function raises: Numba raises exceptions with
+    constant arguments only, so the user's exception, with its formatted message, is made again by
+    the evaluator. The argument is the line."""
+
+
 class UnsupportedSyntax(ZygopyError):
     """Python syntax outside the subset zygopy compiles."""
 

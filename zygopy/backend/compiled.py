@@ -10,10 +10,10 @@ import numpy as np
 
 from ..adjoint.mutation import written_arguments
 from ..adjoint.reverse import adjoint
-from ..errors import ZygopyError
+from ..errors import RaisedInCompiledCode, ZygopyError
 from ..ir.captured import current_values
 from ..ir.compile import compile_ir
-from ..ir.evaluate import failing_statement
+from ..ir.evaluate import failing_statement, raised_by_user
 from .jit import compile_in_child, discard_numba_cache, load_module, numba_cache_files
 from .source import (
     forward_source,
@@ -150,6 +150,8 @@ class CompiledGradient:
             return compiled_fn(*call_args)
         except _numba_error() as e:  # compiling for argument types met only now
             raise self._internal(e) from None
+        except RaisedInCompiledCode as e:
+            raise self._raised(e, args) from None
         except (ValueError, IndexError, ZeroDivisionError, AssertionError) as e:
             raise self._located(e, args) from None
 
@@ -179,6 +181,15 @@ class CompiledGradient:
         return ZygopyError(f"internal error: Numba could not compile the code generated for "
                            f"{name!r}; please report it with this message\n"
                            f"{type(error).__name__}: {error}", filename, line)
+
+    def _raised(self, error, args):
+        """The user's exception where compiled code raised one, made by the reference evaluator
+        (its message may format values; Numba's exceptions take constants only)."""
+        found = failing_statement(self.primal_ir, args)
+        if found is not None and raised_by_user(found[1]):
+            return found[1]
+        return ZygopyError("the function raised an exception, which the reference evaluator did "
+                           "not reproduce", self.primal_ir.filename, error.args[0])
 
     def _located(self, error, args):
         """An error raised by compiled code (a shape mismatch, an index out of range), named at the

@@ -11,12 +11,14 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from ..errors import RaisedInCompiledCode as zy_raised
+
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
            "zy_cumsum_middle", "zy_cumprod_middle", "zy_cumsum_reverse_middle",
            "zy_prod_others_middle", "zy_erf", "zy_erfc", "zy_accum", "zy_take",
            "zy_index", "zy_mask_index", "zy_gather", "zy_scatter_add", "zy_take_last",
-           "zy_scatter_set"]
+           "zy_scatter_set", "zy_raised"]
 
 JIT = dict(cache=True, nogil=True)
 

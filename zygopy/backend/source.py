@@ -16,7 +16,7 @@ import os
 import re
 
 from ..ir.infer import type_of_arg
-from ..ir.ir import Function, Slot, Var, uses
+from ..ir.ir import RAISED, Function, Slot, Var, uses
 from ..ir.primitives import PRIMITIVES, is_weak, promote
 from ..ir.types import ArrayT, ListT, Scalar, TupleT
 from .arrays import array_expression, indexing_lines
@@ -57,6 +57,8 @@ def name(v) -> str:
 
 
 def const(c) -> str:
+    if c is RAISED:  # passed on after a raise: never reached
+        return "None"
     if isinstance(c, tuple):
         return "(" + "".join(const(x) + ", " for x in c) + ")"
     if isinstance(c, float) and math.isnan(c):
@@ -169,6 +171,8 @@ def promoted(s, args):
     if s.op == "select" and not isinstance(s.var.type, ArrayT):
         return args  # `a if c else b` is one of its operands, unpromoted
     ts = [type_of_arg(a) for a in s.args[first:]]
+    if not all(isinstance(t, (Scalar, ArrayT)) for t in ts):
+        return args  # tuples compared (a.shape == b.shape): no number to promote
     dtype = promote(ts)
     # elsewhere Numba gives float32 for arrays with a Python int (and x ** 2 stays an int power)
     ints_too = s.op == "select" or not any(isinstance(t, ArrayT) for t in ts)
@@ -257,6 +261,8 @@ def statement(w: Writer, s):
         pass
     elif op == "setindex":
         w(f"{operand(args[0])}[{operand(args[1])}] = {operand(args[2])}")
+    elif op == "raise":  # the evaluator makes the user's exception again (CompiledGradient)
+        w(f"raise zy_raised({args[0].line})")
     elif op == "push":
         stack, v = stack_name(args[0]), operand(args[1])
         if isinstance(args[0], ArrayT):

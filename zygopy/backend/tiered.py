@@ -23,7 +23,7 @@ from concurrent.futures import Future
 
 import numpy as np
 
-from ..ir.evaluate import evaluate_gradient
+from ..ir.evaluate import evaluate_gradient, raised_by_user
 from .jit import in_disk_cache
 
 FIRST_CALL_BUDGET = 0.25  # seconds: what a first call may lose to finding a program slow to run
@@ -56,7 +56,9 @@ def value_and_gradient(compiled, args, dy=1.0):
             value, grads = evaluate_gradient(
                 compiled.adjoint, args, dy,
                 stop=lambda: time.perf_counter() > deadline or (job is not None and job.done()))
-    except Exception:  # Stopped, or an error the compiled code reports at the user's line
+    except Exception as e:  # Stopped, or an error the compiled code reports at the user's line
+        if raised_by_user(e):  # the user's raise or assert: it is theirs to see as it is
+            raise
         # a program slow to interpret is compiled here and now, without a GIL to share
         return compiled.value_and_gradient(args, dy)
     if job is None:  # quick to interpret: keep doing so while a child process compiles it

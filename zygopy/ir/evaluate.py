@@ -154,6 +154,12 @@ def _own(args):
     return [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
 
 
+def raised_by_user(error):
+    """Whether an exception is the user's own, raised by a `raise` or `assert` of the function."""
+    stmt = getattr(error, "zygopy_statement", None)
+    return stmt is not None and stmt.op == "raise"
+
+
 def failing_statement(fn: Function, args):
     """Run IR on Python values; the (statement, exception) of the first statement that raises, or
     None. This is how an error inside compiled code is traced back to the user's line."""

@@ -25,8 +25,8 @@ from .array_primitives import ARRAY_METHODS, DTYPES, NUMPY_FUNCTIONS, SEQUENCE_A
 from .captured import Captured, read
 from .cfg import reverse_postorder
 from .comprehensions import comprehension_loop, comprehension_names, plain_loop
-from .ir import Block, Branch, Function, Stmt, Var
-from .primitives import FLOAT_OPERANDS, PRIMITIVES, resolve_callable
+from .ir import RAISED, Block, Branch, Function, Stmt, Var
+from .primitives import FLOAT_OPERANDS, PRIMITIVES, Raise, resolve_callable
 from .types import typeof
 
 BINOPS = {ast.MatMult: "matmul", ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul",
@@ -39,7 +39,6 @@ BOOL_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not", "truth"}
 CONSTRUCTS = {
     ast.Try: ("try/except", "move error handling outside the differentiated function"),
     ast.With: ("a with statement", None),
-    ast.Raise: ("raise", "check inputs before calling the differentiated function"),
     ast.Yield: ("a generator (yield)", None), ast.YieldFrom: ("a generator (yield from)", None),
     ast.FunctionDef: ("a nested function definition", "define it at module level"),
     ast.AsyncFunctionDef: ("an async function", None), ast.Await: ("await", None),
@@ -47,7 +46,6 @@ CONSTRUCTS = {
     ast.Global: ("a global statement", None), ast.Nonlocal: ("a nonlocal statement", None),
     ast.Delete: ("del", None), ast.Import: ("import", "import at module level"),
     ast.ImportFrom: ("import", "import at module level"),
-    ast.Assert: ("assert", "check inputs before calling the differentiated function"),
     ast.SetComp: ("a set comprehension", None),
     ast.DictComp: ("a dict comprehension", None),
     ast.GeneratorExp: ("a generator expression here",
@@ -124,6 +122,7 @@ class Frame:
     loops: list = field(default_factory=list)  # (continue target, break target)
     statics: dict = field(default_factory=dict)  # names bound to structured values and lambdas
     parent: Frame | None = None  # for a lambda: the frame it was written in, whose names it sees
+    raises: bool = False  # it has a raise or a failing assert (a path that does not return)
     lam: ast.Lambda | None = None  # for a lambda: its node
 
 
@@ -402,7 +401,7 @@ class Frontend:
         if self.cur is not None:
             self.jump(frame.return_block, [None])
         self.seal(frame.return_block)
-        if not self.incoming[frame.return_block.id]:
+        if not self.incoming[frame.return_block.id] and not frame.raises:
             raise self.error("the function never returns", fdef)
         self.frames.pop()
         self.cur = frame.return_block
@@ -800,6 +799,72 @@ class Frontend:
         items = [self.expr(v) for v in node.values]
         children = tuple(v.node if isinstance(v, StructValue) else LEAF for v in items)
         return StructValue(Node("dict", dict, tuple(keys), children), items, None, "dict")
+
+    # ---- raise and assert: the user's exception, on a path that goes no further --------------
+    def stmt_Raise(self, s):
+        if s.exc is None:
+            raise self.error("a bare raise (re-raising an exception) is not supported", s)
+        if s.cause is not None and not (isinstance(s.cause, ast.Constant)
+                                        and s.cause.value is None):
+            raise self.error("raise ... from ... is not supported", s,
+                             hint="raise the exception on its own")
+        call = s.exc if isinstance(s.exc, ast.Call) else None
+        cls = self.peek_static(call.func if call is not None else s.exc)
+        if not (isinstance(cls, Static) and isinstance(cls.obj, type)
+                and issubclass(cls.obj, BaseException)):
+            raise self.error("raise needs an exception class and its arguments", s,
+                             hint="raise ValueError('message') or raise ValueError(f'... {n}')")
+        if call is not None and call.keywords:
+            raise self.error("keyword arguments to an exception are not supported", s)
+        self.fail(cls.obj, call.args if call is not None else [], s)
+
+    def stmt_Assert(self, s):
+        ok, failed = self.new_block(), self.new_block()
+        self.cond_jump(s.test, ok, failed)
+        self.seal(ok)
+        self.seal(failed)
+        if self.incoming[failed.id]:
+            self.cur = failed
+            self.fail(AssertionError, [s.msg] if s.msg is not None else [], s)
+        self.cur = ok if self.incoming[ok.id] else None
+
+    def fail(self, cls, arg_nodes, node):
+        """Raise cls(*arguments): the path ends here. In the IR it jumps to the top function's
+        return passing RAISED (nothing ever arrives there from it), so no later code sees the
+        path: a variable assigned on every other path counts as assigned."""
+        arguments, values = [], []
+        for a in arg_nodes:
+            if isinstance(a, ast.Constant) and isinstance(a.value, (str, int, float, type(None))):
+                arguments.append(("constant", a.value))
+            elif isinstance(a, ast.JoinedStr):
+                template, formatted = self.format_template(a)
+                arguments.append(("format", template, len(formatted)))
+                values += formatted
+            else:
+                arguments.append(("value",))
+                values.append(self.value(a))
+        self.at(node)
+        self.emit_effect("raise", Raise(cls, tuple(arguments), self.frame.filename, self.line),
+                         *values)
+        self.frame.raises = True
+        self.jump(self.frames[0].return_block, [RAISED])
+        self.cur = None
+
+    def format_template(self, node):
+        """An f-string as a str.format template, and the values it formats."""
+        text, values = [], []
+        for part in node.values:
+            if isinstance(part, ast.Constant):
+                text.append(part.value.replace("{", "{{").replace("}", "}}"))
+                continue
+            spec = part.format_spec
+            if spec is not None and not all(isinstance(p, ast.Constant) for p in spec.values):
+                raise self.error("a computed format in an f-string is not supported", part)
+            conversion = "" if part.conversion == -1 else "!" + chr(part.conversion)
+            text.append("{" + conversion + (":" + "".join(p.value for p in spec.values)
+                                            if spec is not None else "") + "}")
+            values.append(self.value(part.value))
+        return "".join(text), values
 
     # ---- conditions (jumping code) --------------------------------------------------------
     def cond_jump(self, test, if_true, if_false):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..errors import UnsupportedType
 from .cfg import reverse_postorder
-from .ir import Function, Slot, Var
+from .ir import RAISED, Function, Slot, Var
 from .primitives import result_type
 from .types import NONE, AbsentT, join, strengths, typeof
 
@@ -49,7 +49,7 @@ def infer_types(fn: Function, arg_types) -> Function:
                     continue
                 for param, a in zip(blocks[br.target].args, br.args, strict=True):
                     t = type_of_arg(a)
-                    if t is None:
+                    if t is None or a is RAISED:  # from a path that raised: nothing arrives
                         continue
                     try:
                         new = join(param.type, t)

@@ -33,6 +33,16 @@ class Slot:
         return f"%{self.of.id}̄" if self.of is not None else f"s{self.id}̄"
 
 
+class _Raised:
+    """What a block that raises passes to the function's return block: nothing ever arrives."""
+
+    def __repr__(self):
+        return "raised"
+
+
+RAISED = _Raised()
+
+
 @dataclass(eq=False)
 class Stmt:
     var: Var | None  # None for statements kept only for their effect

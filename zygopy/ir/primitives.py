@@ -9,6 +9,7 @@ meaning independent of any compiler. How a primitive differentiates lives in
 from __future__ import annotations
 
 import builtins
+import linecache
 import math
 import operator
 from dataclasses import dataclass, field, replace
@@ -313,6 +314,48 @@ def _custom_grad_type(ts, args):
 declare("custom", lambda rule, *xs: rule.forward(*xs), _custom_type)
 declare("custom_grad", lambda rule, g, y, *xs: rule.backward(g, y, *xs), _custom_grad_type)
 declare("stop_gradient", lambda x: x, lambda ts, args: ts[0])
+
+
+@dataclass(frozen=True)
+class Raise:
+    """`raise cls(...)` in the user's code; the statement's other operands are the values its
+    arguments format. Each argument: ("constant", value), ("format", template, n) for an f-string
+    of n values, or ("value",) for a value as it is."""
+    cls: type
+    arguments: tuple
+    filename: str
+    line: int
+
+    def exception(self, values):
+        """The exception, with a note naming the user's line."""
+        values, args = list(values), []
+        for kind, *rest in self.arguments:
+            if kind == "constant":
+                args.append(rest[0])
+            elif kind == "format":
+                template, n = rest
+                args.append(template.format(*values[:n]))
+                del values[:n]
+            else:
+                args.append(values.pop(0))
+        e = self.cls(*args)
+        source = linecache.getline(self.filename, self.line).strip()
+        e.add_note(f'  File "{self.filename}", line {self.line}, in the function zygopy '
+                   "differentiated" + (f"\n    {source}" if source else ""))
+        return e
+
+    def __repr__(self):
+        shown = [repr(a[1]) if a[0] == "constant" else "f" + repr(a[1]) if a[0] == "format"
+                 else "{}" for a in self.arguments]
+        return f"{self.cls.__name__}({', '.join(shown)})"
+
+
+def _raise(spec, *values):
+    raise spec.exception(values)
+
+
+# raises the user's exception; kept for that effect, it writes nothing (passes/cse.py)
+declare("raise", _raise, lambda ts, args: NONE, pure=False)
 
 # the adjoint IR's own operations: gradient slots and typed stacks
 # read a gradient slot and reset it to zero

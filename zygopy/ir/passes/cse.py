@@ -12,7 +12,7 @@ def eliminate_common_subexpressions(fn: Function) -> bool:
     blocks = fn.block_map()
     available = {}  # expression key -> (block id, Var)
     mapping = {}
-    writes = any(not PRIMITIVES[s.op].pure for b in fn.blocks for s in b.stmts)
+    writes = any(not PRIMITIVES[s.op].pure and s.op != "raise" for b in fn.blocks for s in b.stmts)
     for bid in reverse_postorder(fn):
         epoch = 0  # writes so far in this block
         for s in blocks[bid].stmts:

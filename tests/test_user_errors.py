@@ -1,0 +1,188 @@
+"""`raise` and `assert` in differentiated functions (the input checks every layer writes): the
+caller gets the user's exception class with the user's message (formatted where it is an f-string
+of numbers), and a note naming the user's file and line, whether the gradient runs compiled
+(fused, or forward then pullback) or interpreted while it compiles; a later call with good inputs
+gets the right gradient (analytic, or central differences).
+"""
+import inspect
+import math
+
+import numpy as np
+import pytest
+
+import zygopy
+
+
+class ShapeError(ValueError):
+    pass
+
+
+def check_vector(x):
+    if x.ndim != 1:
+        raise ShapeError(f"expected a vector, got {x.ndim} dimensions, shape {x.shape}")
+    return x
+
+
+def dense(w, x):
+    x = check_vector(x)
+    assert w.shape[1] == x.shape[0], f"w has {w.shape[1]} columns but x {x.shape[0]:.1f} rows"
+    return np.sum(np.tanh(w @ x))
+
+
+def log_of(x):
+    if x <= 0.0:
+        raise ValueError("log_of needs a positive number", x)
+    return math.log(x) * 2.0
+
+
+def pick(x, k):
+    if k == 0:
+        y = x * 2.0
+    elif k == 1:
+        y = x * 3.0
+    else:
+        raise IndexError(f"k must be 0 or 1, got {k}")
+    return y * x  # y is assigned on every path that gets here
+
+
+def fail(n):
+    raise RuntimeError(f"step {n} failed")
+
+
+def loop_with_a_check(x, n, bad):
+    s = 0.0
+    for i in range(n):
+        if i == bad:
+            fail(i)
+        s = s + math.sin(x * i)
+    return s
+
+
+def plain_assert(x):
+    assert x < 10.0
+    return x * x
+
+
+ROUTES = ["fused", "split", "interpreted"]
+
+
+@pytest.fixture(params=ROUTES)
+def route(request, monkeypatch, slow_compiler):
+    """How the gradient runs: compiled value-and-gradient, compiled forward and pullback, or the
+    reference evaluator while it compiles (held until the test ends)."""
+    if request.param == "interpreted":
+        monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", "1")
+    else:
+        slow_compiler.set()
+    return request.param
+
+
+def gradient(route, f, *args):
+    if route == "split":
+        return zygopy.pullback(f, *args)[1](1.0)
+    return zygopy.gradient(f, *args)
+
+
+def raises_at(route, cls, message, f, args, where, line_text):
+    """The user's exception, with its message and a note naming the line of `where` that holds
+    line_text."""
+    with pytest.raises(cls) as info:
+        gradient(route, f, *args)
+    assert type(info.value) is cls
+    assert str(info.value) == message or info.value.args == message
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert f'File "{__file__}", line {line_of(where, line_text)}' in notes, notes
+    assert line_text in notes
+
+
+def line_of(where, text):
+    """The line of the function `where` holding `text`, which must be on one line only."""
+    lines, first = inspect.getsourcelines(where)
+    found = [first + n for n, line in enumerate(lines) if text in line]
+    assert len(found) == 1, (text, found)
+    return found[0]
+
+
+def test_formatted_message_of_a_checked_layer(route):
+    w = np.full((2, 3), 0.1)
+    raises_at(route, ShapeError, "expected a vector, got 2 dimensions, shape (3, 1)", dense,
+              (w, np.ones((3, 1))), check_vector, "raise ShapeError")
+    raises_at(route, AssertionError, "w has 3 columns but x 4.0 rows", dense, (w, np.ones(4)),
+              dense, "assert w.shape[1]")
+    # nothing left behind: good inputs get the right gradient
+    x = np.array([0.5, -1.0, 2.0])
+    gw, gx = gradient(route, dense, w, x)
+    d = 1.0 - np.tanh(w @ x) ** 2
+    assert np.allclose(gw, np.outer(d, x), rtol=1e-13)
+    assert np.allclose(gx, w.T @ d, rtol=1e-13)
+
+
+def test_exception_arguments_kept_as_they_are(route):
+    raises_at(route, ValueError, ("log_of needs a positive number", -2.0), log_of, (-2.0,),
+              log_of, "raise ValueError")
+    assert gradient(route, log_of, 4.0)[0] == pytest.approx(0.5, rel=1e-15)
+
+
+def test_a_path_that_raises_leaves_the_others_assigned(route):
+    raises_at(route, IndexError, "k must be 0 or 1, got 5", pick, (1.5, 5), pick,
+              "raise IndexError")
+    g = gradient(route, pick, 1.5, 1)
+    assert g[1] is None and g[0] == pytest.approx(9.0, rel=1e-15)
+
+
+def test_raise_in_a_helper_that_never_returns_inside_a_loop(route):
+    raises_at(route, RuntimeError, "step 3 failed", loop_with_a_check, (0.7, 6, 3),
+              fail, "raise RuntimeError")
+    g = gradient(route, loop_with_a_check, 0.7, 6, -1)[0]
+    assert g == pytest.approx(sum(i * math.cos(0.7 * i) for i in range(6)), rel=1e-13)
+
+
+def test_assert_without_a_message(route):
+    raises_at(route, AssertionError, "", plain_assert, (11.0,), plain_assert,
+              "assert x < 10.0")
+    assert gradient(route, plain_assert, 3.0) == pytest.approx((6.0,), rel=1e-15)
+
+
+# ---- what is refused, at the line ------------------------------------------------------------
+
+def bare_raise(x):
+    if x < 0:
+        raise
+    return x
+
+
+def raise_an_instance(x):
+    error = ValueError(x)
+    raise error
+
+
+def raise_from(x):
+    if x < 0:
+        raise ValueError("negative") from KeyError("x")
+    return x
+
+
+def raise_with_keywords(x):
+    if x < 0:
+        raise ValueError(message="negative")
+    return x
+
+
+def computed_format(x, digits):
+    if x < 0:
+        raise ValueError(f"negative: {x:.{digits}f}")
+    return x
+
+
+@pytest.mark.parametrize("f, args, text, words", [
+    (bare_raise, (1.0,), "raise\n", "a bare raise"),
+    (raise_an_instance, (1.0,), "error = ValueError", "calling ValueError is not supported"),
+    (raise_from, (1.0,), "from KeyError", "raise ... from"),
+    (raise_with_keywords, (1.0,), "message=", "keyword arguments to an exception"),
+    (computed_format, (1.0, 2), "{digits}", "computed format"),
+])
+def test_refused_raises_name_the_line(f, args, text, words):
+    with pytest.raises(zygopy.UnsupportedSyntax, match=words) as info:
+        zygopy.gradient(f, *args)
+    assert info.value.line == line_of(f, text)
+    assert info.value.filename == __file__
