@@ -335,7 +335,7 @@ def dict_iteration_loss(params, x):
         s = s + (i + 1) * np.sum(params[name] * x)
     for name in params.keys():
         s = s + params[name][1]
-    return s
+    return s * len(params)
 
 
 def test_dict_iteration_is_unrolled_over_its_keys():

@@ -1315,7 +1315,7 @@ class Frontend:
             return self.reduction(obj.__name__, node)
         if obj is len and len(node.args) == 1 and not node.keywords:
             v = self.expr(node.args[0])
-            if isinstance(v, StructValue) and v.is_sequence:
+            if isinstance(v, StructValue) and (v.is_sequence or v.is_dict):
                 return len(v.items)  # known while compiling
             self.at(node)
             return self.emit("len", self.runtime(v, node.args[0]))
