@@ -464,6 +464,15 @@ def fx_mask_write(x, v, mask):
     return np.sum(y * y * v) + np.sum(z * x)
 
 
+# a mask of rows (fewer dimensions than the array), and index arrays with slices after them
+@case(A((4, 3)), np.array([True, False, True, True]), np.array([2, 0]), evaluator=True)
+def fx_row_mask(x, rows, idx):
+    z = x * x
+    z[rows] = 0.5 * x[rows] + 1.0
+    z[idx, :] += 2.0 * x[idx]
+    return np.sum(z * x) + np.sum(x[rows][:, 1] ** 2) + np.sum(np.tanh(x[idx, 1:]))
+
+
 # writes through index arrays: of an element named twice the last write stays (as in NumPy), and
 # `+=` adds once per write, not once per name
 @case(A((6,)), A((4,)), np.array([1, 4, 1, 0]), evaluator=True)

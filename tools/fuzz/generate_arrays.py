@@ -14,6 +14,9 @@ statements add to the scalar ones:
                  `for v in a0`, `for j, v in enumerate(a0)`
   NumPy calls    ufuncs, `np.maximum`/`minimum`/`where`, `sum`/`mean`/`max`/`min` (with `axis` on
                  `w`), `@`/`np.dot`, `.T`, `np.concatenate`, `np.stack`, reversed and shifted slices
+  index arrays   reads `b3[np.arange(len(a0)) // 2]` (elements repeat: a scatter-add back),
+                 `w[rows, cols]`, `np.take`, `np.take_along_axis`, masked sums `np.sum(b3[b3 > c])`,
+                 writes `b3[idx] = e`, `b3[idx] += e`, `b3[b3 > c] = e`
 The scalar generator's rules for termination and boundedness carry over: an array that a loop
 carries is only updated in a bounded way (squashed, contracted or a small step).
 """
@@ -25,6 +28,9 @@ from collections import Counter
 from .generate import CMP, Program, _Gen, _Scope, constructs_of
 
 UFUNC = ["np.sin({})", "np.cos({})", "np.tanh({})", "np.arctan({})"]
+# index arrays of length m into an array of length m (`a0` has it): repeated, shifted, reversed
+INDEX_ARRAYS = ["np.arange(len(a0)) // 2", "(np.arange(len(a0)) + 1) % len(a0)",
+                "np.arange(len(a0))[::-1]", "(2 * np.arange(len(a0))) % len(a0)"]
 REDUCE = ["np.sum({})", "np.mean({})", "np.max({})", "np.min({})", "{}.sum()"]
 
 
@@ -67,9 +73,13 @@ class ArrayGen(_Gen):
         """A float computed from whole arrays."""
         def a():
             return self.aexpr(sc, depth)
-        kind = self.pick({"reduce": 5, "dot": 3, "matrix": 2 if sc.matrices else 0})
+        kind = self.pick({"reduce": 5, "dot": 3, "matrix": 2 if sc.matrices else 0, "masked": 1})
         if kind == "reduce":
             return self.rng.choice(REDUCE).format(f"({a()})")
+        if kind == "masked":  # a sum over the elements a mask selects (none: 0)
+            v = self.rng.choice(sc.arrays)
+            return self.one_of(lambda: f"np.sum({v}[{v} {self.rng.choice(CMP)} {self.const()}])",
+                               lambda: f"np.sum(({a()})[{v} {self.rng.choice(CMP)} {a()}])")
         if kind == "dot":
             return self.one_of(lambda: f"np.dot({a()}, {a()})", lambda: f"({a()} @ {a()})")
         w = self.rng.choice(sc.matrices)
@@ -83,7 +93,8 @@ class ArrayGen(_Gen):
             return self.one_of(lambda: a, lambda: a, lambda: f"({self.leaf(sc)} * {a})")
         kind = self.pick({"bin": 25, "scalar": 12, "div": 4, "ufunc": 16, "exp": 3, "log": 3,
                           "sqrt": 3, "pow": 3, "abs": 2, "minmax": 5, "where": 5,
-                          "matvec": 8 if sc.matrices else 0, "shuffle": 5, "atan2": 2})
+                          "matvec": 8 if sc.matrices else 0, "shuffle": 5, "atan2": 2,
+                          "gather": 4})
         d = depth - 1
 
         def a():
@@ -138,7 +149,21 @@ class ArrayGen(_Gen):
                                lambda: f"np.concatenate(({v}[-1:], {v}[:-1]))",
                                lambda: f"np.stack(({a()}, {a()}))[{self.rng.randint(0, 1)}]",
                                lambda: f"np.stack(({a()}, {a()}), axis=1).sum(axis=1)")
+        if kind == "gather":
+            return self.gather(sc, a)
         return f"np.arctan2({a()}, 2.0 + np.cos({a()}))"
+
+    def gather(self, sc, a):
+        """Elements picked by an index array (a length-m result)."""
+        idx = self.rng.choice(INDEX_ARRAYS)
+        if sc.matrices and self.chance(0.4):
+            w = self.rng.choice(sc.matrices)
+            cols = self.rng.choice(INDEX_ARRAYS)
+            return self.one_of(lambda: f"{w}[np.arange(len(a0)), {cols}]",
+                               lambda: f"{w}[{idx}, {self.rng.randint(0, 1)}]",
+                               lambda: f"np.take_along_axis({w}, ({idx})[:, None], axis=1)[:, 0]",
+                               lambda: f"np.sum({w}[{idx}], axis=0)")
+        return self.one_of(lambda: f"({a()})[{idx}]", lambda: f"np.take({a()}, {idx})")
 
     # ---- statements -------------------------------------------------------------------------
     def stmt(self, sc: _Scope, ind: str) -> list:
@@ -146,7 +171,7 @@ class ArrayGen(_Gen):
             return super().stmt(sc, ind)
         can_nest = sc.depth < 4 and sc.loop_depth < 2
         kind = self.pick({"anew": 10, "aupdate": 6, "awrite": 14, "ascatter": 10, "aslice": 5,
-                          "ainplace": 5, "aindexloop": 8 if can_nest else 0,
+                          "ainplace": 5, "afancy": 5, "aindexloop": 8 if can_nest else 0,
                           "aelemloop": 5 if can_nest else 0,
                           "aalias": 2 if sc.loop_depth == 0 else 0,
                           "afill": 3 if sc.depth < 4 else 0})
@@ -242,6 +267,24 @@ class ArrayGen(_Gen):
         if self.carried(sc, t):
             return [f"{ind}{lhs} = {c} * {rhs} + {self.pos_const(0.1, 0.9)} * {self.squash(s)}"]
         return [f"{ind}{lhs} = {c} * {rhs} + {s}"]
+
+    def stmt_afancy(self, sc, ind):
+        """A write through an index array (elements named twice: the last write stays, `+=`
+        adds once) or a mask."""
+        t = self.target(sc)
+        d = self.expr_depth()
+        where = self.one_of(lambda: self.rng.choice(INDEX_ARRAYS),
+                            lambda: f"{t} {self.rng.choice(CMP)} {self.const()}",
+                            lambda: f"{self.rng.choice(sc.arrays)} {self.rng.choice(CMP)} "
+                                    f"{self.const()}")
+        mask = "np.arange" not in where
+        if self.carried(sc, t):
+            c = self.pos_const(0.1, 0.9)
+            value = (f"{c} * {t}[{where}] + {self.pos_const(0.05, 0.5)} * "
+                     f"{self.squash(self.fexpr(sc, d))}")
+            return [f"{ind}{t}[{where}] = {value}"]
+        value = self.fexpr(sc, d) if mask or self.chance(0.3) else self.aexpr(sc, d)
+        return [ind + self.rng.choice([f"{t}[{where}] = {value}", f"{t}[{where}] += {value}"])]
 
     def stmt_ainplace(self, sc, ind):
         t = self.target(sc)
@@ -360,7 +403,13 @@ def array_constructs(source: str, main: str) -> Counter:
             for child in ast.iter_child_nodes(node):
                 walk(child, loops + 1)
             return
-        if t is ast.Assign:
+        if t is ast.Assign and _fancy(node.targets[0]):
+            out[f"{_fancy(node.targets[0])} write"] += 1
+        elif t is ast.AugAssign and _fancy(node.target):
+            out[f"{_fancy(node.target)} +="] += 1
+        elif t is ast.Subscript and isinstance(node.ctx, ast.Load) and _fancy(node):
+            out[f"{_fancy(node)} read"] += 1
+        elif t is ast.Assign:
             target = node.targets[0]
             if isinstance(target, ast.Subscript) and is_array_name(target.value):
                 sliced = isinstance(target.slice, ast.Slice)
@@ -411,6 +460,18 @@ def array_constructs(source: str, main: str) -> Counter:
 
 
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
+
+
+def _fancy(node):
+    """'index-array' or 'mask' for a subscript through an index array or a mask, else None."""
+    if not isinstance(node, ast.Subscript):
+        return None
+    parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    if any(isinstance(p, ast.Compare) for p in parts):
+        return "mask"
+    if any(isinstance(n, ast.Attribute) and n.attr == "arange" for p in parts for n in ast.walk(p)):
+        return "index-array"
+    return None
 
 
 def _reads(node, name):
