@@ -874,3 +874,20 @@ def f32_keepdims(a):
     p = e / np.sum(e, axis=-1, keepdims=True)
     return (np.sum(p * a) + np.sum(a.var(axis=0)) + np.sum(np.cumsum(a, axis=1) * 0.5)
             + np.sum(np.prod(a, axis=1) ** 2) + np.sum(np.logaddexp(a, 0.5) * np.square(a)))
+
+
+# appends on some paths only, and a list made afresh on each trip of an outer loop
+@case(A((5,)), 4, evaluator=True)
+def list_in_branches_and_loops(x, n):
+    hs = []
+    total = 0.0
+    for t in range(n):
+        if x[t] > 0:
+            hs.append(x[t] * 2.0)
+        else:
+            hs.append(x[t] ** 2)
+        row = []
+        for i in range(t + 1):
+            row.append(np.sin(x * i))
+        total = total + np.sum(np.stack(row) ** 2) + np.sum(row[-1])
+    return total + sum(hs) + len(hs) * hs[0] * hs[-1]

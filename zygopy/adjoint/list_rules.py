@@ -2,14 +2,16 @@
 
 The gradient of a list is a list of gradients, where a missing entry is zero: reading `xs[i]`
 adds into entry i (the getindex rule's Scatter), and the reverse of an append takes the entry at
-the list's length before it, then cuts the gradient back to that length, in place.
+the list's length before it. The list's gradient then goes on as it is: its entries from that
+length on belong to elements appended later, and nothing before the append reads them (a list
+only grows), so cutting them off would only cost time.
 """
 from __future__ import annotations
 
 from ..ir.types import ArrayT
 from .rules import RULES, _prim
 
-item, prefix, unstack = map(_prim, ["list_grad_item", "list_grad_prefix", "list_unstack"])
+item, unstack = map(_prim, ["list_grad_item", "list_unstack"])
 
 
 def _literal(g, y, *elements):
@@ -17,8 +19,7 @@ def _literal(g, y, *elements):
 
 
 def _append(g, y, xs, x, length):
-    grad_x = item(g, length, x)  # before the cut, which removes it
-    return prefix(g, length), grad_x, None
+    return g, item(g, length, x), None
 
 
 def _stack(g, y, xs, axis):

@@ -58,8 +58,6 @@ def list_expression(s, args) -> str | None:
         if isinstance(s.var.type, ArrayT):
             return f"zy_list_item({args[0]}, {args[1]}, {args[2]})"
         return f"zy_scalar_list_item({args[0]}, {args[1]}, np.{s.var.type.dtype}(0))"
-    if op == "list_grad_prefix":
-        return f"zy_list_prefix({args[0]}, {args[1]})"
     if op == "list_index":
         return f"zy_list_index({args[0]}, {args[1]})"
     return None
@@ -87,6 +85,13 @@ def _moved(src, ndim, axis):
     return f"np.transpose({src}, {tuple(order)})"
 
 
+def no_gradients(slot_name) -> str:
+    """The empty list a list slot starts from and `take` leaves behind: one per slot, allocated
+    once (a new one per loop trip costs more than the rest of the trip); the helpers never grow
+    an empty list in place, so it stays empty."""
+    return f"no_{slot_name}"
+
+
 def slot_statement(w, s, operand, name) -> bool:
     """Gradient slots of lists: accum adds lists entry by entry, accum_at into one entry, take
     leaves an empty list (zero) behind. False if `s` is not such a statement."""
@@ -95,7 +100,7 @@ def slot_statement(w, s, operand, name) -> bool:
     slot, t = name(s.args[0]), s.args[0].type
     if s.op == "take":
         w(f"{name(s.var)} = {slot}")
-        w(f"{slot} = {empty_list(t)}")
+        w(f"{slot} = {no_gradients(slot)}")
     elif s.op == "accum":
         w(f"{slot} = zy_list_accum({slot}, {operand(s.args[1])})")
     else:

@@ -20,7 +20,7 @@ from ..ir.ir import RAISED, Function, Slot, Var, uses
 from ..ir.primitives import PRIMITIVES, is_weak, promote
 from ..ir.types import ArrayT, ListT, Scalar, TupleT
 from .arrays import array_expression, indexing_lines
-from .lists import empty_list, list_expression, list_statement, slot_statement
+from .lists import empty_list, list_expression, list_statement, no_gradients, slot_statement
 from .structure import LOOPING, UNREACHABLE, Structurer, Unstructured
 
 NOT_IN_NUMBA_MATH = {"fmod"}  # math functions Numba lacks; their NumPy twins compile
@@ -472,6 +472,8 @@ def reverse_source(adj, pyname: str) -> str:
     w(f"{name(rev.args[0])} = {_in_dtype('dy', rev.args[0].type)}")
     for slot in _slots(rev):
         w(f"{name(slot)} = {zero_of(slot.type)}")
+        if isinstance(slot.type, ListT):
+            w(f"{no_gradients(name(slot))} = {name(slot)}")
     body(w, rev, lambda w, v: w(f"return {operand(v)}"))
     return w.text()
 

@@ -87,11 +87,6 @@ def _item(grads, k, like):
     return np.zeros_like(like) if isinstance(like, np.ndarray) else 0.0
 
 
-def _prefix(grads, k):
-    del grads[k:]
-    return grads
-
-
 # a list is a mutable object: two lists are never merged, nor a list folded into a constant
 declare("list", lambda *xs: list(xs), _literal_type, pure=False)
 declare("empty_list", lambda t: [], lambda ts, args: args[0], pure=False)  # of a known type
@@ -100,7 +95,6 @@ declare("list_index", lambda lst, i: i + len(lst) if i < 0 else i, lambda ts, ar
 declare("list_stack", _stack, _stack_type, params={"axis": 0})
 declare("list_unstack", _unstack, _unstack_type)
 declare("list_grad_item", _item, lambda ts, args: ts[2])
-declare("list_grad_prefix", _prefix, lambda ts, args: ts[0], pure=False)
 
 
 def _absent(kind, position):
