@@ -530,3 +530,35 @@ def test_index_array_out_of_range(fn, args, text):
     with pytest.raises(ZygopyError) as excinfo:
         zygopy.gradient(fn, *args)
     assert_clear(excinfo, fn, text, "index")
+
+
+# ---- lists hold the arrays appended to them, not copies ----------------------------------------
+
+def append_a_buffer(x):
+    buf = np.zeros(2)
+    hs = []
+    for i in range(3):
+        buf[0] = x[i]
+        hs.append(buf)
+    return np.sum(np.stack(hs))
+
+
+def append_copies_of_a_buffer(x):
+    buf = np.zeros(2)
+    hs = []
+    for i in range(3):
+        buf[0] = x[i] ** 2
+        hs.append(buf.copy())
+    return np.sum(np.stack(hs))
+
+
+def test_array_appended_to_a_list_and_written_into():
+    with pytest.raises(UnsupportedSyntax) as e:
+        zygopy.gradient(append_a_buffer, np.ones(3))
+    assert_clear(e, append_a_buffer, "hs.append(buf)", "append a copy")
+
+
+def test_copies_appended_to_a_list_are_fine():
+    x = np.array([0.5, -1.5, 2.0])
+    (g,) = zygopy.gradient(append_copies_of_a_buffer, x)
+    np.testing.assert_allclose(g, 2.0 * x, rtol=1e-12)  # the sum of x[i] ** 2

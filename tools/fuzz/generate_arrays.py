@@ -17,6 +17,8 @@ statements add to the scalar ones:
   index arrays   reads `b3[np.arange(len(a0)) // 2]` (elements repeat: a scatter-add back),
                  `w[rows, cols]`, `np.take`, `np.take_along_axis`, masked sums `np.sum(b3[b3 > c])`,
                  writes `b3[idx] = e`, `b3[idx] += e`, `b3[b3 > c] = e`
+  lists          `L = []` and `L.append(...)` of arrays or floats in a loop, then `np.stack(L)`,
+                 `np.array(L)`, `L[-1]`, `len(L)`, `sum(L)`, `max(L)`, `min(... for q in L)`
 The scalar generator's rules for termination and boundedness carry over: an array that a loop
 carries is only updated in a bounded way (squashed, contracted or a small step).
 """
@@ -174,7 +176,8 @@ class ArrayGen(_Gen):
                           "ainplace": 5, "afancy": 5, "aindexloop": 8 if can_nest else 0,
                           "aelemloop": 5 if can_nest else 0,
                           "aalias": 2 if sc.loop_depth == 0 else 0,
-                          "afill": 3 if sc.depth < 4 else 0})
+                          "afill": 3 if sc.depth < 4 else 0,
+                          "alist": 3 if can_nest else 0})
         return getattr(self, "stmt_" + kind)(sc, ind)
 
     def new_array(self):
@@ -323,6 +326,34 @@ class ArrayGen(_Gen):
             head = f"{ind}for {v} in {a}:"
         return [head] + self.block(body, ind + "    ", 1, 3)
 
+    def stmt_alist(self, sc, ind):
+        """A list built by `append` in a loop, then stacked, indexed, counted or reduced (the
+        habit of collecting a recurrence's states). The append comes first in the body, so that a
+        `break` still leaves the list an item."""
+        self.nvar += 1
+        lst, j, v = f"L{self.nvar}", self.new_int("j"), self.new_float()
+        a = self.rng.choice(sc.arrays)
+        body = sc.child(loop=True)
+        body.ints.append(j)
+        d = self.expr_depth()
+        inner = ind + "    "
+        of_arrays = self.chance(0.5)
+        item = (self.squash_array(self.aexpr(body, d)) if of_arrays
+                else self.squash(self.fexpr(body, d)))
+        lines = [f"{ind}{lst} = []", f"{ind}for {j} in range(len({a})):",
+                 f"{inner}{lst}.append({item})"] + self.block(body, inner, 0, 2)
+        c = self.pos_const(0.1, 0.9)
+        if of_arrays:
+            use = self.rng.choice([f"np.sum(np.stack({lst}) * {c})", f"np.sum({lst}[-1])",
+                                   f"np.sum(sum({lst}))", f"np.mean(np.stack({lst}, axis=1))",
+                                   f"np.sum(np.array({lst})[0] * {lst}[len({lst}) // 2])"])
+        else:
+            use = self.rng.choice([f"sum({lst})", f"max({lst})", f"{lst}[-1] * len({lst})",
+                                   f"np.sum(np.array({lst}) ** 2)",
+                                   f"min(q * {c} for q in {lst})"])
+        sc.floats.append(v)
+        return lines + [f"{ind}{v} = {use}"]
+
     # ---- the main function ------------------------------------------------------------------
     def ret_expr(self, sc, depth):
         """The result reads some of the arrays, so that what was written into them matters."""
@@ -447,7 +478,7 @@ def array_constructs(source: str, main: str) -> Counter:
                 out[f"np.{f.attr}"] += 1
                 if any(k.arg == "axis" for k in node.keywords):
                     out["axis="] += 1
-            elif isinstance(f, ast.Attribute) and f.attr in ("sum", "copy"):
+            elif isinstance(f, ast.Attribute) and f.attr in ("sum", "copy", "append"):
                 out[f".{f.attr}()"] += 1
         elif t is ast.Attribute and node.attr == "T":
             out[".T"] += 1

@@ -7,11 +7,14 @@ non-negative in the forward (`xs[-1]` is the last element then, not at the end).
 """
 from __future__ import annotations
 
-from ..ir.ir import Stmt
-from ..ir.types import INT, ListT
+from ..errors import UnsupportedSyntax
+from ..ir.ir import Stmt, Var
+from ..ir.types import INT, ArrayT, ListT
+from .activity import VIEWS
 
 
 def record_list_positions(fn, new_var):
+    check_appended_arrays_not_written(fn)
     for b in fn.blocks:
         stmts = []
         for s in b.stmts:
@@ -26,3 +29,53 @@ def record_list_positions(fn, new_var):
                 s.args = [s.args[0], index]
             stmts.append(s)
         b.stmts = stmts
+
+
+def check_appended_arrays_not_written(fn):
+    """A list holds the arrays appended to it, not copies: a write into one of them (`buf[:] = v`
+    after `xs.append(buf)`) changes what the list holds, which the gradients of the list cannot
+    follow. Refused where an appended array may be the same array as one written into (through
+    a view, or a variable that holds either)."""
+    appended = [(s, s.args[1]) for b in fn.blocks for s in b.stmts
+                if s.op == "list_append" and isinstance(s.args[1], Var)
+                and isinstance(s.args[1].type, ArrayT)]
+    written = [s.args[0] for b in fn.blocks for s in b.stmts if s.op == "setindex"]
+    if not appended or not written:
+        return
+    same = _same_memory(fn)
+    for s, x in appended:
+        if any(same(x) is same(w) for w in written):
+            raise UnsupportedSyntax("this array is appended to a list and also written into, so "
+                                    "the list would change with it", fn.filename, s.line,
+                                    hint="append a copy: xs.append(a.copy())")
+
+
+def _same_memory(fn):
+    """value -> a representative of the arrays it may share memory with (views, block args)."""
+    parent = {}
+
+    def find(v):
+        while parent.get(v, v) is not v:
+            v = parent[v]
+        return v
+
+    def union(a, b):
+        if isinstance(a, Var) and isinstance(b, Var):
+            parent.setdefault(a, a)
+            parent.setdefault(b, b)
+            parent[find(a)] = find(b)
+
+    blocks = fn.block_map()
+    for b in fn.blocks:
+        for s in b.stmts:
+            if (s.op in VIEWS and isinstance(getattr(s.var, "type", None), ArrayT)
+                    and isinstance(getattr(s.args[0], "type", None), ArrayT)):
+                union(s.var, s.args[0])
+            elif s.op == "augment":
+                union(s.var, s.args[0])
+        for br in b.branches:
+            if br.target is not None:
+                for a, p in zip(br.args, blocks[br.target].args, strict=True):
+                    if isinstance(p.type, ArrayT):
+                        union(a, p)
+    return find

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from ..errors import UnsupportedSyntax
 from ..ir.ir import Function, Var, uses
-from ..ir.types import ArrayT
+from ..ir.types import ArrayT, ListT
 from .activity import VIEWS
 
 
 def _is_view(s):
-    return s.var is not None and s.op in VIEWS and isinstance(s.var.type, ArrayT)
+    # an element of a list is the array that was appended, not a view into the list
+    return (s.var is not None and s.op in VIEWS and isinstance(s.var.type, ArrayT)
+            and not isinstance(getattr(s.args[0], "type", None), ListT))
 
 
 def check_writes(fn: Function):

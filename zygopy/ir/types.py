@@ -57,6 +57,8 @@ class ListT:
     def __str__(self):
         return f"list({self.elt if self.elt is not None else '?'})"
 
+    __repr__ = __str__  # as an operand (`empty_list(list(float64))`), printed as a type
+
 
 @dataclass(frozen=True)
 class AbsentT:
