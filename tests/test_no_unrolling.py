@@ -51,6 +51,18 @@ def break_power(x, n):
     return r
 
 
+def append_power(x, n):
+    """x^n through a list: each power appended, the last one read back."""
+    hs = [1.0]
+    for _ in range(n):
+        hs.append(hs[-1] * x)
+    return hs[-1]
+
+
+def generator_geometric(x, n):
+    return sum(x ** k for k in range(n))  # a generator over a run-time range is a loop
+
+
 def power_unrolled_by_two(x, n):
     """while_power with its loop body written out twice (for an even n)."""
     r = 1.0
@@ -91,6 +103,8 @@ LOOPS = [
     pytest.param(for_geometric, 1.000001, d_geometric, id="for"),
     pytest.param(nested_power, 1.0000005, lambda x, n: 2 * n * x ** (2 * n - 1), id="nested"),
     pytest.param(break_power, 1.000001, lambda x, n: n * x ** (n - 1), id="break"),
+    pytest.param(append_power, 1.000001, lambda x, n: n * x ** (n - 1), id="append"),
+    pytest.param(generator_geometric, 1.000001, d_geometric, id="generator"),
 ]
 
 
