@@ -891,3 +891,91 @@ def list_in_branches_and_loops(x, n):
             row.append(np.sin(x * i))
         total = total + np.sum(np.stack(row) ** 2) + np.sum(row[-1])
     return total + sum(hs) + len(hs) * hs[0] * hs[-1]
+
+
+# ---- einsum, stacks of matrices and linear algebra ---------------------------------------------
+
+EYE3 = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]])  # an int array: it gets no gradient
+
+
+@case(A((3,)), A((4,)), A((3, 4)), evaluator=True)
+def la_outer_inner(x, y, w):
+    return np.sum(np.outer(x, y) * w) + np.inner(x, x * x) + np.sum(np.inner(w, w) ** 2)
+
+
+# stacks of matrices: 3-d @ 3-d, 3-d @ 2-d, broadcast leading dimensions, np.dot beyond 2-d
+@case(A((2, 3, 4)), A((2, 4, 2)), A((4, 2)), A((1, 2, 3)), evaluator=True)
+def la_batched_matmul(a, b, c, d):
+    return (np.sum(np.tanh(a @ b)) + np.sum((np.matmul(a, c)) ** 2) + np.sum(np.sin(d @ a))
+            + np.sum(np.dot(a, c[:, 0]) ** 2) + np.sum(np.dot(d, a) ** 2))
+
+
+@case(A((3, 4)), A((4, 3)), A((3, 3)), evaluator=True)
+def es_two_operands(a, b, m):
+    return (np.sum(np.einsum('ij,jk->ik', a, b) ** 2) + np.sum(np.einsum('ij->ji', a) * b)
+            + np.einsum('ii->', m) + np.sum(np.einsum('ii->i', m) ** 2)
+            + np.sum(np.einsum('ij,kj', a, a) ** 2) + np.sum(np.einsum('ij->j', a) ** 2))
+
+
+@case(A((2, 3, 4)), A((2, 4, 3)), A((2, 1, 3, 4)), A((2, 1, 2, 4)), evaluator=True)
+def es_batch_dims(a, b, q, k):
+    s = np.einsum('bhqd,bhkd->bhqk', q, k)
+    return np.sum(np.einsum('bij,bjk->bik', a, b) ** 2) + np.sum(np.tanh(s))
+
+
+@case(A((3,)), A((3, 4)), A((4, 2)), A((2,)))
+def es_three_operands(x, a, b, y):
+    return (np.sum(np.einsum('ij,jk,k->i', a, b, y) ** 2) + np.einsum('i,ij,j->', x, a @ b, y)
+            + np.sum(np.einsum('i,j->ij', x, y) * np.einsum('ij,jk', a, b)))
+
+
+# A = B B^T + 3 I is symmetric and well conditioned
+@case(A((3, 3)), A((3,)), A((3, 2)), EYE3, evaluator=True)
+def la_solve_inv(b, r, rr, eye):
+    m = b @ b.T + 3.0 * eye
+    x = np.linalg.solve(m, r)
+    return np.sum(x ** 2) + np.sum(np.linalg.solve(m + b, rr)) + np.sum(np.linalg.inv(m + b) ** 2)
+
+
+@case(A((3, 3)), A((3, 3), -0.5, 0.5), EYE3, evaluator=True)
+def la_determinants(b, c, eye):
+    m = b @ b.T + 3.0 * eye
+    sign, logdet = np.linalg.slogdet(m + c)
+    return np.linalg.det(m + c) * 0.1 + sign * logdet + np.linalg.slogdet(m)[1]
+
+
+# the Cholesky factor of a symmetric matrix, and of one NumPy reads only the lower triangle of
+@case(A((3, 3)), A((3, 3), -0.5, 0.5), EYE3, evaluator=True)
+def la_cholesky(b, c, eye):
+    l1 = np.linalg.cholesky(b @ b.T + 3.0 * eye)
+    l2 = np.linalg.cholesky(c + 3.0 * eye)
+    return np.sum(np.sin(l1)) + np.sum(l2 * c)
+
+
+# |x| away from 0 and no ties among the magnitudes or the column and row sums of m
+@case(Away((5,)), Away((3, 4)), evaluator=True)
+def la_norms(x, m):
+    return (np.linalg.norm(x) + np.linalg.norm(x, 1) + np.linalg.norm(x, np.inf)
+            + np.linalg.norm(x, 3) + np.linalg.norm(m) + np.linalg.norm(m, 'fro')
+            + np.linalg.norm(m, 1) + np.linalg.norm(m, -np.inf)
+            + np.sum(np.linalg.norm(m, axis=1) ** 2) + np.sum(np.linalg.norm(m, 1, axis=0))
+            + np.sum(m / np.linalg.norm(m, axis=-1, keepdims=True))
+            + np.sum(np.linalg.norm(x, keepdims=True)))
+
+
+# a 2-d convolution: 3x3 windows of a one-channel image by slicing, contracted with the filters
+@case(A((1, 5, 5)), A((2, 1, 3, 3)), evaluator=True)
+def model_conv2d_einsum(image, filters):
+    rows = np.stack((image[:, 0:3, :], image[:, 1:4, :], image[:, 2:5, :]), axis=1)
+    windows = np.stack((rows[:, :, :, 0:3], rows[:, :, :, 1:4], rows[:, :, :, 2:5]), axis=2)
+    out = np.einsum('fcij,cijxy->fxy', filters, windows)  # (filters, 3, 3)
+    return np.sum(np.tanh(out) ** 2)
+
+
+@case(f32(A((3, 3))), f32(A((3,))), f32(A((2, 4, 3))), EYE3, float32=True)
+def f32_linalg(b, r, a, eye):
+    m = b @ b.T + 3.0 * eye
+    return (np.sum(np.linalg.solve(m, r) ** 2) + np.linalg.slogdet(m)[1]
+            + np.sum(np.einsum('bij,jk->bik', a, m) ** 2) * 0.1 + np.linalg.norm(r)
+            + np.sum(np.linalg.inv(m) ** 2) + np.linalg.det(m) * 0.01
+            + np.sum(np.sin(np.linalg.cholesky(m))))

@@ -562,3 +562,63 @@ def test_copies_appended_to_a_list_are_fine():
     x = np.array([0.5, -1.5, 2.0])
     (g,) = zygopy.gradient(append_copies_of_a_buffer, x)
     np.testing.assert_allclose(g, 2.0 * x, rtol=1e-12)  # the sum of x[i] ** 2
+
+
+# ---- einsum and linear algebra ------------------------------------------------------------------
+
+SPEC = "ij,jk->ik"
+
+
+def einsum_variable_subscripts(a, b):
+    c = np.einsum(SPEC, a, b)
+    return np.sum(c)
+
+
+def einsum_ellipsis(a, b):
+    c = np.einsum("...ij,...jk->...ik", a, b)
+    return np.sum(c)
+
+
+def einsum_wrong_rank(a, b):
+    c = np.einsum("ij,jk->ik", a, b)
+    return np.sum(c)
+
+
+def inverse_of_a_stack(a, b):
+    c = np.linalg.inv(a)
+    return np.sum(c * b)
+
+
+def spectral_norm(a, b):
+    c = np.linalg.norm(a, 2)
+    return c + np.sum(b)
+
+
+@pytest.mark.parametrize("fn, args, text, words", [
+    (einsum_variable_subscripts, (np.ones((2, 3)), np.ones((3, 2))),
+     "c = np.einsum(SPEC, a, b)", ("string literal",)),
+    (einsum_ellipsis, (np.ones((2, 3)), np.ones((3, 2))),
+     'c = np.einsum("...ij,...jk->...ik", a, b)', ("'...'", "letter")),
+    (einsum_wrong_rank, (np.ones(3), np.ones((3, 2))),
+     'c = np.einsum("ij,jk->ik", a, b)', ("operand 0 is 1-d", "'ij'")),
+    (inverse_of_a_stack, (np.ones((2, 3, 3)), np.ones((2, 3, 3))),
+     "c = np.linalg.inv(a)", ("2-d", "stacks")),
+    (spectral_norm, (np.ones((2, 2)), np.ones(2)), "c = np.linalg.norm(a, 2)",
+     ("ord=2", "singular values")),
+], ids=["einsum_variable", "einsum_ellipsis", "einsum_rank", "inv_stack", "norm_2"])
+def test_unsupported_linear_algebra(fn, args, text, words):
+    with pytest.raises(ZygopyError) as excinfo:
+        zygopy.gradient(fn, *args)
+    assert_clear(excinfo, fn, text, *words)
+
+
+def solve_singular(a, b):
+    x = np.linalg.solve(a, b)
+    return np.sum(x)
+
+
+def test_singular_matrix():
+    """LAPACK's refusal of a singular matrix is reported at the user's line."""
+    with pytest.raises(ZygopyError) as excinfo:
+        zygopy.gradient(solve_singular, np.ones((2, 2)), np.ones(2))
+    assert_clear(excinfo, solve_singular, "x = np.linalg.solve(a, b)", "ingular")

@@ -209,7 +209,8 @@ ARRAY_PRIMITIVES = {"sum", "mean", "amax", "amin", "matmul", "transpose", "resha
                     "zeros_like", "empty_like", "copy", "select", "max", "min", "exp", "log",
                     "tanh", "sin", "cos", "sqrt", "abs", "pow", "add", "sub", "mul", "truediv",
                     "neg", "prod", "var", "std", "argmax", "argmin", "cumsum", "cumprod",
-                    "square", "logaddexp", "gather", "arange"}
+                    "square", "logaddexp", "gather", "arange", "outer", "solve",
+                    "inv", "det", "logabsdet", "cholesky"}
 
 
 def test_corpus_size_and_coverage():

@@ -15,14 +15,16 @@ from zygopy.ir.array_primitives import (
 from zygopy.ir.frontend import _numpy_function
 from zygopy.ir.infer import type_of_arg
 from zygopy.ir.ir import Stmt, Var
+from zygopy.ir.passes.lower import LOWERINGS
 from zygopy.ir.primitives import PRIMITIVES, _callables, resolve_callable, result_type
 from zygopy.ir.types import FLOAT, ArrayT
 
-REACHABLE = sorted((set(_callables().values()) | set(NUMPY_FUNCTIONS.values())
-                    | set(ARRAY_METHODS.values())
-                    | {n for n, p in PRIMITIVES.items() if p.symbol is not None})
-                   - INDEXING_SUGAR)  # rewritten into gather once types are known
-VECTOR = ArrayT("float64", 1)
+CALLED = (set(_callables().values()) | set(NUMPY_FUNCTIONS.values()) | set(ARRAY_METHODS.values())
+          | {n for n, p in PRIMITIVES.items() if p.symbol is not None} | {"einsum"})
+# primitives rewritten into others before differentiating need neither a rule nor a lowering
+REACHABLE = sorted(n for n in CALLED - INDEXING_SUGAR if not PRIMITIVES[n].lowered)
+LOWERED = sorted(n for n, p in PRIMITIVES.items() if p.lowered)
+VECTOR, MATRIX = ArrayT("float64", 1), ArrayT("float64", 2)
 
 
 def _statement(op, operand_type):
@@ -38,7 +40,7 @@ def _statement(op, operand_type):
 def _statements(op):
     """The primitive applied to numbers and to arrays, where its type rule accepts them."""
     out = []
-    for t in (FLOAT, VECTOR):
+    for t in (FLOAT, VECTOR, MATRIX):
         try:
             out.append(_statement(op, t))
         except TypeError:
@@ -57,6 +59,11 @@ def test_reachable_primitive_has_a_rule(op):
 def test_reachable_primitive_lowers(op):
     for s in _statements(op):
         assert expression(s)
+
+
+@pytest.mark.parametrize("op", LOWERED)
+def test_lowered_primitive_has_a_lowering(op):
+    assert op in LOWERINGS
 
 
 def test_derived_sets():

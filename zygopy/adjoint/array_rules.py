@@ -13,9 +13,10 @@ from ..ir.array_primitives import reduced_axes
 from ..ir.primitives import PRIMITIVES
 from .rules import RULES, Sym, _prim, _zero
 
-spread, transpose, reshape, matmul, outer, getattr_, getindex, eq, sum_, mean, prod_others = map(
+(spread, transpose, reshape, matmul, outer, getattr_, getindex, eq, sum_, mean, prod_others, sum_to,
+ ravel, solve, inv, cholesky_grad) = map(
     _prim, ["spread", "transpose", "reshape", "matmul", "outer", "getattr", "getindex", "eq",
-            "sum", "mean", "prod_others"])
+            "sum", "mean", "prod_others", "sum_to", "ravel", "solve", "inv", "cholesky_grad"])
 cumsum_reverse = _prim("cumsum_reverse")
 
 
@@ -101,15 +102,60 @@ def _cumprod(g, y, a, axis):
     return _scan_back(g * y, a, axis) / a, None
 
 
+def _t(x):
+    """A matrix transposed."""
+    return transpose(x, None)
+
+
 def _matmul(g, y, a, b):
     na, nb = _ndim(a), _ndim(b)
+    if na > 2 or nb > 2:
+        return _batched_matmul(g, a, b)
     if na == 2 and nb == 2:
-        return matmul(g, transpose(b)), matmul(transpose(a), g)
+        return matmul(g, _t(b)), matmul(_t(a), g)
     if na == 2 and nb == 1:
-        return outer(g, b), matmul(transpose(a), g)
+        return outer(g, b), matmul(_t(a), g)
     if na == 1 and nb == 2:
         return matmul(b, g), outer(a, g)
     return g * b, g * a
+
+
+def _swap_last(x):
+    """A stack of matrices, each transposed."""
+    n = _ndim(x)
+    return transpose(x, (*range(n - 2), n - 1, n - 2))
+
+
+def _batched_matmul(g, a, b):
+    """Stacks of matrices (both operands at least 2-d): the 2-d rule per matrix, summed over
+    the dimensions along which an operand was broadcast."""
+    if _ndim(b) == 2:  # one matrix for the whole stack: one product of the stack's rows
+        k, n = getindex(_shape(a), -1), getindex(_shape(b), -1)
+        rows = matmul(_t(reshape(a, a.emit("tuple", -1, k))), reshape(g, g.emit("tuple", -1, n)))
+        return matmul(g, _t(b)), rows
+    return (sum_to(matmul(g, _swap_last(b)), _shape(a)),
+            sum_to(matmul(_swap_last(a), g), _shape(b)))
+
+
+def _outer(g, y, a, b):
+    """np.outer flattens its operands."""
+    ga, gb = matmul(g, ravel(b)), matmul(_t(g), ravel(a))
+    return (ga if _ndim(a) == 1 else reshape(ga, _shape(a)),
+            gb if _ndim(b) == 1 else reshape(gb, _shape(b)))
+
+
+def _inverse(axes):
+    return None if axes is None else tuple(sorted(range(len(axes)), key=axes.__getitem__))
+
+
+def _solve(g, y, a, b):
+    gb = solve(_t(a), g)
+    return -(outer(gb, y) if _ndim(y) == 1 else matmul(gb, _t(y))), gb
+
+
+def _inv(g, y, a):
+    yt = _t(y)
+    return (-matmul(matmul(yt, g), yt),)
 
 
 def _reshape(g, y, a, shape):
@@ -155,7 +201,7 @@ RULES.update({
     "cumprod": _cumprod,
     "argmax": _no_gradient, "argmin": _no_gradient,
     "matmul": _matmul,
-    "transpose": lambda g, y, a: (transpose(g),),
+    "transpose": lambda g, y, a, axes: (transpose(g, _inverse(axes.v)), None),
     "reshape": _reshape,
     "ravel": lambda g, y, a: (reshape(g, getattr_(a, "shape")),),
     "copy": lambda g, y, a: (g,),
@@ -165,6 +211,13 @@ RULES.update({
     # an index array may repeat an element: its gradients add up (a scatter-add, not a write)
     "gather": lambda g, y, a, index: (Scatter(index, g), None),
     "arange": _no_gradient,
+    "outer": _outer,
+    "solve": _solve,
+    "inv": _inv,
+    "det": lambda g, y, a: (g * y * _t(inv(a)),),
+    "logabsdet": lambda g, y, a: (g * _t(inv(a)),),
+    "slogdet_sign": _no_gradient,
+    "cholesky": lambda g, y, a: (cholesky_grad(g, y),),
     # constructors: the result does not depend on the values of their operands
     "zeros_like": _no_gradient, "ones_like": _no_gradient, "empty_like": _no_gradient,
     "zeros": _no_gradient, "ones": _no_gradient, "empty": _no_gradient,

@@ -181,11 +181,13 @@ def register_rule(op):
 
 def _primitives():
     """The primitives a rule may be registered for: those of user code, not the adjoint's own
-    operations (which have no evaluator) nor custom rules (which carry their pullback)."""
+    operations (which have no evaluator), custom rules (which carry their pullback) nor those
+    rewritten into others before differentiating (np.einsum, np.linalg.norm, ...)."""
     from ..ir import array_primitives  # noqa: F401  (registers the array primitives)
     from ..ir.primitives import PRIMITIVES
     return sorted(name for name, p in PRIMITIVES.items()
-                  if p.impl is not None and name not in ("custom", "custom_grad"))
+                  if p.impl is not None and not p.lowered
+                  and name not in ("custom", "custom_grad"))
 
 
 def rule_for(op, filename=None, line=None):

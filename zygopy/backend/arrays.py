@@ -10,6 +10,9 @@ from ..ir.primitives import PRIMITIVES, has_index_array, index_parts
 from ..ir.types import ArrayT, SliceT, TupleT
 
 HELPERS = {"erf": "zy_erf", "erfc": "zy_erfc"}  # elementwise on arrays, where NumPy has none
+LINALG = {"solve": "np.linalg.solve({})", "inv": "np.linalg.inv({})", "det": "np.linalg.det({})",
+          "cholesky": "np.linalg.cholesky({})", "cholesky_grad": "zy_cholesky_grad({})",
+          "slogdet_sign": "np.linalg.slogdet({})[0]", "logabsdet": "np.linalg.slogdet({})[1]"}
 
 
 def is_array(a) -> bool:
@@ -28,15 +31,18 @@ def array_expression(s, args) -> str | None:
         return _scan(s, args[0])
     if op == "prod_others":
         return _prod_others(ops[0], args[0], ops[1])
-    if op == "matmul":  # Numba's np.dot wants one dtype
-        dtype = s.var.type.dtype
-        cast = [f"{a}.astype(np.{dtype})" if is_array(o) and o.type.dtype != dtype else a
-                for a, o in zip(args, ops, strict=True)]
-        return f"np.dot({cast[0]}, {cast[1]})"
+    if op == "matmul":  # Numba's np.dot wants one dtype, and at most 2-d operands
+        a, b = _in_dtype(s, args, ops)
+        if ops[0].type.ndim > 2 or ops[1].type.ndim > 2:
+            return f"zy_matmul({a}, {b})"
+        return f"np.dot({a}, {b})"
+    if op in LINALG:  # Numba's LAPACK wants floats of one dtype
+        return LINALG[op].format(", ".join(_in_dtype(s, args, ops)))
     if op == "astype":
         return f"{args[0]}.astype(np.{ops[1]})" if is_array(ops[0]) else f"np.{ops[1]}({args[0]})"
     if op == "transpose":
-        return f"np.transpose({args[0]})"
+        return f"np.transpose({args[0]})" if ops[1] is None else \
+            f"np.transpose({args[0]}, {ops[1]})"
     if op == "reshape":
         return f"np.ascontiguousarray({args[0]}).reshape({args[1]})"
     if op == "ravel":
@@ -54,7 +60,7 @@ def array_expression(s, args) -> str | None:
             dims.append(sizes[0] if len(sizes) == 1 else f"max({', '.join(sizes)})")
         return "(" + "".join(f"{x}, " for x in dims) + ")"
     if op == "outer":
-        return f"np.outer({args[0]}, {args[1]})"
+        return f"np.outer({', '.join(_in_dtype(s, args, ops))})"
     if op == "copy":
         return f"{args[0]}.copy()"
     if op == "arange":  # Numba's gives int64 for ints, float64 otherwise
@@ -73,6 +79,13 @@ def array_expression(s, args) -> str | None:
     if op in ("zeros_like", "ones_like", "empty_like"):
         return f"np.{op}({args[0]})"
     return None
+
+
+def _in_dtype(s, args, ops):
+    """The array operands' source, cast to the result's dtype where they differ."""
+    dtype = s.var.type.dtype
+    return [f"{a}.astype(np.{dtype})" if is_array(o) and o.type.dtype != dtype else a
+            for a, o in zip(args, ops, strict=True)]
 
 
 # a reduction over every axis that Numba's NumPy computes, and the runtime helper computing each

@@ -12,13 +12,14 @@ from numba import njit, types
 from numba.extending import overload
 
 from ..errors import RaisedInCompiledCode as zy_raised
+from ..ir.array_primitives import cholesky_gradient
 
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
            "zy_cumsum_middle", "zy_cumprod_middle", "zy_cumsum_reverse_middle",
            "zy_prod_others_middle", "zy_erf", "zy_erfc", "zy_accum", "zy_take",
            "zy_index", "zy_mask_index", "zy_gather", "zy_scatter_add", "zy_take_last",
-           "zy_scatter_set", "zy_raised"]
+           "zy_scatter_set", "zy_raised", "zy_matmul", "zy_cholesky_grad"]
 
 JIT = dict(cache=True, nogil=True)
 
@@ -371,6 +372,65 @@ def _scatter_set(a, at, v, dims, region):
                 for j in range(dims[2]):
                     a3[i, flat[k], j] = v3[i, k, j]
     return impl
+
+
+def zy_matmul(a, b):
+    """a @ b for stacks of matrices (at least one operand over 2-d), whose leading dimensions
+    broadcast as in NumPy: Numba's np.dot takes at most 2-d operands."""
+    raise NotImplementedError
+
+
+@overload(zy_matmul, jit_options=JIT)
+def _matmul(a, b):
+    if b.ndim == 2:  # one matrix for the whole stack: one product of the stack's rows
+        def rows(a, b):
+            k = a.shape[-1]
+            out = np.dot(np.ascontiguousarray(a).reshape((-1, k)), b)
+            return out.reshape(a.shape[:-1] + (b.shape[1],))
+        return rows
+    if a.ndim == 2:
+        def each_of_b(a, b):
+            stack = np.ascontiguousarray(b).reshape((-1, b.shape[-2], b.shape[-1]))
+            out = np.empty((stack.shape[0], a.shape[0], b.shape[-1]), a.dtype)
+            for t in range(stack.shape[0]):
+                out[t] = np.dot(a, stack[t])
+            return out.reshape(b.shape[:-2] + out.shape[1:])
+        return each_of_b
+
+    def pairs(a, b):
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        left = np.ascontiguousarray(a).reshape((-1, a.shape[-2], a.shape[-1]))
+        right = np.ascontiguousarray(b).reshape((-1, b.shape[-2], b.shape[-1]))
+        count = 1
+        for n in batch:
+            count *= n
+        out = np.empty((count, a.shape[-2], b.shape[-1]), a.dtype)
+        for t in range(count):
+            i = _stack_index(t, batch, a.shape[:-2])
+            j = _stack_index(t, batch, b.shape[:-2])
+            out[t] = np.dot(left[i], right[j])
+        return out.reshape(batch + out.shape[1:])
+    return pairs
+
+
+@njit(**JIT)
+def _stack_index(t, batch, own):
+    """Which matrix of an operand whose leading dimensions are `own` the t-th matrix of the
+    broadcast stack `batch` reads: `own` is aligned to the right, a dimension of 1 repeats."""
+    k, stride, rest = 0, 1, t
+    skip = len(batch) - len(own)
+    for d in range(len(batch) - 1, -1, -1):
+        i = rest % batch[d]
+        rest //= batch[d]
+        if d >= skip:
+            n = own[d - skip]
+            if n != 1:
+                k += i * stride
+            stride *= n
+    return k
+
+
+zy_cholesky_grad = njit(**JIT)(cholesky_gradient)
 
 
 # the helpers of run-time lists, imported with these by the generated modules

@@ -446,11 +446,15 @@ def forward_source(adj, pyname: str) -> str:
         w(f"{stack} = List.empty_list(types.{kind.dtype}[{', '.join([':'] * kind.ndim)}])")
     # a tape value defined on a path not taken still needs a value of its type for Numba
     always = set(fwd.args) | {s.var for s in fwd.entry.stmts}
-    transposed = {s.var for b in fwd.blocks for s in b.stmts if s.op == "transpose"}
+    transposed = {s.var: s.args[1] for b in fwd.blocks for s in b.stmts if s.op == "transpose"}
     for v in adj.tape:
         # of the same layout too: a C-ordered zero would make a transpose's type 'A'
         if v not in always:
-            w(f"{name(v)} = {zero_of(v.type)}" + (".T" if v in transposed else ""))
+            zero = zero_of(v.type)
+            if v in transposed:
+                axes = transposed[v]
+                zero = f"{zero}.T" if axes is None else f"np.transpose({zero}, {axes})"
+            w(f"{name(v)} = {zero}")
     tops = _tuple([f"top_{s}" for s in scalars + lists])
     tape = _tuple([name(v) for v in adj.tape] + lists)
     body(w, fwd, lambda w, v: w(f"return {operand(v)}, {tops}, {tape}"), keep=set(adj.tape))

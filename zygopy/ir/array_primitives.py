@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .einsum import parse
 from .primitives import FLOAT, INT, broadcast, declare, promote, result_type
 from .types import NONE, SLICE, ArrayT, Scalar, TupleT
 
@@ -65,12 +66,113 @@ def _scan_type(ts, args):
 
 
 def _matmul_type(ts, args):
+    """NumPy's matmul: vectors and matrices, or stacks of matrices whose leading dimensions
+    broadcast (a vector with a stack is rewritten before differentiating, passes/lower.py)."""
     a, b = _array(ts[0], "@"), _array(ts[1], "@")
     dtype = promote([a, b])
-    ndim = {(2, 2): 2, (2, 1): 1, (1, 2): 1, (1, 1): 0}.get((a.ndim, b.ndim))
-    if ndim is None:
-        raise TypeError(f"@ of a {a.ndim}-d and a {b.ndim}-d array is not supported")
+    if a.ndim == 0 or b.ndim == 0:
+        raise TypeError("@ of a 0-d array is not supported; multiply with *")
+    if a.ndim <= 2 and b.ndim <= 2:
+        ndim = (a.ndim - 1) + (b.ndim - 1)
+    elif a.ndim == 1 or b.ndim == 1:
+        ndim = max(a.ndim, b.ndim) - 1
+    else:
+        ndim = max(a.ndim, b.ndim)
+    return _scalar_or_array(dtype, ndim)
+
+
+def _scalar_or_array(dtype, ndim):
     return Scalar(dtype, strong=True) if ndim == 0 else ArrayT(dtype, ndim)
+
+
+def _dot_type(ts, args):
+    """np.dot: matmul's for vectors and matrices; otherwise a sum over the last axis of `a` and
+    the second-to-last of `b`."""
+    a, b = _array(ts[0], "np.dot"), _array(ts[1], "np.dot")
+    if a.ndim <= 2 and b.ndim <= 2:
+        return _matmul_type(ts, args)
+    if a.ndim == 0 or b.ndim == 0:
+        raise TypeError("np.dot of a 0-d array is not supported; multiply with *")
+    return _scalar_or_array(promote([a, b]), a.ndim - 1 + max(b.ndim - 1, 0))
+
+
+def _inner_type(ts, args):
+    a, b = _array(ts[0], "np.inner"), _array(ts[1], "np.inner")
+    if a.ndim == 0 or b.ndim == 0:
+        raise TypeError("np.inner of a 0-d array is not supported; multiply with *")
+    return _scalar_or_array(promote([a, b]), a.ndim + b.ndim - 2)
+
+
+def _einsum_type(ts, args):
+    subscripts, arrays = args[0], [_array(t, "np.einsum") for t in ts[1:]]
+    if not isinstance(subscripts, str):
+        raise TypeError("np.einsum needs its subscripts as a constant string")
+    _, output = parse(subscripts, [a.ndim for a in arrays])
+    return _scalar_or_array(promote(arrays), len(output))
+
+
+def _transpose_type(ts, args):
+    a, axes = _array(ts[0], "transpose"), args[1]
+    if axes is not None and (not isinstance(axes, tuple)
+                             or sorted(axes) != list(range(a.ndim))):
+        raise TypeError(f"the axes of a transpose of a {a.ndim}-d array must be a constant "
+                        f"permutation of 0..{a.ndim - 1}, got {axes!r}")
+    return a
+
+
+def _float_dtype(t):
+    """The dtype of NumPy's linear algebra on arrays of type t: ints are computed in float64."""
+    return t.dtype if t.is_float else "float64"
+
+
+def _square(ts, what):
+    a = _array(ts[0], what)
+    if a.ndim != 2:
+        raise TypeError(f"{what} needs a 2-d (square) array, got a {a.ndim}-d one; stacks of "
+                        "matrices are not supported")
+    return a
+
+
+def _linalg_matrix(what):
+    return lambda ts, args: ArrayT(_float_dtype(_square(ts, what)), 2)
+
+
+def _linalg_scalar(what):
+    return lambda ts, args: Scalar(_float_dtype(_square(ts, what)), strong=True)
+
+
+def _solve_type(ts, args):
+    a, b = _square(ts, "np.linalg.solve"), _array(ts[1], "np.linalg.solve")
+    if b.ndim not in (1, 2):
+        raise TypeError(f"np.linalg.solve needs a 1-d or 2-d right-hand side, got {b.ndim}-d")
+    return ArrayT(promote([ArrayT(_float_dtype(a), 2), ArrayT(_float_dtype(b), 1)]), b.ndim)
+
+
+NORM_ORDERS = (None, "fro", 1, -1, 2, -2, np.inf, -np.inf)
+
+
+def _norm_type(ts, args):
+    """np.linalg.norm(x, ord, axis, keepdims): of every element (ord None) or of vectors along
+    `axis`; matrix norms of a 2-d array with axis None."""
+    x, ord_, axis, keepdims = _array(ts[0], "np.linalg.norm"), *args[1:]
+    if not (ord_ in NORM_ORDERS or isinstance(ord_, (int, float)) and not isinstance(ord_, bool)):
+        raise TypeError(f"np.linalg.norm: ord={ord_!r} is not supported")
+    if axis is not None and not (isinstance(axis, int) and -x.ndim <= axis < x.ndim):
+        raise TypeError(f"np.linalg.norm: axis must be None or a constant integer below "
+                        f"{x.ndim}, got {axis!r}")
+    matrix = axis is None and x.ndim == 2 and ord_ is not None
+    if ord_ is not None and axis is None and x.ndim > 2:
+        raise TypeError(f"np.linalg.norm with ord={ord_!r} needs a 1-d or 2-d array or an axis")
+    if matrix and ord_ in (2, -2):
+        raise TypeError(f"the matrix norm ord={ord_!r} (singular values) is not supported")
+    if (matrix and ord_ not in NORM_ORDERS) or (not matrix and ord_ == "fro"):
+        raise TypeError(f"np.linalg.norm: ord={ord_!r} is not a norm of a {x.ndim}-d array")
+    if ord_ == 0:
+        raise TypeError("np.linalg.norm: ord=0 counts non-zero elements, which has no gradient")
+    dtype = _float_dtype(x)
+    if keepdims:
+        return ArrayT(dtype, x.ndim)
+    return _scalar_or_array(dtype, 0 if axis is None else x.ndim - 1)
 
 
 def _shape_rank(t):
@@ -132,7 +234,8 @@ for _fn in (np.cumsum, np.cumprod):
     declare(_fn.__name__, lambda a, axis, fn=_fn: fn(a, axis=axis), _scan_type, params=AXIS,
             positional=1)
 declare("matmul", lambda a, b: a @ b, _matmul_type, arity=2)
-declare("transpose", np.transpose, lambda ts, args: _array(ts[0], "transpose"))
+declare("transpose", lambda a, axes=None: np.transpose(a, axes), _transpose_type,
+        params={"axes": None})
 declare("reshape", np.reshape, _reshape_type, arity=2)
 declare("ravel", np.ravel, lambda ts, args: ArrayT(_array(ts[0], "ravel").dtype, 1))
 # constructors and copy allocate: two calls must never be merged into one array
@@ -248,18 +351,56 @@ declare("spread", _spread, _shaped_like)  # the gradient of a sum, spread over a
 declare("prod_others", _prod_others, lambda ts, args: _array(ts[0], "prod_others"))
 declare("cumsum_reverse", _cumsum_reverse, lambda ts, args: _array(ts[0], "cumsum_reverse"))
 declare("sum_to", _sum_to, _shaped_like)  # a broadcast gradient summed back to an operand's shape
-declare("outer", np.outer, lambda ts, args: ArrayT(broadcast(ts).dtype, 2))
+declare("outer", np.outer, lambda ts, args: ArrayT(promote([_array(t, "np.outer") for t in ts]),
+                                                     2), arity=2)
 declare("astype", lambda x, dtype: np.asarray(x).astype(dtype),
         lambda ts, args: (ArrayT(args[1], ts[0].ndim) if isinstance(ts[0], ArrayT)
                           else Scalar(args[1])))
 declare("broadcast_shape", lambda *shapes: np.broadcast_shapes(*shapes),
         lambda ts, args: TupleT((INT,) * max(len(t.elts) for t in ts)))
 
+
+# linear algebra; NumPy computes it in float64 for int arrays
+declare("dot", np.dot, _dot_type, arity=2, lowered=True)
+declare("inner", np.inner, _inner_type, arity=2, lowered=True)
+declare("einsum", np.einsum, _einsum_type, lowered=True)  # einsum(subscripts, *operands)
+declare("norm", np.linalg.norm, _norm_type, params={"ord": None, "axis": None, "keepdims": False},
+        lowered=True)
+declare("solve", np.linalg.solve, _solve_type, arity=2)
+declare("inv", np.linalg.inv, _linalg_matrix("np.linalg.inv"))
+declare("cholesky", np.linalg.cholesky, _linalg_matrix("np.linalg.cholesky"))
+declare("det", np.linalg.det, _linalg_scalar("np.linalg.det"))
+# slogdet's (sign, log|det|) is two primitives: only the second has a gradient
+declare("slogdet", lambda a: tuple(np.linalg.slogdet(a)),
+        lambda ts, args: TupleT((_linalg_scalar("np.linalg.slogdet")(ts, args),) * 2),
+        lowered=True)
+declare("slogdet_sign", lambda a: np.linalg.slogdet(a)[0], _linalg_scalar("np.linalg.slogdet"))
+declare("logabsdet", lambda a: np.linalg.slogdet(a)[1], _linalg_scalar("np.linalg.slogdet"))
+
+
+def cholesky_gradient(g, chol):
+    """The gradient of A for L = cholesky(A), given the gradient g of L. With
+    P = tril(L^T g) with its diagonal halved, S = L^-T P L^-1 is the gradient for a symmetric
+    change of A (Murray 2016, "Differentiation of the Cholesky decomposition"); NumPy reads only
+    A's lower triangle, so that triangle gets S + S^T, the diagonal S's own, the rest nothing.
+    Plain NumPy that Numba compiles too (backend/runtime.py)."""
+    p = np.tril(chol.T @ g)
+    p -= 0.5 * np.diag(np.diag(p))
+    inverse = np.linalg.inv(chol)
+    s = inverse.T @ p @ inverse
+    return np.tril(s + s.T) - np.diag(np.diag(s))
+
+
+declare("cholesky_grad", cholesky_gradient, lambda ts, args: ts[1])  # (g, L), for its rule
+
 # NumPy functions and methods of arrays -> the primitive they call (the `params` it declares)
 NUMPY_FUNCTIONS = {np.sum: "sum", np.mean: "mean", np.max: "amax", np.amax: "amax",
-                   np.min: "amin", np.amin: "amin", np.dot: "matmul", np.matmul: "matmul",
+                   np.min: "amin", np.amin: "amin", np.dot: "dot", np.matmul: "matmul",
                    np.where: "select", np.array: "list_stack", np.asarray: "list_stack",
                    np.fabs: "fabs", np.take: "take_axis",  # np.abs is abs
+                   np.outer: "outer", np.inner: "inner", np.linalg.norm: "norm",
+                   np.linalg.slogdet: "slogdet",
+                   **{getattr(np.linalg, n): n for n in ("solve", "inv", "cholesky", "det")},
                    **{getattr(np, n): n for n in ("prod", "var", "std", "argmax", "argmin",
                                                   "cumsum", "cumprod",
                                                   "transpose", "reshape", "ravel", "copy",
@@ -267,7 +408,7 @@ NUMPY_FUNCTIONS = {np.sum: "sum", np.mean: "mean", np.max: "amax", np.amax: "ama
                                                   "empty", "zeros_like", "ones_like",
                                                   "empty_like", "arange", "take_along_axis")}}
 ARRAY_METHODS = {"sum": "sum", "mean": "mean", "max": "amax", "min": "amin", "reshape": "reshape",
-                 "ravel": "ravel", "flatten": "ravel", "transpose": "transpose", "dot": "matmul",
+                 "ravel": "ravel", "flatten": "ravel", "transpose": "transpose", "dot": "dot",
                  "copy": "copy", **{n: n for n in ("prod", "var", "std", "argmax", "argmin",
                                                    "cumsum", "cumprod")},
                  "take": "take_axis"}

@@ -8,6 +8,7 @@ from .ir import Function
 from .passes.augment import lower_augmented
 from .passes.indexing import lower_advanced_indexing
 from .passes.lists import resolve_lists
+from .passes.lower import lower_compound
 from .passes.pipeline import optimize
 from .passes.renumber import renumber
 from .passes.scalarize import scalarize_tuple_args
@@ -25,6 +26,8 @@ def compile_ir(pyfn, arg_types, structures=None, capture=True) -> Function:
         infer_types(fn, arg_types)
     lower_augmented(fn)
     if lower_advanced_indexing(fn):
+        infer_types(fn, arg_types)
+    if lower_compound(fn):
         infer_types(fn, arg_types)
     while scalarize_tuple_args(fn):
         infer_types(fn, arg_types)

@@ -962,7 +962,10 @@ class Frontend:
         if isinstance(v, complex):
             raise self.error("complex numbers are not supported", node, cls=UnsupportedType)
         if isinstance(v, str):
-            raise self.error("strings are not supported", node, cls=UnsupportedType)
+            raise self.error("strings are not supported", node, cls=UnsupportedType,
+                             hint="a string is accepted only as an option of a NumPy call, "
+                             "written in the call: np.einsum('ij,jk->ik', a, b), "
+                             "np.linalg.norm(x, 'fro')")
         if isinstance(v, np.ndarray):
             raise self.error(f"{what} holds a NumPy array, which can only be captured on its own",
                              node, hint="pass it as an argument, or read it from a global or "
@@ -1098,7 +1101,7 @@ class Frontend:
         if isinstance(base, Static):
             return self.attribute_of_static(base, node)
         if node.attr == "T":
-            return self.emit("transpose", base)
+            return self.emit("transpose", base, None)
         return self.emit("getattr", base, node.attr)
 
     def expr_BinOp(self, node):
@@ -1304,6 +1307,8 @@ class Frontend:
                 raise self.error("np.clip needs the array to clip", node)
             return self.clip(self.value(node.args[0]), node.args[1:], node.keywords, node,
                              "np.clip")
+        if obj is np.einsum:
+            return self.einsum(node)
         prim = _numpy_function(obj)
         if prim == "list_stack" and obj is not np.stack and (len(node.args) != 1 or node.keywords):
             raise self.error(f"{describe(obj)} takes just the list or array to convert", node,
@@ -1421,7 +1426,7 @@ class Frontend:
         if prim is None:
             raise self.error(f"the method .{node.func.attr}() is not supported", node)
         args = node.args
-        if prim == "reshape" and len(args) > 1:  # a.reshape(2, 3)
+        if prim in ("reshape", "transpose") and len(args) > 1:  # a.reshape(2, 3)
             args = [ast.Tuple(elts=list(args), ctx=ast.Load(), lineno=node.lineno,
                               col_offset=node.col_offset)]
         return self.call_array_primitive(prim, args, node.keywords, node,
@@ -1489,8 +1494,27 @@ class Frontend:
         self.at(node)
         return self.emit(prim, *values)
 
+    def einsum(self, node):
+        """np.einsum('ij,jk->ik', a, b): the subscripts must be a string written in the call."""
+        first = node.args[0] if node.args else None
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            raise self.error("np.einsum needs its subscripts as a string literal, like "
+                             "np.einsum('ij,jk->ik', a, b)", node, cls=UnsupportedType,
+                             hint="write the subscripts in the call; a string computed or stored "
+                             "in a variable is not supported")
+        if node.keywords:
+            raise self.error(f"np.einsum does not take the keyword argument "
+                             f"{node.keywords[0].arg!r}", node)
+        if len(node.args) < 2:
+            raise self.error("np.einsum needs at least one operand", node)
+        operands = [self.value(a) for a in node.args[1:]]
+        self.at(node)
+        return self.emit("einsum", first.value, *operands)
+
     def option(self, name, node, what):
-        """A compile-time option (axis, dtype, keepdims) of an array primitive."""
+        """A compile-time option (axis, dtype, keepdims, ord) of an array primitive."""
+        if name != "dtype" and isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value  # ord='fro'
         if name == "dtype":
             v = self.expr(node)
             if isinstance(v, Static) and v.obj in DTYPES:

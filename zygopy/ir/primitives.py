@@ -49,6 +49,9 @@ class Primitive:
     positional: int | None = None  # how many of `params` may be given by position (None: all)
     # those of `params` that are run-time operands (np.arange's stop), not compile-time options
     operand_params: tuple = ()
+    # rewritten into other primitives once operand types are known (passes/lower.py): it never
+    # reaches the adjoint pass or a backend, so it has no rule and no lowering of its own
+    lowered: bool = False
 
 
 def _numeric(t):

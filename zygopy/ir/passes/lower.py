@@ -1,0 +1,229 @@
+"""NumPy functions rewritten into simpler primitives once operand ranks are known, so that their
+gradients follow from those primitives' rules and they compile to what Numba has.
+
+np.einsum (and np.dot, np.inner, matmul of a vector with a stack, which are einsums) becomes
+transposes, reshapes, matrix products and sums: each pair of operands is contracted by one
+matrix product (BLAS), batched over the dimensions both keep, or by a broadcast product where
+they share no summed dimension. np.linalg.norm becomes sums, absolute values and square roots;
+np.linalg.slogdet a tuple of its sign and log|det|.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import array_primitives  # noqa: F401  (declares the primitives lowered here)
+from ..einsum import LETTERS, parse
+from ..ir import Function, Stmt, substitute
+from ..primitives import PRIMITIVES
+
+
+def lower_compound(fn: Function) -> bool:
+    """Rewrite every statement of a `lowered` primitive (and matmul of a vector with a stack of
+    matrices); operand types must be known. Returns whether anything changed."""
+    mapping = {}
+    for b in fn.blocks:
+        stmts = []
+        for s in b.stmts:
+            lowering = LOWERINGS.get(s.op)
+            emit = Emitter(fn, s.line)
+            result = lowering(emit, *s.args) if lowering is not None else None
+            if result is None:
+                stmts.append(s)
+                continue
+            stmts += emit.stmts
+            mapping[s.var] = result
+        b.stmts = stmts
+    if mapping:
+        substitute(fn, mapping)
+    return bool(mapping)
+
+
+class Emitter:
+    """Appends statements at the line of the statement they replace; returns their values."""
+
+    def __init__(self, fn, line):
+        self.fn, self.line, self.stmts = fn, line, []
+
+    def __call__(self, op, *args):
+        var = self.fn.new_var()
+        self.stmts.append(Stmt(var, op, list(args), self.line))
+        return var
+
+
+def _ndim(v):
+    return getattr(v.type, "ndim", 0)
+
+
+# ---- einsum -----------------------------------------------------------------------------------
+
+class Contraction:
+    """The einsum lowering of one statement: operands as (value, letters), and each letter's
+    size read, when a reshape needs it, from the first operand that has it."""
+
+    def __init__(self, emit, operands, inputs):
+        self.emit = emit
+        self.where = {}  # letter -> (operand, axis)
+        self.shapes, self.sizes = {}, {}
+        for x, letters in zip(operands, inputs, strict=True):
+            for axis, letter in enumerate(letters):
+                self.where.setdefault(letter, (x, axis))
+
+    def size(self, letter):
+        if letter not in self.sizes:
+            x, axis = self.where[letter]
+            if x not in self.shapes:
+                self.shapes[x] = self.emit("getattr", x, "shape")
+            self.sizes[letter] = self.emit("getindex", self.shapes[x], axis)
+        return self.sizes[letter]
+
+    def product(self, letters):
+        """The number of elements of dimensions `letters`, an int value."""
+        out = 1
+        for letter in letters:
+            out = self.size(letter) if out == 1 else self.emit("mul", out, self.size(letter))
+        return out
+
+    def reshape(self, x, dims):
+        """x reshaped; `dims` holds letters (their sizes) and products of letters (tuples)."""
+        sizes = [self.product(d) if isinstance(d, tuple) else
+                 1 if d == 1 else self.size(d) for d in dims]
+        return self.emit("reshape", x, self.emit("tuple", *sizes))
+
+    def permute(self, x, letters, order):
+        """x with its dimensions (named `letters`) in the order `order`."""
+        if letters == order:
+            return x
+        axes = tuple(letters.index(letter) for letter in order)
+        return self.emit("transpose", x, None if axes == tuple(range(len(axes)))[::-1] else axes)
+
+    def diagonal(self, x, letters):
+        """Repeated letters in one operand ('ii'): only the diagonal counts. The two dimensions
+        go first and are merged; every (n + 1)-th row of the merge is the diagonal."""
+        while len(set(letters)) < len(letters):
+            letter = next(c for c in letters if letters.count(c) > 1)
+            first = letters.index(letter)
+            second = letters.index(letter, first + 1)
+            rest = "".join(c for k, c in enumerate(letters) if k not in (first, second))
+            x = self.permute(x, letters, letter + letter + rest)
+            x = self.reshape(x, [(letter, letter), *rest])
+            step = self.emit("add", self.size(letter), 1)
+            x = self.emit("getindex", x, self.emit("slice", None, None, step))
+            letters = letter + rest
+        return x, letters
+
+    def sum_out(self, x, letters, keep):
+        """x summed over the dimensions whose letters are not in `keep`."""
+        gone = tuple(k for k, c in enumerate(letters) if c not in keep)
+        if gone:
+            axis = None if len(gone) == len(letters) else gone[0] if len(gone) == 1 else gone
+            x = self.emit("sum", x, axis, False)
+        return x, "".join(c for c in letters if c in keep)
+
+    def matrix(self, x, letters, rows, cols, batch):
+        """x as (batch..., rows, cols) with rows and cols merged; without batch dimensions a
+        vector where there are no rows or no columns, as matmul takes it."""
+        x = self.permute(x, letters, batch + rows + cols)
+        if not batch and (not rows or not cols):
+            return x if len(rows + cols) == 1 else self.reshape(x, [tuple(rows + cols)])
+        if len(rows) == 1 and len(cols) == 1:
+            return x
+        return self.reshape(x, [*batch, tuple(rows), tuple(cols)])
+
+    def pair(self, a, b, keep):
+        """Contract the operands a and b, (value, letters) each, keeping the letters in `keep`."""
+        (x, xl), (y, yl) = a, b
+        x, xl = self.sum_out(x, xl, keep | set(yl))
+        y, yl = self.sum_out(y, yl, keep | set(xl))
+        batch = "".join(c for c in xl if c in yl and c in keep)
+        summed = "".join(c for c in xl if c in yl and c not in keep)
+        free_x = "".join(c for c in xl if c not in yl)
+        free_y = "".join(c for c in yl if c not in xl)
+        out = batch + free_x + free_y
+        if not summed:  # a broadcast product: x's free dimensions before y's
+            x = self.permute(x, xl, batch + free_x)
+            if free_y and (batch or free_x):
+                x = self.reshape(x, [*batch, *free_x, *[1] * len(free_y)])
+            y = self.permute(y, yl, batch + free_y)
+            if batch and free_x:
+                y = self.reshape(y, [*batch, *[1] * len(free_x), *free_y])
+            return self.emit("mul", x, y), out
+        z = self.emit("matmul", self.matrix(x, xl, free_x, summed, batch),
+                      self.matrix(y, yl, summed, free_y, batch))
+        if len(free_x) > 1 or len(free_y) > 1 or (batch and not (free_x and free_y)):
+            z = self.reshape(z, list(out))
+        return z, out
+
+
+def einsum(emit, subscripts, *operands):
+    inputs, output = parse(subscripts, [_ndim(x) for x in operands])
+    c = Contraction(emit, operands, inputs)
+    terms = [c.diagonal(x, letters) for x, letters in zip(operands, inputs, strict=True)]
+    x, letters = terms[0]
+    for k in range(1, len(terms)):
+        keep = set(output).union(*[t[1] for t in terms[k + 1:]])
+        x, letters = c.pair((x, letters), terms[k], keep)
+    x, letters = c.sum_out(x, letters, set(output))
+    return c.permute(x, letters, output)
+
+
+def _letters(n, skip=""):
+    return "".join(c for c in LETTERS if c not in skip)[:n]
+
+
+def dot(emit, a, b):
+    """np.dot: a matrix product up to 2-d; beyond, a sum over a's last and b's second-to-last
+    dimension."""
+    if _ndim(a) <= 2 and _ndim(b) <= 2:
+        return emit("matmul", a, b)
+    xs = _letters(_ndim(a) - 1) + "z"
+    ys = _letters(_ndim(b), skip=xs)
+    ys = ys[:-2] + "z" + ys[-1] if len(ys) > 1 else "z"
+    return einsum(emit, f"{xs},{ys}->{xs[:-1]}{ys.replace('z', '')}", a, b)
+
+
+def inner(emit, a, b):
+    """np.inner: a sum over the last dimension of both."""
+    xs = _letters(_ndim(a) - 1) + "z"
+    ys = _letters(_ndim(b) - 1, skip=xs) + "z"
+    return einsum(emit, f"{xs},{ys}->{xs[:-1]}{ys[:-1]}", a, b)
+
+
+def matmul(emit, a, b):
+    """A vector with a stack of matrices (NumPy's matmul takes it as a row or a column): an
+    einsum. Other matrix products stay as they are."""
+    if not (_ndim(a) == 1 and _ndim(b) > 2 or _ndim(b) == 1 and _ndim(a) > 2):
+        return None
+    if _ndim(a) == 1:
+        ys = _letters(_ndim(b) - 2) + "zy"
+        return einsum(emit, f"z,{ys}->{ys[:-2]}y", a, b)
+    xs = _letters(_ndim(a) - 2) + "yz"
+    return einsum(emit, f"{xs},z->{xs[:-1]}", a, b)
+
+
+# ---- norms and determinants -------------------------------------------------------------------
+
+def norm(emit, x, ord_, axis, keepdims):
+    """np.linalg.norm as reductions (its type rule has refused what is not one)."""
+    if not x.type.is_float:
+        x = emit("astype", x, "float64")
+    if axis is None and _ndim(x) == 2 and ord_ not in (None, "fro"):  # a matrix norm
+        along = 0 if abs(ord_) == 1 else 1  # 1: the largest column sum; inf: row sum
+        sums = emit("sum", emit("abs", x), along, keepdims)
+        return emit("amax" if ord_ > 0 else "amin", sums, None, keepdims)
+    if ord_ in (None, 2, "fro"):
+        return emit("sqrt", emit("sum", emit("mul", x, x), axis, keepdims))
+    size = emit("abs", x)
+    if ord_ in (np.inf, -np.inf):
+        return emit("amax" if ord_ > 0 else "amin", size, axis, keepdims)
+    if ord_ == 1:
+        return emit("sum", size, axis, keepdims)
+    return emit("pow", emit("sum", emit("pow", size, float(ord_)), axis, keepdims), 1.0 / ord_)
+
+
+def slogdet(emit, a):
+    return emit("tuple", emit("slogdet_sign", a), emit("logabsdet", a))
+
+
+LOWERINGS = {"einsum": einsum, "dot": dot, "inner": inner, "matmul": matmul, "norm": norm,
+             "slogdet": slogdet}
+assert all(name in LOWERINGS for name, p in PRIMITIVES.items() if p.lowered)
