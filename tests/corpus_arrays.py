@@ -279,6 +279,13 @@ def red_var_std(a):
             + np.sum(np.std(a, axis=-1, keepdims=True) * a) + np.var(a, axis=(0, 1), ddof=1))
 
 
+# std where every element is equal (c): a kink, where the gradient is 0 (a subgradient; the
+# central difference is 0 by symmetry), not 0 / 0
+@case(A((3, 4)), np.full(4, 0.75), evaluator=True)
+def red_std_at_zero(a, c):
+    return np.std(c) + np.sum(c.std(axis=0, keepdims=True) * a[0]) + np.sum(a.std(axis=1))
+
+
 # argmax/argmin: integer results used as indices and as values; distinct values, no ties
 @case(Distinct((3, 4)), evaluator=True)
 def red_argmax_argmin(a):

@@ -12,8 +12,10 @@ statements add to the scalar ones:
                  writes `b3[1:] = ...`, whole-array `b3 += e` / `*=`, also into the arguments
   loops          `for j in range(len(b3))` (recurrences `b3[j] = c * b3[j - 1] + ...`),
                  `for v in a0`, `for j, v in enumerate(a0)`
-  NumPy calls    ufuncs, `np.maximum`/`minimum`/`where`, `sum`/`mean`/`max`/`min` (with `axis` on
-                 `w`), `@`/`np.dot`, `.T`, `np.concatenate`, `np.stack`, reversed and shifted slices
+  NumPy calls    ufuncs, `np.maximum`/`minimum`/`where`/`square`/`clip`/`logaddexp`,
+                 `sum`/`mean`/`max`/`min`/`prod`/`var`/`std`/`argmax`, `cumsum`/`cumprod` (with
+                 `axis` and `keepdims` on `w`: a softmax's max-subtraction), `@`/`np.dot`, `.T`,
+                 `np.concatenate`, `np.stack`, reversed and shifted slices
   index arrays   reads `b3[np.arange(len(a0)) // 2]` (elements repeat: a scatter-add back),
                  `w[rows, cols]`, `np.take`, `np.take_along_axis`, masked sums `np.sum(b3[b3 > c])`,
                  writes `b3[idx] = e`, `b3[idx] += e`, `b3[b3 > c] = e`
@@ -33,7 +35,8 @@ UFUNC = ["np.sin({})", "np.cos({})", "np.tanh({})", "np.arctan({})"]
 # index arrays of length m into an array of length m (`a0` has it): repeated, shifted, reversed
 INDEX_ARRAYS = ["np.arange(len(a0)) // 2", "(np.arange(len(a0)) + 1) % len(a0)",
                 "np.arange(len(a0))[::-1]", "(2 * np.arange(len(a0))) % len(a0)"]
-REDUCE = ["np.sum({})", "np.mean({})", "np.max({})", "np.min({})", "{}.sum()"]
+REDUCE = ["np.sum({})", "np.mean({})", "np.max({})", "np.min({})", "{}.sum()",
+          "np.prod(1.5 + np.sin{})", "np.var({})", "{}.std(ddof=1)", "np.sum({}, keepdims=True)[0]"]
 
 
 class ArrayGen(_Gen):
@@ -86,7 +89,9 @@ class ArrayGen(_Gen):
             return self.one_of(lambda: f"np.dot({a()}, {a()})", lambda: f"({a()} @ {a()})")
         w = self.rng.choice(sc.matrices)
         return self.one_of(lambda: f"np.sum({w})", lambda: f"np.sum({w} * {self.fexpr(sc, 0)})",
-                           lambda: f"({a()} @ {w} @ {a()})", lambda: f"np.max({w})")
+                           lambda: f"({a()} @ {w} @ {a()})", lambda: f"np.max({w})",
+                           lambda: f"{w}.var(axis=(0, 1))",
+                           lambda: f"{w}[0, np.argmax({w}[0])] * {w}.argmin(axis=1)[-1]")
 
     def aexpr(self, sc, depth):
         """A 1-d float array of length m, bounded if the variables it reads are."""
@@ -96,7 +101,7 @@ class ArrayGen(_Gen):
         kind = self.pick({"bin": 25, "scalar": 12, "div": 4, "ufunc": 16, "exp": 3, "log": 3,
                           "sqrt": 3, "pow": 3, "abs": 2, "minmax": 5, "where": 5,
                           "matvec": 8 if sc.matrices else 0, "shuffle": 5, "atan2": 2,
-                          "gather": 4})
+                          "gather": 4, "numpy": 5})
         d = depth - 1
 
         def a():
@@ -144,7 +149,12 @@ class ArrayGen(_Gen):
                                lambda: f"np.mean({w} * {self.fexpr(sc, 0)}, "
                                        f"axis={self.rng.randint(0, 1)})",
                                lambda: f"np.max({w}, axis={self.rng.randint(0, 1)})",
-                               lambda: f"np.tanh({w} @ {a()} + {a()})")
+                               lambda: f"np.tanh({w} @ {a()} + {a()})",
+                               lambda: self.softmax_row(w),
+                               lambda: f"np.prod(1.0 + 0.5 * np.sin({w}), axis=(-1,))",
+                               lambda: f"np.std({w}, axis=0, keepdims=True)[0]",
+                               lambda: f"np.cumsum({w}, axis={self.rng.randint(0, 1)})[-1]",
+                               lambda: f"{w}.min(axis=1, keepdims=True)[:, 0]")
         if kind == "shuffle":  # the same length, other elements
             v = self.rng.choice(sc.arrays)
             return self.one_of(lambda: f"{v}[::-1]", lambda: f"np.concatenate(({v}[1:], {v}[:1]))",
@@ -153,7 +163,20 @@ class ArrayGen(_Gen):
                                lambda: f"np.stack(({a()}, {a()}), axis=1).sum(axis=1)")
         if kind == "gather":
             return self.gather(sc, a)
+        if kind == "numpy":
+            lo = self.const()
+            return self.one_of(lambda: f"np.square({a()})",
+                               lambda: f"np.clip({a()}, {lo}, {lo} + 1.0)",
+                               lambda: f"{a()}.clip(None, {lo})",
+                               lambda: f"np.logaddexp({a()}, {a()})",
+                               lambda: f"(np.cumsum({a()}) / len(a0))",
+                               lambda: f"np.cumprod(1.0 + 0.5 * np.tanh({a()}))")
         return f"np.arctan2({a()}, 2.0 + np.cos({a()}))"
+
+    def softmax_row(self, w):
+        """A row of the softmax of `w`'s rows, as users write it (max-subtraction, keepdims)."""
+        e = f"np.exp({w} - np.max({w}, axis=-1, keepdims=True))"
+        return f"({e} / np.sum({e}, axis=-1, keepdims=True))[{self.rng.randint(0, 1)}]"
 
     def gather(self, sc, a):
         """Elements picked by an index array (a length-m result)."""
@@ -476,8 +499,9 @@ def array_constructs(source: str, main: str) -> Counter:
             if (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
                     and f.value.id == "np"):
                 out[f"np.{f.attr}"] += 1
-                if any(k.arg == "axis" for k in node.keywords):
-                    out["axis="] += 1
+                for k in node.keywords:
+                    if k.arg in ("axis", "keepdims"):
+                        out[f"{k.arg}="] += 1
             elif isinstance(f, ast.Attribute) and f.attr in ("sum", "copy", "append"):
                 out[f".{f.attr}()"] += 1
         elif t is ast.Attribute and node.attr == "T":

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..ir.array_primitives import reduced_axes
 from ..ir.primitives import PRIMITIVES
-from .rules import RULES, Sym, _prim, _zero
+from .rules import RULES, Sym, _prim, _zero, select
 
 (spread, transpose, reshape, matmul, outer, getattr_, getindex, eq, sum_, mean, prod_others, sum_to,
  ravel, solve, inv, cholesky_grad) = map(
@@ -82,8 +82,12 @@ def _var(g, y, a, axis, ddof, keepdims):
 
 
 def _std(g, y, a, axis, ddof, keepdims):
+    # where the elements are all equal (std 0, a kink) the centred values are 0: the gradient
+    # is 0 there, a subgradient, rather than 0 / 0
     centred = a - mean(a, axis, True)
-    return _spread(g / y, a, axis, keepdims) * centred / (_count(a, axis) - ddof), None, None, None
+    safe = select(y == 0.0, 1.0, y)
+    return (_spread(g / safe, a, axis, keepdims) * centred / (_count(a, axis) - ddof),
+            None, None, None)
 
 
 def _scan_back(g, a, axis):
