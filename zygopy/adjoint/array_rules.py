@@ -232,3 +232,4 @@ ELEMENTWISE = {n for n, p in PRIMITIVES.items()
                if p.elementwise and RULES.get(n, _zero) is not _zero}
 
 from . import list_rules  # noqa: E402,F401  (registers the rules of lists in the same table)
+from . import nn_rules  # noqa: E402, F401  (the neural-network primitives' rules)

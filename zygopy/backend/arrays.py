@@ -13,6 +13,9 @@ HELPERS = {"erf": "zy_erf", "erfc": "zy_erfc"}  # elementwise on arrays, where N
 LINALG = {"solve": "np.linalg.solve({})", "inv": "np.linalg.inv({})", "det": "np.linalg.det({})",
           "cholesky": "np.linalg.cholesky({})", "cholesky_grad": "zy_cholesky_grad({})",
           "slogdet_sign": "np.linalg.slogdet({})[0]", "logabsdet": "np.linalg.slogdet({})[1]"}
+# primitives that are one compiled kernel each (nn_kernels.py), called with their operands
+KERNELS = {op: "zy_" + op for op in ("conv2d", "conv2d_grad_input", "conv2d_grad_weight",
+                                     "maxpool2d", "maxpool2d_grad")}
 
 
 def is_array(a) -> bool:
@@ -25,6 +28,8 @@ def array_expression(s, args) -> str | None:
     prim = PRIMITIVES[op]  # an operator (a + b) stays one on arrays
     if prim.elementwise and prim.symbol is None and any(is_array(a) for a in ops):
         return f"{HELPERS.get(op) or 'np.' + prim.numpy}({', '.join(args)})"
+    if op in KERNELS:
+        return f"{KERNELS[op]}({', '.join(args)})"
     if op in REDUCTIONS:
         return _reduction(s, args[0])
     if op in SCANS:

@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit, types
 from numba.typed import List
 from zygopy.backend.runtime import *
+from zygopy.backend.nn_kernels import *
 """
 # Out-of-range indices raise IndexError as in Python instead of reading stray memory; set
 # ZYGOPY_BOUNDSCHECK=0 to trade that check for speed in indexing-heavy loops.

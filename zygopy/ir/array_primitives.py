@@ -420,3 +420,4 @@ __all__ = ["NUMPY_FUNCTIONS", "ARRAY_METHODS", "SEQUENCE_ARGUMENT", "DTYPES", "F
            "INDEXING_SUGAR"]
 
 from . import list_primitives  # noqa: E402,F401  (registers the list primitives in the same table)
+from . import nn_primitives  # noqa: E402, F401  (conv2d and maxpool2d: the same table)

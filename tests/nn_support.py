@@ -1,0 +1,49 @@
+"""Helpers for the zygopy.nn tests: gradients from the reference evaluator (no Numba compile: the
+layers' adjoint IR run on NumPy) and central finite differences over every array of a model."""
+import numpy as np
+
+from zygopy import api
+from zygopy.backend import tiered
+from zygopy.ir.evaluate import evaluate_gradient
+from zygopy.nn.saving import named_arrays
+
+
+def interpreted_gradient(f, *args):
+    """zygopy.withgradient(f, *args), computed by the evaluator from the same adjoint IR."""
+    c, sig, wrt = api._compiled(f, args, None)
+    with np.errstate(all="ignore"):
+        value, grads = evaluate_gradient(c.adjoint, sig.arguments)
+    value, grads = tiered._like_compiled(c, sig.arguments, value, grads)
+    return value, api._per_argument(c, sig, args, wrt, grads)
+
+
+def finite_differences(f, args, k):
+    """{name: array} central differences of f(*args) with respect to every array in args[k]
+    (a model, or an array), one element at a time, in float64."""
+    target = args[k]
+    arrays = {"": target} if isinstance(target, np.ndarray) else named_arrays(target)
+    out = {}
+    for name, a in arrays.items():
+        g = np.zeros(a.shape)
+        for idx in np.ndindex(a.shape):
+            old = a[idx]
+            h = 1e-6 * max(1.0, abs(old))
+            a[idx] = old + h
+            up = float(f(*args))
+            a[idx] = old - h
+            down = float(f(*args))
+            a[idx] = old
+            g[idx] = (up - down) / (2 * h)
+        out[name] = g
+    return out
+
+
+def assert_matches_finite_differences(f, args, k, grads, rtol=1e-6, atol=1e-8):
+    """Tolerances: float64, h = 1e-6 relative; the functions tested here are smooth at the points
+    drawn and |f| = O(1), so truncation (h^2) and rounding (eps/h ~ 2e-10) errors stay far below
+    atol, while a wrong rule is off by O(1)."""
+    expected = finite_differences(f, args, k)
+    got = {"": grads} if isinstance(grads, np.ndarray) else named_arrays(grads)
+    assert set(got) == set(expected), f"gradient arrays {sorted(got)} for {sorted(expected)}"
+    for name, e in expected.items():
+        np.testing.assert_allclose(got[name], e, rtol=rtol, atol=atol, err_msg=name or "array")

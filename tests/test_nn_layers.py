@@ -1,0 +1,196 @@
+"""zygopy.nn's layers, activations and losses: gradients against central finite differences
+(float64, small sizes, through the evaluator of the adjoint IR so that no test waits on Numba),
+the compiled convolution and pooling kernels against their NumPy definitions, and one model's
+compiled gradient against the evaluator's."""
+import numpy as np
+import pytest
+
+import zygopy
+from zygopy import nn
+from zygopy.backend import nn_kernels
+from zygopy.ir import nn_primitives
+
+from .nn_support import assert_matches_finite_differences, interpreted_gradient
+
+F64 = np.float64
+
+
+def rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def total(layer, x, w):
+    """A scalar of the layer's output whose gradient differs at every output element."""
+    return np.sum(layer(x) * w)
+
+
+def weights_for(layer, x):
+    return rng(9).normal(size=np.shape(layer(x)))
+
+
+GEOMETRIES = [(1, 0, 1), (1, 1, 1), (2, 1, 1), (1, 2, 2), (2, 0, 2), (3, 1, 1)]
+
+
+@pytest.mark.parametrize("stride,padding,dilation", GEOMETRIES)
+def test_conv_kernel_matches_its_definition(stride, padding, dilation):
+    r = rng()
+    x, w = r.normal(size=(2, 7, 6, 3)), r.normal(size=(3, 2, 3, 4))
+    y = nn_primitives.conv2d(x, w, stride, padding, dilation)
+    np.testing.assert_allclose(nn_kernels.zy_conv2d(x, w, stride, padding, dilation), y,
+                               rtol=1e-12, atol=1e-12)
+    # the definition itself, one output element written out
+    xp = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    b, i, j, o = 1, y.shape[1] - 1, y.shape[2] - 1, 2
+    direct = sum(xp[b, i * stride + p * dilation, j * stride + q * dilation, c] * w[p, q, c, o]
+                 for p in range(3) for q in range(2) for c in range(3))
+    assert y[b, i, j, o] == pytest.approx(direct, rel=1e-12)
+    g = r.normal(size=y.shape)
+    np.testing.assert_allclose(
+        nn_kernels.zy_conv2d_grad_input(g, w, x.shape, stride, padding, dilation),
+        nn_primitives.conv2d_grad_input(g, w, x.shape, stride, padding, dilation), atol=1e-12)
+    np.testing.assert_allclose(
+        nn_kernels.zy_conv2d_grad_weight(g, x, w.shape, stride, padding, dilation),
+        nn_primitives.conv2d_grad_weight(g, x, w.shape, stride, padding, dilation), atol=1e-12)
+
+
+def test_maxpool_kernel_matches_its_definition():
+    x = rng().normal(size=(2, 5, 7, 3))  # ragged edges are dropped
+    y = nn_primitives.maxpool2d(x, 2)
+    assert y.shape == (2, 2, 3, 3)
+    assert y[1, 1, 2, 0] == x[1, 2:4, 4:6, 0].max()
+    np.testing.assert_array_equal(nn_kernels.zy_maxpool2d(x, 2), y)
+    g = rng(1).normal(size=y.shape)
+    np.testing.assert_array_equal(nn_kernels.zy_maxpool2d_grad(g, x, 2),
+                                  nn_primitives.maxpool2d_grad(g, x, 2))
+
+
+@pytest.mark.parametrize("stride,padding,dilation", GEOMETRIES[:4])
+def test_conv_layer_gradients(stride, padding, dilation):
+    layer = nn.Conv((3, 2), (2, 3), np.tanh, stride=stride,
+                    padding=padding, dilation=dilation, rng=rng(), dtype=F64)
+    layer.bias[:] = rng(2).normal(size=3)
+    x = rng(1).normal(size=(2, 6, 5, 2))
+    w = weights_for(layer, x)
+    _, (g, gx, _) = interpreted_gradient(total, layer, x, w)
+    assert_matches_finite_differences(total, [layer, x, w], 0, g)
+    assert_matches_finite_differences(total, [layer, x, w], 1, gx)
+
+
+LAYERS = {
+    "dense": lambda: (nn.Dense(4, 3, nn.sigmoid, rng=rng(), dtype=F64), (5, 4)),
+    "dense_no_bias": lambda: (nn.Dense(4, 3, bias=False, rng=rng(), dtype=F64), (5, 4)),
+    "maxpool": lambda: (nn.MaxPool(2), (2, 4, 5, 3)),
+    "meanpool": lambda: (nn.MeanPool(2), (2, 4, 5, 3)),
+    "globalmeanpool": lambda: (nn.GlobalMeanPool(), (2, 3, 4, 3)),
+    "chain": lambda: (nn.Chain(nn.Conv(3, (2, 4), nn.relu, padding=1, rng=rng(), dtype=F64),
+                               nn.MaxPool(2), nn.flatten,
+                               nn.Dense(16, 3, nn.gelu, rng=rng(1), dtype=F64)), (2, 4, 4, 2)),
+    "skip": lambda: (nn.SkipConnection(nn.Dense(4, 4, np.tanh, rng=rng(), dtype=F64), np.add),
+                     (3, 4)),
+}
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_gradients(name):
+    layer, shape = LAYERS[name]()
+    x = rng(3).normal(size=shape)
+    w = weights_for(layer, x)
+    _, (g, gx, _) = interpreted_gradient(total, layer, x, w)
+    assert_matches_finite_differences(total, [layer, x, w], 1, gx)
+    if nn.saving.named_arrays(layer):
+        assert_matches_finite_differences(total, [layer, x, w], 0, g)
+
+
+ACTIVATIONS = ["relu", "leakyrelu", "elu", "gelu", "sigmoid", "softplus", "swish", "identity"]
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_gradients(name):
+    f = getattr(nn, name)
+    x = rng().normal(size=(3, 5)) * 3
+    x[np.abs(x) < 0.1] += 0.3  # away from the kinks at 0
+
+    def loss(x):
+        return np.sum(f(x) * np.cos(x))
+    _, (gx,) = interpreted_gradient(loss, x)
+    assert_matches_finite_differences(loss, [x], 0, gx)
+
+
+def test_sigmoid_and_softplus_stay_finite_far_out():
+    x = np.array([-800.0, -30.0, 0.0, 30.0, 800.0])
+    assert np.all(np.isfinite(nn.sigmoid(x))) and np.all(np.isfinite(nn.softplus(x)))
+    np.testing.assert_allclose(nn.sigmoid(x), 1 / (1 + np.exp(-np.clip(x, -700, 700))),
+                               atol=1e-300)
+    np.testing.assert_allclose(nn.softplus(x)[1:4], np.log1p(np.exp(x[1:4])))
+
+
+def _targets(kind, shape, r):
+    if kind == "onehot":
+        return np.eye(shape[1])[r.integers(0, shape[1], shape[0])]
+    if kind == "prob":
+        p = r.uniform(0.1, 1.0, shape)
+        return p / p.sum(axis=1, keepdims=True)
+    if kind == "binary":
+        return r.integers(0, 2, shape).astype(F64)
+    return r.normal(size=shape)
+
+
+LOSSES = [("mse", "real", "real"), ("mae", "real", "real"), ("huber", "real", "real"),
+          ("crossentropy", "prob", "onehot"), ("binarycrossentropy", "unit", "binary"),
+          ("logitbinarycrossentropy", "real", "binary"), ("kldivergence", "prob", "prob")]
+
+
+@pytest.mark.parametrize("name,pred,target", LOSSES)
+def test_loss_gradients(name, pred, target):
+    r = rng()
+    shape = (4, 3)
+    yhat = (_targets("prob", shape, r) if pred == "prob" else r.uniform(0.1, 0.9, shape)
+            if pred == "unit" else r.normal(size=shape) * 2)
+    y = _targets(target, shape, r)
+    if name == "mae":
+        yhat = y + np.where(r.uniform(size=shape) > 0.5, 1, -1) * r.uniform(0.1, 1.0, shape)
+    f = getattr(nn, name)
+
+    def loss(yhat, y):  # called as users do, inside their loss
+        return f(yhat, y)
+    _, (g, _) = interpreted_gradient(loss, yhat, y)
+    assert_matches_finite_differences(loss, [yhat, y], 0, g)
+
+
+def test_chain_indexing_and_names():
+    a, b, c = nn.Dense(2, 3, rng=rng()), nn.Dense(3, 3, rng=rng()), nn.Dense(3, 1, rng=rng())
+    m = nn.Chain(enc=a, mid=b, dec=c)
+    assert m["mid"] is b and m[0] is a and len(m) == 3 and list(m) == [a, b, c]
+    head = m[:2]
+    assert isinstance(head, nn.Chain) and head.names == ("enc", "mid") and head[1] is b
+    x = np.ones((2, 2), np.float32)
+    np.testing.assert_array_equal(m(x), c(b(a(x))))
+    with pytest.raises(KeyError, match="no layer named 'out'"):
+        m["out"]
+    with pytest.raises(TypeError, match="all positional or all named"):
+        nn.Chain(a, dec=c)
+
+
+def test_summary_lists_shapes_and_parameters():
+    m = nn.Chain(nn.Conv(3, (1, 4), nn.relu, padding=1, rng=rng()), nn.MaxPool(2), nn.flatten,
+                 nn.Dense(64, 10, rng=rng()))
+    text = nn.summary(m, np.zeros((2, 8, 8, 1), np.float32))
+    assert "(2, 8, 8, 4)" in text and "(2, 4, 4, 4)" in text and "(2, 10)" in text
+    assert "total" in text and f"{3 * 3 * 4 + 4 + 64 * 10 + 10:,}" in text
+
+
+def test_compiled_model_gradient_agrees_with_the_evaluator():
+    """The convolution and pooling kernels inside compiled code (one model, compiled once)."""
+    model = nn.Chain(nn.Conv(3, (2, 3), nn.relu, stride=1, padding=1, rng=rng(), dtype=F64),
+                     nn.MaxPool(2), nn.flatten, nn.Dense(12, 2, rng=rng(1), dtype=F64))
+    x, y = rng(2).normal(size=(2, 4, 4, 2)), rng(3).normal(size=(2, 2))
+
+    def loss(m, x, y):
+        return nn.mse(m(x), y)
+    value, (g, gx, _) = zygopy.withgradient(loss, model, x, y)
+    v2, (h, hx, _) = interpreted_gradient(loss, model, x, y)
+    assert value == pytest.approx(v2, rel=1e-12)
+    np.testing.assert_allclose(gx, hx, rtol=1e-10, atol=1e-12)
+    for name, a in nn.saving.named_arrays(g).items():
+        np.testing.assert_allclose(a, nn.saving.named_arrays(h)[name], rtol=1e-10, atol=1e-12)
+    assert_matches_finite_differences(loss, [model, x, y], 0, g)

@@ -1,0 +1,130 @@
+"""Compiled kernels of the neural-network primitives (ir/nn_primitives.py), NHWC layout.
+
+A convolution is lowered as im2col: the patches each output reads are gathered into one matrix
+(zeros where a patch reaches into the padding), so that the work is one BLAS matrix product; the
+weight gradient is the transposed product with the same patches, and the input gradient the
+product with the kernel scattered back (col2im). Compiled once per dtype, cached on disk, shared
+by every generated module.
+"""
+import numpy as np
+from numba import njit
+
+JIT = dict(cache=True, nogil=True)
+__all__ = ["zy_conv2d", "zy_conv2d_grad_input", "zy_conv2d_grad_weight", "zy_maxpool2d",
+           "zy_maxpool2d_grad"]  # the names arrays.KERNELS lowers to
+
+
+@njit(**JIT)
+def _geometry(x_shape, kh, kw, stride, padding, dilation):
+    if stride < 1 or dilation < 1 or padding < 0:
+        raise ValueError("conv2d needs stride >= 1, dilation >= 1 and padding >= 0")
+    oh = (x_shape[1] + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
+    ow = (x_shape[2] + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
+    return oh, ow
+
+
+@njit(**JIT)
+def _im2col(x, kh, kw, oh, ow, stride, padding, dilation):
+    n, h, w, c = x.shape
+    cols = np.zeros((n * oh * ow, kh * kw * c), x.dtype)
+    for b in range(n):
+        for oy in range(oh):
+            for ox in range(ow):
+                row = (b * oh + oy) * ow + ox
+                for i in range(kh):
+                    y = oy * stride + i * dilation - padding
+                    if y < 0 or y >= h:
+                        continue
+                    for j in range(kw):
+                        xx = ox * stride + j * dilation - padding
+                        if xx < 0 or xx >= w:
+                            continue
+                        base = (i * kw + j) * c
+                        for ch in range(c):
+                            cols[row, base + ch] = x[b, y, xx, ch]
+    return cols
+
+
+@njit(**JIT)
+def zy_conv2d(x, w, stride, padding, dilation):
+    kh, kw, c, out = w.shape
+    if x.shape[3] != c:
+        raise ValueError("conv2d: the input's channels differ from the kernel's")
+    oh, ow = _geometry(x.shape, kh, kw, stride, padding, dilation)
+    cols = _im2col(x, kh, kw, oh, ow, stride, padding, dilation)
+    y = cols @ np.ascontiguousarray(w).reshape(kh * kw * c, out).astype(cols.dtype)
+    return y.reshape(x.shape[0], oh, ow, out)
+
+
+@njit(**JIT)
+def zy_conv2d_grad_weight(g, x, w_shape, stride, padding, dilation):
+    kh, kw, c, out = w_shape
+    oh, ow = g.shape[1], g.shape[2]
+    cols = _im2col(x.astype(g.dtype), kh, kw, oh, ow, stride, padding, dilation)
+    gw = cols.T @ np.ascontiguousarray(g).reshape(-1, out)
+    return gw.reshape(kh, kw, c, out)
+
+
+@njit(**JIT)
+def zy_conv2d_grad_input(g, w, x_shape, stride, padding, dilation):
+    kh, kw, c, out = w.shape
+    n, h, wd = x_shape[0], x_shape[1], x_shape[2]
+    oh, ow = g.shape[1], g.shape[2]
+    wmat = np.ascontiguousarray(w).reshape(kh * kw * c, out).astype(g.dtype)
+    dcols = np.ascontiguousarray(g).reshape(-1, out) @ wmat.T
+    gx = np.zeros((n, h, wd, c), g.dtype)
+    for b in range(n):
+        for oy in range(oh):
+            for ox in range(ow):
+                row = (b * oh + oy) * ow + ox
+                for i in range(kh):
+                    y = oy * stride + i * dilation - padding
+                    if y < 0 or y >= h:
+                        continue
+                    for j in range(kw):
+                        xx = ox * stride + j * dilation - padding
+                        if xx < 0 or xx >= wd:
+                            continue
+                        base = (i * kw + j) * c
+                        for ch in range(c):
+                            gx[b, y, xx, ch] += dcols[row, base + ch]
+    return gx
+
+
+@njit(**JIT)
+def zy_maxpool2d(x, k):
+    n, h, w, c = x.shape
+    oh, ow = h // k, w // k
+    out = np.empty((n, oh, ow, c), x.dtype)
+    for b in range(n):
+        for oy in range(oh):
+            for ox in range(ow):
+                for ch in range(c):
+                    m = x[b, oy * k, ox * k, ch]
+                    for i in range(k):
+                        for j in range(k):
+                            v = x[b, oy * k + i, ox * k + j, ch]
+                            if v > m:
+                                m = v
+                    out[b, oy, ox, ch] = m
+    return out
+
+
+@njit(**JIT)
+def zy_maxpool2d_grad(g, x, k):
+    """Each tile's gradient goes to its first maximum, in row-major order."""
+    n, oh, ow, c = g.shape
+    out = np.zeros(x.shape, g.dtype)
+    for b in range(n):
+        for oy in range(oh):
+            for ox in range(ow):
+                for ch in range(c):
+                    bi, bj = 0, 0
+                    m = x[b, oy * k, ox * k, ch]
+                    for i in range(k):
+                        for j in range(k):
+                            v = x[b, oy * k + i, ox * k + j, ch]
+                            if v > m:
+                                m, bi, bj = v, i, j
+                    out[b, oy * k + bi, ox * k + bj, ch] = g[b, oy, ox, ch]
+    return out

@@ -1,0 +1,123 @@
+"""Neural-network primitives: 2-d convolution and max pooling of NHWC images.
+
+A convolution written as NumPy slices and products is ordinary code zygopy can differentiate, but
+it makes a large program for Numba to compile and stores a patch per kernel tap; as primitives
+they are one compiled kernel each (backend/nn_kernels.py), compiled once and shared by every
+model, with their derivatives as primitives too. The functions here are their meaning on NumPy
+arrays (what the evaluator runs) and what users call: `zygopy.nn.conv2d(x, w, stride, padding,
+dilation)`, `zygopy.nn.maxpool2d(x, k)`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .array_primitives import NUMPY_FUNCTIONS
+from .primitives import INT, declare, promote
+from .types import ArrayT, TupleT
+
+
+def _out_size(n, k, stride, padding, dilation):
+    return (n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+
+
+def _taps(x, kh, kw, stride, padding, dilation):
+    """(i, j, the strided view of the padded x that kernel tap (i, j) reads), for each tap."""
+    xp = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    oh = _out_size(x.shape[1], kh, stride, padding, dilation)
+    ow = _out_size(x.shape[2], kw, stride, padding, dilation)
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, (slice(None), slice(i * dilation, i * dilation + (oh - 1) * stride + 1,
+                                            stride),
+                         slice(j * dilation, j * dilation + (ow - 1) * stride + 1, stride),
+                         slice(None)), xp
+
+
+def conv2d(x, w, stride, padding, dilation):
+    """Cross-correlation of x (n, h, w, c) with a kernel w (kh, kw, c, out): (n, oh, ow, out)."""
+    _check(x, w, stride, padding, dilation)
+    out = 0.0
+    for i, j, at, xp in _taps(x, w.shape[0], w.shape[1], stride, padding, dilation):
+        out = out + xp[at] @ w[i, j]
+    return np.asarray(out, dtype=np.result_type(x, w))
+
+
+def conv2d_grad_input(g, w, x_shape, stride, padding, dilation):
+    xp = np.zeros((x_shape[0], x_shape[1] + 2 * padding, x_shape[2] + 2 * padding, x_shape[3]),
+                  g.dtype)
+    for i, j, at, _ in _taps(np.zeros(x_shape, g.dtype), w.shape[0], w.shape[1], stride,
+                             padding, dilation):
+        xp[at] += g @ w[i, j].T
+    return xp[:, padding:padding + x_shape[1], padding:padding + x_shape[2], :]
+
+
+def conv2d_grad_weight(g, x, w_shape, stride, padding, dilation):
+    gw = np.zeros(w_shape, g.dtype)
+    g2 = g.reshape(-1, g.shape[-1])
+    for i, j, at, xp in _taps(x, w_shape[0], w_shape[1], stride, padding, dilation):
+        gw[i, j] = xp[at].reshape(-1, x.shape[-1]).T @ g2
+    return gw
+
+
+def _check(x, w, stride, padding, dilation):
+    if stride < 1 or dilation < 1 or padding < 0:
+        raise ValueError(f"conv2d needs stride >= 1, dilation >= 1 and padding >= 0, got "
+                         f"{stride}, {dilation} and {padding}")
+    if x.shape[3] != w.shape[2]:
+        raise ValueError(f"conv2d: the input has {x.shape[3]} channels, the kernel expects "
+                         f"{w.shape[2]}")
+
+
+def _tiles(x, k):
+    n, h, w, c = x.shape
+    return x[:, :h // k * k, :w // k * k, :].reshape(n, h // k, k, w // k, k, c)
+
+
+def maxpool2d(x, k):
+    """The maximum over each k x k tile of x (n, h, w, c), stride k; a ragged edge is dropped."""
+    return _tiles(x, k).max(axis=(2, 4))
+
+
+def maxpool2d_grad(g, x, k):
+    """The gradient reaches the first maximum of each tile (as PyTorch's and Flux's do)."""
+    t = _tiles(x, k)
+    n, oh, _, ow, _, c = t.shape
+    flat = t.transpose(0, 1, 3, 5, 2, 4).reshape(n, oh, ow, c, k * k)
+    first = np.argmax(flat, axis=-1)
+    hit = np.arange(k * k) == first[..., None]
+    tiles = (hit * g[..., None]).reshape(n, oh, ow, c, k, k).transpose(0, 1, 4, 2, 5, 3)
+    out = np.zeros(x.shape, g.dtype)
+    out[:, :oh * k, :ow * k, :] = tiles.reshape(n, oh * k, ow * k, c)
+    return out
+
+
+def _image(t, what):
+    if not (isinstance(t, ArrayT) and t.ndim == 4 and t.is_float):
+        raise TypeError(f"{what} needs a 4-d float array (batch, height, width, channels), got {t}")
+    return t
+
+
+def _ints(ts, what):
+    if any(t != INT for t in ts):
+        raise TypeError(f"{what}: stride, padding, dilation and pool sizes are integers, got "
+                        f"{', '.join(map(str, ts))}")
+
+
+def _conv_type(ts, args):
+    _ints(ts[2:], "conv2d")
+    return ArrayT(promote([_image(ts[0], "conv2d"), _image(ts[1], "conv2d's kernel")]), 4)
+
+
+def _grad_type(ts, args):
+    _ints([e for t in ts[2:] for e in (t.elts if isinstance(t, TupleT) else (t,))],
+          "a conv2d gradient")
+    return ArrayT(ts[0].dtype, 4)
+
+
+declare("conv2d", conv2d, _conv_type, arity=5)
+declare("conv2d_grad_input", conv2d_grad_input, _grad_type, arity=6)
+declare("conv2d_grad_weight", conv2d_grad_weight, _grad_type, arity=6)
+declare("maxpool2d", maxpool2d, lambda ts, args: (_ints(ts[1:], "maxpool2d"),
+                                                    _image(ts[0], "maxpool2d"))[1], arity=2)
+declare("maxpool2d_grad", maxpool2d_grad, lambda ts, args: ArrayT(ts[0].dtype, 4), arity=3)
+NUMPY_FUNCTIONS.update({conv2d: "conv2d", maxpool2d: "maxpool2d"})

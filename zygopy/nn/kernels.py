@@ -1,0 +1,42 @@
+"""The optimisers' elementwise updates as compiled loops: one pass over each array, state
+updated in place, the step left in the gradient's buffer (which `update` then subtracts)."""
+import math
+
+from numba import njit
+
+JIT = dict(cache=True, nogil=True)
+
+
+@njit(**JIT)
+def momentum(v, g, eta, rho):
+    v, g = v.reshape(-1), g.reshape(-1)
+    for i in range(g.size):
+        v[i] = rho * v[i] + eta * g[i]
+        g[i] = v[i]
+
+
+@njit(**JIT)
+def nesterov(v, g, eta, rho):
+    v, g = v.reshape(-1), g.reshape(-1)
+    for i in range(g.size):
+        old = v[i]
+        v[i] = rho * v[i] - eta * g[i]
+        g[i] = -((1.0 + rho) * v[i] - rho * old)
+
+
+@njit(**JIT)
+def rmsprop(acc, g, eta, rho, eps):
+    acc, g = acc.reshape(-1), g.reshape(-1)
+    for i in range(g.size):
+        acc[i] = rho * acc[i] + (1.0 - rho) * g[i] * g[i]
+        g[i] = eta * g[i] / (math.sqrt(acc[i]) + eps)
+
+
+@njit(**JIT)
+def adam(m, v, g, lr, b1, b2, eps):
+    """lr and eps carry the bias corrections (Kingma and Ba's efficient form)."""
+    m, v, g = m.reshape(-1), v.reshape(-1), g.reshape(-1)
+    for i in range(g.size):
+        m[i] = b1 * m[i] + (1.0 - b1) * g[i]
+        v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i]
+        g[i] = lr * m[i] / (math.sqrt(v[i]) + eps)

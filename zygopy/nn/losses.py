@@ -1,0 +1,57 @@
+"""Loss functions of a prediction ŷ against a target y, averaged over the batch (the first axis)
+unless `agg` says otherwise. Written in plain NumPy; zygopy differentiates them with the model.
+
+Classification losses take one-hot (or probability) targets of ŷ's shape; the `*_labels`
+variants take integer class labels of shape (batch,)."""
+import numpy as np
+
+from .activations import logsoftmax, softplus
+
+__all__ = ["mse", "mae", "huber", "crossentropy", "logitcrossentropy", "logitcrossentropy_labels",
+           "binarycrossentropy", "logitbinarycrossentropy", "kldivergence"]
+
+
+def mse(yhat, y):
+    return np.mean((yhat - y) ** 2)
+
+
+def mae(yhat, y):
+    return np.mean(np.abs(yhat - y))
+
+
+def huber(yhat, y, delta=1.0):
+    """Quadratic within delta of the target, linear beyond (continuous slope at the seam)."""
+    r = np.abs(yhat - y)
+    small = np.minimum(r, delta)
+    return np.mean(0.5 * small * small + delta * (r - small))
+
+
+def crossentropy(p, y, eps=1e-7):
+    """Of predicted probabilities p (rows summing to one) against one-hot targets."""
+    return -np.sum(y * np.log(p + eps)) / p.shape[0]
+
+
+def logitcrossentropy(logits, y):
+    """crossentropy(softmax(logits), y), computed stably from the logits."""
+    return -np.sum(y * logsoftmax(logits)) / logits.shape[0]
+
+
+def logitcrossentropy_labels(logits, labels):
+    """logitcrossentropy against integer class labels of shape (batch,)."""
+    n = logits.shape[0]
+    return -np.mean(logsoftmax(logits)[np.arange(n), labels])
+
+
+def binarycrossentropy(p, y, eps=1e-7):
+    return -np.mean(y * np.log(p + eps) + (1.0 - y) * np.log(1.0 - p + eps))
+
+
+def logitbinarycrossentropy(logits, y):
+    """binarycrossentropy(sigmoid(logits), y), computed stably from the logits."""
+    return np.mean((1.0 - y) * logits + softplus(-logits))
+
+
+def kldivergence(p, q, eps=1e-7):
+    """KL(q || p) of predicted distributions p against target distributions q, rows summing to
+    one (Flux's argument order: prediction first)."""
+    return np.sum(q * (np.log(q + eps) - np.log(p + eps))) / p.shape[0]

@@ -1,0 +1,260 @@
+"""Optimisers as pure rules with explicit state, in the style of Optimisers.jl:
+
+    state = setup(Adam(1e-3), model)     # a state per trainable array, in the model's shape
+    update(state, model, grads)          # one step: the model's arrays change in place
+
+A rule is a small object: `init(x)` makes its state for one array, `step(state, x, g, t)` turns a
+gradient into the amount to subtract (in place, into `g`'s buffer). Rules chain
+(`chain(ClipNorm(1.0), WeightDecay(1e-4), Adam())`), learning rates may be schedules (a function
+of the step number), and `freeze(state, model.layers[0])` keeps part of a model fixed. The
+elementwise updates run as compiled loops (kernels.py), one pass over each array.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import trees
+from . import kernels
+
+__all__ = ["Descent", "Momentum", "Nesterov", "RMSProp", "Adam", "AdamW", "WeightDecay", "ClipGrad",
+           "ClipNorm", "OptimiserChain", "chain", "exponential", "cosine", "warmup",
+           "OptimiserState", "setup", "freeze", "thaw", "update"]
+
+
+def _rate(eta, t):
+    return eta(t) if callable(eta) else eta
+
+
+@dataclass
+class Descent:
+    """x -= eta * g."""
+    eta: float = 0.1
+
+    def init(self, x):
+        return ()
+
+    def step(self, state, x, g, t):
+        g *= _rate(self.eta, t)
+        return g
+
+
+@dataclass
+class Momentum:
+    """Heavy-ball momentum: v = rho * v + eta * g; x -= v."""
+    eta: float = 0.01
+    rho: float = 0.9
+
+    def init(self, x):
+        return (np.zeros_like(x),)
+
+    def step(self, state, x, g, t):
+        kernels.momentum(state[0], g, _rate(self.eta, t), self.rho)
+        return g
+
+
+@dataclass
+class Nesterov:
+    """Nesterov's accelerated gradient (as Optimisers.jl writes it)."""
+    eta: float = 0.001
+    rho: float = 0.9
+
+    def init(self, x):
+        return (np.zeros_like(x),)
+
+    def step(self, state, x, g, t):
+        kernels.nesterov(state[0], g, _rate(self.eta, t), self.rho)
+        return g
+
+
+@dataclass
+class RMSProp:
+    """g / sqrt(running mean of g^2 + eps), scaled by eta (PyTorch's placement of eps)."""
+    eta: float = 0.001
+    rho: float = 0.9
+    eps: float = 1e-8
+
+    def init(self, x):
+        return (np.zeros_like(x),)
+
+    def step(self, state, x, g, t):
+        kernels.rmsprop(state[0], g, _rate(self.eta, t), self.rho, self.eps)
+        return g
+
+
+@dataclass
+class Adam:
+    """Kingma and Ba (2015), with bias correction."""
+    eta: float = 0.001
+    beta: tuple = (0.9, 0.999)
+    eps: float = 1e-8
+
+    def init(self, x):
+        return (np.zeros_like(x), np.zeros_like(x))
+
+    def step(self, state, x, g, t):
+        b1, b2 = self.beta
+        lr = _rate(self.eta, t) * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        kernels.adam(state[0], state[1], g, lr, b1, b2, self.eps * math.sqrt(1.0 - b2 ** t))
+        return g
+
+
+@dataclass
+class AdamW:
+    """Adam with decoupled weight decay (Loshchilov and Hutter 2019): x -= eta * lambda * x too."""
+    eta: float = 0.001
+    beta: tuple = (0.9, 0.999)
+    decay: float = 0.01
+    eps: float = 1e-8
+
+    def init(self, x):
+        return Adam(self.eta, self.beta, self.eps).init(x)
+
+    def step(self, state, x, g, t):
+        g = Adam(self.eta, self.beta, self.eps).step(state, x, g, t)
+        g += (_rate(self.eta, t) * self.decay) * x
+        return g
+
+
+@dataclass
+class WeightDecay:
+    """L2 regularisation as a gradient term: g += lambda * x (chain it before the update rule)."""
+    decay: float = 5e-4
+
+    def init(self, x):
+        return ()
+
+    def step(self, state, x, g, t):
+        g += self.decay * x
+        return g
+
+
+@dataclass
+class ClipGrad:
+    """Each gradient element clipped to [-delta, delta]."""
+    delta: float = 10.0
+
+    def init(self, x):
+        return ()
+
+    def step(self, state, x, g, t):
+        np.clip(g, -self.delta, self.delta, out=g)
+        return g
+
+
+@dataclass
+class ClipNorm:
+    """The gradient scaled down so that its p-norm, over the whole model, is at most omega."""
+    omega: float = 10.0
+    p: float = 2.0
+    whole_model = True  # `update` computes the norm over all gradients first
+
+    def init(self, x):
+        return ()
+
+    def step(self, state, x, g, t, scale=1.0):
+        g *= scale
+        return g
+
+    def scale(self, gradients):
+        if self.p == math.inf:
+            norm = max((float(np.max(np.abs(g))) for g in gradients if g.size), default=0.0)
+        else:
+            norm = sum(float(np.sum(np.abs(g) ** self.p)) for g in gradients) ** (1.0 / self.p)
+        if not math.isfinite(norm):
+            raise FloatingPointError(f"the gradient's norm is {norm}")
+        return min(1.0, self.omega / norm) if norm > 0 else 1.0
+
+
+@dataclass
+class OptimiserChain:
+    """Rules applied in turn to the gradient: the last one usually makes the step."""
+    rules: tuple
+
+    def init(self, x):
+        return tuple(r.init(x) for r in self.rules)
+
+
+def chain(*rules):
+    return OptimiserChain(tuple(rules))
+
+
+# --- learning-rate schedules: functions of the step number t = 1, 2, ...
+
+def exponential(eta, decay, every=1):
+    return lambda t: eta * decay ** ((t - 1) // every)
+
+
+def cosine(eta, steps, floor=0.0):
+    return lambda t: floor + 0.5 * (eta - floor) * (1 + math.cos(math.pi * min(t - 1, steps)
+                                                                 / steps))
+
+
+def warmup(eta, steps):
+    return lambda t: eta * min(1.0, t / steps)
+
+
+@dataclass
+class OptimiserState:
+    """What `setup` returns: the rule, the step count, and per trainable array its state."""
+    rule: object
+    node: object
+    states: list
+    frozen: list
+    t: int = 0
+    ids: dict = field(default_factory=dict)
+
+
+def _trainable(leaf):
+    return isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f"
+
+
+def setup(rule, model):
+    node, leaves = trees.flatten(model)
+    states = [rule.init(x) if _trainable(x) else None for x in leaves]
+    return OptimiserState(rule, node, states, [False] * len(leaves),
+                          ids={id(x): k for k, x in enumerate(leaves)})
+
+
+def freeze(state, part, frozen=True):
+    """Keep the arrays of `part` (a layer or any sub-tree of the model) fixed, or free them
+    again with frozen=False."""
+    _, leaves = trees.flatten(part)
+    found = [state.ids[id(x)] for x in leaves if id(x) in state.ids]
+    if not found:
+        raise ValueError("freeze: none of these arrays belong to the model set up")
+    for k in found:
+        state.frozen[k] = frozen
+
+
+def thaw(state, part):
+    freeze(state, part, False)
+
+
+def update(state, model, grads):
+    """One optimiser step: each trainable array of `model` moves by the rule's step computed from
+    its gradient in `grads` (a tree of the model's shape, as `zygopy.gradient` returns it)."""
+    node, params = trees.flatten(model)
+    if node != state.node:
+        raise ValueError("update: the model's structure differs from the one set up")
+    gnode, gs = trees.flatten(grads)
+    if len(gs) != len(params):
+        raise ValueError(f"update: {len(gs)} gradients for {len(params)} parameters")
+    state.t += 1
+    live = [k for k, x in enumerate(params)
+            if state.states[k] is not None and not state.frozen[k] and gs[k] is not None]
+    work = {k: np.array(gs[k], dtype=params[k].dtype) for k in live}  # steps computed in place
+    rules = state.rule.rules if isinstance(state.rule, OptimiserChain) else (state.rule,)
+    for r, rule in enumerate(rules):
+        scale = rule.scale(list(work.values())) if getattr(rule, "whole_model", False) else None
+        for k in live:
+            s = state.states[k][r] if isinstance(state.rule, OptimiserChain) else state.states[k]
+            if scale is None:
+                work[k] = rule.step(s, params[k], work[k], state.t)
+            else:
+                work[k] = rule.step(s, params[k], work[k], state.t, scale)
+    for k in live:
+        params[k] -= work[k]
+    return state
