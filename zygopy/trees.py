@@ -124,3 +124,15 @@ def _child(original, node, i):
     if node.kind == "dict":
         return original[node.keys[i]]
     return getattr(original, node.keys[i], None)
+
+
+def leaves_like(node: Node, value):
+    """The leaves of `value` at the positions of `node`'s leaves, None where `value` has none
+    (a gradient tree holds None for the leaves that get no gradient)."""
+    if node.kind == "leaf":
+        return [value]
+    out = []
+    for i, child in enumerate(node.children):
+        sub = None if value is None else _child(value, node, i)
+        out += leaves_like(child, sub)
+    return out

@@ -239,9 +239,7 @@ def update(state, model, grads):
     node, params = trees.flatten(model)
     if node != state.node:
         raise ValueError("update: the model's structure differs from the one set up")
-    gnode, gs = trees.flatten(grads)
-    if len(gs) != len(params):
-        raise ValueError(f"update: {len(gs)} gradients for {len(params)} parameters")
+    gs = trees.leaves_like(node, grads)
     state.t += 1
     live = [k for k, x in enumerate(params)
             if state.states[k] is not None and not state.frozen[k] and gs[k] is not None]

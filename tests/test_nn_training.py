@@ -1,0 +1,240 @@
+"""zygopy.nn's optimisers (against NumPy transcriptions of their published updates, and against
+PyTorch's where it is installed), saving and loading (round trip; corrupt, truncated and foreign
+files), the DataLoader, and training (the loss falls; a NaN stops it cleanly)."""
+import math
+import os
+
+import numpy as np
+import pytest
+
+from zygopy import nn
+
+
+def rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+class Pair:
+    def __init__(self, r):
+        self.w = r.normal(size=(3, 2))
+        self.b = r.normal(size=2)
+        self.n = 4  # not trainable: an int
+
+
+def reference_steps(name, x, gs, **kw):
+    """The published update rules, transcribed plainly."""
+    x, out = x.copy(), []
+    m = np.zeros_like(x)
+    v = np.zeros_like(x)
+    for t, g in enumerate(gs, start=1):
+        if name == "Descent":
+            x -= kw["eta"] * g
+        elif name == "Momentum":  # Polyak: v = rho v + eta g
+            m = kw["rho"] * m + kw["eta"] * g
+            x -= m
+        elif name == "Nesterov":  # Sutskever et al. 2013, as Optimisers.jl writes it
+            step = -kw["rho"] ** 2 * m + (1 + kw["rho"]) * kw["eta"] * g
+            m = kw["rho"] * m - kw["eta"] * g
+            x -= step
+        elif name == "RMSProp":
+            v = kw["rho"] * v + (1 - kw["rho"]) * g * g
+            x -= kw["eta"] * g / (np.sqrt(v) + kw["eps"])
+        elif name in ("Adam", "AdamW"):  # Kingma and Ba, Algorithm 1; Loshchilov and Hutter
+            b1, b2 = kw["beta"]
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            mhat, vhat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+            decay = kw["eta"] * kw.get("decay", 0.0) * x
+            x = x - kw["eta"] * mhat / (np.sqrt(vhat) + kw["eps"]) - decay
+        out.append(x.copy())
+    return out
+
+
+RULES = [("Descent", dict(eta=0.1)), ("Momentum", dict(eta=0.05, rho=0.9)),
+         ("Nesterov", dict(eta=0.05, rho=0.9)), ("RMSProp", dict(eta=0.01, rho=0.9, eps=1e-8)),
+         ("Adam", dict(eta=0.01, beta=(0.9, 0.999), eps=1e-8)),
+         ("AdamW", dict(eta=0.01, beta=(0.9, 0.999), decay=0.1, eps=1e-8))]
+
+
+@pytest.mark.parametrize("name,kw", RULES)
+def test_rule_matches_its_published_update(name, kw):
+    model = Pair(rng())
+    w0 = model.w.copy()
+    gs = [rng(k).normal(size=(3, 2)) for k in range(1, 6)]
+    state = nn.setup(getattr(nn, name)(**kw), model)
+    expected = reference_steps(name, w0, gs, **kw)
+    for g, e in zip(gs, expected, strict=True):
+        grads = Pair(rng())
+        grads.w, grads.b, grads.n = g, np.zeros(2), None
+        nn.update(state, model, grads)
+        np.testing.assert_allclose(model.w, e, rtol=1e-12, atol=1e-14)
+    assert model.n == 4
+
+
+TORCH = {"Descent": ("SGD", lambda kw: dict(lr=kw["eta"])),
+         "Momentum": ("SGD", lambda kw: dict(lr=kw["eta"], momentum=kw["rho"])),
+         "RMSProp": ("RMSprop", lambda kw: dict(lr=kw["eta"], alpha=kw["rho"], eps=kw["eps"])),
+         "Adam": ("Adam", lambda kw: dict(lr=kw["eta"], betas=kw["beta"], eps=kw["eps"])),
+         "AdamW": ("AdamW", lambda kw: dict(lr=kw["eta"], betas=kw["beta"], eps=kw["eps"],
+                                            weight_decay=kw["decay"]))}
+
+
+@pytest.mark.parametrize("name,kw", [r for r in RULES if r[0] in TORCH])
+def test_rule_matches_pytorch(name, kw):
+    torch = pytest.importorskip("torch")
+    model = Pair(rng())
+    p = torch.nn.Parameter(torch.tensor(model.w.copy()))
+    cls, args = TORCH[name]
+    opt = getattr(torch.optim, cls)([p], **args(kw))
+    state = nn.setup(getattr(nn, name)(**kw), model)
+    for k in range(1, 6):
+        g = rng(k).normal(size=(3, 2))
+        p.grad = torch.tensor(g.copy())
+        opt.step()
+        grads = Pair(rng())
+        grads.w, grads.b, grads.n = g, np.zeros(2), None
+        nn.update(state, model, grads)
+        # PyTorch's momentum buffer holds g, ours eta*g: equal updates while eta is constant
+        np.testing.assert_allclose(model.w, p.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_chained_rules_clipping_decay_schedules_and_freezing():
+    model = Pair(rng())
+    g = Pair(rng(1))
+    g.w = np.full((3, 2), 4.0)
+    g.b, g.n = np.full(2, -4.0), None
+    norm = math.sqrt(8 * 16.0)
+    state = nn.setup(nn.chain(nn.ClipNorm(1.0), nn.Descent(0.5)), model)
+    w0 = model.w.copy()
+    nn.update(state, model, g)
+    np.testing.assert_allclose(model.w, w0 - 0.5 * 4.0 / norm)
+    state = nn.setup(nn.chain(nn.ClipGrad(1.0), nn.WeightDecay(0.1), nn.Descent(0.5)), model)
+    w0 = model.w.copy()
+    nn.update(state, model, g)
+    np.testing.assert_allclose(model.w, w0 - 0.5 * (1.0 + 0.1 * w0))
+    state = nn.setup(nn.Descent(nn.exponential(1.0, 0.5)), model)
+    nn.freeze(state, model.b)
+    b0, w0 = model.b.copy(), model.w.copy()
+    nn.update(state, model, g)
+    nn.update(state, model, g)
+    np.testing.assert_array_equal(model.b, b0)
+    np.testing.assert_allclose(model.w, w0 - (1.0 + 0.5) * 4.0)
+    nn.thaw(state, model.b)
+    nn.update(state, model, g)
+    np.testing.assert_allclose(model.b, b0 + 0.25 * 4.0)
+    assert nn.cosine(1.0, 10)(1) == 1.0 and nn.cosine(1.0, 10)(11) == pytest.approx(0.0)
+    assert nn.warmup(1.0, 4)(2) == 0.5
+
+
+def test_update_rejects_a_different_model():
+    state = nn.setup(nn.Adam(), Pair(rng()))
+    with pytest.raises(ValueError, match="structure differs"):
+        nn.update(state, (np.zeros(2),), (np.zeros(2),))
+
+
+def model_for_saving(dtype=np.float32):
+    r = rng()
+    return nn.Chain(nn.Conv(3, (1, 2), nn.relu, padding=1, rng=r, dtype=dtype), nn.MaxPool(2),
+                    nn.flatten, nn.Dense(8, 3, rng=r, dtype=dtype))
+
+
+def test_save_load_round_trip(tmp_path):
+    a, b = model_for_saving(), model_for_saving()
+    for arr in nn.saving.named_arrays(b).values():
+        arr[...] = 0
+    x = rng(1).normal(size=(2, 4, 4, 1)).astype(np.float32)
+    path = tmp_path / "m.safetensors"
+    nn.save(path, a)
+    nn.load(path, b)
+    np.testing.assert_array_equal(a(x), b(x))
+    assert sorted(os.listdir(tmp_path)) == ["m.safetensors"]  # no temporary left behind
+
+
+def test_saved_file_is_standard_safetensors(tmp_path):
+    st = pytest.importorskip("safetensors.numpy")
+    a = model_for_saving()
+    nn.save(tmp_path / "m.safetensors", a)
+    loaded = st.load_file(str(tmp_path / "m.safetensors"))
+    for name, arr in nn.saving.named_arrays(a).items():
+        np.testing.assert_array_equal(loaded[name], arr)
+
+
+def _expect_rejected(path, model, match):
+    before = {k: v.copy() for k, v in nn.saving.named_arrays(model).items()}
+    with pytest.raises(nn.ModelFileError, match=match):
+        nn.load(path, model)
+    for k, v in nn.saving.named_arrays(model).items():
+        np.testing.assert_array_equal(v, before[k])  # left unchanged
+
+
+def test_corrupt_truncated_and_foreign_files_are_rejected(tmp_path):
+    path = tmp_path / "m.safetensors"
+    nn.save(path, model_for_saving())
+    blob = path.read_bytes()
+    target = model_for_saving()
+    for k in nn.saving.named_arrays(target):
+        nn.saving.named_arrays(target)[k][...] = 7
+    cases = {"short": (blob[:5], "too short"),
+             "truncated": (blob[:-10], "bytes .* do not hold"),
+             "trailing": (blob + b"xx", "bytes after the last array"),
+             "header": (blob[:8] + b"{" * 16 + blob[24:], "not valid JSON"),
+             "length": (b"\xff" * 8 + blob[8:], "header claims"),
+             "pickle": (b"\x80\x04\x95" + blob[3:], "header claims")}
+    for name, (data, match) in cases.items():
+        bad = tmp_path / f"{name}.safetensors"
+        bad.write_bytes(data)
+        _expect_rejected(bad, target, match)
+    nn.save(tmp_path / "other.safetensors", model_for_saving(np.float64))
+    _expect_rejected(tmp_path / "other.safetensors", target, "float64")
+    nn.save(tmp_path / "small.safetensors", nn.Chain(nn.Dense(8, 3, rng=rng())))
+    _expect_rejected(tmp_path / "small.safetensors", target, "another model: missing")
+
+
+def test_dataloader_batches_shuffles_and_keeps_the_last_partial_batch():
+    x, y = np.arange(10.0).reshape(10, 1), np.arange(10)
+    batches = list(nn.DataLoader((x, y), batchsize=4))
+    assert [len(b[0]) for b in batches] == [4, 4, 2] and np.array_equal(batches[2][1], [8, 9])
+    assert len(list(nn.DataLoader((x, y), batchsize=4, partial=False))) == 2
+    one = [b[1].tolist() for b in nn.DataLoader((x, y), 4, shuffle=True, rng=rng(5))]
+    two = [b[1].tolist() for b in nn.DataLoader((x, y), 4, shuffle=True, rng=rng(5))]
+    assert one == two and sorted(sum(one, [])) == list(range(10)) and one[0] != [0, 1, 2, 3]
+    np.testing.assert_array_equal(x[one[0], 0], [float(v) for v in one[0]])  # rows stay paired
+    with pytest.raises(ValueError, match="first axes differ"):
+        nn.DataLoader((x, y[:5]))
+
+
+def regression(model, x, y):
+    return nn.mse(model(x), y)
+
+
+def test_training_lowers_the_loss():
+    r = rng()
+    x = r.normal(size=(64, 3))
+    y = np.sin(x @ np.array([[1.0], [-2.0], [0.5]]))
+    model = nn.Chain(nn.Dense(3, 16, np.tanh, rng=r, dtype=np.float64),
+                     nn.Dense(16, 1, rng=r, dtype=np.float64))
+    before = regression(model, x, y)
+    state = nn.setup(nn.Adam(0.01), model)
+    history = nn.train(regression, model, nn.DataLoader((x, y), 16, shuffle=True, rng=r), state,
+                       epochs=30, progress=False)
+    assert len(history) == 30 * 4
+    assert regression(model, x, y) < 0.3 * before
+
+
+def test_a_nan_stops_training_before_the_update():
+    r = rng()
+    x = r.normal(size=(8, 3))
+    y = np.ones((8, 1))
+    x[5, 1] = np.nan
+    model = nn.Chain(nn.Dense(3, 1, rng=r, dtype=np.float64))
+    w0 = model[0].weight.copy()
+    state = nn.setup(nn.Descent(0.1), model)
+    with pytest.raises(nn.NonFinite, match="step 2: the loss is nan"):
+        nn.train(regression, model, nn.DataLoader((x, y), 4), state, progress=False)
+    assert not np.array_equal(model[0].weight, w0) and np.all(np.isfinite(model[0].weight))
+
+
+def test_early_stopping_stops_when_the_metric_stalls():
+    values = iter([3.0, 2.0, 2.5, 2.4, 2.2, 1.0])
+    cb = nn.early_stopping(lambda: next(values), patience=3)
+    assert [cb(e, 0.0) for e in range(1, 6)] == [False, False, False, False, True]
