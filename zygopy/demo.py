@@ -1,10 +1,13 @@
-"""`python -m zygopy.demo`: a tour of what zygopy does, from a scalar loop to a small model."""
-import math
+"""`python -m zygopy.demo`: a small convolutional network learns the handwritten digits that
+scikit-learn ships (1,797 8x8 images), trained with gradients zygopy compiles from the layers'
+plain NumPy code. Prints test accuracy, writes the loss curve beside the working directory's
+`zygopy-demo-loss.png`, and shows the IR and adjoint IR of a loop and of a layer."""
 import time
 
 import numpy as np
 
 import zygopy
+from zygopy import nn
 
 
 def power(x, n):
@@ -15,72 +18,74 @@ def power(x, n):
     return r
 
 
-def wavy(x, n):
-    s = 0.0
-    y = x
-    for _ in range(n):
-        y = math.sin(y * 1.1 + 0.3)
-        if y > 0.5:
-            s += y * y
-        else:
-            s += 0.5 * y
-    return s
-
-
-class Dense:
-    def __init__(self, n_in, n_out, rng, activation=np.tanh):
-        self.W = rng.normal(0.0, 1.0 / math.sqrt(n_in), (n_out, n_in))
-        self.b = np.zeros(n_out)
-        self.activation = activation
-
-    def __call__(self, x):
-        return self.activation(self.W @ x + self.b)
-
-
-class Chain:
-    def __init__(self, *layers):
-        self.layers = layers
-
-    def __call__(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
+def model_for_digits(rng):
+    return nn.Chain(nn.Conv(3, (1, 16), nn.relu, padding=1, rng=rng),   # 8x8x16
+                    nn.MaxPool(2),                                       # 4x4x16
+                    nn.Conv(3, (16, 32), nn.relu, padding=1, rng=rng),  # 4x4x32
+                    nn.MaxPool(2),                                       # 2x2x32
+                    nn.flatten,
+                    nn.Dense(128, 10, rng=rng))
 
 
 def loss(model, x, y):
-    return np.mean((model(x) - y) ** 2)
+    return nn.logitcrossentropy(model(x), y)
 
 
-def main():
-    print("The IR of power(x, n) for (float, int): a loop stays a loop.\n")
+def digits(rng, test=360):
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)[..., None]  # (n, 8, 8, 1) in [0, 1]
+    y = np.eye(10, dtype=np.float32)[d.target]           # one-hot
+    order = rng.permutation(len(x))
+    return (x[order[test:]], y[order[test:]]), (x[order[:test]], y[order[:test]])
+
+
+def accuracy(model, x, y):
+    return float(np.mean(np.argmax(model(x), axis=1) == np.argmax(y, axis=1)))
+
+
+def dense_output(layer, x):
+    return np.sum(layer(x))
+
+
+def main(epochs=12, picture="zygopy-demo-loss.png"):
+    print("A loop stays a loop. The IR of power(x, n):\n")
     print(zygopy.code_ir(power, 2.0, 3))
-    print("\nIts adjoint: the forward records (push!), the reverse replays (pop!).\n")
+    print("\nIts adjoint IR: the forward records (push!), the reverse replays (pop!):\n")
     print(zygopy.code_adjoint(power, 2.0, 3))
 
-    h = 1e-6
-    t0 = time.perf_counter()
-    dx, dn = zygopy.gradient(wavy, 0.7, 1_000_000)
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    zygopy.gradient(wavy, 0.7, 1_000_000)
-    again = time.perf_counter() - t0
-    fd = (wavy(0.7 + h, 1000) - wavy(0.7 - h, 1000)) / (2 * h)
-    print(f"\nd wavy(x, 10^6)/dx at 0.7 = {dx:.12f} (n gets {dn}); first call {first:.2f} s, then "
-          f"{again * 1e3:.1f} ms")
-    print(f"central finite difference at n = 1000: {fd:.12f}")
-
     rng = np.random.default_rng(0)
-    model = Chain(Dense(3, 8, rng), Dense(8, 2, rng, np.sin))
-    x, y = rng.normal(size=3), np.array([0.5, -0.25])
-    for step in range(200):
-        value, (g, _, _) = zygopy.withgradient(loss, model, x, y)
-        for layer, grad in zip(model.layers, g.layers, strict=True):
-            layer.W -= 0.1 * grad.W
-            layer.b -= 0.1 * grad.b
-        if step % 50 == 0:
-            print(f"step {step:3d}: loss {value:.6f}")
-    print(f"step 200: loss {loss(model, x, y):.6f}  "
-          "(a two-layer model trained with its own gradients)")
+    (xtr, ytr), (xte, yte) = digits(rng)
+    model = model_for_digits(rng)
+    print(f"\nA CNN for the digits ({len(xtr)} to train on, {len(xte)} to test):\n")
+    print(nn.summary(model, xtr[:1]))
+    state = nn.setup(nn.Adam(3e-3), model)
+    data = nn.DataLoader((xtr, ytr), batchsize=32, shuffle=True, rng=rng)
+    start = time.perf_counter()
+    history = nn.train(loss, model, data, state, epochs=epochs)
+    took = time.perf_counter() - start
+    print(f"\ntrained {epochs} epochs ({len(history)} steps) in {took:.1f} s; "
+          f"test accuracy {accuracy(model, xte, yte):.1%}")
+    _plot(history, picture)
+
+    print("\nThe adjoint IR of the last layer (Dense) under a sum, as zygopy compiled it:\n")
+    print(zygopy.code_adjoint(dense_output, model[-1], np.zeros((4, 128), np.float32)))
+
+
+def _plot(history, picture):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib is not installed: no loss curve picture)")
+        return
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(history, lw=0.8)
+    ax.set(xlabel="step", ylabel="training loss", yscale="log", title="zygopy: digits CNN")
+    fig.tight_layout()
+    fig.savefig(picture, dpi=120)
+    print(f"loss curve: {picture}")
 
 
 if __name__ == "__main__":

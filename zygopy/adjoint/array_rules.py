@@ -231,5 +231,5 @@ RULES.update({
 ELEMENTWISE = {n for n, p in PRIMITIVES.items()
                if p.elementwise and RULES.get(n, _zero) is not _zero}
 
-from . import list_rules  # noqa: E402,F401  (registers the rules of lists in the same table)
-from . import nn_rules  # noqa: E402, F401  (the neural-network primitives' rules)
+# the rules of lists and of the neural-network primitives, registered in the same table
+from . import list_rules, nn_rules  # noqa: E402,F401

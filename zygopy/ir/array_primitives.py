@@ -419,5 +419,5 @@ DTYPES = {np.float64: "float64", np.float32: "float32", float: "float64", np.int
 __all__ = ["NUMPY_FUNCTIONS", "ARRAY_METHODS", "SEQUENCE_ARGUMENT", "DTYPES", "FLOAT",
            "INDEXING_SUGAR"]
 
-from . import list_primitives  # noqa: E402,F401  (registers the list primitives in the same table)
-from . import nn_primitives  # noqa: E402, F401  (conv2d and maxpool2d: the same table)
+# the list primitives and conv2d/maxpool2d, registered in the same table
+from . import list_primitives, nn_primitives  # noqa: E402,F401
