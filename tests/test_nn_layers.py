@@ -87,7 +87,25 @@ LAYERS = {
                                nn.Dense(16, 3, nn.gelu, rng=rng(1), dtype=F64)), (2, 4, 4, 2)),
     "skip": lambda: (nn.SkipConnection(nn.Dense(4, 4, np.tanh, rng=rng(), dtype=F64), np.add),
                      (3, 4)),
+    "parallel": lambda: (nn.Parallel(np.add, nn.Dense(4, 3, np.tanh, rng=rng(), dtype=F64),
+                                     nn.Dense(4, 3, nn.elu, rng=rng(1), dtype=F64)), (3, 4)),
+    "convtranspose": lambda: (nn.ConvTranspose(3, (2, 3), np.tanh, stride=2, padding=1,
+                                               rng=rng(), dtype=F64), (2, 3, 4, 2)),
+    "adaptivemeanpool": lambda: (nn.AdaptiveMeanPool(2), (2, 4, 6, 3)),
+    "layernorm": lambda: (_shifted(nn.LayerNorm(5, dtype=F64)), (3, 5)),
+    "rnn": lambda: (nn.RNN(3, 4, rng=rng(), dtype=F64), (5, 2, 3)),
+    "lstm": lambda: (nn.LSTM(3, 4, rng=rng(), dtype=F64), (5, 2, 3)),
+    "gru": lambda: (nn.GRU(3, 4, rng=rng(), dtype=F64), (5, 2, 3)),
+    "dropout": lambda: (nn.trainmode(nn.Dropout(0.4, seed=11)), (4, 5)),
 }
+
+
+def _shifted(layer):
+    """A layer whose scale and shift are not at their initial 1 and 0 (a test that could not
+    tell them apart would pass with a rule that confuses them)."""
+    layer.scale[:] = rng(7).uniform(0.5, 1.5, layer.scale.shape)
+    layer.bias[:] = rng(8).normal(size=layer.bias.shape)
+    return layer
 
 
 @pytest.mark.parametrize("name", LAYERS)
@@ -194,3 +212,68 @@ def test_compiled_model_gradient_agrees_with_the_evaluator():
     for name, a in nn.saving.named_arrays(g).items():
         np.testing.assert_allclose(a, nn.saving.named_arrays(h)[name], rtol=1e-10, atol=1e-12)
     assert_matches_finite_differences(loss, [model, x, y], 0, g)
+
+
+def test_conv_transpose_is_the_transpose_of_conv():
+    """<conv2d(x, w), y> = <x, conv_transpose2d(y, w)>: the defining property."""
+    x, w = rng().normal(size=(2, 7, 9, 3)), rng(1).normal(size=(3, 3, 3, 4))
+    y = nn_primitives.conv2d(x, w, 2, 1, 1)  # sizes that stride 2 divides: no ragged edge
+    v = rng(2).normal(size=y.shape)
+    t = nn.conv_transpose2d(v, w, 2, 1, 1)
+    assert t.shape == x.shape
+    assert np.sum(y * v) == pytest.approx(np.sum(x * t), rel=1e-12)
+
+
+def test_dropout_masks_are_seeded_and_off_in_test_mode():
+    d = nn.trainmode(nn.Dropout(0.5, seed=3))
+    x = np.ones((100, 100))
+    y = d(x)
+    assert set(np.unique(y)) == {0.0, 2.0} and abs(np.mean(y == 0) - 0.5) < 0.02
+    np.testing.assert_array_equal(d(x), y)  # the same seed, the same mask
+    d.resample(rng())
+    assert not np.array_equal(d(x), y)
+    nn.testmode(d)
+    np.testing.assert_array_equal(d(x), x)
+    m = nn.Chain(nn.Dense(2, 2, rng=rng()), nn.Dropout(0.1))
+    nn.trainmode(m)
+    assert m[1].active and not isinstance(m[0], nn.Dropout)
+    nn.testmode(m)
+    assert not m[1].active
+
+
+def test_dropout_compiled_masks_equal_the_evaluators():
+    d = nn.trainmode(nn.Dropout(0.3, seed=5))
+    x = rng().normal(size=(6, 7))
+
+    def f(d, x):
+        return np.sum(d(x) ** 2)
+    _, (_, compiled) = zygopy.withgradient(f, d, x)
+    _, (_, interpreted) = interpreted_gradient(f, d, x)
+    np.testing.assert_array_equal(compiled, interpreted)
+
+
+def test_sequence_task_trains_with_an_lstm():
+    """Predict the running sum's sign of a random +-1 sequence at every step: needs memory."""
+    r = rng()
+    xs = r.choice([-1.0, 1.0], size=(12, 64, 1))
+    ys = (np.cumsum(xs, axis=0) > 0).astype(F64)
+    model = nn.Chain(nn.LSTM(1, 8, rng=r, dtype=F64), _TimeDense(nn.Dense(8, 1, rng=r, dtype=F64)))
+
+    def loss(m, xs, ys):
+        return nn.logitbinarycrossentropy(m(xs), ys)
+    before = loss(model, xs, ys)
+    state = nn.setup(nn.Adam(0.05), model)
+    nn.train(loss, model, [(xs, ys)] * 60, state, progress=False)
+    after = loss(model, xs, ys)
+    assert after < 0.35 < before, (before, after)
+
+
+class _TimeDense:
+    """A Dense layer applied at every step of a (time, batch, features) sequence."""
+
+    def __init__(self, dense):
+        self.dense = dense
+
+    def __call__(self, xs):
+        t, b, f = xs.shape
+        return self.dense(xs.reshape(t * b, f)).reshape(t, b, -1)

@@ -3,8 +3,8 @@ primitive, so the reverse pass stays one compiled kernel per operation."""
 from ..ir import nn_primitives  # noqa: F401  (registers the primitives)
 from .rules import RULES, _prim
 
-grad_input, grad_weight, maxpool_grad, getattr_ = map(
-    _prim, ["conv2d_grad_input", "conv2d_grad_weight", "maxpool2d_grad", "getattr"])
+conv2d, grad_input, grad_weight, maxpool_grad, getattr_ = map(
+    _prim, ["conv2d", "conv2d_grad_input", "conv2d_grad_weight", "maxpool2d_grad", "getattr"])
 
 
 def _conv2d(g, y, x, w, stride, padding, dilation):
@@ -12,7 +12,23 @@ def _conv2d(g, y, x, w, stride, padding, dilation):
             grad_weight(g, x, getattr_(w, "shape"), stride, padding, dilation), None, None, None)
 
 
+def _conv2d_grad_input(gz, z, g, w, x_shape, stride, padding, dilation):
+    # z = grad_input(g, w) is bilinear in (g, w), the transpose of conv2d (ConvTranspose's forward)
+    return (conv2d(gz, w, stride, padding, dilation),
+            grad_weight(g, gz, getattr_(w, "shape"), stride, padding, dilation),
+            None, None, None, None)
+
+
+def _conv2d_grad_weight(gw, y, g, x, w_shape, stride, padding, dilation):
+    return (conv2d(x, gw, stride, padding, dilation),
+            grad_input(g, gw, getattr_(x, "shape"), stride, padding, dilation),
+            None, None, None, None)
+
+
 RULES.update({
     "conv2d": _conv2d,
+    "conv2d_grad_input": _conv2d_grad_input,
+    "conv2d_grad_weight": _conv2d_grad_weight,
+    "random_uniform": lambda g, y, like, seed: (None, None),
     "maxpool2d": lambda g, y, x, k: (maxpool_grad(g, x, k), None),
 })

@@ -11,7 +11,7 @@ from numba import njit
 
 JIT = dict(cache=True, nogil=True)
 __all__ = ["zy_conv2d", "zy_conv2d_grad_input", "zy_conv2d_grad_weight", "zy_maxpool2d",
-           "zy_maxpool2d_grad"]  # the names arrays.KERNELS lowers to
+           "zy_maxpool2d_grad", "zy_random_uniform"]  # the names arrays.KERNELS lowers to
 
 
 @njit(**JIT)
@@ -128,3 +128,17 @@ def zy_maxpool2d_grad(g, x, k):
                                 m, bi, bj = v, i, j
                     out[b, oy * k + bi, ox * k + bj, ch] = g[b, oy, ox, ch]
     return out
+
+
+@njit(**JIT)
+def zy_random_uniform(like, seed):
+    """ir/nn_primitives.random_uniform, compiled: the same numbers."""
+    out = np.empty(like.size, like.dtype)
+    base = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+    for i in range(like.size):
+        z = np.uint64(i) + base + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+        out[i] = np.float64(z >> np.uint64(11)) * 2.0 ** -53
+    return out.reshape(like.shape)

@@ -121,3 +121,35 @@ declare("maxpool2d", maxpool2d, lambda ts, args: (_ints(ts[1:], "maxpool2d"),
                                                     _image(ts[0], "maxpool2d"))[1], arity=2)
 declare("maxpool2d_grad", maxpool2d_grad, lambda ts, args: ArrayT(ts[0].dtype, 4), arity=3)
 NUMPY_FUNCTIONS.update({conv2d: "conv2d", maxpool2d: "maxpool2d"})
+
+
+# --- counter-based random numbers (Dropout's masks): a pure function of (shape, seed), the
+# same in the evaluator and in compiled code, so a mask needs no state and is never stored
+
+_GOLDEN, _MIX1, _MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+def random_uniform(like, seed):
+    """Uniform numbers in [0, 1), one per element of `like` (in its dtype), from SplitMix64
+    (Steele et al. 2014) of (seed, element index)."""
+    with np.errstate(over="ignore"):
+        z = (np.arange(like.size, dtype=np.uint64)
+             + np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * np.uint64(_GOLDEN))
+        z = z + np.uint64(_GOLDEN)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX1)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX2)
+        z = z ^ (z >> np.uint64(31))
+    u = (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+    return u.astype(like.dtype).reshape(like.shape)
+
+
+def _uniform_type(ts, args):
+    if not (isinstance(ts[0], ArrayT) and ts[0].is_float) or ts[1] != INT:
+        raise TypeError(f"random_uniform(like, seed) needs a float array and an int, got "
+                        f"{ts[0]} and {ts[1]}")
+    return ts[0]
+
+
+declare("random_uniform", random_uniform, _uniform_type, arity=2)
+NUMPY_FUNCTIONS[random_uniform] = "random_uniform"
+NUMPY_FUNCTIONS[conv2d_grad_input] = "conv2d_grad_input"  # ConvTranspose calls it

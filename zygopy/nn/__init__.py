@@ -6,8 +6,8 @@ by zygopy (Flux's design: a layer is a class holding arrays plus a call).
     state = nn.setup(nn.Adam(1e-3), model)
     nn.train(lambda m, x, y: nn.logitcrossentropy(m(x), y), model, loader, state, epochs=5)
 """
-from . import activations, data, init, layers, losses, optimisers, saving, training
+from . import activations, data, init, layers, losses, optimisers, recurrent, saving, training
 
-_MODULES = (activations, data, init, layers, losses, optimisers, saving, training)
+_MODULES = (activations, data, init, layers, losses, optimisers, recurrent, saving, training)
 __all__ = [n for m in _MODULES for n in m.__all__]
 globals().update({n: getattr(m, n) for m in _MODULES for n in m.__all__})

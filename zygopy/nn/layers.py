@@ -7,12 +7,14 @@ one matrix product on contiguous operands; a Conv kernel is (kh, kw, in, out).
 """
 import numpy as np
 
-from ..ir.nn_primitives import conv2d, maxpool2d
+from ..ir.nn_primitives import conv2d, conv2d_grad_input, maxpool2d, random_uniform
+from ..trees import NOT_CONTAINERS
 from .activations import identity
 from .init import glorot_uniform
 
-__all__ = ["conv2d", "maxpool2d", "Dense", "Chain", "Conv", "MaxPool", "MeanPool", "GlobalMeanPool",
-           "flatten", "SkipConnection"]
+__all__ = ["conv2d", "maxpool2d", "conv_transpose2d", "Dense", "Chain", "Conv", "ConvTranspose",
+           "MaxPool", "MeanPool", "GlobalMeanPool", "AdaptiveMeanPool", "flatten", "SkipConnection",
+           "Parallel", "LayerNorm", "Dropout", "Embedding", "trainmode", "testmode", "resample"]
 
 
 def _rng(rng):
@@ -136,3 +138,135 @@ class SkipConnection:
 
     def __call__(self, x):
         return self.connection(self.layer(x), x)
+
+
+def conv_transpose2d(x, w, stride, padding, dilation):
+    """The transpose of conv2d (its gradient with respect to the input) for a kernel w of shape
+    (kh, kw, out, in): (n, h, w, in) -> (n, (h - 1) stride - 2 padding + dilation (kh - 1) + 1,
+    ..., out)."""
+    n, h, wd, _ = x.shape
+    kh, kw, cout, _ = w.shape
+    oh = (h - 1) * stride - 2 * padding + dilation * (kh - 1) + 1
+    ow = (wd - 1) * stride - 2 * padding + dilation * (kw - 1) + 1
+    return conv2d_grad_input(x, w, (n, oh, ow, cout), stride, padding, dilation)
+
+
+class ConvTranspose:
+    """A transposed 2-d convolution (upsampling by `stride`), kernel (kh, kw, out, in)."""
+
+    def __init__(self, kernel, channels, activation=identity, *, stride=1, padding=0,
+                 dilation=1, rng=None, dtype=np.float32, init=glorot_uniform):
+        (kh, kw), (cin, cout) = _pair(kernel), channels
+        self.weight = init(_rng(rng), (kh, kw, cout, cin), dtype)
+        self.bias = np.zeros(cout, dtype)
+        self.activation = activation
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+
+    def __call__(self, x):
+        y = conv_transpose2d(x, self.weight, self.stride, self.padding, self.dilation)
+        return self.activation(y + self.bias)
+
+
+class AdaptiveMeanPool:
+    """The mean over equal tiles giving an `out` x `out` image; the input's height and width
+    must be multiples of `out`."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def __call__(self, x):
+        n, h, w, c = x.shape
+        tiles = x.reshape(n, self.out, h // self.out, self.out, w // self.out, c)
+        return np.mean(tiles, axis=(2, 4))
+
+
+class LayerNorm:
+    """Normalises over the last axis, then scales and shifts (learned, per feature)."""
+
+    def __init__(self, features, eps=1e-5, dtype=np.float32):
+        self.scale = np.ones(features, dtype)
+        self.bias = np.zeros(features, dtype)
+        self.eps = eps
+
+    def __call__(self, x):
+        mu = np.mean(x, axis=-1, keepdims=True)
+        d = x - mu
+        var = np.mean(d * d, axis=-1, keepdims=True)
+        return d / np.sqrt(var + self.eps) * self.scale + self.bias
+
+
+class Dropout:
+    """Zeroes each element with probability p while training (`trainmode`), scaling the rest
+    by 1 / (1 - p); the identity in test mode. Masks come from a counter-based generator keyed
+    by `seed`, which `train` advances each step (`resample`): the same mask in the evaluator
+    and in compiled code, nothing stored."""
+
+    def __init__(self, p=0.5, seed=0):
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p, self.seed, self.active = p, seed, False
+
+    def __call__(self, x):
+        if self.active and self.p > 0.0:
+            keep = random_uniform(x, self.seed) >= self.p
+            return np.where(keep, x / (1.0 - self.p), 0.0)
+        return x
+
+    def resample(self, rng):
+        self.seed = int(rng.integers(0, 2 ** 62))
+
+
+class Embedding:
+    """Rows of a (vocabulary, features) table picked by integer tokens of any shape."""
+
+    def __init__(self, vocabulary, features, *, rng=None, dtype=np.float32):
+        self.weight = _rng(rng).standard_normal((vocabulary, features)).astype(dtype)
+
+    def __call__(self, tokens):
+        return self.weight[tokens]
+
+
+class Parallel:
+    """Each layer applied to the same input, the results joined pairwise by `connection`
+    (`np.add`, or a function concatenating two arrays)."""
+
+    def __init__(self, connection, *layers):
+        self.connection = connection
+        self.layers = tuple(layers)
+
+    def __call__(self, x):
+        out = self.layers[0](x)
+        for layer in self.layers[1:]:
+            out = self.connection(out, layer(x))
+        return out
+
+
+def _walk(value, visit, seen=None):
+    """visit(obj) for every object (layer) in a model's tree, once each."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            _walk(v, visit, seen)
+    elif hasattr(value, "__dict__") and not isinstance(value, NOT_CONTAINERS):
+        visit(value)
+        for v in vars(value).values():
+            _walk(v, visit, seen)
+
+
+def trainmode(model, active=True):
+    """Dropout (and any layer with an `active` flag) on while training, off for testing."""
+    _walk(model, lambda layer: setattr(layer, "active", active)
+          if isinstance(getattr(layer, "active", None), bool) else None)
+    return model
+
+
+def testmode(model):
+    return trainmode(model, False)
+
+
+def resample(model, rng):
+    """New random masks for every layer that draws them (Dropout), before a training step."""
+    _walk(model, lambda layer: layer.resample(rng) if hasattr(layer, "resample") else None)
