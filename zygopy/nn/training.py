@@ -11,6 +11,7 @@ import numpy as np
 
 from ..api import withgradient
 from ..errors import ZygopyError
+from .layers import resample, testmode, trainmode
 from .optimisers import update
 from .saving import named_arrays
 
@@ -21,11 +22,22 @@ class NonFinite(ZygopyError):
     """A loss or gradient that is NaN or infinite: training stopped before applying it."""
 
 
-def train(loss, model, data, state, epochs=1, callbacks=(), progress=True):
+def train(loss, model, data, state, epochs=1, callbacks=(), progress=True, rng=None):
     """Returns the loss of every step. Each callback is called after every epoch as
-    `cb(epoch, mean_loss)`; one that returns True stops training."""
+    `cb(epoch, mean_loss)`; one that returns True stops training. The model is in train mode
+    while training (Dropout active, new masks each step drawn from `rng`) and in test mode
+    after."""
     from tqdm.auto import tqdm
 
+    rng = np.random.default_rng(0) if rng is None else rng
+    trainmode(model)
+    try:
+        return _epochs(loss, model, data, state, epochs, callbacks, progress, rng, tqdm)
+    finally:
+        testmode(model)
+
+
+def _epochs(loss, model, data, state, epochs, callbacks, progress, rng, tqdm):
     history, step = [], 0
     for epoch in range(1, epochs + 1):
         bar = tqdm(data, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
@@ -33,6 +45,7 @@ def train(loss, model, data, state, epochs=1, callbacks=(), progress=True):
         for batch in bar:
             batch = batch if isinstance(batch, tuple) else (batch,)
             step += 1
+            resample(model, rng)
             value, grads = withgradient(loss, model, *batch)
             _check(value, grads[0], step)
             update(state, model, grads[0])
