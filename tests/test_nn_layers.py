@@ -175,6 +175,21 @@ def test_loss_gradients(name, pred, target):
     assert_matches_finite_differences(loss, [yhat, y], 0, g)
 
 
+def test_embedding_and_integer_label_losses():
+    emb = nn.Embedding(7, 3, rng=rng(), dtype=F64)
+    tokens = np.array([[1, 4, 4], [6, 0, 1]])  # repeated tokens: their gradients add up
+    w = rng(1).normal(size=(2, 3, 3))
+    _, (g, _, _) = interpreted_gradient(total, emb, tokens, w)
+    assert_matches_finite_differences(total, [emb, tokens, w], 0, g)
+    logits, labels = rng(2).normal(size=(5, 4)), np.array([0, 3, 3, 1, 2])
+
+    def loss(logits, labels):
+        return nn.logitcrossentropy_labels(logits, labels)
+    value, (g, _) = interpreted_gradient(loss, logits, labels)
+    assert value == pytest.approx(nn.logitcrossentropy(logits, np.eye(4)[labels]), rel=1e-12)
+    assert_matches_finite_differences(loss, [logits, labels], 0, g)
+
+
 def test_chain_indexing_and_names():
     a, b, c = nn.Dense(2, 3, rng=rng()), nn.Dense(3, 3, rng=rng()), nn.Dense(3, 1, rng=rng())
     m = nn.Chain(enc=a, mid=b, dec=c)
