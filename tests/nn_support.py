@@ -1,20 +1,24 @@
 """Helpers for the zygopy.nn tests: gradients from the reference evaluator (no Numba compile: the
 layers' adjoint IR run on NumPy) and central finite differences over every array of a model."""
+import os
+
 import numpy as np
 
-from zygopy import api
-from zygopy.backend import tiered
-from zygopy.ir.evaluate import evaluate_gradient
+from zygopy import withgradient
 from zygopy.nn.saving import named_arrays
 
 
 def interpreted_gradient(f, *args):
     """zygopy.withgradient(f, *args), computed by the evaluator from the same adjoint IR."""
-    c, sig, wrt = api._compiled(f, args, None)
-    with np.errstate(all="ignore"):
-        value, grads = evaluate_gradient(c.adjoint, sig.arguments)
-    value, grads = tiered._like_compiled(c, sig.arguments, value, grads)
-    return value, api._per_argument(c, sig, args, wrt, grads)
+    old = os.environ.get("ZYGOPY_INTERPRET_ONLY")
+    os.environ["ZYGOPY_INTERPRET_ONLY"] = "1"
+    try:
+        return withgradient(f, *args)
+    finally:
+        if old is None:
+            del os.environ["ZYGOPY_INTERPRET_ONLY"]
+        else:
+            os.environ["ZYGOPY_INTERPRET_ONLY"] = old
 
 
 def finite_differences(f, args, k):
@@ -47,3 +51,4 @@ def assert_matches_finite_differences(f, args, k, grads, rtol=1e-6, atol=1e-8):
     assert set(got) == set(expected), f"gradient arrays {sorted(got)} for {sorted(expected)}"
     for name, e in expected.items():
         np.testing.assert_allclose(got[name], e, rtol=rtol, atol=atol, err_msg=name or "array")
+

@@ -12,6 +12,8 @@ interpretation. Results agree with the compiled code's to rounding (both evaluat
 adjoint IR); their types are the compiled code's.
 
 `ZYGOPY_INTERPRET_WHILE_COMPILING=0` turns this off: every call then waits for compiled code.
+`ZYGOPY_INTERPRET_ONLY=1` never compiles: every gradient runs in the evaluator (for debugging,
+and for tests of code above the compiler, such as training loops).
 """
 from __future__ import annotations
 
@@ -37,8 +39,16 @@ def enabled() -> bool:
     return os.environ.get("ZYGOPY_INTERPRET_WHILE_COMPILING", "1") != "0"
 
 
+def interpret_only() -> bool:
+    return os.environ.get("ZYGOPY_INTERPRET_ONLY", "0") != "0"
+
+
 def value_and_gradient(compiled, args, dy=1.0):
     """compiled.value_and_gradient(args, dy), interpreted while it is being compiled."""
+    if interpret_only():
+        with np.errstate(all="ignore"):
+            value, grads = evaluate_gradient(compiled.adjoint, args, dy)
+        return _like_compiled(compiled, args, value, grads)
     if compiled in _ready or not enabled():
         return compiled.value_and_gradient(args, dy)
     job = _jobs.get(compiled)
