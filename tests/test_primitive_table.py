@@ -25,6 +25,11 @@ CALLED = (set(_callables().values()) | set(NUMPY_FUNCTIONS.values()) | set(ARRAY
 REACHABLE = sorted(n for n in CALLED - INDEXING_SUGAR if not PRIMITIVES[n].lowered)
 LOWERED = sorted(n for n, p in PRIMITIVES.items() if p.lowered)
 VECTOR, MATRIX = ArrayT("float64", 1), ArrayT("float64", 2)
+IMAGE, INT, SHAPE4 = ArrayT("float64", 4), type_of_arg(3), type_of_arg((1, 2, 3, 4))
+# primitives whose operands are not all of one type: an example of each operand's type
+MIXED = {"conv2d": [IMAGE, IMAGE, INT, INT, INT],
+         "conv2d_grad_input": [IMAGE, IMAGE, SHAPE4, INT, INT, INT],
+         "maxpool2d": [IMAGE, INT], "random_uniform": [VECTOR, INT]}
 
 
 def _statement(op, operand_type):
@@ -37,8 +42,15 @@ def _statement(op, operand_type):
     return Stmt(Var(10, result_type(op, ts, args)), op, args)
 
 
+def _mixed(op):
+    args = [Var(i, t) for i, t in enumerate(MIXED[op])]
+    return Stmt(Var(10, result_type(op, MIXED[op], args)), op, args)
+
+
 def _statements(op):
     """The primitive applied to numbers and to arrays, where its type rule accepts them."""
+    if op in MIXED:
+        return [_mixed(op)]
     out = []
     for t in (FLOAT, VECTOR, MATRIX):
         try:
