@@ -88,6 +88,76 @@ def torch_step(name, model, x, y):
     return step
 
 
+def jax_setup(name, model, x, y):
+    """The JAX twin of `model` (same weights, NHWC as ours): (params, jitted loss)."""
+    import jax
+    import jax.numpy as jnp
+
+    dense = [layer for layer in model.layers if isinstance(layer, nn.Dense)]
+    convs = [layer for layer in model.layers if isinstance(layer, nn.Conv)]
+    params = [(jnp.asarray(d.weight), jnp.asarray(d.bias)) for d in convs + dense]
+
+    def forward(params, x):
+        k = 0
+        for _ in convs:
+            w, b = params[k]
+            x = jax.lax.conv_general_dilated(x, w, (1, 1), "SAME",
+                                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            x = jax.nn.relu(x + b)
+            x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1),
+                                      "VALID")
+            k += 1
+        x = x.reshape(x.shape[0], -1)
+        for j in range(len(dense)):
+            w, b = params[k + j]
+            x = x @ w + b
+            if j < len(dense) - 1:
+                x = jax.nn.relu(x)
+        return x
+
+    def loss_fn(params, x, y):
+        return -jnp.sum(y * jax.nn.log_softmax(forward(params, x))) / x.shape[0]
+    return params, loss_fn
+
+
+def jax_step(name, model, x, y):
+    """jit(value_and_grad) and an Adam update, both compiled (the update written out: Kingma
+    and Ba's, as zygopy's and PyTorch's)."""
+    import jax
+    import jax.numpy as jnp
+    params, loss_fn = jax_setup(name, model, x, y)
+    grad = jax.value_and_grad(loss_fn)
+
+    @jax.jit
+    def step(params, m, v, t, x, y):
+        value, g = grad(params, x, y)
+        m = jax.tree_util.tree_map(lambda m, g: 0.9 * m + 0.1 * g, m, g)
+        v = jax.tree_util.tree_map(lambda v, g: 0.999 * v + 0.001 * g * g, v, g)
+        lr = 1e-3 * jnp.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+        params = jax.tree_util.tree_map(lambda p, m, v: p - lr * m / (jnp.sqrt(v) + 1e-8),
+                                        params, m, v)
+        return value, params, m, v
+
+    state = {"p": params, "m": jax.tree_util.tree_map(jnp.zeros_like, params),
+             "v": jax.tree_util.tree_map(jnp.zeros_like, params), "t": 0}
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+    def run():
+        state["t"] += 1
+        value, state["p"], state["m"], state["v"] = step(state["p"], state["m"], state["v"],
+                                                         state["t"], xj, yj)
+        return float(value)
+    return run
+
+
+def jax_gradient_error(name, model, x, y):
+    import jax
+    params, loss_fn = jax_setup(name, model, x, y)
+    theirs = jax.grad(loss_fn)(params, x, y)[0][0]
+    ours = withgradient(loss, model, x, y)[1][0].layers[0].weight
+    return float(np.max(np.abs(ours - np.asarray(theirs))) / np.max(np.abs(theirs)))
+
+
 def gradient_error(name, model, x, y):
     """The largest difference between zygopy's and PyTorch's gradients of the first layer's
     weight, relative to its largest element."""
@@ -100,7 +170,7 @@ def gradient_error(name, model, x, y):
 
 
 def main():
-    quick, peers = common.parse_args(__doc__, ["torch"], "fewer repeats")
+    quick, peers = common.parse_args(__doc__, ["torch", "jax"], "fewer repeats")
     rows = []
     for name, make in [("mlp", mlp), ("cnn", cnn)]:
         rng = np.random.default_rng(0)
@@ -114,23 +184,32 @@ def main():
             row["check"] = gradient_error(name, model, x, y)
             row["torch"] = common.measure(torch_step(name, copy.deepcopy(model), x, y), quick)[0]
             row["threads"] = torch.get_num_threads()
+        if "jax" in peers:
+            import copy
+            row["jax_check"] = jax_gradient_error(name, model, x, y)
+            row["jax"] = common.measure(jax_step(name, copy.deepcopy(model), x, y), quick)[0]
         row["zygopy"] = common.measure(zygopy_step(model, x, y), quick)[0]
         rows.append(row)
         print(row, flush=True)
     lines = ["## training_step: forward + gradient + Adam update, warm", ""]
-    lines += common.run_info("training_step.py", quick, ["zygopy", "numpy", "numba", "torch"])
+    lines += common.run_info("training_step.py", quick,
+                             ["zygopy", "numpy", "numba", "torch", "jax"])
     lines += ["- models: the demo's CNN (zygopy.demo, batch 32 of 8x8x1) and an MLP 64-128-128-10 "
               "of Dense layers (batch 128), float32, softmax cross-entropy; PyTorch on the same "
-              "weights with its default thread count; JAX is not measured here (not installed).",
-              "- check: zygopy's gradient of the first layer's weight against PyTorch's, largest "
-              "difference relative to the largest element.", "",
-              "| model | zygopy | PyTorch | zygopy / PyTorch | gradient check |",
-              "|---|---|---|---|---|"]
+              "weights with its default thread count; JAX: jit of value_and_grad and an Adam "
+              "update in one compiled step (lax.conv_general_dilated, reduce_window).",
+              "- check: zygopy's gradient of the first layer's weight against each peer's, "
+              "largest difference relative to the largest element.", "",
+              "| model | zygopy | PyTorch | zygopy / PyTorch | JAX | zygopy / JAX | "
+              "gradient check (PyTorch, JAX) |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        t = r.get("torch")
-        peer = (f"{common.fmt_time(t)} | {common.ratio(r['zygopy'], t)} | {r['check']:.1e}"
-                if t else "— | — | —")
-        lines.append(f"| {r['name']} | {common.fmt_time(r['zygopy'])} | {peer} |")
+        cells = []
+        for peer in ("torch", "jax"):
+            t = r.get(peer)
+            cells += ([common.fmt_time(t), common.ratio(r["zygopy"], t)] if t else ["—", "—"])
+        checks = ", ".join(f"{r[k]:.1e}" for k in ("check", "jax_check") if k in r) or "—"
+        lines.append(f"| {r['name']} | {common.fmt_time(r['zygopy'])} | {' | '.join(cells)} | "
+                     f"{checks} |")
     common.write_section("training_step", "\n".join(lines))
     print("\n".join(lines))
 
