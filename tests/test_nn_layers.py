@@ -258,14 +258,16 @@ def test_dropout_masks_are_seeded_and_off_in_test_mode():
     assert not m[1].active
 
 
-def test_sequence_task_trains_with_an_lstm(monkeypatch):
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_sequence_task_trains(kind, monkeypatch):
     """Predict the running sum's sign of a random +-1 sequence at every step: needs memory.
     (Interpreted: the training loop is under test; compiled layers are tested above.)"""
     monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")
     r = rng()
     xs = r.choice([-1.0, 1.0], size=(12, 64, 1))
     ys = (np.cumsum(xs, axis=0) > 0).astype(F64)
-    model = nn.Chain(nn.LSTM(1, 8, rng=r, dtype=F64), _TimeDense(nn.Dense(8, 1, rng=r, dtype=F64)))
+    model = nn.Chain(getattr(nn, kind)(1, 8, rng=r, dtype=F64),
+                     _TimeDense(nn.Dense(8, 1, rng=r, dtype=F64)))
 
     def loss(m, xs, ys):
         return nn.logitbinarycrossentropy(m(xs), ys)
