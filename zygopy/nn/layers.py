@@ -9,12 +9,13 @@ import numpy as np
 
 from ..ir.nn_primitives import conv2d, conv2d_grad_input, maxpool2d, random_uniform
 from ..trees import NOT_CONTAINERS
-from .activations import identity
+from .activations import identity, softmax
 from .init import glorot_uniform
 
 __all__ = ["conv2d", "maxpool2d", "conv_transpose2d", "Dense", "Chain", "Conv", "ConvTranspose",
            "MaxPool", "MeanPool", "GlobalMeanPool", "AdaptiveMeanPool", "flatten", "SkipConnection",
-           "Parallel", "LayerNorm", "Dropout", "Embedding", "trainmode", "testmode", "resample"]
+           "Parallel", "LayerNorm", "Dropout", "Embedding", "MultiHeadAttention", "trainmode",
+           "testmode", "resample"]
 
 
 def _rng(rng):
@@ -270,3 +271,36 @@ def testmode(model):
 def resample(model, rng):
     """New random masks for every layer that draws them (Dropout), before a training step."""
     _walk(model, lambda layer: layer.resample(rng) if hasattr(layer, "resample") else None)
+
+
+class MultiHeadAttention:
+    """Self-attention over (batch, sequence, features) with `heads` heads (Vaswani et al. 2017):
+    projections to queries, keys and values of heads x (features / heads), a softmax over the
+    keys per head, then the output projection. Projections are (features, heads, head size), so
+    the heads split without a reshape; with `causal`, position i attends to positions <= i."""
+
+    def __init__(self, features, heads, *, causal=False, rng=None, dtype=np.float32,
+                 init=glorot_uniform):
+        if features % heads:
+            raise ValueError(f"MultiHeadAttention: {features} features do not split into "
+                             f"{heads} heads")
+        r, k = _rng(rng), features // heads
+        self.Wq, self.Wk, self.Wv = (init(r, (features, features), dtype).reshape(
+            features, heads, k) for _ in range(3))
+        self.bq, self.bk, self.bv = (np.zeros((heads, k), dtype) for _ in range(3))
+        self.Wo = init(r, (features, features), dtype)
+        self.bo = np.zeros(features, dtype)
+        self.causal = causal
+
+    def __call__(self, x):
+        b, t, d = x.shape
+        q = np.einsum("btd,dhk->bhtk", x, self.Wq) + self.bq[:, None, :]
+        k = np.einsum("btd,dhk->bhtk", x, self.Wk) + self.bk[:, None, :]
+        v = np.einsum("btd,dhk->bhtk", x, self.Wv) + self.bv[:, None, :]
+        scores = np.einsum("bhqk,bhsk->bhqs", q, k) / np.sqrt(q.shape[-1] * 1.0)
+        if self.causal:
+            later = np.arange(t)[None, :] > np.arange(t)[:, None]
+            scores = np.where(later, -1e30, scores)
+        weights = softmax(scores, axis=-1)
+        out = np.einsum("bhqs,bhsk->bqhk", weights, v).reshape(b, t, d)
+        return out @ self.Wo + self.bo
