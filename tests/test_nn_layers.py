@@ -97,7 +97,16 @@ LAYERS = {
     "lstm": lambda: (nn.LSTM(3, 4, rng=rng(), dtype=F64), (5, 2, 3)),
     "gru": lambda: (nn.GRU(3, 4, rng=rng(), dtype=F64), (5, 2, 3)),
     "dropout": lambda: (nn.trainmode(nn.Dropout(0.4, seed=11)), (4, 5)),
+    "attention": lambda: (_biased(nn.MultiHeadAttention(6, 2, rng=rng(), dtype=F64)), (2, 4, 6)),
+    "causal_attention": lambda: (_biased(nn.MultiHeadAttention(6, 3, causal=True, rng=rng(),
+                                                               dtype=F64)), (2, 4, 6)),
 }
+
+
+def _biased(layer):
+    for name in ("bq", "bk", "bv", "bo"):
+        getattr(layer, name)[...] = rng(4).normal(size=getattr(layer, name).shape)
+    return layer
 
 
 def _shifted(layer):

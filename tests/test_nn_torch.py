@@ -131,3 +131,21 @@ def test_recurrent(kind):
         state = tc(t(x), state)
         outs.append(state[0] if kind == "LSTM" else state)
     close(layer(xs), torch.stack(outs))
+
+
+def test_multi_head_attention():
+    d, h = 6, 2
+    m = nn.MultiHeadAttention(d, h, rng=rng(), dtype=np.float64)
+    for name in ("bq", "bk", "bv", "bo"):
+        getattr(m, name)[...] = rng(4).normal(size=getattr(m, name).shape)
+    x = rng(1).normal(size=(2, 5, d))
+    mha = torch.nn.MultiheadAttention(d, h, batch_first=True, dtype=torch.float64)
+    w = [a.reshape(d, d).T for a in (m.Wq, m.Wk, m.Wv)]
+    mha.in_proj_weight.data = t(np.concatenate(w))
+    mha.in_proj_bias.data = t(np.concatenate([b.reshape(-1) for b in (m.bq, m.bk, m.bv)]))
+    mha.out_proj.weight.data, mha.out_proj.bias.data = t(m.Wo.T), t(m.bo)
+    xt = t(x)
+    close(m(x), mha(xt, xt, xt, need_weights=False)[0])
+    m.causal = True
+    mask = torch.triu(torch.ones(5, 5, dtype=torch.bool), diagonal=1)
+    close(m(x), mha(xt, xt, xt, attn_mask=mask, need_weights=False)[0])
