@@ -905,6 +905,15 @@ def list_in_branches_and_loops(x, n):
 EYE3 = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]])  # an int array: it gets no gradient
 
 
+# transposes with constant axes: np.transpose, the method with a tuple or with integers, and .T of
+# a 3-d array (all axes reversed)
+@case(A((2, 3, 4)), A((4, 2, 3)), evaluator=True)
+def tr_transpose_axes(a, b):
+    return (np.sum(np.transpose(a, (2, 0, 1)) * b)
+            + np.sum(a.transpose(1, 0, 2) * a.transpose((1, 0, 2)))
+            + np.sum(np.sin(a.T) * b.transpose(0, 2, 1)))
+
+
 @case(A((3,)), A((4,)), A((3, 4)), evaluator=True)
 def la_outer_inner(x, y, w):
     return np.sum(np.outer(x, y) * w) + np.inner(x, x * x) + np.sum(np.inner(w, w) ** 2)
