@@ -18,6 +18,11 @@ from ..ir.cfg import dominators, natural_loop
 LOOPING = "looping"
 UNREACHABLE = 'raise AssertionError("unreachable")'
 MAX_GROWTH = 4  # blocks written at most this many times over before giving up on structure
+# a returning block is written in place of each jump to it (a `return` inside an arm or a loop)
+# when it is this small or reached from inside a loop; a larger one is an ordinary join, written
+# once (a pullback's last block holds the reverse of everything before a branch: written once
+# per path, it multiplied the code Numba compiles)
+SMALL_RETURN = 8
 
 
 class Unstructured(Exception):
@@ -35,8 +40,11 @@ class Structurer:
         self.statement, self.assign_args, self.on_return = statement, assign_args, on_return
         self.blocks = fn.block_map()
         self.bodies = self._loops()
+        in_loops = set().union(*self.bodies.values()) if self.bodies else set()
         self.terminal = {b.id for b in fn.blocks
-                         if len(b.branches) == 1 and b.branches[0].is_return}
+                         if len(b.branches) == 1 and b.branches[0].is_return
+                         and (len(b.stmts) <= SMALL_RETURN
+                              or any(b.id in self.blocks[x].successors() for x in in_loops))}
         self.budget = MAX_GROWTH * len(fn.blocks) + 8
         self.postdom = {}
 

@@ -208,10 +208,11 @@ class Dropout:
         self.p, self.seed, self.active = p, seed, False
 
     def __call__(self, x):
-        if self.active and self.p > 0.0:
-            keep = random_uniform(x, self.seed) >= self.p
-            return np.where(keep, x / (1.0 - self.p), 0.0)
-        return x
+        # branch-free (a branch here would have the compiled code repeat all that follows it
+        # once per path): in test mode the threshold is 0 and every element is kept, unscaled
+        p = self.p * self.active
+        keep = random_uniform(x, self.seed) >= p
+        return np.where(keep, x / (1.0 - p), 0.0)
 
     def resample(self, rng):
         self.seed = int(rng.integers(0, 2 ** 62))
