@@ -622,3 +622,20 @@ def test_singular_matrix():
     with pytest.raises(ZygopyError) as excinfo:
         zygopy.gradient(solve_singular, np.ones((2, 2)), np.ones(2))
     assert_clear(excinfo, solve_singular, "x = np.linalg.solve(a, b)", "ingular")
+
+
+# ---- max() and min() of no items ----------------------------------------------------------------
+
+def largest_and_smallest(x, n):
+    return max(x[i] for i in range(n)) + min(x[i] * 2.0 for i in range(n) if x[i] > -5.0)
+
+
+def test_max_of_no_items_raises_as_in_python():
+    x = np.array([0.3, -1.2, 2.5])
+    g, _ = zygopy.gradient(largest_and_smallest, x, 3)
+    np.testing.assert_array_equal(g, [0.0, 2.0, 1.0])  # the largest x, twice the smallest
+    with pytest.raises(ValueError, match="arg is an empty sequence"):
+        largest_and_smallest(x, 0)
+    for route in (zygopy.gradient, zygopy.withgradient):
+        with pytest.raises(ValueError, match=r"max\(\) arg is an empty sequence"):
+            route(largest_and_smallest, x, 0)

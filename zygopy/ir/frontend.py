@@ -1386,7 +1386,26 @@ class Frontend:
             self.stmt(loop)
         finally:
             self.reductions.pop()
+        if kind in ("max", "min") and is_first:
+            self.fail_if_no_items(kind, self.read(first, self.cur), it)
         return self.read(acc, self.cur)
+
+    def fail_if_no_items(self, kind, still_first, node):
+        """max() and min() of no items raise ValueError, as in Python."""
+        message = f"{kind}() arg is an empty sequence"  # Python's words
+        if isinstance(still_first, bool):  # an iterable known while compiling
+            if still_first:
+                raise self.error(f"{kind}() of an empty sequence", node,
+                                 hint=f"give {kind}() at least one item", cls=UnsupportedType)
+            return
+        empty, ok = self.new_block(), self.new_block()
+        self.jump(ok, cond=still_first)
+        self.jump(empty)
+        self.seal(empty)
+        self.seal(ok)
+        self.cur = empty
+        self.fail(ValueError, [ast.Constant(message)], node)
+        self.cur = ok
 
     def stmt_Step(self, s):
         """One item of the reduction being built: the first is taken as it is, later ones are

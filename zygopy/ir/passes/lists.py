@@ -31,8 +31,8 @@ def resolve_lists(fn) -> bool:
 
 
 def _settle_absent(fn) -> bool:
-    """sum() of no items is 0; max() and min() of none, an error in Python, give NaN (an
-    empty array for arrays) rather than a plausible number."""
+    """sum() of no items is 0; max() and min() of none raise ValueError (the frontend checks),
+    so what stands for their first item then is never seen (NaN; an empty array for arrays)."""
     mapping, found = {}, False
     for b in fn.blocks:
         for s in b.stmts:
