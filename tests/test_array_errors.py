@@ -412,11 +412,17 @@ def sum_repeated_axis(a):
     return np.sum(s)
 
 
+def sum_no_axis(a):
+    s = np.sum(a, axis=())
+    return np.sum(s)
+
+
 @pytest.mark.parametrize("fn, text", [
     (argmax_tuple_axis, "i = np.argmax(a, axis=(0, 1))"),
     (cumprod_tuple_axis, "c = a.cumprod(axis=(0, 1))"),
     (sum_repeated_axis, "s = np.sum(a, axis=(1, -1))"),
-], ids=["argmax", "cumprod", "repeated"])
+    (sum_no_axis, "s = np.sum(a, axis=())"),
+], ids=["argmax", "cumprod", "repeated", "empty"])
 def test_axis_tuple_refused_where_numpy_refuses_it(fn, text):
     with pytest.raises(UnsupportedType) as excinfo:
         zygopy.gradient(fn, np.ones((2, 3)))

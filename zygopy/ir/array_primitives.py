@@ -24,6 +24,9 @@ def reduced_axes(axis, ndim):
     if axis is None:
         return tuple(range(ndim))
     axes = axis if isinstance(axis, tuple) else (axis,)
+    if not axes:
+        raise TypeError("axis=() reduces over no axis, which zygopy does not support; leave the "
+                        "reduction out")
     if not all(isinstance(d, int) and not isinstance(d, bool) and -ndim <= d < ndim
                for d in axes):
         raise TypeError(f"axis must be a constant integer (or tuple of them) from {-ndim} to "
