@@ -381,6 +381,28 @@ def namedtuple_of_dicts_loss(p, x):
     return np.sum(p.w["a"] * x) * p.scale + np.sum(p.b[0] ** 2)
 
 
+def decayed_loss(params, x, decay):
+    """Weight decay on the matrices only, chosen by key while compiling."""
+    s = 0.0
+    for name, w in params.items():
+        if name.startswith("W"):
+            x = np.tanh(x @ w)
+            s = s + decay * np.sum(w ** 2)
+        elif name != "scale" and name not in ("skip", "other"):
+            x = x + w
+    if "scale" in params and "absent" not in params:
+        s = s + params["scale"] * np.sum(x)
+    if "absent" in params:
+        s = s + params["absent"] * undefined_name  # noqa: F821 (never compiled: no such key)
+    return s
+
+
+def test_dict_keys_tested_while_compiling():
+    params = {"W1": rand(2, 3, seed=67), "b1": rand(3, seed=68), "W2": rand(3, 2, seed=69),
+              "scale": 1.5}
+    check_all_routes(decayed_loss, params, rand(4, 2, seed=70), 0.05)
+
+
 def dict_missing_key(p):
     return p["nope"] * 2.0
 
@@ -405,18 +427,28 @@ def dict_literal_with_computed_keys(x):
     return d["a"]
 
 
+def dict_key_test_computed(p, s):
+    t = 0.0
+    for k in p:
+        if k.startswith("a" if s > 0 else "b"):
+            t = t + p[k]
+    return t
+
+
 @pytest.mark.parametrize("f, args, text", [
     (dict_missing_key, ({"a": 1.0},), "the keys of p are 'a'"),
     (dict_key_computed, ({"a": 1.0, "b": 2.0}, 0), "written as a string constant"),
     (dict_read_as_attributes, ({"a": 1.0},), r"read its entries as p\['key'\]"),
     (dict_key_as_value, ({"a": 1.0},), "the dict key 'a' can only index its dict"),
     (dict_literal_with_computed_keys, (1.0,), "string constant keys"),
+    (dict_key_test_computed, ({"a": 1.0}, 1.0), "takes string constants only"),
 ])
 def test_dict_errors_name_the_line(f, args, text):
     with pytest.raises(zygopy.UnsupportedType, match=text) as info:
         zygopy.gradient(f, *args)
     assert info.value.filename == __file__
-    assert info.value.line == f.__code__.co_firstlineno + (3 if f is dict_key_as_value else 1)
+    inner = f in (dict_key_as_value, dict_key_test_computed)
+    assert info.value.line == f.__code__.co_firstlineno + (3 if inner else 1)
 
 
 def test_a_dict_with_other_keys_is_not_a_structure():

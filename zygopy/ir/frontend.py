@@ -34,6 +34,8 @@ BINOPS = {ast.MatMult: "matmul", ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul"
 CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
 UNARYOPS = {ast.USub: "neg", ast.UAdd: "pos", ast.Not: "not"}
 BOOL_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not", "truth"}
+# string methods that test a dict key while compiling (frontend.key_test)
+STRING_TESTS = {"startswith", "endswith", "isupper", "islower"}
 
 # How unsupported nodes are named in errors, with a hint where there is a useful one.
 CONSTRUCTS = {
@@ -552,6 +554,8 @@ class Frontend:
         self.seal(other)
         join = self.new_block()
         for block, body in ((then, s.body), (other, s.orelse)):
+            if not self.incoming[block.id]:
+                continue  # a test known while compiling (a dict key's, a flag's): never runs
             self.cur = block
             self.suite(body)
             if self.cur is not None:
@@ -800,6 +804,48 @@ class Frontend:
         children = tuple(v.node if isinstance(v, StructValue) else LEAF for v in items)
         return StructValue(Node("dict", dict, tuple(keys), children), items, None, "dict")
 
+    def static_string(self, node):
+        """The string an expression is known to be while compiling (a constant, or a dict key
+        bound by a loop over the dict), else None."""
+        if isinstance(node, ast.Constant):
+            return node.value if isinstance(node.value, str) else None
+        if isinstance(node, ast.Name) and self.frame_of(node.id) is not None:
+            v = self.expr(node)
+            return v.obj if isinstance(v, Static) and isinstance(v.obj, str) else None
+        return None
+
+    def compare_keys(self, node):
+        """`key == 'b1'`, `key != ...`, `key in ('b1', 'b2')` and `'b1' in d` for dict keys, known
+        while compiling: True or False; None for any other comparison."""
+        if len(node.ops) != 1 or not isinstance(node.ops[0], (ast.Eq, ast.NotEq, ast.In,
+                                                               ast.NotIn)):
+            return None
+        left, right, op = node.left, node.comparators[0], node.ops[0]
+        key = self.static_string(left)
+        if key is None:
+            return None
+        if isinstance(op, (ast.Eq, ast.NotEq)):
+            other = self.static_string(right)
+            return None if other is None else (key == other) == isinstance(op, ast.Eq)
+        if isinstance(right, (ast.Tuple, ast.List)):
+            keys = [self.static_string(e) for e in right.elts]
+            if None in keys:
+                return None
+        else:
+            d = self.static_struct(right)
+            if d is None or not d.is_dict:
+                return None
+            keys = d.node.keys
+        return (key in keys) == isinstance(op, ast.In)
+
+    def key_test(self, method, node):
+        """key.startswith('b') and the like on a dict key, done while compiling."""
+        args = [self.static_string(a) for a in node.args]
+        if None in args or node.keywords:
+            raise self.error(f"{method.__self__!r}.{method.__name__}() takes string constants "
+                             "only", node, cls=UnsupportedType)
+        return method(*args)
+
     # ---- raise and assert: the user's exception, on a path that goes no further --------------
     def stmt_Raise(self, s):
         if s.exc is None:
@@ -878,8 +924,11 @@ class Frontend:
                 else:
                     self.cond_jump(v, if_true, nxt)
                 self.seal(nxt)
+                if not self.incoming[nxt.id]:  # decided while compiling: the rest never runs
+                    break
                 self.cur = nxt
-            self.cond_jump(test.values[-1], if_true, if_false)
+            else:
+                self.cond_jump(test.values[-1], if_true, if_false)
         elif isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
             self.cond_jump(test.operand, if_false, if_true)
         else:
@@ -1125,6 +1174,9 @@ class Frontend:
         return self.emit(op, v)
 
     def expr_Compare(self, node):
+        known = self.compare_keys(node)
+        if known is not None:
+            return known
         ops = [CMPOPS.get(type(o)) for o in node.ops]
         if None in ops:
             bad = node.ops[ops.index(None)]
@@ -1295,6 +1347,8 @@ class Frontend:
         if not isinstance(callee, Static):
             raise self.error("calling a value computed at run time is not supported", node)
         obj = callee.obj
+        if isinstance(getattr(obj, "__self__", None), str) and obj.__name__ in STRING_TESTS:
+            return self.key_test(obj, node)
         if isinstance(obj, CustomRule):
             if node.keywords:
                 raise self.error(f"keyword arguments to the custom rule {obj.__name__!r} are not "
