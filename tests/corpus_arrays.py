@@ -995,3 +995,15 @@ def f32_linalg(b, r, a, eye):
             + np.sum(np.einsum('bij,jk->bik', a, m) ** 2) * 0.1 + np.linalg.norm(r)
             + np.sum(np.linalg.inv(m) ** 2) + np.linalg.det(m) * 0.01
             + np.sum(np.sin(np.linalg.cholesky(m))))
+
+
+# a text classifier written the natural NumPy way: an embedding lookup, mean-pooled over the
+# tokens, a dense layer and a softmax cross-entropy against integer labels
+@case(A((6, 4)), A((4, 3)), A((3,)), np.array([[0, 5, 2, 2], [1, 3, 3, 0], [4, 4, 1, 5]]),
+      np.array([2, 0, 1]), evaluator=True)
+def model_text_classifier(emb, w, b, tokens, labels):
+    h = np.mean(emb[tokens], axis=1)
+    logits = h @ w + b
+    m = np.max(logits, axis=-1, keepdims=True)
+    logp = logits - m - np.log(np.sum(np.exp(logits - m), axis=-1, keepdims=True))
+    return -np.mean(logp[np.arange(len(labels)), labels])
