@@ -29,6 +29,7 @@ import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 @dataclass
@@ -371,6 +372,96 @@ def sh_stack(x, y, m):
     s0 = np.stack((x, y))  # (2, 3)
     s1 = np.stack((x, y, x * y), axis=1)  # (3, 3)
     return np.sum(s0 * m) + np.sum(s1 @ s1)
+
+
+# ---- creation and shape: permutations, copies, padding, triangles, windows ------------------
+
+@case(A((2, 3, 4)), evaluator=True)
+def sh_permute_axes(a):
+    s = np.swapaxes(a, 0, 2)  # (4, 3, 2)
+    m = np.moveaxis(a, 0, -1)  # (3, 4, 2)
+    t = np.transpose(a, (1, 0, 2)) * a.transpose(1, 0, 2)  # (3, 2, 4)
+    return (np.sum(s[:, :, 0] * a.T[:, :, 1]) + np.sum(np.sin(m) * m[:, :, ::-1])
+            + np.sum(t * a.T.T[:, 0]))
+
+
+@case(A((4,)), A((3, 1, 2)), evaluator=True)
+def sh_expand_squeeze(x, m):
+    outer = np.expand_dims(x, 0) * np.expand_dims(x, axis=-1)  # (4, 4)
+    col = np.expand_dims(x, (0, 2))  # (1, 4, 1)
+    flat = np.squeeze(m, axis=1) * m.squeeze(1)  # (3, 2)
+    return np.sum(outer * outer) + np.sum(col * col[:, ::-1]) + np.sum(np.sin(flat))
+
+
+@case(A((3, 4)), A((3, 4)), evaluator=True)
+def sh_flip(a, b):
+    return (np.sum(np.flip(a) * b) + np.sum(np.flip(a, 0) * b * a)
+            + np.sum(np.flip(a, axis=(0, 1)) ** 3) + np.sum(np.flip(b, -1) * a))
+
+
+@case(A((2, 3)), A((3,)), evaluator=True)
+def sh_tile_repeat(m, v):
+    t = np.tile(m, (2, 1)) * np.tile(v, 2)[:3]  # (4, 3)
+    u = np.tile(v, (2, 2))  # (2, 6)
+    r = np.repeat(m, 2, axis=1)  # (2, 6)
+    return (np.sum(t * t) + np.sum(u * r) + np.sum(np.repeat(m, 3) ** 3)
+            + np.sum(m.repeat(2, axis=0) * np.tile(m, 2)[:, :3].repeat(2, 0)))
+
+
+@case(A((2, 3)), A((4,)), evaluator=True)
+def sh_pad(m, v):
+    p = np.pad(m, 1)  # (4, 5)
+    q = np.pad(v, (2, 1), constant_values=0.5)  # (7,)
+    r = np.pad(m, ((1, 0), (0, 2)), mode="constant")  # (3, 5)
+    return (np.sum(p * p[::-1, ::-1]) + np.sum(q ** 3) + np.sum(np.sin(r))
+            + np.sum(np.pad(v, ((0, 3),)) * q))
+
+
+@case(A((3, 3)), A((3, 4)), A((3,)), evaluator=True)
+def sh_triangles(s, r, v):
+    upper = np.triu(s) + np.tril(s, -1) * 2.0
+    return (np.sum(upper * upper) + np.sum(np.triu(r, 1) ** 2) + np.sum(np.tril(r, 1) * r)
+            + np.trace(s @ s) + np.trace(r, 1) + np.trace(r, offset=-1) * 2.0
+            + np.sum(np.diag(s) ** 3) + np.sum(np.diag(r, 1) * v) + np.sum(np.diag(r, -1) ** 2)
+            + np.sum(np.diag(v) @ s) + np.sum(np.diag(v, 1) ** 2) + s.trace())
+
+
+# a 1-d and a 2-d convolution written with windows, and windows along one axis
+@case(A((7,)), A((3,)), A((4, 5)), A((2, 2)), evaluator=True)
+def sh_sliding_windows(x, w, img, k):
+    conv1 = sliding_window_view(x, 3) @ w  # (5,)
+    patches = sliding_window_view(img, (2, 2))  # (3, 4, 2, 2)
+    conv2 = patches.reshape((12, 4)) @ k.ravel()
+    rows = sliding_window_view(img, 3, axis=1)  # (4, 3, 3)
+    return np.sum(conv1 ** 2) + np.sum(np.tanh(conv2)) + np.sum(rows * rows[:, :, ::-1])
+
+
+# where with a number as one branch; a in Away: no element at the kink
+@case(Away((3, 4)), evaluator=True)
+def sh_where_scalar(a):
+    return (np.sum(np.where(a > 0, a, 0.0) ** 2) + np.sum(np.where(a < 0.5, 2.0, a) * a)
+            + np.sum(np.where(a > 0.0, 1, a)))
+
+
+# creation: values that depend on differentiated floats, and constants that do not
+@case(A((3, 3)), F(0.5, 1.5), F(-1.0, -0.2), evaluator=True)
+def ctor_creation(x, s, t):
+    e = np.eye(3) + 2.0 * np.identity(3) + np.eye(3, k=1) + np.eye(3, 3, -1)
+    f = np.full((3, 3), s) * np.full_like(x, 1.5) + np.full(3, t)
+    line = (np.linspace(t, s, 3)
+            + np.linspace(0.0, 1.0, num=3) * np.linspace(t, s, 3, endpoint=False))
+    z = np.zeros((3, 3), dtype=np.float64) + np.ones(3, np.float64) + np.zeros_like(x, dtype=float)
+    return np.sum(e * x * f) + np.sum(line * x[1]) + np.sum(z * x ** 2) + s * t
+
+
+# a view read before the array it shows is written, then a write: the views stay exact
+@case(A((3, 4)), evaluator=True)
+def sh_views_before_write(a):
+    c = a.copy()
+    s = np.sum(np.flip(c, 1) * np.swapaxes(c, 0, 1).T) + np.sum(np.expand_dims(c, 0) ** 2)
+    c[1, :] = s * c[0, :]
+    c[0] = np.sum(sliding_window_view(c[2], 2), axis=1)[:1] * 3.0
+    return np.sum(c * c)
 
 
 # ---- indexing reads ----------------------------------------------------------------------------
@@ -1007,3 +1098,20 @@ def model_text_classifier(emb, w, b, tokens, labels):
     m = np.max(logits, axis=-1, keepdims=True)
     logp = logits - m - np.log(np.sum(np.exp(logits - m), axis=-1, keepdims=True))
     return -np.mean(logp[np.arange(len(labels)), labels])
+
+
+@case(f32(A((3, 4))), f32(A((4,))), float32=True)
+def f32_shape(a, v):
+    p = np.pad(np.swapaxes(a, 0, 1), ((0, 1), (1, 0)), constant_values=0.5)  # (5, 4)
+    t = np.tile(v, (2, 1)) * np.repeat(np.flip(v), 2)[:4]  # (2, 4)
+    w = sliding_window_view(v, 2) @ np.expand_dims(v[:2], 1)  # (3, 1)
+    return (np.sum(p * p) + np.sum(t * t) + np.sum(w) + np.trace(np.triu(a @ a.T))
+            + np.sum(np.where(a > 0.0, a, 0.5) * a) + np.sum(np.diag(a)))
+
+
+@case(f32(A((3, 4))), float32=True)
+def f32_creation_astype(a):
+    b = a.astype(np.float64)  # the gradient comes back cast to float32
+    c = np.full_like(a, 2.0) * a + np.eye(3, 4, dtype=np.float32) + np.zeros((3, 4), np.float32)
+    d = np.linspace(0.0, 1.0, 4, dtype=np.float32) * a + np.ones_like(a, dtype=np.float32)
+    return np.sum(b ** 3) + np.sum(c * d) + np.sum(b.astype(np.float64) * a)

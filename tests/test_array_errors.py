@@ -9,6 +9,7 @@ import inspect
 
 import numpy as np
 import pytest
+from numpy.lib.stride_tricks import sliding_window_view
 
 import zygopy
 from zygopy import UnsupportedSyntax, UnsupportedType, ZygopyError
@@ -645,3 +646,86 @@ def test_max_of_no_items_raises_as_in_python():
     for route in (zygopy.gradient, zygopy.withgradient):
         with pytest.raises(ValueError, match=r"max\(\) arg is an empty sequence"):
             route(largest_and_smallest, x, 0)
+
+
+# ---- creation and shape operations outside what zygopy compiles --------------------------------
+
+def squeeze_without_axis(a):
+    s = np.squeeze(a)
+    return np.sum(s)
+
+
+def pad_reflect(a):
+    p = np.pad(a, 1, mode="reflect")
+    return np.sum(p)
+
+
+def pad_variable_width(a):
+    n = a.shape[0]
+    p = np.pad(a, n)
+    return np.sum(p)
+
+
+REPEATS = np.array([1, 2, 1])
+
+
+def repeat_per_element(a):
+    r = np.repeat(a, REPEATS)
+    return np.sum(r)
+
+
+def diag_of_rank3(a):
+    d = np.diag(a.reshape((1, 1, 3)))
+    return np.sum(d)
+
+
+def transpose_wrong_axes(a):
+    t = np.transpose(a, (1, 0))
+    return np.sum(t)
+
+
+@pytest.mark.parametrize("fn, text, words", [
+    (squeeze_without_axis, "s = np.squeeze(a)", ("axis",)),
+    (pad_reflect, 'p = np.pad(a, 1, mode="reflect")', ("mode='constant'",)),
+    (pad_variable_width, "p = np.pad(a, n)", ("pad_width", "constant")),
+    (repeat_per_element, "r = np.repeat(a, REPEATS)", ("repeats",)),
+    (diag_of_rank3, "d = np.diag(a.reshape((1, 1, 3)))", ("np.diag", "1-d or 2-d")),
+    (transpose_wrong_axes, "t = np.transpose(a, (1, 0))", ("transpose", "one axis per dimension")),
+], ids=["squeeze", "pad_mode", "pad_width", "repeat", "diag", "transpose_axes"])
+def test_unsupported_shape_operation(fn, text, words):
+    with pytest.raises(ZygopyError) as excinfo:
+        zygopy.gradient(fn, np.linspace(0.5, 1.0, 3))
+    assert_clear(excinfo, fn, text, *words)
+
+
+def write_through_flip(a):
+    c = a.copy()
+    f = np.flip(c)
+    f[0] = 2.0
+    return np.sum(c * a)
+
+
+def swapaxes_across_write(a):
+    c = a.copy()
+    s = np.swapaxes(c, 0, 1)
+    c[0, 0] = a[0, 0] ** 2
+    return np.sum(s * s)
+
+
+def windows_across_write(a):
+    c = a.copy()
+    w = sliding_window_view(c, 2)
+    c[1] = 5.0
+    return np.sum(w * w)
+
+
+@pytest.mark.parametrize("fn, arg, text", [
+    (write_through_flip, np.ones(3), "f[0] = 2.0"),
+    (swapaxes_across_write, np.ones((2, 3)), "s = np.swapaxes(c, 0, 1)"),
+    (windows_across_write, np.ones(4), "w = sliding_window_view(c, 2)"),
+], ids=["write_through_flip", "swapaxes_across_write", "windows_across_write"])
+def test_shape_views_and_writes(fn, arg, text):
+    """NumPy's views (flip, swapaxes, windows, ...) are refused where a write could change them."""
+    with pytest.raises(UnsupportedSyntax) as excinfo:
+        zygopy.gradient(fn, arg)
+    assert_clear(excinfo, fn, text, "view")

@@ -210,7 +210,10 @@ ARRAY_PRIMITIVES = {"sum", "mean", "amax", "amin", "matmul", "transpose", "resha
                     "tanh", "sin", "cos", "sqrt", "abs", "pow", "add", "sub", "mul", "truediv",
                     "neg", "prod", "var", "std", "argmax", "argmin", "cumsum", "cumprod",
                     "square", "logaddexp", "gather", "arange", "outer", "solve",
-                    "inv", "det", "logabsdet", "cholesky"}
+                    "inv", "det", "logabsdet", "cholesky", "linspace", "full", "full_like",
+                    "eye", "identity", "astype", "expand_dims", "squeeze", "swapaxes", "moveaxis",
+                    "flip", "tile", "repeat", "pad", "triu", "tril", "diag", "trace",
+                    "sliding_window_view"}
 
 
 def test_corpus_size_and_coverage():

@@ -17,7 +17,7 @@ from zygopy.ir.infer import type_of_arg
 from zygopy.ir.ir import Stmt, Var
 from zygopy.ir.passes.lower import LOWERINGS
 from zygopy.ir.primitives import PRIMITIVES, _callables, resolve_callable, result_type
-from zygopy.ir.types import FLOAT, ArrayT
+from zygopy.ir.types import FLOAT, ArrayT, TupleT
 
 CALLED = (set(_callables().values()) | set(NUMPY_FUNCTIONS.values()) | set(ARRAY_METHODS.values())
           | {n for n, p in PRIMITIVES.items() if p.symbol is not None} | {"einsum"})
@@ -30,14 +30,23 @@ IMAGE, INT, SHAPE4 = ArrayT("float64", 4), type_of_arg(3), type_of_arg((1, 2, 3,
 MIXED = {"conv2d": [IMAGE, IMAGE, INT, INT, INT],
          "conv2d_grad_input": [IMAGE, IMAGE, SHAPE4, INT, INT, INT],
          "maxpool2d": [IMAGE, INT], "random_uniform": [VECTOR, INT]}
+COUNT, SHAPE = Var(8, INT), Var(9, TupleT((INT, INT)))
+# operands other than the values operated on: shapes, counts, a fill value, constant parameters
+SAMPLE_OPERANDS = {
+    "zeros": {0: SHAPE}, "ones": {0: SHAPE}, "empty": {0: SHAPE}, "reshape": {1: SHAPE},
+    "full": {0: SHAPE, 1: 1.0}, "full_like": {1: 1.0}, "eye": {0: COUNT}, "identity": {0: COUNT},
+    "tile": {1: SHAPE}, "repeat": {1: COUNT}, "sliding_window_view": {1: COUNT},
+    "expand_dims": {1: 0}, "squeeze": {1: 0}, "swapaxes": {1: 0, 2: 1},
+    "moveaxis": {1: 0, 2: 1}, "pad": {1: 1}, "astype": {1: "float32"},
+}
 
 
 def _statement(op, operand_type):
     p = PRIMITIVES[op]
     n = 2 if op in SEQUENCE_ARGUMENT else p.arity
     args = [Var(i, operand_type) for i in range(n)] + list(p.params.values())
-    if op in ("zeros", "ones", "empty", "reshape"):  # a shape operand
-        args[1 if op == "reshape" else 0] = Var(9, type_of_arg(3))
+    for i, a in SAMPLE_OPERANDS.get(op, {}).items():
+        args[i] = a
     ts = [type_of_arg(a) for a in args]
     return Stmt(Var(10, result_type(op, ts, args)), op, args)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from ..ir.ir import Function, Var
 from ..ir.types import ArrayT, is_float
 
-# operations whose array result may share memory with their first operand
-VIEWS = {"getindex", "transpose", "reshape", "ravel"}
+# operations whose array result may share memory with their first operand (NumPy's views)
+VIEWS = {"getindex", "transpose", "reshape", "ravel", "swapaxes", "moveaxis", "expand_dims",
+         "squeeze", "flip", "diag", "sliding_window_view"}
 
 
 def _edges(fn: Function):

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir.array_primitives import reduced_axes
+import numpy as np
+
+from ..ir.array_primitives import pad_widths, permutation, reduced_axes, window_axes
 from ..ir.primitives import PRIMITIVES
 from .rules import RULES, Sym, _prim, _zero, select
 
 (spread, transpose, reshape, matmul, outer, getattr_, getindex, eq, sum_, mean, prod_others, sum_to,
- ravel, solve, inv, cholesky_grad) = map(
+ ravel, solve, inv, cholesky_grad, astype) = map(
     _prim, ["spread", "transpose", "reshape", "matmul", "outer", "getattr", "getindex", "eq",
-            "sum", "mean", "prod_others", "sum_to", "ravel", "solve", "inv", "cholesky_grad"])
+            "sum", "mean", "prod_others", "sum_to", "ravel", "solve", "inv", "cholesky_grad",
+            "astype"])
 cumsum_reverse = _prim("cumsum_reverse")
 
 
@@ -148,10 +151,6 @@ def _outer(g, y, a, b):
             gb if _ndim(b) == 1 else reshape(gb, _shape(b)))
 
 
-def _inverse(axes):
-    return None if axes is None else tuple(sorted(range(len(axes)), key=axes.__getitem__))
-
-
 def _solve(g, y, a, b):
     gb = solve(_t(a), g)
     return -(outer(gb, y) if _ndim(y) == 1 else matmul(gb, _t(y))), gb
@@ -189,6 +188,56 @@ def _stack(g, y, *arrays_and_axis):
     return (*[_along(g, axis, k) for k in range(len(arrays))], None)
 
 
+def _permuted(op):
+    """transpose(axes), swapaxes, moveaxis: the gradient goes back through the inverse order."""
+    def rule(g, y, a, *params):
+        order = permutation(op, _ndim(a), [p.v for p in params])
+        inverse = tuple(int(k) for k in np.argsort(order))
+        reverse = inverse == tuple(reversed(range(len(order))))
+        return (transpose(g, None if reverse else inverse), *[None] * len(params))
+    return rule
+
+
+def _linspace(g, y, start, stop, num, endpoint, retstep, dtype):
+    # y = start + t (stop - start), with t = linspace(0, 1, num, endpoint)
+    t = g.emit("linspace", 0.0, 1.0, num, endpoint, False, y.v.type.dtype)
+    to_stop = sum_(g * t, None, False)
+    return sum_(g, None, False) - to_stop, to_stop, None, None, None, None
+
+
+def _filled(g, y, *args):
+    """full(shape, v) and full_like(a, v): v is every element."""
+    return None, sum_(g, None, False) if y.v.type.is_float else None, None
+
+
+def _astype(g, y, x, dtype):
+    if not (y.v.type.is_float and getattr(getattr(x.v, "type", None), "is_float", False)):
+        return None, None
+    return astype(g, x.v.type.dtype), None
+
+
+def _pad(g, y, a, width, mode, value):
+    inside = [g.emit("slice", b, -e if e else None, None) for b, e in pad_widths(width.v, _ndim(a))]
+    return getindex(g, g.emit("tuple", *inside)), None, None, None
+
+
+def _diag(g, y, a, k):
+    if _ndim(a) == 1:
+        return g.emit("diag", g, k), None
+    return g.emit("undiag", g, _shape(a), k), None
+
+
+def _trace(g, y, a, offset):
+    rows, cols = (getindex(_shape(a), d) for d in (0, 1))
+    return g * g.emit("eye", rows, cols, offset, y.v.type.dtype), None
+
+
+def _window(g, y, a, window, axis):
+    window_rank = _ndim(y) - _ndim(a)
+    axes = window_axes(_ndim(a), window_rank, axis.v)
+    return g.emit("window_sum", g, _shape(a), axes), None, None
+
+
 def _no_gradient(g, y, *args):
     return (None,) * len(args)
 
@@ -205,7 +254,25 @@ RULES.update({
     "cumprod": _cumprod,
     "argmax": _no_gradient, "argmin": _no_gradient,
     "matmul": _matmul,
-    "transpose": lambda g, y, a, axes: (transpose(g, _inverse(axes.v)), None),
+    "transpose": _permuted("transpose"),
+    "swapaxes": _permuted("swapaxes"),
+    "moveaxis": _permuted("moveaxis"),
+    "expand_dims": lambda g, y, a, axis: (reshape(g, _shape(a)), None),
+    "squeeze": lambda g, y, a, axis: (reshape(g, _shape(a)), None),
+    "flip": lambda g, y, a, axis: (g.emit("flip", g, axis), None),
+    "tile": lambda g, y, a, reps: (g.emit("untile", g, _shape(a), reps), None),
+    "repeat": lambda g, y, a, n, axis: (g.emit("unrepeat", g, _shape(a), n, axis), None, None),
+    "pad": _pad,
+    "triu": lambda g, y, a, k: (g.emit("triu", g, k), None),
+    "tril": lambda g, y, a, k: (g.emit("tril", g, k), None),
+    "diag": _diag,
+    "trace": _trace,
+    "sliding_window_view": _window,
+    "astype": _astype,
+    "linspace": _linspace,
+    "full": _filled,
+    "full_like": _filled,
+    "eye": _no_gradient, "identity": _no_gradient,
     "reshape": _reshape,
     "ravel": lambda g, y, a: (reshape(g, getattr_(a, "shape")),),
     "copy": lambda g, y, a: (g,),

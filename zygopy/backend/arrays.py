@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..ir.array_primitives import reduced_axes
+from ..ir.array_primitives import normal_axes, pad_widths, permutation, reduced_axes
 from ..ir.infer import type_of_arg
 from ..ir.primitives import PRIMITIVES, has_index_array, index_parts
 from ..ir.types import ArrayT, SliceT, TupleT
@@ -45,9 +45,8 @@ def array_expression(s, args) -> str | None:
         return LINALG[op].format(", ".join(_in_dtype(s, args, ops)))
     if op == "astype":
         return f"{args[0]}.astype(np.{ops[1]})" if is_array(ops[0]) else f"np.{ops[1]}({args[0]})"
-    if op == "transpose":
-        return f"np.transpose({args[0]})" if ops[1] is None else \
-            f"np.transpose({args[0]}, {ops[1]})"
+    if op in SHAPES:
+        return SHAPES[op](s, args)
     if op == "reshape":
         return f"np.ascontiguousarray({args[0]}).reshape({args[1]})"
     if op == "ravel":
@@ -82,7 +81,7 @@ def array_expression(s, args) -> str | None:
         dtype = f", np.{ops[1]}" if ops[1] is not None else ""
         return f"np.{op}({args[0]}{dtype})"
     if op in ("zeros_like", "ones_like", "empty_like"):
-        return f"np.{op}({args[0]})"
+        return f"np.{op}({args[0]}" + (f", np.{ops[1]})" if ops[1] is not None else ")")
     return None
 
 
@@ -238,3 +237,156 @@ def indexing_lines(s, src, result=None):
     else:  # take_at
         lines.append(f"{result} = zy_take_last({target}, {at}, {dims}).reshape({region})")
     return lines
+
+
+# ---- creation and shape --------------------------------------------------------------------------
+def _tuple(items):
+    return "(" + "".join(f"{x}, " for x in items) + ")"
+
+
+def _sizes(src, ndim):
+    return [f"{src}.shape[{d}]" for d in range(ndim)]
+
+
+def _items(operand, src):
+    """Source of each element of a tuple operand (an int stands for a 1-tuple)."""
+    t = type_of_arg(operand)
+    return [f"{src}[{i}]" for i in range(len(t.elts))] if isinstance(t, TupleT) else [src]
+
+
+def _reshaped(src, dims):
+    return f"np.ascontiguousarray({src}).reshape({_tuple(dims)})"
+
+
+def _copies(src, dims, expanded, result):
+    """src viewed with the shape `dims`, broadcast to `expanded` and reshaped to `result`: how
+    tile and repeat lay out their copies (Numba has neither with an axis or a tuple)."""
+    spread = f"np.broadcast_to({_reshaped(src, dims)}, {_tuple(expanded)})"
+    return _reshaped(spread, result)
+
+
+def _summed(src, dims, axes):
+    """src viewed with the shape `dims`, summed over `axes`: the gradient of the copies."""
+    out = _reshaped(src, dims)
+    for axis in sorted(axes, reverse=True):
+        out = f"np.sum({out}, axis={axis})"
+    return out
+
+
+def _as_dtype(src, dtype):
+    return src if dtype == "float64" else f"{src}.astype(np.{dtype})"
+
+
+def _permuted(s, args):
+    a = s.args[0]
+    order = permutation(s.op, a.type.ndim, s.args[1:] or [None])
+    if order == tuple(reversed(range(a.type.ndim))):
+        return f"np.transpose({args[0]})"
+    return f"np.transpose({args[0]}, {_tuple(order)})"
+
+
+def _expand_dims(s, args):
+    n = s.var.type.ndim
+    axes, dims = normal_axes(s.args[1], n, "np.expand_dims"), iter(_sizes(args[0], n))
+    return _reshaped(args[0], ["1" if d in axes else next(dims) for d in range(n)])
+
+
+def _squeeze(s, args):
+    ndim = s.args[0].type.ndim
+    axes = normal_axes(s.args[1], ndim, "np.squeeze")
+    return _reshaped(args[0], [x for d, x in enumerate(_sizes(args[0], ndim)) if d not in axes])
+
+
+def _flip(s, args):
+    ndim = s.var.type.ndim
+    axes = range(ndim) if s.args[1] is None else normal_axes(s.args[1], ndim, "np.flip")
+    return f"{args[0]}[{', '.join('::-1' if d in axes else ':' for d in range(ndim))}]"
+
+
+def _tile(s, args):
+    a, n = s.args[0], s.var.type.ndim
+    shape = ["1"] * (n - a.type.ndim) + _sizes(args[0], a.type.ndim)
+    reps = _items(s.args[1], args[1])
+    reps = ["1"] * (n - len(reps)) + reps
+    return _copies(args[0], [x for d in shape for x in ("1", d)],
+                   [x for pair in zip(reps, shape, strict=True) for x in pair],
+                   [f"{r} * {d}" for r, d in zip(reps, shape, strict=True)])
+
+
+def _untile(s, args):
+    n = s.args[0].type.ndim
+    shape = _items(s.args[1], args[1])
+    reps = _items(s.args[2], args[2])
+    shape_n, reps_n = ["1"] * (n - len(shape)) + shape, ["1"] * (n - len(reps)) + reps
+    out = _summed(args[0], [x for pair in zip(reps_n, shape_n, strict=True) for x in pair],
+                  range(0, 2 * n, 2))
+    return out if len(shape) == n else f"{out}.reshape({args[1]})"
+
+
+def _repeat(s, args):
+    a, r, axis = s.args[0], args[1], s.args[2]
+    if axis is None:
+        size = f"{args[0]}.size"
+        return _copies(args[0], [size, "1"], [size, r], [f"{size} * {r}"])
+    k = normal_axes(axis, a.type.ndim, "np.repeat")[0]
+    dims = _sizes(args[0], a.type.ndim)
+    return _copies(args[0], dims[:k + 1] + ["1"] + dims[k + 1:], dims[:k + 1] + [r] + dims[k + 1:],
+                   dims[:k] + [f"{dims[k]} * {r}"] + dims[k + 1:])
+
+
+def _unrepeat(s, args):
+    shape, r, axis = _items(s.args[1], args[1]), args[2], s.args[3]
+    if axis is None:
+        return f"{_summed(args[0], ['-1', r], [1])}.reshape({args[1]})"
+    k = normal_axes(axis, len(shape), "np.repeat")[0]
+    return _summed(args[0], shape[:k + 1] + [r] + shape[k + 1:], [k + 1])
+
+
+def _pad(s, args):
+    ndim = s.var.type.ndim
+    widths = pad_widths(s.args[1], ndim)
+    shape = [f"{d} + {b + e}" for d, (b, e) in zip(_sizes(args[0], ndim), widths, strict=True)]
+    before = _tuple(b for b, _ in widths)
+    return f"zy_pad({args[0]}, {before}, {_tuple(shape)}, {args[3]})"
+
+
+def _linspace(s, args):
+    start, stop, num = args[:3]
+    src = (f"np.linspace({start}, {stop}, {num})" if s.args[3]
+           else f"np.linspace({start}, {stop}, {num} + 1)[:-1]")
+    return _as_dtype(src, s.var.type.dtype)
+
+
+def _eye(s, args):
+    n, m, k = (args[0], args[0], "0") if s.op == "identity" else args[:3]
+    return f"np.eye({n}, {m}, {k}, np.{s.var.type.dtype})"
+
+
+def _trace(s, args):
+    src = f"np.trace({args[0]}, {args[1]})"
+    return src if s.var.type.dtype == "float64" else f"np.{s.var.type.dtype}({src})"
+
+
+def _window(s, args):
+    axis = "" if s.args[2] is None else f", {args[2]}"
+    return f"zy_sliding_window_view({args[0]}, {args[1]}{axis})"
+
+
+def _window_sum(s, args):
+    return f"zy_window_sum({args[0]}, {args[1]}, {args[2]})"
+
+
+SHAPES = {
+    "transpose": _permuted, "swapaxes": _permuted, "moveaxis": _permuted,
+    "expand_dims": _expand_dims, "squeeze": _squeeze, "flip": _flip,
+    "tile": _tile, "untile": _untile, "repeat": _repeat, "unrepeat": _unrepeat, "pad": _pad,
+    "triu": lambda s, args: f"np.triu({args[0]}, {args[1]})",
+    "tril": lambda s, args: f"np.tril({args[0]}, {args[1]})",
+    "diag": lambda s, args: f"np.diag({args[0]}, {args[1]})",
+    "undiag": lambda s, args: f"zy_undiag({args[0]}, {args[1]}, {args[2]})",
+    "trace": _trace,
+    "sliding_window_view": _window, "window_sum": _window_sum,
+    "linspace": _linspace, "eye": _eye, "identity": _eye,
+    "full": lambda s, args: f"np.full({args[0]}, {args[1]}, np.{s.var.type.dtype})",
+    "full_like": lambda s, args: f"np.full_like({args[0]}, {args[1]}, np.{s.var.type.dtype})",
+}

@@ -10,6 +10,7 @@ import math
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import RaisedInCompiledCode as zy_raised
 from ..ir.array_primitives import cholesky_gradient
@@ -19,7 +20,8 @@ __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy
            "zy_cumsum_middle", "zy_cumprod_middle", "zy_cumsum_reverse_middle",
            "zy_prod_others_middle", "zy_erf", "zy_erfc", "zy_accum", "zy_take",
            "zy_index", "zy_mask_index", "zy_gather", "zy_scatter_add", "zy_take_last",
-           "zy_scatter_set", "zy_raised", "zy_matmul", "zy_cholesky_grad"]
+           "zy_scatter_set", "zy_raised", "zy_matmul", "zy_cholesky_grad",
+           "zy_pad", "zy_undiag", "zy_window_sum", "zy_sliding_window_view"]
 
 JIT = dict(cache=True, nogil=True)
 
@@ -431,6 +433,53 @@ def _stack_index(t, batch, own):
 
 
 zy_cholesky_grad = njit(**JIT)(cholesky_gradient)
+
+
+zy_sliding_window_view = sliding_window_view  # Numba has it; the generated code calls it so
+
+
+@njit(**JIT)
+def zy_pad(a, before, shape, value):
+    """np.pad(a, ..., constant_values=value): `before` and the padded `shape` per axis."""
+    out = np.empty(shape, a.dtype)
+    flat = out.reshape(-1)
+    flat[:] = value
+    for idx in np.ndindex(a.shape):
+        k = 0
+        for d in range(len(shape)):
+            k = k * shape[d] + idx[d] + before[d]
+        flat[k] = a[idx]
+    return out
+
+
+@njit(**JIT)
+def zy_undiag(g, shape, k):
+    """Zeros of `shape` with g on its k-th diagonal: the gradient of np.diag of a matrix."""
+    out = np.zeros(shape, g.dtype)
+    row, col = max(-k, 0), max(k, 0)
+    for i in range(g.shape[0]):
+        out[row + i, col + i] = g[i]
+    return out
+
+
+@njit(**JIT)
+def zy_window_sum(g, shape, axes):
+    """The gradient of sliding_window_view(x, ..., axes) for an x of `shape`: each element of
+    each window adds its gradient back onto the element of x it shows."""
+    out = np.zeros(shape, g.dtype)
+    flat = out.reshape(-1)
+    n = len(shape)
+    position = np.empty(n, np.int64)
+    for idx in np.ndindex(g.shape):
+        for d in range(n):
+            position[d] = idx[d]
+        for j in range(len(axes)):
+            position[axes[j]] += idx[n + j]
+        k = 0
+        for d in range(n):
+            k = k * shape[d] + position[d]
+        flat[k] += g[idx]
+    return out
 
 
 # the helpers of run-time lists, imported with these by the generated modules

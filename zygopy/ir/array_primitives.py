@@ -6,6 +6,7 @@ functions already work on arrays by broadcasting). Reduction axes are compile-ti
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .einsum import parse
 from .primitives import FLOAT, INT, broadcast, declare, promote, result_type
@@ -114,15 +115,6 @@ def _einsum_type(ts, args):
     return _scalar_or_array(promote(arrays), len(output))
 
 
-def _transpose_type(ts, args):
-    a, axes = _array(ts[0], "transpose"), args[1]
-    if axes is not None and (not isinstance(axes, tuple)
-                             or sorted(axes) != list(range(a.ndim))):
-        raise TypeError(f"the axes of a transpose of a {a.ndim}-d array must be a constant "
-                        f"permutation of 0..{a.ndim - 1}, got {axes!r}")
-    return a
-
-
 def _float_dtype(t):
     """The dtype of NumPy's linear algebra on arrays of type t: ints are computed in float64."""
     return t.dtype if t.is_float else "float64"
@@ -203,7 +195,59 @@ def _constructor_type(ts, args):
 
 
 def _like_type(ts, args):
-    return _array(ts[0], "a *_like constructor")
+    a = _array(ts[0], "a *_like constructor")
+    return ArrayT(args[-1] or a.dtype, a.ndim)  # dtype= is the last operand
+
+
+def _astype_type(ts, args):
+    if args[1] is None:
+        raise TypeError(".astype() needs a dtype, such as np.float32")
+    return ArrayT(args[1], ts[0].ndim) if isinstance(ts[0], ArrayT) else Scalar(args[1])
+
+
+def normal_axes(axis, ndim, what, repeats=False):
+    """A constant axis or tuple of axes as a tuple of axes in 0..ndim-1 (TypeError otherwise)."""
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    if not all(isinstance(a, int) and not isinstance(a, bool) and -ndim <= a < ndim
+               for a in axes):
+        raise TypeError(f"{what}: the axis must be a constant integer (or a tuple of them) from "
+                        f"{-ndim} to {ndim - 1}, got {axis!r}")
+    axes = tuple(a % ndim for a in axes)
+    if not repeats and len(set(axes)) != len(axes):
+        raise TypeError(f"{what}: the axis {axis!r} repeats an axis")
+    return axes
+
+
+def permutation(op, ndim, params):
+    """The order of the axes, as np.transpose takes it, that transpose(axes), swapaxes and moveaxis
+    with these constant parameters give an array of rank `ndim`."""
+    if op == "transpose":
+        if params[0] is None:
+            return tuple(reversed(range(ndim)))
+        if len(params[0]) != ndim:
+            raise TypeError(f"transpose of a {ndim}-d array needs one axis per dimension, got "
+                            f"{params[0]!r}")
+        return normal_axes(params[0], ndim, "transpose")
+    if op == "swapaxes":
+        (i,), (j,) = (normal_axes(p, ndim, "swapaxes") for p in params)
+        order = list(range(ndim))
+        order[i], order[j] = j, i
+        return tuple(order)
+    source, destination = (normal_axes(p, ndim, "moveaxis") for p in params)
+    if len(source) != len(destination):
+        raise TypeError("moveaxis needs as many destination axes as source axes")
+    order = [d for d in range(ndim) if d not in source]
+    for d, s in sorted(zip(destination, source, strict=True)):
+        order.insert(d, s)
+    return tuple(order)
+
+
+def _permuted(op):
+    def rule(ts, args):
+        a = _array(ts[0], op)
+        permutation(op, a.ndim, args[1:])
+        return a
+    return rule
 
 
 def _reduce_impl(fn):
@@ -237,7 +281,7 @@ for _fn in (np.cumsum, np.cumprod):
     declare(_fn.__name__, lambda a, axis, fn=_fn: fn(a, axis=axis), _scan_type, params=AXIS,
             positional=1)
 declare("matmul", lambda a, b: a @ b, _matmul_type, arity=2)
-declare("transpose", lambda a, axes=None: np.transpose(a, axes), _transpose_type,
+declare("transpose", lambda a, axes=None: np.transpose(a, axes), _permuted("transpose"),
         params={"axes": None})
 declare("reshape", np.reshape, _reshape_type, arity=2)
 declare("ravel", np.ravel, lambda ts, args: ArrayT(_array(ts[0], "ravel").dtype, 1))
@@ -253,7 +297,191 @@ SEQUENCE_ARGUMENT = {"concatenate", "stack"}  # their NumPy functions take a tup
 for _fn, _like in [(np.zeros, np.zeros_like), (np.ones, np.ones_like), (np.empty, np.empty_like)]:
     declare(_fn.__name__, lambda shape, dtype=None, fn=_fn: fn(shape, dtype or "float64"),
             _constructor_type, pure=False, params=DTYPE)
-    declare(_like.__name__, _like, _like_type, pure=False)
+    declare(_like.__name__, lambda a, dtype=None, fn=_like: fn(a, dtype), _like_type, pure=False,
+            params=DTYPE)
+
+
+# ---- creation and shape (NumPy's own meaning; the backend lowers what Numba lacks) ------------
+def _scalar_operand(t, what):
+    if not isinstance(t, Scalar):
+        raise TypeError(f"{what} needs a number, got {t}")
+    return t
+
+
+def _linspace_type(ts, args):
+    start, stop = (_scalar_operand(t, "np.linspace") for t in ts[:2])
+    if ts[2] != INT:
+        raise TypeError(f"np.linspace needs an integer num, got {ts[2]}")
+    if args[4]:
+        raise TypeError("np.linspace(..., retstep=True) is not supported")
+    return ArrayT(args[5] or promote([start, stop, FLOAT]), 1)
+
+
+def _full_type(ts, args):
+    fill = _scalar_operand(ts[1], "np.full")
+    return ArrayT(args[2] or fill.dtype, _shape_rank(ts[0]))
+
+
+def _full_like_type(ts, args):
+    _scalar_operand(ts[1], "np.full_like")
+    return _like_type(ts, args)
+
+
+def _eye_type(ts, args):
+    if not all(t == INT for t in ts[:3] if t != NONE):
+        raise TypeError("np.eye needs integer sizes N, M and diagonal k")
+    return ArrayT(args[-1] or "float64", 2)
+
+
+def _expand_dims_type(ts, args):
+    a = _array(ts[0], "np.expand_dims")
+    n = a.ndim + len(args[1] if isinstance(args[1], tuple) else (args[1],))
+    normal_axes(args[1], n, "np.expand_dims")
+    return ArrayT(a.dtype, n)
+
+
+def _squeeze_type(ts, args):
+    a = _array(ts[0], "np.squeeze")
+    if args[1] is None:
+        raise TypeError("np.squeeze without axis= is not supported: which axes it drops depends on "
+                        "the sizes, which compiled code does not fix; give the axes to drop, as "
+                        "in np.squeeze(x, axis=1)")
+    n = a.ndim - len(normal_axes(args[1], a.ndim, "np.squeeze"))
+    if n == 0:
+        raise TypeError("np.squeeze to a 0-d array is not supported; index the element instead, "
+                        "as in x[0, 0]")
+    return ArrayT(a.dtype, n)
+
+
+def _flip_type(ts, args):
+    a = _array(ts[0], "np.flip")
+    if args[1] is not None:
+        normal_axes(args[1], a.ndim, "np.flip")
+    return a
+
+
+def _tile_type(ts, args):
+    a = _array(ts[0], "np.tile")
+    return ArrayT(a.dtype, max(a.ndim, _shape_rank(ts[1])))
+
+
+def _repeat_type(ts, args):
+    a = _array(ts[0], "np.repeat")
+    if ts[1] != INT:
+        raise TypeError(f"np.repeat needs an integer number of repeats, got {ts[1]} (repeats "
+                        "that differ per element are not supported)")
+    if args[2] is None:
+        return ArrayT(a.dtype, 1)
+    normal_axes(args[2], a.ndim, "np.repeat")
+    return a
+
+
+def pad_widths(pad_width, ndim):
+    """np.pad's constant pad widths, in any form NumPy accepts, as ((before, after), ...) per
+    axis."""
+    flat = np.ravel(np.asarray(pad_width, dtype=object))
+    if not all(isinstance(w, int) and not isinstance(w, bool) and w >= 0 for w in flat):
+        raise TypeError(f"np.pad needs constant non-negative integer pad widths, got {pad_width!r}")
+    try:
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (ndim, 2))
+    except ValueError:
+        raise TypeError(f"np.pad: the pad widths {pad_width!r} do not fit a {ndim}-d "
+                        "array") from None
+    return tuple((int(b), int(e)) for b, e in widths)
+
+
+def _pad_type(ts, args):
+    a = _array(ts[0], "np.pad")
+    pad_widths(args[1], a.ndim)
+    if args[2] != "constant":
+        raise TypeError(f"np.pad supports mode='constant' only, not {args[2]!r}")
+    if not isinstance(args[3], (int, float)):
+        raise TypeError("np.pad needs one constant number as constant_values, got "
+                        f"{args[3]!r}")
+    return a
+
+
+def _matrix(t, what):
+    a = _array(t, what)
+    if a.ndim != 2:
+        raise TypeError(f"{what} of a {a.ndim}-d array is not supported, only of a matrix")
+    return a
+
+
+def _triangle_type(what):
+    def rule(ts, args):
+        a = _array(ts[0], what)
+        if a.ndim < 2 or not isinstance(args[1], int):
+            raise TypeError(f"{what} needs an array of 2 or more dimensions and a constant k")
+        return a
+    return rule
+
+
+def _diag_type(ts, args):
+    a = _array(ts[0], "np.diag")
+    if a.ndim not in (1, 2) or not isinstance(args[1], int):
+        raise TypeError(f"np.diag needs a 1-d or 2-d array and a constant k, got {a}")
+    return ArrayT(a.dtype, 3 - a.ndim)
+
+
+def _trace_type(ts, args):
+    a = _matrix(ts[0], "np.trace")
+    if not isinstance(args[1], int):
+        raise TypeError("np.trace needs a constant offset")
+    return Scalar(a.dtype, strong=True)
+
+
+def window_axes(ndim, window_rank, axis):
+    """The axes sliding_window_view slides its windows along, one per window dimension."""
+    if axis is None:
+        if window_rank != ndim:
+            raise TypeError(f"sliding_window_view of a {ndim}-d array without axis= needs "
+                            f"{ndim} window sizes, got {window_rank}")
+        return tuple(range(ndim))
+    axes = normal_axes(axis, ndim, "sliding_window_view", repeats=True)
+    if len(axes) != window_rank:
+        raise TypeError(f"sliding_window_view needs one window size per axis in {axis!r}")
+    return axes
+
+
+def _window_type(ts, args):
+    a = _array(ts[0], "sliding_window_view")
+    window_rank = _shape_rank(ts[1])
+    window_axes(a.ndim, window_rank, args[2])
+    return ArrayT(a.dtype, a.ndim + window_rank)
+
+
+# creating arrays allocates: two calls must never be merged into one array
+declare("linspace", lambda start, stop, num=50, endpoint=True, retstep=False, dtype=None:
+        np.linspace(start, stop, num, endpoint, dtype=dtype), _linspace_type, arity=2,
+        pure=False, params={"num": 50, "endpoint": True, "retstep": False, "dtype": None},
+        operand_params=("num",))
+declare("full", lambda shape, fill, dtype=None: np.full(shape, fill, dtype), _full_type, arity=2,
+        pure=False, params=DTYPE)
+declare("full_like", lambda a, fill, dtype=None: np.full_like(a, fill, dtype), _full_like_type,
+        arity=2, pure=False, params=DTYPE)
+declare("eye", lambda n, m=None, k=0, dtype=None: np.eye(n, m, k, dtype or "float64"), _eye_type,
+        pure=False, params={"M": None, "k": 0, "dtype": None}, operand_params=("M", "k"))
+declare("identity", lambda n, dtype=None: np.identity(n, dtype or "float64"),
+        lambda ts, args: _eye_type(ts[:1], args), pure=False, params=DTYPE)
+declare("expand_dims", np.expand_dims, _expand_dims_type, params={"axis": None})
+declare("squeeze", lambda a, axis=None: np.squeeze(a, axis), _squeeze_type, params={"axis": None})
+declare("swapaxes", np.swapaxes, _permuted("swapaxes"), params={"axis1": None, "axis2": None})
+declare("moveaxis", np.moveaxis, _permuted("moveaxis"),
+        params={"source": None, "destination": None})
+declare("flip", lambda a, axis=None: np.flip(a, axis), _flip_type, params={"axis": None})
+declare("tile", np.tile, _tile_type, arity=2)
+declare("repeat", lambda a, repeats, axis=None: np.repeat(a, repeats, axis), _repeat_type,
+        arity=2, params={"axis": None})
+declare("pad", lambda a, width, mode="constant", value=0:
+        np.pad(a, width, mode=mode, constant_values=value), _pad_type,
+        params={"pad_width": None, "mode": "constant", "constant_values": 0})
+declare("triu", lambda a, k=0: np.triu(a, k), _triangle_type("np.triu"), params={"k": 0})
+declare("tril", lambda a, k=0: np.tril(a, k), _triangle_type("np.tril"), params={"k": 0})
+declare("diag", lambda a, k=0: np.diag(a, k), _diag_type, params={"k": 0})
+declare("trace", lambda a, offset=0: np.trace(a, offset), _trace_type, params={"offset": 0})
+declare("sliding_window_view", lambda a, window, axis=None: sliding_window_view(a, window, axis),
+        _window_type, arity=2, params={"axis": None})
 
 
 def _spread(g, shape, axes):
@@ -356,9 +584,46 @@ declare("cumsum_reverse", _cumsum_reverse, lambda ts, args: _array(ts[0], "cumsu
 declare("sum_to", _sum_to, _shaped_like)  # a broadcast gradient summed back to an operand's shape
 declare("outer", np.outer, lambda ts, args: ArrayT(promote([_array(t, "np.outer") for t in ts]),
                                                      2), arity=2)
-declare("astype", lambda x, dtype: np.asarray(x).astype(dtype),
-        lambda ts, args: (ArrayT(args[1], ts[0].ndim) if isinstance(ts[0], ArrayT)
-                          else Scalar(args[1])))
+declare("astype", lambda x, dtype: np.asarray(x).astype(dtype), _astype_type, params=DTYPE)
+def _untile(g, shape, reps):
+    n, reps = g.ndim, tuple(np.atleast_1d(reps))
+    shape_n, reps_n = (1,) * (n - len(shape)) + tuple(shape), (1,) * (n - len(reps)) + reps
+    blocks = g.reshape([x for pair in zip(reps_n, shape_n, strict=True) for x in pair])
+    return blocks.sum(axis=tuple(range(0, 2 * n, 2))).reshape(shape)
+
+
+def _unrepeat(g, shape, repeats, axis):
+    if axis is None:
+        return g.reshape(-1, repeats).sum(axis=1).reshape(shape)
+    axis %= len(shape)
+    return g.reshape(shape[:axis + 1] + (repeats,) + shape[axis + 1:]).sum(axis=axis + 1)
+
+
+def _undiag(g, shape, k):
+    out = np.zeros(shape, g.dtype)
+    i = np.arange(len(g))
+    out[i + max(-k, 0), i + max(k, 0)] = g
+    return out
+
+
+def _window_sum(g, shape, axes):
+    out = np.zeros(shape, g.dtype)
+    n = len(shape)
+    for offsets in np.ndindex(g.shape[n:]):
+        start = [0] * n
+        for axis, j in zip(axes, offsets, strict=True):
+            start[axis] += j
+        out[tuple(slice(b, b + m) for b, m in zip(start, g.shape[:n], strict=True))] += \
+            g[(Ellipsis, *offsets)]
+    return out
+
+
+# the gradients of tile, repeat, diag of a matrix and sliding_window_view: each sums the gradient
+# of every copy of an element back onto it (or, for diag, puts it back on the diagonal)
+declare("untile", _untile, _shaped_like)  # (g, shape, reps)
+declare("unrepeat", _unrepeat, _shaped_like)  # (g, shape, repeats, axis)
+declare("undiag", _undiag, _shaped_like)  # (g, shape, k)
+declare("window_sum", _window_sum, _shaped_like)  # (g, shape, axes of the windows)
 declare("broadcast_shape", lambda *shapes: np.broadcast_shapes(*shapes),
         lambda ts, args: TupleT((INT,) * max(len(t.elts) for t in ts)))
 
@@ -402,18 +667,20 @@ NUMPY_FUNCTIONS = {np.sum: "sum", np.mean: "mean", np.max: "amax", np.amax: "ama
                    np.where: "select", np.array: "list_stack", np.asarray: "list_stack",
                    np.fabs: "fabs", np.take: "take_axis",  # np.abs is abs
                    np.outer: "outer", np.inner: "inner", np.linalg.norm: "norm",
-                   np.linalg.slogdet: "slogdet",
+                   np.linalg.slogdet: "slogdet", sliding_window_view: "sliding_window_view",
                    **{getattr(np.linalg, n): n for n in ("solve", "inv", "cholesky", "det")},
-                   **{getattr(np, n): n for n in ("prod", "var", "std", "argmax", "argmin",
-                                                  "cumsum", "cumprod",
-                                                  "transpose", "reshape", "ravel", "copy",
-                                                  "concatenate", "stack", "zeros", "ones",
-                                                  "empty", "zeros_like", "ones_like",
-                                                  "empty_like", "arange", "take_along_axis")}}
+                   **{getattr(np, n): n for n in (
+                       "prod", "var", "std", "argmax", "argmin", "cumsum", "cumprod",
+                       "transpose", "reshape", "ravel", "copy", "concatenate", "stack", "zeros",
+                       "ones", "empty", "zeros_like", "ones_like", "empty_like", "arange",
+                       "take_along_axis", "linspace", "full", "full_like", "eye", "identity",
+                       "expand_dims", "squeeze", "swapaxes", "moveaxis", "flip", "tile", "repeat",
+                       "pad", "triu", "tril", "diag", "trace")}}
 ARRAY_METHODS = {"sum": "sum", "mean": "mean", "max": "amax", "min": "amin", "reshape": "reshape",
                  "ravel": "ravel", "flatten": "ravel", "transpose": "transpose", "dot": "dot",
-                 "copy": "copy", **{n: n for n in ("prod", "var", "std", "argmax", "argmin",
-                                                   "cumsum", "cumprod")},
+                 "copy": "copy", "astype": "astype", "squeeze": "squeeze", "swapaxes": "swapaxes",
+                 "repeat": "repeat", "trace": "trace",
+                 **{n: n for n in ("prod", "var", "std", "argmax", "argmin", "cumsum", "cumprod")},
                  "take": "take_axis"}
 
 DTYPES = {np.float64: "float64", np.float32: "float32", float: "float64", np.int64: "int64",

@@ -1585,19 +1585,24 @@ class Frontend:
         return self.emit("einsum", first.value, *operands)
 
     def option(self, name, node, what):
-        """A compile-time option (axis, dtype, keepdims, ord) of an array primitive."""
-        if name != "dtype" and isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return node.value  # ord='fro'
+        """A compile-time option (axis, dtype, keepdims, pad widths, mode) of an array
+        primitive."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if name != "dtype" or node.value in DTYPES.values():  # mode="constant", "float32"
+                return node.value
         if name == "dtype":
-            v = self.expr(node)
+            v = self.expr(node) if not isinstance(node, ast.Constant) else None
             if isinstance(v, Static) and v.obj in DTYPES:
                 return DTYPES[v.obj]
             raise self.error(f"dtype={ast.unparse(node)} is not supported by {what}", node,
                              hint="use np.float64 or np.float32")
-        if isinstance(node, ast.Tuple):  # axis=(0, 2)
+        if isinstance(node, (ast.Tuple, ast.List)):  # axis=(0, 2), pad widths
             return tuple(self.option(name, e, what) for e in node.elts)
         v = self.expr(node)
         if isinstance(v, Var):
+            d = self.defining_stmt(v)  # axes = (1, 0, 2) assigned before the call
+            if d is not None and d.op == "tuple" and not any(isinstance(a, Var) for a in d.args):
+                return tuple(d.args)
             raise self.error(f"{name}= of {what} must be a constant", node, cls=UnsupportedType,
                              hint="write the number itself, or a global or closure integer")
         return v
