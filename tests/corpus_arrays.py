@@ -464,6 +464,15 @@ def sh_views_before_write(a):
     return np.sum(c * c)
 
 
+
+# np.diag of a vector is a new matrix, which may be written into
+@case(A((3,)), evaluator=True)
+def sh_diag_written(v):
+    d = np.diag(v)
+    d[0, 2] = v[1] * v[2]
+    d[1] += v
+    return np.sum(d * d) + np.sum(np.diag(d, 1))
+
 # ---- indexing reads ----------------------------------------------------------------------------
 
 @case(A((6,)), 2, evaluator=True)

@@ -14,6 +14,8 @@ from .activity import VIEWS
 
 
 def _is_view(s):
+    if s.op == "diag" and s.var.type.ndim == 2:  # a matrix made from a vector is a new array
+        return False
     # an element of a list is the array that was appended, not a view into the list
     return (s.var is not None and s.op in VIEWS and isinstance(s.var.type, ArrayT)
             and not isinstance(getattr(s.args[0], "type", None), ListT))
