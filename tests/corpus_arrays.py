@@ -1088,6 +1088,21 @@ def model_conv2d_einsum(image, filters):
     return np.sum(np.tanh(out) ** 2)
 
 
+
+# the same convolution as users write it: sliding_window_view for the windows, einsum to contract
+@case(A((1, 5, 5)), A((2, 1, 3, 3)), evaluator=True)
+def model_conv2d_windows(image, filters):
+    windows = sliding_window_view(image, (3, 3), axis=(1, 2))  # (1, 3, 3, 3, 3)
+    out = np.einsum('cxyij,fcij->fxy', windows, filters)  # (filters, 3, 3)
+    return np.sum(np.tanh(out) ** 2)
+
+
+@case(f32(A((1, 5, 4))), f32(A((2, 1, 2, 3))), float32=True)
+def f32_conv2d_windows(image, filters):
+    windows = sliding_window_view(image, (2, 3), axis=(1, 2))  # (1, 4, 2, 2, 3)
+    out = np.einsum('cxyij,fcij->fxy', windows, filters)
+    return np.sum(np.tanh(out) ** 2) + np.sum(out[:, ::2, :] * 0.5)
+
 @case(f32(A((3, 3))), f32(A((3,))), f32(A((2, 4, 3))), EYE3, float32=True)
 def f32_linalg(b, r, a, eye):
     m = b @ b.T + 3.0 * eye
