@@ -10,6 +10,13 @@ from .layers import _rng
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "Recurrence", "last", "RNN", "LSTM", "GRU"]
 
 
+def _weights(r, n_in, n_hidden, gates, dtype):
+    """Input weights (n_in, gates * n_hidden), Glorot; recurrent weights orthogonal per gate."""
+    wx = glorot_uniform(r, (n_in, gates * n_hidden), dtype)
+    wh = np.concatenate([orthogonal(r, (n_hidden, n_hidden), dtype) for _ in range(gates)], axis=1)
+    return wx, wh
+
+
 def _zeros(x, like):
     """Zeros of shape (batch, like.size) in the dtype x and `like` promote to."""
     return np.zeros_like(x[:, :1]) + np.zeros_like(like)
@@ -39,9 +46,7 @@ class LSTMCell:
 
     def __init__(self, n_in, n_hidden, *, rng=None, dtype=np.float32):
         r = _rng(rng)
-        self.Wx = glorot_uniform(r, (n_in, 4 * n_hidden), dtype)
-        self.Wh = np.concatenate([orthogonal(r, (n_hidden, n_hidden), dtype)
-                                  for _ in range(4)], axis=1)
+        self.Wx, self.Wh = _weights(r, n_in, n_hidden, 4, dtype)
         self.b = np.zeros(4 * n_hidden, dtype)
         self.b[n_hidden:2 * n_hidden] = 1.0
         self.n = n_hidden
@@ -69,9 +74,7 @@ class GRUCell:
 
     def __init__(self, n_in, n_hidden, *, rng=None, dtype=np.float32):
         r = _rng(rng)
-        self.Wx = glorot_uniform(r, (n_in, 3 * n_hidden), dtype)
-        self.Wh = np.concatenate([orthogonal(r, (n_hidden, n_hidden), dtype)
-                                  for _ in range(3)], axis=1)
+        self.Wx, self.Wh = _weights(r, n_in, n_hidden, 3, dtype)
         self.bx = np.zeros(3 * n_hidden, dtype)
         self.bh = np.zeros(3 * n_hidden, dtype)
         self.n = n_hidden
