@@ -76,30 +76,35 @@ def test_conv_layer_gradients(stride, padding, dilation):
     assert_matches_finite_differences(total, [layer, x, w], 1, gx)
 
 
+# each builds its layer in the dtype given, with the shape of an input
 LAYERS = {
-    "dense": lambda: (nn.Dense(4, 3, nn.sigmoid, rng=rng(), dtype=F64), (5, 4)),
-    "dense_no_bias": lambda: (nn.Dense(4, 3, bias=False, rng=rng(), dtype=F64), (5, 4)),
-    "maxpool": lambda: (nn.MaxPool(2), (2, 4, 5, 3)),
-    "meanpool": lambda: (nn.MeanPool(2), (2, 4, 5, 3)),
-    "globalmeanpool": lambda: (nn.GlobalMeanPool(), (2, 3, 4, 3)),
-    "chain": lambda: (nn.Chain(nn.Conv(3, (2, 4), nn.relu, padding=1, rng=rng(), dtype=F64),
+    "dense": lambda dt: (nn.Dense(4, 3, nn.sigmoid, rng=rng(), dtype=dt), (5, 4)),
+    "dense_no_bias": lambda dt: (nn.Dense(4, 3, bias=False, rng=rng(), dtype=dt), (5, 4)),
+    "maxpool": lambda dt: (nn.MaxPool(2), (2, 4, 5, 3)),
+    "meanpool": lambda dt: (nn.MeanPool(2), (2, 4, 5, 3)),
+    "globalmeanpool": lambda dt: (nn.GlobalMeanPool(), (2, 3, 4, 3)),
+    "chain": lambda dt: (nn.Chain(nn.Conv(3, (2, 4), nn.relu, padding=1, rng=rng(), dtype=dt),
                                nn.MaxPool(2), nn.flatten,
-                               nn.Dense(16, 3, nn.gelu, rng=rng(1), dtype=F64)), (2, 4, 4, 2)),
-    "skip": lambda: (nn.SkipConnection(nn.Dense(4, 4, np.tanh, rng=rng(), dtype=F64), np.add),
+                               nn.Dense(16, 3, nn.gelu, rng=rng(1), dtype=dt)), (2, 4, 4, 2)),
+    "skip": lambda dt: (nn.SkipConnection(nn.Dense(4, 4, np.tanh, rng=rng(), dtype=dt), np.add),
                      (3, 4)),
-    "parallel": lambda: (nn.Parallel(np.add, nn.Dense(4, 3, np.tanh, rng=rng(), dtype=F64),
-                                     nn.Dense(4, 3, nn.elu, rng=rng(1), dtype=F64)), (3, 4)),
-    "convtranspose": lambda: (nn.ConvTranspose(3, (2, 3), np.tanh, stride=2, padding=1,
-                                               rng=rng(), dtype=F64), (2, 3, 4, 2)),
-    "adaptivemeanpool": lambda: (nn.AdaptiveMeanPool(2), (2, 4, 6, 3)),
-    "layernorm": lambda: (_shifted(nn.LayerNorm(5, dtype=F64)), (3, 5)),
-    "rnn": lambda: (nn.RNN(3, 4, rng=rng(), dtype=F64), (5, 2, 3)),
-    "lstm": lambda: (nn.LSTM(3, 4, rng=rng(), dtype=F64), (5, 2, 3)),
-    "gru": lambda: (nn.GRU(3, 4, rng=rng(), dtype=F64), (5, 2, 3)),
-    "dropout": lambda: (nn.trainmode(nn.Dropout(0.4, seed=11)), (4, 5)),
-    "attention": lambda: (_biased(nn.MultiHeadAttention(6, 2, rng=rng(), dtype=F64)), (2, 4, 6)),
-    "causal_attention": lambda: (_biased(nn.MultiHeadAttention(6, 3, causal=True, rng=rng(),
-                                                               dtype=F64)), (2, 4, 6)),
+    "parallel": lambda dt: (nn.Parallel(np.add, nn.Dense(4, 3, np.tanh, rng=rng(), dtype=dt),
+                                     nn.Dense(4, 3, nn.elu, rng=rng(1), dtype=dt)), (3, 4)),
+    "convtranspose": lambda dt: (nn.ConvTranspose(3, (2, 3), np.tanh, stride=2, padding=1,
+                                               rng=rng(), dtype=dt), (2, 3, 4, 2)),
+    "adaptivemeanpool": lambda dt: (nn.AdaptiveMeanPool(2), (2, 4, 6, 3)),
+    "layernorm": lambda dt: (_shifted(nn.LayerNorm(5, dtype=dt)), (3, 5)),
+    "batchnorm_train": lambda dt: (nn.trainmode(_shifted(nn.BatchNorm(3, dtype=dt))),
+                                   (4, 2, 3, 3)),
+    "batchnorm_test": lambda dt: (_with_statistics(_shifted(nn.BatchNorm(3, dtype=dt))),
+                                  (5, 3)),
+    "rnn": lambda dt: (nn.RNN(3, 4, rng=rng(), dtype=dt), (5, 2, 3)),
+    "lstm": lambda dt: (nn.LSTM(3, 4, rng=rng(), dtype=dt), (5, 2, 3)),
+    "gru": lambda dt: (nn.GRU(3, 4, rng=rng(), dtype=dt), (5, 2, 3)),
+    "dropout": lambda dt: (nn.trainmode(nn.Dropout(0.4, seed=11)), (4, 5)),
+    "attention": lambda dt: (_biased(nn.MultiHeadAttention(6, 2, rng=rng(), dtype=dt)), (2, 4, 6)),
+    "causal_attention": lambda dt: (_biased(nn.MultiHeadAttention(6, 3, causal=True, rng=rng(),
+                                                               dtype=dt)), (2, 4, 6)),
 }
 
 
@@ -117,15 +122,39 @@ def _shifted(layer):
     return layer
 
 
+def _with_statistics(layer):
+    layer.running_mean[:] = rng(5).normal(size=layer.running_mean.shape)
+    layer.running_var[:] = rng(6).uniform(0.5, 2.0, layer.running_var.shape)
+    return layer
+
+
 @pytest.mark.parametrize("name", LAYERS)
 def test_layer_gradients(name):
-    layer, shape = LAYERS[name]()
+    layer, shape = LAYERS[name](F64)
     x = rng(3).normal(size=shape)
     w = weights_for(layer, x)
     _, (g, gx, _) = interpreted_gradient(total, layer, x, w)
     assert_matches_finite_differences(total, [layer, x, w], 1, gx)
     if nn.saving.named_arrays(layer):
         assert_matches_finite_differences(total, [layer, x, w], 0, g)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_works_in_float32(name):
+    """The same layer in float32: outputs and gradients stay float32 (no silent promotion) and
+    agree with float64's to float32's precision."""
+    (l32, shape), (l64, _) = LAYERS[name](np.float32), LAYERS[name](F64)
+    x = rng(3).normal(size=shape)
+    w = weights_for(l64, x)
+    y32, (g32, gx32, _) = interpreted_gradient(total, l32, x.astype(np.float32),
+                                               w.astype(np.float32))
+    y64, (g64, gx64, _) = interpreted_gradient(total, l64, x, w)
+    assert l32(x.astype(np.float32)).dtype == np.float32 and gx32.dtype == np.float32
+    assert y32 == pytest.approx(y64, rel=1e-4, abs=1e-4)
+    np.testing.assert_allclose(gx32, gx64, rtol=2e-3, atol=2e-3)
+    for name, a in nn.saving.named_arrays(g32).items():
+        assert a.dtype == np.float32, name
+        np.testing.assert_allclose(a, nn.saving.named_arrays(g64)[name], rtol=2e-3, atol=2e-3)
 
 
 ACTIVATIONS = ["relu", "leakyrelu", "elu", "gelu", "sigmoid", "softplus", "swish", "identity"]
@@ -238,6 +267,24 @@ def test_compiled_model_gradient_agrees_with_the_evaluator():
     for name, a in nn.saving.named_arrays(g).items():
         np.testing.assert_allclose(a, nn.saving.named_arrays(h)[name], rtol=1e-10, atol=1e-12)
     assert_matches_finite_differences(loss, [model, x, y], 0, g)
+
+
+def _recording(buffer, x):
+    mean = np.mean(x, axis=0)
+    nn_primitives.record_statistics(buffer, mean, mean * mean, x.shape[0])
+    return np.sum(np.sin(x))
+
+
+@pytest.mark.parametrize("route", ["compiled", "evaluator"])
+def test_statistics_are_recorded_into_the_callers_buffer(route):
+    """BatchNorm's one write into a caller's array lands there on both routes, and leaves the
+    gradient alone."""
+    buffer, x = np.zeros((3, 2)), rng().normal(size=(4, 2))
+    compute = zygopy.withgradient if route == "compiled" else interpreted_gradient
+    _, (_, gx) = compute(_recording, buffer, x)
+    np.testing.assert_allclose(gx, np.cos(x), rtol=1e-12)
+    mean = x.mean(axis=0)
+    np.testing.assert_allclose(buffer, [mean, mean * mean, [4, 4]], rtol=1e-12)
 
 
 def test_conv_transpose_is_the_transpose_of_conv():

@@ -5,6 +5,8 @@ import pytest
 
 from zygopy import nn
 
+from .nn_support import interpreted_gradient
+
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
@@ -64,6 +66,33 @@ def test_layernorm():
     ln.scale[:], ln.bias[:] = rng(1).uniform(0.5, 1.5, 5), rng(2).normal(size=5)
     x = rng().normal(size=(3, 5))
     close(ln(x), F.layer_norm(t(x), (5,), t(ln.scale), t(ln.bias), eps=1e-5))
+
+
+def test_batchnorm_statistics_follow_pytorchs():
+    """Training outputs and gradients, the running averages after three optimiser steps (each
+    folding its own batch's statistics) and test-mode outputs, against BatchNorm2d fed the same
+    batches."""
+    bn = nn.trainmode(nn.BatchNorm(3, momentum=0.2, dtype=np.float64))
+    bn.scale[:], bn.bias[:] = rng(1).uniform(0.5, 1.5, 3), rng(2).normal(size=3)
+    ref = torch.nn.BatchNorm2d(3, momentum=0.2, dtype=torch.float64)
+    ref.weight.data, ref.bias.data = t(bn.scale), t(bn.bias)
+    state = nn.setup(nn.Descent(0.0), bn)  # the parameters stay; the statistics move
+    for step in range(3):
+        x = rng(10 + step).normal(loc=step, scale=1 + step, size=(4, 5, 2, 3))
+        xt = nchw(x).requires_grad_()
+        theirs = ref(xt).permute(0, 2, 3, 1)
+        (theirs ** 3).sum().backward()
+        _, (g, gx) = interpreted_gradient(lambda m, x: np.sum(m(x) ** 3), bn, x)
+        close(bn(x), theirs, 1e-9)
+        close(gx, xt.grad.permute(0, 2, 3, 1), 1e-8)
+        close(g.scale, ref.weight.grad, 1e-8)
+        ref.weight.grad = ref.bias.grad = None
+        nn.update(state, bn, g)
+    close(bn.running_mean, ref.running_mean)
+    close(bn.running_var, ref.running_var)
+    ref.eval()
+    x = rng(20).normal(size=(2, 3, 2, 3))
+    close(nn.testmode(bn)(x), ref(nchw(x)).permute(0, 2, 3, 1))
 
 
 def test_embedding():

@@ -1,6 +1,7 @@
 """zygopy.nn's optimisers (against NumPy transcriptions of their published updates, and against
 PyTorch's where it is installed), saving and loading (round trip; corrupt, truncated and foreign
 files), the DataLoader, and training (the loss falls; a NaN stops it cleanly)."""
+import copy
 import math
 import os
 
@@ -124,6 +125,31 @@ def test_chained_rules_clipping_decay_schedules_and_freezing():
     np.testing.assert_allclose(model.b, b0 + 0.25 * 4.0)
     assert nn.cosine(1.0, 10)(1) == 1.0 and nn.cosine(1.0, 10)(11) == pytest.approx(0.0)
     assert nn.warmup(1.0, 4)(2) == 0.5
+
+
+def test_optimisers_leave_batchnorm_statistics_to_the_forward_pass():
+    """Running averages are state: AdamW's decay and steps leave them alone; they move only by
+    the statistics a training forward recorded, once per update, by the published formula."""
+    model = nn.Chain(nn.Dense(3, 4, rng=rng(), dtype=np.float64),
+                     nn.trainmode(nn.BatchNorm(4, momentum=0.5, dtype=np.float64)))
+    bn = model[1]
+    state = nn.setup(nn.AdamW(0.1, decay=0.5), model)
+    grads = copy.deepcopy(model)  # a gradient of the model's shape: ones everywhere
+    for a in nn.saving.named_arrays(grads).values():
+        a[...] = 1.0
+    nn.update(state, model, grads)
+    np.testing.assert_array_equal(bn.running_mean, 0.0)  # nothing recorded yet
+    np.testing.assert_array_equal(bn.running_var, 1.0)
+    x = rng(1).normal(size=(6, 3))
+    h = model[0](x)
+    model(x)  # a training forward records this batch
+    nn.update(state, model, grads)
+    np.testing.assert_allclose(bn.running_mean, 0.5 * h.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var, 0.5 + 0.5 * h.var(axis=0, ddof=1), rtol=1e-12)
+    before = bn.running_mean.copy()
+    nn.update(state, model, grads)  # the record is folded once
+    np.testing.assert_array_equal(bn.running_mean, before)
+    assert "state, not trained" in nn.summary(model, x)
 
 
 def test_update_rejects_a_different_model():

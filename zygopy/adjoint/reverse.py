@@ -13,6 +13,7 @@ Loops stay loops: the reverse of a loop is a loop, whatever the trip count.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from ..errors import NotScalar
@@ -29,7 +30,7 @@ from .activity import active_values
 from .array_rules import ELEMENTWISE, Scatter
 from .forwarding import forward_slots
 from .lists import record_list_positions
-from .mutation import check_writes
+from .mutation import check_writes, written_arguments
 from .rules import Sym, rule_for
 from .shapes import equal_shapes
 
@@ -41,6 +42,11 @@ class Adjoint:
     tape: list  # forward values the reverse reads directly (besides the stacks)
     stacks: list  # types of the stacks used: one stack per scalar dtype or array type
     wrt: tuple
+
+    @functools.cached_property
+    def written(self) -> list:
+        """Indices of the arguments the forward may write into: a run works on copies of those."""
+        return written_arguments(self.forward)
 
     def __str__(self):
         from ..ir.printer import format_function

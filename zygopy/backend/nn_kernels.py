@@ -10,8 +10,8 @@ import numpy as np
 from numba import njit
 
 JIT = dict(cache=True, nogil=True)
-__all__ = ["zy_conv2d", "zy_conv2d_grad_input", "zy_conv2d_grad_weight", "zy_maxpool2d",
-           "zy_maxpool2d_grad", "zy_random_uniform"]  # the names arrays.KERNELS lowers to
+# a kernel per primitive of arrays.KERNELS, named zy_<primitive>; generated modules import the
+# public names (helpers are private)
 
 
 @njit(**JIT)
@@ -142,3 +142,11 @@ def zy_random_uniform(like, seed):
         z = z ^ (z >> np.uint64(31))
         out[i] = np.float64(z >> np.uint64(11)) * 2.0 ** -53
     return out.reshape(like.shape)
+
+
+@njit(**JIT)
+def zy_record_statistics(buffer, mean, var, count):
+    """ir/nn_primitives.record_statistics, compiled."""
+    buffer[0, :] = mean
+    buffer[1, :] = var
+    buffer[2, :] = count

@@ -148,10 +148,11 @@ SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "take_at"
            "store"}
 
 
-def _own(args):
-    """The arguments with arrays copied: IR may write into its arrays, and the caller's stay as
-    they were."""
-    return [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
+def _own(args, written=None):
+    """The arguments with arrays copied (those at the indices `written`, or all): IR may write
+    into its arrays, and the caller's stay as they were."""
+    return [np.copy(a) if isinstance(a, np.ndarray) and (written is None or i in written) else a
+            for i, a in enumerate(args)]
 
 
 def raised_by_user(error):
@@ -190,7 +191,8 @@ def evaluate_gradient(adj, args, dy=1.0, stop=None):
     """Run an Adjoint's forward then reverse on Python values: (value, gradients). Like a compiled
     gradient, it leaves the caller's arrays as they were. `stop` as for Machine.run."""
     m = Machine()
-    value, env = m.run(adj.forward, _own(_with_hidden(adj.forward, args)), stop=stop)
+    value, env = m.run(adj.forward, _own(_with_hidden(adj.forward, args), adj.written),
+                       stop=stop)
     stacks = {k: list(v) for k, v in m.stacks.items()}
     grads, _ = m.run(adj.reverse, [dy] + [env.get(v, 0) for v in adj.tape], stop=stop)
     m.stacks = stacks

@@ -13,7 +13,7 @@ import numpy as np
 
 from .array_primitives import NUMPY_FUNCTIONS
 from .primitives import INT, declare, promote
-from .types import ArrayT, TupleT
+from .types import NONE, ArrayT, TupleT
 
 
 def _out_size(n, k, stride, padding, dilation):
@@ -153,3 +153,25 @@ def _uniform_type(ts, args):
 declare("random_uniform", random_uniform, _uniform_type, arity=2)
 NUMPY_FUNCTIONS[random_uniform] = "random_uniform"
 NUMPY_FUNCTIONS[conv2d_grad_input] = "conv2d_grad_input"  # ConvTranspose calls it
+
+
+# --- BatchNorm's batch statistics: written in place into the layer's buffer while the forward
+# runs (the only write into a caller's array zygopy makes, and not differentiated). An overwrite,
+# so a forward run twice in one step (a tape resized, an interpreted run cut short) records the
+# same; the optimiser's `update` folds the record into the running averages once per step.
+
+def record_statistics(buffer, mean, var, count):
+    """buffer[0] = mean, buffer[1] = var, buffer[2] = count (0: nothing recorded)."""
+    buffer[0] = mean
+    buffer[1] = var
+    buffer[2] = count
+
+
+def _record_type(ts, args):
+    if not (isinstance(ts[0], ArrayT) and ts[0].ndim == 2 and ts[0].is_float):
+        raise TypeError(f"record_statistics needs a 2-d float buffer, got {ts[0]}")
+    return NONE
+
+
+declare("record_statistics", record_statistics, _record_type, arity=4, pure=False)
+NUMPY_FUNCTIONS[record_statistics] = "record_statistics"

@@ -5,17 +5,25 @@ Layouts are batch-first: vectors (batch, features), images (batch, height, width
 ("NHWC"), sequences (time, batch, features). A Dense weight is (in, out) so that `x @ weight` is
 one matrix product on contiguous operands; a Conv kernel is (kh, kw, in, out).
 """
+import math
+
 import numpy as np
 
-from ..ir.nn_primitives import conv2d, conv2d_grad_input, maxpool2d, random_uniform
+from ..ir.nn_primitives import (
+    conv2d,
+    conv2d_grad_input,
+    maxpool2d,
+    random_uniform,
+    record_statistics,
+)
 from ..trees import NOT_CONTAINERS
 from .activations import identity, softmax
 from .init import glorot_uniform
 
 __all__ = ["conv2d", "maxpool2d", "conv_transpose2d", "Dense", "Chain", "Conv", "ConvTranspose",
            "MaxPool", "MeanPool", "GlobalMeanPool", "AdaptiveMeanPool", "flatten", "SkipConnection",
-           "Parallel", "LayerNorm", "Dropout", "Embedding", "MultiHeadAttention", "trainmode",
-           "testmode", "resample"]
+           "Parallel", "LayerNorm", "BatchNorm", "Dropout", "Embedding", "MultiHeadAttention",
+           "trainmode", "testmode", "resample", "buffers", "fold_statistics"]
 
 
 def _rng(rng):
@@ -196,6 +204,52 @@ class LayerNorm:
         return d / np.sqrt(var + self.eps) * self.scale + self.bias
 
 
+class BatchNorm:
+    """Normalises each channel (the last axis) over all the others, by the batch's mean and
+    variance while training (`trainmode`) and by running averages of them in test mode; then
+    scales and shifts (learned, per channel).
+
+    The running averages are state, not parameters: optimisers leave them alone, and each
+    optimiser `update` moves them once towards the statistics its step's forward pass recorded
+    (PyTorch's convention: new = (1 - momentum) * old + momentum * batch, the variance
+    unbiased). A forward pass alone, gradient or not, changes nothing that is kept."""
+    buffers = ("running_mean", "running_var", "batch_statistics")
+
+    def __init__(self, channels, momentum=0.1, eps=1e-5, dtype=np.float32):
+        self.scale = np.ones(channels, dtype)
+        self.bias = np.zeros(channels, dtype)
+        self.running_mean = np.zeros(channels, dtype)
+        self.running_var = np.ones(channels, dtype)
+        # rows: the last training batch's mean, biased variance and element count (0: none)
+        self.batch_statistics = np.zeros((3, channels), dtype)
+        self.momentum, self.eps, self.active = momentum, eps, False
+
+    def __call__(self, x):
+        # branch-free, as Dropout: both statistics are computed, the mode picks one; on rows
+        # (one per position) and per-channel vectors, whatever the rank of x
+        rows = x.reshape(-1, x.shape[-1])
+        batch_mean = np.mean(rows, axis=0)
+        centred = rows - batch_mean
+        batch_var = np.mean(centred * centred, axis=0)
+        record_statistics(self.batch_statistics, batch_mean, batch_var,
+                          rows.shape[0] * self.active)
+        training = 1.0 * self.active
+        mean = training * batch_mean + (1.0 - training) * self.running_mean
+        var = training * batch_var + (1.0 - training) * self.running_var
+        gain = self.scale / np.sqrt(var + self.eps)
+        return ((rows - mean) * gain + self.bias).reshape(x.shape)
+
+    def fold_statistics(self):
+        mean, var, count = self.batch_statistics
+        n = count[0]
+        if n == 0:
+            return
+        m = self.momentum
+        self.running_mean[:] = (1 - m) * self.running_mean + m * mean
+        self.running_var[:] = (1 - m) * self.running_var + m * var * (n / max(n - 1, 1))
+        self.batch_statistics[2] = 0
+
+
 class Dropout:
     """Zeroes each element with probability p while training (`trainmode`), scaling the rest
     by 1 / (1 - p); the identity in test mode. Masks come from a counter-based generator keyed
@@ -269,6 +323,22 @@ def testmode(model):
     return trainmode(model, False)
 
 
+def buffers(model):
+    """The ids of a model's arrays that are state rather than parameters (a layer lists them in
+    its `buffers`): optimisers do not train them."""
+    found = set()
+    _walk(model, lambda layer: found.update(id(getattr(layer, name))
+                                            for name in getattr(type(layer), "buffers", ())))
+    return found
+
+
+def fold_statistics(model):
+    """Every BatchNorm's running averages moved towards the statistics its last training forward
+    recorded (once: the record is then cleared). The optimiser's `update` calls it."""
+    _walk(model, lambda layer: layer.fold_statistics()
+          if hasattr(layer, "fold_statistics") else None)
+
+
 def resample(model, rng):
     """New random masks for every layer that draws them (Dropout), before a training step."""
     _walk(model, lambda layer: layer.resample(rng) if hasattr(layer, "resample") else None)
@@ -298,7 +368,8 @@ class MultiHeadAttention:
         q = np.einsum("btd,dhk->bhtk", x, self.Wq) + self.bq[:, None, :]
         k = np.einsum("btd,dhk->bhtk", x, self.Wk) + self.bk[:, None, :]
         v = np.einsum("btd,dhk->bhtk", x, self.Wv) + self.bv[:, None, :]
-        scores = np.einsum("bhqk,bhsk->bhqs", q, k) / np.sqrt(q.shape[-1] * 1.0)
+        # math.sqrt: a Python float keeps float32 scores float32 (np.sqrt gives a float64 scalar)
+        scores = np.einsum("bhqk,bhsk->bhqs", q, k) / math.sqrt(q.shape[-1])
         if self.causal:
             later = np.arange(t)[None, :] > np.arange(t)[:, None]
             scores = np.where(later, -1e30, scores)

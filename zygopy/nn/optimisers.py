@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import trees
-from . import kernels
+from . import kernels, layers
 
 __all__ = ["Descent", "Momentum", "Nesterov", "RMSProp", "Adam", "AdamW", "WeightDecay", "ClipGrad",
            "ClipNorm", "OptimiserChain", "chain", "exponential", "cosine", "warmup",
@@ -213,7 +213,8 @@ def _trainable(leaf):
 
 def setup(rule, model):
     node, leaves = trees.flatten(model)
-    states = [rule.init(x) if _trainable(x) else None for x in leaves]
+    state = layers.buffers(model)
+    states = [rule.init(x) if _trainable(x) and id(x) not in state else None for x in leaves]
     return OptimiserState(rule, node, states, [False] * len(leaves),
                           ids={id(x): k for k, x in enumerate(leaves)})
 
@@ -235,7 +236,8 @@ def thaw(state, part):
 
 def update(state, model, grads):
     """One optimiser step: each trainable array of `model` moves by the rule's step computed from
-    its gradient in `grads` (a tree of the model's shape, as `zygopy.gradient` returns it)."""
+    its gradient in `grads` (a tree of the model's shape, as `zygopy.gradient` returns it);
+    then BatchNorm's running averages take in the statistics the step's forward recorded."""
     node, params = trees.flatten(model)
     if node != state.node:
         raise ValueError("update: the model's structure differs from the one set up")
@@ -255,4 +257,5 @@ def update(state, model, grads):
                 work[k] = rule.step(s, params[k], work[k], state.t, scale)
     for k in live:
         params[k] -= work[k]
+    layers.fold_statistics(model)
     return state

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..api import withgradient
 from ..errors import ZygopyError
-from .layers import resample, testmode, trainmode
+from .layers import buffers, resample, testmode, trainmode
 from .optimisers import update
 from .saving import named_arrays
 
@@ -90,14 +90,17 @@ def summary(model, x):
     for the example input `x`, and parameter counts; returns it as text."""
     layers = list(getattr(model, "layers", [model]))
     names = getattr(model, "names", ()) or [str(i) for i in range(len(layers))]
-    rows, total = [], 0
+    rows, total, state = [], 0, buffers(model)
     for name, layer in zip(names, layers, strict=True):
         x = layer(x)
-        count = sum(a.size for a in named_arrays(layer).values())
+        count = sum(a.size for a in named_arrays(layer).values() if id(a) not in state)
         total += count
         label = getattr(layer, "__name__", None) or type(layer).__name__
         rows.append((f"{name}: {label}", str(tuple(np.shape(x))), f"{count:,}"))
     rows.append(("total", "", f"{total:,}"))
+    if state:
+        kept = sum(a.size for a in named_arrays(model).values() if id(a) in state)
+        rows.append(("state, not trained", "", f"{kept:,}"))
     width = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(f"{a:<{width[0]}}  {b:<{width[1]}}  {c:>{width[2]}}" for a, b, c in rows)
 
