@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..ir.ir import Function, Slot, Stmt, substitute
 
-SLOT_OPS = {"accum", "take", "load", "init", "accum_at", "take_at"}
+SLOT_OPS = {"accum", "take", "load", "init", "ensure", "accum_at", "take_at"}
 
 
 def forward_slots(fn: Function, new_var) -> bool:

@@ -299,28 +299,34 @@ def statement(w: Writer, s):
         w(f"{name(slot)} = zy_accum({name(slot)}, {c})" if slot.lazy else f"{name(slot)} += {c}")
     elif op == "accum_at":
         slot, index, g = name(args[0]), operand(args[1]), operand(args[2])
-        if args[0].lazy:
-            w(f"if {slot}.size == 0:")
-            w(f"    {slot} = np.zeros({operand(args[3])}.shape, {slot}.dtype)")
+        if len(args) > 3:  # a lazy slot, allocated here on first use
+            _ensure(w, slot, operand(args[3]))
         if not _indexed(w, s):
             w(f"{slot}[{index}] += {g}")
     elif op == "take_at":
         slot, index = name(args[0]), operand(args[1])
-        if args[0].lazy:
-            w(f"if {slot}.size == 0:")
-            w(f"    {slot} = np.zeros({operand(args[2])}.shape, {slot}.dtype)")
+        if len(args) > 2:
+            _ensure(w, slot, operand(args[2]))
         if _indexed(w, s):
             return
         region = f"{slot}[{index}]"
         w(f"{name(s.var)} = {region}.copy()" if isinstance(s.var.type, ArrayT)
           else f"{name(s.var)} = {region}")
         w(f"{region} = 0.0")
+    elif op == "ensure":
+        _ensure(w, name(args[0]), operand(args[1]))
     elif op == "init":
         w(f"{name(args[0])} = np.zeros({operand(args[1])}, np.{args[0].type.dtype})")
     elif s in _FOLDING:
         _FOLDED[s.var] = expression(s)
     else:
         w(f"{name(s.var)} = {expression(s)}")
+
+
+def _ensure(w, slot, like):
+    """A lazy array slot (empty until its first contribution) allocated, shaped like `like`."""
+    w(f"if {slot}.size == 0:")
+    w(f"    {slot} = np.zeros({like}.shape, {slot}.dtype)")
 
 
 def assign_args(w: Writer, target_args, values):

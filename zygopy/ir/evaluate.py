@@ -84,18 +84,20 @@ class Machine:
             return self.slots.get(args[0], 0)
         elif op == "init":
             self.slots[args[0]] = np.zeros(args[1])
+        elif op == "ensure":
+            self._ensure(args[0], args[1])
         elif op == "accum_at":
             slot, index, g = args[:3]
-            if not isinstance(self.slots.get(slot), np.ndarray):
-                self.slots[slot] = np.zeros(np.shape(args[3]))
+            if len(args) > 3:
+                self._ensure(slot, args[3])
             if _has_array(index):
                 np.add.at(self.slots[slot], index, g)  # repeated elements add up
             else:
                 self.slots[slot][index] += g
         elif op == "take_at":
             slot, index = args[:2]
-            if not isinstance(self.slots.get(slot), np.ndarray):
-                self.slots[slot] = np.zeros(np.shape(args[2]))
+            if len(args) > 2:
+                self._ensure(slot, args[2])
             g = self.slots[slot][index]
             # np.copy would make an element a 0-d array
             g = g.copy() if isinstance(g, np.ndarray) else g
@@ -106,6 +108,11 @@ class Machine:
         elif op == "accum":
             self.slots[args[0]] = self.slots.get(args[0], 0) + args[1]
 
+
+    def _ensure(self, slot, like):
+        """A lazy array slot (one per loop iteration) allocated, shaped like `like`."""
+        if not isinstance(self.slots.get(slot), np.ndarray):
+            self.slots[slot] = np.zeros(np.shape(like))
 
     def list_slot(self, op, args):
         """The gradient slot of a list holds a list of gradients; a missing entry (None), or a
@@ -144,8 +151,8 @@ def _last_writes(shape, index, region):
     return writer[index] == order
 
 
-SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "take_at", "peek", "drop",
-           "store"}
+SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "ensure", "take_at",
+           "peek", "drop", "store"}
 
 
 def _own(args, written=None):

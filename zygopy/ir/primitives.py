@@ -375,6 +375,8 @@ declare("peek", None, lambda ts, args: ArrayT(args[0].dtype, args[0].ndim), pure
 declare("drop", None, lambda ts, args: NONE, pure=False)  # pop and forget
 declare("store", None, lambda ts, args: NONE, pure=False)  # slot = value
 declare("init", None, lambda ts, args: NONE, pure=False)  # an array slot = zeros shaped like one
+# a lazy array slot = zeros shaped like a value, unless it holds an array already
+declare("ensure", None, lambda ts, args: NONE, pure=False)
 
 # float -> float functions of the math module: name, NumPy's name (None: NumPy has none), arity
 _MATH = [("sin", "sin", 1), ("cos", "cos", 1), ("tan", "tan", 1), ("asin", "arcsin", 1),
