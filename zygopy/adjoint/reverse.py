@@ -493,16 +493,15 @@ class _AdjointBuilder:
                                         for slot in slots]
 
     def recompute(self, blocks, definition):
-        """Index expressions (slices, index tuples) are rebuilt in the reverse block that reads
-        them: cheaper than recording them, and a slice cannot be stored on a stack or returned."""
+        """Index expressions (slices, index tuples, an int plus or minus a constant: i - 1) are
+        rebuilt in the reverse block that reads them: cheaper than recording them, and a slice
+        cannot be stored on a stack or returned."""
         clones = {}
 
         def clone(v):
             if v not in clones:
                 s = definition[v]
-                args = [clone(a) if isinstance(a, Var) and a in definition
-                        and definition[a].op in RECOMPUTE else a
-                        for a in s.args]
+                args = [clone(a) if _recomputed(a, definition) else a for a in s.args]
                 clones[v] = self.new_var(v.type)
                 made.append(Stmt(clones[v], s.op, args, s.line))
             return clones[v]
@@ -511,7 +510,7 @@ class _AdjointBuilder:
         for rb in blocks:
             for inst in rb.stmts + rb.branches:
                 for a in inst.args:
-                    if isinstance(a, Var) and a in definition and definition[a].op in RECOMPUTE:
+                    if _recomputed(a, definition):
                         clone(a)
         if clones:
             blocks[0].stmts[:0] = made
@@ -519,7 +518,15 @@ class _AdjointBuilder:
                 _substitute_in(rb, clones)
 
 
-RECOMPUTE = {"slice", "tuple"}
+def _recomputed(v, definition):
+    s = definition.get(v) if isinstance(v, Var) else None
+    if s is None:
+        return False
+    if s.op in ("slice", "tuple"):
+        return True
+    # an offset index costs an add to rebuild from the index the reverse reads anyway
+    return (s.op in ("add", "sub") and v.type == INT
+            and sum(isinstance(a, Var) for a in s.args) == 1)
 
 
 @dataclass(frozen=True)
