@@ -6,6 +6,10 @@ import pytest
 # The suites check the compiled code: a gradient's first calls would otherwise be interpreted
 # while it compiles (test_tiered.py tests that)
 os.environ["ZYGOPY_INTERPRET_WHILE_COMPILING"] = "0"
+# LLVM at -O1 (before Numba is imported): the suite checks what compiled code computes, not how
+# fast it runs, and most of its time is Numba compiling (-O1 takes about a third less); set
+# NUMBA_OPT=3 to test the optimised code users get
+os.environ.setdefault("NUMBA_OPT", "1")
 
 from zygopy.backend.compiled import CompiledGradient
 from zygopy.ir.passes import pipeline
