@@ -5,9 +5,10 @@ from .custom import custom_rule, stop_gradient
 from .errors import NoRule, NotScalar, UnsupportedSyntax, UnsupportedType, ZygopyError
 from .inspect import code_adjoint, code_ir, code_llvm, code_python
 from .ir.evaluate import evaluate
+from .kernel import code_ptx, kernel
 
 __all__ = ["gradient", "withgradient", "pullback", "jacobian", "grad", "value_and_grad", "code_ir",
            "code_adjoint", "code_python", "code_llvm", "evaluate", "register_rule", "custom_rule",
            "stop_gradient", "ZygopyError", "UnsupportedSyntax", "UnsupportedType", "NoRule",
-           "NotScalar"]
+           "NotScalar", "kernel", "code_ptx"]
 

@@ -352,8 +352,10 @@ def _converted(src, value, param):
     return src
 
 
-def dispatch_loop(w: Writer, fn: Function, on_return):
-    """Emit fn's blocks as a dispatch loop; `on_return(w, value)` writes what a `return` does."""
+def dispatch_loop(w: Writer, fn: Function, on_return, lower=None):
+    """Emit fn's blocks as a dispatch loop; `on_return(w, value)` writes what a `return` does,
+    `lower(w, stmt)` each statement (by default `statement`)."""
+    lower = lower or statement
     blocks = fn.block_map()
     order = [b.id for b in fn.blocks]
     position = {bid: i for i, bid in enumerate(order)}
@@ -376,7 +378,7 @@ def dispatch_loop(w: Writer, fn: Function, on_return):
             w(f"if block == {b.id}:")
             w.indent()
         for s in b.stmts:
-            statement(w, s)
+            lower(w, s)
         for br in b.branches:
             if br.cond is not None:
                 w(f"if not {operand(br.cond)}:")
@@ -396,9 +398,11 @@ def dispatch_loop(w: Writer, fn: Function, on_return):
     w(UNREACHABLE)
 
 
-def body(w: Writer, fn: Function, on_return, keep=()):
+def body(w: Writer, fn: Function, on_return, keep=(), lower=None):
     """Structured code where Python can express the CFG, else a dispatch loop. Values in `keep`
-    are read after the body (the tape) and stay named."""
+    are read after the body (the tape) and stay named; `lower` writes a statement (by default
+    `statement`)."""
+    lower = lower or statement
     _FOLDING.clear()
     _FOLDING.update(st for st in foldable(fn) if st.var not in keep)
     _FOLDED.clear()
@@ -406,11 +410,11 @@ def body(w: Writer, fn: Function, on_return, keep=()):
     trial = Writer()
     trial.depth = w.depth
     try:
-        Structurer(fn, trial, statement, assign_args, on_return).emit()
+        Structurer(fn, trial, lower, assign_args, on_return).emit()
         w.lines += trial.lines
     except Unstructured as e:
         w(f"# {e}: control flow kept as a dispatch loop")
-        dispatch_loop(w, fn, on_return)
+        dispatch_loop(w, fn, on_return, lower)
 
 
 def primal_source(fn: Function, pyname: str) -> str:

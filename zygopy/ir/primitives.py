@@ -232,6 +232,10 @@ def _setindex(a, idx, v, saved=None):  # the adjoint pass adds the overwritten v
     a[idx] = v
 
 
+def _add_into(a, idx, v):
+    a[idx] += v
+
+
 def _range_len(start, stop, step):
     return len(range(start, stop, step))
 
@@ -287,6 +291,9 @@ declare("getindex", lambda a, i: a[i], _getindex_type)
 # known): a new array, not a view
 declare("gather", lambda a, i: a[i], _getindex_type)
 declare("setindex", _setindex, _setindex_type, pure=False)
+# a kernel body's `out[idx] += v` (adjoint/kernel_body.py): one thread's addition into an output
+# that other threads may add into too
+declare("kernel_add", _add_into, _setindex_type, pure=False)
 declare("getattr", getattr, _getattr_type)
 
 

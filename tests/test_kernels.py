@@ -1,0 +1,127 @@
+"""Per-element kernels (zygopy.kernel): forward and generated backward on the CPU (parallel
+loops) against NumPy and finite differences; the same kernels under Numba's CUDA simulator (in
+a child process, which must set NUMBA_ENABLE_CUDASIM before numba.cuda is imported), and their
+PTX from numba-cuda."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zygopy
+from tests.kernel_checks import assert_close_gradients, finite_difference_vjp
+from tests.kernel_examples import SHARED, examples, reference
+
+NAMES = list(examples())
+
+
+def _installed(module):
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
+
+
+HAS_PTX = _installed("numba_cuda") and _installed("cuda.bindings")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cpu_forward_and_gradient(name):
+    kernel, inputs = examples()[name]
+    y = kernel(*inputs)
+    np.testing.assert_allclose(y, reference(name, *inputs), rtol=1e-12, atol=1e-12)
+    gout = np.random.default_rng(1).normal(size=y.shape)
+    got = kernel.vjp(gout, *inputs)
+    assert_close_gradients(got, finite_difference_vjp(kernel, inputs, gout))
+
+
+def test_loop_of_run_time_trip_count_gets_its_gradient_right():
+    """The loop-carried state of a loop whose trip count is only known at run time (where Warp's
+    generated adjoint is silently wrong): per-thread stacks, grown when a thread needs more."""
+    from tests.kernel_examples import damped_orbit
+    x, a = np.array([0.3, 1.2]), np.array([0.95])
+    steps = np.array([5, 150])  # more trips than the stacks start with
+    gout = np.ones(2)
+    got = damped_orbit.vjp(gout, x, a, steps)
+    assert_close_gradients(got, finite_difference_vjp(damped_orbit, (x, a, steps), gout))
+
+
+@pytest.mark.skipif(not HAS_PTX, reason="needs numba-cuda[cu13] (NVVM) for compile_ptx")
+@pytest.mark.parametrize("name", NAMES)
+def test_ptx_of_forward_and_backward(name):
+    kernel, inputs = examples()[name]
+    ptx = zygopy.code_ptx(kernel, *inputs)
+    for part in ("forward", "backward"):
+        assert ".entry" in ptx[part] and ".target sm_90" in ptx[part]
+    atomic = "atom.global.add.f64" in ptx["backward"]
+    assert atomic == SHARED[name]
+    if name != "pair_forces":  # the only one whose forward adds into shared outputs
+        assert "atom.global.add" not in ptx["forward"]
+    else:
+        assert "atom.global.add.f64" in ptx["forward"]
+
+
+SIMULATED = """
+import json, sys
+import numpy as np
+from numba import cuda
+from tests.kernel_examples import examples
+out = {}
+for name, (kernel, inputs) in examples().items():
+    device = [cuda.to_device(x) for x in inputs]
+    y = kernel(*device).copy_to_host()
+    gout = np.random.default_rng(1).normal(size=y.shape)
+    grads = kernel.vjp(cuda.to_device(gout), *device)
+    out[name] = [y.tolist(), [None if g is None else g.copy_to_host().tolist() for g in grads]]
+json.dump(out, sys.stdout)
+"""
+
+
+@pytest.mark.skipif(not _installed("numba_cuda"), reason="needs numba-cuda")
+def test_cuda_simulator_matches_the_cpu_and_finite_differences():
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1",
+           "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", SIMULATED], env=env, cwd=root,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout)
+    for name, (kernel, inputs) in examples().items():
+        y, grads = results[name]
+        np.testing.assert_allclose(y, reference(name, *inputs), rtol=1e-12, atol=1e-12)
+        gout = np.random.default_rng(1).normal(size=np.shape(y))
+        want = finite_difference_vjp(kernel, inputs, gout)
+        assert_close_gradients([None if g is None else np.array(g) for g in grads], want)
+        cpu = kernel.vjp(gout, *inputs)
+        assert_close_gradients([None if g is None else np.array(g) for g in grads], cpu)
+
+
+@zygopy.kernel
+def _reads_its_output(i, out, x):
+    out[i] = x[i]
+    out[i] = out[i] * 2.0
+
+
+@zygopy.kernel
+def _writes_a_shared_element(i, out, x):
+    out[0] = x[i]
+
+
+@zygopy.kernel
+def _takes_a_float(i, out, x, scale):
+    out[i] = scale * x[i]
+
+
+@pytest.mark.parametrize("kernel, args, message", [
+    (_reads_its_output, (np.ones(3),), "reads an output"),
+    (_writes_a_shared_element, (np.ones(3),), "at an index other threads may write too"),
+    (_takes_a_float, (np.ones(3), 2.0), "kernels differentiate arrays only"),
+])
+def test_refusals_name_the_line_and_say_what_to_write(kernel, args, message):
+    with pytest.raises(zygopy.ZygopyError, match=message) as e:
+        kernel(*args)
+    assert "test_kernels.py" in str(e.value) and "hint:" in str(e.value)

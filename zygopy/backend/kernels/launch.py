@@ -1,0 +1,126 @@
+"""Running a kernel's forward and backward on the CPU (prange) or a CUDA device, chosen by where
+its arrays live: NumPy arrays on the CPU, arrays exposing `__cuda_array_interface__` on the GPU."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..jit import load_module
+from .source import CPU_HEADER, CUDA_HEADER, backward_kernel, forward_kernel
+
+INITIAL_CAPACITY = 64  # per-thread stack entries a backward kernel starts with
+THREADS_PER_BLOCK = 128
+
+
+def on_gpu(values) -> bool:
+    return any(is_device_array(v) for v in values)
+
+
+def is_device_array(v) -> bool:
+    """An array in GPU memory: one exposing `__cuda_array_interface__` (Numba's, CuPy's), or a
+    device array of Numba's CUDA simulator, which exposes none."""
+    return not isinstance(v, np.ndarray) and (hasattr(v, "__cuda_array_interface__")
+                                              or hasattr(v, "copy_to_host"))
+
+
+class CompiledKernel:
+    """A kernel's forward and backward for one target and argument types."""
+
+    def __init__(self, ka, kname: str, target: str):
+        self.ka, self.kname, self.target = ka, kname, target
+        self.stacks = [np.dtype(k.dtype) for k in ka.adjoint.stacks]
+        self.capacity = [INITIAL_CAPACITY] * len(self.stacks)
+        self._modules = {}
+
+    def sources(self, capacity=None):
+        """(forward source, backward source), each a module of its own."""
+        header = CUDA_HEADER if self.target == "cuda" else CPU_HEADER
+        cap = capacity or self.capacity
+        return (header + "\n\n" + forward_kernel(self.ka, f"{self.kname}_forward", self.target),
+                header + "\n\n" + backward_kernel(self.ka, f"{self.kname}_backward",
+                                                  self.target, cap))
+
+    def _kernels(self):
+        key = tuple(self.capacity)
+        if key not in self._modules:
+            fwd, bwd = self.sources()
+            self._modules[key] = (getattr(load_module(fwd), f"{self.kname}_forward"),
+                                  getattr(load_module(bwd), f"{self.kname}_backward"))
+        return self._modules[key]
+
+    # ---- forward -------------------------------------------------------------------------
+    def forward(self, n, outputs, inputs):
+        """Runs the forward into `outputs` (zeros, which it fills or adds into)."""
+        kernel = self._kernels()[0]
+        shared = {k - 1 for k in self.ka.shared_outputs}
+        if self.target == "cuda":
+            _launch(kernel, n, *outputs, *inputs)
+            return outputs
+        chunks = _chunks(n)
+        args = [np.zeros((chunks, *o.shape), o.dtype) if k in shared else o
+                for k, o in enumerate(outputs)]
+        kernel(n, chunks, *args, *inputs)
+        for k in shared:
+            outputs[k][...] = args[k].sum(axis=0)
+        return outputs
+
+    # ---- backward ------------------------------------------------------------------------
+    def backward(self, n, gouts, inputs, zeros):
+        """Gradients of the inputs (arrays that get them, from `zeros(like)`), given those of the
+        outputs. The outputs' gradients stand in for the outputs, which the backward never
+        reads."""
+        offset = 1 + len(gouts)
+        positions = range(offset, offset + len(inputs))
+        while True:
+            grads = [zeros(x) if k in self.ka.wrt else None
+                     for k, x in zip(positions, inputs, strict=True)]
+            passed = [grads[k - offset] for k in self.gradient_positions()]
+            need = self._backward_once(n, gouts, inputs, passed)
+            if need is None:
+                return grads
+            self.capacity = [max(a, int(b)) for a, b in zip(self.capacity, need, strict=True)]
+
+    def _backward_once(self, n, gouts, inputs, passed):
+        """None, or the stack sizes a thread needed and did not have."""
+        kernel = self._kernels()[1]
+        if self.target == "cuda":
+            from numba import cuda
+            need = cuda.to_device(np.zeros(max(len(self.stacks), 1), np.int64))
+            _launch(kernel, n, need, *gouts, *inputs, *gouts, *passed)
+            need = need.copy_to_host()[:len(self.stacks)]
+            return list(need) if need.any() else None
+        chunks = _chunks(n)
+        shared = {_slot_position(self.ka, k) for k in self.ka.shared_gradients}
+        args = [np.zeros((chunks, *g.shape), g.dtype) if j in shared else g
+                for j, g in enumerate(passed)]
+        need = np.zeros((chunks, max(len(self.stacks), 1)), np.int64)
+        kernel(n, chunks, need, *self.capacity, *gouts, *inputs, *gouts, *args)
+        for j in shared:
+            passed[j][...] += args[j].sum(axis=0)
+        need = need.max(axis=0)[:len(self.stacks)]
+        return list(need) if need.any() else None
+
+
+    def gradient_positions(self):
+        """The body's arguments whose gradients the backward kernel takes, in order."""
+        return [k for k in self.ka.wrt if _reached(self.ka, k)]
+
+
+def _reached(ka, k):
+    """Whether the reverse adds into the gradient of argument k (some input gets none)."""
+    from .source import _slot_of
+    return _slot_of(ka.adjoint.reverse, ka.adjoint.forward.args[k]) is not None
+
+
+def _slot_position(ka, k):
+    """The position of argument k's gradient among those the backward kernel takes."""
+    return [j for j in ka.wrt if _reached(ka, j)].index(k)
+
+
+def _chunks(n):
+    import numba
+    return max(1, min(n, numba.get_num_threads()))
+
+
+def _launch(kernel, n, *args):
+    blocks = max(1, (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
+    kernel[blocks, THREADS_PER_BLOCK](n, *args)

@@ -1,0 +1,33 @@
+"""PTX of a kernel's forward and backward, compiled by numba-cuda without a GPU."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..jit import load_module
+
+
+def kernel_ptx(k, inputs, cc=(9, 0)) -> dict:
+    """{"forward": PTX, "backward": PTX} of kernel `k` for inputs like these (host arrays will
+    do: only their types matter)."""
+    from numba import cuda, types
+
+    dtype = np.result_type(*[np.dtype(x.dtype) for x in inputs if hasattr(x, "dtype")
+                             and np.dtype(x.dtype).kind == "f"] or [np.float64])
+    outs = [np.zeros(s, dtype) for s in k._shapes(inputs)]
+    compiled = k.compiled(outs, inputs, target="cuda")
+    fwd, bwd = compiled.sources()
+    n, need = types.int64, types.int64[::1]
+    arrays = [_numba_type(a) for a in [*outs, *inputs]]
+    grads = [_numba_type(inputs[j - 1 - len(outs)]) for j in compiled.gradient_positions()]
+    out = {}
+    for part, src, sig in [("forward", fwd, (n, *arrays)),
+                           ("backward", bwd, (n, need, *arrays, *arrays[:len(outs)], *grads))]:
+        kernel = getattr(load_module(src), f"{compiled.kname}_{part}")
+        out[part] = cuda.compile_ptx(kernel.py_func, sig, cc=cc)[0]
+    return out
+
+
+def _numba_type(a):
+    from numba import typeof
+    t = typeof(a) if isinstance(a, np.ndarray) else typeof(np.asarray(a))
+    return t

@@ -1,0 +1,167 @@
+"""Kernel source: the forward and backward kernels of a per-element body, for CUDA
+(`numba.cuda.jit`, one thread per index) or the CPU (`numba.njit(parallel=True)`, a `prange` over
+chunks of indices).
+
+Each kernel holds one thread's code whole (numba-cuda needs a device to compile a kernel that
+calls device functions, so nothing is left to call): the backward runs the thread's recording
+forward, then its reverse sweep; values its loops need come from per-thread stacks (local arrays
+of a fixed capacity on the GPU, arrays of one chunk on the CPU). A thread that would overflow
+them records how much it needed instead, and the launcher reruns with that much.
+
+Where several threads may add into one element (adjoint/kernel_body.py decides), the GPU adds
+atomically and the CPU adds into a copy per chunk, which the launcher sums.
+"""
+from __future__ import annotations
+
+from ...adjoint.kernel_body import ADD_INTO, definitions, is_private
+from ...ir.ir import Slot
+from ...ir.types import ArrayT, Scalar
+from ..source import JIT, Writer, body, name, operand, stack_name, statement, zero_of
+
+CUDA_HEADER = "import math\nimport numpy as np\nfrom numba import cuda\n"
+CPU_HEADER = "import math\nimport numpy as np\nfrom numba import njit, prange\n"
+CPU_JIT = JIT.replace("@njit(", "@njit(parallel=True, ")
+ONCE = "for _once in range(1):"  # the body's `return` is a `break` out of this
+
+
+def forward_kernel(ka, kname: str, target: str) -> str:
+    """forward(n, outputs..., inputs...) on CUDA; forward(n, chunks, outputs..., inputs...) on
+    the CPU, a shared output given as one copy per chunk."""
+    fn = ka.body.fn
+    params = [name(a) for a in fn.args[1:]]
+    shared = {name(fn.args[k]) for k in ka.shared_outputs}
+    w = Writer()
+    _open(w, kname, params, shared, target, name(fn.args[0]))
+    _scalars_defined(w, fn)
+    _run_once(w, fn, _lower(target, fn.args[0], definitions(fn)))
+    return w.text()
+
+
+def backward_kernel(ka, kname: str, target: str, capacity) -> str:
+    """backward(n, need, outputs..., inputs..., output gradients..., input gradients...) on CUDA
+    (`need[k]`: the largest fill of stack k that did not fit); on the CPU after `n`: `chunks`,
+    then `need` per chunk, and the stack capacities are arguments, not constants."""
+    adj = ka.adjoint
+    fwd, rev = adj.forward, adj.reverse
+    stacks = [stack_name(k) for k in adj.stacks]
+    slots = {k: _slot_of(rev, fwd.args[k]) for k in ka.wrt}
+    grads = [name(slots[k]) for k in ka.wrt if slots[k] is not None]
+    params = [name(a) for a in fwd.args[1:]] + grads
+    shared = {name(slots[k]) for k in ka.shared_gradients}
+    w = Writer()
+    caps = [] if target == "cuda" else [f"size_{s}" for s in stacks]
+    _open(w, kname, ["need", *caps, *params], shared, target, name(fwd.args[0]))
+    for k, (kind, s) in enumerate(zip(adj.stacks, stacks, strict=True)):
+        if target == "cuda":
+            w(f"{s} = cuda.local.array({capacity[k]}, np.{kind.dtype})")
+        else:
+            w(f"{s} = {s}_chunk")
+        w(f"cap_{s} = {s}.shape[0]")
+        w(f"top_{s} = 0")
+    _scalars_defined(w, fwd)
+    lower = _lower(target, fwd.args[0], definitions(fwd, rev))
+    _run_once(w, fwd, lower, keep=set(adj.tape))
+    overflow = [f"top_{s} > cap_{s}" for s in stacks]
+    if overflow:
+        w(f"if {' or '.join(overflow)}:")
+        w.indent()
+        for k, s in enumerate(stacks):
+            if target == "cuda":
+                w(f"cuda.atomic.max(need, {k}, top_{s})")
+            else:
+                w(f"need[c, {k}] = max(need[c, {k}], top_{s})")
+        w.dedent()
+        w("else:")
+        w.indent()
+    w(f"{name(rev.args[0])} = 1.0")
+    for slot in _scalar_slots(rev):
+        w(f"{name(slot)} = {zero_of(slot.type)}")
+    _scalars_defined(w, rev, skip=set(rev.args))
+    _run_once(w, rev, lower)
+    text = w.text()
+    if target == "cpu" and stacks:  # a stack per chunk, made once, before its threads run
+        lines = text.split("\n")
+        at = next(k for k, line in enumerate(lines) if line.strip().startswith("lo = "))
+        indent = lines[at][:len(lines[at]) - len(lines[at].lstrip())]
+        made = [f"{indent}{s}_chunk = np.empty(size_{s}, np.{kind.dtype})"
+                for kind, s in zip(adj.stacks, stacks, strict=True)]
+        text = "\n".join(lines[:at] + made + lines[at:])
+    return text
+
+
+def _open(w, kname, params, shared, target, thread):
+    """The kernel's def and its loop over (or guard on) the thread index."""
+    if target == "cuda":
+        w("@cuda.jit")
+        w(f"def {kname}(n, {', '.join(params)}):")
+        w.indent()
+        w(f"{thread} = cuda.grid(1)")
+        w(f"if {thread} < n:")
+        w.indent()
+        return
+    w(CPU_JIT)
+    ps = [f"{p}_chunks" if p in shared else p for p in params]
+    w(f"def {kname}(n, chunks, {', '.join(ps)}):")
+    w.indent()
+    w("for c in prange(chunks):")
+    w.indent()
+    w("lo = n * c // chunks")
+    w("hi = n * (c + 1) // chunks")
+    for p in params:
+        if p in shared:
+            w(f"{p} = {p}_chunks[c]")
+    w(f"for {thread} in range(lo, hi):")
+    w.indent()
+
+
+def _run_once(w, fn, lower, keep=()):
+    """fn's body, its `return` leaving a one-trip loop (kernel_body makes every return sit
+    outside the body's own loops)."""
+    w(ONCE)
+    w.indent()
+    body(w, fn, lambda w, v: w("break"), keep=keep, lower=lower)
+    w.dedent()
+
+
+def _scalars_defined(w, fn, skip=()):
+    """Every scalar gets a value first: Numba rejects a name read on a path where it was never
+    assigned, even one not taken."""
+    for b in fn.blocks:
+        for v in b.args + [s.var for s in b.stmts if s.var is not None]:
+            if v not in skip and v not in fn.args and isinstance(v.type, Scalar):
+                w(f"{name(v)} = {zero_of(v.type)}")
+
+
+def _lower(target, thread, defs):
+    """Statement lowering: the scalar code as the CPU backend writes it; an addition other
+    threads may make too is atomic on the GPU."""
+    def lower(w, s):
+        if s.op not in (ADD_INTO, "accum_at"):
+            statement(w, s)
+            return
+        array = name(s.args[0]) if s.op == "accum_at" else operand(s.args[0])
+        index, value = operand(s.args[1]), operand(s.args[2])
+        if target == "cuda" and not is_private(s.args[1], thread, defs):
+            w(f"cuda.atomic.add({array}, {index}, {value})")
+        else:
+            w(f"{array}[{index}] += {value}")
+    return lower
+
+
+def _slot_of(rev, arg):
+    """The gradient slot of argument `arg` in the reverse, or None where nothing reaches it."""
+    for b in rev.blocks:
+        for s in b.stmts:
+            if s.op == "accum_at" and s.args[0].of is arg:
+                return s.args[0]
+    return None
+
+
+def _scalar_slots(fn):
+    seen = []
+    for b in fn.blocks:
+        for s in b.stmts:
+            for a in s.args:
+                if isinstance(a, Slot) and a not in seen and not isinstance(a.type, ArrayT):
+                    seen.append(a)
+    return seen
