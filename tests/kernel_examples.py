@@ -35,6 +35,31 @@ def softmax_rows(i, out, x):
         out[i, j] = math.exp(x[i, j] - m) / s
 
 
+@zygopy.kernel(shape=lambda q, k, v: (q.shape[0], v.shape[1]))
+def attention(i, out, q, k, v):
+    """One query per thread, loops over the keys: softmax of the scores q[i] . k[j], then the
+    weighted sum of the values (the scores recomputed in each pass, nothing kept per key)."""
+    m = -1e300
+    for j in range(k.shape[0]):
+        s = 0.0
+        for d in range(q.shape[1]):
+            s += q[i, d] * k[j, d]
+        m = max(m, s)
+    total = 0.0
+    for j in range(k.shape[0]):
+        s = 0.0
+        for d in range(q.shape[1]):
+            s += q[i, d] * k[j, d]
+        total += math.exp(s - m)
+    for j in range(k.shape[0]):
+        s = 0.0
+        for d in range(q.shape[1]):
+            s += q[i, d] * k[j, d]
+        p = math.exp(s - m) / total
+        for c in range(v.shape[1]):
+            out[i, c] += p * v[j, c]
+
+
 @zygopy.kernel
 def pair_forces(i, force, p, strength):
     """Softened inverse-square forces between particles on a line: thread i takes the pairs
@@ -66,6 +91,8 @@ def _inputs(rng):
         "swish": (swish, (rng.normal(size=7), np.array([0.8]))),
         "conv1d": (conv1d, (rng.normal(size=9), rng.normal(size=3))),
         "softmax_rows": (softmax_rows, (rng.normal(size=(3, 4)),)),
+        "attention": (attention, (rng.normal(size=(3, 2)), rng.normal(size=(4, 2)),
+                                  rng.normal(size=(4, 3)))),
         "pair_forces": (pair_forces, (np.sort(rng.uniform(0, 4, size=5)), np.array([0.7]))),
         "damped_orbit": (damped_orbit, (rng.uniform(0.2, 1.5, size=4), np.array([0.9]),
                                         np.array([3, 0, 7, 12]))),
@@ -78,7 +105,8 @@ def examples(seed=0):
 
 
 # names of the inputs whose gradients several threads add into (atomics on the GPU)
-SHARED = {"swish": True, "conv1d": True, "softmax_rows": False, "pair_forces": True,
+SHARED = {"swish": True, "conv1d": True, "softmax_rows": False, "attention": True,
+          "pair_forces": True,
           "damped_orbit": True}
 
 
@@ -95,6 +123,11 @@ def reference(name, *inputs):
         (x,) = inputs
         e = np.exp(x - x.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
+    if name == "attention":
+        q, k, v = inputs
+        scores = q @ k.T
+        e = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True)) @ v
     if name == "pair_forces":
         p, strength = inputs
         force = np.zeros_like(p)

@@ -14,7 +14,7 @@ import pytest
 
 import zygopy
 from tests.kernel_checks import assert_close_gradients, finite_difference_vjp
-from tests.kernel_examples import SHARED, examples, reference
+from tests.kernel_examples import SHARED, conv1d, damped_orbit, examples, reference, swish
 
 NAMES = list(examples())
 
@@ -42,7 +42,6 @@ def test_cpu_forward_and_gradient(name):
 def test_loop_of_run_time_trip_count_gets_its_gradient_right():
     """The loop-carried state of a loop whose trip count is only known at run time (where Warp's
     generated adjoint is silently wrong): per-thread stacks, grown when a thread needs more."""
-    from tests.kernel_examples import damped_orbit
     x, a = np.array([0.3, 1.2]), np.array([0.95])
     steps = np.array([5, 150])  # more trips than the stacks start with
     gout = np.ones(2)
@@ -125,3 +124,32 @@ def test_refusals_name_the_line_and_say_what_to_write(kernel, args, message):
     with pytest.raises(zygopy.ZygopyError, match=message) as e:
         kernel(*args)
     assert "test_kernels.py" in str(e.value) and "hint:" in str(e.value)
+
+
+def _conv_then_swish(x, w, beta):
+    return np.sum(swish(conv1d(x, w), beta) ** 2)
+
+
+def _conv_then_swish_numpy(x, w, beta):
+    return np.sum(reference("swish", reference("conv1d", x, w), beta) ** 2)
+
+
+def _orbits(x, a, steps):
+    return np.sum(damped_orbit(x, a, steps) * x)
+
+
+def _orbits_numpy(x, a, steps):
+    return np.sum(reference("damped_orbit", x, a, steps) * x)
+
+
+@pytest.mark.parametrize("f, truth, args", [
+    (_conv_then_swish, _conv_then_swish_numpy,
+     (np.linspace(-1, 1, 9), np.array([0.5, -0.3, 0.8]), np.array([0.8]))),
+    (_orbits, _orbits_numpy, (np.array([0.3, 1.2, 0.7]), np.array([0.95]), np.array([5, 150, 3]))),
+])
+def test_kernels_inside_a_differentiated_function(f, truth, args):
+    """A kernel called in a function given to zygopy.gradient is one operation whose derivative
+    is its backward kernel (checked against differences of the same function in NumPy)."""
+    got = zygopy.gradient(f, *args)
+    want = finite_difference_vjp(lambda *a: np.array(truth(*a)), args, np.array(1.0))
+    assert_close_gradients(list(got), want)

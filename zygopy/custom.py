@@ -95,7 +95,9 @@ def _return_type(fn):
 
 
 def specialize(rule, arg_types) -> Specialization:
+    """The rule compiled for these argument types; a rule's class may bring its own kind of
+    specialization (kernels do)."""
     key = (rule, tuple(arg_types))
     if key not in _SPECS:
-        _SPECS[key] = Specialization(rule, arg_types)
+        _SPECS[key] = getattr(rule, "specialization", Specialization)(rule, arg_types)
     return _SPECS[key]

@@ -35,7 +35,14 @@ class Kernel(CustomRule):
         self.body, self.shape, self.launch = body, shape, launch
         self.outputs = _count_outputs(body)
         self._compiled = {}
-        self.backward = self._pullback  # the rule of a call inside differentiated code
+        # as a custom rule (a call inside differentiated code): what the reference evaluator runs
+        self.forward, self.backward = self.__call__, self._pullback
+
+    @property
+    def specialization(self):
+        """How `custom.specialize` compiles a call of the kernel."""
+        from .backend.kernels.calls import KernelSpecialization
+        return KernelSpecialization
 
     # ---- running -------------------------------------------------------------------------
     def __call__(self, *inputs):

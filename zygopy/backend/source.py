@@ -209,6 +209,9 @@ def rule_sources(*fns) -> str:
                 if key in done:
                     continue
                 done.add(key)
+                if hasattr(spec, "source"):  # compiled its own way (a kernel): calls no rules
+                    out.append(spec.source(st.op == "custom_grad"))
+                    continue
                 ir = spec.forward_ir if st.op == "custom" else spec.pullback_ir
                 out.append(primal_source(ir, spec.name if st.op == "custom"
                                          else spec.name + "_grad"))

@@ -24,20 +24,20 @@ CPU_JIT = JIT.replace("@njit(", "@njit(parallel=True, ")
 ONCE = "for _once in range(1):"  # the body's `return` is a `break` out of this
 
 
-def forward_kernel(ka, kname: str, target: str) -> str:
+def forward_kernel(ka, kname: str, target: str, parallel=True) -> str:
     """forward(n, outputs..., inputs...) on CUDA; forward(n, chunks, outputs..., inputs...) on
     the CPU, a shared output given as one copy per chunk."""
     fn = ka.body.fn
     params = [name(a) for a in fn.args[1:]]
     shared = {name(fn.args[k]) for k in ka.shared_outputs}
     w = Writer()
-    _open(w, kname, params, shared, target, name(fn.args[0]))
+    _open(w, kname, params, shared, target, name(fn.args[0]), parallel)
     _scalars_defined(w, fn)
     _run_once(w, fn, _lower(target, fn.args[0], definitions(fn)))
     return w.text()
 
 
-def backward_kernel(ka, kname: str, target: str, capacity) -> str:
+def backward_kernel(ka, kname: str, target: str, capacity, parallel=True) -> str:
     """backward(n, need, outputs..., inputs..., output gradients..., input gradients...) on CUDA
     (`need[k]`: the largest fill of stack k that did not fit); on the CPU after `n`: `chunks`,
     then `need` per chunk, and the stack capacities are arguments, not constants."""
@@ -50,7 +50,7 @@ def backward_kernel(ka, kname: str, target: str, capacity) -> str:
     shared = {name(slots[k]) for k in ka.shared_gradients}
     w = Writer()
     caps = [] if target == "cuda" else [f"size_{s}" for s in stacks]
-    _open(w, kname, ["need", *caps, *params], shared, target, name(fwd.args[0]))
+    _open(w, kname, ["need", *caps, *params], shared, target, name(fwd.args[0]), parallel)
     for k, (kind, s) in enumerate(zip(adj.stacks, stacks, strict=True)):
         if target == "cuda":
             w(f"{s} = cuda.local.array({capacity[k]}, np.{kind.dtype})")
@@ -89,8 +89,10 @@ def backward_kernel(ka, kname: str, target: str, capacity) -> str:
     return text
 
 
-def _open(w, kname, params, shared, target, thread):
-    """The kernel's def and its loop over (or guard on) the thread index."""
+def _open(w, kname, params, shared, target, thread, parallel):
+    """The kernel's def and its loop over (or guard on) the thread index. On the CPU, not
+    `parallel` where compiled code calls it: Numba cannot cache a function calling a parallel
+    one, and the calling code runs on one core anyway."""
     if target == "cuda":
         w("@cuda.jit")
         w(f"def {kname}(n, {', '.join(params)}):")
@@ -99,11 +101,11 @@ def _open(w, kname, params, shared, target, thread):
         w(f"if {thread} < n:")
         w.indent()
         return
-    w(CPU_JIT)
+    w(CPU_JIT if parallel else JIT)
     ps = [f"{p}_chunks" if p in shared else p for p in params]
     w(f"def {kname}(n, chunks, {', '.join(ps)}):")
     w.indent()
-    w("for c in prange(chunks):")
+    w(f"for c in {'prange' if parallel else 'range'}(chunks):")
     w.indent()
     w("lo = n * c // chunks")
     w("hi = n * (c + 1) // chunks")
