@@ -150,3 +150,18 @@ def test_code_that_does_not_compile_is_an_internal_error_not_a_damaged_cache(fai
     with pytest.raises(ZygopyError) as caught:
         c.value_and_gradient((0.3, 7))
     assert "internal error" in str(caught.value) and "damaged" not in str(caught.value)
+
+
+def test_a_changed_runtime_helper_makes_new_modules(tmp_path):
+    """Numba's cache of a generated module does not notice a helper it linked in change: the
+    helpers' digest is in every module's source (and so in its name), and changes with them."""
+    from pathlib import Path
+
+    from zygopy.backend import source
+    for name in source.RUNTIME_FILES:
+        shutil.copy(Path(source.__file__).parent / name, tmp_path / name)
+    digest = source.runtime_digest(tmp_path)
+    assert digest == source.runtime_digest() and digest in source.HEADER
+    with open(tmp_path / "nn_kernels.py", "a") as f:
+        f.write("\n# a changed kernel\n")
+    assert source.runtime_digest(tmp_path) != digest

@@ -131,3 +131,15 @@ def test_slogdet_is_its_sign_and_log_determinant():
     m = np.array([[1.0, 2.0], [3.0, 1.0]])
     fn = lowered_call("slogdet", [], [m])
     assert evaluate(fn, m) == pytest.approx(tuple(np.linalg.slogdet(m)), rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.bool_, np.int64])
+def test_extremes_along_an_axis_match_numpy(dtype):
+    """The compiled max/min along an axis (Numba has none): a NaN wins as in NumPy, bools work."""
+    from zygopy.backend import runtime
+    a = np.random.default_rng(0).normal(size=(3, 5, 4))
+    if dtype == np.float64:
+        a[1, 2, 3] = a[2, 0, 0] = np.nan
+    a = a.astype(dtype) if dtype != np.bool_ else a > 0
+    np.testing.assert_array_equal(runtime.zy_max_middle(a), a.max(axis=1))
+    np.testing.assert_array_equal(runtime.zy_min_middle(a), a.min(axis=1))

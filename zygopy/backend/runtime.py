@@ -183,22 +183,31 @@ def zy_prod_others_middle(a3):
 
 
 @njit(**JIT)
-def zy_max_middle(a3):
-    """Max over the middle axis of a (pre, n, post) array; numba lacks np.max(axis=...)."""
+def _extreme_middle(a3, greatest):
+    """The greatest (or least) element along the middle axis of a (pre, n, post) array; a NaN
+    wins, as in NumPy. Numba lacks np.max(axis=...)."""
     out = np.empty((a3.shape[0], a3.shape[2]), a3.dtype)
     for i in range(a3.shape[0]):
         for k in range(a3.shape[2]):
             m = a3[i, 0, k]
             for j in range(1, a3.shape[1]):
-                if a3[i, j, k] > m:
-                    m = a3[i, j, k]
+                v = a3[i, j, k]
+                if m != m:  # NaN
+                    break
+                if (v > m if greatest else v < m) or v != v:
+                    m = v
             out[i, k] = m
     return out
 
 
 @njit(**JIT)
+def zy_max_middle(a3):
+    return _extreme_middle(a3, True)
+
+
+@njit(**JIT)
 def zy_min_middle(a3):
-    return -zy_max_middle(-a3)
+    return _extreme_middle(a3, False)
 
 
 @njit(**JIT)

@@ -11,9 +11,11 @@ reassignment per iteration). If a count exceeds the capacity, the caller reruns 
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
+from pathlib import Path
 
 from ..ir.infer import type_of_arg
 from ..ir.ir import RAISED, Function, Slot, Var, uses
@@ -25,7 +27,20 @@ from .structure import LOOPING, UNREACHABLE, Structurer, Unstructured
 
 NOT_IN_NUMBA_MATH = {"fmod"}  # math functions Numba lacks; their NumPy twins compile
 
-HEADER = """import math
+RUNTIME_FILES = ("runtime.py", "list_runtime.py", "nn_kernels.py")  # what generated code calls
+
+
+def runtime_digest(folder=Path(__file__).parent) -> str:
+    """A digest of the compiled helpers generated modules call. Numba's disk cache of a module
+    does not notice a helper it linked in change, so the digest is written into every module's
+    source: a changed helper (a new zygopy) makes new modules, never stale machine code."""
+    digest = hashlib.sha256()
+    for name in RUNTIME_FILES:
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+HEADER = f"# zygopy runtime {runtime_digest()}\n" + """import math
 import numpy as np
 from numba import njit, types
 from numba.typed import List
