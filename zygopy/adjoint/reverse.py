@@ -33,6 +33,7 @@ from .lists import record_list_positions
 from .mutation import check_writes, written_arguments
 from .rules import Sym, rule_for
 from .shapes import equal_shapes
+from .tape import tape_per_trip
 
 
 @dataclass
@@ -50,7 +51,9 @@ class Adjoint:
 
     def __str__(self):
         from ..ir.printer import format_function
-        return (f"forward:\n{format_function(self.forward, show_lines=True)}\n\n"
+        tape = "".join(f"  {line}\n" for line in tape_per_trip(self.forward))
+        return ((f"tape:\n{tape}\n" if tape else "")
+                + f"forward:\n{format_function(self.forward, show_lines=True)}\n\n"
                 f"reverse:\n{format_function(self.reverse, show_lines=True)}")
 
 
