@@ -6,8 +6,12 @@
     withgradient(f, x, y)    -> (f(x, y), gradients)
     pullback(f, x, y)        -> (f(x, y), back) where back(dy) -> gradients, callable any number
                                 of times
-    jacobian(f, x, y)        -> for f returning a tuple of m scalars: per argument, an array of m
-                                derivatives
+    vjp(f, x, y)             -> the same as pullback (JAX's name)
+    jacobian(f, x, y)        -> per argument, the derivatives of f's result (a tuple of m scalars:
+                                an array of m rows; an array: result shape + argument shape)
+    jvp(f, (x, y), (dx, dy)) -> (f(x, y), the tangent of the result along dx, dy): forward mode
+    hvp(f, x, v)             -> the Hessian of f at x times v (reverse over forward)
+    hessian(f, x)            -> the Hessian of f at x, of shape x.shape + x.shape
     grad(f, argnums=0)       -> JAX's: a function g with g(x, y) = df/dx (a tuple of gradients
                                 for a tuple of argnums)
     value_and_grad(f, argnums=0) -> JAX's: a function g with g(x, y) = (f(x, y), df/dx)
@@ -29,12 +33,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .adjoint.rules import rules_version
+from .adjoint.tangent import contracted, tangent
 from .backend import tiered
-from .backend.compiled import CompiledGradient
+from .backend.compiled import CompiledGradient, CompiledTangent
 from .errors import NotScalar, UnsupportedSyntax, UnsupportedType, ZygopyError
+from .ir.compile import compile_ir
 from .ir.frontend import function_ast
-from .ir.types import TupleT, is_float, typeof
+from .ir.types import ArrayT, TupleT, is_float, typeof
 from .signature import location, signature
+from .trees import flatten
 
 # (f, signature key, wrt, rules version) -> the compiled variants met so far: more than one when a
 # value f captures (ir/captured.py) changed in a way its code depends on, such as a global int
@@ -51,11 +58,13 @@ def compiled(f, args, wrt=None, kwargs=None) -> CompiledGradient:
     return _compiled(bind(f, args, kwargs, wrt))[0]
 
 
-def _compiled(call: Call):
-    """(compiled gradient, signature with the captured values now)."""
+def _compiled(call: Call, mode="gradient"):
+    """(compiled code, signature with the captured values now). `mode`: what is compiled, a
+    key of _BUILD."""
     f = call.fn
     sig = signature(f, call.values)
-    key = (f, sig.key, call.wrt, rules_version())  # a replaced rule makes the old gradients stale
+    # a replaced rule makes the old gradients stale
+    key = (f, sig.key, call.wrt, rules_version(), mode)
     _check_wrt_types(call, sig)
     for _ in range(3):  # more only if a captured value keeps changing while compiling
         found = _variant(key)
@@ -63,8 +72,8 @@ def _compiled(call: Call):
             with _BUILDING:
                 found = _variant(key)  # built by another thread while this one waited?
                 if found is None:
-                    c = CompiledGradient(f, list(sig.types), sig.leaf_indices(call.wrt),
-                                         sig.structures(call.values), sig.unit_dims)
+                    c = _BUILD[mode](f, list(sig.types), sig.leaf_indices(call.wrt),
+                                     sig.structures(call.values), list(sig.unit_dims))
                     # replaced, not appended to, so that threads reading the old list are safe
                     _CACHE[key] = [*_CACHE.get(key, ()), c]
                     found = _variant(key)
@@ -73,6 +82,27 @@ def _compiled(call: Call):
             return c, sig
     raise ZygopyError(f"the values {f.__name__!r} reads from outside it changed while it was "
                       "being compiled", *location(f))
+
+
+def _hessian_vector_product(f, types, wrt, structures, unit_dims):
+    """The gradient of x -> (the tangent of f at x along v), v a further argument per float leaf
+    of wrt: reverse mode over forward mode, H v for a scalar f."""
+    float_wrt = [i for i in wrt if is_float(types[i])]
+    return CompiledGradient(
+        f, types + [types[i] for i in float_wrt], wrt, structures,
+        unit_dims + [unit_dims[i] for i in float_wrt],
+        make_ir=lambda: tangent(compile_ir(f, types, structures), wrt, unit_dims, value=False))
+
+
+def _vector_jacobian_product(f, types, wrt, structures, unit_dims):
+    """The gradient of (x, u) -> sum(f(x) * u) for f's array result: uᵀ J."""
+    return CompiledGradient(f, types, wrt, structures, unit_dims + [None],
+                            make_ir=lambda: contracted(compile_ir(f, types, structures)))
+
+
+# what each mode compiles (the class is looked up at each build: tests replace it)
+_BUILD = {"gradient": lambda *a: CompiledGradient(*a), "jvp": CompiledTangent,
+          "hvp": _hessian_vector_product, "vjp": _vector_jacobian_product}
 
 
 def _variant(key):
@@ -247,8 +277,20 @@ def pullback(f, *args, wrt=None, **kwargs):
 
 
 def jacobian(f, *args, wrt=None, **kwargs):
+    """Per differentiated argument, the derivatives of f's result: for a tuple of m scalars (or a
+    scalar, m = 1) an array of shape (m, *argument shape), one pullback per result; for an array
+    result of shape S, an array of shape S + argument shape, by forward mode (a jvp per input
+    element) when the differentiated inputs have fewer elements than the result, else by reverse
+    mode (a vector-Jacobian product per result element). Each is one call of compiled code, in
+    a Python loop."""
     call = bind(f, args, kwargs, wrt)
-    c, sig = _compiled(call)
+    try:
+        c, sig = _compiled(call)
+    except NotScalar:
+        t, sig = _compiled(call, "jvp")
+        if not isinstance(_return_type(t), ArrayT):
+            raise
+        return _array_jacobian(call, t, sig)
     rt = _return_type(c)
     m = len(rt.elts) if isinstance(rt, TupleT) else 1
     rows = []
@@ -260,6 +302,116 @@ def jacobian(f, *args, wrt=None, **kwargs):
         col = [r[k] for r in rows]
         per_leaf.append(None if col[0] is None else np.array(col, dtype=np.float64))
     return _per_parameter(c, sig, call, per_leaf)
+
+
+def _array_jacobian(call, t, sig):
+    """jacobian of a function with an array result: forward or reverse, whichever needs fewer
+    passes."""
+    leaves = sig.leaves
+    seeds = [np.zeros_like(leaves[i], dtype=_float_dtype(leaves[i])) for i in t.wrt]
+    y = np.asarray(t(sig.arguments, seeds)[0])
+    per_leaf = [None] * len(leaves)
+    if sum(np.size(s) for s in seeds) <= y.size:  # one column per input element
+        for k, i in enumerate(t.wrt):
+            cols = []
+            for j in range(np.size(seeds[k])):
+                basis = [np.zeros_like(s) for s in seeds]
+                basis[k] = _unit(seeds[k], j)
+                cols.append(np.asarray(t(sig.arguments, basis)[1]))
+            per_leaf[i] = np.stack(cols, axis=-1).reshape(y.shape + np.shape(leaves[i]))
+    else:  # one row per result element
+        c, sig = _compiled(call, "vjp")
+        rows = [tiered.value_and_gradient(
+                    c, [*leaves, _unit(np.zeros_like(y), k), *sig.captured])[1]
+                for k in range(y.size)]
+        for n, i in enumerate(c.adjoint.wrt):
+            if rows[0][n] is not None:
+                per_leaf[i] = np.stack([r[n] for r in rows]).reshape(y.shape +
+                                                                     np.shape(leaves[i]))
+    rebuilt = sig.rebuild(call.values, per_leaf)
+    return call.result(tuple(r if k in call.wrt else None for k, r in enumerate(rebuilt)))
+
+
+def _float_dtype(leaf):
+    return leaf.dtype if isinstance(leaf, np.ndarray) else np.float64
+
+
+def _unit(like, j):
+    """A basis seed shaped like `like`: 1 at flat position j, 0 elsewhere (a float for a
+    float)."""
+    e = np.zeros_like(like, dtype=_float_dtype(like))
+    e.flat[j] = 1.0
+    return e if isinstance(like, np.ndarray) else float(e)
+
+
+def jvp(f, args, tangents, **kwargs):
+    """(f(*args), the tangent of f's result): forward mode, the derivative of f along `tangents`,
+    one per argument in its structure (None, or anything, for ints and bools). The tangent has
+    the result's structure. Keyword arguments are passed to f and not differentiated."""
+    call = bind(f, tuple(args), kwargs)
+    c, sig = _compiled(call, "jvp")
+    return c(sig.arguments, _tangent_leaves(call, sig, c.wrt, call.shown, tangents))
+
+
+def _tangent_leaves(call, sig, wrt, params, tangents):
+    """The tangents of the leaves `wrt`, from `tangents`, one per parameter in `params`, checked
+    against the arguments' structures and shapes."""
+    tangents = tuple(tangents)
+    name = call.fn.__name__
+    if len(tangents) != len(params):
+        raise UnsupportedType(f"{len(params)} arguments of {name!r} to differentiate and "
+                              f"{len(tangents)} tangents", hint="give one tangent per argument, "
+                              "shaped like it (None for an int or bool)")
+    given = {}
+    for p, t in zip(params, tangents, strict=True):
+        mine = [i for i, owner in enumerate(sig.owners) if owner == p]
+        if any(i in wrt for i in mine):
+            leaves = flatten(t)[1]
+            if len(leaves) != len(mine):
+                raise UnsupportedType(f"the tangent of argument {p - call.first} of {name!r} "
+                                      "does not have the argument's structure",
+                                      hint="give the tangent the argument's structure and shapes")
+            given.update(zip(mine, leaves, strict=True))
+    out = []
+    for i in wrt:
+        leaf, t = sig.leaves[i], given[i]
+        if np.shape(t) != np.shape(leaf):
+            raise UnsupportedType(f"a tangent of shape {np.shape(t)} for an argument of "
+                                  f"{name!r} of shape {np.shape(leaf)}",
+                                  hint="give the tangent the argument's structure and shapes")
+        out.append(np.asarray(t, leaf.dtype) if isinstance(leaf, np.ndarray) else float(t))
+    return out
+
+
+def hvp(f, x, v, *args, **kwargs):
+    """The Hessian of the scalar f at x times v (x's structure and shapes): the gradient of
+    x -> jvp(f, (x, *args), (v, ...))[1], reverse mode over forward mode. The further arguments
+    are passed to f and not differentiated."""
+    call = bind(f, (x, *args), kwargs, wrt=0)
+    c, sig = _compiled(call, "hvp")
+    wrt = tuple(i for i in c.adjoint.wrt if is_float(sig.types[i]))
+    seeds = _tangent_leaves(call, sig, wrt, call.wrt, (v,))
+    grads = tiered.value_and_gradient(c, [*sig.leaves, *seeds, *sig.captured])[1]
+    return _per_parameter(c, sig, call, grads)[0]
+
+
+def hessian(f, x, *args, **kwargs):
+    """The Hessian of the scalar f at x (a float or an array), of shape x.shape + x.shape: one
+    Hessian-vector product (hvp) per element of x, each a call of compiled code, in a Python
+    loop. The further arguments are passed to f and not differentiated."""
+    if not isinstance(x, (float, np.ndarray)):
+        raise UnsupportedType(f"hessian differentiates a float or a float array; got "
+                              f"{type(x).__name__}", hint="use hvp for a structured argument")
+    call = bind(f, (x, *args), kwargs, wrt=0)
+    c, sig = _compiled(call, "hvp")
+    cols = [tiered.value_and_gradient(c, [*sig.leaves, _unit(x, j), *sig.captured])[1][0]
+            for j in range(np.size(x))]
+    if not isinstance(x, np.ndarray):
+        return cols[0]
+    return np.stack(cols, axis=-1).reshape(x.shape + x.shape)
+
+
+vjp = pullback
 
 
 def _return_type(c):

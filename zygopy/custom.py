@@ -8,6 +8,10 @@
     def _(g, y, x, lo, hi):        # output gradient, output, inputs -> one entry per input
         return g, None, None       # straight through for x; None: no gradient
 
+    @clip.tangent                  # forward mode (jvp, hessian): output, inputs, their tangents
+    def _(y, x, lo, hi, dx, dlo, dhi):
+        return dx                  # -> the output's tangent; a tangent not varied is a zero
+
 The forward and the pullback are compiled by zygopy like any function (same subset); inside
 differentiated code the call becomes one primitive whose derivative is the user's pullback.
 """
@@ -24,6 +28,8 @@ class CustomRule:
         functools.update_wrapper(self, forward)
         self.forward = forward
         self.backward = None
+        self.tangent_rule = None  # a CustomRule of its own: the call its tangent becomes
+        self.tangent_of = None  # for a tangent rule: the rule it is the tangent of
         self.where = f"{forward.__module__}.{forward.__qualname__}"
         # unique to this rule (two modules may each define a `clip`, a factory many), and the same
         # from one process to the next, since it names the rule in generated code cached on disk
@@ -38,6 +44,13 @@ class CustomRule:
         """Decorator: the function's pullback, `(g, y, *inputs) -> (contribution per input)`."""
         self.backward = backward
         return backward
+
+    def tangent(self, tangent):
+        """Decorator: the function's tangent rule, `(y, *inputs, *tangents) -> tangent of y`,
+        which forward mode calls (a zero stands for the tangent of an input that does not vary)."""
+        self.tangent_rule = CustomRule(tangent)
+        self.tangent_rule.tangent_of = self
+        return tangent
 
     def __repr__(self):
         return f"custom_rule({self.where})"
@@ -73,6 +86,13 @@ class Specialization:
         if self._pullback_ir is None:
             from .errors import NoRule
             from .ir.compile import compile_ir
+            of = self.rule.tangent_of
+            if self.rule.backward is None and of is not None:
+                code = of.forward.__code__
+                raise NoRule(f"second derivatives (hvp, hessian) through the custom rule "
+                             f"{of.forward.__name__!r} are not supported: its tangent rule has "
+                             "no pullback", code.co_filename, code.co_firstlineno,
+                             hint="differentiate a plain function instead of the custom rule")
             if self.rule.backward is None:
                 code = self.rule.forward.__code__
                 raise NoRule(f"the custom rule {self.rule.forward.__name__!r} has no pullback",

@@ -30,6 +30,13 @@ def code_adjoint(fn, *args, wrt=None, **kwargs):
     return compiled(fn, args, wrt, kwargs).adjoint
 
 
+def code_tangent(fn, *args, wrt=None, **kwargs):
+    """The forward-mode IR of `fn` for these argument types: the primal's arguments, then one
+    tangent per differentiated float argument; it returns (value, tangent)."""
+    from .api import _compiled, bind
+    return _compiled(bind(fn, args, kwargs, wrt), "jvp")[0].tangent_ir
+
+
 def code_python(fn, *args, wrt=None, **kwargs) -> str:
     """The Python source zygopy generates and Numba compiles: primal, fused gradient, forward,
     pullback."""

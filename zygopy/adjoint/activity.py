@@ -7,7 +7,7 @@ booleans, constants and dead-end computations get no adjoint code at all.
 from __future__ import annotations
 
 from ..ir.ir import Function, Var
-from ..ir.types import ArrayT, is_float
+from ..ir.types import ArrayT, ListT, is_float
 
 # operations whose array result may share memory with their first operand (NumPy's views)
 VIEWS = {"getindex", "transpose", "reshape", "ravel", "swapaxes", "moveaxis", "expand_dims",
@@ -42,6 +42,16 @@ def active_values(fn: Function, wrt, outputs) -> set:
     varied = _closure(varied, [(a, d) for a, d in edges])
     useful = _closure(set(outputs), [(d, a) for a, d in edges])
     return {v for v in varied & useful if is_float(v.type)}
+
+
+def tangent_values(fn: Function, wrt, outputs) -> set:
+    """Forward mode's active values: varied and useful, as above, and floats, tuples holding floats
+    or lists (which forward mode refuses, rather than lose their tangents)."""
+    edges = [(a, d) for a, d in _edges(fn)
+             if is_float(d.type) or _is_float_tuple(d.type) or isinstance(d.type, ListT)]
+    varied = _closure({fn.args[i] for i in wrt}, edges)
+    useful = _closure(set(outputs), [(d, a) for a, d in edges])
+    return varied & useful
 
 
 def _is_float_tuple(t):

@@ -2,8 +2,10 @@
 
 Elementwise rules are shared with scalars (`rules.py`); the adjoint pass sums their contributions
 back to each operand's shape (broadcasting in reverse). The rules here are for reductions, linear
-algebra and shape changes. `Scatter` asks the pass to add a gradient into part of an operand's
-gradient (the reverse of reading `a[idx]`; where idx holds arrays, repeated elements add up).
+algebra and shape changes; an entry `Rule(reverse, tangent)` holds the forward-mode rule too
+(`Linear()`: the primitive applied to the tangents, for the many that are linear). `Scatter`
+asks the pass to add a gradient into part of an operand's gradient (the reverse of reading
+`a[idx]`; where idx holds arrays, repeated elements add up).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import numpy as np
 
 from ..ir.array_primitives import pad_widths, permutation, reduced_axes, window_axes
 from ..ir.primitives import PRIMITIVES
-from .rules import RULES, Sym, _prim, _zero, select
+from .rules import RULES, Linear, Rule, Sym, _prim, _zero, select
 
 (spread, transpose, reshape, matmul, outer, getattr_, getindex, eq, sum_, mean, prod_others, sum_to,
  ravel, solve, inv, cholesky_grad, astype) = map(
@@ -238,57 +240,124 @@ def _window(g, y, a, window, axis):
     return g.emit("window_sum", g, _shape(a), axes), None, None
 
 
-def _no_gradient(g, y, *args):
-    return (None,) * len(args)
+_no_gradient = _zero
+
+# ---- tangent rules: (operand tangents, y, *operands) -> y's tangent ---------------------------
+
+
+def _extremum_tangent(ds, y, a, axis, keepdims):
+    # the tangent of the elements equal to the extremum, averaged, as the reverse rule shares g
+    hit = eq(a, _spread(y, a, axis, keepdims))
+    return sum_(ds[0] * hit, axis, keepdims) / sum_(hit, axis, keepdims)
+
+
+def _prod_tangent(ds, y, a, axis, keepdims):
+    return sum_(ds[0] * prod_others(a, _axes(a, axis)), axis, keepdims)
+
+
+def _var_tangent(ds, y, a, axis, ddof, keepdims):
+    centred = a - mean(a, axis, True)
+    return sum_(centred * ds[0], axis, keepdims) * (2.0 / (_count(a, axis) - ddof))
+
+
+def _std_tangent(ds, y, a, axis, ddof, keepdims):
+    centred = a - mean(a, axis, True)
+    safe = select(y == 0.0, 1.0, y)
+    return sum_(centred * ds[0], axis, keepdims) / ((_count(a, axis) - ddof) * safe)
+
+
+def _cumprod_tangent(ds, y, a, axis):
+    return y * a.emit("cumsum", ds[0] / a, axis)
+
+
+def _solve_tangent(ds, y, a, b):
+    # a y = b: a dy = db - da y
+    da, db = ds
+    rhs = db if da is None else (-matmul(da, y) if db is None else db - matmul(da, y))
+    return solve(a, rhs)
+
+
+def _inv_tangent(ds, y, a):
+    return -matmul(matmul(y, ds[0]), y)
+
+
+def _logabsdet_tangent(ds, y, a):
+    return sum_(_t(inv(a)) * ds[0], None, False)
+
+
+def _cholesky_tangent(ds, y, a):
+    # a = L Lᵀ: dL = L Φ(L⁻¹ da L⁻ᵀ), Φ taking the lower triangle with its diagonal halved;
+    # NumPy reads only a's lower triangle, which da stands for mirrored
+    li = inv(y)
+    da = y.emit("tril", ds[0], 0) + _t(y.emit("tril", ds[0], -1))
+    x = matmul(matmul(li, da), _t(li))
+    n = getindex(_shape(a), 0)
+    return matmul(y, y.emit("tril", x, 0) - 0.5 * x * y.emit("eye", n, n, 0, y.v.type.dtype))
+
+
+def _spread_reverse(g, y, x, shape, axes):
+    """The reverse of spreading x over `shape` (a tangent's broadcast, a reduction's gradient):
+    summed over the new axes, then back to x's shape."""
+    if _ndim(x) == 0:
+        return sum_(g, None, False), None, None
+    if axes.v:
+        g = sum_(g, tuple(axes.v), False)
+    return sum_to(g, _shape(x)), None, None
+
+
+def _det_tangent(ds, y, a):
+    return y * _logabsdet_tangent(ds, y, a)
 
 
 RULES.update({
-    "sum": _sum,
-    "mean": _mean,
-    "amax": _extremum,
-    "amin": _extremum,
-    "prod": _prod,
-    "var": _var,
-    "std": _std,
-    "cumsum": _cumsum,
-    "cumprod": _cumprod,
+    "sum": Rule(_sum, Linear()),
+    "mean": Rule(_mean, Linear()),
+    "amax": Rule(_extremum, _extremum_tangent),
+    "amin": Rule(_extremum, _extremum_tangent),
+    "prod": Rule(_prod, _prod_tangent),
+    "var": Rule(_var, _var_tangent),
+    "std": Rule(_std, _std_tangent),
+    "cumsum": Rule(_cumsum, Linear()),
+    "cumprod": Rule(_cumprod, _cumprod_tangent),
     "argmax": _no_gradient, "argmin": _no_gradient,
-    "matmul": _matmul,
-    "transpose": _permuted("transpose"),
-    "swapaxes": _permuted("swapaxes"),
-    "moveaxis": _permuted("moveaxis"),
-    "expand_dims": lambda g, y, a, axis: (reshape(g, _shape(a)), None),
-    "squeeze": lambda g, y, a, axis: (reshape(g, _shape(a)), None),
-    "flip": lambda g, y, a, axis: (g.emit("flip", g, axis), None),
-    "tile": lambda g, y, a, reps: (g.emit("untile", g, _shape(a), reps), None),
-    "repeat": lambda g, y, a, n, axis: (g.emit("unrepeat", g, _shape(a), n, axis), None, None),
-    "pad": _pad,
-    "triu": lambda g, y, a, k: (g.emit("triu", g, k), None),
-    "tril": lambda g, y, a, k: (g.emit("tril", g, k), None),
-    "diag": _diag,
-    "trace": _trace,
-    "sliding_window_view": _window,
-    "astype": _astype,
-    "linspace": _linspace,
-    "full": _filled,
-    "full_like": _filled,
+    "matmul": Rule(_matmul, Linear((0, 1), product=True)),
+    "transpose": Rule(_permuted("transpose"), Linear()),
+    "swapaxes": Rule(_permuted("swapaxes"), Linear()),
+    "moveaxis": Rule(_permuted("moveaxis"), Linear()),
+    "expand_dims": Rule(lambda g, y, a, axis: (reshape(g, _shape(a)), None), Linear()),
+    "squeeze": Rule(lambda g, y, a, axis: (reshape(g, _shape(a)), None), Linear()),
+    "flip": Rule(lambda g, y, a, axis: (g.emit("flip", g, axis), None), Linear()),
+    "tile": Rule(lambda g, y, a, reps: (g.emit("untile", g, _shape(a), reps), None), Linear()),
+    "repeat": Rule(lambda g, y, a, n, axis: (g.emit("unrepeat", g, _shape(a), n, axis), None, None),
+                   Linear()),
+    "pad": Rule(_pad, Linear((0, 3))),
+    "triu": Rule(lambda g, y, a, k: (g.emit("triu", g, k), None), Linear()),
+    "tril": Rule(lambda g, y, a, k: (g.emit("tril", g, k), None), Linear()),
+    "diag": Rule(_diag, Linear()),
+    "trace": Rule(_trace, Linear()),
+    "sliding_window_view": Rule(_window, Linear()),
+    "astype": Rule(_astype, Linear()),
+    "linspace": Rule(_linspace, Linear((0, 1))),
+    "full": Rule(_filled, Linear((1,))),
+    "full_like": Rule(_filled, Linear((1,))),
     "eye": _no_gradient, "identity": _no_gradient,
-    "reshape": _reshape,
-    "ravel": lambda g, y, a: (reshape(g, getattr_(a, "shape")),),
-    "copy": lambda g, y, a: (g,),
-    "concatenate": _concatenate,
-    "stack": _stack,
-    "getindex": lambda g, y, a, index: (Scatter(index, g), None),
+    "reshape": Rule(_reshape, Linear()),
+    "spread": Rule(_spread_reverse, Linear()),
+    "ravel": Rule(lambda g, y, a: (reshape(g, getattr_(a, "shape")),), Linear()),
+    "copy": Rule(lambda g, y, a: (g,), Linear()),
+    "concatenate": Rule(_concatenate, Linear("arrays")),
+    "stack": Rule(_stack, Linear("arrays")),
+    "getindex": Rule(lambda g, y, a, index: (Scatter(index, g), None), Linear()),
     # an index array may repeat an element: its gradients add up (a scatter-add, not a write)
-    "gather": lambda g, y, a, index: (Scatter(index, g), None),
+    "gather": Rule(lambda g, y, a, index: (Scatter(index, g), None), Linear()),
     "arange": _no_gradient,
-    "outer": _outer,
-    "solve": _solve,
-    "inv": _inv,
-    "det": lambda g, y, a: (g * y * _t(inv(a)),),
-    "logabsdet": lambda g, y, a: (g * _t(inv(a)),),
+    "outer": Rule(_outer, Linear((0, 1), product=True)),
+    "solve": Rule(_solve, _solve_tangent),
+    "inv": Rule(_inv, _inv_tangent),
+    "det": Rule(lambda g, y, a: (g * y * _t(inv(a)),), _det_tangent),
+    "logabsdet": Rule(lambda g, y, a: (g * _t(inv(a)),), _logabsdet_tangent),
     "slogdet_sign": _no_gradient,
-    "cholesky": lambda g, y, a: (cholesky_grad(g, y),),
+    "cholesky": Rule(lambda g, y, a: (cholesky_grad(g, y),), _cholesky_tangent),
     # constructors: the result does not depend on the values of their operands
     "zeros_like": _no_gradient, "ones_like": _no_gradient, "empty_like": _no_gradient,
     "zeros": _no_gradient, "ones": _no_gradient, "empty": _no_gradient,

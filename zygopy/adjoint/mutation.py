@@ -38,13 +38,29 @@ def check_writes(fn: Function):
         last_use = max((i for i, t in enumerate(b.stmts) if view in uses(t)), default=position)
         escapes = any(view in uses(t) for blk in fn.blocks for t in (blk.branches if blk is b else
                                                                       blk.stmts + blk.branches))
-        written_before_use = any(t.op == "setindex" for t in b.stmts[position + 1:last_use])
+        written_before_use = any(t.op == "setindex" and _may_share(t.args[0], view, views, fn)
+                                 for t in b.stmts[position + 1:last_use])
         if escapes or written_before_use:
             raise UnsupportedSyntax("this slice/view of an array is still in use across a write "
                                     "into an array, so it could change under it", fn.filename,
                                     s.line,
                                     hint="take a copy (a[1:].copy()) or use the view before "
                                     "writing")
+
+
+def _may_share(a, b, views, fn):
+    """Whether arrays a and b may share memory: views of one base, or of arrays whose origin is
+    not known to be an array of its own (a block argument, an element of a list, what a custom
+    rule or stop_gradient returns)."""
+    def base(v):
+        while v in views:
+            v = views[v][1].args[0]
+        return v
+    definition = {s.var: s.op for blk in fn.blocks for s in blk.stmts if s.var is not None}
+    ra, rb = base(a), base(b)
+    return ra is rb or any(r not in definition and r not in fn.args
+                           or definition.get(r) in ("getindex", "custom", "stop_gradient")
+                           for r in (ra, rb))
 
 
 def _check_merged_arrays(fn: Function, writes):
@@ -141,6 +157,13 @@ def _liveness(fn):
 
 def written_arguments(fn: Function) -> list:
     """Indices of the arguments the function may write into, directly or through a loop variable."""
+    targets = written_values(fn)
+    return [i for i, a in enumerate(fn.args) if a in targets]
+
+
+def written_values(fn: Function) -> set:
+    """The arrays the function may write into: those written, the arrays they are views of, and
+    the values passed to a block argument that is written."""
     targets = {s.args[0] for b in fn.blocks for s in b.stmts if s.op == "setindex"}
     blocks = fn.block_map()
     changed = True
@@ -158,4 +181,4 @@ def written_arguments(fn: Function) -> list:
                     if p in targets and isinstance(a, Var) and a not in targets:
                         targets.add(a)
                         changed = True
-    return [i for i, a in enumerate(fn.args) if a in targets]
+    return targets

@@ -1,7 +1,7 @@
 """Derivative rules of the neural-network primitives (ir/nn_primitives.py): each is another
 primitive, so the reverse pass stays one compiled kernel per operation."""
 from ..ir import nn_primitives  # noqa: F401  (registers the primitives)
-from .rules import RULES, _prim
+from .rules import RULES, Linear, Rule, _prim
 
 conv2d, grad_input, grad_weight, maxpool_grad, getattr_ = map(
     _prim, ["conv2d", "conv2d_grad_input", "conv2d_grad_weight", "maxpool2d_grad", "getattr"])
@@ -25,10 +25,11 @@ def _conv2d_grad_weight(gw, y, g, x, w_shape, stride, padding, dilation):
             None, None, None, None)
 
 
+BILINEAR = Linear((0, 1), product=True)  # each is linear in each of its first two operands
 RULES.update({
-    "conv2d": _conv2d,
-    "conv2d_grad_input": _conv2d_grad_input,
-    "conv2d_grad_weight": _conv2d_grad_weight,
+    "conv2d": Rule(_conv2d, BILINEAR),
+    "conv2d_grad_input": Rule(_conv2d_grad_input, BILINEAR),
+    "conv2d_grad_weight": Rule(_conv2d_grad_weight, BILINEAR),
     "random_uniform": lambda g, y, like, seed: (None, None),
     "record_statistics": lambda g, y, *operands: (None,) * 4,
     "maxpool2d": lambda g, y, x, k: (maxpool_grad(g, x, k), None),

@@ -1,15 +1,20 @@
 """Every derivative rule in one table, keyed by primitive.
 
-A rule takes the output gradient `g`, the primal output `y` and the primal inputs, and returns
-one contribution per input (None where the input gets none). Arguments are `Sym`s: arithmetic on
-them emits IR into the reverse block being built, so rules read like the maths.
+A reverse rule takes the output gradient `g`, the primal output `y` and the primal inputs, and
+returns one contribution per input (None where the input gets none). Arguments are `Sym`s:
+arithmetic on them emits IR into the block being built, so rules read like the maths.
+An entry is a reverse rule, or a `Rule` holding a primitive's reverse and tangent rules together;
+`tangent_rule_for` says how forward mode differentiates each primitive.
 Users replace the rule of a primitive with `register_rule`.
 """
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import sys
+from dataclasses import dataclass
+from typing import Callable
 
 from ..errors import NoRule, ZygopyError
 
@@ -84,6 +89,61 @@ def _zero(g, y, *args):
     return (None,) * len(args)
 
 
+@dataclass(frozen=True)
+class Rule:
+    """A primitive's two derivatives in one entry. `reverse(g, y, *operands)` gives one
+    contribution per operand (calling the entry calls it, as for a plain reverse rule);
+    `tangent(ds, y, *operands)` gives y's tangent from the operands' tangents `ds` (None where an
+    operand has none, i.e. a zero one), or None for a zero tangent."""
+    reverse: Callable
+    tangent: Callable
+
+    def __call__(self, *args):
+        return self.reverse(*args)
+
+
+@dataclass(frozen=True)
+class Linear:
+    """The tangent rule of a primitive linear in its operands at `positions` ("arrays": all its
+    array operands): the primitive applied to their tangents, a zero for an operand without one.
+    `product`: multilinear instead (matmul): the sum over the operands with a tangent of the
+    primitive with that one operand replaced by its tangent."""
+    positions: tuple | str = (0,)
+    product: bool = False
+
+    def __call__(self, op, ds, y, *args):
+        chosen = ([i for i, a in enumerate(args) if _is_array(a)] if self.positions == "arrays"
+                  else self.positions)
+        if not self.product:
+            return y.emit(op, *[(ds[i] if ds[i] is not None else zero_like(a)) if i in chosen
+                                else a for i, a in enumerate(args)])
+        terms = [y.emit(op, *[ds[i] if k == i else a for k, a in enumerate(args)])
+                 for i in chosen if ds[i] is not None]
+        return functools.reduce(lambda a, b: a + b, terms)
+
+
+def _is_array(a):
+    return hasattr(getattr(a.v, "type", None), "ndim")
+
+
+def zero_like(a):
+    """A zero tangent for the operand a: an array of zeros shaped like it, or 0.0."""
+    if _is_array(a):
+        return a.emit("zeros_like", a, None)
+    return 0.0
+
+
+def _derived(reverse):
+    """The tangent of an elementwise primitive (its Jacobian is diagonal, so each operand's
+    reverse contribution given its tangent is that operand's share of y's tangent), or of one with
+    no gradient (all contributions None): the reverse rule's contributions, added up."""
+    def tangent(ds, y, *args):
+        terms = [reverse(d, y, *args)[i] for i, d in enumerate(ds) if d is not None]
+        terms = [t for t in terms if t is not None]
+        return functools.reduce(lambda a, b: a + b, terms) if terms else None
+    return tangent
+
+
 RULES = {
     "add": lambda g, y, a, b: (g, g),
     "sub": lambda g, y, a, b: (g, -g),
@@ -97,7 +157,7 @@ RULES = {
     "min": _min,
     "max": _max,
     "select": lambda g, y, c, a, b: (None, select(c, g, 0.0), select(c, 0.0, g)),
-    "float": lambda g, y, x: (g,),
+    "float": Rule(lambda g, y, x: (g,), Linear()),
     "sin": lambda g, y, x: (g * cos(x),),
     "cos": lambda g, y, x: (-(g * sin(x)),),
     "tan": lambda g, y, x: (g * (1.0 + y * y),),
@@ -140,8 +200,21 @@ def _custom(g, y, rule, *args):
                     for i, t in enumerate(spec.gradient_types)])
 
 
-RULES["custom"] = _custom
-RULES["stop_gradient"] = lambda g, y, x: (None,)
+def _custom_tangent(ds, y, rule, *args):
+    tangent = rule.v.tangent_rule
+    if tangent is None:
+        forward = rule.v.forward
+        raise NoRule(f"the custom rule {forward.__name__!r} has no tangent rule, which forward "
+                     "mode (jvp, hessian) needs", forward.__code__.co_filename,
+                     forward.__code__.co_firstlineno,
+                     hint=f"add one with @{forward.__name__}.tangent: (y, *inputs, *tangents) "
+                          "-> tangent of y")
+    return y.emit("custom", tangent, y, *args, *[d if d is not None else zero_like(a)
+                                                  for d, a in zip(ds[1:], args, strict=True)])
+
+
+RULES["custom"] = Rule(_custom, _custom_tangent)
+RULES["stop_gradient"] = Rule(lambda g, y, x: (None,), lambda ds, y, x: None)
 
 
 _version = 0  # counts replaced rules
@@ -200,4 +273,23 @@ def rule_for(op, filename=None, line=None):
     return rule
 
 
-__all__ = ["RULES", "Sym", "register_rule", "rule_for", "rules_version", "ZygopyError"]
+def tangent_rule_for(op, filename=None, line=None):
+    """The tangent rule of `op`, `(ds, y, *operands) -> tangent of y`: the entry's own, or derived
+    from a plain reverse rule where that is exact (elementwise primitives, no gradient)."""
+    from ..ir.primitives import PRIMITIVES
+    entry = rule_for(op, filename, line)
+    tangent = getattr(entry, "tangent", None)
+    if isinstance(tangent, Linear):
+        return functools.partial(tangent, op)
+    if tangent is not None:
+        return tangent
+    if entry is _zero or PRIMITIVES[op].elementwise:
+        return _derived(entry)
+    raise NoRule(f"the primitive {op!r} has no tangent (forward-mode) rule, and the tangent flows "
+                 "through it", filename, line,
+                 hint="differentiate it in reverse mode (gradient, pullback), or stop the "
+                      "gradient before it")
+
+
+__all__ = ["RULES", "Rule", "Linear", "Sym", "register_rule", "rule_for", "tangent_rule_for",
+           "rules_version", "ZygopyError"]

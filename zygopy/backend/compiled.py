@@ -10,10 +10,11 @@ import numpy as np
 
 from ..adjoint.mutation import written_arguments
 from ..adjoint.reverse import adjoint
+from ..adjoint.tangent import leaf_count, tangent, tangent_arguments
 from ..errors import RaisedInCompiledCode, ZygopyError
 from ..ir.captured import current_values
 from ..ir.compile import compile_ir
-from ..ir.evaluate import failing_statement, raised_by_user
+from ..ir.evaluate import Machine, failing_statement, raised_by_user
 from .jit import compile_in_child, discard_numba_cache, load_module, numba_cache_files
 from .source import (
     forward_source,
@@ -23,6 +24,7 @@ from .source import (
     rule_sources,
     scalar_stacks,
 )
+from .tiered import interpret_only
 
 INITIAL_CAPACITY = 1024
 
@@ -36,39 +38,14 @@ class Tape:
         self.stacks, self.tops, self.values, self.args = stacks, tops, values, args
 
 
-class CompiledGradient:
-    """Safe to share between threads: each call records into stacks of its own, and the compiled
-    code runs without the GIL."""
+class CompiledUnit:
+    """Generated source and the machine code of its entry points, loaded on first use; errors in
+    compiled code are reported at the user's line. Subclasses set `primal_ir`, `captured`,
+    `written`, `where` and `source`, and call `_start()`."""
 
-    def __init__(self, pyfn, arg_types, wrt, structures=None, unit_dims=None):
-        """`arg_types` are those of the flat leaves; `wrt` indexes leaves; `structures` as for
-        to_ir; `unit_dims` says which dimensions of each array argument are 1
-        (Signature.unit_dims). The compiled functions take the leaves, then the values of the
-        hidden arguments (captured_values())."""
-        self.primal_ir = compile_ir(pyfn, arg_types, structures)
-        self.captured = self.primal_ir.captured
-        hidden_dims = [c.unit_dims for c in self.captured if c.runtime]
-        self.adjoint = adjoint(compile_ir(pyfn, arg_types, structures), wrt,
-                               [*(unit_dims or [None] * len(arg_types)), *hidden_dims])
-        name = pyfn.__name__ if pyfn.__name__.isidentifier() else "lambda"  # names in the source
-        self.source = "\n\n".join([
-            rule_sources(self.primal_ir, self.adjoint.forward, self.adjoint.reverse),
-            primal_source(self.primal_ir, f"{name}_primal"),
-            forward_source(self.adjoint, f"{name}_forward"),
-            reverse_source(self.adjoint, f"{name}_pullback"),
-            fused_source(self.adjoint, f"{name}_value_and_gradient", f"{name}_forward",
-                         f"{name}_pullback"),
-        ])
-        self.where = (pyfn.__code__.co_filename, pyfn.__code__.co_firstlineno, name)
+    def _start(self):
         self._module = None
         self._importing = threading.Lock()
-        self.written = written_arguments(self.primal_ir)
-        self.writes = any(st.op == "setindex" for b in self.primal_ir.blocks for st in b.stmts)
-        self.dtypes = [np.dtype(k.dtype) for k in scalar_stacks(self.adjoint)]
-        # the stack sizes a call starts with: replaced, never changed in place, so a thread reads
-        # either the old list or the new one
-        self.capacity = [INITIAL_CAPACITY] * len(self.dtypes)
-        self._growing = threading.Lock()
 
     def captured_values(self):
         """The values to pass now for the function's hidden arguments, or None when a value it
@@ -85,61 +62,11 @@ class CompiledGradient:
                     self._module = load_module(self.source)
         return getattr(self._module, f"{self.where[2]}_{suffix}")
 
-    primal = property(lambda self: self._entry("primal"))
-    _fused = property(lambda self: self._entry("value_and_gradient"))
-    _forward = property(lambda self: self._entry("forward"))
-    _reverse = property(lambda self: self._entry("pullback"))
-
-    def _alloc(self, sizes=None):
-        """Empty stacks of `sizes` (by default the current capacity), for one call."""
-        sizes = sizes or self.capacity
-        return [np.empty(n, dtype=d) for n, d in zip(sizes, self.dtypes, strict=True)]
-
     def own(self, args):
         """The arguments, with private copies of the arrays the function writes into."""
         if not self.written:
             return args
         return tuple(a.copy() if i in self.written else a for i, a in enumerate(args))
-
-    def value_and_gradient(self, args, dy=1.0):
-        (value, grads, _), _ = self._recorded(self._fused, 2, args, dy)
-        return value, grads
-
-    def compile(self, args, elsewhere=False):
-        """Load or compile the machine code value_and_gradient(args) runs, without running it.
-        `elsewhere`: unless the disk cache has it, compile in a child process first, which leaves
-        the code in the disk cache for this one to load (compiling here would hold the GIL for
-        seconds)."""
-        if self._fused.overloads:
-            return
-        call_args = (*self.own(args), 1.0, *self._alloc())
-        if elsewhere and not numba_cache_files(self._fused):  # else it is loaded, not compiled
-            types = tuple(self._fused.typeof_pyval(a) for a in call_args)
-            compile_in_child(self.source, self._fused.py_func.__name__, types)
-        self._load(self._fused, call_args)
-
-    def forward(self, args):
-        (value, tops, values), stacks = self._recorded(self._forward, 1, args)
-        return value, Tape(stacks, tops, values, args)
-
-    def pullback(self, tape, dy):
-        return self._run(self._reverse, tape.args, dy, *tape.values, *tape.stacks, *tape.tops)
-
-    def _recorded(self, compiled_fn, tops_at, args, *rest):
-        """compiled_fn(args..., *rest, stacks...), whose result holds the stack tops at `tops_at`.
-        -> (result, stacks). A run that pushed more than its stacks hold is rerun with stacks of
-        the size it needed, which later calls start with."""
-        sizes = self.capacity
-        while True:
-            stacks = self._alloc(sizes)
-            # fresh copies for each run: one that overflowed its stacks has written into the last
-            result = self._run(compiled_fn, args, *self.own(args), *rest, *stacks)
-            tops = result[tops_at]
-            if not any(map(operator.gt, tops, sizes)):
-                return result, stacks
-            with self._growing:  # the tops of the array stacks come last: they have no capacity
-                grown = zip(tops, self.capacity, strict=False)
-                sizes = self.capacity = [max(t, n) for t, n in grown]
 
     def _run(self, compiled_fn, args, *call_args):
         """compiled_fn(*call_args), its errors as zygopy errors; `args` are the call's arguments
@@ -204,6 +131,121 @@ class CompiledGradient:
                   if isinstance(a, np.ndarray)]
         detail = f" (operand shapes {', '.join(shapes)})" if shapes else ""
         return ZygopyError(f"{type(e).__name__}: {e}{detail}", self.primal_ir.filename, stmt.line)
+
+
+
+class CompiledGradient(CompiledUnit):
+    """Safe to share between threads: each call records into stacks of its own, and the compiled
+    code runs without the GIL."""
+
+    def __init__(self, pyfn, arg_types, wrt, structures=None, unit_dims=None, make_ir=None):
+        """`arg_types` are those of the flat leaves; `wrt` indexes leaves; `structures` as for
+        to_ir; `unit_dims` says which dimensions of each array argument are 1
+        (Signature.unit_dims). The compiled functions take the leaves, then the values of the
+        hidden arguments (captured_values()). `make_ir()`, if given, builds the typed IR to
+        differentiate instead of pyfn's own (a tangent, for reverse over forward): a fresh one
+        each call."""
+        make_ir = make_ir or (lambda: compile_ir(pyfn, arg_types, structures))
+        self.primal_ir = make_ir()
+        self.captured = self.primal_ir.captured
+        hidden_dims = [c.unit_dims for c in self.captured if c.runtime]
+        self.adjoint = adjoint(make_ir(), wrt,
+                               [*(unit_dims or [None] * len(arg_types)), *hidden_dims])
+        name = pyfn.__name__ if pyfn.__name__.isidentifier() else "lambda"  # names in the source
+        self.source = "\n\n".join([
+            rule_sources(self.primal_ir, self.adjoint.forward, self.adjoint.reverse),
+            primal_source(self.primal_ir, f"{name}_primal"),
+            forward_source(self.adjoint, f"{name}_forward"),
+            reverse_source(self.adjoint, f"{name}_pullback"),
+            fused_source(self.adjoint, f"{name}_value_and_gradient", f"{name}_forward",
+                         f"{name}_pullback"),
+        ])
+        self.where = (pyfn.__code__.co_filename, pyfn.__code__.co_firstlineno, name)
+        self._start()
+        self.written = written_arguments(self.primal_ir)
+        self.writes = any(st.op == "setindex" for b in self.primal_ir.blocks for st in b.stmts)
+        self.dtypes = [np.dtype(k.dtype) for k in scalar_stacks(self.adjoint)]
+        # the stack sizes a call starts with: replaced, never changed in place, so a thread reads
+        # either the old list or the new one
+        self.capacity = [INITIAL_CAPACITY] * len(self.dtypes)
+        self._growing = threading.Lock()
+
+    primal = property(lambda self: self._entry("primal"))
+    _fused = property(lambda self: self._entry("value_and_gradient"))
+    _forward = property(lambda self: self._entry("forward"))
+    _reverse = property(lambda self: self._entry("pullback"))
+
+    def _alloc(self, sizes=None):
+        """Empty stacks of `sizes` (by default the current capacity), for one call."""
+        sizes = sizes or self.capacity
+        return [np.empty(n, dtype=d) for n, d in zip(sizes, self.dtypes, strict=True)]
+
+    def value_and_gradient(self, args, dy=1.0):
+        (value, grads, _), _ = self._recorded(self._fused, 2, args, dy)
+        return value, grads
+
+    def compile(self, args, elsewhere=False):
+        """Load or compile the machine code value_and_gradient(args) runs, without running it.
+        `elsewhere`: unless the disk cache has it, compile in a child process first, which leaves
+        the code in the disk cache for this one to load (compiling here would hold the GIL for
+        seconds)."""
+        if self._fused.overloads:
+            return
+        call_args = (*self.own(args), 1.0, *self._alloc())
+        if elsewhere and not numba_cache_files(self._fused):  # else it is loaded, not compiled
+            types = tuple(self._fused.typeof_pyval(a) for a in call_args)
+            compile_in_child(self.source, self._fused.py_func.__name__, types)
+        self._load(self._fused, call_args)
+
+    def forward(self, args):
+        (value, tops, values), stacks = self._recorded(self._forward, 1, args)
+        return value, Tape(stacks, tops, values, args)
+
+    def pullback(self, tape, dy):
+        return self._run(self._reverse, tape.args, dy, *tape.values, *tape.stacks, *tape.tops)
+
+    def _recorded(self, compiled_fn, tops_at, args, *rest):
+        """compiled_fn(args..., *rest, stacks...), whose result holds the stack tops at `tops_at`.
+        -> (result, stacks). A run that pushed more than its stacks hold is rerun with stacks of
+        the size it needed, which later calls start with."""
+        sizes = self.capacity
+        while True:
+            stacks = self._alloc(sizes)
+            # fresh copies for each run: one that overflowed its stacks has written into the last
+            result = self._run(compiled_fn, args, *self.own(args), *rest, *stacks)
+            tops = result[tops_at]
+            if not any(map(operator.gt, tops, sizes)):
+                return result, stacks
+            with self._growing:  # the tops of the array stacks come last: they have no capacity
+                grown = zip(tops, self.capacity, strict=False)
+                sizes = self.capacity = [max(t, n) for t, n in grown]
+
+class CompiledTangent(CompiledUnit):
+    """The forward mode of a function for argument types: its tangent IR (adjoint/tangent.py),
+    compiled as a primal is. It takes the leaves, one tangent per leaf of `wrt`, then the values
+    of the hidden arguments, and returns (value, tangent)."""
+
+    def __init__(self, pyfn, arg_types, wrt, structures=None, unit_dims=None):
+        self.primal_ir = compile_ir(pyfn, arg_types, structures)
+        self.captured = self.primal_ir.captured
+        self.written = written_arguments(self.primal_ir)
+        self.wrt = tangent_arguments(self.primal_ir, wrt)
+        self.tangent_ir = tangent(compile_ir(pyfn, arg_types, structures), wrt, unit_dims)
+        name = pyfn.__name__ if pyfn.__name__.isidentifier() else "lambda"
+        self.source = "\n\n".join([rule_sources(self.tangent_ir),
+                                    primal_source(self.tangent_ir, f"{name}_jvp")])
+        self.where = (pyfn.__code__.co_filename, pyfn.__code__.co_firstlineno, name)
+        self._start()
+
+    def __call__(self, args, tangents):
+        """(value, tangent) at the leaves and hidden values `args`, given a tangent per leaf of
+        `wrt`."""
+        leaves = leaf_count(self.primal_ir)
+        call_args = [*self.own(args[:leaves]), *tangents, *args[leaves:]]
+        if interpret_only():
+            with np.errstate(all="ignore"):
+                return Machine().run(self.tangent_ir, call_args)[0]
+        return self._run(self._entry("jvp"), args, *call_args)
 
 
 def _numba_error():

@@ -1,0 +1,450 @@
+"""Forward mode (jvp), Jacobians and Hessians against central finite differences.
+
+Corpus: the scalar programs of corpus_grad.py, the array programs of corpus_arrays.py (float32
+cases run on float64 copies: the point here is the transform) and the array- and tuple-valued
+ones of corpus_forward.py. Most checks run the tangent IR in the reference evaluator
+(ZYGOPY_INTERPRET_ONLY=1); a few compile it with Numba.
+
+References, all in float64 and independent of the code under test:
+  jvp      the central difference of f along the tangents, (f(x + h t) - f(x - h t)) / 2h with
+           h = 1e-6 and t drawn from N(0, 1) per element: truncation h^2 |f'''| / 6 ~ 1e-13 and
+           rounding ~ eps |f| / h ~ 2e-10 |f| (|f| <= ~100 in the corpora), so rtol = 1e-5,
+           atol = 1e-6 leaves a wide margin while a wrong rule is off by O(1).
+  jacobian each row (one output element) against the central differences of that output with
+           respect to each input element, h = 1e-6, same tolerances.
+  hvp      the central difference of the gradient (reverse mode, verified against finite
+           differences by test_gradients.py and test_array_gradients.py) along v, h = 1e-5:
+           truncation ~ 1e-11 |f''''|, rounding ~ eps |g| / h ~ 2e-11 |g|; rtol = 1e-5,
+           atol = 1e-6. Hessians are also checked symmetric: u.(H v) = v.(H u).
+A point where the differences with steps h and 2h disagree (a branch decision or a kink within
+the step, e.g. where a corpus function's two arguments are equal) is skipped, not failed.
+"""
+import zlib
+
+import numpy as np
+import pytest
+
+import zygopy
+from zygopy.api import _compiled, bind
+
+from . import corpus_arrays, corpus_forward, corpus_grad
+from .corpus_grad import Bool, Float, Int
+
+RTOL, ATOL = 1e-5, 1e-6
+H_JVP, H_HVP = 1e-6, 1e-5
+# forward mode refuses lists of varied values (UnsupportedType)
+REFUSED = {"list_rnn_states", "list_of_numbers", "list_literal_stack", "list_comprehension",
+           "f32_list_states", "list_in_branches_and_loops"}
+# hvp needs the second derivative of np.prod's tangent rule (prod_others), which has no rule
+NO_HVP = {"red_prod", "f32_keepdims"}
+
+
+@pytest.fixture
+def interpreted(monkeypatch):
+    monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")
+
+
+def rng_for(name):
+    return np.random.default_rng(zlib.crc32(name.encode()))
+
+
+def scalar_point(fn, domains):
+    rng = rng_for(fn.__name__)
+    out = []
+    for d in domains:
+        if isinstance(d, Float):
+            out.append(float(rng.uniform(d.lo, d.hi)))
+        else:
+            assert isinstance(d, (Int, Bool))
+            out.append(d.example)
+    return tuple(out)
+
+
+def as64(a):
+    if isinstance(a, np.ndarray) and a.dtype.kind == "f":
+        return a.astype(np.float64)
+    if isinstance(a, tuple):
+        return tuple(map(as64, a))
+    return a.copy() if isinstance(a, np.ndarray) else a
+
+
+def is_float(a):
+    return isinstance(a, float) or (isinstance(a, np.ndarray) and a.dtype.kind == "f")
+
+
+def corpus():
+    cases = [(fn, scalar_point(fn, domains)) for fn, domains in corpus_grad.CASES]
+    cases += [(c.fn, tuple(map(as64, c.args()))) for c in corpus_arrays.CASES]
+    cases += [(c.fn, c.args()) for c in corpus_forward.CASES]
+    return [pytest.param(fn, args, id=fn.__name__) for fn, args in cases]
+
+
+CORPUS = corpus()
+
+
+def draw_like(a, rng):
+    """A random tangent shaped like a (None for ints and bools)."""
+    if isinstance(a, tuple):
+        return tuple(draw_like(x, rng) for x in a)
+    if isinstance(a, np.ndarray) and a.dtype.kind == "f":
+        return rng.standard_normal(a.shape)
+    return float(rng.standard_normal()) if isinstance(a, float) else None
+
+
+def shifted(a, t, s):
+    """a + s t, leaf by leaf (a copy where t is None)."""
+    if isinstance(a, tuple):
+        return tuple(shifted(x, None if t is None else u, s)
+                     for x, u in zip(a, t or a, strict=True))
+    if t is None:
+        return a.copy() if isinstance(a, np.ndarray) else a
+    return a + s * t
+
+
+def stable_difference(g, h):
+    """(g(h) - g(-h)) / 2h, skipping the test where a step of 2h disagrees."""
+    def diff(step):
+        return (g(step) - g(-step)) / (2 * step)
+    d = diff(h)
+    if not np.allclose(d, diff(2 * h), rtol=1e-4, atol=1e-6):
+        pytest.skip("a branch decision or a kink lies within the finite-difference step")
+    return d
+
+
+def result(f, args):
+    """f(*args) as a float64 array, on copies (some corpus functions write into their
+    arguments)."""
+    return np.asarray(f(*map(as64, args)), dtype=np.float64)
+
+
+def snapshot(values):
+    return [np.copy(v) if isinstance(v, np.ndarray) else v for v in values]
+
+
+def assert_unchanged(before, after):
+    for b, a in zip(before, after, strict=True):
+        if isinstance(b, np.ndarray):
+            np.testing.assert_array_equal(a, b)
+
+
+# ---- jvp ----------------------------------------------------------------------------------------
+
+@pytest.mark.usefixtures("interpreted")
+@pytest.mark.parametrize("fn,args", CORPUS)
+def test_jvp_matches_finite_differences(fn, args):
+    if fn.__name__ in REFUSED:
+        with pytest.raises(zygopy.UnsupportedType, match="lists"):
+            zygopy.jvp(fn, args, [draw_like(a, rng_for("t")) for a in args])
+        return
+    tangents = tuple(draw_like(a, rng_for(fn.__name__)) for a in args)
+    flat_args = [x for a in args for x in (a if isinstance(a, tuple) else (a,))]
+    flat_tangents = [x for t in tangents for x in (t if isinstance(t, tuple) else (t,))]
+    before, before_t = snapshot(flat_args), snapshot(flat_tangents)
+    value, tangent = zygopy.jvp(fn, args, tangents)
+    assert_unchanged(before, flat_args)  # the caller's arrays and tangents are never written
+    assert_unchanged(before_t, flat_tangents)
+    np.testing.assert_allclose(np.asarray(value, dtype=np.float64), result(fn, args), rtol=1e-12)
+    expected = stable_difference(
+        lambda s: result(fn, [shifted(a, t, s) for a, t in zip(args, tangents, strict=True)]),
+        H_JVP)
+    np.testing.assert_allclose(np.asarray(tangent, dtype=np.float64), expected, rtol=RTOL,
+                               atol=ATOL)
+
+
+# ---- Jacobians ----------------------------------------------------------------------------------
+
+@pytest.mark.usefixtures("interpreted")
+@pytest.mark.parametrize("case", corpus_forward.CASES, ids=lambda c: c.name)
+def test_jacobian_rows_match_finite_differences(case):
+    args = case.args()
+    jac = zygopy.jacobian(case.fn, *args)
+    y = result(case.fn, args)
+    for k, a in enumerate(args):
+        leaves = a if isinstance(a, tuple) else (a,)
+        got_leaves = jac[k] if isinstance(a, tuple) else (jac[k],)
+        for j, (leaf, got) in enumerate(zip(leaves, got_leaves, strict=True)):
+            if not is_float(leaf):
+                assert got is None
+                continue
+            assert got.shape == y.shape + np.shape(leaf)
+            got = got.reshape(y.size, -1)
+            columns = []
+            for e in range(np.size(leaf)):
+                t = np.zeros(np.size(leaf))
+                t[e] = 1.0
+                t = t.reshape(np.shape(leaf))
+                tangents = [None] * len(args)
+                tangents[k] = tuple(t if i == j else None for i in range(len(leaves))) \
+                    if isinstance(a, tuple) else t
+                columns.append(stable_difference(
+                    lambda s, tangents=tangents: result(case.fn, [
+                        shifted(x, u, s) for x, u in zip(args, tangents, strict=True)]),
+                    H_JVP).ravel())
+            expected = np.stack(columns, axis=-1)
+            for row in range(y.size):
+                np.testing.assert_allclose(got[row], expected[row], rtol=RTOL, atol=ATOL,
+                                           err_msg=f"argument {k}, row {row}")
+
+
+def test_jacobian_chooses_forward_or_reverse_by_shape():
+    """corpus_forward has cases of both kinds: fewer inputs than outputs (forward, one jvp per
+    input element) and more (reverse, one pullback per output element)."""
+    sizes = []
+    for c in corpus_forward.CASES:
+        args = c.args()
+        n_in = sum(np.size(x) for a in args for x in (a if isinstance(a, tuple) else (a,))
+                   if is_float(x))
+        sizes.append(n_in <= np.size(result(c.fn, args)))
+    assert any(sizes) and not all(sizes)
+
+
+@pytest.mark.usefixtures("interpreted")
+def test_jacobian_of_a_tuple_of_scalars_still_works():
+    jx, jy = zygopy.jacobian(corpus_grad.polar, 0.6, -1.3)
+    r = np.hypot(0.6, -1.3)
+    np.testing.assert_allclose(jx, [0.6 / r, 1.3 / r ** 2], rtol=1e-12)
+    np.testing.assert_allclose(jy, [-1.3 / r, 0.6 / r ** 2], rtol=1e-12)
+
+
+# ---- Hessians -----------------------------------------------------------------------------------
+
+def scalar_valued(cases):
+    out = []
+    for p in cases:
+        fn, args = p.values
+        if fn.__name__ in REFUSED or not is_float(args[0]) or isinstance(args[0], tuple):
+            continue
+        value = fn(*map(as64, args))
+        if np.ndim(value) == 0 and not isinstance(value, tuple):
+            marks = [pytest.mark.xfail(raises=zygopy.NoRule, strict=True, reason="no rule for "
+                                       "prod_others")] if fn.__name__ in NO_HVP else []
+            out.append(pytest.param(fn, args, id=fn.__name__, marks=marks))
+    return out
+
+
+SCALAR_VALUED = scalar_valued(CORPUS)
+
+
+def gradient_along(fn, x, rest, v):
+    return lambda s: np.asarray(zygopy.gradient(fn, shifted(x, v, s), *rest)[0], np.float64)
+
+
+@pytest.mark.usefixtures("interpreted")
+@pytest.mark.parametrize("fn,args", SCALAR_VALUED)
+def test_hvp_matches_finite_differences_of_the_gradient_and_is_symmetric(fn, args):
+    x, rest = args[0], args[1:]
+    rng = rng_for(fn.__name__)
+    u, v = draw_like(x, rng), draw_like(x, rng)
+    hv = zygopy.hvp(fn, x, v, *rest)
+    expected = stable_difference(gradient_along(fn, x, rest, v), H_HVP)
+    np.testing.assert_allclose(hv, expected, rtol=RTOL, atol=ATOL)
+    hu = zygopy.hvp(fn, x, u, *rest)
+    scale = np.linalg.norm(hv) * np.linalg.norm(u) + np.linalg.norm(hu) * np.linalg.norm(v)
+    assert abs(np.sum(u * hv) - np.sum(v * hu)) <= 1e-10 * max(scale, 1.0)
+
+
+SMALL = [p for p in SCALAR_VALUED if np.size(p.values[1][0]) <= 6 and not p.marks]
+
+
+@pytest.mark.usefixtures("interpreted")
+@pytest.mark.parametrize("fn,args", SMALL[::3])
+def test_hessian_matches_finite_differences_and_is_symmetric(fn, args):
+    x, rest = args[0], args[1:]
+    hess = zygopy.hessian(fn, x, *rest)
+    assert np.shape(hess) == np.shape(x) + np.shape(x)
+    flat = np.reshape(hess, (np.size(x), np.size(x)))
+    for j in range(np.size(x)):
+        e = np.zeros(np.size(x))
+        e[j] = 1.0
+        e = e.reshape(np.shape(x)) if isinstance(x, np.ndarray) else 1.0
+        column = stable_difference(gradient_along(fn, x, rest, e), H_HVP)
+        np.testing.assert_allclose(flat[:, j], np.ravel(column), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(flat, flat.T, rtol=1e-9, atol=1e-12)
+
+
+# ---- loops stay loops ---------------------------------------------------------------------------
+
+def sine_recurrence(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + np.sin(x * s + i) * 0.5
+    return s
+
+
+def has_back_edge(fn):
+    """Whether the IR has a loop: blocks are numbered in reverse postorder, so a branch to a block
+    numbered no later than its own is a back edge."""
+    return any(br.target is not None and br.target <= b.id for b in fn.blocks
+               for br in b.branches)
+
+
+def test_tangent_ir_does_not_depend_on_the_trip_count():
+    small = zygopy.code_tangent(sine_recurrence, 0.3, 10)
+    large = zygopy.code_tangent(sine_recurrence, 0.3, 10 ** 6)
+    assert str(small) == str(large)
+    assert has_back_edge(large)
+    assert sum(len(b.stmts) for b in large.blocks) < 30  # a loop body, not 10**6 copies
+
+
+def test_hessian_vector_ir_does_not_depend_on_the_trip_count():
+    """Reverse over forward: the reverse pass of the tangent IR is a loop too."""
+    def adjoint(n):
+        c, _ = _compiled(bind(sine_recurrence, (0.3, n), {}, 0), "hvp")
+        return c.adjoint
+
+    small, large = adjoint(10), adjoint(10 ** 6)
+    assert str(small) == str(large)
+    assert has_back_edge(large.forward) and has_back_edge(large.reverse)
+
+
+# ---- writes ---------------------------------------------------------------------------------
+
+def view_across_another_write(a):
+    """A view of a still in use across a write into another array: b cannot change a (the tangent
+    IR is full of these: a view of a tangent array across the primal's write)."""
+    v = a[1:]
+    b = np.zeros(3)
+    b[0] = a[0] * 2.0
+    return np.sum(v * v) * b[0]
+
+
+def view_across_its_own_write(a):
+    v = a[1:]
+    a[1] = 5.0
+    return np.sum(v * v)
+
+
+@pytest.mark.usefixtures("interpreted")
+def test_a_view_may_be_used_across_a_write_into_another_array_only():
+    a = np.array([0.5, -1.0, 2.0])
+    g = zygopy.gradient(view_across_another_write, a)[0]
+    for k in range(3):
+        e = np.eye(3)[k]
+        assert g[k] == pytest.approx(stable_difference(
+            lambda s, e=e: view_across_another_write(a + s * e), H_JVP), rel=RTOL, abs=ATOL)
+    with pytest.raises(zygopy.UnsupportedSyntax, match="still in use across a write"):
+        zygopy.gradient(view_across_its_own_write, a)
+
+
+# ---- custom rules -------------------------------------------------------------------------------
+
+@zygopy.custom_rule
+def smooth_step(x):
+    return np.tanh(x)
+
+
+@smooth_step.pullback
+def _(g, y, x):
+    return (g * (1.0 - y * y),)
+
+
+@zygopy.custom_rule
+def cube(x):
+    return x * x * x
+
+
+@cube.pullback
+def _(g, y, x):
+    return (3.0 * g * x * x,)
+
+
+@cube.tangent
+def _(y, x, dx):
+    return 3.0 * x * x * dx
+
+
+def uses_smooth_step(x):
+    return smooth_step(x) * x
+
+
+def uses_cube(x, n):
+    s = 0.0
+    for _ in range(n):
+        s = s + cube(x - s * 0.1)
+    return s
+
+
+@pytest.mark.usefixtures("interpreted")
+def test_a_custom_rule_without_a_tangent_rule_is_refused_in_forward_mode():
+    with pytest.raises(zygopy.NoRule, match="smooth_step.*no tangent rule") as e:
+        zygopy.jvp(uses_smooth_step, (0.3,), (1.0,))
+    assert "@smooth_step.tangent" in str(e.value)
+
+
+@pytest.mark.usefixtures("interpreted")
+def test_a_custom_rule_with_a_tangent_rule_gives_the_jvp():
+    value, tangent = zygopy.jvp(uses_cube, (0.7, 3), (1.0, None))
+    assert value == pytest.approx(uses_cube(0.7, 3), rel=1e-12)
+    expected = stable_difference(lambda s: uses_cube(0.7 + s, 3), H_JVP)
+    assert tangent == pytest.approx(expected, rel=RTOL, abs=ATOL)
+    with pytest.raises(zygopy.NoRule, match="second derivatives .* 'cube' are not supported"):
+        zygopy.hessian(uses_cube, 0.7, 3)
+
+
+# ---- API ----------------------------------------------------------------------------------------
+
+def test_vjp_is_pullback():
+    assert zygopy.vjp is zygopy.pullback
+
+
+@pytest.mark.usefixtures("interpreted")
+def test_tangents_must_match_the_arguments():
+    with pytest.raises(zygopy.UnsupportedType, match="2 arguments .* and 1 tangents"):
+        zygopy.jvp(corpus_forward.matvec_tanh, (np.ones((3, 4)), np.ones(4)), (np.ones(4),))
+    with pytest.raises(zygopy.UnsupportedType, match=r"shape \(3,\) for an argument .* \(4,\)"):
+        zygopy.jvp(corpus_forward.matvec_tanh, (np.ones((3, 4)), np.ones(4)),
+                   (np.ones((3, 4)), np.ones(3)))
+    with pytest.raises(zygopy.UnsupportedType, match="float"):
+        zygopy.hessian(sine_recurrence, 3, 4)
+
+
+# ---- compiled by Numba (a handful: each costs a compilation) ------------------------------------
+
+def rosenbrock(x):
+    s = 0.0
+    for i in range(x.shape[0] - 1):
+        s += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
+    return s
+
+
+def rosenbrock_hessian(x):
+    """Worked out by hand."""
+    n = x.shape[0]
+    h = np.zeros((n, n))
+    for i in range(n - 1):
+        h[i, i] += 1200.0 * x[i] ** 2 - 400.0 * x[i + 1] + 2.0
+        h[i + 1, i + 1] += 200.0
+        h[i, i + 1] -= 400.0 * x[i]
+        h[i + 1, i] -= 400.0 * x[i]
+    return h
+
+
+def test_compiled_jvp_of_a_loop():
+    value, tangent = zygopy.jvp(sine_recurrence, (0.3, 200), (1.0, None))
+    assert value == pytest.approx(sine_recurrence(0.3, 200), rel=1e-12)
+    expected = stable_difference(lambda s: sine_recurrence(0.3 + s, 200), H_JVP)
+    assert tangent == pytest.approx(expected, rel=RTOL, abs=ATOL)
+
+
+def test_compiled_hessian_of_a_loop(monkeypatch):
+    x = rng_for("rosenbrock").uniform(-1.0, 1.0, 4)
+    hess = zygopy.hessian(rosenbrock, x)
+    np.testing.assert_allclose(hess, rosenbrock_hessian(x), rtol=1e-12, atol=1e-10)
+    monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")  # the reference gradient: no compilation
+    for j in range(4):
+        column = stable_difference(gradient_along(rosenbrock, x, (), np.eye(4)[j]), H_HVP)
+        np.testing.assert_allclose(hess[:, j], column, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(hess, hess.T, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["recurrence", "euler_state"])  # forward, then reverse mode
+def test_compiled_jacobian(name, monkeypatch):
+    case = next(c for c in corpus_forward.CASES if c.name == name)
+    compiled = zygopy.jacobian(case.fn, *case.args())
+    monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")
+    interpreted = zygopy.jacobian(case.fn, *case.args())  # checked by the test above
+    for a, b in zip(compiled, interpreted, strict=True):
+        if b is None:
+            assert a is None
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
