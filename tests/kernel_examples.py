@@ -37,20 +37,20 @@ def softmax_rows(i, out, x):
 
 @zygopy.kernel(shape=lambda q, k, v: (q.shape[0], v.shape[1]))
 def attention(i, out, q, k, v):
-    """One query per thread, loops over the keys: softmax of the scores q[i] . k[j], then the
-    weighted sum of the values (the scores recomputed in each pass, nothing kept per key)."""
+    """One query per thread, loops over the keys: softmax of the scores q[i] . k[j] (its
+    maximum and sum found in one pass, rescaling the sum when the maximum grows), then the
+    weighted sum of the values, the scores computed again rather than kept."""
     m = -1e300
-    for j in range(k.shape[0]):
-        s = 0.0
-        for d in range(q.shape[1]):
-            s += q[i, d] * k[j, d]
-        m = max(m, s)
     total = 0.0
     for j in range(k.shape[0]):
         s = 0.0
         for d in range(q.shape[1]):
             s += q[i, d] * k[j, d]
-        total += math.exp(s - m)
+        if s > m:
+            total = total * math.exp(m - s) + 1.0
+            m = s
+        else:
+            total += math.exp(s - m)
     for j in range(k.shape[0]):
         s = 0.0
         for d in range(q.shape[1]):

@@ -4,6 +4,7 @@ a child process, which must set NUMBA_ENABLE_CUDASIM before numba.cuda is import
 PTX from numba-cuda."""
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 import zygopy
 from tests.kernel_checks import assert_close_gradients, finite_difference_vjp
 from tests.kernel_examples import SHARED, conv1d, damped_orbit, examples, reference, swish
+from zygopy import nn
 
 NAMES = list(examples())
 
@@ -115,6 +117,27 @@ def _takes_a_float(i, out, x, scale):
     out[i] = scale * x[i]
 
 
+@zygopy.kernel
+def _reads_past_the_end(i, out, x):
+    s = 0.0
+    for j in range(x.shape[0] + 1):  # one too many: j is also the loop's counter
+        s += x[j]
+    out[i] = s
+
+
+def _sum_of_reads_past_the_end(x):
+    return np.sum(_reads_past_the_end(x))
+
+
+def test_an_index_out_of_range_is_an_error_at_its_line():
+    """Numba checks no bounds in parallel loops: the kernel checks its own accesses."""
+    with pytest.raises(IndexError, match="out of range") as e:
+        _reads_past_the_end(np.ones(3))
+    assert "s += x[j]" in str(e.value)
+    with pytest.raises(zygopy.ZygopyError, match="out of range"):
+        zygopy.gradient(_sum_of_reads_past_the_end, np.ones(3))
+
+
 @pytest.mark.parametrize("kernel, args, message", [
     (_reads_its_output, (np.ones(3),), "reads an output"),
     (_writes_a_shared_element, (np.ones(3),), "at an index other threads may write too"),
@@ -153,3 +176,49 @@ def test_kernels_inside_a_differentiated_function(f, truth, args):
     got = zygopy.gradient(f, *args)
     want = finite_difference_vjp(lambda *a: np.array(truth(*a)), args, np.array(1.0))
     assert_close_gradients(list(got), want)
+
+
+@zygopy.kernel
+def _swish_rows(i, out, x, beta):
+    for j in range(x.shape[1]):
+        v = x[i, j]
+        out[i, j] = v / (1.0 + math.exp(-beta[j] * v))
+
+
+class _LearnedSwish:
+    """A zygopy.nn layer whose computation is a kernel: one learned slope per feature."""
+
+    def __init__(self, n):
+        self.beta = np.ones(n)
+
+    def __call__(self, x):
+        return _swish_rows(x, self.beta)
+
+
+def _mse_loss(model, x, y):
+    return nn.mse(model(x), y)
+
+
+def test_a_kernel_layer_trains_in_a_model():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 3))
+    y = np.sin(x.sum(axis=1, keepdims=True))
+    model = nn.Chain(nn.Dense(3, 8, rng=rng, dtype=np.float64), _LearnedSwish(8),
+                     nn.Dense(8, 1, rng=rng, dtype=np.float64))
+
+    def numpy_loss(beta):  # the same model in NumPy: the truth for the kernel layer's gradient
+        h = x @ model[0].weight + model[0].bias
+        h = h / (1.0 + np.exp(-beta * h))
+        return np.mean((h @ model[2].weight + model[2].bias - y) ** 2)
+
+    grads = zygopy.gradient(_mse_loss, model, x, y)[0]
+    beta = model[1].beta
+    step = 1e-6
+    want = [(numpy_loss(beta + step * e) - numpy_loss(beta - step * e)) / (2 * step)
+            for e in np.eye(len(beta))]
+    np.testing.assert_allclose(grads.layers[1].beta, want, rtol=1e-5, atol=1e-8)
+    state = nn.setup(nn.Adam(0.03), model)
+    losses = nn.train(_mse_loss, model, nn.DataLoader((x, y), batchsize=32), state, epochs=60,
+                      progress=False)
+    assert losses[-1] < 0.5 * losses[0]
+    assert not np.allclose(model[1].beta, 1.0)

@@ -117,7 +117,9 @@ class KernelSpecialization:
                 passed.append(f"out{k}_chunks")
             else:
                 passed.append(f"out{k}")
-        lines.append(f"    {kname}(n, chunks, {', '.join(passed + xs)})")
+        lines.append("    fault = np.zeros(1, np.int64)")
+        lines.append(f"    {kname}(n, chunks, fault, {', '.join(passed + xs)})")
+        lines += _raise_on_fault("    ")
         for k in shared:
             lines.append(f"    out{k} = out{k}_chunks.sum(axis=0)")
         result = outs[0] if n_out == 1 else "(" + "".join(o + ", " for o in outs) + ")"
@@ -146,7 +148,10 @@ class KernelSpecialization:
             passed.append(f"d{k}_chunks" if k in shared else f"d{k}")
         lines.append(f"        need = np.zeros((chunks, {max(len(stacks), 1)}), np.int64)")
         caps = [f"caps[{j}]" for j in range(len(stacks))]
-        lines.append(f"        {kname}(n, chunks, need, {', '.join(caps + gs + xs + gs + passed)})")
+        lines.append("        fault = np.zeros(1, np.int64)")
+        lines.append(f"        {kname}(n, chunks, need, fault, "
+                     f"{', '.join(caps + gs + xs + gs + passed)})")
+        lines += _raise_on_fault("        ")
         lines.append("        grown = False")
         lines.append("        for c in range(chunks):")
         lines.append(f"            for j in range({len(stacks)}):")
@@ -173,6 +178,13 @@ class KernelSpecialization:
     def _reached(self):
         from .launch import _reached
         return [k for k in self.ka.wrt if _reached(self.ka, k)]
+
+
+def _raise_on_fault(indent):
+    """An index out of range raises IndexError, which the caller locates by rerunning the
+    function in the reference evaluator (where the kernel names its own line)."""
+    return [f"{indent}if fault[0] != 0:",
+            f"{indent}    raise IndexError(\"a kernel indexed an array out of range\")"]
 
 
 def _return_type(fn):

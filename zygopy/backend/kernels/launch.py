@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...errors import ZygopyError
 from ..jit import load_module
 from .source import CPU_HEADER, CUDA_HEADER, backward_kernel, forward_kernel
 
@@ -53,12 +54,16 @@ class CompiledKernel:
         kernel = self._kernels()[0]
         shared = {k - 1 for k in self.ka.shared_outputs}
         if self.target == "cuda":
-            _launch(kernel, n, *outputs, *inputs)
+            fault = _device_zeros(1)
+            _launch(kernel, n, fault, *outputs, *inputs)
+            self._check(fault.copy_to_host())
             return outputs
         chunks = _chunks(n)
         args = [np.zeros((chunks, *o.shape), o.dtype) if k in shared else o
                 for k, o in enumerate(outputs)]
-        kernel(n, chunks, *args, *inputs)
+        fault = np.zeros(chunks, np.int64)
+        kernel(n, chunks, fault, *args, *inputs)
+        self._check(fault)
         for k in shared:
             outputs[k][...] = args[k].sum(axis=0)
         return outputs
@@ -83,9 +88,9 @@ class CompiledKernel:
         """None, or the stack sizes a thread needed and did not have."""
         kernel = self._kernels()[1]
         if self.target == "cuda":
-            from numba import cuda
-            need = cuda.to_device(np.zeros(max(len(self.stacks), 1), np.int64))
-            _launch(kernel, n, need, *gouts, *inputs, *gouts, *passed)
+            need, fault = _device_zeros(max(len(self.stacks), 1)), _device_zeros(1)
+            _launch(kernel, n, need, fault, *gouts, *inputs, *gouts, *passed)
+            self._check(fault.copy_to_host())
             need = need.copy_to_host()[:len(self.stacks)]
             return list(need) if need.any() else None
         chunks = _chunks(n)
@@ -93,12 +98,23 @@ class CompiledKernel:
         args = [np.zeros((chunks, *g.shape), g.dtype) if j in shared else g
                 for j, g in enumerate(passed)]
         need = np.zeros((chunks, max(len(self.stacks), 1)), np.int64)
-        kernel(n, chunks, need, *self.capacity, *gouts, *inputs, *gouts, *args)
+        fault = np.zeros(chunks, np.int64)
+        kernel(n, chunks, need, fault, *self.capacity, *gouts, *inputs, *gouts, *args)
+        self._check(fault)
         for j in shared:
             passed[j][...] += args[j].sum(axis=0)
         need = need.max(axis=0)[:len(self.stacks)]
         return list(need) if need.any() else None
 
+
+    def _check(self, fault):
+        """Raises where a thread indexed out of range (the line it recorded)."""
+        if fault.any():
+            fn = self.ka.body.fn
+            raise OutOfRange(f"the kernel {fn.name!r} indexes an array out of range",
+                              fn.filename, int(fault.max()),
+                              hint="check the kernel's index expressions against the shapes "
+                              "and number of threads (shape=, launch=)")
 
     def gradient_positions(self):
         """The body's arguments whose gradients the backward kernel takes, in order."""
@@ -116,6 +132,11 @@ def _slot_position(ka, k):
     return [j for j in ka.wrt if _reached(ka, j)].index(k)
 
 
+def _device_zeros(n):
+    from numba import cuda
+    return cuda.to_device(np.zeros(n, np.int64))
+
+
 def _chunks(n):
     import numba
     return max(1, min(n, numba.get_num_threads()))
@@ -124,3 +145,7 @@ def _chunks(n):
 def _launch(kernel, n, *args):
     blocks = max(1, (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
     kernel[blocks, THREADS_PER_BLOCK](n, *args)
+
+
+class OutOfRange(ZygopyError, IndexError):
+    """A kernel's thread indexed an array out of range."""

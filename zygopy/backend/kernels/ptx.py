@@ -16,12 +16,13 @@ def kernel_ptx(k, inputs, cc=(9, 0)) -> dict:
     outs = [np.zeros(s, dtype) for s in k._shapes(inputs)]
     compiled = k.compiled(outs, inputs, target="cuda")
     fwd, bwd = compiled.sources()
-    n, need = types.int64, types.int64[::1]
+    n, need = types.int64, types.int64[::1]  # need and fault are arrays of int64
     arrays = [_numba_type(a) for a in [*outs, *inputs]]
     grads = [_numba_type(inputs[j - 1 - len(outs)]) for j in compiled.gradient_positions()]
     out = {}
-    for part, src, sig in [("forward", fwd, (n, *arrays)),
-                           ("backward", bwd, (n, need, *arrays, *arrays[:len(outs)], *grads))]:
+    for part, src, sig in [("forward", fwd, (n, need, *arrays)),
+                           ("backward", bwd, (n, need, need, *arrays, *arrays[:len(outs)],
+                                              *grads))]:
         kernel = getattr(load_module(src), f"{compiled.kname}_{part}")
         out[part] = cuda.compile_ptx(kernel.py_func, sig, cc=cc)[0]
     return out

@@ -14,7 +14,7 @@ atomically and the CPU adds into a copy per chunk, which the launcher sums.
 from __future__ import annotations
 
 from ...adjoint.kernel_body import ADD_INTO, definitions, is_private
-from ...ir.ir import Slot
+from ...ir.ir import Slot, Stmt, Var
 from ...ir.types import ArrayT, Scalar
 from ..source import JIT, Writer, body, name, operand, stack_name, statement, zero_of
 
@@ -25,20 +25,22 @@ ONCE = "for _once in range(1):"  # the body's `return` is a `break` out of this
 
 
 def forward_kernel(ka, kname: str, target: str, parallel=True) -> str:
-    """forward(n, outputs..., inputs...) on CUDA; forward(n, chunks, outputs..., inputs...) on
-    the CPU, a shared output given as one copy per chunk."""
+    """forward(n, fault, outputs..., inputs...) on CUDA; forward(n, chunks, fault, outputs...,
+    inputs...) on the CPU, a shared output given as one copy per chunk. `fault` receives the
+    line of an index out of range (per chunk on the CPU)."""
     fn = ka.body.fn
     params = [name(a) for a in fn.args[1:]]
     shared = {name(fn.args[k]) for k in ka.shared_outputs}
     w = Writer()
-    _open(w, kname, params, shared, target, name(fn.args[0]), parallel)
+    _open(w, kname, ["fault", *params], shared, target, name(fn.args[0]), parallel)
     _scalars_defined(w, fn)
     _run_once(w, fn, _lower(target, fn.args[0], definitions(fn)))
     return w.text()
 
 
 def backward_kernel(ka, kname: str, target: str, capacity, parallel=True) -> str:
-    """backward(n, need, outputs..., inputs..., output gradients..., input gradients...) on CUDA
+    """backward(n, need, fault, outputs..., inputs..., output gradients..., input gradients...)
+    on CUDA
     (`need[k]`: the largest fill of stack k that did not fit); on the CPU after `n`: `chunks`,
     then `need` per chunk, and the stack capacities are arguments, not constants."""
     adj = ka.adjoint
@@ -50,7 +52,8 @@ def backward_kernel(ka, kname: str, target: str, capacity, parallel=True) -> str
     shared = {name(slots[k]) for k in ka.shared_gradients}
     w = Writer()
     caps = [] if target == "cuda" else [f"size_{s}" for s in stacks]
-    _open(w, kname, ["need", *caps, *params], shared, target, name(fwd.args[0]), parallel)
+    _open(w, kname, ["need", "fault", *caps, *params], shared, target, name(fwd.args[0]),
+          parallel)
     for k, (kind, s) in enumerate(zip(adj.stacks, stacks, strict=True)):
         if target == "cuda":
             w(f"{s} = cuda.local.array({capacity[k]}, np.{kind.dtype})")
@@ -135,19 +138,46 @@ def _scalars_defined(w, fn, skip=()):
 
 
 def _lower(target, thread, defs):
-    """Statement lowering: the scalar code as the CPU backend writes it; an addition other
+    """Statement lowering: the scalar code as the CPU backend writes it, each array access
+    checked first (Numba checks no bounds in parallel loops or on the GPU); an addition other
     threads may make too is atomic on the GPU."""
+    fault = "fault[0]" if target == "cuda" else "fault[c]"
+
     def lower(w, s):
+        if s.op not in ("getindex", "setindex", ADD_INTO, "accum_at"):
+            statement(w, s)
+            return
+        accessed = name(s.args[0]) if s.op == "accum_at" else operand(s.args[0])
+        index = s.args[1]
+        if isinstance(s.args[0].type, ArrayT) and isinstance(index, Var):
+            safe = _checked_index(w, accessed, index, defs, fault, s.line or 0)
+            s = Stmt(s.var, s.op, [s.args[0], safe, *s.args[2:]], s.line)
         if s.op not in (ADD_INTO, "accum_at"):
             statement(w, s)
             return
-        array = name(s.args[0]) if s.op == "accum_at" else operand(s.args[0])
-        index, value = operand(s.args[1]), operand(s.args[2])
-        if target == "cuda" and not is_private(s.args[1], thread, defs):
-            w(f"cuda.atomic.add({array}, {index}, {value})")
+        where, value = operand(s.args[1]), operand(s.args[2])
+        if target == "cuda" and not is_private(index, thread, defs):
+            w(f"cuda.atomic.add({accessed}, {where}, {value})")
         else:
-            w(f"{array}[{index}] += {value}")
+            w(f"{accessed}[{where}] += {value}")
     return lower
+
+
+def _checked_index(w, array, index, defs, fault, line):
+    """A copy of the index, checked: out of range, the kernel records the line in `fault` and
+    accesses element 0 instead (the launcher raises rather than return what ran). The index
+    itself is left alone: it may be a loop's counter."""
+    d = defs.get(index)
+    parts = d.args if d is not None and d.op == "tuple" else [index]
+    safe = Var(index.id, index.type, "inrange")
+    tests = [f"not -{array}.shape[{k}] <= {operand(p)} < {array}.shape[{k}]"
+             for k, p in enumerate(parts)]
+    zero = "0" if d is None or d.op != "tuple" else "(" + "0, " * len(parts) + ")"
+    w(f"{name(safe)} = {operand(index)}")
+    w(f"if {' or '.join(tests)}:")
+    w(f"    {fault} = {line}")
+    w(f"    {name(safe)} = {zero}")
+    return safe
 
 
 def _slot_of(rev, arg):
