@@ -398,6 +398,14 @@ def test_tangents_must_match_the_arguments():
         zygopy.hessian(sine_recurrence, 3, 4)
 
 
+@pytest.mark.usefixtures("interpreted")
+def test_a_none_tangent_is_a_zero_one():
+    m, x, dx = np.ones((3, 4)), np.linspace(0.0, 1.0, 4), np.arange(4.0)
+    value, tangent = zygopy.jvp(corpus_forward.matvec_tanh, (m, x), (None, dx))
+    np.testing.assert_array_equal(
+        tangent, zygopy.jvp(corpus_forward.matvec_tanh, (m, x), (np.zeros((3, 4)), dx))[1])
+
+
 # ---- compiled by Numba (a handful: each costs a compilation) ------------------------------------
 
 def rosenbrock(x):

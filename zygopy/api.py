@@ -346,7 +346,8 @@ def _unit(like, j):
 
 def jvp(f, args, tangents, **kwargs):
     """(f(*args), the tangent of f's result): forward mode, the derivative of f along `tangents`,
-    one per argument in its structure (None, or anything, for ints and bools). The tangent has
+    one per argument in its structure (None for ints and bools, or for an argument that does not
+    vary). The tangent has
     the result's structure. Keyword arguments are passed to f and not differentiated."""
     call = bind(f, tuple(args), kwargs)
     c, sig = _compiled(call, "jvp")
@@ -366,7 +367,8 @@ def _tangent_leaves(call, sig, wrt, params, tangents):
     for p, t in zip(params, tangents, strict=True):
         mine = [i for i, owner in enumerate(sig.owners) if owner == p]
         if any(i in wrt for i in mine):
-            leaves = flatten(t)[1]
+            # None: the argument does not vary (a zero tangent)
+            leaves = [np.zeros_like(sig.leaves[i]) for i in mine] if t is None else flatten(t)[1]
             if len(leaves) != len(mine):
                 raise UnsupportedType(f"the tangent of argument {p - call.first} of {name!r} "
                                       "does not have the argument's structure",
