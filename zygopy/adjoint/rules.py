@@ -64,6 +64,10 @@ TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 def _pow(g, y, a, b):
     # d/da a**b = b * a**(b-1), which is 0 when b = 0 even at a = 0 (where a**(b-1) is infinite:
     # the base is replaced by 1 there, or 0 * inf would give nan); d/db = y * log(a), for a > 0
+    if type(b.v) in (int, float):  # a constant exponent, the common case: x**2 is 2 x
+        if b.v == 0:
+            return None, None
+        return (g if b.v == 1 else g * b.v * a if b.v == 2 else g * b.v * a ** (b.v - 1)), None
     safe_base = select(b == 0, 1.0, a)
     return g * b * safe_base ** (b - 1), select(a > 0.0, g * y * log(select(a > 0.0, a, 1.0)), 0.0)
 
