@@ -59,6 +59,9 @@ def test_pools():
     close(nn.MaxPool(2)(x), F.max_pool2d(nchw(x), 2).permute(0, 2, 3, 1))
     close(nn.MeanPool(2)(x), F.avg_pool2d(nchw(x), 2).permute(0, 2, 3, 1))
     close(nn.AdaptiveMeanPool(2)(x), F.adaptive_avg_pool2d(nchw(x), 2).permute(0, 2, 3, 1))
+    close(nn.GlobalMeanPool()(x), F.adaptive_avg_pool2d(nchw(x), 1).flatten(1))
+    # flatten: the same numbers as PyTorch's nn.Flatten of the NHWC array
+    close(nn.flatten(x), torch.nn.Flatten()(t(x)))
 
 
 def test_layernorm():
