@@ -89,10 +89,14 @@ class Conv:
     def __init__(self, kernel, channels, activation=identity, *, stride=1, padding=0,
                  dilation=1, rng=None, dtype=np.float32, init=glorot_uniform):
         (kh, kw), (cin, cout) = _pair(kernel), channels
-        self.weight = init(_rng(rng), (kh, kw, cin, cout), dtype)
+        self.weight = init(_rng(rng), self.kernel_shape(kh, kw, cin, cout), dtype)
         self.bias = np.zeros(cout, dtype)
         self.activation = activation
         self.stride, self.padding, self.dilation = stride, padding, dilation
+
+    @staticmethod
+    def kernel_shape(kh, kw, cin, cout):
+        return kh, kw, cin, cout
 
     def __call__(self, x):
         y = conv2d(x, self.weight, self.stride, self.padding, self.dilation)
@@ -160,16 +164,13 @@ def conv_transpose2d(x, w, stride, padding, dilation):
     return conv2d_grad_input(x, w, (n, oh, ow, cout), stride, padding, dilation)
 
 
-class ConvTranspose:
-    """A transposed 2-d convolution (upsampling by `stride`), kernel (kh, kw, out, in)."""
+class ConvTranspose(Conv):
+    """A transposed 2-d convolution (upsampling by `stride`), kernel (kh, kw, out, in); built
+    as Conv is."""
 
-    def __init__(self, kernel, channels, activation=identity, *, stride=1, padding=0,
-                 dilation=1, rng=None, dtype=np.float32, init=glorot_uniform):
-        (kh, kw), (cin, cout) = _pair(kernel), channels
-        self.weight = init(_rng(rng), (kh, kw, cout, cin), dtype)
-        self.bias = np.zeros(cout, dtype)
-        self.activation = activation
-        self.stride, self.padding, self.dilation = stride, padding, dilation
+    @staticmethod
+    def kernel_shape(kh, kw, cin, cout):
+        return kh, kw, cout, cin
 
     def __call__(self, x):
         y = conv_transpose2d(x, self.weight, self.stride, self.padding, self.dilation)
