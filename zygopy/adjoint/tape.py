@@ -6,25 +6,14 @@ from collections import Counter
 
 import numpy as np
 
-from ..ir.cfg import dominators, natural_loop
+from ..ir.cfg import natural_loops
 from ..ir.ir import Function
 from ..ir.types import ArrayT
 
 
-def loops(fn: Function) -> dict:
-    """Header id -> the blocks of the loops it heads (their natural loops' union)."""
-    dom = dominators(fn)
-    found = {}
-    for b in fn.blocks:
-        for h in b.successors():
-            if h in dom.get(b.id, ()):  # a back edge
-                found.setdefault(h, set()).update(natural_loop(fn, h, b.id))
-    return found
-
-
 def tape_per_trip(forward: Function) -> list:
     """One line per loop whose trips record values: where it is and what one trip records."""
-    bodies = loops(forward)
+    bodies = natural_loops(forward)
     pushed = {h: Counter() for h in bodies}
     for b in forward.blocks:
         around = [h for h, body in bodies.items() if b.id in body]

@@ -111,3 +111,14 @@ def natural_loop(fn: Function, header: int, latch: int) -> set:
                 body.add(p)
                 todo.append(p)
     return body
+
+
+def natural_loops(fn: Function) -> dict:
+    """Header id -> the blocks of the loops it heads (the union of their natural loops)."""
+    dom = dominators(fn)
+    found = {}
+    for b in fn.blocks:
+        for h in b.successors():
+            if h in dom.get(b.id, ()):  # a back edge
+                found.setdefault(h, set()).update(natural_loop(fn, h, b.id))
+    return found
