@@ -24,9 +24,11 @@ def _geometry(x_shape, kh, kw, stride, padding, dilation):
 
 
 @njit(**JIT)
-def _im2col(x, kh, kw, oh, ow, stride, padding, dilation):
-    n, h, w, c = x.shape
-    cols = np.zeros((n * oh * ow, kh * kw * c), x.dtype)
+def _patches(image, cols, kh, kw, oh, ow, stride, padding, dilation, gather):
+    """Each output position's patch of `image` (NHWC) against its row of `cols` (a column per
+    kernel tap and channel; taps in the padding are skipped): gather copies the patch into the
+    row (im2col), otherwise the row is added back onto the patch (col2im)."""
+    n, h, w, c = image.shape
     for b in range(n):
         for oy in range(oh):
             for ox in range(ow):
@@ -41,7 +43,16 @@ def _im2col(x, kh, kw, oh, ow, stride, padding, dilation):
                             continue
                         base = (i * kw + j) * c
                         for ch in range(c):
-                            cols[row, base + ch] = x[b, y, xx, ch]
+                            if gather:
+                                cols[row, base + ch] = image[b, y, xx, ch]
+                            else:
+                                image[b, y, xx, ch] += cols[row, base + ch]
+
+
+@njit(**JIT)
+def _im2col(x, kh, kw, oh, ow, stride, padding, dilation):
+    cols = np.zeros((x.shape[0] * oh * ow, kh * kw * x.shape[3]), x.dtype)
+    _patches(x, cols, kh, kw, oh, ow, stride, padding, dilation, True)
     return cols
 
 
@@ -73,21 +84,7 @@ def zy_conv2d_grad_input(g, w, x_shape, stride, padding, dilation):
     wmat = np.ascontiguousarray(w).reshape(kh * kw * c, out).astype(g.dtype)
     dcols = np.ascontiguousarray(g).reshape(-1, out) @ wmat.T
     gx = np.zeros((n, h, wd, c), g.dtype)
-    for b in range(n):
-        for oy in range(oh):
-            for ox in range(ow):
-                row = (b * oh + oy) * ow + ox
-                for i in range(kh):
-                    y = oy * stride + i * dilation - padding
-                    if y < 0 or y >= h:
-                        continue
-                    for j in range(kw):
-                        xx = ox * stride + j * dilation - padding
-                        if xx < 0 or xx >= wd:
-                            continue
-                        base = (i * kw + j) * c
-                        for ch in range(c):
-                            gx[b, y, xx, ch] += dcols[row, base + ch]
+    _patches(gx, dcols, kh, kw, oh, ow, stride, padding, dilation, False)
     return gx
 
 
