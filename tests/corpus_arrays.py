@@ -287,6 +287,16 @@ def red_std_at_zero(a, c):
     return np.std(c) + np.sum(c.std(axis=0, keepdims=True) * a[0]) + np.sum(a.std(axis=1))
 
 
+# equal elements whose mean rounds: NumPy's std of seven 0.7s is 1.1e-16, not 0, yet this is the
+# same kink (x scales elements that stay equal; central differences are 0), not a gradient of
+# O(1) from centred / std, both of rounding noise
+@case(F(0.7, 0.7), evaluator=True)
+def red_std_rounding_noise(x):
+    c = np.ones((7, 2)) * x
+    return (np.std(c[:, 0]) * 3.0 + np.sum(c.std(axis=0, ddof=1))
+            + np.sum(c.std(axis=0, keepdims=True) * x))
+
+
 # argmax/argmin: integer results used as indices and as values; distinct values, no ties
 @case(Distinct((3, 4)), evaluator=True)
 def red_argmax_argmin(a):

@@ -22,7 +22,7 @@ from .rules import RULES, Linear, Rule, Sym, _prim, _zero, select
     _prim, ["spread", "transpose", "reshape", "matmul", "outer", "getattr", "getindex", "eq",
             "sum", "mean", "prod_others", "sum_to", "ravel", "solve", "inv", "cholesky_grad",
             "astype"])
-cumsum_reverse = _prim("cumsum_reverse")
+cumsum_reverse, amax, abs_ = map(_prim, ["cumsum_reverse", "amax", "abs"])
 
 
 @dataclass
@@ -86,13 +86,20 @@ def _var(g, y, a, axis, ddof, keepdims):
     return _spread(g, a, axis, keepdims) * centred * scale, None, None, None
 
 
+def _std_or_inf(y, a, axis, keepdims):
+    """y, the std of a, or inf where a's elements are equal up to rounding (std 0, a kink): the
+    gradient there is 0, a subgradient. Equal elements need not give a std of exactly 0: their mean
+    rounds, and a std of a few ulps of their size is noise whose gradient centred / std would be
+    O(1) and wrong. The tolerance grows with the count, as the mean's rounding error may."""
+    size = amax(abs_(a), axis, keepdims)
+    noise = eq(size + y / (4.0 * _count(a, axis)), size)
+    return select(noise, np.inf, y)
+
+
 def _std(g, y, a, axis, ddof, keepdims):
-    # where the elements are all equal (std 0, a kink) the centred values are 0: the gradient
-    # is 0 there, a subgradient, rather than 0 / 0
     centred = a - mean(a, axis, True)
-    safe = select(y == 0.0, 1.0, y)
-    return (_spread(g / safe, a, axis, keepdims) * centred / (_count(a, axis) - ddof),
-            None, None, None)
+    return (_spread(g / _std_or_inf(y, a, axis, keepdims), a, axis, keepdims) * centred
+            / (_count(a, axis) - ddof), None, None, None)
 
 
 def _scan_back(g, a, axis):
@@ -262,8 +269,8 @@ def _var_tangent(ds, y, a, axis, ddof, keepdims):
 
 def _std_tangent(ds, y, a, axis, ddof, keepdims):
     centred = a - mean(a, axis, True)
-    safe = select(y == 0.0, 1.0, y)
-    return sum_(centred * ds[0], axis, keepdims) / ((_count(a, axis) - ddof) * safe)
+    return (sum_(centred * ds[0], axis, keepdims)
+            / ((_count(a, axis) - ddof) * _std_or_inf(y, a, axis, keepdims)))
 
 
 def _cumprod_tangent(ds, y, a, axis):
