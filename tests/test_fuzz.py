@@ -80,7 +80,8 @@ def test_evaluator_path_matches_finite_differences(batch):
                       "scatter += into an element", "slice write", "in-place array +=",
                       "array alias (b = a)", "recurrence (write reads the same array)",
                       "for over an array", "for over enumerate(array)", "np.sum", "np.where", "@",
-                      "index-array read", "index-array write", "mask read", "mask write"):
+                      "index-array read", "index-array write", "mask read", "mask write",
+                      "keepdims=", "axis=", "np.cumprod", ".append()"):
         assert s.constructs[construct] > 0, construct
 
 
