@@ -243,11 +243,21 @@ def test_hvp_matches_finite_differences_of_the_gradient_and_is_symmetric(fn, arg
     assert abs(np.sum(u * hv) - np.sum(v * hu)) <= 1e-10 * max(scale, 1.0)
 
 
-SMALL = [p for p in SCALAR_VALUED if np.size(p.values[1][0]) <= 6 and not p.marks]
+def _size(p):
+    return np.size(p.values[1][0])
+
+
+# full Hessians: every case of 2 to 12 variables, and every fourth of one variable
+HESSIANS = [p for p in SCALAR_VALUED if not p.marks and 2 <= _size(p) <= 12]
+HESSIANS += [p for p in SCALAR_VALUED if not p.marks and _size(p) == 1][::4]
+
+
+def test_the_hessian_corpus_is_large():
+    assert sum(_size(p) > 1 for p in HESSIANS) >= 30
 
 
 @pytest.mark.usefixtures("interpreted")
-@pytest.mark.parametrize("fn,args", SMALL[::3])
+@pytest.mark.parametrize("fn,args", HESSIANS)
 def test_hessian_matches_finite_differences_and_is_symmetric(fn, args):
     x, rest = args[0], args[1:]
     hess = zygopy.hessian(fn, x, *rest)
