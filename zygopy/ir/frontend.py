@@ -1349,6 +1349,8 @@ class Frontend:
         obj = callee.obj
         if isinstance(getattr(obj, "__self__", None), str) and obj.__name__ in STRING_TESTS:
             return self.key_test(obj, node)
+        if obj is _api().gradient:
+            return self.nested_gradient(node)
         if isinstance(obj, CustomRule):
             if node.keywords:
                 raise self.error(f"keyword arguments to the custom rule {obj.__name__!r} are not "
@@ -1406,6 +1408,20 @@ class Frontend:
                          hint="zygopy compiles math/NumPy functions it has rules for and plain "
                          "Python functions")
 
+    def nested_gradient(self, node):
+        """zygopy.gradient(g, *args) in compiled code: g's gradient, by forward mode, inlined once
+        types are known (adjoint/nested.py)."""
+        if node.keywords or not node.args:
+            raise self.error("zygopy.gradient inside a compiled function takes the function and "
+                             "its arguments only", node, hint="pass every argument positionally")
+        g = self.expr(node.args[0])
+        if not (isinstance(g, Static) and isinstance(g.obj, types.FunctionType)):
+            raise self.error("zygopy.gradient inside a compiled function differentiates a plain "
+                             "Python function, named where it is called", node,
+                             hint="define the function with def at module level")
+        args = [self.value(a) for a in node.args[1:]]
+        self.at(node)
+        return self.emit("nested_gradient", g.obj, *args)
 
     # ---- reductions of iterables and list comprehensions (comprehensions.py) ----------------
     def expr_ListComp(self, node):
@@ -1628,6 +1644,11 @@ def _child_value(node, value, i):
     if node.kind == "dict":
         return value[node.keys[i]]
     return value[i] if node.is_sequence else getattr(value, node.keys[i])
+
+
+def _api():
+    from .. import api  # zygopy.api builds on this module
+    return api
 
 
 def to_ir(pyfn, structures=None, capture=True) -> Function:

@@ -326,6 +326,17 @@ declare("custom_grad", lambda rule, g, y, *xs: rule.backward(g, y, *xs), _custom
 declare("stop_gradient", lambda x: x, lambda ts, args: ts[0])
 
 
+# zygopy.gradient(g, *args) called in compiled code; the function g is the first operand
+def _nested_gradient(g, *args):
+    from ..api import gradient
+    return gradient(g, *args)
+
+
+declare("nested_gradient", _nested_gradient,
+        lambda ts, args: TupleT(tuple(t if getattr(t, "is_float", False) else NONE
+                                     for t in ts[1:])), lowered=True)
+
+
 @dataclass(frozen=True)
 class Raise:
     """`raise cls(...)` in the user's code; the statement's other operands are the values its

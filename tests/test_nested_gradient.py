@@ -1,0 +1,136 @@
+"""zygopy.gradient called inside a function that is itself differentiated (or run by jvp, hvp):
+the inner gradient is inlined forward mode (adjoint/nested.py). Every result is checked against
+float64 central differences of the plain functions, which call zygopy.gradient from Python."""
+import math
+
+import numpy as np
+import pytest
+
+import zygopy
+
+from .test_array_gradients import finite_difference
+
+SCALE = 1.0
+
+
+def energy(x, y):
+    return x * x * y + math.sin(x * y) * SCALE
+
+
+def penalty(x, y):
+    gx, gy = zygopy.gradient(energy, x, y)
+    return gx * gx + gy * gy + x
+
+
+def field(w, x):
+    s = 0.0
+    for i in range(len(w)):
+        s = s + math.tanh(w[i] * x[i]) * w[i]
+    return s
+
+
+def gradient_norm(w, x):
+    gw, gx = zygopy.gradient(field, w, x)
+    return np.sum(gw * gw) + np.sum(gx) * 0.5
+
+
+def bilinear(a, m, n):
+    s = 0.0
+    for _ in range(n):  # an int argument: no gradient (None), a trip count
+        s = s + np.sum(np.tanh(a @ m) * a)
+    return s
+
+
+def matrix_penalty(a, m):
+    ga, gm, _ = zygopy.gradient(bilinear, a, m, 2)  # None for the int
+    return np.sum(ga * ga) + np.sum(np.sin(gm))
+
+
+@pytest.fixture(params=["compiled", "interpreted"])
+def route(request, monkeypatch):
+    if request.param == "interpreted":
+        monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")
+    return request.param
+
+
+def assert_gradient_matches(f, args, rtol=1e-6, atol=1e-8):
+    grads = zygopy.gradient(f, *args)
+    for i, g in enumerate(grads):
+        np.testing.assert_allclose(g, finite_difference(f, args, i), rtol=rtol, atol=atol)
+
+
+def test_gradient_of_a_gradient_norm_of_numbers(route):
+    assert_gradient_matches(penalty, (0.7, 1.3))
+    assert_gradient_matches(penalty, (-1.1, 0.4))
+
+
+def test_gradient_of_a_gradient_norm_of_arrays(route):
+    rng = np.random.default_rng(3)
+    assert_gradient_matches(gradient_norm, (rng.standard_normal(5), rng.standard_normal(5)))
+
+
+def test_gradient_through_a_matrix_gradient_with_an_int_argument(route):
+    rng = np.random.default_rng(4)
+    a, m = rng.standard_normal((3, 4)) * 0.5, rng.standard_normal((4, 4)) * 0.5
+    assert_gradient_matches(matrix_penalty, (a, m))
+
+
+def test_the_inner_gradient_is_the_plain_gradient(route):
+    rng = np.random.default_rng(5)
+    w, x = rng.standard_normal(4), rng.standard_normal(4)
+    expected = zygopy.gradient(field, w, x)
+
+    def inner(w, x):
+        return zygopy.gradient(field, w, x)[0]
+    value = zygopy.jvp(inner, (w, x), (np.zeros(4), np.zeros(4)))[0]
+    np.testing.assert_allclose(value, expected[0], rtol=1e-12)
+
+
+def test_hvp_of_a_function_with_a_gradient_inside(route):
+    v = 0.3
+    along = zygopy.hvp(penalty, 0.7, v, 1.3)
+
+    def gradient_at(x):
+        return zygopy.gradient(penalty, x, 1.3)[0]
+    h = 1e-5
+    np.testing.assert_allclose(along, v * (gradient_at(0.7 + h) - gradient_at(0.7 - h)) / (2 * h),
+                               rtol=1e-6)
+
+
+def test_a_global_read_by_the_inner_function_is_read_at_each_call(monkeypatch):
+    assert_gradient_matches(penalty, (0.7, 1.3))
+    monkeypatch.setitem(globals(), "SCALE", 10.0)
+    assert_gradient_matches(penalty, (0.7, 1.3))
+
+
+def returns_a_vector(x):
+    return np.sin(x)
+
+
+def _keywords(x):
+    return zygopy.gradient(energy, x, 2.0, wrt=0)[0]
+
+
+def _local_lambda(x):
+    g = lambda u: u * u  # noqa: E731
+    return zygopy.gradient(g, x)[0]
+
+
+def _array_valued(x):
+    return np.sum(zygopy.gradient(returns_a_vector, x)[0])
+
+
+def _structure(x):
+    return zygopy.gradient(field, (x, x), x)[0]
+
+
+@pytest.mark.parametrize("f,error,match", [
+    (_keywords, zygopy.UnsupportedSyntax, "arguments only"),
+    (_local_lambda, zygopy.UnsupportedSyntax, "plain Python function"),
+    (_array_valued, zygopy.UnsupportedType, "returning a float"),
+    (_structure, zygopy.UnsupportedType, "numbers and float arrays"),
+])
+def test_what_a_gradient_inside_refuses(f, error, match):
+    with pytest.raises(error, match=match) as e:
+        zygopy.gradient(f, np.ones(3) * 0.5)
+    assert e.value.filename == __file__
