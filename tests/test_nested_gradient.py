@@ -1,5 +1,5 @@
 """zygopy.gradient called inside a function that is itself differentiated (or run by jvp, hvp):
-the inner gradient is inlined forward mode (adjoint/nested.py). Every result is checked against
+the inner gradient is inlined forward mode (adjoint/sweeps.py). Every result is checked against
 float64 central differences of the plain functions, which call zygopy.gradient from Python."""
 import math
 

@@ -50,6 +50,8 @@ _CACHE: dict = {}
 # time; a thread wanting what another is building waits for it. Numba compiles later, on the
 # first call, under its own lock.
 _BUILDING = threading.RLock()
+# (function, signature, wrt) whose result jacobian found to be an array (no gradient to compile)
+_ARRAY_VALUED: set = set()
 
 
 def compiled(f, args, wrt=None, kwargs=None) -> CompiledGradient:
@@ -102,7 +104,8 @@ def _vector_jacobian_product(f, types, wrt, structures, unit_dims):
 
 # what each mode compiles (the class is looked up at each build: tests replace it)
 _BUILD = {"gradient": lambda *a: CompiledGradient(*a), "jvp": CompiledTangent,
-          "hvp": _hessian_vector_product, "vjp": _vector_jacobian_product}
+          "hvp": _hessian_vector_product, "vjp": _vector_jacobian_product,
+          "columns": lambda *a: CompiledTangent(*a, columns=True)}
 
 
 def _variant(key):
@@ -279,17 +282,22 @@ def pullback(f, *args, wrt=None, **kwargs):
 def jacobian(f, *args, wrt=None, **kwargs):
     """Per differentiated argument, the derivatives of f's result: for a tuple of m scalars (or a
     scalar, m = 1) an array of shape (m, *argument shape), one pullback per result; for an array
-    result of shape S, an array of shape S + argument shape, by forward mode (a jvp per input
-    element) when the differentiated inputs have fewer elements than the result, else by reverse
-    mode (a vector-Jacobian product per result element). Each is one call of compiled code, in
-    a Python loop."""
+    result of shape S, an array of shape S + argument shape, by forward mode (a tangent sweep per
+    input element, all in one call of compiled code) when the differentiated inputs have fewer
+    elements than the result, else by reverse mode (a vector-Jacobian product per result element,
+    each a call of compiled code, in a Python loop)."""
     call = bind(f, args, kwargs, wrt)
-    try:
-        c, sig = _compiled(call)
-    except NotScalar:
+    key = (call.fn, signature(call.fn, call.values).key, call.wrt)
+    if key not in _ARRAY_VALUED:
+        try:
+            c, sig = _compiled(call)
+        except NotScalar:
+            _ARRAY_VALUED.add(key)
+    if key in _ARRAY_VALUED:
         t, sig = _compiled(call, "jvp")
         if not isinstance(_return_type(t), ArrayT):
-            raise
+            _ARRAY_VALUED.discard(key)
+            _compiled(call)  # raises the reverse mode's error
         return _array_jacobian(call, t, sig)
     rt = _return_type(c)
     m = len(rt.elts) if isinstance(rt, TupleT) else 1
@@ -311,14 +319,12 @@ def _array_jacobian(call, t, sig):
     seeds = [np.zeros_like(leaves[i], dtype=_float_dtype(leaves[i])) for i in t.wrt]
     y = np.asarray(t(sig.arguments, seeds)[0])
     per_leaf = [None] * len(leaves)
-    if sum(np.size(s) for s in seeds) <= y.size:  # one column per input element
-        for k, i in enumerate(t.wrt):
-            cols = []
-            for j in range(np.size(seeds[k])):
-                basis = [np.zeros_like(s) for s in seeds]
-                basis[k] = _unit(seeds[k], j)
-                cols.append(np.asarray(t(sig.arguments, basis)[1]))
-            per_leaf[i] = np.stack(cols, axis=-1).reshape(y.shape + np.shape(leaves[i]))
+    if sum(np.size(s) for s in seeds) <= y.size:  # one column per input element, in one call
+        columns, sig = _compiled(call, "columns")
+        for i, d in zip(columns.wrt, columns(sig.arguments, [])[1:], strict=True):
+            d = np.asarray(d)  # rows of flattened tangents, for an array leaf
+            per_leaf[i] = (d.T if isinstance(leaves[i], np.ndarray) else d).reshape(
+                y.shape + np.shape(leaves[i]))
     else:  # one row per result element
         c, sig = _compiled(call, "vjp")
         rows = [tiered.value_and_gradient(
@@ -347,9 +353,13 @@ def _unit(like, j):
 def jvp(f, args, tangents, **kwargs):
     """(f(*args), the tangent of f's result): forward mode, the derivative of f along `tangents`,
     one per argument in its structure (None for ints and bools, or for an argument that does not
-    vary). The tangent has
-    the result's structure. Keyword arguments are passed to f and not differentiated."""
-    call = bind(f, tuple(args), kwargs)
+    vary). The tangent has the result's structure. Keyword arguments are passed to f and not
+    differentiated."""
+    tangents = tuple(tangents)
+    # arguments whose tangent is None do not vary: the code computes no tangent for them
+    varied = tuple(i for i, t in enumerate(tangents) if t is not None)
+    call = bind(f, tuple(args), kwargs, wrt=varied if varied and len(tangents) == len(args)
+                else None)
     c, sig = _compiled(call, "jvp")
     return c(sig.arguments, _tangent_leaves(call, sig, c.wrt, call.shown, tangents))
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..adjoint.mutation import written_arguments
 from ..adjoint.reverse import adjoint
+from ..adjoint.sweeps import jacobian_columns
 from ..adjoint.tangent import leaf_count, tangent, tangent_arguments
 from ..errors import RaisedInCompiledCode, ZygopyError
 from ..ir.captured import current_values
@@ -223,14 +224,17 @@ class CompiledGradient(CompiledUnit):
 class CompiledTangent(CompiledUnit):
     """The forward mode of a function for argument types: its tangent IR (adjoint/tangent.py),
     compiled as a primal is. It takes the leaves, one tangent per leaf of `wrt`, then the values
-    of the hidden arguments, and returns (value, tangent)."""
+    of the hidden arguments, and returns (value, tangent). With `columns`, it takes no tangents
+    and returns the value and every column of the Jacobian (adjoint/sweeps.py)."""
 
-    def __init__(self, pyfn, arg_types, wrt, structures=None, unit_dims=None):
+    def __init__(self, pyfn, arg_types, wrt, structures=None, unit_dims=None, columns=False):
         self.primal_ir = compile_ir(pyfn, arg_types, structures)
         self.captured = self.primal_ir.captured
         self.written = written_arguments(self.primal_ir)
         self.wrt = tangent_arguments(self.primal_ir, wrt)
         self.tangent_ir = tangent(compile_ir(pyfn, arg_types, structures), wrt, unit_dims)
+        if columns:
+            self.tangent_ir = jacobian_columns(self.tangent_ir, wrt)
         name = pyfn.__name__ if pyfn.__name__.isidentifier() else "lambda"
         self.source = "\n\n".join([rule_sources(self.tangent_ir),
                                     primal_source(self.tangent_ir, f"{name}_jvp")])

@@ -1410,7 +1410,7 @@ class Frontend:
 
     def nested_gradient(self, node):
         """zygopy.gradient(g, *args) in compiled code: g's gradient, by forward mode, inlined once
-        types are known (adjoint/nested.py)."""
+        types are known (adjoint/sweeps.py)."""
         if node.keywords or not node.args:
             raise self.error("zygopy.gradient inside a compiled function takes the function and "
                              "its arguments only", node, hint="pass every argument positionally")

@@ -225,7 +225,7 @@ def slogdet(emit, a):
 
 
 def nested_gradient(emit, g, *args):
-    """Done before this pass, by adjoint/nested.py (compile_ir runs it): it inlines whole
+    """Done before this pass, by adjoint/sweeps.py (compile_ir runs it): it inlines whole
     functions (a tangent of g per input element), more than a rewrite of one statement."""
     return None
 
