@@ -575,3 +575,32 @@ def test_registered_rule_is_the_one_used(monkeypatch):
     monkeypatch.delitem(rules.RULES, "sin")
     zygopy.register_rule("sin")(lambda g, y, x: (g * 10.0,))
     assert zygopy.gradient(uses_sin_for_custom, 0.4)[0] == pytest.approx(11.0, rel=1e-15)
+
+
+# ---- the fast path of repeated calls with plain arguments (api._FAST) -------------------------
+
+def mixed(x, n, flag):
+    return np.sum(x * x) * n + (1.0 if flag else 2.0) * np.sum(x)
+
+
+def test_repeated_calls_that_change_argument_kinds_get_their_own_code():
+    """Each call is checked against its analytic gradient, alternating kinds a fast path keyed
+    on too little would confuse: int and bool, ranks, unit dimensions, dtypes, wrt."""
+    calls = [(np.array([0.5, 1.5]), 3, True), (np.array([0.5, 1.5]), True, True),
+             (np.array([[0.5], [2.0]]), 2, False), (np.array([[0.5, 2.0]]), 2, False),
+             (np.array([0.5, 1.5], np.float32), 3, False), (np.array([0.5]), 3, True)]
+    for _ in range(2):  # the second round takes the fast path
+        for x, n, flag in calls:
+            expected = 2 * np.asarray(x) * n + (1.0 if flag else 2.0)
+            gx, gn, gflag = zygopy.gradient(mixed, x, n, flag)
+            np.testing.assert_allclose(gx, expected, rtol=1e-6)
+            assert gx.shape == x.shape and gx.dtype == x.dtype and gn is None and gflag is None
+            np.testing.assert_allclose(zygopy.grad(mixed)(x, n, flag), expected, rtol=1e-6)
+
+
+def test_a_replaced_rule_reaches_the_fast_path(monkeypatch):
+    for _ in range(2):
+        assert zygopy.gradient(poly, 2.0, 3.0)[0] == 12.0
+    monkeypatch.setattr(rules, "_version", rules._version + 1)
+    monkeypatch.setitem(rules.RULES, "mul", lambda g, y, a, b: (g * b * 2.0, g * a * 2.0))
+    assert zygopy.gradient(poly, 2.0, 3.0)[0] == 48.0  # 2y into x * x, doubled on each operand: 8xy

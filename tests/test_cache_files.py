@@ -123,6 +123,7 @@ def test_cache_that_cannot_be_rebuilt_is_a_zygopy_error(tmp_path, monkeypatch):
     # cache; and make deleting the damaged files do nothing, as in a read-only cache
     module = zygopy.api.compiled(f, (0.3, 7))._fused.py_func.__module__
     monkeypatch.setattr(zygopy.api, "_CACHE", {})
+    monkeypatch.setattr(zygopy.api, "_FAST", {})
     monkeypatch.delitem(sys.modules, module)
     monkeypatch.setattr(zygopy.backend.compiled, "discard_numba_cache", lambda dispatcher: None)
     for index in (tmp_path / "cache" / "__pycache__").glob(f"{module}.*.nbi"):

@@ -41,7 +41,7 @@ from .ir.compile import compile_ir
 from .ir.frontend import function_ast
 from .ir.types import ArrayT, TupleT, is_float, typeof
 from .signature import location, signature
-from .trees import flatten
+from .trees import LEAF, flatten
 
 # (f, signature key, wrt, rules version) -> the compiled variants met so far: more than one when a
 # value f captures (ir/captured.py) changed in a way its code depends on, such as a global int
@@ -239,6 +239,16 @@ def _per_parameter(c, sig, call, leaf_results):
 
 
 def withgradient(f, *args, wrt=None, **kwargs):
+    key = None if kwargs else _plain_key(f, args, wrt)
+    fast = _FAST.get(key)
+    if fast is not None:
+        captured = fast.captured_values()
+        if captured is not None:
+            value, grads = tiered.value_and_gradient(fast, [*args, *captured])
+            out = [None] * len(args)
+            for i, g in zip(fast.adjoint.wrt, grads, strict=True):
+                out[i] = g
+            return value, tuple(out)
     call = bind(f, args, kwargs, wrt)
     c, sig = _compiled(call)
     rt = _return_type(c)
@@ -248,7 +258,39 @@ def withgradient(f, *args, wrt=None, **kwargs):
                         hint="use jacobian for a tuple of results; an integer result has no "
                         "gradient")
     value, grads = tiered.value_and_gradient(c, sig.arguments)
+    if key is not None and all(n == LEAF for n in sig.nodes) and len(args) == len(call.names) \
+            and not call.first:
+        _FAST[key] = c
     return value, _per_parameter(c, sig, call, grads)
+
+
+# The gradient of a function of plain arguments (numbers and arrays, every parameter given
+# positionally, wrt by position if at all) skips binding, flattening and the signature: after a
+# first call, its compiled code is found from the arguments' kinds alone (what the signature
+# would specialise on).
+_FAST: dict = {}
+
+
+def _plain_key(f, args, wrt):
+    """(f, the kind of each argument, wrt, the rules' version), or None where an argument is not
+    a finite float, an int, a bool or an array, or wrt names a parameter (those take the full
+    path, which checks them)."""
+    if not (wrt is None or type(wrt) is int or type(wrt) is tuple
+            and all(type(w) is int for w in wrt)):
+        return None
+    kinds = []
+    for a in args:
+        t = type(a)
+        if t is float:
+            if not math.isfinite(a):
+                return None
+        elif t is np.ndarray:
+            shape = a.shape
+            t = (a.dtype, len(shape), tuple(d == 1 for d in shape) if 1 in shape else None)
+        elif t is not int and t is not bool:
+            return None
+        kinds.append(t)
+    return f, tuple(kinds), wrt, rules_version()
 
 
 def gradient(f, *args, wrt=None, **kwargs):

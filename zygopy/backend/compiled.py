@@ -47,6 +47,7 @@ class CompiledUnit:
     def _start(self):
         self._module = None
         self._importing = threading.Lock()
+        self._entries = {}
 
     def captured_values(self):
         """The values to pass now for the function's hidden arguments, or None when a value it
@@ -57,11 +58,14 @@ class CompiledUnit:
         """The generated module's function `<name>_<suffix>`. The module (and with it Numba) is
         imported on first use: building the IR and the source needs neither, and the evaluator
         can run the gradient meanwhile (tiered.py)."""
-        if self._module is None:
-            with self._importing:
-                if self._module is None:
-                    self._module = load_module(self.source)
-        return getattr(self._module, f"{self.where[2]}_{suffix}")
+        entry = self._entries.get(suffix)
+        if entry is None:
+            if self._module is None:
+                with self._importing:
+                    if self._module is None:
+                        self._module = load_module(self.source)
+            entry = self._entries[suffix] = getattr(self._module, f"{self.where[2]}_{suffix}")
+        return entry
 
     def own(self, args):
         """The arguments, with private copies of the arrays the function writes into."""
@@ -182,6 +186,9 @@ class CompiledGradient(CompiledUnit):
         return [np.empty(n, dtype=d) for n, d in zip(sizes, self.dtypes, strict=True)]
 
     def value_and_gradient(self, args, dy=1.0):
+        if not self.dtypes:  # no stacks that could overflow: one run
+            value, grads, _ = self._run(self._fused, args, *self.own(args), dy)
+            return value, grads
         (value, grads, _), _ = self._recorded(self._fused, 2, args, dy)
         return value, grads
 

@@ -49,7 +49,10 @@ def value_and_gradient(compiled, args, dy=1.0):
         with np.errstate(all="ignore"):
             value, grads = evaluate_gradient(compiled.adjoint, args, dy)
         return _like_compiled(compiled, args, value, grads)
-    if compiled in _ready or not enabled():
+    if compiled in _ready:
+        return compiled.value_and_gradient(args, dy)
+    if not enabled():
+        _ready.add(compiled)  # compiled code from the first call on, as it would be in the end
         return compiled.value_and_gradient(args, dy)
     job = _jobs.get(compiled)
     if job is None and in_disk_cache(compiled.source):  # loading takes a moment: start it now
