@@ -11,7 +11,8 @@ Hessian of a 100-parameter function against JAX's `hessian` (checked and timed i
     python benchmarks/forward_mode.py            # best of 3..7 calls each
     python benchmarks/forward_mode.py --quick    # fewer repeats
 
-Prints a Markdown table. The issue's targets: jvp <= 1.5x the primal, hvp <= 4x the gradient.
+Prints Markdown tables and replaces the forward_mode section of benchmarks/RESULTS.md.
+Targets: jvp <= 1.5x the primal, hvp <= 4x the gradient.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fmt_time, measure, ratio  # noqa: E402
+from common import fmt_time, measure, ratio, run_info, write_section  # noqa: E402
 
 import zygopy  # noqa: E402
 from zygopy.api import _compiled, bind  # noqa: E402
@@ -88,16 +89,23 @@ def hessian_row(quick):
 def main():
     quick = "--quick" in sys.argv
     rng = np.random.default_rng(1)
-    print("| function | primal | jvp (vs primal) | gradient | hvp (vs gradient) |")
-    print("|---|---|---|---|---|")
-    print(second_order_row("loop, n = 10^6", loop, 0.7, (10 ** 6,), 1.0, quick))
-    print(second_order_row("mixture, 10^5 points", mixture, np.array([-1.0, 0.2, 1.5]),
-                           (rng.standard_normal(10 ** 5), np.array([0.2, 0.3, 0.5])),
-                           np.array([1.0, 0.5, -0.3]), quick))
-    print()
-    print("| | zygopy | JAX (jit) | largest difference (relative) |")
-    print("|---|---|---|---|")
-    print(hessian_row(quick))
+    lines = [
+        "## forward_mode: jvp against the primal, hvp against the gradient, a Hessian against "
+        "JAX's", "",
+        *run_info("forward_mode.py", quick, ["numpy", "numba", "jax"]),
+        "- times: best of several calls after a warm-up call, all in this one run; the primal is "
+        "zygopy's own compiled primal; jvp seeds the first argument only (the others get None).",
+        "", "| function | primal | jvp (vs primal) | gradient | hvp (vs gradient) |",
+        "|---|---|---|---|---|",
+        second_order_row("loop, n = 10^6", loop, 0.7, (10 ** 6,), 1.0, quick),
+        second_order_row("mixture, 10^5 points", mixture, np.array([-1.0, 0.2, 1.5]),
+                         (rng.standard_normal(10 ** 5), np.array([0.2, 0.3, 0.5])),
+                         np.array([1.0, 0.5, -0.3]), quick),
+        "", "| | zygopy | JAX (jit) | largest difference (relative) |", "|---|---|---|---|",
+        hessian_row(quick)]
+    body = "\n".join(lines)
+    print(body)
+    write_section("forward_mode", body)
 
 
 if __name__ == "__main__":
