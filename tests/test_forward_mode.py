@@ -26,6 +26,7 @@ import pytest
 
 import zygopy
 from zygopy.api import _compiled, bind
+from zygopy.nn import maxpool2d
 
 from . import corpus_arrays, corpus_forward, corpus_grad
 from .corpus_grad import Bool, Float, Int
@@ -466,3 +467,26 @@ def test_compiled_jacobian(name, monkeypatch):
             assert a is None
         else:
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+# ---- max pooling: a gather in forward mode, and second order through it ---------------------
+
+def pooled(x, w):
+    return np.sum(np.tanh(maxpool2d(x * w, 2)) ** 2)
+
+
+@pytest.mark.parametrize("route", ["interpreted", "compiled"])
+def test_max_pooling_in_forward_mode_and_second_order(route, monkeypatch):
+    if route == "interpreted":
+        monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")
+    rng = rng_for("pooled")
+    # distinct values, far enough apart that the steps below leave each tile's maximum in place
+    x = rng.permutation(np.arange(2 * 4 * 5 * 2)).reshape(2, 4, 5, 2) * 0.05 - 1.0
+    w = 0.8
+    dx = rng.standard_normal(x.shape)
+    _, tangent = zygopy.jvp(pooled, (x, w), (dx, 0.5))
+    expected = stable_difference(lambda s: pooled(x + s * dx, w + s * 0.5), 1e-6)
+    np.testing.assert_allclose(tangent, expected, rtol=RTOL, atol=ATOL)
+    along = zygopy.hvp(pooled, x, dx, w)
+    expected = stable_difference(gradient_along(pooled, x, (w,), dx), H_HVP)
+    np.testing.assert_allclose(along, expected, rtol=RTOL, atol=ATOL)

@@ -62,6 +62,13 @@ def test_maxpool_kernel_matches_its_definition():
     g = rng(1).normal(size=y.shape)
     np.testing.assert_array_equal(nn_kernels.zy_maxpool2d_grad(g, x, 2),
                                   nn_primitives.maxpool2d_grad(g, x, 2))
+    d = rng(2).normal(size=x.shape)
+    gathered = nn_primitives.maxpool2d_gather(d, x, 2)
+    assert gathered[1, 1, 2, 0] == d[1, 2:4, 4:6, 0].flat[np.argmax(x[1, 2:4, 4:6, 0])]
+    np.testing.assert_array_equal(nn_kernels.zy_maxpool2d_gather(d, x, 2), gathered)
+    # the gather is the scatter's transpose: <gather(d), g> = <d, scatter(g)>
+    np.testing.assert_allclose(np.sum(gathered * g),
+                               np.sum(d * nn_primitives.maxpool2d_grad(g, x, 2)), rtol=1e-12)
 
 
 @pytest.mark.parametrize("stride,padding,dilation", GEOMETRIES[:4])

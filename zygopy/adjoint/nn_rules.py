@@ -3,8 +3,9 @@ primitive, so the reverse pass stays one compiled kernel per operation."""
 from ..ir import nn_primitives  # noqa: F401  (registers the primitives)
 from .rules import RULES, Linear, Rule, _prim
 
-conv2d, grad_input, grad_weight, maxpool_grad, getattr_ = map(
-    _prim, ["conv2d", "conv2d_grad_input", "conv2d_grad_weight", "maxpool2d_grad", "getattr"])
+conv2d, grad_input, grad_weight, maxpool_grad, maxpool_gather, getattr_ = map(
+    _prim, ["conv2d", "conv2d_grad_input", "conv2d_grad_weight", "maxpool2d_grad",
+            "maxpool2d_gather", "getattr"])
 
 
 def _conv2d(g, y, x, w, stride, padding, dilation):
@@ -32,5 +33,13 @@ RULES.update({
     "conv2d_grad_weight": Rule(_conv2d_grad_weight, BILINEAR),
     "random_uniform": lambda g, y, like, seed: (None, None),
     "record_statistics": lambda g, y, *operands: (None,) * 4,
-    "maxpool2d": lambda g, y, x, k: (maxpool_grad(g, x, k), None),
+    # each output element is its tile's first maximum: scattered back to it, gathered from it
+    # (piecewise, so nothing flows to x through where the maxima are)
+    "maxpool2d": Rule(lambda g, y, x, k: (maxpool_grad(g, x, k), None),
+                      lambda ds, y, x, k: maxpool_gather(ds[0], x, k)),
+    # the scatter and the gather are linear in their first operand, each the other's transpose
+    "maxpool2d_grad": Rule(lambda gz, z, g, x, k: (maxpool_gather(gz, x, k), None, None),
+                           Linear((0,))),
+    "maxpool2d_gather": Rule(lambda gz, z, d, x, k: (maxpool_grad(gz, x, k), None, None),
+                             Linear((0,))),
 })

@@ -15,8 +15,8 @@ LINALG = {"solve": "np.linalg.solve({})", "inv": "np.linalg.inv({})", "det": "np
           "slogdet_sign": "np.linalg.slogdet({})[0]", "logabsdet": "np.linalg.slogdet({})[1]"}
 # primitives that are one compiled kernel each (nn_kernels.py), called with their operands
 KERNELS = {op: "zy_" + op for op in ("conv2d", "conv2d_grad_input", "conv2d_grad_weight",
-                                     "maxpool2d", "maxpool2d_grad", "random_uniform",
-                                     "record_statistics")}
+                                     "maxpool2d", "maxpool2d_grad", "maxpool2d_gather",
+                                     "random_uniform", "record_statistics")}
 
 
 def is_array(a) -> bool:

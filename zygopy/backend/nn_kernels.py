@@ -108,22 +108,43 @@ def zy_maxpool2d(x, k):
 
 
 @njit(**JIT)
+def _first_maximum(x, b, oy, ox, ch, k):
+    """(row, column) in its tile of the tile's first maximum, in row-major order."""
+    bi, bj = 0, 0
+    m = x[b, oy * k, ox * k, ch]
+    for i in range(k):
+        for j in range(k):
+            v = x[b, oy * k + i, ox * k + j, ch]
+            if v > m:
+                m, bi, bj = v, i, j
+    return bi, bj
+
+
+@njit(**JIT)
 def zy_maxpool2d_grad(g, x, k):
-    """Each tile's gradient goes to its first maximum, in row-major order."""
+    """Each tile's gradient goes to its first maximum."""
     n, oh, ow, c = g.shape
     out = np.zeros(x.shape, g.dtype)
     for b in range(n):
         for oy in range(oh):
             for ox in range(ow):
                 for ch in range(c):
-                    bi, bj = 0, 0
-                    m = x[b, oy * k, ox * k, ch]
-                    for i in range(k):
-                        for j in range(k):
-                            v = x[b, oy * k + i, ox * k + j, ch]
-                            if v > m:
-                                m, bi, bj = v, i, j
+                    bi, bj = _first_maximum(x, b, oy, ox, ch, k)
                     out[b, oy * k + bi, ox * k + bj, ch] = g[b, oy, ox, ch]
+    return out
+
+
+@njit(**JIT)
+def zy_maxpool2d_gather(d, x, k):
+    """d at each tile's first maximum of x."""
+    n, h, w, c = x.shape
+    out = np.empty((n, h // k, w // k, c), d.dtype)
+    for b in range(n):
+        for oy in range(h // k):
+            for ox in range(w // k):
+                for ch in range(c):
+                    bi, bj = _first_maximum(x, b, oy, ox, ch, k)
+                    out[b, oy, ox, ch] = d[b, oy * k + bi, ox * k + bj, ch]
     return out
 
 

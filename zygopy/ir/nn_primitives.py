@@ -78,13 +78,30 @@ def maxpool2d(x, k):
     return _tiles(x, k).max(axis=(2, 4))
 
 
-def maxpool2d_grad(g, x, k):
-    """The gradient reaches the first maximum of each tile (as PyTorch's and Flux's do)."""
+def _first_maxima(x, k):
+    """Per output element, a one-hot (n, oh, ow, c, k*k) mask of its tile's first maximum, in
+    row-major order."""
+    flat = _tile_elements(x, k)
+    return np.arange(k * k) == np.argmax(flat, axis=-1)[..., None]
+
+
+def _tile_elements(x, k):
+    """The tiles of x as (n, oh, ow, c, k*k)."""
     t = _tiles(x, k)
     n, oh, _, ow, _, c = t.shape
-    flat = t.transpose(0, 1, 3, 5, 2, 4).reshape(n, oh, ow, c, k * k)
-    first = np.argmax(flat, axis=-1)
-    hit = np.arange(k * k) == first[..., None]
+    return t.transpose(0, 1, 3, 5, 2, 4).reshape(n, oh, ow, c, k * k)
+
+
+def maxpool2d_gather(d, x, k):
+    """d (shaped like x) at each tile's first maximum of x: the tangent of maxpool2d along d, and
+    the transpose of maxpool2d_grad."""
+    return np.sum(_first_maxima(x, k) * _tile_elements(d, k), axis=-1)
+
+
+def maxpool2d_grad(g, x, k):
+    """The gradient reaches the first maximum of each tile (as PyTorch's and Flux's do)."""
+    n, oh, ow, c = g.shape
+    hit = _first_maxima(x, k)
     tiles = (hit * g[..., None]).reshape(n, oh, ow, c, k, k).transpose(0, 1, 4, 2, 5, 3)
     out = np.zeros(x.shape, g.dtype)
     out[:, :oh * k, :ow * k, :] = tiles.reshape(n, oh * k, ow * k, c)
@@ -120,6 +137,7 @@ declare("conv2d_grad_weight", conv2d_grad_weight, _grad_type, arity=6)
 declare("maxpool2d", maxpool2d, lambda ts, args: (_ints(ts[1:], "maxpool2d"),
                                                     _image(ts[0], "maxpool2d"))[1], arity=2)
 declare("maxpool2d_grad", maxpool2d_grad, lambda ts, args: ArrayT(ts[0].dtype, 4), arity=3)
+declare("maxpool2d_gather", maxpool2d_gather, lambda ts, args: ArrayT(ts[0].dtype, 4), arity=3)
 NUMPY_FUNCTIONS.update({conv2d: "conv2d", maxpool2d: "maxpool2d"})
 
 
