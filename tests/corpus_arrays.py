@@ -639,6 +639,17 @@ def ctor_all(v):
     return np.sum((v + o) * e * el)
 
 
+# dtypes taken from arrays (code that works in float32 and float64 alike), a float64 x with a
+# float32 w: each array made in the dtype the code names (b in w's, exact for 0.5)
+@case(A((5,)), f32(A((5,), 1.0, 2.0)), float32=True, evaluator=True)
+def ctor_dtype_of_an_array(x, w):
+    acc = np.zeros(x.shape[0], x.dtype)
+    acc += x * w.astype(x.dtype)
+    b = np.ones_like(x, dtype=w.dtype) * 0.5
+    c = np.full(x.shape, 2.0, dtype=x.dtype)
+    return np.sum(acc * acc + b * x + c * x)
+
+
 # ---- writes into arrays ------------------------------------------------------------------------
 
 @case(A((4,)), A((4,)), 2, evaluator=True)

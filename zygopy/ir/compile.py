@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import UnsupportedSyntax
 from .frontend import Undef, to_ir
-from .infer import infer_types
+from .infer import infer_types, known_dtypes, type_of_arg
 from .ir import Function
 from .passes.augment import lower_augmented
 from .passes.indexing import lower_advanced_indexing
@@ -22,6 +22,7 @@ def compile_ir(pyfn, arg_types, structures=None, capture=True) -> Function:
     arg_types = [*arg_types, *(c.type for c in fn.captured if c.runtime)]
     _check_assigned(fn)
     infer_types(fn, arg_types)
+    _dtypes_as_constants(fn)
     if resolve_lists(fn):
         infer_types(fn, arg_types)
     lower_augmented(fn)
@@ -40,6 +41,14 @@ def compile_ir(pyfn, arg_types, structures=None, capture=True) -> Function:
     infer_types(fn, arg_types)
     _check_typed(fn)
     return verify(renumber(fn))
+
+
+def _dtypes_as_constants(fn: Function):
+    """`x.dtype` operands become the dtype's name, as if written np.float32 (what the rules, the
+    evaluator and the backends take); the `.dtype` reads are then dead code."""
+    for b in fn.blocks:
+        for s in b.stmts:
+            s.args = known_dtypes(s.args, [type_of_arg(a) for a in s.args])
 
 
 def _check_assigned(fn: Function):

@@ -1610,8 +1610,10 @@ class Frontend:
             v = self.expr(node) if not isinstance(node, ast.Constant) else None
             if isinstance(v, Static) and v.obj in DTYPES:
                 return DTYPES[v.obj]
+            if isinstance(v, Var) and isinstance(node, ast.Attribute) and node.attr == "dtype":
+                return v  # an array's dtype, known once types are (compile._dtypes_as_constants)
             raise self.error(f"dtype={ast.unparse(node)} is not supported by {what}", node,
-                             hint="use np.float64 or np.float32")
+                             hint="use np.float64 or np.float32, or an array's .dtype")
         if isinstance(node, (ast.Tuple, ast.List)):  # axis=(0, 2), pad widths
             return tuple(self.option(name, e, what) for e in node.elts)
         v = self.expr(node)

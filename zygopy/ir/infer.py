@@ -9,7 +9,7 @@ from ..errors import UnsupportedType
 from .cfg import reverse_postorder
 from .ir import RAISED, Function, Slot, Var
 from .primitives import result_type
-from .types import NONE, AbsentT, join, strengths, typeof
+from .types import NONE, AbsentT, DtypeT, join, strengths, typeof
 
 
 def type_of_arg(a):
@@ -39,7 +39,7 @@ def infer_types(fn: Function, arg_types) -> Function:
                 if any(t is None or isinstance(t, AbsentT) for t in ts):
                     continue
                 try:  # statements kept for their effect (a[i] = v) are checked too
-                    t = result_type(s.op, ts, s.args)
+                    t = result_type(s.op, ts, known_dtypes(s.args, ts))
                 except TypeError as e:
                     raise UnsupportedType(str(e), fn.filename, s.line) from None
                 if s.var is not None and _changed(t, s.var.type):
@@ -61,6 +61,11 @@ def infer_types(fn: Function, arg_types) -> Function:
                     if _changed(new, param.type):
                         param.type, changed = new, True
     return fn
+
+
+def known_dtypes(args, ts):
+    """The operands, with the name of its dtype for each `x.dtype` (DtypeT)."""
+    return [t.dtype if isinstance(t, DtypeT) else a for a, t in zip(args, ts, strict=True)]
 
 
 def _changed(new, old):

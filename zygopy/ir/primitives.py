@@ -25,6 +25,7 @@ from .types import (
     NONE,
     SLICE,
     ArrayT,
+    DtypeT,
     ListT,
     NoneT,
     Scalar,
@@ -204,6 +205,8 @@ def _getattr_type(ts, args):
     if isinstance(base, ArrayT):
         if attr == "shape":
             return TupleT((INT,) * base.ndim)
+        if attr == "dtype":
+            return DtypeT(base.dtype)
         if attr in ("size", "ndim"):
             return INT
         if attr == "T":

@@ -70,6 +70,16 @@ class AbsentT:
 
 
 @dataclass(frozen=True)
+class DtypeT:
+    """An array's `.dtype`, known once types are: operands of this type act as the dtype's name
+    written in the code (np.zeros(n, x.dtype) as np.zeros(n, np.float32))."""
+    dtype: str
+
+    def __str__(self):
+        return f"dtype({self.dtype})"
+
+
+@dataclass(frozen=True)
 class NoneT:
     def __str__(self):
         return "none"
