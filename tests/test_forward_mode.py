@@ -36,8 +36,6 @@ H_JVP, H_HVP = 1e-6, 1e-5
 # forward mode refuses lists of varied values (UnsupportedType)
 REFUSED = {"list_rnn_states", "list_of_numbers", "list_literal_stack", "list_comprehension",
            "f32_list_states", "list_in_branches_and_loops"}
-# hvp needs the second derivative of np.prod's tangent rule (prod_others), which has no rule
-NO_HVP = {"red_prod", "f32_keepdims"}
 
 
 @pytest.fixture
@@ -217,9 +215,7 @@ def scalar_valued(cases):
             continue
         value = fn(*map(as64, args))
         if np.ndim(value) == 0 and not isinstance(value, tuple):
-            marks = [pytest.mark.xfail(raises=zygopy.NoRule, strict=True, reason="no rule for "
-                                       "prod_others")] if fn.__name__ in NO_HVP else []
-            out.append(pytest.param(fn, args, id=fn.__name__, marks=marks))
+            out.append(pytest.param(fn, args, id=fn.__name__))
     return out
 
 
@@ -249,8 +245,8 @@ def _size(p):
 
 
 # full Hessians: every case of 2 to 12 variables, and every fourth of one variable
-HESSIANS = [p for p in SCALAR_VALUED if not p.marks and 2 <= _size(p) <= 12]
-HESSIANS += [p for p in SCALAR_VALUED if not p.marks and _size(p) == 1][::4]
+HESSIANS = [p for p in SCALAR_VALUED if 2 <= _size(p) <= 12]
+HESSIANS += [p for p in SCALAR_VALUED if _size(p) == 1][::4]
 
 
 def test_the_hessian_corpus_is_large():
@@ -490,3 +486,37 @@ def test_max_pooling_in_forward_mode_and_second_order(route, monkeypatch):
     along = zygopy.hvp(pooled, x, dx, w)
     expected = stable_difference(gradient_along(pooled, x, (w,), dx), H_HVP)
     np.testing.assert_allclose(along, expected, rtol=RTOL, atol=ATOL)
+
+
+# ---- second derivatives of products, where an element is zero --------------------------------
+
+def products(z, a):
+    return (np.prod(z) * 3.0 + np.sum(np.prod(a * z[:3, None], axis=1) ** 2)
+            + np.sum(np.prod(a, axis=0, keepdims=True) * z[1])
+            + np.sum(np.prod(np.reshape(a, (3, 2, 2)) * z[2], axis=(0, 2))))  # axes apart
+
+
+def test_compiled_hvp_through_products_with_a_zero():
+    rng = rng_for("products")
+    z = np.array([0.5, 0.0, 1.5, -0.7])  # an exact zero: no dividing by elements
+    a = rng.uniform(0.5, 1.5, (3, 4))
+    for v in (rng.standard_normal(4), np.array([0.0, 1.0, 0.0, 0.0])):
+        along = zygopy.hvp(products, z, v, a)  # compiled: tests turn interpretation off
+        expected = stable_difference(gradient_along(products, z, (a,), v), H_HVP)
+        np.testing.assert_allclose(along, expected, rtol=RTOL, atol=ATOL)
+
+
+def test_the_product_second_derivative_kernel_matches_its_definition():
+    from zygopy.backend.runtime import zy_prod_others_grad_middle
+    from zygopy.ir.array_primitives import _prod_others_grad
+    rng = rng_for("pairs")
+    a, g = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 3))
+    a[1, 2, 0] = a[0, 4, 2] = a[0, 1, 2] = 0.0  # one zero in a group, and two
+    # the definition: sum over i != k of g_i times the product of the others but i and k
+    expected = np.zeros_like(a)
+    for b, c, k, i in np.ndindex(2, 3, 5, 5):
+        if i != k:
+            others = [a[b, j, c] for j in range(5) if j not in (i, k)]
+            expected[b, k, c] += g[b, i, c] * np.prod(others)
+    np.testing.assert_allclose(_prod_others_grad(a, g, (1,)), expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(zy_prod_others_grad_middle(a, g), expected, rtol=1e-12, atol=1e-14)

@@ -22,7 +22,8 @@ from .rules import RULES, Linear, Rule, Sym, _prim, _zero, select
     _prim, ["spread", "transpose", "reshape", "matmul", "outer", "getattr", "getindex", "eq",
             "sum", "mean", "prod_others", "sum_to", "ravel", "solve", "inv", "cholesky_grad",
             "astype"])
-cumsum_reverse, amax, abs_ = map(_prim, ["cumsum_reverse", "amax", "abs"])
+cumsum_reverse, amax, abs_, prod_others_grad = map(
+    _prim, ["cumsum_reverse", "amax", "abs", "prod_others_grad"])
 
 
 @dataclass
@@ -324,6 +325,10 @@ RULES.update({
     "prod": Rule(_prod, _prod_tangent),
     "var": Rule(_var, _var_tangent),
     "std": Rule(_std, _std_tangent),
+    # the second derivative of a product: a symmetric operator, so its reverse and its tangent
+    # are the same (the tangent of prod_others_grad is not needed below third order)
+    "prod_others": Rule(lambda g, y, a, axes: (prod_others_grad(a, g, axes), None),
+                        lambda ds, y, a, axes: prod_others_grad(a, ds[0], axes)),
     "cumsum": Rule(_cumsum, Linear()),
     "cumprod": Rule(_cumprod, _cumprod_tangent),
     "argmax": _no_gradient, "argmin": _no_gradient,

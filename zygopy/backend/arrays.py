@@ -35,8 +35,8 @@ def array_expression(s, args) -> str | None:
         return _reduction(s, args[0])
     if op in SCANS:
         return _scan(s, args[0])
-    if op == "prod_others":
-        return _prod_others(ops[0], args[0], ops[1])
+    if op in ("prod_others", "prod_others_grad"):
+        return _prod_others(ops[0], args[:-1], ops[-1])
     if op == "matmul":  # Numba's np.dot wants one dtype, and at most 2-d operands
         a, b = _in_dtype(s, args, ops)
         if ops[0].type.ndim > 2 or ops[1].type.ndim > 2:
@@ -175,10 +175,12 @@ def _scan(s, src):
     return f"{SCANS[s.op]}({_middle(data, src, ndim, (axis,))}).reshape({src}.shape)"
 
 
-def _prod_others(a, src, axes):
-    """The derivative of a product over `axes`: each element's product of the others."""
-    ndim = a.type.ndim
-    value = f"zy_prod_others_middle({_middle(src, src, ndim, axes)})"
+def _prod_others(a, srcs, axes):
+    """The derivative of a product over `axes` (each element's product of the others), or with a
+    second operand shaped like the first, its reverse along it (prod_others_grad)."""
+    ndim, src = a.type.ndim, srcs[0]
+    helper = "zy_prod_others_middle" if len(srcs) == 1 else "zy_prod_others_grad_middle"
+    value = f"{helper}({', '.join(_middle(x, src, ndim, axes) for x in srcs)})"
     moved = _moved(ndim, axes)
     if axes == tuple(range(axes[0], axes[-1] + 1)):  # no axes were moved
         return f"{value}.reshape({src}.shape)"

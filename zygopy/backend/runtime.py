@@ -18,9 +18,9 @@ from ..ir.array_primitives import cholesky_gradient
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
            "zy_cumsum_middle", "zy_cumprod_middle", "zy_cumsum_reverse_middle",
-           "zy_prod_others_middle", "zy_erf", "zy_erfc", "zy_accum", "zy_take",
-           "zy_index", "zy_mask_index", "zy_gather", "zy_scatter_add", "zy_take_last",
-           "zy_scatter_set", "zy_raised", "zy_matmul", "zy_cholesky_grad",
+           "zy_prod_others_middle", "zy_prod_others_grad_middle", "zy_erf", "zy_erfc",
+           "zy_accum", "zy_take", "zy_index", "zy_mask_index", "zy_gather", "zy_scatter_add",
+           "zy_take_last", "zy_scatter_set", "zy_raised", "zy_matmul", "zy_cholesky_grad",
            "zy_pad", "zy_undiag", "zy_window_sum", "zy_sliding_window_view"]
 
 JIT = dict(cache=True, nogil=True)
@@ -162,6 +162,31 @@ def zy_cumsum_reverse_middle(a3):
         for j in range(a3.shape[1] - 2, -1, -1):
             for k in range(a3.shape[2]):
                 out[i, j, k] += out[i, j + 1, k]
+    return out
+
+
+@njit(**JIT)
+def zy_prod_others_grad_middle(a3, g3):
+    """array_primitives._prod_others_grad along the middle axis: sum_{i != j} g_i times the
+    product of the elements other than i and j, the sums over i < j and i > j carried along."""
+    before = np.empty_like(a3)  # the product of the elements before each
+    out = np.empty_like(a3)
+    n = a3.shape[1]
+    for i in range(a3.shape[0]):
+        for k in range(a3.shape[2]):
+            prefix = 1.0
+            for j in range(n):
+                before[i, j, k] = prefix
+                prefix *= a3[i, j, k]
+            below, suffix = 0.0, 1.0
+            for j in range(n):
+                out[i, j, k] = below
+                below = below * a3[i, j, k] + g3[i, j, k] * before[i, j, k]
+            above = 0.0
+            for j in range(n - 1, -1, -1):
+                out[i, j, k] = out[i, j, k] * suffix + before[i, j, k] * above
+                above = above * a3[i, j, k] + g3[i, j, k] * suffix
+                suffix *= a3[i, j, k]
     return out
 
 

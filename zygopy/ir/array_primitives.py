@@ -492,17 +492,47 @@ def _spread(g, shape, axes):
     return np.broadcast_to(np.expand_dims(g, axes), shape)
 
 
+def _grouped(a, axes):
+    """a with the elements reduced together over `axes` along one last axis, and the function
+    that puts an array of that layout back in a's."""
+    last = tuple(range(a.ndim - len(axes), a.ndim))
+    moved = np.moveaxis(a, axes, last)
+    flat = moved.reshape(moved.shape[:a.ndim - len(axes)] + (-1,))
+    return flat, lambda r: np.moveaxis(r.reshape(moved.shape), last, axes)
+
+
+def _before_after(flat):
+    """Exclusive prefix and suffix products along the last axis."""
+    ones = np.ones(flat.shape[:-1] + (1,), flat.dtype)
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return before, after
+
+
 def _prod_others(a, axes):
     """Each element's product of the other elements it is reduced with over `axes`: the
     derivative of the product, also where an element is zero (exclusive prefix and suffix
     products)."""
-    last = tuple(range(a.ndim - len(axes), a.ndim))
-    moved = np.moveaxis(a, axes, last)
-    flat = moved.reshape(moved.shape[:a.ndim - len(axes)] + (-1,))
-    ones = np.ones(flat.shape[:-1] + (1,), a.dtype)
-    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
-    after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    return np.moveaxis((before * after).reshape(moved.shape), last, axes)
+    flat, back = _grouped(a, axes)
+    before, after = _before_after(flat)
+    return back(before * after)
+
+
+def _prod_others_grad(a, g, axes):
+    """Per element k of a, the sum over the others i of its group of g_i times the product of the
+    elements other than i and k: the reverse (and, being symmetric in i and k, the tangent) of
+    prod_others along g. Without dividing: the sums over i < k and i > k are carried along the
+    group, each step multiplying by one element."""
+    flat, back = _grouped(a, axes)
+    gs = _grouped(np.broadcast_to(g, a.shape), axes)[0]
+    before, after = _before_after(flat)
+    below, above = np.zeros_like(flat), np.zeros_like(flat)
+    n = flat.shape[-1]
+    for k in range(1, n):
+        below[..., k] = below[..., k - 1] * flat[..., k - 1] + gs[..., k - 1] * before[..., k - 1]
+    for k in range(n - 2, -1, -1):
+        above[..., k] = above[..., k + 1] * flat[..., k + 1] + gs[..., k + 1] * after[..., k + 1]
+    return back(below * after + before * above)
 
 
 def _cumsum_reverse(g, axis):
@@ -580,6 +610,8 @@ def _shaped_like(ts, args):
 # operations the gradients of array primitives are written with
 declare("spread", _spread, _shaped_like)  # the gradient of a sum, spread over a shape
 declare("prod_others", _prod_others, lambda ts, args: _array(ts[0], "prod_others"))
+declare("prod_others_grad", _prod_others_grad, lambda ts, args: _array(ts[0], "prod_others"),
+        arity=2)
 declare("cumsum_reverse", _cumsum_reverse, lambda ts, args: _array(ts[0], "cumsum_reverse"))
 declare("sum_to", _sum_to, _shaped_like)  # a broadcast gradient summed back to an operand's shape
 declare("outer", np.outer, lambda ts, args: ArrayT(promote([_array(t, "np.outer") for t in ts]),
