@@ -15,7 +15,6 @@ Prints a Markdown table and replaces the call_overhead section of benchmarks/RES
 """
 from __future__ import annotations
 
-import argparse
 import gc
 import math
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fmt_time, run_info, write_section  # noqa: E402
+from common import fmt_time, quick_flag, run_info, write_section  # noqa: E402
 
 import zygopy  # noqa: E402  (the working tree's, put first on sys.path by common)
 from zygopy.api import _compiled, bind  # noqa: E402
@@ -99,10 +98,7 @@ def jax_call(f, args):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="fewer calls and rounds")
-    quick = p.parse_args().quick
+    quick = quick_flag(__doc__, "fewer calls and rounds")
     calls, rounds = (20_000, 3) if quick else (200_000, 5)
     lines = ["| call | plain function | zygopy.gradient | its compiled code | overhead | "
              "JAX jit(grad) |", "|---|---|---|---|---|---|"]

@@ -164,6 +164,14 @@ def write_section(name, body):
     RESULTS.write_text(text)
 
 
+def quick_flag(doc, quick_help):
+    """Whether --quick was given (the script's only option), with `doc` as its help."""
+    p = argparse.ArgumentParser(description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    return p.parse_args().quick
+
+
 def parse_args(doc, peers, quick_help, peers_note=""):
     """--quick and --peers. -> (quick, the chosen peers in the order of `peers`)"""
     p = argparse.ArgumentParser(description=doc,

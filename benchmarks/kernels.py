@@ -18,7 +18,6 @@ Prints a Markdown table and replaces the kernels section of benchmarks/RESULTS.m
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO_ROOT, fmt_time, measure, run_info, write_section  # noqa: E402
+from common import REPO_ROOT, fmt_time, measure, quick_flag, run_info, write_section  # noqa: E402
 
 sys.path.insert(0, str(REPO_ROOT))
 import zygopy  # noqa: E402
@@ -154,10 +153,7 @@ def row(name, kernel, layer, loss, inputs, size, warp, quick, rng):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="a tenth of the sizes, fewer calls")
-    quick = p.parse_args().quick
+    quick = quick_flag(__doc__, "a tenth of the sizes, fewer calls")
     rng = np.random.default_rng(0)
     warp = warp_runner()
     t0 = time.perf_counter()

@@ -18,7 +18,6 @@ to run under Numba's CUDA simulator, whose times mean nothing.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO_ROOT, fmt_time, run_info, write_section  # noqa: E402
+from common import REPO_ROOT, fmt_time, quick_flag, run_info, write_section  # noqa: E402
 
 sys.path.insert(0, str(REPO_ROOT))
 from tests import kernel_examples as ex  # noqa: E402
@@ -72,10 +71,7 @@ def nbytes(*arrays):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="a tenth of the sizes")
-    quick = p.parse_args().quick
+    quick = quick_flag(__doc__, "a tenth of the sizes")
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         sys.exit("kernels_gpu.py measures a real GPU; unset NUMBA_ENABLE_CUDASIM")
     from numba import cuda

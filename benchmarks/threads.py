@@ -11,7 +11,6 @@ Prints a Markdown table and replaces the threads section of benchmarks/RESULTS.m
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import threading
@@ -19,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fmt_n, fmt_time, run_info, write_section  # noqa: E402
+from common import fmt_n, fmt_time, quick_flag, run_info, write_section  # noqa: E402
 from scalar_loop import X0, scalar_loop  # noqa: E402
 
 import zygopy  # noqa: E402  (the working tree's, put first on sys.path by common)
@@ -59,10 +58,7 @@ def check_reference(n=100, h=1e-6):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="6 gradients per thread, best of 3 runs")
-    quick = p.parse_args().quick
+    quick = quick_flag(__doc__, "6 gradients per thread, best of 3 runs")
     calls, repeats = (6, 3) if quick else (12, 5)
     reference = check_reference()
     zygopy.gradient(scalar_loop, X0, N)  # warm-up: compiles, sizes the tape
