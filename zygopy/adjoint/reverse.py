@@ -30,7 +30,7 @@ from .activity import active_values
 from .array_rules import ELEMENTWISE, Scatter
 from .forwarding import forward_slots
 from .lists import record_list_positions
-from .mutation import check_writes, written_arguments
+from .mutation import check_writes, written_arguments, written_values
 from .rules import Sym, rule_for
 from .shapes import equal_shapes
 from .tape import tape_per_trip
@@ -413,10 +413,14 @@ class _AdjointBuilder:
         tape."""
         loops, defined_in = self.loops, self.defined_in
         definition = {s.var: s for b in self.fn.blocks for s in b.stmts if s.var is not None}
+        # arguments nothing writes (the caller's arrays the function writes are private copies):
+        # an element read from one is read again in the reverse rather than recorded
+        unwritten = {a for a in self.fn.args if isinstance(a.type, ArrayT)} - written_values(
+            self.fn)
         tape, stacks = [], []
         for b in self.fn.blocks:
             blocks = self.group[b.id]
-            self.recompute(blocks, definition)
+            self.recompute(blocks, definition, unwritten)
             refs = _forward_refs(blocks, defined_in)
             stacked = [v for v in refs if loops[b.id] and defined_in[v] in loops[b.id]]
             hoisted = self.hoist(b, [v for v in stacked if isinstance(v.type, ArrayT)], stacks)
@@ -495,16 +499,17 @@ class _AdjointBuilder:
                 stmts[at + 1:at + 1] = [Stmt(None, "ensure", [slot, stmts[at].args[1]])
                                         for slot in slots]
 
-    def recompute(self, blocks, definition):
-        """Index expressions (slices, index tuples, an int plus or minus a constant: i - 1) are
-        rebuilt in the reverse block that reads them: cheaper than recording them, and a slice
-        cannot be stored on a stack or returned."""
+    def recompute(self, blocks, definition, unwritten):
+        """Index expressions (slices, index tuples, an int plus or minus a constant: i - 1) and
+        the elements of arrays nothing writes (`unwritten`) are rebuilt in the reverse block that
+        reads them: cheaper than recording them (the reverse needs the index anyway, to add into
+        the array's gradient), and a slice cannot be stored on a stack or returned."""
         clones = {}
 
         def clone(v):
             if v not in clones:
                 s = definition[v]
-                args = [clone(a) if _recomputed(a, definition) else a for a in s.args]
+                args = [clone(a) if _recomputed(a, definition, unwritten) else a for a in s.args]
                 clones[v] = self.new_var(v.type)
                 made.append(Stmt(clones[v], s.op, args, s.line))
             return clones[v]
@@ -513,7 +518,7 @@ class _AdjointBuilder:
         for rb in blocks:
             for inst in rb.stmts + rb.branches:
                 for a in inst.args:
-                    if _recomputed(a, definition):
+                    if _recomputed(a, definition, unwritten):
                         clone(a)
         if clones:
             blocks[0].stmts[:0] = made
@@ -521,12 +526,15 @@ class _AdjointBuilder:
                 _substitute_in(rb, clones)
 
 
-def _recomputed(v, definition):
+def _recomputed(v, definition, unwritten):
     s = definition.get(v) if isinstance(v, Var) else None
     if s is None:
         return False
     if s.op in ("slice", "tuple"):
         return True
+    if s.op == "getindex" and s.args[0] in unwritten and isinstance(v.type, Scalar):
+        return all(not isinstance(a, Var) or a.type == INT or _recomputed(a, definition, unwritten)
+                   for a in s.args[1:])
     # an offset index costs an add to rebuild from the index the reverse reads anyway
     return (s.op in ("add", "sub") and v.type == INT
             and sum(isinstance(a, Var) for a in s.args) == 1)
