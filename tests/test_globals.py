@@ -175,3 +175,50 @@ def test_interpreted_while_compiling(monkeypatch, slow_compiler):
     tiered.compilation(compiled(weighted, (x,)), None).result(timeout=120)
     SCALE = 0.5
     assert np.array_equal(zygopy.gradient(weighted, x)[0], [0.5, 1.0, 1.5])
+
+
+# ---- custom rules and kernels fold what they read from outside into their code: compiled again
+# when it changes (they take their arguments only, so nothing of theirs is a hidden argument)
+
+@zygopy.custom_rule
+def scaled_by_global(x):
+    return SCALE * x
+
+
+@scaled_by_global.pullback
+def _(g, y, x):
+    return (g * SCALE * POWER / 2,)  # POWER = 2: the true derivative; changed below on purpose
+
+
+def uses_rule(x):
+    return scaled_by_global(x) * x
+
+
+@zygopy.kernel
+def scale_kernel(i, out, x):
+    out[i] = x[i] * SCALE
+
+
+def uses_kernel(x):
+    return np.sum(scale_kernel(x) * x)
+
+
+def test_a_custom_rule_reads_changed_globals():
+    global SCALE, POWER
+    for _ in range(2):  # the second call takes the fast path
+        assert zygopy.gradient(uses_rule, 3.0) == (6.0,)  # 2 SCALE x
+    SCALE = 5.0
+    assert zygopy.gradient(uses_rule, 3.0) == (30.0,)
+    POWER = 4  # the pullback's own global: its share, g SCALE x, doubles
+    assert zygopy.gradient(uses_rule, 3.0) == (45.0,)
+
+
+def test_a_kernel_reads_changed_globals():
+    global SCALE
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(scale_kernel(x), x)
+    np.testing.assert_allclose(zygopy.gradient(uses_kernel, x)[0], 2 * x)
+    SCALE = 3.0
+    np.testing.assert_allclose(scale_kernel(x), 3 * x)
+    np.testing.assert_allclose(scale_kernel.vjp(np.ones(2), x)[0], [3.0, 3.0])
+    np.testing.assert_allclose(zygopy.gradient(uses_kernel, x)[0], 6 * x)

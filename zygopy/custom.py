@@ -102,6 +102,11 @@ class Specialization:
             self._pullback_ir = compile_ir(self.rule.backward, types, capture=False)
         return self._pullback_ir
 
+    def captured(self):
+        """What the forward, and the pullback once built, read from outside (folded)."""
+        built = [self.forward_ir] + ([self._pullback_ir] if self._pullback_ir else [])
+        return [c for fn in built for c in fn.captured]
+
     @property
     def gradient_types(self):
         t = _return_type(self.pullback_ir)
@@ -115,9 +120,45 @@ def _return_type(fn):
 
 
 def specialize(rule, arg_types) -> Specialization:
-    """The rule compiled for these argument types; a rule's class may bring its own kind of
-    specialization (kernels do)."""
+    """The rule compiled for these argument types, again if a value it read from outside has
+    changed since; a rule's class may bring its own kind of specialization (kernels do)."""
+    from .ir.captured import current_values
     key = (rule, tuple(arg_types))
-    if key not in _SPECS:
-        _SPECS[key] = getattr(rule, "specialization", Specialization)(rule, arg_types)
-    return _SPECS[key]
+    spec = _SPECS.get(key)
+    if spec is None or current_values(spec.captured()) is None:
+        spec = _SPECS[key] = getattr(rule, "specialization", Specialization)(rule, arg_types)
+    return spec
+
+
+def specialization_of(st):
+    """The specialization a `custom` or `custom_grad` statement (typed) calls."""
+    from .ir.infer import type_of_arg
+    skip = 1 if st.op == "custom" else 3  # custom_grad(rule, g, y, *inputs)
+    return specialize(st.args[0], [type_of_arg(a) for a in st.args[skip:]])
+
+
+def called_rules(*fns):
+    """(specialization, op) for each custom rule the IR functions call, and each rule those
+    rules call, once each, callers first; op is "custom" (the forward) or "custom_grad" (the
+    pullback)."""
+    done, out, todo = set(), [], list(fns)
+    while todo:
+        fn = todo.pop()
+        for b in fn.blocks:
+            for st in b.stmts:
+                if st.op not in ("custom", "custom_grad"):
+                    continue
+                spec = specialization_of(st)
+                if (spec.name, st.op) in done:
+                    continue
+                done.add((spec.name, st.op))
+                out.append((spec, st.op))
+                if not hasattr(spec, "source"):  # compiled its own way (a kernel): calls no rules
+                    todo.append(spec.forward_ir if st.op == "custom" else spec.pullback_ir)
+    return out
+
+
+def rule_captures(*fns) -> list:
+    """What the rules the functions call read from outside, folded into their code: compiled
+    code that calls them is compiled again when one of these changes."""
+    return [c for spec, _ in called_rules(*fns) for c in spec.captured()]

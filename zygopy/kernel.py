@@ -26,6 +26,7 @@ import numpy as np
 
 from .custom import CustomRule
 from .errors import UnsupportedType
+from .ir.captured import current_values
 from .ir.types import INT, ArrayT, typeof
 
 
@@ -98,11 +99,14 @@ class Kernel(CustomRule):
         types = [INT, *(_type_of(o) for o in outs), *(_type_of(x) for x in inputs)]
         target = target or ("cuda" if _on_gpu([*outs, *inputs]) else "cpu")
         key = (tuple(types), target)
-        if key not in self._compiled:
+        found = self._compiled.get(key)
+        # a value the body reads from outside is folded into its code: compiled again if changed
+        if found is None or current_values(found.ka.body.fn.captured) is None:
             digest = hashlib.sha1(repr((self.uid, key)).encode()).hexdigest()[:12]
             ka = kernel_adjoint(self.body, types)
-            self._compiled[key] = CompiledKernel(ka, f"{self.body.__name__}_{digest}", target)
-        return self._compiled[key]
+            found = self._compiled[key] = CompiledKernel(ka, f"{self.body.__name__}_{digest}",
+                                                         target)
+        return found
 
     def __repr__(self):
         return f"kernel({self.where})"

@@ -12,6 +12,7 @@ from ..adjoint.mutation import written_arguments
 from ..adjoint.reverse import adjoint
 from ..adjoint.sweeps import jacobian_columns
 from ..adjoint.tangent import leaf_count, tangent, tangent_arguments
+from ..custom import rule_captures
 from ..errors import RaisedInCompiledCode, ZygopyError
 from ..ir.captured import current_values
 from ..ir.compile import compile_ir
@@ -156,6 +157,9 @@ class CompiledGradient(CompiledUnit):
         hidden_dims = [c.unit_dims for c in self.captured if c.runtime]
         self.adjoint = adjoint(make_ir(), wrt,
                                [*(unit_dims or [None] * len(arg_types)), *hidden_dims])
+        # what the custom rules it calls read from outside (folded into their code) counts too
+        self.captured = [*self.captured, *rule_captures(self.primal_ir, self.adjoint.forward,
+                                                        self.adjoint.reverse)]
         name = pyfn.__name__ if pyfn.__name__.isidentifier() else "lambda"  # names in the source
         self.source = "\n\n".join([
             rule_sources(self.primal_ir, self.adjoint.forward, self.adjoint.reverse),
@@ -242,6 +246,7 @@ class CompiledTangent(CompiledUnit):
         self.tangent_ir = tangent(compile_ir(pyfn, arg_types, structures), wrt, unit_dims)
         if columns:
             self.tangent_ir = jacobian_columns(self.tangent_ir, wrt)
+        self.captured = [*self.captured, *rule_captures(self.tangent_ir)]
         name = pyfn.__name__ if pyfn.__name__.isidentifier() else "lambda"
         self.source = "\n\n".join([rule_sources(self.tangent_ir),
                                     primal_source(self.tangent_ir, f"{name}_jvp")])

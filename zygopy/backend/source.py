@@ -17,6 +17,7 @@ import os
 import re
 from pathlib import Path
 
+from ..custom import called_rules, specialization_of
 from ..ir.infer import type_of_arg
 from ..ir.ir import RAISED, Function, Slot, Var, uses
 from ..ir.primitives import PRIMITIVES, is_weak, promote
@@ -143,7 +144,7 @@ def expression(s) -> str:
     if op in PROMOTING:
         args = promoted(s, args)
     if op in ("custom", "custom_grad"):
-        spec = _spec_of(s)
+        spec = specialization_of(s)
         name_ = spec.name if op == "custom" else spec.name + "_grad"
         return f"{name_}({', '.join(args[1:])})"
     lowered = array_expression(s, args) or list_expression(s, args)
@@ -203,34 +204,16 @@ def promoted(s, args):
     return out
 
 
-def _spec_of(s):
-    from ..custom import specialize
-    from ..ir.infer import type_of_arg
-    skip = 1 if s.op == "custom" else 3  # custom_grad(rule, g, y, *inputs)
-    return specialize(s.args[0], [type_of_arg(a) for a in s.args[skip:]])
-
-
 def rule_sources(*fns) -> str:
     """Source of every custom rule the functions call, and of the rules those call, once each."""
-    done, out, todo = set(), [], list(fns)
-    while todo:
-        fn = todo.pop()
-        for b in fn.blocks:
-            for st in b.stmts:
-                if st.op not in ("custom", "custom_grad"):
-                    continue
-                spec = _spec_of(st)
-                key = (spec.name, st.op)
-                if key in done:
-                    continue
-                done.add(key)
-                if hasattr(spec, "source"):  # compiled its own way (a kernel): calls no rules
-                    out.append(spec.source(st.op == "custom_grad"))
-                    continue
-                ir = spec.forward_ir if st.op == "custom" else spec.pullback_ir
-                out.append(primal_source(ir, spec.name if st.op == "custom"
-                                         else spec.name + "_grad"))
-                todo.append(ir)
+    out = []
+    for spec, op in called_rules(*fns):
+        if hasattr(spec, "source"):  # compiled its own way (a kernel)
+            out.append(spec.source(op == "custom_grad"))
+        elif op == "custom":
+            out.append(primal_source(spec.forward_ir, spec.name))
+        else:
+            out.append(primal_source(spec.pullback_ir, spec.name + "_grad"))
     return "\n\n".join(reversed(out))
 
 

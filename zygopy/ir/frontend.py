@@ -1073,12 +1073,14 @@ class Frontend:
         and floats where `floats_vary`, become hidden arguments, read at each call; numbers and
         tuples are folded as constants, checked at each call (captured.py)."""
         value = read(holder, name)
-        if not self.capture:
-            return self.constant(value, node, what)
         seen = self.captures.get((id(holder), name))
         if seen is not None and seen[1] is not None:
             return seen[1]
-        runtime = isinstance(value, np.ndarray) or (floats_vary and isinstance(value, float))
+        # without `capture` (code called with its arguments only, which can take no hidden ones),
+        # every value is folded; it is recorded all the same, so that the code that calls it
+        # compiles again when it changes
+        runtime = self.capture and (isinstance(value, np.ndarray)
+                                    or (floats_vary and isinstance(value, float)))
         result = self.hidden_argument(value, name, node, what) if runtime else \
             self.constant(value, node, what)
         if seen is None and not isinstance(result, Static):  # statics are trusted not to change

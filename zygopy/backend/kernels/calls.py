@@ -43,6 +43,11 @@ class KernelSpecialization:
         digest = hashlib.sha1(repr((kernel.uid, tuple(map(str, arg_types)))).encode())
         self.name = f"zy_kernel_{kernel.body.__name__}_{digest.hexdigest()[:12]}"
 
+    def captured(self):
+        """What the body and the shape and launch functions read from outside (folded)."""
+        fns = [self.ka.body.fn, self.shape_ir, self.launch_ir]
+        return [c for fn in fns if fn is not None for c in fn.captured]
+
     def _ranks(self):
         """The outputs' ranks: from the shape function's result type, or the first input's."""
         if self.shape_ir is None:
