@@ -13,12 +13,18 @@ def finite_difference_vjp(forward, inputs, gout):
         return float(np.sum(gout * forward(*args)))
     grads = []
     for k, x in enumerate(inputs):
+        if isinstance(x, float):
+            up, down = list(inputs), list(inputs)
+            up[k], down[k] = x + STEP, x - STEP
+            grads.append((loss(up) - loss(down)) / (2 * STEP))
+            continue
         if x.dtype.kind != "f":
             grads.append(None)
             continue
         g = np.zeros_like(x)
         for idx in np.ndindex(x.shape):
-            up, down = [a.copy() for a in inputs], [a.copy() for a in inputs]
+            up = [a.copy() if isinstance(a, np.ndarray) else a for a in inputs]
+            down = [a.copy() if isinstance(a, np.ndarray) else a for a in inputs]
             up[k][idx] += STEP
             down[k][idx] -= STEP
             g[idx] = (loss(up) - loss(down)) / (2 * STEP)

@@ -14,6 +14,12 @@ def swish(i, out, x, beta):
     out[i] = v / (1.0 + math.exp(-beta[0] * v))
 
 
+@zygopy.kernel
+def softplus(i, out, x, sharpness):
+    """A smooth ReLU whose sharpness is a learned float, not an array: log(1 + e^(s x)) / s."""
+    out[i] = math.log(1.0 + math.exp(sharpness * x[i])) / sharpness
+
+
 @zygopy.kernel(shape=lambda x, w: x.shape[0] - w.shape[0] + 1)
 def conv1d(i, out, x, w):
     s = 0.0
@@ -89,6 +95,7 @@ def damped_orbit(i, out, x, a, steps):
 def _inputs(rng):
     return {
         "swish": (swish, (rng.normal(size=7), np.array([0.8]))),
+        "softplus": (softplus, (rng.normal(size=6), 1.7)),
         "conv1d": (conv1d, (rng.normal(size=9), rng.normal(size=3))),
         "softmax_rows": (softmax_rows, (rng.normal(size=(3, 4)),)),
         "attention": (attention, (rng.normal(size=(3, 2)), rng.normal(size=(4, 2)),
@@ -105,7 +112,7 @@ def examples(seed=0):
 
 
 # names of the inputs whose gradients several threads add into (atomics on the GPU)
-SHARED = {"swish": True, "conv1d": True, "softmax_rows": False, "attention": True,
+SHARED = {"swish": True, "softplus": True, "conv1d": True, "softmax_rows": False, "attention": True,
           "pair_forces": True,
           "damped_orbit": True}
 
@@ -116,6 +123,9 @@ def reference(name, *inputs):
     if name == "swish":
         x, beta = inputs
         return x / (1.0 + np.exp(-beta[0] * x))
+    if name == "softplus":
+        x, s = inputs
+        return np.log1p(np.exp(s * x)) / s
     if name == "conv1d":
         x, w = inputs
         return np.correlate(x, w, mode="valid")

@@ -57,8 +57,10 @@ class Kernel(CustomRule):
         gpu = _on_gpu(inputs)
         gouts = [_like_inputs(g, gpu) for g in gouts]
         compiled = self.compiled(gouts, inputs)
-        return tuple(compiled.backward(self._threads(inputs, gouts), gouts, list(inputs),
-                                       _zeros_like(gpu)))
+        grads = compiled.backward(self._threads(inputs, gouts), gouts, _held(inputs, gpu),
+                                  _zeros_like(gpu))
+        return tuple(_element(g) if isinstance(x, float) and g is not None else g
+                     for x, g in zip(inputs, grads, strict=True))
 
     def _pullback(self, g, y, *inputs):
         return self.vjp(g, *inputs)
@@ -68,7 +70,7 @@ class Kernel(CustomRule):
         dtype = _float_dtype(inputs)
         outs = [_zeros(shape, dtype, gpu) for shape in self._shapes(inputs)]
         compiled = self.compiled(outs, inputs)
-        return compiled.forward(self._threads(inputs, outs), outs, list(inputs))
+        return compiled.forward(self._threads(inputs, outs), outs, _held(inputs, gpu))
 
     def _shapes(self, inputs):
         if self.shape is None:
@@ -168,6 +170,17 @@ def _type_of(v):
     if t is None:
         raise UnsupportedType(f"a kernel takes arrays and numbers; got {type(v).__name__}")
     return t
+
+
+def _held(inputs, gpu):
+    """The inputs as the compiled kernels take them: a float in an array of one element
+    (adjoint/kernel_body.py reads it from there)."""
+    return [_like_inputs(np.array([x]), gpu) if isinstance(x, float) else x for x in inputs]
+
+
+def _element(g):
+    """The float in a one-element gradient array, on the CPU or the GPU."""
+    return float((g.copy_to_host() if hasattr(g, "copy_to_host") else g)[0])
 
 
 def _float_dtype(inputs):

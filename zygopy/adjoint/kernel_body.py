@@ -48,11 +48,9 @@ def prepare_body(fn: Function) -> Body:
     if fn.args[0].type != Scalar("int64"):
         raise UnsupportedType(f"the first argument of the kernel {fn.name!r} is the thread index",
                               fn.filename, fn.line)
-    for a in params:
+    for k, a in enumerate(params):
         if isinstance(a.type, Scalar) and a.type.is_float:
-            raise UnsupportedType(f"the kernel {fn.name!r} takes the float {a.name!r}; kernels "
-                                  "differentiate arrays only", fn.filename, fn.line,
-                                  hint="pass a learned scalar as an array of one element")
+            _through_an_array(fn, k + 1)
     for a in outputs:
         if not (isinstance(a.type, ArrayT) and a.type.is_float):
             raise UnsupportedType(f"the output {a.name!r} of the kernel {fn.name!r} must be a "
@@ -60,6 +58,16 @@ def prepare_body(fn: Function) -> Body:
     _merge_additions(fn, set(outputs))
     _check_body(fn, set(outputs))
     return Body(fn, n)
+
+
+def _through_an_array(fn, position):
+    """The float argument at `position` taken as a one-element array and read from it: every
+    thread adds its share of the float's gradient into that one element (the caller passes the
+    float in such an array, kernel.py)."""
+    a = fn.args[position]
+    held = fn.new_var(ArrayT(a.type.dtype, 1), a.name)
+    fn.entry.args[position] = held
+    fn.entry.stmts.insert(0, Stmt(a, "getindex", [held, 0], fn.line))
 
 
 def _merge_additions(fn, outputs):
@@ -213,9 +221,9 @@ def kernel_adjoint(pyfn, arg_types) -> KernelAdjoint:
                                  "time, or write at the thread's own index (out[i] = ...)")
                 shared_outputs.add(fn.args.index(s.args[0]))
     share = loss_function(body, lambda: prepared().fn)
-    out_types = list(arg_types[1:1 + body.outputs])
-    infer_types(share, [*arg_types, *out_types])
-    wrt = tuple(k for k, t in enumerate(arg_types)
+    types = [a.type for a in share.args]  # a float argument is held in an array now
+    infer_types(share, types)
+    wrt = tuple(k for k, t in enumerate(types[:len(arg_types)])
                 if k > body.outputs and isinstance(t, ArrayT) and t.is_float)
     adj = adjoint(share, wrt)
     if any(isinstance(k, ArrayT) for k in adj.stacks):

@@ -9,7 +9,7 @@ import hashlib
 import numpy as np
 
 from ...errors import UnsupportedType
-from ...ir.types import INT, ArrayT, TupleT
+from ...ir.types import INT, ArrayT, TupleT, is_float
 from ..source import JIT
 from .launch import INITIAL_CAPACITY
 from .source import backward_kernel, forward_kernel
@@ -24,8 +24,8 @@ class KernelSpecialization:
         from ...ir.compile import compile_ir
         self.kernel, self.arg_types = kernel, list(arg_types)
         where = kernel.body.__code__
-        if not all(isinstance(t, ArrayT) or t == INT for t in arg_types):
-            raise UnsupportedType(f"the kernel {kernel.body.__name__!r} takes arrays and ints",
+        if not all(isinstance(t, ArrayT) or t == INT or is_float(t) for t in arg_types):
+            raise UnsupportedType(f"the kernel {kernel.body.__name__!r} takes arrays and numbers",
                                   where.co_filename, where.co_firstlineno)
         floats = [t.dtype for t in arg_types if isinstance(t, ArrayT) and t.is_float]
         self.dtype = np.result_type(*floats).name if floats else "float64"
@@ -85,6 +85,14 @@ class KernelSpecialization:
     def _params(self):
         return [f"x{k}" for k in range(len(self.arg_types))]
 
+    def _held(self):
+        """The inputs as the kernels take them: a float in an array of one element."""
+        return [f"np.array([{x}])" if self._is_float_number(k) else x
+                for k, x in enumerate(self._params())]
+
+    def _is_float_number(self, k):
+        return not isinstance(self.arg_types[k], ArrayT) and is_float(self.arg_types[k])
+
     def _shapes(self):
         """Source of each output's shape."""
         xs = self._params()
@@ -123,7 +131,7 @@ class KernelSpecialization:
             else:
                 passed.append(f"out{k}")
         lines.append("    fault = np.zeros(1, np.int64)")
-        lines.append(f"    {kname}(n, chunks, fault, {', '.join(passed + xs)})")
+        lines.append(f"    {kname}(n, chunks, fault, {', '.join(passed + self._held())})")
         lines += _raise_on_fault("    ")
         for k in shared:
             lines.append(f"    out{k} = out{k}_chunks.sum(axis=0)")
@@ -145,8 +153,9 @@ class KernelSpecialization:
         lines.append(f"    caps = np.full({max(len(stacks), 1)}, {INITIAL_CAPACITY})")
         lines.append("    while True:")
         passed = []
+        held = self._held()
         for k in reached:
-            x = xs[k - offset]
+            x = held[k - offset]
             lines.append(f"        d{k} = np.zeros({x}.shape, {x}.dtype)")
             if k in shared:
                 lines.append(f"        d{k}_chunks = np.zeros((chunks,) + {x}.shape, {x}.dtype)")
@@ -155,7 +164,7 @@ class KernelSpecialization:
         caps = [f"caps[{j}]" for j in range(len(stacks))]
         lines.append("        fault = np.zeros(1, np.int64)")
         lines.append(f"        {kname}(n, chunks, need, fault, "
-                     f"{', '.join(caps + gs + xs + gs + passed)})")
+                     f"{', '.join(caps + gs + held + gs + passed)})")
         lines += _raise_on_fault("        ")
         lines.append("        grown = False")
         lines.append("        for c in range(chunks):")
@@ -172,9 +181,10 @@ class KernelSpecialization:
         for k, t in enumerate(self.arg_types):
             j = offset + k
             if j in reached:
-                grads.append(f"d{j}")
+                grads.append(f"d{j}[0]" if self._is_float_number(k) else f"d{j}")
             elif t is not None and j in self.ka.wrt:
-                grads.append(f"np.zeros({xs[k]}.shape, {xs[k]}.dtype)")
+                grads.append("0.0" if self._is_float_number(k) else
+                             f"np.zeros({xs[k]}.shape, {xs[k]}.dtype)")
             else:
                 grads.append("None")
         lines.append(f"    return ({''.join(g + ', ' for g in grads)})")

@@ -15,6 +15,7 @@ def kernel_ptx(k, inputs, cc=(9, 0)) -> dict:
                              and np.dtype(x.dtype).kind == "f"] or [np.float64])
     outs = [np.zeros(s, dtype) for s in k._shapes(inputs)]
     compiled = k.compiled(outs, inputs, target="cuda")
+    inputs = [np.array([x]) if isinstance(x, float) else x for x in inputs]  # held in arrays
     fwd, bwd = compiled.sources()
     n, need = types.int64, types.int64[::1]  # need and fault are arrays of int64
     arrays = [_numba_type(a) for a in [*outs, *inputs]]
