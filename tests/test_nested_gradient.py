@@ -134,3 +134,11 @@ def test_what_a_gradient_inside_refuses(f, error, match):
     with pytest.raises(error, match=match) as e:
         zygopy.gradient(f, np.ones(3) * 0.5)
     assert e.value.filename == __file__
+
+
+def slope(x, y):
+    return zygopy.grad(energy)(x, y) * zygopy.grad(energy, argnums=(0, 1))(x, y)[1]
+
+
+def test_jax_style_grad_inside(route):
+    assert_gradient_matches(slope, (0.7, 1.3))

@@ -1322,6 +1322,10 @@ class Frontend:
         if (any(isinstance(a, ast.Starred) for a in node.args)
                 or any(k.arg is None for k in node.keywords)):
             raise self.error("*args/**kwargs in a call are not supported", node)
+        if isinstance(node.func, ast.Call):  # zygopy.grad(g)(x): the gradient function, called
+            maker = self.peek_static(node.func.func)
+            if isinstance(maker, Static) and maker.obj is _api().grad:
+                return self.nested_grad(node)
         if isinstance(node.func, ast.Attribute):
             base = self.expr(node.func.value)
             if isinstance(base, StructValue):
@@ -1416,14 +1420,39 @@ class Frontend:
         if node.keywords or not node.args:
             raise self.error("zygopy.gradient inside a compiled function takes the function and "
                              "its arguments only", node, hint="pass every argument positionally")
-        g = self.expr(node.args[0])
+        return self.gradients_of(node.args[0], node.args[1:], node)
+
+    def gradients_of(self, g_node, arg_nodes, node):
+        g = self.expr(g_node)
         if not (isinstance(g, Static) and isinstance(g.obj, types.FunctionType)):
             raise self.error("zygopy.gradient inside a compiled function differentiates a plain "
                              "Python function, named where it is called", node,
                              hint="define the function with def at module level")
-        args = [self.value(a) for a in node.args[1:]]
+        args = [self.value(a) for a in arg_nodes]
         self.at(node)
         return self.emit("nested_gradient", g.obj, *args)
+
+    def nested_grad(self, node):
+        """zygopy.grad(g, argnums)(*args) in compiled code: the gradients of zygopy.gradient,
+        picked by argnums (an int gives one, a tuple a tuple)."""
+        maker = node.func
+        given = {**dict(zip(("fun", "argnums"), maker.args, strict=False)),
+                 **{k.arg: k.value for k in maker.keywords}}
+        if (node.keywords or len(maker.args) > 2 or "fun" not in given
+                or set(given) - {"fun", "argnums"}):
+            raise self.error("zygopy.grad inside a compiled function takes the function and "
+                             "argnums, and its result the arguments, positionally", node)
+        try:
+            argnums = ast.literal_eval(given["argnums"]) if "argnums" in given else 0
+        except ValueError:
+            argnums = None
+        picked = argnums if isinstance(argnums, tuple) else (argnums,)
+        if not all(isinstance(k, int) and 0 <= k < len(node.args) for k in picked):
+            raise self.error("argnums of zygopy.grad must be written as an int or a tuple of ints "
+                             "naming the arguments", node)
+        grads = self.gradients_of(given["fun"], node.args, node)
+        parts = [self.emit("getindex", grads, k) for k in picked]
+        return parts[0] if isinstance(argnums, int) else self.emit("tuple", *parts)
 
     # ---- reductions of iterables and list comprehensions (comprehensions.py) ----------------
     def expr_ListComp(self, node):
