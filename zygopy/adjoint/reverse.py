@@ -24,7 +24,7 @@ from ..ir.passes.dce import eliminate_dead_code
 from ..ir.passes.fold import fold_constants
 from ..ir.passes.pipeline import optimize
 from ..ir.passes.renumber import renumber
-from ..ir.primitives import has_index_array, result_type
+from ..ir.primitives import PRIMITIVES, has_index_array, result_type
 from ..ir.types import INT, ArrayT, Scalar, TupleT, is_float
 from .activity import active_values
 from .array_rules import ELEMENTWISE, Scatter
@@ -413,10 +413,13 @@ class _AdjointBuilder:
         tape."""
         loops, defined_in = self.loops, self.defined_in
         definition = {s.var: s for b in self.fn.blocks for s in b.stmts if s.var is not None}
-        # arguments nothing writes (the caller's arrays the function writes are private copies):
-        # an element read from one is read again in the reverse rather than recorded
+        # arguments nothing writes (the caller's arrays the function writes are private copies;
+        # an operand of an impure primitive, such as record_statistics, may be written): an
+        # element read from one is read again in the reverse rather than recorded
+        impure = {a for b in self.fn.blocks for s in b.stmts
+                  if not getattr(PRIMITIVES.get(s.op), "pure", True) for a in s.args}
         unwritten = {a for a in self.fn.args if isinstance(a.type, ArrayT)} - written_values(
-            self.fn)
+            self.fn) - impure
         tape, stacks = [], []
         for b in self.fn.blocks:
             blocks = self.group[b.id]
