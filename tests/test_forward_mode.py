@@ -465,6 +465,29 @@ def test_compiled_jacobian(name, monkeypatch):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
+def long_orbit(x, n):
+    y = np.zeros(3)
+    s = x[0]
+    for i in range(n):
+        s = np.sin(s * x[1] + 0.1 * x[2 + i % 2])
+        y[i % 3] += s * s
+    return y
+
+
+def test_compiled_reverse_jacobian_grows_its_stacks(monkeypatch):
+    """Reverse mode (4 inputs, 3 results), more trips than the stacks start with: the rows'
+    compiled loop stops, and runs again with stacks of the size it needed."""
+    x = np.array([0.4, 1.3, 0.7, -0.5])
+    compiled = zygopy.jacobian(long_orbit, x, 3000)[0]
+    rows = _compiled(bind(long_orbit, (x, 3000)), "vjp")[0]
+    assert max(rows.capacity) >= 3000  # grown from INITIAL_CAPACITY by the rows' run
+    monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")
+    np.testing.assert_allclose(compiled, zygopy.jacobian(long_orbit, x, 3000)[0], rtol=1e-12)
+    for j in range(4):
+        column = stable_difference(lambda s, j=j: long_orbit(x + s * np.eye(4)[j], 3000), H_JVP)
+        np.testing.assert_allclose(compiled[:, j], column, rtol=RTOL, atol=ATOL)
+
+
 # ---- max pooling: a gather in forward mode, and second order through it ---------------------
 
 def pooled(x, w):

@@ -99,7 +99,8 @@ def _hessian_vector_product(f, types, wrt, structures, unit_dims):
 def _vector_jacobian_product(f, types, wrt, structures, unit_dims):
     """The gradient of (x, u) -> sum(f(x) * u) for f's array result: uᵀ J."""
     return CompiledGradient(f, types, wrt, structures, unit_dims + [None],
-                            make_ir=lambda: contracted(compile_ir(f, types, structures)))
+                            make_ir=lambda: contracted(compile_ir(f, types, structures)),
+                            seeded=len(types))
 
 
 # what each mode compiles (the class is looked up at each build: tests replace it)
@@ -327,7 +328,7 @@ def jacobian(f, *args, wrt=None, **kwargs):
     result of shape S, an array of shape S + argument shape, by forward mode (a tangent sweep per
     input element, all in one call of compiled code) when the differentiated inputs have fewer
     elements than the result, else by reverse mode (a vector-Jacobian product per result element,
-    each a call of compiled code, in a Python loop)."""
+    all in one call of compiled code)."""
     call = bind(f, args, kwargs, wrt)
     key = (call.fn, signature(call.fn, call.values).key, call.wrt)
     if key not in _ARRAY_VALUED:
@@ -367,15 +368,18 @@ def _array_jacobian(call, t, sig):
             d = np.asarray(d)  # rows of flattened tangents, for an array leaf
             per_leaf[i] = (d.T if isinstance(leaves[i], np.ndarray) else d).reshape(
                 y.shape + np.shape(leaves[i]))
-    else:  # one row per result element
+    else:  # one row per result element, the reverse sweeps in one compiled call
         c, sig = _compiled(call, "vjp")
-        rows = [tiered.value_and_gradient(
-                    c, [*leaves, _unit(np.zeros_like(y), k), *sig.captured])[1]
-                for k in range(y.size)]
-        for n, i in enumerate(c.adjoint.wrt):
-            if rows[0][n] is not None:
-                per_leaf[i] = np.stack([r[n] for r in rows]).reshape(y.shape +
-                                                                     np.shape(leaves[i]))
+        floats = [i for i in c.adjoint.wrt if is_float(sig.types[i])]
+        if tiered.interpret_only():
+            rows = [tiered.value_and_gradient(
+                        c, [*leaves, _unit(np.zeros_like(y), k), *sig.captured])[1]
+                    for k in range(y.size)]
+            stacked = [np.stack([r[c.adjoint.wrt.index(i)] for r in rows]) for i in floats]
+        else:
+            stacked = c.rows([*leaves, np.zeros_like(y, dtype=_float_dtype(y)), *sig.captured])
+        for i, d in zip(floats, stacked, strict=True):
+            per_leaf[i] = np.asarray(d).reshape(y.shape + np.shape(leaves[i]))
     rebuilt = sig.rebuild(call.values, per_leaf)
     return call.result(tuple(r if k in call.wrt else None for k, r in enumerate(rebuilt)))
 

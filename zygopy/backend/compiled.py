@@ -23,6 +23,7 @@ from .source import (
     fused_source,
     primal_source,
     reverse_source,
+    rows_source,
     rule_sources,
     scalar_stacks,
 )
@@ -144,13 +145,15 @@ class CompiledGradient(CompiledUnit):
     """Safe to share between threads: each call records into stacks of its own, and the compiled
     code runs without the GIL."""
 
-    def __init__(self, pyfn, arg_types, wrt, structures=None, unit_dims=None, make_ir=None):
+    def __init__(self, pyfn, arg_types, wrt, structures=None, unit_dims=None, make_ir=None,
+                 seeded=None):
         """`arg_types` are those of the flat leaves; `wrt` indexes leaves; `structures` as for
         to_ir; `unit_dims` says which dimensions of each array argument are 1
         (Signature.unit_dims). The compiled functions take the leaves, then the values of the
         hidden arguments (captured_values()). `make_ir()`, if given, builds the typed IR to
         differentiate instead of pyfn's own (a tangent, for reverse over forward): a fresh one
-        each call."""
+        each call. `seeded`: an argument whose unit seeds `rows` runs the gradient for (a vector-
+        Jacobian product's vector)."""
         make_ir = make_ir or (lambda: compile_ir(pyfn, arg_types, structures))
         self.primal_ir = make_ir()
         self.captured = self.primal_ir.captured
@@ -168,6 +171,8 @@ class CompiledGradient(CompiledUnit):
             reverse_source(self.adjoint, f"{name}_pullback"),
             fused_source(self.adjoint, f"{name}_value_and_gradient", f"{name}_forward",
                          f"{name}_pullback"),
+            *([rows_source(self.adjoint, f"{name}_rows", f"{name}_value_and_gradient", seeded)]
+              if seeded is not None else []),
         ])
         self.where = (pyfn.__code__.co_filename, pyfn.__code__.co_firstlineno, name)
         self._start()
@@ -195,6 +200,12 @@ class CompiledGradient(CompiledUnit):
             return value, grads
         (value, grads, _), _ = self._recorded(self._fused, 2, args, dy)
         return value, grads
+
+    def rows(self, args):
+        """Per float leaf of wrt, the gradients for each unit seed of the `seeded` argument (whose
+        value in `args` gives its shape and dtype), stacked: one compiled call."""
+        (rows, _), _ = self._recorded(self._entry("rows"), 1, args, 1.0)
+        return rows
 
     def compile(self, args, elsewhere=False):
         """Load or compile the machine code value_and_gradient(args) runs, without running it.

@@ -520,6 +520,48 @@ def fused_source(adj, pyname: str, forward: str, pullback: str) -> str:
     return w.text()
 
 
+def rows_source(adj, pyname: str, fused: str, seeded: int) -> str:
+    """rows(args..., dy, scalar stacks...) -> (per leaf of wrt its gradients, one row per element
+    of argument `seeded`, whose value is replaced by each unit seed in turn; the stack tops):
+    the reverse-mode Jacobian of a function contracted with that argument (api.jacobian), one
+    compiled call. A run that overflows the stacks stops there and returns its tops."""
+    args = [name(a) for a in adj.forward.args]
+    scalars = [stack_name(k) for k in scalar_stacks(adj)]
+    w = Writer()
+    w(JIT)
+    w(f"def {pyname}({', '.join(args + ['dy'] + scalars)}):")
+    w.indent()
+    seed = args[seeded]
+    w(f"m = {seed}.size")
+    w(f"unit = np.zeros({seed}.size, {seed}.dtype)")
+    w(f"shaped = unit.reshape({seed}.shape)")
+    out = []
+    for k, i in enumerate(adj.wrt):
+        a = adj.forward.args[i]
+        if isinstance(a.type, ArrayT) and a.type.is_float:
+            w(f"rows{k} = np.zeros((m,) + {name(a)}.shape, np.{a.type.dtype})")
+        elif isinstance(a.type, Scalar) and a.type.is_float:
+            w(f"rows{k} = np.zeros(m, np.{a.type.dtype})")
+        else:
+            continue
+        out.append(k)
+    called = [("shaped" if j == seeded else x) for j, x in enumerate(args)] + ["dy"] + scalars
+    w(f"tops = {_tuple(['0'] * len(adj.stacks))}")
+    w("for r in range(m):")
+    w.indent()
+    w("unit[r] = 1.0")
+    w(f"value, grads, tops = {fused}({', '.join(called)})")
+    w("unit[r] = 0.0")
+    if scalars:
+        w("if " + " or ".join(f"tops[{i}] > {x}.shape[0]" for i, x in enumerate(scalars)) + ":")
+        w(f"    return {_tuple(f'rows{k}' for k in out)}, tops")
+    for k in out:
+        w(f"rows{k}[r] = grads[{k}]")
+    w.dedent()
+    w(f"return {_tuple(f'rows{k}' for k in out)}, tops")
+    return w.text()
+
+
 def _zero_grads(adj):
     out = []
     for i in adj.wrt:
