@@ -93,7 +93,10 @@ def _hessian_vector_product(f, types, wrt, structures, unit_dims):
     return CompiledGradient(
         f, types + [types[i] for i in float_wrt], wrt, structures,
         unit_dims + [unit_dims[i] for i in float_wrt],
-        make_ir=lambda: tangent(compile_ir(f, types, structures), wrt, unit_dims, value=False))
+        make_ir=lambda: tangent(compile_ir(f, types, structures), wrt, unit_dims, value=False),
+        # hessian's columns of an array in one call
+        seeded=len(types) if [types[i] for i in float_wrt if isinstance(types[i], ArrayT)] ==
+        [types[i] for i in float_wrt] and len(float_wrt) == 1 else None)
 
 
 def _vector_jacobian_product(f, types, wrt, structures, unit_dims):
@@ -455,18 +458,22 @@ def hvp(f, x, v, *args, **kwargs):
 
 def hessian(f, x, *args, **kwargs):
     """The Hessian of the scalar f at x (a float or an array), of shape x.shape + x.shape: one
-    Hessian-vector product (hvp) per element of x, each a call of compiled code, in a Python
-    loop. The further arguments are passed to f and not differentiated."""
+    Hessian-vector product (hvp) per element of x, all in one call of compiled code. The further
+    arguments are passed to f and not differentiated."""
     if not isinstance(x, (float, np.ndarray)):
         raise UnsupportedType(f"hessian differentiates a float or a float array; got "
                               f"{type(x).__name__}", hint="use hvp for a structured argument")
     call = bind(f, (x, *args), kwargs, wrt=0)
     c, sig = _compiled(call, "hvp")
-    cols = [tiered.value_and_gradient(c, [*sig.leaves, _unit(x, j), *sig.captured])[1][0]
-            for j in range(np.size(x))]
-    if not isinstance(x, np.ndarray):
-        return cols[0]
-    return np.stack(cols, axis=-1).reshape(x.shape + x.shape)
+    if not isinstance(x, np.ndarray) or tiered.interpret_only():
+        cols = np.stack([tiered.value_and_gradient(c, [*sig.leaves, _unit(x, j), *sig.captured])
+                         [1][0] for j in range(np.size(x))])
+        if not isinstance(x, np.ndarray):
+            return float(cols[0])
+    else:  # every column in one compiled call
+        cols = np.asarray(c.rows([*sig.leaves, np.zeros_like(x, dtype=_float_dtype(x)),
+                                  *sig.captured])[0])
+    return np.moveaxis(cols, 0, -1).reshape(x.shape + x.shape)
 
 
 vjp = pullback

@@ -417,7 +417,8 @@ class _AdjointBuilder:
         # an operand of an impure primitive, such as record_statistics, may be written): an
         # element read from one is read again in the reverse rather than recorded
         impure = {a for b in self.fn.blocks for s in b.stmts
-                  if not getattr(PRIMITIVES.get(s.op), "pure", True) for a in s.args}
+                  if not getattr(PRIMITIVES.get(s.op), "pure", True) for a in s.args
+                  if isinstance(a, Var)}
         unwritten = {a for a in self.fn.args if isinstance(a.type, ArrayT)} - written_values(
             self.fn) - impure
         tape, stacks = [], []
