@@ -102,9 +102,10 @@ def loop_blocks(fn: Function) -> dict:
 
 
 def natural_loop(fn: Function, header: int, latch: int) -> set:
-    """The blocks of the loop closed by the back edge latch -> header."""
+    """The blocks of the loop closed by the back edge latch -> header (just the header where it
+    branches to itself: its predecessors are then outside the loop)."""
     preds = fn.predecessors()
-    body, todo = {header, latch}, [latch]
+    body, todo = {header, latch}, [latch] if latch != header else []
     while todo:
         for p in preds[todo.pop()]:
             if p not in body:
