@@ -297,6 +297,20 @@ def red_std_rounding_noise(x):
             + np.sum(c.std(axis=0, keepdims=True) * x))
 
 
+# reductions of a number and np.ndim (NumPy allows both), in code written for numbers and arrays
+# alike: the branch on np.ndim is decided while compiling
+@case(F(0.5, 1.5), evaluator=True)
+def red_of_a_number(x):
+    if np.ndim(x) == 0:
+        return np.sum(x * x) + np.mean(x) * np.max(x) + np.std(x) + np.prod(x) * np.min(x)
+    return np.sum(x * x) * x.ndim
+
+
+@case(A((3,)), evaluator=True)
+def red_of_a_number_or_an_array(x):
+    return red_of_a_number(x) + red_of_a_number(float(x[0]))
+
+
 # argmax/argmin: integer results used as indices and as values; distinct values, no ties
 @case(Distinct((3, 4)), evaluator=True)
 def red_argmax_argmin(a):

@@ -57,15 +57,18 @@ def _mixed(op):
 
 
 def _statements(op):
-    """The primitive applied to numbers and to arrays, where its type rule accepts them."""
+    """The primitive applied to numbers and to arrays, where its type rule accepts them and
+    passes/lower.py does not rewrite it into others (np.sum of a number)."""
     if op in MIXED:
         return [_mixed(op)]
     out = []
     for t in (FLOAT, VECTOR, MATRIX):
         try:
-            out.append(_statement(op, t))
+            s = _statement(op, t)
         except TypeError:
-            pass
+            continue
+        if op not in LOWERINGS or LOWERINGS[op](lambda *a: Var(11, None), *s.args) is None:
+            out.append(s)
     assert out, f"{op} takes neither numbers nor arrays"
     return out
 

@@ -10,7 +10,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .einsum import parse
 from .primitives import FLOAT, INT, broadcast, declare, promote, result_type
-from .types import NONE, SLICE, ArrayT, Scalar, TupleT
+from .types import BOOL, NONE, SLICE, ArrayT, Scalar, TupleT
 
 
 def _array(t, what):
@@ -48,6 +48,10 @@ def _reduce(result=None, tuple_axis=True):
     """The type rule of a reduction (array, axis, ..., keepdims): `result` is 'float' (mean,
     var: float64 for integers), 'int' (argmax) or None (the dtype of the array, int64 for bools)."""
     def rule(ts, args):
+        if isinstance(ts[0], Scalar) and args[1] is None and args[-1] is False:
+            # of a number: the number itself (passes/lower.py rewrites it so), as in NumPy
+            return {"float": FLOAT if not ts[0].is_float else ts[0], "int": INT}.get(
+                result, INT if ts[0] == BOOL else ts[0])
         a, axis = _array(ts[0], "a reduction"), args[1]
         if isinstance(axis, tuple) and not tuple_axis:
             raise TypeError(f"axis must be a constant integer or None, got {axis!r}")
@@ -280,6 +284,7 @@ for _fn in (np.argmax, np.argmin):  # an index: no gradient
 for _fn in (np.cumsum, np.cumprod):
     declare(_fn.__name__, lambda a, axis, fn=_fn: fn(a, axis=axis), _scan_type, params=AXIS,
             positional=1)
+declare("ndim", np.ndim, lambda ts, args: INT, lowered=True)  # known from the type
 declare("matmul", lambda a, b: a @ b, _matmul_type, arity=2)
 declare("transpose", lambda a, axes=None: np.transpose(a, axes), _permuted("transpose"),
         params={"axes": None})
@@ -698,7 +703,7 @@ NUMPY_FUNCTIONS = {np.sum: "sum", np.mean: "mean", np.max: "amax", np.amax: "ama
                    np.min: "amin", np.amin: "amin", np.dot: "dot", np.matmul: "matmul",
                    np.where: "select", np.array: "list_stack", np.asarray: "list_stack",
                    np.fabs: "fabs", np.take: "take_axis",  # np.abs is abs
-                   np.outer: "outer", np.inner: "inner", np.linalg.norm: "norm",
+                   np.outer: "outer", np.inner: "inner", np.linalg.norm: "norm", np.ndim: "ndim",
                    np.linalg.slogdet: "slogdet", sliding_window_view: "sliding_window_view",
                    **{getattr(np.linalg, n): n for n in ("solve", "inv", "cholesky", "det")},
                    **{getattr(np, n): n for n in (

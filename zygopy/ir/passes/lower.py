@@ -13,8 +13,9 @@ import numpy as np
 
 from .. import array_primitives  # noqa: F401  (declares the primitives lowered here)
 from ..einsum import LETTERS, parse
-from ..ir import Function, Stmt, substitute
+from ..ir import Function, Stmt, Var, substitute
 from ..primitives import PRIMITIVES
+from ..types import BOOL, ArrayT
 
 
 def lower_compound(fn: Function) -> bool:
@@ -224,6 +225,31 @@ def slogdet(emit, a):
     return emit("tuple", emit("slogdet_sign", a), emit("logabsdet", a))
 
 
+def ndim(emit, x):
+    """np.ndim(x), x.ndim: known from x's type."""
+    return x.type.ndim if isinstance(x.type, ArrayT) else 0
+
+
+def of_a_number(op):
+    """A reduction of a number (np.sum(3.0), as NumPy allows): the number itself, as a float for
+    a mean, 0 for a variance or an index of the extremum; arrays are left as they are."""
+    def lower(emit, a, *options):
+        if not isinstance(a, Var) or isinstance(a.type, ArrayT):
+            return None
+        if op in ("var", "std"):
+            return 0.0
+        if op in ("argmax", "argmin"):
+            return 0
+        if op == "mean":
+            return emit("float", a)
+        return emit("int", a) if a.type == BOOL else a  # NumPy counts a bool as an int
+    return lower
+
+
+def getattr_(emit, x, attr):
+    return ndim(emit, x) if attr == "ndim" else None
+
+
 def nested_gradient(emit, g, *args):
     """Done before this pass, by adjoint/sweeps.py (compile_ir runs it): it inlines whole
     functions (a tangent of g per input element), more than a rewrite of one statement."""
@@ -231,5 +257,8 @@ def nested_gradient(emit, g, *args):
 
 
 LOWERINGS = {"einsum": einsum, "dot": dot, "inner": inner, "matmul": matmul, "norm": norm,
-             "slogdet": slogdet, "nested_gradient": nested_gradient}
+             "slogdet": slogdet, "nested_gradient": nested_gradient, "ndim": ndim,
+             "getattr": getattr_,
+             **{op: of_a_number(op) for op in ("sum", "mean", "prod", "amax", "amin", "var",
+                                               "std", "argmax", "argmin")}}
 assert all(name in LOWERINGS for name, p in PRIMITIVES.items() if p.lowered)
