@@ -504,15 +504,10 @@ def _in_dtype(src, t):
 def fused_source(adj, pyname: str, forward: str, pullback: str) -> str:
     """value_and_gradient(args..., dy, scalar stacks...) -> (value, gradients, tops); zeros on
     overflow."""
-    args = [name(a) for a in adj.forward.args]
-    scalars = [stack_name(k) for k in scalar_stacks(adj)]
-    w = Writer()
-    w(JIT)
-    w(f"def {pyname}({', '.join(args + ['dy'] + scalars)}):")
-    w.indent()
+    w, args, scalars = _over_the_arguments(adj, pyname)
     w(f"value, tops, tape = {forward}({', '.join(args + scalars)})")
     if scalars:
-        w("if " + " or ".join(f"tops[{i}] > {s}.shape[0]" for i, s in enumerate(scalars)) + ":")
+        w(f"if {_overflowed(scalars)}:")
         w(f"    return value, {_tuple(_zero_grads(adj))}, tops")
     tape = [f"tape[{i}]" for i in range(len(adj.tape) + len(array_stacks(adj)))]
     tops = [f"tops[{i}]" for i in range(len(adj.stacks))]
@@ -525,12 +520,7 @@ def rows_source(adj, pyname: str, fused: str, seeded: int) -> str:
     of argument `seeded`, whose value is replaced by each unit seed in turn; the stack tops):
     the reverse-mode Jacobian of a function contracted with that argument (api.jacobian), one
     compiled call. A run that overflows the stacks stops there and returns its tops."""
-    args = [name(a) for a in adj.forward.args]
-    scalars = [stack_name(k) for k in scalar_stacks(adj)]
-    w = Writer()
-    w(JIT)
-    w(f"def {pyname}({', '.join(args + ['dy'] + scalars)}):")
-    w.indent()
+    w, args, scalars = _over_the_arguments(adj, pyname)
     seed = args[seeded]
     w(f"m = {seed}.size")
     w(f"unit = np.zeros({seed}.size, {seed}.dtype)")
@@ -553,13 +543,30 @@ def rows_source(adj, pyname: str, fused: str, seeded: int) -> str:
     w(f"value, grads, tops = {fused}({', '.join(called)})")
     w("unit[r] = 0.0")
     if scalars:
-        w("if " + " or ".join(f"tops[{i}] > {x}.shape[0]" for i, x in enumerate(scalars)) + ":")
+        w(f"if {_overflowed(scalars)}:")
         w(f"    return {_tuple(f'rows{k}' for k in out)}, tops")
     for k in out:
         w(f"rows{k}[r] = grads[{k}]")
     w.dedent()
     w(f"return {_tuple(f'rows{k}' for k in out)}, tops")
     return w.text()
+
+
+def _over_the_arguments(adj, pyname):
+    """(writer, argument names, scalar stack names) of a compiled function `pyname(args...,
+    dy, scalar stacks...)` whose body is to be written."""
+    args = [name(a) for a in adj.forward.args]
+    scalars = [stack_name(k) for k in scalar_stacks(adj)]
+    w = Writer()
+    w(JIT)
+    w(f"def {pyname}({', '.join(args + ['dy'] + scalars)}):")
+    w.indent()
+    return w, args, scalars
+
+
+def _overflowed(scalars):
+    """Whether a run's stack tops (`tops`) passed the capacity of its scalar stacks."""
+    return " or ".join(f"tops[{i}] > {s}.shape[0]" for i, s in enumerate(scalars))
 
 
 def _zero_grads(adj):
