@@ -254,6 +254,22 @@ def test_the_hessian_corpus_is_large():
 
 
 @pytest.mark.usefixtures("interpreted")
+@pytest.mark.parametrize("fn,args", HESSIANS[::2])
+def test_jacobian_of_a_scalar_function_is_its_one_row(fn, args):
+    """jacobian's other route (one pullback per scalar result), on every other case of the
+    Hessian corpus: its one row against central differences."""
+    x, rest = args[0], args[1:]
+    row = zygopy.jacobian(fn, x, *rest)[0]
+    assert np.shape(row) == (1,) + np.shape(x)
+    for j in range(np.size(x)):
+        e = np.zeros(np.size(x))
+        e[j] = 1.0
+        e = e.reshape(np.shape(x)) if isinstance(x, np.ndarray) else 1.0
+        expected = stable_difference(lambda s, e=e: result(fn, [shifted(x, e, s), *rest]), H_JVP)
+        np.testing.assert_allclose(np.ravel(row)[j], expected, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.usefixtures("interpreted")
 @pytest.mark.parametrize("fn,args", HESSIANS)
 def test_hessian_matches_finite_differences_and_is_symmetric(fn, args):
     x, rest = args[0], args[1:]
