@@ -124,11 +124,22 @@ def _structure(x):
     return zygopy.gradient(field, (x, x), x)[0]
 
 
+def _tangents_not_written_out(x):
+    tangents = (x, x)
+    return zygopy.jvp(field, (x, x), tangents)[1]
+
+
+def _tangent_of_the_wrong_kind(x):
+    return zygopy.jvp(field, (x, x), (1.0, x))[1]
+
+
 @pytest.mark.parametrize("f,error,match", [
     (_keywords, zygopy.UnsupportedSyntax, "arguments only"),
     (_local_lambda, zygopy.UnsupportedSyntax, "plain Python function"),
     (_array_valued, zygopy.UnsupportedType, "returning a float"),
     (_structure, zygopy.UnsupportedType, "numbers and float arrays"),
+    (_tangents_not_written_out, zygopy.UnsupportedSyntax, "tuple of as many tangents"),
+    (_tangent_of_the_wrong_kind, zygopy.UnsupportedType, "a tangent of type float64"),
 ])
 def test_what_a_gradient_inside_refuses(f, error, match):
     with pytest.raises(error, match=match) as e:
@@ -142,3 +153,19 @@ def slope(x, y):
 
 def test_jax_style_grad_inside(route):
     assert_gradient_matches(slope, (0.7, 1.3))
+
+
+def directional(x, y):
+    value, slope = zygopy.jvp(energy, (x, y), (0.6, None))
+    return value * slope
+
+
+def directional_of_arrays(w, x):
+    value, slope = zygopy.jvp(field, (w, x), (x, w * 0.5))
+    return value + slope ** 2
+
+
+def test_gradient_of_a_function_that_calls_jvp(route):
+    assert_gradient_matches(directional, (0.7, 1.3))
+    rng = np.random.default_rng(6)
+    assert_gradient_matches(directional_of_arrays, (rng.standard_normal(4), rng.standard_normal(4)))

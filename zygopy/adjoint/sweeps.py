@@ -24,12 +24,14 @@ from .tangent import tangent, tangent_arguments
 
 
 def lower_nested(fn, capture=True) -> bool:
-    """Expand every `nested_gradient(g, *args)` of fn (typed IR, changed in place); with
-    `capture`, the values g reads from outside become hidden arguments of fn. Returns whether
-    anything changed (fn then needs its types inferred again)."""
+    """Expand every `nested_gradient(g, *args)` and `nested_jvp(g, n, *primals, *tangents)` of fn
+    (typed IR, changed in place); with `capture`, the values g reads from outside become hidden
+    arguments of fn. Returns whether anything changed (fn then needs its types inferred again)."""
     changed = False
     while (found := _first(fn)) is not None:
-        _expand(fn, *found, capture)
+        block, index = found
+        expand = _expand_jvp if block.stmts[index].op == "nested_jvp" else _expand
+        expand(fn, block, index, capture)
         changed = True
     return changed
 
@@ -37,32 +39,45 @@ def lower_nested(fn, capture=True) -> bool:
 def _first(fn):
     for b in fn.blocks:
         for i, s in enumerate(b.stmts):
-            if s.op == "nested_gradient":
+            if s.op in ("nested_gradient", "nested_jvp"):
                 return b, i
     return None
 
 
-def _expand(fn, block, index, capture):
+def _inner(fn, g, point, stmt, capture, what):
+    """g compiled for the types of `point` (numbers and float arrays), and fn's arguments for the
+    values it reads from outside."""
     from ..ir.compile import compile_ir
-    stmt = block.stmts[index]
-    g, point = stmt.args[0], stmt.args[1:]
     types = [type_of_arg(a) for a in point]
-    where = fn.filename, stmt.line
     for t in types:
         if not (isinstance(t, Scalar) or isinstance(t, ArrayT) and t.is_float):
-            raise UnsupportedType(f"zygopy.gradient inside a compiled function takes numbers and "
-                                  f"float arrays; {g.__name__!r} was given a {t}", *where,
-                                  hint="pass the arrays and numbers themselves, not structures")
+            raise UnsupportedType(f"{what} inside a compiled function takes numbers and float "
+                                  f"arrays; {g.__name__!r} was given a {t}", fn.filename,
+                                  stmt.line, hint="pass the arrays and numbers themselves, not "
+                                  "structures")
     inner = compile_ir(g, types, capture=capture)
+    hidden = [_hidden_argument(fn, c) for c in inner.captured if c.runtime]
+    fn.captured += [c for c in inner.captured if not c.runtime]
+    return inner, hidden
+
+
+def _split(block, index):
+    """Cut block before statement `index`: (the statements after it, the block's branches)."""
+    rest, branches = block.stmts[index + 1:], block.branches
+    block.stmts = block.stmts[:index]
+    return rest, branches
+
+
+def _expand(fn, block, index, capture):
+    stmt = block.stmts[index]
+    g, point = stmt.args[0], stmt.args[1:]
+    inner, hidden = _inner(fn, g, point, stmt, capture, "zygopy.gradient")
     returned = type_of_arg(next(br.args[0] for b in inner.blocks for br in b.branches
                                 if br.is_return))
     if not (isinstance(returned, Scalar) and returned.is_float):
         raise UnsupportedType(f"zygopy.gradient differentiates a function returning a float; "
-                              f"{g.__name__!r} returns {returned}", *where)
-    hidden = [_hidden_argument(fn, c) for c in inner.captured if c.runtime]
-    fn.captured += [c for c in inner.captured if not c.runtime]
-    rest, branches = block.stmts[index + 1:], block.branches
-    block.stmts = block.stmts[:index]
+                              f"{g.__name__!r} returns {returned}", fn.filename, stmt.line)
+    rest, branches = _split(block, index)
     sweeps = _Sweeps(fn, block, stmt.line, tangent(inner, range(len(point)), value=False),
                      point, hidden)
     cur, grads = block, []
@@ -73,6 +88,28 @@ def _expand(fn, block, index, capture):
             grad = None  # an int or a bool
         grads.append(grad)
     cur.stmts += [Stmt(stmt.var, "tuple", grads, stmt.line), *rest]
+    cur.branches = branches
+
+
+def _expand_jvp(fn, block, index, capture):
+    """One sweep of g's forward mode along the tangents given (None: zero), inlined."""
+    stmt = block.stmts[index]
+    g, n = stmt.args[0], stmt.args[1]
+    point, given = stmt.args[2:2 + n], stmt.args[2 + n:]
+    inner, hidden = _inner(fn, g, point, stmt, capture, "zygopy.jvp")
+    for p, t in zip(point, given, strict=True):
+        if t is not None and isinstance(type_of_arg(p), ArrayT) != isinstance(type_of_arg(t),
+                                                                              ArrayT):
+            raise UnsupportedType(f"zygopy.jvp of {g.__name__!r} was given a tangent of type "
+                                  f"{type_of_arg(t)} for an argument of type {type_of_arg(p)}",
+                                  fn.filename, stmt.line,
+                                  hint="give each tangent its argument's shape (None for zero)")
+    rest, branches = _split(block, index)
+    sweeps = _Sweeps(fn, block, stmt.line, tangent(inner, range(n), value=True), point, hidden)
+    seeds = [given[k] if given[k] is not None else sweeps.zeros[k] for k in sweeps.floats]
+    cur, result = sweeps.emit.call(block, sweeps.sweep, [*point, *seeds, *hidden])
+    value, dvalue = (sweeps.emit(cur, "getindex", result, i) for i in (0, 1))
+    cur.stmts += [Stmt(stmt.var, "tuple", [value, dvalue], stmt.line), *rest]
     cur.branches = branches
 
 

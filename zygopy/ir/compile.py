@@ -26,7 +26,7 @@ def compile_ir(pyfn, arg_types, structures=None, capture=True) -> Function:
     if resolve_lists(fn):
         infer_types(fn, arg_types)
     lower_augmented(fn)
-    if any(s.op == "nested_gradient" for b in fn.blocks for s in b.stmts):
+    if any(s.op in ("nested_gradient", "nested_jvp") for b in fn.blocks for s in b.stmts):
         from ..adjoint.sweeps import lower_nested
         lower_nested(fn, capture)  # which may add hidden arguments, typed
         arg_types = [a.type for a in fn.args]

@@ -1357,6 +1357,8 @@ class Frontend:
             return self.key_test(obj, node)
         if obj is _api().gradient:
             return self.nested_gradient(node)
+        if obj is _api().jvp:
+            return self.nested_jvp(node)
         if isinstance(obj, CustomRule):
             if node.keywords:
                 raise self.error(f"keyword arguments to the custom rule {obj.__name__!r} are not "
@@ -1422,15 +1424,34 @@ class Frontend:
                              "its arguments only", node, hint="pass every argument positionally")
         return self.gradients_of(node.args[0], node.args[1:], node)
 
-    def gradients_of(self, g_node, arg_nodes, node):
+    def nested_jvp(self, node):
+        """zygopy.jvp(g, (x, ...), (dx, ...)) in compiled code: (g's value, its tangent), g's
+        forward mode inlined once types are known (adjoint/sweeps.py)."""
+        if (node.keywords or len(node.args) != 3
+                or not all(isinstance(a, (ast.Tuple, ast.List)) for a in node.args[1:])
+                or len(node.args[1].elts) != len(node.args[2].elts)):
+            raise self.error("zygopy.jvp inside a compiled function takes the function, a tuple of "
+                             "its arguments and a tuple of as many tangents, written in the call",
+                             node, hint="zygopy.jvp(g, (x, y), (dx, dy)); None for a tangent "
+                             "that is zero")
+        g = self.plain_function(node.args[0], node, "zygopy.jvp")
+        values = [self.value(a) for a in node.args[1].elts + node.args[2].elts]
+        self.at(node)
+        return self.emit("nested_jvp", g, len(node.args[1].elts), *values)
+
+    def plain_function(self, g_node, node, what):
         g = self.expr(g_node)
         if not (isinstance(g, Static) and isinstance(g.obj, types.FunctionType)):
-            raise self.error("zygopy.gradient inside a compiled function differentiates a plain "
-                             "Python function, named where it is called", node,
+            raise self.error(f"{what} inside a compiled function differentiates a plain Python "
+                             "function, named where it is called", node,
                              hint="define the function with def at module level")
+        return g.obj
+
+    def gradients_of(self, g_node, arg_nodes, node):
+        g = self.plain_function(g_node, node, "zygopy.gradient")
         args = [self.value(a) for a in arg_nodes]
         self.at(node)
-        return self.emit("nested_gradient", g.obj, *args)
+        return self.emit("nested_gradient", g, *args)
 
     def nested_grad(self, node):
         """zygopy.grad(g, argnums)(*args) in compiled code: the gradients of zygopy.gradient,

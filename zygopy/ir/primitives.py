@@ -337,6 +337,22 @@ def _nested_gradient(g, *args):
     return gradient(g, *args)
 
 
+def _nested_jvp(g, n, *args):
+    from ..api import jvp
+    return jvp(g, args[:n], args[n:])
+
+
+def _nested_jvp_type(ts, args):
+    """(g's result, its tangent): g compiled for the primal types, for its result's type."""
+    from .compile import compile_ir
+    from .infer import type_of_arg
+    g, n = args[0], args[1]
+    inner = compile_ir(g, list(ts[2:2 + n]))
+    t = type_of_arg(next(br.args[0] for b in inner.blocks for br in b.branches if br.is_return))
+    return TupleT((t, t))
+
+
+declare("nested_jvp", _nested_jvp, _nested_jvp_type, lowered=True)  # (g, n, *primals, *tangents)
 declare("nested_gradient", _nested_gradient,
         lambda ts, args: TupleT(tuple(t if getattr(t, "is_float", False) else NONE
                                      for t in ts[1:])), lowered=True)

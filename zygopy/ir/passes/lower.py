@@ -251,13 +251,14 @@ def getattr_(emit, x, attr):
 
 
 def nested_gradient(emit, g, *args):
-    """Done before this pass, by adjoint/sweeps.py (compile_ir runs it): it inlines whole
-    functions (a tangent of g per input element), more than a rewrite of one statement."""
+    """Done before this pass, by adjoint/sweeps.py (compile_ir runs it), for nested_gradient and
+    nested_jvp: it inlines whole functions (tangents of g), more than a rewrite of a statement."""
     return None
 
 
 LOWERINGS = {"einsum": einsum, "dot": dot, "inner": inner, "matmul": matmul, "norm": norm,
-             "slogdet": slogdet, "nested_gradient": nested_gradient, "ndim": ndim,
+             "slogdet": slogdet, "nested_gradient": nested_gradient, "nested_jvp": nested_gradient,
+             "ndim": ndim,
              "getattr": getattr_,
              **{op: of_a_number(op) for op in ("sum", "mean", "prod", "amax", "amin", "var",
                                                "std", "argmax", "argmin")}}
