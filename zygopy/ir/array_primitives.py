@@ -284,7 +284,7 @@ for _fn in (np.argmax, np.argmin):  # an index: no gradient
 for _fn in (np.cumsum, np.cumprod):
     declare(_fn.__name__, lambda a, axis, fn=_fn: fn(a, axis=axis), _scan_type, params=AXIS,
             positional=1)
-declare("ndim", np.ndim, lambda ts, args: INT, lowered=True)  # known from the type
+declare("ndim", np.ndim, lambda ts, args: INT, lowered=True)  # an attribute, 0 for a number
 declare("matmul", lambda a, b: a @ b, _matmul_type, arity=2)
 declare("transpose", lambda a, axes=None: np.transpose(a, axes), _permuted("transpose"),
         params={"axes": None})

@@ -226,8 +226,12 @@ def slogdet(emit, a):
 
 
 def ndim(emit, x):
-    """np.ndim(x), x.ndim: known from x's type."""
-    return x.type.ndim if isinstance(x.type, ArrayT) else 0
+    """np.ndim(x): an array's ndim attribute, 0 for a number (whose `.ndim` becomes 0 too). An
+    array's stays a run-time value: folding it would decide a shape check while compiling, and a
+    function whose every path then raises would be refused before it could raise."""
+    if isinstance(getattr(x, "type", None), ArrayT):
+        return emit("getattr", x, "ndim")
+    return 0
 
 
 def of_a_number(op):
@@ -247,7 +251,7 @@ def of_a_number(op):
 
 
 def getattr_(emit, x, attr):
-    return ndim(emit, x) if attr == "ndim" else None
+    return 0 if attr == "ndim" and not isinstance(getattr(x, "type", None), ArrayT) else None
 
 
 def nested_gradient(emit, g, *args):
