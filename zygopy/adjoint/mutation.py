@@ -69,18 +69,25 @@ def _check_merged_arrays(fn: Function, writes):
     gradient too, which the adjoint (one gradient per value) cannot follow. Arrays that a loop
     passes round (double buffers swapped each step) are new values at the loop header: only what
     flows in and stays live matters."""
-    owner = _block_args(fn)
-    merged = [(b, s) for b, s in writes if isinstance(s.args[0], Var) and s.args[0] in owner]
-    if not merged:
+    owner = {a: b for a, b in _block_args(fn).items() if isinstance(a.type, ArrayT)}
+    if not owner:
         return
     live_after = _liveness(fn)
     incoming = _incoming_values(fn)
-    for b, s in merged:
-        target = s.args[0]
-        header = owner[target]
-        live = live_after(b, s)
-        for other in _sources(target, incoming, set(header.args)):
-            if other is not target and isinstance(other.type, ArrayT) and other in live:
+
+    def sources(arg):
+        return _sources(arg, incoming, set(owner[arg].args))
+    for b, s in writes:
+        target, live = s.args[0], live_after(b, s)
+        if not isinstance(target, Var):
+            continue
+        # a block argument written while a value it may hold is used later, and a value written
+        # while a block argument that may hold it is used later (b = a on one path, a[0] = v,
+        # then b read): either way the other changes behind its back
+        others = [o for o in sources(target) if o in live] if target in owner else []
+        others += [m for m in live if m in owner and target in sources(m)]
+        for other in others:
+            if other is not target and isinstance(other.type, ArrayT):
                 what = f"{other.name!r}" if other.name else "another array"
                 raise UnsupportedSyntax(f"writing into {target.name or 'an array'!r}, which may be "
                                         f"the same array as {what} (assigned to it on another "
