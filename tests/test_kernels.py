@@ -39,6 +39,17 @@ def _installed(module):
 HAS_PTX = _installed("numba_cuda") and _installed("cuda.bindings")
 
 
+def _real_gpu():
+    """A CUDA GPU numba-cuda can use (not the simulator)."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or not _installed("numba_cuda"):
+        return False
+    try:
+        from numba import cuda
+        return cuda.is_available()
+    except Exception:  # noqa: BLE001  (no driver, no toolkit: no GPU)
+        return False
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_cpu_forward_and_gradient(name):
     kernel, inputs = examples()[name]
@@ -108,6 +119,20 @@ def test_cuda_simulator_matches_the_cpu_and_finite_differences():
         got = [g if g is None or isinstance(g, float) else np.array(g) for g in grads]
         assert_close_gradients(got, want)
         assert_close_gradients(got, kernel.vjp(gout, *inputs))
+
+
+@pytest.mark.skipif(not _real_gpu(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("name", NAMES)
+def test_a_real_gpu_matches_the_cpu(name):
+    from numba import cuda
+    kernel, inputs = examples()[name]
+    device = [x if isinstance(x, float) else cuda.to_device(x) for x in inputs]
+    y = kernel(*device).copy_to_host()
+    np.testing.assert_allclose(y, reference(name, *inputs), rtol=1e-12, atol=1e-12)
+    gout = np.random.default_rng(1).normal(size=y.shape)
+    grads = kernel.vjp(cuda.to_device(gout), *device)
+    got = [g if g is None or isinstance(g, float) else g.copy_to_host() for g in grads]
+    assert_close_gradients(got, kernel.vjp(gout, *inputs))
 
 
 @zygopy.kernel
