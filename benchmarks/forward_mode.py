@@ -23,21 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import fmt_time, measure, ratio, run_info, write_section  # noqa: E402
+from scalar_loop import scalar_loop as loop  # noqa: E402  (the same loop as scalar_loop.py)
 
 import zygopy  # noqa: E402
 from zygopy.api import _compiled, bind  # noqa: E402
-
-
-def loop(x, n):
-    s = 0.0
-    y = x
-    for _ in range(n):
-        y = np.sin(y * 1.1 + 0.3)
-        if y > 0.5:
-            s += y * y
-        else:
-            s += 0.5 * y
-    return s
 
 
 def mixture(means, x, weights):
