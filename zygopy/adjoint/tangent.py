@@ -83,6 +83,7 @@ class _Builder:
         self.active = tangent_values(fn, wrt, outputs)
         self.written = written_values(fn)
         self.dot = {}  # active value -> its tangent (a Var), or None for a zero one
+        self.definition = {s.var: s for b in fn.blocks for s in b.stmts if s.var is not None}
         self.stmts, self.line = [], None
 
     def emit(self, op, *args):
@@ -153,7 +154,7 @@ class _Builder:
         t = rule(ds, Sym(self.emit, s.var), *[Sym(self.emit, a) for a in s.args])
         t = t.v if isinstance(t, Sym) else t
         if t is not None and self.broadcasts(s, ds):
-            t = self.emit("spread", t, self.emit("getattr", s.var, "shape"), ()).v
+            t = self.emit("spread", t, self.shape(s.var), ()).v
         made = {st.var: st.op for st in self.stmts[before:]}
         return t, t in made and made[t] not in ALIASING
 
@@ -167,6 +168,21 @@ class _Builder:
         return any(isinstance(type_of_arg(a), ArrayT) and d is None
                    and self.same_shape.get(a, a) is not root for a, d in zip(s.args, ds,
                                                                              strict=True))
+
+    def shape(self, v):
+        """v's shape, from its operands' where it is elementwise: reading v's own would keep it a
+        named array, which the backend could not fold into its uses."""
+        d = self.definition.get(v)
+        if d is None or not PRIMITIVES[d.op].elementwise:
+            return self.emit("getattr", v, "shape")
+        parts = []
+        for a in d.args:
+            if isinstance(a, Var) and isinstance(a.type, ArrayT):
+                root = self.same_shape.get(a, a)
+                if all(self.same_shape.get(p, p) is not root for p, _ in parts):
+                    parts.append((a, self.shape(a)))
+        shapes = [shape for _, shape in parts]
+        return shapes[0] if len(shapes) == 1 else self.emit("broadcast_shape", *shapes)
 
     def write(self, s):
         """`a[index] = v`: the tangent array gets v's tangent at the same place."""

@@ -23,6 +23,7 @@ from ..ir.ir import RAISED, Function, Slot, Var, uses
 from ..ir.primitives import PRIMITIVES, is_weak, promote
 from ..ir.types import ArrayT, ListT, Scalar, TupleT
 from .arrays import array_expression, indexing_lines
+from .fusion import Fusion, write_region
 from .lists import empty_list, list_expression, list_statement, no_gradients, slot_statement
 from .structure import LOOPING, UNREACHABLE, Structurer, Unstructured
 
@@ -89,7 +90,8 @@ def const(c) -> str:
 # array statements folded into their single use, so that Numba fuses a chain of elementwise
 # operations into one loop (one named temporary per operation would each be materialised)
 _FOLDED: dict = {}
-_FOLDING: set = set()
+_FOLDING: dict = {}  # statement -> how many uses it is folded into
+_FUSION: list = [Fusion(Function("", []))]  # the regions of the body being written
 # the elementwise primitives handed to that fusion: erf and erfc lower to runtime helpers, which
 # are no ufuncs; the others subtracted stay statements of their own
 FUSIBLE = {n for n, p in PRIMITIVES.items() if p.elementwise} - {
@@ -102,26 +104,35 @@ def operand(a) -> str:
     return name(a) if isinstance(a, (Var, Slot)) else const(a)
 
 
-def foldable(fn: Function) -> set:
-    """Pure array statements whose one use comes later in the same block, with no effect between."""
-    count, user = {}, {}
+# cheap enough to compute again at each use: one more subtraction per element costs less than
+# the array it would otherwise fill (a broadcast difference read by three expressions)
+RECOMPUTED = {"add", "sub", "mul", "neg", "pos"}
+# a longer recomputed expression is named instead: chains of them would grow without bound
+RECOMPUTED_LENGTH = 160
+
+
+def foldable(fn: Function) -> dict:
+    """Pure array statements whose uses all come later in the same block, elementwise, with no
+    effect between: one use, or several of a cheap one (RECOMPUTED); each with its use count."""
+    users = {}
     for b in fn.blocks:
         for inst in b.stmts + b.branches:
             for v in uses(inst):
-                count[v] = count.get(v, 0) + 1
-                user[v] = inst
-    out = set()
+                users.setdefault(v, []).append(inst)
+    out = {}
     for b in fn.blocks:
         for i, st in enumerate(b.stmts):
             v = st.var
-            if (v is None or not isinstance(v.type, ArrayT) or count.get(v) != 1
-                    or st.op not in FUSIBLE):
+            if v is None or not isinstance(v.type, ArrayT) or st.op not in FUSIBLE:
+                continue
+            used_by = users.get(v, [])
+            if len(used_by) != 1 and not (used_by and st.op in RECOMPUTED):
                 continue
             later = b.stmts[i + 1:]
-            if user[v] in later:
-                between = later[:later.index(user[v])]
-                if all(PRIMITIVES[t.op].pure for t in between) and user[v].op in FUSIBLE:
-                    out.add(st)
+            if all(u in later and u.op in FUSIBLE for u in used_by):
+                last = max(later.index(u) for u in used_by)
+                if all(PRIMITIVES[t.op].pure for t in later[:last]):
+                    out[st] = len(used_by)
     return out
 
 
@@ -257,6 +268,12 @@ def _indexed(w: Writer, s) -> bool:
 
 def statement(w: Writer, s):
     op, args = s.op, s.args
+    fusion = _FUSION[0]
+    if s in fusion.skipped:
+        return
+    if s in fusion.regions:
+        write_region(w, fusion.regions[s], name, operand, name(s.var))
+        return
     if list_statement(w, s, operand, name) or slot_statement(w, s, operand, name):
         return
     if op in ("gather", "setindex") and _indexed(w, s):
@@ -318,7 +335,7 @@ def statement(w: Writer, s):
         _ensure(w, name(args[0]), operand(args[1]))
     elif op == "init":
         w(f"{name(args[0])} = np.zeros({operand(args[1])}, np.{args[0].type.dtype})")
-    elif s in _FOLDING:
+    elif s in _FOLDING and (_FOLDING[s] == 1 or len(expression(s)) <= RECOMPUTED_LENGTH):
         _FOLDED[s.var] = expression(s)
     else:
         w(f"{name(s.var)} = {expression(s)}")
@@ -404,8 +421,11 @@ def body(w: Writer, fn: Function, on_return, keep=(), lower=None):
     are read after the body (the tape) and stay named; `lower` writes a statement (by default
     `statement`)."""
     lower = lower or statement
+    _FUSION[0] = fusion = Fusion(fn, keep)
+    named = fusion.named()
     _FOLDING.clear()
-    _FOLDING.update(st for st in foldable(fn) if st.var not in keep)
+    _FOLDING.update((st, n) for st, n in foldable(fn).items()
+                    if st.var not in keep and st.var not in named)
     _FOLDED.clear()
     w(f"{LOOPING} = True")
     trial = Writer()

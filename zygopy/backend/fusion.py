@@ -1,0 +1,263 @@
+"""Reductions fused with the elementwise expressions they consume: one loop nest, no temporaries.
+
+`np.sum(w * np.exp(-0.5 * d * d), axis=1)` lowered statement by statement fills an array per
+operation (Numba fuses the elementwise chain into one, but not the sum that reads it). Here the
+sum becomes a loop over the broadcast shape of the chain's leaves, each element computed as a
+local number and added where it belongs. Sums that share an intermediate (a value and its tangent
+both read exp(...)) run in one loop nest, computing the shared part once per element; if their
+shapes turn out to differ at run time, each runs its own loop.
+
+A region is a set of sums in one block with the elementwise float statements that only they read
+(internal values, never named arrays); everything else they read is a leaf, broadcast to the
+loop's shape. The region is written where its first sum stands, so every leaf must be defined by
+then, and nothing between its first and last statements may write.
+"""
+from __future__ import annotations
+
+from ..ir.array_primitives import reduced_axes
+from ..ir.ir import Function, Var, uses
+from ..ir.primitives import PRIMITIVES
+from ..ir.types import ArrayT
+
+FUSED_REDUCTIONS = ("sum", "mean")
+INTERNAL_DTYPES = ("float64", "bool")  # float32 arithmetic would need a cast at every operation
+# elementwise primitives computed on numbers inside the loop; erf/erfc and the integer divisions
+# keep their array lowering
+ELEMENT_OPS = {n for n, p in PRIMITIVES.items() if p.elementwise} - {
+    "erf", "erfc", "floordiv", "mod", "fmod"}
+
+
+class Fusion:
+    """The fused regions of fn's blocks; `keep` holds values read after the body (the tape)."""
+
+    def __init__(self, fn: Function, keep=()):
+        self.skipped, self.regions = set(), {}  # statements not written; last sum -> region
+        users = {}
+        for b in fn.blocks:
+            for inst in b.stmts + b.branches:
+                for v in uses(inst):
+                    users.setdefault(v, []).append(inst)
+        keep = set(keep)
+        for b in fn.blocks:
+            for region in _regions(b.stmts, users, keep):
+                self.regions[region.sums[0]] = region
+                self.skipped.update(region.internal_stmts() + region.sums[1:])
+
+    def named(self):
+        """The values regions compute in their loops or read as arrays: none may be folded."""
+        return {v for r in self.regions.values() for s in r.sums
+                for v in _tree_of(s.args[0], r)}
+
+
+class Region:
+    def __init__(self, sums, internal, definition):
+        self.sums, self.internal, self.definition = sums, internal, definition
+
+    def internal_stmts(self):
+        return [self.definition[v] for v in self.internal]
+
+
+def _candidate(st, keep):
+    return (st.var is not None and st.var not in keep and isinstance(st.var.type, ArrayT)
+            and st.var.type.dtype in INTERNAL_DTYPES
+            and (st.op in ELEMENT_OPS or (st.op == "spread" and st.args[2] == ())))
+
+
+def _fusible_sum(st):
+    return (st.op in FUSED_REDUCTIONS and isinstance(st.args[0], Var)
+            and isinstance(st.args[0].type, ArrayT) and st.var.type.dtype == "float64"
+            and (st.args[1] is None or isinstance(st.args[1], (int, tuple))))
+
+
+def _regions(stmts, users, keep):
+    position = {st: i for i, st in enumerate(stmts)}
+    definition = {st.var: st for st in stmts if _candidate(st, keep)}
+
+    def tree(v, seen):  # the values v's element reads, leaves included
+        if v not in seen:
+            seen.add(v)
+            if v in definition:
+                for a in _operands(definition[v]):
+                    tree(a, seen)
+        return seen
+
+    sums = [st for st in stmts if _fusible_sum(st) and st.args[0] in definition]
+    trees = {s: tree(s.args[0], set()) for s in sums}
+    groups = []  # sums reading a value in common, of one rank and reduced axes
+    for s in sums:
+        key = (s.args[0].type.ndim, s.args[1], s.args[2])
+        joined = [g for g in groups if g[0] == key and any(trees[t] & trees[s] for t in g[1])]
+        merged = [s] + [t for g in joined for t in g[1]]
+        groups = [g for g in groups if g not in joined] + [(key, merged)]
+    out = []
+    for _, group in groups:
+        region = _region(sorted(group, key=position.get), trees, definition, users, position,
+                         stmts)
+        if region is None and len(group) > 1:  # apart they may still fuse
+            out += [r for s in group
+                    if (r := _region([s], trees, definition, users, position, stmts))]
+        elif region is not None:
+            out.append(region)
+    return out
+
+
+def _region(group, trees, definition, users, position, stmts):
+    """The region of these sums, or None where it cannot be written at the first one."""
+    members = set(group)
+    internal = {v for s in group for v in trees[s] if v in definition}
+    changed = True
+    while changed:  # a value read outside the region is a leaf, and so are what only it read
+        changed = False
+        for v in list(internal):
+            inside = members | {definition[u] for u in internal}
+            if any(u not in inside for u in users.get(v, [])):
+                internal.discard(v)
+                changed = True
+    internal = {v for v in internal if _reaches(v, group, internal, definition)}
+    if not all(s.args[0] in internal for s in group):
+        return None
+    inside = members | {definition[v] for v in internal}
+    at = position[group[0]]  # where the region is written: every leaf must be defined by then
+    leaves = {a for st in inside for a in uses(st) if a not in internal}  # spread shapes too
+    if any(position.get(st, -1) > at for st in stmts if st.var in leaves):
+        return None
+    first = min(position[st] for st in inside)
+    last = max(position[st] for st in inside)
+    if not all(PRIMITIVES[st.op].pure for st in stmts[first:last] if st not in inside):
+        return None  # a leaf written between would be read after the write
+    order = sorted(internal, key=lambda v: position[definition[v]])
+    return Region(group, order, definition)
+
+
+def _reaches(v, group, internal, definition):
+    """Whether v is read, through internal values, by one of the sums."""
+    frontier = [s.args[0] for s in group]
+    seen = set()
+    while frontier:
+        x = frontier.pop()
+        if x is v:
+            return True
+        if x in internal and x not in seen:
+            seen.add(x)
+            frontier += _operands(definition[x])
+    return False
+
+
+def write_region(w, region: Region, name, operand, tag):
+    """The region's loop nest: broadcast leaves, one accumulator per sum, the elements."""
+    leaves, parts = [], {}
+    for s in region.sums:  # each sum's own iteration shape: its leaves and spreads broadcast
+        parts[s] = []
+        for v in _tree_of(s.args[0], region):
+            d = region.definition.get(v) if v in region.internal else None
+            if d is not None and d.op == "spread":
+                parts[s].append(operand(d.args[1]))
+            elif d is None and isinstance(v.type, ArrayT):
+                parts[s].append(f"{name(v)}.shape")
+                if v not in leaves:
+                    leaves.append(v)
+    first = region.sums[0]
+    if all(set(parts[s]) == set(parts[first]) for s in region.sums):  # one shape, plainly
+        parts = {first: parts[first]}
+    shapes = {}
+    for s, p in parts.items():
+        shapes[s] = f"zy_shape_{tag}_{len(shapes)}"
+        w(f"{shapes[s]} = np.broadcast_shapes({', '.join(dict.fromkeys(p))})")
+    if len(shapes) == 1:
+        _loops(w, region, region.sums, shapes[first], leaves, name, operand, tag)
+        return
+    same = " and ".join(f"{shapes[s]} == {shapes[first]}" for s in region.sums[1:])
+    w(f"if {same}:")
+    w.indent()
+    _loops(w, region, region.sums, shapes[first], leaves, name, operand, tag)
+    w.dedent()
+    w("else:  # shapes that differ: a loop nest for each")
+    w.indent()
+    for s in region.sums:
+        mine = [v for v in leaves if v in _tree_of(s.args[0], region)]
+        _loops(w, region, [s], shapes[s], mine, name, operand, tag)
+    w.dedent()
+
+
+def _tree_of(v, region):
+    """The values v's element reads, v first: internal ones recursively, leaves as they are."""
+    out, frontier = {}, [v]
+    while frontier:
+        x = frontier.pop()
+        if x in out:
+            continue
+        out[x] = None
+        if x in region.internal:
+            frontier += _operands(region.definition[x])
+    return list(out)
+
+
+def _operands(st):
+    """The values an element of st reads (a spread's shape is not one)."""
+    return [a for a in (st.args[:1] if st.op == "spread" else st.args) if isinstance(a, Var)]
+
+
+def _loops(w, region, sums, shape, leaves, name, operand, tag):
+    ndim = sums[0].args[0].type.ndim
+    index = [f"i_{tag}_{d}" for d in range(ndim)]
+    view = {v: f"b_{name(v)}" for v in leaves}
+    for v in leaves:
+        w(f"{view[v]} = np.broadcast_to({name(v)}, {shape})")
+    targets = {}
+    for s in sums:
+        axes = reduced_axes(s.args[1], ndim)
+        keepdims = s.args[2]
+        kept = [d for d in range(ndim) if d not in axes]
+        dims = [("1" if d in axes else f"{shape}[{d}]") for d in range(ndim)] if keepdims \
+            else [f"{shape}[{d}]" for d in kept]
+        out = name(s.var)
+        if dims:
+            w(f"{out} = np.zeros(({''.join(d + ', ' for d in dims)}), np.float64)")
+            at = [("0" if d in axes else index[d]) for d in range(ndim)] if keepdims \
+                else [index[d] for d in kept]
+            targets[s] = f"{out}[{', '.join(at)}]"
+        else:
+            w(f"{out} = 0.0")
+            targets[s] = out
+    needed = {v for s in sums for v in _tree_of(s.args[0], region)}
+    for d in range(ndim):
+        w(f"for {index[d]} in range({shape}[{d}]):")
+        w.indent()
+    at = ", ".join(index)
+    element = {}
+    for v in region.internal:
+        if v not in needed:
+            continue
+        d = region.definition[v]
+        args = [_element_operand(a, element, view, at, operand) for a in d.args]
+        element[v] = f"e_{name(v)}"
+        w(f"{element[v]} = {args[0] if d.op == 'spread' else element_expression(d.op, args)}")
+    for s in sums:
+        w(f"{targets[s]} += {element[s.args[0]]}")
+    w.dedent(ndim)
+    for s in sums:
+        if s.op == "mean":
+            axes = reduced_axes(s.args[1], ndim)
+            count = " * ".join(f"{shape}[{d}]" for d in axes)
+            w(f"{name(s.var)} = {name(s.var)} / ({count})")
+
+
+def _element_operand(a, element, view, at, operand):
+    if isinstance(a, Var) and a in element:
+        return element[a]
+    if isinstance(a, Var) and a in view:
+        return f"{view[a]}[{at}]"
+    return operand(a)
+
+
+def element_expression(op, args):
+    """One element of an elementwise primitive, on numbers."""
+    prim = PRIMITIVES[op]
+    if op == "select":
+        return f"({args[1]} if {args[0]} else {args[2]})"
+    if prim.symbol is not None and len(args) == 1:
+        return f"({prim.symbol}{args[0]})"
+    if prim.symbol is not None:
+        return f"({args[0]} {prim.symbol} {args[1]})"
+    return f"np.{prim.numpy}({', '.join(args)})"
+
