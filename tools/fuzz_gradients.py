@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# this tree's zygopy, whatever is installed: the report names this tree's commit, and a run from
+# a second checkout must test that checkout's code
+sys.path[:0] = [str(REPO), str(Path(__file__).resolve().parent)]
 
 from fuzz import peer, report, runner  # noqa: E402
 from fuzz.generate import generate  # noqa: E402

@@ -119,8 +119,9 @@ def run(opts: Options, log=print):
     os.makedirs(cache_dir, exist_ok=True)
     ctx = mp.get_context("fork")
     # import zygopy once, before forking: every worker then checks the same code, even if the
-    # working tree changes during a long run
-    import zygopy  # noqa: F401
+    # working tree changes during a long run (the runtime modules too, which generated code
+    # would otherwise import from disk at its first compile)
+    _import_zygopy()
     indices = list(range(opts.start, opts.start + opts.count))
     chunks = deque(indices[k:k + opts.chunk] for k in range(0, len(indices), opts.chunk))
     active = {}  # conn -> state
@@ -288,7 +289,7 @@ def failing_programs(s: Summary):
 # ---- shrinking the failures found ----------------------------------------------------------------
 def _shrink_worker(conn, seed, index, target, workdir, budget, cache_dir, regress_dir, name):
     worker_environment(cache_dir)
-    import zygopy  # noqa: F401 - imported once here, so forked candidates start warm
+    _import_zygopy()  # once here, so forked candidates start warm
 
     from . import shrink
     try:
@@ -389,3 +390,11 @@ def _default_name(sig):
     head = re.match(r"(\w+)\[(\w+)\]", sig)
     base = f"{head.group(2)}_{head.group(1)}" if head else "failure"
     return f"{base}_{hashlib.sha1(sig.encode()).hexdigest()[:6]}"
+
+
+def _import_zygopy():
+    import importlib
+
+    from zygopy.backend.source import RUNTIME_FILES
+    for file in RUNTIME_FILES:
+        importlib.import_module("zygopy.backend." + file.removesuffix(".py"))

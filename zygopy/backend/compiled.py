@@ -158,16 +158,16 @@ class CompiledGradient(CompiledUnit):
         self.primal_ir = make_ir()
         self.captured = self.primal_ir.captured
         hidden_dims = [c.unit_dims for c in self.captured if c.runtime]
-        self.adjoint = adjoint(make_ir(), wrt,
-                               [*(unit_dims or [None] * len(arg_types)), *hidden_dims])
+        dims = [*(unit_dims or [None] * len(arg_types)), *hidden_dims]
+        self.adjoint = adjoint(make_ir(), wrt, dims)
         # what the custom rules it calls read from outside (folded into their code) counts too
         self.captured = [*self.captured, *rule_captures(self.primal_ir, self.adjoint.forward,
                                                         self.adjoint.reverse)]
         name = pyfn.__name__ if pyfn.__name__.isidentifier() else "lambda"  # names in the source
         self.source = "\n\n".join([
             rule_sources(self.primal_ir, self.adjoint.forward, self.adjoint.reverse),
-            primal_source(self.primal_ir, f"{name}_primal"),
-            forward_source(self.adjoint, f"{name}_forward"),
+            primal_source(self.primal_ir, f"{name}_primal", dims),
+            forward_source(self.adjoint, f"{name}_forward", dims),
             reverse_source(self.adjoint, f"{name}_pullback"),
             fused_source(self.adjoint, f"{name}_value_and_gradient", f"{name}_forward",
                          f"{name}_pullback"),
@@ -258,9 +258,12 @@ class CompiledTangent(CompiledUnit):
         if columns:
             self.tangent_ir = jacobian_columns(self.tangent_ir, wrt)
         self.captured = [*self.captured, *rule_captures(self.tangent_ir)]
+        # a tangent is shaped like its argument (in the columns' sweep it has an axis more)
+        dims = [*(unit_dims or [None] * len(arg_types))]
+        dims += [None if columns else dims[i] for i in self.wrt]
         name = pyfn.__name__ if pyfn.__name__.isidentifier() else "lambda"
         self.source = "\n\n".join([rule_sources(self.tangent_ir),
-                                    primal_source(self.tangent_ir, f"{name}_jvp")])
+                                    primal_source(self.tangent_ir, f"{name}_jvp", dims)])
         self.where = (pyfn.__code__.co_filename, pyfn.__code__.co_firstlineno, name)
         self._start()
 

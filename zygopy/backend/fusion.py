@@ -28,10 +28,13 @@ ELEMENT_OPS = {n for n, p in PRIMITIVES.items() if p.elementwise} - {
 
 
 class Fusion:
-    """The fused regions of fn's blocks; `keep` holds values read after the body (the tape)."""
+    """The fused regions of fn's blocks; `keep` holds values read after the body (the tape);
+    `arg_dims[i]` says which dimensions of entry argument i are 1 (signature.unit_dims), where
+    the compiled code is specialised on it."""
 
-    def __init__(self, fn: Function, keep=()):
-        self.skipped, self.regions = set(), {}  # statements not written; last sum -> region
+    def __init__(self, fn: Function, keep=(), arg_dims=()):
+        self.skipped, self.regions = set(), {}  # statements not written; first sum -> region
+        self.dims = unit_dims(fn, arg_dims)
         users = {}
         for b in fn.blocks:
             for inst in b.stmts + b.branches:
@@ -55,6 +58,36 @@ class Region:
 
     def internal_stmts(self):
         return [self.definition[v] for v in self.internal]
+
+
+def unit_dims(fn, arg_dims) -> dict:
+    """{array value: per dimension True (it is 1), False (it is not) or None (unknown)}, from the
+    entry arguments' through views that add axes (x[:, None]) and elementwise broadcasting."""
+    dims = {a: d for a, d in zip(fn.args, arg_dims, strict=False) if d is not None}
+    for b in fn.blocks:
+        for st in b.stmts:
+            if st.var is None or not isinstance(st.var.type, ArrayT):
+                continue
+            if st.op == "getindex" and st.args[0] in dims and _adds_axes(st.args[1]):
+                of = iter(dims[st.args[0]])
+                known = [True if i is None else next(of) for i in st.args[1]]
+                dims[st.var] = (*known, *of)
+            elif st.op in ELEMENT_OPS:  # 1 where every operand's is, not 1 where one's is not
+                ndim = st.var.type.ndim
+                columns = [[] for _ in range(ndim)]
+                for a in st.args:
+                    if isinstance(a, Var) and isinstance(a.type, ArrayT):
+                        for j, x in enumerate(dims.get(a, (None,) * a.type.ndim)):
+                            columns[j + ndim - a.type.ndim].append(x)
+                dims[st.var] = tuple(False if False in c else True if all(c) else None
+                                     for c in columns)
+    return dims
+
+
+def _adds_axes(index):
+    """An index of whole slices and new axes (None): a view with the same elements."""
+    return isinstance(index, tuple) and all(
+        i is None or (isinstance(i, slice) and i == slice(None)) for i in index)
 
 
 def _candidate(st, keep):
@@ -121,6 +154,8 @@ def _region(group, trees, definition, users, position, stmts):
     leaves = {a for st in inside for a in uses(st) if a not in internal}  # spread shapes too
     if any(position.get(st, -1) > at for st in stmts if st.var in leaves):
         return None
+    if any(isinstance(a.type, ArrayT) and a.type.ndim == 0 for a in leaves | {group[0].args[0]}):
+        return None  # a 0-d array has no element to index
     first = min(position[st] for st in inside)
     last = max(position[st] for st in inside)
     if not all(PRIMITIVES[st.op].pure for st in stmts[first:last] if st not in inside):
@@ -143,7 +178,7 @@ def _reaches(v, group, internal, definition):
     return False
 
 
-def write_region(w, region: Region, name, operand, tag):
+def write_region(w, region: Region, name, operand, tag, dims):
     """The region's loop nest: broadcast leaves, one accumulator per sum, the elements."""
     leaves, parts = [], {}
     for s in region.sums:  # each sum's own iteration shape: its leaves and spreads broadcast
@@ -164,18 +199,18 @@ def write_region(w, region: Region, name, operand, tag):
         shapes[s] = f"zy_shape_{tag}_{len(shapes)}"
         w(f"{shapes[s]} = np.broadcast_shapes({', '.join(dict.fromkeys(p))})")
     if len(shapes) == 1:
-        _loops(w, region, region.sums, shapes[first], leaves, name, operand, tag)
+        _loops(w, region, region.sums, shapes[first], leaves, name, operand, tag, dims)
         return
     same = " and ".join(f"{shapes[s]} == {shapes[first]}" for s in region.sums[1:])
     w(f"if {same}:")
     w.indent()
-    _loops(w, region, region.sums, shapes[first], leaves, name, operand, tag)
+    _loops(w, region, region.sums, shapes[first], leaves, name, operand, tag, dims)
     w.dedent()
     w("else:  # shapes that differ: a loop nest for each")
     w.indent()
     for s in region.sums:
         mine = [v for v in leaves if v in _tree_of(s.args[0], region)]
-        _loops(w, region, [s], shapes[s], mine, name, operand, tag)
+        _loops(w, region, [s], shapes[s], mine, name, operand, tag, dims)
     w.dedent()
 
 
@@ -197,12 +232,19 @@ def _operands(st):
     return [a for a in (st.args[:1] if st.op == "spread" else st.args) if isinstance(a, Var)]
 
 
-def _loops(w, region, sums, shape, leaves, name, operand, tag):
+def _loops(w, region, sums, shape, leaves, name, operand, tag, dims):
     ndim = sums[0].args[0].type.ndim
     index = [f"i_{tag}_{d}" for d in range(ndim)]
-    view = {v: f"b_{name(v)}" for v in leaves}
+    view = {}  # a leaf's element: a size-1 dimension is read at 0 (np.broadcast_to compiles slowly)
     for v in leaves:
-        w(f"{view[v]} = np.broadcast_to({name(v)}, {shape})")
+        r, at = v.type.ndim, []
+        for j, one in enumerate(dims.get(v, (None,) * v.type.ndim)):
+            i = index[j + ndim - r]
+            if one is None:  # known only at run time
+                w(f"k_{name(v)}_{j} = int({name(v)}.shape[{j}] != 1)")
+                i = f"{i} * k_{name(v)}_{j}"
+            at.append("0" if one else i)
+        view[v] = f"{name(v)}[{', '.join(at)}]"
     targets = {}
     for s in sums:
         axes = reduced_axes(s.args[1], ndim)
@@ -223,13 +265,13 @@ def _loops(w, region, sums, shape, leaves, name, operand, tag):
     for d in range(ndim):
         w(f"for {index[d]} in range({shape}[{d}]):")
         w.indent()
-    at = ", ".join(index)
     element = {}
     for v in region.internal:
         if v not in needed:
             continue
         d = region.definition[v]
-        args = [_element_operand(a, element, view, at, operand) for a in d.args]
+        args = [element[a] if a in element else view[a] if a in view else operand(a)
+                for a in d.args]
         element[v] = f"e_{name(v)}"
         w(f"{element[v]} = {args[0] if d.op == 'spread' else element_expression(d.op, args)}")
     for s in sums:
@@ -240,14 +282,6 @@ def _loops(w, region, sums, shape, leaves, name, operand, tag):
             axes = reduced_axes(s.args[1], ndim)
             count = " * ".join(f"{shape}[{d}]" for d in axes)
             w(f"{name(s.var)} = {name(s.var)} / ({count})")
-
-
-def _element_operand(a, element, view, at, operand):
-    if isinstance(a, Var) and a in element:
-        return element[a]
-    if isinstance(a, Var) and a in view:
-        return f"{view[a]}[{at}]"
-    return operand(a)
 
 
 def element_expression(op, args):

@@ -395,19 +395,48 @@ def _filled3(v, n, dims, region):
     return np.full((dims[0], n, dims[2]), v)
 
 
+@njit(**JIT)
+def _extent(x):
+    """The first and one past the last byte address x's elements occupy."""
+    lo = hi = x.ctypes.data
+    for d in range(x.ndim):
+        reach = (x.shape[d] - 1) * x.strides[d]
+        lo, hi = lo + min(reach, 0), hi + max(reach, 0)
+    return lo, hi + x.itemsize
+
+
+@njit(**JIT)
+def _may_overlap(a, v):
+    if a.size == 0 or v.size == 0:
+        return False
+    (a_lo, a_hi), (v_lo, v_hi) = _extent(a), _extent(v)
+    return a_lo < v_hi and v_lo < a_hi
+
+
+@njit(**JIT)
+def _written(a3, flat, v3):
+    for k in range(flat.size):
+        for i in range(v3.shape[0]):
+            for j in range(v3.shape[2]):
+                a3[i, flat[k], j] = v3[i, k, j]
+
+
 @overload(zy_scatter_set, jit_options=JIT)
 def _scatter_set(a, at, v, dims, region):
-    values = _broadcast3 if isinstance(v, types.Array) else _filled3
+    if not isinstance(v, types.Array):
+        def number(a, at, v, dims, region):
+            flat = np.ascontiguousarray(at).reshape(-1)
+            _written(_viewed(a, dims), flat, _filled3(v, flat.size, dims, region))
+        return number
 
-    def impl(a, at, v, dims, region):
-        a3 = _viewed(a, dims)
+    def array(a, at, v, dims, region):
         flat = np.ascontiguousarray(at).reshape(-1)
-        v3 = values(v, flat.size, dims, region)
-        for k in range(flat.size):
-            for i in range(dims[0]):
-                for j in range(dims[2]):
-                    a3[i, flat[k], j] = v3[i, k, j]
-    return impl
+        if _may_overlap(a, v):  # a[idx] = a: NumPy reads every value before it writes one
+            v3 = _broadcast3(v.copy(), flat.size, dims, region)
+        else:
+            v3 = _broadcast3(v, flat.size, dims, region)
+        _written(_viewed(a, dims), flat, v3)
+    return array
 
 
 def zy_matmul(a, b):

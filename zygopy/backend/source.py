@@ -91,7 +91,7 @@ def const(c) -> str:
 # operations into one loop (one named temporary per operation would each be materialised)
 _FOLDED: dict = {}
 _FOLDING: dict = {}  # statement -> how many uses it is folded into
-_FUSION: list = [Fusion(Function("", []))]  # the regions of the body being written
+_FUSION: list = [None]  # the Fusion of the body being written
 # the elementwise primitives handed to that fusion: erf and erfc lower to runtime helpers, which
 # are no ufuncs; the others subtracted stay statements of their own
 FUSIBLE = {n for n, p in PRIMITIVES.items() if p.elementwise} - {
@@ -269,10 +269,10 @@ def _indexed(w: Writer, s) -> bool:
 def statement(w: Writer, s):
     op, args = s.op, s.args
     fusion = _FUSION[0]
-    if s in fusion.skipped:
+    if fusion is not None and s in fusion.skipped:
         return
-    if s in fusion.regions:
-        write_region(w, fusion.regions[s], name, operand, name(s.var))
+    if fusion is not None and s in fusion.regions:
+        write_region(w, fusion.regions[s], name, operand, name(s.var), fusion.dims)
         return
     if list_statement(w, s, operand, name) or slot_statement(w, s, operand, name):
         return
@@ -416,12 +416,12 @@ def dispatch_loop(w: Writer, fn: Function, on_return, lower=None):
     w(UNREACHABLE)
 
 
-def body(w: Writer, fn: Function, on_return, keep=(), lower=None):
+def body(w: Writer, fn: Function, on_return, keep=(), lower=None, arg_dims=()):
     """Structured code where Python can express the CFG, else a dispatch loop. Values in `keep`
     are read after the body (the tape) and stay named; `lower` writes a statement (by default
-    `statement`)."""
+    `statement`); `arg_dims` as for Fusion."""
     lower = lower or statement
-    _FUSION[0] = fusion = Fusion(fn, keep)
+    _FUSION[0] = fusion = Fusion(fn, keep, arg_dims)
     named = fusion.named()
     _FOLDING.clear()
     _FOLDING.update((st, n) for st, n in foldable(fn).items()
@@ -438,12 +438,12 @@ def body(w: Writer, fn: Function, on_return, keep=(), lower=None):
         dispatch_loop(w, fn, on_return, lower)
 
 
-def primal_source(fn: Function, pyname: str) -> str:
+def primal_source(fn: Function, pyname: str, arg_dims=()) -> str:
     w = Writer()
     w(JIT)
     w(f"def {pyname}({', '.join(name(a) for a in fn.args)}):")
     w.indent()
-    body(w, fn, lambda w, v: w(f"return {operand(v)}"))
+    body(w, fn, lambda w, v: w(f"return {operand(v)}"), arg_dims=arg_dims)
     return w.text()
 
 
@@ -461,7 +461,7 @@ def _stack_names(adj):
     return [stack_name(k) for k in scalar_stacks(adj)], [stack_name(k) for k in array_stacks(adj)]
 
 
-def forward_source(adj, pyname: str) -> str:
+def forward_source(adj, pyname: str, arg_dims=()) -> str:
     """forward(args..., scalar stacks...) -> (value, tops, tape); the tape ends with the array
     stacks."""
     fwd = adj.forward
@@ -489,7 +489,8 @@ def forward_source(adj, pyname: str) -> str:
             w(f"{name(v)} = {zero}")
     tops = _tuple([f"top_{s}" for s in scalars + lists])
     tape = _tuple([name(v) for v in adj.tape] + lists)
-    body(w, fwd, lambda w, v: w(f"return {operand(v)}, {tops}, {tape}"), keep=set(adj.tape))
+    body(w, fwd, lambda w, v: w(f"return {operand(v)}, {tops}, {tape}"), keep=set(adj.tape),
+         arg_dims=arg_dims)
     return w.text()
 
 
