@@ -96,3 +96,25 @@ def test_mismatched_shapes_are_a_clear_error():
     """np.broadcast_shapes refuses them in the loop's preamble, reported at the user's line."""
     with pytest.raises(zygopy.ZygopyError, match="shape"):
         zygopy.gradient(rows_shared, np.ones((2, 3)), np.ones(4))
+
+
+def float32_loss(x, t):
+    """A float32 mean of squares and a row-wise log-sum-exp: float32 values, summed in float64."""
+    z = x * 0.5 + 1.0
+    return np.mean((z - t) ** 2) + np.sum(np.log(np.sum(np.exp(z), axis=1)))
+
+
+def test_float32():
+    """The fused float32 loss is within float32 rounding of the float64 one, and so is its float32
+    gradient (rtol 1e-5: each element's few operations round to ~1e-7, the sums add in float64)."""
+    x, t = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
+    source = zygopy.code_python(float32_loss, x.astype(np.float32), t.astype(np.float32), wrt=0)
+    primal = source[source.index("def float32_loss_primal"):source.index("\n@njit")]
+    assert "np.sum(" not in primal and "np.mean(" not in primal, primal
+    value, (g32, _) = zygopy.withgradient(float32_loss, x.astype(np.float32),
+                                           t.astype(np.float32), wrt=0)
+    expected, (g64, _) = zygopy.withgradient(float32_loss, x, t, wrt=0)
+    assert g32.dtype == np.float32
+    np.testing.assert_allclose(value, expected, rtol=1e-5)
+    np.testing.assert_allclose(g32, g64, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(g64, finite_differences(float32_loss, [x, t], 0)[""], rtol=1e-6)

@@ -15,12 +15,13 @@ then, and nothing between its first and last statements may write.
 from __future__ import annotations
 
 from ..ir.array_primitives import reduced_axes
+from ..ir.infer import type_of_arg
 from ..ir.ir import Function, Var, uses
-from ..ir.primitives import PRIMITIVES
+from ..ir.primitives import PRIMITIVES, is_weak
 from ..ir.types import ArrayT
 
 FUSED_REDUCTIONS = ("sum", "mean")
-INTERNAL_DTYPES = ("float64", "bool")  # float32 arithmetic would need a cast at every operation
+FLOATS = ("float64", "float32")  # a region computes in one of these (and bools, for conditions)
 # elementwise primitives computed on numbers inside the loop; erf/erfc and the integer divisions
 # keep their array lowering
 ELEMENT_OPS = {n for n, p in PRIMITIVES.items() if p.elementwise} - {
@@ -92,13 +93,13 @@ def _adds_axes(index):
 
 def _candidate(st, keep):
     return (st.var is not None and st.var not in keep and isinstance(st.var.type, ArrayT)
-            and st.var.type.dtype in INTERNAL_DTYPES
+            and st.var.type.dtype in (*FLOATS, "bool")
             and (st.op in ELEMENT_OPS or (st.op == "spread" and st.args[2] == ())))
 
 
 def _fusible_sum(st):
     return (st.op in FUSED_REDUCTIONS and isinstance(st.args[0], Var)
-            and isinstance(st.args[0].type, ArrayT) and st.var.type.dtype == "float64"
+            and isinstance(st.args[0].type, ArrayT) and st.var.type.dtype in FLOATS
             and (st.args[1] is None or isinstance(st.args[1], (int, tuple))))
 
 
@@ -118,7 +119,7 @@ def _regions(stmts, users, keep):
     trees = {s: tree(s.args[0], set()) for s in sums}
     groups = []  # sums reading a value in common, of one rank and reduced axes
     for s in sums:
-        key = (s.args[0].type.ndim, s.args[1], s.args[2])
+        key = (s.args[0].type.ndim, s.args[1], s.args[2], s.var.type.dtype)
         joined = [g for g in groups if g[0] == key and any(trees[t] & trees[s] for t in g[1])]
         merged = [s] + [t for g in joined for t in g[1]]
         groups = [g for g in groups if g not in joined] + [(key, merged)]
@@ -137,7 +138,9 @@ def _regions(stmts, users, keep):
 def _region(group, trees, definition, users, position, stmts):
     """The region of these sums, or None where it cannot be written at the first one."""
     members = set(group)
-    internal = {v for s in group for v in trees[s] if v in definition}
+    dtype = group[0].var.type.dtype  # float32 is not mixed with float64 (NumPy's promotions)
+    internal = {v for s in group for v in trees[s]
+                if v in definition and v.type.dtype in (dtype, "bool")}
     changed = True
     while changed:  # a value read outside the region is a leaf, and so are what only it read
         changed = False
@@ -245,23 +248,24 @@ def _loops(w, region, sums, shape, leaves, name, operand, tag, dims):
                 i = f"{i} * k_{name(v)}_{j}"
             at.append("0" if one else i)
         view[v] = f"{name(v)}[{', '.join(at)}]"
-    targets = {}
+    targets, totals = {}, {}  # float32 sums add up in float64, rounded once at the end
     for s in sums:
         axes = reduced_axes(s.args[1], ndim)
         keepdims = s.args[2]
         kept = [d for d in range(ndim) if d not in axes]
-        dims = [("1" if d in axes else f"{shape}[{d}]") for d in range(ndim)] if keepdims \
+        out_dims = [("1" if d in axes else f"{shape}[{d}]") for d in range(ndim)] if keepdims \
             else [f"{shape}[{d}]" for d in kept]
-        out = name(s.var)
-        if dims:
-            w(f"{out} = np.zeros(({''.join(d + ', ' for d in dims)}), np.float64)")
+        totals[s] = total = name(s.var) if s.var.type.dtype == "float64" else f"t_{name(s.var)}"
+        if out_dims:
+            w(f"{total} = np.zeros(({''.join(d + ', ' for d in out_dims)}), np.float64)")
             at = [("0" if d in axes else index[d]) for d in range(ndim)] if keepdims \
                 else [index[d] for d in kept]
-            targets[s] = f"{out}[{', '.join(at)}]"
+            targets[s] = f"{total}[{', '.join(at)}]"
         else:
-            w(f"{out} = 0.0")
-            targets[s] = out
+            w(f"{total} = 0.0")
+            targets[s] = total
     needed = {v for s in sums for v in _tree_of(s.args[0], region)}
+    single = sums[0].var.type.dtype == "float32"
     for d in range(ndim):
         w(f"for {index[d]} in range({shape}[{d}]):")
         w.indent()
@@ -270,18 +274,32 @@ def _loops(w, region, sums, shape, leaves, name, operand, tag, dims):
         if v not in needed:
             continue
         d = region.definition[v]
-        args = [element[a] if a in element else view[a] if a in view else operand(a)
-                for a in d.args]
+        args = [element[a] if a in element else view[a] if a in view
+                else _number(a, operand(a), single) for a in d.args]
         element[v] = f"e_{name(v)}"
         w(f"{element[v]} = {args[0] if d.op == 'spread' else element_expression(d.op, args)}")
     for s in sums:
         w(f"{targets[s]} += {element[s.args[0]]}")
     w.dedent(ndim)
     for s in sums:
+        total = totals[s]
         if s.op == "mean":
             axes = reduced_axes(s.args[1], ndim)
             count = " * ".join(f"{shape}[{d}]" for d in axes)
-            w(f"{name(s.var)} = {name(s.var)} / ({count})")
+            total = f"{total} / ({count})"
+        if s.var.type.dtype == "float32":
+            total = f"({total}).astype(np.float32)" if isinstance(s.var.type, ArrayT) \
+                else f"np.float32({total})"
+        if total != name(s.var):
+            w(f"{name(s.var)} = {total}")
+
+
+def _number(a, src, single):
+    """A number operand; in float32 code a Python number is a float32 (NEP 50), as NumPy
+    computes it, where Numba would compute in float64."""
+    if single and is_weak(type_of_arg(a)) and type_of_arg(a).dtype != "bool":
+        return f"np.float32({src})"
+    return src
 
 
 def element_expression(op, args):
