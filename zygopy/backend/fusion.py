@@ -107,16 +107,8 @@ def _regions(stmts, users, keep):
     position = {st: i for i, st in enumerate(stmts)}
     definition = {st.var: st for st in stmts if _candidate(st, keep)}
 
-    def tree(v, seen):  # the values v's element reads, leaves included
-        if v not in seen:
-            seen.add(v)
-            if v in definition:
-                for a in _operands(definition[v]):
-                    tree(a, seen)
-        return seen
-
     sums = [st for st in stmts if _fusible_sum(st) and st.args[0] in definition]
-    trees = {s: tree(s.args[0], set()) for s in sums}
+    trees = {s: set(_reads([s.args[0]], definition, definition)) for s in sums}
     groups = []  # sums reading a value in common, of one rank and reduced axes
     for s in sums:
         key = (s.args[0].type.ndim, s.args[1], s.args[2], s.var.type.dtype)
@@ -141,22 +133,20 @@ def _region(group, trees, definition, users, position, stmts):
     dtype = group[0].var.type.dtype  # float32 is not mixed with float64 (NumPy's promotions)
     internal = {v for s in group for v in trees[s]
                 if v in definition and v.type.dtype in (dtype, "bool")}
-    changed = True
-    while changed:  # a value read outside the region is a leaf, and so are what only it read
-        changed = False
-        for v in list(internal):
-            inside = members | {definition[u] for u in internal}
-            if any(u not in inside for u in users.get(v, [])):
-                internal.discard(v)
-                changed = True
-    internal = {v for v in internal if _reaches(v, group, internal, definition)}
+    while True:  # a value read outside the region is a leaf, and so are what only it read
+        inside = members | {definition[u] for u in internal}
+        outside = {v for v in internal if any(u not in inside for u in users.get(v, []))}
+        if not outside:
+            break
+        internal -= outside
+    internal &= set(_reads([s.args[0] for s in group], definition, internal))
     if not all(s.args[0] in internal for s in group):
         return None
     inside = members | {definition[v] for v in internal}
-    at = position[group[0]]  # where the region is written: every leaf must be defined by then
+    at = position[group[0]]  # where the region is written: every leaf must be defined before
     leaves = {a for st in inside for a in uses(st) if a not in internal}  # spread shapes too
-    if any(position.get(st, -1) > at for st in stmts if st.var in leaves):
-        return None
+    if any(position[st] >= at for st in stmts if st.var in leaves):
+        return None  # (a sum of the region read by another, np.sum(e * np.sum(e)), among them)
     if any(isinstance(a.type, ArrayT) and a.type.ndim == 0 for a in leaves | {group[0].args[0]}):
         return None  # a 0-d array has no element to index
     first = min(position[st] for st in inside)
@@ -165,20 +155,6 @@ def _region(group, trees, definition, users, position, stmts):
         return None  # a leaf written between would be read after the write
     order = sorted(internal, key=lambda v: position[definition[v]])
     return Region(group, order, definition)
-
-
-def _reaches(v, group, internal, definition):
-    """Whether v is read, through internal values, by one of the sums."""
-    frontier = [s.args[0] for s in group]
-    seen = set()
-    while frontier:
-        x = frontier.pop()
-        if x is v:
-            return True
-        if x in internal and x not in seen:
-            seen.add(x)
-            frontier += _operands(definition[x])
-    return False
 
 
 def write_region(w, region: Region, name, operand, tag, dims):
@@ -219,14 +195,19 @@ def write_region(w, region: Region, name, operand, tag, dims):
 
 def _tree_of(v, region):
     """The values v's element reads, v first: internal ones recursively, leaves as they are."""
-    out, frontier = {}, [v]
+    return _reads([v], region.definition, region.internal)
+
+
+def _reads(roots, definition, expand):
+    """The values the elements of `roots` read, roots first: through the statements of the
+    values in `expand`, the others as they are."""
+    out, frontier = {}, list(roots)
     while frontier:
         x = frontier.pop()
-        if x in out:
-            continue
-        out[x] = None
-        if x in region.internal:
-            frontier += _operands(region.definition[x])
+        if x not in out:
+            out[x] = None
+            if x in expand:
+                frontier += _operands(definition[x])
     return list(out)
 
 
