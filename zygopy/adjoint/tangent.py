@@ -175,13 +175,11 @@ class _Builder:
         d = self.definition.get(v)
         if d is None or not PRIMITIVES[d.op].elementwise:
             return self.emit("getattr", v, "shape")
-        parts = []
+        shapes = {}  # one operand per class of equal shapes
         for a in d.args:
             if isinstance(a, Var) and isinstance(a.type, ArrayT):
-                root = self.same_shape.get(a, a)
-                if all(self.same_shape.get(p, p) is not root for p, _ in parts):
-                    parts.append((a, self.shape(a)))
-        shapes = [shape for _, shape in parts]
+                shapes.setdefault(self.same_shape.get(a, a), a)
+        shapes = [self.shape(a) for a in shapes.values()]
         return shapes[0] if len(shapes) == 1 else self.emit("broadcast_shape", *shapes)
 
     def write(self, s):

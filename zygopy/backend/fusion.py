@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..ir.array_primitives import reduced_axes
 from ..ir.infer import type_of_arg
-from ..ir.ir import Function, Var, uses
+from ..ir.ir import Function, Var, users_of, uses
 from ..ir.primitives import PRIMITIVES, is_weak
 from ..ir.types import ArrayT
 
@@ -36,11 +36,7 @@ class Fusion:
     def __init__(self, fn: Function, keep=(), arg_dims=()):
         self.skipped, self.regions = set(), {}  # statements not written; first sum -> region
         self.dims = unit_dims(fn, arg_dims)
-        users = {}
-        for b in fn.blocks:
-            for inst in b.stmts + b.branches:
-                for v in uses(inst):
-                    users.setdefault(v, []).append(inst)
+        users = users_of(fn)
         keep = set(keep)
         for b in fn.blocks:
             for region in _regions(b.stmts, users, keep):

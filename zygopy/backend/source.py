@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..custom import called_rules, specialization_of
 from ..ir.infer import type_of_arg
-from ..ir.ir import RAISED, Function, Slot, Var, uses
+from ..ir.ir import RAISED, Function, Slot, Var, users_of
 from ..ir.primitives import PRIMITIVES, is_weak, promote
 from ..ir.types import ArrayT, ListT, Scalar, TupleT
 from .arrays import array_expression, indexing_lines
@@ -114,11 +114,7 @@ RECOMPUTED_LENGTH = 160
 def foldable(fn: Function) -> dict:
     """Pure array statements whose uses all come later in the same block, elementwise, with no
     effect between: one use, or several of a cheap one (RECOMPUTED); each with its use count."""
-    users = {}
-    for b in fn.blocks:
-        for inst in b.stmts + b.branches:
-            for v in uses(inst):
-                users.setdefault(v, []).append(inst)
+    users = users_of(fn)
     out = {}
     for b in fn.blocks:
         for i, st in enumerate(b.stmts):
@@ -335,10 +331,12 @@ def statement(w: Writer, s):
         _ensure(w, name(args[0]), operand(args[1]))
     elif op == "init":
         w(f"{name(args[0])} = np.zeros({operand(args[1])}, np.{args[0].type.dtype})")
-    elif s in _FOLDING and (_FOLDING[s] == 1 or len(expression(s)) <= RECOMPUTED_LENGTH):
-        _FOLDED[s.var] = expression(s)
     else:
-        w(f"{name(s.var)} = {expression(s)}")
+        text = expression(s)
+        if s in _FOLDING and (_FOLDING[s] == 1 or len(text) <= RECOMPUTED_LENGTH):
+            _FOLDED[s.var] = text
+        else:
+            w(f"{name(s.var)} = {text}")
 
 
 def _ensure(w, slot, like):

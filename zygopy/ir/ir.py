@@ -150,6 +150,16 @@ def uses(stmt_or_branch):
     return [a for a in vals if isinstance(a, Var)]
 
 
+def users_of(fn: Function) -> dict:
+    """{Var: the statements and branches that read it}."""
+    out = {}
+    for b in fn.blocks:
+        for inst in b.stmts + b.branches:
+            for v in uses(inst):
+                out.setdefault(v, []).append(inst)
+    return out
+
+
 def used_values(fn: Function) -> set:
     """ids of the Vars that some statement or branch of fn reads."""
     return {id(v) for b in fn.blocks for inst in b.stmts + b.branches for v in uses(inst)}
