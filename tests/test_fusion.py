@@ -47,6 +47,19 @@ def empty(x, z):
     return np.sum(z * x) + np.sum(x * x)
 
 
+def chain(a, b, c):
+    """benchmarks/arrays.py's chain: its pullback's three gradients share values (the seed, exp(a),
+    tanh(c)), computed in one loop."""
+    return np.sum(np.exp(a) * b + np.tanh(c) * a - b * c + np.sin(a) * 0.5 - np.sqrt(b * b + 1.0))
+
+
+def mixed_ranks(a, b):
+    """Values of a row vector (rank 1) inside a sum over a matrix (rank 2); the pullback's region
+    for the vector has its own loop."""
+    e = np.exp(b)
+    return np.sum(np.tanh(a) * e + e * e)
+
+
 def scaled_by_its_sum(x):
     """A sum read by the other sum of the same exp(x): they cannot share a loop."""
     e = np.exp(x)
@@ -61,6 +74,8 @@ CASES = [
     (keepdims_negative_axis, (rng.standard_normal((3, 5)),)),
     (masked, (np.array([0.5, -1.2, 2.0, -0.3, 1.1]), np.array([1, 0, 1, 1, 0]))),
     (empty, (rng.standard_normal(4), np.zeros((0, 4)))),
+    (chain, (rng.standard_normal(7), rng.standard_normal(7), rng.standard_normal(7))),
+    (mixed_ranks, (rng.standard_normal((3, 4)), rng.standard_normal(4))),
     (scaled_by_its_sum, (rng.standard_normal(5),)),
 ]
 IDS = [f.__name__ for f, _ in CASES]
@@ -89,6 +104,22 @@ def test_value_and_gradient(f, args):
     np.testing.assert_allclose(value, f(*copies(args)), rtol=1e-12)
     fd = finite_differences(f, copies(args), 0)[""]
     np.testing.assert_allclose(grads[0], fd, rtol=1e-6, atol=1e-8)
+
+
+def test_pullback_of_an_elementwise_chain_is_one_loop():
+    """The chain's gradients with respect to all three arguments: one loop computes the three
+    (each element's shared values once, no spread seed array), and each matches central
+    differences."""
+    args = [rng.standard_normal(6) for _ in range(3)]
+    source = zygopy.code_python(chain, *copies(args))
+    pullback = source[source.index("def chain_pullback"):source.index("def chain_value_and")]
+    assert "np.full(" not in pullback, pullback
+    one_loop = pullback[:pullback.index("else:")]
+    assert one_loop.count("for ") == 1 and one_loop.count("] = e_") == 3, pullback
+    grads = zygopy.gradient(chain, *copies(args))
+    for k in range(3):
+        fd = finite_differences(chain, copies(args), k)[""]
+        np.testing.assert_allclose(grads[k], fd, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("f, args", CASES, ids=IDS)

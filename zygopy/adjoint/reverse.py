@@ -398,7 +398,8 @@ class _AdjointBuilder:
             a = self.fn.args[i]
             if self.is_active(a):
                 g = self.emit("load", self.slot(a))  # the last read: no need to reset
-                if a.type.dtype == "float32":  # a gradient has its argument's dtype
+                # a gradient has its argument's dtype (a type not known yet may differ)
+                if a.type.dtype == "float32" != getattr(g.v.type, "dtype", None):
                     g = self.emit("astype", g, "float32")
                 out.append(g.v)
             elif isinstance(a.type, ArrayT) and a.type.is_float:  # zeros shaped like the argument

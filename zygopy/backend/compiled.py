@@ -168,7 +168,7 @@ class CompiledGradient(CompiledUnit):
             rule_sources(self.primal_ir, self.adjoint.forward, self.adjoint.reverse),
             primal_source(self.primal_ir, f"{name}_primal", dims),
             forward_source(self.adjoint, f"{name}_forward", dims),
-            reverse_source(self.adjoint, f"{name}_pullback"),
+            reverse_source(self.adjoint, f"{name}_pullback", dims),
             fused_source(self.adjoint, f"{name}_value_and_gradient", f"{name}_forward",
                          f"{name}_pullback"),
             *([rows_source(self.adjoint, f"{name}_rows", f"{name}_value_and_gradient", seeded)]

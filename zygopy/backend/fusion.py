@@ -34,27 +34,35 @@ class Fusion:
     the compiled code is specialised on it."""
 
     def __init__(self, fn: Function, keep=(), arg_dims=()):
-        self.skipped, self.regions = set(), {}  # statements not written; first sum -> region
+        self.skipped, self.regions = set(), {}  # statements not written; first root -> region
         self.dims = unit_dims(fn, arg_dims)
         users = users_of(fn)
         keep = set(keep)
         for b in fn.blocks:
             for region in _regions(b.stmts, users, keep):
-                self.regions[region.sums[0]] = region
-                self.skipped.update(region.internal_stmts() + region.sums[1:])
+                self.regions[region.at] = region
+                self.skipped.update(st for st in region.inside() if st is not region.at)
 
     def named(self):
         """The values regions compute in their loops or read as arrays: none may be folded."""
-        return {v for r in self.regions.values() for s in r.sums
-                for v in _tree_of(s.args[0], r)}
+        return {v for r in self.regions.values() for root in r.roots()
+                for v in _tree_of(root, r)}
 
 
 class Region:
-    def __init__(self, sums, internal, definition):
-        self.sums, self.internal, self.definition = sums, internal, definition
+    """Sums and stored arrays (outputs) computed in one loop nest from the `internal` values'
+    elements, written where statement `at` stands."""
 
-    def internal_stmts(self):
-        return [self.definition[v] for v in self.internal]
+    def __init__(self, sums, outputs, internal, definition, at):
+        self.sums, self.outputs, self.internal = sums, outputs, internal
+        self.definition, self.at = definition, at
+
+    def inside(self):
+        return [self.definition[v] for v in self.internal] + self.sums
+
+    def roots(self):
+        """The values whose elements the loop computes: what each sum adds up, each output."""
+        return [s.args[0] for s in self.sums] + self.outputs
 
 
 def unit_dims(fn, arg_dims) -> dict:
@@ -69,6 +77,10 @@ def unit_dims(fn, arg_dims) -> dict:
                 of = iter(dims[st.args[0]])
                 known = [True if i is None else next(of) for i in st.args[1]]
                 dims[st.var] = (*known, *of)
+            elif st.op in ("dot", "matmul") and st.var.type.ndim == 2 and all(
+                    isinstance(a, Var) and a.type.ndim == 2 for a in st.args):
+                rows, columns = (dims.get(a, (None, None)) for a in st.args)
+                dims[st.var] = (rows[0], columns[1])
             elif st.op in ELEMENT_OPS:  # 1 where every operand's is, not 1 where one's is not
                 ndim = st.var.type.ndim
                 columns = [[] for _ in range(ndim)]
@@ -87,10 +99,11 @@ def _adds_axes(index):
         i is None or (isinstance(i, slice) and i == slice(None)) for i in index)
 
 
-def _candidate(st, keep):
-    return (st.var is not None and st.var not in keep and isinstance(st.var.type, ArrayT)
+def _candidate(st):
+    return (st.var is not None and isinstance(st.var.type, ArrayT)
             and st.var.type.dtype in (*FLOATS, "bool")
-            and (st.op in ELEMENT_OPS or (st.op == "spread" and st.args[2] == ())))
+            and (st.op in ELEMENT_OPS or st.op == "spread" and (
+                st.args[2] == () or not isinstance(type_of_arg(st.args[0]), ArrayT))))
 
 
 def _fusible_sum(st):
@@ -100,8 +113,12 @@ def _fusible_sum(st):
 
 
 def _regions(stmts, users, keep):
+    """Sums with the elementwise values they read, then what is left of the elementwise values,
+    in connected groups of one rank and float dtype, whose outputs are the values read
+    elsewhere."""
     position = {st: i for i, st in enumerate(stmts)}
-    definition = {st.var: st for st in stmts if _candidate(st, keep)}
+    definition = {st.var: st for st in stmts if _candidate(st)}
+    context = (definition, users, position, stmts, keep)
 
     sums = [st for st in stmts if _fusible_sum(st) and st.args[0] in definition]
     trees = {s: set(_reads([s.args[0]], definition, definition)) for s in sums}
@@ -111,81 +128,129 @@ def _regions(stmts, users, keep):
         joined = [g for g in groups if g[0] == key and any(trees[t] & trees[s] for t in g[1])]
         merged = [s] + [t for g in joined for t in g[1]]
         groups = [g for g in groups if g not in joined] + [(key, merged)]
-    out = []
+    out, taken = [], set()  # a value is computed by one region: later ones read it as a leaf
     for _, group in groups:
-        region = _region(sorted(group, key=position.get), trees, definition, users, position,
-                         stmts)
-        if region is None and len(group) > 1:  # apart they may still fuse
-            out += [r for s in group
-                    if (r := _region([s], trees, definition, users, position, stmts))]
-        elif region is not None:
-            out.append(region)
+        group = sorted(group, key=position.get)
+        found = [_sum_region(group, trees, taken, context, True)
+                 or _sum_region(group, trees, taken, context, False)]
+        if found[0] is None and len(group) > 1:  # apart they may still fuse
+            found = [_sum_region([s], trees, taken, context, False) for s in group]
+        for r in filter(None, found):
+            out.append(r)
+            taken.update(r.internal)
+    for members in _components([st for st in definition.values() if st.var not in taken]):
+        found = _region([], {st.var for st in members}, context, True)
+        if found is not None and len(found.internal) > 1:
+            out.append(found)
     return out
 
 
-def _region(group, trees, definition, users, position, stmts):
-    """The region of these sums, or None where it cannot be written at the first one."""
-    members = set(group)
+def _components(stmts):
+    """Elementwise statements joined where one reads another's value, both of one rank and one
+    float dtype (bools join either)."""
+    group = {st.var: i for i, st in enumerate(stmts)}  # union-find over the values
+    parent = list(range(len(stmts)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for st in stmts:
+        for a in _operands(st):
+            if a in group and a.type.ndim == st.var.type.ndim and (
+                    "bool" in (a.type.dtype, st.var.type.dtype)
+                    or a.type.dtype == st.var.type.dtype):
+                parent[find(group[a])] = find(group[st.var])
+    members = {}
+    for st in stmts:
+        members.setdefault(find(group[st.var]), []).append(st)
+    return [m for m in members.values()
+            if len({st.var.type.dtype for st in m} - {"bool"}) == 1]
+
+
+def _sum_region(group, trees, taken, context, storing):
+    definition = context[0]
     dtype = group[0].var.type.dtype  # float32 is not mixed with float64 (NumPy's promotions)
     internal = {v for s in group for v in trees[s]
-                if v in definition and v.type.dtype in (dtype, "bool")}
-    while True:  # a value read outside the region is a leaf, and so are what only it read
-        inside = members | {definition[u] for u in internal}
-        outside = {v for v in internal if any(u not in inside for u in users.get(v, []))}
-        if not outside:
+                if v in definition and v not in taken and v.type.dtype in (dtype, "bool")}
+    return _region(group, internal, context, storing)
+
+
+def _region(sums, internal, context, storing):
+    """The region of these sums and elementwise values, or None where it cannot be written at
+    its first root. A value read outside the region is stored if `storing` and it has the
+    loop's rank and dtype; otherwise it is a leaf, and so are what only it read."""
+    definition, users, position, stmts, keep = context
+    ndim = max(v.type.ndim for v in [s.args[0] for s in sums] or internal)
+    dtype = sums[0].var.type.dtype if sums else \
+        next(v.type.dtype for v in internal if v.type.dtype != "bool")
+    while True:
+        inside = set(sums) | {definition[v] for v in internal}
+        read = set(_reads([s.args[0] for s in sums] or internal, definition, internal))
+        outputs = {v for v in internal & read
+                   if v in keep or any(u not in inside for u in users.get(v, []))}
+        dropped = {v for v in internal if v not in read}
+        dropped |= {v for v in outputs if not (storing and v.type.ndim == ndim
+                                               and v.type.dtype in (dtype, "bool"))}
+        if not dropped:
             break
-        internal -= outside
-    internal &= set(_reads([s.args[0] for s in group], definition, internal))
-    if not all(s.args[0] in internal for s in group):
+        internal -= dropped
+    if not all(s.args[0] in internal for s in sums) or not (sums or outputs):
         return None
-    inside = members | {definition[v] for v in internal}
-    at = position[group[0]]  # where the region is written: every leaf must be defined before
+    inside = set(sums) | {definition[v] for v in internal}
+    roots = list(sums) + [definition[v] for v in outputs]
+    at = min(roots, key=position.get)  # where the region is written: every leaf defined before
     leaves = {a for st in inside for a in uses(st) if a not in internal}  # spread shapes too
-    if any(position[st] >= at for st in stmts if st.var in leaves):
+    if any(position[st] >= position[at] for st in stmts if st.var in leaves):
         return None  # (a sum of the region read by another, np.sum(e * np.sum(e)), among them)
-    if any(isinstance(a.type, ArrayT) and a.type.ndim == 0 for a in leaves | {group[0].args[0]}):
+    if any(isinstance(a.type, ArrayT) and a.type.ndim == 0
+           for a in leaves | {r.var for r in roots}):
         return None  # a 0-d array has no element to index
     first = min(position[st] for st in inside)
     last = max(position[st] for st in inside)
     if not all(PRIMITIVES[st.op].pure for st in stmts[first:last] if st not in inside):
         return None  # a leaf written between would be read after the write
     order = sorted(internal, key=lambda v: position[definition[v]])
-    return Region(group, order, definition)
+    return Region(list(sums), sorted(outputs, key=lambda v: position[definition[v]]), order,
+                  definition, at)
 
 
 def write_region(w, region: Region, name, operand, tag, dims):
-    """The region's loop nest: broadcast leaves, one accumulator per sum, the elements."""
+    """The region's loop nest: broadcast leaves, one accumulator per sum, an array per output,
+    the elements."""
     leaves, parts = [], {}
-    for s in region.sums:  # each sum's own iteration shape: its leaves and spreads broadcast
-        parts[s] = []
-        for v in _tree_of(s.args[0], region):
+    for root in region.roots():  # each root's own iteration shape: its leaves and spreads
+        parts[root] = []
+        for v in _tree_of(root, region):
             d = region.definition.get(v) if v in region.internal else None
             if d is not None and d.op == "spread":
-                parts[s].append(operand(d.args[1]))
+                parts[root].append(operand(d.args[1]))
             elif d is None and isinstance(v.type, ArrayT):
-                parts[s].append(f"{name(v)}.shape")
+                parts[root].append(f"{name(v)}.shape")
                 if v not in leaves:
                     leaves.append(v)
-    first = region.sums[0]
-    if all(set(parts[s]) == set(parts[first]) for s in region.sums):  # one shape, plainly
-        parts = {first: parts[first]}
+    roots = list(parts)
+    if all(set(parts[r]) == set(parts[roots[0]]) for r in roots):  # one shape, plainly
+        parts = {roots[0]: parts[roots[0]]}
     shapes = {}
-    for s, p in parts.items():
-        shapes[s] = f"zy_shape_{tag}_{len(shapes)}"
-        w(f"{shapes[s]} = np.broadcast_shapes({', '.join(dict.fromkeys(p))})")
+    for r, p in parts.items():
+        shapes[r] = f"zy_shape_{tag}_{len(shapes)}"
+        w(f"{shapes[r]} = np.broadcast_shapes({', '.join(dict.fromkeys(p))})")
+    first = shapes[roots[0]]
     if len(shapes) == 1:
-        _loops(w, region, region.sums, shapes[first], leaves, name, operand, tag, dims)
+        _loops(w, region, roots, first, leaves, name, operand, tag, dims)
         return
-    same = " and ".join(f"{shapes[s]} == {shapes[first]}" for s in region.sums[1:])
-    w(f"if {same}:")
+    w(f"if {' and '.join(f'{shapes[r]} == {first}' for r in roots[1:])}:")
     w.indent()
-    _loops(w, region, region.sums, shapes[first], leaves, name, operand, tag, dims)
+    _loops(w, region, roots, first, leaves, name, operand, tag, dims)
     w.dedent()
     w("else:  # shapes that differ: a loop nest for each")
     w.indent()
-    for s in region.sums:
-        mine = [v for v in leaves if v in _tree_of(s.args[0], region)]
-        _loops(w, region, [s], shapes[s], mine, name, operand, tag, dims)
+    for r in roots:
+        mine = [v for v in leaves if v in _tree_of(r, region)]
+        _loops(w, region, [r], shapes[r], mine, name, operand, tag, dims)
     w.dedent()
 
 
@@ -212,8 +277,10 @@ def _operands(st):
     return [a for a in (st.args[:1] if st.op == "spread" else st.args) if isinstance(a, Var)]
 
 
-def _loops(w, region, sums, shape, leaves, name, operand, tag, dims):
-    ndim = sums[0].args[0].type.ndim
+def _loops(w, region, roots, shape, leaves, name, operand, tag, dims):
+    ndim = max(r.type.ndim for r in roots)
+    sums = [s for s in region.sums if s.args[0] in roots]
+    outputs = [v for v in region.outputs if v in roots]
     index = [f"i_{tag}_{d}" for d in range(ndim)]
     view = {}  # a leaf's element: a size-1 dimension is read at 0 (np.broadcast_to compiles slowly)
     for v in leaves:
@@ -241,8 +308,11 @@ def _loops(w, region, sums, shape, leaves, name, operand, tag, dims):
         else:
             w(f"{total} = 0.0")
             targets[s] = total
-    needed = {v for s in sums for v in _tree_of(s.args[0], region)}
-    single = sums[0].var.type.dtype == "float32"
+    for v in outputs:
+        dtype = "bool_" if v.type.dtype == "bool" else v.type.dtype
+        w(f"{name(v)} = np.empty({shape}, np.{dtype})")
+    needed = {v for r in roots for v in _tree_of(r, region)}
+    single = "float32" in {r.type.dtype for r in roots}
     for d in range(ndim):
         w(f"for {index[d]} in range({shape}[{d}]):")
         w.indent()
@@ -257,6 +327,8 @@ def _loops(w, region, sums, shape, leaves, name, operand, tag, dims):
         w(f"{element[v]} = {args[0] if d.op == 'spread' else element_expression(d.op, args)}")
     for s in sums:
         w(f"{targets[s]} += {element[s.args[0]]}")
+    for v in outputs:
+        w(f"{name(v)}[{', '.join(index)}] = {element[v]}")
     w.dedent(ndim)
     for s in sums:
         total = totals[s]

@@ -23,7 +23,7 @@ from ..ir.ir import RAISED, Function, Slot, Var, users_of
 from ..ir.primitives import PRIMITIVES, is_weak, promote
 from ..ir.types import ArrayT, ListT, Scalar, TupleT
 from .arrays import array_expression, indexing_lines
-from .fusion import Fusion, write_region
+from .fusion import Fusion, unit_dims, write_region
 from .lists import empty_list, list_expression, list_statement, no_gradients, slot_statement
 from .structure import LOOPING, UNREACHABLE, Structurer, Unstructured
 
@@ -492,8 +492,9 @@ def forward_source(adj, pyname: str, arg_dims=()) -> str:
     return w.text()
 
 
-def reverse_source(adj, pyname: str) -> str:
-    """pullback(dy, tape..., scalar stacks..., tops...) -> gradients"""
+def reverse_source(adj, pyname: str, arg_dims=()) -> str:
+    """pullback(dy, tape..., scalar stacks..., tops...) -> gradients; `arg_dims` are the
+    forward's (Fusion), from which the tape's follow."""
     rev = adj.reverse
     scalars, lists = _stack_names(adj)
     w = Writer()
@@ -509,7 +510,8 @@ def reverse_source(adj, pyname: str) -> str:
         w(f"{name(slot)} = {zero_of(slot.type)}")
         if isinstance(slot.type, ListT):
             w(f"{no_gradients(name(slot))} = {name(slot)}")
-    body(w, rev, lambda w, v: w(f"return {operand(v)}"))
+    dims = unit_dims(adj.forward, arg_dims)
+    body(w, rev, lambda w, v: w(f"return {operand(v)}"), arg_dims=[dims.get(a) for a in rev.args])
     return w.text()
 
 
