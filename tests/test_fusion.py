@@ -106,20 +106,26 @@ def test_value_and_gradient(f, args):
     np.testing.assert_allclose(grads[0], fd, rtol=1e-6, atol=1e-8)
 
 
-def test_pullback_of_an_elementwise_chain_is_one_loop():
-    """The chain's gradients with respect to all three arguments: one loop computes the three
-    (each element's shared values once, no spread seed array), and each matches central
-    differences."""
+def test_gradient_of_an_elementwise_chain_is_one_loop():
+    """The chain's value and its partial derivatives with respect to all three arguments come from
+    one loop in the forward (adjoint/preaccumulate.py: the pullback's work done there with a unit
+    seed); the pullback only scales them by its seed. Each gradient matches central differences,
+    and a pullback called with 2.5 gives 2.5 times them."""
     args = [rng.standard_normal(6) for _ in range(3)]
     source = zygopy.code_python(chain, *copies(args))
+    forward = source[source.index("def chain_forward"):source.index("def chain_pullback")]
+    one_loop = forward[:forward.index("else:")]
+    assert one_loop.count("for ") == 1 and one_loop.count("] = e_") == 3, forward
+    assert "+= e_" in one_loop, forward
     pullback = source[source.index("def chain_pullback"):source.index("def chain_value_and")]
-    assert "np.full(" not in pullback, pullback
-    one_loop = pullback[:pullback.index("else:")]
-    assert one_loop.count("for ") == 1 and one_loop.count("] = e_") == 3, pullback
+    assert "for " not in pullback and "np.cos" not in pullback, pullback
     grads = zygopy.gradient(chain, *copies(args))
     for k in range(3):
         fd = finite_differences(chain, copies(args), k)[""]
         np.testing.assert_allclose(grads[k], fd, rtol=1e-6, atol=1e-8)
+    _, back = zygopy.pullback(chain, *copies(args))
+    for g, scaled in zip(grads, back(2.5), strict=True):
+        np.testing.assert_allclose(scaled, 2.5 * g, rtol=1e-14)
 
 
 @pytest.mark.parametrize("f, args", CASES, ids=IDS)

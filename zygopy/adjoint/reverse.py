@@ -31,6 +31,7 @@ from .array_rules import ELEMENTWISE, Scatter
 from .forwarding import forward_slots
 from .lists import record_list_positions
 from .mutation import check_writes, written_arguments, written_values
+from .preaccumulate import preaccumulate
 from .rules import Sym, rule_for
 from .shapes import equal_shapes
 from .tape import tape_per_trip
@@ -195,6 +196,8 @@ class _AdjointBuilder:
         infer_types(self.rev, [self.output_type(ret)] + [v.type for v in tape])
         optimize(self.rev)
         infer_types(self.rev, [self.output_type(ret)] + [v.type for v in tape])
+        own_results(self.rev)
+        tape = preaccumulate(fn, self.rev, tape)
         renumber_all(fn, self.rev)
         for block, primal, suffix in self.labels:  # labels name the primal blocks' final numbers
             block.label = f"{primal.id}'{suffix}"
@@ -398,8 +401,7 @@ class _AdjointBuilder:
             a = self.fn.args[i]
             if self.is_active(a):
                 g = self.emit("load", self.slot(a))  # the last read: no need to reset
-                # a gradient has its argument's dtype (a type not known yet may differ)
-                if a.type.dtype == "float32" != getattr(g.v.type, "dtype", None):
+                if a.type.dtype == "float32":  # a gradient has its argument's dtype
                     g = self.emit("astype", g, "float32")
                 out.append(g.v)
             elif isinstance(a.type, ArrayT) and a.type.is_float:  # zeros shaped like the argument
@@ -573,6 +575,26 @@ def _substitute_in(block, mapping):
         br.args = [mapping.get(a, a) if isinstance(a, Var) else a for a in br.args]
         if isinstance(br.cond, Var):
             br.cond = mapping.get(br.cond, br.cond)
+
+
+def own_results(rev):
+    """Each gradient returned is an array of its own: one returned twice (x + y: one spread for
+    both) or one the caller passed is copied."""
+    for b in rev.blocks:
+        define = {s.var: s for s in b.stmts if s.var is not None}
+        for br in b.branches:
+            result = define.get(br.args[0]) if br.is_return else None
+            if result is None or result.op != "tuple":
+                continue
+            seen, at = set(), b.stmts.index(result)
+            for i, a in enumerate(result.args):
+                if isinstance(a, Var) and isinstance(a.type, ArrayT) and (
+                        a in seen or a in rev.args):
+                    copy = rev.new_var(a.type)
+                    b.stmts.insert(at, Stmt(copy, "copy", [a], result.line))
+                    at += 1
+                    a = result.args[i] = copy
+                seen.add(a)
 
 
 def renumber_all(fwd, rev):

@@ -53,12 +53,15 @@ class Region:
     """Sums and stored arrays (outputs) computed in one loop nest from the `internal` values'
     elements, written where statement `at` stands."""
 
-    def __init__(self, sums, outputs, internal, definition, at):
+    def __init__(self, sums, outputs, internal, definition, at, seeds=frozenset()):
         self.sums, self.outputs, self.internal = sums, outputs, internal
-        self.definition, self.at = definition, at
+        self.definition, self.at, self.seeds = definition, at, seeds  # seeds: as for _region
 
     def inside(self):
         return [self.definition[v] for v in self.internal] + self.sums
+
+    def ndim(self):
+        return max(v.type.ndim for v in self.roots())
 
     def roots(self):
         """The values whose elements the loop computes: what each sum adds up, each output."""
@@ -139,9 +142,18 @@ def _regions(stmts, users, keep):
             out.append(r)
             taken.update(r.internal)
     for members in _components([st for st in definition.values() if st.var not in taken]):
-        found = _region([], {st.var for st in members}, context, True)
-        if found is not None and len(found.internal) > 1:
-            out.append(found)
+        values = {st.var for st in members}
+        reads = {a for st in members for a in _operands(st)}
+        for i, r in enumerate(out):  # values computed from a region's: in its loop if they can
+            if reads & set(r.internal) and r.ndim() == members[0].var.type.ndim and (
+                    merged := _region(r.sums, set(r.internal) | values, context, True,
+                                      r.seeds | values)):
+                out[i] = merged
+                break
+        else:
+            found = _region([], values, context, True, values)
+            if found is not None and len(found.internal) > 1:
+                out.append(found)
     return out
 
 
@@ -178,17 +190,19 @@ def _sum_region(group, trees, taken, context, storing):
     return _region(group, internal, context, storing)
 
 
-def _region(sums, internal, context, storing):
+def _region(sums, internal, context, storing, seeds=frozenset()):
     """The region of these sums and elementwise values, or None where it cannot be written at
-    its first root. A value read outside the region is stored if `storing` and it has the
-    loop's rank and dtype; otherwise it is a leaf, and so are what only it read."""
+    its first root. Values neither sums nor `seeds` read are left out. A value read outside the
+    region is stored if `storing` and it has the loop's rank and dtype; otherwise it is a leaf,
+    and so are what only it read."""
     definition, users, position, stmts, keep = context
     ndim = max(v.type.ndim for v in [s.args[0] for s in sums] or internal)
     dtype = sums[0].var.type.dtype if sums else \
         next(v.type.dtype for v in internal if v.type.dtype != "bool")
     while True:
         inside = set(sums) | {definition[v] for v in internal}
-        read = set(_reads([s.args[0] for s in sums] or internal, definition, internal))
+        read = set(_reads([s.args[0] for s in sums] + [v for v in seeds if v in internal],
+                          definition, internal))
         outputs = {v for v in internal & read
                    if v in keep or any(u not in inside for u in users.get(v, []))}
         dropped = {v for v in internal if v not in read}
@@ -214,7 +228,7 @@ def _region(sums, internal, context, storing):
         return None  # a leaf written between would be read after the write
     order = sorted(internal, key=lambda v: position[definition[v]])
     return Region(list(sums), sorted(outputs, key=lambda v: position[definition[v]]), order,
-                  definition, at)
+                  definition, at, frozenset(seeds) & internal)
 
 
 def write_region(w, region: Region, name, operand, tag, dims):
