@@ -52,9 +52,9 @@ def _spread(g, a, axis, keepdims):
 def _count(a, axis):
     """How many elements a reduction over `axis` takes each result from."""
     axes = _axes(a, axis)
-    if len(axes) == _ndim(a):
+    if not axes:  # a 0-d array's one element
         return getattr_(a, "size")
-    count = getindex(_shape(a), axes[0])
+    count = getindex(_shape(a), axes[0])  # from the shape, which the tape holds without `a`
     for d in axes[1:]:
         count = count * getindex(_shape(a), d)
     return count

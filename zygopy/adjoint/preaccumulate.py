@@ -61,7 +61,8 @@ def preaccumulate(fwd: Function, rev: Function, tape: list) -> list:
 
 def _movable(rev, seed, forward):
     """The pure statements at the start of rev's entry that the forward can compute: linear in
-    the seed (-> the second set) or elementwise on the forward's values; in order."""
+    the seed (-> the second set), elementwise on the forward's values, or numbers and shapes
+    from them; in order."""
     linear, available, moved = {seed}, set(), []
     for st in rev.entry.stmts:
         if not PRIMITIVES[st.op].pure:
@@ -73,7 +74,8 @@ def _movable(rev, seed, forward):
             if not _linear(st, linear):
                 continue
             linear.add(st.var)
-        elif st.var is not None and (PRIMITIVES[st.op].elementwise or st.op == "getattr"):
+        elif st.var is not None and (PRIMITIVES[st.op].elementwise
+                                     or not isinstance(st.var.type, ArrayT)):  # shapes, counts
             available.add(st.var)
         else:
             continue

@@ -7,10 +7,12 @@ local number and added where it belongs. Sums that share an intermediate (a valu
 both read exp(...)) run in one loop nest, computing the shared part once per element; if their
 shapes turn out to differ at run time, each runs its own loop.
 
-A region is a set of sums in one block with the elementwise float statements that only they read
-(internal values, never named arrays); everything else they read is a leaf, broadcast to the
-loop's shape. The region is written where its first sum stands, so every leaf must be defined by
-then, and nothing between its first and last statements may write.
+A region is a set of sums in one block with the elementwise float statements they read; values
+read elsewhere too (by the tape, another statement) are stored from the loop as arrays, and
+elementwise statements no sum reads form regions of their own. Everything else a region reads is
+a leaf, broadcast to the loop's shape. The region is written at its first statement after its
+leaves' definitions, which must come before every use of its values, and nothing between its
+first and last statements may write.
 """
 from __future__ import annotations
 
@@ -215,9 +217,13 @@ def _region(sums, internal, context, storing, seeds=frozenset()):
         return None
     inside = set(sums) | {definition[v] for v in internal}
     roots = list(sums) + [definition[v] for v in outputs]
-    at = min(roots, key=position.get)  # where the region is written: every leaf defined before
     leaves = {a for st in inside for a in uses(st) if a not in internal}  # spread shapes too
-    if any(position[st] >= position[at] for st in stmts if st.var in leaves):
+    # written at its first statement after its leaves' definitions, before any use of its values
+    ready = max((position[st] for st in stmts if st.var in leaves), default=-1)
+    at = min((st for st in inside if position[st] > ready), key=position.get, default=None)
+    used = [position[u] for r in roots for u in users.get(r.var, [])
+            if u not in inside and u in position]
+    if at is None or any(p <= position[at] for p in used) or leaves & {s.var for s in sums}:
         return None  # (a sum of the region read by another, np.sum(e * np.sum(e)), among them)
     if any(isinstance(a.type, ArrayT) and a.type.ndim == 0
            for a in leaves | {r.var for r in roots}):
