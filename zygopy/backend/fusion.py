@@ -40,8 +40,11 @@ class Fusion:
         self.dims = unit_dims(fn, arg_dims)
         users = users_of(fn)
         keep = set(keep)
+        shapes = {st.var: st for b in fn.blocks for st in b.stmts if st.op == "broadcast_shape"
+                  or st.op == "getattr" and st.args[1] == "shape"}
         for b in fn.blocks:
             for region in _regions(b.stmts, users, keep):
+                region.shapes = shapes
                 self.regions[region.at] = region
                 self.skipped.update(st for st in region.inside() if st is not region.at)
 
@@ -58,6 +61,17 @@ class Region:
     def __init__(self, sums, outputs, internal, definition, at, seeds=frozenset()):
         self.sums, self.outputs, self.internal = sums, outputs, internal
         self.definition, self.at, self.seeds = definition, at, seeds  # seeds: as for _region
+        self.shapes = {}  # shape tuple -> the getattr or broadcast_shape defining it
+
+    def shape_parts(self, shape, name, operand):
+        """The shapes a shape tuple broadcasts, as source: x.shape for x's shape, whichever way
+        it is reached, so that equal shapes are seen to be equal."""
+        d = self.shapes.get(shape)
+        if d is None:
+            return [operand(shape)]
+        if d.op == "getattr":
+            return [f"{name(d.args[0])}.shape"]
+        return [p for a in d.args for p in self.shape_parts(a, name, operand)]
 
     def inside(self):
         return [self.definition[v] for v in self.internal] + self.sums
@@ -82,10 +96,10 @@ def unit_dims(fn, arg_dims) -> dict:
                 of = iter(dims[st.args[0]])
                 known = [True if i is None else next(of) for i in st.args[1]]
                 dims[st.var] = (*known, *of)
-            elif st.op in ("dot", "matmul") and st.var.type.ndim == 2 and all(
-                    isinstance(a, Var) and a.type.ndim == 2 for a in st.args):
-                rows, columns = (dims.get(a, (None, None)) for a in st.args)
-                dims[st.var] = (rows[0], columns[1])
+            elif st.op in ("dot", "matmul") and all(
+                    isinstance(a, Var) and a.type.ndim in (1, 2) for a in st.args):
+                left, right = (dims.get(a, (None,) * a.type.ndim) for a in st.args)
+                dims[st.var] = (*left[:-1], *right[1:])  # the contracted dimensions go
             elif st.op in ELEMENT_OPS:  # 1 where every operand's is, not 1 where one's is not
                 ndim = st.var.type.ndim
                 columns = [[] for _ in range(ndim)]
@@ -246,7 +260,7 @@ def write_region(w, region: Region, name, operand, tag, dims):
         for v in _tree_of(root, region):
             d = region.definition.get(v) if v in region.internal else None
             if d is not None and d.op == "spread":
-                parts[root].append(operand(d.args[1]))
+                parts[root] += region.shape_parts(d.args[1], name, operand)
             elif d is None and isinstance(v.type, ArrayT):
                 parts[root].append(f"{name(v)}.shape")
                 if v not in leaves:

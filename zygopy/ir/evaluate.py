@@ -203,4 +203,7 @@ def evaluate_gradient(adj, args, dy=1.0, stop=None):
     stacks = {k: list(v) for k, v in m.stacks.items()}
     grads, _ = m.run(adj.reverse, [dy] + [env.get(v, 0) for v in adj.tape], stop=stop)
     m.stacks = stacks
-    return value, grads
+    # a gradient no contribution reached is the int 0 its slot starts at, or that times a bool
+    # (NumPy's int64): a float, as compiled code gives
+    return value, tuple(float(g) if isinstance(g, (int, np.integer, np.bool_)) else g
+                        for g in grads)
