@@ -166,9 +166,10 @@ def _regions(stmts, users, keep):
                                       r.seeds | values)):
                 out[i] = merged
                 break
-        else:
+        else:  # Numba fuses one chain itself: a loop pays for values it shares or a spread
             found = _region([], values, context, True, values)
-            if found is not None and len(found.internal) > 1:
+            if found is not None and len(found.internal) > 1 and (len(found.outputs) > 1 or any(
+                    definition[v].op == "spread" for v in found.internal)):
                 out.append(found)
     return out
 
