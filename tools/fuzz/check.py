@@ -329,9 +329,6 @@ def compare(path, point: Point, value, grads, failures, names=None, only=None):
                 failures.append(Failure(path, "shape", f"gradient {g!r} for inactive argument {i}",
                                         args, i, None, g))
             continue
-        if path.startswith("eval") and type(g) is int:
-            # the evaluator's gradient slots start at the int 0 (Machine.special "take")
-            g = float(g)
         if is_array(a) != is_array(g) or not (is_array(g) or isinstance(g, float)) or \
                 (is_array(g) and (g.shape != a.shape or g.dtype != a.dtype)):
             failures.append(Failure(path, "shape", f"gradient of argument {i} is {g!r}", args, i,

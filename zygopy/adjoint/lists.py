@@ -8,7 +8,7 @@ non-negative in the forward (`xs[-1]` is the last element then, not at the end).
 from __future__ import annotations
 
 from ..errors import UnsupportedSyntax
-from ..ir.ir import Stmt, Var
+from ..ir.ir import Partition, Stmt, Var
 from ..ir.types import INT, ArrayT, ListT
 from .activity import VIEWS
 
@@ -52,18 +52,11 @@ def check_appended_arrays_not_written(fn):
 
 def _same_memory(fn):
     """value -> a representative of the arrays it may share memory with (views, block args)."""
-    parent = {}
-
-    def find(v):
-        while parent.get(v, v) is not v:
-            v = parent[v]
-        return v
+    same = Partition()
 
     def union(a, b):
         if isinstance(a, Var) and isinstance(b, Var):
-            parent.setdefault(a, a)
-            parent.setdefault(b, b)
-            parent[find(a)] = find(b)
+            same.union(a, b)
 
     blocks = fn.block_map()
     for b in fn.blocks:
@@ -78,4 +71,4 @@ def _same_memory(fn):
                 for a, p in zip(br.args, blocks[br.target].args, strict=True):
                     if isinstance(p.type, ArrayT):
                         union(a, p)
-    return find
+    return same.find

@@ -16,9 +16,10 @@ from ..ir.passes.dce import eliminate_dead_code
 from ..ir.primitives import PRIMITIVES
 from ..ir.types import ArrayT, Scalar
 
-# the operand positions through which a statement's value is linear in the seed
-LINEAR = {"spread": (0,), "neg": (0,), "pos": (0,), "add": (0, 1), "sub": (0, 1),
-          "mul": (0,), "truediv": (0,), "select": (1, 2)}
+# how a statement's value can be linear in the seed: through its first operand alone, through
+# every operand it adds (a constant 0 counts), or through exactly one factor
+LINEAR = {"spread": "first", "neg": "first", "pos": "first", "truediv": "first",
+          "add": "every", "sub": "every", "select": "every", "mul": "one"}
 
 
 def preaccumulate(fwd: Function, rev: Function, tape: list) -> list:
@@ -38,7 +39,7 @@ def preaccumulate(fwd: Function, rev: Function, tape: list) -> list:
         if st.var in needed:
             needed.update(uses(st))
     moved = [st for st in moved if st.var in needed]
-    if not _pays(moved, partials, fwd, tape, users):
+    if not _pays(moved, partials, fwd, rev, tape, users):
         return tape
 
     one = fwd.new_var(seed.type)
@@ -84,21 +85,22 @@ def _movable(rev, seed, forward):
 
 
 def _linear(st, linear) -> bool:
-    """Whether st's value is linear in the seed: its seed-dependent operands are all in the
-    positions LINEAR allows (both operands of a sum, one of a product)."""
-    positions = LINEAR.get(st.op)
-    if positions is None or st.var is None:
+    """Whether st's value is linear in the seed, its seed-dependent operands being those LINEAR
+    allows (a select's condition is not one of the operands it adds)."""
+    kind = LINEAR.get(st.op)
+    if kind is None or st.var is None:
         return False
     dependent = [i for i, a in enumerate(st.args) if a in linear]
-    if st.op in ("add", "sub", "select"):
-        return all(i in positions for i in dependent) and all(
-            st.args[i] in linear or st.args[i] == 0.0 for i in positions)
-    if st.op == "mul":
+    if kind == "one":
         return len(dependent) == 1
-    return dependent == [0]
+    if kind == "first":
+        return dependent == [0]
+    added = range(1 if st.op == "select" else 0, len(st.args))
+    return set(dependent) <= set(added) and all(
+        st.args[i] in linear or st.args[i] == 0.0 for i in added)
 
 
-def _pays(moved, partials, fwd, tape, users) -> bool:
+def _pays(moved, partials, fwd, rev, tape, users) -> bool:
     if not partials or not all(isinstance(p.type, ArrayT) for p in partials):
         return False
     inputs = {r for st in moved for r in uses(st) if isinstance(r.type, ArrayT)} & set(tape)
@@ -108,10 +110,10 @@ def _pays(moved, partials, fwd, tape, users) -> bool:
                    if s.var is not None and PRIMITIVES[s.op].elementwise}
     if not all(v in fwd.args or v in elementwise for v in inputs):
         return False  # a reduction's or a product's result: a loop of its own in the forward
-    inside = set(moved)
-    remaining = [u for us in users.values() for u in us if u not in inside]
-    remaining += [st for st in moved if any(u not in inside for u in users.get(st.var, []))
-                  and st.var not in partials]
+    inside = set(moved)  # what stays in the pullback: the rest, and moved values it still reads
+    remaining = [i for b in rev.blocks for i in b.stmts + b.branches if i not in inside]
+    remaining += [st for st in moved if st.var not in partials
+                  and any(u not in inside for u in users.get(st.var, []))]
     kept = {v for u in remaining for v in uses(u)}
     stored = [v for v in tape if isinstance(v.type, ArrayT) and v not in fwd.args]
     return len([v for v in stored if v in kept]) + len(partials) <= len(stored)

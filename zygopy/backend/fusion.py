@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ..ir.array_primitives import reduced_axes
 from ..ir.infer import type_of_arg
-from ..ir.ir import Function, Var, users_of, uses
+from ..ir.ir import Function, Partition, Var, users_of, uses
 from ..ir.primitives import PRIMITIVES, is_weak
 from ..ir.types import ArrayT
 
@@ -43,8 +43,7 @@ class Fusion:
         shapes = {st.var: st for b in fn.blocks for st in b.stmts if st.op == "broadcast_shape"
                   or st.op == "getattr" and st.args[1] == "shape"}
         for b in fn.blocks:
-            for region in _regions(b.stmts, users, keep):
-                region.shapes = shapes
+            for region in _regions(b.stmts, users, keep, shapes):
                 self.regions[region.at] = region
                 self.skipped.update(st for st in region.inside() if st is not region.at)
 
@@ -58,10 +57,10 @@ class Region:
     """Sums and stored arrays (outputs) computed in one loop nest from the `internal` values'
     elements, written where statement `at` stands."""
 
-    def __init__(self, sums, outputs, internal, definition, at, seeds=frozenset()):
+    def __init__(self, sums, outputs, internal, definition, at, seeds, shapes):
         self.sums, self.outputs, self.internal = sums, outputs, internal
         self.definition, self.at, self.seeds = definition, at, seeds  # seeds: as for _region
-        self.shapes = {}  # shape tuple -> the getattr or broadcast_shape defining it
+        self.shapes = shapes  # shape tuple -> the getattr or broadcast_shape defining it
 
     def shape_parts(self, shape, name, operand):
         """The shapes a shape tuple broadcasts, as source: x.shape for x's shape, whichever way
@@ -131,13 +130,13 @@ def _fusible_sum(st):
             and (st.args[1] is None or isinstance(st.args[1], (int, tuple))))
 
 
-def _regions(stmts, users, keep):
+def _regions(stmts, users, keep, shapes):
     """Sums with the elementwise values they read, then what is left of the elementwise values,
     in connected groups of one rank and float dtype, whose outputs are the values read
     elsewhere."""
     position = {st: i for i, st in enumerate(stmts)}
     definition = {st.var: st for st in stmts if _candidate(st)}
-    context = (definition, users, position, stmts, keep)
+    context = (definition, users, position, stmts, keep, shapes)
 
     sums = [st for st in stmts if _fusible_sum(st) and st.args[0] in definition]
     trees = {s: set(_reads([s.args[0]], definition, definition)) for s in sums}
@@ -150,10 +149,10 @@ def _regions(stmts, users, keep):
     out, taken = [], set()  # a value is computed by one region: later ones read it as a leaf
     for _, group in groups:
         group = sorted(group, key=position.get)
-        found = [_sum_region(group, trees, taken, context, True)
-                 or _sum_region(group, trees, taken, context, False)]
-        if found[0] is None and len(group) > 1:  # apart they may still fuse
-            found = [_sum_region([s], trees, taken, context, False) for s in group]
+        whole = (_sum_region(group, trees, taken, context, True)
+                 or _sum_region(group, trees, taken, context, False))
+        found = [whole] if whole or len(group) == 1 else [  # apart they may still fuse
+            _sum_region([s], trees, taken, context, False) for s in group]
         for r in filter(None, found):
             out.append(r)
             taken.update(r.internal)
@@ -177,24 +176,17 @@ def _regions(stmts, users, keep):
 def _components(stmts):
     """Elementwise statements joined where one reads another's value, both of one rank and one
     float dtype (bools join either)."""
-    group = {st.var: i for i, st in enumerate(stmts)}  # union-find over the values
-    parent = list(range(len(stmts)))
-
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    same = Partition()
+    defined = {st.var for st in stmts}
     for st in stmts:
         for a in _operands(st):
-            if a in group and a.type.ndim == st.var.type.ndim and (
+            if a in defined and a.type.ndim == st.var.type.ndim and (
                     "bool" in (a.type.dtype, st.var.type.dtype)
                     or a.type.dtype == st.var.type.dtype):
-                parent[find(group[a])] = find(group[st.var])
+                same.union(a, st.var)
     members = {}
     for st in stmts:
-        members.setdefault(find(group[st.var]), []).append(st)
+        members.setdefault(same.find(st.var), []).append(st)
     return [m for m in members.values()
             if len({st.var.type.dtype for st in m} - {"bool"}) == 1]
 
@@ -212,7 +204,7 @@ def _region(sums, internal, context, storing, seeds=frozenset()):
     its first root. Values neither sums nor `seeds` read are left out. A value read outside the
     region is stored if `storing` and it has the loop's rank and dtype; otherwise it is a leaf,
     and so are what only it read."""
-    definition, users, position, stmts, keep = context
+    definition, users, position, stmts, keep, shapes = context
     ndim = max(v.type.ndim for v in [s.args[0] for s in sums] or internal)
     dtype = sums[0].var.type.dtype if sums else \
         next(v.type.dtype for v in internal if v.type.dtype != "bool")
@@ -249,7 +241,7 @@ def _region(sums, internal, context, storing, seeds=frozenset()):
         return None  # a leaf written between would be read after the write
     order = sorted(internal, key=lambda v: position[definition[v]])
     return Region(list(sums), sorted(outputs, key=lambda v: position[definition[v]]), order,
-                  definition, at, frozenset(seeds) & internal)
+                  definition, at, frozenset(seeds) & internal, shapes)
 
 
 def write_region(w, region: Region, name, operand, tag, dims):

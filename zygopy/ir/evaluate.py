@@ -73,7 +73,7 @@ class Machine:
         elif op == "take":
             if args[0] in self.slots:
                 return self.slots.pop(args[0])
-            return np.zeros(np.shape(args[1])) if len(args) > 1 else 0
+            return np.zeros(np.shape(args[1])) if len(args) > 1 else ZERO
         elif op == "peek":
             return self.stacks[args[0]][-1]
         elif op == "drop":
@@ -81,7 +81,7 @@ class Machine:
         elif op == "store":
             self.slots[args[0]] = args[1]
         elif op == "load":
-            return self.slots.get(args[0], 0)
+            return self.slots.get(args[0], ZERO)
         elif op == "init":
             self.slots[args[0]] = np.zeros(args[1])
         elif op == "ensure":
@@ -106,7 +106,7 @@ class Machine:
             self.slots[slot][index] = 0
             return g
         elif op == "accum":
-            self.slots[args[0]] = self.slots.get(args[0], 0) + args[1]
+            self.slots[args[0]] = self.slots.get(args[0], ZERO) + args[1]
 
 
     def _ensure(self, slot, like):
@@ -151,6 +151,9 @@ def _last_writes(shape, index, region):
     return writer[index] == order
 
 
+# what an empty gradient slot holds: a float, as in compiled code (an int 0 times a NumPy bool
+# would make a gradient np.int64)
+ZERO = 0.0
 SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "ensure", "take_at",
            "peek", "drop", "store"}
 
@@ -203,7 +206,4 @@ def evaluate_gradient(adj, args, dy=1.0, stop=None):
     stacks = {k: list(v) for k, v in m.stacks.items()}
     grads, _ = m.run(adj.reverse, [dy] + [env.get(v, 0) for v in adj.tape], stop=stop)
     m.stacks = stacks
-    # a gradient no contribution reached is the int 0 its slot starts at, or that times a bool
-    # (NumPy's int64): a float, as compiled code gives
-    return value, tuple(float(g) if isinstance(g, (int, np.integer, np.bool_)) else g
-                        for g in grads)
+    return value, grads

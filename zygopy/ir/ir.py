@@ -160,6 +160,24 @@ def users_of(fn: Function) -> dict:
     return out
 
 
+class Partition:
+    """Values in disjoint classes: `union` joins two classes; `find` names a value's class by one
+    of its members (a value never joined is alone in its own)."""
+
+    def __init__(self):
+        self.parent = {}
+
+    def find(self, v):
+        while self.parent.get(v, v) is not v:
+            v = self.parent[v]
+        return v
+
+    def union(self, a, b):
+        self.parent.setdefault(a, a)
+        self.parent.setdefault(b, b)
+        self.parent[self.find(a)] = self.find(b)
+
+
 def used_values(fn: Function) -> set:
     """ids of the Vars that some statement or branch of fn reads."""
     return {id(v) for b in fn.blocks for inst in b.stmts + b.branches for v in uses(inst)}

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ...errors import UnsupportedSyntax, UnsupportedType
-from ..ir import Var, substitute, uses
+from ..ir import Partition, Var, substitute, uses
 from ..types import FLOAT, AbsentT, ArrayT, ListT, Scalar, TupleT
 
 
@@ -127,17 +127,8 @@ def check_no_read_after_growth(fn):
 
 def _one_object(fn):
     """value -> the list values that are the same object (joined by appends and block args)."""
-    parent = {}
-
-    def find(v):
-        while parent.get(v, v) is not v:
-            v = parent[v]
-        return v
-
-    def union(a, b):
-        parent.setdefault(a, a)
-        parent.setdefault(b, b)
-        parent[find(a)] = find(b)
+    same = Partition()
+    union, find = same.union, same.find
 
     blocks = fn.block_map()
     for b in fn.blocks:
@@ -150,7 +141,7 @@ def _one_object(fn):
                     if isinstance(p.type, ListT) and hasattr(a, "type"):
                         union(a, p)
     groups = {}
-    for v in list(parent):
+    for v in list(same.parent):
         groups.setdefault(find(v), []).append(v)
     return lambda v: groups.get(find(v), [v])
 
