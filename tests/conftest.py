@@ -11,7 +11,7 @@ os.environ["ZYGOPY_INTERPRET_WHILE_COMPILING"] = "0"
 # NUMBA_OPT=3 to test the optimised code users get
 os.environ.setdefault("NUMBA_OPT", "1")
 
-from zygopy.backend.compiled import CompiledGradient
+from zygopy.backend.numba_cpu.compiled import CompiledGradient
 from zygopy.ir.passes import pipeline
 
 

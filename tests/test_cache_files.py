@@ -12,10 +12,12 @@ import pytest
 
 import zygopy
 import zygopy.api
-import zygopy.backend.compiled
-from zygopy.backend.jit import load_module
+from zygopy.backend.numba_cpu import compiled
+from zygopy.backend.numba_cpu.compiled import CompiledGradient
+from zygopy.backend.numba_cpu.jit import load_module
 from zygopy.errors import ZygopyError
 from zygopy.ir.types import Scalar
+from zygopy.programs import gradient_program
 
 from .test_threads import brand_new_function
 
@@ -125,7 +127,7 @@ def test_cache_that_cannot_be_rebuilt_is_a_zygopy_error(tmp_path, monkeypatch):
     monkeypatch.setattr(zygopy.api, "_CACHE", {})
     monkeypatch.setattr(zygopy.api, "_FAST", {})
     monkeypatch.delitem(sys.modules, module)
-    monkeypatch.setattr(zygopy.backend.compiled, "discard_numba_cache", lambda dispatcher: None)
+    monkeypatch.setattr(compiled, "discard_numba_cache", lambda dispatcher: None)
     for index in (tmp_path / "cache" / "__pycache__").glob(f"{module}.*.nbi"):
         index.write_bytes(b"damaged")
     with pytest.raises(ZygopyError, match="damaged"):
@@ -139,7 +141,7 @@ def test_code_that_does_not_compile_is_an_internal_error_not_a_damaged_cache(fai
     source = tmp_path / "src"
     source.mkdir()
     f, _ = brand_new_function(source)
-    c = zygopy.backend.compiled.CompiledGradient(f, [Scalar("float64"), Scalar("int64")], (0, 1))
+    c = CompiledGradient(gradient_program(f, [Scalar("float64"), Scalar("int64")], (0, 1)))
     # generated code that Numba cannot type, or a compiler that fails in lowering with a plain
     # TypeError (as Numba does on mismatched array types): a code generator bug, not the cache
     c._module = load_module(f"@njit(cache=True)\ndef {f.__name__}_value_and_gradient(*args):\n"
@@ -158,7 +160,7 @@ def test_a_changed_runtime_helper_makes_new_modules(tmp_path):
     helpers' digest is in every module's source (and so in its name), and changes with them."""
     from pathlib import Path
 
-    from zygopy.backend import source
+    from zygopy.backend.numba_cpu import source
     for name in source.RUNTIME_FILES:
         shutil.copy(Path(source.__file__).parent / name, tmp_path / name)
     digest = source.runtime_digest(tmp_path)

@@ -546,7 +546,7 @@ def test_compiled_hvp_through_products_with_a_zero():
 
 
 def test_the_product_second_derivative_kernel_matches_its_definition():
-    from zygopy.backend.runtime import zy_prod_others_grad_middle
+    from zygopy.backend.numba_cpu.runtime import zy_prod_others_grad_middle
     from zygopy.ir.array_primitives import _prod_others_grad
     rng = rng_for("pairs")
     a, g = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 3))

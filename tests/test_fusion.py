@@ -1,4 +1,4 @@
-"""Sums fused with the elementwise expressions they read (zygopy/backend/fusion.py): the compiled
+"""Sums fused with the elementwise expressions they read (backend/numba_cpu/fusion.py): the compiled
 code runs them as loops, and their values, gradients and tangents are those of NumPy's arrays.
 
 Values are compared with NumPy at rtol 1e-12 (the loop adds in another order than NumPy's

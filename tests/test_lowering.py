@@ -136,7 +136,7 @@ def test_slogdet_is_its_sign_and_log_determinant():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.bool_, np.int64])
 def test_extremes_along_an_axis_match_numpy(dtype):
     """The compiled max/min along an axis (Numba has none): a NaN wins as in NumPy, bools work."""
-    from zygopy.backend import runtime
+    from zygopy.backend.numba_cpu import runtime
     a = np.random.default_rng(0).normal(size=(3, 5, 4))
     if dtype == np.float64:
         a[1, 2, 3] = a[2, 0, 0] = np.nan

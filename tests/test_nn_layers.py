@@ -7,7 +7,7 @@ import pytest
 
 import zygopy
 from zygopy import nn
-from zygopy.backend import nn_kernels
+from zygopy.backend.numba_cpu import nn_kernels
 from zygopy.ir import nn_primitives
 
 from .nn_support import assert_matches_finite_differences, interpreted_gradient

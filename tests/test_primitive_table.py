@@ -5,7 +5,7 @@ import pytest
 
 from zygopy.adjoint.array_rules import ELEMENTWISE
 from zygopy.adjoint.rules import RULES
-from zygopy.backend.source import expression
+from zygopy.backend.numba_cpu.source import expression
 from zygopy.ir.array_primitives import (
     ARRAY_METHODS,
     INDEXING_SUGAR,

@@ -183,12 +183,13 @@ def test_first_calls_race(tmp_path, monkeypatch):
     fresh, k = brand_new_function(tmp_path)
     built = []
 
-    class Counted(zygopy.api.CompiledGradient):
-        def __init__(self, pyfn, *rest):
-            built.append(pyfn)
-            super().__init__(pyfn, *rest)
+    build = zygopy.api.gradient_program
 
-    monkeypatch.setattr(zygopy.api, "CompiledGradient", Counted)
+    def counted(pyfn, *rest, **options):
+        built.append(pyfn)
+        return build(pyfn, *rest, **options)
+
+    monkeypatch.setattr(zygopy.api, "gradient_program", counted)
     # half the threads share one function object (one compilation, the others wait for it), half
     # have one of their own (the same generated module, built by whichever thread comes first)
     fs = [fresh if i % 2 == 0 else copy_of(fresh) for i in range(THREADS)]

@@ -103,7 +103,7 @@ def test_a_program_does_not_wait_for_the_compiler_to_exit(tmp_path):
     script.write_text(
         "import time\n"
         "import zygopy\n"
-        "from zygopy.backend.compiled import CompiledGradient\n"
+        "from zygopy.backend.numba_cpu.compiled import CompiledGradient\n"
         "CompiledGradient.compile = lambda self, args, **options: time.sleep(60)\n"
         "def f(x):\n"
         "    return x * x\n"

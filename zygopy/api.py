@@ -34,27 +34,26 @@ import numpy as np
 
 from .adjoint.rules import rules_version
 from .adjoint.tangent import contracted, tangent
-from .backend import tiered
-from .backend.compiled import CompiledGradient, CompiledTangent
+from .backend import backend, tiered
 from .errors import NotScalar, UnsupportedSyntax, UnsupportedType, ZygopyError
 from .ir.compile import compile_ir
 from .ir.frontend import function_ast
 from .ir.types import ArrayT, TupleT, is_float, typeof
+from .programs import gradient_program, tangent_program
 from .signature import location, signature
 from .trees import LEAF, flatten
 
 # (f, signature key, wrt, rules version) -> the compiled variants met so far: more than one when a
 # value f captures (ir/captured.py) changed in a way its code depends on, such as a global int
 _CACHE: dict = {}
-# Compiling generates code through module-level state (backend.source), so one build runs at a
-# time; a thread wanting what another is building waits for it. Numba compiles later, on the
-# first call, under its own lock.
+# One build of a key at a time: a thread wanting what another is building waits for it rather
+# than build it again. Numba compiles later, on the first call, under its own lock.
 _BUILDING = threading.RLock()
 # (function, signature, wrt) whose result jacobian found to be an array (no gradient to compile)
 _ARRAY_VALUED: set = set()
 
 
-def compiled(f, args, wrt=None, kwargs=None) -> CompiledGradient:
+def compiled(f, args, wrt=None, kwargs=None):
     """The compiled gradient of f for the types and structure of args (compiled once per function,
     argument shapes and types, and wrt)."""
     return _compiled(bind(f, args, kwargs, wrt))[0]
@@ -86,30 +85,37 @@ def _compiled(call: Call, mode="gradient"):
                       "being compiled", *location(f))
 
 
+def _gradient(f, types, wrt, structures, unit_dims):
+    return backend().gradient(gradient_program(f, types, wrt, structures, unit_dims))
+
+
 def _hessian_vector_product(f, types, wrt, structures, unit_dims):
     """The gradient of x -> (the tangent of f at x along v), v a further argument per float leaf
     of wrt: reverse mode over forward mode, H v for a scalar f."""
     float_wrt = [i for i in wrt if is_float(types[i])]
-    return CompiledGradient(
+    return backend().gradient(gradient_program(
         f, types + [types[i] for i in float_wrt], wrt, structures,
         unit_dims + [unit_dims[i] for i in float_wrt],
         make_ir=lambda: tangent(compile_ir(f, types, structures), wrt, unit_dims, value=False),
         # hessian's columns of an array in one call
         seeded=len(types) if [types[i] for i in float_wrt if isinstance(types[i], ArrayT)] ==
-        [types[i] for i in float_wrt] and len(float_wrt) == 1 else None)
+        [types[i] for i in float_wrt] and len(float_wrt) == 1 else None))
 
 
 def _vector_jacobian_product(f, types, wrt, structures, unit_dims):
     """The gradient of (x, u) -> sum(f(x) * u) for f's array result: uᵀ J."""
-    return CompiledGradient(f, types, wrt, structures, unit_dims + [None],
-                            make_ir=lambda: contracted(compile_ir(f, types, structures)),
-                            seeded=len(types))
+    return backend().gradient(gradient_program(
+        f, types, wrt, structures, unit_dims + [None],
+        make_ir=lambda: contracted(compile_ir(f, types, structures)), seeded=len(types)))
 
 
-# what each mode compiles (the class is looked up at each build: tests replace it)
-_BUILD = {"gradient": lambda *a: CompiledGradient(*a), "jvp": CompiledTangent,
-          "hvp": _hessian_vector_product, "vjp": _vector_jacobian_product,
-          "columns": lambda *a: CompiledTangent(*a, columns=True)}
+def _tangent(f, types, wrt, structures, unit_dims, columns=False):
+    return backend().tangent(tangent_program(f, types, wrt, structures, unit_dims, columns))
+
+
+# what each mode compiles
+_BUILD = {"gradient": _gradient, "jvp": _tangent, "hvp": _hessian_vector_product,
+          "vjp": _vector_jacobian_product, "columns": functools.partial(_tangent, columns=True)}
 
 
 def _variant(key):
@@ -316,7 +322,7 @@ def pullback(f, *args, wrt=None, **kwargs):
         # the reverse pass undoes the function's writes into arrays, using up their tape: the
         # first call (from whichever thread) takes the forward's, later ones replay the forward
         t = tape
-        if c.writes:
+        if c.program.writes:
             try:
                 t = unused.pop()
             except IndexError:

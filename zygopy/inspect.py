@@ -41,17 +41,13 @@ def code_python(fn, *args, wrt=None, **kwargs) -> str:
     """The Python source zygopy generates and Numba compiles: primal, fused gradient, forward,
     pullback."""
     from .api import compiled
-    return compiled(fn, args, wrt, kwargs).source
+    from .backend import backend
+    return backend().code(compiled(fn, args, wrt, kwargs), None, "source")
 
 
 def code_llvm(fn, *args, wrt=None, **kwargs) -> str:
     """The optimised LLVM IR of the fused value-and-gradient function for these arguments."""
     from .api import _compiled, bind
-    from .backend.jit import load_module
+    from .backend import backend
     c, sig = _compiled(bind(fn, args, kwargs, wrt))
-    # Numba keeps no LLVM for code it loaded from its disk cache: compile a fresh, uncached copy
-    module = load_module(c.source.replace("cache=True", "cache=False"), cached=False)
-    fused = getattr(module, c._fused.py_func.__name__)
-    c.value_and_gradient(sig.arguments)  # sizes the stacks
-    fused(*c.own(sig.arguments), 1.0, *c._alloc())
-    return "\n".join(fused.inspect_llvm().values())
+    return backend().code(c, sig.arguments, "machine")

@@ -42,7 +42,7 @@ class Kernel(CustomRule):
     @property
     def specialization(self):
         """How `custom.specialize` compiles a call of the kernel."""
-        from .backend.kernels.calls import KernelSpecialization
+        from .backend.cuda.calls import KernelSpecialization
         return KernelSpecialization
 
     # ---- running -------------------------------------------------------------------------
@@ -97,7 +97,7 @@ class Kernel(CustomRule):
         """The compiled kernels for these outputs and inputs (their types, and where they live
         unless `target` says)."""
         from .adjoint.kernel_body import kernel_adjoint
-        from .backend.kernels.launch import CompiledKernel
+        from .backend.cuda.launch import CompiledKernel
         types = [INT, *(_type_of(o) for o in outs), *(_type_of(x) for x in inputs)]
         target = target or ("cuda" if _on_gpu([*outs, *inputs]) else "cpu")
         key = (tuple(types), target)
@@ -124,7 +124,7 @@ def kernel(body=None, *, shape=None, launch=None):
 def code_ptx(k: Kernel, *inputs, cc=(9, 0)) -> dict:
     """{"forward": PTX, "backward": PTX} of the kernel for these inputs, compiled for compute
     capability `cc` with numba-cuda (no GPU needed)."""
-    from .backend.kernels.ptx import kernel_ptx
+    from .backend.cuda.ptx import kernel_ptx
     return kernel_ptx(k, inputs, cc)
 
 
@@ -158,12 +158,12 @@ def _where(fn):
 
 
 def _on_gpu(values):
-    from .backend.kernels.launch import on_gpu
+    from .backend.cuda.launch import on_gpu
     return on_gpu(values)
 
 
 def _type_of(v):
-    from .backend.kernels.launch import is_device_array
+    from .backend.cuda.launch import is_device_array
     if is_device_array(v):
         return ArrayT(np.dtype(v.dtype).name, len(v.shape))
     t = typeof(v)

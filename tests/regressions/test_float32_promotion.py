@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import zygopy
-from zygopy.backend.jit import load_module
-from zygopy.backend.source import primal_source
+from zygopy.backend.numba_cpu.jit import load_module
+from zygopy.backend.numba_cpu.source import primal_source
 
 from .reference import central_difference, copied
 

@@ -395,6 +395,6 @@ def _default_name(sig):
 def _import_zygopy():
     import importlib
 
-    from zygopy.backend.source import RUNTIME_FILES
+    from zygopy.backend.numba_cpu.source import RUNTIME_FILES
     for file in RUNTIME_FILES:
         importlib.import_module("zygopy.backend." + file.removesuffix(".py"))

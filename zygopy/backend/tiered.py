@@ -26,7 +26,7 @@ from concurrent.futures import Future
 import numpy as np
 
 from ..ir.evaluate import evaluate_gradient, raised_by_user
-from .jit import in_disk_cache
+from . import backend
 
 FIRST_CALL_BUDGET = 0.25  # seconds: what a first call may lose to finding a program slow to run
 
@@ -55,7 +55,7 @@ def value_and_gradient(compiled, args, dy=1.0):
         _ready.add(compiled)  # compiled code from the first call on, as it would be in the end
         return compiled.value_and_gradient(args, dy)
     job = _jobs.get(compiled)
-    if job is None and in_disk_cache(compiled.source):  # loading takes a moment: start it now
+    if job is None and backend().in_cache(compiled):  # loading takes a moment: start it now
         job = compilation(compiled, args, elsewhere=False)
     if job is not None and job.done():
         if job.exception() is None:

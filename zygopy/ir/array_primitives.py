@@ -688,7 +688,7 @@ def cholesky_gradient(g, chol):
     P = tril(L^T g) with its diagonal halved, S = L^-T P L^-1 is the gradient for a symmetric
     change of A (Murray 2016, "Differentiation of the Cholesky decomposition"); NumPy reads only
     A's lower triangle, so that triangle gets S + S^T, the diagonal S's own, the rest nothing.
-    Plain NumPy that Numba compiles too (backend/runtime.py)."""
+    Plain NumPy that Numba compiles too (backend/numba_cpu/runtime.py)."""
     p = np.tril(chol.T @ g)
     p -= 0.5 * np.diag(np.diag(p))
     inverse = np.linalg.inv(chol)

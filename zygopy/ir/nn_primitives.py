@@ -2,8 +2,8 @@
 
 A convolution written as NumPy slices and products is ordinary code zygopy can differentiate, but
 it makes a large program for Numba to compile and stores a patch per kernel tap; as primitives
-they are one compiled kernel each (backend/nn_kernels.py), compiled once and shared by every
-model, with their derivatives as primitives too. The functions here are their meaning on NumPy
+they are one compiled kernel each (backend/numba_cpu/nn_kernels.py), compiled once and shared by
+every model, with their derivatives as primitives too. The functions here are their meaning on NumPy
 arrays (what the evaluator runs) and what users call: `zygopy.nn.conv2d(x, w, stride, padding,
 dilation)`, `zygopy.nn.maxpool2d(x, k)`.
 """

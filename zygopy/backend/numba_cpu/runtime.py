@@ -12,8 +12,8 @@ from numba import njit, types
 from numba.extending import overload
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..errors import RaisedInCompiledCode as zy_raised
-from ..ir.array_primitives import cholesky_gradient
+from ...errors import RaisedInCompiledCode as zy_raised
+from ...ir.array_primitives import cholesky_gradient
 
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",

@@ -11,7 +11,7 @@ falls back to the dispatch loop.
 """
 from __future__ import annotations
 
-from ..ir.cfg import dominators, natural_loop
+from ...ir.cfg import dominators, natural_loop
 
 # Numba 0.68 mistypes or miscompiles some `while True:` loops that are left by `return` (numba
 # issue #5267 gives wrong results); a loop on a variable that is always true compiles correctly.
@@ -159,8 +159,7 @@ class Structurer:
         return self.postdom[key].get(bid)
 
     def operand(self, v):
-        from .source import operand
-        return operand(v)
+        return self.w.operand(v)
 
 
 def _immediate_postdominators(succ):

@@ -2,7 +2,7 @@
 `list_runtime`."""
 from __future__ import annotations
 
-from ..ir.types import ArrayT, ListT, Scalar
+from ...ir.types import ArrayT, ListT, Scalar
 
 NUMBA_SCALARS = {"float64": "float64", "float32": "float32", "int64": "int64", "bool": "boolean"}
 

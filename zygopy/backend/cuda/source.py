@@ -16,7 +16,7 @@ from __future__ import annotations
 from ...adjoint.kernel_body import ADD_INTO, definitions, is_private
 from ...ir.ir import Slot, Stmt, Var
 from ...ir.types import ArrayT, Scalar
-from ..source import JIT, Writer, body, name, operand, stack_name, statement, zero_of
+from ..numba_cpu.source import JIT, Writer, body, name, stack_name, statement, zero_of
 
 CUDA_HEADER = "import math\nimport numpy as np\nfrom numba import cuda\n"
 CPU_HEADER = "import math\nimport numpy as np\nfrom numba import njit, prange\n"
@@ -147,7 +147,7 @@ def _lower(target, thread, defs):
         if s.op not in ("getindex", "setindex", ADD_INTO, "accum_at"):
             statement(w, s)
             return
-        accessed = name(s.args[0]) if s.op == "accum_at" else operand(s.args[0])
+        accessed = name(s.args[0]) if s.op == "accum_at" else w.operand(s.args[0])
         index = s.args[1]
         if isinstance(s.args[0].type, ArrayT) and isinstance(index, Var):
             safe = _checked_index(w, accessed, index, defs, fault, s.line or 0)
@@ -155,7 +155,7 @@ def _lower(target, thread, defs):
         if s.op not in (ADD_INTO, "accum_at"):
             statement(w, s)
             return
-        where, value = operand(s.args[1]), operand(s.args[2])
+        where, value = w.operand(s.args[1]), w.operand(s.args[2])
         if target == "cuda" and not is_private(index, thread, defs):
             w(f"cuda.atomic.add({accessed}, {where}, {value})")
         else:
@@ -170,10 +170,10 @@ def _checked_index(w, array, index, defs, fault, line):
     d = defs.get(index)
     parts = d.args if d is not None and d.op == "tuple" else [index]
     safe = Var(index.id, index.type, "inrange")
-    tests = [f"not -{array}.shape[{k}] <= {operand(p)} < {array}.shape[{k}]"
+    tests = [f"not -{array}.shape[{k}] <= {w.operand(p)} < {array}.shape[{k}]"
              for k, p in enumerate(parts)]
     zero = "0" if d is None or d.op != "tuple" else "(" + "0, " * len(parts) + ")"
-    w(f"{name(safe)} = {operand(index)}")
+    w(f"{name(safe)} = {w.operand(index)}")
     w(f"if {' or '.join(tests)}:")
     w(f"    {fault} = {line}")
     w(f"    {name(safe)} = {zero}")

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...errors import UnsupportedType
 from ...ir.types import INT, ArrayT, TupleT, is_float
-from ..source import JIT
+from ..numba_cpu.source import JIT
 from .launch import INITIAL_CAPACITY
 from .source import backward_kernel, forward_kernel
 
@@ -67,7 +67,7 @@ class KernelSpecialization:
 
     def source(self, gradient: bool) -> str:
         """The forward wrapper `name(*inputs)`, or the pullback `name_grad(g, y, *inputs)`."""
-        from ..source import primal_source
+        from ..numba_cpu.source import primal_source
         parts = []
         if self.shape_ir is not None:
             parts.append(primal_source(self.shape_ir, f"{self.name}_shape"))

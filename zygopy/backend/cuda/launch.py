@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ZygopyError
-from ..jit import load_module
+from ..numba_cpu.jit import load_module
 from .source import CPU_HEADER, CUDA_HEADER, backward_kernel, forward_kernel
 
 INITIAL_CAPACITY = 64  # per-thread stack entries a backward kernel starts with

@@ -17,11 +17,11 @@ import os
 import re
 from pathlib import Path
 
-from ..custom import called_rules, specialization_of
-from ..ir.infer import type_of_arg
-from ..ir.ir import RAISED, Function, Slot, Var, users_of
-from ..ir.primitives import PRIMITIVES, is_weak, promote
-from ..ir.types import ArrayT, ListT, Scalar, TupleT
+from ...custom import called_rules, specialization_of
+from ...ir.infer import type_of_arg
+from ...ir.ir import RAISED, Function, Slot, Var, users_of
+from ...ir.primitives import PRIMITIVES, is_weak, promote
+from ...ir.types import ArrayT, ListT, Scalar, TupleT
 from .arrays import array_expression, indexing_lines
 from .fusion import Fusion, unit_dims, write_region
 from .lists import empty_list, list_expression, list_statement, no_gradients, slot_statement
@@ -46,8 +46,8 @@ HEADER = f"# zygopy runtime {runtime_digest()}\n" + """import math
 import numpy as np
 from numba import njit, types
 from numba.typed import List
-from zygopy.backend.runtime import *
-from zygopy.backend.nn_kernels import *
+from zygopy.backend.numba_cpu.runtime import *
+from zygopy.backend.numba_cpu.nn_kernels import *
 """
 # Out-of-range indices raise IndexError as in Python instead of reading stray memory; set
 # ZYGOPY_BOUNDSCHECK=0 to trade that check for speed in indexing-heavy loops.
@@ -87,11 +87,6 @@ def const(c) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
-# array statements folded into their single use, so that Numba fuses a chain of elementwise
-# operations into one loop (one named temporary per operation would each be materialised)
-_FOLDED: dict = {}
-_FOLDING: dict = {}  # statement -> how many uses it is folded into
-_FUSION: list = [None]  # the Fusion of the body being written
 # the elementwise primitives handed to that fusion: erf and erfc lower to runtime helpers, which
 # are no ufuncs; the others subtracted stay statements of their own
 FUSIBLE = {n for n, p in PRIMITIVES.items() if p.elementwise} - {
@@ -99,8 +94,7 @@ FUSIBLE = {n for n, p in PRIMITIVES.items() if p.elementwise} - {
 
 
 def operand(a) -> str:
-    if isinstance(a, Var) and a in _FOLDED:
-        return f"({_FOLDED[a]})"
+    """A value's source where nothing is folded (Writer.operand where something may be)."""
     return name(a) if isinstance(a, (Var, Slot)) else const(a)
 
 
@@ -146,7 +140,7 @@ def zero_of(t) -> str:
     raise NotImplementedError(f"no zero for {t}")
 
 
-def expression(s) -> str:
+def expression(s, operand=operand) -> str:
     op, args = s.op, [operand(a) for a in s.args]
     if op in PROMOTING:
         args = promoted(s, args)
@@ -230,9 +224,22 @@ def _is_int(a):
 
 
 class Writer:
-    def __init__(self):
+    """Lines of generated source, and what the body being written folds and fuses: array
+    statements folded into their single use, so that Numba fuses a chain of elementwise
+    operations into one loop (a named temporary per operation would each be materialised), and
+    the fused regions (fusion.py)."""
+
+    def __init__(self, depth=0, folding=None, fusion=None):
         self.lines = []
-        self.depth = 0
+        self.depth = depth
+        self.folding = folding or {}  # statement -> how many uses it is folded into
+        self.folded = {}  # value -> the expression written in its place
+        self.fusion = fusion
+
+    def operand(self, a) -> str:
+        if isinstance(a, Var) and a in self.folded:
+            return f"({self.folded[a]})"
+        return operand(a)
 
     def __call__(self, text):
         self.lines.append("    " * self.depth + text)
@@ -256,7 +263,7 @@ def stack_name(kind) -> str:
 
 def _indexed(w: Writer, s) -> bool:
     """Write a read, write or scatter through an index with arrays in it, if it is one."""
-    lines = indexing_lines(s, [operand(a) for a in s.args], name(s.var) if s.var else None)
+    lines = indexing_lines(s, [w.operand(a) for a in s.args], name(s.var) if s.var else None)
     for line in lines or ():
         w(line)
     return lines is not None
@@ -264,22 +271,22 @@ def _indexed(w: Writer, s) -> bool:
 
 def statement(w: Writer, s):
     op, args = s.op, s.args
-    fusion = _FUSION[0]
+    fusion = w.fusion
     if fusion is not None and s in fusion.skipped:
         return
     if fusion is not None and s in fusion.regions:
-        write_region(w, fusion.regions[s], name, operand, name(s.var), fusion.dims)
+        write_region(w, fusion.regions[s], name, w.operand, name(s.var), fusion.dims)
         return
-    if list_statement(w, s, operand, name) or slot_statement(w, s, operand, name):
+    if list_statement(w, s, w.operand, name) or slot_statement(w, s, w.operand, name):
         return
     if op in ("gather", "setindex") and _indexed(w, s):
         pass
     elif op == "setindex":
-        w(f"{operand(args[0])}[{operand(args[1])}] = {operand(args[2])}")
+        w(f"{w.operand(args[0])}[{w.operand(args[1])}] = {w.operand(args[2])}")
     elif op == "raise":  # the evaluator makes the user's exception again (CompiledGradient)
         w(f"raise zy_raised({args[0].line})")
     elif op == "push":
-        stack, v = stack_name(args[0]), operand(args[1])
+        stack, v = stack_name(args[0]), w.operand(args[1])
         if isinstance(args[0], ArrayT):
             # a reference, not a copy: the reverse pass undoes every later write before it reads
             # the array again, so the object holds then what it held when pushed
@@ -298,29 +305,29 @@ def statement(w: Writer, s):
     elif op == "drop":
         w(f"top_{stack_name(args[0])} -= 1")
     elif op == "store":
-        w(f"{name(args[0])} = {operand(args[1])}")
+        w(f"{name(args[0])} = {w.operand(args[1])}")
     elif op in ("take", "load"):
         slot = args[0]
         if slot.lazy and op == "take":
-            w(f"{name(s.var)} = zy_take({name(slot)}, {operand(args[1])})")
+            w(f"{name(s.var)} = zy_take({name(slot)}, {w.operand(args[1])})")
         else:
             w(f"{name(s.var)} = {name(slot)}")
         # a slot is read again only if its value is redefined, which for an array means a lazy slot
         if op == "take" and (slot.lazy or not isinstance(slot.type, ArrayT)):
             w(f"{name(slot)} = {zero_of(slot.type)}")
     elif op == "accum":
-        slot, c = args[0], operand(args[1])
+        slot, c = args[0], w.operand(args[1])
         w(f"{name(slot)} = zy_accum({name(slot)}, {c})" if slot.lazy else f"{name(slot)} += {c}")
     elif op == "accum_at":
-        slot, index, g = name(args[0]), operand(args[1]), operand(args[2])
+        slot, index, g = name(args[0]), w.operand(args[1]), w.operand(args[2])
         if len(args) > 3:  # a lazy slot, allocated here on first use
-            _ensure(w, slot, operand(args[3]))
+            _ensure(w, slot, w.operand(args[3]))
         if not _indexed(w, s):
             w(f"{slot}[{index}] += {g}")
     elif op == "take_at":
-        slot, index = name(args[0]), operand(args[1])
+        slot, index = name(args[0]), w.operand(args[1])
         if len(args) > 2:
-            _ensure(w, slot, operand(args[2]))
+            _ensure(w, slot, w.operand(args[2]))
         if _indexed(w, s):
             return
         region = f"{slot}[{index}]"
@@ -328,13 +335,13 @@ def statement(w: Writer, s):
           else f"{name(s.var)} = {region}")
         w(f"{region} = 0.0")
     elif op == "ensure":
-        _ensure(w, name(args[0]), operand(args[1]))
+        _ensure(w, name(args[0]), w.operand(args[1]))
     elif op == "init":
-        w(f"{name(args[0])} = np.zeros({operand(args[1])}, np.{args[0].type.dtype})")
+        w(f"{name(args[0])} = np.zeros({w.operand(args[1])}, np.{args[0].type.dtype})")
     else:
-        text = expression(s)
-        if s in _FOLDING and (_FOLDING[s] == 1 or len(text) <= RECOMPUTED_LENGTH):
-            _FOLDED[s.var] = text
+        text = expression(s, w.operand)
+        if s in w.folding and (w.folding[s] == 1 or len(text) <= RECOMPUTED_LENGTH):
+            w.folded[s.var] = text
         else:
             w(f"{name(s.var)} = {text}")
 
@@ -346,7 +353,7 @@ def _ensure(w, slot, like):
 
 
 def assign_args(w: Writer, target_args, values):
-    pairs = [(name(p), _converted(operand(v), v, p))
+    pairs = [(name(p), _converted(w.operand(v), v, p))
              for p, v in zip(target_args, values, strict=True)
              if not (isinstance(v, Var) and v is p)]
     if not pairs:
@@ -397,7 +404,7 @@ def dispatch_loop(w: Writer, fn: Function, on_return, lower=None):
             lower(w, s)
         for br in b.branches:
             if br.cond is not None:
-                w(f"if not {operand(br.cond)}:")
+                w(f"if not {w.operand(br.cond)}:")
                 w.indent()
             if br.is_return:
                 on_return(w, br.args[0])
@@ -419,21 +426,20 @@ def body(w: Writer, fn: Function, on_return, keep=(), lower=None, arg_dims=()):
     are read after the body (the tape) and stay named; `lower` writes a statement (by default
     `statement`); `arg_dims` as for Fusion."""
     lower = lower or statement
-    _FUSION[0] = fusion = Fusion(fn, keep, arg_dims)
+    fusion = Fusion(fn, keep, arg_dims)
     named = fusion.named()
-    _FOLDING.clear()
-    _FOLDING.update((st, n) for st, n in foldable(fn).items()
-                    if st.var not in keep and st.var not in named)
-    _FOLDED.clear()
+    folding = {st: n for st, n in foldable(fn).items()
+               if st.var not in keep and st.var not in named}
     w(f"{LOOPING} = True")
-    trial = Writer()
-    trial.depth = w.depth
+    trial = Writer(w.depth, folding, fusion)
     try:
         Structurer(fn, trial, lower, assign_args, on_return).emit()
         w.lines += trial.lines
     except Unstructured as e:
         w(f"# {e}: control flow kept as a dispatch loop")
-        dispatch_loop(w, fn, on_return, lower)
+        fallback = Writer(w.depth, folding, fusion)
+        dispatch_loop(fallback, fn, on_return, lower)
+        w.lines += fallback.lines
 
 
 def primal_source(fn: Function, pyname: str, arg_dims=()) -> str:
@@ -441,7 +447,7 @@ def primal_source(fn: Function, pyname: str, arg_dims=()) -> str:
     w(JIT)
     w(f"def {pyname}({', '.join(name(a) for a in fn.args)}):")
     w.indent()
-    body(w, fn, lambda w, v: w(f"return {operand(v)}"), arg_dims=arg_dims)
+    body(w, fn, lambda w, v: w(f"return {w.operand(v)}"), arg_dims=arg_dims)
     return w.text()
 
 
@@ -487,7 +493,7 @@ def forward_source(adj, pyname: str, arg_dims=()) -> str:
             w(f"{name(v)} = {zero}")
     tops = _tuple([f"top_{s}" for s in scalars + lists])
     tape = _tuple([name(v) for v in adj.tape] + lists)
-    body(w, fwd, lambda w, v: w(f"return {operand(v)}, {tops}, {tape}"), keep=set(adj.tape),
+    body(w, fwd, lambda w, v: w(f"return {w.operand(v)}, {tops}, {tape}"), keep=set(adj.tape),
          arg_dims=arg_dims)
     return w.text()
 
@@ -511,7 +517,7 @@ def reverse_source(adj, pyname: str, arg_dims=()) -> str:
         if isinstance(slot.type, ListT):
             w(f"{no_gradients(name(slot))} = {name(slot)}")
     dims = unit_dims(adj.forward, arg_dims)
-    body(w, rev, lambda w, v: w(f"return {operand(v)}"), arg_dims=[dims.get(a) for a in rev.args])
+    body(w, rev, lambda w, v: w(f"return {w.operand(v)}"), arg_dims=[dims.get(a) for a in rev.args])
     return w.text()
 
 

@@ -8,15 +8,11 @@ import warnings
 
 import numpy as np
 
-from ..adjoint.mutation import written_arguments
-from ..adjoint.reverse import adjoint
-from ..adjoint.sweeps import jacobian_columns
-from ..adjoint.tangent import leaf_count, tangent, tangent_arguments
-from ..custom import rule_captures
-from ..errors import RaisedInCompiledCode, ZygopyError
-from ..ir.captured import current_values
-from ..ir.compile import compile_ir
-from ..ir.evaluate import Machine, failing_statement, raised_by_user
+from ...adjoint.tangent import leaf_count
+from ...errors import RaisedInCompiledCode, ZygopyError
+from ...ir.captured import current_values
+from ...ir.evaluate import Machine, failing_statement, raised_by_user
+from ..tiered import interpret_only
 from .jit import compile_in_child, discard_numba_cache, load_module, numba_cache_files
 from .source import (
     forward_source,
@@ -27,7 +23,6 @@ from .source import (
     rule_sources,
     scalar_stacks,
 )
-from .tiered import interpret_only
 
 INITIAL_CAPACITY = 1024
 
@@ -142,28 +137,15 @@ class CompiledUnit:
 
 
 class CompiledGradient(CompiledUnit):
-    """Safe to share between threads: each call records into stacks of its own, and the compiled
-    code runs without the GIL."""
+    """A GradientProgram's entry points. The compiled functions take the leaves, then the values
+    of the hidden arguments (captured_values()). Safe to share between threads: each call records
+    into stacks of its own, and the compiled code runs without the GIL."""
 
-    def __init__(self, pyfn, arg_types, wrt, structures=None, unit_dims=None, make_ir=None,
-                 seeded=None):
-        """`arg_types` are those of the flat leaves; `wrt` indexes leaves; `structures` as for
-        to_ir; `unit_dims` says which dimensions of each array argument are 1
-        (Signature.unit_dims). The compiled functions take the leaves, then the values of the
-        hidden arguments (captured_values()). `make_ir()`, if given, builds the typed IR to
-        differentiate instead of pyfn's own (a tangent, for reverse over forward): a fresh one
-        each call. `seeded`: an argument whose unit seeds `rows` runs the gradient for (a vector-
-        Jacobian product's vector)."""
-        make_ir = make_ir or (lambda: compile_ir(pyfn, arg_types, structures))
-        self.primal_ir = make_ir()
-        self.captured = self.primal_ir.captured
-        hidden_dims = [c.unit_dims for c in self.captured if c.runtime]
-        dims = [*(unit_dims or [None] * len(arg_types)), *hidden_dims]
-        self.adjoint = adjoint(make_ir(), wrt, dims)
-        # what the custom rules it calls read from outside (folded into their code) counts too
-        self.captured = [*self.captured, *rule_captures(self.primal_ir, self.adjoint.forward,
-                                                        self.adjoint.reverse)]
-        name = pyfn.__name__ if pyfn.__name__.isidentifier() else "lambda"  # names in the source
+    def __init__(self, program):
+        self.program = program
+        self.primal_ir, self.captured = program.primal_ir, program.captured
+        self.adjoint, self.written, self.where = program.adjoint, program.written, program.where
+        name, dims = self.where[2], program.dims
         self.source = "\n\n".join([
             rule_sources(self.primal_ir, self.adjoint.forward, self.adjoint.reverse),
             primal_source(self.primal_ir, f"{name}_primal", dims),
@@ -171,13 +153,10 @@ class CompiledGradient(CompiledUnit):
             reverse_source(self.adjoint, f"{name}_pullback", dims),
             fused_source(self.adjoint, f"{name}_value_and_gradient", f"{name}_forward",
                          f"{name}_pullback"),
-            *([rows_source(self.adjoint, f"{name}_rows", f"{name}_value_and_gradient", seeded)]
-              if seeded is not None else []),
+            *([rows_source(self.adjoint, f"{name}_rows", f"{name}_value_and_gradient",
+                           program.seeded)] if program.seeded is not None else []),
         ])
-        self.where = (pyfn.__code__.co_filename, pyfn.__code__.co_firstlineno, name)
         self._start()
-        self.written = written_arguments(self.primal_ir)
-        self.writes = any(st.op == "setindex" for b in self.primal_ir.blocks for st in b.stmts)
         self.dtypes = [np.dtype(k.dtype) for k in scalar_stacks(self.adjoint)]
         # the stack sizes a call starts with: replaced, never changed in place, so a thread reads
         # either the old list or the new one
@@ -244,27 +223,16 @@ class CompiledGradient(CompiledUnit):
                 sizes = self.capacity = [max(t, n) for t, n in grown]
 
 class CompiledTangent(CompiledUnit):
-    """The forward mode of a function for argument types: its tangent IR (adjoint/tangent.py),
-    compiled as a primal is. It takes the leaves, one tangent per leaf of `wrt`, then the values
-    of the hidden arguments, and returns (value, tangent). With `columns`, it takes no tangents
-    and returns the value and every column of the Jacobian (adjoint/sweeps.py)."""
+    """A TangentProgram's entry point, compiled as a primal is."""
 
-    def __init__(self, pyfn, arg_types, wrt, structures=None, unit_dims=None, columns=False):
-        self.primal_ir = compile_ir(pyfn, arg_types, structures)
-        self.captured = self.primal_ir.captured
-        self.written = written_arguments(self.primal_ir)
-        self.wrt = tangent_arguments(self.primal_ir, wrt)
-        self.tangent_ir = tangent(compile_ir(pyfn, arg_types, structures), wrt, unit_dims)
-        if columns:
-            self.tangent_ir = jacobian_columns(self.tangent_ir, wrt)
-        self.captured = [*self.captured, *rule_captures(self.tangent_ir)]
-        # a tangent is shaped like its argument (in the columns' sweep it has an axis more)
-        dims = [*(unit_dims or [None] * len(arg_types))]
-        dims += [None if columns else dims[i] for i in self.wrt]
-        name = pyfn.__name__ if pyfn.__name__.isidentifier() else "lambda"
+    def __init__(self, program):
+        self.program = program
+        self.primal_ir, self.captured = program.primal_ir, program.captured
+        self.written, self.where = program.written, program.where
+        self.tangent_ir, self.wrt = program.tangent_ir, program.wrt
         self.source = "\n\n".join([rule_sources(self.tangent_ir),
-                                    primal_source(self.tangent_ir, f"{name}_jvp", dims)])
-        self.where = (pyfn.__code__.co_filename, pyfn.__code__.co_firstlineno, name)
+                                    primal_source(self.tangent_ir, f"{self.where[2]}_jvp",
+                                                  program.dims)])
         self._start()
 
     def __call__(self, args, tangents):

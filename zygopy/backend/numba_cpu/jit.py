@@ -99,7 +99,7 @@ _CHILD = """
 import pickle, sys
 path, source, name, types = pickle.load(sys.stdin.buffer)
 sys.path[:0] = path
-from zygopy.backend.jit import load_module
+from zygopy.backend.numba_cpu.jit import load_module
 getattr(load_module(source), name).compile(types)
 """
 

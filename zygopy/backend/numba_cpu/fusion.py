@@ -16,11 +16,11 @@ first and last statements may write.
 """
 from __future__ import annotations
 
-from ..ir.array_primitives import reduced_axes
-from ..ir.infer import type_of_arg
-from ..ir.ir import Function, Partition, Var, users_of, uses
-from ..ir.primitives import PRIMITIVES, is_weak
-from ..ir.types import ArrayT
+from ...ir.array_primitives import reduced_axes
+from ...ir.infer import type_of_arg
+from ...ir.ir import Function, Partition, Var, users_of, uses
+from ...ir.primitives import PRIMITIVES, is_weak
+from ...ir.types import ArrayT
 
 FUSED_REDUCTIONS = ("sum", "mean")
 FLOATS = ("float64", "float32")  # a region computes in one of these (and bools, for conditions)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from ..ir.array_primitives import normal_axes, pad_widths, permutation, reduced_axes
-from ..ir.infer import type_of_arg
-from ..ir.primitives import PRIMITIVES, has_index_array, index_parts
-from ..ir.types import ArrayT, SliceT, TupleT
+from ...ir.array_primitives import normal_axes, pad_widths, permutation, reduced_axes
+from ...ir.infer import type_of_arg
+from ...ir.primitives import PRIMITIVES, has_index_array, index_parts
+from ...ir.types import ArrayT, SliceT, TupleT
 
 HELPERS = {"erf": "zy_erf", "erfc": "zy_erfc"}  # elementwise on arrays, where NumPy has none
 LINALG = {"solve": "np.linalg.solve({})", "inv": "np.linalg.inv({})", "det": "np.linalg.det({})",

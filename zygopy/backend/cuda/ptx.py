@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..jit import load_module
+from ..numba_cpu.jit import load_module
 
 
 def kernel_ptx(k, inputs, cc=(9, 0)) -> dict:
