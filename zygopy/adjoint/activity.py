@@ -6,12 +6,13 @@ booleans, constants and dead-end computations get no adjoint code at all.
 """
 from __future__ import annotations
 
+from ..ir import array_primitives  # noqa: F401  (declares the array primitives)
 from ..ir.ir import Function, Var
+from ..ir.primitives import PRIMITIVES
 from ..ir.types import ArrayT, ListT, is_float
 
 # operations whose array result may share memory with their first operand (NumPy's views)
-VIEWS = {"getindex", "transpose", "reshape", "ravel", "swapaxes", "moveaxis", "expand_dims",
-         "squeeze", "flip", "diag", "sliding_window_view"}
+VIEWS = {n for n, p in PRIMITIVES.items() if p.view}
 
 
 def _edges(fn: Function):

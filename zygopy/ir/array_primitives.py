@@ -287,9 +287,9 @@ for _fn in (np.cumsum, np.cumprod):
 declare("ndim", np.ndim, lambda ts, args: INT, lowered=True)  # an attribute, 0 for a number
 declare("matmul", lambda a, b: a @ b, _matmul_type, arity=2)
 declare("transpose", lambda a, axes=None: np.transpose(a, axes), _permuted("transpose"),
-        params={"axes": None})
-declare("reshape", np.reshape, _reshape_type, arity=2)
-declare("ravel", np.ravel, lambda ts, args: ArrayT(_array(ts[0], "ravel").dtype, 1))
+        params={"axes": None}, view=True)
+declare("reshape", np.reshape, _reshape_type, arity=2, view=True)
+declare("ravel", np.ravel, lambda ts, args: ArrayT(_array(ts[0], "ravel").dtype, 1), view=True)
 # constructors and copy allocate: two calls must never be merged into one array
 declare("copy", np.copy, lambda ts, args: _array(ts[0], "copy"), pure=False)
 # the last argument of concatenate and stack is the axis
@@ -469,12 +469,15 @@ declare("eye", lambda n, m=None, k=0, dtype=None: np.eye(n, m, k, dtype or "floa
         pure=False, params={"M": None, "k": 0, "dtype": None}, operand_params=("M", "k"))
 declare("identity", lambda n, dtype=None: np.identity(n, dtype or "float64"),
         lambda ts, args: _eye_type(ts[:1], args), pure=False, params=DTYPE)
-declare("expand_dims", np.expand_dims, _expand_dims_type, params={"axis": None})
-declare("squeeze", lambda a, axis=None: np.squeeze(a, axis), _squeeze_type, params={"axis": None})
-declare("swapaxes", np.swapaxes, _permuted("swapaxes"), params={"axis1": None, "axis2": None})
+declare("expand_dims", np.expand_dims, _expand_dims_type, params={"axis": None}, view=True)
+declare("squeeze", lambda a, axis=None: np.squeeze(a, axis), _squeeze_type, params={"axis": None},
+        view=True)
+declare("swapaxes", np.swapaxes, _permuted("swapaxes"), params={"axis1": None, "axis2": None},
+        view=True)
 declare("moveaxis", np.moveaxis, _permuted("moveaxis"),
-        params={"source": None, "destination": None})
-declare("flip", lambda a, axis=None: np.flip(a, axis), _flip_type, params={"axis": None})
+        params={"source": None, "destination": None}, view=True)
+declare("flip", lambda a, axis=None: np.flip(a, axis), _flip_type, params={"axis": None},
+        view=True)
 declare("tile", np.tile, _tile_type, arity=2)
 declare("repeat", lambda a, repeats, axis=None: np.repeat(a, repeats, axis), _repeat_type,
         arity=2, params={"axis": None})
@@ -483,10 +486,10 @@ declare("pad", lambda a, width, mode="constant", value=0:
         params={"pad_width": None, "mode": "constant", "constant_values": 0})
 declare("triu", lambda a, k=0: np.triu(a, k), _triangle_type("np.triu"), params={"k": 0})
 declare("tril", lambda a, k=0: np.tril(a, k), _triangle_type("np.tril"), params={"k": 0})
-declare("diag", lambda a, k=0: np.diag(a, k), _diag_type, params={"k": 0})
+declare("diag", lambda a, k=0: np.diag(a, k), _diag_type, params={"k": 0}, view=True)
 declare("trace", lambda a, offset=0: np.trace(a, offset), _trace_type, params={"offset": 0})
 declare("sliding_window_view", lambda a, window, axis=None: sliding_window_view(a, window, axis),
-        _window_type, arity=2, params={"axis": None})
+        _window_type, arity=2, params={"axis": None}, view=True)
 
 
 def _spread(g, shape, axes):

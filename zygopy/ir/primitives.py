@@ -43,6 +43,7 @@ class Primitive:
     symbol: str | None = None  # infix/prefix operator when printed that way
     pure: bool = True
     elementwise: bool = False  # applies to each element of its array operands, broadcasting them
+    view: bool = False  # its array result may share memory with its first operand (NumPy's views)
     call: str | None = None  # the function computing it on numbers, as source: "math.sin", "abs"
     numpy: str | None = None  # NumPy's function for it, on arrays too ("arcsin" for asin)
     arity: int = 1  # operands given positionally, before the keyword parameters `params`
@@ -291,7 +292,7 @@ declare("ceil", math.ceil, _int, call="math.ceil")
 declare("len", len, _len_type, call="len")
 declare("range_len", _range_len, _int)
 declare("tuple", lambda *xs: tuple(xs), _tuple_type)
-declare("getindex", lambda a, i: a[i], _getindex_type)
+declare("getindex", lambda a, i: a[i], _getindex_type, view=True)
 # a[index] with arrays in the index (passes/indexing.py makes it from getindex once types are
 # known): a new array, not a view
 declare("gather", lambda a, i: a[i], _getindex_type)
