@@ -17,24 +17,25 @@ import functools
 from dataclasses import dataclass
 
 from ..errors import NotScalar
-from ..ir.cfg import dominators, loop_blocks, natural_loop
+from ..ir.cfg import loop_blocks
 from ..ir.infer import infer_types, type_of_arg
 from ..ir.ir import Block, Branch, Function, Slot, Stmt, Var
 from ..ir.passes.dce import eliminate_dead_code
 from ..ir.passes.fold import fold_constants
 from ..ir.passes.pipeline import optimize
 from ..ir.passes.renumber import renumber
-from ..ir.primitives import PRIMITIVES, has_index_array, result_type
+from ..ir.primitives import result_type
 from ..ir.types import INT, ArrayT, Scalar, TupleT, is_float
 from .activity import active_values
 from .array_rules import ELEMENTWISE, Scatter
 from .forwarding import forward_slots
 from .lists import record_list_positions
-from .mutation import check_writes, written_arguments, written_values
+from .mutation import check_writes, written_arguments
 from .preaccumulate import preaccumulate
+from .prepare import prepare
 from .rules import Sym, rule_for
 from .shapes import equal_shapes
-from .tape import tape_per_trip
+from .tape import record, tape_per_trip
 
 
 @dataclass
@@ -60,13 +61,65 @@ class Adjoint:
 
 def adjoint(fn: Function, wrt, unit_dims=None) -> Adjoint:
     """Differentiate `fn` (typed IR, transformed in place into the forward) w.r.t. argument indices
-    `wrt`. `unit_dims[i]` says which dimensions of argument i are 1, if known (shapes.py)."""
-    return _AdjointBuilder(fn, tuple(wrt), equal_shapes(fn, unit_dims)).build()
+    `wrt`. `unit_dims[i]` says which dimensions of argument i are 1, if known (shapes.py).
+
+    In stages, each handing the next what it made: the primal prepared (prepare.py), the reverse
+    built (here), what the forward records decided (tape.py), then both cleaned up."""
+    wrt = tuple(wrt)
+    same_shape = equal_shapes(fn, unit_dims)
+    ret_block, ret = _the_return(fn)
+    active = active_values(fn, wrt, _outputs(fn, ret))
+    check_writes(fn)
+    record_list_positions(fn, fn.new_var)
+    primal = prepare(fn)
+    built = _ReverseBuilder(primal, wrt, active, same_shape).build(ret_block, ret)
+    rev = built.rev
+    fold_constants(rev)
+    forward_slots(rev, fn.new_var)
+    eliminate_dead_code(rev)
+    tape, stacks = record(primal, built)
+    rev.entry.args = [built.dy] + tape
+    arg_types = [_output_type(ret)] + [v.type for v in tape]
+    infer_types(rev, arg_types)
+    optimize(rev)
+    infer_types(rev, arg_types)
+    own_results(rev)
+    tape = preaccumulate(fn, rev, tape)
+    renumber_all(fn, rev)
+    for block, primal_block, suffix in built.labels:  # named by the primal blocks' final numbers
+        block.label = f"{primal_block.id}'{suffix}"
+    return Adjoint(fn, rev, tape, stacks, wrt)
 
 
-class _AdjointBuilder:
-    def __init__(self, fn, wrt, same_shape):
-        self.fn, self.wrt, self.same_shape = fn, wrt, same_shape
+def _the_return(fn):
+    returns = [b for b in fn.blocks if any(br.is_return for br in b.branches)]
+    assert len(returns) == 1, "the frontend makes exactly one return"
+    return returns[0], returns[0].branches[-1].args[0]
+
+
+def _outputs(fn, ret):
+    t = _output_type(ret)
+    if isinstance(t, TupleT):
+        if not all(is_float(e) or e == INT or e == Scalar("bool") for e in t.elts):
+            raise NotScalar(f"the function returns {t}; zygopy differentiates real scalars or "
+                            "tuples of them", fn.filename, fn.line)
+    elif not isinstance(t, Scalar):
+        raise NotScalar(f"the function returns {t}, not a real scalar", fn.filename, fn.line,
+                        hint="reduce the result to a scalar (e.g. with a sum), or use jacobian")
+    return [ret] if isinstance(ret, Var) else []
+
+
+def _output_type(ret):
+    return ret.type if isinstance(ret, Var) else Scalar("float64")
+
+
+class _ReverseBuilder:
+    """The reverse blocks of a prepared primal, one group per primal block, reading forward
+    values directly (tape.py then decides how each reaches them)."""
+
+    def __init__(self, primal, wrt, active, same_shape):
+        fn = self.fn = primal.fn
+        self.primal, self.wrt, self.active, self.same_shape = primal, wrt, active, same_shape
         self.blocks = fn.block_map()
         self.rev = Function(fn.name + "_pullback", [], fn.filename)
         self.slots = {}
@@ -74,7 +127,11 @@ class _AdjointBuilder:
         self.group = {}  # primal block id -> reverse blocks built for it
         self.labels = []
         self.shapes = {}
-        self.hoisted = {}  # (loop header, array) -> slot the reverse pass reads it from
+        self.trip_index = {}  # counted loop header id -> the number of the trip being reversed
+        self.loops = loop_blocks(fn)
+        self.definition = {st.var: st for b in fn.blocks for st in b.stmts if st.var is not None}
+        self.defined_in = {v: b.id for b in fn.blocks
+                           for v in b.args + [s.var for s in b.stmts if s.var]}
         self.cur = None
         self.line = None
 
@@ -140,45 +197,24 @@ class _AdjointBuilder:
     def effect(self, op, *args):
         self.cur.stmts.append(Stmt(None, op, list(args), self.line))
 
-    def new_rev_block(self, primal, args=()):
-        """A reverse block for `primal`: the first is `n'`, edge blocks after it `n'1`, `n'2`,
-        ..."""
-        blocks = self.group.setdefault(primal.id, [])
+    def new_rev_block(self, primal_block, args=()):
+        """A reverse block for `primal_block`: the first is `n'`, edge blocks after it `n'1`,
+        `n'2`, ..."""
+        blocks = self.group.setdefault(primal_block.id, [])
         block = Block(len(self.rev.blocks) + 1, list(args))
-        self.labels.append((block, primal, f"{len(blocks)}" if blocks else ""))
+        self.labels.append((block, primal_block, f"{len(blocks)}" if blocks else ""))
         self.rev.blocks.append(block)
         blocks.append(block)
         return block
 
     # ---- the transform -----------------------------------------------------------------
-    def build(self) -> Adjoint:
+    def build(self, ret_block, ret):
         fn = self.fn
-        returns = [b for b in fn.blocks if any(br.is_return for br in b.branches)]
-        assert len(returns) == 1, "the frontend makes exactly one return"
-        ret_block = returns[0]
-        ret = ret_block.branches[-1].args[0]
-        outputs = self.outputs(ret)
-        self.active = active_values(fn, self.wrt, outputs)
-        check_writes(fn)
-        record_list_positions(fn, self.new_var)
-        self.save_overwritten()
-        self.count_trips()
-        self.incoming = {b.id: [] for b in fn.blocks}
-        for b in fn.blocks:
-            for br in b.branches:
-                if br.target is not None:
-                    self.incoming[br.target].append((b, br))
-        self.record_edges()
-
-        dy = self.new_var()
+        self.dy = self.new_var()
         for b in [ret_block] + [b for b in reversed(fn.blocks) if b is not ret_block]:
-            self.rev_of[b.id] = self.new_rev_block(b, [dy] if b is ret_block else [])
-        self.loops = loop_blocks(fn)
-        self.definition = {st.var: st for b in fn.blocks for st in b.stmts if st.var is not None}
-        self.defined_in = {v: b.id for b in fn.blocks
-                           for v in b.args + [s.var for s in b.stmts if s.var]}
+            self.rev_of[b.id] = self.new_rev_block(b, [self.dy] if b is ret_block else [])
         self.cur = self.rev_of[ret_block.id]
-        self.seed(ret, dy)
+        self.seed(ret, self.dy)
         for b in fn.blocks:
             self.reverse_block(b)
         entry = self.rev_of[ret_block.id]
@@ -186,116 +222,7 @@ class _AdjointBuilder:
         entry.stmts[:0] = [Stmt(None, "init", [slot, self.emit("getattr", v, "shape").v])
                            for v, slot in list(self.slots.items())
                            if isinstance(v.type, ArrayT) and not slot.lazy]
-
-        fold_constants(self.rev)
-        forward_slots(self.rev, self.new_var)
-        eliminate_dead_code(self.rev)
-        tape, stacks = self.stash()
-        self.allocate_before_loops()
-        self.rev.entry.args = [dy] + tape
-        infer_types(self.rev, [self.output_type(ret)] + [v.type for v in tape])
-        optimize(self.rev)
-        infer_types(self.rev, [self.output_type(ret)] + [v.type for v in tape])
-        own_results(self.rev)
-        tape = preaccumulate(fn, self.rev, tape)
-        renumber_all(fn, self.rev)
-        for block, primal, suffix in self.labels:  # labels name the primal blocks' final numbers
-            block.label = f"{primal.id}'{suffix}"
-        return Adjoint(fn, self.rev, tape, stacks, self.wrt)
-
-    def outputs(self, ret):
-        t = self.output_type(ret)
-        if isinstance(t, TupleT):
-            if not all(is_float(e) or e == INT or e == Scalar("bool") for e in t.elts):
-                raise NotScalar(f"the function returns {t}; zygopy differentiates real scalars or "
-                                "tuples of them", self.fn.filename, self.fn.line)
-        elif not isinstance(t, Scalar):
-            raise NotScalar(f"the function returns {t}, not a real scalar", self.fn.filename,
-                            self.fn.line,
-                            hint="reduce the result to a scalar (e.g. with a sum), or use jacobian")
-        return [ret] if isinstance(ret, Var) else []
-
-    def output_type(self, ret):
-        return ret.type if isinstance(ret, Var) else Scalar("float64")
-
-    def save_overwritten(self):
-        """Before each `a[index] = v`, read what it overwrites (a copy for a slice); the reverse
-        pass puts it back. The saved value rides along as a fourth operand of the write."""
-        for b in self.fn.blocks:
-            stmts = []
-            for s in b.stmts:
-                if s.op == "setindex" and isinstance(s.args[0].type, ArrayT):
-                    a, index = s.args[:2]
-                    old = self.new_var(result_type("getindex", [a.type, type_of_arg(index)],
-                                                   [a, index]))
-                    gather = has_index_array(type_of_arg(index))  # gives a copy, not a view
-                    stmts.append(Stmt(old, "gather" if gather else "getindex", [a, index], s.line))
-                    if isinstance(old.type, ArrayT) and not gather:
-                        saved = self.new_var(old.type)
-                        stmts.append(Stmt(saved, "copy", [old], s.line))
-                        old = saved
-                    s.args = s.args[:3] + [old]
-                stmts.append(s)
-            b.stmts = stmts
-
-    def count_trips(self):
-        """Loop headers entered from one edge outside and one back edge count their trips instead.
-
-        The header takes a trip counter `%trips` (0 on entry, +1 on the back edge); each exit of
-        the loop gets a block of its own whose reverse loads the count into a counter slot. The
-        reverse header then goes around the back edge while the counter is positive: one number
-        per run of the loop instead of one recorded edge per iteration.
-        """
-        self.trips = {}  # header id -> (trip counter Var, entry source id, back-edge source id)
-        self.loop_body = {}  # header id -> ids of the blocks of the counted loop
-        self.exit_blocks = {}  # id of a block made for a loop exit -> header id
-        dom = dominators(self.fn)
-        preds = self.fn.predecessors()
-        for h in list(self.fn.blocks):
-            if len(preds[h.id]) != 2:
-                continue
-            back = [p for p in preds[h.id] if h.id in dom.get(p, ())]
-            if len(back) != 1 or back[0] == h.id or preds[h.id].count(back[0]) != 1:
-                continue
-            entry = next(p for p in preds[h.id] if p != back[0])
-            trips = self.new_var(INT)
-            trips.name = "trips"
-            h.args.append(trips)
-            blocks = self.fn.block_map()
-            for br in blocks[entry].branches:
-                if br.target == h.id:
-                    br.args.append(0)
-            latch = blocks[back[0]]
-            nxt = self.new_var(INT)
-            latch.stmts.append(Stmt(nxt, "add", [trips, 1]))
-            for br in latch.branches:
-                if br.target == h.id:
-                    br.args.append(nxt)
-            body = natural_loop(self.fn, h.id, back[0])
-            for u in [b for b in self.fn.blocks if b.id in body]:
-                for br in u.branches:
-                    if br.target is not None and br.target not in body:
-                        split = self.fn.new_block()
-                        split.branches = [Branch(br.target, br.args)]
-                        br.target, br.args = split.id, []
-                        self.exit_blocks[split.id] = h.id
-            self.trips[h.id] = (trips, entry, back[0])
-            self.loop_body[h.id] = body
-            preds = self.fn.predecessors()
-            dom = dominators(self.fn)
-
-    def record_edges(self):
-        """Blocks with several incoming edges receive the number of the edge taken, as `%from`."""
-        self.edge_var = {}
-        for b in self.fn.blocks:
-            edges = self.incoming[b.id]
-            if len(edges) > 1 and b.id not in self.trips:
-                var = self.new_var(INT)
-                var.name = "from"
-                b.args.append(var)
-                for k, (_, br) in enumerate(edges):
-                    br.args.append(k)
-                self.edge_var[b.id] = var
+        return self
 
     def seed(self, ret, dy):
         if not isinstance(ret, Var) or not isinstance(ret.type, TupleT):
@@ -342,29 +269,30 @@ class _AdjointBuilder:
         if b is self.fn.entry:
             self.cur.branches.append(Branch(None, [self.emit("tuple", *self.gradients()).v]))
             return
-        if b.id in self.exit_blocks:
-            trips = self.trips[self.exit_blocks[b.id]][0]
+        if b.id in self.primal.exit_blocks:
+            trips = self.primal.trips[self.primal.exit_blocks[b.id]][0]
             self.effect("accum", self.slot(trips), trips)
         grads = {a: self.take(a).v for a in b.args if self.is_active(a)}
-        edges = self.incoming[b.id]
+        edges = self.primal.incoming[b.id]
         if len(edges) == 1:
             self.route(edges[0], b, grads)
             return
         rev_b = self.cur
-        if b.id in self.trips:
-            trips, entry, _ = self.trips[b.id]
+        if b.id in self.primal.trips:
+            trips, entry, _ = self.primal.trips[b.id]
             left = self.emit("take", self.slot(trips)).v
             conds = [self.emit("gt", left, 0).v]  # false: the first trip, reached from outside
             edges = sorted(edges, key=lambda e: e[0].id != entry)
         else:
-            came_from = self.edge_var[b.id]
+            came_from = self.primal.edge_var[b.id]
             conds = [self.emit("ne", came_from, k).v for k in range(len(edges) - 1)]
         for k, edge in enumerate(edges):
             target = self.new_rev_block(b)
             rev_b.branches.append(Branch(target.id, [], conds[k] if k < len(conds) else None))
             self.cur = target
-            if b.id in self.trips and k == 1:
-                self.effect("accum", self.slot(trips), self.emit("sub", left, 1).v)
+            if b.id in self.primal.trips and k == 1:  # going round: the trip to reverse
+                self.trip_index[b.id] = self.emit("sub", left, 1).v
+                self.effect("accum", self.slot(trips), self.trip_index[b.id])
             self.route(edge, b, grads)
 
     def reverse_write(self, s):
@@ -409,172 +337,6 @@ class _AdjointBuilder:
             else:
                 out.append(0.0 if is_float(a.type) else None)
         return out
-
-    # ---- what the reverse reads from the forward ------------------------------------------
-    def stash(self):
-        """Decide, per reverse block, which forward values come from a stack and which from the
-        tape."""
-        loops, defined_in = self.loops, self.defined_in
-        definition = {s.var: s for b in self.fn.blocks for s in b.stmts if s.var is not None}
-        # arguments nothing writes (the caller's arrays the function writes are private copies;
-        # an operand of an impure primitive, such as record_statistics, may be written): an
-        # element read from one is read again in the reverse rather than recorded
-        impure = {a for b in self.fn.blocks for s in b.stmts
-                  if not getattr(PRIMITIVES.get(s.op), "pure", True) for a in s.args
-                  if isinstance(a, Var)}
-        unwritten = {a for a in self.fn.args if isinstance(a.type, ArrayT)} - written_values(
-            self.fn) - impure
-        tape, stacks = [], []
-        for b in self.fn.blocks:
-            blocks = self.group[b.id]
-            self.recompute(blocks, definition, unwritten)
-            refs = _forward_refs(blocks, defined_in)
-            stacked = [v for v in refs if loops[b.id] and defined_in[v] in loops[b.id]]
-            hoisted = self.hoist(b, [v for v in stacked if isinstance(v.type, ArrayT)], stacks)
-            stacked = [v for v in stacked if v not in hoisted]
-            for v in refs:
-                if v not in stacked and v not in tape:
-                    tape.append(v)
-            for rb in blocks:
-                _substitute_in(rb, hoisted)
-            if not stacked:
-                continue
-            popped = {}
-            for v in stacked:
-                if v.type not in stacks:
-                    stacks.append(v.type)
-                b.stmts.append(Stmt(None, "push", [v.type, v]))
-                popped[v] = self.new_var(v.type)
-            pops = [Stmt(popped[v], "pop", [v.type]) for v in reversed(stacked)]
-            self.rev_of[b.id].stmts[:0] = pops
-            for rb in blocks:
-                _substitute_in(rb, popped)
-        return tape, stacks
-
-
-    def hoist(self, b, arrays, stacks):
-        """Arrays a counted loop only reads are recorded once per run of the loop, not once per
-        trip: pushed where the loop is entered, read at each of its exits in the reverse pass, and
-        dropped once the reverse pass leaves the loop. Returns {array: what the reverse reads}."""
-        loops = [h for h, body in self.loop_body.items() if b.id in body]
-        if not loops or not arrays:
-            return {}
-        h = min(loops, key=lambda h: len(self.loop_body[h]))  # the innermost
-        body = self.loop_body[h]
-        invariant = [v for v in arrays if self.defined_in[v] not in body]
-        out = {}
-        for v in invariant:
-            key = (h, v)
-            if key not in self.hoisted:
-                kind = HoistedStack(v.type.dtype, v.type.ndim, len(self.hoisted) + 1)
-                stacks.append(kind)
-                slot = Slot(10_000 + len(self.hoisted), None, v.type)
-                entry = self.fn.block_map()[self.trips[h][1]]
-                entry.stmts.append(Stmt(None, "push", [kind, v]))
-                self.rev_of[entry.id].stmts.insert(0, Stmt(None, "drop", [kind]))
-                for exit_id, header in self.exit_blocks.items():
-                    if header == h:
-                        peeked = self.new_var(v.type)
-                        self.rev_of[exit_id].stmts[:0] = [Stmt(peeked, "peek", [kind]),
-                                                          Stmt(None, "store", [slot, peeked])]
-                self.hoisted[key] = slot
-            loaded = self.new_var(v.type)
-            self.rev_of[b.id].stmts.insert(0, Stmt(loaded, "load", [self.hoisted[key]]))
-            out[v] = loaded
-        return out
-
-    def allocate_before_loops(self):
-        """A lazy gradient slot (allocated on its first contribution) that a reverse loop adds
-        into, shaped like an array the loop only reads, is allocated where the reverse pass
-        enters the loop instead of being checked at every trip: Numba compiles a loop that may
-        replace an array into code 20-30x slower (an in-place stencil's gradient)."""
-        like_at = {"accum_at": 3, "take_at": 2}  # the operand a lazy slot is shaped like
-        for (h, _), held in self.hoisted.items():
-            exits = [e for e, header in self.exit_blocks.items() if header == h]
-            blocks = [rb for b in self.loop_body[h] | set(exits) for rb in self.group.get(b, ())]
-            stmts = [s for rb in blocks for s in rb.stmts]
-            loaded = {s.var for s in stmts if s.op == "load" and s.args[0] is held}
-            reset = {s.args[0] for s in stmts if s.op == "take"}
-            users = [s for s in stmts if s.op in like_at and len(s.args) > like_at[s.op]
-                     and s.args[like_at[s.op]] in loaded and s.args[0] not in reset]
-            slots = list(dict.fromkeys(s.args[0] for s in users))
-            for s in users:
-                del s.args[like_at[s.op]]
-            for e in exits:
-                stmts = self.rev_of[e].stmts
-                at = next(k for k, s in enumerate(stmts) if s.op == "store" and s.args[0] is held)
-                stmts[at + 1:at + 1] = [Stmt(None, "ensure", [slot, stmts[at].args[1]])
-                                        for slot in slots]
-
-    def recompute(self, blocks, definition, unwritten):
-        """Index expressions (slices, index tuples, an int plus or minus a constant: i - 1) and
-        the elements of arrays nothing writes (`unwritten`) are rebuilt in the reverse block that
-        reads them: cheaper than recording them (the reverse needs the index anyway, to add into
-        the array's gradient), and a slice cannot be stored on a stack or returned."""
-        clones = {}
-
-        def clone(v):
-            if v not in clones:
-                s = definition[v]
-                args = [clone(a) if _recomputed(a, definition, unwritten) else a for a in s.args]
-                clones[v] = self.new_var(v.type)
-                made.append(Stmt(clones[v], s.op, args, s.line))
-            return clones[v]
-
-        made = []
-        for rb in blocks:
-            for inst in rb.stmts + rb.branches:
-                for a in inst.args:
-                    if _recomputed(a, definition, unwritten):
-                        clone(a)
-        if clones:
-            blocks[0].stmts[:0] = made
-            for rb in blocks:
-                _substitute_in(rb, clones)
-
-
-def _recomputed(v, definition, unwritten):
-    s = definition.get(v) if isinstance(v, Var) else None
-    if s is None:
-        return False
-    if s.op in ("slice", "tuple"):
-        return True
-    if s.op == "getindex" and s.args[0] in unwritten and isinstance(v.type, Scalar):
-        return all(not isinstance(a, Var) or a.type == INT or _recomputed(a, definition, unwritten)
-                   for a in s.args[1:])
-    # an offset index costs an add to rebuild from the index the reverse reads anyway
-    return (s.op in ("add", "sub") and v.type == INT
-            and sum(isinstance(a, Var) for a in s.args) == 1)
-
-
-@dataclass(frozen=True)
-class HoistedStack(ArrayT):
-    """The stack of one loop-invariant array, pushed once per run of a loop."""
-    tag: int = 0
-
-    def __str__(self):
-        return f"array({self.dtype}, {self.ndim}d) #{self.tag}"
-
-
-def _forward_refs(blocks, defined_in):
-    refs = []
-    for rb in blocks:
-        for inst in rb.stmts + rb.branches:
-            vals = inst.args + ([inst.cond] if isinstance(inst, Branch) and inst.cond is not None
-                                else [])
-            for a in vals:
-                if isinstance(a, Var) and a in defined_in and a not in refs:
-                    refs.append(a)
-    return refs
-
-
-def _substitute_in(block, mapping):
-    for s in block.stmts:
-        s.args = [mapping.get(a, a) if isinstance(a, Var) else a for a in s.args]
-    for br in block.branches:
-        br.args = [mapping.get(a, a) if isinstance(a, Var) else a for a in br.args]
-        if isinstance(br.cond, Var):
-            br.cond = mapping.get(br.cond, br.cond)
 
 
 def own_results(rev):

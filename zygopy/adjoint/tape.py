@@ -1,14 +1,322 @@
-"""What the forward records for the reverse pass, per trip of each loop (shown by code_adjoint):
-the figure the to-be-recorded analyses and recomputation keep down."""
+"""What the forward records for the reverse pass: the adjoint's last stage decides it, and
+code_adjoint shows it per trip of each loop (the figure the to-be-recorded analyses and
+recomputation keep down).
+
+A forward value the reverse reads is pushed on a typed stack only where it is defined inside a
+loop that also contains the block reading it; an array a counted loop only reads is pushed once
+per run of the loop; index expressions and elements of arrays nothing writes are recomputed in
+the reverse; everything else is read directly, from the tape the forward returns.
+"""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..ir.cfg import natural_loops
-from ..ir.ir import Function
-from ..ir.types import ArrayT
+from ..ir.ir import Branch, Function, Slot, Stmt, Var
+from ..ir.primitives import PRIMITIVES
+from ..ir.types import INT, ArrayT, Scalar, is_float
+from .mutation import written_values
+
+# scalar arithmetic computed again in the reverse from elements read again, not recorded (reread);
+# so is a power to a constant integer
+REREAD_ARITHMETIC = {"add", "sub", "mul", "neg", "pos"}
+
+
+def record(primal, built) -> tuple:
+    """Where each forward value the reverse blocks of `built` read comes from: pushes and pops
+    added, the tape chosen. -> (tape, stack kinds)"""
+    recorder = _Recorder(primal, built)
+    tape, stacks = recorder.stash()
+    recorder.allocate_before_loops()
+    return tape, stacks
+
+
+class _Recorder:
+    def __init__(self, primal, built):
+        self.fn = primal.fn
+        self.trips, self.loop_body, self.exit_blocks = (primal.trips, primal.loop_body,
+                                                        primal.exit_blocks)
+        self.loops, self.defined_in = built.loops, built.defined_in
+        self.group, self.rev_of = built.group, built.rev_of
+        self.trip_index = built.trip_index
+        self.hoisted = {}  # (loop header, array) -> slot the reverse pass reads it from
+
+    def new_var(self, type=None):
+        return self.fn.new_var(type)
+
+    def stash(self):
+        """Decide, per reverse block, which forward values come from a stack and which from the
+        tape."""
+        loops, defined_in = self.loops, self.defined_in
+        definition = {s.var: s for b in self.fn.blocks for s in b.stmts if s.var is not None}
+        # arguments nothing writes (the caller's arrays the function writes are private copies;
+        # an operand of an impure primitive, such as record_statistics, may be written): an
+        # element read from one is read again in the reverse rather than recorded
+        impure = {a for b in self.fn.blocks for s in b.stmts
+                  if not getattr(PRIMITIVES.get(s.op), "pure", True) for a in s.args
+                  if isinstance(a, Var)}
+        unwritten = {a for a in self.fn.args if isinstance(a.type, ArrayT)} - written_values(
+            self.fn) - impure
+        # what changes arrays other than the writes the reverse undoes
+        changed = {a for b in self.fn.blocks for s in b.stmts
+                   if s.op != "setindex" and not getattr(PRIMITIVES.get(s.op), "pure", True)
+                   for a in s.args if isinstance(a, Var)}
+        tape, stacks = [], []
+        for b in self.fn.blocks:
+            blocks = self.group[b.id]
+            self.reread(b, blocks, changed)
+            self.recompute(blocks, definition, unwritten)
+            self.count_down(b, blocks)
+            refs = _forward_refs(blocks, defined_in)
+            stacked = [v for v in refs if loops[b.id] and defined_in[v] in loops[b.id]]
+            hoisted = self.hoist(b, [v for v in stacked if isinstance(v.type, ArrayT)], stacks)
+            stacked = [v for v in stacked if v not in hoisted]
+            for v in refs:
+                if v not in stacked and v not in tape:
+                    tape.append(v)
+            for rb in blocks:
+                _substitute_in(rb, hoisted)
+            if not stacked:
+                continue
+            popped = {}
+            for v in stacked:
+                if v.type not in stacks:
+                    stacks.append(v.type)
+                b.stmts.append(Stmt(None, "push", [v.type, v]))
+                popped[v] = self.new_var(v.type)
+            pops = [Stmt(popped[v], "pop", [v.type]) for v in reversed(stacked)]
+            self.rev_of[b.id].stmts[:0] = pops
+            for rb in blocks:
+                _substitute_in(rb, popped)
+        return tape, stacks
+
+    def reread(self, b, blocks, changed):
+        """Scalars a loop body computes from elements of arrays (u[i - 1] - 2.0 * u[i]), computed
+        again in its reverse block rather than recorded. The reverse pass puts back what each
+        write overwrote, so between the undo of the first write `b` made after a read and the
+        undo of the last write before it, the array holds what the read saw: the copies go at
+        one point inside every such window, before every use. Only arrays the reverse reads
+        without a record per trip of the loop (made before it) are read again."""
+        if not self.loops[b.id]:
+            return  # outside loops a value is recorded once, and nothing is gained
+        rev = blocks[0]
+        # an index is read from where the reverse has it anyway, never recorded for this
+        needed = set(_forward_refs(blocks, self.defined_in))
+        reads = {}  # candidate -> positions in b of the reads it is computed from
+        made = []
+        for p, s in enumerate(b.stmts):
+            x = s.var
+            if x is None or not (isinstance(x.type, Scalar) and is_float(x.type)):
+                continue
+            if s.op == "getindex" and self._readable(b, s.args[0], changed) and all(
+                    not isinstance(a, Var) or a.type == INT and (
+                        a in needed or not self._in_loop(b, a)) for a in s.args[1:]):
+                reads[x] = {p}
+            elif (s.op in REREAD_ARITHMETIC or s.op == "pow" and isinstance(s.args[1], int)) \
+                    and any(a in reads for a in s.args) and all(
+                    not isinstance(a, Var) or a in reads or not self._in_loop(b, a)
+                    for a in s.args):
+                reads[x] = set().union(*(reads[a] for a in s.args if a in reads))
+            else:
+                continue
+            made.append(s)
+        undo = {p: next(k for k, t in enumerate(rev.stmts)
+                        if t.op == "setindex" and t.args[2] is s.args[3])
+                for p, s in enumerate(b.stmts) if s.op == "setindex"}
+        # the window of a read at p: after the undo of the first write after it (undone last of
+        # those), up to the undo of the last write before it
+        lo = {p: max((k + 1 for w, k in undo.items() if w > p), default=0) for p in range(
+            len(b.stmts))}
+        hi = {p: min((k for w, k in undo.items() if w < p), default=len(rev.stmts))
+              for p in range(len(b.stmts))}
+        def used_before(v, k):
+            return any(v in t.args for t in rev.stmts[:k]) or any(
+                v in br.args or v is br.cond for br in rev.branches)
+        first = True
+        while made:
+            opens = {s.var: max(lo[p] for p in reads[s.var]) for s in made}
+            if first:  # those used before their window opens can never be read again
+                bad, first = {v for v, k in opens.items() if used_before(v, k)}, False
+            else:
+                at = max(opens.values())
+                bad = {s.var for s in made if any(hi[p] < at for p in reads[s.var])
+                       or used_before(s.var, at)}
+                if not bad:
+                    break
+            for s in made:  # what is computed from a dropped value is dropped too
+                if any(a in bad for a in s.args):
+                    bad.add(s.var)
+            made = [s for s in made if s.var not in bad]
+        if not made:
+            return
+        clones = {}
+        copies = []
+        for s in made:
+            clones[s.var] = self.new_var(s.var.type)
+            copies.append(Stmt(clones[s.var], s.op, [clones.get(a, a) for a in s.args], s.line))
+        tail = rev.stmts[at:]
+        for t in tail:
+            t.args = [clones.get(a, a) if isinstance(a, Var) else a for a in t.args]
+        rev.stmts[at:] = copies + tail
+
+    def count_down(self, b, blocks):
+        """A loop's trip counter, read in the reverse of its body, is the number of the trip the
+        reverse pass is undoing, which it counts down anyway: not recorded (`for i in range(n)`
+        counts its trips in `i`, prepare.py)."""
+        for h, body in self.loop_body.items():
+            if b.id in body and b.id != h and h in self.trip_index and self._left_at_top(h):
+                for rb in blocks:
+                    _substitute_in(rb, {self.trips[h][0]: self.trip_index[h]})
+
+    def _left_at_top(self, h):
+        """Whether loop `h` is left from its header only: then the reverse enters each trip
+        through the header, where it numbers it. A trip left early (break, return) is reversed
+        from where it was left, before the header has numbered it."""
+        exits = {e for e, header in self.exit_blocks.items() if header == h}
+        return all(br.target not in exits or blk.id == h
+                   for blk in self.fn.blocks for br in blk.branches)
+
+    def _in_loop(self, b, v):
+        return self.defined_in.get(v) in self.loops[b.id]
+
+    def _readable(self, b, a, changed):
+        """Whether the reverse of `b` reads array `a` without a record per trip of b's loops:
+        made outside them, or outside the innermost counted loop (which records it once per run
+        of the loop, hoist)."""
+        if not isinstance(a, Var) or not isinstance(a.type, ArrayT) or a in changed:
+            return False
+        if not self._in_loop(b, a):
+            return True
+        loops = [h for h, body in self.loop_body.items() if b.id in body]
+        return bool(loops) and self.defined_in[a] not in self.loop_body[
+            min(loops, key=lambda h: len(self.loop_body[h]))]
+
+    def hoist(self, b, arrays, stacks):
+        """Arrays a counted loop only reads are recorded once per run of the loop, not once per
+        trip: pushed where the loop is entered, read at each of its exits in the reverse pass, and
+        dropped once the reverse pass leaves the loop. Returns {array: what the reverse reads}."""
+        loops = [h for h, body in self.loop_body.items() if b.id in body]
+        if not loops or not arrays:
+            return {}
+        h = min(loops, key=lambda h: len(self.loop_body[h]))  # the innermost
+        body = self.loop_body[h]
+        invariant = [v for v in arrays if self.defined_in[v] not in body]
+        out = {}
+        for v in invariant:
+            key = (h, v)
+            if key not in self.hoisted:
+                kind = HoistedStack(v.type.dtype, v.type.ndim, len(self.hoisted) + 1)
+                stacks.append(kind)
+                slot = Slot(10_000 + len(self.hoisted), None, v.type)
+                entry = self.fn.block_map()[self.trips[h][1]]
+                entry.stmts.append(Stmt(None, "push", [kind, v]))
+                self.rev_of[entry.id].stmts.insert(0, Stmt(None, "drop", [kind]))
+                for exit_id, header in self.exit_blocks.items():
+                    if header == h:
+                        peeked = self.new_var(v.type)
+                        self.rev_of[exit_id].stmts[:0] = [Stmt(peeked, "peek", [kind]),
+                                                          Stmt(None, "store", [slot, peeked])]
+                self.hoisted[key] = slot
+            loaded = self.new_var(v.type)
+            self.rev_of[b.id].stmts.insert(0, Stmt(loaded, "load", [self.hoisted[key]]))
+            out[v] = loaded
+        return out
+
+    def allocate_before_loops(self):
+        """A lazy gradient slot (allocated on its first contribution) that a reverse loop adds
+        into, shaped like an array the loop only reads, is allocated where the reverse pass
+        enters the loop instead of being checked at every trip: Numba compiles a loop that may
+        replace an array into code 20-30x slower (an in-place stencil's gradient)."""
+        like_at = {"accum_at": 3, "take_at": 2}  # the operand a lazy slot is shaped like
+        for (h, _), held in self.hoisted.items():
+            exits = [e for e, header in self.exit_blocks.items() if header == h]
+            blocks = [rb for b in self.loop_body[h] | set(exits) for rb in self.group.get(b, ())]
+            stmts = [s for rb in blocks for s in rb.stmts]
+            loaded = {s.var for s in stmts if s.op == "load" and s.args[0] is held}
+            reset = {s.args[0] for s in stmts if s.op == "take"}
+            users = [s for s in stmts if s.op in like_at and len(s.args) > like_at[s.op]
+                     and s.args[like_at[s.op]] in loaded and s.args[0] not in reset]
+            slots = list(dict.fromkeys(s.args[0] for s in users))
+            for s in users:
+                del s.args[like_at[s.op]]
+            for e in exits:
+                stmts = self.rev_of[e].stmts
+                at = next(k for k, s in enumerate(stmts) if s.op == "store" and s.args[0] is held)
+                stmts[at + 1:at + 1] = [Stmt(None, "ensure", [slot, stmts[at].args[1]])
+                                        for slot in slots]
+
+    def recompute(self, blocks, definition, unwritten):
+        """Index expressions (slices, index tuples, an int plus or minus a constant: i - 1) and
+        the elements of arrays nothing writes (`unwritten`) are rebuilt in the reverse block that
+        reads them: cheaper than recording them (the reverse needs the index anyway, to add into
+        the array's gradient), and a slice cannot be stored on a stack or returned."""
+        clones = {}
+
+        def clone(v):
+            if v not in clones:
+                s = definition[v]
+                args = [clone(a) if _recomputed(a, definition, unwritten) else a for a in s.args]
+                clones[v] = self.new_var(v.type)
+                made.append(Stmt(clones[v], s.op, args, s.line))
+            return clones[v]
+
+        made = []
+        for rb in blocks:
+            for inst in rb.stmts + rb.branches:
+                for a in inst.args:
+                    if _recomputed(a, definition, unwritten):
+                        clone(a)
+        if clones:
+            blocks[0].stmts[:0] = made
+            for rb in blocks:
+                _substitute_in(rb, clones)
+
+
+def _recomputed(v, definition, unwritten):
+    s = definition.get(v) if isinstance(v, Var) else None
+    if s is None:
+        return False
+    if s.op in ("slice", "tuple"):
+        return True
+    if s.op == "getindex" and s.args[0] in unwritten and isinstance(v.type, Scalar):
+        return all(not isinstance(a, Var) or a.type == INT or _recomputed(a, definition, unwritten)
+                   for a in s.args[1:])
+    # an offset index costs an add to rebuild from the index the reverse reads anyway
+    return (s.op in ("add", "sub") and v.type == INT
+            and sum(isinstance(a, Var) for a in s.args) == 1)
+
+
+@dataclass(frozen=True)
+class HoistedStack(ArrayT):
+    """The stack of one loop-invariant array, pushed once per run of a loop."""
+    tag: int = 0
+
+    def __str__(self):
+        return f"array({self.dtype}, {self.ndim}d) #{self.tag}"
+
+
+def _forward_refs(blocks, defined_in):
+    refs = []
+    for rb in blocks:
+        for inst in rb.stmts + rb.branches:
+            vals = inst.args + ([inst.cond] if isinstance(inst, Branch) and inst.cond is not None
+                                else [])
+            for a in vals:
+                if isinstance(a, Var) and a in defined_in and a not in refs:
+                    refs.append(a)
+    return refs
+
+
+def _substitute_in(block, mapping):
+    for s in block.stmts:
+        s.args = [mapping.get(a, a) if isinstance(a, Var) else a for a in s.args]
+    for br in block.branches:
+        br.args = [mapping.get(a, a) if isinstance(a, Var) else a for a in br.args]
+        if isinstance(br.cond, Var):
+            br.cond = mapping.get(br.cond, br.cond)
 
 
 def tape_per_trip(forward: Function) -> list:

@@ -10,7 +10,7 @@ import numpy as np
 from .captured import read
 from .ir import Function, Var
 from .primitives import PRIMITIVES
-from .types import ListT
+from .types import INT, ListT
 
 
 class Stopped(Exception):
@@ -73,7 +73,7 @@ class Machine:
         elif op == "take":
             if args[0] in self.slots:
                 return self.slots.pop(args[0])
-            return np.zeros(np.shape(args[1])) if len(args) > 1 else ZERO
+            return np.zeros(np.shape(args[1])) if len(args) > 1 else _zero(args[0])
         elif op == "peek":
             return self.stacks[args[0]][-1]
         elif op == "drop":
@@ -81,7 +81,7 @@ class Machine:
         elif op == "store":
             self.slots[args[0]] = args[1]
         elif op == "load":
-            return self.slots.get(args[0], ZERO)
+            return self.slots.get(args[0], _zero(args[0]))
         elif op == "init":
             self.slots[args[0]] = np.zeros(args[1])
         elif op == "ensure":
@@ -106,7 +106,7 @@ class Machine:
             self.slots[slot][index] = 0
             return g
         elif op == "accum":
-            self.slots[args[0]] = self.slots.get(args[0], ZERO) + args[1]
+            self.slots[args[0]] = self.slots.get(args[0], _zero(args[0])) + args[1]
 
 
     def _ensure(self, slot, like):
@@ -152,8 +152,13 @@ def _last_writes(shape, index, region):
 
 
 # what an empty gradient slot holds: a float, as in compiled code (an int 0 times a NumPy bool
-# would make a gradient np.int64)
+# would make a gradient np.int64); a trip counter's, an int (it counts trips, and indexes)
 ZERO = 0.0
+
+
+def _zero(slot):
+    return 0 if slot.type == INT else ZERO
+
 SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "ensure", "take_at",
            "peek", "drop", "store"}
 
