@@ -20,6 +20,9 @@ directory, since Numba's disk cache needs source files:
   interpreter right after B1.
 - C (inlined units): as B with the units marked inline='always', which Numba inlines into each
   caller at its IR level.
+- D (units through pointers): B's glue taking the units as arguments typed by Numba's first-class
+  function types, so that it calls them through a pointer and links none of their code into its
+  own module; compiled for those types at import. D1, D2, D3 as B1, B2, B3.
 
 Each interpreter starts with NUMBA_CACHE_DIR pointing at a fresh directory (or at a copy of the
 one a run before left, where a row says so) and one BLAS thread. First call: Numba imported
@@ -167,6 +170,43 @@ def glue_source(n_layers, unit_module):
     ])
 
 
+def glue_pointer_source(n_layers, unit_module):
+    """D: the glue of B, taking the units as arguments of Numba's first-class function types:
+    it calls them through a pointer, so nothing of theirs is linked into its module. Compiled at
+    import for those types, then closed to other types; `value_and_grad` passes the units."""
+    body = glue_source(n_layers, unit_module).split(JIT + "\n")[1]
+    body = body.replace("def value_and_grad(", "def glue(dense_forward, dense_pullback, "
+                        "linear_forward, linear_pullback, ")
+    params = ", ".join(["A2, A1"] * n_layers + ["A2, A2"])
+    return "\n".join([
+        "import numpy as np",
+        "from numba import njit, types",
+        "",
+        f"import {unit_module} as units",
+        "",
+        'A2, A1 = types.Array(types.float32, 2, "C"), types.Array(types.float32, 1, "C")',
+        "TAPE, LINEAR_TAPE = types.UniTuple(A2, 3), types.UniTuple(A2, 2)",
+        "FORWARD = types.FunctionType(types.Tuple((A2, TAPE))(A2, A1, A2))",
+        "PULLBACK = types.FunctionType(types.Tuple((A2, A1, A2))(A2, TAPE))",
+        "LINEAR_FORWARD = types.FunctionType(types.Tuple((A2, LINEAR_TAPE))(A2, A1, A2))",
+        "LINEAR_PULLBACK = types.FunctionType(types.Tuple((A2, A1, A2))(A2, LINEAR_TAPE))",
+        "",
+        "",
+        JIT,
+        body.rstrip(),
+        "",
+        "",
+        f"glue.compile((FORWARD, PULLBACK, LINEAR_FORWARD, LINEAR_PULLBACK, {params}))",
+        "glue.disable_compile()",
+        "",
+        "",
+        "def value_and_grad(*args):",
+        "    return glue(units.dense_forward, units.dense_pullback, units.linear_forward,",
+        "                units.linear_pullback, *args)",
+        "",
+    ])
+
+
 def write_modules(src):
     files = {"dense_unit": unit_source(JIT), "dense_unit_inline": unit_source(JIT_INLINE)}
     for model, sizes in MODELS.items():
@@ -174,6 +214,7 @@ def write_modules(src):
         files[f"{model}_fused"] = fused_source(n)
         files[f"{model}_glue"] = glue_source(n, "dense_unit")
         files[f"{model}_glue_inline"] = glue_source(n, "dense_unit_inline")
+        files[f"{model}_glue_pointers"] = glue_pointer_source(n, "dense_unit")
     for name, text in files.items():
         (src / f"{name}.py").write_text(text)
 
@@ -276,21 +317,23 @@ def child(src, out, steps):
             continue
         args = make_args(step.split("_")[0])
         t0 = time.perf_counter()
-        fn = importlib.import_module(step).value_and_grad
+        module = importlib.import_module(step)
+        fn = module.value_and_grad
         _, grads = fn(*args)
         first = time.perf_counter() - t0
         steady, _ = common.best_of(lambda fn=fn, args=args: fn(*args), STEADY_REPEATS)
-        hits, misses = _stats([fn])
+        jitted = getattr(module, "glue", fn)  # D's value_and_grad passes the units to its glue
+        hits, misses = _stats([jitted])
         unit_hits, unit_misses = _stats(unit_fns)
         path = Path(out) / f"{os.getpid()}-{len(results)}.npz"
         np.savez(path, *grads)
         results.append({
-            "step": step, "first": first, "steady": steady, "llvm": _llvm_time([fn]),
-            "ir": _ir_size([fn]),
+            "step": step, "first": first, "steady": steady, "llvm": _llvm_time([jitted]),
+            "ir": _ir_size([jitted]),
             "hits": hits + unit_hits - before[0], "misses": misses + unit_misses - before[1],
             "unit_signatures": max(len(f.signatures) for f in unit_fns),
             # the loss is a float32 in Numba, boxed as a Python float
-            "dtypes": sorted({str(fn.nopython_signatures[0].return_type.types[0])}
+            "dtypes": sorted({str(jitted.nopython_signatures[0].return_type.types[0])}
                              | {str(g.dtype) for g in grads}),
             "grads": str(path)})
     common.child_result(results)
@@ -322,6 +365,16 @@ RUNS = {
     "C1": (None, [
         ("C1", "mlp3_glue_inline", "inline='always' units, 3-layer glue, cold"),
         ("C3", "mlp4_glue_inline", "4-layer glue, same interpreter right after C1"),
+    ]),
+    "D1": (None, [
+        ("D1 units", "units", "units alone, cold (called directly)"),
+        ("D1 glue", "mlp3_glue_pointers", "3-layer glue calling the units through pointers, "
+         "cold, units compiled just before"),
+        ("D3", "mlp4_glue_pointers", "4-layer glue, same interpreter right after D1"),
+    ]),
+    "D2": (("D1", "mlp4_glue_pointers"), [
+        ("D2", "mlp4_glue_pointers", "4-layer glue through pointers, fresh interpreter, D1's "
+         "cache less the 4-layer glue"),
     ]),
     "C2": (("C1", "mlp4_glue_inline"), [
         ("C2", "mlp4_glue_inline", "4-layer glue, fresh interpreter, C1's cache less the "
@@ -494,7 +547,14 @@ def reading(rows):
         f"units, then: what they save is the layers' code in the disk cache, across interpreters "
         f"(B2 against A4); what a new model still pays is mostly LLVM on its glue's module, into "
         f"which the units' code is linked again ({common.fmt_time(rows['B2']['llvm'])} of B2's "
-        f"{t['B2']}).")
+        f"{t['B2']}). Called through function pointers (D, Numba's first-class function types), "
+        f"the units are linked into nothing: the 3-layer glue's module defines "
+        f"{rows['D1 glue']['ir'][0]} functions, {rows['D1 glue']['ir'][1] / 1e6:.2f} MB of IR, "
+        f"and a new model with the units cached costs {t['D2']} (D2; B2: {t['B2']}), of which "
+        f"LLVM {common.fmt_time(rows['D2']['llvm'])}: the glue's own few array operations. Its "
+        f"steady call, {common.fmt_time(rows['D2']['steady'])} against "
+        f"{common.fmt_time(rows['B2']['steady'])} (B2), pays for passing the four units "
+        f"through Numba's dispatcher from Python at every call.")
 
 
 if __name__ == "__main__":
