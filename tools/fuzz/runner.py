@@ -397,4 +397,4 @@ def _import_zygopy():
 
     from zygopy.backend.numba_cpu.source import RUNTIME_FILES
     for file in RUNTIME_FILES:
-        importlib.import_module("zygopy.backend." + file.removesuffix(".py"))
+        importlib.import_module("zygopy.backend.numba_cpu." + file.removesuffix(".py"))
