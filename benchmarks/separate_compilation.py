@@ -550,11 +550,13 @@ def reading(rows):
         f"{t['B2']}). Called through function pointers (D, Numba's first-class function types), "
         f"the units are linked into nothing: the 3-layer glue's module defines "
         f"{rows['D1 glue']['ir'][0]} functions, {rows['D1 glue']['ir'][1] / 1e6:.2f} MB of IR, "
-        f"and a new model with the units cached costs {t['D2']} (D2; B2: {t['B2']}), of which "
-        f"LLVM {common.fmt_time(rows['D2']['llvm'])}: the glue's own few array operations. Its "
-        f"steady call, {common.fmt_time(rows['D2']['steady'])} against "
-        f"{common.fmt_time(rows['B2']['steady'])} (B2), pays for passing the four units "
-        f"through Numba's dispatcher from Python at every call.")
+        f"and compiles in {t['D1 glue']} (B1 glue: {t['B1 glue']}); a second model in the same "
+        f"interpreter in {t['D3']} (B3: {t['B3']}). In a fresh interpreter (D2, {t['D2']}) the "
+        f"units were compiled again rather than loaded from the disk cache (cache hits / misses "
+        f"{rows['D2']['hits']} / {rows['D2']['misses']}), and a steady call, "
+        f"{common.fmt_time(rows['D2']['steady'])} against {common.fmt_time(rows['B2']['steady'])} "
+        f"(B2), pays for passing the four units through Numba's dispatcher from Python at every "
+        f"call: pointer-called units need both solved before they pay.")
 
 
 if __name__ == "__main__":
