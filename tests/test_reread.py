@@ -81,8 +81,12 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("case", CASES)
+# the compiled paths for two cases (each compiles for seconds): what they add is the emitted code
+ROUTES = [(case, path) for case in CASES for path in PATHS
+          if path.startswith("eval") or case in ("heat", "swapped")]
+
+
+@pytest.mark.parametrize("case, path", ROUTES)
 def test_gradients_match_central_differences(case, path):
     f, args = CASES[case]
     _, grads = PATHS[path](f, args, None)
