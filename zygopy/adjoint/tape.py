@@ -43,6 +43,7 @@ class _Recorder:
         self.group, self.rev_of = built.group, built.rev_of
         self.trip_index = built.trip_index
         self.hoisted = {}  # (loop header, array) -> slot the reverse pass reads it from
+        self.numbered = self._numbered_loops()
 
     def new_var(self, type=None):
         return self.fn.new_var(type)
@@ -167,17 +168,17 @@ class _Recorder:
         reverse pass is undoing, which it counts down anyway: not recorded (`for i in range(n)`
         counts its trips in `i`, prepare.py)."""
         for h, body in self.loop_body.items():
-            if b.id in body and b.id != h and h in self.trip_index and self._left_at_top(h):
+            if b.id in body and b.id != h and h in self.numbered:
                 for rb in blocks:
                     _substitute_in(rb, {self.trips[h][0]: self.trip_index[h]})
 
-    def _left_at_top(self, h):
-        """Whether loop `h` is left from its header only: then the reverse enters each trip
-        through the header, where it numbers it. A trip left early (break, return) is reversed
-        from where it was left, before the header has numbered it."""
-        exits = {e for e, header in self.exit_blocks.items() if header == h}
-        return all(br.target not in exits or blk.id == h
-                   for blk in self.fn.blocks for br in blk.branches)
+    def _numbered_loops(self) -> set:
+        """Headers of the counted loops whose trips the reverse numbers: those left from their
+        header only, so that the reverse enters each trip through it. A trip left early (break,
+        return) is reversed from where it was left, before the header has numbered it."""
+        left_early = {self.exit_blocks[br.target] for blk in self.fn.blocks for br in blk.branches
+                      if br.target in self.exit_blocks and blk.id != self.exit_blocks[br.target]}
+        return set(self.trip_index) - left_early
 
     def _in_loop(self, b, v):
         return self.defined_in.get(v) in self.loops[b.id]
