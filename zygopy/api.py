@@ -106,7 +106,8 @@ def _vector_jacobian_product(f, types, wrt, structures, unit_dims):
     """The gradient of (x, u) -> sum(f(x) * u) for f's array result: uᵀ J."""
     return backend().gradient(gradient_program(
         f, types, wrt, structures, unit_dims + [None],
-        make_ir=lambda: contracted(compile_ir(f, types, structures)), seeded=len(types)))
+        make_ir=lambda: contracted(compile_ir(f, types, structures, units=True)),
+        seeded=len(types)))
 
 
 def _tangent(f, types, wrt, structures, unit_dims, columns=False):

@@ -20,7 +20,7 @@ def code_ir(fn, *args, **kwargs):
     from .api import bind
     call = bind(fn, args, kwargs)
     sig = signature(call.fn, call.values)
-    return compile_ir(call.fn, list(sig.types), sig.structures(call.values))
+    return compile_ir(call.fn, list(sig.types), sig.structures(call.values), units=True)
 
 
 def code_adjoint(fn, *args, wrt=None, **kwargs):

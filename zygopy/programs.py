@@ -12,6 +12,7 @@ from .adjoint.tangent import tangent, tangent_arguments
 from .custom import rule_captures
 from .ir.compile import compile_ir
 from .ir.ir import Function
+from .units import unit_captures
 
 
 @dataclass
@@ -54,13 +55,14 @@ def gradient_program(pyfn, arg_types, wrt, structures=None, unit_dims=None, make
     to_ir; `unit_dims` says which dimensions of each array argument are 1
     (Signature.unit_dims). `make_ir()`, if given, builds the typed IR to differentiate instead
     of pyfn's own (a tangent, for reverse over forward): a fresh one each call."""
-    make_ir = make_ir or (lambda: compile_ir(pyfn, arg_types, structures))
+    make_ir = make_ir or (lambda: compile_ir(pyfn, arg_types, structures, units=True))
     primal_ir = make_ir()
     hidden_dims = [c.unit_dims for c in primal_ir.captured if c.runtime]
     dims = [*(unit_dims or [None] * len(arg_types)), *hidden_dims]
     adj = adjoint(make_ir(), wrt, dims)
-    # what the custom rules it calls read from outside (folded into their code) counts too
-    captured = [*primal_ir.captured, *rule_captures(primal_ir, adj.forward, adj.reverse)]
+    # what the custom rules and units it calls read from outside (folded into their code) counts too
+    fns = (primal_ir, adj.forward, adj.reverse)
+    captured = [*primal_ir.captured, *rule_captures(*fns), *unit_captures(*fns)]
     return GradientProgram(primal_ir, captured, written_arguments(primal_ir), where(pyfn), dims,
                            adj, seeded)
 

@@ -51,7 +51,7 @@ def check_writes(fn: Function):
 def _may_share(a, b, views, fn):
     """Whether arrays a and b may share memory: views of one base, or of arrays whose origin is
     not known to be an array of its own (a block argument, an element of a list, what a custom
-    rule or stop_gradient returns)."""
+    rule, a unit or stop_gradient returns)."""
     def base(v):
         while v in views:
             v = views[v][1].args[0]
@@ -59,7 +59,7 @@ def _may_share(a, b, views, fn):
     definition = {s.var: s.op for blk in fn.blocks for s in blk.stmts if s.var is not None}
     ra, rb = base(a), base(b)
     return ra is rb or any(r not in definition and r not in fn.args
-                           or definition.get(r) in ("getindex", "custom", "stop_gradient")
+                           or definition.get(r) in ("getindex", "custom", "stop_gradient", "unit")
                            for r in (ra, rb))
 
 

@@ -59,16 +59,18 @@ class Adjoint:
                 f"reverse:\n{format_function(self.reverse, show_lines=True)}")
 
 
-def adjoint(fn: Function, wrt, unit_dims=None) -> Adjoint:
+def adjoint(fn: Function, wrt, unit_dims=None, any_output=False) -> Adjoint:
     """Differentiate `fn` (typed IR, transformed in place into the forward) w.r.t. argument indices
-    `wrt`. `unit_dims[i]` says which dimensions of argument i are 1, if known (shapes.py).
+    `wrt`. `unit_dims[i]` says which dimensions of argument i are 1, if known (shapes.py). The
+    result must be a real scalar or a tuple of them, unless `any_output` (a unit's pullback takes
+    a gradient shaped like its result, units.py).
 
     In stages, each handing the next what it made: the primal prepared (prepare.py), the reverse
     built (here), what the forward records decided (tape.py), then both cleaned up."""
     wrt = tuple(wrt)
     same_shape = equal_shapes(fn, unit_dims)
     ret_block, ret = _the_return(fn)
-    active = active_values(fn, wrt, _outputs(fn, ret))
+    active = active_values(fn, wrt, [ret] if any_output else _outputs(fn, ret))
     check_writes(fn)
     record_list_positions(fn, fn.new_var)
     primal = prepare(fn)
@@ -77,6 +79,7 @@ def adjoint(fn: Function, wrt, unit_dims=None) -> Adjoint:
     fold_constants(rev)
     forward_slots(rev, fn.new_var)
     eliminate_dead_code(rev)
+    split_units(built)
     tape, stacks = record(primal, built)
     rev.entry.args = [built.dy] + tape
     arg_types = [_output_type(ret)] + [v.type for v in tape]
@@ -89,6 +92,30 @@ def adjoint(fn: Function, wrt, unit_dims=None) -> Adjoint:
     for block, primal_block, suffix in built.labels:  # named by the primal blocks' final numbers
         block.label = f"{primal_block.id}'{suffix}"
     return Adjoint(fn, rev, tape, stacks, wrt)
+
+
+def split_units(built):
+    """A unit whose pullback the reverse calls runs its forward instead, which returns its tape
+    with its value: `%y = unit(f, xs...)` becomes `%t = unit_forward(f, xs...)` and
+    `%y = getindex(%t, 0)`, and the pullback takes %t where the rule passed it %y."""
+    fwd, rev = built.fn, built.rev
+    pulled = {s.args[1] for b in rev.blocks for s in b.stmts if s.op == "unit_pullback"}
+    taped = {}
+    for b in fwd.blocks:
+        stmts = []
+        for s in b.stmts:
+            if s.op == "unit" and s.var in pulled:
+                t = taped[s.var] = fwd.new_var(s.args[0].forward_type)
+                built.defined_in[t] = b.id
+                stmts += [Stmt(t, "unit_forward", s.args, s.line),
+                          Stmt(s.var, "getindex", [t, 0], s.line)]
+            else:
+                stmts.append(s)
+        b.stmts = stmts
+    for b in rev.blocks:
+        for s in b.stmts:
+            if s.op == "unit_pullback":
+                s.args[1] = taped[s.args[1]]
 
 
 def _the_return(fn):

@@ -218,6 +218,17 @@ def _custom_tangent(ds, y, rule, *args):
 
 
 RULES["custom"] = Rule(_custom, _custom_tangent)
+
+
+def _unit(g, y, spec, *args):
+    # the unit's pullback takes its tape, which its forward returns with y (split_units)
+    grads = g.emit("unit_pullback", spec, y, g)
+    position = {i: k for k, i in enumerate(spec.v.wrt)}
+    return (None, *[g.emit("getindex", grads, position[i]) if i in position else None
+                    for i in range(len(args))])
+
+
+RULES["unit"] = _unit
 RULES["stop_gradient"] = Rule(lambda g, y, x: (None,), lambda ds, y, x: None)
 
 
@@ -262,9 +273,10 @@ def _primitives():
     rewritten into others before differentiating (np.einsum, np.linalg.norm, ...)."""
     from ..ir import array_primitives  # noqa: F401  (registers the array primitives)
     from ..ir.primitives import PRIMITIVES
+    from ..units import UNIT_OPS
     return sorted(name for name, p in PRIMITIVES.items()
                   if p.impl is not None and not p.lowered
-                  and name not in ("custom", "custom_grad"))
+                  and name not in ("custom", "custom_grad", *UNIT_OPS))
 
 
 def rule_for(op, filename=None, line=None):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..errors import UnsupportedSyntax
+from ..units import NotAUnit, bind_units
 from .frontend import Undef, to_ir
 from .infer import infer_types, known_dtypes, type_of_arg
 from .ir import Function
@@ -15,10 +16,22 @@ from .passes.scalarize import scalarize_tuple_args
 from .verify import verify
 
 
-def compile_ir(pyfn, arg_types, structures=None, capture=True) -> Function:
+def compile_ir(pyfn, arg_types, structures=None, capture=True, units=False) -> Function:
     """IR for pyfn; arg_types are those of the entry arguments (the leaves of structured ones),
-    to which the types of the hidden ones are added (to_ir's `capture`)."""
-    fn = optimize(to_ir(pyfn, structures, capture))
+    to which the types of the hidden ones are added (to_ir's `capture`). With `units`, methods
+    called on structured values are compiled on their own where they fit (units.py)."""
+    inlined = frozenset()
+    while True:
+        try:
+            return _compile_ir(pyfn, arg_types, structures, capture, inlined if units else None)
+        except NotAUnit as e:  # built again with that method inlined
+            if e.unit in inlined or not units:
+                raise
+            inlined |= {e.unit}
+
+
+def _compile_ir(pyfn, arg_types, structures, capture, units) -> Function:
+    fn = optimize(to_ir(pyfn, structures, capture, units))
     arg_types = [*arg_types, *(c.type for c in fn.captured if c.runtime)]
     _check_assigned(fn)
     infer_types(fn, arg_types)
@@ -40,6 +53,7 @@ def compile_ir(pyfn, arg_types, structures=None, capture=True) -> Function:
     optimize(fn)  # types make more folds possible (truth of a bool, tuples taken apart, ...)
     infer_types(fn, arg_types)
     _check_typed(fn)
+    bind_units(fn)
     return verify(renumber(fn))
 
 

@@ -48,8 +48,9 @@ class Machine:
                     else:
                         result = PRIMITIVES[s.op].impl(*args)
                 except Exception as e:
-                    if not hasattr(e, "zygopy_statement"):
+                    if not hasattr(e, "zygopy_statement"):  # the innermost: in a unit's own IR
                         e.zygopy_statement, e.zygopy_operands = s, args
+                        e.zygopy_file = fn.filename
                     raise
                 if s.var is not None:
                     env[s.var] = result

@@ -21,6 +21,7 @@ import numpy as np
 from ..custom import CustomRule
 from ..errors import UnsupportedSyntax, UnsupportedType
 from ..trees import LEAF, Node
+from ..units import Unit, compiles_alone
 from .array_primitives import ARRAY_METHODS, DTYPES, NUMPY_FUNCTIONS, SEQUENCE_ARGUMENT
 from .captured import Captured, read
 from .cfg import reverse_postorder
@@ -236,9 +237,12 @@ def assigned_names(fdef):
 
 
 class Frontend:
-    def __init__(self, pyfn, structures=None, capture=True):
+    def __init__(self, pyfn, structures=None, capture=True, units=None):
         self.top = pyfn
         self.structures = structures
+        # None: every call is inlined; else method calls on structured values are compiled on their
+        # own (units.py), but for the Units in this set
+        self.units = units
         # False: every captured value is folded as a constant (for code called with its arguments
         # only, which cannot take hidden ones)
         self.capture = capture
@@ -422,6 +426,31 @@ class Frontend:
         defaults = {p: self.constant(d, node, f"default of {p!r}") for p, d in defaults.items()}
         values = self.bind(pyfn.__name__, fdef.args, params, defaults, args, keywords, node)
         return self.inlined_body(pyfn, fdef, filename, offset, params, values)
+
+    def unit_call(self, method, args, keywords, node):
+        """`obj.method(args)` as one `unit` statement, the method compiled on its own (units.py),
+        or None where it is inlined."""
+        if self.units is None:
+            return None
+        fdef, filename, offset = function_ast(method.fn)
+        params = self.check_params(fdef, filename, offset)
+        if len(args) + 1 + len(keywords) != len(params):  # defaults are compile-time values
+            return None
+        values = self.bind(method.fn.__name__, fdef.args, params, {}, [method.obj] + args,
+                           keywords, node)
+        leaves, structures = [], []
+        for v in values:
+            if isinstance(v, Var):
+                leaves.append(v)
+                structures.append(None)
+            elif isinstance(v, StructValue) and _run_time_leaves(v, leaves):
+                structures.append((v.node, v.obj))
+            else:
+                return None
+        unit = Unit(method.fn, tuple(s and s[0] for s in structures), tuple(structures))
+        if unit in self.units or not compiles_alone(unit):
+            return None
+        return self.emit("unit", unit, *leaves)
 
     def inline_lambda(self, lam, args, keywords, node):
         """A call of a lambda written in the function (LocalLambda)."""
@@ -1349,6 +1378,9 @@ class Frontend:
             self.at(node)
             if isinstance(callee, LocalLambda):
                 return self.inline_lambda(callee, args, keywords, node)
+            unit = self.unit_call(callee, args, keywords, node)
+            if unit is not None:
+                return unit
             return self.inline(callee.fn, [callee.obj] + args, keywords, node)
         if not isinstance(callee, Static):
             raise self.error("calling a value computed at run time is not supported", node)
@@ -1700,14 +1732,30 @@ def _child_value(node, value, i):
     return value[i] if node.is_sequence else getattr(value, node.keys[i])
 
 
+def _run_time_leaves(value, out) -> bool:
+    """Appends the leaves of a structured argument in the order its callee's parameters take them
+    (Frontend.argument); False if one is not a run-time value."""
+    if value.obj is None:  # built in the function: no object to take static attributes from
+        return False
+    for child, item in zip(value.node.children, value.items, strict=True):
+        if child.kind == "leaf" and isinstance(item, Var):
+            out.append(item)
+        elif child.kind not in ("static", "leaf"):
+            if not (isinstance(item, StructValue) and _run_time_leaves(item, out)):
+                return False
+        elif child.kind == "leaf":
+            return False
+    return True
+
+
 def _api():
     from .. import api  # zygopy.api builds on this module
     return api
 
 
-def to_ir(pyfn, structures=None, capture=True) -> Function:
+def to_ir(pyfn, structures=None, capture=True, units=None) -> Function:
     """Parse a Python function into (unoptimised) SSA IR; `structures` gives, per parameter, None
     or the (trees.Node, value) of a structured argument, whose leaves become separate arguments.
     The values it reads from outside are listed in `captured` (captured.py); with `capture`, the
-    run-time ones are hidden arguments after the others."""
-    return Frontend(pyfn, structures, capture).build()
+    run-time ones are hidden arguments after the others. `units`: see Frontend."""
+    return Frontend(pyfn, structures, capture, units).build()

@@ -90,7 +90,7 @@ def _item(grads, k, like):
 # a list is a mutable object: two lists are never merged, nor a list folded into a constant
 declare("list", lambda *xs: list(xs), _literal_type, pure=False)
 declare("empty_list", lambda t: [], lambda ts, args: args[0], pure=False)  # of a known type
-declare("list_append", _append, _append_type, pure=False)
+declare("list_append", _append, _append_type, pure=False, writes=True)
 declare("list_index", lambda lst, i: i + len(lst) if i < 0 else i, lambda ts, args: INT)
 declare("list_stack", _stack, _stack_type, params={"axis": 0})
 declare("list_unstack", _unstack, _unstack_type)

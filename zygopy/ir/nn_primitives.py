@@ -191,5 +191,6 @@ def _record_type(ts, args):
     return NONE
 
 
-declare("record_statistics", record_statistics, _record_type, arity=4, pure=False)
+declare("record_statistics", record_statistics, _record_type, arity=4, pure=False,
+        writes=True)
 NUMPY_FUNCTIONS[record_statistics] = "record_statistics"

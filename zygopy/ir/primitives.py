@@ -44,6 +44,7 @@ class Primitive:
     pure: bool = True
     elementwise: bool = False  # applies to each element of its array operands, broadcasting them
     view: bool = False  # its array result may share memory with its first operand (NumPy's views)
+    writes: bool = False  # it changes a value it is given (an array element, a list)
     call: str | None = None  # the function computing it on numbers, as source: "math.sin", "abs"
     numpy: str | None = None  # NumPy's function for it, on arrays too ("arcsin" for asin)
     arity: int = 1  # operands given positionally, before the keyword parameters `params`
@@ -296,10 +297,10 @@ declare("getindex", lambda a, i: a[i], _getindex_type, view=True)
 # a[index] with arrays in the index (passes/indexing.py makes it from getindex once types are
 # known): a new array, not a view
 declare("gather", lambda a, i: a[i], _getindex_type)
-declare("setindex", _setindex, _setindex_type, pure=False)
+declare("setindex", _setindex, _setindex_type, pure=False, writes=True)
 # a kernel body's `out[idx] += v` (adjoint/kernel_body.py): one thread's addition into an output
 # that other threads may add into too
-declare("kernel_add", _add_into, _setindex_type, pure=False)
+declare("kernel_add", _add_into, _setindex_type, pure=False, writes=True)
 declare("getattr", getattr, _getattr_type)
 
 
@@ -313,7 +314,7 @@ def _augment(old, new):
 # `x op= v`: a new value for a number, but NumPy's in-place update for an array, which every alias
 # sees; which one is known only once types are (passes/augment.py then rewrites it)
 declare("augment", _augment, lambda ts, args: ts[0] if isinstance(ts[0], ArrayT) else ts[1],
-        pure=False)
+        pure=False, writes=True)
 declare("slice", slice, lambda ts, args: SLICE, call="slice")  # only ever an index operand
 
 # user-defined rules (zygopy.custom): the rule object is the first operand
@@ -330,6 +331,15 @@ def _custom_grad_type(ts, args):
 declare("custom", lambda rule, *xs: rule.forward(*xs), _custom_type)
 declare("custom_grad", lambda rule, g, y, *xs: rule.backward(g, y, *xs), _custom_grad_type)
 declare("stop_gradient", lambda x: x, lambda ts, args: ts[0])
+
+# compilation units (zygopy/units.py): the unit, specialised once typed, is the first operand;
+# unit_forward returns the value and the tape, which unit_pullback takes with the value's gradient
+declare("unit", lambda spec, *xs: spec.evaluate(*xs),
+        lambda ts, args: args[0].specialize(ts[1:]).result_type, pure=False)
+declare("unit_forward", lambda spec, *xs: spec.forward(*xs),
+        lambda ts, args: args[0].forward_type, pure=False)
+declare("unit_pullback", lambda spec, tape, g: spec.pullback(tape, g),
+        lambda ts, args: args[0].pullback_type)
 
 
 # zygopy.gradient(g, *args) called in compiled code; the function g is the first operand

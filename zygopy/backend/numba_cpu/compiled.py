@@ -23,6 +23,7 @@ from .source import (
     rule_sources,
     scalar_stacks,
 )
+from .units import load_units, unit_imports
 
 INITIAL_CAPACITY = 1024
 
@@ -60,6 +61,7 @@ class CompiledUnit:
             if self._module is None:
                 with self._importing:
                     if self._module is None:
+                        load_units(*self.calls)
                         self._module = load_module(self.source)
             entry = self._entries[suffix] = getattr(self._module, f"{self.where[2]}_{suffix}")
         return entry
@@ -132,7 +134,7 @@ class CompiledUnit:
         shapes = [str(np.shape(a)) for a in getattr(e, "zygopy_operands", ())
                   if isinstance(a, np.ndarray)]
         detail = f" (operand shapes {', '.join(shapes)})" if shapes else ""
-        return ZygopyError(f"{type(e).__name__}: {e}{detail}", self.primal_ir.filename, stmt.line)
+        return ZygopyError(f"{type(e).__name__}: {e}{detail}", e.zygopy_file, stmt.line)
 
 
 
@@ -146,8 +148,10 @@ class CompiledGradient(CompiledUnit):
         self.primal_ir, self.captured = program.primal_ir, program.captured
         self.adjoint, self.written, self.where = program.adjoint, program.written, program.where
         name, dims = self.where[2], program.dims
+        self.calls = (self.primal_ir, self.adjoint.forward, self.adjoint.reverse)
         self.source = "\n\n".join([
-            rule_sources(self.primal_ir, self.adjoint.forward, self.adjoint.reverse),
+            unit_imports(*self.calls),
+            rule_sources(*self.calls),
             primal_source(self.primal_ir, f"{name}_primal", dims),
             forward_source(self.adjoint, f"{name}_forward", dims),
             reverse_source(self.adjoint, f"{name}_pullback", dims),
@@ -230,6 +234,7 @@ class CompiledTangent(CompiledUnit):
         self.primal_ir, self.captured = program.primal_ir, program.captured
         self.written, self.where = program.written, program.where
         self.tangent_ir, self.wrt = program.tangent_ir, program.wrt
+        self.calls = (self.tangent_ir,)
         self.source = "\n\n".join([rule_sources(self.tangent_ir),
                                     primal_source(self.tangent_ir, f"{self.where[2]}_jvp",
                                                   program.dims)])

@@ -37,15 +37,43 @@ def load_module(source: str, cached=True):
     modname = _module_name(source)
     if cached and modname in sys.modules:
         return sys.modules[modname]
-    module = types.ModuleType(modname)
-    filename = f"<zygopy {modname}>"
-    if cached:  # Numba's disk cache needs a real file, next to which it keeps its own
+    if not cached:
+        return _run(types.ModuleType(modname), source, f"<zygopy {modname}>")
+    # Numba's disk cache needs a real file, next to which it keeps its own
+    path = cache_dir() / f"{modname}.py"
+    _write_unless_equal(path, source.encode())
+    return _registered(modname, source, path)
+
+
+def import_generated(modname: str):
+    """A generated module by its name: loaded already, or from its file in the cache directory
+    (where a module compiled in a child process finds the units it calls)."""
+    module = sys.modules.get(modname)
+    if module is None:
         path = cache_dir() / f"{modname}.py"
-        _write_unless_equal(path, source.encode())
-        filename = module.__file__ = str(path)
-    exec(compile(source, filename, "exec"), module.__dict__)
+        source = path.read_text()
+        if _module_name(source) != modname:  # a file cut short or overwritten
+            raise ImportError(f"the generated module {path} is damaged")
+        module = _registered(modname, source, path)
+    return module
+
+
+def _registered(modname, source, path):
+    module = types.ModuleType(modname)
+    module.__file__ = str(path)
+    _run(module, source, str(path))
     # Numba's cached code finds its module by name; a thread that built it too uses the first
-    return sys.modules.setdefault(modname, module) if cached else module
+    return sys.modules.setdefault(modname, module)
+
+
+def _run(module, source, filename):
+    exec(compile(source, filename, "exec"), module.__dict__)
+    return module
+
+
+def module_name(source: str) -> str:
+    """The name of the module load_module makes of generated `source`."""
+    return _module_name(HEADER + "\n\n" + source)
 
 
 def _module_name(full_source: str) -> str:
@@ -55,7 +83,7 @@ def _module_name(full_source: str) -> str:
 def in_disk_cache(source: str) -> bool:
     """Whether Numba's disk cache holds machine code for generated `source` (found without
     importing Numba: its files sit in `__pycache__/` beside the module's file)."""
-    modname = _module_name(HEADER + "\n\n" + source)
+    modname = module_name(source)
     return any(_cache_files(cache_dir() / "__pycache__", modname, "nbi"))
 
 

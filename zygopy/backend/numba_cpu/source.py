@@ -26,6 +26,7 @@ from .arrays import array_expression, indexing_lines
 from .fusion import Fusion, unit_dims, write_region
 from .lists import empty_list, list_expression, list_statement, no_gradients, slot_statement
 from .structure import LOOPING, UNREACHABLE, Structurer, Unstructured
+from .units import ENTRIES, unit_call
 
 NOT_IN_NUMBA_MATH = {"fmod"}  # math functions Numba lacks; their NumPy twins compile
 
@@ -48,6 +49,7 @@ from numba import njit, types
 from numba.typed import List
 from zygopy.backend.numba_cpu.runtime import *
 from zygopy.backend.numba_cpu.nn_kernels import *
+from zygopy.backend.numba_cpu.jit import import_generated
 """
 # Out-of-range indices raise IndexError as in Python instead of reading stray memory; set
 # ZYGOPY_BOUNDSCHECK=0 to trade that check for speed in indexing-heavy loops.
@@ -148,6 +150,8 @@ def expression(s, operand=operand) -> str:
         spec = specialization_of(s)
         name_ = spec.name if op == "custom" else spec.name + "_grad"
         return f"{name_}({', '.join(args[1:])})"
+    if op in ENTRIES:
+        return unit_call(s, args)
     lowered = array_expression(s, args) or list_expression(s, args)
     if lowered is not None:
         return lowered

@@ -1,0 +1,178 @@
+"""Compilation units (zygopy/units.py): a method called on a structured value is compiled on its
+own and shared by every caller. Gradients through units against central finite differences
+(float64), on the evaluator and on the compiled code; which calls stay inlined; and that a second
+model made of the same layer class compiles nothing new for that layer."""
+import numpy as np
+import pytest
+
+import zygopy
+from zygopy import nn
+from zygopy.api import compiled
+from zygopy.backend.numba_cpu.jit import import_generated, module_name
+from zygopy.backend.numba_cpu.units import unit_source
+from zygopy.errors import ZygopyError
+from zygopy.units import called_units
+
+from .nn_support import assert_matches_finite_differences, interpreted_gradient
+
+
+def mse(model, x, y):
+    return np.mean((model(x) - y) ** 2)
+
+
+def mlp(sizes, seed=0):
+    r = np.random.default_rng(seed)
+    layers = [nn.Dense(a, b, nn.relu, rng=r, dtype=np.float64)
+              for a, b in zip(sizes[:-2], sizes[1:-1], strict=True)]
+    return nn.Chain(*layers, nn.Dense(sizes[-2], sizes[-1], rng=r, dtype=np.float64))
+
+
+def data(n_in, n_out, batch=5, seed=1):
+    r = np.random.default_rng(seed)
+    return r.normal(size=(batch, n_in)), r.normal(size=(batch, n_out))
+
+
+def unit_calls(fn):
+    return [str(s.args[0]) for b in fn.blocks for s in b.stmts if s.op == "unit"]
+
+
+def test_a_model_is_a_unit_of_layer_units():
+    model = mlp([3, 4, 4, 2])
+    x, y = data(3, 2)
+    assert unit_calls(zygopy.code_ir(mse, model, x, y)) == ["Chain.__call__"]
+    adj = zygopy.code_adjoint(mse, model, x, y)
+    specs = called_units(adj.forward, adj.reverse)
+    # two hidden layers of one kind (relu) share one unit; the last (identity) is another
+    assert [str(s) for s in specs].count("Dense.__call__") == 2
+    chain = specs[-1]
+    assert unit_calls(chain.primal_ir) == ["Dense.__call__"] * 3
+    assert len(called_units(chain.primal_ir, nested=False)) == 2
+
+
+def test_gradient_through_units_on_the_evaluator():
+    model = mlp([3, 4, 4, 2], seed=2)
+    x, y = data(3, 2, seed=3)
+    value, grads = interpreted_gradient(mse, model, x, y)
+    assert value == pytest.approx(mse(model, x, y), rel=1e-12)
+    assert_matches_finite_differences(mse, (model, x, y), 0, grads[0])
+    assert_matches_finite_differences(mse, (model, x, y), 1, grads[1])
+
+
+def dispatchers(spec):
+    module = import_generated(module_name(unit_source(spec)))
+    return [module.primal, module.forward, module.pullback]
+
+
+def test_second_model_compiles_nothing_for_its_layers():
+    """The compiled gradient of one model, then of a second one of other sizes and depth built
+    of the same Dense layers: the layers' units are the same code, and none of it compiles
+    again (Numba's count of compiled signatures stays as it was). Both gradients against finite
+    differences, and an error raised in a unit's code."""
+    first, (x1, y1) = mlp([3, 4, 2]), data(3, 2)
+    second, (x2, y2) = mlp([3, 6, 5, 2], seed=4), data(3, 2, batch=7, seed=5)
+    value, grads = zygopy.withgradient(mse, first, x1, y1)
+    assert value == pytest.approx(mse(first, x1, y1), rel=1e-12)
+    assert_matches_finite_differences(mse, (first, x1, y1), 0, grads[0])
+    layers = [s for s in called_units(compiled(mse, (first, x1, y1), None, {}).adjoint.forward)
+              if str(s) == "Dense.__call__"]
+    assert len(layers) == 2
+    compiled_before = {id(d): len(d.overloads) for s in layers for d in dispatchers(s)}
+    assert sum(compiled_before.values()) >= 4  # forward and pullback of each, at least
+    # an error in a unit's compiled code is reported at the layer's line
+    with pytest.raises(ZygopyError) as e:
+        zygopy.withgradient(mse, first, *data(5, 2))  # 5 features for 3 inputs
+    line = nn.Dense.__call__.__code__.co_firstlineno + 1  # y = x @ self.weight
+    assert f'layers.py", line {line}' in str(e.value) and "mismatch" in str(e.value)
+
+    value, grads = zygopy.withgradient(mse, second, x2, y2)
+    assert value == pytest.approx(mse(second, x2, y2), rel=1e-12)
+    assert_matches_finite_differences(mse, (second, x2, y2), 0, grads[0])
+    again = compiled(mse, (second, x2, y2), None, {})
+    assert again._fused.overloads  # the second model's own code did compile
+    second_layers = [s for s in called_units(again.adjoint.forward) if str(s) == "Dense.__call__"]
+    assert set(second_layers) == set(layers)
+    assert {id(d): len(d.overloads) for s in layers for d in dispatchers(s)} == compiled_before
+
+
+class Looping:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        for _ in range(2):
+            x = np.tanh(x * self.w)
+        return x
+
+
+class Writing:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        x[0] = 0.0
+        return x * self.w
+
+
+class Pair:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return x * self.w, x + self.w
+
+
+class Scaled:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x, k=2.0):
+        return x * self.w * k
+
+
+def apply(layer, x):
+    return np.sum(layer(x))
+
+
+def apply_pair(layer, x):
+    a, b = layer(x)
+    return np.sum(a * b)
+
+
+def repeat(layer, x, n):
+    for _ in range(n):
+        x = layer(x, 0.5)
+    return np.sum(x)
+
+
+@pytest.mark.parametrize("layer,f,args", [
+    (Looping(np.full(3, 0.5)), apply, ()),    # a loop in the method
+    (Writing(np.full(3, 0.5)), apply, ()),    # a write into its argument
+    (Pair(np.full(3, 0.5)), apply_pair, ()),  # a tuple result
+    (Scaled(np.full(3, 0.5)), apply, ()),     # a default left to the method
+    (Scaled(np.full(3, 0.5)), repeat, (3,)),  # called in a loop of the caller
+])
+def test_calls_that_do_not_fit_are_inlined(layer, f, args):
+    x = np.array([0.3, -0.2, 0.7])
+    assert unit_calls(zygopy.code_ir(f, layer, x, *args)) == []
+    value, grads = interpreted_gradient(f, layer, x.copy(), *args)
+    assert value == pytest.approx(f(layer, x.copy(), *args), rel=1e-12)
+    assert_matches_finite_differences(lambda m, v: f(m, v.copy(), *args), (layer, x), 1,
+                                      grads[1])
+
+
+def scaled(layer, x, k):
+    return np.sum(layer(x, k) ** 2)
+
+
+def test_a_call_with_every_argument_given_is_a_unit():
+    """A constant argument (`layer(x, 1.5)`) may decide the method's structure, so only calls
+    whose arguments are all run-time values are units."""
+    layer, x, k = Scaled(np.full(3, 0.5)), np.array([0.3, -0.2, 0.7]), 1.5
+    assert unit_calls(zygopy.code_ir(scaled, layer, x, k)) == ["Scaled.__call__"]
+    value, grads = interpreted_gradient(scaled, layer, x, k)
+    assert value == pytest.approx(scaled(layer, x, k), rel=1e-12)
+    assert_matches_finite_differences(scaled, (layer, x, k), 0, grads[0])
+    assert_matches_finite_differences(scaled, (layer, x, k), 1, grads[1])
+    h = 1e-6
+    assert grads[2] == pytest.approx((scaled(layer, x, k + h) - scaled(layer, x, k - h)) / (2 * h),
+                                     rel=1e-7)

@@ -1,0 +1,199 @@
+"""Compilation units: a method called on a structured value (a layer's `__call__`, a model's) is
+compiled on its own, once per argument types, as a forward that returns its tape with its value
+and a pullback that takes that tape. Every function that calls it calls the same compiled code, so
+a model of three Dense layers compiles Dense once, and a second model made of Dense layers
+compiles nothing for them (Zygote's design: a pullback per call).
+
+In the IR a call is one statement, `%y = unit(Dense.__call__, leaves...)`; the adjoint splits it
+into `unit_forward` (value and tape) and `unit_pullback` (adjoint/reverse.py). A call is inlined
+instead where the method does not fit, which is decided twice:
+- while parsing (`compiles_alone`): the method has no loop, writes nothing it is given and reads
+  nothing at run time from outside; every argument is a run-time value or a structured one;
+- once types are known (ir/compile.py): the call is not inside a loop of its caller, and its
+  arguments and result are numbers or arrays. Where that fails, `NotAUnit` makes compile_ir build
+  the caller again with this method inlined.
+"""
+from __future__ import annotations
+
+import threading
+import types
+from dataclasses import dataclass, field
+
+from .ir.types import ArrayT, Scalar, TupleT, strengths
+
+_ALONE: dict = {}  # Unit -> whether its body compiles on its own
+_SPECS: dict = {}  # (Unit, argument types) -> UnitSpec
+_BUILDING = threading.RLock()  # a unit calls units
+
+
+class NotAUnit(Exception):
+    """Raised while compiling a caller: this call is to be inlined."""
+
+    def __init__(self, unit):
+        super().__init__(repr(unit))
+        self.unit = unit
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A method and the shape of its structured arguments (trees.Node per parameter, or None)."""
+    fn: types.FunctionType
+    nodes: tuple
+    # the (Node, value) per parameter it was first met with: its static attributes are in `nodes`
+    structures: tuple = field(compare=False, hash=False, repr=False)
+
+    def __repr__(self):
+        return self.fn.__qualname__
+
+    def specialize(self, arg_types) -> UnitSpec:
+        key = (self, tuple(arg_types), tuple(map(strengths, arg_types)))
+        spec = _SPECS.get(key)
+        if spec is None or not spec.current():
+            with _BUILDING:
+                spec = _SPECS.get(key)
+                if spec is None or not spec.current():
+                    spec = _SPECS[key] = UnitSpec(self, list(arg_types))
+        return spec
+
+
+def compiles_alone(unit) -> bool:
+    """Whether the method's body may be compiled on its own: no loop, no write into a value it is
+    given, no value read at run time from outside (a hidden argument), no nested gradient."""
+    alone = _ALONE.get(unit)
+    if alone is None:
+        from .errors import ZygopyError
+        from .ir.cfg import loop_blocks
+        from .ir.frontend import to_ir
+        from .ir.primitives import PRIMITIVES
+        _ALONE[unit] = False  # while its body is parsed: a method calling itself is inlined
+        try:
+            fn = to_ir(unit.fn, list(unit.structures), units=frozenset())
+        except ZygopyError:  # inlined, where the error is reported at the call
+            alone = False
+        else:
+            ops = {s.op for b in fn.blocks for s in b.stmts}
+            alone = (not any(loop_blocks(fn).values())
+                     and not any(c.runtime for c in fn.captured)
+                     and not any(PRIMITIVES[op].writes or PRIMITIVES[op].lowered for op in ops))
+        _ALONE[unit] = alone
+    return alone
+
+
+def _number_or_array(t):
+    return isinstance(t, (Scalar, ArrayT))
+
+
+class UnitSpec:
+    """A unit compiled for argument types: its typed IR, and its adjoint on demand, differentiated
+    with respect to every float argument."""
+
+    def __init__(self, unit, arg_types):
+        from .custom import _return_type
+        from .ir.compile import compile_ir
+        if not all(map(_number_or_array, arg_types)):
+            raise NotAUnit(unit)
+        self.unit, self.arg_types = unit, arg_types
+        self.primal_ir = compile_ir(unit.fn, arg_types, list(unit.structures), units=True)
+        self.result_type = _return_type(self.primal_ir)
+        if (not _number_or_array(self.result_type) or not self.result_type.is_float
+                or any(c.runtime for c in self.primal_ir.captured)):
+            raise NotAUnit(unit)
+        self.wrt = [i for i, t in enumerate(arg_types) if t.is_float]
+        self._adjoint = None
+
+    def __repr__(self):
+        return repr(self.unit)
+
+    def specialize(self, arg_types):
+        return self.unit.specialize(arg_types)
+
+    def current(self) -> bool:
+        """Whether every value its code folded in (a global constant) is as it was."""
+        from .ir.captured import current_values
+        return current_values(self.captured()) is not None
+
+    def captured(self):
+        """What it and the units it calls read from outside, folded into their code."""
+        from .custom import rule_captures
+        fns = [self.primal_ir] + ([self._adjoint.forward, self._adjoint.reverse]
+                                  if self._adjoint else [])
+        return [*self.primal_ir.captured, *rule_captures(*fns),
+                *(c for spec in called_units(self.primal_ir) for c in spec.captured())]
+
+    @property
+    def adjoint(self):
+        if self._adjoint is None:
+            from .adjoint.reverse import adjoint
+            from .ir.compile import compile_ir
+            ir = compile_ir(self.unit.fn, self.arg_types, list(self.unit.structures), units=True)
+            adj = adjoint(ir, self.wrt, any_output=True)
+            assert not adj.stacks, "a unit has no loop, so nothing to stack"
+            self._adjoint = adj
+        return self._adjoint
+
+    @property
+    def forward_type(self):
+        """`unit_forward`'s result: the value, then the tape."""
+        return TupleT((self.result_type, *(v.type for v in self.adjoint.tape)))
+
+    @property
+    def pullback_type(self):
+        from .custom import _return_type
+        return _return_type(self.adjoint.reverse)
+
+    # the evaluator's implementations of the three statements
+    def evaluate(self, *args):
+        from .ir.evaluate import Machine
+        return Machine().run(self.primal_ir, list(args))[0]
+
+    def forward(self, *args):
+        from .ir.evaluate import Machine
+        value, env = Machine().run(self.adjoint.forward, list(args))
+        return (value, *(env.get(v, 0) for v in self.adjoint.tape))
+
+    def pullback(self, tape, dy):
+        from .ir.evaluate import Machine
+        return Machine().run(self.adjoint.reverse, [dy, *tape[1:]])[0]
+
+
+UNIT_OPS = ("unit", "unit_forward", "unit_pullback")
+
+
+def called_units(*fns, nested=True) -> list:
+    """The UnitSpecs the IR functions call, each once; with `nested`, also those the units call,
+    callees before their callers."""
+    out = []
+
+    def visit(fn):
+        for b in fn.blocks:
+            for s in b.stmts:
+                if s.op in UNIT_OPS and isinstance(s.args[0], UnitSpec) and s.args[0] not in out:
+                    spec = s.args[0]
+                    if nested:  # its forward and pullback call the units its primal calls
+                        visit(spec.primal_ir)
+                    if spec not in out:
+                        out.append(spec)
+    for fn in fns:
+        visit(fn)
+    return out
+
+
+def unit_captures(*fns) -> list:
+    """What the units the IR functions call read from outside, folded into their code: compiled
+    code that calls them is compiled again when one of these changes."""
+    return [c for spec in called_units(*fns, nested=False) for c in spec.captured()]
+
+
+def bind_units(fn):
+    """Once fn is typed: each `unit` statement calls the UnitSpec for its argument types; a call
+    inside a loop, or with arguments that are not numbers or arrays, raises NotAUnit."""
+    from .ir.cfg import loop_blocks
+    from .ir.infer import type_of_arg
+    in_loop = {b for b, loops in loop_blocks(fn).items() if loops}
+    for b in fn.blocks:
+        for s in b.stmts:
+            if s.op == "unit":
+                if b.id in in_loop:
+                    raise NotAUnit(s.args[0].unit if isinstance(s.args[0], UnitSpec)
+                                   else s.args[0])
+                s.args[0] = s.args[0].specialize([type_of_arg(a) for a in s.args[1:]])
