@@ -72,6 +72,13 @@ def child(name, quick):
     ready = time.perf_counter() - t0
     steady, _ = common.best_of(lambda: zygopy.gradient(f, *args), 3 if quick else 7)
     result = {"import": import_time, "first": first, "ready": ready, "steady": steady}
+    if name in models.SECOND_MODELS:
+        g, other = models.SECOND_MODELS[name](rng)
+        t0 = time.perf_counter()
+        zygopy.gradient(g, *other)
+        other_leaves = zygopy.signature.signature(g, other).leaves
+        tiered.compilation(zygopy.api.compiled(g, other), other_leaves).result()
+        result["second_ready"] = time.perf_counter() - t0
     dtype = np.float64 if name == "scalar" else np.float32
     if name != "scalar":
         _, larger = make(np.random.default_rng(1), batch=256) if name != "lstm" else \
@@ -113,6 +120,8 @@ def main():
         "benchmarks/models.py, float32 but the scalar one). Import excluded from the first call, "
         "which is interpreted while Numba compiles in the background (README, Compiling); "
         "compiled: when the compiled code was ready, from the start of the first call.",
+        "- second model: after the first model's, a different model of the same layer classes "
+        "(mlp: 64-64-64-64-10), from its first call until its compiled code was ready.",
         "- larger: the first call at a larger batch after the first at the usual one, against a "
         "steady call at that batch; smaller batch: whether a batch of 5 needed a new compile.",
         f"- gradient check: central differences of the plain function at 3 coordinates of "
@@ -120,24 +129,27 @@ def main():
         f"{RTOL[np.float32]:g} (float32), {RTOL[np.float64]:g} (float64). "
         f"Whole run: {elapsed:.0f} s.",
         "",
-        "| workload | import | first gradient: cold | warm | compiled: cold | warm | steady | "
-        "larger: first / steady | smaller batch compiles | gradient check |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| workload | import | first gradient: cold | warm | compiled: cold | warm | "
+        "second model compiled: cold | steady | larger: first / steady | smaller batch compiles "
+        "| gradient check |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, runs in rows:
         cold, warm = runs["cold"], runs["warm"]
         if "first" not in cold or "first" not in warm:
-            lines.append(f"| {name} | crash: {cold.get('error') or warm.get('error')} |||||||||")
+            lines.append(f"| {name} | crash: {cold.get('error') or warm.get('error')} ||||||||||")
             continue
         larger = (common.ratio(warm["larger_first"], warm["larger_steady"])
                   if "larger_first" in warm else "—")
         compiles = {True: "yes", False: "no"}.get(warm.get("smaller_compiles"), "—")
+        second = common.fmt_time(cold["second_ready"]) if "second_ready" in cold else "—"
         verdict = f"{'ok' if cold['ok'] and warm['ok'] else 'FAILED'} " \
                   f"({max(cold['grad_error'], warm['grad_error']):.1e})"
         lines.append(f"| {name} | {common.fmt_time(cold['import'])} | "
                      f"{common.fmt_time(cold['first'])} | {common.fmt_time(warm['first'])} | "
                      f"{common.fmt_time(cold['ready'])} | {common.fmt_time(warm['ready'])} | "
-                     f"{common.fmt_time(warm['steady'])} | {larger} | {compiles} | {verdict} |")
+                     f"{second} | {common.fmt_time(warm['steady'])} | {larger} | {compiles} | "
+                     f"{verdict} |")
     common.write_section("first_gradient", "\n".join(lines))
     print("\n".join(lines))
 

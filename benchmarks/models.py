@@ -45,6 +45,15 @@ def mlp(rng, dtype=np.float32, batch=128):
     return mse, (model, x, y)
 
 
+def mlp4(rng, dtype=np.float32, batch=128):
+    """Another model of the same layer classes: 64-64-64-64-10."""
+    model = Chain(Dense(64, 64, rng, dtype=dtype), Dense(64, 64, rng, dtype=dtype),
+                  Dense(64, 64, rng, dtype=dtype), Dense(64, 10, rng, identity, dtype))
+    x = rng.normal(size=(batch, 64)).astype(dtype)
+    y = rng.normal(size=(batch, 10)).astype(dtype)
+    return mse, (model, x, y)
+
+
 def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -134,3 +143,4 @@ def scalar(rng):
 
 
 WORKLOADS = {"scalar": scalar, "mlp": mlp, "lstm": lstm, "cnn": cnn}
+SECOND_MODELS = {"mlp": mlp4}  # a different model built of the same layers

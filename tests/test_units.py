@@ -176,3 +176,26 @@ def test_a_call_with_every_argument_given_is_a_unit():
     h = 1e-6
     assert grads[2] == pytest.approx((scaled(layer, x, k + h) - scaled(layer, x, k - h)) / (2 * h),
                                      rel=1e-7)
+
+
+class Squashed:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return np.sin(x * self.w)
+
+
+def squashed(layer, x):
+    return np.sum(layer(x))
+
+
+def test_a_replaced_rule_reaches_the_units_compiled_before(monkeypatch):
+    from zygopy.adjoint import rules
+    layer, x = Squashed(np.array([0.5, -1.0])), np.array([0.3, 0.8])
+    _, (_, dx) = interpreted_gradient(squashed, layer, x)
+    np.testing.assert_allclose(dx, np.cos(x * layer.w) * layer.w, rtol=1e-12)
+    monkeypatch.setitem(rules.RULES, "sin", rules.RULES["sin"])  # restored after the test
+    zygopy.register_rule("sin")(lambda g, y, x: (g * 10.0,))  # deliberately wrong: seen if used
+    _, (_, dx) = interpreted_gradient(squashed, layer, x)
+    np.testing.assert_allclose(dx, 10.0 * layer.w, rtol=1e-12)

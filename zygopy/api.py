@@ -38,7 +38,8 @@ from .backend import backend, tiered
 from .errors import NotScalar, UnsupportedSyntax, UnsupportedType, ZygopyError
 from .ir.compile import compile_ir
 from .ir.frontend import function_ast
-from .ir.types import ArrayT, TupleT, is_float, typeof
+from .ir.infer import returned_type
+from .ir.types import ArrayT, TupleT, is_float
 from .programs import gradient_program, tangent_program
 from .signature import location, signature
 from .trees import LEAF, flatten
@@ -262,7 +263,7 @@ def withgradient(f, *args, wrt=None, **kwargs):
             return value, tuple(out)
     call = bind(f, args, kwargs, wrt)
     c, sig = _compiled(call)
-    rt = _return_type(c)
+    rt = returned_type(c.primal_ir)
     if not is_float(rt):
         raise NotScalar(f"{call.fn.__name__!r} returns {rt}; gradient needs a real (float) scalar "
                         "result", c.primal_ir.filename, c.primal_ir.line,
@@ -348,11 +349,11 @@ def jacobian(f, *args, wrt=None, **kwargs):
             _ARRAY_VALUED.add(key)
     if key in _ARRAY_VALUED:
         t, sig = _compiled(call, "jvp")
-        if not isinstance(_return_type(t), ArrayT):
+        if not isinstance(returned_type(t.primal_ir), ArrayT):
             _ARRAY_VALUED.discard(key)
             _compiled(call)  # raises the reverse mode's error
         return _array_jacobian(call, t, sig)
-    rt = _return_type(c)
+    rt = returned_type(c.primal_ir)
     m = len(rt.elts) if isinstance(rt, TupleT) else 1
     rows = []
     for i in range(m):
@@ -484,11 +485,6 @@ def hessian(f, x, *args, **kwargs):
 
 
 vjp = pullback
-
-
-def _return_type(c):
-    ret = next(br.args[0] for b in c.primal_ir.blocks for br in b.branches if br.is_return)
-    return getattr(ret, "type", None) or typeof(ret)
 
 
 # ---- JAX's names, with JAX's meaning ---------------------------------------------------------

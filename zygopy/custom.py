@@ -76,7 +76,8 @@ class Specialization:
         self.rule, self.arg_types = rule, list(arg_types)
         # a rule is called with its arguments only: it can take no hidden ones
         self.forward_ir = compile_ir(rule.forward, self.arg_types, capture=False)
-        self.result_type = _return_type(self.forward_ir)
+        from .ir.infer import returned_type
+        self.result_type = returned_type(self.forward_ir)
         digest = hashlib.sha1(repr((rule.uid, tuple(map(str, arg_types)))).encode()).hexdigest()
         self.name = f"zy_rule_{rule.forward.__name__}_{digest[:12]}"
         self._pullback_ir = None
@@ -109,14 +110,9 @@ class Specialization:
 
     @property
     def gradient_types(self):
-        t = _return_type(self.pullback_ir)
+        from .ir.infer import returned_type
+        t = returned_type(self.pullback_ir)
         return getattr(t, "elts", (t,))
-
-
-def _return_type(fn):
-    from .ir.infer import type_of_arg
-    ret = next(br.args[0] for b in fn.blocks for br in b.branches if br.is_return)
-    return type_of_arg(ret)
 
 
 def specialize(rule, arg_types) -> Specialization:

@@ -7,11 +7,12 @@ compiles nothing for them (Zygote's design: a pullback per call).
 In the IR a call is one statement, `%y = unit(Dense.__call__, leaves...)`; the adjoint splits it
 into `unit_forward` (value and tape) and `unit_pullback` (adjoint/reverse.py). A call is inlined
 instead where the method does not fit, which is decided twice:
-- while parsing (`compiles_alone`): the method has no loop, writes nothing it is given and reads
+- while parsing (`compiles_alone`): the method has no loop, writes into no array and reads
   nothing at run time from outside; every argument is a run-time value or a structured one;
-- once types are known (ir/compile.py): the call is not inside a loop of its caller, and its
-  arguments and result are numbers or arrays. Where that fails, `NotAUnit` makes compile_ir build
-  the caller again with this method inlined.
+- once types are known (ir/compile.py): the call is not inside a loop of its caller, its
+  arguments are numbers or arrays, its result a float or a float array, and its typed IR (with
+  nested gradients lowered) reads nothing at run time from outside. Where that fails, `NotAUnit`
+  makes compile_ir build the caller again with this method inlined.
 """
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ import threading
 import types
 from dataclasses import dataclass, field
 
+from .adjoint.rules import rules_version
+from .custom import rule_captures
+from .errors import ZygopyError
+from .ir.captured import current_values
+from .ir.cfg import loop_blocks
+from .ir.evaluate import Machine
+from .ir.infer import returned_type, type_of_arg
+from .ir.primitives import PRIMITIVES
 from .ir.types import ArrayT, Scalar, TupleT, strengths
 
 _ALONE: dict = {}  # Unit -> whether its body compiles on its own
@@ -57,14 +66,11 @@ class Unit:
 
 
 def compiles_alone(unit) -> bool:
-    """Whether the method's body may be compiled on its own: no loop, no write into a value it is
-    given, no value read at run time from outside (a hidden argument), no nested gradient."""
+    """Whether the method's body may be compiled on its own: no loop, no write into an array or a
+    list, no value read at run time from outside (a hidden argument)."""
     alone = _ALONE.get(unit)
     if alone is None:
-        from .errors import ZygopyError
-        from .ir.cfg import loop_blocks
         from .ir.frontend import to_ir
-        from .ir.primitives import PRIMITIVES
         _ALONE[unit] = False  # while its body is parsed: a method calling itself is inlined
         try:
             fn = to_ir(unit.fn, list(unit.structures), units=frozenset())
@@ -74,7 +80,7 @@ def compiles_alone(unit) -> bool:
             ops = {s.op for b in fn.blocks for s in b.stmts}
             alone = (not any(loop_blocks(fn).values())
                      and not any(c.runtime for c in fn.captured)
-                     and not any(PRIMITIVES[op].writes or PRIMITIVES[op].lowered for op in ops))
+                     and not any(PRIMITIVES[op].writes for op in ops))
         _ALONE[unit] = alone
     return alone
 
@@ -88,18 +94,18 @@ class UnitSpec:
     with respect to every float argument."""
 
     def __init__(self, unit, arg_types):
-        from .custom import _return_type
         from .ir.compile import compile_ir
         if not all(map(_number_or_array, arg_types)):
             raise NotAUnit(unit)
         self.unit, self.arg_types = unit, arg_types
         self.primal_ir = compile_ir(unit.fn, arg_types, list(unit.structures), units=True)
-        self.result_type = _return_type(self.primal_ir)
+        self.result_type = returned_type(self.primal_ir)
         if (not _number_or_array(self.result_type) or not self.result_type.is_float
                 or any(c.runtime for c in self.primal_ir.captured)):
             raise NotAUnit(unit)
         self.wrt = [i for i, t in enumerate(arg_types) if t.is_float]
         self._adjoint = None
+        self.rules = rules_version()
 
     def __repr__(self):
         return repr(self.unit)
@@ -108,13 +114,12 @@ class UnitSpec:
         return self.unit.specialize(arg_types)
 
     def current(self) -> bool:
-        """Whether every value its code folded in (a global constant) is as it was."""
-        from .ir.captured import current_values
-        return current_values(self.captured()) is not None
+        """Whether every value its code folded in (a global constant), and every derivative rule,
+        is as it was."""
+        return self.rules == rules_version() and current_values(self.captured()) is not None
 
     def captured(self):
         """What it and the units it calls read from outside, folded into their code."""
-        from .custom import rule_captures
         fns = [self.primal_ir] + ([self._adjoint.forward, self._adjoint.reverse]
                                   if self._adjoint else [])
         return [*self.primal_ir.captured, *rule_captures(*fns),
@@ -138,21 +143,17 @@ class UnitSpec:
 
     @property
     def pullback_type(self):
-        from .custom import _return_type
-        return _return_type(self.adjoint.reverse)
+        return returned_type(self.adjoint.reverse)
 
     # the evaluator's implementations of the three statements
     def evaluate(self, *args):
-        from .ir.evaluate import Machine
         return Machine().run(self.primal_ir, list(args))[0]
 
     def forward(self, *args):
-        from .ir.evaluate import Machine
         value, env = Machine().run(self.adjoint.forward, list(args))
         return (value, *(env.get(v, 0) for v in self.adjoint.tape))
 
     def pullback(self, tape, dy):
-        from .ir.evaluate import Machine
         return Machine().run(self.adjoint.reverse, [dy, *tape[1:]])[0]
 
 
@@ -187,8 +188,6 @@ def unit_captures(*fns) -> list:
 def bind_units(fn):
     """Once fn is typed: each `unit` statement calls the UnitSpec for its argument types; a call
     inside a loop, or with arguments that are not numbers or arrays, raises NotAUnit."""
-    from .ir.cfg import loop_blocks
-    from .ir.infer import type_of_arg
     in_loop = {b for b, loops in loop_blocks(fn).items() if loops}
     for b in fn.blocks:
         for s in b.stmts:

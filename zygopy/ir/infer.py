@@ -63,6 +63,11 @@ def infer_types(fn: Function, arg_types) -> Function:
     return fn
 
 
+def returned_type(fn: Function):
+    """The type of what fn returns."""
+    return type_of_arg(next(br.args[0] for b in fn.blocks for br in b.branches if br.is_return))
+
+
 def known_dtypes(args, ts):
     """The operands, with the name of its dtype for each `x.dtype` (DtypeT)."""
     return [t.dtype if isinstance(t, DtypeT) else a for a, t in zip(args, ts, strict=True)]

@@ -9,6 +9,7 @@ import hashlib
 import numpy as np
 
 from ...errors import UnsupportedType
+from ...ir.infer import returned_type
 from ...ir.types import INT, ArrayT, TupleT, is_float
 from ..numba_cpu.source import JIT
 from .launch import INITIAL_CAPACITY
@@ -53,7 +54,7 @@ class KernelSpecialization:
         if self.shape_ir is None:
             first = next((t for t in self.arg_types if isinstance(t, ArrayT)), None)
             return [first.ndim] * self.kernel.outputs
-        t = _return_type(self.shape_ir)
+        t = returned_type(self.shape_ir)
         if t == INT:
             return [1]
         if isinstance(t, TupleT) and all(e == INT for e in t.elts):
@@ -100,7 +101,7 @@ class KernelSpecialization:
             first = next(k for k, t in enumerate(self.arg_types) if isinstance(t, ArrayT))
             return [f"{xs[first]}.shape"] * len(self.ranks)
         call = f"{self.name}_shape({', '.join(xs)})"
-        t = _return_type(self.shape_ir)
+        t = returned_type(self.shape_ir)
         if t == INT:
             return [f"({call},)"]
         if all(e == INT for e in t.elts):
@@ -200,10 +201,4 @@ def _raise_on_fault(indent):
     function in the reference evaluator (where the kernel names its own line)."""
     return [f"{indent}if fault[0] != 0:",
             f"{indent}    raise IndexError(\"a kernel indexed an array out of range\")"]
-
-
-def _return_type(fn):
-    from ...ir.infer import type_of_arg
-    ret = next(br.args[0] for b in fn.blocks for br in b.branches if br.is_return)
-    return type_of_arg(ret)
 

@@ -37,10 +37,10 @@ class Tape:
         self.stacks, self.tops, self.values, self.args = stacks, tops, values, args
 
 
-class CompiledUnit:
+class CompiledProgram:
     """Generated source and the machine code of its entry points, loaded on first use; errors in
     compiled code are reported at the user's line. Subclasses set `primal_ir`, `captured`,
-    `written`, `where` and `source`, and call `_start()`."""
+    `written`, `where`, `source` and `calls` (the IR whose units it calls), and call `_start()`."""
 
     def _start(self):
         self._module = None
@@ -138,7 +138,7 @@ class CompiledUnit:
 
 
 
-class CompiledGradient(CompiledUnit):
+class CompiledGradient(CompiledProgram):
     """A GradientProgram's entry points. The compiled functions take the leaves, then the values
     of the hidden arguments (captured_values()). Safe to share between threads: each call records
     into stacks of its own, and the compiled code runs without the GIL."""
@@ -226,7 +226,7 @@ class CompiledGradient(CompiledUnit):
                 grown = zip(tops, self.capacity, strict=False)
                 sizes = self.capacity = [max(t, n) for t, n in grown]
 
-class CompiledTangent(CompiledUnit):
+class CompiledTangent(CompiledProgram):
     """A TangentProgram's entry point, compiled as a primal is."""
 
     def __init__(self, program):
