@@ -71,6 +71,33 @@ def swapped(u0, w0, c):
     return np.sum(u) + np.sum(w * w)
 
 
+def forces(x0, k):
+    """A force array only added into and read linearly (`v[i] + dt * f[i]`), a velocity only read
+    linearly: the reverse needs neither's values, so neither's writes save anything; the
+    positions, whose differences the spring forces multiply by k, are saved."""
+    x, v, f = x0.copy(), np.zeros(x0.shape[0]), np.zeros(x0.shape[0])
+    for _ in range(3):
+        for i in range(x.shape[0]):
+            f[i] = -0.1 * v[i]
+        for i in range(x.shape[0] - 1):
+            d = x[i + 1] - x[i] - 1.0
+            f[i] += k * d
+            f[i + 1] -= k * d
+        for i in range(x.shape[0]):
+            v[i] = v[i] + 0.1 * f[i]
+            x[i] = x[i] + 0.1 * v[i]
+    return np.sum(x * x) + 0.5 * np.sum(f)
+
+
+def squared_in_place(a0, c):
+    """Each write's overwritten value is what the rule of the next write reads: saved."""
+    a = a0.copy()
+    for _ in range(3):
+        for i in range(a.shape[0]):
+            a[i] = c * a[i] ** 2 - a[i]
+    return np.sum(a)
+
+
 rng = np.random.default_rng(7)
 CASES = {
     "heat": (heat, (rng.uniform(0, 1, 9), 0.2, 4)),
@@ -78,12 +105,14 @@ CASES = {
     "neighbour_written": (neighbour_written, (rng.uniform(-1, 1, 6), 0.6)),
     "used_after_write": (used_after_write, (rng.uniform(-1, 1, 5), 0.9)),
     "swapped": (swapped, (rng.uniform(-1, 1, 5), rng.uniform(-1, 1, 5), 0.8)),
+    "forces": (forces, (np.arange(5.0) * 1.1 + rng.uniform(-0.1, 0.1, 5), 0.7)),
+    "squared_in_place": (squared_in_place, (rng.uniform(-0.5, 0.5, 4), 0.8)),
 }
 
 
 # the compiled paths for two cases (each compiles for seconds): what they add is the emitted code
 ROUTES = [(case, path) for case in CASES for path in PATHS
-          if path.startswith("eval") or case in ("heat", "swapped")]
+          if path.startswith("eval") or case in ("heat", "swapped", "forces")]
 
 
 @pytest.mark.parametrize("case, path", ROUTES)
@@ -107,3 +136,22 @@ def test_heat_records_what_its_write_overwrites():
     line = heat.__code__.co_firstlineno + 5
     inner = next(text for text in tape.splitlines() if f"line {line}:" in text)
     assert inner.endswith("1 float64 (8 bytes) per trip")
+
+
+def loop_tapes(f, *args):
+    tape = str(zygopy.code_adjoint(f, *args)).split("forward:")[0]
+    return {int(line.split("line ")[1].split(":")[0]): line for line in tape.splitlines()
+            if "per trip" in line}
+
+
+def test_writes_the_reverse_never_reads_save_nothing():
+    """forces: the force loops record nothing per trip, the update loop the position it
+    overwrites alone (the velocity's write saves nothing); squared_in_place keeps its saves.
+    (A value read of an array after its last write, such as np.sum(f * f) at the end, still
+    keeps its writes' saves: the analysis is per array, not per read.)"""
+    first = forces.__code__.co_firstlineno
+    tapes = loop_tapes(forces, *CASES["forces"][1])
+    assert first + 7 not in tapes and first + 9 not in tapes  # f[i] = ..., f[i] += ...
+    assert tapes[first + 12].endswith("1 float64 (8 bytes) per trip")
+    first = squared_in_place.__code__.co_firstlineno
+    assert first + 4 in loop_tapes(squared_in_place, *CASES["squared_in_place"][1])

@@ -28,15 +28,17 @@ REREAD_ARITHMETIC = {"add", "sub", "mul", "neg", "pos"}
 def record(primal, built) -> tuple:
     """Where each forward value the reverse blocks of `built` read comes from: pushes and pops
     added, the tape chosen. -> (tape, stack kinds)"""
-    recorder = _Recorder(primal, built)
+    unrestored = drop_unread_restores(primal.fn, built.rev)
+    recorder = _Recorder(primal, built, unrestored)
     tape, stacks = recorder.stash()
     recorder.allocate_before_loops()
     return tape, stacks
 
 
 class _Recorder:
-    def __init__(self, primal, built):
+    def __init__(self, primal, built, unrestored):
         self.fn = primal.fn
+        self.unrestored = unrestored
         self.trips, self.loop_body, self.exit_blocks = (primal.trips, primal.loop_body,
                                                         primal.exit_blocks)
         self.loops, self.defined_in = built.loops, built.defined_in
@@ -64,7 +66,7 @@ class _Recorder:
         # what changes arrays other than the writes the reverse undoes
         changed = {a for b in self.fn.blocks for s in b.stmts
                    if s.op != "setindex" and not getattr(PRIMITIVES.get(s.op), "pure", True)
-                   for a in s.args if isinstance(a, Var)}
+                   for a in s.args if isinstance(a, Var)} | self.unrestored
         tape, stacks = [], []
         for b in self.fn.blocks:
             blocks = self.group[b.id]
@@ -126,7 +128,7 @@ class _Recorder:
             made.append(s)
         undo = {p: next(k for k, t in enumerate(rev.stmts)
                         if t.op == "setindex" and t.args[2] is s.args[3])
-                for p, s in enumerate(b.stmts) if s.op == "setindex"}
+                for p, s in enumerate(b.stmts) if s.op == "setindex" and len(s.args) > 3}
         # the window of a read at p: after the undo of the first write after it (undone last of
         # those), up to the undo of the last write before it
         lo = {p: max((k + 1 for w, k in undo.items() if w > p), default=0) for p in range(
@@ -297,6 +299,74 @@ class HoistedStack(ArrayT):
 
     def __str__(self):
         return f"array({self.dtype}, {self.ndim}d) #{self.tag}"
+
+
+# slot operations whose operands from this position on only give a shape (a lazy slot's)
+SHAPED_LIKE = {"take": 1, "take_at": 2, "accum_at": 3, "ensure": 1}
+SHAPE_ATTRIBUTES = {"shape", "size", "ndim"}
+
+
+def drop_unread_restores(fn: Function, rev: Function) -> set:
+    """Arrays whose values the reverse never reads (a force array the forward only adds into, a
+    buffer read linearly): what a write into one overwrites is neither saved by the forward nor
+    put back by the reverse, which only needs the gradients. Left alone: arrays that may share
+    memory with another value (a view of them, a block argument, anything that may return its
+    operand). -> those arrays"""
+    writes = [s for b in fn.blocks for s in b.stmts if s.op == "setindex" and len(s.args) > 3]
+    arrays = {s.args[0] for s in writes} - _maybe_shared(fn)
+    for b in rev.blocks:
+        for s in b.stmts:
+            for k, a in enumerate(s.args):
+                if isinstance(a, Var) and a in arrays and not _shape_or_restore(s, k):
+                    arrays.discard(a)
+        for br in b.branches:
+            arrays -= {a for a in [*br.args, br.cond] if isinstance(a, Var)}
+    if not arrays:
+        return arrays
+    for b in rev.blocks:
+        b.stmts = [s for s in b.stmts if not (s.op == "setindex" and s.args[0] in arrays)]
+    saved = {s.args[3] for s in writes if s.args[0] in arrays}
+    for s in writes:
+        if s.args[0] in arrays:
+            s.args = s.args[:3]
+    # the reads that saved them (and the copies of slices) go too, unless something else uses them
+    for _ in range(2):
+        used = {a for blocks in (fn.blocks, rev.blocks) for b in blocks
+                for inst in b.stmts + b.branches
+                for a in [*inst.args, getattr(inst, "cond", None)] if isinstance(a, Var)}
+        dead = {s.var for b in fn.blocks for s in b.stmts if s.var in saved and s.var not in used}
+        for b in fn.blocks:
+            for s in b.stmts:
+                if s.var in dead and s.op == "copy":
+                    saved.add(s.args[0])
+            b.stmts = [s for s in b.stmts if s.var not in dead]
+    return arrays
+
+
+def _maybe_shared(fn):
+    """Arrays that may share memory with another value: block arguments, what branches pass, and
+    the operands of anything but an elementwise operation, a reduction to a scalar, a write into
+    them or a read of their shape."""
+    shared = {a for b in fn.blocks for a in b.args}
+    shared |= {a for b in fn.blocks for br in b.branches for a in br.args}
+    for b in fn.blocks:
+        for s in b.stmts:
+            if s.op == "setindex" or s.op == "getattr" and s.args[1] in SHAPE_ATTRIBUTES:
+                shared |= {a for a in s.args[1:] if isinstance(a, Var)}
+                continue
+            fresh = s.var is None or isinstance(s.var.type, Scalar) or (
+                s.op in PRIMITIVES and PRIMITIVES[s.op].elementwise)
+            if not fresh:
+                shared |= {a for a in s.args if isinstance(a, Var)}
+    return shared
+
+
+def _shape_or_restore(s, k):
+    """Whether operand k of reverse statement s reads only the shape of an array, or puts back
+    what a write overwrote."""
+    return (s.op == "setindex" and k == 0
+            or s.op == "getattr" and k == 0 and s.args[1] in SHAPE_ATTRIBUTES
+            or k >= SHAPED_LIKE.get(s.op, len(s.args)))
 
 
 def _forward_refs(blocks, defined_in):
