@@ -23,6 +23,9 @@ from .mutation import written_values
 # scalar arithmetic computed again in the reverse from elements read again, not recorded (reread);
 # so is a power to a constant integer
 REREAD_ARITHMETIC = {"add", "sub", "mul", "neg", "pos"}
+# and, on elements of arrays nothing writes, a division or an exponential too: computed again in
+# the reverse rather than pushed and popped once per trip
+RECOMPUTED_ARITHMETIC = REREAD_ARITHMETIC | {"truediv", "exp"}
 
 
 def record(primal, built) -> tuple:
@@ -252,10 +255,11 @@ class _Recorder:
                                         for slot in slots]
 
     def recompute(self, blocks, definition, unwritten):
-        """Index expressions (slices, index tuples, an int plus or minus a constant: i - 1) and
-        the elements of arrays nothing writes (`unwritten`) are rebuilt in the reverse block that
-        reads them: cheaper than recording them (the reverse needs the index anyway, to add into
-        the array's gradient), and a slice cannot be stored on a stack or returned."""
+        """Index expressions (slices, index tuples, an int plus or minus a constant: i - 1), the
+        elements of arrays nothing writes (`unwritten`) and arithmetic on them are rebuilt in the
+        reverse block that reads them: cheaper than recording them (the reverse needs the index
+        anyway, to add into the array's gradient), and a slice cannot be stored on a stack or
+        returned."""
         clones = {}
 
         def clone(v):
@@ -287,6 +291,11 @@ def _recomputed(v, definition, unwritten):
     if s.op == "getindex" and s.args[0] in unwritten and isinstance(v.type, Scalar):
         return all(not isinstance(a, Var) or a.type == INT or _recomputed(a, definition, unwritten)
                    for a in s.args[1:])
+    if s.op in RECOMPUTED_ARITHMETIC and isinstance(v.type, Scalar) and is_float(v.type):
+        # arithmetic on such elements (a difference X[j, i] - C[k, i]): two reads and an add
+        # again rather than a record per trip
+        return any(_recomputed(a, definition, unwritten) for a in s.args) and all(
+            not isinstance(a, Var) or _recomputed(a, definition, unwritten) for a in s.args)
     # an offset index costs an add to rebuild from the index the reverse reads anyway
     return (s.op in ("add", "sub") and v.type == INT
             and sum(isinstance(a, Var) for a in s.args) == 1)
