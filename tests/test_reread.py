@@ -98,6 +98,22 @@ def squared_in_place(a0, c):
     return np.sum(a)
 
 
+def nearest(X, C, s):
+    """k-means' cost with a scaled exponential weight: the innermost loop's differences and
+    exponentials of elements of its arguments (which nothing writes) are computed again."""
+    total = 0.0
+    for j in range(X.shape[0]):
+        best = math.inf
+        for k in range(C.shape[0]):
+            dist = 0.0
+            for i in range(X.shape[1]):
+                diff = (X[j, i] - C[k, i]) / math.exp(s)
+                dist += diff * diff
+            best = min(best, dist)
+        total += best
+    return total
+
+
 rng = np.random.default_rng(7)
 CASES = {
     "heat": (heat, (rng.uniform(0, 1, 9), 0.2, 4)),
@@ -107,6 +123,7 @@ CASES = {
     "swapped": (swapped, (rng.uniform(-1, 1, 5), rng.uniform(-1, 1, 5), 0.8)),
     "forces": (forces, (np.arange(5.0) * 1.1 + rng.uniform(-0.1, 0.1, 5), 0.7)),
     "squared_in_place": (squared_in_place, (rng.uniform(-0.5, 0.5, 4), 0.8)),
+    "nearest": (nearest, (rng.uniform(-1, 1, (4, 3)), rng.uniform(-1, 1, (3, 3)), 0.3)),
 }
 
 
@@ -155,3 +172,9 @@ def test_writes_the_reverse_never_reads_save_nothing():
     assert tapes[first + 12].endswith("1 float64 (8 bytes) per trip")
     first = squared_in_place.__code__.co_firstlineno
     assert first + 4 in loop_tapes(squared_in_place, *CASES["squared_in_place"][1])
+
+
+def test_arithmetic_on_unwritten_elements_is_computed_again():
+    first = nearest.__code__.co_firstlineno
+    tapes = loop_tapes(nearest, *CASES["nearest"][1])
+    assert first + 8 not in tapes, tapes  # the loop over i records nothing

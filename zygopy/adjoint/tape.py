@@ -66,6 +66,9 @@ class _Recorder:
                   if isinstance(a, Var)}
         unwritten = {a for a in self.fn.args if isinstance(a.type, ArrayT)} - written_values(
             self.fn) - impure
+        # and the numbers computed outside loops, which the tape holds once
+        unwritten |= {v for v, b in defined_in.items()
+                      if not loops.get(b) and isinstance(v.type, Scalar)}
         # what changes arrays other than the writes the reverse undoes
         changed = {a for b in self.fn.blocks for s in b.stmts
                    if s.op != "setindex" and not getattr(PRIMITIVES.get(s.op), "pure", True)
@@ -256,7 +259,8 @@ class _Recorder:
 
     def recompute(self, blocks, definition, unwritten):
         """Index expressions (slices, index tuples, an int plus or minus a constant: i - 1), the
-        elements of arrays nothing writes (`unwritten`) and arithmetic on them are rebuilt in the
+        elements of arrays nothing writes (in `unwritten`, with the numbers computed outside loops)
+        and arithmetic on them are rebuilt in the
         reverse block that reads them: cheaper than recording them (the reverse needs the index
         anyway, to add into the array's gradient), and a slice cannot be stored on a stack or
         returned."""
@@ -294,8 +298,9 @@ def _recomputed(v, definition, unwritten):
     if s.op in RECOMPUTED_ARITHMETIC and isinstance(v.type, Scalar) and is_float(v.type):
         # arithmetic on such elements (a difference X[j, i] - C[k, i]): two reads and an add
         # again rather than a record per trip
-        return any(_recomputed(a, definition, unwritten) for a in s.args) and all(
-            not isinstance(a, Var) or _recomputed(a, definition, unwritten) for a in s.args)
+        # (with numbers computed outside loops, read from the tape once: math.exp(s))
+        return all(not isinstance(a, Var) or a in unwritten or _recomputed(a, definition, unwritten)
+                   for a in s.args)
     # an offset index costs an add to rebuild from the index the reverse reads anyway
     return (s.op in ("add", "sub") and v.type == INT
             and sum(isinstance(a, Var) for a in s.args) == 1)
