@@ -1,4 +1,4 @@
-"""Compilation units: a method called on a structured value (a layer's `__call__`, a model's) is
+"""Compilation units: a method called on a structured value (a layer's `__call__`) is
 compiled on its own, once per argument types, as a forward that returns its tape with its value
 and a pullback that takes that tape. Every function that calls it calls the same compiled code, so
 a model of three Dense layers compiles Dense once, and a second model made of Dense layers
@@ -7,8 +7,11 @@ compiles nothing for them (Zygote's design: a pullback per call).
 In the IR a call is one statement, `%y = unit(Dense.__call__, leaves...)`; the adjoint splits it
 into `unit_forward` (value and tape) and `unit_pullback` (adjoint/reverse.py). A call is inlined
 instead where the method does not fit, which is decided twice:
-- while parsing (`compiles_alone`): the method has no loop, writes into no array and reads
-  nothing at run time from outside; every argument is a run-time value or a structured one;
+- while parsing (`compiles_alone`): the method has no loop, writes into no array, reads
+  nothing at run time from outside and calls no unit itself (Numba links a callee's code into
+  each caller and optimises it again there, so a level of units costs more compile time than
+  it saves: measured on an MLP, 22 s against 15 s with the Chain inlined); every argument is a
+  run-time value or a structured one;
 - once types are known (ir/compile.py): the call is not inside a loop of its caller, its
   arguments are numbers or arrays, its result a float or a float array, and its typed IR (with
   nested gradients lowered) reads nothing at run time from outside. Where that fails, `NotAUnit`
@@ -16,6 +19,7 @@ instead where the method does not fit, which is decided twice:
 """
 from __future__ import annotations
 
+import os
 import threading
 import types
 from dataclasses import dataclass, field
@@ -29,6 +33,12 @@ from .ir.evaluate import Machine
 from .ir.infer import returned_type, type_of_arg
 from .ir.primitives import PRIMITIVES
 from .ir.types import ArrayT, Scalar, TupleT, strengths
+
+
+def enabled() -> bool:
+    """ZYGOPY_UNITS=0 inlines every call, as zygopy did before it had units."""
+    return os.environ.get("ZYGOPY_UNITS", "1") != "0"
+
 
 _ALONE: dict = {}  # Unit -> whether its body compiles on its own
 _SPECS: dict = {}  # (Unit, argument types) -> UnitSpec
@@ -67,7 +77,7 @@ class Unit:
 
 def compiles_alone(unit) -> bool:
     """Whether the method's body may be compiled on its own: no loop, no write into an array or a
-    list, no value read at run time from outside (a hidden argument)."""
+    list, no value read at run time from outside (a hidden argument), no unit called."""
     alone = _ALONE.get(unit)
     if alone is None:
         from .ir.frontend import to_ir
@@ -80,7 +90,7 @@ def compiles_alone(unit) -> bool:
             ops = {s.op for b in fn.blocks for s in b.stmts}
             alone = (not any(loop_blocks(fn).values())
                      and not any(c.runtime for c in fn.captured)
-                     and not any(PRIMITIVES[op].writes for op in ops))
+                     and not any(PRIMITIVES[op].writes for op in ops) and "unit" not in ops)
         _ALONE[unit] = alone
     return alone
 

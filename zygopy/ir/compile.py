@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..errors import UnsupportedSyntax
 from ..units import NotAUnit, bind_units
+from ..units import enabled as units_enabled
 from .frontend import Undef, to_ir
 from .infer import infer_types, known_dtypes, type_of_arg
 from .ir import Function
@@ -23,7 +24,8 @@ def compile_ir(pyfn, arg_types, structures=None, capture=True, units=False) -> F
     inlined = frozenset()
     while True:
         try:
-            return _compile_ir(pyfn, arg_types, structures, capture, inlined if units else None)
+            return _compile_ir(pyfn, arg_types, structures, capture,
+                               inlined if units and units_enabled() else None)
         except NotAUnit as e:  # built again with that method inlined
             if e.unit in inlined or not units:
                 raise
