@@ -69,6 +69,9 @@ def test_gradient_of_a_gradient_norm_of_arrays(route):
     assert_gradient_matches(gradient_norm, (rng.standard_normal(5), rng.standard_normal(5)))
 
 
+# interpreted only: compiled, its forward-mode columns over a matrix cost Numba over a minute;
+# the compiled nested gradient is tested on the cases of numbers and vectors above
+@pytest.mark.parametrize("route", ["interpreted"], indirect=True)
 def test_gradient_through_a_matrix_gradient_with_an_int_argument(route):
     rng = np.random.default_rng(4)
     a, m = rng.standard_normal((3, 4)) * 0.5, rng.standard_normal((4, 4)) * 0.5
