@@ -128,29 +128,31 @@ def check_unchanged(args, before, what, c):
                                           f"{b} -> {a}")
 
 
-def compiled(c):
-    """Whether the case is compiled at all: the cases the evaluator does not check, and every
-    other case it does (the evaluator runs the same adjoint IR; compiling is the suite's cost)."""
-    checked = [d for d in CASES if d.evaluator]
-    return not c.evaluator or checked.index(c) % 2 == 0
-
-
-def on_route(route):
-    """The cases compiled for one route: each compiled case on one route, in turn (within the
-    cases that write into arrays, and within the others, so that the split route replays
-    forwards whose writes the reverse undid). Both routes compile the same forward and reverse
-    code; compiling every case twice would double the suite's largest cost."""
-    turn = {"fused": 0, "split": 1}[route]
-
-    def chosen(c):
-        kind = [d for d in CASES if compiled(d) and writes_into_arrays(d) == writes_into_arrays(c)]
-        return compiled(c) and kind.index(c) % 2 == turn
-    return chosen
-
-
 def writes_into_arrays(c):
     """Whether the case's source writes into an array (`a[i] = v`, `a[:, j] += v`)."""
     return re.search(r"\][ ]*[-+*/]?=[^=]", inspect.getsource(c.fn)) is not None
+
+
+def compiled_routes():
+    """case name -> the one compiled route it takes ("fused" or "split"). Compiled: the cases the
+    evaluator does not check, and every other case it does (the evaluator runs the same adjoint
+    IR; compiling is the suite's cost). The routes alternate within the cases that write into
+    arrays and within the others, so that the split route replays forwards whose writes the
+    reverse undid. Both routes compile the same forward and reverse code."""
+    checked = [c for c in CASES if c.evaluator]
+    chosen = [c for c in CASES if not c.evaluator or checked.index(c) % 2 == 0]
+    routes = {}
+    for writes in (True, False):
+        kind = [c for c in chosen if writes_into_arrays(c) == writes]
+        routes.update({c.name: ("fused", "split")[k % 2] for k, c in enumerate(kind)})
+    return routes
+
+
+ROUTES = compiled_routes()
+
+
+def on_route(route):
+    return lambda c: ROUTES.get(c.name) == route
 
 
 def params(route, only=lambda c: True):

@@ -8,8 +8,8 @@ import pytest
 import zygopy
 from zygopy import nn
 from zygopy.api import compiled
-from zygopy.backend.numba_cpu.jit import import_generated, module_name
-from zygopy.backend.numba_cpu.units import unit_source
+from zygopy.backend.numba_cpu.jit import import_generated
+from zygopy.backend.numba_cpu.units import unit_module
 from zygopy.errors import ZygopyError
 from zygopy.units import called_units
 
@@ -57,7 +57,7 @@ def test_gradient_through_units_on_the_evaluator():
 
 
 def dispatchers(spec):
-    module = import_generated(module_name(unit_source(spec)))
+    module = import_generated(unit_module(spec)[1])
     return [module.primal, module.forward, module.pullback]
 
 

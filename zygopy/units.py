@@ -42,7 +42,7 @@ def enabled() -> bool:
 
 _ALONE: dict = {}  # Unit -> whether its body compiles on its own
 _SPECS: dict = {}  # (Unit, argument types) -> UnitSpec
-_BUILDING = threading.RLock()  # a unit calls units
+_BUILDING = threading.Lock()
 
 
 class NotAUnit(Exception):
@@ -108,7 +108,8 @@ class UnitSpec:
         if not all(map(_number_or_array, arg_types)):
             raise NotAUnit(unit)
         self.unit, self.arg_types = unit, arg_types
-        self.primal_ir = compile_ir(unit.fn, arg_types, list(unit.structures), units=True)
+        # a unit calls no unit (compiles_alone): whatever it calls is inlined
+        self.primal_ir = compile_ir(unit.fn, arg_types, list(unit.structures))
         self.result_type = returned_type(self.primal_ir)
         if (not _number_or_array(self.result_type) or not self.result_type.is_float
                 or any(c.runtime for c in self.primal_ir.captured)):
@@ -129,18 +130,17 @@ class UnitSpec:
         return self.rules == rules_version() and current_values(self.captured()) is not None
 
     def captured(self):
-        """What it and the units it calls read from outside, folded into their code."""
+        """What its code reads from outside, folded in (with the custom rules it calls)."""
         fns = [self.primal_ir] + ([self._adjoint.forward, self._adjoint.reverse]
                                   if self._adjoint else [])
-        return [*self.primal_ir.captured, *rule_captures(*fns),
-                *(c for spec in called_units(self.primal_ir) for c in spec.captured())]
+        return [*self.primal_ir.captured, *rule_captures(*fns)]
 
     @property
     def adjoint(self):
         if self._adjoint is None:
             from .adjoint.reverse import adjoint
             from .ir.compile import compile_ir
-            ir = compile_ir(self.unit.fn, self.arg_types, list(self.unit.structures), units=True)
+            ir = compile_ir(self.unit.fn, self.arg_types, list(self.unit.structures))
             adj = adjoint(ir, self.wrt, any_output=True)
             assert not adj.stacks, "a unit has no loop, so nothing to stack"
             self._adjoint = adj
@@ -170,29 +170,21 @@ class UnitSpec:
 UNIT_OPS = ("unit", "unit_forward", "unit_pullback")
 
 
-def called_units(*fns, nested=True) -> list:
-    """The UnitSpecs the IR functions call, each once; with `nested`, also those the units call,
-    callees before their callers."""
+def called_units(*fns) -> list:
+    """The UnitSpecs the IR functions call, each once."""
     out = []
-
-    def visit(fn):
+    for fn in fns:
         for b in fn.blocks:
             for s in b.stmts:
                 if s.op in UNIT_OPS and isinstance(s.args[0], UnitSpec) and s.args[0] not in out:
-                    spec = s.args[0]
-                    if nested:  # its forward and pullback call the units its primal calls
-                        visit(spec.primal_ir)
-                    if spec not in out:
-                        out.append(spec)
-    for fn in fns:
-        visit(fn)
+                    out.append(s.args[0])
     return out
 
 
 def unit_captures(*fns) -> list:
     """What the units the IR functions call read from outside, folded into their code: compiled
     code that calls them is compiled again when one of these changes."""
-    return [c for spec in called_units(*fns, nested=False) for c in spec.captured()]
+    return [c for spec in called_units(*fns) for c in spec.captured()]
 
 
 def bind_units(fn):

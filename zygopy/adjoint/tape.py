@@ -260,10 +260,9 @@ class _Recorder:
     def recompute(self, blocks, definition, unwritten):
         """Index expressions (slices, index tuples, an int plus or minus a constant: i - 1), the
         elements of arrays nothing writes (in `unwritten`, with the numbers computed outside loops)
-        and arithmetic on them are rebuilt in the
-        reverse block that reads them: cheaper than recording them (the reverse needs the index
-        anyway, to add into the array's gradient), and a slice cannot be stored on a stack or
-        returned."""
+        and arithmetic on them are rebuilt in the reverse block that reads them: cheaper than
+        recording them (the reverse needs the index anyway, to add into the array's gradient),
+        and a slice cannot be stored on a stack or returned."""
         clones = {}
 
         def clone(v):
@@ -343,17 +342,11 @@ def drop_unread_restores(fn: Function, rev: Function) -> set:
     for s in writes:
         if s.args[0] in arrays:
             s.args = s.args[:3]
-    # the reads that saved them (and the copies of slices) go too, unless something else uses them
-    for _ in range(2):
-        used = {a for blocks in (fn.blocks, rev.blocks) for b in blocks
-                for inst in b.stmts + b.branches
-                for a in [*inst.args, getattr(inst, "cond", None)] if isinstance(a, Var)}
-        dead = {s.var for b in fn.blocks for s in b.stmts if s.var in saved and s.var not in used}
-        for b in fn.blocks:
-            for s in b.stmts:
-                if s.var in dead and s.op == "copy":
-                    saved.add(s.args[0])
-            b.stmts = [s for s in b.stmts if s.var not in dead]
+    # the reads that saved them go too, with the slices a saved copy was taken of: save_overwritten
+    # made them for these writes alone
+    saved |= {s.args[0] for b in fn.blocks for s in b.stmts if s.var in saved and s.op == "copy"}
+    for b in fn.blocks:
+        b.stmts = [s for s in b.stmts if s.var not in saved]
     return arrays
 
 

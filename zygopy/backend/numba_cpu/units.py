@@ -8,25 +8,25 @@ import threading
 
 from ...units import called_units
 
-_SOURCES: dict = {}  # UnitSpec -> its module's source
-_WRITING = threading.RLock()  # a unit's source holds the names of the units it calls
+_MODULES: dict = {}  # UnitSpec -> (its module's source, the module's name)
+_WRITING = threading.Lock()
 ENTRIES = {"unit": "primal", "unit_forward": "forward", "unit_pullback": "pullback"}
 
 
-def unit_source(spec) -> str:
-    """primal(args) -> value; forward(args) -> (value, *tape); pullback(tape, dy) -> the
-    gradients of the float arguments."""
+def unit_module(spec) -> tuple:
+    """(source, module name) of the unit's module: primal(args) -> value; forward(args) ->
+    (value, *tape); pullback(tape, dy) -> the gradients of the float arguments. A unit calls no
+    unit (zygopy/units.py), so its module imports none."""
+    from .jit import module_name
     from .source import JIT, forward_source, name, primal_source, reverse_source, rule_sources
     with _WRITING:
-        source = _SOURCES.get(spec)
-        if source is None:
+        made = _MODULES.get(spec)
+        if made is None:
             adj = spec.adjoint
-            fns = (spec.primal_ir, adj.forward, adj.reverse)
             params = ", ".join(name(a) for a in adj.forward.args)
             tape = "".join(f"t[{i + 1}], " for i in range(len(adj.tape)))
-            source = _SOURCES[spec] = "\n\n".join([
-                unit_imports(*fns),
-                rule_sources(*fns),
+            source = "\n\n".join([
+                rule_sources(spec.primal_ir, adj.forward, adj.reverse),
                 primal_source(spec.primal_ir, "primal"),
                 forward_source(adj, "taped_forward"),
                 reverse_source(adj, "taped_pullback"),
@@ -35,32 +35,30 @@ def unit_source(spec) -> str:
                 "    return (value,) + tape\n",
                 f"{JIT}\ndef pullback(t, dy):\n    return taped_pullback(dy, {tape})\n",
             ])
-    return source
+            made = _MODULES[spec] = (source, module_name(source))
+    return made
 
 
-def unit_module(spec) -> str:
+def _alias(spec) -> str:
     """The name a caller gives the unit's module: the method's, and the digest of its source,
     which is the same from one process to the next."""
-    from .jit import module_name
-    digest = module_name(unit_source(spec)).rsplit("_", 1)[1]
+    digest = unit_module(spec)[1].rsplit("_", 1)[1]
     return f"{spec.unit.fn.__name__.strip('_')}_{digest[:16]}"
 
 
 def unit_imports(*fns) -> str:
     """The lines binding the modules of the units the functions call."""
-    from .jit import module_name
-    return "\n".join(f"{unit_module(spec)} = import_generated("
-                     f"{module_name(unit_source(spec))!r})"
-                     for spec in called_units(*fns, nested=False))
+    return "\n".join(f"{_alias(spec)} = import_generated({unit_module(spec)[1]!r})"
+                     for spec in called_units(*fns))
 
 
 def unit_call(s, args) -> str:
-    return f"{unit_module(s.args[0])}.{ENTRIES[s.op]}({', '.join(args[1:])})"
+    return f"{_alias(s.args[0])}.{ENTRIES[s.op]}({', '.join(args[1:])})"
 
 
 def load_units(*fns):
-    """Loads the modules of the units the functions call, callees first, so that the module
-    calling them finds them."""
+    """Loads the modules of the units the functions call, so that the module calling them finds
+    them."""
     from .jit import load_module
     for spec in called_units(*fns):
-        load_module(unit_source(spec))
+        load_module(unit_module(spec)[0])
