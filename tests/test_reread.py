@@ -1,7 +1,8 @@
-"""Elements read again in the reverse pass instead of recorded (adjoint/tape.py, reread), and loop
-indices counted down rather than recorded: the tape of a loop body shrinks to what its writes
-overwrite, and the gradients stay those of central differences wherever a write comes between a
-read and its use, on every route."""
+"""Elements read again in the reverse pass instead of recorded (adjoint/tape.py, reread), loop
+indices counted down and trip counts computed again rather than recorded, comparisons recorded
+rather than what they compare: the tape of a loop body shrinks to what its writes overwrite, and
+the gradients stay those of central differences wherever a write comes between a read and its
+use, on every route."""
 import math
 
 import numpy as np
@@ -178,3 +179,11 @@ def test_arithmetic_on_unwritten_elements_is_computed_again():
     first = nearest.__code__.co_firstlineno
     tapes = loop_tapes(nearest, *CASES["nearest"][1])
     assert first + 8 not in tapes, tapes  # the loop over i records nothing
+
+
+def test_choices_and_known_trip_counts_are_not_recorded():
+    """nearest's loop over centres records which operand min chose, one bool per trip; no loop
+    records its trip count, which range(X.shape[...]) gives again in the reverse."""
+    line = nearest.__code__.co_firstlineno + 6
+    assert loop_tapes(nearest, *CASES["nearest"][1]) == {
+        line: f"  loop from line {line}: 1 bool (1 byte) per trip"}

@@ -29,6 +29,7 @@ from ..ir.types import INT, ArrayT, Scalar, TupleT, is_float
 from .activity import active_values
 from .array_rules import ELEMENTWISE, Scatter
 from .forwarding import forward_slots
+from .idle_loops import skip_idle_loops
 from .lists import record_list_positions
 from .mutation import check_writes, written_arguments
 from .preaccumulate import preaccumulate
@@ -88,9 +89,12 @@ def adjoint(fn: Function, wrt, unit_dims=None, any_output=False) -> Adjoint:
     infer_types(rev, arg_types)
     own_results(rev)
     tape = preaccumulate(fn, rev, tape)
+    guards = skip_idle_loops(rev)
     renumber_all(fn, rev)
     for block, primal_block, suffix in built.labels:  # named by the primal blocks' final numbers
         block.label = f"{primal_block.id}'{suffix}"
+    for header, test, skip in guards:  # `6'z`: is the gradient entering 6' zero; `6's`: skip it
+        test.label, skip.label = header.label + "z", header.label + "s"
     return Adjoint(fn, rev, tape, stacks, wrt)
 
 

@@ -16,8 +16,8 @@ import numpy as np
 
 from ..ir.cfg import natural_loops
 from ..ir.ir import Branch, Function, Slot, Stmt, Var
-from ..ir.primitives import PRIMITIVES
-from ..ir.types import INT, ArrayT, Scalar, is_float
+from ..ir.primitives import PRIMITIVES, TRUTH_VALUED
+from ..ir.types import BOOL, INT, ArrayT, Scalar, TupleT, is_float
 from .mutation import written_values
 
 # scalar arithmetic computed again in the reverse from elements read again, not recorded (reread);
@@ -76,7 +76,9 @@ class _Recorder:
         tape, stacks = [], []
         for b in self.fn.blocks:
             blocks = self.group[b.id]
+            self.record_truths(b, blocks)
             self.reread(b, blocks, changed)
+            self.count_known_trips(b, blocks, definition)
             self.recompute(blocks, definition, unwritten)
             self.count_down(b, blocks)
             refs = _forward_refs(blocks, defined_in)
@@ -101,6 +103,27 @@ class _Recorder:
             for rb in blocks:
                 _substitute_in(rb, popped)
         return tape, stacks
+
+    def record_truths(self, b, blocks):
+        """A comparison the reverse makes of forward values alone (which operand `min` chose)
+        is made by the forward instead, which then records one bool per trip rather than the
+        numbers compared, when nothing else in the reverse reads them."""
+        if not self.loops[b.id]:
+            return
+        candidates = [(rb, s) for rb in blocks for s in rb.stmts if s.op in TRUTH_VALUED
+                      and all(not isinstance(a, Var) or a in self.defined_in
+                              and isinstance(a.type, Scalar) for a in s.args)]
+        compared = Counter(a for _, s in candidates for a in s.args
+                           if isinstance(a, Var) and self._in_loop(b, a))
+        uses = Counter(a for a in _forward_refs(blocks, self.defined_in, repeat=True)
+                       if a in compared)
+        if not compared or compared != uses:
+            return
+        for rb, s in candidates:
+            rb.stmts.remove(s)
+            s.var.type = BOOL
+            b.stmts.append(s)
+            self.defined_in[s.var] = b.id
 
     def reread(self, b, blocks, changed):
         """Scalars a loop body computes from elements of arrays (u[i - 1] - 2.0 * u[i]), computed
@@ -179,6 +202,28 @@ class _Recorder:
             if b.id in body and b.id != h and h in self.numbered:
                 for rb in blocks:
                     _substitute_in(rb, {self.trips[h][0]: self.trip_index[h]})
+
+    def count_known_trips(self, b, blocks, definition):
+        """A loop left only from its header once `trips < n` fails, n coming from outside it
+        (`for i in range(n)`), ran n trips (none if n <= 0, which the reverse treats alike): its
+        exit's reverse reads n, often computed again (a shape) rather than recorded per run."""
+        h = self.exit_blocks.get(b.id)
+        if h not in self.numbered:
+            return
+        header = self.fn.block_map()[h]
+        leave = next(br for br in header.branches if br.target == b.id)
+        test = definition.get(leave.cond)
+        trips = self.trips[h][0]
+        if test is None or test.op != "lt" or test.args[0] is not trips:
+            return
+        bound = test.args[1]
+        if isinstance(bound, Var) and (bound.type != INT
+                                       or self.defined_in.get(bound) in self.loop_body[h]):
+            return
+        if isinstance(bound, bool) or not isinstance(bound, (Var, int)):
+            return
+        for rb in blocks:
+            _substitute_in(rb, {trips: bound})
 
     def _numbered_loops(self) -> set:
         """Headers of the counted loops whose trips the reverse numbers: those left from their
@@ -291,6 +336,13 @@ def _recomputed(v, definition, unwritten):
         return False
     if s.op in ("slice", "tuple"):
         return True
+    if s.op == "range_len":  # the trips of a loop over a range of numbers computed outside loops
+        return all(not isinstance(a, Var) or a in unwritten or _recomputed(a, definition, unwritten)
+                   for a in s.args)
+    if s.op == "getattr" and s.args[1] in SHAPE_ATTRIBUTES:  # range(X.shape[1]) in a loop
+        return s.args[0] in unwritten
+    if s.op == "getindex" and isinstance(s.args[0], Var) and isinstance(s.args[0].type, TupleT):
+        return isinstance(s.args[1], int) and _recomputed(s.args[0], definition, unwritten)
     if s.op == "getindex" and s.args[0] in unwritten and isinstance(v.type, Scalar):
         return all(not isinstance(a, Var) or a.type == INT or _recomputed(a, definition, unwritten)
                    for a in s.args[1:])
@@ -376,14 +428,15 @@ def _shape_or_restore(s, k):
             or k >= SHAPED_LIKE.get(s.op, len(s.args)))
 
 
-def _forward_refs(blocks, defined_in):
+def _forward_refs(blocks, defined_in, repeat=False):
+    """The forward values reverse blocks read, in order of first read (of every read: repeat)."""
     refs = []
     for rb in blocks:
         for inst in rb.stmts + rb.branches:
             vals = inst.args + ([inst.cond] if isinstance(inst, Branch) and inst.cond is not None
                                 else [])
             for a in vals:
-                if isinstance(a, Var) and a in defined_in and a not in refs:
+                if isinstance(a, Var) and a in defined_in and (repeat or a not in refs):
                     refs.append(a)
     return refs
 
@@ -419,7 +472,7 @@ def tape_per_trip(forward: Function) -> list:
         scalars = {k: n for k, n in counts.items() if k != "array"}
         size = sum(n * np.dtype(k).itemsize for k, n in scalars.items())
         parts = [f"{n} {k}" for k, n in sorted(scalars.items())]
-        what = ", ".join(parts) + f" ({size} bytes)" if parts else ""
+        what = ", ".join(parts) + f" ({size} byte{'' if size == 1 else 's'})" if parts else ""
         if counts["array"]:
             what += (" + " if what else "") + f"{counts['array']} array reference(s)"
         lines.append(f"loop from line {where}: {what} per trip")

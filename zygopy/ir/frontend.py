@@ -27,14 +27,13 @@ from .captured import Captured, read
 from .cfg import reverse_postorder
 from .comprehensions import comprehension_loop, comprehension_names, plain_loop
 from .ir import RAISED, Block, Branch, Function, Stmt, Var
-from .primitives import FLOAT_OPERANDS, PRIMITIVES, Raise, resolve_callable
+from .primitives import FLOAT_OPERANDS, PRIMITIVES, TRUTH_VALUED, Raise, resolve_callable
 from .types import typeof
 
 BINOPS = {ast.MatMult: "matmul", ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul",
           ast.Div: "truediv", ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow"}
 CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
 UNARYOPS = {ast.USub: "neg", ast.UAdd: "pos", ast.Not: "not"}
-BOOL_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not", "truth"}
 # string methods that test a dict key while compiling (frontend.key_test)
 STRING_TESTS = {"startswith", "endswith", "isupper", "islower"}
 
@@ -972,7 +971,7 @@ class Frontend:
     def truth(self, value):
         if isinstance(value, Var):
             defn = self.defining_op(value)
-            return value if defn in BOOL_OPS else self.emit("truth", value)
+            return value if defn in TRUTH_VALUED else self.emit("truth", value)
         if isinstance(value, Undef):
             return self.emit("truth", value)
         return bool(value)

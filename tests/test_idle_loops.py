@@ -1,0 +1,89 @@
+"""Reverse loops entered with an exactly zero gradient are skipped (adjoint/idle_loops.py): the
+k-means cost reverses the distance to the nearest centre only. Checked against central
+differences and analytic gradients on the evaluator and the compiled code, with gradients that
+are zero, partly zero and NaN entering the loop."""
+import math
+
+import numpy as np
+import pytest
+
+import zygopy
+from zygopy.ir.evaluate import evaluate_gradient
+
+from .regressions.reference import check_gradients
+
+
+def kmeans(X, C):
+    total = 0.0
+    for j in range(X.shape[0]):
+        best = math.inf
+        for k in range(C.shape[0]):
+            dist = 0.0
+            for i in range(X.shape[1]):
+                diff = X[j, i] - C[k, i]
+                dist += diff * diff
+            best = min(best, dist)
+        total += best
+    return total
+
+
+def sums(x):
+    """Two gradients enter its reverse loop: it runs unless both are zero."""
+    a = 0.0
+    b = 0.0
+    for i in range(x.shape[0]):
+        a += x[i]
+        b += x[i] * x[i]
+    return a, b
+
+
+def product(x):
+    """Its reverse loop reads what the forward recorded per trip: it always runs, to use it up."""
+    p = 1.0
+    for i in range(x.shape[0]):
+        p = p * x[i]
+    return min(p, 2.0)
+
+
+def guards(f, *args):
+    """The reverse blocks testing whether a loop's entering gradient is zero (`6'z:`)."""
+    reverse = str(zygopy.code_adjoint(f, *args)).split("reverse:")[1]
+    return [line for line in reverse.splitlines() if line.endswith("z:")]
+
+
+rng = np.random.default_rng(3)
+X, C = rng.uniform(-1, 1, (6, 3)), rng.uniform(-1, 1, (4, 3))
+
+
+def test_kmeans_skips_the_distances_of_the_centres_not_chosen():
+    assert len(guards(kmeans, X, C)) == 1  # the loop over i: its distance lost or won
+    assert len(guards(product, np.ones(3))) == 0
+
+
+@pytest.mark.parametrize("path", ["eval", "fused", "split"])
+def test_kmeans_gradient(path):
+    check_gradients(kmeans, (X, C), path, wrt=(0, 1))
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eval", "compiled"])
+def test_loop_runs_unless_every_entering_gradient_is_zero(compiled):
+    x = rng.uniform(-1, 1, 5)
+    assert len(guards(sums, x)) == 1
+    if compiled:
+        _, back = zygopy.pullback(sums, x)
+    else:
+        adjoint = zygopy.code_adjoint(sums, x)
+
+        def back(dy):
+            return evaluate_gradient(adjoint, (x,), dy)[1]
+    for da, db in [(1.0, 0.0), (0.0, 1.0), (0.5, -2.0), (0.0, 0.0)]:
+        # d/dx (da * sum(x) + db * sum(x^2)) = da + 2 db x
+        assert np.allclose(back((da, db))[0], da + 2 * db * x, rtol=1e-14, atol=0)
+    assert np.isnan(back((math.nan, 0.0))[0]).all()  # NaN * 0 is NaN: not skipped
+
+
+@pytest.mark.parametrize("path", ["eval", "fused"])
+def test_loop_with_a_record_is_reversed_whatever_enters(path):
+    """min chose 2.0, so zero enters the loop; it still runs, and the gradient is zero."""
+    x = np.array([2.0, 3.0, 1.5])
+    check_gradients(product, (x,), path, wrt=(0,))
