@@ -45,6 +45,14 @@ def product(x):
     return min(p, 2.0)
 
 
+def carried(x, a, pick):
+    """The loop's gradient flows out of it, to x * x: zero if skipped (pick = 0)."""
+    v = x * x
+    for e in a:
+        v = v * 0.5 + e
+    return v if pick else x
+
+
 def guards(f, *args):
     """The reverse blocks testing whether a loop's entering gradient is zero (`6'z:`)."""
     reverse = str(zygopy.code_adjoint(f, *args)).split("reverse:")[1]
@@ -87,3 +95,11 @@ def test_loop_with_a_record_is_reversed_whatever_enters(path):
     """min chose 2.0, so zero enters the loop; it still runs, and the gradient is zero."""
     x = np.array([2.0, 3.0, 1.5])
     check_gradients(product, (x,), path, wrt=(0,))
+
+
+@pytest.mark.parametrize("path", ["eval", "fused", "split"])
+@pytest.mark.parametrize("pick", [0, 1])
+def test_gradient_flowing_out_of_a_skipped_loop(path, pick):
+    a = rng.uniform(-1, 1, 4)
+    assert len(guards(carried, 0.7, a, pick)) == 1
+    check_gradients(carried, (0.7, a, pick), path, wrt=(0, 1))

@@ -13,7 +13,7 @@ gradients only through the slots its header takes, all scalars.
 from __future__ import annotations
 
 from ..ir.cfg import natural_loops
-from ..ir.ir import Branch, Function, Slot, Stmt
+from ..ir.ir import Branch, Function, Slot, Stmt, Var, uses
 from ..ir.primitives import PRIMITIVES
 from ..ir.types import BOOL, FLOAT, Scalar, is_float
 
@@ -37,14 +37,17 @@ def skip_idle_loops(rev: Function) -> list:
 def _skippable(rev, header, body) -> bool:
     blocks = rev.block_map()
     exits = [br for bid in body for br in blocks[bid].branches if br.target not in body]
-    if any(br.target is None or br.args for br in exits) or any(
-            br not in header.branches for br in exits):
-        return False  # left from its header only, passing nothing
+    if len(exits) != 1 or exits[0] not in header.branches or exits[0].target is None \
+            or exits[0].args:
+        return False  # left from its header only
     taken_at_header = {s.args[0] for s in header.stmts if s.op == "take"}
-    if not taken_at_header or not all(isinstance(s.type, Scalar) for s in taken_at_header):
+    if not all(isinstance(s.type, Scalar) for s in taken_at_header) or not any(
+            is_float(s.type) for s in taken_at_header):
         return False
-    if not any(is_float(s.type) for s in taken_at_header):
-        return False
+    outflow = _used_after(rev, body)
+    if any(v not in _taken_values(header) for v in outflow) or outflow and rev.predecessors()[
+            exits[0].target] != [header.id]:
+        return False  # what flows out is what the header took (zero if skipped), to one block
     added_outside = {s.args[0] for b in rev.blocks if b.id not in body
                      for s in b.stmts if s.op == "accum"}
     for bid in body:
@@ -60,12 +63,25 @@ def _skippable(rev, header, body) -> bool:
     return True
 
 
+def _taken_values(header) -> dict:
+    return {s.var: s.args[0] for s in header.stmts if s.op == "take"}
+
+
+def _used_after(rev, body) -> list:
+    """Values defined in the loop and read after it."""
+    defined = {s.var for b in rev.blocks if b.id in body for s in b.stmts if s.var is not None}
+    return list(dict.fromkeys(a for b in rev.blocks if b.id not in body
+                              for inst in b.stmts + b.branches for a in uses(inst)
+                              if a in defined))
+
+
 def _guard(rev, header, body):
     """Entering edges go through a test of the header's float slots: all zero -> take them (the
-    trip count among them) and leave as the loop would."""
-    taken = [s.args[0] for s in header.stmts if s.op == "take"]
-    floats = [slot for slot in taken if is_float(slot.type)]
-    exit_target = next(br.target for br in header.branches if br.target not in body)
+    trip count among them) and leave as the loop would, passing on what was taken."""
+    taken = _taken_values(header)
+    floats = [slot for slot in taken.values() if is_float(slot.type)]
+    leave = next(br for br in header.branches if br.target not in body)
+    outflow = _used_after(rev, body)
     entering = [br for b in rev.blocks if b.id not in body
                 for br in b.branches if br.target == header.id]
     test, skip = rev.new_block(), rev.new_block()
@@ -84,6 +100,22 @@ def _guard(rev, header, body):
     idle = rev.new_var(BOOL)
     test.stmts.append(Stmt(idle, "eq", [size, 0.0]))
     test.branches = [Branch(header.id, [], idle), Branch(skip.id, [])]
-    skip.stmts = [Stmt(rev.new_var(slot.type), "take", [slot]) for slot in taken]
-    skip.branches = [Branch(exit_target, [])]
+    took = {slot: rev.new_var(slot.type) for slot in taken.values()}
+    skip.stmts = [Stmt(var, "take", [slot]) for slot, var in took.items()]
+    # the block after the loop receives what flows out of it from either way
+    after = rev.block_map()[leave.target]
+    flowing = {v: rev.new_var(v.type) for v in outflow}
+    after.args += flowing.values()
+    leave.args = list(flowing)
+    skip.branches = [Branch(after.id, [took[taken[v]] for v in flowing])]
+    for b in rev.blocks:
+        if b.id not in body and b is not skip:
+            for inst in b.stmts + b.branches:
+                _replace_uses(inst, flowing)
     return test, skip
+
+
+def _replace_uses(inst, mapping):
+    inst.args = [mapping.get(a, a) if isinstance(a, Var) else a for a in inst.args]
+    if isinstance(inst, Branch) and isinstance(inst.cond, Var):
+        inst.cond = mapping.get(inst.cond, inst.cond)
