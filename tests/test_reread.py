@@ -187,3 +187,13 @@ def test_choices_and_known_trip_counts_are_not_recorded():
     line = nearest.__code__.co_firstlineno + 6
     assert loop_tapes(nearest, *CASES["nearest"][1]) == {
         line: f"  loop from line {line}: 1 bool (1 byte) per trip"}
+
+
+def test_increments_pass_their_gradient_through_in_place():
+    """The reverse of `f[i] += k * d` (and of `x[i] = x[i] + ...`) reads the element's gradient
+    without resetting it and adding it back: in forces, only `f[i] = -0.1 * v[i]` resets one."""
+    reverse = str(zygopy.code_adjoint(forces, *CASES["forces"][1])).split("reverse:")[1]
+    line = forces.__code__.co_firstlineno + 7
+    resets = [text for text in reverse.splitlines() if "take_at(" in text]
+    assert len(resets) == 1 and resets[0].endswith(f"# line {line}"), resets
+    assert sum("load_at(" in text for text in reverse.splitlines()) == 4, reverse

@@ -128,8 +128,9 @@ class ArrayGen(_Gen):
             e = a()
             return self.rng.choice([f"np.sqrt(1.0 + {e} * {e})", f"np.hypot({e}, 1.0)"])
         if kind == "pow":
-            return self.one_of(lambda: f"({a()}) ** 2",
-                               lambda: f"(1.5 + np.sin({a()})) ** {self.pos_const(0.5, 2.5)}")
+            # parenthesised whole: a method call after it (`.clip`) must not bind to the exponent
+            return self.one_of(lambda: f"(({a()}) ** 2)",
+                               lambda: f"((1.5 + np.sin({a()})) ** {self.pos_const(0.5, 2.5)})")
         if kind == "abs":
             return f"np.abs({a()})"
         if kind == "minmax":

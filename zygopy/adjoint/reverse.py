@@ -28,7 +28,7 @@ from ..ir.primitives import result_type
 from ..ir.types import INT, ArrayT, Scalar, TupleT, is_float
 from .activity import active_values
 from .array_rules import ELEMENTWISE, Scatter
-from .forwarding import forward_slots
+from .forwarding import forward_slots, keep_in_place
 from .idle_loops import skip_idle_loops
 from .lists import record_list_positions
 from .mutation import check_writes, written_arguments
@@ -86,6 +86,7 @@ def adjoint(fn: Function, wrt, unit_dims=None, any_output=False) -> Adjoint:
     arg_types = [_output_type(ret)] + [v.type for v in tape]
     infer_types(rev, arg_types)
     optimize(rev)
+    keep_in_place(rev)
     infer_types(rev, arg_types)
     own_results(rev)
     tape = preaccumulate(fn, rev, tape)

@@ -367,7 +367,7 @@ class HoistedStack(ArrayT):
 
 
 # slot operations whose operands from this position on only give a shape (a lazy slot's)
-SHAPED_LIKE = {"take": 1, "take_at": 2, "accum_at": 3, "ensure": 1}
+SHAPED_LIKE = {"take": 1, "take_at": 2, "load_at": 2, "accum_at": 3, "ensure": 1}
 SHAPE_ATTRIBUTES = {"shape", "size", "ndim"}
 
 

@@ -95,13 +95,15 @@ class Machine:
                 np.add.at(self.slots[slot], index, g)  # repeated elements add up
             else:
                 self.slots[slot][index] += g
-        elif op == "take_at":
+        elif op in ("take_at", "load_at"):
             slot, index = args[:2]
             if len(args) > 2:
                 self._ensure(slot, args[2])
             g = self.slots[slot][index]
             # np.copy would make an element a 0-d array
             g = g.copy() if isinstance(g, np.ndarray) else g
+            if op == "load_at":
+                return g
             if _has_array(index):
                 g = np.where(_last_writes(self.slots[slot].shape, index, np.shape(g)), g, 0.0)
             self.slots[slot][index] = 0
@@ -161,7 +163,7 @@ def _zero(slot):
     return 0 if slot.type == INT else ZERO
 
 SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "ensure", "take_at",
-           "peek", "drop", "store"}
+           "load_at", "peek", "drop", "store"}
 
 
 def _own(args, written=None):

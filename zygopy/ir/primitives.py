@@ -419,8 +419,10 @@ declare("accum", None, lambda ts, args: NONE, pure=False)  # slot += value
 declare("push", None, lambda ts, args: NONE, pure=False)  # push(stack type, value)
 declare("pop", None, lambda ts, args: args[0], pure=False)  # pop(stack type)
 declare("accum_at", None, lambda ts, args: NONE, pure=False)  # slot[index] += value
-declare("take_at", None, lambda ts, args: _getindex_type([args[0].type, ts[1]], [None, args[1]]),
-        pure=False)
+# slot[index], reset to zero (take_at) or left (load_at)
+for _name in ("take_at", "load_at"):
+    declare(_name, None, lambda ts, args: _getindex_type([args[0].type, ts[1]], [None, args[1]]),
+            pure=False)
 # top of a stack
 declare("peek", None, lambda ts, args: ArrayT(args[0].dtype, args[0].ndim), pure=False)
 declare("drop", None, lambda ts, args: NONE, pure=False)  # pop and forget

@@ -328,7 +328,7 @@ def statement(w: Writer, s):
             _ensure(w, slot, w.operand(args[3]))
         if not _indexed(w, s):
             w(f"{slot}[{index}] += {g}")
-    elif op == "take_at":
+    elif op in ("take_at", "load_at"):
         slot, index = name(args[0]), w.operand(args[1])
         if len(args) > 2:
             _ensure(w, slot, w.operand(args[2]))
@@ -337,7 +337,8 @@ def statement(w: Writer, s):
         region = f"{slot}[{index}]"
         w(f"{name(s.var)} = {region}.copy()" if isinstance(s.var.type, ArrayT)
           else f"{name(s.var)} = {region}")
-        w(f"{region} = 0.0")
+        if op == "take_at":
+            w(f"{region} = 0.0")
     elif op == "ensure":
         _ensure(w, name(args[0]), w.operand(args[1]))
     elif op == "init":
