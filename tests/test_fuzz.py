@@ -147,15 +147,18 @@ def _refused(x, n):
 
 def test_errors_while_running_are_crashes(monkeypatch):
     """Only building may refuse a program: an error from running it is a crash, whatever its class.
-    A derivative rule that scatters out of range makes the compiled reverse raise IndexError, which
-    zygopy reports as a ZygopyError (at run time, where the plain call raised nothing); the
-    evaluator is made to raise a refusal class."""
+    A derivative rule that scatters out of range makes the compiled reverse raise IndexError (with
+    the reverse's bounds checks on, ZYGOPY_BOUNDSCHECK=all), which zygopy reports as a ZygopyError
+    (at run time, where the plain call raised nothing); the evaluator is made to raise a refusal
+    class."""
     from zygopy import api
     from zygopy.adjoint import array_rules, rules
+    from zygopy.backend.numba_cpu import source
     from zygopy.errors import UnsupportedType
     from zygopy.ir import evaluate
     monkeypatch.setattr(api, "_CACHE", {})
     monkeypatch.setattr(api, "_FAST", {})
+    monkeypatch.setattr(source, "REVERSE_CHECKED", True)
     monkeypatch.setitem(rules.RULES, "getindex",
                         lambda g, y, a, index: (array_rules.Scatter(index + 100, g), None))
 

@@ -545,8 +545,11 @@ def zy_window_sum(g, shape, axes):
     return out
 
 
-# the helpers of run-time lists, imported with these by the generated modules
+# the helpers of run-time lists and unchecked element access, imported with these by the
+# generated modules
 from .list_runtime import *  # noqa: E402,F403
 from .list_runtime import __all__ as _list_helpers  # noqa: E402
+from .unchecked import *  # noqa: E402,F403
+from .unchecked import __all__ as _unchecked  # noqa: E402
 
-__all__ += _list_helpers
+__all__ += _list_helpers + _unchecked

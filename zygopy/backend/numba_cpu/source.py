@@ -30,7 +30,8 @@ from .units import ENTRIES, unit_call
 
 NOT_IN_NUMBA_MATH = {"fmod"}  # math functions Numba lacks; their NumPy twins compile
 
-RUNTIME_FILES = ("runtime.py", "list_runtime.py", "nn_kernels.py")  # what generated code calls
+# what generated code calls
+RUNTIME_FILES = ("runtime.py", "list_runtime.py", "nn_kernels.py", "unchecked.py")
 
 
 def runtime_digest(folder=Path(__file__).parent) -> str:
@@ -52,9 +53,11 @@ from zygopy.backend.numba_cpu.nn_kernels import *
 from zygopy.backend.numba_cpu.jit import import_generated
 """
 # Out-of-range indices raise IndexError as in Python instead of reading stray memory; set
-# ZYGOPY_BOUNDSCHECK=0 to trade that check for speed in indexing-heavy loops.
-BOUNDSCHECK = os.environ.get("ZYGOPY_BOUNDSCHECK", "1") != "0"
-JIT = f"@njit(cache=True, nogil=True, error_model='numpy', boundscheck={BOUNDSCHECK})"
+# ZYGOPY_BOUNDSCHECK=0 to trade that check for speed in indexing-heavy loops. A reverse pass reads
+# elements at the indices its forward checked, unchecked (unchecked.py), unless it is "all".
+BOUNDSCHECK = os.environ.get("ZYGOPY_BOUNDSCHECK", "1")
+REVERSE_CHECKED = BOUNDSCHECK == "all"
+JIT = f"@njit(cache=True, nogil=True, error_model='numpy', boundscheck={BOUNDSCHECK != '0'})"
 # forward and pullback are inlined into the fused function at Numba IR level: one compilation
 # for a gradient instead of three (~40% of the time to first gradient)
 JIT_INLINED = JIT.replace("@njit(", "@njit(inline='always', ")
@@ -233,12 +236,20 @@ class Writer:
     operations into one loop (a named temporary per operation would each be materialised), and
     the fused regions (fusion.py)."""
 
-    def __init__(self, depth=0, folding=None, fusion=None):
+    def __init__(self, depth=0, folding=None, fusion=None, checked=True):
         self.lines = []
         self.depth = depth
         self.folding = folding or {}  # statement -> how many uses it is folded into
         self.folded = {}  # value -> the expression written in its place
         self.fusion = fusion
+        # False in a reverse pass: its element indices are those its forward checked (unchecked.py)
+        self.checked = checked
+
+    def element(self, array, index) -> str | None:
+        """`array[index]`, unchecked where the writer may, if the index picks one element."""
+        if self.checked or not _picks_element(array, index):
+            return None
+        return f"{self.operand(array)}, {self.operand(index)}"
 
     def operand(self, a) -> str:
         if isinstance(a, Var) and a in self.folded:
@@ -273,6 +284,13 @@ def _indexed(w: Writer, s) -> bool:
     return lines is not None
 
 
+def _picks_element(array, index) -> bool:
+    t = type_of_arg(index)
+    parts = t.elts if isinstance(t, TupleT) else (t,)
+    return (isinstance(type_of_arg(array), ArrayT) and len(parts) == type_of_arg(array).ndim
+            and all(p == Scalar("int64") for p in parts))
+
+
 def statement(w: Writer, s):
     op, args = s.op, s.args
     fusion = w.fusion
@@ -285,6 +303,8 @@ def statement(w: Writer, s):
         return
     if op in ("gather", "setindex") and _indexed(w, s):
         pass
+    elif op == "setindex" and w.element(args[0], args[1]):
+        w(f"zy_put({w.element(args[0], args[1])}, {w.operand(args[2])})")
     elif op == "setindex":
         w(f"{w.operand(args[0])}[{w.operand(args[1])}] = {w.operand(args[2])}")
     elif op == "raise":  # the evaluator makes the user's exception again (CompiledGradient)
@@ -296,13 +316,15 @@ def statement(w: Writer, s):
             # the array again, so the object holds then what it held when pushed
             w(f"{stack}.append({v})")
         else:
-            w(f"if top_{stack} < cap_{stack}:")
-            w(f"    {stack}[top_{stack}] = {v}")
+            w(f"if top_{stack} < cap_{stack}:")  # (so the write needs no bounds check)
+            w(f"    zy_put({stack}, top_{stack}, {v})")
         w(f"top_{stack} += 1")
     elif op == "pop":  # reads without removing: the pullback can run again
         stack = stack_name(args[0])
         w(f"top_{stack} -= 1")
-        w(f"{name(s.var)} = {stack}[top_{stack}]")
+        # a scalar stack is read below its top, always in range; an array stack is a typed list
+        w(f"{name(s.var)} = {stack}[top_{stack}]" if isinstance(args[0], ArrayT)
+          else f"{name(s.var)} = zy_at({stack}, top_{stack})")
     elif op == "peek":  # the top, left in place
         stack = stack_name(args[0])
         w(f"{name(s.var)} = {stack}[top_{stack} - 1]")
@@ -326,13 +348,20 @@ def statement(w: Writer, s):
         slot, index, g = name(args[0]), w.operand(args[1]), w.operand(args[2])
         if len(args) > 3:  # a lazy slot, allocated here on first use
             _ensure(w, slot, w.operand(args[3]))
-        if not _indexed(w, s):
+        if _picks_element(args[0], args[1]) and not w.checked:
+            w(f"zy_add_at({slot}, {index}, {g})")
+        elif not _indexed(w, s):
             w(f"{slot}[{index}] += {g}")
     elif op in ("take_at", "load_at"):
         slot, index = name(args[0]), w.operand(args[1])
         if len(args) > 2:
             _ensure(w, slot, w.operand(args[2]))
         if _indexed(w, s):
+            return
+        if _picks_element(args[0], args[1]) and not w.checked:
+            w(f"{name(s.var)} = zy_at({slot}, {index})")
+            if op == "take_at":
+                w(f"zy_put({slot}, {index}, 0.0)")
             return
         region = f"{slot}[{index}]"
         w(f"{name(s.var)} = {region}.copy()" if isinstance(s.var.type, ArrayT)
@@ -344,7 +373,8 @@ def statement(w: Writer, s):
     elif op == "init":
         w(f"{name(args[0])} = np.zeros({w.operand(args[1])}, np.{args[0].type.dtype})")
     else:
-        text = expression(s, w.operand)
+        element = w.element(*args) if op == "getindex" else None
+        text = f"zy_at({element})" if element else expression(s, w.operand)
         if s in w.folding and (w.folding[s] == 1 or len(text) <= RECOMPUTED_LENGTH):
             w.folded[s.var] = text
         else:
@@ -436,13 +466,13 @@ def body(w: Writer, fn: Function, on_return, keep=(), lower=None, arg_dims=()):
     folding = {st: n for st, n in foldable(fn).items()
                if st.var not in keep and st.var not in named}
     w(f"{LOOPING} = True")
-    trial = Writer(w.depth, folding, fusion)
+    trial = Writer(w.depth, folding, fusion, w.checked)
     try:
         Structurer(fn, trial, lower, assign_args, on_return).emit()
         w.lines += trial.lines
     except Unstructured as e:
         w(f"# {e}: control flow kept as a dispatch loop")
-        fallback = Writer(w.depth, folding, fusion)
+        fallback = Writer(w.depth, folding, fusion, w.checked)
         dispatch_loop(fallback, fn, on_return, lower)
         w.lines += fallback.lines
 
@@ -508,7 +538,7 @@ def reverse_source(adj, pyname: str, arg_dims=()) -> str:
     forward's (Fusion), from which the tape's follow."""
     rev = adj.reverse
     scalars, lists = _stack_names(adj)
-    w = Writer()
+    w = Writer(checked=REVERSE_CHECKED)
     params = ["dy"] + [name(a) for a in rev.args[1:]] + lists + scalars
     params += [f"top_{s}" for s in scalars + lists]
     w(_jit_for_call(len(params)))
