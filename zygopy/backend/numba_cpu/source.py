@@ -316,14 +316,14 @@ def statement(w: Writer, s):
             # the array again, so the object holds then what it held when pushed
             w(f"{stack}.append({v})")
         else:
-            w(f"if top_{stack} < cap_{stack}:")  # (so the write needs no bounds check)
-            w(f"    zy_put({stack}, top_{stack}, {v})")
+            w(f"if top_{stack} < cap_{stack}:")
+            w(f"    {stack}[top_{stack}] = {v}")
         w(f"top_{stack} += 1")
     elif op == "pop":  # reads without removing: the pullback can run again
         stack = stack_name(args[0])
         w(f"top_{stack} -= 1")
         # a scalar stack is read below its top, always in range; an array stack is a typed list
-        w(f"{name(s.var)} = {stack}[top_{stack}]" if isinstance(args[0], ArrayT)
+        w(f"{name(s.var)} = {stack}[top_{stack}]" if w.checked or isinstance(args[0], ArrayT)
           else f"{name(s.var)} = zy_at({stack}, top_{stack})")
     elif op == "peek":  # the top, left in place
         stack = stack_name(args[0])
