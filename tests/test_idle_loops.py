@@ -1,5 +1,5 @@
 """Reverse loops entered with an exactly zero gradient are skipped (adjoint/idle_loops.py): the
-k-means cost reverses the distance to the nearest centre only. Checked against central
+k-means cost (`nearest`) reverses the distance to the nearest centre only. Checked against central
 differences and analytic gradients on the evaluator and the compiled code, with gradients that
 are zero, partly zero and NaN entering the loop."""
 import math
@@ -11,20 +11,7 @@ import zygopy
 from zygopy.ir.evaluate import evaluate_gradient
 
 from .regressions.reference import check_gradients
-
-
-def kmeans(X, C):
-    total = 0.0
-    for j in range(X.shape[0]):
-        best = math.inf
-        for k in range(C.shape[0]):
-            dist = 0.0
-            for i in range(X.shape[1]):
-                diff = X[j, i] - C[k, i]
-                dist += diff * diff
-            best = min(best, dist)
-        total += best
-    return total
+from .test_reread import nearest  # k-means' cost
 
 
 def sums(x):
@@ -64,13 +51,13 @@ X, C = rng.uniform(-1, 1, (6, 3)), rng.uniform(-1, 1, (4, 3))
 
 
 def test_kmeans_skips_the_distances_of_the_centres_not_chosen():
-    assert len(guards(kmeans, X, C)) == 1  # the loop over i: its distance lost or won
+    assert len(guards(nearest, X, C, 0.3)) == 1  # the loop over i: its distance lost or won
     assert len(guards(product, np.ones(3))) == 0
 
 
 @pytest.mark.parametrize("path", ["eval", "fused", "split"])
 def test_kmeans_gradient(path):
-    check_gradients(kmeans, (X, C), path, wrt=(0, 1))
+    check_gradients(nearest, (X, C, 0.3), path, wrt=(0, 1, 2))
 
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["eval", "compiled"])
