@@ -13,7 +13,7 @@ gradients only through the slots its header takes, all scalars.
 from __future__ import annotations
 
 from ..ir.cfg import natural_loops
-from ..ir.ir import Branch, Function, Slot, Stmt, Var, uses
+from ..ir.ir import Branch, Function, Slot, Stmt, substitute_in, uses
 from ..ir.primitives import PRIMITIVES
 from ..ir.types import BOOL, FLOAT, Scalar, is_float
 
@@ -108,14 +108,5 @@ def _guard(rev, header, body):
     after.args += flowing.values()
     leave.args = list(flowing)
     skip.branches = [Branch(after.id, [took[taken[v]] for v in flowing])]
-    for b in rev.blocks:
-        if b.id not in body and b is not skip:
-            for inst in b.stmts + b.branches:
-                _replace_uses(inst, flowing)
+    substitute_in([b for b in rev.blocks if b.id not in body and b is not skip], flowing)
     return test, skip
-
-
-def _replace_uses(inst, mapping):
-    inst.args = [mapping.get(a, a) if isinstance(a, Var) else a for a in inst.args]
-    if isinstance(inst, Branch) and isinstance(inst.cond, Var):
-        inst.cond = mapping.get(inst.cond, inst.cond)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir.cfg import natural_loops
-from ..ir.ir import Branch, Function, Slot, Stmt, Var
+from ..ir.ir import Branch, Function, Slot, Stmt, Var, substitute_in
 from ..ir.primitives import PRIMITIVES, TRUTH_VALUED
 from ..ir.types import BOOL, INT, ArrayT, Scalar, TupleT, is_float
 from .mutation import written_values
@@ -88,8 +88,7 @@ class _Recorder:
             for v in refs:
                 if v not in stacked and v not in tape:
                     tape.append(v)
-            for rb in blocks:
-                _substitute_in(rb, hoisted)
+            substitute_in(blocks, hoisted)
             if not stacked:
                 continue
             popped = {}
@@ -100,8 +99,7 @@ class _Recorder:
                 popped[v] = self.new_var(v.type)
             pops = [Stmt(popped[v], "pop", [v.type]) for v in reversed(stacked)]
             self.rev_of[b.id].stmts[:0] = pops
-            for rb in blocks:
-                _substitute_in(rb, popped)
+            substitute_in(blocks, popped)
         return tape, stacks
 
     def record_truths(self, b, blocks):
@@ -200,8 +198,7 @@ class _Recorder:
         counts its trips in `i`, prepare.py)."""
         for h, body in self.loop_body.items():
             if b.id in body and b.id != h and h in self.numbered:
-                for rb in blocks:
-                    _substitute_in(rb, {self.trips[h][0]: self.trip_index[h]})
+                substitute_in(blocks, {self.trips[h][0]: self.trip_index[h]})
 
     def count_known_trips(self, b, blocks, definition):
         """A loop left only from its header once `trips < n` fails, n coming from outside it
@@ -222,8 +219,7 @@ class _Recorder:
             return
         if isinstance(bound, bool) or not isinstance(bound, (Var, int)):
             return
-        for rb in blocks:
-            _substitute_in(rb, {trips: bound})
+        substitute_in(blocks, {trips: bound})
 
     def _numbered_loops(self) -> set:
         """Headers of the counted loops whose trips the reverse numbers: those left from their
@@ -326,8 +322,7 @@ class _Recorder:
                         clone(a)
         if clones:
             blocks[0].stmts[:0] = made
-            for rb in blocks:
-                _substitute_in(rb, clones)
+            substitute_in(blocks, clones)
 
 
 def _recomputed(v, definition, unwritten):
@@ -439,15 +434,6 @@ def _forward_refs(blocks, defined_in, repeat=False):
                 if isinstance(a, Var) and a in defined_in and (repeat or a not in refs):
                     refs.append(a)
     return refs
-
-
-def _substitute_in(block, mapping):
-    for s in block.stmts:
-        s.args = [mapping.get(a, a) if isinstance(a, Var) else a for a in s.args]
-    for br in block.branches:
-        br.args = [mapping.get(a, a) if isinstance(a, Var) else a for a in br.args]
-        if isinstance(br.cond, Var):
-            br.cond = mapping.get(br.cond, br.cond)
 
 
 def tape_per_trip(forward: Function) -> list:

@@ -185,6 +185,11 @@ def used_values(fn: Function) -> set:
 
 def substitute(fn: Function, mapping: dict):
     """Replace uses of Vars by other values, following chains (a -> b -> c)."""
+    substitute_in(fn.blocks, mapping)
+
+
+def substitute_in(blocks, mapping: dict):
+    """substitute, in these blocks only."""
     def resolve(a):
         seen = 0
         while isinstance(a, Var) and a in mapping:
@@ -193,7 +198,7 @@ def substitute(fn: Function, mapping: dict):
             if seen > len(mapping):
                 raise RuntimeError("cyclic substitution")
         return a
-    for b in fn.blocks:
+    for b in blocks:
         for s in b.stmts:
             s.args = [resolve(a) for a in s.args]
         for br in b.branches:
