@@ -108,9 +108,11 @@ class _Recorder:
         numbers compared, when nothing else in the reverse reads them."""
         if not self.loops[b.id]:
             return
+        # (of numbers: an edge taken, `%from != 0`, is recorded as the int it is)
         candidates = [(rb, s) for rb in blocks for s in rb.stmts if s.op in TRUTH_VALUED
                       and all(not isinstance(a, Var) or a in self.defined_in
-                              and isinstance(a.type, Scalar) for a in s.args)]
+                              and isinstance(a.type, Scalar) for a in s.args)
+                      and any(isinstance(a, Var) and is_float(a.type) for a in s.args)]
         compared = Counter(a for _, s in candidates for a in s.args
                            if isinstance(a, Var) and self._in_loop(b, a))
         uses = Counter(a for a in _forward_refs(blocks, self.defined_in, repeat=True)
