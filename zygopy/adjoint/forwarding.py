@@ -56,9 +56,9 @@ def keep_in_place(fn: Function):
     """`%g = take_at(s, i)` ... `accum_at(s, i, %g)` with nothing else reading or changing s in
     between leaves s[i] as it was: the reverse of `a[i] = a[i] + v` (or `a[i] += v`), whose
     gradient passes through a[i] unchanged. The element is read without reset and not added
-    back: two fewer memory writes per trip of such a loop."""
+    back: two fewer memory writes per trip of such a loop. (Run after common subexpressions are
+    merged, so that one index is one value.)"""
     for b in fn.blocks:
-        defined = {s.var: s for s in b.stmts if s.var is not None}
         open_takes = {}  # slot -> its take_at still unmatched
         dropped = set()
         for s in b.stmts:
@@ -67,7 +67,7 @@ def keep_in_place(fn: Function):
             slot = s.args[0]
             taken = open_takes.pop(slot, None)
             if (s.op == "accum_at" and taken is not None and s.args[2] is taken.var
-                    and len(s.args) == 3 and _same_index(s.args[1], taken.args[1], defined)):
+                    and len(s.args) == 3 and _same(s.args[1], taken.args[1])):
                 taken.op = "load_at"
                 dropped.add(id(s))
             elif s.op == "take_at" and not has_index_array(type_of_arg(s.args[1])):
@@ -76,10 +76,5 @@ def keep_in_place(fn: Function):
             b.stmts = [s for s in b.stmts if id(s) not in dropped]
 
 
-def _same_index(a, b, defined):
-    if a is b or not isinstance(a, Var) and not isinstance(b, Var) and a == b:
-        return True
-    da, db = defined.get(a), defined.get(b)
-    return (da is not None and db is not None and da.op == db.op == "tuple"
-            and len(da.args) == len(db.args)
-            and all(_same_index(x, y, defined) for x, y in zip(da.args, db.args, strict=True)))
+def _same(a, b):
+    return a is b or not isinstance(a, Var) and not isinstance(b, Var) and a == b

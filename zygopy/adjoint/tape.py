@@ -216,12 +216,11 @@ class _Recorder:
         if test is None or test.op != "lt" or test.args[0] is not trips:
             return
         bound = test.args[1]
-        if isinstance(bound, Var) and (bound.type != INT
-                                       or self.defined_in.get(bound) in self.loop_body[h]):
-            return
-        if isinstance(bound, bool) or not isinstance(bound, (Var, int)):
-            return
-        substitute_in(blocks, {trips: bound})
+        known = (isinstance(bound, Var) and bound.type == INT
+                 and self.defined_in.get(bound) not in self.loop_body[h]
+                 or isinstance(bound, int) and not isinstance(bound, bool))
+        if known:
+            substitute_in(blocks, {trips: bound})
 
     def _numbered_loops(self) -> set:
         """Headers of the counted loops whose trips the reverse numbers: those left from their

@@ -245,11 +245,9 @@ class Writer:
         # False in a reverse pass: its element indices are those its forward checked (unchecked.py)
         self.checked = checked
 
-    def element(self, array, index) -> str | None:
-        """`array[index]`, unchecked where the writer may, if the index picks one element."""
-        if self.checked or not _picks_element(array, index):
-            return None
-        return f"{self.operand(array)}, {self.operand(index)}"
+    def unchecked(self, array, index) -> bool:
+        """Whether `array[index]` is one element, which this writer accesses unchecked."""
+        return not self.checked and _picks_element(array, index)
 
     def operand(self, a) -> str:
         if isinstance(a, Var) and a in self.folded:
@@ -303,8 +301,8 @@ def statement(w: Writer, s):
         return
     if op in ("gather", "setindex") and _indexed(w, s):
         pass
-    elif op == "setindex" and w.element(args[0], args[1]):
-        w(f"zy_put({w.element(args[0], args[1])}, {w.operand(args[2])})")
+    elif op == "setindex" and w.unchecked(args[0], args[1]):
+        w(f"zy_put({', '.join(w.operand(a) for a in args[:3])})")
     elif op == "setindex":
         w(f"{w.operand(args[0])}[{w.operand(args[1])}] = {w.operand(args[2])}")
     elif op == "raise":  # the evaluator makes the user's exception again (CompiledGradient)
@@ -348,7 +346,7 @@ def statement(w: Writer, s):
         slot, index, g = name(args[0]), w.operand(args[1]), w.operand(args[2])
         if len(args) > 3:  # a lazy slot, allocated here on first use
             _ensure(w, slot, w.operand(args[3]))
-        if _picks_element(args[0], args[1]) and not w.checked:
+        if w.unchecked(args[0], args[1]):
             w(f"zy_add_at({slot}, {index}, {g})")
         elif not _indexed(w, s):
             w(f"{slot}[{index}] += {g}")
@@ -358,7 +356,7 @@ def statement(w: Writer, s):
             _ensure(w, slot, w.operand(args[2]))
         if _indexed(w, s):
             return
-        if _picks_element(args[0], args[1]) and not w.checked:
+        if w.unchecked(args[0], args[1]):
             w(f"{name(s.var)} = zy_at({slot}, {index})")
             if op == "take_at":
                 w(f"zy_put({slot}, {index}, 0.0)")
@@ -373,8 +371,8 @@ def statement(w: Writer, s):
     elif op == "init":
         w(f"{name(args[0])} = np.zeros({w.operand(args[1])}, np.{args[0].type.dtype})")
     else:
-        element = w.element(*args) if op == "getindex" else None
-        text = f"zy_at({element})" if element else expression(s, w.operand)
+        text = (f"zy_at({w.operand(args[0])}, {w.operand(args[1])})"
+                if op == "getindex" and w.unchecked(*args) else expression(s, w.operand))
         if s in w.folding and (w.folding[s] == 1 or len(text) <= RECOMPUTED_LENGTH):
             w.folded[s.var] = text
         else:
