@@ -64,13 +64,27 @@ def reshape_size(a):
     return np.sum(c)
 
 
+def slice_write(a, b):
+    c = a * 1.0
+    c[1:3] = b
+    return np.sum(c * c)
+
+
+def slice_add(a, b):
+    c = a * 1.0
+    c[1:3, :] += b
+    return np.sum(c * c)
+
+
 @pytest.mark.parametrize("fn, args, text", [
     (broadcast_1d, (np.ones(3), np.ones(4)), "c = a * b"),
+    (slice_write, (np.ones(5), np.ones(3)), "c[1:3] = b"),
+    (slice_add, (np.ones((4, 2)), np.ones((3, 2))), "c[1:3, :] += b"),
     (matmul_2d, (np.ones((3, 2)), np.ones((3, 4))), "c = a @ b"),
     (dot_1d, (np.ones(3), np.ones(4)), "c = np.dot(a, b)"),
     (concatenate_rows, (np.ones((2, 3)), np.ones((3, 3))), "c = np.concatenate((a, b), axis=1)"),
     (reshape_size, (np.ones(6),), "c = a.reshape((4, 2))"),
-], ids=["broadcast_1d", "matmul", "dot_1d", "concatenate", "reshape"])
+], ids=["broadcast_1d", "slice_write", "slice_add", "matmul", "dot_1d", "concatenate", "reshape"])
 def test_shape_mismatch(fn, args, text):
     with pytest.raises(ZygopyError) as excinfo:
         zygopy.gradient(fn, *args)

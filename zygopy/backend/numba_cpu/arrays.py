@@ -9,7 +9,8 @@ from ...ir.infer import type_of_arg
 from ...ir.primitives import PRIMITIVES, has_index_array, index_parts
 from ...ir.types import ArrayT, SliceT, TupleT
 
-HELPERS = {"erf": "zy_erf", "erfc": "zy_erfc"}  # elementwise on arrays, where NumPy has none
+# elementwise on arrays: where NumPy has none, and np.where, which Numba compiles slowly
+HELPERS = {"erf": "zy_erf", "erfc": "zy_erfc", "select": "zy_where"}
 LINALG = {"solve": "np.linalg.solve({})", "inv": "np.linalg.inv({})", "det": "np.linalg.det({})",
           "cholesky": "np.linalg.cholesky({})", "cholesky_grad": "zy_cholesky_grad({})",
           "slogdet_sign": "np.linalg.slogdet({})[0]", "logabsdet": "np.linalg.slogdet({})[1]"}
@@ -41,7 +42,7 @@ def array_expression(s, args) -> str | None:
         a, b = _in_dtype(s, args, ops)
         if ops[0].type.ndim > 2 or ops[1].type.ndim > 2:
             return f"zy_matmul({a}, {b})"
-        return f"np.dot({a}, {b})"
+        return f"zy_dot({a}, {b})"
     if op in LINALG:  # Numba's LAPACK wants floats of one dtype
         return LINALG[op].format(", ".join(_in_dtype(s, args, ops)))
     if op == "astype":

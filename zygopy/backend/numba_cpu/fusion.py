@@ -264,7 +264,7 @@ def write_region(w, region: Region, name, operand, tag, dims):
     shapes = {}
     for r, p in parts.items():
         shapes[r] = f"zy_shape_{tag}_{len(shapes)}"
-        w(f"{shapes[r]} = np.broadcast_shapes({', '.join(dict.fromkeys(p))})")
+        w(f"{shapes[r]} = zy_broadcast_shapes({', '.join(dict.fromkeys(p))})")
     first = shapes[roots[0]]
     if len(shapes) == 1:
         _loops(w, region, roots, first, leaves, name, operand, tag, dims)
@@ -273,11 +273,16 @@ def write_region(w, region: Region, name, operand, tag, dims):
     w.indent()
     _loops(w, region, roots, first, leaves, name, operand, tag, dims)
     w.dedent()
-    w("else:  # shapes that differ: a loop nest for each")
+    w("else:  # shapes that differ: a loop nest for each, reading the arrays stored before it")
     w.indent()
-    for r in roots:
-        mine = [v for v in leaves if v in _tree_of(r, region)]
-        _loops(w, region, [r], shapes[r], mine, name, operand, tag, dims)
+    stored = set()
+    for r in dict.fromkeys(region.outputs + [s.args[0] for s in region.sums]):
+        expand = set(region.internal) - stored
+        mine = [v for v in _reads([r], region.definition, expand)
+                if v in leaves or v in stored]
+        _loops(w, region, [r], shapes[r], mine, name, operand, tag, dims, expand)
+        if r in region.outputs:
+            stored.add(r)
     w.dedent()
 
 
@@ -304,10 +309,13 @@ def _operands(st):
     return [a for a in (st.args[:1] if st.op == "spread" else st.args) if isinstance(a, Var)]
 
 
-def _loops(w, region, roots, shape, leaves, name, operand, tag, dims):
+def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=None):
+    """A loop nest computing the roots' elements from the leaves', through the internal values
+    in `expand` (all, unless given)."""
+    expand = set(region.internal) if expand is None else expand
     ndim = max(r.type.ndim for r in roots)
     sums = [s for s in region.sums if s.args[0] in roots]
-    outputs = [v for v in region.outputs if v in roots]
+    outputs = [v for v in region.outputs if v in roots and v in expand]
     index = [f"i_{tag}_{d}" for d in range(ndim)]
     view = {}  # a leaf's element: a size-1 dimension is read at 0 (np.broadcast_to compiles slowly)
     for v in leaves:
@@ -338,7 +346,7 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims):
     for v in outputs:
         dtype = "bool_" if v.type.dtype == "bool" else v.type.dtype
         w(f"{name(v)} = np.empty({shape}, np.{dtype})")
-    needed = {v for r in roots for v in _tree_of(r, region)}
+    needed = {v for v in _reads(roots, region.definition, expand) if v in expand}
     single = "float32" in {r.type.dtype for r in roots}
     for d in range(ndim):
         w(f"for {index[d]} in range({shape}[{d}]):")
@@ -353,7 +361,7 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims):
         element[v] = f"e_{name(v)}"
         w(f"{element[v]} = {args[0] if d.op == 'spread' else element_expression(d.op, args)}")
     for s in sums:
-        w(f"{targets[s]} += {element[s.args[0]]}")
+        w(f"{targets[s]} += {element.get(s.args[0]) or view[s.args[0]]}")
     for v in outputs:
         w(f"{name(v)}[{', '.join(index)}] = {element[v]}")
     w.dedent(ndim)

@@ -20,7 +20,7 @@ from pathlib import Path
 from ...custom import called_rules, specialization_of
 from ...ir.infer import type_of_arg
 from ...ir.ir import RAISED, Function, Slot, Var, users_of
-from ...ir.primitives import PRIMITIVES, is_weak, promote
+from ...ir.primitives import PRIMITIVES, has_index_array, is_weak, promote
 from ...ir.types import ArrayT, ListT, Scalar, TupleT
 from .arrays import array_expression, indexing_lines
 from .fusion import Fusion, unit_dims, write_region
@@ -289,6 +289,15 @@ def _picks_element(array, index) -> bool:
             and all(p == Scalar("int64") for p in parts))
 
 
+def _fills_view(array, index, value) -> bool:
+    """Whether an array is written into a view of another: Numba's own slice assignment compiles
+    an error path that formats strings, several seconds in every new process, where the runtime
+    helpers are compiled once."""
+    value_type = type_of_arg(value)
+    return (isinstance(value_type, ArrayT) and value_type.ndim > 0
+            and not has_index_array(type_of_arg(index)) and not _picks_element(array, index))
+
+
 def statement(w: Writer, s):
     op, args = s.op, s.args
     fusion = w.fusion
@@ -303,6 +312,8 @@ def statement(w: Writer, s):
         pass
     elif op == "setindex" and w.unchecked(args[0], args[1]):
         w(f"zy_put({', '.join(w.operand(a) for a in args[:3])})")
+    elif op == "setindex" and _fills_view(*args[:3]):
+        w(f"zy_set_into({w.operand(args[0])}[{w.operand(args[1])}], {w.operand(args[2])})")
     elif op == "setindex":
         w(f"{w.operand(args[0])}[{w.operand(args[1])}] = {w.operand(args[2])}")
     elif op == "raise":  # the evaluator makes the user's exception again (CompiledGradient)
@@ -348,6 +359,8 @@ def statement(w: Writer, s):
             _ensure(w, slot, w.operand(args[3]))
         if w.unchecked(args[0], args[1]):
             w(f"zy_add_at({slot}, {index}, {g})")
+        elif _fills_view(args[0], args[1], args[2]):
+            w(f"zy_add_into({slot}[{index}], {g})")
         elif not _indexed(w, s):
             w(f"{slot}[{index}] += {g}")
     elif op in ("take_at", "load_at"):
