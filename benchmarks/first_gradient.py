@@ -119,7 +119,10 @@ def main():
         "with the cache the cold run left. One gradient program per workload (models in "
         "benchmarks/models.py, float32 but the scalar one). Import excluded from the first call, "
         "which is interpreted while Numba compiles in the background (README, Compiling); "
-        "compiled: when the compiled code was ready, from the start of the first call.",
+        "compiled: when the compiled code was ready, from the start of the first call. The "
+        "runtime helpers the generated code calls (backend/numba_cpu/runtime.py) are compiled "
+        "once per machine and argument types into Numba's cache beside the package: a cold run "
+        "reads those an earlier run compiled.",
         "- second model: after the first model's, a different model of the same layer classes "
         "(mlp: 64-64-64-64-10), from its first call until its compiled code was ready.",
         "- larger: the first call at a larger batch after the first at the usual one, against a "
