@@ -27,7 +27,7 @@ def forward_slots(fn: Function, new_var) -> bool:
     for slot, uses in refs.items():
         block = uses[0][0]
         ops = [s.op for _, s in uses]
-        if slot.lazy or any(b is not block for b, _ in uses) or ops[-1] not in ("take", "load"):
+        if any(b is not block for b, _ in uses) or ops[-1] not in ("take", "load"):
             continue
         if any(op not in ("accum", "init") for op in ops[:-1]) or "accum" not in ops:
             continue
