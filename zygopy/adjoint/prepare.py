@@ -61,7 +61,8 @@ def save_overwritten(fn):
 def count_trips(fn):
     """Loop headers entered from one edge outside and one back edge count their trips instead.
 
-    The header takes a trip counter `%trips` (0 on entry, +1 on the back edge); each exit of the
+    The header takes a trip counter `%trips` (0 on entry, +1 on the back edge); it is entered from
+    a block that leads nowhere else (a preheader, made where needed); each exit of the
     loop gets a block of its own whose reverse loads the count into a counter slot. The reverse
     header then goes around the back edge while the counter is positive: one number per run of
     the loop instead of one recorded edge per iteration. -> (trips, loop_body, exit_blocks), as
@@ -78,6 +79,9 @@ def count_trips(fn):
             continue
         entry = next(p for p in preds[h.id] if p != back[0])
         blocks = fn.block_map()
+        if any(br.target != h.id for br in blocks[entry].branches):
+            entry = _preheader(fn, blocks[entry], h.id).id
+            blocks = fn.block_map()
         counter = _counting(fn, h, blocks[entry], blocks[back[0]])
         if counter is None:
             counter = fn.new_var(INT)
@@ -105,6 +109,16 @@ def count_trips(fn):
         preds = fn.predecessors()
         dom = dominators(fn)
     return trips, loop_body, exit_blocks
+
+
+def _preheader(fn, entry, h):
+    """A block of its own on the edge from `entry` into loop header `h`: what runs once per run of
+    the loop goes there (not into an outer loop's header, which also runs when that loop ends)."""
+    pre = fn.new_block()
+    into = next(br for br in entry.branches if br.target == h)
+    pre.branches = [Branch(h, into.args)]
+    into.target, into.args = pre.id, []
+    return pre
 
 
 def _counting(fn, h, entry, latch):

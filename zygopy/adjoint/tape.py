@@ -3,9 +3,12 @@ code_adjoint shows it per trip of each loop (the figure the to-be-recorded analy
 recomputation keep down).
 
 A forward value the reverse reads is pushed on a typed stack only where it is defined inside a
-loop that also contains the block reading it; an array a counted loop only reads is pushed once
-per run of the loop; index expressions and elements of arrays nothing writes are recomputed in
-the reverse; everything else is read directly, from the tape the forward returns.
+loop that also contains the block reading it; a block that runs once in every trip of a loop
+whose trip count is known when it starts writes its scalars at places of their own in room the
+loop reserves (a store Numba can vectorise, not a test of the stack's fill per value); an array a
+counted loop only reads is pushed once per run of the loop; index expressions and elements of
+arrays nothing writes are recomputed in the reverse; everything else is read directly, from the
+tape the forward returns.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir.cfg import natural_loops
+from ..ir.cfg import dominators, natural_loops
 from ..ir.ir import Branch, Function, Slot, Stmt, Var, substitute_in
 from ..ir.primitives import PRIMITIVES, TRUTH_VALUED
 from ..ir.types import BOOL, INT, ArrayT, Scalar, TupleT, is_float
@@ -49,6 +52,8 @@ class _Recorder:
         self.trip_index = built.trip_index
         self.hoisted = {}  # (loop header, array) -> slot the reverse pass reads it from
         self.numbered = self._numbered_loops()
+        self.once_per_trip = self._once_per_trip()
+        self.trip_stacks = 0
 
     def new_var(self, type=None):
         return self.fn.new_var(type)
@@ -91,13 +96,16 @@ class _Recorder:
             substitute_in(blocks, hoisted)
             if not stacked:
                 continue
+            kinds = self.reserve(b, stacked)
             popped = {}
             for v in stacked:
-                if v.type not in stacks:
-                    stacks.append(v.type)
-                b.stmts.append(Stmt(None, "push", [v.type, v]))
+                kind = kinds.get(v, v.type)
+                if kind not in stacks:
+                    stacks.append(kind)
+                if v not in kinds:
+                    b.stmts.append(Stmt(None, "push", [kind, v]))
                 popped[v] = self.new_var(v.type)
-            pops = [Stmt(popped[v], "pop", [v.type]) for v in reversed(stacked)]
+            pops = [Stmt(popped[v], "pop", [kinds.get(v, v.type)]) for v in reversed(stacked)]
             self.rev_of[b.id].stmts[:0] = pops
             substitute_in(blocks, popped)
         return tape, stacks
@@ -207,20 +215,75 @@ class _Recorder:
         (`for i in range(n)`), ran n trips (none if n <= 0, which the reverse treats alike): its
         exit's reverse reads n, often computed again (a shape) rather than recorded per run."""
         h = self.exit_blocks.get(b.id)
+        bound = self._known_trips(h, b.id, definition)
+        if bound is not None:
+            substitute_in(blocks, {self.trips[h][0]: bound})
+
+    def _known_trips(self, h, exit_id, definition):
+        """n, if counted loop `h` is left (to `exit_id`) only from its header once `trips < n`
+        fails, n coming from outside it; else None."""
         if h not in self.numbered:
-            return
+            return None
         header = self.fn.block_map()[h]
-        leave = next(br for br in header.branches if br.target == b.id)
+        leave = next(br for br in header.branches if br.target == exit_id)
         test = definition.get(leave.cond)
-        trips = self.trips[h][0]
-        if test is None or test.op != "lt" or test.args[0] is not trips:
-            return
+        if test is None or test.op != "lt" or test.args[0] is not self.trips[h][0]:
+            return None
         bound = test.args[1]
         known = (isinstance(bound, Var) and bound.type == INT
                  and self.defined_in.get(bound) not in self.loop_body[h]
                  or isinstance(bound, int) and not isinstance(bound, bool))
-        if known:
-            substitute_in(blocks, {trips: bound})
+        return bound if known else None
+
+    def _once_per_trip(self) -> dict:
+        """Block id -> (loop header, trip count) for the blocks that run exactly once in every
+        trip of a counted loop whose trip count is known when it starts: those that dominate its
+        back edge and lie in no loop inside it."""
+        definition = {s.var: s for b in self.fn.blocks for s in b.stmts if s.var is not None}
+        dom = dominators(self.fn)
+        bodies = natural_loops(self.fn)
+        out = {}
+        for exit_id, h in self.exit_blocks.items():
+            bound = self._known_trips(h, exit_id, definition)
+            if bound is None:
+                continue
+            body = self.loop_body[h]
+            for bid in body - {h}:
+                if bid in dom.get(self.trips[h][2], ()) and not any(
+                        bid in inner and inner < body for inner in bodies.values()):
+                    out[bid] = (h, bound)
+        return out
+
+    def reserve(self, b, stacked) -> dict:
+        """Where `b` runs once per trip of a loop with known trips: the loop's entry reserves room
+        for every trip's scalars of each dtype, and each trip writes its own at
+        `base + trip * per_trip + j`, in the order pushes would have filled it (so the reverse pops
+        them as usual). -> {value: its stack}"""
+        scalars = [v for v in stacked if isinstance(v.type, Scalar)]
+        if b.id not in self.once_per_trip or not scalars:
+            return {}
+        h, bound = self.once_per_trip[b.id]
+        trip = self.trips[h][0]
+        entry = self.fn.block_map()[self.trips[h][1]]
+        kinds = {}
+        for dtype in dict.fromkeys(v.type.dtype for v in scalars):
+            values = [v for v in scalars if v.type.dtype == dtype]
+            self.trip_stacks += 1
+            kind = TripStack(dtype, tag=self.trip_stacks)
+            base, first, offset = self.new_var(INT), self.new_var(INT), trip
+            entry.stmts.append(Stmt(base, "reserve", [kind, bound, len(values)]))
+            if len(values) > 1:
+                offset = self.new_var(INT)
+                b.stmts.append(Stmt(offset, "mul", [trip, len(values)]))
+            b.stmts.append(Stmt(first, "add", [base, offset]))
+            for j, v in enumerate(values):
+                at = first
+                if j:
+                    at = self.new_var(INT)
+                    b.stmts.append(Stmt(at, "add", [first, j]))
+                b.stmts.append(Stmt(None, "push_at", [kind, at, v]))
+                kinds[v] = kind
+        return kinds
 
     def _numbered_loops(self) -> set:
         """Headers of the counted loops whose trips the reverse numbers: those left from their
@@ -354,6 +417,16 @@ def _recomputed(v, definition, unwritten):
 
 
 @dataclass(frozen=True)
+class TripStack(Scalar):
+    """The stack of one dtype's scalars that a block records in every trip of a loop whose trips
+    are known when it starts (_Recorder.reserve)."""
+    tag: int = 0
+
+    def __str__(self):
+        return f"{self.dtype} #{self.tag}"
+
+
+@dataclass(frozen=True)
 class HoistedStack(ArrayT):
     """The stack of one loop-invariant array, pushed once per run of a loop."""
     tag: int = 0
@@ -447,7 +520,7 @@ def tape_per_trip(forward: Function) -> list:
             continue
         innermost = min(around, key=lambda h: len(bodies[h]))
         for s in b.stmts:
-            if s.op == "push":
+            if s.op in ("push", "push_at"):
                 kind = s.args[0]
                 pushed[innermost]["array" if isinstance(kind, ArrayT) else kind.dtype] += 1
     lines = []

@@ -70,6 +70,12 @@ class Machine:
             self.stacks.setdefault(args[0], []).append(args[1])
         elif op == "pop":
             return self.stacks[args[0]].pop()
+        elif op == "reserve":
+            stack = self.stacks.setdefault(args[0], [])
+            stack.extend([None] * (max(args[1], 0) * args[2]))
+            return len(stack) - max(args[1], 0) * args[2]
+        elif op == "push_at":
+            self.stacks[args[0]][args[1]] = args[2]
         # a lazy array slot (one per loop iteration) comes with the value it is shaped like
         elif op == "take":
             if args[0] in self.slots:
@@ -162,8 +168,8 @@ ZERO = 0.0
 def _zero(slot):
     return 0 if slot.type == INT else ZERO
 
-SPECIAL = {"push", "pop", "take", "load", "accum", "accum_at", "init", "ensure", "take_at",
-           "load_at", "peek", "drop", "store"}
+SPECIAL = {"push", "pop", "reserve", "push_at", "take", "load", "accum", "accum_at", "init",
+           "ensure", "take_at", "load_at", "peek", "drop", "store"}
 
 
 def _own(args, written=None):

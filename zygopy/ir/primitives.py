@@ -418,6 +418,9 @@ declare("load", None, lambda ts, args: args[0].type, pure=False)  # read a gradi
 declare("accum", None, lambda ts, args: NONE, pure=False)  # slot += value
 declare("push", None, lambda ts, args: NONE, pure=False)  # push(stack type, value)
 declare("pop", None, lambda ts, args: args[0], pure=False)  # pop(stack type)
+# room for n * per_trip pushes, filled by push_at: reserve(stack type, n, per_trip) -> base
+declare("reserve", None, lambda ts, args: INT, pure=False)
+declare("push_at", None, lambda ts, args: NONE, pure=False)  # push_at(stack type, place, value)
 declare("accum_at", None, lambda ts, args: NONE, pure=False)  # slot[index] += value
 # slot[index], reset to zero (take_at) or left (load_at)
 for _name in ("take_at", "load_at"):

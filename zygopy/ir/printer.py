@@ -38,6 +38,10 @@ def format_expr(s: Stmt) -> str:
         return f"push!({s.args[0]}, {a[1]})"
     if s.op == "pop":
         return f"pop!({s.args[0]})"
+    if s.op == "push_at":
+        return f"push!({s.args[0]}, {a[2]}) at {a[1]}"
+    if s.op == "reserve":
+        return f"reserve!({s.args[0]}, {a[1]} x {a[2]})"
     if s.op == "tuple":
         return f"({a[0]},)" if len(a) == 1 else f"({', '.join(a)})"
     if prim is not None and prim.symbol is not None:

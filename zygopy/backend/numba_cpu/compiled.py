@@ -166,6 +166,9 @@ class CompiledGradient(CompiledProgram):
         # either the old list or the new one
         self.capacity = [INITIAL_CAPACITY] * len(self.dtypes)
         self._growing = threading.Lock()
+        # stacks a finished call gave back, for the next: fresh ones of a few MB each cost a page
+        # fault per 4 KB on their first writes, as much as the forward itself (an RK4 loop's)
+        self._spare = []
 
     primal = property(lambda self: self._entry("primal"))
     _fused = property(lambda self: self._entry("value_and_gradient"))
@@ -173,21 +176,31 @@ class CompiledGradient(CompiledProgram):
     _reverse = property(lambda self: self._entry("pullback"))
 
     def _alloc(self, sizes=None):
-        """Empty stacks of `sizes` (by default the current capacity), for one call."""
+        """Stacks of at least `sizes` (by default the current capacity), for one call: a spare
+        set if one is that large, else new ones."""
         sizes = sizes or self.capacity
+        while self._spare:
+            try:
+                stacks = self._spare.pop()
+            except IndexError:  # another thread took the last
+                break
+            if all(len(a) >= n for a, n in zip(stacks, sizes, strict=True)):
+                return stacks
         return [np.empty(n, dtype=d) for n, d in zip(sizes, self.dtypes, strict=True)]
 
     def value_and_gradient(self, args, dy=1.0):
         if not self.dtypes:  # no stacks that could overflow: one run
             value, grads, _ = self._run(self._fused, args, *self.own(args), dy)
             return value, grads
-        (value, grads, _), _ = self._recorded(self._fused, 2, args, dy)
+        (value, grads, _), stacks = self._recorded(self._fused, 2, args, dy)
+        self._spare.append(stacks)  # nothing returned refers to them
         return value, grads
 
     def rows(self, args):
         """Per float leaf of wrt, the gradients for each unit seed of the `seeded` argument (whose
         value in `args` gives its shape and dtype), stacked: one compiled call."""
-        (rows, _), _ = self._recorded(self._entry("rows"), 1, args, 1.0)
+        (rows, _), stacks = self._recorded(self._entry("rows"), 1, args, 1.0)
+        self._spare.append(stacks)
         return rows
 
     def compile(self, args, elsewhere=False):
@@ -220,7 +233,7 @@ class CompiledGradient(CompiledProgram):
             # fresh copies for each run: one that overflowed its stacks has written into the last
             result = self._run(compiled_fn, args, *self.own(args), *rest, *stacks)
             tops = result[tops_at]
-            if not any(map(operator.gt, tops, sizes)):
+            if not any(map(operator.gt, tops, map(len, stacks))):
                 return result, stacks
             with self._growing:  # the tops of the array stacks come last: they have no capacity
                 grown = zip(tops, self.capacity, strict=False)
