@@ -180,9 +180,10 @@ def clipped_powers(x, n, m):
 def test_loops_with_known_trips_reserve_their_records(monkeypatch, n, m, interpreted):
     """An inner loop's trips are known when it starts, so its entry reserves room for every trip's
     records and each trip writes at its own place (adjoint/tape.py, reserve): `reserve!` once per
-    run, no push that tests the stack's fill per trip. 60 x 40 trips overflow the first stacks (1024 places), so the forward
-    runs again with room enough; no trips (m <= 0) reserve nothing. Against central differences
-    (float64, h = 1e-6; these values are O(1), so the error is ~1e-9)."""
+    run, no push that tests the stack's fill per trip. 60 x 40 trips overflow the first stacks
+    (1024 places), so the forward runs again with room enough; no trips (m <= 0) reserve nothing.
+    Against central differences (float64, h = 1e-6; these values are O(1), so the error is
+    ~1e-9)."""
     x = np.array([0.4, -0.7, 0.9])
     text = str(zygopy.code_adjoint(clipped_powers, x, n, m))
     # the inner loop's float64 and bool stacks, and the outer loop's int64 (its index i % 3)

@@ -417,7 +417,9 @@ declare("take", None, lambda ts, args: args[0].type, pure=False)
 declare("load", None, lambda ts, args: args[0].type, pure=False)  # read a gradient slot
 declare("accum", None, lambda ts, args: NONE, pure=False)  # slot += value
 declare("push", None, lambda ts, args: NONE, pure=False)  # push(stack type, value)
-declare("pop", None, lambda ts, args: args[0], pure=False)  # pop(stack type)
+# pop(stack type): a value of the type the stack holds (a tagged stack's kind is not that type)
+declare("pop", None, lambda ts, args: (Scalar(args[0].dtype, args[0].strong)
+                                       if isinstance(args[0], Scalar) else args[0]), pure=False)
 # room for n * per_trip pushes, filled by push_at: reserve(stack type, n, per_trip) -> base
 declare("reserve", None, lambda ts, args: INT, pure=False)
 declare("push_at", None, lambda ts, args: NONE, pure=False)  # push_at(stack type, place, value)
