@@ -1,5 +1,6 @@
 """Reverse loops entered with an exactly zero gradient are skipped (adjoint/idle_loops.py): the
-k-means cost (`nearest`) reverses the distance to the nearest centre only. Checked against central
+k-means cost (`nearest`) reverses the distance to the nearest centre only, and its loop over the
+centres stops once its gradient has gone to the nearest one. Checked against central
 differences and analytic gradients on the evaluator and the compiled code, with gradients that
 are zero, partly zero and NaN entering the loop."""
 import math
@@ -25,7 +26,8 @@ def sums(x):
 
 
 def product(x):
-    """Its reverse loop reads what the forward recorded per trip: it always runs, to use it up."""
+    """Its reverse loop reads what the forward recorded per trip, as many per trip: tested in
+    every trip, and a skip drops the records of the trips left."""
     p = 1.0
     for i in range(x.shape[0]):
         p = p * x[i]
@@ -50,9 +52,30 @@ rng = np.random.default_rng(3)
 X, C = rng.uniform(-1, 1, (6, 3)), rng.uniform(-1, 1, (4, 3))
 
 
+def chains(x, y):
+    """Per point, an inner loop keeps the least link of a chain (its reverse stops at the link
+    chosen, dropping the records of the links before it); the outer loop records values of its
+    own, which the reverse still reads after each stop."""
+    s = 0.0
+    for j in range(x.shape[0]):
+        best = math.inf
+        for k in range(y.shape[0]):
+            best = min(best, (x[j] - y[k]) ** 2 * (1.0 + y[k] * y[k]))
+        s = s * math.cos(best) + best
+    return s
+
+
 def test_kmeans_skips_the_distances_of_the_centres_not_chosen():
-    assert len(guards(nearest, X, C, 0.3)) == 1  # the loop over i: its distance lost or won
-    assert len(guards(product, np.ones(3))) == 0
+    # the loop over i (its distance lost or won), and the loop over the centres, tested per trip
+    assert len(guards(nearest, X, C, 0.3)) == 2
+    assert len(guards(product, np.ones(3))) == 1
+
+
+@pytest.mark.parametrize("path", ["eval", "fused", "split"])
+def test_a_loop_stopped_early_leaves_the_records_of_the_loop_around_it(path):
+    x, y = rng.uniform(-1, 1, 7), rng.uniform(-1, 1, 5)
+    assert len(guards(chains, x, y)) == 1
+    check_gradients(chains, (x, y), path, wrt=(0, 1))
 
 
 @pytest.mark.parametrize("path", ["eval", "fused", "split"])
@@ -78,10 +101,11 @@ def test_loop_runs_unless_every_entering_gradient_is_zero(compiled):
 
 
 @pytest.mark.parametrize("path", ["eval", "fused"])
-def test_loop_with_a_record_is_reversed_whatever_enters(path):
-    """min chose 2.0, so zero enters the loop; it still runs, and the gradient is zero."""
-    x = np.array([2.0, 3.0, 1.5])
-    check_gradients(product, (x,), path, wrt=(0,))
+@pytest.mark.parametrize("x", [[2.0, 3.0, 1.5], [0.5, 1.2, 0.9]], ids=["idle", "running"])
+def test_loop_with_a_record_skips_what_is_idle(path, x):
+    """min chose 2.0, so zero enters the loop: it is skipped, its records dropped, and the
+    gradient is zero; or min chose the product, and every trip runs."""
+    check_gradients(product, (np.array(x),), path, wrt=(0,))
 
 
 @pytest.mark.parametrize("path", ["eval", "fused", "split"])

@@ -83,8 +83,9 @@ class Machine:
             return np.zeros(np.shape(args[1])) if len(args) > 1 else _zero(args[0])
         elif op == "peek":
             return self.stacks[args[0]][-1]
-        elif op == "drop":
-            self.stacks[args[0]].pop()
+        elif op == "drop":  # one value, or the count given
+            stack = self.stacks[args[0]]
+            del stack[len(stack) - (args[1] if len(args) > 1 else 1):]
         elif op == "store":
             self.slots[args[0]] = args[1]
         elif op == "load":

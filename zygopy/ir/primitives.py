@@ -430,7 +430,7 @@ for _name in ("take_at", "load_at"):
             pure=False)
 # top of a stack
 declare("peek", None, lambda ts, args: ArrayT(args[0].dtype, args[0].ndim), pure=False)
-declare("drop", None, lambda ts, args: NONE, pure=False)  # pop and forget
+declare("drop", None, lambda ts, args: NONE, pure=False)  # pop and forget (one, or a count)
 declare("store", None, lambda ts, args: NONE, pure=False)  # slot = value
 declare("init", None, lambda ts, args: NONE, pure=False)  # an array slot = zeros shaped like one
 # a lazy array slot = zeros shaped like a value, unless it holds an array already

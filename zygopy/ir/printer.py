@@ -38,6 +38,8 @@ def format_expr(s: Stmt) -> str:
         return f"push!({s.args[0]}, {a[1]})"
     if s.op == "pop":
         return f"pop!({s.args[0]})"
+    if s.op in ("peek", "drop"):
+        return f"{s.op}!({', '.join([str(s.args[0]), *a[1:]])})"
     if s.op == "push_at":
         return f"push!({s.args[0]}, {a[2]}) at {a[1]}"
     if s.op == "reserve":

@@ -349,7 +349,7 @@ def statement(w: Writer, s):
         stack = stack_name(args[0])
         w(f"{name(s.var)} = {stack}[top_{stack} - 1]")
     elif op == "drop":
-        w(f"top_{stack_name(args[0])} -= 1")
+        w(f"top_{stack_name(args[0])} -= {w.operand(args[1]) if len(args) > 1 else 1}")
     elif op == "store":
         w(f"{name(args[0])} = {w.operand(args[1])}")
     elif op in ("take", "load"):
