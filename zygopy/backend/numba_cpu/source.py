@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 from ...custom import called_rules, specialization_of
+from ...ir.bounds import accesses_in_bounds
 from ...ir.infer import type_of_arg
 from ...ir.ir import RAISED, Function, Slot, Var, users_of
 from ...ir.primitives import PRIMITIVES, has_index_array, is_weak, promote
@@ -239,7 +240,7 @@ class Writer:
     operations into one loop (a named temporary per operation would each be materialised), and
     the fused regions (fusion.py)."""
 
-    def __init__(self, depth=0, folding=None, fusion=None, checked=True):
+    def __init__(self, depth=0, folding=None, fusion=None, checked=True, in_bounds=frozenset()):
         self.lines = []
         self.depth = depth
         self.folding = folding or {}  # statement -> how many uses it is folded into
@@ -247,10 +248,12 @@ class Writer:
         self.fusion = fusion
         # False in a reverse pass: its element indices are those its forward checked (unchecked.py)
         self.checked = checked
+        self.in_bounds = in_bounds  # (array, index) pairs proved within bounds (ir/bounds.py)
 
     def unchecked(self, array, index) -> bool:
         """Whether `array[index]` is one element, which this writer accesses unchecked."""
-        return not self.checked and _picks_element(array, index)
+        return _picks_element(array, index) and (not self.checked
+                                                 or (array, index) in self.in_bounds)
 
     def operand(self, a) -> str:
         if isinstance(a, Var) and a in self.folded:
@@ -488,19 +491,19 @@ def body(w: Writer, fn: Function, on_return, keep=(), lower=None, arg_dims=()):
     folding = {st: n for st, n in foldable(fn).items()
                if st.var not in keep and st.var not in named}
     w(f"{LOOPING} = True")
-    trial = Writer(w.depth, folding, fusion, w.checked)
+    trial = Writer(w.depth, folding, fusion, w.checked, w.in_bounds)
     try:
         Structurer(fn, trial, lower, assign_args, on_return).emit()
         w.lines += trial.lines
     except Unstructured as e:
         w(f"# {e}: control flow kept as a dispatch loop")
-        fallback = Writer(w.depth, folding, fusion, w.checked)
+        fallback = Writer(w.depth, folding, fusion, w.checked, w.in_bounds)
         dispatch_loop(fallback, fn, on_return, lower)
         w.lines += fallback.lines
 
 
 def primal_source(fn: Function, pyname: str, arg_dims=()) -> str:
-    w = Writer()
+    w = Writer(in_bounds=accesses_in_bounds(fn))
     w(JIT)
     w(f"def {pyname}({', '.join(name(a) for a in fn.args)}):")
     w.indent()
@@ -527,7 +530,7 @@ def forward_source(adj, pyname: str, arg_dims=()) -> str:
     stacks."""
     fwd = adj.forward
     scalars, lists = _stack_names(adj)
-    w = Writer()
+    w = Writer(in_bounds=accesses_in_bounds(fwd))
     w(_jit_for_call(len(fwd.args) + len(scalars), inline=not adj.stacks))
     w(f"def {pyname}({', '.join([name(a) for a in fwd.args] + scalars)}):")
     w.indent()
