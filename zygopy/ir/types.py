@@ -153,8 +153,19 @@ def strengths(t):
     return isinstance(t, Scalar) and t.strong
 
 
+_ARRAY_TYPES: dict = {}  # (dtype, ndim) -> ArrayT or None: str(dtype) costs microseconds
+
+
 def typeof(value):
     """The IR type of a Python value, or None when zygopy does not handle it."""
+    if isinstance(value, np.ndarray):  # first: the common leaf of a model's parameters
+        key = value.dtype, value.ndim
+        t = _ARRAY_TYPES.get(key, False)
+        if t is False:
+            kind = {"b": "bool", "i": "int64", "u": "int64"}.get(value.dtype.kind,
+                                                                str(value.dtype))
+            t = _ARRAY_TYPES[key] = ArrayT(kind, value.ndim) if kind in _RANK else None
+        return t
     if isinstance(value, (bool, np.bool_)):
         return BOOL
     if isinstance(value, (int, np.integer)):
@@ -170,7 +181,4 @@ def typeof(value):
     if isinstance(value, tuple):
         elts = tuple(typeof(v) for v in value)
         return None if None in elts else TupleT(elts)
-    if isinstance(value, np.ndarray):
-        kind = {"b": "bool", "i": "int64", "u": "int64"}.get(value.dtype.kind, str(value.dtype))
-        return ArrayT(kind, value.ndim) if kind in _RANK else None
     return None
