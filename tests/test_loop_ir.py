@@ -1,5 +1,6 @@
 """Loops stay loops: the IR of a loop is the same whatever the trip count, and has a back edge."""
 import math
+import operator
 import re
 
 import numpy as np
@@ -205,10 +206,15 @@ def test_stacks_are_reused_across_sizes():
     them; each gradient still central differences' (as above)."""
     x = np.array([0.4, -0.7, 0.9])
     h = 1e-6
+    program = zygopy.api.compiled(clipped_powers, (x, 3, 5))
+    held = []
     for n, m in [(3, 5), (50, 60), (2, 3), (70, 70)]:
         g = zygopy.gradient(clipped_powers, x, n, m)[0]
+        held.append(list(program._spare[-1]))  # kept alive: compared by identity
         for i in range(3):
             e = np.zeros(3)
             e[i] = h
             fd = (clipped_powers(x + e, n, m) - clipped_powers(x - e, n, m)) / (2 * h)
             assert g[i] == pytest.approx(fd, rel=1e-6, abs=1e-8)
+    # the smaller call ran in the larger's stacks; the largest needed new ones
+    assert all(map(operator.is_, held[2], held[1])) and not any(map(operator.is_, held[3], held[2]))

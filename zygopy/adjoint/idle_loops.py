@@ -35,8 +35,9 @@ def skip_idle_loops(rev: Function) -> list:
         blocks = rev.block_map()
         done = {b.id for guard in guards for b in guard[:2]}
         found = None
-        for h, body in natural_loops(rev).items():
-            drops = None if h in done else _skippable(rev, blocks[h], body)
+        loops = natural_loops(rev)
+        for h, body in loops.items():
+            drops = None if h in done else _skippable(rev, blocks[h], body, loops)
             if drops is not None:
                 found = blocks[h], body, drops
                 break
@@ -45,10 +46,10 @@ def skip_idle_loops(rev: Function) -> list:
         guards.append((found[0], *_guard(rev, *found)))
 
 
-def _skippable(rev, header, body):
+def _skippable(rev, header, body, loops):
     """None if the loop does not qualify; else the stacks it pops, each with how many values a
-    trip pops ({} for a loop that pops none)."""
-    drops = _pops_per_trip(rev, body)
+    trip pops ({} for a loop that pops none). `loops`: natural_loops(rev)."""
+    drops = _pops_per_trip(rev, body, loops)
     if drops is None or header.args or not _adds_only(rev, header, body):
         return None
     if drops:  # skipped from a trip on, with trips left: only zeros may flow out
@@ -59,11 +60,11 @@ def _skippable(rev, header, body):
     return drops
 
 
-def _pops_per_trip(rev, body):
+def _pops_per_trip(rev, body, loops):
     """{stack: pops per trip} if every pop in the loop is of a stack whose forward recorded a
     fixed number per trip (a TripStack) and lies outside the loops inside it; else None."""
     blocks = rev.block_map()
-    inner = set().union(*(b for h, b in natural_loops(rev).items() if b < body), set())
+    inner = set().union(*(b for b in loops.values() if b < body), set())
     drops = {}
     for bid in body:
         for s in blocks[bid].stmts:
@@ -162,7 +163,7 @@ def _guard_trips(rev, header, body, drops):
         rev, test, [v for v, slot in taken.items() if is_float(slot.type)])),
                      Branch(skip.id, [])]
     go_on.target, go_on.args = test.id, []
-    trips_left = next(v for v, slot in taken.items() if slot is _trip_counter(header))
+    trips_left = _trip_counter(header)
     for stack, per_trip in drops.items():
         count = trips_left
         if per_trip != 1:
@@ -191,7 +192,7 @@ def _all_zero(rev, block, values):
 
 
 def _trip_counter(header):
-    """The slot of the trips left, which the header takes and tests for > 0."""
+    """The trips left, which the header takes from their slot and tests for > 0; or None."""
     taken = _taken_values(header)
-    return next((taken[s.args[0]] for s in header.stmts
+    return next((s.args[0] for s in header.stmts
                  if s.op == "gt" and s.args[0] in taken and s.args[1] == 0), None)

@@ -52,6 +52,7 @@ class _Recorder:
         self.trip_index = built.trip_index
         self.hoisted = {}  # (loop header, array) -> slot the reverse pass reads it from
         self.numbered = self._numbered_loops()
+        self.definition = {s.var: s for b in self.fn.blocks for s in b.stmts if s.var is not None}
         self.once_per_trip = self._once_per_trip()
         self.trip_stacks = 0
 
@@ -62,7 +63,7 @@ class _Recorder:
         """Decide, per reverse block, which forward values come from a stack and which from the
         tape."""
         loops, defined_in = self.loops, self.defined_in
-        definition = {s.var: s for b in self.fn.blocks for s in b.stmts if s.var is not None}
+        definition = self.definition
         # arguments nothing writes (the caller's arrays the function writes are private copies;
         # an operand of an impure primitive, such as record_statistics, may be written): an
         # element read from one is read again in the reverse rather than recorded
@@ -239,12 +240,11 @@ class _Recorder:
         """Block id -> (loop header, trip count) for the blocks that run exactly once in every
         trip of a counted loop whose trip count is known when it starts: those that dominate its
         back edge and lie in no loop inside it."""
-        definition = {s.var: s for b in self.fn.blocks for s in b.stmts if s.var is not None}
         dom = dominators(self.fn)
         bodies = natural_loops(self.fn)
         out = {}
         for exit_id, h in self.exit_blocks.items():
-            bound = self._known_trips(h, exit_id, definition)
+            bound = self._known_trips(h, exit_id, self.definition)
             if bound is None:
                 continue
             body = self.loop_body[h]

@@ -23,8 +23,8 @@ _TOP = object()  # not known yet, while lengths are being found
 
 def accesses_in_bounds(fn: Function) -> set:
     """{(array, index)} of the element reads and writes in `fn` proved within bounds."""
-    lengths = _lengths(fn)
     definition = {s.var: s for b in fn.blocks for s in b.stmts if s.var is not None}
+    lengths = _lengths(fn, definition)
     facts = _counter_bounds(fn, definition, lengths)
     proved = set()
     for b in fn.blocks:
@@ -78,25 +78,24 @@ def _value(v, definition, lengths):
         if shape is not None and shape.op == "getattr" and shape.args[1] == "shape" \
                 and type(s.args[1]) is int:
             known = lengths.get(shape.args[0])
-            if known and known[s.args[1]] is not None:
+            if known not in (None, _TOP) and known[s.args[1]] is not None:
                 return known[s.args[1]]
     return v, 0
 
 
-def _lengths(fn) -> dict:
+def _lengths(fn, definition) -> dict:
     """Array value -> its length symbol per dimension (None where unknown), found optimistically:
     a block argument takes the lengths all its incoming values agree on."""
-    definition = {s.var: s for b in fn.blocks for s in b.stmts if s.var is not None}
+    blocks = fn.block_map()
     incoming = {}
     for b in fn.blocks:
         for br in b.branches:
             if br.target is not None:
-                target = fn.block_map()[br.target]
-                for param, value in zip(target.args, br.args, strict=True):
+                for param, value in zip(blocks[br.target].args, br.args, strict=True):
                     incoming.setdefault(param, []).append(value)
     lengths = {a: tuple(((a, d), 0) for d in range(a.type.ndim))
                for a in fn.args if isinstance(a.type, ArrayT)}
-    order = [fn.block_map()[bid] for bid in reverse_postorder(fn)]
+    order = [blocks[bid] for bid in reverse_postorder(fn)]
     found = {v: _TOP for b in order for v in [*b.args, *(s.var for s in b.stmts)]
              if isinstance(getattr(v, "type", None), ArrayT)}
     found.update(lengths)
@@ -130,8 +129,7 @@ def _made(s, found, definition):
                                            and definition[shape].op == "tuple") else [shape]
         if len(sizes) != s.var.type.ndim:
             return None
-        known = {v: n for v, n in found.items() if n is not _TOP and n is not None}
-        return tuple(_value(n, definition, known) if isinstance(n, Var) and n.type == INT
+        return tuple(_value(n, definition, found) if isinstance(n, Var) and n.type == INT
                      or type(n) is int else None for n in sizes)
     return None
 

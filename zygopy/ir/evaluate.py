@@ -70,10 +70,10 @@ class Machine:
             self.stacks.setdefault(args[0], []).append(args[1])
         elif op == "pop":
             return self.stacks[args[0]].pop()
-        elif op == "reserve":
-            stack = self.stacks.setdefault(args[0], [])
-            stack.extend([None] * (max(args[1], 0) * args[2]))
-            return len(stack) - max(args[1], 0) * args[2]
+        elif op == "reserve":  # room for n * per_trip values, written by push_at: -> its base
+            stack, room = self.stacks.setdefault(args[0], []), max(args[1], 0) * args[2]
+            stack.extend([None] * room)
+            return len(stack) - room
         elif op == "push_at":
             self.stacks[args[0]][args[1]] = args[2]
         # a lazy array slot (one per loop iteration) comes with the value it is shaped like
