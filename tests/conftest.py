@@ -1,4 +1,7 @@
+import atexit
 import os
+import shutil
+import tempfile
 import threading
 
 import pytest
@@ -10,6 +13,11 @@ os.environ["ZYGOPY_INTERPRET_WHILE_COMPILING"] = "0"
 # fast it runs, and most of its time is Numba compiling (-O1 takes about a third less); set
 # NUMBA_OPT=3 to test the optimised code users get
 os.environ.setdefault("NUMBA_OPT", "1")
+# A cache of this run's own (unless one is given): tests that count what compiles must not find
+# code a previous run left in the user's cache
+if "ZYGOPY_CACHE_DIR" not in os.environ:
+    os.environ["ZYGOPY_CACHE_DIR"] = tempfile.mkdtemp(prefix="zygopy-tests-")
+    atexit.register(shutil.rmtree, os.environ["ZYGOPY_CACHE_DIR"], ignore_errors=True)
 
 from zygopy.backend.numba_cpu.compiled import CompiledGradient
 from zygopy.ir.passes import pipeline

@@ -61,11 +61,13 @@ def dispatchers(spec):
     return [module.primal, module.forward, module.pullback]
 
 
-def test_second_model_compiles_nothing_for_its_layers():
+def test_second_model_compiles_nothing_for_its_layers(monkeypatch, tmp_path):
     """The compiled gradient of one model, then of a second one of other sizes and depth built
     of the same Dense layers: the layers' units are the same code, and none of it compiles
     again (Numba's count of compiled signatures stays as it was). Both gradients against finite
     differences, and an error raised in a unit's code."""
+    # an empty cache: a model's code loaded from disk would not compile its layers' code at all
+    monkeypatch.setenv("ZYGOPY_CACHE_DIR", str(tmp_path))
     first, (x1, y1) = mlp([3, 4, 2]), data(3, 2)
     second, (x2, y2) = mlp([3, 6, 5, 2], seed=4), data(3, 2, batch=7, seed=5)
     value, grads = zygopy.withgradient(mse, first, x1, y1)
