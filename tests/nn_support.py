@@ -1,24 +1,19 @@
 """Helpers for the zygopy.nn tests: gradients from the reference evaluator (no Numba compile: the
 layers' adjoint IR run on NumPy) and central finite differences over every array of a model."""
-import os
-
 import numpy as np
 
 from zygopy import withgradient
+from zygopy.backend import tiered
 from zygopy.nn.saving import named_arrays
 
 
 def interpreted_gradient(f, *args):
     """zygopy.withgradient(f, *args), computed by the evaluator from the same adjoint IR."""
-    old = os.environ.get("ZYGOPY_INTERPRET_ONLY")
-    os.environ["ZYGOPY_INTERPRET_ONLY"] = "1"
+    old, tiered.INTERPRET_ONLY = tiered.INTERPRET_ONLY, True
     try:
         return withgradient(f, *args)
     finally:
-        if old is None:
-            del os.environ["ZYGOPY_INTERPRET_ONLY"]
-        else:
-            os.environ["ZYGOPY_INTERPRET_ONLY"] = old
+        tiered.INTERPRET_ONLY = old
 
 
 def finite_differences(f, args, k):

@@ -26,6 +26,7 @@ import pytest
 
 import zygopy
 from zygopy.api import _compiled, bind
+from zygopy.backend import tiered
 from zygopy.nn import maxpool2d
 
 from . import corpus_arrays, corpus_forward, corpus_grad
@@ -40,7 +41,7 @@ REFUSED = {"list_rnn_states", "list_of_numbers", "list_literal_stack", "list_com
 
 @pytest.fixture
 def interpreted(monkeypatch):
-    monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", True)
 
 
 def rng_for(name):
@@ -462,7 +463,7 @@ def test_compiled_hessian_of_a_loop(monkeypatch):
     x = rng_for("rosenbrock").uniform(-1.0, 1.0, 4)
     hess = zygopy.hessian(rosenbrock, x)
     np.testing.assert_allclose(hess, rosenbrock_hessian(x), rtol=1e-12, atol=1e-10)
-    monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")  # the reference gradient: no compilation
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", True)  # the reference gradient: no compilation
     for j in range(4):
         column = stable_difference(gradient_along(rosenbrock, x, (), np.eye(4)[j]), H_HVP)
         np.testing.assert_allclose(hess[:, j], column, rtol=RTOL, atol=ATOL)
@@ -473,7 +474,7 @@ def test_compiled_hessian_of_a_loop(monkeypatch):
 def test_compiled_jacobian(name, monkeypatch):
     case = next(c for c in corpus_forward.CASES if c.name == name)
     compiled = zygopy.jacobian(case.fn, *case.args())
-    monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", True)
     interpreted = zygopy.jacobian(case.fn, *case.args())  # checked by the test above
     for a, b in zip(compiled, interpreted, strict=True):
         if b is None:
@@ -498,7 +499,7 @@ def test_compiled_reverse_jacobian_grows_its_stacks(monkeypatch):
     compiled = zygopy.jacobian(long_orbit, x, 3000)[0]
     rows = _compiled(bind(long_orbit, (x, 3000)), "vjp")[0]
     assert max(rows.capacity) >= 3000  # grown from INITIAL_CAPACITY by the rows' run
-    monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", True)
     np.testing.assert_allclose(compiled, zygopy.jacobian(long_orbit, x, 3000)[0], rtol=1e-12)
     for j in range(4):
         column = stable_difference(lambda s, j=j: long_orbit(x + s * np.eye(4)[j], 3000), H_JVP)
@@ -514,7 +515,7 @@ def pooled(x, w):
 @pytest.mark.parametrize("route", ["interpreted", "compiled"])
 def test_max_pooling_in_forward_mode_and_second_order(route, monkeypatch):
     if route == "interpreted":
-        monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")
+        monkeypatch.setattr(tiered, "INTERPRET_ONLY", True)
     rng = rng_for("pooled")
     # distinct values, far enough apart that the steps below leave each tile's maximum in place
     x = rng.permutation(np.arange(2 * 4 * 5 * 2)).reshape(2, 4, 5, 2) * 0.05 - 1.0

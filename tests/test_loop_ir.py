@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import zygopy
+from zygopy.backend import tiered
 from zygopy.ir.cfg import dominators, loop_blocks
 
 
@@ -190,7 +191,7 @@ def test_loops_with_known_trips_reserve_their_records(monkeypatch, n, m, interpr
     # the inner loop's float64 and bool stacks, and the outer loop's int64 (its index i % 3)
     assert text.count("reserve!(") == 3 and not re.search(r"push!\((float64|bool|int64), ", text)
     if interpreted:
-        monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")
+        monkeypatch.setattr(tiered, "INTERPRET_ONLY", True)
     g = zygopy.gradient(clipped_powers, x, n, m)[0]
     h = 1e-6
     for i in range(3):

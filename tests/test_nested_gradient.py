@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import zygopy
+from zygopy.backend import tiered
 
 from .test_array_gradients import finite_difference
 
@@ -49,7 +50,7 @@ def matrix_penalty(a, m):
 @pytest.fixture(params=["compiled", "interpreted"])
 def route(request, monkeypatch):
     if request.param == "interpreted":
-        monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")
+        monkeypatch.setattr(tiered, "INTERPRET_ONLY", True)
     return request.param
 
 

@@ -7,6 +7,7 @@ import pytest
 
 import zygopy
 from zygopy import nn
+from zygopy.backend import tiered
 from zygopy.backend.numba_cpu import nn_kernels
 from zygopy.ir import nn_primitives
 
@@ -325,7 +326,7 @@ def test_dropout_masks_are_seeded_and_off_in_test_mode():
 def test_sequence_task_trains(kind, monkeypatch):
     """Predict the running sum's sign of a random +-1 sequence at every step: needs memory.
     (Interpreted: the training loop is under test; compiled layers are tested above.)"""
-    monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", True)
     r = rng()
     xs = r.choice([-1.0, 1.0], size=(12, 64, 1))
     ys = (np.cumsum(xs, axis=0) > 0).astype(F64)

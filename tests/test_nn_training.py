@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from zygopy import nn
+from zygopy.backend import tiered
 
 
 def rng(seed=0):
@@ -234,7 +235,7 @@ def regression(model, x, y):
 
 
 def test_training_lowers_the_loss(monkeypatch):
-    monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")  # the loop is tested here, not the compiler
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", True)  # the loop is tested here, not the compiler
     r = rng()
     x = r.normal(size=(64, 3))
     y = np.sin(x @ np.array([[1.0], [-2.0], [0.5]]))
@@ -249,7 +250,7 @@ def test_training_lowers_the_loss(monkeypatch):
 
 
 def test_a_nan_stops_training_before_the_update(monkeypatch):
-    monkeypatch.setenv("ZYGOPY_INTERPRET_ONLY", "1")
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", True)
     r = rng()
     x = r.normal(size=(8, 3))
     y = np.ones((8, 1))

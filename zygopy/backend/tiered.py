@@ -12,8 +12,8 @@ interpretation. Results agree with the compiled code's to rounding (both evaluat
 adjoint IR); their types are the compiled code's.
 
 `ZYGOPY_INTERPRET_WHILE_COMPILING=0` turns this off: every call then waits for compiled code.
-`ZYGOPY_INTERPRET_ONLY=1` never compiles: every gradient runs in the evaluator (for debugging,
-and for tests of code above the compiler, such as training loops).
+`ZYGOPY_INTERPRET_ONLY=1`, read at import, never compiles: every gradient runs in the evaluator
+(for debugging, and for tests of code above the compiler, such as training loops).
 """
 from __future__ import annotations
 
@@ -39,8 +39,13 @@ def enabled() -> bool:
     return os.environ.get("ZYGOPY_INTERPRET_WHILE_COMPILING", "1") != "0"
 
 
+# Read once, at import (every call's path checks it: reading the environment cost a microsecond);
+# tests set it through the module
+INTERPRET_ONLY = os.environ.get("ZYGOPY_INTERPRET_ONLY", "0") != "0"
+
+
 def interpret_only() -> bool:
-    return os.environ.get("ZYGOPY_INTERPRET_ONLY", "0") != "0"
+    return INTERPRET_ONLY
 
 
 def value_and_gradient(compiled, args, dy=1.0):
