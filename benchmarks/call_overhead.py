@@ -7,9 +7,10 @@ that the arithmetic is nothing.
 
 Each row times, in one process and one run: the plain Python function, `zygopy.gradient` on it,
 and the generated code's compiled entry called directly with its stacks (what the gradient call
-runs in the end), and JAX's `jit(grad)` where JAX is installed. Plain arguments (numbers and
-arrays given positionally) take the fast path; a dict of arrays takes the full one (binding,
-flattening, signature). The issue's target: at most 5 µs for a few scalar or array arguments.
+runs in the end), and JAX's `jit(grad)` where JAX is installed. Arguments given positionally,
+numbers, arrays and structures of them (a dict of arrays, a layer object), take the fast path
+after a first call; keyword arguments take the full one (binding, signature). The target: at
+most 5 µs for a few scalar or array arguments.
 
 Prints a Markdown table and replaces the call_overhead section of benchmarks/RESULTS.md.
 """
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import fmt_time, quick_flag, run_info, write_section  # noqa: E402
 
 import zygopy  # noqa: E402  (the working tree's, put first on sys.path by common)
+from zygopy import nn  # noqa: E402
 from zygopy.api import _compiled, bind  # noqa: E402
 from zygopy.trees import flatten  # noqa: E402
 
@@ -50,11 +52,17 @@ def a_dict(p):
     return np.sum(p["w"] * p["b"])
 
 
+def a_layer(layer, x):
+    return np.sum(layer(x) ** 2)
+
+
 SMALL = np.linspace(0.1, 0.3, 3)
 CASES = [("2 floats", two_numbers, (0.5, 1.5)),
          ("2 arrays of 3", two_arrays, (SMALL, SMALL + 1.0)),
          ("2 floats and an int", numbers_and_an_int, (0.5, 1.5, 3)),
-         ("a dict of 2 arrays (full path)", a_dict, ({"w": SMALL, "b": SMALL + 1.0},))]
+         ("a dict of 2 arrays", a_dict, ({"w": SMALL, "b": SMALL + 1.0},)),
+         ("a Dense layer (3 to 2, relu) and an array", a_layer,
+          (nn.Dense(3, 2, nn.relu, rng=np.random.default_rng(0), dtype=np.float64), SMALL))]
 
 
 def per_call(fn, calls, rounds):

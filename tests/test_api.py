@@ -598,6 +598,62 @@ def test_repeated_calls_that_change_argument_kinds_get_their_own_code():
             np.testing.assert_allclose(zygopy.grad(mixed)(x, n, flag), expected, rtol=1e-6)
 
 
+class Activated:
+    def __init__(self, w, scale, act):
+        self.w, self.scale, self.act = w, scale, act
+
+
+def scaled_loss(w, b, n, x, model):
+    return np.sum(model.act(w * x + b) * model.scale * model.w) * n
+
+
+def from_dict(p, x, model):
+    return scaled_loss(p["w"], p["b"], p["n"], x, model)
+
+
+def from_sequence(p, x, model):
+    w, b, n = p
+    return scaled_loss(w, b, n, x, model)
+
+
+def test_repeated_calls_with_structures_get_their_own_code():
+    """Structured arguments take the fast path from their second call; each call against its
+    analytic gradient, alternating what a key of too little would confuse: a dict's keys, a tuple
+    and a list, a leaf's kind inside a structure, a static attribute (the activation), wrt."""
+    x = np.array([0.3, -0.7])
+    w, b = np.array([0.5, 1.5]), np.array([0.1, -0.2])
+
+    def expected(p, model):
+        pw, pb, n = (p["w"], p["b"], p["n"]) if isinstance(p, dict) else p
+        z = pw * x + pb
+        slope = 1.0 - np.tanh(z) ** 2 if model.act is np.tanh else np.exp(z)
+        g_h = model.w * model.scale * n
+        return g_h * slope * x, g_h * slope, model.act(z) * model.scale * n
+
+    calls = [({"w": w, "b": b, "n": 2}, Activated(np.array([1.0, 2.0]), 0.5, np.tanh)),
+             ({"w": w, "b": b, "n": 2.0}, Activated(np.array([1.0, 2.0]), 0.5, np.tanh)),
+             ((w, b, 3), Activated(np.array([1.0, 2.0]), 0.5, np.exp)),
+             ((w, b, 3), Activated(np.array([1.0, 2.0]), 0.5, np.tanh)),
+             ([w, b, 3], Activated(np.array([1.0, 2.0]), 0.5, np.exp)),
+             ([w, b, 3], Activated(np.array([[1.0, 2.0]]), 2, np.tanh))]
+    for _ in range(2):  # the second round takes the fast path
+        for p, model in calls:
+            gw, gb, gmodel_w = expected(p, model)
+            f = from_dict if isinstance(p, dict) else from_sequence
+            gp, gx, gmodel = zygopy.gradient(f, p, x, model)
+            parts = [gp[k] for k in ("w", "b", "n")] if isinstance(p, dict) else gp
+            assert type(gp) is type(p) and isinstance(gmodel, Activated) and gx is not None
+            np.testing.assert_allclose(parts[0], gw.reshape(w.shape), rtol=1e-12)
+            np.testing.assert_allclose(parts[1], gb.reshape(b.shape), rtol=1e-12)
+            np.testing.assert_allclose(gmodel.w, gmodel_w.reshape(model.w.shape), rtol=1e-12)
+            n = p["n"] if isinstance(p, dict) else p[2]
+            assert (parts[2] is None) == isinstance(n, int) and gmodel.act is None
+            if isinstance(model.scale, int):
+                assert gmodel.scale is None
+            # only the model: the others are None, not structures of None
+            assert zygopy.gradient(f, p, x, model, wrt=2)[:2] == (None, None)
+
+
 def test_a_replaced_rule_reaches_the_fast_path(monkeypatch):
     for _ in range(2):
         assert zygopy.gradient(poly, 2.0, 3.0)[0] == 12.0

@@ -42,7 +42,7 @@ from .ir.infer import returned_type
 from .ir.types import ArrayT, TupleT, is_float
 from .programs import gradient_program, tangent_program
 from .signature import location, signature
-from .trees import LEAF, flatten
+from .trees import flatten, unflatten
 
 # (f, signature key, wrt, rules version) -> the compiled variants met so far: more than one when a
 # value f captures (ir/captured.py) changed in a way its code depends on, such as a global int
@@ -251,16 +251,20 @@ def _per_parameter(c, sig, call, leaf_results):
 
 
 def withgradient(f, *args, wrt=None, **kwargs):
-    key = None if kwargs else _plain_key(f, args, wrt)
-    fast = _FAST.get(key)
+    plain = None if kwargs else _plain_call(f, args, wrt)
+    fast = _FAST.get(plain[0]) if plain else None
     if fast is not None:
-        captured = fast.captured_values()
+        c, owners, wrt_args = fast
+        captured = c.captured_values()
         if captured is not None:
-            value, grads = tiered.value_and_gradient(fast, [*args, *captured])
-            out = [None] * len(args)
-            for i, g in zip(fast.adjoint.wrt, grads, strict=True):
-                out[i] = g
-            return value, tuple(out)
+            _, nodes, leaves = plain
+            value, grads = tiered.value_and_gradient(c, [*leaves, *captured])
+            if nodes is None:  # a leaf per argument
+                out = [None] * len(args)
+                for i, g in zip(c.adjoint.wrt, grads, strict=True):
+                    out[i] = g
+                return value, tuple(out)
+            return value, _rebuilt(nodes, args, owners, wrt_args, c.adjoint.wrt, grads)
     call = bind(f, args, kwargs, wrt)
     c, sig = _compiled(call)
     rt = returned_type(c.primal_ir)
@@ -270,39 +274,71 @@ def withgradient(f, *args, wrt=None, **kwargs):
                         hint="use jacobian for a tuple of results; an integer result has no "
                         "gradient")
     value, grads = tiered.value_and_gradient(c, sig.arguments)
-    if key is not None and all(n == LEAF for n in sig.nodes) and len(args) == len(call.names) \
-            and not call.first:
-        _FAST[key] = c
+    if plain and len(args) == len(call.names) and not call.first:
+        _FAST[plain[0]] = (c, tuple(sig.owners), call.wrt)
     return value, _per_parameter(c, sig, call, grads)
 
 
-# The gradient of a function of plain arguments (numbers and arrays, every parameter given
-# positionally, wrt by position if at all) skips binding, flattening and the signature: after a
-# first call, its compiled code is found from the arguments' kinds alone (what the signature
-# would specialise on).
-_FAST: dict = {}
+# The gradient of a function whose every parameter is given positionally (wrt by position if at
+# all) skips binding and the signature: after a first call, its compiled code is found from the
+# arguments' structures and the kinds of their leaves alone (what the signature specialises on).
+_FAST: dict = {}  # key -> (compiled gradient, the argument of each leaf, the arguments in wrt)
 
 
-def _plain_key(f, args, wrt):
-    """(f, the kind of each argument, wrt, the rules' version), or None where an argument is not
-    a finite float, an int, a bool or an array, or wrt names a parameter (those take the full
-    path, which checks them)."""
+def _plain_call(f, args, wrt):
+    """(key, nodes, leaves): the key is f, the kinds of the leaves, the structures of the
+    arguments that are not leaves (`nodes`: a trees.Node, or None for a leaf, per argument; None
+    if all are leaves), wrt and the rules' version. None where a leaf is not a finite float, an
+    int, a bool or an array, or wrt names a parameter (those take the full path, which checks
+    them)."""
     if not (wrt is None or type(wrt) is int or type(wrt) is tuple
             and all(type(w) is int for w in wrt)):
         return None
-    kinds = []
-    for a in args:
-        t = type(a)
-        if t is float:
-            if not math.isfinite(a):
-                return None
-        elif t is np.ndarray:
-            shape = a.shape
-            t = (a.dtype, len(shape), tuple(d == 1 for d in shape) if 1 in shape else None)
-        elif t is not int and t is not bool:
+    kinds = tuple(map(_kind, args))
+    if None not in kinds:
+        return (f, kinds, None, wrt, rules_version()), None, args
+    nodes, leaves = [], []
+    for a, kind in zip(args, kinds, strict=True):
+        if kind is not None:
+            nodes.append(None)
+            leaves.append(a)
+            continue
+        try:
+            node, mine = flatten(a)
+        except ValueError:
             return None
-        kinds.append(t)
-    return f, tuple(kinds), wrt, rules_version()
+        nodes.append(node)
+        leaves += mine
+    kinds = tuple(map(_kind, leaves))
+    if None in kinds:
+        return None
+    nodes = tuple(nodes)
+    return (f, kinds, nodes, wrt, rules_version()), nodes, leaves
+
+
+def _kind(a):
+    """What the compiled code specialises on for a plain leaf, or None for anything else (a
+    float that is not finite included)."""
+    t = type(a)
+    if t is np.ndarray:
+        shape = a.shape
+        return a.dtype, len(shape), tuple(d == 1 for d in shape) if 1 in shape else None
+    if t is float:
+        return t if math.isfinite(a) else None
+    return t if t is int or t is bool else None
+
+
+def _rebuilt(nodes, args, owners, wrt_args, wrt_leaves, grads):
+    """The gradients of the differentiated leaves put back into each argument's structure; None
+    for an argument not differentiated."""
+    mine = [[] for _ in args]
+    values = [None] * len(owners)
+    for i, g in zip(wrt_leaves, grads, strict=True):
+        values[i] = g
+    for owner, v in zip(owners, values, strict=True):
+        mine[owner].append(v)
+    return tuple(None if i not in wrt_args else m[0] if node is None else unflatten(node, m, a)
+                 for i, (node, a, m) in enumerate(zip(nodes, args, mine, strict=True)))
 
 
 def gradient(f, *args, wrt=None, **kwargs):
