@@ -41,8 +41,8 @@ from .ir.frontend import function_ast
 from .ir.infer import returned_type
 from .ir.types import ArrayT, TupleT, is_float
 from .programs import gradient_program, tangent_program
-from .signature import location, signature
-from .trees import flatten, unflatten
+from .signature import location, rebuild, signature
+from .trees import LEAF, flatten
 
 # (f, signature key, wrt, rules version) -> the compiled variants met so far: more than one when a
 # value f captures (ir/captured.py) changed in a way its code depends on, such as a global int
@@ -286,11 +286,10 @@ _FAST: dict = {}  # key -> (compiled gradient, the argument of each leaf, the ar
 
 
 def _plain_call(f, args, wrt):
-    """(key, nodes, leaves): the key is f, the kinds of the leaves, the structures of the
-    arguments that are not leaves (`nodes`: a trees.Node, or None for a leaf, per argument; None
-    if all are leaves), wrt and the rules' version. None where a leaf is not a finite float, an
-    int, a bool or an array, or wrt names a parameter (those take the full path, which checks
-    them)."""
+    """(key, nodes, leaves): the key is f, the kinds of the leaves, the arguments' structures
+    (`nodes`: a trees.Node per argument; None if all are leaves), wrt and the rules' version.
+    None where a leaf is not a finite float, an int, a bool or an array, or wrt names a parameter
+    (those take the full path, which checks them)."""
     if not (wrt is None or type(wrt) is int or type(wrt) is tuple
             and all(type(w) is int for w in wrt)):
         return None
@@ -300,7 +299,7 @@ def _plain_call(f, args, wrt):
     nodes, leaves = [], []
     for a, kind in zip(args, kinds, strict=True):
         if kind is not None:
-            nodes.append(None)
+            nodes.append(LEAF)
             leaves.append(a)
             continue
         try:
@@ -331,14 +330,11 @@ def _kind(a):
 def _rebuilt(nodes, args, owners, wrt_args, wrt_leaves, grads):
     """The gradients of the differentiated leaves put back into each argument's structure; None
     for an argument not differentiated."""
-    mine = [[] for _ in args]
     values = [None] * len(owners)
     for i, g in zip(wrt_leaves, grads, strict=True):
         values[i] = g
-    for owner, v in zip(owners, values, strict=True):
-        mine[owner].append(v)
-    return tuple(None if i not in wrt_args else m[0] if node is None else unflatten(node, m, a)
-                 for i, (node, a, m) in enumerate(zip(nodes, args, mine, strict=True)))
+    rebuilt = rebuild(nodes, owners, args, values)
+    return tuple(r if i in wrt_args else None for i, r in enumerate(rebuilt))
 
 
 def gradient(f, *args, wrt=None, **kwargs):

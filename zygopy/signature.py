@@ -48,13 +48,17 @@ class Signature:
         return tuple(i for i, owner in enumerate(self.owners) if owner in wrt)
 
     def rebuild(self, args, leaf_values):
-        """Per argument, the leaves' values (e.g. gradients) put back into the argument's
-        structure."""
-        out = []
-        for k, (node, arg) in enumerate(zip(self.nodes, args, strict=True)):
-            mine = [v for v, owner in zip(leaf_values, self.owners, strict=True) if owner == k]
-            out.append(mine[0] if node == LEAF else unflatten(node, mine, arg))
-        return tuple(out)
+        return rebuild(self.nodes, self.owners, args, leaf_values)
+
+
+def rebuild(nodes, owners, args, leaf_values):
+    """Per argument, the leaves' values (e.g. gradients) put back into the argument's structure
+    (`nodes`: a trees.Node per argument; `owners`: the argument each leaf belongs to)."""
+    mine = [[] for _ in args]
+    for owner, v in zip(owners, leaf_values, strict=True):
+        mine[owner].append(v)
+    return tuple(m[0] if node is LEAF else unflatten(node, m, arg)
+                 for node, arg, m in zip(nodes, args, mine, strict=True))
 
 
 def signature(fn, args) -> Signature:
