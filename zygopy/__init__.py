@@ -12,6 +12,7 @@ from .api import (
     vjp,
     withgradient,
 )
+from .checkpoint import checkpoint
 from .custom import custom_rule, stop_gradient
 from .errors import NoRule, NotScalar, UnsupportedSyntax, UnsupportedType, ZygopyError
 from .inspect import code_adjoint, code_ir, code_llvm, code_python, code_tangent
@@ -20,7 +21,7 @@ from .kernel import code_ptx, kernel
 
 __all__ = ["gradient", "withgradient", "pullback", "jacobian", "grad", "value_and_grad", "jvp",
            "vjp", "hvp", "hessian", "code_ir", "code_adjoint", "code_tangent", "code_python",
-           "code_llvm", "evaluate", "register_rule", "custom_rule",
+           "code_llvm", "evaluate", "register_rule", "custom_rule", "checkpoint",
            "stop_gradient", "ZygopyError", "UnsupportedSyntax", "UnsupportedType", "NoRule",
            "NotScalar", "kernel", "code_ptx"]
 

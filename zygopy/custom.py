@@ -103,6 +103,10 @@ class Specialization:
             self._pullback_ir = compile_ir(self.rule.backward, types, capture=False)
         return self._pullback_ir
 
+    def called(self, gradient: bool) -> list:
+        """The IR its forward (or its pullback) runs, whose custom rules are compiled too."""
+        return [self.pullback_ir if gradient else self.forward_ir]
+
     def captured(self):
         """What the forward, and the pullback once built, read from outside (folded)."""
         built = [self.forward_ir] + ([self._pullback_ir] if self._pullback_ir else [])
@@ -149,8 +153,7 @@ def called_rules(*fns):
                     continue
                 done.add((spec.name, st.op))
                 out.append((spec, st.op))
-                if not hasattr(spec, "source"):  # compiled its own way (a kernel): calls no rules
-                    todo.append(spec.forward_ir if st.op == "custom" else spec.pullback_ir)
+                todo += spec.called(st.op == "custom_grad")
     return out
 
 

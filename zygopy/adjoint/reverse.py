@@ -37,6 +37,7 @@ from .prepare import prepare
 from .rules import Sym, rule_for
 from .shapes import equal_shapes
 from .tape import record, tape_per_trip
+from .tuple_results import expose_parts, is_part_read
 
 
 @dataclass
@@ -71,11 +72,12 @@ def adjoint(fn: Function, wrt, unit_dims=None, any_output=False) -> Adjoint:
     wrt = tuple(wrt)
     same_shape = equal_shapes(fn, unit_dims)
     ret_block, ret = _the_return(fn)
+    parts = expose_parts(fn)
     active = active_values(fn, wrt, [ret] if any_output else _outputs(fn, ret))
     check_writes(fn)
     record_list_positions(fn, fn.new_var)
     primal = prepare(fn)
-    built = _ReverseBuilder(primal, wrt, active, same_shape).build(ret_block, ret)
+    built = _ReverseBuilder(primal, wrt, active, same_shape, parts).build(ret_block, ret)
     rev = built.rev
     fold_constants(rev)
     forward_slots(rev, fn.new_var)
@@ -149,9 +151,10 @@ class _ReverseBuilder:
     """The reverse blocks of a prepared primal, one group per primal block, reading forward
     values directly (tape.py then decides how each reaches them)."""
 
-    def __init__(self, primal, wrt, active, same_shape):
+    def __init__(self, primal, wrt, active, same_shape, parts):
         fn = self.fn = primal.fn
         self.primal, self.wrt, self.active, self.same_shape = primal, wrt, active, same_shape
+        self.parts = parts  # a call's tuple result -> its parts (tuple_results.py)
         self.blocks = fn.block_map()
         self.rev = Function(fn.name + "_pullback", [], fn.filename)
         self.slots = {}
@@ -276,12 +279,19 @@ class _ReverseBuilder:
                 self.line = s.line
                 self.reverse_write(s)
                 continue
-            if s.var is None or not self.is_active(s.var):
-                continue
+            if is_part_read(s, self.parts):
+                continue  # the call that made the tuple takes its parts' gradients
             self.line = s.line
-            g = self.take(s.var)
+            if s.var in self.parts:
+                if not any(map(self.is_active, self.parts[s.var])):
+                    continue
+                g, y = self.tuple_gradient(self.parts[s.var])
+            elif s.var is not None and self.is_active(s.var):
+                g, y = self.take(s.var), Sym(self.emit, s.var)
+            else:
+                continue
             rule = rule_for(s.op, self.fn.filename, s.line)
-            contributions = rule(g, Sym(self.emit, s.var), *[Sym(self.emit, a) for a in s.args])
+            contributions = rule(g, y, *[Sym(self.emit, a) for a in s.args])
             broadcasting = s.op in ELEMENTWISE and isinstance(s.var.type, ArrayT)
             for a, c in zip(s.args, contributions, strict=False):
                 if c is None or not self.is_active(a):
@@ -326,6 +336,19 @@ class _ReverseBuilder:
                 self.trip_index[b.id] = self.emit("sub", left, 1).v
                 self.effect("accum", self.slot(trips), self.trip_index[b.id])
             self.route(edge, b, grads)
+
+    def tuple_gradient(self, parts):
+        """(gradient, value) of a call's tuple result, from its parts: a part with no gradient
+        gets a zero shaped like it."""
+        grads = []
+        for p in parts:
+            if self.is_active(p):
+                grads.append(self.take(p).v)
+            elif isinstance(p.type, ArrayT):
+                grads.append(self.emit("zeros_like", p, None).v)
+            else:
+                grads.append(0.0 if is_float(p.type) else None)
+        return self.emit("tuple", *grads), self.emit("tuple", *parts)
 
     def reverse_write(self, s):
         """`a[index] = v`: v gets the gradient that reached a[index], which then restarts from zero;

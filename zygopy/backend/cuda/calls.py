@@ -44,6 +44,10 @@ class KernelSpecialization:
         digest = hashlib.sha1(repr((kernel.uid, tuple(map(str, arg_types)))).encode())
         self.name = f"zy_kernel_{kernel.body.__name__}_{digest.hexdigest()[:12]}"
 
+    def called(self, gradient: bool) -> list:
+        """A kernel is compiled its own way, and calls no custom rule."""
+        return []
+
     def captured(self):
         """What the body and the shape and launch functions read from outside (folded)."""
         fns = [self.ka.body.fn, self.shape_ir, self.launch_ir]
