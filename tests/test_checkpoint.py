@@ -206,3 +206,17 @@ def test_custom_rule_returning_a_tuple(route):
     assert zygopy.gradient(tuple_through_a_branch, 1.5)[0] == pytest.approx(12.0 * 1.5,
                                                                              rel=1e-14)
     assert zygopy.gradient(tuple_through_a_branch, -1.5)[0] == pytest.approx(-3.0, rel=1e-14)
+
+
+@scaled_pair.tangent
+def _(y, x, dx):
+    return 2.0 * dx, 3.0 * dx
+
+
+def test_forward_mode_through_a_rule_returning_a_tuple():
+    """jvp takes the tangent rule's tuple (d/dx 6 x^2 = 12 x); hessian would differentiate that
+    rule, which takes the whole tuple: a clear error, not a zero."""
+    assert zygopy.jvp(pair_product, (1.5,), (1.0,)) == pytest.approx((13.5, 18.0), rel=1e-14)
+    with pytest.raises(zygopy.ZygopyError, match="used whole") as e:
+        zygopy.hessian(pair_product, 1.5)
+    assert "test_checkpoint.py" in str(e.value)

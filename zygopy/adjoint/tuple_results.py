@@ -37,14 +37,18 @@ def expose_parts(fn: Function) -> dict:
             kept.append(s)
         b.stmts = kept
     substitute(fn, same)
+    maker = {s.var: s for b in fn.blocks for s in b.stmts if s.var in parts_of}
     for b in fn.blocks:
         for inst in b.stmts + b.branches:
             whole = next((v for v in uses(inst) if v in parts_of), None)
             if whole is not None and not (getattr(inst, "op", None) == "getindex"
                                           and id(inst.var) in made):
-                raise UnsupportedSyntax("a tuple returned by a custom rule is differentiated "
-                                        "through its parts only", fn.filename,
-                                        getattr(inst, "line", None),
+                rule = maker[whole].args[0]
+                # a tangent rule takes the whole result: hessian through the rule gets here
+                raise UnsupportedSyntax(f"the tuple that {rule!r} returns is used whole here; "
+                                        "gradients flow through its parts only (so second "
+                                        "derivatives through such a rule are not supported)",
+                                        fn.filename, getattr(inst, "line", None),
                                         hint="unpack it where it is returned: a, b = rule(x)")
     return parts_of
 
