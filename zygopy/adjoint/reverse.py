@@ -163,6 +163,7 @@ class _ReverseBuilder:
         self.labels = []
         self.shapes = {}
         self.trip_index = {}  # counted loop header id -> the number of the trip being reversed
+        self.going_round = {}  # counted loop header id -> the reverse block a trip starts in
         self.loops = loop_blocks(fn)
         self.definition = {st.var: st for b in fn.blocks for st in b.stmts if st.var is not None}
         self.defined_in = {v: b.id for b in fn.blocks
@@ -333,6 +334,7 @@ class _ReverseBuilder:
             rev_b.branches.append(Branch(target.id, [], conds[k] if k < len(conds) else None))
             self.cur = target
             if b.id in self.primal.trips and k == 1:  # going round: the trip to reverse
+                self.going_round[b.id] = target
                 self.trip_index[b.id] = self.emit("sub", left, 1).v
                 self.effect("accum", self.slot(trips), self.trip_index[b.id])
             self.route(edge, b, grads)

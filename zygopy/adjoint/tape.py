@@ -49,12 +49,14 @@ class _Recorder:
                                                         primal.exit_blocks)
         self.loops, self.defined_in = built.loops, built.defined_in
         self.group, self.rev_of = built.group, built.rev_of
-        self.trip_index = built.trip_index
+        self.trip_index, self.going_round = built.trip_index, built.going_round
         self.hoisted = {}  # (loop header, array) -> slot the reverse pass reads it from
         self.numbered = self._numbered_loops()
         self.definition = {s.var: s for b in self.fn.blocks for s in b.stmts if s.var is not None}
         self.once_per_trip = self._once_per_trip()
         self.trip_stacks = 0
+        self.after_swap = {}  # reverse block id -> how many statements swap carried arrays
+        self.carried = self._carried_arrays()
 
     def new_var(self, type=None):
         return self.fn.new_var(type)
@@ -90,7 +92,10 @@ class _Recorder:
             refs = _forward_refs(blocks, defined_in)
             stacked = [v for v in refs if loops[b.id] and defined_in[v] in loops[b.id]]
             hoisted = self.hoist(b, [v for v in stacked if isinstance(v.type, ArrayT)], stacks)
-            stacked = [v for v in stacked if v not in hoisted]
+            carried = [v for v in stacked if v not in hoisted and self._carried_at(b.id, v)]
+            self.load_carried(blocks, carried)
+            refs = [v for v in refs if v not in carried]
+            stacked = [v for v in stacked if v not in hoisted and v not in carried]
             for v in refs:
                 if v not in stacked and v not in tape:
                     tape.append(v)
@@ -110,6 +115,70 @@ class _Recorder:
             self.rev_of[b.id].stmts[:0] = pops
             substitute_in(blocks, popped)
         return tape, stacks
+
+    def _carried_arrays(self) -> dict:
+        """Arrays a counted loop's back edge passes among its block arguments as they are, only
+        their places permuted (`u, v = v, u`): the reverse pass swaps them back at each trip
+        instead of recording them. -> {header argument: (header id, the slot holding it)}"""
+        blocks = self.fn.block_map()
+        out = {}
+        for h in self.numbered & set(self.going_round):
+            header = blocks[h]
+            back = self._back_edge(h)
+            passed = {a: p for a, p in zip(header.args, back.args, strict=True)
+                      if isinstance(a.type, ArrayT) and p in header.args}
+            while True:  # keep a permutation of the arguments: each from one kept, none lost
+                sources = list(passed.values())
+                kept = {a: p for a, p in passed.items()
+                        if p in passed and sources.count(p) == 1}
+                if kept == passed:
+                    break
+                passed = kept
+            for a in passed:
+                out[a] = (h, Slot(20_000 + len(out), None, a.type))
+        self._carry(out, blocks)
+        return out
+
+    def _back_edge(self, h):
+        """The branch going round loop h: the header's one edge besides its entry (the block
+        recorded as its source when the trips were counted may since have had that branch split
+        off, by an inner loop whose exit it was)."""
+        return next(br for b in self.fn.blocks if b.id != self.trips[h][1]
+                    for br in b.branches if br.target == h)
+
+    def _carry(self, carried, blocks):
+        """Each exit of a loop sets the slots of its carried arrays to their last values; each trip
+        the reverse pass starts sets them to the values of the trip before."""
+        for h in dict.fromkeys(h for h, _ in carried.values()):
+            back = self._back_edge(h)
+            mine = [(a, p) for a, p in zip(blocks[h].args, back.args, strict=True)
+                    if a in carried and carried[a][0] == h]
+            for exit_id, header in self.exit_blocks.items():
+                if header == h:
+                    self.rev_of[exit_id].stmts[:0] = [Stmt(None, "store", [carried[a][1], a])
+                                                      for a, _ in mine]
+            # the trip after passed a the value p had: going back, p gets a's value
+            now = {a: self.new_var(a.type) for a, _ in mine}
+            swap = ([Stmt(now[a], "load", [carried[a][1]]) for a, _ in mine]
+                    + [Stmt(None, "store", [carried[p][1], now[a]]) for a, p in mine])
+            self.going_round[h].stmts[:0] = swap
+            self.after_swap[self.going_round[h].id] = len(swap)
+
+    def _carried_at(self, block_id, v) -> bool:
+        """Whether the reverse of this block reads carried array v from its slot: inside v's
+        loop, where the slot holds v's value in the trip being reversed."""
+        return v in self.carried and block_id in self.loop_body[self.carried[v][0]]
+
+    def load_carried(self, blocks, carried):
+        """The reverse blocks read each carried array from its slot (after a trip's swap)."""
+        for rb in blocks:
+            reads = [v for v in carried if v in _forward_refs([rb], self.defined_in)]
+            if not reads:
+                continue
+            loaded = {v: self.new_var(v.type) for v in reads}
+            at = self.after_swap.get(rb.id, 0)
+            rb.stmts[at:at] = [Stmt(loaded[v], "load", [self.carried[v][1]]) for v in reads]
+            substitute_in([rb], loaded)
 
     def record_truths(self, b, blocks):
         """A comparison the reverse makes of forward values alone (which operand `min` chose)
@@ -322,17 +391,21 @@ class _Recorder:
         for v in invariant:
             key = (h, v)
             if key not in self.hoisted:
-                kind = HoistedStack(v.type.dtype, v.type.ndim, len(self.hoisted) + 1)
-                stacks.append(kind)
                 slot = Slot(10_000 + len(self.hoisted), None, v.type)
-                entry = self.fn.block_map()[self.trips[h][1]]
-                entry.stmts.append(Stmt(None, "push", [kind, v]))
-                self.rev_of[entry.id].stmts.insert(0, Stmt(None, "drop", [kind]))
+                # an array an outer loop carries is in its slot already: nothing to record
+                carried = self._carried_at(h, v)
+                if not carried:
+                    kind = HoistedStack(v.type.dtype, v.type.ndim, len(self.hoisted) + 1)
+                    stacks.append(kind)
+                    entry = self.fn.block_map()[self.trips[h][1]]
+                    entry.stmts.append(Stmt(None, "push", [kind, v]))
+                    self.rev_of[entry.id].stmts.insert(0, Stmt(None, "drop", [kind]))
                 for exit_id, header in self.exit_blocks.items():
                     if header == h:
-                        peeked = self.new_var(v.type)
-                        self.rev_of[exit_id].stmts[:0] = [Stmt(peeked, "peek", [kind]),
-                                                          Stmt(None, "store", [slot, peeked])]
+                        got = self.new_var(v.type)
+                        read = (Stmt(got, "load", [self.carried[v][1]]) if carried
+                                else Stmt(got, "peek", [kind]))
+                        self.rev_of[exit_id].stmts[:0] = [read, Stmt(None, "store", [slot, got])]
                 self.hoisted[key] = slot
             loaded = self.new_var(v.type)
             self.rev_of[b.id].stmts.insert(0, Stmt(loaded, "load", [self.hoisted[key]]))
