@@ -330,8 +330,9 @@ def statement(w: Writer, s):
             # the array again, so the object holds then what it held when pushed
             w(f"{stack}.append({v})")
         else:
+            # in range: a bounds check per record would cost as much as the store
             w(f"if top_{stack} < cap_{stack}:")
-            w(f"    {stack}[top_{stack}] = {v}")
+            w(f"    zy_put({stack}, top_{stack}, {v})")
         w(f"top_{stack} += 1")
     elif op == "reserve":  # room for every trip of a loop: stored into if it all fits
         stack = stack_name(args[0])
@@ -340,8 +341,8 @@ def statement(w: Writer, s):
         w(f"fits_{stack} = top_{stack} <= cap_{stack}")
     elif op == "push_at":
         stack = stack_name(args[0])
-        w(f"if fits_{stack}:")
-        w(f"    {stack}[{w.operand(args[1])}] = {w.operand(args[2])}")
+        w(f"if fits_{stack}:")  # then every trip's place lies below the top reserved
+        w(f"    zy_put({stack}, {w.operand(args[1])}, {w.operand(args[2])})")
     elif op == "pop":  # reads without removing: the pullback can run again
         stack = stack_name(args[0])
         w(f"top_{stack} -= 1")
