@@ -183,7 +183,7 @@ def test_loops_with_known_trips_reserve_their_records(monkeypatch, n, m, interpr
     """An inner loop's trips are known when it starts, so its entry reserves room for every trip's
     records and each trip writes at its own place (adjoint/tape.py, reserve): `reserve!` once per
     run, no push that tests the stack's fill per trip. 60 x 40 trips overflow the first stacks
-    (1024 places), so the forward runs again with room enough; no trips (m <= 0) reserve nothing.
+    (1024 places), so the entry grows them there; no trips (m <= 0) reserve nothing.
     Against central differences (float64, h = 1e-6; these values are O(1), so the error is
     ~1e-9)."""
     x = np.array([0.4, -0.7, 0.9])
@@ -204,7 +204,7 @@ def test_loops_with_known_trips_reserve_their_records(monkeypatch, n, m, interpr
 def test_stacks_are_reused_across_sizes():
     """A call gives its stacks back for the next (a fresh set of a few MB costs a page fault per
     4 KB): a smaller call after a larger one runs in the larger stacks, a larger one after it grows
-    them; each gradient still central differences' (as above)."""
+    those it fills; each gradient still central differences' (as above)."""
     x = np.array([0.4, -0.7, 0.9])
     h = 1e-6
     program = zygopy.api.compiled(clipped_powers, (x, 3, 5))
@@ -217,5 +217,44 @@ def test_stacks_are_reused_across_sizes():
             e[i] = h
             fd = (clipped_powers(x + e, n, m) - clipped_powers(x - e, n, m)) / (2 * h)
             assert g[i] == pytest.approx(fd, rel=1e-6, abs=1e-8)
-    # the smaller call ran in the larger's stacks; the largest needed new ones
-    assert all(map(operator.is_, held[2], held[1])) and not any(map(operator.is_, held[3], held[2]))
+    # the smaller call ran in the larger's stacks; the largest grew those too small for it
+    assert all(map(operator.is_, held[2], held[1])) and not all(map(operator.is_, held[3], held[2]))
+
+
+def scalar_recurrence(x, n):
+    s = 0.0
+    for _ in range(n):
+        s = math.sin(s + x) * 0.9 + 0.1 * x
+    return s
+
+
+def until_large(x, n):
+    s = 1.0
+    k = 0
+    while s < 1e300 and k < n:  # trips unknown when the loop starts
+        s = s * 1.0001 + 0.001 * math.sin(x * k)
+        k += 1
+    return 1e-3 * s + x * k
+
+
+@pytest.mark.parametrize("f, grows", [(scalar_recurrence, True), (clipped_powers, True),
+                                      (until_large, False)])
+def test_a_larger_call_grows_its_stacks_without_running_again(f, grows, monkeypatch):
+    """Where a loop's trips are known when it starts, the forward grows its stacks there: a call
+    that needs far more than the first's stacks runs once. A loop that only counts its pushes
+    (a while loop) overflows and runs again with room enough. Gradients against central
+    differences (as above)."""
+    x = np.array([0.4, -0.7, 0.9]) if f is clipped_powers else 0.3
+    small, large = ((3, 5), (200, 300)) if f is clipped_powers else ((5,), (50_000,))
+    zygopy.gradient(f, x, *small)
+    program = zygopy.api.compiled(f, (x, *small))
+    runs = []
+    run = type(program)._run
+    monkeypatch.setattr(type(program), "_run", lambda self, *a: runs.append(1) or run(self, *a))
+    monkeypatch.setattr(tiered, "_ready", tiered._ready | {program})  # the compiled code only
+    g = zygopy.gradient(f, x, *large)[0]
+    assert len(runs) == (1 if grows else 2)
+    h = 1e-6
+    for e in np.eye(3) if f is clipped_powers else [1.0]:
+        fd = (f(x + h * e, *large) - f(x - h * e, *large)) / (2 * h)
+        assert np.dot(g, e) == pytest.approx(fd, rel=1e-6, abs=1e-8)

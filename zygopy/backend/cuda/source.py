@@ -31,7 +31,7 @@ def forward_kernel(ka, kname: str, target: str, parallel=True) -> str:
     fn = ka.body.fn
     params = [name(a) for a in fn.args[1:]]
     shared = {name(fn.args[k]) for k in ka.shared_outputs}
-    w = Writer()
+    w = Writer(cpu=False)
     _open(w, kname, ["fault", *params], shared, target, name(fn.args[0]), parallel)
     _scalars_defined(w, fn)
     _run_once(w, fn, _lower(target, fn.args[0], definitions(fn)))
@@ -50,7 +50,7 @@ def backward_kernel(ka, kname: str, target: str, capacity, parallel=True) -> str
     grads = [name(slots[k]) for k in ka.wrt if slots[k] is not None]
     params = [name(a) for a in fwd.args[1:]] + grads
     shared = {name(slots[k]) for k in ka.shared_gradients}
-    w = Writer()
+    w = Writer(cpu=False)
     caps = [] if target == "cuda" else [f"size_{s}" for s in stacks]
     _open(w, kname, ["need", "fault", *caps, *params], shared, target, name(fwd.args[0]),
           parallel)

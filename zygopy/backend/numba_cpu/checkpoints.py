@@ -7,8 +7,9 @@ from .source import (
     JIT,
     Writer,
     _overflowed,
+    _tape_length,
+    _taped_stacks,
     _tuple,
-    array_stacks,
     forward_source,
     name,
     primal_source,
@@ -40,15 +41,16 @@ def checkpoint_source(spec, gradient: bool) -> str:
     w("while True:")
     w(f"    value, tops, tape = {spec.name}_taped({', '.join(args + scalars)})")
     if scalars:
-        w(f"    if not ({_overflowed(scalars)}):")
+        taped = _taped_stacks(adj)
+        w(f"    if not ({_overflowed(taped)}):")
         w("        break")
         for i, (s, kind) in enumerate(zip(scalars, stacks, strict=True)):
-            w(f"    {s} = np.empty(max(tops[{i}], {s}.shape[0]), np.{kind.dtype})")
+            w(f"    {s} = np.empty(max(tops[{i}], {taped[i]}.shape[0]), np.{kind.dtype})")
     else:
         w("    break")
-    tape = [f"tape[{i}]" for i in range(len(adj.tape) + len(array_stacks(adj)))]
+    tape = [f"tape[{i}]" for i in range(_tape_length(adj))]
     tops = [f"tops[{i}]" for i in range(len(adj.stacks))]
-    w(f"grads = {spec.name}_reverse({', '.join(['dy'] + tape + scalars + tops)})")
+    w(f"grads = {spec.name}_reverse({', '.join(['dy'] + tape + tops)})")
     # the reverse gives a gradient per float input; the other inputs get None
     w(f"return {_tuple(spec.per_input([f'grads[{k}]' for k in range(len(spec.wrt))], 'None'))}")
     return "\n\n".join([forward_source(adj, f"{spec.name}_taped"),

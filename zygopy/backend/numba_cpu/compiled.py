@@ -190,16 +190,15 @@ class CompiledGradient(CompiledProgram):
 
     def value_and_gradient(self, args, dy=1.0):
         if not self.dtypes:  # no stacks that could overflow: one run
-            value, grads, _ = self._run(self._fused, args, *self.own(args), dy)
-            return value, grads
-        (value, grads, _), stacks = self._recorded(self._fused, 2, args, dy)
+            return self._run(self._fused, args, *self.own(args), dy)[:2]
+        (value, grads, _, _), stacks = self._recorded(self._fused, 2, 3, args, dy)
         self._spare.append(stacks)  # nothing returned refers to them
         return value, grads
 
     def rows(self, args):
         """Per float leaf of wrt, the gradients for each unit seed of the `seeded` argument (whose
         value in `args` gives its shape and dtype), stacked: one compiled call."""
-        (rows, _), stacks = self._recorded(self._entry("rows"), 1, args, 1.0)
+        (rows, _, _), stacks = self._recorded(self._entry("rows"), 1, 2, args, 1.0)
         self._spare.append(stacks)
         return rows
 
@@ -217,27 +216,30 @@ class CompiledGradient(CompiledProgram):
         self._load(self._fused, call_args)
 
     def forward(self, args):
-        (value, tops, values), stacks = self._recorded(self._forward, 1, args)
+        (value, tops, values), stacks = self._recorded(self._forward, 1, None, args)
         return value, Tape(stacks, tops, values, args)
 
-    def pullback(self, tape, dy):
-        return self._run(self._reverse, tape.args, dy, *tape.values, *tape.stacks, *tape.tops)
+    def pullback(self, tape, dy):  # the tape's values end with its stacks
+        return self._run(self._reverse, tape.args, dy, *tape.values, *tape.tops)
 
-    def _recorded(self, compiled_fn, tops_at, args, *rest):
-        """compiled_fn(args..., *rest, stacks...), whose result holds the stack tops at `tops_at`.
-        -> (result, stacks). A run that pushed more than its stacks hold is rerun with stacks of
-        the size it needed, which later calls start with."""
+    def _recorded(self, compiled_fn, tops_at, stacks_at, args, *rest):
+        """compiled_fn(args..., *rest, stacks...), whose result holds the stack tops at `tops_at`
+        and the stacks it ended with (grown ones are new) at `stacks_at` (None: at the end of
+        the forward's tape). -> (result, stacks). A run that pushed more than its stacks hold
+        is rerun with stacks of the size it needed; later calls start with the sizes used."""
         sizes = self.capacity
         while True:
-            stacks = self._alloc(sizes)
             # fresh copies for each run: one that overflowed its stacks has written into the last
-            result = self._run(compiled_fn, args, *self.own(args), *rest, *stacks)
+            result = self._run(compiled_fn, args, *self.own(args), *rest, *self._alloc(sizes))
             tops = result[tops_at]
-            if not any(map(operator.gt, tops, map(len, stacks))):
-                return result, stacks
+            stacks = (result[stacks_at] if stacks_at is not None
+                      else result[2][len(result[2]) - len(self.dtypes):])
+            overflowed = any(map(operator.gt, tops, map(len, stacks)))
             with self._growing:  # the tops of the array stacks come last: they have no capacity
-                grown = zip(tops, self.capacity, strict=False)
-                sizes = self.capacity = [max(t, n) for t, n in grown]
+                used = zip(tops if overflowed else map(len, stacks), self.capacity, strict=False)
+                sizes = self.capacity = [max(t, n) for t, n in used]
+            if not overflowed:
+                return result, list(stacks)
 
 class CompiledTangent(CompiledProgram):
     """A TangentProgram's entry point, compiled as a primal is."""

@@ -19,9 +19,9 @@ __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
            "zy_cumsum_middle", "zy_cumprod_middle", "zy_cumsum_reverse_middle",
            "zy_prod_others_middle", "zy_prod_others_grad_middle", "zy_erf", "zy_erfc",
-           "zy_accum", "zy_take", "zy_index", "zy_mask_index", "zy_gather", "zy_scatter_add",
-           "zy_take_last", "zy_scatter_set", "zy_raised", "zy_matmul", "zy_cholesky_grad",
-           "zy_pad", "zy_undiag", "zy_window_sum", "zy_sliding_window_view",
+           "zy_accum", "zy_grown", "zy_take", "zy_index", "zy_mask_index", "zy_gather",
+           "zy_scatter_add", "zy_take_last", "zy_scatter_set", "zy_raised", "zy_matmul",
+           "zy_cholesky_grad", "zy_pad", "zy_undiag", "zy_window_sum", "zy_sliding_window_view",
            "zy_broadcast_shapes", "zy_dot", "zy_where", "zy_set_into", "zy_add_into"]
 
 JIT = dict(cache=True, nogil=True)
@@ -265,6 +265,15 @@ def _accum(d, c):
         d += c
         return d
     return impl
+
+
+@njit(**JIT)
+def zy_grown(stack, used, needed):
+    """A stack with room for `needed` entries (at least twice the old), its first `used` kept:
+    a loop reserves its records before it starts, so growing costs no test inside it."""
+    grown = np.empty(max(needed, 2 * stack.shape[0]), stack.dtype)
+    grown[:used] = stack[:used]
+    return grown
 
 
 def zy_take(d, like):

@@ -5,9 +5,11 @@ CFG becomes a dispatch loop over `if block == n:` arms in block order, where a j
 block falls through. Statements become one assignment each; names
 come from the user's variables (`r_4`), gradient slots are `d_r_4`.
 
-Stacks: the forward receives preallocated arrays and counts every push, storing only while
-there is room, so the hot loop never reallocates (that would cost Numba a reference-counted
-reassignment per iteration). If a count exceeds the capacity, the caller reruns with exact sizes.
+Stacks: the forward receives preallocated arrays. A loop whose trips are known when it starts
+reserves its records there, growing the stack if need be, so the hot loop neither tests nor
+reallocates (a reassignment per iteration costs Numba a reference count); other pushes are counted
+and stored while there is room, and if a count exceeds the capacity the caller reruns with exact
+sizes. The forward hands its stacks on with the tape (grown ones are new arrays).
 """
 from __future__ import annotations
 
@@ -240,8 +242,12 @@ class Writer:
     operations into one loop (a named temporary per operation would each be materialised), and
     the fused regions (fusion.py)."""
 
-    def __init__(self, depth=0, folding=None, fusion=None, checked=True, in_bounds=frozenset()):
+    def __init__(self, depth=0, folding=None, fusion=None, checked=True, in_bounds=frozenset(),
+                 cpu=True):
         self.lines = []
+        # False for a CUDA kernel's body: no intrinsics (the simulator runs it as Python), and
+        # stacks of a fixed size that a thread reports overflowing (backend/cuda)
+        self.cpu = cpu
         self.depth = depth
         self.folding = folding or {}  # statement -> how many uses it is folded into
         self.folded = {}  # value -> the expression written in its place
@@ -277,6 +283,11 @@ def stack_name(kind) -> str:
     tag = getattr(kind, "tag", 0)
     shape = f"_{kind.ndim}d" if isinstance(kind, ArrayT) else ""
     return f"stack_{kind.dtype}{shape}" + (f"_{tag}" if tag else "")
+
+
+def _store(w: Writer, stack, at, value) -> str:
+    """stack[at] = value, at a place known to be in range."""
+    return f"zy_put({stack}, {at}, {value})" if w.cpu else f"{stack}[{at}] = {value}"
 
 
 def _indexed(w: Writer, s) -> bool:
@@ -330,19 +341,23 @@ def statement(w: Writer, s):
             # the array again, so the object holds then what it held when pushed
             w(f"{stack}.append({v})")
         else:
-            # in range: a bounds check per record would cost as much as the store
-            w(f"if top_{stack} < cap_{stack}:")
-            w(f"    zy_put({stack}, top_{stack}, {v})")
+            w(f"if top_{stack} < cap_{stack}:")  # in range: a bounds check would cost a store
+            w(f"    {_store(w, stack, f'top_{stack}', v)}")
         w(f"top_{stack} += 1")
-    elif op == "reserve":  # room for every trip of a loop: stored into if it all fits
+    elif op == "reserve":  # room for every trip of a loop, made here if the stack lacks it
         stack = stack_name(args[0])
         w(f"{name(s.var)} = top_{stack}")
         w(f"top_{stack} += max({w.operand(args[1])}, 0) * {args[2]}")
-        w(f"fits_{stack} = top_{stack} <= cap_{stack}")
-    elif op == "push_at":
-        stack = stack_name(args[0])
-        w(f"if fits_{stack}:")  # then every trip's place lies below the top reserved
-        w(f"    zy_put({stack}, {w.operand(args[1])}, {w.operand(args[2])})")
+        if w.cpu:
+            w(f"if top_{stack} > cap_{stack}:")
+            w(f"    {stack} = zy_grown({stack}, {name(s.var)}, top_{stack})")
+            w(f"    cap_{stack} = {stack}.shape[0]")
+        else:  # a kernel's thread records only if all fits, and reports what it needed
+            w(f"fits_{stack} = top_{stack} <= cap_{stack}")
+    elif op == "push_at":  # every trip's place lies below the top reserved
+        stack, store = stack_name(args[0]), _store(w, stack_name(args[0]),
+                                                   w.operand(args[1]), w.operand(args[2]))
+        w(store if w.cpu else f"if fits_{stack}: {store}")
     elif op == "pop":  # reads without removing: the pullback can run again
         stack = stack_name(args[0])
         w(f"top_{stack} -= 1")
@@ -492,13 +507,13 @@ def body(w: Writer, fn: Function, on_return, keep=(), lower=None, arg_dims=()):
     folding = {st: n for st, n in foldable(fn).items()
                if st.var not in keep and st.var not in named}
     w(f"{LOOPING} = True")
-    trial = Writer(w.depth, folding, fusion, w.checked, w.in_bounds)
+    trial = Writer(w.depth, folding, fusion, w.checked, w.in_bounds, w.cpu)
     try:
         Structurer(fn, trial, lower, assign_args, on_return).emit()
         w.lines += trial.lines
     except Unstructured as e:
         w(f"# {e}: control flow kept as a dispatch loop")
-        fallback = Writer(w.depth, folding, fusion, w.checked, w.in_bounds)
+        fallback = Writer(w.depth, folding, fusion, w.checked, w.in_bounds, w.cpu)
         dispatch_loop(fallback, fn, on_return, lower)
         w.lines += fallback.lines
 
@@ -528,7 +543,7 @@ def _stack_names(adj):
 
 def forward_source(adj, pyname: str, arg_dims=()) -> str:
     """forward(args..., scalar stacks...) -> (value, tops, tape); the tape ends with the array
-    stacks."""
+    stacks, then the scalar stacks (grown ones are new arrays)."""
     fwd = adj.forward
     scalars, lists = _stack_names(adj)
     w = Writer(in_bounds=accesses_in_bounds(fwd))
@@ -553,7 +568,7 @@ def forward_source(adj, pyname: str, arg_dims=()) -> str:
                 zero = f"{zero}.T" if axes is None else f"np.transpose({zero}, {axes})"
             w(f"{name(v)} = {zero}")
     tops = _tuple([f"top_{s}" for s in scalars + lists])
-    tape = _tuple([name(v) for v in adj.tape] + lists)
+    tape = _tuple([name(v) for v in adj.tape] + lists + scalars)
     body(w, fwd, lambda w, v: w(f"return {w.operand(v)}, {tops}, {tape}"), keep=set(adj.tape),
          arg_dims=arg_dims)
     return w.text()
@@ -590,24 +605,36 @@ def _in_dtype(src, t):
 
 
 def fused_source(adj, pyname: str, forward: str, pullback: str) -> str:
-    """value_and_gradient(args..., dy, scalar stacks...) -> (value, gradients, tops); zeros on
-    overflow."""
+    """value_and_gradient(args..., dy, scalar stacks...) -> (value, gradients, tops, scalar
+    stacks); zeros on overflow."""
     w, args, scalars = _over_the_arguments(adj, pyname)
     w(f"value, tops, tape = {forward}({', '.join(args + scalars)})")
+    stacks = _taped_stacks(adj)
     if scalars:
-        w(f"if {_overflowed(scalars)}:")
-        w(f"    return value, {_tuple(_zero_grads(adj))}, tops")
-    tape = [f"tape[{i}]" for i in range(len(adj.tape) + len(array_stacks(adj)))]
+        w(f"if {_overflowed(stacks)}:")
+        w(f"    return value, {_tuple(_zero_grads(adj))}, tops, {_tuple(stacks)}")
+    tape = [f"tape[{i}]" for i in range(_tape_length(adj))]
     tops = [f"tops[{i}]" for i in range(len(adj.stacks))]
-    w(f"return value, {pullback}({', '.join(['dy'] + tape + scalars + tops)}), tops")
+    w(f"return value, {pullback}({', '.join(['dy'] + tape + tops)}), tops, {_tuple(stacks)}")
     return w.text()
+
+
+def _tape_length(adj) -> int:
+    """The entries of a forward's tape: the values the reverse reads, then the stacks."""
+    return len(adj.tape) + len(adj.stacks)
+
+
+def _taped_stacks(adj, tape="tape") -> list:
+    """The scalar stacks at the end of a forward's tape, as source."""
+    n = len(scalar_stacks(adj))
+    return [f"{tape}[{_tape_length(adj) - n + i}]" for i in range(n)]
 
 
 def rows_source(adj, pyname: str, fused: str, seeded: int) -> str:
     """rows(args..., dy, scalar stacks...) -> (per leaf of wrt its gradients, one row per element
-    of argument `seeded`, whose value is replaced by each unit seed in turn; the stack tops):
-    the reverse-mode Jacobian of a function contracted with that argument (api.jacobian), one
-    compiled call. A run that overflows the stacks stops there and returns its tops."""
+    of argument `seeded`, whose value is replaced by each unit seed in turn; the stack tops; the
+    scalar stacks): the reverse-mode Jacobian of a function contracted with that argument
+    (api.jacobian), one compiled call. A run that overflows the stacks stops there."""
     w, args, scalars = _over_the_arguments(adj, pyname)
     seed = args[seeded]
     w(f"m = {seed}.size")
@@ -623,20 +650,22 @@ def rows_source(adj, pyname: str, fused: str, seeded: int) -> str:
         else:
             continue
         out.append(k)
-    called = [("shaped" if j == seeded else x) for j, x in enumerate(args)] + ["dy"] + scalars
+    stacks = [f"stacks[{i}]" for i in range(len(scalars))]
+    called = [("shaped" if j == seeded else x) for j, x in enumerate(args)] + ["dy"] + stacks
     w(f"tops = {_tuple(['0'] * len(adj.stacks))}")
+    w(f"stacks = {_tuple(scalars)}")  # a run may grow them: the next starts with those
     w("for r in range(m):")
     w.indent()
     w("unit[r] = 1.0")
-    w(f"value, grads, tops = {fused}({', '.join(called)})")
+    w(f"value, grads, tops, stacks = {fused}({', '.join(called)})")
     w("unit[r] = 0.0")
     if scalars:
-        w(f"if {_overflowed(scalars)}:")
-        w(f"    return {_tuple(f'rows{k}' for k in out)}, tops")
+        w(f"if {_overflowed(stacks)}:")
+        w(f"    return {_tuple(f'rows{k}' for k in out)}, tops, stacks")
     for k in out:
         w(f"rows{k}[r] = grads[{k}]")
     w.dedent()
-    w(f"return {_tuple(f'rows{k}' for k in out)}, tops")
+    w(f"return {_tuple(f'rows{k}' for k in out)}, tops, stacks")
     return w.text()
 
 
@@ -652,9 +681,9 @@ def _over_the_arguments(adj, pyname):
     return w, args, scalars
 
 
-def _overflowed(scalars):
+def _overflowed(stacks):
     """Whether a run's stack tops (`tops`) passed the capacity of its scalar stacks."""
-    return " or ".join(f"tops[{i}] > {s}.shape[0]" for i, s in enumerate(scalars))
+    return " or ".join(f"tops[{i}] > {s}.shape[0]" for i, s in enumerate(stacks))
 
 
 def _zero_grads(adj):
