@@ -45,8 +45,12 @@ class _Recorder:
     def __init__(self, primal, built, unrestored):
         self.fn = primal.fn
         self.unrestored = unrestored
-        self.trips, self.loop_body, self.exit_blocks = (primal.trips, primal.loop_body,
-                                                        primal.exit_blocks)
+        self.trips, self.exit_blocks = primal.trips, primal.exit_blocks
+        # the loops as they are now: counting an inner loop's trips split blocks off inside the
+        # loops around it, after those were measured (a stale body made an inner loop's header
+        # look like a block run once per trip of the outer loop: one record where it made many)
+        now = natural_loops(self.fn)
+        self.loop_body = {h: now.get(h, body) for h, body in primal.loop_body.items()}
         self.loops, self.defined_in = built.loops, built.defined_in
         self.group, self.rev_of = built.group, built.rev_of
         self.trip_index, self.going_round = built.trip_index, built.going_round

@@ -19,9 +19,10 @@ from .source import (
 )
 
 # entries a stack starts with (512 KB of float64; malloc reuses the block from one segment to the
-# next): a segment that records more runs its forward once more, into stacks of the size the
-# first run counted. At 4096, a segment of 4000 scalar steps recording 2 floats each ran twice:
-# its gradient took 2.3x the loop's with a whole tape, 1.65x at this size
+# next). A loop whose trips are known grows its stacks where it starts; a segment that pushes more
+# otherwise runs its forward once more, into stacks of the size the first run counted. (Before
+# stacks grew, at 4096 every segment of 4000 scalar steps recording 2 floats each ran twice: its
+# gradient took 2.3x the loop's with a whole tape, 1.65x at this size)
 INITIAL_ENTRIES = 65536
 
 
