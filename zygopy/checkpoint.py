@@ -31,6 +31,8 @@ from .errors import UnsupportedType
 
 
 class Checkpoint(CustomRule):
+    needs_output = False  # nothing of the call but its inputs is kept for the reverse pass
+
     def __init__(self, fn):
         super().__init__(fn)
         self.backward = self._pullback

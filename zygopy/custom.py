@@ -24,6 +24,8 @@ _RULES_NAMED: dict = {}  # "module.qualname" -> how many rules were made under t
 
 
 class CustomRule:
+    needs_output = True  # the pullback takes the output (a checkpoint's computes it again)
+
     def __init__(self, forward):
         functools.update_wrapper(self, forward)
         self.forward = forward

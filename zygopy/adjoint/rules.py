@@ -199,7 +199,7 @@ def _custom(g, y, rule, *args):
     from ..custom import specialize
     from ..ir.infer import type_of_arg
     spec = specialize(rule.v, [type_of_arg(a.v) for a in args])
-    grads = g.emit("custom_grad", rule, g, y, *args)
+    grads = g.emit("custom_grad", rule, g, y if rule.v.needs_output else None, *args)
     return (None, *[None if t is None or not hasattr(t, "dtype") else g.emit("getindex", grads, i)
                     for i, t in enumerate(spec.gradient_types)])
 
