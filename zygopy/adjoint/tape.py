@@ -6,9 +6,10 @@ A forward value the reverse reads is pushed on a typed stack only where it is de
 loop that also contains the block reading it; a block that runs once in every trip of a loop
 whose trip count is known when it starts writes its scalars at places of their own in room the
 loop reserves (a store Numba can vectorise, not a test of the stack's fill per value); an array a
-counted loop only reads is pushed once per run of the loop; index expressions and elements of
-arrays nothing writes are recomputed in the reverse; everything else is read directly, from the
-tape the forward returns.
+counted loop only reads is pushed once per run of the loop; arrays a loop passes round with their
+places permuted (`u, v = v, u`) are swapped back trip by trip, not recorded; index expressions
+and elements of arrays nothing writes are recomputed in the reverse; everything else is read
+directly, from the tape the forward returns.
 """
 from __future__ import annotations
 
