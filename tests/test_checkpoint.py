@@ -133,6 +133,18 @@ def test_called_outside_differentiated_code_is_the_function():
     assert decay(0.3, 0.0, 5) == unsegmented(0.3, 5)
 
 
+def test_differentiated_itself_is_the_function():
+    dx, ds = zygopy.gradient(decay, 0.3, 0.2, 50)[:2]
+    assert dx == pytest.approx(central(decay, (0.3, 0.2, 50), 0), rel=1e-6)
+    assert ds == pytest.approx(central(decay, (0.3, 0.2, 50), 1), rel=1e-6)
+
+
+def test_a_custom_rule_is_differentiated_where_it_is_called():
+    with pytest.raises(zygopy.ZygopyError, match="is a custom rule") as e:
+        zygopy.gradient(scaled_pair, 1.5)
+    assert "def f(x): return scaled_pair(x)" in str(e.value)
+
+
 @zygopy.checkpoint
 def writes_its_input(u, k):
     for _ in range(k):

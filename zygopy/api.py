@@ -35,6 +35,8 @@ import numpy as np
 from .adjoint.rules import rules_version
 from .adjoint.tangent import contracted, tangent
 from .backend import backend, tiered
+from .checkpoint import Checkpoint
+from .custom import CustomRule
 from .errors import NotScalar, UnsupportedSyntax, UnsupportedType, ZygopyError
 from .ir.compile import compile_ir
 from .ir.frontend import function_ast
@@ -161,6 +163,15 @@ def bind(f, args, kwargs=None, wrt=None) -> Call:
     fn, first = (f.__func__, 1) if isinstance(f, types.MethodType) else (f, 0)
     if first:
         args = (f.__self__, *args)
+    if isinstance(fn, Checkpoint):  # differentiated whole, nothing to recompute: the function
+        fn = fn.forward
+    elif isinstance(fn, CustomRule):
+        code = fn.forward.__code__
+        params = ", ".join(code.co_varnames[:code.co_argcount])
+        raise UnsupportedType(f"{fn.__name__!r} is a custom rule: its pullback is used where a "
+                              "function zygopy differentiates calls it", code.co_filename,
+                              code.co_firstlineno, hint=f"differentiate a function that calls "
+                              f"it: def f({params}): return {fn.__name__}({params})")
     if not isinstance(fn, types.FunctionType):
         function_ast(fn)  # raises the error that explains why zygopy cannot read it
     code = fn.__code__
