@@ -355,8 +355,8 @@ def statement(w: Writer, s):
         else:  # a kernel's thread records only if all fits, and reports what it needed
             w(f"fits_{stack} = top_{stack} <= cap_{stack}")
     elif op == "push_at":  # every trip's place lies below the top reserved
-        stack, store = stack_name(args[0]), _store(w, stack_name(args[0]),
-                                                   w.operand(args[1]), w.operand(args[2]))
+        stack = stack_name(args[0])
+        store = _store(w, stack, w.operand(args[1]), w.operand(args[2]))
         w(store if w.cpu else f"if fits_{stack}: {store}")
     elif op == "pop":  # reads without removing: the pullback can run again
         stack = stack_name(args[0])
@@ -624,10 +624,10 @@ def _tape_length(adj) -> int:
     return len(adj.tape) + len(adj.stacks)
 
 
-def _taped_stacks(adj, tape="tape") -> list:
-    """The scalar stacks at the end of a forward's tape, as source."""
+def _taped_stacks(adj) -> list:
+    """The scalar stacks at the end of a forward's `tape`, as source."""
     n = len(scalar_stacks(adj))
-    return [f"{tape}[{_tape_length(adj) - n + i}]" for i in range(n)]
+    return [f"tape[{_tape_length(adj) - n + i}]" for i in range(n)]
 
 
 def rows_source(adj, pyname: str, fused: str, seeded: int) -> str:
