@@ -39,6 +39,14 @@ def stored_chain(x, p):
     return np.sum(c * p) + np.sum(a * b)
 
 
+def narrow_at_run_time(x, p):
+    """exp of x's first row, (1, 3) at run time though the code cannot know it, kept for the
+    pullback and read with p of (4, 3): one loop nest, the row stored where its own index is."""
+    a = np.exp(x[:1])
+    b = np.sin(a) * p
+    return np.sum(b * b + a)
+
+
 def mean_tuple_axes(a, w):
     return np.sum(np.mean(np.tanh(a * w), axis=(0, 2)) ** 2)
 
@@ -81,6 +89,7 @@ CASES = [
     (shapes_differ, (rng.standard_normal((1, 3)), rng.standard_normal((4, 3)),
                      rng.standard_normal((1, 3)))),
     (stored_chain, (rng.standard_normal((1, 3)), rng.standard_normal((4, 3)))),
+    (narrow_at_run_time, (rng.standard_normal((4, 3)), rng.standard_normal((4, 3)))),
     (mean_tuple_axes, (rng.standard_normal((2, 3, 4)), rng.standard_normal(4))),
     (keepdims_negative_axis, (rng.standard_normal((3, 5)),)),
     (masked, (np.array([0.5, -1.2, 2.0, -0.3, 1.1]), np.array([1, 0, 1, 1, 0]))),
@@ -126,6 +135,18 @@ def test_loops_for_differing_shapes_compute_each_value_once():
                      source.index("def stored_chain_pullback")]
     fallback = forward[forward.index("# shapes that differ"):]
     assert fallback.count("np.exp(") == 1 and fallback.count("np.sin(") == 1, forward
+
+
+def test_values_broadcast_to_the_loop_share_its_nest():
+    """Stored values whose shapes broadcast to a sum's run in the sum's loop nest, with no second
+    nest for shapes that differ; the (1, 3) row is stored at row 0 (a broken index would fail
+    test_value_and_gradient's case)."""
+    args = (rng.standard_normal((4, 3)), rng.standard_normal((4, 3)))
+    source = zygopy.code_python(narrow_at_run_time, *copies(args))
+    forward = source[source.index("def narrow_at_run_time_forward"):
+                     source.index("def narrow_at_run_time_pullback")]
+    assert "shapes that differ" not in forward and forward.count("for i_") == 2, forward
+    assert forward.count("np.exp(") == 1 and " * k_a_" in forward, forward
 
 
 def test_gradient_of_an_elementwise_chain_is_one_loop():

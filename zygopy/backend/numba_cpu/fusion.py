@@ -4,8 +4,9 @@
 operation (Numba fuses the elementwise chain into one, but not the sum that reads it). Here the
 sum becomes a loop over the broadcast shape of the chain's leaves, each element computed as a
 local number and added where it belongs. Sums that share an intermediate (a value and its tangent
-both read exp(...)) run in one loop nest, computing the shared part once per element; if their
-shapes turn out to differ at run time, each runs its own loop.
+both read exp(...)) run in one loop nest, computing the shared part once per element. Values of a
+region broadcast to one shape run in one loop nest over it (unless a sum would count an element
+twice); otherwise, if their shapes turn out to differ at run time, each runs its own loop.
 
 A region is a set of sums in one block with the elementwise float statements they read; values
 read elsewhere too (by the tape, another statement) are stored from the loop as arrays, and
@@ -269,6 +270,18 @@ def write_region(w, region: Region, name, operand, tag, dims):
     if len(shapes) == 1:
         _loops(w, region, roots, first, leaves, name, operand, tag, dims)
         return
+    # A root that reads every leaf has the whole loop's shape; every other root's is the same
+    # or 1 along some dimensions (broadcasting), so the one loop nest serves them all, storing
+    # such an output's element where its own index is. Sums are counted once per element, so
+    # theirs must be the whole shape; and a root known to be 1 where the loop is not would be
+    # computed again for each of the loop's elements along it.
+    whole = set().union(*map(set, parts.values()))
+    full = next((r for r in roots if set(parts[r]) == whole), None)
+    if full is not None and all(set(parts.get(s.args[0], whole)) == whole for s in region.sums) \
+            and not any(_known_narrower(dims.get(r), dims.get(full)) for r in roots):
+        narrow = {r: shapes[r] for r in roots if set(parts[r]) != whole}
+        _loops(w, region, roots, shapes[full], leaves, name, operand, tag, dims, narrow=narrow)
+        return
     w(f"if {' and '.join(f'{shapes[r]} == {first}' for r in roots[1:])}:")
     w.indent()
     _loops(w, region, roots, first, leaves, name, operand, tag, dims)
@@ -284,6 +297,12 @@ def write_region(w, region: Region, name, operand, tag, dims):
         if r in region.outputs:
             stored.add(r)
     w.dedent()
+
+
+def _known_narrower(mine, loop) -> bool:
+    """Whether unit_dims show a value of dimensions `mine` to be 1 where the loop's are not."""
+    return mine is not None and loop is not None and any(
+        m is True and n is False for m, n in zip(mine, loop, strict=True))
 
 
 def _tree_of(v, region):
@@ -309,9 +328,10 @@ def _operands(st):
     return [a for a in (st.args[:1] if st.op == "spread" else st.args) if isinstance(a, Var)]
 
 
-def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=None):
+def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=None, narrow=None):
     """A loop nest computing the roots' elements from the leaves', through the internal values
-    in `expand` (all, unless given)."""
+    in `expand` (all, unless given); `narrow` maps outputs whose shape is 1 where the loop's is
+    not to the name of their shape."""
     expand = set(region.internal) if expand is None else expand
     ndim = max(r.type.ndim for r in roots)
     sums = [s for s in region.sums if s.args[0] in roots]
@@ -343,9 +363,16 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
         else:
             w(f"{total} = 0.0")
             targets[s] = total
+    narrow = narrow or {}
+    stored_at = {}  # output -> its element's index
     for v in outputs:
         dtype = "bool_" if v.type.dtype == "bool" else v.type.dtype
-        w(f"{name(v)} = np.empty({shape}, np.{dtype})")
+        w(f"{name(v)} = np.empty({narrow.get(v, shape)}, np.{dtype})")
+        stored_at[v] = index
+        if v in narrow:
+            for d in range(ndim):
+                w(f"k_{name(v)}_{d} = int({narrow[v]}[{d}] != 1)")
+            stored_at[v] = [f"{i} * k_{name(v)}_{d}" for d, i in enumerate(index)]
     needed = {v for v in _reads(roots, region.definition, expand) if v in expand}
     single = "float32" in {r.type.dtype for r in roots}
     for d in range(ndim):
@@ -363,7 +390,7 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
     for s in sums:
         w(f"{targets[s]} += {element.get(s.args[0]) or view[s.args[0]]}")
     for v in outputs:
-        w(f"{name(v)}[{', '.join(index)}] = {element[v]}")
+        w(f"{name(v)}[{', '.join(stored_at[v])}] = {element[v]}")
     w.dedent(ndim)
     for s in sums:
         total = totals[s]
