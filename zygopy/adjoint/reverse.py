@@ -200,6 +200,12 @@ class _ReverseBuilder:
         self.cur.stmts.append(Stmt(var, op, vals, self.line))
         return Sym(self.emit, var)
 
+    def shaped_alike(self, a, b):
+        """Whether arrays a and b are known to have one shape."""
+        if self.same_shape.get(a, a) is self.same_shape.get(b, b):
+            return True
+        return self.shape_of(a) is not None and self.shape_of(a) is self.shape_of(b)
+
     def shape_of(self, v):
         """v's shape computed in the forward, so that the tape holds a tuple rather than the array.
         An elementwise result's shape is derived from its operands' shapes (the same variable when
@@ -207,7 +213,7 @@ class _ReverseBuilder:
         defined in loops: their shape is read from the stacked value."""
         if v not in self.defined_in or self.loops.get(self.defined_in[v]):
             return None
-        if v not in self.shapes and v in self.same_shape:
+        if v not in self.shapes and self.same_shape.get(v, v) is not v:
             self.shapes[v] = self.shape_of(self.same_shape[v])
         if v not in self.shapes:
             block = self.blocks[self.defined_in[v]]
@@ -305,7 +311,7 @@ class _ReverseBuilder:
                 if broadcasting:  # sum the gradient back to the operand's shape
                     if isinstance(a.type, Scalar):
                         c = self.emit("sum", c, None, False).v
-                    elif self.shape_of(a) is None or self.shape_of(a) is not self.shape_of(s.var):
+                    elif not self.shaped_alike(a, s.var):
                         c = self.emit("sum_to", c, self.emit("getattr", a, "shape")).v
                 self.effect("accum", self.slot(a), c)
         self.line = None
@@ -366,7 +372,8 @@ class _ReverseBuilder:
             if self.is_active(v):
                 if isinstance(v.type, Scalar) and isinstance(region, ArrayT):
                     g = self.emit("sum", g, None, False)
-                elif isinstance(v.type, ArrayT):
+                elif isinstance(v.type, ArrayT) and not (  # v of the region's rank, no 1s
+                        v in self.same_shape and v.type.ndim == region.ndim):
                     g = self.emit("sum_to", g, self.emit("getattr", v, "shape"))
                 self.effect("accum", self.slot(v), g.v)
         self.effect("setindex", a, index, old)

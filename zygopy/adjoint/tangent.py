@@ -160,14 +160,15 @@ class _Builder:
 
     def broadcasts(self, s, ds):
         """Whether an elementwise tangent may have a smaller shape than the result: some array
-        operand has no tangent and may not have the result's shape (which the others would then
-        give it)."""
+        operand has no tangent, and the operands are not all known to have the result's shape
+        (the one without a tangent may be what gives it that shape)."""
         if not (PRIMITIVES[s.op].elementwise and isinstance(s.var.type, ArrayT)):
             return False
         root = self.same_shape.get(s.var, s.var)
-        return any(isinstance(type_of_arg(a), ArrayT) and d is None
-                   and self.same_shape.get(a, a) is not root for a, d in zip(s.args, ds,
-                                                                             strict=True))
+        arrays = [(a, d) for a, d in zip(s.args, ds, strict=True)
+                  if isinstance(type_of_arg(a), ArrayT)]
+        return any(d is None for _, d in arrays) and not all(
+            self.same_shape.get(a, a) is root for a, _ in arrays)
 
     def shape(self, v):
         """v's shape, from its operands' where it is elementwise: reading v's own would keep it a

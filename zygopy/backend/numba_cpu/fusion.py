@@ -22,6 +22,7 @@ from ...ir.infer import type_of_arg
 from ...ir.ir import Function, Partition, Var, users_of, uses
 from ...ir.primitives import PRIMITIVES, is_weak
 from ...ir.types import ArrayT
+from ...ir.unit_dims import unit_dims
 
 FUSED_REDUCTIONS = ("sum", "mean")
 FLOATS = ("float64", "float32")  # a region computes in one of these (and bools, for conditions)
@@ -82,40 +83,6 @@ class Region:
     def roots(self):
         """The values whose elements the loop computes: what each sum adds up, each output."""
         return [s.args[0] for s in self.sums] + self.outputs
-
-
-def unit_dims(fn, arg_dims) -> dict:
-    """{array value: per dimension True (it is 1), False (it is not) or None (unknown)}, from the
-    entry arguments' through views that add axes (x[:, None]) and elementwise broadcasting."""
-    dims = {a: d for a, d in zip(fn.args, arg_dims, strict=False) if d is not None}
-    for b in fn.blocks:
-        for st in b.stmts:
-            if st.var is None or not isinstance(st.var.type, ArrayT):
-                continue
-            if st.op == "getindex" and st.args[0] in dims and _adds_axes(st.args[1]):
-                of = iter(dims[st.args[0]])
-                known = [True if i is None else next(of) for i in st.args[1]]
-                dims[st.var] = (*known, *of)
-            elif st.op in ("dot", "matmul") and all(
-                    isinstance(a, Var) and a.type.ndim in (1, 2) for a in st.args):
-                left, right = (dims.get(a, (None,) * a.type.ndim) for a in st.args)
-                dims[st.var] = (*left[:-1], *right[1:])  # the contracted dimensions go
-            elif st.op in ELEMENT_OPS:  # 1 where every operand's is, not 1 where one's is not
-                ndim = st.var.type.ndim
-                columns = [[] for _ in range(ndim)]
-                for a in st.args:
-                    if isinstance(a, Var) and isinstance(a.type, ArrayT):
-                        for j, x in enumerate(dims.get(a, (None,) * a.type.ndim)):
-                            columns[j + ndim - a.type.ndim].append(x)
-                dims[st.var] = tuple(False if False in c else True if all(c) else None
-                                     for c in columns)
-    return dims
-
-
-def _adds_axes(index):
-    """An index of whole slices and new axes (None): a view with the same elements."""
-    return isinstance(index, tuple) and all(
-        i is None or (isinstance(i, slice) and i == slice(None)) for i in index)
 
 
 def _candidate(st):

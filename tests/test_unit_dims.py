@@ -1,0 +1,105 @@
+"""Which dimensions can be 1 (ir/unit_dims.py), followed through views, matrix products, new
+arrays' shapes and loops, so that the reverse pass sums no gradient back to a shape it already
+has: inside a loop that saves storing the operands for their shapes too.
+
+Gradients are compared with central differences in float64, h = 1e-6 max(1, |x|): truncation
+~1e-12 and rounding ~1e-10 for these O(1..100) sums of squares, so rtol 1e-6, atol 1e-8 leave a
+margin of ~100x, while a gradient summed to the wrong shape or broadcast wrongly is off by O(1)
+(or raises).
+"""
+import numpy as np
+import pytest
+
+import zygopy
+
+from .nn_support import finite_differences
+
+rng = np.random.default_rng(11)
+
+
+def shifted_products(x, w):
+    """A convolution along one axis, as benchmarks/models.py's Conv writes it: views by integers
+    and whole slices, a matrix product, an array sized from x's shape, written in place."""
+    n, h, _ = x.shape
+    out = np.zeros((n, h - 1, w.shape[2]))
+    for i in range(h - 1):
+        for d in range(2):
+            out[:, i, :] += x[:, i + d, :] @ w[d]
+    return np.sum(out ** 2)
+
+
+def carried(x, v):
+    """A value a loop passes on, from x (no dimension 1) to y * v + y (the same shape)."""
+    y = x * 1.0
+    for _ in range(3):
+        y = np.tanh(y * v + y)
+    return np.sum(y ** 2)
+
+
+def row_in_a_loop(x, b):
+    """A row b[k:k+1] (1 by 4 at run time, which the code cannot know) added to y each trip: its
+    gradient is summed back to one row."""
+    y = x * 1.0
+    for k in range(3):
+        y = y + b[k:k + 1, :] * y
+    return np.sum(y ** 2)
+
+
+def shrinking(x, m):
+    """A value a loop passes on whose first dimension becomes m: 1 here, so it broadcasts."""
+    y = x * 1.0
+    for _ in range(2):
+        y = y[:m] * 2.0 + x
+    return np.sum(y ** 2)
+
+
+CASES = [
+    (shifted_products, (rng.standard_normal((3, 5, 2)), rng.standard_normal((2, 2, 4)))),
+    (shifted_products, (rng.standard_normal((3, 5, 1)), rng.standard_normal((2, 1, 4)))),
+    (carried, (rng.standard_normal((4, 3)), rng.standard_normal((4, 3)))),
+    (row_in_a_loop, (rng.standard_normal((5, 4)), rng.standard_normal((3, 4)))),
+    (shrinking, (rng.standard_normal((4, 3)), 1)),
+]
+IDS = ["conv", "conv_one_channel", "carried", "row_in_a_loop", "shrinking"]
+
+
+def copies(args):
+    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+
+
+@pytest.mark.parametrize("f, args", CASES, ids=IDS)
+def test_gradient(f, args):
+    arrays = tuple(k for k, a in enumerate(args) if isinstance(a, np.ndarray))
+    value, grads = zygopy.withgradient(f, *copies(args), wrt=arrays)
+    np.testing.assert_allclose(value, f(*args), rtol=1e-12)
+    for k in arrays:
+        fd = finite_differences(f, copies(args), k)[""]
+        np.testing.assert_allclose(grads[k], fd, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("f, args", CASES[:3], ids=IDS[:3])
+def test_nothing_summed_back(f, args):
+    """No operand of these can be broadcast, in or out of the loop: the reverse pass sums nothing
+    back, and the loop stores no array only for its shape."""
+    source = zygopy.code_python(f, *args, wrt=0)
+    assert "zy_sum_to" not in source, source
+
+
+def test_a_row_is_summed_back():
+    """b[k:k+1, :] may be one row: its gradient is summed back to its shape."""
+    assert "zy_sum_to" in zygopy.code_python(row_in_a_loop, *CASES[3][1], wrt=1)
+
+
+def biased(x, w, b):
+    """x @ w (no dimension 1) plus a bias row: its tangent along b alone is a row, spread to the
+    result's shape before it is summed."""
+    return np.sum(x @ w + b) + np.sum(np.tanh(x @ w + b) ** 2)
+
+
+def test_tangent_along_a_broadcast_operand():
+    x, w, b = rng.standard_normal((5, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)
+    t = rng.standard_normal(4)
+    _, got = zygopy.jvp(biased, (x, w, b), (None, None, t))
+    h = 1e-6
+    expected = (biased(x, w, b + h * t) - biased(x, w, b - h * t)) / (2 * h)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)

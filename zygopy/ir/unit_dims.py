@@ -1,0 +1,177 @@
+"""Which dimensions of each array are 1: known to be (True), known not to be (False), or not
+known (None).
+
+Compiled code is specialised on which dimensions of its array arguments are 1 (what broadcasting
+depends on), never on their sizes. From the arguments' this follows values through what keeps or
+drops dimensions (views by integers and whole slices, elementwise broadcasting, matrix products,
+transposes), through the integers read from shapes that size new arrays
+(`np.zeros((x.shape[0], 3))`), and round loops: a value a loop passes on keeps what every edge
+into its block agrees on. The backend reads it to index a size-1 dimension at 0 (fusion.py); the
+adjoint pass to know that arrays have one shape, so that no gradient needs summing back
+(adjoint/shapes.py).
+"""
+from __future__ import annotations
+
+from .ir import Function, Var
+from .primitives import PRIMITIVES
+from .types import INT, SLICE, ArrayT, TupleT
+
+_ABSENT = object()  # a value computed from a loop-carried one not reached yet
+CREATED = ("zeros", "ones", "empty", "full")  # a new array of the shape in its first argument
+SAME = ("copy", "zeros_like", "ones_like", "empty_like", "full_like")  # its operand's shape
+
+
+def unit_dims(fn: Function, arg_dims) -> dict:
+    """{array value: per dimension True, False or None}. `arg_dims[i]` gives entry argument i's
+    (signature.unit_dims; None where unknown)."""
+    given = {a: tuple(d) for a, d in zip(fn.args, arg_dims or (), strict=False) if d is not None}
+    carried: dict = {}  # block argument -> what the edges into its block agree on
+    for _ in range(len(fn.blocks) + 2):  # each round can only weaken what it carried
+        known = _pass(fn, {**given, **carried})
+        agreed = _agreed(fn, known)
+        if agreed == carried:
+            tracked = [a for b in fn.blocks[1:] for a in b.args if _tracked(a)]
+            if all(a in carried for a in tracked):
+                return _arrays(known)
+            break
+        carried = agreed
+    # not settled (or a loop value no edge gives): every loop-carried value unknown
+    unknown = {a: _unknown(a.type) for b in fn.blocks[1:] for a in b.args if _tracked(a)}
+    return _arrays(_pass(fn, {**given, **unknown}))
+
+
+def _tracked(v):
+    return isinstance(v.type, (ArrayT, TupleT)) or v.type == INT
+
+
+def _arrays(known):
+    return {v: d for v, d in known.items() if isinstance(v.type, ArrayT)}
+
+
+def _unknown(t):
+    if isinstance(t, ArrayT):
+        return (None,) * t.ndim
+    if isinstance(t, TupleT):
+        return (None,) * len(t.elts)
+    return None
+
+
+def _agreed(fn, known) -> dict:
+    """Each block argument's dims as the edges that reach it so far agree: a dimension two edges
+    disagree on is unknown; an edge whose value is not known yet is left out."""
+    incoming: dict = {}
+    for b in fn.blocks:
+        for br in b.branches:
+            if br.target is None:
+                continue
+            for a, v in zip(fn.block(br.target).args, br.args, strict=True):
+                if _tracked(a):
+                    d = _value(v, known)
+                    if d is not _ABSENT:
+                        incoming.setdefault(a, []).append(d)
+    return {a: _meet(ds) for a, ds in incoming.items()}
+
+
+def _meet(ds):
+    if any(not isinstance(d, tuple) for d in ds):  # integers (or a mismatch): equal or unknown
+        return ds[0] if all(d == ds[0] for d in ds) else None
+    if len({len(d) for d in ds}) != 1:
+        return (None,) * len(ds[0])
+    return tuple(col[0] if all(c == col[0] for c in col) else None for col in zip(*ds, strict=True))
+
+
+def _value(a, known):
+    """What is known of operand a: a tuple for arrays and shapes, True/False/None for an
+    integer (whether it is 1), _ABSENT if it waits on a loop."""
+    if isinstance(a, Var):
+        return known.get(a, _ABSENT if _tracked(a) else None)
+    if isinstance(a, bool):
+        return None
+    if isinstance(a, int):
+        return a == 1
+    if isinstance(a, tuple) and all(isinstance(x, int) for x in a):
+        return tuple(x == 1 for x in a)
+    return None
+
+
+def _pass(fn, start) -> dict:
+    known = dict(start)
+    tuples = {}  # index tuples as written: value -> its elements
+    for b in fn.blocks:
+        for st in b.stmts:
+            if st.var is None:
+                continue
+            if st.op == "tuple":
+                tuples[st.var] = st.args
+            if not _tracked(st.var):
+                continue
+            reads = [_value(a, known) for a in st.args if isinstance(a, Var) and _tracked(a)]
+            if any(r is _ABSENT for r in reads):
+                continue
+            d = _rule(st, known, tuples)
+            known[st.var] = _unknown(st.var.type) if d is None or (
+                isinstance(d, tuple) and len(d) != len(_unknown(st.var.type) or ())) else d
+    return known
+
+
+def _rule(st, known, tuples):
+    """What is known of st's value, or None for nothing."""
+    op, args, t = st.op, st.args, st.var.type
+    if isinstance(t, TupleT):
+        if op == "getattr" and args[1] == "shape":
+            return _value(args[0], known)
+        if op == "tuple":
+            return tuple(_value(a, known) if not isinstance(_value(a, known), tuple) else None
+                         for a in args)
+        return None
+    if not isinstance(t, ArrayT):  # an integer: one of a shape's
+        if op == "getindex" and isinstance(args[0], Var) and isinstance(args[0].type, TupleT) \
+                and isinstance(args[1], int) and not isinstance(args[1], bool):
+            shape = _value(args[0], known)
+            if isinstance(shape, tuple) and -len(shape) <= args[1] < len(shape):
+                return shape[args[1]]
+        return None
+    if op in CREATED:
+        shape = _value(args[0], known)
+        return shape if isinstance(shape, tuple) else (shape,)
+    if op in SAME or op == "transpose" and args[1:2] in ([], [None]):
+        d = _value(args[0], known)
+        return d[::-1] if op == "transpose" else d
+    if op in ("dot", "matmul") and all(isinstance(a, Var) and isinstance(a.type, ArrayT)
+                                       and a.type.ndim in (1, 2) for a in args):
+        left, right = (_value(a, known) for a in args)
+        return (*left[:-1], *right[1:])  # the contracted dimensions go
+    if op == "getindex" and isinstance(args[0], Var) and isinstance(args[0].type, ArrayT):
+        return _indexed(_value(args[0], known), args[1], known, tuples)
+    if PRIMITIVES[op].elementwise:  # 1 where every operand's is, not 1 where one's is not
+        columns = [[] for _ in range(t.ndim)]
+        for a in args:
+            if isinstance(a, Var) and isinstance(a.type, ArrayT):
+                for j, x in enumerate(_value(a, known)):
+                    columns[j + t.ndim - a.type.ndim].append(x)
+        return tuple(False if False in c else True if all(c) else None for c in columns)
+    return None
+
+
+def _indexed(dims, index, known, tuples):
+    """The dims of x[index] for x of `dims`: an integer drops a dimension, a whole slice keeps it,
+    None adds one of 1; another slice leaves it unknown. None for other indices."""
+    items = tuples.get(index, [index]) if isinstance(index, Var) else \
+        list(index) if isinstance(index, tuple) else [index]
+    out, rest = [], list(dims)
+    for i in items:
+        if i is None:
+            out.append(True)
+        elif not rest:
+            return None
+        elif isinstance(i, slice) and i == slice(None):
+            out.append(rest.pop(0))
+        elif isinstance(i, int) and not isinstance(i, bool) or isinstance(i, Var) and \
+                i.type == INT:
+            rest.pop(0)
+        elif isinstance(i, slice) or isinstance(i, Var) and i.type == SLICE:
+            rest.pop(0)
+            out.append(None)
+        else:  # an array of indices, a boolean mask, an ellipsis
+            return None
+    return (*out, *rest)
