@@ -12,11 +12,12 @@ adjoint pass to know that arrays have one shape, so that no gradient needs summi
 """
 from __future__ import annotations
 
+from .cfg import reverse_postorder
 from .ir import Function, Var
 from .primitives import PRIMITIVES
 from .types import INT, SLICE, ArrayT, TupleT
 
-_ABSENT = object()  # a value computed from a loop-carried one not reached yet
+_ABSENT = object()  # a value computed from a loop-carried one no edge has given dims yet
 CREATED = ("zeros", "ones", "empty", "full")  # a new array of the shape in its first argument
 SAME = ("copy", "zeros_like", "ones_like", "empty_like", "full_like")  # its operand's shape
 
@@ -24,7 +25,9 @@ SAME = ("copy", "zeros_like", "ones_like", "empty_like", "full_like")  # its ope
 def unit_dims(fn: Function, arg_dims) -> dict:
     """{array value: per dimension True, False or None}. `arg_dims[i]` gives entry argument i's
     (signature.unit_dims; None where unknown)."""
-    given = {a: tuple(d) for a, d in zip(fn.args, arg_dims or (), strict=False) if d is not None}
+    given = {a: _unknown(a.type) for a in fn.args if _tracked(a)}
+    given.update((a, tuple(d)) for a, d in zip(fn.args, arg_dims or (), strict=False)
+                 if d is not None)
     carried: dict = {}  # block argument -> what the edges into its block agree on
     for _ in range(len(fn.blocks) + 2):  # each round can only weaken what it carried
         known = _pass(fn, {**given, **carried})
@@ -60,11 +63,12 @@ def _agreed(fn, known) -> dict:
     """Each block argument's dims as the edges that reach it so far agree: a dimension two edges
     disagree on is unknown; an edge whose value is not known yet is left out."""
     incoming: dict = {}
+    blocks = fn.block_map()
     for b in fn.blocks:
         for br in b.branches:
             if br.target is None:
                 continue
-            for a, v in zip(fn.block(br.target).args, br.args, strict=True):
+            for a, v in zip(blocks[br.target].args, br.args, strict=True):
                 if _tracked(a):
                     d = _value(v, known)
                     if d is not _ABSENT:
@@ -95,9 +99,12 @@ def _value(a, known):
 
 
 def _pass(fn, start) -> dict:
+    """What is known of every value, given what `start` says of the arguments; in reverse
+    postorder, so that only loop-carried values can be waited on."""
     known = dict(start)
     tuples = {}  # index tuples as written: value -> its elements
-    for b in fn.blocks:
+    blocks = fn.block_map()
+    for b in (blocks[bid] for bid in reverse_postorder(fn)):
         for st in b.stmts:
             if st.var is None:
                 continue
@@ -143,7 +150,8 @@ def _rule(st, known, tuples):
         return (*left[:-1], *right[1:])  # the contracted dimensions go
     if op == "getindex" and isinstance(args[0], Var) and isinstance(args[0].type, ArrayT):
         return _indexed(_value(args[0], known), args[1], known, tuples)
-    if PRIMITIVES[op].elementwise:  # 1 where every operand's is, not 1 where one's is not
+    if op in PRIMITIVES and PRIMITIVES[op].elementwise:
+        # 1 where every operand's is, not 1 where one's is not
         columns = [[] for _ in range(t.ndim)]
         for a in args:
             if isinstance(a, Var) and isinstance(a.type, ArrayT):
