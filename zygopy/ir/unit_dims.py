@@ -73,7 +73,15 @@ def _agreed(fn, known) -> dict:
                     d = _value(v, known)
                     if d is not _ABSENT:
                         incoming.setdefault(a, []).append(d)
-    return {a: _meet(ds) for a, ds in incoming.items()}
+    return {a: _fitted(a.type, _meet(ds)) for a, ds in incoming.items()}
+
+
+def _fitted(t, d):
+    """d if it describes a value of type t, else nothing known."""
+    shape = _unknown(t)
+    if isinstance(shape, tuple):
+        return d if isinstance(d, tuple) and len(d) == len(shape) else shape
+    return d if isinstance(d, bool) else None
 
 
 def _meet(ds):
@@ -115,9 +123,7 @@ def _pass(fn, start) -> dict:
             reads = [_value(a, known) for a in st.args if isinstance(a, Var) and _tracked(a)]
             if any(r is _ABSENT for r in reads):
                 continue
-            d = _rule(st, known, tuples)
-            known[st.var] = _unknown(st.var.type) if d is None or (
-                isinstance(d, tuple) and len(d) != len(_unknown(st.var.type) or ())) else d
+            known[st.var] = _fitted(st.var.type, _rule(st, known, tuples))
     return known
 
 
