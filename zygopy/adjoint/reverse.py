@@ -214,7 +214,9 @@ class _ReverseBuilder:
         if v not in self.defined_in or self.loops.get(self.defined_in[v]):
             return None
         if v not in self.shapes and self.same_shape.get(v, v) is not v:
-            self.shapes[v] = self.shape_of(self.same_shape[v])
+            shape = self.shape_of(self.same_shape[v])  # None where that value is a loop's
+            if shape is not None:
+                self.shapes[v] = shape
         if v not in self.shapes:
             block = self.blocks[self.defined_in[v]]
             d = self.definition.get(v)
