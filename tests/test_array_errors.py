@@ -329,6 +329,28 @@ def test_float_index(fn, args, text):
     assert_clear(excinfo, fn, text, "index")
 
 
+def array_slice_bound(a, m):
+    v = a[:m]
+    return np.sum(v * 2.0)
+
+
+def float_slice_bound(a, t):
+    v = a[1:t]
+    return np.sum(v * 2.0)
+
+
+@pytest.mark.parametrize("fn, args, text", [
+    (array_slice_bound, (np.ones(3), np.array(2)), "v = a[:m]"),
+    (float_slice_bound, (np.ones(3), 2.0), "v = a[1:t]"),
+], ids=["0-d array", "float"])
+def test_slice_bound_that_is_not_an_integer(fn, args, text):
+    """NumPy takes a 0-d integer array as a slice bound; zygopy asks for int(...) (it was an
+    internal error from Numba's typing)."""
+    with pytest.raises(UnsupportedType) as excinfo:
+        zygopy.gradient(fn, *args)
+    assert_clear(excinfo, fn, text, "slice bound", "int(")
+
+
 def float_index_raises_something(a, t):
     return a[t] * 2.0
 

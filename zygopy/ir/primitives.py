@@ -316,7 +316,15 @@ def _augment(old, new):
 # sees; which one is known only once types are (passes/augment.py then rewrites it)
 declare("augment", _augment, lambda ts, args: ts[0] if isinstance(ts[0], ArrayT) else ts[1],
         pure=False, writes=True)
-declare("slice", slice, lambda ts, args: SLICE, call="slice")  # only ever an index operand
+def _slice_type(ts, args):
+    for t in ts:
+        if t not in (INT, BOOL, NONE):
+            raise TypeError(f"a slice bound must be an integer or None, got {t}; write int(...) "
+                            f"around it")
+    return SLICE
+
+
+declare("slice", slice, _slice_type, call="slice")  # only ever an index operand
 
 # user-defined rules (zygopy.custom): the rule object is the first operand
 def _custom_type(ts, args):
