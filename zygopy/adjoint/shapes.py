@@ -19,10 +19,10 @@ from .array_rules import ELEMENTWISE
 
 def equal_shapes(fn: Function, arg_dims) -> dict:
     """{array value with no dimension 1: the value that names its class of equal shapes, which
-    dominates it (itself, if none). `arg_dims[i]` tells, per dimension
-    of entry argument i, whether it is 1 (None for non-arrays or when unknown). An operand of an
-    elementwise result's rank none of whose dimensions is 1 has the result's shape, whatever the
-    other operands are (a bias row, a scalar)."""
+    dominates it (itself, if none)}. `arg_dims[i]` tells, per dimension of entry argument i,
+    whether it is 1 (None for non-arrays or when unknown). An operand of an elementwise result's
+    rank none of whose dimensions is 1 has the result's shape, whatever the other operands are
+    (a bias row, a scalar)."""
     without_ones = {v for v, dims in unit_dims(fn, arg_dims).items()
                     if all(d is False for d in dims)}
     # a class is named by the member that dominates the others (the reverse pass computes its

@@ -28,19 +28,18 @@ def unit_dims(fn: Function, arg_dims) -> dict:
     given = {a: _unknown(a.type) for a in fn.args if _tracked(a)}
     given.update((a, tuple(d)) for a, d in zip(fn.args, arg_dims or (), strict=False)
                  if d is not None)
+    loop_values = [a for b in fn.blocks[1:] for a in b.args if _tracked(a)]
     carried: dict = {}  # block argument -> what the edges into its block agree on
     for _ in range(len(fn.blocks) + 2):  # each round can only weaken what it carried
         known = _pass(fn, {**given, **carried})
         agreed = _agreed(fn, known)
         if agreed == carried:
-            tracked = [a for b in fn.blocks[1:] for a in b.args if _tracked(a)]
-            if all(a in carried for a in tracked):
+            if all(a in carried for a in loop_values):
                 return _arrays(known)
             break
         carried = agreed
     # not settled (or a loop value no edge gives): every loop-carried value unknown
-    unknown = {a: _unknown(a.type) for b in fn.blocks[1:] for a in b.args if _tracked(a)}
-    return _arrays(_pass(fn, {**given, **unknown}))
+    return _arrays(_pass(fn, {**given, **{a: _unknown(a.type) for a in loop_values}}))
 
 
 def _tracked(v):
@@ -85,11 +84,15 @@ def _fitted(t, d):
 
 
 def _meet(ds):
-    if any(not isinstance(d, tuple) for d in ds):  # integers (or a mismatch): equal or unknown
+    """What all of ds say: per dimension of a tuple, or of an integer, the same or unknown."""
+    if any(not isinstance(d, tuple) for d in ds):  # integers (or a constant): equal or unknown
         return ds[0] if all(d == ds[0] for d in ds) else None
-    if len({len(d) for d in ds}) != 1:
-        return (None,) * len(ds[0])
     return tuple(col[0] if all(c == col[0] for c in col) else None for col in zip(*ds, strict=True))
+
+
+def _is_int(a) -> bool:
+    """An integer constant or value (not a bool)."""
+    return isinstance(a, Var) and a.type == INT or isinstance(a, int) and not isinstance(a, bool)
 
 
 def _value(a, known):
@@ -133,13 +136,12 @@ def _rule(st, known, tuples):
     if isinstance(t, TupleT):
         if op == "getattr" and args[1] == "shape":
             return _value(args[0], known)
-        if op == "tuple":
-            return tuple(_value(a, known) if not isinstance(_value(a, known), tuple) else None
-                         for a in args)
+        if op == "tuple":  # of a shape's integers (the others unknown)
+            return tuple(_value(a, known) if _is_int(a) else None for a in args)
         return None
     if not isinstance(t, ArrayT):  # an integer: one of a shape's
         if op == "getindex" and isinstance(args[0], Var) and isinstance(args[0].type, TupleT) \
-                and isinstance(args[1], int) and not isinstance(args[1], bool):
+                and _is_int(args[1]) and not isinstance(args[1], Var):
             shape = _value(args[0], known)
             if isinstance(shape, tuple) and -len(shape) <= args[1] < len(shape):
                 return shape[args[1]]
@@ -155,7 +157,7 @@ def _rule(st, known, tuples):
         left, right = (_value(a, known) for a in args)
         return (*left[:-1], *right[1:])  # the contracted dimensions go
     if op == "getindex" and isinstance(args[0], Var) and isinstance(args[0].type, ArrayT):
-        return _indexed(_value(args[0], known), args[1], known, tuples)
+        return _indexed(_value(args[0], known), args[1], tuples)
     if op in PRIMITIVES and PRIMITIVES[op].elementwise:
         # 1 where every operand's is, not 1 where one's is not
         columns = [[] for _ in range(t.ndim)]
@@ -167,7 +169,7 @@ def _rule(st, known, tuples):
     return None
 
 
-def _indexed(dims, index, known, tuples):
+def _indexed(dims, index, tuples):
     """The dims of x[index] for x of `dims`: an integer drops a dimension, a whole slice keeps it,
     None adds one of 1; another slice leaves it unknown. None for other indices."""
     items = tuples.get(index, [index]) if isinstance(index, Var) else \
@@ -180,8 +182,7 @@ def _indexed(dims, index, known, tuples):
             return None
         elif isinstance(i, slice) and i == slice(None):
             out.append(rest.pop(0))
-        elif isinstance(i, int) and not isinstance(i, bool) or isinstance(i, Var) and \
-                i.type == INT:
+        elif _is_int(i):
             rest.pop(0)
         elif isinstance(i, slice) or isinstance(i, Var) and i.type == SLICE:
             rest.pop(0)

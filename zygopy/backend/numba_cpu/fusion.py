@@ -244,7 +244,7 @@ def write_region(w, region: Region, name, operand, tag, dims):
     # computed again for each of the loop's elements along it.
     whole = set().union(*map(set, parts.values()))
     full = next((r for r in roots if set(parts[r]) == whole), None)
-    if full is not None and all(set(parts.get(s.args[0], whole)) == whole for s in region.sums) \
+    if full is not None and all(set(parts[s.args[0]]) == whole for s in region.sums) \
             and not any(_known_narrower(dims.get(r), dims.get(full)) for r in roots):
         narrow = {r: shapes[r] for r in roots if set(parts[r]) != whole}
         _loops(w, region, roots, shapes[full], leaves, name, operand, tag, dims, narrow=narrow)
