@@ -113,6 +113,9 @@ def check_gradients(c, args, grads, what):
                 f"{what}: {c.name}: argument {i} has shape {a.shape}, gradient {g!r}"
             assert g.dtype == a.dtype, (f"{what}: {c.name}: argument {i} is {a.dtype}, gradient "
                                         f"is {g.dtype}")
+            others = [x for x in (*args, *grads[:i]) if isinstance(x, np.ndarray)]
+            assert not any(np.shares_memory(g, x) for x in others), \
+                f"{what}: {c.name}: the gradient of argument {i} shares memory with another array"
         g64 = np.asarray(g, dtype=np.float64)
         assert np.all(np.isfinite(g64)), f"{what}: {c.name}: d/d(arg {i}) = {g!r}"
         bad = np.abs(g64 - e) > atol + rtol * np.abs(e)
@@ -281,3 +284,18 @@ def test_inputs_are_away_from_kinks(c):
             coarse = finite_difference(c.fn, args, i, scale=4.0)
             np.testing.assert_allclose(coarse, fine, rtol=1e-6, atol=1e-8,
                                        err_msg=f"{c.name}, argument {i}")
+
+
+def _sum_of_sum(x, y):
+    return np.sum(x + y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradients_are_arrays_of_their_own(dtype):
+    """x + y sends one array to both gradients: each comes back as an array of its own, in its
+    argument's dtype."""
+    x, y = np.ones(3, dtype), np.full(3, 2.0, dtype)
+    _, back = zygopy.pullback(_sum_of_sum, x, y)
+    for grads in (zygopy.gradient(_sum_of_sum, x, y), back(1.0)):
+        assert all(g.dtype == dtype and np.array_equal(g, np.ones(3)) for g in grads)
+        assert not np.shares_memory(grads[0], grads[1])

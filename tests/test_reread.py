@@ -90,6 +90,25 @@ def forces(x0, k):
     return np.sum(x * x) + 0.5 * np.sum(f)
 
 
+def slice_sums(x, w):
+    """An output added into slice by slice, through a view of it that only an addition reads (a
+    convolution's output): the reverse never reads its values."""
+    out = np.zeros((x.shape[0], 3))
+    for j in range(3):
+        for k in range(x.shape[1]):
+            out[:, j] += x[:, k] * w[k, j]
+    return np.sum(np.tanh(out))
+
+
+def slice_products(x, w):
+    """The same, multiplying: the reverse reads the view's values, so each write saves them."""
+    out = np.ones((x.shape[0], 3))
+    for j in range(3):
+        for k in range(x.shape[1]):
+            out[:, j] *= x[:, k] * w[k, j]
+    return np.sum(np.tanh(out))
+
+
 def squared_in_place(a0, c):
     """Each write's overwritten value is what the rule of the next write reads: saved."""
     a = a0.copy()
@@ -124,13 +143,16 @@ CASES = {
     "swapped": (swapped, (rng.uniform(-1, 1, 5), rng.uniform(-1, 1, 5), 0.8)),
     "forces": (forces, (np.arange(5.0) * 1.1 + rng.uniform(-0.1, 0.1, 5), 0.7)),
     "squared_in_place": (squared_in_place, (rng.uniform(-0.5, 0.5, 4), 0.8)),
+    "slice_sums": (slice_sums, (rng.uniform(-1, 1, (4, 2)), rng.uniform(-1, 1, (2, 3)))),
+    "slice_products": (slice_products, (rng.uniform(-1, 1, (4, 2)), rng.uniform(-1, 1, (2, 3)))),
     "nearest": (nearest, (rng.uniform(-1, 1, (4, 3)), rng.uniform(-1, 1, (3, 3)), 0.3)),
 }
 
 
 # the compiled paths for two cases (each compiles for seconds): what they add is the emitted code
 ROUTES = [(case, path) for case in CASES for path in PATHS
-          if path.startswith("eval") or case in ("heat", "swapped", "forces")]
+          if path.startswith("eval") or case in ("heat", "swapped", "forces", "slice_sums",
+                                                         "slice_products")]
 
 
 @pytest.mark.parametrize("case, path", ROUTES)
@@ -173,6 +195,17 @@ def test_writes_the_reverse_never_reads_save_nothing():
     assert tapes[first + 12].endswith("1 float64 (8 bytes) per trip")
     first = squared_in_place.__code__.co_firstlineno
     assert first + 4 in loop_tapes(squared_in_place, *CASES["squared_in_place"][1])
+
+
+def test_a_view_only_an_addition_reads_saves_nothing():
+    """slice_sums records the column of x it reads per trip, not the slice of out each write
+    overwrites; slice_products, whose reverse reads that slice, saves a copy of it too."""
+    sums, products = (zygopy.code_adjoint(f, *CASES[f.__name__][1])
+                      for f in (slice_sums, slice_products))
+    line = slice_sums.__code__.co_firstlineno + 5
+    assert f"line {line}: 1 array reference(s) per trip" in str(sums)
+    assert not any(s.op == "copy" for b in sums.forward.blocks for s in b.stmts)
+    assert any(s.op == "copy" for b in products.forward.blocks for s in b.stmts)
 
 
 def test_arithmetic_on_unwritten_elements_is_computed_again():

@@ -22,6 +22,7 @@ from ..ir.cfg import dominators, natural_loops
 from ..ir.ir import Branch, Function, Slot, Stmt, Var, substitute_in
 from ..ir.primitives import PRIMITIVES, TRUTH_VALUED
 from ..ir.types import BOOL, INT, ArrayT, Scalar, TupleT, is_float
+from .activity import VIEWS
 from .mutation import written_values
 
 # scalar arithmetic computed again in the reverse from elements read again, not recorded (reread);
@@ -519,20 +520,21 @@ SHAPE_ATTRIBUTES = {"shape", "size", "ndim"}
 
 
 def drop_unread_restores(fn: Function, rev: Function) -> set:
-    """Arrays whose values the reverse never reads (a force array the forward only adds into, a
-    buffer read linearly): what a write into one overwrites is neither saved by the forward nor
-    put back by the reverse, which only needs the gradients. Left alone: arrays that may share
-    memory with another value (a view of them, a block argument, anything that may return its
-    operand). -> those arrays"""
+    """Arrays whose values the reverse never reads, through themselves or a view (a force array
+    the forward only adds into, a buffer read linearly, an output a convolution adds into slice by
+    slice): what a write into one overwrites is neither saved by the forward nor put back by the
+    reverse, which only needs the gradients. Left alone: arrays whose memory other values may reach
+    (_private_memory). -> those arrays"""
     writes = [s for b in fn.blocks for s in b.stmts if s.op == "setindex" and len(s.args) > 3]
-    arrays = {s.args[0] for s in writes} - _maybe_shared(fn)
+    base = _private_memory(fn, {s.args[0] for s in writes})  # the arrays and their views
+    arrays = set(base.values())
     for b in rev.blocks:
         for s in b.stmts:
             for k, a in enumerate(s.args):
-                if isinstance(a, Var) and a in arrays and not _shape_or_restore(s, k):
-                    arrays.discard(a)
+                if isinstance(a, Var) and a in base and not _shape_or_restore(s, k):
+                    arrays.discard(base[a])
         for br in b.branches:
-            arrays -= {a for a in [*br.args, br.cond] if isinstance(a, Var)}
+            arrays -= {base[a] for a in [*br.args, br.cond] if isinstance(a, Var) and a in base}
     if not arrays:
         return arrays
     for b in rev.blocks:
@@ -549,22 +551,32 @@ def drop_unread_restores(fn: Function, rev: Function) -> set:
     return arrays
 
 
-def _maybe_shared(fn):
-    """Arrays that may share memory with another value: block arguments, what branches pass, and
-    the operands of anything but an elementwise operation, a reduction to a scalar, a write into
-    them or a read of their shape."""
-    shared = {a for b in fn.blocks for a in b.args}
-    shared |= {a for b in fn.blocks for br in b.branches for a in br.args}
+def _private_memory(fn, arrays) -> dict:
+    """Of `arrays`, those whose memory no value but their views can reach: {each such array and
+    each of its views: the array}. Reached otherwise: through a block argument or a branch, or an
+    operand of anything but an elementwise operation, a copy, a view (followed), a write into it or
+    of it, or a read of its shape or of a number."""
+    base = {a: a for a in arrays}
+    grown = True
+    while grown:  # views of views, whatever the order of the blocks
+        grown = False
+        for b in fn.blocks:
+            for s in b.stmts:
+                if s.op in VIEWS and s.args[0] in base and s.var not in base \
+                        and isinstance(s.var.type, ArrayT):
+                    base[s.var], grown = base[s.args[0]], True
+    reached = {base[a] for b in fn.blocks for a in b.args if a in base}
     for b in fn.blocks:
+        for br in b.branches:
+            reached |= {base[a] for a in br.args if isinstance(a, Var) and a in base}
         for s in b.stmts:
-            if s.op == "setindex" or s.op == "getattr" and s.args[1] in SHAPE_ATTRIBUTES:
-                shared |= {a for a in s.args[1:] if isinstance(a, Var)}
+            if s.op == "setindex" or s.op == "getattr" and s.args[1] in SHAPE_ATTRIBUTES \
+                    or s.op in ("copy", *VIEWS) or s.var is not None and (
+                        isinstance(s.var.type, Scalar) or s.op in PRIMITIVES
+                        and PRIMITIVES[s.op].elementwise):
                 continue
-            fresh = s.var is None or isinstance(s.var.type, Scalar) or (
-                s.op in PRIMITIVES and PRIMITIVES[s.op].elementwise)
-            if not fresh:
-                shared |= {a for a in s.args if isinstance(a, Var)}
-    return shared
+            reached |= {base[a] for a in s.args if isinstance(a, Var) and a in base}
+    return {v: a for v, a in base.items() if a not in reached}
 
 
 def _shape_or_restore(s, k):
