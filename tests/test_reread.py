@@ -198,12 +198,13 @@ def test_writes_the_reverse_never_reads_save_nothing():
 
 
 def test_a_view_only_an_addition_reads_saves_nothing():
-    """slice_sums records the column of x it reads per trip, not the slice of out each write
-    overwrites; slice_products, whose reverse reads that slice, saves a copy of it too."""
+    """slice_sums records nothing per trip: not the slice of out each write overwrites, which
+    the reverse never reads, nor the column of x it reads (a view of an array nothing writes,
+    made again in the reverse); slice_products, whose reverse reads the slice, saves a copy of
+    it each trip."""
     sums, products = (zygopy.code_adjoint(f, *CASES[f.__name__][1])
                       for f in (slice_sums, slice_products))
-    line = slice_sums.__code__.co_firstlineno + 5
-    assert f"line {line}: 1 array reference(s) per trip" in str(sums)
+    assert "per trip" not in str(sums)
     assert not any(s.op == "copy" for b in sums.forward.blocks for s in b.stmts)
     assert any(s.op == "copy" for b in products.forward.blocks for s in b.stmts)
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir.cfg import dominators, natural_loops
+from ..ir.infer import type_of_arg
 from ..ir.ir import Branch, Function, Slot, Stmt, Var, substitute_in
-from ..ir.primitives import PRIMITIVES, TRUTH_VALUED
+from ..ir.primitives import PRIMITIVES, TRUTH_VALUED, has_index_array
 from ..ir.types import BOOL, INT, ArrayT, Scalar, TupleT, is_float
 from .activity import VIEWS
 from .mutation import written_values
@@ -481,7 +482,9 @@ def _recomputed(v, definition, unwritten):
         return s.args[0] in unwritten
     if s.op == "getindex" and isinstance(s.args[0], Var) and isinstance(s.args[0].type, TupleT):
         return isinstance(s.args[1], int) and _recomputed(s.args[0], definition, unwritten)
-    if s.op == "getindex" and s.args[0] in unwritten and isinstance(v.type, Scalar):
+    if s.op == "getindex" and s.args[0] in unwritten and (
+            isinstance(v.type, Scalar) or not has_index_array(type_of_arg(s.args[1]))):
+        # an element, or a view (x[:, i + di]: rebuilt, not pushed on a list of arrays per trip)
         return all(not isinstance(a, Var) or a.type == INT or _recomputed(a, definition, unwritten)
                    for a in s.args[1:])
     if s.op in RECOMPUTED_ARITHMETIC and isinstance(v.type, Scalar) and is_float(v.type):
