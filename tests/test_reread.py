@@ -109,6 +109,15 @@ def slice_products(x, w):
     return np.sum(np.tanh(out))
 
 
+def shifted_products(x, w):
+    """x[i + j] read with a sum of two trip counters, which the reverse counts down anyway."""
+    s = 0.0
+    for i in range(x.shape[0] - 2):
+        for j in range(3):
+            s += math.sin(x[i + j] * w[j])
+    return s
+
+
 def squared_in_place(a0, c):
     """Each write's overwritten value is what the rule of the next write reads: saved."""
     a = a0.copy()
@@ -143,6 +152,7 @@ CASES = {
     "swapped": (swapped, (rng.uniform(-1, 1, 5), rng.uniform(-1, 1, 5), 0.8)),
     "forces": (forces, (np.arange(5.0) * 1.1 + rng.uniform(-0.1, 0.1, 5), 0.7)),
     "squared_in_place": (squared_in_place, (rng.uniform(-0.5, 0.5, 4), 0.8)),
+    "shifted_products": (shifted_products, (rng.uniform(-1, 1, 6), rng.uniform(-1, 1, 3))),
     "slice_sums": (slice_sums, (rng.uniform(-1, 1, (4, 2)), rng.uniform(-1, 1, (2, 3)))),
     "slice_products": (slice_products, (rng.uniform(-1, 1, (4, 2)), rng.uniform(-1, 1, (2, 3)))),
     "nearest": (nearest, (rng.uniform(-1, 1, (4, 3)), rng.uniform(-1, 1, (3, 3)), 0.3)),
@@ -152,7 +162,7 @@ CASES = {
 # the compiled paths for two cases (each compiles for seconds): what they add is the emitted code
 ROUTES = [(case, path) for case in CASES for path in PATHS
           if path.startswith("eval") or case in ("heat", "swapped", "forces", "slice_sums",
-                                                         "slice_products")]
+                                                         "slice_products", "shifted_products")]
 
 
 @pytest.mark.parametrize("case, path", ROUTES)
@@ -213,6 +223,7 @@ def test_arithmetic_on_unwritten_elements_is_computed_again():
     first = nearest.__code__.co_firstlineno
     tapes = loop_tapes(nearest, *CASES["nearest"][1])
     assert first + 8 not in tapes, tapes  # the loop over i records nothing
+    assert not loop_tapes(shifted_products, *CASES["shifted_products"][1])  # nor i + j
 
 
 def test_choices_and_known_trip_counts_are_not_recorded():

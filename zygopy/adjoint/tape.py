@@ -94,7 +94,7 @@ class _Recorder:
             self.record_truths(b, blocks)
             self.reread(b, blocks, changed)
             self.count_known_trips(b, blocks, definition)
-            self.recompute(blocks, definition, unwritten)
+            self.recompute(blocks, definition, unwritten | self._counted(b))
             self.count_down(b, blocks)
             refs = _forward_refs(blocks, defined_in)
             stacked = [v for v in refs if loops[b.id] and defined_in[v] in loops[b.id]]
@@ -279,6 +279,11 @@ class _Recorder:
             t.args = [clones.get(a, a) if isinstance(a, Var) else a for a in t.args]
         rev.stmts[at:] = copies + tail
 
+    def _counted(self, b) -> set:
+        """The trip counters count_down gives b's reverse blocks."""
+        return {self.trips[h][0] for h, body in self.loop_body.items()
+                if b.id in body and b.id != h and h in self.numbered}
+
     def count_down(self, b, blocks):
         """A loop's trip counter, read in the reverse of its body, is the number of the trip the
         reverse pass is undoing, which it counts down anyway: not recorded (`for i in range(n)`
@@ -443,8 +448,9 @@ class _Recorder:
                                         for slot in slots]
 
     def recompute(self, blocks, definition, unwritten):
-        """Index expressions (slices, index tuples, an int plus or minus a constant: i - 1), the
-        elements of arrays nothing writes (in `unwritten`, with the numbers computed outside loops)
+        """Index expressions (slices, index tuples, an int plus or minus a constant: i - 1, a sum
+        of trip counters: i + j), the elements and views of arrays nothing writes (in `unwritten`,
+        with the numbers computed outside loops and the trip counters the reverse counts down)
         and arithmetic on them are rebuilt in the reverse block that reads them: cheaper than
         recording them (the reverse needs the index anyway, to add into the array's gradient),
         and a slice cannot be stored on a stack or returned."""
@@ -493,9 +499,11 @@ def _recomputed(v, definition, unwritten):
         # (with numbers computed outside loops, read from the tape once: math.exp(s))
         return all(not isinstance(a, Var) or a in unwritten or _recomputed(a, definition, unwritten)
                    for a in s.args)
-    # an offset index costs an add to rebuild from the index the reverse reads anyway
-    return (s.op in ("add", "sub") and v.type == INT
-            and sum(isinstance(a, Var) for a in s.args) == 1)
+    # an offset index costs an add to rebuild from the index the reverse reads anyway, and so
+    # does a sum of trip counters (x[:, i + di]), which the reverse counts down
+    return s.op in ("add", "sub") and v.type == INT and (
+        sum(isinstance(a, Var) for a in s.args) == 1
+        or all(not isinstance(a, Var) or a in unwritten for a in s.args))
 
 
 @dataclass(frozen=True)
