@@ -11,6 +11,8 @@ from ...ir.types import ArrayT, SliceT, TupleT
 
 # elementwise on arrays: where NumPy has none, and np.where, which Numba compiles slowly
 HELPERS = {"erf": "zy_erf", "erfc": "zy_erfc", "select": "zy_where"}
+# elementwise primitives with a kernel of zygopy's own in float32, for arrays and numbers alike
+FLOAT32_HELPERS = {"tanh": "zy_tanh32"}
 LINALG = {"solve": "np.linalg.solve({})", "inv": "np.linalg.inv({})", "det": "np.linalg.det({})",
           "cholesky": "np.linalg.cholesky({})", "cholesky_grad": "zy_cholesky_grad({})",
           "slogdet_sign": "np.linalg.slogdet({})[0]", "logabsdet": "np.linalg.slogdet({})[1]"}
@@ -24,12 +26,19 @@ def is_array(a) -> bool:
     return isinstance(getattr(a, "type", None), ArrayT)
 
 
+def numpy_function(op, dtype) -> str:
+    """The function computing elementwise primitive `op` on arrays or numbers of `dtype`."""
+    if dtype == "float32" and op in FLOAT32_HELPERS:
+        return FLOAT32_HELPERS[op]
+    return HELPERS.get(op) or "np." + PRIMITIVES[op].numpy
+
+
 def array_expression(s, args) -> str | None:
     """Python source for an array statement, or None if it is not one."""
     op, ops = s.op, s.args
     prim = PRIMITIVES[op]  # an operator (a + b) stays one on arrays
     if prim.elementwise and prim.symbol is None and any(is_array(a) for a in ops):
-        return f"{HELPERS.get(op) or 'np.' + prim.numpy}({', '.join(args)})"
+        return f"{numpy_function(op, s.var.type.dtype)}({', '.join(args)})"
     if op in KERNELS:
         return f"{KERNELS[op]}({', '.join(args)})"
     if op in REDUCTIONS:

@@ -23,6 +23,7 @@ from ...ir.ir import Function, Partition, Var, users_of, uses
 from ...ir.primitives import PRIMITIVES, is_weak
 from ...ir.types import ArrayT
 from ...ir.unit_dims import unit_dims
+from .arrays import numpy_function
 
 FUSED_REDUCTIONS = ("sum", "mean")
 FLOATS = ("float64", "float32")  # a region computes in one of these (and bools, for conditions)
@@ -353,7 +354,8 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
         args = [element[a] if a in element else view[a] if a in view
                 else _number(a, operand(a), single) for a in d.args]
         element[v] = f"e_{name(v)}"
-        w(f"{element[v]} = {args[0] if d.op == 'spread' else element_expression(d.op, args)}")
+        value = args[0] if d.op == "spread" else element_expression(d.op, args, d.var.type.dtype)
+        w(f"{element[v]} = {value}")
     for s in sums:
         w(f"{targets[s]} += {element.get(s.args[0]) or view[s.args[0]]}")
     for v in outputs:
@@ -380,8 +382,8 @@ def _number(a, src, single):
     return src
 
 
-def element_expression(op, args):
-    """One element of an elementwise primitive, on numbers."""
+def element_expression(op, args, dtype):
+    """One element of an elementwise primitive, on numbers of `dtype`."""
     prim = PRIMITIVES[op]
     if op == "select":
         return f"({args[1]} if {args[0]} else {args[2]})"
@@ -389,5 +391,5 @@ def element_expression(op, args):
         return f"({prim.symbol}{args[0]})"
     if prim.symbol is not None:
         return f"({args[0]} {prim.symbol} {args[1]})"
-    return f"np.{prim.numpy}({', '.join(args)})"
+    return f"{numpy_function(op, dtype)}({', '.join(args)})"
 
