@@ -573,8 +573,8 @@ def _private_memory(fn, arrays) -> dict:
         grown = False
         for b in fn.blocks:
             for s in b.stmts:
-                if s.op in VIEWS and s.args[0] in base and s.var not in base \
-                        and isinstance(s.var.type, ArrayT):
+                if s.op in VIEWS and isinstance(s.args[0], Var) and s.args[0] in base \
+                        and s.var not in base and isinstance(s.var.type, ArrayT):
                     base[s.var], grown = base[s.args[0]], True
     reached = {base[a] for b in fn.blocks for a in b.args if a in base}
     for b in fn.blocks:

@@ -26,11 +26,14 @@ def is_array(a) -> bool:
     return isinstance(getattr(a, "type", None), ArrayT)
 
 
+def own_kernel(op, dtype) -> str | None:
+    """zygopy's own function for elementwise primitive `op` on arrays or numbers of `dtype`."""
+    return FLOAT32_HELPERS.get(op) if dtype == "float32" else None
+
+
 def numpy_function(op, dtype) -> str:
     """The function computing elementwise primitive `op` on arrays or numbers of `dtype`."""
-    if dtype == "float32" and op in FLOAT32_HELPERS:
-        return FLOAT32_HELPERS[op]
-    return HELPERS.get(op) or "np." + PRIMITIVES[op].numpy
+    return own_kernel(op, dtype) or HELPERS.get(op) or "np." + PRIMITIVES[op].numpy
 
 
 def array_expression(s, args) -> str | None:

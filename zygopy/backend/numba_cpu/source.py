@@ -25,7 +25,7 @@ from ...ir.infer import type_of_arg
 from ...ir.ir import RAISED, Function, Slot, Var, users_of
 from ...ir.primitives import PRIMITIVES, has_index_array, is_weak, promote
 from ...ir.types import ArrayT, ListT, Scalar, TupleT
-from .arrays import FLOAT32_HELPERS, array_expression, indexing_lines
+from .arrays import array_expression, indexing_lines, own_kernel
 from .fusion import Fusion, unit_dims, write_region
 from .lists import empty_list, list_expression, list_statement, no_gradients, slot_statement
 from .structure import LOOPING, UNREACHABLE, Structurer, Unstructured
@@ -172,8 +172,8 @@ def expression(s, operand=operand) -> str:
             args[0] = f"float({args[0]})"  # Python's int ** negative int is a float; Numba's is not
         return f"{args[0]} {prim.symbol} {args[1]}"
     if prim.call is not None:  # on numbers (arrays are array_expression's)
-        fn = (FLOAT32_HELPERS[op] if op in FLOAT32_HELPERS and s.var.type == Scalar("float32")
-              else f"np.{prim.numpy}" if op in NOT_IN_NUMBA_MATH else prim.call)
+        fn = own_kernel(op, getattr(s.var.type, "dtype", None)) or (
+            f"np.{prim.numpy}" if op in NOT_IN_NUMBA_MATH else prim.call)
         return f"{fn}({', '.join(args)})"
     if op == "stop_gradient":
         return args[0]
