@@ -134,7 +134,7 @@ def test_loops_for_differing_shapes_compute_each_value_once():
     forward = source[source.index("def stored_chain_forward"):
                      source.index("def stored_chain_pullback")]
     fallback = forward[forward.index("# shapes that differ"):]
-    assert fallback.count("np.exp(") == 1 and fallback.count("np.sin(") == 1, forward
+    assert fallback.count("zy_exp(") == 1 and fallback.count("zy_sin(") == 1, forward
 
 
 def test_values_broadcast_to_the_loop_share_its_nest():
@@ -145,8 +145,9 @@ def test_values_broadcast_to_the_loop_share_its_nest():
     source = zygopy.code_python(narrow_at_run_time, *copies(args))
     forward = source[source.index("def narrow_at_run_time_forward"):
                      source.index("def narrow_at_run_time_pullback")]
-    assert "shapes that differ" not in forward and forward.count("for i_") == 2, forward
-    assert forward.count("np.exp(") == 1 and " * k_a_" in forward, forward
+    fast = forward.split("if far_")[0]  # the nest again with libm's sin follows, if needed
+    assert "shapes that differ" not in forward and fast.count("for i_") == 2, forward
+    assert fast.count("zy_exp(") == 1 and " * k_a_" in fast, forward
 
 
 def test_gradient_of_an_elementwise_chain_is_one_loop():
@@ -157,8 +158,9 @@ def test_gradient_of_an_elementwise_chain_is_one_loop():
     args = [rng.standard_normal(6) for _ in range(3)]
     source = zygopy.code_python(chain, *copies(args))
     forward = source[source.index("def chain_forward"):source.index("def chain_pullback")]
-    assert forward.count("for ") == 1 and forward.count("] = e_") == 3, forward
-    assert "+= e_" in forward and "else:" not in forward, forward  # the shapes are one
+    fast = forward.split("if far_")[0]  # the loop again with libm's sin and cos follows
+    assert fast.count("for ") == 1 and fast.count("] = e_") == 3, forward
+    assert "zy_radd(" in fast and "else:" not in forward, forward  # the shapes are one
     pullback = source[source.index("def chain_pullback"):source.index("def chain_value_and")]
     assert "for " not in pullback and "np.cos" not in pullback, pullback
     grads = zygopy.gradient(chain, *copies(args))

@@ -24,6 +24,7 @@ from ...ir.primitives import PRIMITIVES, is_weak
 from ...ir.types import ArrayT
 from ...ir.unit_dims import unit_dims
 from .arrays import numpy_function
+from .mathlib import LIMITED_RANGE, VECTOR_KERNELS
 
 FUSED_REDUCTIONS = ("sum", "mean")
 FLOATS = ("float64", "float32")  # a region computes in one of these (and bools, for conditions)
@@ -31,6 +32,11 @@ FLOATS = ("float64", "float32")  # a region computes in one of these (and bools,
 # keep their array lowering
 ELEMENT_OPS = {n for n, p in PRIMITIVES.items() if p.elementwise} - {
     "erf", "erfc", "floordiv", "mod", "fmod"}
+# those Numba computes by calling libm, one element at a time, and zygopy has no kernel for: a
+# loop calling one is not vectorised, and libm's exp is faster than a kernel that is not
+# (sqrt, fabs and copysign are LLVM intrinsics, which vectorise)
+SCALAR_ONLY = {n for n in ELEMENT_OPS if (PRIMITIVES[n].call or "").startswith(("math.", "np.log"))
+               } - {"sqrt", "fabs", "copysign"} - set(VECTOR_KERNELS) | {"pow"}
 
 
 class Fusion:
@@ -299,11 +305,36 @@ def _operands(st):
 def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=None, narrow=None):
     """A loop nest computing the roots' elements from the leaves', through the internal values
     in `expand` (all, unless given); `narrow` maps outputs whose shape is 1 where the loop's is
-    not to the name of their shape."""
+    not to the name of their shape.
+
+    A loop that calls nothing LLVM cannot vectorise calls zygopy's own kernels (mathlib.py) and
+    sums with reassociable adds; where their sin or cos met an argument beyond their range, the
+    loop nest runs again with libm's functions."""
     expand = set(region.internal) if expand is None else expand
+    needed = {v for v in _reads(roots, region.definition, expand) if v in expand}
+    ops = {region.definition[v].op for v in needed}
+    if ops & SCALAR_ONLY:
+        _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow)
+        return
+    far = f"far_{tag}_{name(roots[0])}" if ops & LIMITED_RANGE else None
+    if far:
+        w(f"{far} = 0")
+    _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow, far)
+    if far:
+        w(f"if {far}:  # beyond zy_sin's and zy_cos's range: again, with libm's")
+        w.indent()
+        _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow)
+        w.dedent()
+
+
+def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow,
+               far=False):
+    """_loops' nest: through zygopy's kernels unless `far` is False, otherwise with `far` the
+    name of the flag set where an argument is beyond their range."""
+    vector = far is not False
     ndim = max(r.type.ndim for r in roots)
     sums = [s for s in region.sums if s.args[0] in roots]
-    outputs = [v for v in region.outputs if v in roots and v in expand]
+    outputs = [v for v in region.outputs if v in roots and v in needed]
     index = [f"i_{tag}_{d}" for d in range(ndim)]
     view = {}  # a leaf's element: a size-1 dimension is read at 0 (np.broadcast_to compiles slowly)
     for v in leaves:
@@ -341,9 +372,15 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
             for d in range(ndim):
                 w(f"k_{name(v)}_{d} = int({narrow[v]}[{d}] != 1)")
             stored_at[v] = [f"{i} * k_{name(v)}_{d}" for d, i in enumerate(index)]
-    needed = {v for v in _reads(roots, region.definition, expand) if v in expand}
     single = "float32" in {r.type.dtype for r in roots}
+    # a sum along the innermost dimension into an array adds up in a local number first: one
+    # that LLVM keeps in registers (an array element it must store on every trip)
+    inner = {s: f"a_{totals[s]}" for s in sums
+             if targets[s] != totals[s] and ndim - 1 in reduced_axes(s.args[1], ndim)}
     for d in range(ndim):
+        if d == ndim - 1:
+            for local in inner.values():
+                w(f"{local} = 0.0")
         w(f"for {index[d]} in range({shape}[{d}]):")
         w.indent()
     element = {}
@@ -354,13 +391,20 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
         args = [element[a] if a in element else view[a] if a in view
                 else _number(a, operand(a), single) for a in d.args]
         element[v] = f"e_{name(v)}"
-        value = args[0] if d.op == "spread" else element_expression(d.op, args, d.var.type.dtype)
+        value = args[0] if d.op == "spread" else element_expression(d.op, args, d.var.type.dtype,
+                                                                     vector)
         w(f"{element[v]} = {value}")
+        if far and d.op in LIMITED_RANGE:
+            w(f"{far} |= zy_far({args[0]})")
     for s in sums:
-        w(f"{targets[s]} += {element.get(s.args[0]) or view[s.args[0]]}")
+        x, total = element.get(s.args[0]) or view[s.args[0]], inner.get(s, targets[s])
+        w(f"{total} = zy_radd({total}, {x})" if vector else f"{total} += {x}")
     for v in outputs:
         w(f"{name(v)}[{', '.join(stored_at[v])}] = {element[v]}")
-    w.dedent(ndim)
+    w.dedent()
+    for s, local in inner.items():
+        w(f"{targets[s]} += {local}")
+    w.dedent(ndim - 1)
     for s in sums:
         total = totals[s]
         if s.op == "mean":
@@ -382,9 +426,13 @@ def _number(a, src, single):
     return src
 
 
-def element_expression(op, args, dtype):
-    """One element of an elementwise primitive, on numbers of `dtype`."""
+def element_expression(op, args, dtype, vector=False):
+    """One element of an elementwise primitive, on numbers of `dtype`; through zygopy's own
+    vectorisable kernel, if it has one and `vector`."""
     prim = PRIMITIVES[op]
+    if vector and op in VECTOR_KERNELS:
+        value = f"{VECTOR_KERNELS[op]}({', '.join(args)})"
+        return value if dtype == "float64" else f"np.{dtype}({value})"
     if op == "select":
         return f"({args[1]} if {args[0]} else {args[2]})"
     if prim.symbol is not None and len(args) == 1:

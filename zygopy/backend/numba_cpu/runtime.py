@@ -14,6 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ...errors import RaisedInCompiledCode as zy_raised
 from ...ir.array_primitives import cholesky_gradient
+from .mathlib import zy_tanh
 
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
@@ -252,15 +253,10 @@ def zy_erfc(a):
 
 @vectorize(["float32(float32)"], cache=True)
 def zy_tanh32(x):
-    """tanh of a float32, computed through a float64 exponential: correctly rounded (glibc's tanhf,
-    which Numba calls, is off by up to 2 ulp) and 2-3x faster (tanhf goes through expm1f)."""
-    d = np.float64(x)
-    if abs(d) > 10.0:  # tanh(10) rounds to 1 in float32
-        return np.float32(math.copysign(1.0, d))
-    if abs(d) < 1e-6:  # tanh(x) = x (1 - x^2/3 + ...), x^2/3 below float32's resolution
-        return x
-    e = math.exp(2.0 * d)  # (e - 1) loses nothing a float32 result keeps, down to |x| = 1e-6
-    return np.float32((e - 1.0) / (e + 1.0))
+    """tanh of a float32: zy_tanh of it in float64, rounded once, which is what fused loops
+    compute. Correctly rounded but where float64's 2 ulp straddle a float32 tie (glibc's tanhf,
+    which Numba would call, is off by up to 2 ulp, and 2-3x slower)."""
+    return np.float32(zy_tanh(np.float64(x)))
 
 
 def zy_accum(d, c):
@@ -617,11 +613,13 @@ def zy_window_sum(g, shape, axes):
     return out
 
 
-# the helpers of run-time lists and unchecked element access, imported with these by the
-# generated modules
+# the helpers of run-time lists, unchecked element access and the math kernels, imported with
+# these by the generated modules
 from .list_runtime import *  # noqa: E402,F403
 from .list_runtime import __all__ as _list_helpers  # noqa: E402
+from .mathlib import *  # noqa: E402,F403
+from .mathlib import __all__ as _kernels  # noqa: E402
 from .unchecked import *  # noqa: E402,F403
 from .unchecked import __all__ as _unchecked  # noqa: E402
 
-__all__ += _list_helpers + _unchecked
+__all__ += _list_helpers + _unchecked + _kernels

@@ -34,7 +34,7 @@ from .units import ENTRIES, unit_call
 NOT_IN_NUMBA_MATH = {"fmod"}  # math functions Numba lacks; their NumPy twins compile
 
 # what generated code calls
-RUNTIME_FILES = ("runtime.py", "list_runtime.py", "nn_kernels.py", "unchecked.py")
+RUNTIME_FILES = ("runtime.py", "list_runtime.py", "nn_kernels.py", "unchecked.py", "mathlib.py")
 
 
 def runtime_digest(folder=Path(__file__).parent) -> str:

@@ -1,0 +1,146 @@
+"""zygopy's own exp, expm1, log, log1p, tanh, sin and cos (backend/numba_cpu/mathlib.py): their
+errors in ulp against long-double references over the whole range and where each is delicate,
+libm's values at the special values, and fused loops that call them (falling back to libm's sin
+and cos for arguments beyond their range) against NumPy and central differences."""
+import math
+
+import numpy as np
+import pytest
+from numba import njit
+
+import zygopy
+from zygopy.backend.numba_cpu import mathlib
+
+pytestmark = pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
+                                reason="long double is no wider than double here")
+
+TINY = np.finfo(np.float64).tiny
+rng = np.random.default_rng(11)
+
+
+def _on_arrays(kernel):
+    @njit(error_model="numpy")
+    def each(x):
+        out = np.empty_like(x)
+        for i in range(x.shape[0]):
+            out[i] = kernel(x[i])
+        return out
+    return each
+
+
+def logs(lo, hi, n):
+    """n positive numbers spread evenly over the exponents lo..hi (powers of 10)."""
+    return 10.0 ** rng.uniform(lo, hi, n)
+
+
+def uniform(lo, hi, n=200_000):
+    return rng.uniform(lo, hi, n)
+
+
+# kernel, NumPy's function (its long-double version is the reference), ulp bound, arguments
+CASES = {
+    "exp": (mathlib.zy_exp, np.exp, 0.6, [uniform(-745, 710), uniform(-3, 3), uniform(-1e-3, 1e-3),
+                                          -logs(-300, 0, 10_000), [-745.1, -708.4, 709.78]]),
+    "expm1": (mathlib.zy_expm1, np.expm1, 1.1, [uniform(-45, 710), uniform(-1, 1),
+                                                logs(-300, 0, 50_000), -logs(-300, 0, 50_000),
+                                                [-0.6931, 0.6931, -0.34657, 0.34657]]),
+    "log": (mathlib.zy_log, np.log, 0.9, [np.exp(uniform(-744, 709)), uniform(0.5, 2),
+                                          1 + uniform(-1e-6, 1e-6), logs(-323, -308, 10_000)]),
+    "log1p": (mathlib.zy_log1p, np.log1p, 0.9, [uniform(-1, 2), np.exp(uniform(-744, 709)),
+                                                logs(-320, 0, 50_000), -logs(-320, 0, 50_000),
+                                                -1 + logs(-16, 0, 50_000)]),
+    "tanh": (mathlib.zy_tanh, np.tanh, 0.7, [uniform(-25, 25), uniform(-1, 1),
+                                             logs(-300, 0, 50_000), -logs(-300, 0, 50_000)]),
+    "sin": (mathlib.zy_sin, np.sin, 0.9, [uniform(-1e6, 1e6), uniform(-10, 10),
+                                          logs(-300, 0, 50_000), np.pi / 2 * np.arange(1, 20_000)]),
+    "cos": (mathlib.zy_cos, np.cos, 0.9, [uniform(-1e6, 1e6), uniform(-10, 10),
+                                          logs(-300, 0, 50_000), np.pi / 2 * np.arange(1, 20_000)]),
+}
+SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 1e-310, TINY, 1.0, -1.0, 709.79,
+           710.0, -745.2, -746.0, 1e300, -1e300, 40.0, -40.0, 19.1, 2.0, 0.5]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_error_in_ulp(name):
+    """Within the bound stated in mathlib's docstring wherever the result is a normal number;
+    a subnormal result to within its spacing."""
+    kernel, reference, bound, parts = CASES[name]
+    x = np.concatenate([np.asarray(p, dtype=np.float64) for p in parts])
+    if name in mathlib.LIMITED_RANGE:
+        x = x[np.abs(x) <= mathlib.FAST_TRIG]
+    with np.errstate(all="ignore"):
+        got = _on_arrays(kernel)(x)
+        exact = reference(x.astype(np.longdouble))
+        rounded = exact.astype(np.float64)
+    normal = np.isfinite(rounded) & (np.abs(rounded) >= TINY)
+    spacing = np.spacing(np.abs(rounded[normal])).astype(np.longdouble)
+    errors = np.abs(got[normal].astype(np.longdouble) - exact[normal]) / spacing
+    worst = int(np.argmax(errors))
+    assert errors.max() <= bound, f"{errors.max():.3f} ulp at {x[normal][worst]!r}"
+    tiny = np.isfinite(rounded) & ~normal
+    assert np.all(np.abs(got[tiny] - rounded[tiny]) <= 5e-324), x[tiny]
+    assert np.array_equal(got[~np.isfinite(rounded)], rounded[~np.isfinite(rounded)],
+                          equal_nan=True)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_special_values_are_libms(name):
+    kernel, reference = CASES[name][:2]
+    x = np.array(SPECIAL)
+    if name in mathlib.LIMITED_RANGE:
+        x = x[np.abs(x) <= mathlib.FAST_TRIG]
+    with np.errstate(all="ignore"):
+        want = reference(x)
+        got = _on_arrays(kernel)(x)
+    close = np.isclose(got, want, rtol=4e-16, atol=0, equal_nan=True) | (got == want)
+    assert close.all(), list(zip(x[~close], got[~close], want[~close], strict=True))
+    assert np.array_equal(np.signbit(got[got == 0]), np.signbit(want[got == 0]))  # -0.0 stays
+
+
+def test_far_arguments_are_flagged():
+    x = np.array([0.0, 1.0, -mathlib.FAST_TRIG, mathlib.FAST_TRIG, np.nextafter(1e6, 2e6), -1e300,
+                  np.inf, np.nan])
+    flags = [mathlib.zy_far(v) for v in x]
+    assert flags == [0, 0, 0, 0, 1, 1, 1, 1]
+
+
+def waves(a, b):
+    return np.sum(np.sin(a) * np.cos(b) + np.exp(-a * a) * np.tanh(b) + np.log1p(b * b))
+
+
+def waves_by_numpy(a, b):
+    return math.fsum(np.sin(a) * np.cos(b) + np.exp(-a * a) * np.tanh(b) + np.log1p(b * b))
+
+
+@pytest.mark.parametrize("far", [0.0, 1e22, np.inf], ids=["in range", "far", "inf"])
+def test_fused_loop_value_and_gradient(far):
+    """The fused loop's value against NumPy's and its gradient against the analytic one, with
+    arguments within the kernels' range, and with one beyond it, which makes the loop run again
+    with libm's sin and cos (an infinite one makes nans, as NumPy does)."""
+    a, b = rng.standard_normal(64), rng.standard_normal(64)
+    a[7] = far or a[7]
+    source = zygopy.code_python(waves, a, b)
+    assert "zy_sin(" in source and "zy_radd(" in source and "np.sin(" in source
+    with np.errstate(invalid="ignore"):
+        value, (ga, gb) = zygopy.withgradient(waves, a, b)
+        ea, tb = np.exp(-a * a), np.tanh(b)
+        want_a = np.cos(a) * np.cos(b) - 2 * a * ea * tb
+        want_b = -np.sin(a) * np.sin(b) + ea * (1 - tb * tb) + 2 * b / (1 + b * b)
+        np.testing.assert_allclose(value, waves_by_numpy(a, b), rtol=1e-13)
+    np.testing.assert_allclose(ga, want_a, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(gb, want_b, rtol=1e-13, atol=1e-15)
+
+
+def with_power(a):
+    return np.sum(np.exp(a) * a ** 1.5)
+
+
+def test_loops_calling_libm_keep_it():
+    """A loop that calls a libm function zygopy has no kernel for (here pow) is not vectorised:
+    its exp stays libm's, which is faster one element at a time."""
+    a = rng.uniform(0.5, 2.0, 16)
+    source = zygopy.code_python(with_power, a)
+    assert "zy_exp(" not in source and "np.exp(" in source and "zy_radd(" not in source
+    value, (grad,) = zygopy.withgradient(with_power, a)
+    np.testing.assert_allclose(value, np.sum(np.exp(a) * a ** 1.5), rtol=1e-13)
+    np.testing.assert_allclose(grad, np.exp(a) * (a ** 1.5 + 1.5 * a ** 0.5), rtol=1e-13)
