@@ -36,7 +36,16 @@ ELEMENT_OPS = {n for n, p in PRIMITIVES.items() if p.elementwise} - {
 # loop calling one is not vectorised, and libm's exp is faster than a kernel that is not
 # (sqrt, fabs and copysign are LLVM intrinsics, which vectorise)
 SCALAR_ONLY = {n for n in ELEMENT_OPS if (PRIMITIVES[n].call or "").startswith(("math.", "np.log"))
-               } - {"sqrt", "fabs", "copysign"} - set(VECTOR_KERNELS) | {"pow"}
+               } - {"sqrt", "fabs", "copysign"} - set(VECTOR_KERNELS)
+
+
+def _calls_libm(st) -> bool:
+    """Whether Numba computes statement st's element by calling libm: x ** 2 and x ** 2.0 are
+    multiplications, x ** 3.0 or x ** y a call of pow."""
+    if st.op == "pow":
+        power = st.args[1]
+        return isinstance(power, Var) or not (isinstance(power, int) or power == 2.0)
+    return st.op in SCALAR_ONLY
 
 
 class Fusion:
@@ -313,7 +322,7 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
     expand = set(region.internal) if expand is None else expand
     needed = {v for v in _reads(roots, region.definition, expand) if v in expand}
     ops = {region.definition[v].op for v in needed}
-    if ops & SCALAR_ONLY:
+    if any(_calls_libm(region.definition[v]) for v in needed):
         _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow)
         return
     far = f"far_{tag}_{name(roots[0])}" if ops & LIMITED_RANGE else None
