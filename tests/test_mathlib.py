@@ -152,3 +152,24 @@ def test_loops_calling_libm_keep_it(f, power, vectorised):
     np.testing.assert_allclose(value, np.sum(np.exp(a) * a ** power), rtol=1e-13)
     np.testing.assert_allclose(grad, np.exp(a) * (a ** power + power * a ** (power - 1)),
                                rtol=1e-13)
+
+
+def log_mixture(x, m):
+    return np.sum(np.log(np.sum(np.exp(-(x[:, None] - m[None, :]) ** 2), axis=1)))
+
+
+@pytest.mark.parametrize("components", [3, 9])
+def test_short_inner_loops_call_libm(components):
+    """A nest whose innermost dimension is shorter than a vector calls libm's exp (one element
+    at a time it is faster), a longer one zygopy's: both give the value and the analytic
+    gradient."""
+    x, m = rng.standard_normal(40), rng.standard_normal(components)
+    source = zygopy.code_python(log_mixture, x, m)
+    assert "too short to vectorise" in source and "zy_exp(" in source and "np.exp(" in source
+    value, (gx, gm) = zygopy.withgradient(log_mixture, x, m)
+    d = x[:, None] - m[None, :]
+    e = np.exp(-d * d)
+    share = e / e.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(value, np.sum(np.log(e.sum(axis=1))), rtol=1e-13)
+    np.testing.assert_allclose(gx, np.sum(-2 * d * share, axis=1), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(gm, np.sum(2 * d * share, axis=0), rtol=1e-12, atol=1e-14)

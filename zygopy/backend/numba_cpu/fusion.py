@@ -24,7 +24,7 @@ from ...ir.primitives import PRIMITIVES, is_weak
 from ...ir.types import ArrayT
 from ...ir.unit_dims import unit_dims
 from .arrays import numpy_function
-from .mathlib import LIMITED_RANGE, VECTOR_KERNELS
+from .mathlib import LIMITED_RANGE, VECTOR_KERNELS, VECTOR_WIDTH
 
 FUSED_REDUCTIONS = ("sum", "mean")
 FLOATS = ("float64", "float32")  # a region computes in one of these (and bools, for conditions)
@@ -318,21 +318,34 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
 
     A loop that calls nothing LLVM cannot vectorise calls zygopy's own kernels (mathlib.py) and
     sums with reassociable adds; where their sin or cos met an argument beyond their range, the
-    loop nest runs again with libm's functions."""
+    loop nest runs again with libm's functions. The kernels pay only in a vectorised loop: a nest
+    whose innermost dimension turns out shorter than a vector calls libm's instead."""
     expand = set(region.internal) if expand is None else expand
     needed = {v for v in _reads(roots, region.definition, expand) if v in expand}
     ops = {region.definition[v].op for v in needed}
+    nest = (w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow)
     if any(_calls_libm(region.definition[v]) for v in needed):
-        _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow)
+        _loop_nest(*nest)
         return
+    ndim = max(r.type.ndim for r in roots)
+    short = ndim > 1 and ops & set(VECTOR_KERNELS)
+    if short:
+        w(f"if {shape}[{ndim - 1}] < {VECTOR_WIDTH}:  # too short to vectorise: libm's")
+        w.indent()
+        _loop_nest(*nest)
+        w.dedent()
+        w("else:")
+        w.indent()
     far = f"far_{tag}_{name(roots[0])}" if ops & LIMITED_RANGE else None
     if far:
         w(f"{far} = 0")
-    _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow, far)
+    _loop_nest(*nest, far)
     if far:
         w(f"if {far}:  # beyond zy_sin's and zy_cos's range: again, with libm's")
         w.indent()
-        _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow)
+        _loop_nest(*nest)
+        w.dedent()
+    if short:
         w.dedent()
 
 

@@ -35,6 +35,9 @@ JIT = dict(error_model="numpy", cache=True, nogil=True, forceinline=True)
 VECTOR_KERNELS = {"exp": "zy_exp", "expm1": "zy_expm1", "log": "zy_log", "log1p": "zy_log1p",
                   "tanh": "zy_tanh", "sin": "zy_sin", "cos": "zy_cos"}
 LIMITED_RANGE = {"sin", "cos"}
+# float64 lanes of a vector (AVX2): a loop shorter than this runs one element at a time, where
+# libm's exp is faster than these (1.9x, 3 elements a loop, against 0.5x from 4 on)
+VECTOR_WIDTH = 4
 
 
 @intrinsic
