@@ -328,7 +328,7 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
         _loop_nest(*nest)
         return
     ndim = max(r.type.ndim for r in roots)
-    short = ndim > 1 and ops & set(VECTOR_KERNELS)
+    short = ndim > 1 and bool(ops & set(VECTOR_KERNELS))
     if short:
         w(f"if {shape}[{ndim - 1}] < {VECTOR_WIDTH}:  # too short to vectorise: libm's")
         w.indent()
@@ -339,7 +339,7 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
     far = f"far_{tag}_{name(roots[0])}" if ops & LIMITED_RANGE else None
     if far:
         w(f"{far} = 0")
-    _loop_nest(*nest, far)
+    _loop_nest(*nest, kernels=True, far=far)
     if far:
         w(f"if {far}:  # beyond zy_sin's and zy_cos's range: again, with libm's")
         w.indent()
@@ -350,10 +350,9 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
 
 
 def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow,
-               far=False):
-    """_loops' nest: through zygopy's kernels unless `far` is False, otherwise with `far` the
-    name of the flag set where an argument is beyond their range."""
-    vector = far is not False
+               kernels=False, far=None):
+    """_loops' nest: through zygopy's kernels and reassociable sums if `kernels`, setting the
+    flag named `far` where an argument is beyond their range."""
     ndim = max(r.type.ndim for r in roots)
     sums = [s for s in region.sums if s.args[0] in roots]
     outputs = [v for v in region.outputs if v in roots and v in needed]
@@ -414,13 +413,13 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
                 else _number(a, operand(a), single) for a in d.args]
         element[v] = f"e_{name(v)}"
         value = args[0] if d.op == "spread" else element_expression(d.op, args, d.var.type.dtype,
-                                                                     vector)
+                                                                     kernels)
         w(f"{element[v]} = {value}")
         if far and d.op in LIMITED_RANGE:
             w(f"{far} |= zy_far({args[0]})")
     for s in sums:
         x, total = element.get(s.args[0]) or view[s.args[0]], inner.get(s, targets[s])
-        w(f"{total} = zy_radd({total}, {x})" if vector else f"{total} += {x}")
+        w(f"{total} = zy_radd({total}, {x})" if kernels else f"{total} += {x}")
     for v in outputs:
         w(f"{name(v)}[{', '.join(stored_at[v])}] = {element[v]}")
     w.dedent()
@@ -448,11 +447,11 @@ def _number(a, src, single):
     return src
 
 
-def element_expression(op, args, dtype, vector=False):
+def element_expression(op, args, dtype, kernels=False):
     """One element of an elementwise primitive, on numbers of `dtype`; through zygopy's own
-    vectorisable kernel, if it has one and `vector`."""
+    vectorisable kernel, if it has one and `kernels`."""
     prim = PRIMITIVES[op]
-    if vector and op in VECTOR_KERNELS:
+    if kernels and op in VECTOR_KERNELS:
         value = f"{VECTOR_KERNELS[op]}({', '.join(args)})"
         return value if dtype == "float64" else f"np.{dtype}({value})"
     if op == "select":

@@ -5,7 +5,8 @@ library to swap them for). The elementwise chain of benchmarks/fusion.py runs 3-
 through them than through libm. float32 code calls them on float64 and rounds once.
 
 Errors against long-double references (tests/test_mathlib.py): at most 0.6 ulp for exp and tanh
-(glibc's tanh: 1.2), 0.9 for log, log1p, sin and cos, 1.1 for expm1. The special values (nan,
+(glibc's tanh: 1.2), 0.9 for log, log1p, sin and cos, 1.1 for expm1, on a machine with fused
+multiply-add (x86-64 since 2013, ARMv8), which the error terms rely on. The special values (nan,
 +-inf, +-0, subnormals, overflow) are libm's.
 
 sin and cos reduce their argument by pi/2 in four parts, which is exact for |x| <= FAST_TRIG;
@@ -13,8 +14,9 @@ beyond it their results are not to be used: a fused loop asks `zy_far(x)` of eac
 if any is far, computes again with libm's functions.
 
 Each function is the textbook method: reduce the argument by a multiple of ln 2 or pi/2 (Cody and
-Waite), sum a series on the small remainder (Horner's rule, fused multiply-adds), and scale back
-through the exponent bits. LLVM inlines them into the loops that call them.
+Waite), sum a Taylor series on the small remainder (Estrin's scheme, fused multiply-adds), the
+leading terms carried with their rounding errors, and scale back through the exponent bits.
+LLVM inlines them into the loops that call them.
 """
 from __future__ import annotations
 
@@ -83,6 +85,7 @@ def zy_radd(typingctx, total, x):
 @njit(**JIT)
 def _two_pow(k):  # 2^k for integer -1022 <= k <= 1023, through the exponent bits
     return _from_bits((k + 1023) << 52)
+
 
 INV_LN2 = 1.4426950408889634
 LN2_HI = 6.93147180369123816490e-01  # ln 2 = LN2_HI + LN2_LO; k * LN2_HI is exact for |k| < 2^11
