@@ -20,8 +20,8 @@ from __future__ import annotations
 from ...ir.array_primitives import reduced_axes
 from ...ir.infer import type_of_arg
 from ...ir.ir import Function, Partition, Var, users_of, uses
-from ...ir.primitives import PRIMITIVES, is_weak
-from ...ir.types import ArrayT
+from ...ir.primitives import PRIMITIVES, index_parts, is_weak
+from ...ir.types import NONE, ArrayT, Scalar
 from ...ir.unit_dims import unit_dims
 from .arrays import numpy_function
 from .mathlib import LIMITED_RANGE, VECTOR_KERNELS, VECTOR_WIDTH
@@ -60,8 +60,14 @@ class Fusion:
         keep = set(keep)
         shapes = {st.var: st for b in fn.blocks for st in b.stmts if st.op == "broadcast_shape"
                   or st.op == "getattr" and st.args[1] == "shape"}
+        # arrays whose elements may not lie one after another (views, and values merged at a
+        # block's head, which may be views): a loop reading one is not vectorised
+        strided = {a for b in fn.blocks if b is not fn.entry for a in b.args} | {
+            st.var for b in fn.blocks for st in b.stmts
+            if PRIMITIVES[st.op].view and not _contiguous_view(st)}
         for b in fn.blocks:
             for region in _regions(b.stmts, users, keep, shapes):
+                region.strided = strided
                 self.regions[region.at] = region
                 self.skipped.update(st for st in region.inside() if st is not region.at)
 
@@ -79,6 +85,7 @@ class Region:
         self.sums, self.outputs, self.internal = sums, outputs, internal
         self.definition, self.at, self.seeds = definition, at, seeds  # seeds: as for _region
         self.shapes = shapes  # shape tuple -> the getattr or broadcast_shape defining it
+        self.strided = frozenset()  # arrays whose elements may not be contiguous (Fusion's)
 
     def shape_parts(self, shape, name, operand):
         """The shapes a shape tuple broadcasts, as source: x.shape for x's shape, whichever way
@@ -316,18 +323,21 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
     in `expand` (all, unless given); `narrow` maps outputs whose shape is 1 where the loop's is
     not to the name of their shape.
 
-    A loop that calls nothing LLVM cannot vectorise calls zygopy's own kernels (mathlib.py) and
-    sums with reassociable adds; where their sin or cos met an argument beyond their range, the
-    loop nest runs again with libm's functions. The kernels pay only in a vectorised loop: a nest
-    whose innermost dimension turns out shorter than a vector calls libm's instead."""
+    A loop that LLVM can vectorise calls zygopy's own kernels (mathlib.py) and sums with
+    reassociable adds; where their sin or cos met an argument beyond their range, the loop nest
+    runs again with libm's functions. The kernels pay only in a vectorised loop, so a loop that
+    calls a function of libm's, or reads an array whose elements may not be contiguous or whose
+    innermost dimension may broadcast, calls libm's; so does a nest whose innermost dimension
+    turns out shorter than a vector."""
     expand = set(region.internal) if expand is None else expand
     needed = {v for v in _reads(roots, region.definition, expand) if v in expand}
     ops = {region.definition[v].op for v in needed}
     nest = (w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow)
-    if any(_calls_libm(region.definition[v]) for v in needed):
+    ndim = max(r.type.ndim for r in roots)
+    if narrow or any(_calls_libm(region.definition[v]) for v in needed) or any(
+            _strided_inside(v, region, dims) for v in leaves):
         _loop_nest(*nest)
         return
-    ndim = max(r.type.ndim for r in roots)
     short = ndim > 1 and bool(ops & set(VECTOR_KERNELS))
     if short:
         w(f"if {shape}[{ndim - 1}] < {VECTOR_WIDTH}:  # too short to vectorise: libm's")
@@ -347,6 +357,26 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
         w.dedent()
     if short:
         w.dedent()
+
+
+def _contiguous_view(st) -> bool:
+    """Whether Numba types view st of a contiguous array as contiguous: x[i], x[i, a:b],
+    x[None, :], not x[:, a:b] (integers, then one slice, NumPy's new axes anywhere), or a
+    reshape."""
+    if st.op in ("reshape", "ravel"):
+        return True
+    if st.op != "getindex":
+        return False
+    parts = [p for p in index_parts(type_of_arg(st.args[1])) if p != NONE]
+    return all(isinstance(p, Scalar) for p in parts[:-1])
+
+
+def _strided_inside(v, region, dims) -> bool:
+    """Whether consecutive trips of the innermost loop may read leaf v's elements other than
+    one after another: where its last dimension may broadcast (read at i * k), or v may be a
+    view; not where that dimension is known to be 1 (read at 0)."""
+    last = dims.get(v, (None,) * v.type.ndim)[-1]
+    return last is None or not last and v in region.strided
 
 
 def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow,
