@@ -34,9 +34,9 @@ ELEMENT_OPS = {n for n, p in PRIMITIVES.items() if p.elementwise} - {
     "erf", "erfc", "floordiv", "mod", "fmod"}
 # those Numba computes by calling libm, one element at a time, and zygopy has no kernel for: a
 # loop calling one is not vectorised, and libm's exp is faster than a kernel that is not
-# (sqrt, fabs and copysign are LLVM intrinsics, which vectorise)
-SCALAR_ONLY = {n for n in ELEMENT_OPS if (PRIMITIVES[n].call or "").startswith(("math.", "np.log"))
-               } - {"sqrt", "fabs", "copysign"} - set(VECTOR_KERNELS)
+# (sqrt, fabs and copysign are LLVM intrinsics, which vectorise; np.logaddexp calls log1p)
+SCALAR_ONLY = ({n for n in ELEMENT_OPS if (PRIMITIVES[n].call or "").startswith("math.")}
+               - {"sqrt", "fabs", "copysign"} - set(VECTOR_KERNELS)) | {"logaddexp"}
 
 
 def _calls_libm(st) -> bool:

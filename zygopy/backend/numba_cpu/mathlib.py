@@ -95,7 +95,8 @@ TINY = 2.2250738585072014e-308  # the least normal float64
 
 # series coefficients, lowest power first (a Python int quotient is correctly rounded)
 EXPM1 = tuple(1 / math.factorial(n) for n in range(3, 19))  # (e^r - 1 - r - r^2/2) / r^3
-LOG = tuple(2 / n for n in range(3, 26, 2)) + (0.0,) * 4  # log((1+s)/(1-s)) = 2s + s z R(z)
+# log((1+s)/(1-s)) = 2s + s z R(z), to z^12; padded with zeros to _estrin16's sixteen
+LOG = tuple(2 / n for n in range(3, 26, 2)) + (0.0,) * 4
 SIN = tuple((-1) ** n / math.factorial(2 * n + 1) for n in range(1, 10))  # (sin r - r) / r^3
 COS = tuple((-1) ** n / math.factorial(2 * n) for n in range(2, 11))  # (cos r - 1 + z/2) / z^2
 
@@ -208,11 +209,16 @@ def _log_near_1(f, tail):
 
 
 @njit(**JIT)
+def _off_positive(u, y):
+    """log(u) given y, its value for positive u: -inf at 0, nan below."""
+    return y if u > 0.0 else (-math.inf if u == 0.0 else math.nan)
+
+
+@njit(**JIT)
 def zy_log(x):
     x = np.float64(x)
     e, f = _log_parts(x)
-    y = _fma(e, LN2_HI, _log_near_1(f, e * LN2_LO))
-    y = y if x > 0.0 else (-math.inf if x == 0.0 else math.nan)
+    y = _off_positive(x, _fma(e, LN2_HI, _log_near_1(f, e * LN2_LO)))
     return x if x == math.inf or x != x else y
 
 
@@ -223,8 +229,7 @@ def zy_log1p(x):
     e, f = _log_parts(u)
     # log(1 + x) = log(u) + log((1 + x) / u), and (1 + x) / u = 1 + (x - (u - 1)) / u
     c = (x - (u - 1.0)) / u
-    y = _fma(e, LN2_HI, _log_near_1(f, _fma(e, LN2_LO, c)))
-    y = y if u > 0.0 else (-math.inf if u == 0.0 else math.nan)
+    y = _off_positive(u, _fma(e, LN2_HI, _log_near_1(f, _fma(e, LN2_LO, c))))
     return x if x == math.inf or x != x or x == 0.0 else y  # -0.0 kept
 
 
