@@ -1,12 +1,16 @@
 """The CPU backend: IR written as Python source (source.py, with fused loops from fusion.py and
 structured control flow from structure.py) that Numba compiles to machine code (jit.py, with a
 disk cache), calling runtime helpers compiled once (runtime.py, list_runtime.py, nn_kernels.py);
-compiled.py runs it. Numba itself is imported only when compiled code first runs."""
+compiled.py runs it. Numba itself is imported only when compiled code first runs. Loading the
+backend sets how malloc serves large arrays (heap.py)."""
 from __future__ import annotations
 
 from .. import Backend
 from .compiled import CompiledGradient, CompiledTangent
+from .heap import keep_arrays_on_the_heap
 from .jit import in_disk_cache, load_module
+
+keep_arrays_on_the_heap()
 
 
 class NumbaCPU(Backend):

@@ -154,7 +154,7 @@ class CompiledGradient(CompiledProgram):
             rule_sources(*self.calls),
             primal_source(self.primal_ir, f"{name}_primal", dims),
             forward_source(self.adjoint, f"{name}_forward", dims),
-            reverse_source(self.adjoint, f"{name}_pullback", dims),
+            reverse_source(self.adjoint, f"{name}_pullback", dims, owning=True),
             fused_source(self.adjoint, f"{name}_value_and_gradient", f"{name}_forward",
                          f"{name}_pullback"),
             *([rows_source(self.adjoint, f"{name}_rows", f"{name}_value_and_gradient",
@@ -220,7 +220,8 @@ class CompiledGradient(CompiledProgram):
         return value, Tape(stacks, tops, values, args)
 
     def pullback(self, tape, dy):  # the tape's values end with its stacks
-        return self._run(self._reverse, tape.args, dy, *tape.values, *tape.tops)
+        # a tape can be pulled back again: its arrays are not the pullback's to change
+        return self._run(self._reverse, tape.args, dy, False, *tape.values, *tape.tops)
 
     def _recorded(self, compiled_fn, tops_at, stacks_at, args, *rest):
         """compiled_fn(args..., *rest, stacks...), whose result holds the stack tops at `tops_at`

@@ -22,7 +22,8 @@ __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy
            "zy_accum", "zy_grown", "zy_take", "zy_index", "zy_mask_index", "zy_gather",
            "zy_scatter_add", "zy_take_last", "zy_scatter_set", "zy_raised", "zy_matmul",
            "zy_cholesky_grad", "zy_pad", "zy_undiag", "zy_window_sum", "zy_sliding_window_view",
-           "zy_broadcast_shapes", "zy_dot", "zy_where", "zy_set_into", "zy_add_into"]
+           "zy_broadcast_shapes", "zy_dot", "zy_where", "zy_set_into", "zy_add_into",
+           "zy_scaled"]
 
 JIT = dict(cache=True, nogil=True)
 
@@ -351,6 +352,17 @@ def zy_add_into(view, v):
     if not _fits(view, v):
         raise ValueError("could not broadcast the value into the indexed part of the array")
     view += v
+
+
+@njit(**JIT)
+def zy_scaled(s, a, owned):
+    """s * a; into a itself if the caller owns it (nothing else holds or reads it), which for
+    s = 1, the seed of a scalar loss, leaves a pass over the array and its allocation out."""
+    if not owned:
+        return s * a
+    if s != 1.0:
+        a *= s
+    return a
 
 
 # ---- indexing with arrays -----------------------------------------------------------------------

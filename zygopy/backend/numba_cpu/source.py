@@ -28,6 +28,7 @@ from ...ir.types import ArrayT, ListT, Scalar, TupleT
 from .arrays import array_expression, indexing_lines, own_kernel
 from .fusion import Fusion, unit_dims, write_region
 from .lists import empty_list, list_expression, list_statement, no_gradients, slot_statement
+from .owned_tape import owned_scalings, scaling_in_place
 from .structure import LOOPING, UNREACHABLE, Structurer, Unstructured
 from .units import ENTRIES, unit_call
 
@@ -575,13 +576,14 @@ def forward_source(adj, pyname: str, arg_dims=()) -> str:
     return w.text()
 
 
-def reverse_source(adj, pyname: str, arg_dims=()) -> str:
+def reverse_source(adj, pyname: str, arg_dims=(), owning=False) -> str:
     """pullback(dy, tape..., scalar stacks..., tops...) -> gradients; `arg_dims` are the
-    forward's (Fusion), from which the tape's follow."""
+    forward's (Fusion), from which the tape's follow. `owning`: it takes `owned` after dy, true
+    where its caller lets it write into the tape's arrays (owned_tape.py)."""
     rev = adj.reverse
     scalars, lists = _stack_names(adj)
     w = Writer(checked=REVERSE_CHECKED)
-    params = ["dy"] + [name(a) for a in rev.args[1:]] + lists + scalars
+    params = ["dy"] + ["owned"] * owning + [name(a) for a in rev.args[1:]] + lists + scalars
     params += [f"top_{s}" for s in scalars + lists]
     w(_jit_for_call(len(params)))
     w(f"def {pyname}({', '.join(params)}):")
@@ -594,7 +596,9 @@ def reverse_source(adj, pyname: str, arg_dims=()) -> str:
         if isinstance(slot.type, ListT):
             w(f"{no_gradients(name(slot))} = {name(slot)}")
     dims = unit_dims(adj.forward, arg_dims)
-    body(w, rev, lambda w, v: w(f"return {w.operand(v)}"), arg_dims=[dims.get(a) for a in rev.args])
+    lower = scaling_in_place(owned_scalings(adj), statement, name) if owning else None
+    body(w, rev, lambda w, v: w(f"return {w.operand(v)}"), lower=lower,
+         arg_dims=[dims.get(a) for a in rev.args])
     return w.text()
 
 
@@ -616,7 +620,9 @@ def fused_source(adj, pyname: str, forward: str, pullback: str) -> str:
         w(f"    return value, {_tuple(_zero_grads(adj))}, tops, {_tuple(stacks)}")
     tape = [f"tape[{i}]" for i in range(_tape_length(adj))]
     tops = [f"tops[{i}]" for i in range(len(adj.stacks))]
-    w(f"return value, {pullback}({', '.join(['dy'] + tape + tops)}), tops, {_tuple(stacks)}")
+    # the tape is this call's alone: the pullback may scale its arrays in place
+    w(f"return value, {pullback}({', '.join(['dy', 'True'] + tape + tops)}), tops, "
+      f"{_tuple(stacks)}")
     return w.text()
 
 
