@@ -199,3 +199,39 @@ def test_a_replaced_rule_reaches_the_units_compiled_before(monkeypatch):
     zygopy.register_rule("sin")(lambda g, y, x: (g * 10.0,))  # deliberately wrong: seen if used
     _, (_, dx) = interpreted_gradient(squashed, layer, x)
     np.testing.assert_allclose(dx, 10.0 * layer.w, rtol=1e-12)
+
+
+class Affine:
+    """A layer without Dense's branch: its pullback starts with the gradient of its output."""
+
+    def __init__(self, weight, bias, activation):
+        self.weight, self.bias, self.activation = weight, bias, activation
+
+    def __call__(self, x):
+        return self.activation(x @ self.weight + self.bias)
+
+
+def crossentropy(model, x, y):
+    return nn.logitcrossentropy(model(x), y)
+
+
+def affine_model(dtype, seed=4):
+    r = np.random.default_rng(seed)
+    return nn.Chain(*[Affine(r.normal(size=(a, b)).astype(dtype), r.normal(size=b).astype(dtype),
+                             act) for a, b, act in [(4, 6, nn.relu), (6, 3, nn.identity)]])
+
+
+def test_a_float32_unit_is_given_a_float32_gradient():
+    """logitcrossentropy's max divides its gradient by a count of ties; a float32 model's output
+    still gets a float32 gradient, for which the unit's pullback is compiled. Against float64
+    central differences of the same model: float32 rounding of these O(1) values stays below
+    1e-5, while a wrong gradient is off by O(1)."""
+    r = np.random.default_rng(5)
+    x, y = r.normal(size=(5, 4)), np.eye(3)[r.integers(0, 3, 5)]
+    model32 = affine_model(np.float32)
+    grads = zygopy.gradient(crossentropy, model32, x.astype(np.float32), y.astype(np.float32))
+    assert unit_calls(zygopy.code_ir(crossentropy, model32, x.astype(np.float32),
+                                     y.astype(np.float32))) == ["Affine.__call__"] * 2
+    assert all(g.dtype == np.float32 for g in nn.named_arrays(grads[0]).values())
+    assert_matches_finite_differences(crossentropy, (affine_model(np.float64), x, y), 0,
+                                      grads[0], rtol=1e-4, atol=1e-5)

@@ -72,7 +72,7 @@ def _extremum(g, y, a, axis, keepdims):
     # the gradient is shared equally by the elements equal to the extremum: where they are copies of
     # one value (a tie that moves together) their shares add up to the one derivative
     hit = eq(a, _spread(y, a, axis, keepdims))
-    ties = sum_(hit, axis, keepdims)
+    ties = astype(sum_(hit, axis, keepdims), a.v.type.dtype)  # an int count would widen float32
     return _spread(g / ties, a, axis, keepdims) * hit, None, None
 
 
@@ -256,7 +256,7 @@ _no_gradient = _zero
 def _extremum_tangent(ds, y, a, axis, keepdims):
     # the tangent of the elements equal to the extremum, averaged, as the reverse rule shares g
     hit = eq(a, _spread(y, a, axis, keepdims))
-    return sum_(ds[0] * hit, axis, keepdims) / sum_(hit, axis, keepdims)
+    return sum_(ds[0] * hit, axis, keepdims) / astype(sum_(hit, axis, keepdims), a.v.type.dtype)
 
 
 def _prod_tangent(ds, y, a, axis, keepdims):

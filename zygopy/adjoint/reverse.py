@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..errors import NotScalar
 from ..ir.cfg import loop_blocks
 from ..ir.infer import infer_types, type_of_arg
-from ..ir.ir import Block, Branch, Function, Slot, Stmt, Var
+from ..ir.ir import Block, Branch, Function, Slot, Stmt, Var, substitute
 from ..ir.passes.dce import eliminate_dead_code
 from ..ir.passes.fold import fold_constants
 from ..ir.passes.pipeline import optimize
@@ -87,6 +87,7 @@ def adjoint(fn: Function, wrt, unit_dims=None, any_output=False) -> Adjoint:
     rev.entry.args = [built.dy] + tape
     arg_types = [_output_type(ret)] + [v.type for v in tape]
     infer_types(rev, arg_types)
+    drop_idle_casts(rev)
     optimize(rev)
     keep_in_place(rev)
     infer_types(rev, arg_types)
@@ -403,6 +404,15 @@ class _ReverseBuilder:
             else:
                 out.append(0.0 if is_float(a.type) else None)
         return out
+
+
+def drop_idle_casts(rev):
+    """Casts of gradients to the dtype they have already (a float32 argument's, a float32 unit's):
+    copies no one needs, as the reverse writes only into arrays it made and own_results copies a
+    result that is not its own."""
+    same = {s.var: s.args[0] for b in rev.blocks for s in b.stmts
+            if s.op == "astype" and isinstance(s.args[0], Var) and s.args[0].type == s.var.type}
+    substitute(rev, same)
 
 
 def own_results(rev):
