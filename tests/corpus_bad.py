@@ -160,7 +160,8 @@ def zip_loop(x, n):
 
 
 def is_comparison(x):
-    if x is None:
+    y = x * 2.0
+    if x is y:
         return 0.0
     return x
 

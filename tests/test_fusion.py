@@ -155,9 +155,24 @@ def test_values_broadcast_to_the_loop_share_its_nest():
     source = zygopy.code_python(narrow_at_run_time, *copies(args))
     forward = source[source.index("def narrow_at_run_time_forward"):
                      source.index("def narrow_at_run_time_pullback")]
-    # one nest, calling libm's functions: its outputs are stored at run-time broadcast indices
-    assert "shapes that differ" not in forward and forward.count("for i_") == 2, forward
-    assert forward.count("np.exp(") == 1 and " * k_a_" in forward, forward
+    # one nest for any shapes: storing at i, through the kernels, where at run time nothing is
+    # broadcast; at broadcast indices, calling libm's functions, where something is
+    assert "shapes that differ" not in forward, forward
+    fast, slow = broadcast_paths(forward)
+    assert "zy_exp(" in fast and " * k_" not in fast
+    assert slow.count("for i_") == 2 and "np.exp(" in slow and " * k_a_" in slow
+
+
+def broadcast_paths(source):
+    """The nest for nothing broadcast at run time, and the one for something broadcast."""
+    lines = source.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.endswith("# nothing broadcast"))
+    indent = lines[start].index("if")
+    other = next(k for k in range(start + 1, len(lines)) if lines[k] == " " * indent + "else:")
+    end = next((k for k in range(other + 1, len(lines))
+                if lines[k].strip() and len(lines[k]) - len(lines[k].lstrip()) <= indent),
+               len(lines))
+    return "\n".join(lines[start + 1:other]), "\n".join(lines[other + 1:end])
 
 
 def test_gradient_of_an_elementwise_chain_is_one_loop():
@@ -220,3 +235,38 @@ def test_float32():
     np.testing.assert_allclose(value, expected, rtol=1e-5)
     np.testing.assert_allclose(g32, g64, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(g64, finite_differences(float32_loss, [x, t], 0)[""], rtol=1e-6)
+
+
+class Squash:
+    """A layer: a unit, compiled once for any shapes of its arrays, so the caller does not know
+    which dimensions of its result are 1."""
+
+    def __init__(self, w, b):
+        self.w, self.b = w, b
+
+    def __call__(self, x):
+        return x * self.w + self.b
+
+
+def squash_loss(layer, x):
+    return np.sum(np.tanh(layer(x)) * x)
+
+
+@pytest.mark.parametrize("rows", [4, 1])
+def test_a_nest_that_may_broadcast_reads_at_i_where_nothing_does(rows):
+    """The caller's loop reads the unit's result at i * k (k = 0 along a dimension of 1), which
+    LLVM does not vectorise, unless no such dimension is 1 at run time: then at i, through the
+    kernels. Gradients with one row (the second path) and several (the first) against central
+    differences."""
+    layer = Squash(rng.standard_normal(3), rng.standard_normal(3))
+    x = rng.standard_normal((rows, 3))
+    grads = zygopy.gradient(squash_loss, layer, x)
+    source = zygopy.code_python(squash_loss, layer, x)
+    forward = source[source.index("def squash_loss_forward"):source.index("def squash_loss_pull")]
+    fast, slow = broadcast_paths(forward)
+    assert "zy_tanh(" in fast and " * k_" not in fast and " * k_" in slow
+    for k in range(2):
+        fd = finite_differences(squash_loss, [layer, x.copy()], k)
+        got = {"": grads[k]} if k else {"w": grads[0].w, "b": grads[0].b}
+        for key, expected in fd.items():
+            np.testing.assert_allclose(got[key], expected, rtol=1e-6, atol=1e-8)

@@ -283,6 +283,33 @@ def test_object_holding_a_list_of_objects():
     assert all(isinstance(n, Node) for n in g[0].nodes)
 
 
+class Optional:
+    """A layer whose bias may be None: `is None` is decided while compiling."""
+
+    def __init__(self, weight, bias=None):
+        self.weight, self.bias = weight, bias
+
+    def __call__(self, x):
+        y = x @ self.weight
+        if self.bias is not None:
+            y = y + self.bias
+        if self.bias is None:
+            y = y * 2.0
+        return y
+
+
+def optional_loss(layer, x):
+    return np.sum(np.tanh(layer(x)))
+
+
+def test_is_none_on_an_attribute():
+    x = rand(3, 4, seed=24)
+    g = check_all_routes(optional_loss, Optional(rand(4, 2, seed=25), rand(2, seed=26)), x)
+    assert g[0].bias.shape == (2,)
+    g = check_all_routes(optional_loss, Optional(rand(4, 2, seed=25)), x)
+    assert g[0].bias is None
+
+
 Inner = namedtuple("Inner", "a b")
 
 

@@ -44,7 +44,7 @@ CASES = [
     (b.used_before_assignment_in_loop, (1.0, 2), SYNTAX, "return x * i", None,
      "'i' may be used before it is assigned"),
     (b.zip_loop, (1.0, 3), SYNTAX, "zip(range(n)", None, "zip"),
-    (b.is_comparison, (1.0,), SYNTAX, "if x is None", None, "comparison Is"),
+    (b.is_comparison, (1.0,), SYNTAX, "if x is y", None, "compares with None only"),
     (b.in_comparison, (1.0,), SYNTAX, "return x in", None, "comparison In"),
     (b.bitwise_operator, (3,), SYNTAX, "return n & 1", None, "BitAnd"),
     (b.string_constant, (1.0,), TYPE, 'name = "x"', None, "strings"),

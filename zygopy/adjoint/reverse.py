@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..errors import NotScalar
 from ..ir.cfg import loop_blocks
 from ..ir.infer import infer_types, type_of_arg
-from ..ir.ir import Block, Branch, Function, Slot, Stmt, Var, substitute
+from ..ir.ir import Block, Branch, Function, Slot, Stmt, Var
 from ..ir.passes.dce import eliminate_dead_code
 from ..ir.passes.fold import fold_constants
 from ..ir.passes.pipeline import optimize
@@ -87,7 +87,6 @@ def adjoint(fn: Function, wrt, unit_dims=None, any_output=False) -> Adjoint:
     rev.entry.args = [built.dy] + tape
     arg_types = [_output_type(ret)] + [v.type for v in tape]
     infer_types(rev, arg_types)
-    drop_idle_casts(rev)
     optimize(rev)
     keep_in_place(rev)
     infer_types(rev, arg_types)
@@ -406,33 +405,32 @@ class _ReverseBuilder:
         return out
 
 
-def drop_idle_casts(rev):
-    """Casts of gradients to the dtype they have already (a float32 argument's, a float32 unit's):
-    copies no one needs, as the reverse writes only into arrays it made and own_results copies a
-    result that is not its own."""
-    same = {s.var: s.args[0] for b in rev.blocks for s in b.stmts
-            if s.op == "astype" and isinstance(s.args[0], Var) and s.args[0].type == s.var.type}
-    substitute(rev, same)
-
-
 def own_results(rev):
     """Each gradient returned is an array of its own: one returned twice (x + y: one spread for
-    both) or one the caller passed is copied."""
+    both) or one the caller passed is copied. A cast to the dtype a value has already counts as
+    that value (compiled code makes no copy for it)."""
+    define = {s.var: s for b in rev.blocks for s in b.stmts if s.var is not None}
+
+    def underlying(a):
+        while (a in define and define[a].op == "astype" and isinstance(define[a].args[0], Var)
+               and define[a].args[0].type == a.type):
+            a = define[a].args[0]
+        return a
+
     for b in rev.blocks:
-        define = {s.var: s for s in b.stmts if s.var is not None}
         for br in b.branches:
             result = define.get(br.args[0]) if br.is_return else None
-            if result is None or result.op != "tuple":
+            if result is None or result.op != "tuple" or result not in b.stmts:
                 continue
             seen, at = set(), b.stmts.index(result)
             for i, a in enumerate(result.args):
                 if isinstance(a, Var) and isinstance(a.type, ArrayT) and (
-                        a in seen or a in rev.args):
+                        underlying(a) in seen or underlying(a) in rev.args):
                     copy = rev.new_var(a.type)
                     b.stmts.insert(at, Stmt(copy, "copy", [a], result.line))
                     at += 1
                     a = result.args[i] = copy
-                seen.add(a)
+                seen.add(underlying(a))
 
 
 def renumber_all(fwd, rev):

@@ -223,7 +223,7 @@ RULES["custom"] = Rule(_custom, _custom_tangent)
 def _unit(g, y, spec, *args):
     # the unit's pullback takes its tape, which its forward returns with y (split_units), and a
     # gradient of y's dtype, for which it is compiled (a float32 layer's output may get a float64
-    # gradient: a tie count divides it); a cast to the dtype g has already goes (rules_only_casts)
+    # gradient); compiled, a cast to the dtype g has already is no copy (source.reverse_statement)
     g = g.emit("astype", g, spec.v.result_type.dtype)
     grads = g.emit("unit_pullback", spec, y, g)
     position = {i: k for k, i in enumerate(spec.v.wrt)}

@@ -866,6 +866,15 @@ class Frontend:
             keys = d.node.keys
         return (key in keys) == isinstance(op, ast.In)
 
+    def none_test(self, node):
+        """`x is None`, `x is not None`, known while compiling: a run-time value (a number, an
+        array) is never None, and an attribute that is None is part of the structure."""
+        left, right = self.expr(node.left), self.expr(node.comparators[0])
+        if left is not None and right is not None:
+            raise self.error("`is` compares with None only (`x is None`); compare values with ==",
+                             node)
+        return (left is None and right is None) == isinstance(node.ops[0], ast.Is)
+
     def key_test(self, method, node):
         """key.startswith('b') and the like on a dict key, done while compiling."""
         args = [self.static_string(a) for a in node.args]
@@ -1207,6 +1216,8 @@ class Frontend:
         known = self.compare_keys(node)
         if known is not None:
             return known
+        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Is, ast.IsNot)):
+            return self.none_test(node)
         ops = [CMPOPS.get(type(o)) for o in node.ops]
         if None in ops:
             bad = node.ops[ops.index(None)]

@@ -40,12 +40,13 @@ class Dense:
     def __init__(self, n_in, n_out, activation=identity, *, bias=True, rng=None,
                  dtype=np.float32, init=glorot_uniform):
         self.weight = init(_rng(rng), (n_in, n_out), dtype)
-        self.bias = np.zeros(n_out if bias else 0, dtype)
+        # None without one: known while compiling, so the compiled code has no branch on it
+        self.bias = np.zeros(n_out, dtype) if bias else None
         self.activation = activation
 
     def __call__(self, x):
         y = x @ self.weight
-        if self.bias.size > 0:
+        if self.bias is not None:
             y = y + self.bias
         return self.activation(y)
 

@@ -326,18 +326,48 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
     A loop that LLVM can vectorise calls zygopy's own kernels (mathlib.py) and sums with
     reassociable adds; where their sin or cos met an argument beyond their range, the loop nest
     runs again with libm's functions. The kernels pay only in a vectorised loop, so a loop that
-    calls a function of libm's, or reads an array whose elements may not be contiguous or whose
-    innermost dimension may broadcast, calls libm's; so does a nest whose innermost dimension
-    turns out shorter than a vector."""
+    calls a function of libm's, or reads a view whose elements may not be contiguous, calls
+    libm's; so does a nest whose innermost dimension turns out shorter than a vector. A leaf
+    dimension that may be 1 (broadcast) is read at i * k, and a narrow output stored at i * k,
+    which LLVM cannot vectorise: the nest reads and stores at i where, at run time, none is 1
+    and no output is narrow, and at i * k, with libm's, otherwise."""
     expand = set(region.internal) if expand is None else expand
     needed = {v for v in _reads(roots, region.definition, expand) if v in expand}
-    ops = {region.definition[v].op for v in needed}
     nest = (w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow)
-    ndim = max(r.type.ndim for r in roots)
-    if narrow or any(_calls_libm(region.definition[v]) for v in needed) or any(
-            _strided_inside(v, region, dims) for v in leaves):
+    if any(_calls_libm(region.definition[v]) for v in needed) or any(
+            v in region.strided and not _dims(v, dims)[-1] for v in leaves):
         _loop_nest(*nest)
         return
+    unknown = [(v, j) for v in leaves for j, one in enumerate(_dims(v, dims)) if one is None]
+    tests = [f"{name(v)}.shape[{j}] != 1" for v, j in unknown]
+    tests += [f"{s} == {shape}" for s in (narrow or {}).values()]
+    if not tests:
+        _vectorised(nest)
+        return
+    w(f"if {' and '.join(tests)}:  # nothing broadcast")
+    w.indent()
+    known = {**dims, **{v: tuple(bool(one) for one in _dims(v, dims)) for v, _ in unknown}}
+    _vectorised((w, region, roots, shape, leaves, name, operand, tag, known, needed, None))
+    w.dedent()
+    w("else:")
+    w.indent()
+    _loop_nest(*nest)
+    w.dedent()
+
+
+def _dims(v, dims):
+    """Per dimension of v: True where it is 1, False where it is not, None if known only at run
+    time."""
+    return dims.get(v, (None,) * v.type.ndim)
+
+
+def _vectorised(nest):
+    """A nest of _loops' that LLVM vectorises: through the kernels, with a libm twin where its
+    innermost dimension is too short and a rerun where sin or cos met a far argument."""
+    w, region, roots, shape, tag, needed = nest[0], nest[1], nest[2], nest[3], nest[7], nest[9]
+    name = nest[5]
+    ops = {region.definition[v].op for v in needed}
+    ndim = max(r.type.ndim for r in roots)
     short = ndim > 1 and bool(ops & set(VECTOR_KERNELS))
     if short:
         w(f"if {shape}[{ndim - 1}] < {VECTOR_WIDTH}:  # too short to vectorise: libm's")
@@ -369,14 +399,6 @@ def _contiguous_view(st) -> bool:
         return False
     parts = [p for p in index_parts(type_of_arg(st.args[1])) if p != NONE]
     return all(isinstance(p, Scalar) for p in parts[:-1])
-
-
-def _strided_inside(v, region, dims) -> bool:
-    """Whether consecutive trips of the innermost loop may read leaf v's elements other than
-    one after another: where its last dimension may broadcast (read at i * k), or v may be a
-    view; not where that dimension is known to be 1 (read at 0)."""
-    last = dims.get(v, (None,) * v.type.ndim)[-1]
-    return last is None or not last and v in region.strided
 
 
 def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow,

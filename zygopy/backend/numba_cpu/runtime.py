@@ -35,20 +35,55 @@ def zy_sum_to(g, shape):
 
 @njit(**JIT)
 def _summed_to(g, shape):
+    # g's rows (its last axis) in order, each added whole into the output where that axis is
+    # kept, or summed first where it is not: inner loops LLVM vectorises. An odometer over the
+    # other axes tracks where each row goes (offsets 0 along the axes summed over).
     out = np.zeros(shape, g.dtype)
-    flat = out.reshape(-1)
-    offset = g.ndim - len(shape)
-    for idx in np.ndindex(g.shape):
-        k = 0
-        for d in range(len(shape)):
-            n = shape[d]
-            k = k * n + (0 if n == 1 else idx[d + offset])
-        flat[k] += g[idx]
+    if g.size == 0:
+        return out
+    flat, rows = out.reshape(-1), np.ascontiguousarray(g).reshape(-1)
+    nd, offset = g.ndim, g.ndim - len(shape)
+    step = np.zeros(nd, np.int64)  # the output's stride along each axis of g; 0 where summed
+    stride = 1
+    for d in range(nd - 1, offset - 1, -1):
+        if shape[d - offset] != 1:
+            step[d] = stride
+        stride *= shape[d - offset]
+    n = g.shape[nd - 1]
+    keep_rows = step[nd - 1] != 0
+    index = np.zeros(nd, np.int64)
+    at = 0
+    for r in range(g.size // n):
+        row = rows[r * n:(r + 1) * n]  # (indexing views by range() indices lets LLVM vectorise)
+        if keep_rows:
+            into = flat[at:at + n]
+            for j in range(n):
+                into[j] += row[j]
+        else:
+            total = row[0]
+            for j in range(1, n):
+                total += row[j]
+            flat[at] += total
+        d = nd - 2
+        while d >= 0:  # the next row's index along the other axes
+            index[d] += 1
+            at += step[d]
+            if index[d] < g.shape[d]:
+                break
+            at -= step[d] * g.shape[d]
+            index[d] = 0
+            d -= 1
     return out
 
 
 @overload(zy_sum_to, jit_options=JIT)
 def _sum_to(g, shape):
+    if len(shape) == 0:
+        def whole(g, shape):
+            out = np.zeros(shape, g.dtype)
+            out.reshape(-1)[0] = np.sum(g)
+            return out
+        return whole
     if g.ndim != len(shape):
         return lambda g, shape: _summed_to(g, shape)
 

@@ -596,10 +596,21 @@ def reverse_source(adj, pyname: str, arg_dims=(), owning=False) -> str:
         if isinstance(slot.type, ListT):
             w(f"{no_gradients(name(slot))} = {name(slot)}")
     dims = unit_dims(adj.forward, arg_dims)
-    lower = scaling_in_place(owned_scalings(adj), statement, name) if owning else None
-    body(w, rev, lambda w, v: w(f"return {w.operand(v)}"), lower=lower,
+    lower = scaling_in_place(owned_scalings(adj), reverse_statement, name) if owning else None
+    body(w, rev, lambda w, v: w(f"return {w.operand(v)}"), lower=lower or reverse_statement,
          arg_dims=[dims.get(a) for a in rev.args])
     return w.text()
+
+
+def reverse_statement(w: Writer, s):
+    """statement, in a pullback: a cast to the dtype its operand has (a float32 gradient's, at
+    the end or into a unit) is the operand, not a copy, as a pullback writes only into arrays it
+    made, and own_results copies a result that is not its own. (The evaluator casts: NumPy may
+    have widened what the IR types as float32.)"""
+    if s.op == "astype" and isinstance(s.args[0], Var) and s.args[0].type == s.var.type:
+        w(f"{name(s.var)} = {w.operand(s.args[0])}")
+    else:
+        statement(w, s)
 
 
 def _in_dtype(src, t):
