@@ -1,6 +1,7 @@
-"""One training step (forward, gradient, Adam update) of an MLP 64-128-128-10 at batch 128 and
-of the demo's CNN on 8x8 images at batch 32, float32: zygopy.nn (compiled, warm) against
-PyTorch and JAX (jit) on the same weights and data, each checked against the others' gradients.
+"""One training step (forward, gradient, Adam update) of an MLP 64-128-128-10 at batch 128, of
+the demo's CNN on 8x8 images at batch 32 and of an LSTM over 50 steps at batch 16, float32:
+zygopy.nn (compiled, warm) against PyTorch and JAX (jit) on the same weights and data, each
+checked against the others' gradients.
 
     python benchmarks/training_step.py [--quick] [--peers torch,jax]
 
@@ -26,6 +27,12 @@ def cnn(rng):
     return model_for_digits(rng), rng.uniform(size=(32, 8, 8, 1)).astype(np.float32)
 
 
+def lstm(rng):
+    """An LSTM over 50 steps (batch 16, 8 inputs, hidden 32), its last output classified."""
+    model = nn.Chain(nn.LSTM(8, 32, rng=rng), nn.last, nn.Dense(32, 10, rng=rng))
+    return model, rng.normal(size=(50, 16, 8)).astype(np.float32)
+
+
 def loss(model, x, y):
     return nn.logitcrossentropy(model(x), y)
 
@@ -40,9 +47,40 @@ def zygopy_step(model, x, y):
     return step
 
 
+class TorchLSTM:
+    """PyTorch's LSTM (one layer, gates in zygopy's order) and a Linear on its last output."""
+
+    def __init__(self, model):
+        import torch
+        cell, dense = model.layers[0].cell, model.layers[2]
+        self.lstm = torch.nn.LSTM(cell.Wx.shape[0], cell.n)
+        self.lstm.weight_ih_l0.data = torch.tensor(cell.Wx.T.copy())
+        self.lstm.weight_hh_l0.data = torch.tensor(cell.Wh.T.copy())
+        self.lstm.bias_ih_l0.data = torch.tensor(cell.b.copy())
+        self.lstm.bias_hh_l0.data = torch.zeros_like(self.lstm.bias_hh_l0)
+        self.dense = torch.nn.Linear(*dense.weight.shape)
+        self.dense.weight.data = torch.tensor(dense.weight.T.copy())
+        self.dense.bias.data = torch.tensor(dense.bias.copy())
+
+    def __call__(self, x):
+        return self.dense(self.lstm(x)[0][-1])
+
+    def parameters(self):
+        return [*self.lstm.parameters(), *self.dense.parameters()]
+
+    def zero_grad(self):
+        self.lstm.zero_grad()
+        self.dense.zero_grad()
+
+    def first_weight_grad(self):
+        return self.lstm.weight_ih_l0.grad.numpy().T
+
+
 def torch_model(name, model):
     import torch
     t = torch.nn
+    if name == "lstm":
+        return TorchLSTM(model)
     if name == "mlp":
         layers = []
         for k, d in enumerate(model.layers):
@@ -69,7 +107,7 @@ def torch_setup(name, model, x, y):
     """The PyTorch twin of `model` (same weights), its input, labels and loss."""
     import torch
     net = torch_model(name, model)
-    xt = torch.tensor(x if name == "mlp" else x.transpose(0, 3, 1, 2).copy())
+    xt = torch.tensor(x.transpose(0, 3, 1, 2).copy() if name == "cnn" else x)
     labels = torch.tensor(np.argmax(y, axis=1))
     return net, xt, labels, torch.nn.CrossEntropyLoss()
 
@@ -96,8 +134,29 @@ def jax_setup(name, model, x, y):
     dense = [layer for layer in model.layers if isinstance(layer, nn.Dense)]
     convs = [layer for layer in model.layers if isinstance(layer, nn.Conv)]
     params = [(jnp.asarray(d.weight), jnp.asarray(d.bias)) for d in convs + dense]
+    if name == "lstm":
+        cell = model.layers[0].cell
+        params = [(jnp.asarray(cell.Wx), jnp.asarray(cell.Wh), jnp.asarray(cell.b))] + params
+
+    def lstm_forward(params, xs):
+        (wx, wh, b), (w, bias) = params
+        n = wh.shape[0]
+
+        def step(state, x):
+            h, c = state
+            z = x @ wx + h @ wh + b
+            i, f = jax.nn.sigmoid(z[:, :n]), jax.nn.sigmoid(z[:, n:2 * n])
+            g, o = jnp.tanh(z[:, 2 * n:3 * n]), jax.nn.sigmoid(z[:, 3 * n:])
+            c = f * c + i * g
+            h = o * jnp.tanh(c)
+            return (h, c), None
+        zeros = jnp.zeros((xs.shape[1], n), xs.dtype)
+        (h, _), _ = jax.lax.scan(step, (zeros, zeros), xs)
+        return h @ w + bias
 
     def forward(params, x):
+        if name == "lstm":
+            return lstm_forward(params, x)
         k = 0
         for _ in convs:
             w, b = params[k]
@@ -116,7 +175,7 @@ def jax_setup(name, model, x, y):
         return x
 
     def loss_fn(params, x, y):
-        return -jnp.sum(y * jax.nn.log_softmax(forward(params, x))) / x.shape[0]
+        return -jnp.sum(y * jax.nn.log_softmax(forward(params, x))) / y.shape[0]
     return params, loss_fn
 
 
@@ -154,8 +213,14 @@ def jax_gradient_error(name, model, x, y):
     import jax
     params, loss_fn = jax_setup(name, model, x, y)
     theirs = jax.grad(loss_fn)(params, x, y)[0][0]
-    ours = withgradient(loss, model, x, y)[1][0].layers[0].weight
+    ours = first_weight(withgradient(loss, model, x, y)[1][0])
     return float(np.max(np.abs(ours - np.asarray(theirs))) / np.max(np.abs(theirs)))
+
+
+def first_weight(model):
+    """The first layer's weight (an LSTM's input weights)."""
+    first = model.layers[0]
+    return first.cell.Wx if isinstance(first, nn.Recurrence) else first.weight
 
 
 def gradient_error(name, model, x, y):
@@ -163,19 +228,23 @@ def gradient_error(name, model, x, y):
     weight, relative to its largest element."""
     net, xt, labels, lossf = torch_setup(name, model, x, y)
     lossf(net(xt), labels).backward()
-    ours = withgradient(loss, model, x, y)[1][0].layers[0].weight
-    theirs = net[0].weight.grad.numpy()
-    theirs = theirs.T if name == "mlp" else theirs.transpose(2, 3, 1, 0)
+    ours = first_weight(withgradient(loss, model, x, y)[1][0])
+    if name == "lstm":
+        theirs = net.first_weight_grad()
+    else:
+        theirs = net[0].weight.grad.numpy()
+        theirs = theirs.T if name == "mlp" else theirs.transpose(2, 3, 1, 0)
     return float(np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs)))
 
 
 def main():
     quick, peers = common.parse_args(__doc__, ["torch", "jax"], "fewer repeats")
     rows = []
-    for name, make in [("mlp", mlp), ("cnn", cnn)]:
+    for name, make in [("mlp", mlp), ("cnn", cnn), ("lstm", lstm)]:
         rng = np.random.default_rng(0)
         model, x = make(rng)
-        y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, len(x))]
+        batch = x.shape[1] if name == "lstm" else x.shape[0]
+        y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
         row = {"name": name}
         if "torch" in peers:
             import copy
@@ -194,10 +263,12 @@ def main():
     lines = ["## training_step: forward + gradient + Adam update, warm", ""]
     lines += common.run_info("training_step.py", quick,
                              ["zygopy", "numpy", "numba", "torch", "jax"])
-    lines += ["- models: the demo's CNN (zygopy.demo, batch 32 of 8x8x1) and an MLP 64-128-128-10 "
-              "of Dense layers (batch 128), float32, softmax cross-entropy; PyTorch on the same "
-              "weights with its default thread count; JAX: jit of value_and_grad and an Adam "
-              "update in one compiled step (lax.conv_general_dilated, reduce_window).",
+    lines += ["- models: the demo's CNN (zygopy.demo, batch 32 of 8x8x1), an MLP 64-128-128-10 "
+              "of Dense layers (batch 128) and an LSTM (8 inputs, hidden 32) over 50 steps at "
+              "batch 16 with a Dense 32-10 on its last output; float32, softmax cross-entropy; "
+              "PyTorch on the same weights with its default thread count (torch.nn.LSTM); JAX: "
+              "jit of value_and_grad and an Adam update in one compiled step "
+              "(lax.conv_general_dilated, reduce_window, lax.scan).",
               "- check: zygopy's gradient of the first layer's weight against each peer's, "
               "largest difference relative to the largest element.", "",
               "| model | zygopy | PyTorch | zygopy / PyTorch | JAX | zygopy / JAX | "

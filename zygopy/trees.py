@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import types
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,8 +22,9 @@ NOT_CONTAINERS = (types.FunctionType, types.BuiltinFunctionType, types.MethodTyp
                   type, np.ufunc)
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
+    """A tree's shape. A tuple, so that making, hashing and comparing one (on every call of a
+    gradient with a structured argument) runs in C."""
     kind: str  # 'leaf', 'static', 'tuple', 'list', 'namedtuple', 'dict', 'dataclass', 'object'
     cls: type | None = None
     keys: tuple = ()  # field names of namedtuples, dataclasses and objects; a dict's keys
@@ -51,30 +53,57 @@ def flatten(value):
     return _flatten(value, leaves, set()), leaves
 
 
-def _flatten(v, leaves, seen):
+def _flatten(v, leaves, inside):
+    """`inside`: the ids of the containers v is in."""
     if isinstance(v, LEAF_TYPES):
         leaves.append(v)
         return LEAF
-    if id(v) in seen:
-        raise ValueError(f"the argument contains itself (a {type(v).__name__} inside itself)")
-    seen = seen | {id(v)}
-    if isinstance(v, tuple) and hasattr(v, "_fields"):
-        return Node("namedtuple", type(v), tuple(v._fields),
-                    tuple(_flatten(x, leaves, seen) for x in v))
-    if isinstance(v, (tuple, list)):
-        return Node(type(v).__name__ if type(v) in (tuple, list) else "tuple", type(v), (),
-                    tuple(_flatten(x, leaves, seen) for x in v))
-    if is_structure_dict(v):
-        keys = tuple(v)
-        return Node("dict", type(v), keys, tuple(_flatten(v[k], leaves, seen) for k in keys))
-    if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        keys = tuple(f.name for f in dataclasses.fields(v))
-        return Node("dataclass", type(v), keys,
-                    tuple(_flatten(getattr(v, k), leaves, seen) for k in keys))
-    if isinstance(v, NOT_CONTAINERS) or not hasattr(v, "__dict__"):
+    kind = _KINDS.get(type(v)) or _kind_of(type(v))
+    if kind == "static" or kind == "object" and not hasattr(v, "__dict__"):
         return Node("static", static=_static_key(v))
-    keys = tuple(k for k in vars(v) if not k.startswith("__"))
-    return Node("object", type(v), keys, tuple(_flatten(getattr(v, k), leaves, seen) for k in keys))
+    if kind == "dict" and not all(isinstance(k, str) for k in v):
+        return Node("static", static=_static_key(v))
+    if id(v) in inside:
+        raise ValueError(f"the argument contains itself (a {type(v).__name__} inside itself)")
+    inside.add(id(v))
+    try:
+        if kind == "dataclass":
+            keys = _FIELDS[type(v)]
+            values = [getattr(v, k) for k in keys]
+        elif kind == "object":
+            keys = tuple(k for k in vars(v) if not k.startswith("__"))
+            values = [getattr(v, k) for k in keys]
+        elif kind == "dict":
+            keys, values = tuple(v), v.values()
+        else:
+            keys, values = v._fields if kind == "namedtuple" else (), v
+        return Node(kind, type(v), keys, tuple([_flatten(x, leaves, inside) for x in values]))
+    finally:
+        inside.discard(id(v))
+
+
+_KINDS: dict = {}  # type -> the kind of Node its values make (a dict's: if its keys are strings)
+_FIELDS: dict = {}  # dataclass -> its fields' names
+
+
+def _kind_of(cls) -> str:
+    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        kind = "namedtuple"
+    elif cls is tuple or cls is list:
+        kind = cls.__name__
+    elif issubclass(cls, (tuple, list)):
+        kind = "tuple"
+    elif cls is dict:
+        kind = "dict"
+    elif dataclasses.is_dataclass(cls):
+        kind = "dataclass"
+        _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    elif issubclass(cls, NOT_CONTAINERS):
+        kind = "static"
+    else:
+        kind = "object"  # if its values have a __dict__
+    _KINDS[cls] = kind
+    return kind
 
 
 def is_structure_dict(v):
@@ -110,10 +139,27 @@ def _unflatten(node, it, original):
         init = {f.name for f in dataclasses.fields(original) if f.init}
         return dataclasses.replace(original, **{k: v for k, v in values.items() if k in init})
     # a plain object: a shallow copy of the original with each field replaced by its gradient
-    out = copy.copy(original) if original is not None else object.__new__(node.cls)
+    if original is None:
+        out = object.__new__(node.cls)
+    elif _copies_its_dict(type(original)):
+        out = type(original).__new__(type(original))
+        out.__dict__.update(original.__dict__)
+    else:
+        out = copy.copy(original)
     for k, v in values.items():
         object.__setattr__(out, k, v)
     return out
+
+
+@functools.cache
+def _copies_its_dict(cls) -> bool:
+    """Whether copy.copy of a cls makes a new cls and copies its __dict__ in, as it does for a
+    class that changes none of copying's hooks (what copy.copy then does, without its detour
+    through __reduce_ex__)."""
+    hooks = ("__reduce_ex__", "__reduce__", "__getstate__", "__new__")
+    return (not hasattr(cls, "__copy__") and not hasattr(cls, "__setstate__")
+            and not hasattr(cls, "__slots__")
+            and all(getattr(cls, h) is getattr(object, h) for h in hooks))
 
 
 def _child(original, node, i):

@@ -11,6 +11,7 @@ elementwise updates run as compiled loops (kernels.py), one pass over each array
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -257,5 +258,13 @@ def update(state, model, grads):
                 work[k] = rule.step(s, params[k], work[k], state.t, scale)
     for k in live:
         params[k] -= work[k]
-    layers.fold_statistics(model)
+    if _records_statistics(node):
+        layers.fold_statistics(model)
     return state
+
+
+@functools.cache
+def _records_statistics(node) -> bool:
+    """Whether a model of this structure has a layer keeping statistics (BatchNorm): the walk
+    that folds them in is skipped for the rest."""
+    return hasattr(node.cls, "fold_statistics") or any(map(_records_statistics, node.children))
