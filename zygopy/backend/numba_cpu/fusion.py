@@ -342,12 +342,12 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
     tests = [f"{name(v)}.shape[{j}] != 1" for v, j in unknown]
     tests += [f"{s} == {shape}" for s in (narrow or {}).values()]
     if not tests:
-        _vectorised(nest)
+        _vectorised(*nest)
         return
     w(f"if {' and '.join(tests)}:  # nothing broadcast")
     w.indent()
     known = {**dims, **{v: tuple(bool(one) for one in _dims(v, dims)) for v, _ in unknown}}
-    _vectorised((w, region, roots, shape, leaves, name, operand, tag, known, needed, None))
+    _vectorised(w, region, roots, shape, leaves, name, operand, tag, known, needed, None)
     w.dedent()
     w("else:")
     w.indent()
@@ -361,11 +361,10 @@ def _dims(v, dims):
     return dims.get(v, (None,) * v.type.ndim)
 
 
-def _vectorised(nest):
+def _vectorised(w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow):
     """A nest of _loops' that LLVM vectorises: through the kernels, with a libm twin where its
     innermost dimension is too short and a rerun where sin or cos met a far argument."""
-    w, region, roots, shape, tag, needed = nest[0], nest[1], nest[2], nest[3], nest[7], nest[9]
-    name = nest[5]
+    nest = (w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow)
     ops = {region.definition[v].op for v in needed}
     ndim = max(r.type.ndim for r in roots)
     short = ndim > 1 and bool(ops & set(VECTOR_KERNELS))
