@@ -1,4 +1,4 @@
-"""zygopy's own exp, expm1, log, log1p, tanh, sin and cos (backend/numba_cpu/mathlib.py): their
+"""zygopy's own exp, expm1, log, log1p, tanh, sigmoid, sin and cos (backend/numba_cpu/mathlib.py): their
 errors in ulp against long-double references over the whole range and where each is delicate,
 libm's values at the special values, and fused loops that call them (falling back to libm's sin
 and cos for arguments beyond their range) against NumPy and central differences."""
@@ -10,6 +10,8 @@ from numba import njit
 
 import zygopy
 from zygopy.backend.numba_cpu import mathlib
+
+from .test_fusion import broadcast_paths
 
 pytestmark = pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
                                 reason="long double is no wider than double here")
@@ -51,6 +53,8 @@ CASES = {
                                                 -1 + logs(-16, 0, 50_000)]),
     "tanh": (mathlib.zy_tanh, np.tanh, 0.7, [uniform(-25, 25), uniform(-1, 1),
                                              logs(-300, 0, 50_000), -logs(-300, 0, 50_000)]),
+    "sigmoid": (mathlib.zy_logistic, lambda x: 1 / (1 + np.exp(-x)), 2.2,
+                [uniform(-745, 40), uniform(-3, 3), logs(-300, 0, 50_000), -logs(-300, 0, 50_000)]),
     "sin": (mathlib.zy_sin, np.sin, 0.9, [uniform(-1e6, 1e6), uniform(-10, 10),
                                           logs(-300, 0, 50_000), np.pi / 2 * np.arange(1, 20_000)]),
     "cos": (mathlib.zy_cos, np.cos, 0.9, [uniform(-1e6, 1e6), uniform(-10, 10),
@@ -180,13 +184,16 @@ def gate(z, c):
     return np.sum(np.exp(-z[:, :n]) * np.tanh(c))
 
 
-def test_strided_views_keep_libm():
-    """A loop reading z[:, :n], whose rows are not contiguous, is not vectorised: it calls libm's
-    exp and tanh; reading c whole, it calls zygopy's. Both give the analytic gradient."""
+def test_strided_views_are_copied_for_the_kernels():
+    """LLVM does not vectorise a loop reading z[:, :n], whose rows are not contiguous: where
+    nothing is broadcast, the loop reads a contiguous copy of it and calls zygopy's exp and tanh;
+    otherwise it reads the view and calls libm's. Both give the analytic gradient."""
     z, c = rng.standard_normal((6, 12)), rng.standard_normal((6, 5))
     source = zygopy.code_python(gate, z, c)
     forward = source[source.index("def gate_forward"):source.index("def gate_pullback")]
-    assert "zy_exp(" not in forward and "np.exp(" in forward, forward
+    fast, slow = broadcast_paths(forward)
+    assert "= np.ascontiguousarray(" in fast and "zy_exp(" in fast, forward
+    assert "np.ascontiguousarray(" not in slow and "np.exp(" in slow, forward
     value, (gz, gc) = zygopy.withgradient(gate, z, c)
     e, t = np.exp(-z[:, :5]), np.tanh(c)
     np.testing.assert_allclose(value, np.sum(e * t), rtol=1e-13)

@@ -188,6 +188,38 @@ def test_sigmoid_and_softplus_stay_finite_far_out():
     np.testing.assert_allclose(nn.softplus(x)[1:4], np.log1p(np.exp(x[1:4])))
 
 
+def sigmoid_loss(x, w):
+    return np.sum(w * nn.sigmoid(x)) + nn.sigmoid(x[0] * x[1])
+
+
+def test_sigmoid_is_one_primitive():
+    """nn.sigmoid is one primitive whose derivative reads its result, not its formula's
+    intermediates; compiled, its value and gradient (reverse and forward mode) match the analytic
+    ones far out, where exp overflows, and near 0, in float64, and float32 stays float32."""
+    x = np.array([-800.0, -40.0, -3.5, -1.0, -1e-3, 0.0, 0.3, 2.0, 40.0, 800.0])
+    w = rng().normal(size=x.shape)
+    source = str(zygopy.code_ir(sigmoid_loss, x, w))
+    assert "sigmoid(" in source and "exp(" not in source and "select(" not in source, source
+    value, (gx, gw) = zygopy.withgradient(sigmoid_loss, x, w)
+    with np.errstate(over="ignore"):
+        s, p = 1 / (1 + np.exp(-x)), 1 / (1 + np.exp(-x[0] * x[1]))
+    ds = s * (1 - s)
+    want = w * ds
+    want[:2] += p * (1 - p) * x[1::-1]
+    assert value == pytest.approx(np.sum(w * s) + p, rel=1e-14)
+    np.testing.assert_allclose(gx, want, rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(gw, s, rtol=1e-14, atol=1e-300)
+    assert_matches_finite_differences(sigmoid_loss, [x[2:8].copy(), w[2:8].copy()], 0,
+                                      zygopy.gradient(sigmoid_loss, x[2:8], w[2:8])[0])
+    tangent = rng().normal(size=x.shape)
+    _, jvp = zygopy.jvp(lambda x: nn.sigmoid(x) * w, (x,), (tangent,))
+    np.testing.assert_allclose(jvp, w * ds * tangent, rtol=1e-13, atol=1e-300)
+    x32, w32 = x.astype(np.float32), w.astype(np.float32)
+    g32 = zygopy.gradient(sigmoid_loss, x32, w32)
+    assert g32[0].dtype == np.float32 and nn.sigmoid(x32).dtype == np.float32
+    np.testing.assert_allclose(g32[0], gx, rtol=1e-5, atol=1e-6)
+
+
 def _targets(kind, shape, r):
     if kind == "onehot":
         return np.eye(shape[1])[r.integers(0, shape[1], shape[0])]

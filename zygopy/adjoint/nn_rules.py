@@ -31,6 +31,7 @@ RULES.update({
     "conv2d": Rule(_conv2d, BILINEAR),
     "conv2d_grad_input": Rule(_conv2d_grad_input, BILINEAR),
     "conv2d_grad_weight": Rule(_conv2d_grad_weight, BILINEAR),
+    "sigmoid": lambda g, y, x: (g * y * (1.0 - y),),
     "random_uniform": lambda g, y, like, seed: (None, None),
     "record_statistics": lambda g, y, *operands: (None,) * 4,
     # each output element is its tile's first maximum: scattered back to it, gathered from it

@@ -1,4 +1,4 @@
-"""Neural-network primitives: 2-d convolution and max pooling of NHWC images.
+"""Neural-network primitives: 2-d convolution and max pooling of NHWC images, and the sigmoid.
 
 A convolution written as NumPy slices and products is ordinary code zygopy can differentiate, but
 it makes a large program for Numba to compile and stores a patch per kernel tap; as primitives
@@ -6,13 +6,19 @@ they are one compiled kernel each (backend/numba_cpu/nn_kernels.py), compiled on
 every model, with their derivatives as primitives too. The functions here are their meaning on NumPy
 arrays (what the evaluator runs) and what users call: `zygopy.nn.conv2d(x, w, stride, padding,
 dilation)`, `zygopy.nn.maxpool2d(x, k)`.
+
+The sigmoid is one elementwise primitive, as in JAX and PyTorch, rather than the code of its
+overflow-free formula: its derivative y (1 - y) reads only its result, where differentiating the
+formula stores a branch's worth of intermediates (an LSTM step has three sigmoids).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from .array_primitives import NUMPY_FUNCTIONS
-from .primitives import INT, declare, promote
+from .primitives import INT, _elementwise, _float_of, declare, promote
 from .types import NONE, ArrayT, TupleT
 
 
@@ -139,6 +145,21 @@ declare("maxpool2d", maxpool2d, lambda ts, args: (_ints(ts[1:], "maxpool2d"),
 declare("maxpool2d_grad", maxpool2d_grad, lambda ts, args: ArrayT(ts[0].dtype, 4), arity=3)
 declare("maxpool2d_gather", maxpool2d_gather, lambda ts, args: ArrayT(ts[0].dtype, 4), arity=3)
 NUMPY_FUNCTIONS.update({conv2d: "conv2d", maxpool2d: "maxpool2d"})
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), elementwise, never computing exp of a large positive number."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0.0, 1.0, e) / (1.0 + e)
+
+
+def _sigmoid_number(x):
+    e = math.exp(-abs(x))
+    return (1.0 if x >= 0.0 else e) / (1.0 + e)
+
+
+declare("sigmoid", _elementwise(_sigmoid_number, sigmoid), _float_of, elementwise=True)
+NUMPY_FUNCTIONS[sigmoid] = "sigmoid"
 
 
 # --- counter-based random numbers (Dropout's masks): a pure function of (shape, seed), the

@@ -11,7 +11,9 @@ from ...ir.types import ArrayT, SliceT, TupleT
 
 # elementwise on arrays: where NumPy has none, and np.where, which Numba compiles slowly
 HELPERS = {"erf": "zy_erf", "erfc": "zy_erfc", "select": "zy_where"}
-# elementwise primitives with a kernel of zygopy's own in float32, for arrays and numbers alike
+# elementwise primitives with a ufunc of zygopy's own, for arrays and numbers alike: in every
+# dtype, or in float32 only
+OWN_UFUNCS = {"sigmoid": "zy_sigmoid"}
 FLOAT32_HELPERS = {"tanh": "zy_tanh32"}
 LINALG = {"solve": "np.linalg.solve({})", "inv": "np.linalg.inv({})", "det": "np.linalg.det({})",
           "cholesky": "np.linalg.cholesky({})", "cholesky_grad": "zy_cholesky_grad({})",
@@ -28,7 +30,7 @@ def is_array(a) -> bool:
 
 def own_kernel(op, dtype) -> str | None:
     """zygopy's own function for elementwise primitive `op` on arrays or numbers of `dtype`."""
-    return FLOAT32_HELPERS.get(op) if dtype == "float32" else None
+    return OWN_UFUNCS.get(op) or (FLOAT32_HELPERS.get(op) if dtype == "float32" else None)
 
 
 def numpy_function(op, dtype) -> str:

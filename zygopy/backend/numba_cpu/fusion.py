@@ -334,25 +334,32 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
     expand = set(region.internal) if expand is None else expand
     needed = {v for v in _reads(roots, region.definition, expand) if v in expand}
     nest = (w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow)
-    if any(_calls_libm(region.definition[v]) for v in needed) or any(
-            v in region.strided and not _dims(v, dims)[-1] for v in leaves):
+    strided = [v for v in leaves if v in region.strided and not _dims(v, dims)[-1]]
+    kernels = any(region.definition[v].op in VECTOR_KERNELS for v in needed)
+    if any(_calls_libm(region.definition[v]) for v in needed) or strided and not kernels:
         _loop_nest(*nest)
         return
     unknown = [(v, j) for v in leaves for j, one in enumerate(_dims(v, dims)) if one is None]
     tests = [f"{name(v)}.shape[{j}] != 1" for v, j in unknown]
     tests += [f"{s} == {shape}" for s in (narrow or {}).values()]
     if not tests:
-        _vectorised(*nest)
+        _vectorised(*nest, copies=strided)
         return
     w(f"if {' and '.join(tests)}:  # nothing broadcast")
     w.indent()
     known = {**dims, **{v: tuple(bool(one) for one in _dims(v, dims)) for v, _ in unknown}}
-    _vectorised(w, region, roots, shape, leaves, name, operand, tag, known, needed, None)
+    _vectorised(w, region, roots, shape, leaves, name, operand, tag, known, needed, None,
+                copies=strided)
     w.dedent()
     w("else:")
     w.indent()
     _loop_nest(*nest)
     w.dedent()
+
+
+def _copying(views, name):
+    """`name`, naming the contiguous copies of these views instead of them."""
+    return lambda v: f"c_{name(v)}" if v in views else name(v)
 
 
 def _dims(v, dims):
@@ -361,9 +368,16 @@ def _dims(v, dims):
     return dims.get(v, (None,) * v.type.ndim)
 
 
-def _vectorised(w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow):
+def _vectorised(w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow,
+                copies=()):
     """A nest of _loops' that LLVM vectorises: through the kernels, with a libm twin where its
-    innermost dimension is too short and a rerun where sin or cos met a far argument."""
+    innermost dimension is too short and a rerun where sin or cos met a far argument. It reads
+    contiguous copies of the leaves in `copies`: the kernels pay for them (an LSTM's gates are
+    views z[:, a:b], which LLVM does not vectorise)."""
+    for v in copies:
+        w(f"c_{name(v)} = np.ascontiguousarray({name(v)})")
+    if copies:
+        name = _copying(set(copies), name)
     nest = (w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow)
     ops = {region.definition[v].op for v in needed}
     ndim = max(r.type.ndim for r in roots)
@@ -403,7 +417,9 @@ def _contiguous_view(st) -> bool:
 def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed, narrow,
                kernels=False, far=None):
     """_loops' nest: through zygopy's kernels and reassociable sums if `kernels`, setting the
-    flag named `far` where an argument is beyond their range."""
+    flag named `far` where an argument is beyond their range. Elements are read and stored
+    unchecked (zy_at, zy_put): the indices run over the leaves' broadcast shape, so they are in
+    range, and a bounds check per element stops LLVM vectorising a nest of two or more loops."""
     ndim = max(r.type.ndim for r in roots)
     sums = [s for s in region.sums if s.args[0] in roots]
     outputs = [v for v in region.outputs if v in roots and v in needed]
@@ -417,7 +433,7 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
                 w(f"k_{name(v)}_{j} = int({name(v)}.shape[{j}] != 1)")
                 i = f"{i} * k_{name(v)}_{j}"
             at.append("0" if one else i)
-        view[v] = f"{name(v)}[{', '.join(at)}]"
+        view[v] = f"zy_at({name(v)}, ({''.join(i + ', ' for i in at)}))"
     targets, totals = {}, {}  # float32 sums add up in float64, rounded once at the end
     for s in sums:
         axes = reduced_axes(s.args[1], ndim)
@@ -472,7 +488,7 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
         x, total = element.get(s.args[0]) or view[s.args[0]], inner.get(s, targets[s])
         w(f"{total} = zy_radd({total}, {x})" if kernels else f"{total} += {x}")
     for v in outputs:
-        w(f"{name(v)}[{', '.join(stored_at[v])}] = {element[v]}")
+        w(f"zy_put({name(v)}, ({''.join(i + ', ' for i in stored_at[v])}), {element[v]})")
     w.dedent()
     for s, local in inner.items():
         w(f"{targets[s]} += {local}")

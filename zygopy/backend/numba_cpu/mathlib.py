@@ -1,11 +1,12 @@
-"""exp, expm1, log, log1p, tanh, sin and cos of float64 numbers, written so that LLVM vectorises
+"""exp, expm1, log, log1p, tanh, the sigmoid, sin and cos of float64 numbers, written so that LLVM vectorises
 the fused loops that call them: straight-line arithmetic, selects instead of branches, no call
 into libm (whose functions LLVM can only call one element at a time: this LLVM has no vector
 library to swap them for). The elementwise chain of benchmarks/fusion.py runs 3-5x faster
 through them than through libm. float32 code calls them on float64 and rounds once.
 
 Errors against long-double references (tests/test_mathlib.py): at most 0.6 ulp for exp and tanh
-(glibc's tanh: 1.2), 0.9 for log, log1p, sin and cos, 1.1 for expm1, on a machine with fused
+(glibc's tanh: 1.2), 0.9 for log, log1p, sin and cos, 1.1 for expm1, 2.1 for the sigmoid (exp's
+error and two roundings, which a float32 result rounds away), on a machine with fused
 multiply-add (x86-64 since 2013, ARMv8), which the error terms rely on. The special values (nan,
 +-inf, +-0, subnormals, overflow) are libm's.
 
@@ -27,15 +28,15 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-__all__ = ["zy_exp", "zy_expm1", "zy_log", "zy_log1p", "zy_tanh", "zy_sin", "zy_cos", "zy_far",
-           "zy_radd"]
+__all__ = ["zy_exp", "zy_expm1", "zy_log", "zy_log1p", "zy_tanh", "zy_logistic", "zy_sin",
+           "zy_cos", "zy_far", "zy_radd"]
 
 # compiled once, and always inlined by LLVM into their callers (its heuristics would leave calls
 # to the larger kernels, which stops a loop from vectorising)
 JIT = dict(error_model="numpy", cache=True, nogil=True, forceinline=True)
 # the elementwise primitives with a kernel here, and those whose kernel has a limited range
 VECTOR_KERNELS = {"exp": "zy_exp", "expm1": "zy_expm1", "log": "zy_log", "log1p": "zy_log1p",
-                  "tanh": "zy_tanh", "sin": "zy_sin", "cos": "zy_cos"}
+                  "tanh": "zy_tanh", "sigmoid": "zy_logistic", "sin": "zy_sin", "cos": "zy_cos"}
 LIMITED_RANGE = {"sin", "cos"}
 # float64 lanes of a vector (AVX2): a loop shorter than this runs one element at a time, where
 # libm's exp is faster than these (1.9x, 3 elements a loop, against 0.5x from 4 on)
@@ -243,6 +244,14 @@ def zy_tanh(x):
     t = q + ((_fma(-q, d, hi) + lo) - q * lost) / d  # e / (e + 2), to well below an ulp
     t = math.copysign(t, x)
     return t if x == x else x
+
+
+@njit(**JIT)
+def zy_logistic(x):
+    """The sigmoid 1 / (1 + exp(-x)), from exp(-|x|), which never overflows."""
+    x = np.float64(x)
+    e = zy_exp(-abs(x))
+    return (1.0 if x >= 0.0 else e) / (1.0 + e)
 
 
 # pi/2 in four parts, the first three of 33 significant bits: k * part is exact for |k| < 2^20

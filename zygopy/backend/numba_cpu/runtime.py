@@ -19,6 +19,7 @@ __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
            "zy_cumsum_middle", "zy_cumprod_middle", "zy_cumsum_reverse_middle",
            "zy_prod_others_middle", "zy_prod_others_grad_middle", "zy_erf", "zy_erfc", "zy_tanh32",
+           "zy_sigmoid",
            "zy_accum", "zy_grown", "zy_take", "zy_index", "zy_mask_index", "zy_gather",
            "zy_scatter_add", "zy_take_last", "zy_scatter_set", "zy_raised", "zy_matmul",
            "zy_cholesky_grad", "zy_pad", "zy_undiag", "zy_window_sum", "zy_sliding_window_view",
@@ -298,6 +299,15 @@ def zy_tanh32(x):
         return x
     e = math.exp(2.0 * d)  # (e - 1) loses nothing a float32 result keeps, down to |x| = 1e-6
     return np.float32((e - 1.0) / (e + 1.0))
+
+
+@vectorize(["float32(float32)", "float64(float64)", "float64(int64)"], cache=True)
+def zy_sigmoid(x):
+    """The sigmoid primitive on arrays and numbers (a float32 computed in float64, rounded once);
+    a loop LLVM vectorises calls mathlib.zy_logistic instead."""
+    d = np.float64(x)
+    e = math.exp(-abs(d))
+    return (1.0 if d >= 0.0 else e) / (1.0 + e)
 
 
 def zy_accum(d, c):

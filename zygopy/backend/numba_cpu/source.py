@@ -172,9 +172,9 @@ def expression(s, operand=operand) -> str:
         if op == "pow" and s.var.type == Scalar("float64") and _is_int(s.args[0]):
             args[0] = f"float({args[0]})"  # Python's int ** negative int is a float; Numba's is not
         return f"{args[0]} {prim.symbol} {args[1]}"
-    if prim.call is not None:  # on numbers (arrays are array_expression's)
-        fn = own_kernel(op, getattr(s.var.type, "dtype", None)) or (
-            f"np.{prim.numpy}" if op in NOT_IN_NUMBA_MATH else prim.call)
+    own = own_kernel(op, getattr(s.var.type, "dtype", None))
+    if prim.call is not None or own:  # on numbers (arrays are array_expression's)
+        fn = own or (f"np.{prim.numpy}" if op in NOT_IN_NUMBA_MATH else prim.call)
         return f"{fn}({', '.join(args)})"
     if op == "stop_gradient":
         return args[0]
@@ -596,10 +596,30 @@ def reverse_source(adj, pyname: str, arg_dims=(), owning=False) -> str:
         if isinstance(slot.type, ListT):
             w(f"{no_gradients(name(slot))} = {name(slot)}")
     dims = unit_dims(adj.forward, arg_dims)
-    lower = scaling_in_place(owned_scalings(adj), reverse_statement, name) if owning else None
-    body(w, rev, lambda w, v: w(f"return {w.operand(v)}"), lower=lower or reverse_statement,
+    lower = reverse_statement if _writes_arrays(adj.forward) else _contiguous_pops
+    if owning:
+        lower = scaling_in_place(owned_scalings(adj), lower, name)
+    body(w, rev, lambda w, v: w(f"return {w.operand(v)}"), lower=lower,
          arg_dims=[dims.get(a) for a in rev.args])
     return w.text()
+
+
+def _writes_arrays(fn) -> bool:
+    return any(PRIMITIVES[s.op].writes and isinstance(type_of_arg(s.args[0]), ArrayT)
+               for b in fn.blocks for s in b.stmts)
+
+
+def _contiguous_pops(w: Writer, s):
+    """reverse_statement, reading each array it pops as a C-contiguous one (copied only where it
+    is a strided view): Numba types the arrays of a typed list as of any layout, and code reading
+    them is neither vectorised nor cheap to index. For a forward that writes into no array, so
+    that an array popped holds what it will hold until the pullback ends."""
+    if s.op == "pop" and isinstance(s.args[0], ArrayT) and s.args[0].ndim > 0:
+        stack = stack_name(s.args[0])
+        w(f"top_{stack} -= 1")
+        w(f"{name(s.var)} = np.ascontiguousarray({stack}[top_{stack}])")
+    else:
+        reverse_statement(w, s)
 
 
 def reverse_statement(w: Writer, s):
