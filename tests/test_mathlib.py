@@ -1,5 +1,5 @@
-"""zygopy's own exp, expm1, log, log1p, tanh, sigmoid, sin and cos (backend/numba_cpu/mathlib.py): their
-errors in ulp against long-double references over the whole range and where each is delicate,
+"""zygopy's own exp, expm1, log, log1p, tanh, sigmoid, sin and cos (backend/numba_cpu/mathlib.py):
+their errors in ulp against long-double references over the whole range and where each is delicate,
 libm's values at the special values, and fused loops that call them (falling back to libm's sin
 and cos for arguments beyond their range) against NumPy and central differences."""
 import math

@@ -1,7 +1,7 @@
-"""exp, expm1, log, log1p, tanh, the sigmoid, sin and cos of float64 numbers, written so that LLVM vectorises
-the fused loops that call them: straight-line arithmetic, selects instead of branches, no call
-into libm (whose functions LLVM can only call one element at a time: this LLVM has no vector
-library to swap them for). The elementwise chain of benchmarks/fusion.py runs 3-5x faster
+"""exp, expm1, log, log1p, tanh, the sigmoid, sin and cos of float64 numbers, written so that LLVM
+vectorises the fused loops that call them: straight-line arithmetic, selects instead of branches,
+no call into libm (whose functions LLVM can only call one element at a time: this LLVM has no
+vector library to swap them for). The elementwise chain of benchmarks/fusion.py runs 3-5x faster
 through them than through libm. float32 code calls them on float64 and rounds once.
 
 Errors against long-double references (tests/test_mathlib.py): at most 0.6 ulp for exp and tanh
