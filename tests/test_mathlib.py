@@ -101,6 +101,44 @@ def test_special_values_are_libms(name):
     assert np.array_equal(np.signbit(got[got == 0]), np.signbit(want[got == 0]))  # -0.0 stays
 
 
+FLOAT32 = {"exp": np.exp, "tanh": np.tanh, "sigmoid": lambda x: 1 / (1 + np.exp(-x))}
+
+
+@pytest.mark.parametrize("name", FLOAT32)
+def test_float32_kernels(name):
+    """The kernels for float32 results, rounded to float32: within 0.75 ulp of the long-double
+    value wherever it is a normal float32, the nearest subnormal or zero below, and NumPy's
+    float32 function's value at the special values."""
+    kernel = getattr(mathlib, mathlib.FLOAT32_KERNELS[name])
+    reference = FLOAT32[name]
+    x = np.concatenate([rng.uniform(-110, 95, 200_000), rng.uniform(-3, 3, 200_000),
+                        10.0 ** rng.uniform(-45, 1, 50_000), -(10.0 ** rng.uniform(-45, 1, 50_000)),
+                        SPECIAL])
+    with np.errstate(over="ignore"):
+        x = x.astype(np.float32)
+
+    @njit(error_model="numpy")
+    def rounded(x):
+        out = np.empty_like(x)
+        for i in range(x.shape[0]):
+            out[i] = np.float32(kernel(x[i]))
+        return out
+    got = rounded(x)
+    with np.errstate(all="ignore"):
+        exact = reference(x.astype(np.longdouble))
+        want = exact.astype(np.float32)
+        numpy32 = reference(x)
+    normal = np.isfinite(want) & (np.abs(want) >= np.finfo(np.float32).tiny)
+    errors = np.abs(got[normal].astype(np.longdouble) - exact[normal]) / np.spacing(
+        np.abs(want[normal])).astype(np.longdouble)
+    assert errors.max() <= 0.75, f"{errors.max():.3f} ulp at {x[normal][np.argmax(errors)]!r}"
+    tiny = np.isfinite(want) & ~normal
+    assert np.all(np.abs(got[tiny] - want[tiny]) <= np.finfo(np.float32).smallest_subnormal)
+    special = ~np.isfinite(numpy32) | ~np.isfinite(x)
+    assert np.array_equal(got[special], numpy32[special], equal_nan=True)
+    assert np.array_equal(np.signbit(got[x == 0]), np.signbit(numpy32[x == 0]))  # -0.0 stays
+
+
 def test_far_arguments_are_flagged():
     x = np.array([0.0, 1.0, -mathlib.FAST_TRIG, mathlib.FAST_TRIG, np.nextafter(1e6, 2e6), -1e300,
                   np.inf, np.nan])

@@ -24,7 +24,7 @@ from ...ir.primitives import PRIMITIVES, index_parts, is_weak
 from ...ir.types import NONE, ArrayT, Scalar
 from ...ir.unit_dims import unit_dims
 from .arrays import numpy_function
-from .mathlib import LIMITED_RANGE, VECTOR_KERNELS, VECTOR_WIDTH
+from .mathlib import FLOAT32_KERNELS, LIMITED_RANGE, VECTOR_KERNELS, VECTOR_WIDTH
 
 FUSED_REDUCTIONS = ("sum", "mean")
 FLOATS = ("float64", "float32")  # a region computes in one of these (and bools, for conditions)
@@ -518,8 +518,9 @@ def element_expression(op, args, dtype, kernels=False):
     """One element of an elementwise primitive, on numbers of `dtype`; through zygopy's own
     vectorisable kernel, if it has one and `kernels`."""
     prim = PRIMITIVES[op]
-    if kernels and op in VECTOR_KERNELS:
-        value = f"{VECTOR_KERNELS[op]}({', '.join(args)})"
+    kernel = (FLOAT32_KERNELS.get(op) if dtype == "float32" else None) or VECTOR_KERNELS.get(op)
+    if kernels and kernel:
+        value = f"{kernel}({', '.join(args)})"
         return value if dtype == "float64" else f"np.{dtype}({value})"
     if op == "select":
         return f"({args[1]} if {args[0]} else {args[2]})"
