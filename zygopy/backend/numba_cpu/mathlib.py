@@ -250,11 +250,15 @@ def zy_tanh(x):
 
 
 @njit(**JIT)
-def zy_logistic(x):
-    """The sigmoid 1 / (1 + exp(-x)), from exp(-|x|), which never overflows."""
-    x = np.float64(x)
-    e = zy_exp(-abs(x))
+def logistic_of(x, e):
+    """The sigmoid 1 / (1 + exp(-x)) from e = exp(-|x|), which never overflows."""
     return (1.0 if x >= 0.0 else e) / (1.0 + e)
+
+
+@njit(**JIT)
+def zy_logistic(x):
+    x = np.float64(x)
+    return logistic_of(x, zy_exp(-abs(x)))
 
 
 # For a float32 result, 1e-9 relative is enough: exp by the Taylor series to r^7 on |r| <= ln(2)/2
@@ -293,8 +297,7 @@ def zy_tanh_f32(x):
 def zy_logistic_f32(x):
     """The sigmoid, for a result rounded to float32."""
     x = np.float64(x)
-    e = _exp_short(-min(abs(x), 104.0))
-    return (1.0 if x >= 0.0 else e) / (1.0 + e) if x == x else x
+    return logistic_of(x, _exp_short(-min(abs(x), 104.0))) if x == x else x
 
 
 # pi/2 in four parts, the first three of 33 significant bits: k * part is exact for |k| < 2^20

@@ -14,6 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ...errors import RaisedInCompiledCode as zy_raised
 from ...ir.array_primitives import cholesky_gradient
+from .mathlib import logistic_of
 
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
@@ -306,8 +307,7 @@ def zy_sigmoid(x):
     """The sigmoid primitive on arrays and numbers (a float32 computed in float64, rounded once);
     a loop LLVM vectorises calls mathlib.zy_logistic instead."""
     d = np.float64(x)
-    e = math.exp(-abs(d))
-    return (1.0 if d >= 0.0 else e) / (1.0 + e)
+    return logistic_of(d, math.exp(-abs(d)))
 
 
 def zy_accum(d, c):
