@@ -1,10 +1,14 @@
 #!/usr/bin/env python
-"""Array benchmark: gradients of three NumPy workloads, zygopy against JAX, PyTorch and autograd.
+"""Array benchmark: gradients of five NumPy workloads, zygopy against JAX, PyTorch and autograd.
 
-    1. chain:    an elementwise chain of 8 operations on 10^6 float64 elements, summed
-    2. logreg:   the mean logistic loss of X (10^5 x 100) @ w + b; gradient w.r.t. w and b
-    3. stencil:  100 steps of an explicit in-place 1-D diffusion stencil with a buffer swap,
-                 n = 10^3 and 10^4; gradient of sum(u*u) w.r.t. the initial u and the coefficient c
+    1. chain:      an elementwise chain of 8 operations on 10^6 float64 elements, summed
+    2. logreg:     the mean logistic loss of X (10^5 x 100) @ w + b; gradient w.r.t. w and b
+    3. softmax_ce: the mean softmax cross-entropy of X (10^4 x 100) @ W + b over 10 classes;
+                   gradient w.r.t. W and b
+    4. attention:  softmax attention, sequence 128 and 512, width 64, sum of squares of the
+                   output; gradient w.r.t. Q, K and V
+    5. stencil:    100 steps of an explicit in-place 1-D diffusion stencil with a buffer swap,
+                   n = 10^3 and 10^4; gradient of sum(u*u) w.r.t. the initial u and coefficient c
 
 Run from anywhere (the working tree's zygopy is put first on sys.path):
 
@@ -17,6 +21,7 @@ Prints Markdown tables and replaces the arrays section of benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import resource
 import shutil
@@ -74,6 +79,21 @@ def logreg(X, y, w, b):
     return np.mean(np.maximum(-z, 0.0) + np.log1p(np.exp(-np.abs(z))))  # log(1 + exp(-z)), stable
 
 
+def softmax_ce(X, Y, W, b):
+    Z = X @ W + b
+    m = np.max(Z, axis=1, keepdims=True)
+    lse = np.log(np.sum(np.exp(Z - m), axis=1)) + m[:, 0]
+    return np.mean(lse - np.sum(Y * Z, axis=1))
+
+
+def attention(Q, K, V):
+    S = Q @ K.T / math.sqrt(Q.shape[1])
+    E = np.exp(S - np.max(S, axis=1, keepdims=True))
+    P = E / np.sum(E, axis=1, keepdims=True)
+    out = P @ V
+    return np.sum(out * out)
+
+
 def stencil(u, c, steps):
     n = u.shape[0]
     un = np.empty(n)
@@ -96,6 +116,21 @@ def chain_xp(xp, a, b, c):
 def logreg_xp(xp, X, y, w, b):
     z = (2.0 * y - 1.0) * (X @ w + b)
     return xp.mean(xp.clip(-z, 0.0, None) + xp.log1p(xp.exp(-xp.abs(z))))
+
+
+def softmax_ce_xp(xp, X, Y, W, b):
+    Z = X @ W + b
+    m = xp.amax(Z, axis=1, keepdims=True)  # amax: torch.max(.., axis) returns indices too
+    lse = xp.log(xp.sum(xp.exp(Z - m), axis=1)) + m[:, 0]
+    return xp.mean(lse - xp.sum(Y * Z, axis=1))
+
+
+def attention_xp(xp, Q, K, V):
+    S = Q @ K.T / math.sqrt(Q.shape[1])
+    E = xp.exp(S - xp.amax(S, axis=1, keepdims=True))
+    P = E / xp.sum(E, axis=1, keepdims=True)
+    out = P @ V
+    return xp.sum(out * out)
 
 
 def stencil_xp(xp, u, c, steps):
@@ -128,6 +163,18 @@ def logreg_args(shape, rng):
     w_true = rng.standard_normal(d) / np.sqrt(d)
     y = (rng.random(m) < 1.0 / (1.0 + np.exp(-(X @ w_true)))).astype(np.float64)
     return X, y, 0.1 * rng.standard_normal(d), 0.1
+
+
+def softmax_ce_args(shape, rng):
+    m, d, k = shape
+    X = rng.standard_normal((m, d))
+    Y = np.eye(k)[rng.integers(0, k, m)]  # one-hot labels
+    return X, Y, rng.standard_normal((d, k)) / np.sqrt(d), 0.1 * rng.standard_normal(k)
+
+
+def attention_args(shape, rng):
+    n, d = shape
+    return tuple(rng.standard_normal((n, d)) for _ in range(3))
 
 
 def stencil_args(shape, rng):
@@ -171,6 +218,14 @@ CASES = {
              logreg_xp, logreg_args, wrt=(2, 3), sizes=((10**5, 100),),
              quick_sizes=((10**4, 100),), fd_size=(40, 5),
              fmt_size=lambda s: f"{fmt_n(s[0])} × {s[1]}"),
+        Case("softmax_ce", "softmax cross-entropy of X @ W + b, mean over rows; d/d(W, b)",
+             softmax_ce, softmax_ce_xp, softmax_ce_args, wrt=(2, 3), sizes=((10**4, 100, 10),),
+             quick_sizes=((10**3, 100, 10),), fd_size=(30, 5, 3),
+             fmt_size=lambda s: f"{fmt_n(s[0])} × {s[1]}, {s[2]} classes"),
+        Case("attention", "softmax attention, sum of squares of the output; d/d(Q, K, V)",
+             attention, attention_xp, attention_args, wrt=(0, 1, 2), sizes=((128, 64), (512, 64)),
+             quick_sizes=((128, 64),), fd_size=(6, 4),
+             fmt_size=lambda s: f"sequence {s[0]}, width {s[1]}"),
         Case("stencil", "in-place diffusion stencil with a buffer swap, sum(u*u); d/d(u0, c)",
              stencil, stencil_xp, stencil_args, wrt=(0, 1), sizes=((10**3, 100), (10**4, 100)),
              quick_sizes=((10**3, 100),), fd_size=(10, 5),
@@ -525,7 +580,7 @@ def ratio_lines(results):
 def report(peers, quick, results, elapsed):
     dists = ["numpy"] + [d for k in ["primal", "zygopy"] + peers for d in IMPLS[k].dists]
     lines = [
-        "## arrays: gradients of three array workloads",
+        "## arrays: gradients of five array workloads",
         "",
         *run_info("arrays.py", quick, dists),
         "- gradient check: max |g − ref| / max |ref| per argument (worst shown), tolerance "

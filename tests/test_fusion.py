@@ -84,7 +84,16 @@ def scaled_by_its_sum(x):
     return np.sum(e * np.sum(e))
 
 
+def softmax_rows(s, v):
+    """A softmax along rows shifted by the row maxima, as users write it: exp(s - max) reads a
+    value computed from s, so s is computed before that loop, which sums the rows as it goes."""
+    e = np.exp(s - np.max(s, axis=1, keepdims=True))
+    p = e / np.sum(e, axis=1, keepdims=True)
+    return np.sum((p @ v) ** 2)
+
+
 CASES = [
+    (softmax_rows, (rng.standard_normal((5, 6)), rng.standard_normal((6, 3)))),
     (rows_shared, (rng.standard_normal((6, 3)), rng.standard_normal(3))),
     (shapes_differ, (rng.standard_normal((1, 3)), rng.standard_normal((4, 3)),
                      rng.standard_normal((1, 3)))),
@@ -134,6 +143,23 @@ def kernel_nest(source):
     if "too short to vectorise" in source:
         source = source.split("too short to vectorise", 1)[1].split("else:", 1)[1]
     return source
+
+
+def test_softmax_runs_in_loops_both_ways():
+    """The forward's exp(s - max) runs through the kernel in the loop of its row sums. The reverse
+    sums gradients back to the (5, 1) maxima and sums as row sums in the loops that compute
+    them (their shapes are known to broadcast: ir/unit_dims.py), and counts the maxima's ties
+    in a loop too: no NumPy sums, no sum_to, no int64 copy of the mask."""
+    args = (rng.standard_normal((5, 6)), rng.standard_normal((6, 3)))
+    source = zygopy.code_python(softmax_rows, *copies(args))
+    forward = source[source.index("def softmax_rows_forward"):
+                     source.index("def softmax_rows_pullback")]
+    assert "zy_exp(" in kernel_nest(forward) and "np.exp(" not in kernel_nest(forward), forward
+    pullback = source[source.index("def softmax_rows_pullback"):
+                      source.index("def softmax_rows_value_and")]
+    for numpy_code in ("zy_sum_to", "np.sum(", "int64"):
+        assert numpy_code not in pullback, pullback
+    assert pullback.count("zy_radd(") == 3, pullback  # two row sums, the ties
 
 
 def test_loops_for_differing_shapes_compute_each_value_once():

@@ -53,14 +53,21 @@ def shrinking(x, m):
     return np.sum(y ** 2)
 
 
+def centred(x, w):
+    """x less its column means, kept as a row (1, 3): the reverse sums the row's gradient over
+    axis 0, known from keepdims, rather than to its shape at run time."""
+    return np.sum((x - np.mean(x, axis=0, keepdims=True)).astype(np.float64) ** 2 * w)
+
+
 CASES = [
+    (centred, (rng.standard_normal((4, 3)), rng.standard_normal((4, 3)))),
     (shifted_products, (rng.standard_normal((3, 5, 2)), rng.standard_normal((2, 2, 4)))),
     (shifted_products, (rng.standard_normal((3, 5, 1)), rng.standard_normal((2, 1, 4)))),
     (carried, (rng.standard_normal((4, 3)), rng.standard_normal((4, 3)))),
     (row_in_a_loop, (rng.standard_normal((5, 4)), rng.standard_normal((3, 4)))),
     (shrinking, (rng.standard_normal((4, 3)), 1)),
 ]
-IDS = ["conv", "conv_one_channel", "carried", "row_in_a_loop", "shrinking"]
+IDS = ["centred", "conv", "conv_one_channel", "carried", "row_in_a_loop", "shrinking"]
 
 
 def copies(args):
@@ -77,7 +84,7 @@ def test_gradient(f, args):
         np.testing.assert_allclose(grads[k], fd, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("f, args", CASES[:3], ids=IDS[:3])
+@pytest.mark.parametrize("f, args", CASES[:4], ids=IDS[:4])
 def test_nothing_summed_back(f, args):
     """No operand of these can be broadcast, in or out of the loop: the reverse pass sums nothing
     back, and the loop stores no array only for its shape."""
@@ -87,7 +94,7 @@ def test_nothing_summed_back(f, args):
 
 def test_a_row_is_summed_back():
     """b[k:k+1, :] may be one row: its gradient is summed back to its shape."""
-    assert "zy_sum_to" in zygopy.code_python(row_in_a_loop, *CASES[3][1], wrt=1)
+    assert "zy_sum_to" in zygopy.code_python(row_in_a_loop, *CASES[4][1], wrt=1)
 
 
 def biased(x, w, b):

@@ -72,7 +72,9 @@ def _extremum(g, y, a, axis, keepdims):
     # the gradient is shared equally by the elements equal to the extremum: where they are copies of
     # one value (a tie that moves together) their shares add up to the one derivative
     hit = eq(a, _spread(y, a, axis, keepdims))
-    ties = astype(sum_(hit, axis, keepdims), a.v.type.dtype)  # an int count would widen float32
+    # counted in floats, which the sum's loop can compute with the comparison (fusion.py); an int
+    # count would also widen float32
+    ties = astype(sum_(select(hit, 1.0, 0.0), axis, keepdims), a.v.type.dtype)
     return _spread(g / ties, a, axis, keepdims) * hit, None, None
 
 

@@ -26,6 +26,7 @@ from ..ir.passes.pipeline import optimize
 from ..ir.passes.renumber import renumber
 from ..ir.primitives import result_type
 from ..ir.types import INT, ArrayT, Scalar, TupleT, is_float
+from ..ir.unit_dims import unit_dims as known_unit_dims
 from .activity import active_values
 from .array_rules import ELEMENTWISE, Scatter
 from .forwarding import forward_slots, keep_in_place
@@ -70,14 +71,14 @@ def adjoint(fn: Function, wrt, unit_dims=None, any_output=False) -> Adjoint:
     In stages, each handing the next what it made: the primal prepared (prepare.py), the reverse
     built (here), what the forward records decided (tape.py), then both cleaned up."""
     wrt = tuple(wrt)
-    same_shape = equal_shapes(fn, unit_dims)
+    dims = known_unit_dims(fn, unit_dims)
     ret_block, ret = _the_return(fn)
     parts = expose_parts(fn)
     active = active_values(fn, wrt, [ret] if any_output else _outputs(fn, ret))
     check_writes(fn)
     record_list_positions(fn, fn.new_var)
     primal = prepare(fn)
-    built = _ReverseBuilder(primal, wrt, active, same_shape, parts).build(ret_block, ret)
+    built = _ReverseBuilder(primal, wrt, active, dims, parts).build(ret_block, ret)
     rev = built.rev
     fold_constants(rev)
     forward_slots(rev, fn.new_var)
@@ -151,9 +152,11 @@ class _ReverseBuilder:
     """The reverse blocks of a prepared primal, one group per primal block, reading forward
     values directly (tape.py then decides how each reaches them)."""
 
-    def __init__(self, primal, wrt, active, same_shape, parts):
+    def __init__(self, primal, wrt, active, dims, parts):
         fn = self.fn = primal.fn
-        self.primal, self.wrt, self.active, self.same_shape = primal, wrt, active, same_shape
+        self.primal, self.wrt, self.active = primal, wrt, active
+        self.dims = dims  # which dimensions of each array value are 1 (ir/unit_dims.py)
+        self.same_shape = equal_shapes(fn, dims)
         self.parts = parts  # a call's tuple result -> its parts (tuple_results.py)
         self.blocks = fn.block_map()
         self.rev = Function(fn.name + "_pullback", [], fn.filename)
@@ -199,6 +202,20 @@ class _ReverseBuilder:
         var = self.new_var()
         self.cur.stmts.append(Stmt(var, op, vals, self.line))
         return Sym(self.emit, var)
+
+    def summed_back(self, g, a, result):
+        """g, the gradient of elementwise `result`, summed back to the shape of its operand a:
+        over the dimensions a lacks and those where it is known to be 1, as sums (which fusion
+        joins to the loop that computes g), or by sum_to where that is known only at run time."""
+        mine, lead = self.dims.get(a), result.type.ndim - a.type.ndim
+        if mine is None or None in mine:
+            return self.emit("sum_to", g, self.emit("getattr", a, "shape")).v
+        ones = tuple(lead + j for j, one in enumerate(mine) if one)
+        if ones:
+            g = self.emit("sum", g, ones if len(ones) > 1 else ones[0], True).v
+        if lead:
+            g = self.emit("sum", g, tuple(range(lead)) if lead > 1 else 0, False).v
+        return g
 
     def shaped_alike(self, a, b):
         """Whether arrays a and b are known to have one shape."""
@@ -314,7 +331,7 @@ class _ReverseBuilder:
                     if isinstance(a.type, Scalar):
                         c = self.emit("sum", c, None, False).v
                     elif not self.shaped_alike(a, s.var):
-                        c = self.emit("sum_to", c, self.emit("getattr", a, "shape")).v
+                        c = self.summed_back(c, a, s.var)
                 self.effect("accum", self.slot(a), c)
         self.line = None
         if b is self.fn.entry:

@@ -13,18 +13,15 @@ from __future__ import annotations
 from ..ir.cfg import reverse_postorder
 from ..ir.ir import Function, Var
 from ..ir.types import ArrayT
-from ..ir.unit_dims import unit_dims
 from .array_rules import ELEMENTWISE
 
 
-def equal_shapes(fn: Function, arg_dims) -> dict:
+def equal_shapes(fn: Function, dims) -> dict:
     """{array value with no dimension 1: the value that names its class of equal shapes, which
-    dominates it (itself, if none)}. `arg_dims[i]` tells, per dimension of entry argument i,
-    whether it is 1 (None for non-arrays or when unknown). An operand of an elementwise result's
-    rank none of whose dimensions is 1 has the result's shape, whatever the other operands are
-    (a bias row, a scalar)."""
-    without_ones = {v for v, dims in unit_dims(fn, arg_dims).items()
-                    if all(d is False for d in dims)}
+    dominates it (itself, if none)}. `dims` tells, per dimension of each array value, whether it
+    is 1 (ir/unit_dims.py). An operand of an elementwise result's rank none of whose dimensions
+    is 1 has the result's shape, whatever the other operands are (a bias row, a scalar)."""
+    without_ones = {v for v, d in dims.items() if all(x is False for x in d)}
     # a class is named by the member that dominates the others (the reverse pass computes its
     # shape where it is defined): of two that dominate one statement, the one first in reverse
     # postorder, or first in their block

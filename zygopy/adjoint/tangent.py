@@ -20,6 +20,7 @@ from ..ir.passes.pipeline import optimize
 from ..ir.passes.renumber import renumber
 from ..ir.primitives import PRIMITIVES
 from ..ir.types import ArrayT, ListT, TupleT, is_float
+from ..ir.unit_dims import unit_dims as known_unit_dims
 from ..ir.verify import verify
 from .activity import VIEWS, tangent_values
 from .mutation import check_writes, written_values
@@ -39,7 +40,7 @@ def tangent(fn: Function, wrt, unit_dims=None, value=True) -> Function:
     check_writes(fn)
     ret = _returned(fn).branches[-1].args[0]
     builder = _Builder(fn, wrt, [ret] if isinstance(ret, Var) else [],
-                       equal_shapes(fn, unit_dims))
+                       equal_shapes(fn, known_unit_dims(fn, unit_dims)))
     builder.build(value)
     infer_types(fn, [a.type for a in fn.args])
     optimize(fn)

@@ -4,7 +4,7 @@ known (None).
 Compiled code is specialised on which dimensions of its array arguments are 1 (what broadcasting
 depends on), never on their sizes. From the arguments' this follows values through what keeps or
 drops dimensions (views by integers and whole slices, elementwise broadcasting, matrix products,
-transposes), through the integers read from shapes that size new arrays
+transposes, reductions), through the integers read from shapes that size new arrays
 (`np.zeros((x.shape[0], 3))`), and round loops: a value a loop passes on keeps what every edge
 into its block agrees on. The backend reads it to index a size-1 dimension at 0 (fusion.py); the
 adjoint pass to know that arrays have one shape, so that no gradient needs summing back
@@ -12,6 +12,7 @@ adjoint pass to know that arrays have one shape, so that no gradient needs summi
 """
 from __future__ import annotations
 
+from .array_primitives import reduced_axes
 from .cfg import reverse_postorder
 from .ir import Function, Var
 from .primitives import PRIMITIVES
@@ -19,7 +20,8 @@ from .types import INT, SLICE, ArrayT, TupleT
 
 _ABSENT = object()  # a value computed from a loop-carried one no edge has given dims yet
 CREATED = ("zeros", "ones", "empty", "full")  # a new array of the shape in its first argument
-SAME = ("copy", "zeros_like", "ones_like", "empty_like", "full_like")  # its operand's shape
+# its operand's shape
+SAME = ("copy", "astype", "zeros_like", "ones_like", "empty_like", "full_like")
 
 
 def unit_dims(fn: Function, arg_dims) -> dict:
@@ -158,6 +160,12 @@ def _rule(st, known, tuples):
         return (*left[:-1], *right[1:])  # the contracted dimensions go
     if op == "getindex" and isinstance(args[0], Var) and isinstance(args[0].type, ArrayT):
         return _indexed(_value(args[0], known), args[1], tuples)
+    if "keepdims" in (PRIMITIVES[op].params or ()) and isinstance(args[0], Var):
+        # a reduction: its axes are 1 (keepdims) or gone, the others are the operand's
+        d = _value(args[0], known)
+        axes = reduced_axes(args[1], len(d))
+        return tuple(True if j in axes else x for j, x in enumerate(d)
+                     if args[-1] is True or j not in axes)
     if op in PRIMITIVES and PRIMITIVES[op].elementwise:
         # 1 where every operand's is, not 1 where one's is not
         columns = [[] for _ in range(t.ndim)]

@@ -140,13 +140,15 @@ def _regions(stmts, users, keep, shapes):
     out, taken = [], set()  # a value is computed by one region: later ones read it as a leaf
     for _, group in groups:
         group = sorted(group, key=position.get)
-        whole = (_sum_region(group, trees, taken, context, True)
-                 or _sum_region(group, trees, taken, context, False))
-        found = [whole] if whole or len(group) == 1 else [  # apart they may still fuse
-            _sum_region([s], trees, taken, context, False) for s in group]
-        for r in filter(None, found):
-            out.append(r)
-            taken.update(r.internal)
+        # together if they can be, else apart (a sum read by another's values)
+        for sums in [group] + ([[s] for s in group] if len(group) > 1 else []):
+            r = (_sum_region(sums, trees, taken, context, True)
+                 or _sum_region(sums, trees, taken, context, False))
+            if r is not None:
+                out.append(r)
+                taken.update(r.internal)
+                if sums is group:
+                    break
     for members in _components([st for st in definition.values() if st.var not in taken]):
         values = {st.var for st in members}
         reads = {a for st in members for a in _operands(st)}
@@ -208,16 +210,18 @@ def _region(sums, internal, context, storing, seeds=frozenset()):
         dropped = {v for v in internal if v not in read}
         dropped |= {v for v in outputs if not (storing and v.type.ndim == ndim
                                                and v.type.dtype in (dtype, "bool"))}
+        # a value a leaf is computed from (S of S - np.max(S)) is computed before it, apart
+        leaves = {a for st in inside for a in uses(st) if a not in internal}  # spread shapes too
+        ready = max((position[st] for st in stmts if st.var in leaves), default=-1)
+        dropped |= {v for v in outputs if any(
+            u not in inside and position.get(u, ready + 1) <= ready for u in users.get(v, []))}
         if not dropped:
             break
         internal -= dropped
     if not all(s.args[0] in internal for s in sums) or not (sums or outputs):
         return None
-    inside = set(sums) | {definition[v] for v in internal}
     roots = list(sums) + [definition[v] for v in outputs]
-    leaves = {a for st in inside for a in uses(st) if a not in internal}  # spread shapes too
     # written at its first statement after its leaves' definitions, before any use of its values
-    ready = max((position[st] for st in stmts if st.var in leaves), default=-1)
     at = min((st for st in inside if position[st] > ready), key=position.get, default=None)
     used = [position[u] for r in roots for u in users.get(r.var, [])
             if u not in inside and u in position]
