@@ -92,7 +92,17 @@ def softmax_rows(s, v):
     return np.sum((p @ v) ** 2)
 
 
+def cross_entropy(w, x, b, y):
+    """Softmax cross-entropy of x @ w + b against one-hot rows y: the gradient of b is a sum over
+    the rows, in the pullback after the gradient of the row maxima is accumulated in place."""
+    z = x @ w + b
+    m = np.max(z, axis=1, keepdims=True)
+    return np.mean(np.log(np.sum(np.exp(z - m), axis=1)) + m[:, 0] - np.sum(y * z, axis=1))
+
+
 CASES = [
+    (cross_entropy, (rng.standard_normal((4, 3)), rng.standard_normal((5, 4)),
+                     rng.standard_normal(3), np.eye(3)[[0, 2, 1, 1, 0]])),
     (softmax_rows, (rng.standard_normal((5, 6)), rng.standard_normal((6, 3)))),
     (rows_shared, (rng.standard_normal((6, 3)), rng.standard_normal(3))),
     (shapes_differ, (rng.standard_normal((1, 3)), rng.standard_normal((4, 3)),
@@ -160,6 +170,20 @@ def test_softmax_runs_in_loops_both_ways():
     for numpy_code in ("zy_sum_to", "np.sum(", "int64"):
         assert numpy_code not in pullback, pullback
     assert pullback.count("zy_radd(") == 3, pullback  # two row sums, the ties
+
+
+def test_a_write_splits_a_region():
+    """The pullback's statements that compute the gradient of b follow a write (the gradient of
+    the maxima, accumulated in place): those before the write are computed apart, the sum over
+    the rows in the loop of the values after it. No NumPy sum is left."""
+    _, args = CASES[0]
+    source = zygopy.code_python(cross_entropy, *copies(args), wrt=2)
+    pullback = source[source.index("def cross_entropy_pullback"):
+                      source.index("def cross_entropy_value_and")]
+    assert "+= v" in pullback and "np.sum(" not in pullback, pullback
+    got = zygopy.gradient(cross_entropy, *copies(args), wrt=2)[2]
+    fd = finite_differences(cross_entropy, copies(args), 2)[""]
+    np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)
 
 
 def test_loops_for_differing_shapes_compute_each_value_once():

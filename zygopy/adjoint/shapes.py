@@ -21,7 +21,8 @@ def equal_shapes(fn: Function, dims) -> dict:
     dominates it (itself, if none)}. `dims` tells, per dimension of each array value, whether it
     is 1 (ir/unit_dims.py). An operand of an elementwise result's rank none of whose dimensions
     is 1 has the result's shape, whatever the other operands are (a bias row, a scalar)."""
-    without_ones = {v for v, d in dims.items() if all(x is False for x in d)}
+    without_ones = {v for v, d in dims.items()
+                    if isinstance(v.type, ArrayT) and all(x is False for x in d)}
     # a class is named by the member that dominates the others (the reverse pass computes its
     # shape where it is defined): of two that dominate one statement, the one first in reverse
     # postorder, or first in their block

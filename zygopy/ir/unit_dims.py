@@ -25,8 +25,8 @@ SAME = ("copy", "astype", "zeros_like", "ones_like", "empty_like", "full_like")
 
 
 def unit_dims(fn: Function, arg_dims) -> dict:
-    """{array value: per dimension True, False or None}. `arg_dims[i]` gives entry argument i's
-    (signature.unit_dims; None where unknown)."""
+    """{array value or shape tuple: per dimension True, False or None}. `arg_dims[i]` gives entry
+    argument i's (signature.unit_dims; None where unknown)."""
     given = {a: _unknown(a.type) for a in fn.args if _tracked(a)}
     given.update((a, tuple(d)) for a, d in zip(fn.args, arg_dims or (), strict=False)
                  if d is not None)
@@ -37,19 +37,21 @@ def unit_dims(fn: Function, arg_dims) -> dict:
         agreed = _agreed(fn, known)
         if agreed == carried:
             if all(a in carried for a in loop_values):
-                return _arrays(known)
+                return _shaped(known)
             break
         carried = agreed
     # not settled (or a loop value no edge gives): every loop-carried value unknown
-    return _arrays(_pass(fn, {**given, **{a: _unknown(a.type) for a in loop_values}}))
+    return _shaped(_pass(fn, {**given, **{a: _unknown(a.type) for a in loop_values}}))
 
 
 def _tracked(v):
     return isinstance(v.type, (ArrayT, TupleT)) or v.type == INT
 
 
-def _arrays(known):
-    return {v: d for v, d in known.items() if isinstance(v.type, ArrayT)}
+def _shaped(known):
+    """Arrays' and shape tuples' (which a pullback gets from the tape)."""
+    return {v: d for v, d in known.items() if isinstance(v.type, (ArrayT, TupleT))
+            and isinstance(d, tuple)}
 
 
 def _unknown(t):

@@ -215,6 +215,12 @@ def _region(sums, internal, context, storing, seeds=frozenset()):
         ready = max((position[st] for st in stmts if st.var in leaves), default=-1)
         dropped |= {v for v in outputs if any(
             u not in inside and position.get(u, ready + 1) <= ready for u in users.get(v, []))}
+        # and so is a value computed before a write among the region's statements
+        span = sorted(position[st] for st in inside) or [0]
+        writes = [p for p in range(span[0], span[-1])
+                  if stmts[p] not in inside and not PRIMITIVES[stmts[p].op].pure]
+        if writes:
+            dropped |= {v for v in internal if position[definition[v]] < writes[-1]}
         if not dropped:
             break
         internal -= dropped
