@@ -186,6 +186,30 @@ def test_a_write_splits_a_region():
     np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)
 
 
+def gates(z, n):
+    """Two views of z whose widths may be 1 (n and 4 - n are known only at run time): the
+    reverse sums the gradient of i * f back to each one's shape."""
+    i = np.tanh(z[:, :n])
+    f = np.sin(z[:, n:])
+    return np.sum(i * f * f)
+
+
+@pytest.mark.parametrize("n", [2, 1, 3])
+def test_gradients_summed_back_in_a_loop(n):
+    """The pullback computes the elementwise product's gradients in one loop where the shapes
+    they are summed back to are the loop's (n = 2), and statement by statement, summing back,
+    where one was broadcast (n = 1, 3: a column against three)."""
+    z = rng.standard_normal((3, 4))
+    source = zygopy.code_python(gates, z.copy(), n)
+    pullback = source[source.index("def gates_pullback"):source.index("def gates_value_and")]
+    nest, unfused = pullback.split("# nothing summed back")[1].split("\n    else:\n")[:2]
+    assert "for i_" in nest and "zy_sum_to" not in nest, pullback
+    assert "zy_sum_to" in unfused, pullback
+    got = zygopy.gradient(gates, z.copy(), n)[0]
+    fd = finite_differences(gates, [z.copy(), n], 0)[""]
+    np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)
+
+
 def test_loops_for_differing_shapes_compute_each_value_once():
     """The loop nests written for shapes that differ at run time compute each value once: code
     that grows with the region, not with its square."""

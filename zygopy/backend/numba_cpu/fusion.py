@@ -81,9 +81,10 @@ class Region:
     """Sums and stored arrays (outputs) computed in one loop nest from the `internal` values'
     elements, written where statement `at` stands."""
 
-    def __init__(self, sums, outputs, internal, definition, at, seeds, shapes):
+    def __init__(self, sums, outputs, internal, definition, at, seeds, shapes, position):
         self.sums, self.outputs, self.internal = sums, outputs, internal
         self.definition, self.at, self.seeds = definition, at, seeds  # seeds: as for _region
+        self.position = position  # statement -> its place in the block
         self.shapes = shapes  # shape tuple -> the getattr or broadcast_shape defining it
         self.strided = frozenset()  # arrays whose elements may not be contiguous (Fusion's)
 
@@ -98,7 +99,9 @@ class Region:
         return [p for a in d.args for p in self.shape_parts(a, name, operand)]
 
     def inside(self):
-        return [self.definition[v] for v in self.internal] + self.sums
+        """Its statements, in program order."""
+        return sorted([self.definition[v] for v in self.internal] + self.sums,
+                      key=self.position.get)
 
     def ndim(self):
         return max(v.type.ndim for v in self.roots())
@@ -111,8 +114,16 @@ class Region:
 def _candidate(st):
     return (st.var is not None and isinstance(st.var.type, ArrayT)
             and st.var.type.dtype in (*FLOATS, "bool")
-            and (st.op in ELEMENT_OPS or st.op == "spread" and (
+            and (st.op in ELEMENT_OPS or _summed_back(st) or st.op == "spread" and (
                 st.args[2] == () or not isinstance(type_of_arg(st.args[0]), ArrayT))))
+
+
+def _summed_back(st) -> bool:
+    """A gradient summed back to an operand's shape of its own rank, sum_to(g, a.shape): g
+    itself wherever nothing was broadcast, which a loop computing it takes for granted after
+    testing the shapes (write_region)."""
+    return (st.op == "sum_to" and isinstance(st.args[0], Var)
+            and isinstance(st.args[0].type, ArrayT) and st.args[0].type.ndim == st.var.type.ndim)
 
 
 def _fusible_sum(st):
@@ -149,7 +160,9 @@ def _regions(stmts, users, keep, shapes):
                 taken.update(r.internal)
                 if sums is group:
                     break
-    for members in _components([st for st in definition.values() if st.var not in taken]):
+    pending = _components([st for st in definition.values() if st.var not in taken])
+    while pending:
+        members = pending.pop(0)
         values = {st.var for st in members}
         reads = {a for st in members for a in _operands(st)}
         for i, r in enumerate(out):  # values computed from a region's: in its loop if they can
@@ -160,9 +173,13 @@ def _regions(stmts, users, keep, shapes):
                 break
         else:  # Numba fuses one chain itself: a loop pays for values it shares or a spread
             found = _region([], values, context, True, values)
-            if found is not None and len(found.internal) > 1 and (len(found.outputs) > 1 or any(
-                    definition[v].op == "spread" for v in found.internal)):
+            if found is None:
+                continue
+            if len(found.internal) > 1 and (len(found.outputs) > 1 or any(
+                    definition[v].op in ("spread", "sum_to") for v in found.internal)):
                 out.append(found)
+            # what it left out (computed before a write among it) may form regions of its own
+            pending += _components([st for st in members if st.var not in found.internal])
     return out
 
 
@@ -242,12 +259,37 @@ def _region(sums, internal, context, storing, seeds=frozenset()):
         return None  # a leaf written between would be read after the write
     order = sorted(internal, key=lambda v: position[definition[v]])
     return Region(list(sums), sorted(outputs, key=lambda v: position[definition[v]]), order,
-                  definition, at, frozenset(seeds) & internal, shapes)
+                  definition, at, frozenset(seeds) & internal, shapes, position)
 
 
-def write_region(w, region: Region, name, operand, tag, dims):
+def write_region(w, region: Region, name, operand, tag, dims, unfused):
     """The region's loop nest: broadcast leaves, one accumulator per sum, an array per output,
-    the elements."""
+    the elements. Where it sums gradients back (sum_to), the nest runs if the shapes they are
+    summed to are the loop's, and `unfused(statement)` writes each statement otherwise."""
+    loop, nest = _region_nest(w, region, name, operand, tag, dims)
+    summed = [st for st in region.inside() if st.op == "sum_to"]
+    if summed and loop is None:  # a nest for each root's shape: the statements as they are
+        for st in region.inside():
+            unfused(st)
+        return
+    if summed:
+        w(f"if {' and '.join(f'{operand(st.args[1])} == {loop}' for st in summed)}:  "
+          "# nothing summed back")
+        w.indent()
+    nest()
+    if summed:
+        w.dedent()
+        w("else:")
+        w.indent()
+        for st in region.inside():
+            unfused(st)
+        w.dedent()
+
+
+def _region_nest(w, region, name, operand, tag, dims):
+    """Writes the shapes write_region's nest runs over. -> the name of the loop's shape (None
+    where the roots' shapes may differ at run time, and each may run a nest of its own), and a
+    function that writes the nest."""
     leaves, parts = [], {}
     for root in region.roots():  # each root's own iteration shape: its leaves and spreads
         parts[root] = []
@@ -268,8 +310,7 @@ def write_region(w, region: Region, name, operand, tag, dims):
         w(f"{shapes[r]} = zy_broadcast_shapes({', '.join(dict.fromkeys(p))})")
     first = shapes[roots[0]]
     if len(shapes) == 1:
-        _loops(w, region, roots, first, leaves, name, operand, tag, dims)
-        return
+        return first, lambda: _loops(w, region, roots, first, leaves, name, operand, tag, dims)
     # A root that reads every leaf has the whole loop's shape; every other root's is the same
     # or 1 along some dimensions (broadcasting), so the one loop nest serves them all, storing
     # such an output's element where its own index is. Sums are counted once per element, so
@@ -280,23 +321,26 @@ def write_region(w, region: Region, name, operand, tag, dims):
     if full is not None and all(set(parts[s.args[0]]) == whole for s in region.sums) \
             and not any(_known_narrower(dims.get(r), dims.get(full)) for r in roots):
         narrow = {r: shapes[r] for r in roots if set(parts[r]) != whole}
-        _loops(w, region, roots, shapes[full], leaves, name, operand, tag, dims, narrow=narrow)
-        return
-    w(f"if {' and '.join(f'{shapes[r]} == {first}' for r in roots[1:])}:")
-    w.indent()
-    _loops(w, region, roots, first, leaves, name, operand, tag, dims)
-    w.dedent()
-    w("else:  # shapes that differ: a loop nest for each, reading the arrays stored before it")
-    w.indent()
-    stored = set()
-    for r in dict.fromkeys(region.outputs + [s.args[0] for s in region.sums]):
-        expand = set(region.internal) - stored
-        mine = [v for v in _reads([r], region.definition, expand)
-                if v in leaves or v in stored]
-        _loops(w, region, [r], shapes[r], mine, name, operand, tag, dims, expand)
-        if r in region.outputs:
-            stored.add(r)
-    w.dedent()
+        return shapes[full], lambda: _loops(w, region, roots, shapes[full], leaves, name,
+                                            operand, tag, dims, narrow=narrow)
+
+    def each():
+        w(f"if {' and '.join(f'{shapes[r]} == {first}' for r in roots[1:])}:")
+        w.indent()
+        _loops(w, region, roots, first, leaves, name, operand, tag, dims)
+        w.dedent()
+        w("else:  # shapes that differ: a loop nest for each, reading the arrays stored before it")
+        w.indent()
+        stored = set()
+        for r in dict.fromkeys(region.outputs + [s.args[0] for s in region.sums]):
+            expand = set(region.internal) - stored
+            mine = [v for v in _reads([r], region.definition, expand)
+                    if v in leaves or v in stored]
+            _loops(w, region, [r], shapes[r], mine, name, operand, tag, dims, expand)
+            if r in region.outputs:
+                stored.add(r)
+        w.dedent()
+    return None, each
 
 
 def _known_narrower(mine, loop) -> bool:
@@ -324,8 +368,9 @@ def _reads(roots, definition, expand):
 
 
 def _operands(st):
-    """The values an element of st reads (a spread's shape is not one)."""
-    return [a for a in (st.args[:1] if st.op == "spread" else st.args) if isinstance(a, Var)]
+    """The values an element of st reads (a spread's or sum_to's shape is not one)."""
+    return [a for a in (st.args[:1] if st.op in ("spread", "sum_to") else st.args)
+            if isinstance(a, Var)]
 
 
 def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=None, narrow=None):
@@ -489,8 +534,8 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
         args = [element[a] if a in element else view[a] if a in view
                 else _number(a, operand(a), single) for a in d.args]
         element[v] = f"e_{name(v)}"
-        value = args[0] if d.op == "spread" else element_expression(d.op, args, d.var.type.dtype,
-                                                                     kernels)
+        value = args[0] if d.op in ("spread", "sum_to") else element_expression(
+            d.op, args, d.var.type.dtype, kernels)
         w(f"{element[v]} = {value}")
         if far and d.op in LIMITED_RANGE:
             w(f"{far} |= zy_far({args[0]})")

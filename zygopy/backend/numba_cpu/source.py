@@ -322,7 +322,8 @@ def statement(w: Writer, s):
     if fusion is not None and s in fusion.skipped:
         return
     if fusion is not None and s in fusion.regions:
-        write_region(w, fusion.regions[s], name, w.operand, name(s.var), fusion.dims)
+        write_region(w, fusion.regions[s], name, w.operand, name(s.var), fusion.dims,
+                     lambda st: _unfused(w, st))
         return
     if list_statement(w, s, w.operand, name) or slot_statement(w, s, w.operand, name):
         return
@@ -620,6 +621,15 @@ def _contiguous_pops(w: Writer, s):
         w(f"{name(s.var)} = np.ascontiguousarray({stack}[top_{stack}])")
     else:
         reverse_statement(w, s)
+
+
+def _unfused(w: Writer, s):
+    """statement s of a fused region, written as a statement of its own."""
+    fusion, w.fusion = w.fusion, None
+    try:
+        statement(w, s)
+    finally:
+        w.fusion = fusion
 
 
 def reverse_statement(w: Writer, s):
