@@ -210,6 +210,32 @@ def test_gradients_summed_back_in_a_loop(n):
     np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)
 
 
+def recurrent(z, n):
+    """h carried round a loop, multiplied by a view of z whose width may be 1: the reverse of a
+    trip accumulates gradients into their slots among its elementwise statements."""
+    h = z[:, :n] * 1.0
+    for _ in range(3):
+        h = np.tanh(h) * z[:, n:] + h
+    return np.sum(h * h)
+
+
+@pytest.mark.parametrize("n", [2, 1])
+def test_slot_writes_do_not_split_a_loop(n):
+    """A gradient added into a slot that no value of the loop may share (z's, h's) is added
+    before or after the loop, not among it: the reverse of a trip computes the gradients of the
+    product (one of them added into z's slot) and of tanh in two loops, not statement by
+    statement."""
+    z = rng.standard_normal((3, 4))
+    source = zygopy.code_python(recurrent, z.copy(), n)
+    pullback = source[source.index("def recurrent_pullback"):
+                      source.index("def recurrent_value_and")]
+    trip = pullback[pullback.index("while "):]
+    assert trip.count("# nothing summed back") == 2, pullback
+    got = zygopy.gradient(recurrent, z.copy(), n)[0]
+    fd = finite_differences(recurrent, [z.copy(), n], 0)[""]
+    np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)
+
+
 def test_loops_for_differing_shapes_compute_each_value_once():
     """The loop nests written for shapes that differ at run time compute each value once: code
     that grows with the region, not with its square."""

@@ -39,6 +39,24 @@ SCALAR_ONLY = ({n for n in ELEMENT_OPS if (PRIMITIVES[n].call or "").startswith(
                - {"sqrt", "fabs", "copysign"} - set(VECTOR_KERNELS)) | {"logaddexp"}
 
 
+# impure statements a region's values may be computed across: they read or write a stack, or a
+# gradient slot whose storage no value the region reads can share (_shares_slots)
+STACK_OPS = ("push", "pop", "drop")
+SLOT_OPS = ("take", "load", "accum", "take_at", "load_at", "accum_at", "store", "init", "ensure")
+
+
+def _shares_slots(stmts) -> dict:
+    """{gradient slot: the values that may be its storage}: what is read from it, and what is
+    stored in it whole (an accumulation adds into the slot's own array, or a copy)."""
+    shared = {}
+    for st in stmts:
+        if st.op in ("take", "load", "take_at", "load_at"):
+            shared.setdefault(st.args[0], set()).add(st.var)
+        elif st.op == "store":
+            shared.setdefault(st.args[0], set()).add(st.args[1])
+    return shared
+
+
 def _calls_libm(st) -> bool:
     """Whether Numba computes statement st's element by calling libm: x ** 2 and x ** 2.0 are
     multiplications, x ** 3.0 or x ** y a call of pow."""
@@ -66,7 +84,7 @@ class Fusion:
             st.var for b in fn.blocks for st in b.stmts
             if PRIMITIVES[st.op].view and not _contiguous_view(st)}
         for b in fn.blocks:
-            for region in _regions(b.stmts, users, keep, shapes):
+            for region in _regions(b.stmts, users, keep, shapes, _shares_slots(b.stmts)):
                 region.strided = strided
                 self.regions[region.at] = region
                 self.skipped.update(st for st in region.inside() if st is not region.at)
@@ -132,13 +150,13 @@ def _fusible_sum(st):
             and (st.args[1] is None or isinstance(st.args[1], (int, tuple))))
 
 
-def _regions(stmts, users, keep, shapes):
+def _regions(stmts, users, keep, shapes, slots):
     """Sums with the elementwise values they read, then what is left of the elementwise values,
     in connected groups of one rank and float dtype, whose outputs are the values read
     elsewhere."""
     position = {st: i for i, st in enumerate(stmts)}
     definition = {st.var: st for st in stmts if _candidate(st)}
-    context = (definition, users, position, stmts, keep, shapes)
+    context = (definition, users, position, stmts, keep, shapes, slots)
 
     sums = [st for st in stmts if _fusible_sum(st) and st.args[0] in definition]
     trees = {s: set(_reads([s.args[0]], definition, definition)) for s in sums}
@@ -214,7 +232,7 @@ def _region(sums, internal, context, storing, seeds=frozenset()):
     its first root. Values neither sums nor `seeds` read are left out. A value read outside the
     region is stored if `storing` and it has the loop's rank and dtype; otherwise it is a leaf,
     and so are what only it read."""
-    definition, users, position, stmts, keep, shapes = context
+    definition, users, position, stmts, keep, shapes, slots = context
     ndim = max(v.type.ndim for v in [s.args[0] for s in sums] or internal)
     dtype = sums[0].var.type.dtype if sums else \
         next(v.type.dtype for v in internal if v.type.dtype != "bool")
@@ -235,7 +253,7 @@ def _region(sums, internal, context, storing, seeds=frozenset()):
         # and so is a value computed before a write among the region's statements
         span = sorted(position[st] for st in inside) or [0]
         writes = [p for p in range(span[0], span[-1])
-                  if stmts[p] not in inside and not PRIMITIVES[stmts[p].op].pure]
+                  if stmts[p] not in inside and not _harmless(stmts[p], leaves, slots)]
         if writes:
             dropped |= {v for v in internal if position[definition[v]] < writes[-1]}
         if not dropped:
@@ -255,11 +273,19 @@ def _region(sums, internal, context, storing, seeds=frozenset()):
         return None  # a 0-d array has no element to index
     first = min(position[st] for st in inside)
     last = max(position[st] for st in inside)
-    if not all(PRIMITIVES[st.op].pure for st in stmts[first:last] if st not in inside):
+    if not all(_harmless(st, leaves, slots) for st in stmts[first:last] if st not in inside):
         return None  # a leaf written between would be read after the write
     order = sorted(internal, key=lambda v: position[definition[v]])
     return Region(list(sums), sorted(outputs, key=lambda v: position[definition[v]]), order,
                   definition, at, frozenset(seeds) & internal, shapes, position)
+
+
+def _harmless(st, leaves, slots) -> bool:
+    """Whether statement st may run before or after the loop that computes a region reading
+    `leaves`, rather than among its statements."""
+    if PRIMITIVES[st.op].pure or st.op in STACK_OPS:
+        return True
+    return st.op in SLOT_OPS and not slots.get(st.args[0], set()) & leaves
 
 
 def write_region(w, region: Region, name, operand, tag, dims, unfused):
