@@ -45,15 +45,23 @@ STACK_OPS = ("push", "pop", "drop")
 SLOT_OPS = ("take", "load", "accum", "take_at", "load_at", "accum_at", "store", "init", "ensure")
 
 
-def _shares_slots(stmts) -> dict:
-    """{gradient slot: the values that may be its storage}: what is read from it, and what is
-    stored in it whole (an accumulation adds into the slot's own array, or a copy)."""
+def _shares_slots(fn: Function) -> dict:
+    """{gradient slot: the values that may share its array}: what is read from it or stored in it
+    whole, views of those, and every array a block receives (which may be one of them). An
+    accumulation adds into the slot's own array, or a copy."""
+    slot_of = {}
+    for _ in range(len(fn.blocks) + 1):  # views of views, in any order of the blocks
+        for st in (st for b in fn.blocks for st in b.stmts):
+            if st.op in ("take", "load", "take_at", "load_at"):
+                slot_of[st.var] = st.args[0]
+            elif st.op == "store":
+                slot_of[st.args[1]] = st.args[0]
+            elif PRIMITIVES[st.op].view and st.args[0] in slot_of:
+                slot_of[st.var] = slot_of[st.args[0]]
+    received = {a for b in fn.blocks for a in b.args if isinstance(a.type, ArrayT)}
     shared = {}
-    for st in stmts:
-        if st.op in ("take", "load", "take_at", "load_at"):
-            shared.setdefault(st.args[0], set()).add(st.var)
-        elif st.op == "store":
-            shared.setdefault(st.args[0], set()).add(st.args[1])
+    for v, slot in slot_of.items():
+        shared.setdefault(slot, set(received)).add(v)
     return shared
 
 
@@ -83,8 +91,9 @@ class Fusion:
         strided = {a for b in fn.blocks if b is not fn.entry for a in b.args} | {
             st.var for b in fn.blocks for st in b.stmts
             if PRIMITIVES[st.op].view and not _contiguous_view(st)}
+        slots = _shares_slots(fn)
         for b in fn.blocks:
-            for region in _regions(b.stmts, users, keep, shapes, _shares_slots(b.stmts)):
+            for region in _regions(b.stmts, users, keep, shapes, slots):
                 region.strided = strided
                 self.regions[region.at] = region
                 self.skipped.update(st for st in region.inside() if st is not region.at)
