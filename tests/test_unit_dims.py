@@ -97,6 +97,19 @@ def test_a_row_is_summed_back():
     assert "zy_sum_to" in zygopy.code_python(row_in_a_loop, *CASES[4][1], wrt=1)
 
 
+def scaled(a, y):
+    return np.sum(np.sin(a * y))
+
+
+def test_a_zero_d_operand_gets_a_zero_d_gradient():
+    """A 0-d array broadcast against a row: its gradient, the row's sum, is a 0-d array as the
+    argument is (the derivative is sum(cos(a y) y))."""
+    a, y = np.array(0.7), np.array([1.0, 2.0, 3.0])
+    got = zygopy.gradient(scaled, a, y, wrt=0)[0]
+    assert isinstance(got, np.ndarray) and got.shape == (), repr(got)
+    np.testing.assert_allclose(got, np.sum(np.cos(0.7 * y) * y), rtol=1e-13)
+
+
 def biased(x, w, b):
     """x @ w (no dimension 1) plus a bias row: its tangent along b alone is a row, spread to the
     result's shape before it is summed."""

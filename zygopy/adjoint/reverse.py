@@ -208,7 +208,7 @@ class _ReverseBuilder:
         over the dimensions a lacks and those where it is known to be 1, as sums (which fusion
         joins to the loop that computes g), or by sum_to where that is known only at run time."""
         mine, lead = self.dims.get(a), result.type.ndim - a.type.ndim
-        if mine is None or None in mine:
+        if not mine or None in mine:  # (a 0-d array's gradient is one too, not a number)
             return self.emit("sum_to", g, self.emit("getattr", a, "shape")).v
         ones = tuple(lead + j for j, one in enumerate(mine) if one)
         if ones:
