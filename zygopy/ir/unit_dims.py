@@ -162,7 +162,8 @@ def _rule(st, known, tuples):
         return (*left[:-1], *right[1:])  # the contracted dimensions go
     if op == "getindex" and isinstance(args[0], Var) and isinstance(args[0].type, ArrayT):
         return _indexed(_value(args[0], known), args[1], tuples)
-    if "keepdims" in (PRIMITIVES[op].params or ()) and isinstance(args[0], Var):
+    if "keepdims" in (PRIMITIVES[op].params or ()) and isinstance(args[0], Var) \
+            and isinstance(args[0].type, ArrayT):
         # a reduction: its axes are 1 (keepdims) or gone, the others are the operand's
         d = _value(args[0], known)
         axes = reduced_axes(args[1], len(d))

@@ -18,8 +18,9 @@ first and last statements may write.
 from __future__ import annotations
 
 from ...ir.array_primitives import reduced_axes
+from ...ir.cfg import reverse_postorder
 from ...ir.infer import type_of_arg
-from ...ir.ir import Function, Partition, Var, users_of, uses
+from ...ir.ir import Function, Partition, Slot, Var, users_of, uses
 from ...ir.primitives import PRIMITIVES, index_parts, is_weak
 from ...ir.types import NONE, ArrayT, Scalar
 from ...ir.unit_dims import unit_dims
@@ -40,24 +41,24 @@ SCALAR_ONLY = ({n for n in ELEMENT_OPS if (PRIMITIVES[n].call or "").startswith(
 
 
 # impure statements a region's values may be computed across: they read or write a stack, or a
-# gradient slot whose storage no value the region reads can share (_shares_slots)
+# gradient slot whose array no value the region reads can share (_shares_slots)
 STACK_OPS = ("push", "pop", "drop")
-SLOT_OPS = ("take", "load", "accum", "take_at", "load_at", "accum_at", "store", "init", "ensure")
 
 
 def _shares_slots(fn: Function) -> dict:
-    """{gradient slot: the values that may share its array}: what is read from it or stored in it
-    whole, views of those, and every array a block receives (which may be one of them). An
-    accumulation adds into the slot's own array, or a copy."""
-    slot_of = {}
-    for _ in range(len(fn.blocks) + 1):  # views of views, in any order of the blocks
-        for st in (st for b in fn.blocks for st in b.stmts):
-            if st.op in ("take", "load", "take_at", "load_at"):
-                slot_of[st.var] = st.args[0]
-            elif st.op == "store":
-                slot_of[st.args[1]] = st.args[0]
-            elif PRIMITIVES[st.op].view and st.args[0] in slot_of:
-                slot_of[st.var] = slot_of[st.args[0]]
+    """{gradient slot: the values that may share its array}: what is read from it (a statement
+    of a slot with a result) or stored in it whole, views of those, and every array a block
+    receives (which may be one of them). An accumulation adds into the slot's own array, or a
+    copy. In reverse postorder a view comes after what it views, but through a block's
+    arguments."""
+    slot_of, blocks = {}, fn.block_map()
+    for st in (st for bid in reverse_postorder(fn) for st in blocks[bid].stmts):
+        if st.op == "store":
+            slot_of[st.args[1]] = st.args[0]
+        elif st.var is not None and isinstance(st.args[0], Slot):
+            slot_of[st.var] = st.args[0]
+        elif PRIMITIVES[st.op].view and isinstance(st.args[0], Var) and st.args[0] in slot_of:
+            slot_of[st.var] = slot_of[st.args[0]]
     received = {a for b in fn.blocks for a in b.args if isinstance(a.type, ArrayT)}
     shared = {}
     for v, slot in slot_of.items():
@@ -294,7 +295,8 @@ def _harmless(st, leaves, slots) -> bool:
     `leaves`, rather than among its statements."""
     if PRIMITIVES[st.op].pure or st.op in STACK_OPS:
         return True
-    return st.op in SLOT_OPS and not slots.get(st.args[0], set()) & leaves
+    return bool(st.args) and isinstance(st.args[0], Slot) and not (
+        slots.get(st.args[0], set()) & leaves)
 
 
 def write_region(w, region: Region, name, operand, tag, dims, unfused):
