@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types, vectorize
+from numba import njit, types
 from numba.extending import overload
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -288,8 +288,35 @@ def zy_erfc(a):
     return 1.0 - zy_erf(a)
 
 
-@vectorize(["float32(float32)"], cache=True)
-def zy_tanh32(x):
+def _elementwise(scalar):
+    """A helper applying `scalar` to a number, or to each element of an array of any layout, the
+    result float32 for a float32 and float64 otherwise. An overload, not a NumPy ufunc: a ufunc
+    is built again in every process that imports this module (0.5 s), an overload is compiled
+    into the generated code that calls it, and cached with it."""
+    def helper(x):
+        raise NotImplementedError
+
+    @overload(helper, jit_options=JIT)
+    def _impl(x):
+        if not isinstance(x, types.Array):
+            return (lambda x: np.float32(scalar(x))) if x == types.float32 else \
+                (lambda x: np.float64(scalar(x)))
+
+        dtype = np.float32 if x.dtype == types.float32 else np.float64
+
+        def impl(x):
+            elements = x.ravel()  # a view where x is contiguous
+            out = np.empty(x.shape, dtype)
+            flat = out.ravel()
+            for i in range(flat.size):
+                flat[i] = scalar(elements[i])
+            return out
+        return impl
+    return helper
+
+
+@njit(**JIT)
+def _tanh32(x):
     """tanh of a float32, computed through a float64 exponential: correctly rounded (glibc's tanhf,
     which Numba calls, is off by up to 2 ulp) and 2-3x faster (tanhf goes through expm1f). A loop
     LLVM vectorises calls mathlib.zy_tanh instead; this is faster one element at a time."""
@@ -297,17 +324,21 @@ def zy_tanh32(x):
     if abs(d) > 10.0:  # tanh(10) rounds to 1 in float32
         return np.float32(math.copysign(1.0, d))
     if abs(d) < 1e-6:  # tanh(x) = x (1 - x^2/3 + ...), x^2/3 below float32's resolution
-        return x
+        return np.float32(x)
     e = math.exp(2.0 * d)  # (e - 1) loses nothing a float32 result keeps, down to |x| = 1e-6
     return np.float32((e - 1.0) / (e + 1.0))
 
 
-@vectorize(["float32(float32)", "float64(float64)", "float64(int64)"], cache=True)
-def zy_sigmoid(x):
-    """The sigmoid primitive on arrays and numbers (a float32 computed in float64, rounded once);
-    a loop LLVM vectorises calls mathlib.zy_logistic instead."""
+@njit(**JIT)
+def _sigmoid(x):
+    """The sigmoid of a number, in float64 (a float32 is rounded once, after); a loop LLVM
+    vectorises calls mathlib.zy_logistic instead."""
     d = np.float64(x)
     return logistic_of(d, math.exp(-abs(d)))
+
+
+zy_tanh32 = _elementwise(_tanh32)
+zy_sigmoid = _elementwise(_sigmoid)
 
 
 def zy_accum(d, c):
