@@ -59,15 +59,28 @@ def centred(x, w):
     return np.sum((x - np.mean(x, axis=0, keepdims=True)).astype(np.float64) ** 2 * w)
 
 
+def flattened(x, y):
+    """x reshaped to its rows: known not to be 1 from x's shape and a constant 4."""
+    return np.sum((x.reshape(x.shape[0], 4) * y) ** 2)
+
+
+def flattened_rest(x, y):
+    """x reshaped to (rows, -1): the -1 is 1 here, so the result broadcasts against y."""
+    return np.sum((x.reshape(x.shape[0], -1) * y) ** 2)
+
+
 CASES = [
     (centred, (rng.standard_normal((4, 3)), rng.standard_normal((4, 3)))),
     (shifted_products, (rng.standard_normal((3, 5, 2)), rng.standard_normal((2, 2, 4)))),
     (shifted_products, (rng.standard_normal((3, 5, 1)), rng.standard_normal((2, 1, 4)))),
     (carried, (rng.standard_normal((4, 3)), rng.standard_normal((4, 3)))),
+    (flattened, (rng.standard_normal((3, 2, 2)), rng.standard_normal((3, 4)))),
     (row_in_a_loop, (rng.standard_normal((5, 4)), rng.standard_normal((3, 4)))),
     (shrinking, (rng.standard_normal((4, 3)), 1)),
+    (flattened_rest, (rng.standard_normal((3, 1)), rng.standard_normal((3, 4)))),
 ]
-IDS = ["centred", "conv", "conv_one_channel", "carried", "row_in_a_loop", "shrinking"]
+IDS = ["centred", "conv", "conv_one_channel", "carried", "flattened", "row_in_a_loop", "shrinking",
+       "flattened_rest"]
 
 
 def copies(args):
@@ -84,7 +97,7 @@ def test_gradient(f, args):
         np.testing.assert_allclose(grads[k], fd, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("f, args", CASES[:4], ids=IDS[:4])
+@pytest.mark.parametrize("f, args", CASES[:5], ids=IDS[:5])
 def test_nothing_summed_back(f, args):
     """No operand of these can be broadcast, in or out of the loop: the reverse pass sums nothing
     back, and the loop stores no array only for its shape."""
@@ -94,7 +107,7 @@ def test_nothing_summed_back(f, args):
 
 def test_a_row_is_summed_back():
     """b[k:k+1, :] may be one row: its gradient is summed back to its shape."""
-    assert "zy_sum_to" in zygopy.code_python(row_in_a_loop, *CASES[4][1], wrt=1)
+    assert "zy_sum_to" in zygopy.code_python(row_in_a_loop, *CASES[5][1], wrt=1)
 
 
 def scaled(a, y):

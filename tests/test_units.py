@@ -235,3 +235,20 @@ def test_a_float32_unit_is_given_a_float32_gradient():
     assert all(g.dtype == np.float32 for g in nn.named_arrays(grads[0]).values())
     assert_matches_finite_differences(crossentropy, (affine_model(np.float64), x, y), 0,
                                       grads[0], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch", [5, 1])
+def test_the_code_calling_units_knows_their_results_dims(batch):
+    """Which dimensions of a unit's result are 1 follows from its IR and its arguments' (ir/
+    unit_dims.py): the loss comparing the model's output with y of the same shape has no
+    broadcasting branch and sums nothing back; an output of one row against five rows of y is
+    summed back over those rows. Gradients against finite differences."""
+    model = mlp([3, 4, 2], seed=6)
+    x, y = data(3, 2, batch=batch, seed=7)
+    y = np.broadcast_to(y, (5, 2)).copy()
+    source = zygopy.code_python(mse, model, x, y)
+    assert "zy_sum_to" not in source and "nothing broadcast" not in source, source
+    value, grads = zygopy.withgradient(mse, model, x, y)
+    assert value == pytest.approx(mse(model, x, y), rel=1e-12)
+    assert_matches_finite_differences(mse, (model, x, y), 0, grads[0])
+    assert_matches_finite_differences(mse, (model, x, y), 1, grads[1])

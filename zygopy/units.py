@@ -116,6 +116,7 @@ class UnitSpec:
             raise NotAUnit(unit)
         self.wrt = [i for i, t in enumerate(arg_types) if t.is_float]
         self._adjoint = None
+        self._result_dims = {}  # arguments' unit dims -> the result's
         self.rules = rules_version()
 
     def __repr__(self):
@@ -123,6 +124,14 @@ class UnitSpec:
 
     def specialize(self, arg_types):
         return self.unit.specialize(arg_types)
+
+    def result_dims(self, arg_dims):
+        """Which dimensions of its result are 1 (ir/unit_dims.py), given its arguments': its code is
+        the same for any, the code calling it knows more."""
+        if arg_dims not in self._result_dims:
+            from .ir.unit_dims import returned_dims
+            self._result_dims[arg_dims] = returned_dims(self.primal_ir, arg_dims)
+        return self._result_dims[arg_dims]
 
     def current(self) -> bool:
         """Whether every value its code folded in (a global constant), and every derivative rule,

@@ -5,7 +5,8 @@ Compiled code is specialised on which dimensions of its array arguments are 1 (w
 depends on), never on their sizes. From the arguments' this follows values through what keeps or
 drops dimensions (views by integers and whole slices, elementwise broadcasting, matrix products,
 transposes, reductions), through the integers read from shapes that size new arrays
-(`np.zeros((x.shape[0], 3))`), and round loops: a value a loop passes on keeps what every edge
+(`np.zeros((x.shape[0], 3))`), through calls of compilation units (their own IR's, given the
+arguments'), and round loops: a value a loop passes on keeps what every edge
 into its block agrees on. The backend reads it to index a size-1 dimension at 0 (fusion.py); the
 adjoint pass to know that arrays have one shape, so that no gradient needs summing back
 (adjoint/shapes.py).
@@ -42,6 +43,14 @@ def unit_dims(fn: Function, arg_dims) -> dict:
         carried = agreed
     # not settled (or a loop value no edge gives): every loop-carried value unknown
     return _shaped(_pass(fn, {**given, **{a: _unknown(a.type) for a in loop_values}}))
+
+
+def returned_dims(fn: Function, arg_dims):
+    """What is known of the value fn returns (None for nothing)."""
+    known = unit_dims(fn, arg_dims)
+    returned = [known.get(br.args[0]) if isinstance(br.args[0], Var) else None
+                for b in fn.blocks for br in b.branches if br.is_return]
+    return None if not returned or None in returned else _meet(returned)
 
 
 def _tracked(v):
@@ -117,7 +126,7 @@ def _pass(fn, start) -> dict:
     """What is known of every value, given what `start` says of the arguments; in reverse
     postorder, so that only loop-carried values can be waited on."""
     known = dict(start)
-    tuples = {}  # index tuples as written: value -> its elements
+    tuples = {}  # index tuples as written, and a unit_forward's (value, tape...): -> elements
     blocks = fn.block_map()
     for b in (blocks[bid] for bid in reverse_postorder(fn)):
         for st in b.stmts:
@@ -125,6 +134,8 @@ def _pass(fn, start) -> dict:
                 continue
             if st.op == "tuple":
                 tuples[st.var] = st.args
+            if st.op == "unit_forward":  # its value first: what a `unit` call returns
+                tuples[st.var] = [_unit_result(st, known)]
             if not _tracked(st.var):
                 continue
             reads = [_value(a, known) for a in st.args if isinstance(a, Var) and _tracked(a)]
@@ -153,6 +164,8 @@ def _rule(st, known, tuples):
     if op in CREATED:
         shape = _value(args[0], known)
         return shape if isinstance(shape, tuple) else (shape,)
+    if op == "reshape":
+        return _new_shape(args[1], known, tuples)
     if op in SAME or op == "transpose" and args[1:2] in ([], [None]):
         d = _value(args[0], known)
         return d[::-1] if op == "transpose" else d
@@ -162,6 +175,10 @@ def _rule(st, known, tuples):
         return (*left[:-1], *right[1:])  # the contracted dimensions go
     if op == "getindex" and isinstance(args[0], Var) and isinstance(args[0].type, ArrayT):
         return _indexed(_value(args[0], known), args[1], tuples)
+    if op == "getindex" and args[1] == 0 and args[0] in tuples:  # a unit_forward's value
+        return tuples[args[0]][0]
+    if op == "unit":
+        return _unit_result(st, known)
     if "keepdims" in (PRIMITIVES[op].params or ()) and isinstance(args[0], Var) \
             and isinstance(args[0].type, ArrayT):
         # a reduction: its axes are 1 (keepdims) or gone, the others are the operand's
@@ -178,6 +195,28 @@ def _rule(st, known, tuples):
                     columns[j + t.ndim - a.type.ndim].append(x)
         return tuple(False if False in c else True if all(c) else None for c in columns)
     return None
+
+
+def _new_shape(shape, known, tuples):
+    """The dims of x.reshape(shape): a -1 in it stands for what is left, which may be 1."""
+    items = tuples.get(shape) if isinstance(shape, Var) else \
+        shape if isinstance(shape, tuple) else [shape]
+    if items is None:  # a shape read from an array
+        return _value(shape, known)
+    return tuple(None if isinstance(a, int) and a < 0 else _value(a, known) if _is_int(a)
+                 else None for a in items)
+
+
+def _unit_result(st, known):
+    """What is known of the value a compilation unit returns, from its IR and what is known of
+    the arguments of this call."""
+    spec, *args = st.args
+    result_dims = getattr(spec, "result_dims", None)  # a Unit not yet typed has none
+    if result_dims is None:
+        return None
+    dims = [_value(a, known) if isinstance(a, Var) and isinstance(a.type, ArrayT) else None
+            for a in args]
+    return result_dims(tuple(None if d is _ABSENT else d for d in dims))
 
 
 def _indexed(dims, index, tuples):
