@@ -162,10 +162,6 @@ def _reduction(s, src):
     if len(axes) == ndim and op in WHOLE:
         value = f"{WHOLE[op]}({data})"
         return f"np.full({shape}, {value}, np.{out.dtype})" if keepdims else value
-    if len(axes) == 1 and op in ("sum", "mean"):  # Numba's NumPy sums along one axis
-        value = f"np.sum({data}, axis={axes[0]})"
-        value += f" / {src}.shape[{axes[0]}]" if op == "mean" else ""
-        return f"np.ascontiguousarray({value}).reshape({shape})" if keepdims else value
     ddof = s.args[2] if op == "var" else None
     return _reduction_value(op, data, src, ndim, axes, kept, shape, keepdims, ddof)
 
