@@ -34,6 +34,12 @@ class RaisedInCompiledCode(Exception):  # noqa: N818 (it is not an error of the 
     the evaluator. The argument is the line."""
 
 
+class Despecialised(Exception):  # noqa: N818 (not an error: the caller runs general code)
+    """What code compiled for the common case raises where it meets a case it was not compiled
+    for (a dimension of size 1 broadcast, a gradient to sum back to a smaller shape): the caller
+    compiles the general code and runs that (backend/numba_cpu/compiled.py)."""
+
+
 class UnsupportedSyntax(ZygopyError):
     """Python syntax outside the subset zygopy compiles."""
 

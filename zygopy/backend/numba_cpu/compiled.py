@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from ...adjoint.tangent import leaf_count
-from ...errors import RaisedInCompiledCode, ZygopyError
+from ...errors import Despecialised, RaisedInCompiledCode, ZygopyError
 from ...ir.captured import current_values
 from ...ir.evaluate import Machine, failing_statement, raised_by_user
 from ..tiered import interpret_only
@@ -40,12 +40,30 @@ class Tape:
 class CompiledProgram:
     """Generated source and the machine code of its entry points, loaded on first use; errors in
     compiled code are reported at the user's line. Subclasses set `primal_ir`, `captured`,
-    `written`, `where`, `source` and `calls` (the IR whose units it calls), and call `_start()`."""
+    `written`, `where` and `calls` (the IR whose units it calls), and call `_start(parts)` with
+    the source of their functions.
 
-    def _start(self):
+    The code is first compiled for the common case (runtime.zy_general): where a run meets a
+    dimension of size 1 broadcast or a gradient to sum back that its loops were not compiled for,
+    the code for every case is compiled, and runs this call and all later ones."""
+
+    def _start(self, parts):
+        self._parts = parts
         self._module = None
         self._importing = threading.Lock()
         self._entries = {}
+        self._specialise(True)
+
+    def _specialise(self, common: bool):
+        self.common = common
+        self.source = "\n\n".join([*(["zy_general = False"] if common else []),
+                                    unit_imports(*self.calls, common=common), *self._parts])
+
+    def _despecialise(self):
+        with self._importing:
+            if self.common:
+                self._specialise(False)
+                self._module, self._entries = None, {}
 
     def captured_values(self):
         """The values to pass now for the function's hidden arguments, or None when a value it
@@ -61,7 +79,7 @@ class CompiledProgram:
             if self._module is None:
                 with self._importing:
                     if self._module is None:
-                        load_units(*self.calls)
+                        load_units(*self.calls, common=self.common)
                         self._module = load_module(self.source)
             entry = self._entries[suffix] = getattr(self._module, f"{self.where[2]}_{suffix}")
         return entry
@@ -72,9 +90,20 @@ class CompiledProgram:
             return args
         return tuple(a.copy() if i in self.written else a for i, a in enumerate(args))
 
-    def _run(self, compiled_fn, args, *call_args):
-        """compiled_fn(*call_args), its errors as zygopy errors; `args` are the call's arguments
-        as the user gave them, to locate an error."""
+    def _run(self, suffix, args, *call_args, owned=0):
+        """The entry `<name>_<suffix>` called with call_args, its errors as zygopy errors; `args`
+        are the call's arguments as the user gave them, to locate an error. The first `owned`
+        call_args are copies of arguments it writes into (own), made again for a second run."""
+        try:
+            return self._call(self._entry(suffix), args, call_args)
+        except Despecialised:
+            if not self.common:  # the general code raised it: it cannot
+                raise self._internal(RuntimeError("general code despecialised")) from None
+            self._despecialise()
+            call_args = (*self.own(args[:owned]), *call_args[owned:])
+            return self._call(self._entry(suffix), args, call_args)
+
+    def _call(self, compiled_fn, args, call_args):
         try:
             if not compiled_fn.overloads:  # the first call: load or compile, apart from running
                 self._load(compiled_fn, call_args)
@@ -149,8 +178,7 @@ class CompiledGradient(CompiledProgram):
         self.adjoint, self.written, self.where = program.adjoint, program.written, program.where
         name, dims = self.where[2], program.dims
         self.calls = (self.primal_ir, self.adjoint.forward, self.adjoint.reverse)
-        self.source = "\n\n".join([
-            unit_imports(*self.calls),
+        self._start([
             rule_sources(*self.calls),
             primal_source(self.primal_ir, f"{name}_primal", dims),
             forward_source(self.adjoint, f"{name}_forward", dims),
@@ -160,7 +188,6 @@ class CompiledGradient(CompiledProgram):
             *([rows_source(self.adjoint, f"{name}_rows", f"{name}_value_and_gradient",
                            program.seeded)] if program.seeded is not None else []),
         ])
-        self._start()
         self.dtypes = [np.dtype(k.dtype) for k in scalar_stacks(self.adjoint)]
         # the stack sizes a call starts with: replaced, never changed in place, so a thread reads
         # either the old list or the new one
@@ -170,10 +197,12 @@ class CompiledGradient(CompiledProgram):
         # fault per 4 KB on their first writes, as much as the forward itself (an RK4 loop's)
         self._spare = []
 
-    primal = property(lambda self: self._entry("primal"))
+    def primal(self, *args):
+        """The function's value at the leaves and hidden values `args`, compiled; it writes into
+        copies of the arrays it writes into, as a gradient does."""
+        return self._run("primal", args, *self.own(args), owned=len(args))
+
     _fused = property(lambda self: self._entry("value_and_gradient"))
-    _forward = property(lambda self: self._entry("forward"))
-    _reverse = property(lambda self: self._entry("pullback"))
 
     def _alloc(self, sizes=None):
         """Stacks of at least `sizes` (by default the current capacity), for one call: a spare
@@ -190,15 +219,16 @@ class CompiledGradient(CompiledProgram):
 
     def value_and_gradient(self, args, dy=1.0):
         if not self.dtypes:  # no stacks that could overflow: one run
-            return self._run(self._fused, args, *self.own(args), dy)[:2]
-        (value, grads, _, _), stacks = self._recorded(self._fused, 2, 3, args, dy)
+            return self._run("value_and_gradient", args, *self.own(args), dy,
+                             owned=len(args))[:2]
+        (value, grads, _, _), stacks = self._recorded("value_and_gradient", 2, 3, args, dy)
         self._spare.append(stacks)  # nothing returned refers to them
         return value, grads
 
     def rows(self, args):
         """Per float leaf of wrt, the gradients for each unit seed of the `seeded` argument (whose
         value in `args` gives its shape and dtype), stacked: one compiled call."""
-        (rows, _, _), stacks = self._recorded(self._entry("rows"), 1, 2, args, 1.0)
+        (rows, _, _), stacks = self._recorded("rows", 1, 2, args, 1.0)
         self._spare.append(stacks)
         return rows
 
@@ -216,22 +246,24 @@ class CompiledGradient(CompiledProgram):
         self._load(self._fused, call_args)
 
     def forward(self, args):
-        (value, tops, values), stacks = self._recorded(self._forward, 1, None, args)
+        (value, tops, values), stacks = self._recorded("forward", 1, None, args)
         return value, Tape(stacks, tops, values, args)
 
     def pullback(self, tape, dy):  # the tape's values end with its stacks
         # a tape can be pulled back again: its arrays are not the pullback's to change
-        return self._run(self._reverse, tape.args, dy, False, *tape.values, *tape.tops)
+        return self._run("pullback", tape.args, dy, False, *tape.values, *tape.tops)
 
-    def _recorded(self, compiled_fn, tops_at, stacks_at, args, *rest):
-        """compiled_fn(args..., *rest, stacks...), whose result holds the stack tops at `tops_at`
-        and the stacks it ended with (grown ones are new) at `stacks_at` (None: at the end of
-        the forward's tape). -> (result, stacks). A run that pushed more than its stacks hold
-        is rerun with stacks of the size it needed; later calls start with the sizes used."""
+    def _recorded(self, suffix, tops_at, stacks_at, args, *rest):
+        """The entry <name>_<suffix>(args..., *rest, stacks...), whose result holds the stack
+        tops at `tops_at` and the stacks it ended with (grown ones are new) at `stacks_at` (None:
+        at the end of the forward's tape). -> (result, stacks). A run that pushed more than its
+        stacks hold is rerun with stacks of the size it needed; later calls start with the sizes
+        used."""
         sizes = self.capacity
         while True:
             # fresh copies for each run: one that overflowed its stacks has written into the last
-            result = self._run(compiled_fn, args, *self.own(args), *rest, *self._alloc(sizes))
+            result = self._run(suffix, args, *self.own(args), *rest, *self._alloc(sizes),
+                               owned=len(args))
             tops = result[tops_at]
             stacks = (result[stacks_at] if stacks_at is not None
                       else result[2][len(result[2]) - len(self.dtypes):])
@@ -251,10 +283,8 @@ class CompiledTangent(CompiledProgram):
         self.written, self.where = program.written, program.where
         self.tangent_ir, self.wrt = program.tangent_ir, program.wrt
         self.calls = (self.tangent_ir,)
-        self.source = "\n\n".join([rule_sources(self.tangent_ir),
-                                    primal_source(self.tangent_ir, f"{self.where[2]}_jvp",
-                                                  program.dims)])
-        self._start()
+        self._start([rule_sources(self.tangent_ir),
+                     primal_source(self.tangent_ir, f"{self.where[2]}_jvp", program.dims)])
 
     def __call__(self, args, tangents):
         """(value, tangent) at the leaves and hidden values `args`, given a tangent per leaf of
@@ -264,7 +294,7 @@ class CompiledTangent(CompiledProgram):
         if interpret_only():
             with np.errstate(all="ignore"):
                 return Machine().run(self.tangent_ir, call_args)[0]
-        return self._run(self._entry("jvp"), args, *call_args)
+        return self._run("jvp", args, *call_args, owned=leaves)
 
 
 def _numba_error():

@@ -17,6 +17,8 @@ first and last statements may write.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from ...ir.array_primitives import reduced_axes
 from ...ir.cfg import reverse_postorder
 from ...ir.infer import type_of_arg
@@ -316,11 +318,9 @@ def write_region(w, region: Region, name, operand, tag, dims, unfused):
     nest()
     if summed:
         w.dedent()
-        w("else:")
-        w.indent()
-        for st in region.inside():
-            unfused(st)
-        w.dedent()
+        with _general(w):
+            for st in region.inside():
+                unfused(st)
 
 
 def _region_nest(w, region, name, operand, tag, dims):
@@ -443,9 +443,22 @@ def _loops(w, region, roots, shape, leaves, name, operand, tag, dims, expand=Non
     _vectorised(w, region, roots, shape, leaves, name, operand, tag, known, needed, None,
                 copies=strided)
     w.dedent()
+    with _general(w):
+        _loop_nest(*nest)
+
+
+@contextmanager
+def _general(w):
+    """The else branch of a test for the common case: what it holds is compiled only into general
+    code (runtime.zy_general, a constant to Numba); code for the common case raises instead."""
     w("else:")
+    w("    if zy_general:")
     w.indent()
-    _loop_nest(*nest)
+    w.indent()
+    yield
+    w.dedent()
+    w("else:")
+    w("    raise zy_despecialised()")
     w.dedent()
 
 

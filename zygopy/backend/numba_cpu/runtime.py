@@ -12,6 +12,7 @@ from numba import njit, types
 from numba.extending import overload
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ...errors import Despecialised as zy_despecialised
 from ...errors import RaisedInCompiledCode as zy_raised
 from ...ir.array_primitives import cholesky_gradient
 from .mathlib import logistic_of
@@ -25,9 +26,15 @@ __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy
            "zy_scatter_add", "zy_take_last", "zy_scatter_set", "zy_raised", "zy_matmul",
            "zy_cholesky_grad", "zy_pad", "zy_undiag", "zy_window_sum", "zy_sliding_window_view",
            "zy_broadcast_shapes", "zy_dot", "zy_where", "zy_set_into", "zy_add_into",
-           "zy_scaled"]
+           "zy_scaled", "zy_general", "zy_despecialised"]
 
 JIT = dict(cache=True, nogil=True)
+
+# Whether generated code carries the general form of its fused loops, for sizes of 1 broadcast
+# and gradients summed back at run time. A module compiled for the common case sets it False:
+# Numba drops the branches it guards while compiling (a third of a model's compile time), and the
+# code raises zy_despecialised where it would have taken them (fusion.py, compiled.py).
+zy_general = True
 
 
 def zy_sum_to(g, shape):

@@ -8,24 +8,26 @@ import threading
 
 from ...units import called_units
 
-_MODULES: dict = {}  # UnitSpec -> (its module's source, the module's name)
+_MODULES: dict = {}  # (UnitSpec, for the common case) -> (its module's source and name)
 _WRITING = threading.Lock()
 ENTRIES = {"unit": "primal", "unit_forward": "forward", "unit_pullback": "pullback"}
 
 
-def unit_module(spec) -> tuple:
+def unit_module(spec, common=False) -> tuple:
     """(source, module name) of the unit's module: primal(args) -> value; forward(args) ->
-    (value, *tape); pullback(tape, dy) -> the gradients of the float arguments. A unit calls no
-    unit (zygopy/units.py), so its module imports none."""
+    (value, *tape); pullback(tape, dy) -> the gradients of the float arguments; compiled for the
+    common case or every case (runtime.zy_general). A unit calls no unit (zygopy/units.py), so
+    its module imports none."""
     from .jit import module_name
     from .source import JIT, forward_source, name, primal_source, reverse_source, rule_sources
     with _WRITING:
-        made = _MODULES.get(spec)
+        made = _MODULES.get((spec, common))
         if made is None:
             adj = spec.adjoint
             params = ", ".join(name(a) for a in adj.forward.args)
             tape = "".join(f"t[{i + 1}], " for i in range(len(adj.tape)))
             source = "\n\n".join([
+                *(["zy_general = False"] if common else []),
                 rule_sources(spec.primal_ir, adj.forward, adj.reverse),
                 primal_source(spec.primal_ir, "primal"),
                 forward_source(adj, "taped_forward"),
@@ -35,20 +37,20 @@ def unit_module(spec) -> tuple:
                 "    return (value,) + tape\n",
                 f"{JIT}\ndef pullback(t, dy):\n    return taped_pullback(dy, {tape})\n",
             ])
-            made = _MODULES[spec] = (source, module_name(source))
+            made = _MODULES[spec, common] = (source, module_name(source))
     return made
 
 
 def _alias(spec) -> str:
-    """The name a caller gives the unit's module: the method's, and the digest of its source,
-    which is the same from one process to the next."""
+    """The name a caller gives the unit's module (either): the method's, and the digest of its
+    general source, which is the same from one process to the next."""
     digest = unit_module(spec)[1].rsplit("_", 1)[1]
     return f"{spec.unit.fn.__name__.strip('_')}_{digest[:16]}"
 
 
-def unit_imports(*fns) -> str:
+def unit_imports(*fns, common=False) -> str:
     """The lines binding the modules of the units the functions call."""
-    return "\n".join(f"{_alias(spec)} = import_generated({unit_module(spec)[1]!r})"
+    return "\n".join(f"{_alias(spec)} = import_generated({unit_module(spec, common)[1]!r})"
                      for spec in called_units(*fns))
 
 
@@ -56,9 +58,9 @@ def unit_call(s, args) -> str:
     return f"{_alias(s.args[0])}.{ENTRIES[s.op]}({', '.join(args[1:])})"
 
 
-def load_units(*fns):
+def load_units(*fns, common=False):
     """Loads the modules of the units the functions call, so that the module calling them finds
     them."""
     from .jit import load_module
     for spec in called_units(*fns):
-        load_module(unit_module(spec)[0])
+        load_module(unit_module(spec, common)[0])
