@@ -76,12 +76,11 @@ class CompiledProgram:
         can run the gradient meanwhile (tiered.py)."""
         entry = self._entries.get(suffix)
         if entry is None:
-            if self._module is None:
-                with self._importing:
-                    if self._module is None:
-                        load_units(*self.calls, common=self.common)
-                        self._module = load_module(self.source)
-            entry = self._entries[suffix] = getattr(self._module, f"{self.where[2]}_{suffix}")
+            with self._importing:  # also against _despecialise, which starts a new module
+                if self._module is None:
+                    load_units(*self.calls, common=self.common)
+                    self._module = load_module(self.source)
+                entry = self._entries[suffix] = getattr(self._module, f"{self.where[2]}_{suffix}")
         return entry
 
     def own(self, args):
@@ -97,11 +96,12 @@ class CompiledProgram:
         try:
             return self._call(self._entry(suffix), args, call_args)
         except Despecialised:
-            if not self.common:  # the general code raised it: it cannot
-                raise self._internal(RuntimeError("general code despecialised")) from None
-            self._despecialise()
-            call_args = (*self.own(args[:owned]), *call_args[owned:])
+            self._despecialise()  # unless another thread did
+        call_args = (*self.own(args[:owned]), *call_args[owned:])
+        try:
             return self._call(self._entry(suffix), args, call_args)
+        except Despecialised as e:  # which the general code cannot raise
+            raise self._internal(e) from None
 
     def _call(self, compiled_fn, args, call_args):
         try:
