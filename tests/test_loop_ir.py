@@ -250,7 +250,8 @@ def test_a_larger_call_grows_its_stacks_without_running_again(f, grows, monkeypa
     program = zygopy.api.compiled(f, (x, *small))
     runs = []
     run = type(program)._run
-    monkeypatch.setattr(type(program), "_run", lambda self, *a: runs.append(1) or run(self, *a))
+    monkeypatch.setattr(type(program), "_run",
+                        lambda self, *a, **k: runs.append(1) or run(self, *a, **k))
     monkeypatch.setattr(tiered, "_ready", tiered._ready | {program})  # the compiled code only
     g = zygopy.gradient(f, x, *large)[0]
     assert len(runs) == (1 if grows else 2)
