@@ -93,9 +93,11 @@ def array_expression(s, args) -> str | None:
     if op in ("concatenate", "stack"):
         parts = "".join(f"np.ascontiguousarray({a}), " for a in args[:-1])
         return f"np.{op}(({parts}), axis={args[-1]})"
-    if op in ("zeros", "ones", "empty"):
+    if op in ("zeros", "empty"):  # through the runtime's, compiled once
+        return f"zy_{op}({args[0]}, np.{ops[1] or 'float64'})"
+    if op == "ones":
         dtype = f", np.{ops[1]}" if ops[1] is not None else ""
-        return f"np.{op}({args[0]}{dtype})"
+        return f"np.ones({args[0]}{dtype})"
     if op in ("zeros_like", "ones_like", "empty_like"):
         return f"np.{op}({args[0]}" + (f", np.{ops[1]})" if ops[1] is not None else ")")
     return None

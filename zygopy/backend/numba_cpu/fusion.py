@@ -548,7 +548,7 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
             else [f"{shape}[{d}]" for d in kept]
         totals[s] = total = name(s.var) if s.var.type.dtype == "float64" else f"t_{name(s.var)}"
         if out_dims:
-            w(f"{total} = np.zeros(({''.join(d + ', ' for d in out_dims)}), np.float64)")
+            w(f"{total} = zy_zeros(({''.join(d + ', ' for d in out_dims)}), np.float64)")
             at = [("0" if d in axes else index[d]) for d in range(ndim)] if keepdims \
                 else [index[d] for d in kept]
             targets[s] = f"{total}[{', '.join(at)}]"
@@ -559,7 +559,7 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
     stored_at = {}  # output -> its element's index
     for v in outputs:
         dtype = "bool_" if v.type.dtype == "bool" else v.type.dtype
-        w(f"{name(v)} = np.empty({narrow.get(v, shape)}, np.{dtype})")
+        w(f"{name(v)} = zy_empty({narrow.get(v, shape)}, np.{dtype})")
         stored_at[v] = index
         if v in narrow:
             for d in range(ndim):

@@ -26,7 +26,7 @@ __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy
            "zy_scatter_add", "zy_take_last", "zy_scatter_set", "zy_raised", "zy_matmul",
            "zy_cholesky_grad", "zy_pad", "zy_undiag", "zy_window_sum", "zy_sliding_window_view",
            "zy_broadcast_shapes", "zy_dot", "zy_where", "zy_set_into", "zy_add_into",
-           "zy_scaled", "zy_general", "zy_despecialised"]
+           "zy_scaled", "zy_general", "zy_despecialised", "zy_empty", "zy_zeros"]
 
 JIT = dict(cache=True, nogil=True)
 
@@ -399,8 +399,18 @@ def _take(d, like):
 # ---- NumPy operations compiled here once, not in every generated module --------------------------
 # Numba compiles its own implementation of a NumPy function into each new process that calls it
 # (np.broadcast_shapes: 2 s, np.dot and np.where: 1.5 s each, a slice assignment's error path:
-# 3-5 s); called through these, it is compiled once per argument types and then read from
-# Numba's cache.
+# 3-5 s, np.empty and np.zeros 0.1 s per shape and dtype); called through these, it is compiled
+# once per argument types and then read from Numba's cache.
+
+@njit(**JIT)
+def zy_empty(shape, dtype):
+    return np.empty(shape, dtype)
+
+
+@njit(**JIT)
+def zy_zeros(shape, dtype):
+    return np.zeros(shape, dtype)
+
 
 @njit(**JIT)
 def zy_broadcast_shapes(*shapes):

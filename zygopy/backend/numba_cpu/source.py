@@ -140,7 +140,7 @@ def foldable(fn: Function) -> dict:
 
 def zero_of(t) -> str:
     if isinstance(t, ArrayT):  # an empty array stands for zeros until a gradient is added
-        return f"np.zeros(({'0, ' * t.ndim}), np.{t.dtype})"
+        return f"zy_zeros(({'0, ' * t.ndim}), np.{t.dtype})"
     if isinstance(t, Scalar) and t.dtype == "float32":
         return "np.float32(0.0)"
     if isinstance(t, Scalar):
@@ -415,7 +415,7 @@ def statement(w: Writer, s):
     elif op == "ensure":
         _ensure(w, name(args[0]), w.operand(args[1]))
     elif op == "init":
-        w(f"{name(args[0])} = np.zeros({w.operand(args[1])}, np.{args[0].type.dtype})")
+        w(f"{name(args[0])} = zy_zeros({w.operand(args[1])}, np.{args[0].type.dtype})")
     else:
         text = (f"zy_at({w.operand(args[0])}, {w.operand(args[1])})"
                 if op == "getindex" and w.unchecked(*args) else expression(s, w.operand))
@@ -428,7 +428,7 @@ def statement(w: Writer, s):
 def _ensure(w, slot, like):
     """A lazy array slot (empty until its first contribution) allocated, shaped like `like`."""
     w(f"if {slot}.size == 0:")
-    w(f"    {slot} = np.zeros({like}.shape, {slot}.dtype)")
+    w(f"    {slot} = zy_zeros({like}.shape, {slot}.dtype)")
 
 
 def assign_args(w: Writer, target_args, values):
@@ -739,7 +739,7 @@ def _zero_grads(adj):
     for i in adj.wrt:
         a = adj.forward.args[i]
         if isinstance(a.type, ArrayT) and a.type.is_float:
-            out.append(f"np.zeros({name(a)}.shape, np.{a.type.dtype})")
+            out.append(f"zy_zeros({name(a)}.shape, np.{a.type.dtype})")
         else:
             out.append(zero_of(a.type) if isinstance(a.type, Scalar) and a.type.is_float
                        else "None")
