@@ -86,3 +86,23 @@ def test_pullback_and_primal_and_jvp():
     h = 1e-6
     fd = (shifted(y + h * t, 1) - shifted(y - h * t, 1)) / (2 * h)
     assert tangent == pytest.approx(fd, rel=1e-6)
+
+
+def shifted_in_threads(x, m):
+    """shifted, compiled apart."""
+    return np.sum((x[:m] * 2.0 + np.sin(x)) ** 2)
+
+
+def test_threads_despecialise_together():
+    """Eight threads, released together, half of them meeting a broadcast row in the code for
+    the common case: one compiles the general code, the others wait for it or run again on it;
+    every gradient agrees with central differences."""
+    from .test_threads import in_threads
+    xs = [rng.standard_normal((4, 3)) for _ in range(8)]
+    zygopy.gradient(shifted_in_threads, xs[0], 4)  # the common code, compiled
+    assert compiled(shifted_in_threads, (xs[0], 4)).common
+    got = in_threads(lambda i: zygopy.gradient(shifted_in_threads, xs[i], 1 + 3 * (i % 2))[0])
+    assert not compiled(shifted_in_threads, (xs[0], 1)).common
+    for i, g in enumerate(got):
+        expected = finite_differences(shifted_in_threads, [xs[i], 1 + 3 * (i % 2)], 0)[""]
+        np.testing.assert_allclose(g, expected, rtol=1e-6, atol=1e-8)
