@@ -77,7 +77,14 @@ def _flatten(v, leaves, inside):
             keys, values = tuple(v), v.values()
         else:
             keys, values = v._fields if kind == "namedtuple" else (), v
-        return Node(kind, type(v), keys, tuple([_flatten(x, leaves, inside) for x in values]))
+        children = []
+        for x in values:
+            if type(x) is np.ndarray:  # the common leaf, without a call
+                leaves.append(x)
+                children.append(LEAF)
+            else:
+                children.append(_flatten(x, leaves, inside))
+        return Node(kind, type(v), keys, tuple(children))
     finally:
         inside.discard(id(v))
 
@@ -119,22 +126,22 @@ def unflatten(node: Node, leaves, original=None):
 
 
 def _unflatten(node, it, original):
-    def kids():
-        return [_unflatten(c, it, _child(original, node, i)) for i, c in enumerate(node.children)]
-
-    if node.kind == "leaf":
+    kind = node.kind
+    if kind == "leaf":
         return next(it)
-    if node.kind == "static":
+    if kind == "static":
         return None
-    if node.kind == "tuple":
-        return tuple(kids())
-    if node.kind == "list":
-        return kids()
-    if node.kind == "namedtuple":
-        return node.cls(*kids())
-    if node.kind == "dict":
-        return dict(zip(node.keys, kids(), strict=True))
-    values = dict(zip(node.keys, kids(), strict=True))
+    kids = [next(it) if c is LEAF else _unflatten(c, it, _child(original, node, i))
+            for i, c in enumerate(node.children)]  # a leaf, the common child, without a call
+    if kind == "tuple":
+        return tuple(kids)
+    if kind == "list":
+        return kids
+    if kind == "namedtuple":
+        return node.cls(*kids)
+    if kind == "dict":
+        return dict(zip(node.keys, kids, strict=True))
+    values = dict(zip(node.keys, kids, strict=True))
     if node.kind == "dataclass" and original is not None:
         init = {f.name for f in dataclasses.fields(original) if f.init}
         return dataclasses.replace(original, **{k: v for k, v in values.items() if k in init})
