@@ -126,7 +126,8 @@ def _pass(fn, start) -> dict:
     """What is known of every value, given what `start` says of the arguments; in reverse
     postorder, so that only loop-carried values can be waited on."""
     known = dict(start)
-    tuples = {}  # index tuples as written, and a unit_forward's (value, tape...): -> elements
+    tuples = {}  # index tuples as written: value -> its elements
+    units = {}  # a unit_forward's (value, tape...) -> what is known of its value
     blocks = fn.block_map()
     for b in (blocks[bid] for bid in reverse_postorder(fn)):
         for st in b.stmts:
@@ -134,18 +135,18 @@ def _pass(fn, start) -> dict:
                 continue
             if st.op == "tuple":
                 tuples[st.var] = st.args
-            if st.op == "unit_forward":  # its value first: what a `unit` call returns
-                tuples[st.var] = [_unit_result(st, known)]
+            if st.op == "unit_forward":
+                units[st.var] = _unit_result(st, known)
             if not _tracked(st.var):
                 continue
             reads = [_value(a, known) for a in st.args if isinstance(a, Var) and _tracked(a)]
             if any(r is _ABSENT for r in reads):
                 continue
-            known[st.var] = _fitted(st.var.type, _rule(st, known, tuples))
+            known[st.var] = _fitted(st.var.type, _rule(st, known, tuples, units))
     return known
 
 
-def _rule(st, known, tuples):
+def _rule(st, known, tuples, units):
     """What is known of st's value, or None for nothing."""
     op, args, t = st.op, st.args, st.var.type
     if isinstance(t, TupleT):
@@ -175,8 +176,8 @@ def _rule(st, known, tuples):
         return (*left[:-1], *right[1:])  # the contracted dimensions go
     if op == "getindex" and isinstance(args[0], Var) and isinstance(args[0].type, ArrayT):
         return _indexed(_value(args[0], known), args[1], tuples)
-    if op == "getindex" and args[1] == 0 and args[0] in tuples:  # a unit_forward's value
-        return tuples[args[0]][0]
+    if op == "getindex" and args[1] == 0 and args[0] in units:  # a unit_forward's value
+        return units[args[0]]
     if op == "unit":
         return _unit_result(st, known)
     if "keepdims" in (PRIMITIVES[op].params or ()) and isinstance(args[0], Var) \
