@@ -15,6 +15,7 @@ from ...ir.evaluate import Machine, failing_statement, raised_by_user
 from ..tiered import interpret_only
 from .jit import compile_in_child, discard_numba_cache, load_module, numba_cache_files
 from .source import (
+    for_case,
     forward_source,
     fused_source,
     primal_source,
@@ -56,8 +57,8 @@ class CompiledProgram:
 
     def _specialise(self, common: bool):
         self.common = common
-        self.source = "\n\n".join([*(["zy_general = False"] if common else []),
-                                    unit_imports(*self.calls, common=common), *self._parts])
+        self.source = for_case(common, [unit_imports(*self.calls, common=common),
+                                         *self._parts])
 
     def _despecialise(self):
         with self._importing:

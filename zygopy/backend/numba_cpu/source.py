@@ -56,6 +56,15 @@ from zygopy.backend.numba_cpu.runtime import *
 from zygopy.backend.numba_cpu.nn_kernels import *
 from zygopy.backend.numba_cpu.jit import import_generated
 """
+# the first line of a module compiled for the common case (runtime.zy_general)
+COMMON_CASE = "zy_general = False"
+
+
+def for_case(common: bool, parts) -> str:
+    """Generated source from its parts, for the common case or for every case."""
+    return "\n\n".join([COMMON_CASE, *parts] if common else parts)
+
+
 # Out-of-range indices raise IndexError as in Python instead of reading stray memory; set
 # ZYGOPY_BOUNDSCHECK=0 to trade that check for speed in indexing-heavy loops. A reverse pass reads
 # elements at the indices its forward checked, unchecked (unchecked.py), unless it is "all".

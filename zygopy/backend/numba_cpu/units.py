@@ -4,6 +4,7 @@ the modules calling it import. Numba compiles a unit once per process (and loads
 cache after that), and links its machine code into each caller."""
 from __future__ import annotations
 
+import functools
 import threading
 
 from ...units import called_units
@@ -19,26 +20,30 @@ def unit_module(spec, common=False) -> tuple:
     common case or every case (runtime.zy_general). A unit calls no unit (zygopy/units.py), so
     its module imports none."""
     from .jit import module_name
-    from .source import JIT, forward_source, name, primal_source, reverse_source, rule_sources
+    from .source import for_case
     with _WRITING:
         made = _MODULES.get((spec, common))
         if made is None:
-            adj = spec.adjoint
-            params = ", ".join(name(a) for a in adj.forward.args)
-            tape = "".join(f"t[{i + 1}], " for i in range(len(adj.tape)))
-            source = "\n\n".join([
-                *(["zy_general = False"] if common else []),
-                rule_sources(spec.primal_ir, adj.forward, adj.reverse),
-                primal_source(spec.primal_ir, "primal"),
-                forward_source(adj, "taped_forward"),
-                reverse_source(adj, "taped_pullback"),
-                f"{JIT}\ndef forward({params}):\n"
-                f"    value, _, tape = taped_forward({params})\n"
-                "    return (value,) + tape\n",
-                f"{JIT}\ndef pullback(t, dy):\n    return taped_pullback(dy, {tape})\n",
-            ])
+            source = for_case(common, _functions(spec))
             made = _MODULES[spec, common] = (source, module_name(source))
     return made
+
+
+@functools.cache
+def _functions(spec) -> tuple:
+    """The sources of the unit's functions, written once for both of its modules."""
+    from .source import JIT, forward_source, name, primal_source, reverse_source, rule_sources
+    adj = spec.adjoint
+    params = ", ".join(name(a) for a in adj.forward.args)
+    tape = "".join(f"t[{i + 1}], " for i in range(len(adj.tape)))
+    return (rule_sources(spec.primal_ir, adj.forward, adj.reverse),
+            primal_source(spec.primal_ir, "primal"),
+            forward_source(adj, "taped_forward"),
+            reverse_source(adj, "taped_pullback"),
+            f"{JIT}\ndef forward({params}):\n"
+            f"    value, _, tape = taped_forward({params})\n"
+            "    return (value,) + tape\n",
+            f"{JIT}\ndef pullback(t, dy):\n    return taped_pullback(dy, {tape})\n")
 
 
 def _alias(spec) -> str:
