@@ -85,6 +85,20 @@ def test_ptx_of_forward_and_backward(name):
         assert "atom.global.add.f64" in ptx["forward"]
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_gpu_adds_into_a_shared_array_only_atomically(name):
+    """Where threads add into each other's elements (pair_forces: force[j] -= f), a thread's
+    add at its own index races with theirs unless it is atomic too: every add into an array
+    that meets an atomic add anywhere in the kernel is atomic."""
+    import re
+    kernel, inputs = examples()[name]
+    outs = [np.zeros(s) for s in kernel._shapes(inputs)]
+    for src in kernel.compiled(outs, inputs, target="cuda").sources():
+        atomic = set(re.findall(r"cuda\.atomic\.add\((\w+),", src))
+        plain = set(re.findall(r"^\s*(\w+)\[[^\]]*\] \+= ", src, re.M))
+        assert not atomic & plain, src
+
+
 SIMULATED = """
 import json, sys
 import numpy as np
@@ -133,6 +147,23 @@ def test_a_real_gpu_matches_the_cpu(name):
     grads = kernel.vjp(cuda.to_device(gout), *device)
     got = [g if g is None or isinstance(g, float) else g.copy_to_host() for g in grads]
     assert_close_gradients(got, kernel.vjp(gout, *inputs))
+
+
+@pytest.mark.skipif(not _real_gpu(), reason="needs a CUDA GPU")
+def test_a_real_gpu_adds_from_thousands_of_threads():
+    """pair_forces over 4096 particles: each element of the forces and of their gradient is
+    added into by thousands of threads at once (a race small inputs cannot show), and each
+    thread's stack holds up to 8190 values."""
+    from numba import cuda
+    rng = np.random.default_rng(2)
+    p, strength = np.sort(rng.uniform(0, 50, size=4096)), np.array([0.7])
+    kernel = examples()["pair_forces"][0]
+    on_gpu = [cuda.to_device(p), cuda.to_device(strength)]
+    y = kernel(*on_gpu).copy_to_host()
+    np.testing.assert_allclose(y, kernel(p, strength), rtol=1e-9, atol=1e-12)
+    gout = rng.normal(size=y.shape)
+    grads = kernel.vjp(cuda.to_device(gout), *on_gpu)
+    assert_close_gradients([g.copy_to_host() for g in grads], kernel.vjp(gout, p, strength))
 
 
 @zygopy.kernel

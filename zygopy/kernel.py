@@ -191,8 +191,8 @@ def _float_dtype(inputs):
 
 def _zeros(shape, dtype, gpu):
     if gpu:
-        from numba import cuda
-        return cuda.to_device(np.zeros(shape, dtype))
+        from .backend.cuda import device
+        return device.zeros(shape, dtype)
     return np.zeros(shape, dtype)
 
 

@@ -80,7 +80,7 @@ class KernelSpecialization:
             parts.append(primal_source(self.launch_ir, f"{self.name}_launch"))
         kname = f"{self.name}_{'backward' if gradient else 'forward'}"
         if gradient:
-            parts += [backward_kernel(self.ka, kname, "cpu", None, parallel=False),
+            parts += [backward_kernel(self.ka, kname, "cpu", parallel=False),
                       self._pullback(kname)]
         else:
             parts += [forward_kernel(self.ka, kname, "cpu", parallel=False), self._forward(kname)]

@@ -30,23 +30,21 @@ class CompiledKernel:
         self.ka, self.kname, self.target = ka, kname, target
         self.stacks = [np.dtype(k.dtype) for k in ka.adjoint.stacks]
         self.capacity = [INITIAL_CAPACITY] * len(self.stacks)
-        self._modules = {}
+        self._modules = None
 
-    def sources(self, capacity=None):
+    def sources(self):
         """(forward source, backward source), each a module of its own."""
         header = CUDA_HEADER if self.target == "cuda" else CPU_HEADER
-        cap = capacity or self.capacity
         return (header + "\n\n" + forward_kernel(self.ka, f"{self.kname}_forward", self.target),
                 header + "\n\n" + backward_kernel(self.ka, f"{self.kname}_backward",
-                                                  self.target, cap))
+                                                  self.target))
 
     def _kernels(self):
-        key = tuple(self.capacity)
-        if key not in self._modules:
+        if self._modules is None:
             fwd, bwd = self.sources()
-            self._modules[key] = (getattr(load_module(fwd), f"{self.kname}_forward"),
-                                  getattr(load_module(bwd), f"{self.kname}_backward"))
-        return self._modules[key]
+            self._modules = (getattr(load_module(fwd), f"{self.kname}_forward"),
+                             getattr(load_module(bwd), f"{self.kname}_backward"))
+        return self._modules
 
     # ---- forward -------------------------------------------------------------------------
     def forward(self, n, outputs, inputs):
@@ -54,9 +52,13 @@ class CompiledKernel:
         kernel = self._kernels()[0]
         shared = {k - 1 for k in self.ka.shared_outputs}
         if self.target == "cuda":
-            fault = _device_zeros(1)
-            _launch(kernel, n, fault, *outputs, *inputs)
+            from . import device
+            fault = device.zeros(1, np.int64)
+            args = [device.copies(o, n) if k in shared else o for k, o in enumerate(outputs)]
+            _launch(kernel, n, fault, *args, *inputs)
             self._check(fault.copy_to_host())
+            for k in shared:
+                device.add_copies(args[k], outputs[k])
             return outputs
         chunks = _chunks(n)
         args = [np.zeros((chunks, *o.shape), o.dtype) if k in shared else o
@@ -87,14 +89,22 @@ class CompiledKernel:
     def _backward_once(self, n, gouts, inputs, passed):
         """None, or the stack sizes a thread needed and did not have."""
         kernel = self._kernels()[1]
+        shared = {_slot_position(self.ka, k) for k in self.ka.shared_gradients}
         if self.target == "cuda":
-            need, fault = _device_zeros(max(len(self.stacks), 1)), _device_zeros(1)
-            _launch(kernel, n, need, fault, *gouts, *inputs, *gouts, *passed)
+            from . import device
+            need = device.zeros(max(len(self.stacks), 1), np.int64)
+            fault = device.zeros(1, np.int64)
+            stacks = device.stacks(self.stacks, self.capacity, n, self.ka.body.fn)
+            args = [device.copies(g, n) if j in shared else g for j, g in enumerate(passed)]
+            _launch(kernel, n, need, fault, *stacks, *gouts, *inputs, *gouts, *args)
             self._check(fault.copy_to_host())
             need = need.copy_to_host()[:len(self.stacks)]
-            return list(need) if need.any() else None
+            if need.any():
+                return list(need)
+            for j in shared:
+                device.add_copies(args[j], passed[j])
+            return None
         chunks = _chunks(n)
-        shared = {_slot_position(self.ka, k) for k in self.ka.shared_gradients}
         args = [np.zeros((chunks, *g.shape), g.dtype) if j in shared else g
                 for j, g in enumerate(passed)]
         need = np.zeros((chunks, max(len(self.stacks), 1)), np.int64)
@@ -105,7 +115,6 @@ class CompiledKernel:
             passed[j][...] += args[j].sum(axis=0)
         need = need.max(axis=0)[:len(self.stacks)]
         return list(need) if need.any() else None
-
 
     def _check(self, fault):
         """Raises where a thread indexed out of range (the line it recorded)."""
@@ -130,11 +139,6 @@ def _reached(ka, k):
 def _slot_position(ka, k):
     """The position of argument k's gradient among those the backward kernel takes."""
     return [j for j in ka.wrt if _reached(ka, j)].index(k)
-
-
-def _device_zeros(n):
-    from numba import cuda
-    return cuda.to_device(np.zeros(n, np.int64))
 
 
 def _chunks(n):

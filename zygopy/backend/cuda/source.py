@@ -4,12 +4,16 @@ chunks of indices).
 
 Each kernel holds one thread's code whole (numba-cuda needs a device to compile a kernel that
 calls device functions, so nothing is left to call): the backward runs the thread's recording
-forward, then its reverse sweep; values its loops need come from per-thread stacks (local arrays
-of a fixed capacity on the GPU, arrays of one chunk on the CPU). A thread that would overflow
-them records how much it needed instead, and the launcher reruns with that much.
+forward, then its reverse sweep; values its loops need come from per-thread stacks: on the GPU a
+column of an array in device memory (entry, thread), so that neighbouring threads' entries lie side
+by side and a stack of any depth fits (a local array is limited to 512 KiB per thread, and its
+size is compiled in); on the CPU an array per chunk. A thread that would overflow them records how
+much it needed instead, and the launcher reruns with that much.
 
-Where several threads may add into one element (adjoint/kernel_body.py decides), the GPU adds
-atomically and the CPU adds into a copy per chunk, which the launcher sums.
+Where several threads may add into one element (adjoint/kernel_body.py decides), the CPU adds
+into a copy per chunk, and the GPU adds atomically into one of many copies (threads next to each
+other into different ones: thousands of threads adding into one address wait on each other);
+the launcher sums the copies.
 """
 from __future__ import annotations
 
@@ -34,15 +38,15 @@ def forward_kernel(ka, kname: str, target: str, parallel=True) -> str:
     w = Writer(cpu=False)
     _open(w, kname, ["fault", *params], shared, target, name(fn.args[0]), parallel)
     _scalars_defined(w, fn)
-    _run_once(w, fn, _lower(target, fn.args[0], definitions(fn)))
+    _run_once(w, fn, _lower(target, fn.args[0], fn))
     return w.text()
 
 
-def backward_kernel(ka, kname: str, target: str, capacity, parallel=True) -> str:
-    """backward(n, need, fault, outputs..., inputs..., output gradients..., input gradients...)
-    on CUDA
-    (`need[k]`: the largest fill of stack k that did not fit); on the CPU after `n`: `chunks`,
-    then `need` per chunk, and the stack capacities are arguments, not constants."""
+def backward_kernel(ka, kname: str, target: str, parallel=True) -> str:
+    """backward(n, need, fault, stacks..., outputs..., inputs..., output gradients..., input
+    gradients...) on CUDA (`need[k]`: the largest fill of stack k that did not fit; stack k an
+    array (capacity, n)); on the CPU after `n`: `chunks`, then `need` per chunk, and the stacks'
+    capacities instead of the stacks."""
     adj = ka.adjoint
     fwd, rev = adj.forward, adj.reverse
     stacks = [stack_name(k) for k in adj.stacks]
@@ -51,18 +55,15 @@ def backward_kernel(ka, kname: str, target: str, capacity, parallel=True) -> str
     params = [name(a) for a in fwd.args[1:]] + grads
     shared = {name(slots[k]) for k in ka.shared_gradients}
     w = Writer(cpu=False)
-    caps = [] if target == "cuda" else [f"size_{s}" for s in stacks]
-    _open(w, kname, ["need", "fault", *caps, *params], shared, target, name(fwd.args[0]),
-          parallel)
-    for k, (kind, s) in enumerate(zip(adj.stacks, stacks, strict=True)):
-        if target == "cuda":
-            w(f"{s} = cuda.local.array({capacity[k]}, np.{kind.dtype})")
-        else:
-            w(f"{s} = {s}_chunk")
+    caps = [f"{s}_all" if target == "cuda" else f"size_{s}" for s in stacks]
+    thread = name(fwd.args[0])
+    _open(w, kname, ["need", "fault", *caps, *params], shared, target, thread, parallel)
+    for s in stacks:
+        w(f"{s} = {s}_all[:, {thread}]" if target == "cuda" else f"{s} = {s}_chunk")
         w(f"cap_{s} = {s}.shape[0]")
         w(f"top_{s} = 0")
     _scalars_defined(w, fwd)
-    lower = _lower(target, fwd.args[0], definitions(fwd, rev))
+    lower = _lower(target, fwd.args[0], fwd, rev)
     _run_once(w, fwd, lower, keep=set(adj.tape))
     overflow = [f"top_{s} > cap_{s}" for s in stacks]
     if overflow:
@@ -96,16 +97,19 @@ def _open(w, kname, params, shared, target, thread, parallel):
     """The kernel's def and its loop over (or guard on) the thread index. On the CPU, not
     `parallel` where compiled code calls it: Numba cannot cache a function calling a parallel
     one, and the calling code runs on one core anyway."""
-    if target == "cuda":
+    ps = [f"{p}_chunks" if p in shared else p for p in params]
+    if target == "cuda":  # a shared array as copies, thread i adding into copy i % copies
         w("@cuda.jit")
-        w(f"def {kname}(n, {', '.join(params)}):")
+        w(f"def {kname}(n, {', '.join(ps)}):")
         w.indent()
         w(f"{thread} = cuda.grid(1)")
         w(f"if {thread} < n:")
         w.indent()
+        for p in params:
+            if p in shared:
+                w(f"{p} = {p}_chunks[{thread} % {p}_chunks.shape[0]]")
         return
     w(CPU_JIT if parallel else JIT)
-    ps = [f"{p}_chunks" if p in shared else p for p in params]
     w(f"def {kname}(n, chunks, {', '.join(ps)}):")
     w.indent()
     w(f"for c in {'prange' if parallel else 'range'}(chunks):")
@@ -137,11 +141,15 @@ def _scalars_defined(w, fn, skip=()):
                 w(f"{name(v)} = {zero_of(v.type)}")
 
 
-def _lower(target, thread, defs):
+def _lower(target, thread, *fns):
     """Statement lowering: the scalar code as the CPU backend writes it, each array access
-    checked first (Numba checks no bounds in parallel loops or on the GPU); an addition other
-    threads may make too is atomic on the GPU."""
+    checked first (Numba checks no bounds in parallel loops or on the GPU). On the GPU every
+    addition into an array that other threads add into is atomic, at the thread's own index too
+    (`force[i] += f` while another thread adds into force[i] as its `force[j]`)."""
     fault = "fault[0]" if target == "cuda" else "fault[c]"
+    defs = definitions(*fns)
+    shared = {s.args[0] for f in fns for b in f.blocks for s in b.stmts
+              if s.op in (ADD_INTO, "accum_at") and not is_private(s.args[1], thread, defs)}
 
     def lower(w, s):
         if s.op not in ("getindex", "setindex", ADD_INTO, "accum_at"):
@@ -156,7 +164,7 @@ def _lower(target, thread, defs):
             statement(w, s)
             return
         where, value = w.operand(s.args[1]), w.operand(s.args[2])
-        if target == "cuda" and not is_private(index, thread, defs):
+        if target == "cuda" and s.args[0] in shared:
             w(f"cuda.atomic.add({accessed}, {where}, {value})")
         else:
             w(f"{accessed}[{where}] += {value}")
