@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import zygopy
+from tests.nn_support import finite_differences
 from zygopy.backend import tiered
 from zygopy.ir.cfg import dominators, loop_blocks
 
@@ -141,6 +142,36 @@ def test_code_adjoint_reports_the_tape_per_loop_trip():
     text = str(zygopy.code_adjoint(diffuse, np.ones(8), 0.1, 3))
     line = diffuse.__code__.co_firstlineno + 6
     assert f"loop from line {line}: 1 float64 (8 bytes) per trip" in text
+
+
+def weighted_rows(W, x):
+    n, m = W.shape
+    total = 0.0
+    s = 0.0
+    for j in range(n):
+        s = 0.9 * s + math.sin(x[j])
+        for c in range(m):
+            total += s * W[j, c] * W[j, c]
+    return total
+
+
+def test_a_number_an_inner_loop_only_reads_is_recorded_once_per_run_of_it(monkeypatch):
+    """s changes per row and each element of the row's loop reads it in the reverse (for W's
+    gradient): recorded once per row, not once per element (attention's weight of a key, read
+    for each of the values' columns, took 64x the stack), and what the reverse computes from it
+    and the row's elements is computed again, not recorded."""
+    W, x = np.random.default_rng(3).normal(size=(5, 4)), np.linspace(-1.0, 2.0, 5)
+    text = str(zygopy.code_adjoint(weighted_rows, W, x))
+    outer, inner = (weighted_rows.__code__.co_firstlineno + k for k in (4, 6))
+    assert f"loop from line {outer}: 1 float64 (8 bytes) per trip" in text, text
+    # s * W[j, c], which W's gradient needs, computed again from s and the element
+    assert f"loop from line {inner}" not in text, text
+    # central differences, float64, h = 1e-6: truncation ~1e-12, rounding ~1e-10 of |f|
+    want = [finite_differences(weighted_rows, [W, x], k)[""] for k in (0, 1)]
+    for interpret in (False, True):  # the compiled code, then the evaluator's
+        monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
+        for got, fd in zip(zygopy.gradient(weighted_rows, W, x), want, strict=True):
+            np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)
 
 
 def damped_steps(x, n):

@@ -61,7 +61,7 @@ class _Recorder:
         self.numbered = self._numbered_loops()
         self.definition = {s.var: s for b in self.fn.blocks for s in b.stmts if s.var is not None}
         self.once_per_trip = self._once_per_trip()
-        self.trip_stacks = 0
+        self.scalar_tags = 0  # tagged stacks of numbers (TripStack, HoistedScalars) made
         self.after_swap = {}  # reverse block id -> how many statements swap carried arrays
         self.carried = self._carried_arrays()
 
@@ -94,11 +94,11 @@ class _Recorder:
             self.record_truths(b, blocks)
             self.reread(b, blocks, changed)
             self.count_known_trips(b, blocks, definition)
-            self.recompute(blocks, definition, unwritten | self._counted(b))
+            self.recompute(blocks, definition, unwritten | self._counted(b) | self._invariant(b))
             self.count_down(b, blocks)
             refs = _forward_refs(blocks, defined_in)
             stacked = [v for v in refs if loops[b.id] and defined_in[v] in loops[b.id]]
-            hoisted = self.hoist(b, [v for v in stacked if isinstance(v.type, ArrayT)], stacks)
+            hoisted = self.hoist(b, stacked, stacks)
             carried = [v for v in stacked if v not in hoisted and self._carried_at(b.id, v)]
             self.load_carried(blocks, carried)
             refs = [v for v in refs if v not in carried]
@@ -349,8 +349,8 @@ class _Recorder:
         kinds = {}
         for dtype in dict.fromkeys(v.type.dtype for v in scalars):
             values = [v for v in scalars if v.type.dtype == dtype]
-            self.trip_stacks += 1
-            kind = TripStack(dtype, tag=self.trip_stacks)
+            self.scalar_tags += 1
+            kind = TripStack(dtype, tag=self.scalar_tags)
             base, first, offset = self.new_var(INT), self.new_var(INT), trip
             entry.stmts.append(Stmt(base, "reserve", [kind, bound, len(values)]))
             if len(values) > 1:
@@ -389,16 +389,29 @@ class _Recorder:
         return bool(loops) and self.defined_in[a] not in self.loop_body[
             min(loops, key=lambda h: len(self.loop_body[h]))]
 
-    def hoist(self, b, arrays, stacks):
-        """Arrays a counted loop only reads are recorded once per run of the loop, not once per
-        trip: pushed where the loop is entered, read at each of its exits in the reverse pass, and
-        dropped once the reverse pass leaves the loop. Returns {array: what the reverse reads}."""
+    def _invariant(self, b) -> set:
+        """The numbers made in loops around b's innermost loop, which hoist records once per run
+        of it: arithmetic on them and on elements is computed again in the reverse, like
+        arithmetic on numbers made outside loops."""
         loops = [h for h, body in self.loop_body.items() if b.id in body]
-        if not loops or not arrays:
+        if not loops:
+            return set()
+        inner = self.loop_body[min(loops, key=lambda h: len(self.loop_body[h]))]
+        return {v for v, d in self.defined_in.items() if isinstance(v.type, Scalar)
+                and d in self.loops[b.id] and d not in inner}
+
+    def hoist(self, b, values, stacks):
+        """Arrays and numbers a counted loop only reads (made before it, in a loop around it)
+        are recorded once per run of the loop, not once per trip: pushed where the loop is
+        entered, read at each of its exits in the reverse pass, and dropped once the reverse pass
+        leaves the loop. (The weight of a key in attention, used for each of the values' columns
+        in the loop inside, is recorded once per key.) Returns {value: what the reverse reads}."""
+        loops = [h for h, body in self.loop_body.items() if b.id in body]
+        if not loops or not values:
             return {}
         h = min(loops, key=lambda h: len(self.loop_body[h]))  # the innermost
         body = self.loop_body[h]
-        invariant = [v for v in arrays if self.defined_in[v] not in body]
+        invariant = [v for v in values if self.defined_in[v] not in body]
         out = {}
         for v in invariant:
             key = (h, v)
@@ -407,7 +420,11 @@ class _Recorder:
                 # an array an outer loop carries is in its slot already: nothing to record
                 carried = self._carried_at(h, v)
                 if not carried:
-                    kind = HoistedStack(v.type.dtype, v.type.ndim, len(self.hoisted) + 1)
+                    if isinstance(v.type, ArrayT):
+                        kind = HoistedStack(v.type.dtype, v.type.ndim, len(self.hoisted) + 1)
+                    else:
+                        self.scalar_tags += 1
+                        kind = HoistedScalars(v.type.dtype, tag=self.scalar_tags)
                     stacks.append(kind)
                     entry = self.fn.block_map()[self.trips[h][1]]
                     entry.stmts.append(Stmt(None, "push", [kind, v]))
@@ -477,7 +494,7 @@ class _Recorder:
 
 def _recomputed(v, definition, unwritten):
     s = definition.get(v) if isinstance(v, Var) else None
-    if s is None:
+    if s is None or v in unwritten and isinstance(v.type, Scalar):  # a number read as it is
         return False
     if s.op in ("slice", "tuple"):
         return True
@@ -523,6 +540,16 @@ class HoistedStack(ArrayT):
 
     def __str__(self):
         return f"array({self.dtype}, {self.ndim}d) #{self.tag}"
+
+
+@dataclass(frozen=True)
+class HoistedScalars(Scalar):
+    """The stack of the numbers of one dtype that one loop only reads, pushed once per run of
+    the loop."""
+    tag: int = 0
+
+    def __str__(self):
+        return f"{self.dtype} hoisted #{self.tag}"
 
 
 # slot operations whose operands from this position on only give a shape (a lazy slot's)

@@ -426,8 +426,11 @@ declare("load", None, lambda ts, args: args[0].type, pure=False)  # read a gradi
 declare("accum", None, lambda ts, args: NONE, pure=False)  # slot += value
 declare("push", None, lambda ts, args: NONE, pure=False)  # push(stack type, value)
 # pop(stack type): a value of the type the stack holds (a tagged stack's kind is not that type)
-declare("pop", None, lambda ts, args: (Scalar(args[0].dtype, args[0].strong)
-                                       if isinstance(args[0], Scalar) else args[0]), pure=False)
+def _held(ts, args):
+    return Scalar(args[0].dtype, args[0].strong) if isinstance(args[0], Scalar) else args[0]
+
+
+declare("pop", None, _held, pure=False)
 # room for n * per_trip pushes, filled by push_at: reserve(stack type, n, per_trip) -> base
 declare("reserve", None, lambda ts, args: INT, pure=False)
 declare("push_at", None, lambda ts, args: NONE, pure=False)  # push_at(stack type, place, value)
@@ -437,7 +440,9 @@ for _name in ("take_at", "load_at"):
     declare(_name, None, lambda ts, args: _getindex_type([args[0].type, ts[1]], [None, args[1]]),
             pure=False)
 # top of a stack
-declare("peek", None, lambda ts, args: ArrayT(args[0].dtype, args[0].ndim), pure=False)
+declare("peek", None, lambda ts, args: (ArrayT(args[0].dtype, args[0].ndim)
+                                        if isinstance(args[0], ArrayT) else _held(ts, args)),
+        pure=False)
 declare("drop", None, lambda ts, args: NONE, pure=False)  # pop and forget (one, or a count)
 declare("store", None, lambda ts, args: NONE, pure=False)  # slot = value
 declare("init", None, lambda ts, args: NONE, pure=False)  # an array slot = zeros shaped like one
