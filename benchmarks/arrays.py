@@ -32,21 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-# One thread per library unless these variables are set (before NumPy, PyTorch and JAX load):
-# zygopy's generated code runs on one thread, and multi-threaded BLAS/OpenMP timings on a small,
-# shared machine vary by 10-100x from run to run.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-if "XLA_FLAGS" not in os.environ and os.environ["OMP_NUM_THREADS"] == "1":
-    os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-THREADS = ", ".join(f"{v}={os.environ[v]}"
-                    for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"))
-THREADS += f", XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}"
-
-import numpy as np  # noqa: E402
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+
+THREADS = common.one_thread_per_library()  # before NumPy, PyTorch and JAX load
+
+import numpy as np  # noqa: E402
 from common import (  # noqa: E402
     child_result,
     error_text,

@@ -25,6 +25,21 @@ if str(REPO_ROOT) not in sys.path:
 
 RESULTS = BENCH_DIR / "RESULTS.md"
 
+
+def one_thread_per_library() -> str:
+    """One thread for BLAS, OpenMP (PyTorch) and XLA (JAX) unless these variables are set; call
+    before NumPy, PyTorch or JAX load. zygopy's generated code runs on one thread, and
+    multi-threaded BLAS timings on a small, shared machine vary by 10-100x from run to run.
+    -> the settings, for the results."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    if "XLA_FLAGS" not in os.environ and os.environ["OMP_NUM_THREADS"] == "1":
+        os.environ["XLA_FLAGS"] = ("--xla_cpu_multi_thread_eigen=false "
+                                   "intra_op_parallelism_threads=1")
+    threads = ", ".join(f"{v}={os.environ[v]}"
+                        for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"))
+    return threads + f", XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}"
+
 # steady times are of compiled code: a first call would otherwise be interpreted while it compiles
 # (zygopy/backend/tiered.py); first_gradient.py turns it on for the first calls it measures
 os.environ.setdefault("ZYGOPY_INTERPRET_WHILE_COMPILING", "0")
@@ -59,6 +74,28 @@ def measure(call, quick):
     k = max(lo, min(hi, int(budget / max(t1, 1e-9))))
     t, value = best_of(call, k)
     return min(t, t1), k + 1, value
+
+
+def side_by_side(calls: dict, quick) -> dict:
+    """Best time of each call, measured in alternating rounds (each round runs every call in
+    turn, the order reversed every other round) so that the machine's slow and fast moments fall
+    on all of them alike: ratios of the results compare like with like. -> {name: seconds}"""
+    for call in calls.values():
+        call()  # compile / warm up
+    once = {name: timed(call)[0] for name, call in calls.items()}
+    rounds = 5 if quick else 15
+    per_round = {name: max(1, min(200, int(0.05 / max(t, 1e-9)))) for name, t in once.items()}
+    best = dict(once)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for r in range(rounds):
+            for name in (list(calls) if r % 2 == 0 else reversed(list(calls))):
+                best[name] = min(best[name], best_of(calls[name], per_round[name])[0])
+    finally:
+        if enabled:
+            gc.enable()
+    return best
 
 
 def error_text(e):

@@ -8,11 +8,16 @@ checked against the others' gradients.
 Writes RESULTS.md's training_step section."""
 from __future__ import annotations
 
-import common  # noqa: F401  (puts the working tree's zygopy first)
-import numpy as np
+import copy
 
-from zygopy import nn
-from zygopy.api import withgradient
+import common  # (puts the working tree's zygopy first)
+
+THREADS = common.one_thread_per_library()  # the same for every library, before they load
+
+import numpy as np  # noqa: E402
+
+from zygopy import nn  # noqa: E402
+from zygopy.api import withgradient  # noqa: E402
 
 
 def mlp(rng):
@@ -246,18 +251,15 @@ def main():
         batch = x.shape[1] if name == "lstm" else x.shape[0]
         y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
         row = {"name": name}
+        steps = {}
         if "torch" in peers:
-            import copy
-
-            import torch
             row["check"] = gradient_error(name, model, x, y)
-            row["torch"] = common.measure(torch_step(name, copy.deepcopy(model), x, y), quick)[0]
-            row["threads"] = torch.get_num_threads()
+            steps["torch"] = torch_step(name, copy.deepcopy(model), x, y)
         if "jax" in peers:
-            import copy
             row["jax_check"] = jax_gradient_error(name, model, x, y)
-            row["jax"] = common.measure(jax_step(name, copy.deepcopy(model), x, y), quick)[0]
-        row["zygopy"] = common.measure(zygopy_step(model, x, y), quick)[0]
+            steps["jax"] = jax_step(name, copy.deepcopy(model), x, y)
+        steps["zygopy"] = zygopy_step(model, x, y)
+        row.update(common.side_by_side(steps, quick))
         rows.append(row)
         print(row, flush=True)
     lines = ["## training_step: forward + gradient + Adam update, warm", ""]
@@ -266,9 +268,11 @@ def main():
     lines += ["- models: the demo's CNN (zygopy.demo, batch 32 of 8x8x1), an MLP 64-128-128-10 "
               "of Dense layers (batch 128) and an LSTM (8 inputs, hidden 32) over 50 steps at "
               "batch 16 with a Dense 32-10 on its last output; float32, softmax cross-entropy; "
-              "PyTorch on the same weights with its default thread count (torch.nn.LSTM); JAX: "
+              "PyTorch on the same weights (torch.nn.LSTM); JAX: "
               "jit of value_and_grad and an Adam update in one compiled step "
               "(lax.conv_general_dilated, reduce_window, lax.scan).",
+              f"- threads: one per library ({THREADS}); the three steps timed in alternating "
+              "rounds (common.side_by_side), best of each.",
               "- check: zygopy's gradient of the first layer's weight against each peer's, "
               "largest difference relative to the largest element.", "",
               "| model | zygopy | PyTorch | zygopy / PyTorch | JAX | zygopy / JAX | "
