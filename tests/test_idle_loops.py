@@ -114,3 +114,40 @@ def test_gradient_flowing_out_of_a_skipped_loop(path, pick):
     a = rng.uniform(-1, 1, 4)
     assert len(guards(carried, 0.7, a, pick)) == 1
     check_gradients(carried, (0.7, a, pick), path, wrt=(0, 1))
+
+
+def _branch_then_loops(a, b):
+    if b > 2.0:
+        b, a = (math.sinh(math.cos(b)) if b < (2.0 - b) else (0.25 * b)), b
+        a = 1.62
+    return math.erf(a) * math.expm1(math.sin(a))
+
+
+def branch_then_loops(x0, a0, n):
+    v1 = _branch_then_loops(np.prod(1.5 + np.sin(a0)), a0[(n + 1) % len(a0)])
+    i2 = 0
+    while True:
+        i2 += 1
+        if i2 > n + 1:
+            break
+        v1 += 0.45 * math.sin((x0 + 0.85))
+    for _ in range(n + 1):
+        v1 *= 0.72
+        x0 *= 0.62
+    return v1 + x0 * a0[-1] + np.sum(np.sin(a0))
+
+
+@pytest.mark.parametrize("path", ["eval", "fused", "split"])
+def test_values_joining_the_paths_round_an_idle_loop_are_numbered_apart(path):
+    """The block after an idle loop joins its two paths with values of the reverse's own; they
+    kept the numbers they were made with, one of them a tape value's (expm1 of the helper's
+    sine), and the compiled pullback read the loop's result in its place (fuzz seed 411,
+    program 48)."""
+    args = (0.3, np.array([0.4, -1.1, 0.7]), 1)
+    adj = zygopy.code_adjoint(branch_then_loops, *args)
+    forward = {v.id for b in adj.forward.blocks for v in b.args + [s.var for s in b.stmts]
+               if v is not None}
+    joined = {v.id for b in adj.reverse.blocks[1:] for v in b.args}
+    assert joined and not joined & forward
+    for n in (0, 1, 3):
+        check_gradients(branch_then_loops, (args[0], args[1], n), path, wrt={0, 1})

@@ -451,12 +451,16 @@ def own_results(rev):
 
 
 def renumber_all(fwd, rev):
-    """Number forward blocks 1..n and reverse blocks after them; values in order across both."""
+    """Number forward blocks 1..n and reverse blocks after them; values in order across both (the
+    reverse's entry takes the tape, forward values, after its gradient; a block that joins the
+    paths round an idle loop takes values of the reverse's own, numbered as they were made until
+    now, which could be a tape value's number: the generated code read the wrong one)."""
     renumber(fwd)
     renumber(rev, values=False)
     n = fwd.next_id - 1
     for b in rev.blocks:
-        for v in b.args[:1] + [s.var for s in b.stmts if s.var is not None]:
+        for v in (b.args[:1] if b is rev.entry else b.args) + [s.var for s in b.stmts
+                                                                if s.var is not None]:
             n += 1
             v.id = n
     fwd.next_id = n + 1
