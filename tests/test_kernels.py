@@ -291,3 +291,20 @@ def test_a_kernel_layer_trains_in_a_model():
                       progress=False)
     assert losses[-1] < 0.5 * losses[0]
     assert not np.allclose(model[1].beta, 1.0)
+
+
+@pytest.mark.skipif(not _installed("numba_cuda"), reason="needs numba-cuda")
+def test_stacks_that_would_not_fit_on_the_device_are_refused_clearly(monkeypatch):
+    """A backward whose threads need more stack than the device has free says so, naming the
+    kernel, instead of failing inside the CUDA driver."""
+    from zygopy.backend.cuda import device
+
+    class Context:
+        def get_memory_info(self):
+            return (2**20, 2**30)  # 1 MiB free
+
+    monkeypatch.setattr(device.cuda, "current_context", lambda: Context())
+    kernel, inputs = examples()["attention"]
+    fn = kernel.compiled([np.zeros((3, 3))], inputs, target="cuda").ka.body.fn
+    with pytest.raises(zygopy.ZygopyError, match="attention.*needs 1.5 GiB of stacks"):
+        device.stacks([np.dtype(np.float64)], [2**16], 3 * 2**10, fn)
