@@ -385,18 +385,22 @@ class _Recorder:
             return False
         if not self._in_loop(b, a):
             return True
+        h = self._innermost(b)
+        return h is not None and self.defined_in[a] not in self.loop_body[h]
+
+    def _innermost(self, b):
+        """The header of the innermost loop holding block b, or None."""
         loops = [h for h, body in self.loop_body.items() if b.id in body]
-        return bool(loops) and self.defined_in[a] not in self.loop_body[
-            min(loops, key=lambda h: len(self.loop_body[h]))]
+        return min(loops, key=lambda h: len(self.loop_body[h])) if loops else None
 
     def _invariant(self, b) -> set:
         """The numbers made in loops around b's innermost loop, which hoist records once per run
         of it: arithmetic on them and on elements is computed again in the reverse, like
         arithmetic on numbers made outside loops."""
-        loops = [h for h, body in self.loop_body.items() if b.id in body]
-        if not loops:
+        h = self._innermost(b)
+        if h is None:
             return set()
-        inner = self.loop_body[min(loops, key=lambda h: len(self.loop_body[h]))]
+        inner = self.loop_body[h]
         return {v for v, d in self.defined_in.items() if isinstance(v.type, Scalar)
                 and d in self.loops[b.id] and d not in inner}
 
@@ -406,10 +410,9 @@ class _Recorder:
         entered, read at each of its exits in the reverse pass, and dropped once the reverse pass
         leaves the loop. (The weight of a key in attention, used for each of the values' columns
         in the loop inside, is recorded once per key.) Returns {value: what the reverse reads}."""
-        loops = [h for h, body in self.loop_body.items() if b.id in body]
-        if not loops or not values:
+        h = self._innermost(b)
+        if h is None or not values:
             return {}
-        h = min(loops, key=lambda h: len(self.loop_body[h]))  # the innermost
         body = self.loop_body[h]
         invariant = [v for v in values if self.defined_in[v] not in body]
         out = {}

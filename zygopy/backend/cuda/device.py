@@ -15,7 +15,7 @@ THREADS_PER_BLOCK = 256
 def zeros(shape, dtype):
     a = cuda.device_array(shape, dtype)
     if a.size:
-        _launch(_fill_zeros, a.size, a.reshape(a.size))
+        launch(_fill_zeros, a.size, a.reshape(a.size))
     return a
 
 
@@ -29,7 +29,7 @@ def copies(array, threads: int):
 def add_copies(made, into):
     """into += the sum of the copies."""
     if into.size:
-        _launch(_add_rows, into.size, made.reshape(made.shape[0], into.size),
+        launch(_add_rows, into.size, made.reshape(made.shape[0], into.size),
                 into.reshape(into.size))
 
 
@@ -47,8 +47,9 @@ def stacks(dtypes, capacity, n, fn):
     return [cuda.device_array((c, n), dtype) for dtype, c in zip(dtypes, capacity, strict=True)]
 
 
-def _launch(kernel, n, *args):
-    kernel[(n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK, THREADS_PER_BLOCK](*args)
+def launch(kernel, n, *args):
+    """kernel(*args) on (at least) n threads, one block if n is 0."""
+    kernel[max(1, (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK), THREADS_PER_BLOCK](*args)
 
 
 @cuda.jit

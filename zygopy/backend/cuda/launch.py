@@ -9,7 +9,6 @@ from ..numba_cpu.jit import load_module
 from .source import CPU_HEADER, CUDA_HEADER, backward_kernel, forward_kernel
 
 INITIAL_CAPACITY = 64  # per-thread stack entries a backward kernel starts with
-THREADS_PER_BLOCK = 128
 
 
 def on_gpu(values) -> bool:
@@ -55,7 +54,7 @@ class CompiledKernel:
             from . import device
             fault = device.zeros(1, np.int64)
             args = [device.copies(o, n) if k in shared else o for k, o in enumerate(outputs)]
-            _launch(kernel, n, fault, *args, *inputs)
+            device.launch(kernel, n, n, fault, *args, *inputs)
             self._check(fault.copy_to_host())
             for k in shared:
                 device.add_copies(args[k], outputs[k])
@@ -96,7 +95,7 @@ class CompiledKernel:
             fault = device.zeros(1, np.int64)
             stacks = device.stacks(self.stacks, self.capacity, n, self.ka.body.fn)
             args = [device.copies(g, n) if j in shared else g for j, g in enumerate(passed)]
-            _launch(kernel, n, need, fault, *stacks, *gouts, *inputs, *gouts, *args)
+            device.launch(kernel, n, n, need, fault, *stacks, *gouts, *inputs, *gouts, *args)
             self._check(fault.copy_to_host())
             need = need.copy_to_host()[:len(self.stacks)]
             if need.any():
@@ -144,11 +143,6 @@ def _slot_position(ka, k):
 def _chunks(n):
     import numba
     return max(1, min(n, numba.get_num_threads()))
-
-
-def _launch(kernel, n, *args):
-    blocks = max(1, (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
-    kernel[blocks, THREADS_PER_BLOCK](n, *args)
 
 
 class OutOfRange(ZygopyError, IndexError):

@@ -17,7 +17,7 @@ the launcher sums the copies.
 """
 from __future__ import annotations
 
-from ...adjoint.kernel_body import ADD_INTO, definitions, is_private
+from ...adjoint.kernel_body import ADD_INTO, definitions
 from ...ir.ir import Slot, Stmt, Var
 from ...ir.types import ArrayT, Scalar
 from ..numba_cpu.source import JIT, Writer, body, name, stack_name, statement, zero_of
@@ -38,7 +38,7 @@ def forward_kernel(ka, kname: str, target: str, parallel=True) -> str:
     w = Writer(cpu=False)
     _open(w, kname, ["fault", *params], shared, target, name(fn.args[0]), parallel)
     _scalars_defined(w, fn)
-    _run_once(w, fn, _lower(target, fn.args[0], fn))
+    _run_once(w, fn, _lower(target, shared, fn))
     return w.text()
 
 
@@ -63,7 +63,7 @@ def backward_kernel(ka, kname: str, target: str, parallel=True) -> str:
         w(f"cap_{s} = {s}.shape[0]")
         w(f"top_{s} = 0")
     _scalars_defined(w, fwd)
-    lower = _lower(target, fwd.args[0], fwd, rev)
+    lower = _lower(target, shared, fwd, rev)
     _run_once(w, fwd, lower, keep=set(adj.tape))
     overflow = [f"top_{s} > cap_{s}" for s in stacks]
     if overflow:
@@ -141,15 +141,14 @@ def _scalars_defined(w, fn, skip=()):
                 w(f"{name(v)} = {zero_of(v.type)}")
 
 
-def _lower(target, thread, *fns):
+def _lower(target, shared, *fns):
     """Statement lowering: the scalar code as the CPU backend writes it, each array access
     checked first (Numba checks no bounds in parallel loops or on the GPU). On the GPU every
-    addition into an array that other threads add into is atomic, at the thread's own index too
-    (`force[i] += f` while another thread adds into force[i] as its `force[j]`)."""
+    addition into an array in `shared` (the names of those other threads add into,
+    kernel_body.py) is atomic, at the thread's own index too (`force[i] += f` while another
+    thread adds into force[i] as its `force[j]`)."""
     fault = "fault[0]" if target == "cuda" else "fault[c]"
     defs = definitions(*fns)
-    shared = {s.args[0] for f in fns for b in f.blocks for s in b.stmts
-              if s.op in (ADD_INTO, "accum_at") and not is_private(s.args[1], thread, defs)}
 
     def lower(w, s):
         if s.op not in ("getindex", "setindex", ADD_INTO, "accum_at"):
@@ -164,7 +163,7 @@ def _lower(target, thread, *fns):
             statement(w, s)
             return
         where, value = w.operand(s.args[1]), w.operand(s.args[2])
-        if target == "cuda" and s.args[0] in shared:
+        if target == "cuda" and accessed in shared:
             w(f"cuda.atomic.add({accessed}, {where}, {value})")
         else:
             w(f"{accessed}[{where}] += {value}")
