@@ -12,7 +12,6 @@ from .source import (
     fused_source,
     name,
     primal_source,
-    reverse_source,
     scalar_stacks,
 )
 
@@ -49,6 +48,5 @@ def checkpoint_source(spec, gradient: bool) -> str:
     # the adjoint gives a gradient per float input; the other inputs get None
     w(f"return {_tuple(spec.per_input([f'grads[{k}]' for k in range(len(spec.wrt))], 'None'))}")
     return "\n\n".join([forward_source(adj, f"{spec.name}_taped"),
-                        reverse_source(adj, f"{spec.name}_reverse", owning=True),
-                        fused_source(adj, fused, f"{spec.name}_taped", f"{spec.name}_reverse"),
+                        fused_source(adj, fused, f"{spec.name}_taped"),
                         w.text()])

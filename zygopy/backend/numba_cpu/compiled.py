@@ -184,8 +184,7 @@ class CompiledGradient(CompiledProgram):
             primal_source(self.primal_ir, f"{name}_primal", dims),
             forward_source(self.adjoint, f"{name}_forward", dims),
             reverse_source(self.adjoint, f"{name}_pullback", dims, owning=True),
-            fused_source(self.adjoint, f"{name}_value_and_gradient", f"{name}_forward",
-                         f"{name}_pullback"),
+            fused_source(self.adjoint, f"{name}_value_and_gradient", f"{name}_forward", dims),
             *([rows_source(self.adjoint, f"{name}_rows", f"{name}_value_and_gradient",
                            program.seeded)] if program.seeded is not None else []),
         ])

@@ -71,11 +71,8 @@ def for_case(common: bool, parts) -> str:
 BOUNDSCHECK = os.environ.get("ZYGOPY_BOUNDSCHECK", "1")
 REVERSE_CHECKED = BOUNDSCHECK == "all"
 JIT = f"@njit(cache=True, nogil=True, error_model='numpy', boundscheck={BOUNDSCHECK != '0'})"
-# forward and pullback are inlined into the fused function at Numba IR level: one compilation
-# for a gradient instead of three (~40% of the time to first gradient). Not a forward that
-# records per trip of a loop: with both inlined, LLVM made the pullback's loops 1.45x slower (an
-# in-place stencil's gradient 513 us, 364 us with the forward called; an MLP has no loops, and
-# compiles in 4.6 s inlined, 6.6 s not)
+# a forward that value_and_gradient calls (fused_source) is inlined into it at Numba IR level:
+# one compilation for a gradient instead of two
 JIT_INLINED = JIT.replace("@njit(", "@njit(inline='always', ")
 # CPython passes more than 30 arguments through *args (CALL_FUNCTION_EX), which Numba's inliner
 # rejects; such calls stay ordinary calls
@@ -553,15 +550,31 @@ def _stack_names(adj):
     return [stack_name(k) for k in scalar_stacks(adj)], [stack_name(k) for k in array_stacks(adj)]
 
 
-def forward_source(adj, pyname: str, arg_dims=()) -> str:
+def forward_source(adj, pyname: str, arg_dims=(), packed=False) -> str:
     """forward(args..., scalar stacks...) -> (value, tops, tape); the tape ends with the array
-    stacks, then the scalar stacks (grown ones are new arrays)."""
+    stacks, then the scalar stacks (grown ones are new arrays). `packed` (a unit's, which has no
+    stacks): -> (value, *tape)."""
     fwd = adj.forward
     scalars, lists = _stack_names(adj)
-    w = Writer(in_bounds=accesses_in_bounds(fwd))
-    w(_jit_for_call(len(fwd.args) + len(scalars), inline=not adj.stacks))
+    w = Writer()
+    w(_jit_for_call(len(fwd.args) + len(scalars), inline=not (adj.stacks or packed)))
     w(f"def {pyname}({', '.join([name(a) for a in fwd.args] + scalars)}):")
     w.indent()
+    tops = _tuple([f"top_{s}" for s in scalars + lists])
+    tape = [name(v) for v in adj.tape] + lists + scalars
+    if packed:
+        assert not adj.stacks, "a unit records no stacks"
+        returned = lambda w, v: w(f"return {_tuple([w.operand(v)] + tape)}")  # noqa: E731
+    else:
+        returned = lambda w, v: w(f"return {w.operand(v)}, {tops}, {_tuple(tape)}")  # noqa: E731
+    _forward_body(w, adj, arg_dims, returned)
+    return w.text()
+
+
+def _forward_body(w: Writer, adj, arg_dims, on_return):
+    fwd = adj.forward
+    scalars, lists = _stack_names(adj)
+    w.in_bounds = accesses_in_bounds(fwd)
     for stack in scalars:
         w(f"top_{stack} = 0")
         w(f"cap_{stack} = {stack}.shape[0]")
@@ -579,25 +592,35 @@ def forward_source(adj, pyname: str, arg_dims=()) -> str:
                 axes = transposed[v]
                 zero = f"{zero}.T" if axes is None else f"np.transpose({zero}, {axes})"
             w(f"{name(v)} = {zero}")
-    tops = _tuple([f"top_{s}" for s in scalars + lists])
-    tape = _tuple([name(v) for v in adj.tape] + lists + scalars)
-    body(w, fwd, lambda w, v: w(f"return {w.operand(v)}, {tops}, {tape}"), keep=set(adj.tape),
-         arg_dims=arg_dims)
+    body(w, fwd, on_return, keep=set(adj.tape), arg_dims=arg_dims)
+
+
+def reverse_source(adj, pyname: str, arg_dims=(), owning=False, packed=False) -> str:
+    """pullback(dy, tape..., scalar stacks..., tops...) -> gradients; `arg_dims` are the
+    forward's (Fusion), from which the tape's follow. `owning`: it takes `owned` after dy, true
+    where its caller lets it write into the tape's arrays (owned_tape.py). `packed`: pullback(t,
+    dy), t what a packed forward returned."""
+    scalars, lists = _stack_names(adj)
+    taped = [name(a) for a in adj.reverse.args[1:]] + lists + scalars
+    params = ["t", "dy"] if packed else (["dy"] + ["owned"] * owning + taped
+                                         + [f"top_{s}" for s in scalars + lists])
+    w = Writer()
+    w(JIT)
+    w(f"def {pyname}({', '.join(params)}):")
+    w.indent()
+    if packed:
+        for i, v in enumerate(taped):
+            w(f"{v} = t[{i + 1}]")
+    _reverse_body(w, adj, arg_dims, owning, lambda w, v: w(f"return {w.operand(v)}"))
     return w.text()
 
 
-def reverse_source(adj, pyname: str, arg_dims=(), owning=False) -> str:
-    """pullback(dy, tape..., scalar stacks..., tops...) -> gradients; `arg_dims` are the
-    forward's (Fusion), from which the tape's follow. `owning`: it takes `owned` after dy, true
-    where its caller lets it write into the tape's arrays (owned_tape.py)."""
+def _reverse_body(w: Writer, adj, arg_dims, owning, on_return):
+    """The pullback's statements, where its parameters are bound: written into its own function
+    or into the function that ran its forward (fused_source), as source rather than through
+    Numba's inliner, which copies the whole of a callee's IR (seconds for an LSTM's pullback)."""
     rev = adj.reverse
-    scalars, lists = _stack_names(adj)
-    w = Writer(checked=REVERSE_CHECKED)
-    params = ["dy"] + ["owned"] * owning + [name(a) for a in rev.args[1:]] + lists + scalars
-    params += [f"top_{s}" for s in scalars + lists]
-    w(_jit_for_call(len(params)))
-    w(f"def {pyname}({', '.join(params)}):")
-    w.indent()
+    w.checked, w.in_bounds = REVERSE_CHECKED, frozenset()
     # the caller's dy is a Python float (or a tuple of them); the reverse IR types it as the
     # result, which may be float32
     w(f"{name(rev.args[0])} = {_in_dtype('dy', rev.args[0].type)}")
@@ -609,9 +632,7 @@ def reverse_source(adj, pyname: str, arg_dims=(), owning=False) -> str:
     lower = reverse_statement if _writes_arrays(adj.forward) else _contiguous_pops
     if owning:
         lower = scaling_in_place(owned_scalings(adj), lower, name)
-    body(w, rev, lambda w, v: w(f"return {w.operand(v)}"), lower=lower,
-         arg_dims=[dims.get(a) for a in rev.args])
-    return w.text()
+    body(w, rev, on_return, lower=lower, arg_dims=[dims.get(a) for a in rev.args])
 
 
 def _writes_arrays(fn) -> bool:
@@ -659,20 +680,40 @@ def _in_dtype(src, t):
     return f"np.float32({src})" if t == Scalar("float32") else src
 
 
-def fused_source(adj, pyname: str, forward: str, pullback: str) -> str:
+def fused_source(adj, pyname: str, forward: str, arg_dims=()) -> str:
     """value_and_gradient(args..., dy, scalar stacks...) -> (value, gradients, tops, scalar
-    stacks); zeros on overflow."""
+    stacks): the forward's body written in where it returns only at its end, else the forward
+    called; then the pullback's body; zeros on overflow."""
     w, args, scalars = _over_the_arguments(adj, pyname)
-    w(f"value, tops, tape = {forward}({', '.join(args + scalars)})")
-    stacks = _taped_stacks(adj)
-    if scalars:
-        w(f"if {_overflowed(stacks)}:")
-        w(f"    return value, {_tuple(_zero_grads(adj))}, tops, {_tuple(stacks)}")
-    tape = [f"tape[{i}]" for i in range(_tape_length(adj))]
-    tops = [f"tops[{i}]" for i in range(len(adj.stacks))]
+    scalars, lists = _stack_names(adj)
+    inline = Writer(depth=w.depth)
+    _forward_body(inline, adj, arg_dims, lambda w, v: w(f"value = {w.operand(v)}"))
+    ends = [i for i, line in enumerate(inline.lines) if line.lstrip().startswith("value = ")]
+    # a forward that records per trip and writes into arrays stays a call: inlined, an in-place
+    # stencil's pullback ran 1.04x slower (LLVM); an LSTM compiles in 10.9 s inlined, 13 s not
+    if (ends == [len(inline.lines) - 1] and inline.lines[-1].startswith("value = ", 4 * w.depth)
+            and not (adj.stacks and _writes_arrays(adj.forward))):
+        w.lines += inline.lines
+        tops, stacks = _tuple(f"top_{s}" for s in scalars + lists), _tuple(scalars)
+        if scalars:
+            w(f"if {' or '.join(f'top_{s} > {s}.shape[0]' for s in scalars)}:")
+            w(f"    return value, {_tuple(_zero_grads(adj))}, {tops}, {stacks}")
+    else:
+        w(f"value, tops, tape = {forward}({', '.join(args + scalars)})")
+        stacks = _tuple(_taped_stacks(adj))
+        if scalars:
+            w(f"if {_overflowed(_taped_stacks(adj))}:")
+            w(f"    return value, {_tuple(_zero_grads(adj))}, tops, {stacks}")
+        taped = [name(a) for a in adj.reverse.args[1:]] + lists + scalars
+        for i, v in enumerate(taped):
+            w(f"{v} = tape[{i}]")
+        for i, s in enumerate(scalars + lists):
+            w(f"top_{s} = tops[{i}]")
+        tops = "tops"
     # the tape is this call's alone: the pullback may scale its arrays in place
-    w(f"return value, {pullback}({', '.join(['dy', 'True'] + tape + tops)}), tops, "
-      f"{_tuple(stacks)}")
+    w("owned = True")
+    _reverse_body(w, adj, arg_dims, True,
+                  lambda w, v: w(f"return value, {w.operand(v)}, {tops}, {stacks}"))
     return w.text()
 
 

@@ -32,18 +32,12 @@ def unit_module(spec, common=False) -> tuple:
 @functools.cache
 def _functions(spec) -> tuple:
     """The sources of the unit's functions, written once for both of its modules."""
-    from .source import JIT, forward_source, name, primal_source, reverse_source, rule_sources
+    from .source import forward_source, primal_source, reverse_source, rule_sources
     adj = spec.adjoint
-    params = ", ".join(name(a) for a in adj.forward.args)
-    tape = "".join(f"t[{i + 1}], " for i in range(len(adj.tape)))
     return (rule_sources(spec.primal_ir, adj.forward, adj.reverse),
             primal_source(spec.primal_ir, "primal"),
-            forward_source(adj, "taped_forward"),
-            reverse_source(adj, "taped_pullback"),
-            f"{JIT}\ndef forward({params}):\n"
-            f"    value, _, tape = taped_forward({params})\n"
-            "    return (value,) + tape\n",
-            f"{JIT}\ndef pullback(t, dy):\n    return taped_pullback(dy, {tape})\n")
+            forward_source(adj, "forward", packed=True),
+            reverse_source(adj, "pullback", packed=True))
 
 
 def _alias(spec) -> str:
