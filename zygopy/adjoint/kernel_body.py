@@ -205,7 +205,7 @@ def kernel_adjoint(pyfn, arg_types) -> KernelAdjoint:
     from .reverse import adjoint
 
     def prepared():
-        return prepare_body(compile_ir(pyfn, arg_types, capture=False))
+        return prepare_body(compile_ir(pyfn, arg_types, capture=False, allocating=False))
 
     body = prepared()
     fn = body.fn

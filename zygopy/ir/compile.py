@@ -9,6 +9,7 @@ from .infer import infer_types, known_dtypes, type_of_arg
 from .ir import Function
 from .passes.augment import lower_augmented
 from .passes.indexing import lower_advanced_indexing
+from .passes.invariants import hoist_counter_rows
 from .passes.lists import resolve_lists
 from .passes.lower import lower_compound
 from .passes.pipeline import optimize
@@ -17,22 +18,24 @@ from .passes.scalarize import scalarize_tuple_args
 from .verify import verify
 
 
-def compile_ir(pyfn, arg_types, structures=None, capture=True, units=False) -> Function:
+def compile_ir(pyfn, arg_types, structures=None, capture=True, units=False,
+               allocating=True) -> Function:
     """IR for pyfn; arg_types are those of the entry arguments (the leaves of structured ones),
     to which the types of the hidden ones are added (to_ir's `capture`). With `units`, methods
-    called on structured values are compiled on their own where they fit (units.py)."""
+    called on structured values are compiled on their own where they fit (units.py).
+    `allocating`: the code may make arrays of its own (not a CUDA kernel's body)."""
     inlined = frozenset()
     while True:
         try:
             return _compile_ir(pyfn, arg_types, structures, capture,
-                               inlined if units and units_enabled() else None)
+                               inlined if units and units_enabled() else None, allocating)
         except NotAUnit as e:  # built again with that method inlined
             if e.unit in inlined or not units:
                 raise
             inlined |= {e.unit}
 
 
-def _compile_ir(pyfn, arg_types, structures, capture, units) -> Function:
+def _compile_ir(pyfn, arg_types, structures, capture, units, allocating) -> Function:
     fn = optimize(to_ir(pyfn, structures, capture, units))
     arg_types = [*arg_types, *(c.type for c in fn.captured if c.runtime)]
     _check_assigned(fn)
@@ -54,6 +57,9 @@ def _compile_ir(pyfn, arg_types, structures, capture, units) -> Function:
         infer_types(fn, arg_types)
     optimize(fn)  # types make more folds possible (truth of a bool, tuples taken apart, ...)
     infer_types(fn, arg_types)
+    if allocating and hoist_counter_rows(fn):
+        optimize(fn)
+        infer_types(fn, arg_types)
     _check_typed(fn)
     bind_units(fn)
     return verify(renumber(fn))

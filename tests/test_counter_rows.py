@@ -1,0 +1,96 @@
+"""A costly value an inner loop computes from its counter alone is computed once for every value
+of the counter, before the outer loop (ir/passes/invariants.py): the IR shows the array, the
+compiled primal and gradient agree with plain Python and with central differences, and what the
+pass must not move stays where it was.
+
+Central differences in float64, h = 1e-6 max(1, |x|) (tests/nn_support.py): these functions are
+smooth at the points drawn and O(1)-O(100) in size, so truncation and rounding stay below 1e-8
+relative, while a wrong gradient is off by O(1)."""
+import math
+
+import numpy as np
+import pytest
+
+import zygopy
+from tests.nn_support import finite_differences
+from zygopy.backend import tiered
+
+
+def mixture_like(x, mu, log_sigma):
+    total = 0.0
+    for j in range(x.shape[0]):
+        for k in range(mu.shape[0]):
+            z = (x[j] - mu[k]) / math.exp(log_sigma[k])
+            total += math.log(1.0 + z * z) + 0.5 * log_sigma[k]
+    return total
+
+
+def written_in_the_loop(x, w):
+    total = 0.0
+    for j in range(x.shape[0]):
+        for k in range(w.shape[0]):
+            total += x[j] * math.exp(w[k])
+        w[0] = w[0] * 0.5  # the outer loop changes w: exp(w[k]) is not fixed in it
+    return total
+
+
+def counter_from_one(x, w):
+    total = 0.0
+    for j in range(x.shape[0]):
+        for k in range(1, w.shape[0]):
+            total += x[j] / math.exp(w[k])
+    return total
+
+
+def past_the_end(x, w, m):
+    total = 0.0
+    for j in range(x.shape[0]):
+        for k in range(m):
+            total += x[j] * math.exp(w[k])
+    return total
+
+
+def _args(seed=0, n=6, m=3):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=n), rng.normal(size=m), rng.normal(scale=0.3, size=m)
+
+
+def _array_exps(fn, *args) -> list:
+    """The IR lines taking exp of an array."""
+    return [line for line in str(zygopy.code_ir(fn, *args)).splitlines()
+            if "exp(" in line and ":: array(float64, 1d)" in line]
+
+
+def test_the_exponential_is_computed_once_per_counter_value():
+    assert len(_array_exps(mixture_like, *_args())) == 1
+    for fn in (written_in_the_loop, counter_from_one):
+        assert _array_exps(fn, *_args()[:2]) == [], fn.__name__
+
+
+@pytest.mark.parametrize("interpret", [False, True])
+def test_values_and_gradients_are_the_plain_functions(monkeypatch, interpret):
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
+    args = list(_args())
+    value, grads = zygopy.withgradient(mixture_like, *args)
+    assert value == pytest.approx(mixture_like(*args), rel=1e-12)
+    for k, g in enumerate(grads):
+        np.testing.assert_allclose(g, finite_differences(mixture_like, args, k)[""],
+                                   rtol=1e-6, atol=1e-8)
+    for fn in (written_in_the_loop, counter_from_one):
+        x, w = _args(1)[:2]
+        value, grads = zygopy.withgradient(fn, x, w)
+        assert value == pytest.approx(fn(x, w.copy()), rel=1e-12)
+        for k, g in enumerate(grads):
+            fd = finite_differences(lambda a, b, f=fn: f(a, b.copy()), [x, w], k)[""]
+            np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+
+
+def test_loops_that_do_not_run_and_a_counter_past_the_end():
+    x, w, _ = _args()
+    empty = np.zeros(0)
+    assert zygopy.withgradient(past_the_end, empty, w, 10)[0] == 0.0
+    assert zygopy.gradient(mixture_like, empty, w, w)[1].tolist() == [0.0] * 3
+    with pytest.raises(IndexError):
+        past_the_end(x, w, 4)
+    with pytest.raises(zygopy.ZygopyError, match="IndexError"):
+        zygopy.gradient(past_the_end, x, w, 4)

@@ -1,0 +1,189 @@
+"""Costly values an inner loop computes from its counter alone, computed once as arrays.
+
+In a loop nest such as
+
+    for j in range(n):
+        for k in range(m):
+            z = (x[j] - mu[k]) / math.exp(log_sigma[k])
+
+`math.exp(log_sigma[k])` depends on k and on nothing the outer loop changes, yet runs n * m
+times. Before the outer loop this pass computes it for every k at once,
+`e = np.exp(log_sigma[0:m])`, and the inner loop reads `e[k]`: n * m exponentials become m, in
+the primal and in the gradient (whose reverse then reads e[k] too, and sums into log_sigma's
+gradient once per k).
+
+What is moved: a float64 value made by elementwise primitives from `a[k]` (a one-dimensional
+float64 array `a` fixed in the outer loop), numbers fixed in the outer loop and constants, where
+the chain holds a costly primitive (not only sums, products, comparisons). The counter k runs
+from 0 by steps of 1 while below a bound fixed in the outer loop; nothing in the outer loop
+writes into an array. Moved values are pure and raise nothing (NumPy's error model), so computing
+them for every k, or where the loops do not run, changes no result. A k past `a`'s end still
+raises IndexError, reading the array made here.
+"""
+from __future__ import annotations
+
+from ..cfg import natural_loops
+from ..ir import Function, Stmt, Var
+from ..primitives import PRIMITIVES
+from ..types import INT, SLICE, ArrayT, Scalar, TupleT
+
+FLOAT64 = Scalar("float64")
+# elementwise primitives too cheap to be worth an array of their own
+CHEAP = {"add", "sub", "mul", "neg", "pos", "abs", "sign", "min", "max", "select",
+         "lt", "le", "gt", "ge", "eq", "ne"}
+# what the outer loop may compute from fixed values (an inner bound, `range(mu.shape[0])`) and
+# the code before it compute again: statements that cannot raise
+SAFE_AGAIN = {"getattr", "range_len", "len", "add", "sub", "mul", "neg", "min", "max"}
+
+
+def hoist_counter_rows(fn: Function) -> bool:
+    """Rewrite fn (typed) in place; True if anything moved (types of the new values are set)."""
+    loops = natural_loops(fn)
+    changed = False
+    for inner, inner_body in loops.items():
+        around = [h for h, body in loops.items() if h != inner and inner_body < body]
+        if around:
+            outer = min(around, key=lambda h: len(loops[h]))
+            changed |= _hoist(fn, inner, inner_body, loops[outer], outer, loops)
+    return changed
+
+
+def _hoist(fn, inner, inner_body, outer_body, outer, loops) -> bool:
+    blocks = fn.block_map()
+    if any(PRIMITIVES[s.op].writes for b in outer_body for s in blocks[b].stmts):
+        return False
+    outside = [p for p in fn.predecessors()[outer] if p not in outer_body]
+    if len(outside) != 1 or len(blocks[outside[0]].branches) != 1:
+        return False
+    fixed = {a for b in fn.blocks if b.id not in outer_body for a in b.args}
+    fixed |= {s.var for b in fn.blocks if b.id not in outer_body for s in b.stmts if s.var}
+    nested = set().union(*(body for h, body in loops.items() if h != inner and body < inner_body))
+    again = {}  # values the outer loop computes from fixed ones, safely: their statements
+    for bid in sorted(outer_body - inner_body):
+        for s in blocks[bid].stmts:
+            if (s.var is not None and _safe_again(s)
+                    and all(a in fixed or a in again for a in s.args if isinstance(a, Var))):
+                again[s.var] = s
+    counter = _counter(fn, blocks, inner, inner_body, fixed | set(again))
+    if counter is None:
+        return False
+    k, bound = counter
+    # values of the inner loop's own blocks computed from k and fixed values alone
+    rows, scalars = {}, dict(again)  # value -> its statement: depends on k / on fixed values only
+    for bid in sorted(inner_body - nested - {inner}):
+        for s in blocks[bid].stmts:
+            kind = _kind(s, k, fixed, rows, scalars)
+            if kind is not None:
+                (rows if kind else scalars)[s.var] = s
+    users = {}
+    for bid in inner_body:
+        for s in blocks[bid].stmts:
+            for a in s.args:
+                users.setdefault(a, []).append(s)
+        for br in blocks[bid].branches:
+            for a in [*br.args, br.cond]:
+                users.setdefault(a, []).append(br)
+    moved = [v for v in rows if _costly(v, rows)
+             and any(getattr(u, "var", None) not in rows for u in users.get(v, ()))]
+    if not moved:
+        return False
+    made, emitted = {}, []
+    copy = lambda v: _as_array(fn, v, rows, scalars, k, None, made, emitted)  # noqa: E731
+    whole = _emit(fn, emitted, "slice", [0, copy(bound), None], None, SLICE)
+    for v in moved:
+        array = _as_array(fn, v, rows, scalars, k, whole, made, emitted)
+        s = rows[v]
+        for bid in inner_body:
+            b = blocks[bid]
+            b.stmts = [Stmt(v, "getindex", [array, k], s.line) if st is s else st
+                       for st in b.stmts]
+    blocks[outside[0]].stmts += emitted
+    return True
+
+
+def _safe_again(s) -> bool:
+    if s.op == "getindex":  # an entry of a shape
+        return isinstance(s.args[1], int) and isinstance(s.args[0], Var) \
+            and isinstance(s.args[0].type, TupleT)
+    return s.op in SAFE_AGAIN and all(not isinstance(a, Var) or a.type == INT
+                                      or s.op == "getattr" for a in s.args)
+
+
+def _emit(fn, emitted, op, args, line, type=None):
+    var = fn.new_var(type)
+    emitted.append(Stmt(var, op, args, line))
+    return var
+
+
+def _as_array(fn, v, rows, scalars, k, whole, made, emitted):
+    """The statements computing v for every k, before the outer loop: arrays for what depends
+    on k, numbers for what does not."""
+    if not isinstance(v, Var) or (v not in rows and v not in scalars):
+        return v
+    if v in made:
+        return made[v]
+    s = rows.get(v) or scalars[v]
+    if s.op == "getindex" and v in rows:
+        made[v] = _emit(fn, emitted, "getindex", [s.args[0], whole], s.line, s.args[0].type)
+    else:
+        args = [_as_array(fn, a, rows, scalars, k, whole, made, emitted) for a in s.args]
+        made[v] = _emit(fn, emitted, s.op, args, s.line,
+                        ArrayT("float64", 1) if v in rows else v.type)
+    return made[v]
+
+
+def _kind(s, k, fixed, rows, scalars):
+    """True: s computes a float64 from k's element of a fixed array (and fixed values); False:
+    from fixed values only; None: neither."""
+    if s.var is None or s.var.type != FLOAT64:
+        return None
+    if s.op == "getindex":
+        a, i = s.args
+        ok = (i is k and isinstance(a, Var) and a in fixed and a.type == ArrayT("float64", 1))
+        return True if ok else None
+    prim = PRIMITIVES.get(s.op)
+    if prim is None or not prim.elementwise or not prim.pure:
+        return None
+    vars_ = [a for a in s.args if isinstance(a, Var)]
+    if not all(a in fixed or a in rows or a in scalars for a in vars_):
+        return None
+    if any(a in rows for a in vars_):
+        return True
+    return False
+
+
+def _costly(v, rows) -> bool:
+    s = rows.get(v)
+    if s is None:
+        return False
+    return s.op not in CHEAP and s.op != "getindex" or any(_costly(a, rows) for a in s.args
+                                                          if isinstance(a, Var))
+
+
+def _counter(fn, blocks, header, body, fixed):
+    """(k, bound) where the loop at `header` counts k = 0, 1, ... while k < bound, bound fixed
+    in the outer loop; else None."""
+    h = blocks[header]
+    if not h.stmts or h.stmts[0].op != "lt" or len(h.branches) != 2:
+        return None
+    test = h.stmts[0]
+    k, bound = test.args
+    if not isinstance(k, Var) or k not in h.args or not (isinstance(bound, int) or bound in fixed):
+        return None
+    exit_, stay = h.branches
+    if exit_.cond is not test.var or exit_.target in body or stay.target not in body:
+        return None
+    position = h.args.index(k)
+    definition = {s.var: s for b in body for s in blocks[b].stmts if s.var is not None}
+    for pred in fn.predecessors()[header]:
+        for br in blocks[pred].branches:
+            if br.target != header:
+                continue
+            start = br.args[position]
+            if pred in body:
+                step = definition.get(start)
+                if step is None or step.op != "add" or step.args != [k, 1]:
+                    return None
+            elif start != 0:
+                return None
+    return k, bound
