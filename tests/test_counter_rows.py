@@ -25,6 +25,15 @@ def mixture_like(x, mu, log_sigma):
     return total
 
 
+def by_len(x, w):
+    """The inner bound computed in the outer loop, as len()."""
+    total = 0.0
+    for j in range(len(x)):
+        for k in range(len(w)):
+            total += math.sin(x[j] * math.log(2.0 + w[k] ** 2))
+    return total
+
+
 def written_in_the_loop(x, w):
     total = 0.0
     for j in range(x.shape[0]):
@@ -63,6 +72,7 @@ def _array_exps(fn, *args) -> list:
 
 def test_the_exponential_is_computed_once_per_counter_value():
     assert len(_array_exps(mixture_like, *_args())) == 1
+    assert "log(" in str(zygopy.code_ir(by_len, *_args()[:2])).split("br 2")[0]  # the entry's
     for fn in (written_in_the_loop, counter_from_one):
         assert _array_exps(fn, *_args()[:2]) == [], fn.__name__
 
@@ -76,7 +86,7 @@ def test_values_and_gradients_are_the_plain_functions(monkeypatch, interpret):
     for k, g in enumerate(grads):
         np.testing.assert_allclose(g, finite_differences(mixture_like, args, k)[""],
                                    rtol=1e-6, atol=1e-8)
-    for fn in (written_in_the_loop, counter_from_one):
+    for fn in (by_len, written_in_the_loop, counter_from_one):
         x, w = _args(1)[:2]
         value, grads = zygopy.withgradient(fn, x, w)
         assert value == pytest.approx(fn(x, w.copy()), rel=1e-12)

@@ -11,7 +11,9 @@ statements add to the scalar ones:
   writes         `b3[j] = e` (overwriting), `b3[j] += e` (scatter-adds, indices that repeat), slice
                  writes `b3[1:] = ...`, whole-array `b3 += e` / `*=`, also into the arguments
   loops          `for j in range(len(b3))` (recurrences `b3[j] = c * b3[j - 1] + ...`),
-                 `for v in a0`, `for j, v in enumerate(a0)`
+                 `for v in a0`, `for j, v in enumerate(a0)`, nests whose inner loop reads an
+                 array at its counter through a costly function (`math.exp(0.4 * a0[k])`,
+                 computed once per k before the outer loop: ir/passes/invariants.py)
   NumPy calls    ufuncs, `np.maximum`/`minimum`/`where`/`square`/`clip`/`logaddexp`,
                  `sum`/`mean`/`max`/`min`/`prod`/`var`/`std`/`argmax`, `cumsum`/`cumprod` (with
                  `axis` and `keepdims` on `w`: a softmax's max-subtraction), `@`/`np.dot`, `.T`,
@@ -201,7 +203,8 @@ class ArrayGen(_Gen):
                           "aelemloop": 5 if can_nest else 0,
                           "aalias": 2 if sc.loop_depth == 0 else 0,
                           "afill": 3 if sc.depth < 4 else 0,
-                          "alist": 3 if can_nest else 0})
+                          "alist": 3 if can_nest else 0,
+                          "acounters": 4 if sc.loop_depth == 0 and sc.floats else 0})
         return getattr(self, "stmt_" + kind)(sc, ind)
 
     def new_array(self):
@@ -349,6 +352,22 @@ class ArrayGen(_Gen):
         else:
             head = f"{ind}for {v} in {a}:"
         return [head] + self.block(body, ind + "    ", 1, 3)
+
+    def stmt_acounters(self, sc, ind):
+        """Loops over i and, inside, over k < len(a): a float accumulates a costly function of
+        a[k] (fixed in both loops) combined with what depends on i."""
+        i, k = self.new_int("i"), self.new_int("k")
+        a, t = self.rng.choice(sc.arrays), self.rng.choice(sc.floats)
+        c = self.pos_const(0.1, 0.9)
+        costly = self.rng.choice([f"math.exp({c} * {a}[{k}])", f"1.0 / (1.0 + {a}[{k}] * {a}[{k}])",
+                                  f"math.sin({a}[{k}] + {c})", f"math.log(2.0 + {a}[{k}] ** 2)",
+                                  f"math.tanh({a}[{k}]) / (3.0 + {a}[{k}])"])
+        body = sc.child(loop=True).child(loop=True)
+        body.ints += [i, k]
+        bound = "n" if sc.has_n and self.chance(0.7) else f"len({self.rng.choice(sc.arrays)})"
+        step = f"{self.pos_const(0.05, 0.3)} * {self.squash(f'{costly} * {self.fexpr(body, 1)}')}"
+        return [f"{ind}for {i} in range({bound}):", f"{ind}    for {k} in range(len({a})):",
+                f"{ind}        {t} += {step}"]
 
     def stmt_alist(self, sc, ind):
         """A list built by `append` in a loop, then stacked, indexed, counted or reduced (the

@@ -106,7 +106,7 @@ def _safe_again(s) -> bool:
         return isinstance(s.args[1], int) and isinstance(s.args[0], Var) \
             and isinstance(s.args[0].type, TupleT)
     return s.op in SAFE_AGAIN and all(not isinstance(a, Var) or a.type == INT
-                                      or s.op == "getattr" for a in s.args)
+                                      or s.op in ("getattr", "len") for a in s.args)
 
 
 def _emit(fn, emitted, op, args, line, type=None):
