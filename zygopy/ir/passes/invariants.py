@@ -105,6 +105,8 @@ def _safe_again(s) -> bool:
     if s.op == "getindex":  # an entry of a shape
         return isinstance(s.args[1], int) and isinstance(s.args[0], Var) \
             and isinstance(s.args[0].type, TupleT)
+    if s.op == "range_len" and not (isinstance(s.args[2], int) and s.args[2] != 0):
+        return False  # range() raises for a step of 0
     return s.op in SAFE_AGAIN and all(not isinstance(a, Var) or a.type == INT
                                       or s.op in ("getattr", "len") for a in s.args)
 
