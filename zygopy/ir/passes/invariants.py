@@ -158,8 +158,9 @@ def _costly(v, rows) -> bool:
     s = rows.get(v)
     if s is None:
         return False
-    return s.op not in CHEAP and s.op != "getindex" or any(_costly(a, rows) for a in s.args
-                                                          if isinstance(a, Var))
+    cheap = (s.op in CHEAP or s.op == "getindex"
+             or s.op == "pow" and isinstance(s.args[1], int))  # a[k] ** 2: products
+    return not cheap or any(_costly(a, rows) for a in s.args if isinstance(a, Var))
 
 
 def _counter(fn, blocks, header, body, fixed):
