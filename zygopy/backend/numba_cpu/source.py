@@ -686,6 +686,7 @@ def fused_source(adj, pyname: str, forward: str, arg_dims=()) -> str:
     called; then the pullback's body; zeros on overflow."""
     w, args, scalars = _over_the_arguments(adj, pyname)
     scalars, lists = _stack_names(adj)
+    # the forward's body, its return an assignment to `value` (no name of the IR's is bare)
     inline = Writer(depth=w.depth)
     _forward_body(inline, adj, arg_dims, lambda w, v: w(f"value = {w.operand(v)}"))
     ends = [i for i, line in enumerate(inline.lines) if line.lstrip().startswith("value = ")]
@@ -694,38 +695,24 @@ def fused_source(adj, pyname: str, forward: str, arg_dims=()) -> str:
     if (ends == [len(inline.lines) - 1] and inline.lines[-1].startswith("value = ", 4 * w.depth)
             and not (adj.stacks and _writes_arrays(adj.forward))):
         w.lines += inline.lines
-        tops, stacks = _tuple(f"top_{s}" for s in scalars + lists), _tuple(scalars)
-        if scalars:
-            w(f"if {' or '.join(f'top_{s} > {s}.shape[0]' for s in scalars)}:")
-            w(f"    return value, {_tuple(_zero_grads(adj))}, {tops}, {stacks}")
+        tops = _tuple(f"top_{s}" for s in scalars + lists)
     else:
         w(f"value, tops, tape = {forward}({', '.join(args + scalars)})")
-        stacks = _tuple(_taped_stacks(adj))
-        if scalars:
-            w(f"if {_overflowed(_taped_stacks(adj))}:")
-            w(f"    return value, {_tuple(_zero_grads(adj))}, tops, {stacks}")
         taped = [name(a) for a in adj.reverse.args[1:]] + lists + scalars
         for i, v in enumerate(taped):
             w(f"{v} = tape[{i}]")
         for i, s in enumerate(scalars + lists):
             w(f"top_{s} = tops[{i}]")
         tops = "tops"
+    stacks = _tuple(scalars)  # those the forward grew are new arrays
+    if scalars:
+        w(f"if {_overflowed(scalars)}:")
+        w(f"    return value, {_tuple(_zero_grads(adj))}, {tops}, {stacks}")
     # the tape is this call's alone: the pullback may scale its arrays in place
     w("owned = True")
     _reverse_body(w, adj, arg_dims, True,
                   lambda w, v: w(f"return value, {w.operand(v)}, {tops}, {stacks}"))
     return w.text()
-
-
-def _tape_length(adj) -> int:
-    """The entries of a forward's tape: the values the reverse reads, then the stacks."""
-    return len(adj.tape) + len(adj.stacks)
-
-
-def _taped_stacks(adj) -> list:
-    """The scalar stacks at the end of a forward's `tape`, as source."""
-    n = len(scalar_stacks(adj))
-    return [f"tape[{_tape_length(adj) - n + i}]" for i in range(n)]
 
 
 def rows_source(adj, pyname: str, fused: str, seeded: int) -> str:
@@ -758,7 +745,7 @@ def rows_source(adj, pyname: str, fused: str, seeded: int) -> str:
     w(f"value, grads, tops, stacks = {fused}({', '.join(called)})")
     w("unit[r] = 0.0")
     if scalars:
-        w(f"if {_overflowed(stacks)}:")
+        w(f"if {_overflowed(stacks, [f'tops[{i}]' for i in range(len(stacks))])}:")
         w(f"    return {_tuple(f'rows{k}' for k in out)}, tops, stacks")
     for k in out:
         w(f"rows{k}[r] = grads[{k}]")
@@ -779,9 +766,11 @@ def _over_the_arguments(adj, pyname):
     return w, args, scalars
 
 
-def _overflowed(stacks):
-    """Whether a run's stack tops (`tops`) passed the capacity of its scalar stacks."""
-    return " or ".join(f"tops[{i}] > {s}.shape[0]" for i, s in enumerate(stacks))
+def _overflowed(stacks, tops=None):
+    """Whether a run's stack tops (`tops`, by default `top_<stack>`) passed the capacity of its
+    scalar stacks."""
+    tops = tops or [f"top_{s}" for s in stacks]
+    return " or ".join(f"{t} > {s}.shape[0]" for t, s in zip(tops, stacks, strict=True))
 
 
 def _zero_grads(adj):
