@@ -88,15 +88,29 @@ def _hoist(fn, inner, inner_body, outer_body, outer, loops) -> bool:
     if not moved:
         return False
     made, emitted = {}, []
-    copy = lambda v: _as_array(fn, v, rows, scalars, k, None, made, emitted)  # noqa: E731
-    whole = _emit(fn, emitted, "slice", [0, copy(bound), None], None, SLICE)
+
+    def before_loops(v):
+        """v computed before the outer loop: an array over k if it depends on k."""
+        if not isinstance(v, Var) or (v not in rows and v not in scalars):
+            return v
+        if v not in made:
+            s = rows.get(v) or scalars[v]
+            if s.op == "getindex" and v in rows:
+                op, args, t = "getindex", [s.args[0], whole], s.args[0].type
+            else:
+                op, args = s.op, [before_loops(a) for a in s.args]
+                t = ArrayT("float64", 1) if v in rows else v.type
+            made[v] = fn.new_var(t)
+            emitted.append(Stmt(made[v], op, args, s.line))
+        return made[v]
+
+    whole = fn.new_var(SLICE)
+    emitted.append(Stmt(whole, "slice", [0, before_loops(bound), None]))
     for v in moved:
-        array = _as_array(fn, v, rows, scalars, k, whole, made, emitted)
-        s = rows[v]
+        s, array = rows[v], before_loops(v)
         for bid in inner_body:
-            b = blocks[bid]
-            b.stmts = [Stmt(v, "getindex", [array, k], s.line) if st is s else st
-                       for st in b.stmts]
+            blocks[bid].stmts = [Stmt(v, "getindex", [array, k], s.line) if st is s else st
+                                 for st in blocks[bid].stmts]
     blocks[outside[0]].stmts += emitted
     return True
 
@@ -109,29 +123,6 @@ def _safe_again(s) -> bool:
         return False  # range() raises for a step of 0
     return s.op in SAFE_AGAIN and all(not isinstance(a, Var) or a.type == INT
                                       or s.op in ("getattr", "len") for a in s.args)
-
-
-def _emit(fn, emitted, op, args, line, type=None):
-    var = fn.new_var(type)
-    emitted.append(Stmt(var, op, args, line))
-    return var
-
-
-def _as_array(fn, v, rows, scalars, k, whole, made, emitted):
-    """The statements computing v for every k, before the outer loop: arrays for what depends
-    on k, numbers for what does not."""
-    if not isinstance(v, Var) or (v not in rows and v not in scalars):
-        return v
-    if v in made:
-        return made[v]
-    s = rows.get(v) or scalars[v]
-    if s.op == "getindex" and v in rows:
-        made[v] = _emit(fn, emitted, "getindex", [s.args[0], whole], s.line, s.args[0].type)
-    else:
-        args = [_as_array(fn, a, rows, scalars, k, whole, made, emitted) for a in s.args]
-        made[v] = _emit(fn, emitted, s.op, args, s.line,
-                        ArrayT("float64", 1) if v in rows else v.type)
-    return made[v]
 
 
 def _kind(s, k, fixed, rows, scalars):
