@@ -10,12 +10,13 @@ import math
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
+from numba.np.numpy_support import as_dtype
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ...errors import Despecialised as zy_despecialised
 from ...errors import RaisedInCompiledCode as zy_raised
 from ...ir.array_primitives import cholesky_gradient
-from .mathlib import logistic_of
+from .mathlib import logistic_of, zy_radd
 
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
@@ -417,9 +418,57 @@ def zy_broadcast_shapes(*shapes):
     return np.broadcast_shapes(*shapes)
 
 
-@njit(**JIT)
 def zy_dot(a, b):
-    return np.dot(a, b)
+    """np.dot(a, b) of arrays of at most 2 dimensions. A contiguous matrix times a vector (either
+    side) runs in loops of its own, which LLVM vectorises: OpenBLAS's product of a transposed
+    matrix with a vector, the reverse of `X @ w`, ran at a third of the memory's speed on one
+    thread (10^5 x 100 float64: 7.1 ms, the loop 2.9 ms)."""
+    raise NotImplementedError  # compiled through the overload below
+
+
+@overload(zy_dot, jit_options=JIT)
+def _dot(a, b):
+    if (isinstance(a, types.Array) and isinstance(b, types.Array) and a.dtype == b.dtype
+            and isinstance(a.dtype, types.Float) and sorted((a.ndim, b.ndim)) == [1, 2]):
+        matrix = a if a.ndim == 2 else b
+        if matrix.layout in "CF":
+            # the product as A @ x, A the matrix or its transpose (which flips its layout)
+            by_rows = (matrix.layout == "C") == (a.ndim == 2)
+            product = _row_dots if by_rows else _column_sums
+            zero = as_dtype(a.dtype).type(0)
+            if a.ndim == 2:
+                return lambda a, b: product(a, b, zero)
+            return lambda a, b: product(b.T, a, zero)
+    return lambda a, b: np.dot(a, b)
+
+
+@njit(**JIT)
+def _row_dots(A, x, zero):
+    """A @ x, A's rows contiguous: a sum per row, reassociable so that it vectorises."""
+    m, n = A.shape
+    if x.shape[0] != n:
+        raise ValueError("incompatible array sizes for np.dot(a, b)")
+    out = np.empty(m, A.dtype)
+    for i in range(m):
+        total = zero
+        for j in range(n):
+            total = zy_radd(total, A[i, j] * x[j])
+        out[i] = total
+    return out
+
+
+@njit(**JIT)
+def _column_sums(A, x, zero):
+    """A @ x, A's columns contiguous: each column scaled and added in."""
+    m, n = A.shape
+    if x.shape[0] != n:
+        raise ValueError("incompatible array sizes for np.dot(a, b)")
+    out = np.full(m, zero)
+    for j in range(n):
+        xj = x[j]
+        for i in range(m):
+            out[i] += A[i, j] * xj
+    return out
 
 
 @njit(**JIT)
