@@ -38,7 +38,7 @@ def checkpoint_source(spec, gradient: bool) -> str:
     w("while True:")  # the fused gradient, run again only if its stacks overflowed
     w(f"    value, grads, tops, stacks = {fused}({', '.join(args + ['dy'] + stacks)})")
     if kinds:
-        w(f"    if not ({_overflowed(stacks, [f'tops[{i}]' for i in range(len(stacks))])}):")
+        w(f"    if not ({_overflowed(stacks, 'tops')}):")
         w("        break")
         grown = (f"np.empty(max(tops[{i}], {s}.shape[0]), np.{k.dtype})"
                  for i, (s, k) in enumerate(zip(stacks, kinds, strict=True)))

@@ -745,7 +745,7 @@ def rows_source(adj, pyname: str, fused: str, seeded: int) -> str:
     w(f"value, grads, tops, stacks = {fused}({', '.join(called)})")
     w("unit[r] = 0.0")
     if scalars:
-        w(f"if {_overflowed(stacks, [f'tops[{i}]' for i in range(len(stacks))])}:")
+        w(f"if {_overflowed(stacks, 'tops')}:")
         w(f"    return {_tuple(f'rows{k}' for k in out)}, tops, stacks")
     for k in out:
         w(f"rows{k}[r] = grads[{k}]")
@@ -767,10 +767,10 @@ def _over_the_arguments(adj, pyname):
 
 
 def _overflowed(stacks, tops=None):
-    """Whether a run's stack tops (`tops`, by default `top_<stack>`) passed the capacity of its
-    scalar stacks."""
-    tops = tops or [f"top_{s}" for s in stacks]
-    return " or ".join(f"{t} > {s}.shape[0]" for t, s in zip(tops, stacks, strict=True))
+    """Whether a run's stack tops passed the capacity of its scalar stacks: the tops are the
+    entries of the tuple named `tops`, else each stack's `top_<stack>`."""
+    return " or ".join(f"{f'{tops}[{i}]' if tops else f'top_{s}'} > {s}.shape[0]"
+                       for i, s in enumerate(stacks))
 
 
 def _zero_grads(adj):
