@@ -439,7 +439,12 @@ def _dot(a, b):
             if a.ndim == 2:
                 return lambda a, b: product(a, b, zero)
             return lambda a, b: product(b.T, a, zero)
-    return lambda a, b: np.dot(a, b)
+    return lambda a, b: _blas_dot(a, b)
+
+
+@njit(**JIT)
+def _blas_dot(a, b):  # compiled once per machine and types, as the loops below (Numba's cache)
+    return np.dot(a, b)
 
 
 @njit(**JIT)
