@@ -104,3 +104,24 @@ def test_loops_that_do_not_run_and_a_counter_past_the_end():
         past_the_end(x, w, 4)
     with pytest.raises(zygopy.ZygopyError, match="IndexError"):
         zygopy.gradient(past_the_end, x, w, 4)
+
+
+def mixture_by_sigma(log_sigma, x, mu):
+    return mixture_like(x, mu, log_sigma)
+
+
+def test_forward_mode_and_second_derivatives_through_the_moved_values():
+    """jvp against a central difference of f, the Hessian against central differences of the
+    gradient (h = 1e-6: truncation ~1e-11 and rounding ~1e-9 on entries of about 5)."""
+    x, mu, log_sigma = _args()
+    d = np.array([0.3, -1.2, 0.7])
+    h = 1e-6
+    _, tangent = zygopy.jvp(mixture_like, (x, mu, log_sigma),
+                            (np.zeros_like(x), np.zeros_like(mu), d))
+    fd = (mixture_like(x, mu, log_sigma + h * d) - mixture_like(x, mu, log_sigma - h * d)) / (2 * h)
+    assert tangent == pytest.approx(fd, rel=1e-7)
+    hessian = zygopy.hessian(mixture_by_sigma, log_sigma, x, mu)
+    rows = [(zygopy.gradient(mixture_by_sigma, log_sigma + h * e, x, mu)[0]
+             - zygopy.gradient(mixture_by_sigma, log_sigma - h * e, x, mu)[0]) / (2 * h)
+            for e in np.eye(3)]
+    np.testing.assert_allclose(hessian, np.array(rows), rtol=1e-6, atol=1e-7)
