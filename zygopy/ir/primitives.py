@@ -425,9 +425,13 @@ declare("take", None, lambda ts, args: args[0].type, pure=False)
 declare("load", None, lambda ts, args: args[0].type, pure=False)  # read a gradient slot
 declare("accum", None, lambda ts, args: NONE, pure=False)  # slot += value
 declare("push", None, lambda ts, args: NONE, pure=False)  # push(stack type, value)
-# pop(stack type): a value of the type the stack holds (a tagged stack's kind is not that type)
+# pop(stack type), and peek (the top, left in place): a value of the type the stack holds (a
+# tagged stack's kind is not that type)
 def _held(ts, args):
-    return Scalar(args[0].dtype, args[0].strong) if isinstance(args[0], Scalar) else args[0]
+    kind = args[0]
+    if isinstance(kind, Scalar):
+        return Scalar(kind.dtype, kind.strong)
+    return ArrayT(kind.dtype, kind.ndim) if isinstance(kind, ArrayT) else kind
 
 
 declare("pop", None, _held, pure=False)
@@ -439,10 +443,7 @@ declare("accum_at", None, lambda ts, args: NONE, pure=False)  # slot[index] += v
 for _name in ("take_at", "load_at"):
     declare(_name, None, lambda ts, args: _getindex_type([args[0].type, ts[1]], [None, args[1]]),
             pure=False)
-# top of a stack
-declare("peek", None, lambda ts, args: (ArrayT(args[0].dtype, args[0].ndim)
-                                        if isinstance(args[0], ArrayT) else _held(ts, args)),
-        pure=False)
+declare("peek", None, _held, pure=False)
 declare("drop", None, lambda ts, args: NONE, pure=False)  # pop and forget (one, or a count)
 declare("store", None, lambda ts, args: NONE, pure=False)  # slot = value
 declare("init", None, lambda ts, args: NONE, pure=False)  # an array slot = zeros shaped like one

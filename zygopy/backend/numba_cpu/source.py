@@ -79,10 +79,6 @@ JIT_INLINED = JIT.replace("@njit(", "@njit(inline='always', ")
 MAX_INLINED_ARGS = 30
 
 
-def _jit_for_call(n_args, inline=True):
-    return JIT_INLINED if inline and n_args <= MAX_INLINED_ARGS else JIT
-
-
 def name(v) -> str:
     if isinstance(v, Slot):
         return "d_" + name(v.of) if v.of is not None else f"held_{v.id}"
@@ -557,7 +553,8 @@ def forward_source(adj, pyname: str, arg_dims=(), packed=False) -> str:
     fwd = adj.forward
     scalars, lists = _stack_names(adj)
     w = Writer()
-    w(_jit_for_call(len(fwd.args) + len(scalars), inline=not (adj.stacks or packed)))
+    inlined = not (adj.stacks or packed) and len(fwd.args) + len(scalars) <= MAX_INLINED_ARGS
+    w(JIT_INLINED if inlined else JIT)
     w(f"def {pyname}({', '.join([name(a) for a in fwd.args] + scalars)}):")
     w.indent()
     tops = _tuple([f"top_{s}" for s in scalars + lists])
@@ -685,16 +682,10 @@ def fused_source(adj, pyname: str, forward: str, arg_dims=()) -> str:
     stacks): the forward's body written in where it returns only at its end, else the forward
     called; then the pullback's body; zeros on overflow."""
     w, args, scalars = _over_the_arguments(adj, pyname)
-    scalars, lists = _stack_names(adj)
-    # the forward's body, its return an assignment to `value` (no name of the IR's is bare)
-    inline = Writer(depth=w.depth)
-    _forward_body(inline, adj, arg_dims, lambda w, v: w(f"value = {w.operand(v)}"))
-    ends = [i for i, line in enumerate(inline.lines) if line.lstrip().startswith("value = ")]
-    # a forward that records per trip and writes into arrays stays a call: inlined, an in-place
-    # stencil's pullback ran 1.04x slower (LLVM); an LSTM compiles in 10.9 s inlined, 13 s not
-    if (ends == [len(inline.lines) - 1] and inline.lines[-1].startswith("value = ", 4 * w.depth)
-            and not (adj.stacks and _writes_arrays(adj.forward))):
-        w.lines += inline.lines
+    lists = _stack_names(adj)[1]
+    inline = _forward_written_in(adj, arg_dims, w.depth)
+    if inline is not None:
+        w.lines += inline
         tops = _tuple(f"top_{s}" for s in scalars + lists)
     else:
         w(f"value, tops, tape = {forward}({', '.join(args + scalars)})")
@@ -713,6 +704,23 @@ def fused_source(adj, pyname: str, forward: str, arg_dims=()) -> str:
     _reverse_body(w, adj, arg_dims, True,
                   lambda w, v: w(f"return value, {w.operand(v)}, {tops}, {stacks}"))
     return w.text()
+
+
+def _forward_written_in(adj, arg_dims, depth):
+    """The forward's lines for the function that runs its pullback after it, its value assigned to
+    `value`; None where it returns before its end, or records per trip and writes into arrays
+    (written in, an in-place stencil's pullback ran 1.04x slower; an LSTM compiles in 10.9 s
+    written in, 13 s called)."""
+    if adj.stacks and _writes_arrays(adj.forward):
+        return None
+    w, returned_at = Writer(depth=depth), []
+
+    def assign(w, v):
+        returned_at.append(w.depth)
+        w(f"value = {w.operand(v)}")
+    _forward_body(w, adj, arg_dims, assign)
+    last = w.lines[-1].lstrip() if w.lines else ""
+    return w.lines if returned_at == [depth] and last.startswith("value = ") else None
 
 
 def rows_source(adj, pyname: str, fused: str, seeded: int) -> str:

@@ -23,7 +23,7 @@ raises IndexError, reading the array made here.
 from __future__ import annotations
 
 from ..cfg import natural_loops
-from ..ir import Function, Stmt, Var
+from ..ir import Function, Stmt, Var, users_of
 from ..primitives import PRIMITIVES
 from ..types import INT, SLICE, ArrayT, Scalar, TupleT
 
@@ -75,14 +75,7 @@ def _hoist(fn, inner, inner_body, outer_body, outer, loops) -> bool:
             kind = _kind(s, k, fixed, rows, scalars)
             if kind is not None:
                 (rows if kind else scalars)[s.var] = s
-    users = {}
-    for bid in inner_body:
-        for s in blocks[bid].stmts:
-            for a in s.args:
-                users.setdefault(a, []).append(s)
-        for br in blocks[bid].branches:
-            for a in [*br.args, br.cond]:
-                users.setdefault(a, []).append(br)
+    users = users_of(fn)
     moved = [v for v in rows if _costly(v, rows)
              and any(getattr(u, "var", None) not in rows for u in users.get(v, ()))]
     if not moved:
@@ -106,11 +99,9 @@ def _hoist(fn, inner, inner_body, outer_body, outer, loops) -> bool:
 
     whole = fn.new_var(SLICE)
     emitted.append(Stmt(whole, "slice", [0, before_loops(bound), None]))
-    for v in moved:
-        s, array = rows[v], before_loops(v)
-        for bid in inner_body:
-            blocks[bid].stmts = [Stmt(v, "getindex", [array, k], s.line) if st is s else st
-                                 for st in blocks[bid].stmts]
+    read = {rows[v]: Stmt(v, "getindex", [before_loops(v), k], rows[v].line) for v in moved}
+    for bid in inner_body:
+        blocks[bid].stmts = [read.get(st, st) for st in blocks[bid].stmts]
     blocks[outside[0]].stmts += emitted
     return True
 
