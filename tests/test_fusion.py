@@ -172,18 +172,56 @@ def test_softmax_runs_in_loops_both_ways():
     assert pullback.count("zy_radd(") == 3, pullback  # two row sums, the ties
 
 
-def test_a_write_splits_a_region():
-    """The pullback's statements that compute the gradient of b follow a write (the gradient of
-    the maxima, accumulated in place): those before the write are computed apart, the sum over
-    the rows in the loop of the values after it. No NumPy sum is left."""
+def test_a_slot_no_leaf_shares_does_not_split_a_region():
+    """The gradient of the row maxima is accumulated in place among the pullback's elementwise
+    statements; no array the loop reads can be that slot's (an argument never is), so the
+    accumulation runs before the loop and the row sums' gradients, spread along the rows, are
+    read in it: no NumPy sum, no broadcast copy."""
     _, args = CASES[0]
     source = zygopy.code_python(cross_entropy, *copies(args), wrt=2)
     pullback = source[source.index("def cross_entropy_pullback"):
                       source.index("def cross_entropy_value_and")]
-    assert "+= v" in pullback and "np.sum(" not in pullback, pullback
+    assert "+= v" in pullback, pullback
+    for numpy_code in ("np.sum(", "np.broadcast_to("):
+        assert numpy_code not in pullback, pullback
     got = zygopy.gradient(cross_entropy, *copies(args), wrt=2)[2]
     fd = finite_differences(cross_entropy, copies(args), 2)[""]
     np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)
+
+
+def along_rows(x, y):
+    """Row sums without keepdims: their gradients are spread along the rows (new axes)."""
+    return np.sum(np.log(np.sum(np.exp(x) * (y * y + 0.5), axis=1)) * np.sum(x * x, axis=1))
+
+
+def down_columns(x, y):
+    return np.sum(np.sin(np.sum(x * y, axis=0)) * np.sum(np.exp(x), axis=0))
+
+
+def middle_of_three(x, y):
+    return np.sum(np.tanh(np.sum(x * y, axis=1)) ** 2)
+
+
+@pytest.mark.parametrize("f, shapes", [
+    (along_rows, ((4, 3), (4, 3))), (along_rows, ((4, 3), (1, 3))), (along_rows, ((4, 3), (4, 1))),
+    (along_rows, ((1, 3), (4, 3))), (down_columns, ((4, 3), (4, 3))),
+    (down_columns, ((4, 3), (1, 3))), (down_columns, ((4, 1), (4, 3))),
+    (middle_of_three, ((2, 4, 3), (2, 4, 3))), (middle_of_three, ((2, 4, 3), (4, 1))),
+], ids=lambda p: p.__name__ if callable(p) else "-".join("x".join(map(str, s)) for s in p))
+def test_spread_gradients_are_read_in_the_loop(f, shapes):
+    """The gradient of a sum without keepdims, spread back along the reduced axes, is read in
+    the loop that uses it at the other axes' indices (no broadcast copy), whichever operands
+    broadcast; against central differences."""
+    args = [rng.standard_normal(s) for s in shapes]
+    wrt = (0, 1)
+    source = zygopy.code_python(f, *copies(args), wrt=wrt)
+    pullback = source[source.index(f"def {f.__name__}_pullback"):
+                      source.index(f"def {f.__name__}_value_and")]
+    assert "np.broadcast_to(" not in pullback, pullback
+    got = zygopy.gradient(f, *copies(args), wrt=wrt)
+    for i in wrt:
+        fd = finite_differences(f, copies(args), i)[""]
+        np.testing.assert_allclose(got[i], fd, rtol=1e-6, atol=1e-8)
 
 
 def gates(z, n):

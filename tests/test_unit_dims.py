@@ -136,3 +136,21 @@ def test_tangent_along_a_broadcast_operand():
     h = 1e-6
     expected = (biased(x, w, b + h * t) - biased(x, w, b - h * t)) / (2 * h)
     np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def cross_entropy(z, y):
+    """The row maxima's gradient accumulates in a slot of their (n, 1) shape, which the loop
+    that spreads it over the rows reads at column 0."""
+    m = np.max(z, axis=1, keepdims=True)
+    return np.mean(np.log(np.sum(np.exp(z - m), axis=1)) + m[:, 0] - np.sum(y * z, axis=1))
+
+
+def test_a_gradient_slot_keeps_its_values_dims():
+    """What is read from a gradient's slot has the shape of its value, dims included: the code
+    for the common case runs (no run-time test of the (n, 1) gradient's width to fail), and the
+    gradient is right."""
+    z, y = rng.standard_normal((6, 4)), np.eye(4)[[0, 3, 1, 1, 2, 0]]
+    got = zygopy.gradient(cross_entropy, z.copy(), y, wrt=0)[0]
+    assert zygopy.api.compiled(cross_entropy, (z, y), 0).common
+    np.testing.assert_allclose(got, finite_differences(cross_entropy, [z.copy(), y], 0)[""],
+                               rtol=1e-6, atol=1e-8)

@@ -131,6 +131,8 @@ def _pass(fn, start) -> dict:
     blocks = fn.block_map()
     for b in (blocks[bid] for bid in reverse_postorder(fn)):
         for st in b.stmts:
+            if st.op == "init":  # a gradient's slot: zeros of its value's shape
+                known[st.args[0]] = _value(st.args[1], known)
             if st.var is None:
                 continue
             if st.op == "tuple":
@@ -162,6 +164,8 @@ def _rule(st, known, tuples, units):
             if isinstance(shape, tuple) and -len(shape) <= args[1] < len(shape):
                 return shape[args[1]]
         return None
+    if op in ("take", "load") and args[0] in known:  # what a slot holds keeps its shape
+        return known[args[0]]
     if op in CREATED:
         shape = _value(args[0], known)
         return shape if isinstance(shape, tuple) else (shape,)

@@ -61,7 +61,8 @@ def _shares_slots(fn: Function) -> dict:
             slot_of[st.var] = st.args[0]
         elif PRIMITIVES[st.op].view and isinstance(st.args[0], Var) and st.args[0] in slot_of:
             slot_of[st.var] = slot_of[st.args[0]]
-    received = {a for b in fn.blocks for a in b.args if isinstance(a.type, ArrayT)}
+    received = {a for b in fn.blocks if b is not fn.entry for a in b.args
+                if isinstance(a.type, ArrayT)}  # (the arguments are none of them)
     shared = {}
     for v, slot in slot_of.items():
         shared.setdefault(slot, set(received)).add(v)
@@ -145,7 +146,19 @@ def _candidate(st):
     return (st.var is not None and isinstance(st.var.type, ArrayT)
             and st.var.type.dtype in (*FLOATS, "bool")
             and (st.op in ELEMENT_OPS or _summed_back(st) or st.op == "spread" and (
-                st.args[2] == () or not isinstance(type_of_arg(st.args[0]), ArrayT))))
+                st.args[2] == () or not isinstance(type_of_arg(st.args[0]), ArrayT)
+                or _new_axes(st) is not None)))
+
+
+def _new_axes(st):
+    """The axes a spread of an array adds where its result has no others (the gradient of a
+    sum over them, spread back: g[i] along a row); None otherwise."""
+    if st.op != "spread" or not st.args[2] or not isinstance(type_of_arg(st.args[0]), ArrayT):
+        return None
+    g, axes = st.args[0], st.args[2]
+    ndim = st.var.type.ndim
+    axes = reduced_axes(axes, ndim)
+    return axes if g.type.ndim + len(axes) == ndim else None
 
 
 def _summed_back(st) -> bool:
@@ -255,6 +268,8 @@ def _region(sums, internal, context, storing, seeds=frozenset()):
         outputs = {v for v in internal & read
                    if v in keep or any(u not in inside for u in users.get(v, []))}
         dropped = {v for v in internal if v not in read}
+        # a spread adding axes reads its operand along the others: an array, stored first
+        dropped |= {st.args[0] for st in inside if _new_axes(st) is not None} & internal
         dropped |= {v for v in outputs if not (storing and v.type.ndim == ndim
                                                and v.type.dtype in (dtype, "bool"))}
         # a value a leaf is computed from (S of S - np.max(S)) is computed before it, apart
@@ -335,7 +350,8 @@ def _region_nest(w, region, name, operand, tag, dims):
             if d is not None and d.op == "spread":
                 parts[root] += region.shape_parts(d.args[1], name, operand)
             elif d is None and isinstance(v.type, ArrayT):
-                parts[root].append(f"{name(v)}.shape")
+                if not _spread_only(v, region):  # a spread's new axes align it otherwise
+                    parts[root].append(f"{name(v)}.shape")
                 if v not in leaves:
                     leaves.append(v)
     roots = list(parts)
@@ -384,6 +400,13 @@ def _known_narrower(mine, loop) -> bool:
     """Whether unit_dims show a value of dimensions `mine` to be 1 where the loop's are not."""
     return mine is not None and loop is not None and any(
         m is True and n is False for m, n in zip(mine, loop, strict=True))
+
+
+def _spread_only(leaf, region) -> bool:
+    """Whether the region reads `leaf` only through spreads that add axes."""
+    readers = [region.definition[v] for v in region.internal
+               if leaf in _operands(region.definition[v])]
+    return bool(readers) and all(_new_axes(st) is not None for st in readers)
 
 
 def _tree_of(v, region):
@@ -529,16 +552,20 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
     sums = [s for s in region.sums if s.args[0] in roots]
     outputs = [v for v in region.outputs if v in roots and v in needed]
     index = [f"i_{tag}_{d}" for d in range(ndim)]
-    view = {}  # a leaf's element: a size-1 dimension is read at 0 (np.broadcast_to compiles slowly)
+
+    def element_of(v, positions):
+        """v's element at these indices: a size-1 dimension at 0 (np.broadcast_to compiles
+        slowly), one that may be 1 at i * k."""
+        at = [("0" if one else f"{i} * k_{name(v)}_{j}" if one is None else i)
+              for j, (i, one) in enumerate(zip(positions, _dims(v, dims), strict=True))]
+        return f"zy_at({name(v)}, ({''.join(i + ', ' for i in at)}))"
+
+    view = {}  # a leaf's element
     for v in leaves:
-        r, at = v.type.ndim, []
-        for j, one in enumerate(dims.get(v, (None,) * v.type.ndim)):
-            i = index[j + ndim - r]
+        for j, one in enumerate(_dims(v, dims)):
             if one is None:  # known only at run time
                 w(f"k_{name(v)}_{j} = int({name(v)}.shape[{j}] != 1)")
-                i = f"{i} * k_{name(v)}_{j}"
-            at.append("0" if one else i)
-        view[v] = f"zy_at({name(v)}, ({''.join(i + ', ' for i in at)}))"
+        view[v] = element_of(v, index[ndim - v.type.ndim:])
     targets, totals = {}, {}  # float32 sums add up in float64, rounded once at the end
     for s in sums:
         axes = reduced_axes(s.args[1], ndim)
@@ -584,6 +611,9 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
         args = [element[a] if a in element else view[a] if a in view
                 else _number(a, operand(a), single) for a in d.args]
         element[v] = f"e_{name(v)}"
+        axes = _new_axes(d)
+        if axes is not None:  # the spread's operand is a leaf: read along the other axes
+            args[0] = element_of(d.args[0], [i for k, i in enumerate(index) if k not in axes])
         value = args[0] if d.op in ("spread", "sum_to") else element_expression(
             d.op, args, d.var.type.dtype, kernels)
         w(f"{element[v]} = {value}")
