@@ -7,7 +7,8 @@ import numpy as np
 
 from .errors import UnsupportedType
 from .ir.types import typeof
-from .trees import LEAF, flatten, unflatten
+from .tree_code import builder
+from .trees import LEAF, flatten
 
 
 def unit_dims(leaf):
@@ -57,7 +58,7 @@ def rebuild(nodes, owners, args, leaf_values):
     mine = [[] for _ in args]
     for owner, v in zip(owners, leaf_values, strict=True):
         mine[owner].append(v)
-    return tuple(m[0] if node is LEAF else unflatten(node, m, arg)
+    return tuple(m[0] if node is LEAF else builder(node)(m, arg)
                  for node, arg, m in zip(nodes, args, mine, strict=True))
 
 

@@ -48,9 +48,22 @@ def _static_key(v):
 
 
 def flatten(value):
-    """(Node, leaves) of a value; leaves in a fixed depth-first order."""
+    """(Node, leaves) of a value; leaves in a fixed depth-first order. A value of the shape last
+    met for its type is read by code written for that shape (tree_code.py)."""
+    node = _recent.get(type(value))
+    if node is not None:
+        read = tree_code.reader(node)
+        leaves = read(value) if read is not None else None
+        if leaves is not None:
+            return node, leaves
     leaves = []
-    return _flatten(value, leaves, set()), leaves
+    node = _flatten(value, leaves, set())
+    if node.kind not in ("leaf", "static"):
+        _recent[type(value)] = node
+    return node, leaves
+
+
+_recent: dict = {}  # type -> the shape of its value flattened last
 
 
 def _flatten(v, leaves, inside):
@@ -189,3 +202,6 @@ def leaves_like(node: Node, value):
         sub = None if value is None else _child(value, node, i)
         out += leaves_like(child, sub)
     return out
+
+
+from . import tree_code  # noqa: E402  (it builds on this module)

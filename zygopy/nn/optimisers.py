@@ -4,7 +4,8 @@
     update(state, model, grads)          # one step: the model's arrays change in place
 
 A rule is a small object: `init(x)` makes its state for one array, `step(state, x, g, t)` turns a
-gradient into the amount to subtract (in place, into `g`'s buffer). Rules chain
+gradient into the amount to subtract (in place, into `g`'s buffer); one may also have
+`apply(state, x, g, t)`, which subtracts it from x in the same pass when used alone. Rules chain
 (`chain(ClipNorm(1.0), WeightDecay(1e-4), Adam())`), learning rates may be schedules (a function
 of the step number), and `freeze(state, model.layers[0])` keeps part of a model fixed. The
 elementwise updates run as compiled loops (kernels.py), one pass over each array.
@@ -96,10 +97,16 @@ class Adam:
         return (np.zeros_like(x), np.zeros_like(x))
 
     def step(self, state, x, g, t):
+        kernels.adam(*state, g, *self._scalars(t))
+        return g
+
+    def apply(self, state, x, g, t):
+        kernels.adam_apply(x, *state, g, *self._scalars(t))
+
+    def _scalars(self, t):
         b1, b2 = self.beta
         lr = _rate(self.eta, t) * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
-        kernels.adam(state[0], state[1], g, lr, b1, b2, self.eps * math.sqrt(1.0 - b2 ** t))
-        return g
+        return lr, b1, b2, self.eps * math.sqrt(1.0 - b2 ** t)
 
 
 @dataclass
@@ -246,6 +253,11 @@ def update(state, model, grads):
     state.t += 1
     live = [k for k, x in enumerate(params)
             if state.states[k] is not None and not state.frozen[k] and gs[k] is not None]
+    if hasattr(state.rule, "apply") and all(params[k].flags.c_contiguous for k in live):
+        for k in live:  # one pass over each array, the gradient read where it is
+            g = np.ascontiguousarray(gs[k], dtype=params[k].dtype)
+            state.rule.apply(state.states[k], params[k], g, state.t)
+        return _folded(node, model, state)
     work = {k: np.array(gs[k], dtype=params[k].dtype) for k in live}  # steps computed in place
     rules = state.rule.rules if isinstance(state.rule, OptimiserChain) else (state.rule,)
     for r, rule in enumerate(rules):
@@ -258,6 +270,10 @@ def update(state, model, grads):
                 work[k] = rule.step(s, params[k], work[k], state.t, scale)
     for k in live:
         params[k] -= work[k]
+    return _folded(node, model, state)
+
+
+def _folded(node, model, state):
     if _records_statistics(node):
         layers.fold_statistics(model)
     return state

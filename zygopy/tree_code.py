@@ -1,0 +1,189 @@
+"""Straight-line Python for one tree shape (trees.Node): reading a value's leaves, and building a
+structure of that shape from leaves. A model's parameters are flattened and its gradient rebuilt
+on every call; walking the tree generically costs ~1 µs a node, the code written for its shape a
+fraction of that.
+
+A reader returns None where the value's shape is not the node's, and the caller walks the tree
+generically (trees.flatten); it never errs the other way: each container's type, length or keys
+and each static value are checked.
+"""
+from __future__ import annotations
+
+import functools
+import keyword
+
+import numpy as np
+
+from . import trees
+
+WRITTEN_ON_MEETING = 2  # a shape met once may never recur: code is written on its second meeting
+_met: dict = {}  # shape -> how often met, until its code is written
+_readers: dict = {}  # shape -> its reader; id(shape) -> (shape, its reader)
+
+
+def reader(node):
+    """The function reading the leaves (a list) of a value of this shape, or None for a shape
+    not met often enough yet to be worth writing code for."""
+    found = _readers.get(id(node))  # the same Node object, as trees.flatten gives: no hashing
+    if found is not None and found[0] is node:
+        return found[1]
+    found = _readers.get(node)
+    if found is not None:
+        _readers[id(node)] = (node, found)
+        return found
+    count = _met.get(node, 0) + 1
+    if count < WRITTEN_ON_MEETING:
+        if len(_met) > 1024:  # shapes that keep changing
+            _met.clear()
+        _met[node] = count
+        return None
+    _met.pop(node, None)
+    if len(_readers) > 512:
+        _readers.clear()
+    w = _Writer()
+    w.line("def read(x0):")
+    w.line("    out = []")
+    w.line("    append = out.append")
+    _read(w, node, "x0", "    ")
+    w.line("    return out")
+    found = _readers[node] = w.function("read")
+    return found
+
+
+def _read(w, node, x, pad):
+    kind = node.kind
+    if kind == "leaf":
+        w.line(f"{pad}if type({x}) is not ndarray and not isinstance({x}, LEAF_TYPES): return None")
+        w.line(f"{pad}append({x})")
+        return
+    if kind == "static":
+        w.line(f"{pad}if {x} is not {w.const(node.static)} and "
+               f"node_of({x}) != {w.const(node)}: return None")
+        return
+    cls = w.const(node.cls)
+    n = len(node.children)
+    if kind in ("tuple", "list"):
+        w.line(f"{pad}if type({x}) is not {cls} or len({x}) != {n}: return None")
+    elif kind == "dict":
+        w.line(f"{pad}if type({x}) is not dict or tuple({x}) != {w.const(node.keys)}: return None")
+    elif kind == "object":
+        w.line(f"{pad}if type({x}) is not {cls} or tuple({x}.__dict__) != {w.const(node.keys)}: "
+               "return None")
+    else:  # namedtuple, dataclass: fields fixed by the class
+        w.line(f"{pad}if type({x}) is not {cls}: return None")
+    for i, child in enumerate(node.children):
+        y = w.temp()
+        w.line(f"{pad}{y} = {_child(node, x, i)}")
+        _read(w, child, y, pad)
+
+
+def _child(node, x, i):
+    """Source reading child i of x, a value of node's shape."""
+    if node.kind in ("tuple", "list", "namedtuple"):
+        return f"{x}[{i}]"
+    if node.kind == "dict":
+        return f"{x}[{node.keys[i]!r}]"
+    key = node.keys[i]
+    return f"{x}.{key}" if key.isidentifier() and not keyword.iskeyword(key) \
+        else f"getattr({x}, {key!r})"
+
+
+def builder(node):
+    """The function building a structure of node's shape from its leaves (a list, in flatten's
+    order) and the value they came from (trees.unflatten's result for them)."""
+    found = _builders.get(id(node))
+    if found is not None and found[0] is node:
+        return found[1]
+    found = _builder(node)
+    if len(_builders) > 256:
+        _builders.clear()
+    _builders[id(node)] = (node, found)
+    return found
+
+
+_builders: dict = {}  # id(shape) -> (shape, its builder)
+
+
+@functools.lru_cache(maxsize=256)
+def _builder(node):
+    w = _Writer()
+    w.line("def build(leaves, x0):")
+    w.line(f"    return {_build(w, node, 'x0', iter(range(_count(node))))}")
+    return w.function("build")
+
+
+def _count(node):
+    return 1 if node.kind == "leaf" else sum(map(_count, node.children))
+
+
+def _build(w, node, x, positions):
+    """An expression building node's structure, x its original."""
+    kind = node.kind
+    if kind == "leaf":
+        return f"leaves[{next(positions)}]"
+    if kind == "static":
+        return "None"
+    if kind in ("dataclass", "object") and not _copied_plainly(node):
+        k = [next(positions) for _ in range(_count(node))]
+        span = f"leaves[{k[0]}:{k[-1] + 1}]" if k else "[]"
+        return f"unflatten({w.const(node)}, {span}, {x})"
+    kids = []
+    for i, child in enumerate(node.children):
+        if child.kind in ("leaf", "static"):  # no original needed
+            kids.append(_build(w, child, None, positions))
+            continue
+        y = w.temp()
+        w.line(f"    {y} = {_child(node, x, i)}")
+        kids.append(_build(w, child, y, positions))
+    if kind == "list":
+        return f"[{', '.join(kids)}]"
+    if kind == "tuple":  # a tuple, as trees.unflatten gives for tuple subclasses too
+        return f"({''.join(k + ', ' for k in kids)})"
+    if kind == "namedtuple":
+        return f"{w.const(node.cls)}({', '.join(kids)})"
+    if kind == "dict":
+        return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(node.keys, kids, strict=True)) + "}"
+    out = w.temp()  # an object: a copy of x with its fields replaced
+    cls = w.const(node.cls)
+    w.line(f"    {out} = {cls}.__new__({cls})")
+    w.line(f"    {out}.__dict__.update({x}.__dict__)")
+    w.line(f"    {out}.__dict__.update({{"
+           + ", ".join(f"{k!r}: {v}" for k, v in zip(node.keys, kids, strict=True)) + "})")
+    return out
+
+
+def _copied_plainly(node) -> bool:
+    """Whether trees.unflatten copies an object of this node by its __dict__ and sets its fields
+    there (no descriptor of the class intercepts them)."""
+    cls = node.cls
+    return node.kind == "object" and trees._copies_its_dict(cls) and not any(
+        hasattr(getattr(cls, k, None), "__set__") for k in node.keys)
+
+
+class _Writer:
+    def __init__(self):
+        self.lines, self.names, self.count = [], {"ndarray": np.ndarray,
+                                                  "LEAF_TYPES": trees.LEAF_TYPES,
+                                                  "node_of": _node_of,
+                                                  "unflatten": trees.unflatten}, 0
+
+    def line(self, text):
+        self.lines.append(text)
+
+    def temp(self):
+        self.count += 1
+        return f"x{self.count}"
+
+    def const(self, value):
+        name = f"c{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def function(self, name):
+        scope = dict(self.names)
+        exec(compile("\n".join(self.lines), f"<zygopy tree code {name}>", "exec"), scope)
+        return scope[name]
+
+
+def _node_of(value):
+    return trees._flatten(value, [], set())
