@@ -577,7 +577,7 @@ def test_registered_rule_is_the_one_used(monkeypatch):
     assert zygopy.gradient(uses_sin_for_custom, 0.4)[0] == pytest.approx(11.0, rel=1e-15)
 
 
-# ---- the fast path of repeated calls with plain arguments (api._FAST) -------------------------
+# ---- the fast path of repeated calls with plain arguments (api._FAST, api._LAST) --------------
 
 def mixed(x, n, flag):
     return np.sum(x * x) * n + (1.0 if flag else 2.0) * np.sum(x)
@@ -660,3 +660,30 @@ def test_a_replaced_rule_reaches_the_fast_path(monkeypatch):
     monkeypatch.setattr(rules, "_version", rules._version + 1)
     monkeypatch.setitem(rules.RULES, "mul", lambda g, y, a, b: (g * b * 2.0, g * a * 2.0))
     assert zygopy.gradient(poly, 2.0, 3.0)[0] == 48.0  # 2y into x * x, doubled on each operand: 8xy
+
+
+def test_the_last_calls_code_takes_only_what_its_key_would(monkeypatch):
+    """The code written to read a function's last arguments (api._LAST) refuses what the fast
+    path's key tells apart: an infinite float, an int for a float, another dtype, a dimension of
+    1, another structure; each answer equals the full path's."""
+    def loss(x, p):
+        return np.sum(x * p["w"]) * p["s"]
+
+    w = np.array([0.5, 1.5])
+    calls = [(np.array([1.0, 2.0]), {"w": w, "s": 2.0}), (np.array([1.0, 2.0]), {"w": w, "s": 2}),
+             (np.array([1.0, 2.0]), {"w": w, "s": math.inf}),
+             (np.array([1.0, 2.0], np.float32), {"w": w.astype(np.float32), "s": 2.0}),
+             (np.array([[1.0], [2.0]]), {"w": w, "s": 2.0}),
+             (np.array([1.0, 2.0]), {"w": w, "s": 2.0, "t": 1.0})]
+    for x, p in calls:
+        for _ in range(3):  # the last two through the code written for the call
+            got = zygopy.gradient(loss, x, p)
+        with monkeypatch.context() as m:
+            m.setattr(zygopy.api, "_FAST", {})
+            m.setattr(zygopy.api, "_LAST", {})
+            full = zygopy.gradient(loss, x, p)
+        np.testing.assert_array_equal(got[0], full[0])
+        assert got[0].dtype == full[0].dtype and got[0].shape == x.shape
+        assert got[1].keys() == full[1].keys()
+        for k in p:
+            np.testing.assert_array_equal(got[1][k], full[1][k])

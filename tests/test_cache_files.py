@@ -126,6 +126,7 @@ def test_cache_that_cannot_be_rebuilt_is_a_zygopy_error(tmp_path, monkeypatch):
     module = zygopy.api.compiled(f, (0.3, 7))._fused.py_func.__module__
     monkeypatch.setattr(zygopy.api, "_CACHE", {})
     monkeypatch.setattr(zygopy.api, "_FAST", {})
+    monkeypatch.setattr(zygopy.api, "_LAST", {})
     monkeypatch.delitem(sys.modules, module)
     monkeypatch.setattr(compiled, "discard_numba_cache", lambda dispatcher: None)
     for index in (tmp_path / "cache" / "__pycache__").glob(f"{module}.*.nbi"):

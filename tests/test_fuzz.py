@@ -158,6 +158,7 @@ def test_errors_while_running_are_crashes(monkeypatch):
     from zygopy.ir import evaluate
     monkeypatch.setattr(api, "_CACHE", {})
     monkeypatch.setattr(api, "_FAST", {})
+    monkeypatch.setattr(api, "_LAST", {})
     monkeypatch.setattr(source, "REVERSE_CHECKED", True)
     monkeypatch.setitem(rules.RULES, "getindex",
                         lambda g, y, a, index: (array_rules.Scatter(index + 100, g), None))
@@ -191,6 +192,7 @@ def test_injected_wrong_rule_is_found_and_shrunk(batch, tmp_path, monkeypatch):
     monkeypatch.setitem(rules.RULES, "sin", lambda g, y, x: (g * rules.cos(x) * 1.001,))
     monkeypatch.setattr(api, "_CACHE", {})
     monkeypatch.setattr(api, "_FAST", {})
+    monkeypatch.setattr(api, "_LAST", {})
     found = None
     for p in progs[:60]:
         r = _check([p], module, ("eval",))[0]
@@ -220,6 +222,7 @@ def test_injected_wrong_array_rule_is_found(batch, monkeypatch):
                         lambda g, y, a, index: (array_rules.Scatter(index, g * 1.001), None))
     monkeypatch.setattr(api, "_CACHE", {})
     monkeypatch.setattr(api, "_FAST", {})
+    monkeypatch.setattr(api, "_LAST", {})
     arrays = [p for p in progs if p.n_arrays][:40]
     found = [r for r in _check(arrays, module, ("eval",)) if r["failures"]]
     assert found, "the injected bug went unnoticed"

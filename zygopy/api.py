@@ -43,7 +43,8 @@ from .ir.frontend import function_ast
 from .ir.infer import returned_type
 from .ir.types import ArrayT, TupleT, is_float
 from .programs import gradient_program, tangent_program
-from .signature import location, rebuild, signature
+from .signature import location, signature
+from .tree_code import call_builder, call_reader
 from .trees import LEAF, flatten
 
 # (f, signature key, wrt, rules version) -> the compiled variants met so far: more than one when a
@@ -262,20 +263,21 @@ def _per_parameter(c, sig, call, leaf_results):
 
 
 def withgradient(f, *args, wrt=None, **kwargs):
+    if not kwargs:
+        fast = _LAST.get(f)
+        if fast is not None and fast.wrt == wrt and fast.version == rules_version():
+            leaves = fast.read(args)
+            if leaves is not None:
+                found = _fast_gradient(fast, leaves, args)
+                if found is not None:
+                    return found
     plain = None if kwargs else _plain_call(f, args, wrt)
     fast = _FAST.get(plain[0]) if plain else None
     if fast is not None:
-        c, owners, wrt_args = fast
-        captured = c.captured_values()
-        if captured is not None:
-            _, nodes, leaves = plain
-            value, grads = tiered.value_and_gradient(c, [*leaves, *captured])
-            if nodes is None:  # a leaf per argument
-                out = [None] * len(args)
-                for i, g in zip(c.adjoint.wrt, grads, strict=True):
-                    out[i] = g
-                return value, tuple(out)
-            return value, _rebuilt(nodes, args, owners, wrt_args, c.adjoint.wrt, grads)
+        found = _fast_gradient(fast, plain[2], args)
+        if found is not None:
+            _LAST[f] = fast
+            return found
     call = bind(f, args, kwargs, wrt)
     c, sig = _compiled(call)
     rt = returned_type(c.primal_ir)
@@ -286,14 +288,37 @@ def withgradient(f, *args, wrt=None, **kwargs):
                         "gradient")
     value, grads = tiered.value_and_gradient(c, sig.arguments)
     if plain and len(args) == len(call.names) and not call.first:
-        _FAST[plain[0]] = (c, tuple(sig.owners), call.wrt)
+        (_, kinds, nodes, _, version), _, leaves = plain
+        _FAST[plain[0]] = _Fast(c, wrt, version, call_reader(nodes, kinds, _is_kind),
+                                call_builder(nodes, len(leaves), call.wrt, c.adjoint.wrt))
     return value, _per_parameter(c, sig, call, grads)
 
 
 # The gradient of a function whose every parameter is given positionally (wrt by position if at
 # all) skips binding and the signature: after a first call, its compiled code is found from the
-# arguments' structures and the kinds of their leaves alone (what the signature specialises on).
-_FAST: dict = {}  # key -> (compiled gradient, the argument of each leaf, the arguments in wrt)
+# arguments' structures and the kinds of their leaves alone (what the signature specialises on),
+# and for a call like the function's last one, by code written to check and read them.
+@dataclass(frozen=True)
+class _Fast:
+    compiled: object
+    wrt: object  # as the call gave it
+    version: int  # rules_version() then
+    read: object  # args -> their leaves, or None for arguments of other kinds or shapes
+    build: object  # (gradients of the leaves in wrt, args) -> the gradient per argument
+
+
+_FAST: dict = {}  # _plain_call's key -> _Fast
+_LAST: dict = {}  # function -> the _Fast of its last call that had one
+
+
+def _fast_gradient(fast, leaves, args):
+    """(value, gradients) through `fast`, or None where a captured value changed."""
+    c = fast.compiled
+    captured = c.captured_values()
+    if captured is None:
+        return None
+    value, grads = tiered.value_and_gradient(c, [*leaves, *captured])
+    return value, fast.build(grads, args)
 
 
 def _plain_call(f, args, wrt):
@@ -338,14 +363,20 @@ def _kind(a):
     return t if t is int or t is bool else None
 
 
-def _rebuilt(nodes, args, owners, wrt_args, wrt_leaves, grads):
-    """The gradients of the differentiated leaves put back into each argument's structure; None
-    for an argument not differentiated."""
-    values = [None] * len(owners)
-    for i, g in zip(wrt_leaves, grads, strict=True):
-        values[i] = g
-    rebuilt = rebuild(nodes, owners, args, values)
-    return tuple(r if i in wrt_args else None for i, r in enumerate(rebuilt))
+def _is_kind(x, kind, const) -> str:
+    """Source testing that value x (source) has this _kind (`const(v)` names a constant)."""
+    if kind in (int, bool):
+        return f"type({x}) is {kind.__name__}"
+    if kind is float:
+        return f"type({x}) is float and {const(math.isfinite)}({x})"
+    dtype, ndim, ones = kind
+    d = const(dtype)
+    test = f"type({x}) is {const(np.ndarray)} and {x}.ndim == {ndim} and ({x}.dtype is {d} " \
+           f"or {x}.dtype == {d})"
+    if ones is None:
+        return f"{test} and 1 not in {x}.shape"
+    return test + "".join(f" and {x}.shape[{j}] {'==' if one else '!='} 1"
+                          for j, one in enumerate(ones))
 
 
 def gradient(f, *args, wrt=None, **kwargs):

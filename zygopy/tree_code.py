@@ -44,16 +44,37 @@ def reader(node):
     w.line("def read(x0):")
     w.line("    out = []")
     w.line("    append = out.append")
-    _read(w, node, "x0", "    ")
+    _read(w, node, "x0", lambda x: f"type({x}) is ndarray or isinstance({x}, LEAF_TYPES)")
     w.line("    return out")
     found = _readers[node] = w.function("read")
     return found
 
 
-def _read(w, node, x, pad):
+def call_reader(nodes, kinds, is_kind):
+    """The function reading the leaves of a call's arguments (a tuple) of these shapes (a Node
+    per argument, None for all leaves) whose leaves have these kinds, as `is_kind(x, kind)`
+    (source) tests; None where they differ."""
+    w = _Writer()
+    w.line("def read(args):")
+    w.line(f"    if len(args) != {len(nodes or kinds)}: return None")
+    w.line("    out = []")
+    w.line("    append = out.append")
+    leaf_kinds = iter(kinds)
+    test = lambda x: is_kind(x, next(leaf_kinds), w.const)  # noqa: E731  (leaves in order)
+    for i, node in enumerate(nodes or [trees.LEAF] * len(kinds)):
+        x = w.temp()
+        w.line(f"    {x} = args[{i}]")
+        _read(w, node, x, test)
+    w.line("    return out")
+    return w.function("read")
+
+
+def _read(w, node, x, is_leaf, pad="    "):
+    """Statements appending the leaves of x, a value of node's shape, or returning None; a leaf
+    as `is_leaf(x)` (source) tests."""
     kind = node.kind
     if kind == "leaf":
-        w.line(f"{pad}if type({x}) is not ndarray and not isinstance({x}, LEAF_TYPES): return None")
+        w.line(f"{pad}if not ({is_leaf(x)}): return None")
         w.line(f"{pad}append({x})")
         return
     if kind == "static":
@@ -74,7 +95,7 @@ def _read(w, node, x, pad):
     for i, child in enumerate(node.children):
         y = w.temp()
         w.line(f"{pad}{y} = {_child(node, x, i)}")
-        _read(w, child, y, pad)
+        _read(w, child, y, is_leaf, pad)
 
 
 def _child(node, x, i):
@@ -108,7 +129,34 @@ _builders: dict = {}  # id(shape) -> (shape, its builder)
 def _builder(node):
     w = _Writer()
     w.line("def build(leaves, x0):")
-    w.line(f"    return {_build(w, node, 'x0', iter(range(_count(node))))}")
+    positions = iter(range(_count(node)))
+    w.line(f"    return {_build(w, node, 'x0', lambda: f'leaves[{next(positions)}]')}")
+    return w.function("build")
+
+
+def call_builder(nodes, count, wrt, wrt_leaves):
+    """The function building, from the gradients of the leaves at `wrt_leaves` (among `count`)
+    and the call's arguments, per argument its gradient in its structure (`nodes` as for
+    call_reader); None for the arguments not in `wrt` and the leaves without one."""
+    w = _Writer()
+    w.line("def build(grads, args):")
+    at = {leaf: k for k, leaf in enumerate(wrt_leaves)}
+    positions = iter(range(count))
+
+    def leaf():
+        p = next(positions)
+        return f"grads[{at[p]}]" if p in at else "None"
+    out = []
+    for i, node in enumerate(nodes or [trees.LEAF] * count):
+        if i not in wrt:
+            out.append("None")
+            for _ in range(_count(node)):
+                next(positions)
+            continue
+        x = w.temp()
+        w.line(f"    {x} = args[{i}]")
+        out.append(_build(w, node, x, leaf))
+    w.line(f"    return ({''.join(v + ', ' for v in out)})")
     return w.function("build")
 
 
@@ -116,25 +164,25 @@ def _count(node):
     return 1 if node.kind == "leaf" else sum(map(_count, node.children))
 
 
-def _build(w, node, x, positions):
-    """An expression building node's structure, x its original."""
+def _build(w, node, x, leaf):
+    """An expression building node's structure, x its original; `leaf()` gives the expression
+    of each leaf in turn."""
     kind = node.kind
     if kind == "leaf":
-        return f"leaves[{next(positions)}]"
+        return leaf()
     if kind == "static":
         return "None"
     if kind in ("dataclass", "object") and not _copied_plainly(node):
-        k = [next(positions) for _ in range(_count(node))]
-        span = f"leaves[{k[0]}:{k[-1] + 1}]" if k else "[]"
-        return f"unflatten({w.const(node)}, {span}, {x})"
+        leaves = [leaf() for _ in range(_count(node))]
+        return f"unflatten({w.const(node)}, [{', '.join(leaves)}], {x})"
     kids = []
     for i, child in enumerate(node.children):
         if child.kind in ("leaf", "static"):  # no original needed
-            kids.append(_build(w, child, None, positions))
+            kids.append(_build(w, child, None, leaf))
             continue
         y = w.temp()
         w.line(f"    {y} = {_child(node, x, i)}")
-        kids.append(_build(w, child, y, positions))
+        kids.append(_build(w, child, y, leaf))
     if kind == "list":
         return f"[{', '.join(kids)}]"
     if kind == "tuple":  # a tuple, as trees.unflatten gives for tuple subclasses too
