@@ -77,6 +77,16 @@ def test_the_exponential_is_computed_once_per_counter_value():
         assert _array_exps(fn, *_args()[:2]) == [], fn.__name__
 
 
+def test_the_gradient_records_no_value_computed_from_the_counter_rows():
+    """z = (x[j] - mu[k]) / exps[k] reads elements of arrays nothing writes (exps is computed
+    once, before the loops): the reverse computes it again rather than the forward recording it
+    per trip, and the loop records no number at all."""
+    source = zygopy.code_python(mixture_like, *_args(), wrt=(1, 2))
+    forward = source[source.index("def mixture_like_value_and_gradient"):]
+    forward = forward[:forward.index("    value = ")]
+    assert "zy_put(stack_float64" not in forward, forward
+
+
 @pytest.mark.parametrize("interpret", [False, True])
 def test_values_and_gradients_are_the_plain_functions(monkeypatch, interpret):
     monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)

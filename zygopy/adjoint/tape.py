@@ -79,8 +79,13 @@ class _Recorder:
         impure = {a for b in self.fn.blocks for s in b.stmts
                   if not getattr(PRIMITIVES.get(s.op), "pure", True) for a in s.args
                   if isinstance(a, Var)}
-        unwritten = {a for a in self.fn.args if isinstance(a.type, ArrayT)} - written_values(
-            self.fn) - impure
+        # and new arrays computed outside loops (np.exp(log_sigma[0:m]), as counter rows are),
+        # which the tape holds once
+        fresh = {v for v, b in defined_in.items() if not loops.get(b)
+                 and isinstance(v.type, ArrayT) and v in definition
+                 and PRIMITIVES[definition[v].op].pure and not PRIMITIVES[definition[v].op].view}
+        unwritten = {a for a in self.fn.args if isinstance(a.type, ArrayT)} | fresh
+        unwritten -= written_values(self.fn) | impure
         # and the numbers computed outside loops, which the tape holds once
         unwritten |= {v for v, b in defined_in.items()
                       if not loops.get(b) and isinstance(v.type, Scalar)}
