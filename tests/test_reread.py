@@ -143,6 +143,15 @@ def nearest(X, C, s):
     return total
 
 
+def gathered_in_a_branch(a, x, flag):
+    """An array made in a branch only: where the branch did not run, the reverse has no such
+    array to read a shape from."""
+    b = a * x
+    if flag > 0:
+        b = np.take(b, (2 * np.arange(len(a))) % len(a))
+    return np.sum(b * b) + x * np.sum(np.exp(a)[1:])
+
+
 rng = np.random.default_rng(7)
 CASES = {
     "heat": (heat, (rng.uniform(0, 1, 9), 0.2, 4)),
@@ -156,13 +165,16 @@ CASES = {
     "slice_sums": (slice_sums, (rng.uniform(-1, 1, (4, 2)), rng.uniform(-1, 1, (2, 3)))),
     "slice_products": (slice_products, (rng.uniform(-1, 1, (4, 2)), rng.uniform(-1, 1, (2, 3)))),
     "nearest": (nearest, (rng.uniform(-1, 1, (4, 3)), rng.uniform(-1, 1, (3, 3)), 0.3)),
+    "gathered": (gathered_in_a_branch, (rng.uniform(-1, 1, 5), 0.6, 1)),
+    "not_gathered": (gathered_in_a_branch, (rng.uniform(-1, 1, 5), 0.6, 0)),
 }
 
 
 # the compiled paths for two cases (each compiles for seconds): what they add is the emitted code
 ROUTES = [(case, path) for case in CASES for path in PATHS
           if path.startswith("eval") or case in ("heat", "swapped", "forces", "slice_sums",
-                                                         "slice_products", "shifted_products")]
+                                                         "slice_products", "shifted_products",
+                                                         "not_gathered")]
 
 
 @pytest.mark.parametrize("case, path", ROUTES)

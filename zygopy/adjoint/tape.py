@@ -79,9 +79,14 @@ class _Recorder:
         impure = {a for b in self.fn.blocks for s in b.stmts
                   if not getattr(PRIMITIVES.get(s.op), "pure", True) for a in s.args
                   if isinstance(a, Var)}
-        # and new arrays computed outside loops (np.exp(log_sigma[0:m]), as counter rows are),
-        # which the tape holds once
-        fresh = {v for v, b in defined_in.items() if not loops.get(b)
+        # and new arrays computed outside loops in blocks every run passes through
+        # (np.exp(log_sigma[0:m]), as counter rows are), which the tape holds once: the reverse
+        # may read their shapes at its start
+        dom = dominators(self.fn)
+        returning = [dom[b.id] for b in self.fn.blocks
+                     if b.id in dom and any(br.is_return for br in b.branches)]
+        always = set.intersection(*returning) if returning else set()
+        fresh = {v for v, b in defined_in.items() if b in always and not loops.get(b)
                  and isinstance(v.type, ArrayT) and v in definition
                  and PRIMITIVES[definition[v].op].pure and not PRIMITIVES[definition[v].op].view}
         unwritten = {a for a in self.fn.args if isinstance(a.type, ArrayT)} | fresh
