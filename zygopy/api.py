@@ -265,7 +265,8 @@ def _per_parameter(c, sig, call, leaf_results):
 def withgradient(f, *args, wrt=None, **kwargs):
     if not kwargs:
         fast = _LAST.get(f)
-        if fast is not None and fast.wrt == wrt and fast.version == rules_version():
+        if fast is not None and (fast.wrt is wrt or type(wrt) is tuple and fast.wrt == wrt) \
+                and fast.version == rules_version():
             leaves = fast.read(args)
             if leaves is not None:
                 found = _fast_gradient(fast, leaves, args)
