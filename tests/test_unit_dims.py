@@ -160,7 +160,8 @@ def test_a_gradient_slot_keeps_its_values_dims():
 def sigmoid_in_a_loop(z, n):
     """h's width n may be 1 (the code cannot know): each operation with h as its only array
     keeps h's shape, so its gradient is not summed back and the tape keeps no operand only for
-    its shape; the sum with z[:, n:] may broadcast h and is summed back."""
+    its shape; the sum with z[:, n:] may broadcast h and is summed back, to shapes the tape
+    records as sizes."""
     h = z[:, :n] * 1.0
     for _ in range(3):
         h = 1.0 / (1.0 + np.exp(-h)) + z[:, n:]
@@ -172,8 +173,9 @@ def test_an_operation_on_one_array_keeps_its_shape(n):
     z = rng.standard_normal((3, 4))
     adj = zygopy.code_adjoint(sigmoid_in_a_loop, z, n)
     tape = str(adj).split("forward:")[0]
-    # (7 while the operands of -h, exp and 1 + ... were kept for their shapes)
-    assert "5 array reference(s) per trip" in tape, tape
+    # (7 array references while the operands of -h, exp and 1 + ... were kept for their
+    # shapes; the two the sum's gradient is summed back to are recorded as their sizes)
+    assert "4 int64 (32 bytes) + 5 array reference(s) per trip" in tape, tape
     fd = finite_differences(sigmoid_in_a_loop, [z.copy(), n], 0)[""]
     for got in (zygopy.gradient(sigmoid_in_a_loop, z.copy(), n)[0],
                 evaluate_gradient(adj, (z.copy(), n))[1][0]):

@@ -196,7 +196,7 @@ class _ReverseBuilder:
     def emit(self, op, *args):
         vals = [a.v if isinstance(a, Sym) else a for a in args]
         if op == "getattr" and vals[1] == "shape" and isinstance(vals[0], Var):
-            shape = self.shape_of(vals[0])
+            shape = self.shape_of(vals[0]) or self.trip_shape(vals[0])
             if shape is not None:
                 return Sym(self.emit, shape)
         var = self.new_var()
@@ -253,6 +253,27 @@ class _ReverseBuilder:
             block.stmts.insert(at, Stmt(shape, op, args))
             self.shapes[v] = shape
             self.defined_in[shape] = block.id
+        return self.shapes[v]
+
+    def trip_shape(self, v):
+        """The shape of v, an array a loop defines, as a tuple of sizes the forward reads right
+        after v: the tape records the numbers per trip rather than the array (None for values a
+        loop does not define)."""
+        if v not in self.defined_in or not self.loops.get(self.defined_in[v]) \
+                or not isinstance(v.type, ArrayT):
+            return None
+        if v not in self.shapes:
+            block = self.blocks[self.defined_in[v]]
+            at = next((i + 1 for i, st in enumerate(block.stmts) if st.var is v), 0)
+            whole = self.new_var(TupleT((INT,) * v.type.ndim))
+            sizes = [self.new_var(INT) for _ in range(v.type.ndim)]
+            shape = self.new_var(whole.type)
+            block.stmts[at:at] = [Stmt(whole, "getattr", [v, "shape"]),
+                                  *(Stmt(n, "getindex", [whole, i]) for i, n in enumerate(sizes)),
+                                  Stmt(shape, "tuple", sizes)]
+            for x in (whole, *sizes, shape):
+                self.defined_in[x] = block.id
+            self.shapes[v] = shape
         return self.shapes[v]
 
     def effect(self, op, *args):
