@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import zygopy
+from zygopy import nn
 
-from .nn_support import finite_differences
+from .nn_support import assert_matches_finite_differences, finite_differences
 
 rng = np.random.default_rng(7)
 
@@ -408,3 +409,21 @@ def test_a_nest_that_may_broadcast_reads_at_i_where_nothing_does(rows):
         got = {"": grads[k]} if k else {"w": grads[0].w, "b": grads[0].b}
         for key, expected in fd.items():
             np.testing.assert_allclose(got[key], expected, rtol=1e-6, atol=1e-8)
+
+
+def lstm_loss(model, x):
+    return np.sum(model(x) ** 2)
+
+
+def test_an_lstm_cells_gates_run_in_one_loop():
+    """The forward reads the shape of each gate for its tape; read from the gate's operand (the
+    same shape), it does not split the loop that computes the gates: every sigmoid runs through
+    the vectorised kernel in it, none as a whole-array call. The gradient against central
+    differences."""
+    model = nn.Chain(nn.LSTM(3, 4, rng=np.random.default_rng(2), dtype=np.float64), nn.last)
+    x = rng.standard_normal((5, 2, 3))
+    source = zygopy.code_python(lstm_loss, model, x)
+    fused = source[source.index("def lstm_loss_value_and_gradient"):]
+    assert "= zy_sigmoid(v" not in fused and fused.count("zy_logistic(") >= 3, fused
+    grads = zygopy.gradient(lstm_loss, model, x)[0]
+    assert_matches_finite_differences(lstm_loss, [model, x], 0, grads)

@@ -26,6 +26,7 @@ from ..ir.passes.pipeline import optimize
 from ..ir.passes.renumber import renumber
 from ..ir.primitives import result_type
 from ..ir.types import INT, ArrayT, Scalar, TupleT, is_float
+from ..ir.unit_dims import sole_array_operand
 from ..ir.unit_dims import unit_dims as known_unit_dims
 from .activity import active_values
 from .array_rules import ELEMENTWISE, Scatter
@@ -351,7 +352,7 @@ class _ReverseBuilder:
                 if broadcasting:  # sum the gradient back to the operand's shape
                     if isinstance(a.type, Scalar):
                         c = self.emit("sum", c, None, False).v
-                    elif not (self.shaped_alike(a, s.var) or _sole_array(s, a)):
+                    elif not (self.shaped_alike(a, s.var) or sole_array_operand(s) is a):
                         c = self.summed_back(c, a, s.var)
                 self.effect("accum", self.slot(a), c)
         self.line = None
@@ -485,10 +486,3 @@ def renumber_all(fwd, rev):
             n += 1
             v.id = n
     fwd.next_id = n + 1
-
-
-def _sole_array(s, a) -> bool:
-    """Whether array a is the only array operand of elementwise statement s and of its rank: then
-    s's result has a's shape (numbers broadcast to any), whatever dimensions may be 1."""
-    return a.type.ndim == s.var.type.ndim and not any(
-        isinstance(x, Var) and isinstance(x.type, ArrayT) and x is not a for x in s.args)

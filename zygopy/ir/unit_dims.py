@@ -25,6 +25,20 @@ CREATED = ("zeros", "ones", "empty", "full")  # a new array of the shape in its 
 SAME = ("copy", "astype", "zeros_like", "ones_like", "empty_like", "full_like")
 
 
+def sole_array_operand(st):
+    """The array operand of elementwise statement st that is its only one and of its result's
+    rank, or None: st's result then has that operand's shape (numbers broadcast to any),
+    whichever of its dimensions are 1."""
+    if st.op not in PRIMITIVES or not PRIMITIVES[st.op].elementwise \
+            or not isinstance(getattr(st.var, "type", None), ArrayT):
+        return None
+    arrays = {a for a in st.args if isinstance(a, Var) and isinstance(a.type, ArrayT)}
+    if len(arrays) != 1:
+        return None
+    a = arrays.pop()
+    return a if a.type.ndim == st.var.type.ndim else None
+
+
 def unit_dims(fn: Function, arg_dims) -> dict:
     """{array value or shape tuple: per dimension True, False or None}. `arg_dims[i]` gives entry
     argument i's (signature.unit_dims; None where unknown)."""
