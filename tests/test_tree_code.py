@@ -170,3 +170,18 @@ def test_gradients_follow_a_model_whose_shape_changes():
         np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)
         grads = zygopy.gradient(loss, model, x)[0]
         assert len(grads) == len(model) and all(g.act is None for g in grads)
+
+
+def test_leaves_like_reads_what_the_walk_reads():
+    """trees.leaves_like through the code written for the shape: a gradient tree as built, one
+    with a layer's gradient None, one with an attribute missing, and leaves that are None."""
+    model = VALUES["object"]()
+    node, leaves = trees.flatten(model)
+    built = tree_code.builder(node)([x * 2.0 for x in leaves], model)
+    partial = [built[0], None]
+    missing = [Layer(leaves[0], leaves[1]), object.__new__(Layer)]
+    nones = [Layer(None, leaves[1]), Layer(leaves[2], None)]
+    for value in (built, partial, missing, nones):
+        got = trees.leaves_like(node, value)
+        expected = trees._leaves_like(node, value)
+        assert len(got) == len(expected) and all(a is b for a, b in zip(got, expected, strict=True))

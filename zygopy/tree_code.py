@@ -50,6 +50,46 @@ def reader(node):
     return found
 
 
+def like_reader(node):
+    """The function reading, from a value shaped like node (a gradient tree as zygopy builds it:
+    statics None, a leaf None where it has no gradient), the values at node's leaves; None where
+    a container is missing, for trees.leaves_like's walk to fill with None."""
+    found = _like.get(id(node))
+    if found is not None and found[0] is node:
+        return found[1]
+    w = _Writer()
+    w.line("def read(x0):")
+    w.line("    out = []")
+    w.line("    append = out.append")
+    w.line("    try:")
+    _read_like(w, node, "x0")
+    w.line("    except (AttributeError, TypeError, KeyError, IndexError):")
+    w.line("        return None")
+    w.line("    return out")
+    if len(_like) > 256:
+        _like.clear()
+    _like[id(node)] = (node, w.function("read"))
+    return _like[id(node)][1]
+
+
+_like: dict = {}  # id(shape) -> (shape, its like_reader)
+
+
+def _read_like(w, node, x):
+    if node.kind == "leaf":
+        w.line(f"        append({x})")
+        return
+    if node.kind == "static":
+        return
+    w.line(f"        if {x} is None: return None")
+    for i, child in enumerate(node.children):
+        if child.kind == "static":
+            continue
+        y = w.temp()
+        w.line(f"        {y} = {_child(node, x, i)}")
+        _read_like(w, child, y)
+
+
 def call_reader(nodes, kinds, is_kind):
     """The function reading the leaves of a call's arguments (a tuple) of these shapes (a Node
     per argument, None for all leaves) whose leaves have these kinds, as `is_kind(x, kind)`

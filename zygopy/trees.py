@@ -197,10 +197,17 @@ def leaves_like(node: Node, value):
     (a gradient tree holds None for the leaves that get no gradient)."""
     if node.kind == "leaf":
         return [value]
+    found = tree_code.like_reader(node)(value)  # code written for node's shape
+    return found if found is not None else _leaves_like(node, value)
+
+
+def _leaves_like(node: Node, value):
+    if node.kind == "leaf":
+        return [value]
     out = []
     for i, child in enumerate(node.children):
         sub = None if value is None else _child(value, node, i)
-        out += leaves_like(child, sub)
+        out += _leaves_like(child, sub)
     return out
 
 
