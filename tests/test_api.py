@@ -684,6 +684,11 @@ def test_the_last_calls_code_takes_only_what_its_key_would(monkeypatch):
             full = zygopy.gradient(loss, x, p)
         np.testing.assert_array_equal(got[0], full[0])
         assert got[0].dtype == full[0].dtype and got[0].shape == x.shape
+        # d/dx sum(x w) s = w s, summed over what x is broadcast along
+        full_shape = np.broadcast_shapes(x.shape, p["w"].shape)
+        analytic = np.sum(np.broadcast_to(p["w"] * p["s"], full_shape), axis=tuple(
+            j for j, d in enumerate(x.shape) if d == 1 and full_shape[j] != 1), keepdims=True)
+        np.testing.assert_allclose(got[0], analytic.reshape(x.shape), rtol=1e-6)
         assert got[1].keys() == full[1].keys()
         for k in p:
             np.testing.assert_array_equal(got[1][k], full[1][k])

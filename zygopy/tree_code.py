@@ -18,45 +18,56 @@ from . import trees
 
 WRITTEN_ON_MEETING = 2  # a shape met once may never recur: code is written on its second meeting
 _met: dict = {}  # shape -> how often met, until its code is written
-_readers: dict = {}  # shape -> its reader; id(shape) -> (shape, its reader)
+_readers: dict = {}
+_like: dict = {}
+_builders: dict = {}
+
+
+def _by_identity(table, node, make):
+    """make(node), kept in `table` under id(node) beside the node (which keeps that id from being
+    reused): trees.flatten hands back the same Node object, so no tree is hashed per call."""
+    found = table.get(id(node))
+    if found is None or found[0] is not node:
+        if len(table) > 512:  # shapes that keep changing
+            table.clear()
+        found = table[id(node)] = (node, make(node))
+    return found[1]
 
 
 def reader(node):
     """The function reading the leaves (a list) of a value of this shape, or None for a shape
     not met often enough yet to be worth writing code for."""
-    found = _readers.get(id(node))  # the same Node object, as trees.flatten gives: no hashing
+    found = _readers.get(id(node))
     if found is not None and found[0] is node:
         return found[1]
-    found = _readers.get(node)
-    if found is not None:
-        _readers[id(node)] = (node, found)
-        return found
     count = _met.get(node, 0) + 1
     if count < WRITTEN_ON_MEETING:
-        if len(_met) > 1024:  # shapes that keep changing
+        if len(_met) > 1024:
             _met.clear()
         _met[node] = count
         return None
     _met.pop(node, None)
-    if len(_readers) > 512:
-        _readers.clear()
+    return _by_identity(_readers, node, _reader)
+
+
+def _reader(node):
     w = _Writer()
     w.line("def read(x0):")
     w.line("    out = []")
     w.line("    append = out.append")
     _read(w, node, "x0", lambda x: f"type({x}) is ndarray or isinstance({x}, LEAF_TYPES)")
     w.line("    return out")
-    found = _readers[node] = w.function("read")
-    return found
+    return w.function("read")
 
 
 def like_reader(node):
     """The function reading, from a value shaped like node (a gradient tree as zygopy builds it:
     statics None, a leaf None where it has no gradient), the values at node's leaves; None where
     a container is missing, for trees.leaves_like's walk to fill with None."""
-    found = _like.get(id(node))
-    if found is not None and found[0] is node:
-        return found[1]
+    return _by_identity(_like, node, _like_reader)
+
+
+def _like_reader(node):
     w = _Writer()
     w.line("def read(x0):")
     w.line("    out = []")
@@ -66,13 +77,7 @@ def like_reader(node):
     w.line("    except (AttributeError, TypeError, KeyError, IndexError):")
     w.line("        return None")
     w.line("    return out")
-    if len(_like) > 256:
-        _like.clear()
-    _like[id(node)] = (node, w.function("read"))
-    return _like[id(node)][1]
-
-
-_like: dict = {}  # id(shape) -> (shape, its like_reader)
+    return w.function("read")
 
 
 def _read_like(w, node, x):
@@ -152,17 +157,7 @@ def _child(node, x, i):
 def builder(node):
     """The function building a structure of node's shape from its leaves (a list, in flatten's
     order) and the value they came from (trees.unflatten's result for them)."""
-    found = _builders.get(id(node))
-    if found is not None and found[0] is node:
-        return found[1]
-    found = _builder(node)
-    if len(_builders) > 256:
-        _builders.clear()
-    _builders[id(node)] = (node, found)
-    return found
-
-
-_builders: dict = {}  # id(shape) -> (shape, its builder)
+    return _by_identity(_builders, node, _builder)
 
 
 @functools.lru_cache(maxsize=256)

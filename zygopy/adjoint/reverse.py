@@ -200,6 +200,7 @@ class _ReverseBuilder:
             shape = self.shape_of(vals[0]) or self.trip_shape(vals[0])
             if shape is not None:
                 return Sym(self.emit, shape)
+            vals[0] = self._root(vals[0])
         var = self.new_var()
         self.cur.stmts.append(Stmt(var, op, vals, self.line))
         return Sym(self.emit, var)
@@ -219,10 +220,18 @@ class _ReverseBuilder:
         return g
 
     def shaped_alike(self, a, b):
-        """Whether arrays a and b are known to have one shape."""
-        if self.same_shape.get(a, a) is self.same_shape.get(b, b):
+        """Whether arrays a and b are known to have one shape: b made from a alone (numbers
+        broadcast to any shape), or both in one class of equal shapes."""
+        if self._root(b) is self._root(a) or self.same_shape.get(a, a) is self.same_shape.get(b, b):
             return True
         return self.shape_of(a) is not None and self.shape_of(a) is self.shape_of(b)
+
+    def _root(self, v):
+        """The array v's shape is read from: down a chain of elementwise values each made from
+        one array (of its rank), whatever dimensions may be 1."""
+        while v in self.definition and (a := sole_array_operand(self.definition[v])) is not None:
+            v = a
+        return v
 
     def shape_of(self, v):
         """v's shape computed in the forward, so that the tape holds a tuple rather than the array.
@@ -236,7 +245,6 @@ class _ReverseBuilder:
             if shape is not None:
                 self.shapes[v] = shape
         if v not in self.shapes:
-            block = self.blocks[self.defined_in[v]]
             d = self.definition.get(v)
             parts = []
             if d is not None and d.op in ELEMENTWISE:
@@ -250,32 +258,36 @@ class _ReverseBuilder:
                 return parts[0]
             shape = self.new_var(TupleT((INT,) * v.type.ndim))
             op, args = ("broadcast_shape", parts) if parts else ("getattr", [v, "shape"])
-            at = next((i + 1 for i, st in enumerate(block.stmts) if st.var is v), 0)
-            block.stmts.insert(at, Stmt(shape, op, args))
+            self._after(v, [Stmt(shape, op, args)])
             self.shapes[v] = shape
-            self.defined_in[shape] = block.id
         return self.shapes[v]
 
     def trip_shape(self, v):
         """The shape of v, an array a loop defines, as a tuple of sizes the forward reads right
-        after v: the tape records the numbers per trip rather than the array (None for values a
-        loop does not define)."""
-        if v not in self.defined_in or not self.loops.get(self.defined_in[v]) \
-                or not isinstance(v.type, ArrayT):
-            return None
+        after the array it is read from (_root: reading v's own would keep v from the loop that
+        computes it with its neighbours): the tape records the numbers per trip rather than the
+        array. None for values a loop does not define."""
+        v = self._root(v)
+        if v not in self.defined_in or not self.loops.get(self.defined_in[v]):
+            return self.shape_of(v)
         if v not in self.shapes:
-            block = self.blocks[self.defined_in[v]]
-            at = next((i + 1 for i, st in enumerate(block.stmts) if st.var is v), 0)
             whole = self.new_var(TupleT((INT,) * v.type.ndim))
             sizes = [self.new_var(INT) for _ in range(v.type.ndim)]
             shape = self.new_var(whole.type)
-            block.stmts[at:at] = [Stmt(whole, "getattr", [v, "shape"]),
-                                  *(Stmt(n, "getindex", [whole, i]) for i, n in enumerate(sizes)),
-                                  Stmt(shape, "tuple", sizes)]
-            for x in (whole, *sizes, shape):
-                self.defined_in[x] = block.id
+            self._after(v, [Stmt(whole, "getattr", [v, "shape"]),
+                            *(Stmt(n, "getindex", [whole, i]) for i, n in enumerate(sizes)),
+                            Stmt(shape, "tuple", sizes)])
             self.shapes[v] = shape
         return self.shapes[v]
+
+    def _after(self, v, stmts):
+        """stmts put in the forward right after v's definition (first in its block for a block
+        argument)."""
+        block = self.blocks[self.defined_in[v]]
+        at = next((i + 1 for i, st in enumerate(block.stmts) if st.var is v), 0)
+        block.stmts[at:at] = stmts
+        for st in stmts:
+            self.defined_in[st.var] = block.id
 
     def effect(self, op, *args):
         self.cur.stmts.append(Stmt(None, op, list(args), self.line))
@@ -352,7 +364,7 @@ class _ReverseBuilder:
                 if broadcasting:  # sum the gradient back to the operand's shape
                     if isinstance(a.type, Scalar):
                         c = self.emit("sum", c, None, False).v
-                    elif not (self.shaped_alike(a, s.var) or sole_array_operand(s) is a):
+                    elif not self.shaped_alike(a, s.var):
                         c = self.summed_back(c, a, s.var)
                 self.effect("accum", self.slot(a), c)
         self.line = None

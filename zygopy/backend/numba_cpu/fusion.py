@@ -25,7 +25,7 @@ from ...ir.infer import type_of_arg
 from ...ir.ir import Function, Partition, Slot, Var, users_of, uses
 from ...ir.primitives import PRIMITIVES, index_parts, is_weak
 from ...ir.types import NONE, ArrayT, Scalar
-from ...ir.unit_dims import sole_array_operand, unit_dims
+from ...ir.unit_dims import unit_dims
 from .arrays import numpy_function
 from .mathlib import FLOAT32_KERNELS, LIMITED_RANGE, VECTOR_KERNELS, VECTOR_WIDTH
 
@@ -84,7 +84,6 @@ class Fusion:
     the compiled code is specialised on it."""
 
     def __init__(self, fn: Function, keep=(), arg_dims=()):
-        _shapes_from_operands(fn)
         self.skipped, self.regions = set(), {}  # statements not written; first root -> region
         self.dims = unit_dims(fn, arg_dims)
         users = users_of(fn)
@@ -141,20 +140,6 @@ class Region:
     def roots(self):
         """The values whose elements the loop computes: what each sum adds up, each output."""
         return [s.args[0] for s in self.sums] + self.outputs
-
-
-def _shapes_from_operands(fn):
-    """The shape of an elementwise result with one array operand is read from that operand (the
-    same tuple): the result need not exist before the loop that computes it, where reading its
-    shape (for the tape) would split the loop there."""
-    definition = {st.var: st for b in fn.blocks for st in b.stmts if st.var is not None}
-    for b in fn.blocks:
-        for st in b.stmts:
-            if st.op == "getattr" and st.args[1] == "shape" and isinstance(st.args[0], Var):
-                v = st.args[0]
-                while v in definition and (a := sole_array_operand(definition[v])) is not None:
-                    v = a
-                st.args[0] = v
 
 
 def _candidate(st):
