@@ -7,11 +7,14 @@ compared with central differences in float64, h = 1e-6 max(1, |x|): truncation ~
 rounding ~1e-10 for these O(1..100) functions, so rtol 1e-6, atol 1e-8 leave a margin of ~100x,
 while a wrong element (a broadcast summed twice, a shape taken from the wrong sum) is off by O(1).
 """
+import re
+
 import numpy as np
 import pytest
 
 import zygopy
 from zygopy import nn
+from zygopy.backend.numba_cpu.fusion import VECTORISER_CHECKS
 
 from .nn_support import assert_matches_finite_differences, finite_differences
 
@@ -427,3 +430,44 @@ def test_an_lstm_cells_gates_run_in_one_loop():
     assert "= zy_sigmoid(v" not in fused and fused.count("zy_logistic(") >= 3, fused
     grads = zygopy.gradient(lstm_loss, model, x)[0]
     assert_matches_finite_differences(lstm_loss, [model, x], 0, grads)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def cell_steps(x, w, n):
+    """An LSTM written out: four gates from slices of z, then the cell and its output, over the
+    steps of x. Every gate and product is kept for the pullback: fifteen arrays a step if one
+    loop computed them all."""
+    h, c = np.zeros((x.shape[1], n)), np.zeros((x.shape[1], n))
+    for t in range(x.shape[0]):
+        z = x[t] + h @ w
+        i, f = sigmoid(z[:, :n]), sigmoid(z[:, n:2 * n])
+        g, o = np.tanh(z[:, 2 * n:3 * n]), sigmoid(z[:, 3 * n:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+    return np.sum(h)
+
+
+def test_a_loop_stores_no_more_arrays_than_llvm_vectorises():
+    """A region whose loop would store more arrays than LLVM tests for overlap at run time
+    (`VECTORISER_CHECKS`, against each other and the arrays read) leaves its first values to a
+    loop of their own: every loop of the forward stays within the bound, and the gradient is
+    that of central differences."""
+    x, w = rng.standard_normal((3, 2, 16)), 0.5 * rng.standard_normal((4, 16))
+    source = zygopy.code_python(cell_steps, x.copy(), w.copy(), 4)
+    forward = source[source.index("def cell_steps_forward"):
+                     source.index("def cell_steps_pullback")]
+    nests = [kernel_nest(part.split("zy_general")[0])
+             for part in forward.split("# nothing broadcast")[1:]]
+    checks = []
+    for nest in nests:
+        stores = len(set(re.findall(r"zy_put\((\w+),", nest)))
+        reads = len(set(re.findall(r"zy_at\((\w+),", nest)))
+        checks.append(stores * (stores - 1) // 2 + stores * reads)
+    assert len(nests) >= 2 and max(checks) <= VECTORISER_CHECKS, (checks, forward)
+    got = zygopy.gradient(cell_steps, x.copy(), w.copy(), 4)
+    for wrt in (0, 1):
+        fd = finite_differences(cell_steps, [x.copy(), w.copy(), 4], wrt)[""]
+        np.testing.assert_allclose(got[wrt], fd, rtol=1e-6, atol=1e-8)
