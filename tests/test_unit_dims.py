@@ -161,10 +161,10 @@ def sigmoid_in_a_loop(z, n):
     """h's width n may be 1 (the code cannot know): each operation with h as its only array
     keeps h's shape, so its gradient is not summed back and the tape keeps no operand only for
     its shape; the sum with z[:, n:] may broadcast h and is summed back, to shapes the tape
-    records as sizes."""
+    records as sizes. (A sigmoid in a form not recognised as the primitive: exp(-1.0 * h).)"""
     h = z[:, :n] * 1.0
     for _ in range(3):
-        h = 1.0 / (1.0 + np.exp(-h)) + z[:, n:]
+        h = 1.0 / (1.0 + np.exp(-1.0 * h)) + z[:, n:]
     return np.sum(h * h)
 
 
@@ -173,7 +173,7 @@ def test_an_operation_on_one_array_keeps_its_shape(n):
     z = rng.standard_normal((3, 4))
     adj = zygopy.code_adjoint(sigmoid_in_a_loop, z, n)
     tape = str(adj).split("forward:")[0]
-    # (7 array references while the operands of -h, exp and 1 + ... were kept for their
+    # (7 array references while the operands of -1.0 * h, exp and 1 + ... were kept for their
     # shapes; the two the sum's gradient is summed back to are recorded as their sizes)
     assert "4 int64 (32 bytes) + 5 array reference(s) per trip" in tape, tape
     fd = finite_differences(sigmoid_in_a_loop, [z.copy(), n], 0)[""]
