@@ -208,7 +208,7 @@ def clipped_powers(x, n, m):
     return s
 
 
-@pytest.mark.parametrize("n, m", [(4, 3), (60, 40), (5, 0), (5, -2)])
+@pytest.mark.parametrize("n, m", [(4, 3), (60, 40), (5, 0), (5, -2), (-3, 4)])
 @pytest.mark.parametrize("interpreted", [False, True], ids=["compiled", "interpreted"])
 def test_loops_with_known_trips_reserve_their_records(monkeypatch, n, m, interpreted):
     """An inner loop's trips are known when it starts, so its entry reserves room for every trip's
@@ -230,6 +230,48 @@ def test_loops_with_known_trips_reserve_their_records(monkeypatch, n, m, interpr
         e[i] = h
         fd = (clipped_powers(x + e, n, m) - clipped_powers(x - e, n, m)) / (2 * h)
         assert g[i] == pytest.approx(fd, rel=1e-6, abs=1e-8)
+
+
+def triangle(x, n):
+    """The inner loop's trip count changes with the outer loop's index."""
+    s = 0.0
+    for i in range(n):
+        t = x[i % 3]
+        for _ in range(i):
+            t = min(math.sin(t) * t + 0.3, 1.5) * t
+        s += t
+    return s
+
+
+def entry_block(text):
+    """The forward's first block, before any loop."""
+    forward = text.split("forward:")[1]
+    return forward.split("\n2:")[0]
+
+
+@pytest.mark.parametrize("f, hoisted", [(clipped_powers, True), (triangle, False)])
+def test_room_for_an_inner_loop_is_reserved_before_the_loop_around_it(f, hoisted):
+    """Where the inner loop's trip count is the same in every trip of the loop around it, room
+    for all of them is reserved once, before that loop, and not tested (nor the stack grown) per
+    run of the inner loop; where it changes (range(i)), per run. The gradient against central
+    differences, on both paths (as above), with trips enough to overflow the first stacks (at a
+    point whose differences cross none of min's kinks: x[2] = 0.9 gives the triangle one)."""
+    x = np.array([0.4, -0.7, 0.5])
+    args = (x, 50, 30) if f is clipped_powers else (x, 50)
+    text = str(zygopy.code_adjoint(f, *args))
+    assert ("reserve!(float64" in entry_block(text)) == hoisted, text
+    h = 1e-6
+    for interpreted in (False, True):
+        tiered.INTERPRET_ONLY, saved = interpreted, tiered.INTERPRET_ONLY
+        try:
+            g = zygopy.gradient(f, *args)[0]
+        finally:
+            tiered.INTERPRET_ONLY = saved
+        for i in range(3):
+            e = np.zeros(3)
+            e[i] = h
+            fd = (f(x + e, *args[1:]) - f(x - e, *args[1:])) / (2 * h)
+            assert g[i] == pytest.approx(fd, rel=1e-6, abs=1e-8)
 
 
 def test_stacks_are_reused_across_sizes():

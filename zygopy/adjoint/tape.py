@@ -5,7 +5,8 @@ recomputation keep down).
 A forward value the reverse reads is pushed on a typed stack only where it is defined inside a
 loop that also contains the block reading it; a block that runs once in every trip of a loop
 whose trip count is known when it starts writes its scalars at places of their own in room the
-loop reserves (a store Numba can vectorise, not a test of the stack's fill per value); an array a
+loop reserves (a store Numba can vectorise, not a test of the stack's fill per value), or the loop
+around it reserves for all its runs, where it runs as many trips in each; an array a
 counted loop only reads is pushed once per run of the loop; arrays a loop passes round with their
 places permuted (`u, v = v, u`) are swapped back trip by trip, not recorded; index expressions
 and elements of arrays nothing writes are recomputed in the reverse; everything else is read
@@ -355,14 +356,12 @@ class _Recorder:
             return {}
         h, bound = self.once_per_trip[b.id]
         trip = self.trips[h][0]
-        entry = self.fn.block_map()[self.trips[h][1]]
         kinds = {}
         for dtype in dict.fromkeys(v.type.dtype for v in scalars):
             values = [v for v in scalars if v.type.dtype == dtype]
             self.scalar_tags += 1
             kind = TripStack(dtype, tag=self.scalar_tags)
-            base, first, offset = self.new_var(INT), self.new_var(INT), trip
-            entry.stmts.append(Stmt(base, "reserve", [kind, bound, len(values)]))
+            base, first, offset = self._room(kind, h, bound, len(values)), self.new_var(INT), trip
             if len(values) > 1:
                 offset = self.new_var(INT)
                 b.stmts.append(Stmt(offset, "mul", [trip, len(values)]))
@@ -375,6 +374,50 @@ class _Recorder:
                 b.stmts.append(Stmt(None, "push_at", [kind, at, v]))
                 kinds[v] = kind
         return kinds
+
+    def _room(self, kind, h, bound, per) -> Var:
+        """The base of the room for `bound` trips of loop h, `per` values a trip, reserved at the
+        loop's entry; or, where that entry runs once in every trip of a loop around h whose trips
+        are known and `bound` can be computed before that loop, reserved there for all of its
+        trips at once (k-means' loop over centres, run once per point): the stack's growth is
+        then tested once, not in every trip of the outer loop."""
+        entry = self.fn.block_map()[self.trips[h][1]]
+        base = self.new_var(INT)
+        outer = self.once_per_trip.get(entry.id)
+        if outer is not None:
+            h2, bound2 = outer
+            before = self.fn.block_map()[self.trips[h2][1]]
+            ahead = self._computed_at(bound, self.loop_body[h2], before)
+            if ahead is not None:  # trips that do not run (a bound below 0) reserve nothing
+                n2, n, total, first, trips = (self.new_var(INT) for _ in range(5))
+                before.stmts += [Stmt(n2, "max", [bound2, 0]), Stmt(n, "max", [ahead, 0]),
+                                 Stmt(total, "mul", [n2, n]),
+                                 Stmt(first, "reserve", [kind, total, per])]
+                here, step = self.new_var(INT), self.new_var(INT)
+                entry.stmts += [Stmt(here, "max", [bound, 0]),
+                                Stmt(trips, "mul", [self.trips[h2][0], here])]
+                if per != 1:
+                    entry.stmts.append(Stmt(step, "mul", [trips, per]))
+                entry.stmts.append(Stmt(base, "add", [first, step if per != 1 else trips]))
+                return base
+        entry.stmts.append(Stmt(base, "reserve", [kind, bound, per]))
+        return base
+
+    def _computed_at(self, v, body, block):
+        """v where `block` ends, outside loop `body`: itself if defined outside the loop, or
+        computed again there if pure statements inside it compute v from values defined outside
+        it (`len(range(0, m, 1))`); None otherwise."""
+        if not isinstance(v, Var) or self.defined_in.get(v) not in body:
+            return v
+        d = self.definition.get(v)
+        if d is None or d.op not in PRIMITIVES or not PRIMITIVES[d.op].pure:
+            return None
+        args = [self._computed_at(a, body, block) for a in d.args]
+        if any(a is None for a in args):
+            return None
+        again = self.new_var(v.type)
+        block.stmts.append(Stmt(again, d.op, args))
+        return again
 
     def _numbered_loops(self) -> set:
         """Headers of the counted loops whose trips the reverse numbers: those left from their
