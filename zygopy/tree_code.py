@@ -51,11 +51,18 @@ def reader(node):
 
 
 def _reader(node):
+    return _reading("x0", lambda w: _read(
+        w, node, "x0", lambda x: f"type({x}) is ndarray or isinstance({x}, LEAF_TYPES)"))
+
+
+def _reading(param, body):
+    """The function `read(param)` returning the list `body(w)` writes the statements to fill
+    (through `append`), or None where they return it."""
     w = _Writer()
-    w.line("def read(x0):")
+    w.line(f"def read({param}):")
     w.line("    out = []")
     w.line("    append = out.append")
-    _read(w, node, "x0", lambda x: f"type({x}) is ndarray or isinstance({x}, LEAF_TYPES)")
+    body(w)
     w.line("    return out")
     return w.function("read")
 
@@ -68,16 +75,12 @@ def like_reader(node):
 
 
 def _like_reader(node):
-    w = _Writer()
-    w.line("def read(x0):")
-    w.line("    out = []")
-    w.line("    append = out.append")
-    w.line("    try:")
-    _read_like(w, node, "x0")
-    w.line("    except (AttributeError, TypeError, KeyError, IndexError):")
-    w.line("        return None")
-    w.line("    return out")
-    return w.function("read")
+    def body(w):
+        w.line("    try:")
+        _read_like(w, node, "x0")
+        w.line("    except (AttributeError, TypeError, KeyError, IndexError):")
+        w.line("        return None")
+    return _reading("x0", body)
 
 
 def _read_like(w, node, x):
@@ -99,19 +102,15 @@ def call_reader(nodes, kinds, is_kind):
     """The function reading the leaves of a call's arguments (a tuple) of these shapes (a Node
     per argument, None for all leaves) whose leaves have these kinds, as `is_kind(x, kind)`
     (source) tests; None where they differ."""
-    w = _Writer()
-    w.line("def read(args):")
-    w.line(f"    if len(args) != {len(nodes or kinds)}: return None")
-    w.line("    out = []")
-    w.line("    append = out.append")
-    leaf_kinds = iter(kinds)
-    test = lambda x: is_kind(x, next(leaf_kinds), w.const)  # noqa: E731  (leaves in order)
-    for i, node in enumerate(nodes or [trees.LEAF] * len(kinds)):
-        x = w.temp()
-        w.line(f"    {x} = args[{i}]")
-        _read(w, node, x, test)
-    w.line("    return out")
-    return w.function("read")
+    def body(w):
+        w.line(f"    if len(args) != {len(nodes or kinds)}: return None")
+        leaf_kinds = iter(kinds)
+        test = lambda x: is_kind(x, next(leaf_kinds), w.const)  # noqa: E731  (leaves in order)
+        for i, node in enumerate(nodes or [trees.LEAF] * len(kinds)):
+            x = w.temp()
+            w.line(f"    {x} = args[{i}]")
+            _read(w, node, x, test)
+    return _reading("args", body)
 
 
 def _read(w, node, x, is_leaf, pad="    "):

@@ -62,6 +62,7 @@ class _Recorder:
         self.numbered = self._numbered_loops()
         self.definition = {s.var: s for b in self.fn.blocks for s in b.stmts if s.var is not None}
         self.once_per_trip = self._once_per_trip()
+        self._outer = {}  # inner loop header -> _outer_trips' answer
         self.scalar_tags = 0  # tagged stacks of numbers (TripStack, HoistedScalars) made
         self.after_swap = {}  # reverse block id -> how many statements swap carried arrays
         self.carried = self._carried_arrays()
@@ -383,40 +384,58 @@ class _Recorder:
         then tested once, not in every trip of the outer loop."""
         entry = self.fn.block_map()[self.trips[h][1]]
         base = self.new_var(INT)
-        outer = self.once_per_trip.get(entry.id)
-        if outer is not None:
-            h2, bound2 = outer
-            before = self.fn.block_map()[self.trips[h2][1]]
-            ahead = self._computed_at(bound, self.loop_body[h2], before)
-            if ahead is not None:  # trips that do not run (a bound below 0) reserve nothing
-                n2, n, total, first, trips = (self.new_var(INT) for _ in range(5))
-                before.stmts += [Stmt(n2, "max", [bound2, 0]), Stmt(n, "max", [ahead, 0]),
-                                 Stmt(total, "mul", [n2, n]),
-                                 Stmt(first, "reserve", [kind, total, per])]
-                here, step = self.new_var(INT), self.new_var(INT)
-                entry.stmts += [Stmt(here, "max", [bound, 0]),
-                                Stmt(trips, "mul", [self.trips[h2][0], here])]
-                if per != 1:
-                    entry.stmts.append(Stmt(step, "mul", [trips, per]))
-                entry.stmts.append(Stmt(base, "add", [first, step if per != 1 else trips]))
-                return base
-        entry.stmts.append(Stmt(base, "reserve", [kind, bound, per]))
+        outer = self._outer_trips(h, bound)
+        if outer is None:
+            entry.stmts.append(Stmt(base, "reserve", [kind, bound, per]))
+            return base
+        before, total, done = outer  # done: h's trips in the outer loop's trips before this one
+        first = self.new_var(INT)
+        before.stmts.append(Stmt(first, "reserve", [kind, total, per]))
+        if per != 1:
+            scaled = self.new_var(INT)
+            entry.stmts.append(Stmt(scaled, "mul", [done, per]))
+            done = scaled
+        entry.stmts.append(Stmt(base, "add", [first, done]))
         return base
 
-    def _computed_at(self, v, body, block):
-        """v where `block` ends, outside loop `body`: itself if defined outside the loop, or
-        computed again there if pure statements inside it compute v from values defined outside
-        it (`len(range(0, m, 1))`); None otherwise."""
+    def _outer_trips(self, h, bound):
+        """(the block before the loop around h, all of h's trips in it, h's trips before the
+        current one of it), where h's entry runs once in every trip of a loop with known trips
+        and `bound` can be computed before that loop; None otherwise. Once per loop h: every
+        dtype's room shares them. Trips that do not run (a bound below 0) count none."""
+        if h not in self._outer:
+            entry = self.fn.block_map()[self.trips[h][1]]
+            outer = self.once_per_trip.get(entry.id)
+            found = None
+            if outer is not None:
+                h2, bound2 = outer
+                before = self.fn.block_map()[self.trips[h2][1]]
+                computed = []
+                ahead = self._computed_at(bound, self.loop_body[h2], computed)
+                if ahead is not None:
+                    n2, n, total, here, done = (self.new_var(INT) for _ in range(5))
+                    before.stmts += [*computed, Stmt(n2, "max", [bound2, 0]),
+                                     Stmt(n, "max", [ahead, 0]), Stmt(total, "mul", [n2, n])]
+                    entry.stmts += [Stmt(here, "max", [bound, 0]),
+                                    Stmt(done, "mul", [self.trips[h2][0], here])]
+                    found = before, total, done
+            self._outer[h] = found
+        return self._outer[h]
+
+    def _computed_at(self, v, body, stmts):
+        """v outside loop `body`: itself if defined outside the loop, or computed again by
+        statements added to `stmts` where pure statements inside it compute v from values defined
+        outside it (`len(range(0, m, 1))`); None otherwise."""
         if not isinstance(v, Var) or self.defined_in.get(v) not in body:
             return v
         d = self.definition.get(v)
         if d is None or d.op not in PRIMITIVES or not PRIMITIVES[d.op].pure:
             return None
-        args = [self._computed_at(a, body, block) for a in d.args]
+        args = [self._computed_at(a, body, stmts) for a in d.args]
         if any(a is None for a in args):
             return None
         again = self.new_var(v.type)
-        block.stmts.append(Stmt(again, d.op, args))
+        stmts.append(Stmt(again, d.op, args))
         return again
 
     def _numbered_loops(self) -> set:
