@@ -113,3 +113,27 @@ def test_a_program_does_not_wait_for_the_compiler_to_exit(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           timeout=30, env=env)
     assert done.returncode == 0 and float(done.stdout) == 6.0, done.stderr
+
+
+def test_a_first_interpreted_gradient_does_not_wait_for_numba_to_import(tmp_path):
+    # importing Numba costs a first gradient ~0.15 s: the compiler's thread imports it
+    script = tmp_path / "first.py"
+    script.write_text(
+        "import sys\n"
+        "import numpy as np\n"
+        "import zygopy\n"
+        "from zygopy.backend.numba_cpu.compiled import CompiledGradient\n"
+        "CompiledGradient.compile = lambda self, args, **options: None\n"
+        "def f(x):\n"
+        "    return np.sum(np.exp(x) * x)\n"
+        "g, = zygopy.gradient(f, np.array([0.5, -1.0]))\n"
+        "print(g.tolist(), 'numba' in sys.modules)\n")
+    env = dict(os.environ, ZYGOPY_INTERPRET_WHILE_COMPILING="1",
+               ZYGOPY_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    grads, imported = done.stdout.rsplit(" ", 1)
+    x = np.array([0.5, -1.0])
+    np.testing.assert_allclose(eval(grads), np.exp(x) * (1 + x), rtol=1e-12)
+    assert imported.strip() == "False"

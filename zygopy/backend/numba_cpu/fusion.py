@@ -27,7 +27,6 @@ from ...ir.primitives import PRIMITIVES, index_parts, is_weak
 from ...ir.types import NONE, ArrayT, Scalar
 from ...ir.unit_dims import unit_dims
 from .arrays import numpy_function
-from .mathlib import FLOAT32_KERNELS, LIMITED_RANGE, VECTOR_KERNELS, VECTOR_WIDTH
 
 FUSED_REDUCTIONS = ("sum", "mean")
 FLOATS = ("float64", "float32")  # a region computes in one of these (and bools, for conditions)
@@ -35,6 +34,16 @@ FLOATS = ("float64", "float32")  # a region computes in one of these (and bools,
 # keep their array lowering
 ELEMENT_OPS = {n for n, p in PRIMITIVES.items() if p.elementwise} - {
     "erf", "erfc", "floordiv", "mod", "fmod"}
+# the elementwise primitives with a kernel in mathlib.py (which imports Numba, so the names are
+# kept here: building source must not import it), and those whose kernel has a limited range
+VECTOR_KERNELS = {"exp": "zy_exp", "expm1": "zy_expm1", "log": "zy_log", "log1p": "zy_log1p",
+                  "tanh": "zy_tanh", "sigmoid": "zy_logistic", "sin": "zy_sin", "cos": "zy_cos"}
+LIMITED_RANGE = {"sin", "cos"}
+# kernels for float32 results: as accurate once rounded, and 2-3x faster
+FLOAT32_KERNELS = {"exp": "zy_exp_f32", "tanh": "zy_tanh_f32", "sigmoid": "zy_logistic_f32"}
+# float64 lanes of a vector (AVX2): a loop shorter than this runs one element at a time, where
+# libm's exp is faster than these (1.9x, 3 elements a loop, against 0.5x from 4 on)
+VECTOR_WIDTH = 4
 # those Numba computes by calling libm, one element at a time, and zygopy has no kernel for: a
 # loop calling one is not vectorised, and libm's exp is faster than a kernel that is not
 # (sqrt, fabs and copysign are LLVM intrinsics, which vectorise; np.logaddexp calls log1p)

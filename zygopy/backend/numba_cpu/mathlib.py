@@ -35,15 +35,6 @@ __all__ = ["zy_exp", "zy_expm1", "zy_log", "zy_log1p", "zy_tanh", "zy_logistic",
 # compiled once, and always inlined by LLVM into their callers (its heuristics would leave calls
 # to the larger kernels, which stops a loop from vectorising)
 JIT = dict(error_model="numpy", cache=True, nogil=True, forceinline=True)
-# the elementwise primitives with a kernel here, and those whose kernel has a limited range
-VECTOR_KERNELS = {"exp": "zy_exp", "expm1": "zy_expm1", "log": "zy_log", "log1p": "zy_log1p",
-                  "tanh": "zy_tanh", "sigmoid": "zy_logistic", "sin": "zy_sin", "cos": "zy_cos"}
-LIMITED_RANGE = {"sin", "cos"}
-# kernels for float32 results: as accurate once rounded, and 2-3x faster
-FLOAT32_KERNELS = {"exp": "zy_exp_f32", "tanh": "zy_tanh_f32", "sigmoid": "zy_logistic_f32"}
-# float64 lanes of a vector (AVX2): a loop shorter than this runs one element at a time, where
-# libm's exp is faster than these (1.9x, 3 elements a loop, against 0.5x from 4 on)
-VECTOR_WIDTH = 4
 
 
 @intrinsic
