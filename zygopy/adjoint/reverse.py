@@ -23,6 +23,7 @@ from ..ir.ir import Block, Branch, Function, Slot, Stmt, Var
 from ..ir.passes.dce import eliminate_dead_code
 from ..ir.passes.fold import fold_constants
 from ..ir.passes.pipeline import optimize
+from ..ir.passes.reciprocals import share_reciprocals
 from ..ir.passes.renumber import renumber
 from ..ir.primitives import result_type
 from ..ir.types import INT, ArrayT, Scalar, TupleT, is_float
@@ -90,6 +91,7 @@ def adjoint(fn: Function, wrt, unit_dims=None, any_output=False) -> Adjoint:
     arg_types = [_output_type(ret)] + [v.type for v in tape]
     infer_types(rev, arg_types)
     optimize(rev)
+    share_reciprocals(rev)
     keep_in_place(rev)
     infer_types(rev, arg_types)
     own_results(rev)
