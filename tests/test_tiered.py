@@ -97,43 +97,40 @@ def test_errors_are_reported_as_compiled_code_reports_them(slow_compiler):
     assert "IndexError" in str(caught.value) and "test_tiered.py" in str(caught.value)
 
 
-def test_a_program_does_not_wait_for_the_compiler_to_exit(tmp_path):
-    # the compiler held for a minute: the program has its gradient and must exit without it
-    script = tmp_path / "short.py"
-    script.write_text(
-        "import time\n"
-        "import zygopy\n"
-        "from zygopy.backend.numba_cpu.compiled import CompiledGradient\n"
-        "CompiledGradient.compile = lambda self, args, **options: time.sleep(60)\n"
-        "def f(x):\n"
-        "    return x * x\n"
-        "print(zygopy.gradient(f, 3.0)[0])\n")
+def _run_fresh(tmp_path, script, timeout):
+    """Runs `script` in a fresh interpreter, interpreting while compiling, with a cache of its own:
+    -> its standard output; fails the test if it failed."""
+    path = tmp_path / "script.py"
+    path.write_text("import zygopy\n"
+                    "from zygopy.backend.numba_cpu.compiled import CompiledGradient\n" + script)
     env = dict(os.environ, ZYGOPY_INTERPRET_WHILE_COMPILING="1",
                ZYGOPY_CACHE_DIR=str(tmp_path / "cache"))
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=30, env=env)
-    assert done.returncode == 0 and float(done.stdout) == 6.0, done.stderr
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_program_does_not_wait_for_the_compiler_to_exit(tmp_path):
+    # the compiler held for a minute: the program has its gradient and must exit without it
+    out = _run_fresh(tmp_path, "import time\n"
+                     "CompiledGradient.compile = lambda self, args, **options: time.sleep(60)\n"
+                     "def f(x):\n"
+                     "    return x * x\n"
+                     "print(zygopy.gradient(f, 3.0)[0])\n", timeout=30)
+    assert float(out) == 6.0
 
 
 def test_a_first_interpreted_gradient_does_not_wait_for_numba_to_import(tmp_path):
     # importing Numba costs a first gradient ~0.15 s: the compiler's thread imports it
-    script = tmp_path / "first.py"
-    script.write_text(
-        "import sys\n"
-        "import numpy as np\n"
-        "import zygopy\n"
-        "from zygopy.backend.numba_cpu.compiled import CompiledGradient\n"
-        "CompiledGradient.compile = lambda self, args, **options: None\n"
-        "def f(x):\n"
-        "    return np.sum(np.exp(x) * x)\n"
-        "g, = zygopy.gradient(f, np.array([0.5, -1.0]))\n"
-        "print(g.tolist(), 'numba' in sys.modules)\n")
-    env = dict(os.environ, ZYGOPY_INTERPRET_WHILE_COMPILING="1",
-               ZYGOPY_CACHE_DIR=str(tmp_path / "cache"))
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=60, env=env)
-    assert done.returncode == 0, done.stderr
-    grads, imported = done.stdout.rsplit(" ", 1)
+    out = _run_fresh(tmp_path, "import sys\n"
+                     "import numpy as np\n"
+                     "CompiledGradient.compile = lambda self, args, **options: None\n"
+                     "def f(x):\n"
+                     "    return np.sum(np.exp(x) * x)\n"
+                     "g, = zygopy.gradient(f, np.array([0.5, -1.0]))\n"
+                     "print(g.tolist(), 'numba' in sys.modules)\n", timeout=60)
+    grads, imported = out.rsplit(" ", 1)
     x = np.array([0.5, -1.0])
     np.testing.assert_allclose(eval(grads), np.exp(x) * (1 + x), rtol=1e-12)
     assert imported.strip() == "False"
