@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import zygopy
-from tests.nn_support import finite_differences
+from tests.nn_support import assert_matches_finite_differences, finite_differences
 from zygopy.backend import tiered
 from zygopy.ir.cfg import dominators, loop_blocks
 
@@ -188,12 +188,8 @@ def test_gradients_within_a_reverse_loop_body_are_values():
     x = np.array([0.3, -0.8, 1.1])
     text = str(zygopy.code_adjoint(damped_steps, x, 4))
     assert text.count("take(") == 3, text
-    h, g = 1e-6, zygopy.gradient(damped_steps, x, 4)[0]
-    for i in range(3):
-        e = np.zeros(3)
-        e[i] = h
-        fd = (damped_steps(x + e, 4) - damped_steps(x - e, 4)) / (2 * h)
-        assert g[i] == pytest.approx(fd, rel=1e-6, abs=1e-8)
+    g = zygopy.gradient(damped_steps, x, 4)[0]
+    assert_matches_finite_differences(damped_steps, [x, 4], 0, g)
 
 
 def clipped_powers(x, n, m):
@@ -224,12 +220,7 @@ def test_loops_with_known_trips_reserve_their_records(monkeypatch, n, m, interpr
     if interpreted:
         monkeypatch.setattr(tiered, "INTERPRET_ONLY", True)
     g = zygopy.gradient(clipped_powers, x, n, m)[0]
-    h = 1e-6
-    for i in range(3):
-        e = np.zeros(3)
-        e[i] = h
-        fd = (clipped_powers(x + e, n, m) - clipped_powers(x - e, n, m)) / (2 * h)
-        assert g[i] == pytest.approx(fd, rel=1e-6, abs=1e-8)
+    assert_matches_finite_differences(clipped_powers, [x, n, m], 0, g)
 
 
 def triangle(x, n):
@@ -260,18 +251,13 @@ def test_room_for_an_inner_loop_is_reserved_before_the_loop_around_it(f, hoisted
     args = (x, 50, 30) if f is clipped_powers else (x, 50)
     text = str(zygopy.code_adjoint(f, *args))
     assert ("reserve!(float64" in entry_block(text)) == hoisted, text
-    h = 1e-6
     for interpreted in (False, True):
         tiered.INTERPRET_ONLY, saved = interpreted, tiered.INTERPRET_ONLY
         try:
             g = zygopy.gradient(f, *args)[0]
         finally:
             tiered.INTERPRET_ONLY = saved
-        for i in range(3):
-            e = np.zeros(3)
-            e[i] = h
-            fd = (f(x + e, *args[1:]) - f(x - e, *args[1:])) / (2 * h)
-            assert g[i] == pytest.approx(fd, rel=1e-6, abs=1e-8)
+        assert_matches_finite_differences(f, list(args), 0, g)
 
 
 def test_stacks_are_reused_across_sizes():
@@ -279,17 +265,12 @@ def test_stacks_are_reused_across_sizes():
     4 KB): a smaller call after a larger one runs in the larger stacks, a larger one after it grows
     those it fills; each gradient still central differences' (as above)."""
     x = np.array([0.4, -0.7, 0.9])
-    h = 1e-6
     program = zygopy.api.compiled(clipped_powers, (x, 3, 5))
     held = []
     for n, m in [(3, 5), (50, 60), (2, 3), (70, 70)]:
         g = zygopy.gradient(clipped_powers, x, n, m)[0]
         held.append(list(program._spare[-1]))  # kept alive: compared by identity
-        for i in range(3):
-            e = np.zeros(3)
-            e[i] = h
-            fd = (clipped_powers(x + e, n, m) - clipped_powers(x - e, n, m)) / (2 * h)
-            assert g[i] == pytest.approx(fd, rel=1e-6, abs=1e-8)
+        assert_matches_finite_differences(clipped_powers, [x, n, m], 0, g)
     # the smaller call ran in the larger's stacks; the largest grew those too small for it
     assert all(map(operator.is_, held[2], held[1])) and not all(map(operator.is_, held[3], held[2]))
 

@@ -8,6 +8,8 @@ bit, which a derivative may and a value the user reads may not: this runs on rev
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from ..ir import Function, Stmt, Var
 from ..types import Scalar
 
@@ -15,8 +17,8 @@ from ..types import Scalar
 def share_reciprocals(fn: Function) -> bool:
     changed = False
     for block in fn.blocks:
-        divisors = [s.args[1] for s in block.stmts if _by_number(s)]
-        shared = {b for b in divisors if divisors.count(b) > 1}
+        divisors = Counter(s.args[1] for s in block.stmts if _by_number(s))
+        shared = {b for b, uses in divisors.items() if uses > 1}
         if not shared:
             continue
         reciprocal, stmts = {}, []
