@@ -1,10 +1,20 @@
 """The unchecked element access a reverse pass compiles to (backend/numba_cpu/unchecked.py) reads
-and writes the elements NumPy's indexing does: any layout, negative indices from the end."""
+and writes the elements NumPy's indexing does: any layout, negative indices from the end. A fused
+nest's accesses, which say what it stores into, add up its sums in one order wherever its arrays
+lie."""
 import numpy as np
 import pytest
 from numba import njit
 
-from zygopy.backend.numba_cpu.unchecked import zy_add_at, zy_at, zy_put
+from zygopy.backend.numba_cpu.mathlib import zy_radd
+from zygopy.backend.numba_cpu.unchecked import (
+    zy_add_at,
+    zy_add_at_in,
+    zy_at,
+    zy_at_in,
+    zy_put,
+    zy_put_in,
+)
 
 
 @njit
@@ -34,3 +44,51 @@ def test_a_strided_view():
     view = a[::2, ::-2]
     assert _read_put_add(view, (1, 1), 0.5) == 12.0  # a[2, 2]
     assert a[2, 2] == 1.0 and np.sum(a) == np.sum(np.arange(20.0)) - 11.0
+
+
+@njit(error_model="numpy")
+def _sum_and_store(v, a, out):
+    """A fused nest's pattern: a reassociable sum in a loop that also stores an array."""
+    total = 0.0
+    for i in range(v.shape[0]):
+        e = -v[i]
+        total = zy_radd(total, e * a[i])
+        out[i] = 0.5 * e
+    return total
+
+
+@njit(error_model="numpy")
+def _sum_and_store_in_a_nest(v, a, out):
+    total = 0.0
+    for i in range(v.shape[0]):
+        e = -zy_at_in(v, (i,), "n", 1)
+        total = zy_radd(total, e * zy_at_in(a, (i,), "n", 1))
+        zy_put_in(out, (i,), 0.25 * e, "n", 1, 0)
+        zy_add_at_in(out, (i,), 0.25 * e, "n", 1, 0)
+    return total
+
+
+def _sums_by_placement(f, n):
+    """f's sums with `out` at each of 40 distances beyond `v` in one buffer, as malloc may place
+    small arrays; the stored values each time."""
+    rng = np.random.default_rng(n)
+    v0, a = rng.standard_normal(n), rng.standard_normal(n)
+    sums = set()
+    for gap in range(40):
+        buffer = np.empty(2 * n + 40)
+        v, out = buffer[:n], buffer[n + gap:2 * n + gap]
+        v[:] = v0
+        sums.add(f(v, a, out))
+        assert np.array_equal(out, -0.5 * v0)
+    return sums
+
+
+@pytest.mark.parametrize("n", [8, 13, 40])
+def test_a_nest_sums_in_one_order_wherever_its_arrays_lie(n):
+    """LLVM vectorises the plain loop behind a run-time test of how far apart `out` and `v` lie,
+    and runs its scalar twin, which adds up in another order, where they lie close: its sum
+    depends on the placement. The nest's accesses say that `out` overlaps nothing it reads, so
+    it has no such test and one sum."""
+    if n == 8 and len(_sums_by_placement(_sum_and_store, n)) == 1:
+        pytest.skip("LLVM here sums the plain loop in one order too: nothing to compare")
+    assert len(_sums_by_placement(_sum_and_store_in_a_nest, n)) == 1

@@ -573,26 +573,25 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
                kernels=False, far=None):
     """_loops' nest: through zygopy's kernels and reassociable sums if `kernels`, setting the
     flag named `far` where an argument is beyond their range. Elements are read and stored
-    unchecked (zy_at, zy_put): the indices run over the leaves' broadcast shape, so they are in
-    range, and a bounds check per element stops LLVM vectorising a nest of two or more loops."""
+    unchecked (zy_at_in, zy_put_in): the indices run over the leaves' broadcast shape, so they
+    are in range, and a bounds check per element stops LLVM vectorising a nest of two or more
+    loops. The accesses say that the nest stores only into the arrays it allocates (unchecked.py),
+    so that LLVM vectorises it without a run-time overlap test, and its sums add up in one order
+    wherever its arrays lie."""
     ndim = max(r.type.ndim for r in roots)
     sums = [s for s in region.sums if s.args[0] in roots]
     outputs = [v for v in region.outputs if v in roots and v in needed]
     index = [f"i_{tag}_{d}" for d in range(ndim)]
+    nest = f"{tag}_{name(roots[0])}_{w.nests[tag, roots[0]]}"
+    w.nests[tag, roots[0]] += 1
 
     def element_of(v, positions):
         """v's element at these indices: a size-1 dimension at 0 (np.broadcast_to compiles
         slowly), one that may be 1 at i * k."""
         at = [("0" if one else f"{i} * k_{name(v)}_{j}" if one is None else i)
               for j, (i, one) in enumerate(zip(positions, _dims(v, dims), strict=True))]
-        return f"zy_at({name(v)}, ({''.join(i + ', ' for i in at)}))"
+        return f"zy_at_in({name(v)}, ({''.join(i + ', ' for i in at)}), '{nest}', {stored})"
 
-    view = {}  # a leaf's element
-    for v in leaves:
-        for j, one in enumerate(_dims(v, dims)):
-            if one is None:  # known only at run time
-                w(f"k_{name(v)}_{j} = int({name(v)}.shape[{j}] != 1)")
-        view[v] = element_of(v, index[ndim - v.type.ndim:])
     targets, totals = {}, {}  # float32 sums add up in float64, rounded once at the end
     for s in sums:
         axes = reduced_axes(s.args[1], ndim)
@@ -605,12 +604,21 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
             w(f"{total} = zy_zeros(({''.join(d + ', ' for d in out_dims)}), np.float64)")
             at = [("0" if d in axes else index[d]) for d in range(ndim)] if keepdims \
                 else [index[d] for d in kept]
-            targets[s] = f"{total}[{', '.join(at)}]"
+            arrays = sum(isinstance(t, tuple) for t in targets.values())
+            targets[s] = (total, f"({''.join(i + ', ' for i in at)})", arrays)
         else:
             w(f"{total} = 0.0")
             targets[s] = total
     narrow = narrow or {}
     stored_at = {}  # output -> its element's index
+    arrays = sum(isinstance(t, tuple) for t in targets.values())
+    stored = arrays + len(outputs)
+    view = {}  # a leaf's element
+    for v in leaves:
+        for j, one in enumerate(_dims(v, dims)):
+            if one is None:  # known only at run time
+                w(f"k_{name(v)}_{j} = int({name(v)}.shape[{j}] != 1)")
+        view[v] = element_of(v, index[ndim - v.type.ndim:])
     for v in outputs:
         dtype = "bool_" if v.type.dtype == "bool" else v.type.dtype
         w(f"{name(v)} = zy_empty({narrow.get(v, shape)}, np.{dtype})")
@@ -623,7 +631,13 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
     # a sum along the innermost dimension into an array adds up in a local number first: one
     # that LLVM keeps in registers (an array element it must store on every trip)
     inner = {s: f"a_{totals[s]}" for s in sums
-             if targets[s] != totals[s] and ndim - 1 in reduced_axes(s.args[1], ndim)}
+             if isinstance(targets[s], tuple) and ndim - 1 in reduced_axes(s.args[1], ndim)}
+
+    def add_to(s, x):
+        if isinstance(targets[s], tuple):
+            array, at, k = targets[s]
+            return f"zy_add_at_in({array}, {at}, {x}, '{nest}', {stored}, {k})"
+        return f"{targets[s]} += {x}"
     for d in range(ndim):
         if d == ndim - 1:
             for local in inner.values():
@@ -648,12 +662,16 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
             w(f"{far} |= zy_far({args[0]})")
     for s in sums:
         x, total = element.get(s.args[0]) or view[s.args[0]], inner.get(s, targets[s])
-        w(f"{total} = zy_radd({total}, {x})" if kernels else f"{total} += {x}")
-    for v in outputs:
-        w(f"zy_put({name(v)}, ({''.join(i + ', ' for i in stored_at[v])}), {element[v]})")
+        if isinstance(total, tuple):
+            w(add_to(s, x))
+        else:
+            w(f"{total} = zy_radd({total}, {x})" if kernels else f"{total} += {x}")
+    for k, v in enumerate(outputs, start=arrays):
+        at = ''.join(i + ', ' for i in stored_at[v])
+        w(f"zy_put_in({name(v)}, ({at}), {element[v]}, '{nest}', {stored}, {k})")
     w.dedent()
     for s, local in inner.items():
-        w(f"{targets[s]} += {local}")
+        w(add_to(s, local))
     w.dedent(ndim - 1)
     for s in sums:
         total = totals[s]

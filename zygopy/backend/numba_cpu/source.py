@@ -17,6 +17,7 @@ import hashlib
 import math
 import os
 import re
+from collections import Counter
 from pathlib import Path
 
 from ...custom import called_rules, specialization_of
@@ -259,6 +260,7 @@ class Writer:
         # False in a reverse pass: its element indices are those its forward checked (unchecked.py)
         self.checked = checked
         self.in_bounds = in_bounds  # (array, index) pairs proved within bounds (ir/bounds.py)
+        self.nests = Counter()  # fused nests written per region and root: their scopes' names
 
     def unchecked(self, array, index) -> bool:
         """Whether `array[index]` is one element, which this writer accesses unchecked."""

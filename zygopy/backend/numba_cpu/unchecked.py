@@ -10,15 +10,30 @@ from the end.
     zy_add_at(a, i, v)  a[i] += v
 
 `i` is an integer, or a tuple of one per dimension.
+
+A fused loop nest (fusion.py) reads its leaves and stores into arrays it has just allocated, so
+no store can change what it reads. It says so, so that LLVM vectorises the nest without testing
+at run time whether the arrays overlap: a test that small arrays lying close together fail,
+sending the loop down its scalar path, whose sums add up in another order (a gradient's last bit
+would change from call to call). Its accesses name the nest, how many arrays it stores, and
+which of them an access stores into (none for a leaf):
+
+    zy_at_in(a, i, nest, stored)            a[i], a leaf of the nest
+    zy_put_in(a, i, v, nest, stored, k)     a[i] = v, into the nest's k-th stored array
+    zy_add_at_in(a, i, v, nest, stored, k)  a[i] += v, likewise
+
+Each becomes LLVM scoped-noalias metadata: the leaves in one scope, each stored array in its own,
+an access disjoint from every scope but its own.
 """
 from __future__ import annotations
 
+from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import load_item, make_array, store_item
 
-__all__ = ["zy_at", "zy_put", "zy_add_at"]
+__all__ = ["zy_at", "zy_put", "zy_add_at", "zy_at_in", "zy_put_in", "zy_add_at_in"]
 
 
 def _positions(a, index):
@@ -39,35 +54,110 @@ def _pointer(context, builder, a, index_type, parts, array, index):
                                     values, wraparound=True, boundscheck=False)
 
 
-@intrinsic
-def zy_at(typingctx, a, index):
-    parts = _positions(a, index)
-    if parts is None:
+def _scope(place):
+    """(nest, stored, k) from an access's literal place arguments: () for none; False if they are
+    not literals (Numba then retries with literals)."""
+    if not all(isinstance(t, (types.StringLiteral, types.IntegerLiteral)) for t in place):
+        return False
+    values = tuple(t.literal_value for t in place)
+    return values + (None,) * (3 - len(values)) if values else ()
+
+
+class _Node(ir.values.MDValue):
+    """A metadata node that names itself first, as LLVM's scopes and domains do: unlike one named
+    by a string, it is the same as no other node, and LLVM's inliner copies it, so a nest
+    inlined twice into one function keeps two sets of scopes."""
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+
+    def __init__(self, module, *operands):
+        super().__init__(module, [ir.MetaDataString(module, "")], name=str(len(module.metadata)))
+        self.operands = (self, *operands)
+
+
+def _scopes(module, nest, stored):
+    """The nest's scopes in this module: its leaves', then each stored array's."""
+    made = module.__dict__.setdefault("zy_scopes", {})
+    if nest not in made:
+        domain = _Node(module, ir.MetaDataString(module, f"zy.{nest}"))
+        made[nest] = [_Node(module, domain, ir.MetaDataString(module, f"zy.{nest}.{k}"))
+                      for k in ("leaves", *range(stored))]
+    return made[nest]
+
+
+def _mark(builder, first, scope):
+    """Tag the loads and stores emitted since instruction `first` with the nest's scopes."""
+    if not scope:
+        return
+    nest, stored, own = scope
+    module = builder.module
+    scopes = _scopes(module, nest, stored)
+    mine = 0 if own is None else own + 1
+    for instr in builder.block.instructions[first:]:
+        if isinstance(instr, (ir.LoadInstr, ir.StoreInstr)):
+            instr.set_metadata("alias.scope", module.add_metadata([scopes[mine]]))
+            instr.set_metadata("noalias", module.add_metadata(
+                [s for k, s in enumerate(scopes) if k != mine]))
+
+
+def _reader(a, index, *place):
+    parts, scope = _positions(a, index), _scope(place)
+    if parts is None or scope is False:
         return None
 
     def codegen(context, builder, sig, args):
-        ptr = _pointer(context, builder, a, index, parts, *args)
-        return load_item(context, builder, a, ptr)
-    return a.dtype(a, index), codegen
+        ptr = _pointer(context, builder, a, index, parts, args[0], args[1])
+        first = len(builder.block.instructions)
+        value = load_item(context, builder, a, ptr)
+        _mark(builder, first, scope)
+        return value
+    return a.dtype(a, index, *place), codegen
 
 
-def _writer(add):
-    def typer(typingctx, a, index, value):
-        parts = _positions(a, index)
-        if parts is None or not isinstance(value, (types.Number, types.Boolean)):
-            return None
+def _writer(add, a, index, value, *place):
+    parts, scope = _positions(a, index), _scope(place)
+    if parts is None or not isinstance(value, (types.Number, types.Boolean)) or scope is False:
+        return None
 
-        def codegen(context, builder, sig, args):
-            ptr = _pointer(context, builder, a, index, parts, args[0], args[1])
-            v = context.cast(builder, args[2], value, a.dtype)
-            if add:
-                v = builder.fadd(load_item(context, builder, a, ptr), v) if isinstance(
-                    a.dtype, types.Float) else builder.add(load_item(context, builder, a, ptr), v)
-            store_item(context, builder, a, v, ptr)
-            return context.get_dummy_value()
-        return types.none(a, index, value), codegen
-    return intrinsic(typer)
+    def codegen(context, builder, sig, args):
+        ptr = _pointer(context, builder, a, index, parts, args[0], args[1])
+        v = context.cast(builder, args[2], value, a.dtype)
+        first = len(builder.block.instructions)
+        if add:
+            v = builder.fadd(load_item(context, builder, a, ptr), v) if isinstance(
+                a.dtype, types.Float) else builder.add(load_item(context, builder, a, ptr), v)
+        store_item(context, builder, a, v, ptr)
+        _mark(builder, first, scope)
+        return context.get_dummy_value()
+    return types.none(a, index, value, *place), codegen
 
 
-zy_put = _writer(add=False)
-zy_add_at = _writer(add=True)
+@intrinsic
+def zy_at(typingctx, a, index):
+    return _reader(a, index)
+
+
+@intrinsic
+def zy_put(typingctx, a, index, value):
+    return _writer(False, a, index, value)
+
+
+@intrinsic
+def zy_add_at(typingctx, a, index, value):
+    return _writer(True, a, index, value)
+
+
+@intrinsic
+def zy_at_in(typingctx, a, index, nest, stored):
+    return _reader(a, index, nest, stored)
+
+
+@intrinsic
+def zy_put_in(typingctx, a, index, value, nest, stored, own):
+    return _writer(False, a, index, value, nest, stored, own)
+
+
+@intrinsic
+def zy_add_at_in(typingctx, a, index, value, nest, stored, own):
+    return _writer(True, a, index, value, nest, stored, own)
