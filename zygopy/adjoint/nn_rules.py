@@ -3,9 +3,9 @@ primitive, so the reverse pass stays one compiled kernel per operation."""
 from ..ir import nn_primitives  # noqa: F401  (registers the primitives)
 from .rules import RULES, Linear, Rule, _prim
 
-conv2d, grad_input, grad_weight, maxpool_grad, maxpool_gather, getattr_ = map(
+conv2d, grad_input, grad_weight, maxpool_grad, maxpool_gather, getattr_, sum_ = map(
     _prim, ["conv2d", "conv2d_grad_input", "conv2d_grad_weight", "maxpool2d_grad",
-            "maxpool2d_gather", "getattr"])
+            "maxpool2d_gather", "getattr", "sum"])
 
 
 def _conv2d(g, y, x, w, stride, padding, dilation):
@@ -26,12 +26,21 @@ def _conv2d_grad_weight(gw, y, g, x, w_shape, stride, padding, dilation):
             None, None, None, None)
 
 
+def _softmax_tangent(ds, y, x, axis):
+    """y (d - <y, d>) along the axis, for a change d of x: the softmax's Jacobian is symmetric, so
+    this is its reverse rule too."""
+    d = ds[0]
+    return None if d is None else y * (d - sum_(d * y, axis, True))
+
+
 BILINEAR = Linear((0, 1), product=True)  # each is linear in each of its first two operands
 RULES.update({
     "conv2d": Rule(_conv2d, BILINEAR),
     "conv2d_grad_input": Rule(_conv2d_grad_input, BILINEAR),
     "conv2d_grad_weight": Rule(_conv2d_grad_weight, BILINEAR),
     "sigmoid": lambda g, y, x: (g * y * (1.0 - y),),
+    "softmax": Rule(lambda g, y, x, axis: (_softmax_tangent((g,), y, x, axis), None),
+                    _softmax_tangent),
     "random_uniform": lambda g, y, like, seed: (None, None),
     "record_statistics": lambda g, y, *operands: (None,) * 4,
     # each output element is its tile's first maximum: scattered back to it, gathered from it

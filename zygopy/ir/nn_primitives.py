@@ -1,4 +1,5 @@
-"""Neural-network primitives: 2-d convolution and max pooling of NHWC images, and the sigmoid.
+"""Neural-network primitives: 2-d convolution and max pooling of NHWC images, the sigmoid and the
+softmax.
 
 A convolution written as NumPy slices and products is ordinary code zygopy can differentiate, but
 it makes a large program for Numba to compile and stores a patch per kernel tap; as primitives
@@ -9,7 +10,10 @@ dilation)`, `zygopy.nn.maxpool2d(x, k)`.
 
 The sigmoid is one elementwise primitive, as in JAX and PyTorch, rather than the code of its
 overflow-free formula: its derivative y (1 - y) reads only its result, where differentiating the
-formula stores a branch's worth of intermediates (an LSTM step has three sigmoids).
+formula stores a branch's worth of intermediates (an LSTM step has three sigmoids). So is the
+softmax along an axis (recognised in its usual formula, ir/passes/recognise.py): its derivative
+reads only its result, and the maximum subtracted to keep exp finite, which changes nothing in
+exact arithmetic, is not differentiated through.
 """
 from __future__ import annotations
 
@@ -160,6 +164,21 @@ def _sigmoid_number(x):
 
 declare("sigmoid", _elementwise(_sigmoid_number, sigmoid), _float_of, elementwise=True)
 NUMPY_FUNCTIONS[sigmoid] = "sigmoid"
+
+
+def softmax(x, axis):
+    """exp(x) / sum(exp(x)) along an axis, from x less its maximum there, so exp never overflows."""
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _softmax_type(ts, args):
+    if not (isinstance(ts[0], ArrayT) and ts[0].is_float) or ts[1] != INT:
+        raise TypeError(f"softmax(x, axis) needs a float array and an int, got {ts[0]} and {ts[1]}")
+    return ts[0]
+
+
+declare("softmax", softmax, _softmax_type, arity=2)
 
 
 # --- counter-based random numbers (Dropout's masks): a pure function of (shape, seed), the

@@ -22,7 +22,7 @@ from .types import INT, SLICE, ArrayT, TupleT
 _ABSENT = object()  # a value computed from a loop-carried one no edge has given dims yet
 CREATED = ("zeros", "ones", "empty", "full")  # a new array of the shape in its first argument
 # its operand's shape
-SAME = ("copy", "astype", "zeros_like", "ones_like", "empty_like", "full_like")
+SAME = ("copy", "astype", "zeros_like", "ones_like", "empty_like", "full_like", "softmax")
 
 
 def sole_array_operand(st):

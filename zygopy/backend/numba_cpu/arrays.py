@@ -119,7 +119,7 @@ MIDDLE = {"sum": "zy_sum_middle", "prod": "zy_prod_middle", "mean": "zy_mean_mid
           "argmax": "zy_argmax_middle", "argmin": "zy_argmin_middle"}
 REDUCTIONS = set(MIDDLE) | {"std"}
 SCANS = {"cumsum": "zy_cumsum_middle", "cumprod": "zy_cumprod_middle",
-         "cumsum_reverse": "zy_cumsum_reverse_middle"}
+         "cumsum_reverse": "zy_cumsum_reverse_middle", "softmax": "zy_softmax_middle"}
 
 
 def _dims(src, dims):
@@ -178,7 +178,8 @@ def _reduction_value(op, data, src, ndim, axes, kept, shape, keepdims, ddof):
 
 
 def _scan(s, src):
-    """cumsum, cumprod and the reverse cumsum (of a gradient) along an axis, or flattened."""
+    """cumsum, cumprod, the reverse cumsum (of a gradient) and the softmax along an axis, or
+    flattened (not the softmax)."""
     a, axis = s.args[0], s.args[1]
     data = src if a.type.dtype == s.var.type.dtype else f"{src}.astype(np.{s.var.type.dtype})"
     if axis is None:

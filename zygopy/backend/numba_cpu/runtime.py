@@ -16,11 +16,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ...errors import Despecialised as zy_despecialised
 from ...errors import RaisedInCompiledCode as zy_raised
 from ...ir.array_primitives import cholesky_gradient
-from .mathlib import logistic_of, zy_radd
+from .mathlib import logistic_of, zy_exp, zy_radd
 
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
-           "zy_cumsum_middle", "zy_cumprod_middle", "zy_cumsum_reverse_middle",
+           "zy_cumsum_middle", "zy_cumprod_middle", "zy_cumsum_reverse_middle", "zy_softmax_middle",
            "zy_prod_others_middle", "zy_prod_others_grad_middle", "zy_erf", "zy_erfc", "zy_tanh32",
            "zy_sigmoid",
            "zy_accum", "zy_grown", "zy_take", "zy_index", "zy_mask_index", "zy_gather",
@@ -197,6 +197,55 @@ def zy_cumsum_middle(a3):
             for k in range(a3.shape[2]):
                 out[i, j, k] += out[i, j - 1, k]
     return out
+
+
+@njit(**JIT)
+def zy_softmax_middle(a3):
+    """The softmax along the middle axis of a (pre, n, post) array: each exp taken of an element
+    less the greatest along the axis, so none overflows; computed in float64."""
+    pre, n, post = a3.shape
+    out = np.empty_like(a3)
+    if post == 1:  # rows: loops over contiguous elements, which LLVM vectorises
+        _softmax_rows(a3.reshape((pre, n)), out.reshape((pre, n)))
+        return out
+    greatest, total = np.empty(post), np.zeros(post)
+    for i in range(pre):
+        greatest[:] = a3[i, 0, :]
+        for j in range(1, n):
+            for k in range(post):
+                greatest[k] = max(greatest[k], np.float64(a3[i, j, k]))
+        total[:] = 0.0
+        for j in range(n):
+            for k in range(post):
+                e = zy_exp(a3[i, j, k] - greatest[k])
+                out[i, j, k] = e
+                total[k] += e
+        for j in range(n):
+            for k in range(post):
+                out[i, j, k] = out[i, j, k] / total[k]
+    return out
+
+
+@njit(**JIT)
+def _softmax_rows(x, out):
+    n = x.shape[1]
+    for i in range(x.shape[0]):
+        # four running maxima: a maximum is exact in any grouping, and four chains overlap
+        m0 = m1 = m2 = m3 = np.float64(x[i, 0])
+        for j in range(0, n - 3, 4):
+            m0, m1 = max(m0, np.float64(x[i, j])), max(m1, np.float64(x[i, j + 1]))
+            m2, m3 = max(m2, np.float64(x[i, j + 2])), max(m3, np.float64(x[i, j + 3]))
+        for j in range(n - n % 4, n):
+            m0 = max(m0, np.float64(x[i, j]))
+        greatest = max(max(m0, m1), max(m2, m3))
+        total = 0.0
+        for j in range(n):
+            e = zy_exp(x[i, j] - greatest)
+            out[i, j] = e
+            total = zy_radd(total, e)
+        scale = 1.0 / total
+        for j in range(n):
+            out[i, j] = out[i, j] * scale
 
 
 @njit(**JIT)

@@ -7,11 +7,11 @@ from .cleanup import merge_blocks, remove_unreachable, skip_empty_blocks
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .fold import fold_branches, fold_constants
-from .recognise import recognise_sigmoid
+from .recognise import recognise_primitives
 
-PASSES = [fold_constants, recognise_sigmoid, fold_branches, remove_unreachable, remove_trivial_args,
-          eliminate_common_subexpressions, eliminate_dead_code, remove_dead_args, skip_empty_blocks,
-          remove_unreachable, merge_blocks]
+PASSES = [fold_constants, recognise_primitives, fold_branches, remove_unreachable,
+          remove_trivial_args, eliminate_common_subexpressions, eliminate_dead_code,
+          remove_dead_args, skip_empty_blocks, remove_unreachable, merge_blocks]
 
 # tests switch this on to verify the IR after every pass
 CHECK_EACH_PASS = False
