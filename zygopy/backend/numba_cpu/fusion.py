@@ -51,10 +51,6 @@ SCALAR_ONLY = ({n for n in ELEMENT_OPS if (PRIMITIVES[n].call or "").startswith(
                - {"sqrt", "fabs", "copysign"} - set(VECTOR_KERNELS)) | {"logaddexp"}
 
 
-# LLVM's loop vectoriser gives up on a loop needing more run-time overlap tests than this
-# (its -vectorize-memory-check-threshold): such a loop runs one element at a time
-VECTORISER_CHECKS = 128
-
 # impure statements a region's values may be computed across: they read or write a stack, or a
 # gradient slot whose array no value the region reads can share (_shares_slots)
 STACK_OPS = ("push", "pop", "drop")
@@ -290,11 +286,6 @@ def _region(sums, internal, context, storing, seeds=frozenset()):
         ready = max((position[st] for st in stmts if st.var in leaves), default=-1)
         dropped |= {v for v in outputs if any(
             u not in inside and position.get(u, ready + 1) <= ready for u in users.get(v, []))}
-        # a loop storing so many arrays that LLVM would check them against each other at run
-        # time more than it will is not vectorised: its earlier values are left to a loop apart
-        if not dropped and _alias_checks(inside, outputs, leaves) > VECTORISER_CHECKS:
-            first = min(position[definition[v]] for v in outputs)
-            dropped |= {v for v in internal if position[definition[v]] <= first}
         # and so is a value computed before a write among the region's statements
         span = sorted(position[st] for st in inside) or [0]
         writes = [p for p in range(span[0], span[-1])
@@ -323,15 +314,6 @@ def _region(sums, internal, context, storing, seeds=frozenset()):
     order = sorted(internal, key=lambda v: position[definition[v]])
     return Region(list(sums), sorted(outputs, key=lambda v: position[definition[v]]), order,
                   definition, at, frozenset(seeds) & internal, shapes, position)
-
-
-def _alias_checks(inside, outputs, leaves) -> int:
-    """How many pairs of arrays a loop vectorised by LLVM tests for overlap before it runs:
-    each array it stores against every other it stores or reads."""
-    stores = len(outputs) + sum(isinstance(st.var.type, ArrayT) for st in inside
-                                if st.op in FUSED_REDUCTIONS)
-    reads = sum(isinstance(a.type, ArrayT) and a.type.ndim > 0 for a in leaves)
-    return stores * (stores - 1) // 2 + stores * reads
 
 
 def _harmless(st, leaves, slots) -> bool:

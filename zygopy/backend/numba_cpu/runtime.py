@@ -202,7 +202,8 @@ def zy_cumsum_middle(a3):
 @njit(**JIT)
 def zy_softmax_middle(a3):
     """The softmax along the middle axis of a (pre, n, post) array: each exp taken of an element
-    less the greatest along the axis, so none overflows; computed in float64."""
+    less the greatest along the axis, so none overflows, and scaled by the reciprocal of their
+    sum; computed in float64."""
     pre, n, post = a3.shape
     out = np.empty_like(a3)
     if post == 1:  # rows: loops over contiguous elements, which LLVM vectorises
@@ -222,7 +223,7 @@ def zy_softmax_middle(a3):
                 total[k] += e
         for j in range(n):
             for k in range(post):
-                out[i, j, k] = out[i, j, k] / total[k]
+                out[i, j, k] = out[i, j, k] * (1.0 / total[k])
     return out
 
 
@@ -230,14 +231,9 @@ def zy_softmax_middle(a3):
 def _softmax_rows(x, out):
     n = x.shape[1]
     for i in range(x.shape[0]):
-        # four running maxima: a maximum is exact in any grouping, and four chains overlap
-        m0 = m1 = m2 = m3 = np.float64(x[i, 0])
-        for j in range(0, n - 3, 4):
-            m0, m1 = max(m0, np.float64(x[i, j])), max(m1, np.float64(x[i, j + 1]))
-            m2, m3 = max(m2, np.float64(x[i, j + 2])), max(m3, np.float64(x[i, j + 3]))
-        for j in range(n - n % 4, n):
-            m0 = max(m0, np.float64(x[i, j]))
-        greatest = max(max(m0, m1), max(m2, m3))
+        greatest = np.float64(x[i, 0])
+        for j in range(1, n):
+            greatest = max(greatest, np.float64(x[i, j]))
         total = 0.0
         for j in range(n):
             e = zy_exp(x[i, j] - greatest)
