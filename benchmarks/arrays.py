@@ -48,6 +48,7 @@ from common import (  # noqa: E402
     ratio,
     run_child,
     run_info,
+    side_by_side,
     timed,
     write_section,
 )
@@ -506,7 +507,22 @@ def run_case(case, sizes, peers, quick):
                     rows.append({"key": key, "note": impls[key]})
                 continue
             rows.append(peer_row(case, size, key, impls[key], args, ref, fd, quick))
+        if jax_grad and "error" not in z:
+            first_rows[-1]["side_by_side"] = side_by_side_ratio(case, size, args, jax_grad, quick)
     return rows, first_rows, ref_line
+
+
+def side_by_side_ratio(case, size, args, jax_grad, quick):
+    """zygopy's gradient time over JAX's, the two timed in alternating rounds in this process
+    (common.side_by_side): the tables' times come from different processes at different moments,
+    which on a shared machine can differ by more than the two do."""
+    print(f"  {case.key} {case.fmt_size(size)} zygopy and JAX side by side ...",
+          file=sys.stderr, flush=True)
+    _, grad = make_zygopy(case)
+    prepare, jgrad = jax_grad
+    state = prepare(args)
+    best = side_by_side({"zygopy": lambda: grad(args), "jax": lambda: jgrad(state)}, quick)
+    return best["zygopy"] / best["jax"]
 
 
 # --- reporting ----------------------------------------------------------------------------
@@ -568,6 +584,11 @@ def ratio_lines(results):
     return "; ".join(out) or "—"
 
 
+def side_by_side_lines(results):
+    return "; ".join(f"{case.key} {case.fmt_size(r['size'])}: {r['side_by_side']:.2f}×"
+                     for case, _, first, _ in results for r in first if "side_by_side" in r) or "—"
+
+
 def report(peers, quick, results, elapsed):
     dists = ["numpy"] + [d for k in ["primal", "zygopy"] + peers for d in IMPLS[k].dists]
     lines = [
@@ -583,6 +604,10 @@ def report(peers, quick, results, elapsed):
         "- vs zygopy primal: time / the time of zygopy's own compiled primal at the same size "
         "(`zygopy.api.compiled(f, args).primal`, Numba). zygopy gradient / primal: "
         + ratio_lines(results) + ".",
+        "- side by side: zygopy's gradient time / JAX's, the two timed in alternating rounds in "
+        "one process (`common.side_by_side`, best of each; zygopy compiled beforehand), which "
+        "compares like with like where the tables' times, from different processes, fall on the "
+        "machine's different moments: " + side_by_side_lines(results) + ".",
         "- stencil: zygopy and its primal run the explicit loop over i, writing into `un` and "
         "swapping buffers. The peers cannot mutate arrays in place efficiently, so they run the "
         "idiomatic vectorised update (slices, a new array per step). The primal's time includes "
@@ -608,11 +633,16 @@ def main():
                               " (zygopy always runs)")
     t0 = time.perf_counter()
     results = []
-    for case in CASES.values():
-        print(f"{case.key} ...", file=sys.stderr, flush=True)
-        rows, first_rows, ref_line = run_case(case, case.quick_sizes if quick else case.sizes,
-                                              peers, quick)
-        results.append((case, rows, first_rows, ref_line))
+    # the side-by-side runs compile in this process: into a cache of their own
+    os.environ["ZYGOPY_CACHE_DIR"] = tempfile.mkdtemp(prefix="zygopy-bench-")
+    try:
+        for case in CASES.values():
+            print(f"{case.key} ...", file=sys.stderr, flush=True)
+            rows, first_rows, ref_line = run_case(case, case.quick_sizes if quick else case.sizes,
+                                                  peers, quick)
+            results.append((case, rows, first_rows, ref_line))
+    finally:
+        shutil.rmtree(os.environ["ZYGOPY_CACHE_DIR"], ignore_errors=True)
     body = report(peers, quick, results, time.perf_counter() - t0)
     print(body)
     write_section("arrays", body)
