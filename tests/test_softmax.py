@@ -1,6 +1,7 @@
 """The softmax written out, e / sum(e, axis, keepdims=True) with e = exp(x - max(x, axis,
-keepdims=True)), is the softmax primitive (ir/passes/recognise.py): the reverse pass reads its
-result alone, and sends nothing through the maximum.
+keepdims=True)), is the softmax primitive, and m + log(sum(exp(x - m), axis)) with that maximum m
+the logsumexp primitive, the log-softmax x - logsumexp(x) (ir/passes/recognise.py): the reverse
+pass reads their results (and logsumexp's operand), and sends nothing through the maximum.
 
 Values are compared with NumPy's formula at rtol 1e-13 (zygopy's exp and NumPy's round
 differently by an ulp, and the sum adds up in another order); gradients, tangents and
@@ -52,8 +53,40 @@ def nn_softmax(x, w):
     return np.sum(w * zygopy.nn.softmax(x, axis=-1))
 
 
+def long_rows(x, w):  # rows of 40: the kernel runs along them (shorter ones are transposed)
+    return rows(x, w)
+
+
+def logsumexp_kept(x, w):
+    m = np.max(x, axis=1, keepdims=True)
+    return np.sum(w[:, :1] * (m + np.log(np.sum(np.exp(x - m), axis=1, keepdims=True))))
+
+
+def logsumexp_squeezed(x, w):
+    """As in a softmax cross-entropy: the maximum added back as m[:, 0]."""
+    m = np.max(x, axis=1, keepdims=True)
+    return np.sum(w[:, 0] * (np.log(np.sum(np.exp(x - m), axis=1)) + m[:, 0]))
+
+
+def logsumexp_of_columns(x, w):
+    m = np.max(x, axis=0, keepdims=True)
+    return np.sum(w[0] * (np.log(np.sum(np.exp(x - m), axis=0)) + m[0, :]))
+
+
+def nn_logsoftmax(x, w):
+    return np.sum(w * zygopy.nn.logsoftmax(x, axis=-1))
+
+
+def logsoftmax_of_three(x, w):
+    s = x - np.max(x, axis=1, keepdims=True)
+    return np.sum(w * (s - np.log(np.sum(np.exp(s), axis=1, keepdims=True))))
+
+
 SHAPES = {rows: (5, 7), columns: (5, 7), last_of_three: (2, 3, 6), middle_of_three: (2, 5, 3),
-          nn_softmax: (4, 9)}
+          nn_softmax: (4, 9), long_rows: (3, 40), logsumexp_kept: (5, 7),
+          logsumexp_squeezed: (6, 10), logsumexp_of_columns: (4, 6), nn_logsoftmax: (5, 40),
+          logsoftmax_of_three: (2, 5, 3)}
+PRIMITIVE = {f: "logsumexp" if "log" in f.__name__ else "softmax" for f in SHAPES}
 
 
 def args_for(f):
@@ -62,10 +95,10 @@ def args_for(f):
 
 
 @pytest.mark.parametrize("f", list(SHAPES))
-def test_the_softmax_written_out_is_the_primitive(f):
+def test_the_formula_written_out_is_the_primitive(f):
     x, w = args_for(f)
     ir = str(zygopy.code_ir(f, x, w))
-    assert "softmax(" in ir and "exp(" not in ir and "amax(" not in ir, ir
+    assert f"{PRIMITIVE[f]}(" in ir and "= exp(" not in ir and "amax(" not in ir, ir
     value, (gx, gw) = zygopy.withgradient(f, x, w)
     np.testing.assert_allclose(value, f(x, w), rtol=1e-13)
     for k, got in ((0, gx), (1, gw)):
@@ -75,7 +108,7 @@ def test_the_softmax_written_out_is_the_primitive(f):
     np.testing.assert_allclose(evaluated[0], gx, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("f", [rows, middle_of_three])
+@pytest.mark.parametrize("f", [rows, middle_of_three, logsumexp_squeezed, logsoftmax_of_three])
 def test_tangents_and_hessian_vector_products(f):
     """Forward mode (the tangent rule) and reverse over forward (hvp) through the primitive."""
     x, w = args_for(f)
@@ -101,11 +134,12 @@ def test_large_inputs_stay_finite():
                                atol=1e-300)
 
 
-def test_float32_stays_float32():
-    x, w = (a.astype(np.float32) for a in args_for(rows))
-    value, (gx, gw) = zygopy.withgradient(rows, x, w)
+@pytest.mark.parametrize("f", [rows, long_rows, logsumexp_squeezed, nn_logsoftmax])
+def test_float32_stays_float32(f):
+    x, w = (a.astype(np.float32) for a in args_for(f))
+    value, (gx, gw) = zygopy.withgradient(f, x, w)
     assert gx.dtype == gw.dtype == np.float32
-    np.testing.assert_allclose(value, rows(x.astype(np.float64), w.astype(np.float64)), rtol=1e-5)
+    np.testing.assert_allclose(value, f(x.astype(np.float64), w.astype(np.float64)), rtol=1e-5)
 
 
 @pytest.mark.parametrize("f", [exp_used_again, axes_differ])
@@ -114,6 +148,6 @@ def test_other_forms_are_left_as_written(f):
     are not a softmax."""
     x, w = args_for(f)
     ir = str(zygopy.code_ir(f, x, w))
-    assert "exp(" in ir and "softmax" not in ir, ir
+    assert "= exp(" in ir and "softmax" not in ir and "logsumexp" not in ir, ir
     got = zygopy.gradient(f, x, w)[0]
     np.testing.assert_allclose(got, finite_differences(f, [x, w], 0)[""], rtol=1e-6, atol=1e-8)

@@ -1,11 +1,12 @@
 """Derivative rules of the neural-network primitives (ir/nn_primitives.py): each is another
 primitive, so the reverse pass stays one compiled kernel per operation."""
 from ..ir import nn_primitives  # noqa: F401  (registers the primitives)
-from .rules import RULES, Linear, Rule, _prim
+from .array_rules import _spread, sum_
+from .rules import RULES, Linear, Rule, _prim, exp
 
-conv2d, grad_input, grad_weight, maxpool_grad, maxpool_gather, getattr_, sum_ = map(
+conv2d, grad_input, grad_weight, maxpool_grad, maxpool_gather, getattr_ = map(
     _prim, ["conv2d", "conv2d_grad_input", "conv2d_grad_weight", "maxpool2d_grad",
-            "maxpool2d_gather", "getattr", "sum"])
+            "maxpool2d_gather", "getattr"])
 
 
 def _conv2d(g, y, x, w, stride, padding, dilation):
@@ -33,6 +34,15 @@ def _softmax_tangent(ds, y, x, axis):
     return None if d is None else y * (d - sum_(d * y, axis, True))
 
 
+def _weights(y, x, axis, keepdims):
+    """exp(x - logsumexp(x)): the softmax of x along the axis, logsumexp's derivative."""
+    return exp(x - _spread(y, x, axis, keepdims))
+
+
+def _logsumexp_tangent(ds, y, x, axis, keepdims):
+    return None if ds[0] is None else sum_(_weights(y, x, axis, keepdims) * ds[0], axis, keepdims)
+
+
 BILINEAR = Linear((0, 1), product=True)  # each is linear in each of its first two operands
 RULES.update({
     "conv2d": Rule(_conv2d, BILINEAR),
@@ -41,6 +51,9 @@ RULES.update({
     "sigmoid": lambda g, y, x: (g * y * (1.0 - y),),
     "softmax": Rule(lambda g, y, x, axis: (_softmax_tangent((g,), y, x, axis), None),
                     _softmax_tangent),
+    "logsumexp": Rule(lambda g, y, x, axis, keepdims: (
+        _weights(y, x, axis, keepdims) * _spread(g, x, axis, keepdims), None, None),
+        _logsumexp_tangent),
     "random_uniform": lambda g, y, like, seed: (None, None),
     "record_statistics": lambda g, y, *operands: (None,) * 4,
     # each output element is its tile's first maximum: scattered back to it, gathered from it

@@ -1,5 +1,5 @@
-"""Neural-network primitives: 2-d convolution and max pooling of NHWC images, the sigmoid and the
-softmax.
+"""Neural-network primitives: 2-d convolution and max pooling of NHWC images, the sigmoid, the
+softmax and logsumexp.
 
 A convolution written as NumPy slices and products is ordinary code zygopy can differentiate, but
 it makes a large program for Numba to compile and stores a patch per kernel tap; as primitives
@@ -11,9 +11,10 @@ dilation)`, `zygopy.nn.maxpool2d(x, k)`.
 The sigmoid is one elementwise primitive, as in JAX and PyTorch, rather than the code of its
 overflow-free formula: its derivative y (1 - y) reads only its result, where differentiating the
 formula stores a branch's worth of intermediates (an LSTM step has three sigmoids). So is the
-softmax along an axis (recognised in its usual formula, ir/passes/recognise.py): its derivative
-reads only its result, and the maximum subtracted to keep exp finite, which changes nothing in
-exact arithmetic, is not differentiated through.
+softmax along an axis, and logsumexp (both recognised in their usual formulas,
+ir/passes/recognise.py): their derivatives read only their results (and logsumexp's operand), and
+the maximum subtracted to keep exp finite, which changes nothing in exact arithmetic, is not
+differentiated through.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import math
 
 import numpy as np
 
-from .array_primitives import NUMPY_FUNCTIONS
+from .array_primitives import NUMPY_FUNCTIONS, REDUCE
 from .primitives import INT, _elementwise, _float_of, declare, promote
 from .types import NONE, ArrayT, TupleT
 
@@ -179,6 +180,23 @@ def _softmax_type(ts, args):
 
 
 declare("softmax", softmax, _softmax_type, arity=2)
+
+
+def logsumexp(x, axis, keepdims):
+    """log(sum(exp(x))) along an axis, from x less its maximum there, so exp never overflows."""
+    greatest = np.max(x, axis=axis, keepdims=True)
+    y = greatest + np.log(np.sum(np.exp(x - greatest), axis=axis, keepdims=True))
+    return y if keepdims else np.squeeze(y, axis=axis)
+
+
+def _logsumexp_type(ts, args):
+    x = ts[0]
+    if not (isinstance(x, ArrayT) and x.is_float) or ts[1] != INT:
+        raise TypeError(f"logsumexp(x, axis) needs a float array and an int, got {x} and {ts[1]}")
+    return ArrayT(x.dtype, x.ndim if args[2] is True else x.ndim - 1)
+
+
+declare("logsumexp", logsumexp, _logsumexp_type, params=REDUCE, positional=1)
 
 
 # --- counter-based random numbers (Dropout's masks): a pure function of (shape, seed), the

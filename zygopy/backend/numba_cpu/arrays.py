@@ -116,7 +116,8 @@ WHOLE = {"sum": "np.sum", "prod": "np.prod", "mean": "np.mean", "amax": "np.max"
          "amin": "np.min", "argmax": "np.argmax", "argmin": "np.argmin"}
 MIDDLE = {"sum": "zy_sum_middle", "prod": "zy_prod_middle", "mean": "zy_mean_middle",
           "amax": "zy_max_middle", "amin": "zy_min_middle", "var": "zy_var_middle",
-          "argmax": "zy_argmax_middle", "argmin": "zy_argmin_middle"}
+          "argmax": "zy_argmax_middle", "argmin": "zy_argmin_middle",
+          "logsumexp": "zy_logsumexp_middle"}
 REDUCTIONS = set(MIDDLE) | {"std"}
 SCANS = {"cumsum": "zy_cumsum_middle", "cumprod": "zy_cumprod_middle",
          "cumsum_reverse": "zy_cumsum_reverse_middle", "softmax": "zy_softmax_middle"}

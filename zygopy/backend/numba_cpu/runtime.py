@@ -21,6 +21,7 @@ from .mathlib import logistic_of, zy_exp, zy_radd
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
            "zy_cumsum_middle", "zy_cumprod_middle", "zy_cumsum_reverse_middle", "zy_softmax_middle",
+           "zy_logsumexp_middle",
            "zy_prod_others_middle", "zy_prod_others_grad_middle", "zy_erf", "zy_erfc", "zy_tanh32",
            "zy_sigmoid",
            "zy_accum", "zy_grown", "zy_take", "zy_index", "zy_mask_index", "zy_gather",
@@ -199,28 +200,35 @@ def zy_cumsum_middle(a3):
     return out
 
 
+SHORT_ROW = 32  # a row shorter than this, as many elements as LLVM's vector loop takes at once
+
+
 @njit(**JIT)
 def zy_softmax_middle(a3):
     """The softmax along the middle axis of a (pre, n, post) array: each exp taken of an element
     less the greatest along the axis, so none overflows, and scaled by the reciprocal of their
     sum; computed in float64."""
     pre, n, post = a3.shape
+    if post == 1 and n < SHORT_ROW:  # along columns of a transposed copy, which vectorise
+        across = zy_softmax_middle(np.ascontiguousarray(a3.reshape((pre, n)).T).reshape(
+            (1, n, pre)))
+        return np.ascontiguousarray(across.reshape((n, pre)).T).reshape((pre, n, 1))
     out = np.empty_like(a3)
     if post == 1:  # rows: loops over contiguous elements, which LLVM vectorises
-        _softmax_rows(a3.reshape((pre, n)), out.reshape((pre, n)))
+        rows, into = a3.reshape((pre, n)), out.reshape((pre, n))
+        for i in range(pre):
+            greatest, total = _row_greatest(rows, i), 0.0
+            for j in range(n):
+                e = zy_exp(rows[i, j] - greatest)
+                into[i, j] = e
+                total = zy_radd(total, e)
+            scale = 1.0 / total
+            for j in range(n):
+                into[i, j] = into[i, j] * scale
         return out
     greatest, total = np.empty(post), np.zeros(post)
     for i in range(pre):
-        greatest[:] = a3[i, 0, :]
-        for j in range(1, n):
-            for k in range(post):
-                greatest[k] = max(greatest[k], np.float64(a3[i, j, k]))
-        total[:] = 0.0
-        for j in range(n):
-            for k in range(post):
-                e = zy_exp(a3[i, j, k] - greatest[k])
-                out[i, j, k] = e
-                total[k] += e
+        _exps(a3, i, out, greatest, total)
         for j in range(n):
             for k in range(post):
                 out[i, j, k] = out[i, j, k] * (1.0 / total[k])
@@ -228,20 +236,54 @@ def zy_softmax_middle(a3):
 
 
 @njit(**JIT)
-def _softmax_rows(x, out):
-    n = x.shape[1]
-    for i in range(x.shape[0]):
-        greatest = np.float64(x[i, 0])
-        for j in range(1, n):
-            greatest = max(greatest, np.float64(x[i, j]))
-        total = 0.0
-        for j in range(n):
-            e = zy_exp(x[i, j] - greatest)
-            out[i, j] = e
-            total = zy_radd(total, e)
-        scale = 1.0 / total
-        for j in range(n):
-            out[i, j] = out[i, j] * scale
+def zy_logsumexp_middle(a3):
+    """log(sum(exp(...))) along the middle axis of a (pre, n, post) array, as the greatest
+    element there plus the log of the sum of exps of the elements less it; in float64."""
+    pre, n, post = a3.shape
+    if post == 1 and n < SHORT_ROW:  # along columns of a transposed copy, which vectorise
+        return zy_logsumexp_middle(np.ascontiguousarray(a3.reshape((pre, n)).T).reshape(
+            (1, n, pre))).reshape((pre, 1))
+    out = np.empty((pre, post), a3.dtype)
+    if post == 1:
+        rows = a3.reshape((pre, n))
+        for i in range(pre):
+            greatest, total = _row_greatest(rows, i), 0.0
+            for j in range(n):
+                total = zy_radd(total, zy_exp(rows[i, j] - greatest))
+            out[i, 0] = greatest + math.log(total)
+        return out
+    greatest, total = np.empty(post), np.zeros(post)
+    for i in range(pre):
+        _exps(a3, i, a3[:0], greatest, total)
+        for k in range(post):
+            out[i, k] = greatest[k] + math.log(total[k])
+    return out
+
+
+@njit(**JIT)
+def _row_greatest(x, i):
+    greatest = np.float64(x[i, 0])
+    for j in range(1, x.shape[1]):
+        greatest = max(greatest, np.float64(x[i, j]))
+    return greatest
+
+
+@njit(**JIT)
+def _exps(a3, i, out, greatest, total):
+    """Into total[k], the sum along the middle axis of a3[i] of exp(a3[i, j, k] less the
+    greatest there, which goes into greatest[k]); each exp into out[i, j, k] if out has rows."""
+    n, post = a3.shape[1], a3.shape[2]
+    greatest[:] = a3[i, 0, :]
+    for j in range(1, n):
+        for k in range(post):
+            greatest[k] = max(greatest[k], np.float64(a3[i, j, k]))
+    total[:] = 0.0
+    for j in range(n):
+        for k in range(post):
+            e = zy_exp(a3[i, j, k] - greatest[k])
+            if out.shape[0]:
+                out[i, j, k] = e
+            total[k] += e
 
 
 @njit(**JIT)
