@@ -83,12 +83,12 @@ def _sums_by_placement(f, n):
     return sums
 
 
-@pytest.mark.parametrize("n", [8, 13, 40])
+@pytest.mark.parametrize("n", [8, 10, 24])
 def test_a_nest_sums_in_one_order_wherever_its_arrays_lie(n):
     """LLVM vectorises the plain loop behind a run-time test of how far apart `out` and `v` lie,
     and runs its scalar twin, which adds up in another order, where they lie close: its sum
     depends on the placement. The nest's accesses say that `out` overlaps nothing it reads, so
     it has no such test and one sum."""
-    if n == 8 and len(_sums_by_placement(_sum_and_store, n)) == 1:
+    if len(_sums_by_placement(_sum_and_store, n)) == 1:
         pytest.skip("LLVM here sums the plain loop in one order too: nothing to compare")
     assert len(_sums_by_placement(_sum_and_store_in_a_nest, n)) == 1

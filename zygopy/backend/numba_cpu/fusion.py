@@ -574,7 +574,9 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
               for j, (i, one) in enumerate(zip(positions, _dims(v, dims), strict=True))]
         return f"zy_at_in({name(v)}, ({''.join(i + ', ' for i in at)}), '{nest}', {stored})"
 
-    targets, totals = {}, {}  # float32 sums add up in float64, rounded once at the end
+    # float32 sums add up in float64, rounded once at the end; a sum into an array is stored by
+    # the nest, its index among the stored arrays its position in `into`
+    targets, totals, into = {}, {}, {}
     for s in sums:
         axes = reduced_axes(s.args[1], ndim)
         keepdims = s.args[2]
@@ -586,15 +588,13 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
             w(f"{total} = zy_zeros(({''.join(d + ', ' for d in out_dims)}), np.float64)")
             at = [("0" if d in axes else index[d]) for d in range(ndim)] if keepdims \
                 else [index[d] for d in kept]
-            arrays = sum(isinstance(t, tuple) for t in targets.values())
-            targets[s] = (total, f"({''.join(i + ', ' for i in at)})", arrays)
+            into[s] = (total, f"({''.join(i + ', ' for i in at)})", len(into))
         else:
             w(f"{total} = 0.0")
             targets[s] = total
     narrow = narrow or {}
     stored_at = {}  # output -> its element's index
-    arrays = sum(isinstance(t, tuple) for t in targets.values())
-    stored = arrays + len(outputs)
+    stored = len(into) + len(outputs)
     view = {}  # a leaf's element
     for v in leaves:
         for j, one in enumerate(_dims(v, dims)):
@@ -612,14 +612,11 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
     single = "float32" in {r.type.dtype for r in roots}
     # a sum along the innermost dimension into an array adds up in a local number first: one
     # that LLVM keeps in registers (an array element it must store on every trip)
-    inner = {s: f"a_{totals[s]}" for s in sums
-             if isinstance(targets[s], tuple) and ndim - 1 in reduced_axes(s.args[1], ndim)}
+    inner = {s: f"a_{totals[s]}" for s in into if ndim - 1 in reduced_axes(s.args[1], ndim)}
 
-    def add_to(s, x):
-        if isinstance(targets[s], tuple):
-            array, at, k = targets[s]
-            return f"zy_add_at_in({array}, {at}, {x}, '{nest}', {stored}, {k})"
-        return f"{targets[s]} += {x}"
+    def add_into(s, x):
+        array, at, k = into[s]
+        return f"zy_add_at_in({array}, {at}, {x}, '{nest}', {stored}, {k})"
     for d in range(ndim):
         if d == ndim - 1:
             for local in inner.values():
@@ -643,17 +640,17 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
         if far and d.op in LIMITED_RANGE:
             w(f"{far} |= zy_far({args[0]})")
     for s in sums:
-        x, total = element.get(s.args[0]) or view[s.args[0]], inner.get(s, targets[s])
-        if isinstance(total, tuple):
-            w(add_to(s, x))
+        x, total = element.get(s.args[0]) or view[s.args[0]], inner.get(s, targets.get(s))
+        if total is None:
+            w(add_into(s, x))
         else:
             w(f"{total} = zy_radd({total}, {x})" if kernels else f"{total} += {x}")
-    for k, v in enumerate(outputs, start=arrays):
+    for k, v in enumerate(outputs, start=len(into)):
         at = ''.join(i + ', ' for i in stored_at[v])
         w(f"zy_put_in({name(v)}, ({at}), {element[v]}, '{nest}', {stored}, {k})")
     w.dedent()
     for s, local in inner.items():
-        w(add_to(s, local))
+        w(add_into(s, local))
     w.dedent(ndim - 1)
     for s in sums:
         total = totals[s]

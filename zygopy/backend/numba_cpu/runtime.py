@@ -210,8 +210,7 @@ def zy_softmax_middle(a3):
     sum; computed in float64."""
     pre, n, post = a3.shape
     if post == 1 and n < SHORT_ROW:  # along columns of a transposed copy, which vectorise
-        across = zy_softmax_middle(np.ascontiguousarray(a3.reshape((pre, n)).T).reshape(
-            (1, n, pre)))
+        across = zy_softmax_middle(_as_columns(a3))
         return np.ascontiguousarray(across.reshape((n, pre)).T).reshape((pre, n, 1))
     out = np.empty_like(a3)
     if post == 1:  # rows: loops over contiguous elements, which LLVM vectorises
@@ -229,9 +228,11 @@ def zy_softmax_middle(a3):
     greatest, total = np.empty(post), np.zeros(post)
     for i in range(pre):
         _exps(a3, i, out, greatest, total)
+        for k in range(post):
+            total[k] = 1.0 / total[k]  # now each column's scale
         for j in range(n):
             for k in range(post):
-                out[i, j, k] = out[i, j, k] * (1.0 / total[k])
+                out[i, j, k] = out[i, j, k] * total[k]
     return out
 
 
@@ -241,8 +242,7 @@ def zy_logsumexp_middle(a3):
     element there plus the log of the sum of exps of the elements less it; in float64."""
     pre, n, post = a3.shape
     if post == 1 and n < SHORT_ROW:  # along columns of a transposed copy, which vectorise
-        return zy_logsumexp_middle(np.ascontiguousarray(a3.reshape((pre, n)).T).reshape(
-            (1, n, pre))).reshape((pre, 1))
+        return zy_logsumexp_middle(_as_columns(a3)).reshape((pre, 1))
     out = np.empty((pre, post), a3.dtype)
     if post == 1:
         rows = a3.reshape((pre, n))
@@ -258,6 +258,13 @@ def zy_logsumexp_middle(a3):
         for k in range(post):
             out[i, k] = greatest[k] + math.log(total[k])
     return out
+
+
+@njit(**JIT)
+def _as_columns(a3):
+    """A (pre, n, 1) array's rows as the columns of a contiguous (1, n, pre) copy."""
+    pre, n = a3.shape[0], a3.shape[1]
+    return np.ascontiguousarray(a3.reshape((pre, n)).T).reshape((1, n, pre))
 
 
 @njit(**JIT)

@@ -55,23 +55,21 @@ def _sigmoid_operand(s, defs, users):
 
 def _softmax_operands(s, defs, users):
     """[x, axis] where s is e / sum(e, axis, keepdims=True), e = exp(x - m) used by these two
-    alone, m = max(x, axis, keepdims=True), along one integer axis of a float array x; else
-    None."""
+    alone, m = max(x, axis, keepdims=True) used once, along one integer axis of a float array
+    x; else None."""
     if s.op != "truediv" or not (isinstance(s.var.type, ArrayT) and s.var.type.is_float):
         return None
     e, total = s.args
     total = _sole_use(total, "sum", defs, users)
-    exp = defs.get(e) if isinstance(e, Var) else None
-    if total is None or total.args[0] is not e or exp is None or exp.op != "exp" or sorted(
-            map(id, users.get(e, ()))) != sorted((id(s), id(total))):
+    if total is None or total.args[0] is not e or sorted(map(id, users.get(e, ()))) != sorted(
+            (id(s), id(total))):
         return None
-    shifted = _sole_use(exp.args[0], "sub", defs, users)
-    greatest = shifted and _sole_use(shifted.args[1], "amax", defs, users)
-    x = greatest and greatest.args[0]
+    found = _shifted_exps(e, defs, users, reads=2)
     axis = total.args[1]
-    if not (isinstance(x, Var) and shifted.args[0] is x and x.type == s.var.type
-            and type(axis) is int and type(greatest.args[1]) is int
-            and greatest.args[1] == axis and greatest.args[2] is True and total.args[2] is True):
+    if not found or type(axis) is not int or total.args[2] is not True:
+        return None
+    x, greatest, _ = found
+    if x.type != s.var.type or greatest.args[1] != axis or len(users.get(greatest.var, ())) != 1:
         return None
     return [x, axis]
 
@@ -86,10 +84,12 @@ def _sole_use(v, op, defs, users):
     return d if d is not None and d.op == op and len(users.get(v, ())) == 1 else None
 
 
-def _shifted_exps(e, defs, users, uses=1):
+def _shifted_exps(e, defs, users, uses=1, reads=1):
     """(x, m's statement, the exp statement) where e = exp(x - m) of a float array x and
-    m = max(x, axis, keepdims=True), e read once and x - m by `uses` statements; else None."""
-    exp = _sole_use(e, "exp", defs, users)
+    m = max(x, axis, keepdims=True), e read by `reads` statements and x - m by `uses`; else
+    None."""
+    exp = defs.get(e) if isinstance(e, Var) else None
+    exp = exp if exp is not None and exp.op == "exp" and len(users.get(e, ())) == reads else None
     shifted = exp and defs.get(exp.args[0]) if isinstance(exp and exp.args[0], Var) else None
     if shifted is None or shifted.op != "sub" or len(users.get(shifted.var, ())) != uses:
         return None
