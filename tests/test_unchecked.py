@@ -1,10 +1,13 @@
 """The unchecked element access a reverse pass compiles to (backend/numba_cpu/unchecked.py) reads
-and writes the elements NumPy's indexing does: any layout, negative indices from the end. A fused
+and writes the elements NumPy's indexing does: any layout, negative indices from the end (except
+a place in a stack, never negative, which is read without that test). A fused
 nest's accesses, which say what it stores into, add up its sums in one order wherever its arrays
 lie."""
+import re
+
 import numpy as np
 import pytest
-from numba import njit
+from numba import njit, types
 
 from zygopy.backend.numba_cpu.mathlib import zy_radd
 from zygopy.backend.numba_cpu.unchecked import (
@@ -12,8 +15,10 @@ from zygopy.backend.numba_cpu.unchecked import (
     zy_add_at_in,
     zy_at,
     zy_at_in,
+    zy_at_top,
     zy_put,
     zy_put_in,
+    zy_put_top,
 )
 
 
@@ -39,6 +44,34 @@ def test_like_numpy_indexing(dtype, shape, index, order):
     assert np.array_equal(a, expected)
 
 
+@njit
+def _top_read_put(a, index, value):
+    before = zy_at_top(a, index)
+    zy_put_top(a, index, value)
+    return before
+
+
+@pytest.mark.parametrize("shape, index", [((5,), 0), ((5,), 4), ((3, 4), (2, 3))])
+def test_a_place_in_a_stack_like_numpy_indexing(shape, index):
+    a = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
+    expected = a.copy()
+    expected[index] = 7.0
+    assert _top_read_put(a, index, 7.0) == np.arange(np.prod(shape)).reshape(shape)[index]
+    assert np.array_equal(a, expected)
+
+
+def _index_tests(f, *types):
+    """The comparisons with zero in f's optimised LLVM: where an index may count from the end."""
+    f.compile(types)
+    return len(re.findall(r"icmp slt i64 %[^,]+, 0", f.inspect_llvm(types)))
+
+
+def test_a_place_in_a_stack_is_not_tested_for_counting_from_the_end():
+    a = types.float64[::1]
+    assert _index_tests(_top_read_put, a, types.int64, types.float64) == 0
+    assert _index_tests(_read_put_add, a, types.int64, types.float64) > 0
+
+
 def test_a_strided_view():
     a = np.arange(20.0).reshape(4, 5)
     view = a[::2, ::-2]
@@ -61,8 +94,8 @@ def _sum_and_store(v, a, out):
 def _sum_and_store_in_a_nest(v, a, out):
     total = 0.0
     for i in range(v.shape[0]):
-        e = -zy_at_in(v, (i,), "n", 1)
-        total = zy_radd(total, e * zy_at_in(a, (i,), "n", 1))
+        e = -zy_at_in(v, (i,), "n", 1, -1)
+        total = zy_radd(total, e * zy_at_in(a, (i,), "n", 1, -1))
         zy_put_in(out, (i,), 0.25 * e, "n", 1, 0)
         zy_add_at_in(out, (i,), 0.25 * e, "n", 1, 0)
     return total

@@ -572,7 +572,7 @@ def _loop_nest(w, region, roots, shape, leaves, name, operand, tag, dims, needed
         slowly), one that may be 1 at i * k."""
         at = [("0" if one else f"{i} * k_{name(v)}_{j}" if one is None else i)
               for j, (i, one) in enumerate(zip(positions, _dims(v, dims), strict=True))]
-        return f"zy_at_in({name(v)}, ({''.join(i + ', ' for i in at)}), '{nest}', {stored})"
+        return f"zy_at_in({name(v)}, ({''.join(i + ', ' for i in at)}), '{nest}', {stored}, -1)"
 
     # float32 sums add up in float64, rounded once at the end; a sum into an array is stored by
     # the nest, its index among the stored arrays its position in `into`

@@ -23,8 +23,8 @@ __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy
            "zy_cumsum_middle", "zy_cumprod_middle", "zy_cumsum_reverse_middle", "zy_softmax_middle",
            "zy_logsumexp_middle",
            "zy_prod_others_middle", "zy_prod_others_grad_middle", "zy_erf", "zy_erfc", "zy_tanh32",
-           "zy_sigmoid",
-           "zy_accum", "zy_grown", "zy_take", "zy_index", "zy_mask_index", "zy_gather",
+           "zy_sigmoid", "zy_accum", "zy_accum_owned", "zy_grown", "zy_take", "zy_index",
+           "zy_mask_index", "zy_gather",
            "zy_scatter_add", "zy_take_last", "zy_scatter_set", "zy_raised", "zy_matmul",
            "zy_cholesky_grad", "zy_pad", "zy_undiag", "zy_window_sum", "zy_sliding_window_view",
            "zy_broadcast_shapes", "zy_dot", "zy_where", "zy_set_into", "zy_add_into",
@@ -465,6 +465,22 @@ def _accum(d, c):
             return np.ascontiguousarray(c).astype(d.dtype)  # a copy, in the slot's dtype
         d += c
         return d
+    return impl
+
+
+def zy_accum_owned(d, c):
+    """zy_accum of a contribution that nothing else refers to (a gradient taken from its slot),
+    which an empty slot takes over rather than copies where it has the slot's type."""
+    raise NotImplementedError
+
+
+@overload(zy_accum_owned, jit_options=JIT)
+def _accum_owned(d, c):
+    if c != d:
+        return _accum(d, c)
+
+    def impl(d, c):
+        return c if d.size == 0 else zy_accum(d, c)
     return impl
 
 

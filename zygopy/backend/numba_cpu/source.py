@@ -30,6 +30,7 @@ from .arrays import array_expression, indexing_lines, own_kernel
 from .fusion import Fusion, unit_dims, write_region
 from .lists import empty_list, list_expression, list_statement, no_gradients, slot_statement
 from .owned_tape import owned_scalings, scaling_in_place
+from .scopes import reverse_scopes
 from .structure import LOOPING, UNREACHABLE, Structurer, Unstructured
 from .units import ENTRIES, unit_call
 
@@ -248,7 +249,7 @@ class Writer:
     the fused regions (fusion.py)."""
 
     def __init__(self, depth=0, folding=None, fusion=None, checked=True, in_bounds=frozenset(),
-                 cpu=True):
+                 cpu=True, scopes=None):
         self.lines = []
         # False for a CUDA kernel's body: no intrinsics (the simulator runs it as Python), and
         # stacks of a fixed size that a thread reports overflowing (backend/cuda)
@@ -261,11 +262,19 @@ class Writer:
         self.checked = checked
         self.in_bounds = in_bounds  # (array, index) pairs proved within bounds (ir/bounds.py)
         self.nests = Counter()  # fused nests written per region and root: their scopes' names
+        self.scopes = scopes  # a pullback's: which of its arrays may overlap (scopes.py)
 
     def unchecked(self, array, index) -> bool:
         """Whether `array[index]` is one element, which this writer accesses unchecked."""
         return _picks_element(array, index) and (not self.checked
                                                  or (array, index) in self.in_bounds)
+
+    def element(self, op, key, *args) -> str:
+        """zy_at, zy_put or zy_add_at (`op`) of an element of `key` (a slot or an array value), in
+        its scope where this writer has scopes."""
+        place = self.scopes.place(key) if self.scopes else None
+        return f"zy_{op}({', '.join(args)})" if place is None else \
+            f"zy_{op}_in({', '.join(args)}, {place})"
 
     def operand(self, a) -> str:
         if isinstance(a, Var) and a in self.folded:
@@ -293,7 +302,7 @@ def stack_name(kind) -> str:
 
 def _store(w: Writer, stack, at, value) -> str:
     """stack[at] = value, at a place known to be in range."""
-    return f"zy_put({stack}, {at}, {value})" if w.cpu else f"{stack}[{at}] = {value}"
+    return f"zy_put_top({stack}, {at}, {value})" if w.cpu else f"{stack}[{at}] = {value}"
 
 
 def _indexed(w: Writer, s) -> bool:
@@ -334,7 +343,7 @@ def statement(w: Writer, s):
     if op in ("gather", "setindex") and _indexed(w, s):
         pass
     elif op == "setindex" and w.unchecked(args[0], args[1]):
-        w(f"zy_put({', '.join(w.operand(a) for a in args[:3])})")
+        w(w.element("put", args[0], *(w.operand(a) for a in args[:3])))
     elif op == "setindex" and _fills_view(*args[:3]):
         w(f"zy_set_into({w.operand(args[0])}[{w.operand(args[1])}], {w.operand(args[2])})")
     elif op == "setindex":
@@ -370,7 +379,7 @@ def statement(w: Writer, s):
         w(f"top_{stack} -= 1")
         # a scalar stack is read below its top, always in range; an array stack is a typed list
         w(f"{name(s.var)} = {stack}[top_{stack}]" if w.checked or isinstance(args[0], ArrayT)
-          else f"{name(s.var)} = zy_at({stack}, top_{stack})")
+          else f"{name(s.var)} = zy_at_top({stack}, top_{stack})")
     elif op == "peek":  # the top, left in place
         stack = stack_name(args[0])
         w(f"{name(s.var)} = {stack}[top_{stack} - 1]")
@@ -389,13 +398,14 @@ def statement(w: Writer, s):
             w(f"{name(slot)} = {zero_of(slot.type)}")
     elif op == "accum":
         slot, c = args[0], w.operand(args[1])
-        w(f"{name(slot)} = zy_accum({name(slot)}, {c})" if slot.lazy else f"{name(slot)} += {c}")
+        accum = "zy_accum_owned" if w.scopes and s in w.scopes.adopting else "zy_accum"
+        w(f"{name(slot)} = {accum}({name(slot)}, {c})" if slot.lazy else f"{name(slot)} += {c}")
     elif op == "accum_at":
         slot, index, g = name(args[0]), w.operand(args[1]), w.operand(args[2])
         if len(args) > 3:  # a lazy slot, allocated here on first use
             _ensure(w, slot, w.operand(args[3]))
         if w.unchecked(args[0], args[1]):
-            w(f"zy_add_at({slot}, {index}, {g})")
+            w(w.element("add_at", args[0], slot, index, g))
         elif _fills_view(args[0], args[1], args[2]):
             w(f"zy_add_into({slot}[{index}], {g})")
         elif not _indexed(w, s):
@@ -407,9 +417,9 @@ def statement(w: Writer, s):
         if _indexed(w, s):
             return
         if w.unchecked(args[0], args[1]):
-            w(f"{name(s.var)} = zy_at({slot}, {index})")
+            w(f"{name(s.var)} = {w.element('at', args[0], slot, index)}")
             if op == "take_at":
-                w(f"zy_put({slot}, {index}, 0.0)")
+                w(w.element("put", args[0], slot, index, "0.0"))
             return
         region = f"{slot}[{index}]"
         w(f"{name(s.var)} = {region}.copy()" if isinstance(s.var.type, ArrayT)
@@ -421,7 +431,7 @@ def statement(w: Writer, s):
     elif op == "init":
         w(f"{name(args[0])} = zy_zeros({w.operand(args[1])}, np.{args[0].type.dtype})")
     else:
-        text = (f"zy_at({w.operand(args[0])}, {w.operand(args[1])})"
+        text = (w.element("at", args[0], w.operand(args[0]), w.operand(args[1]))
                 if op == "getindex" and w.unchecked(*args) else expression(s, w.operand))
         if s in w.folding and (w.folding[s] == 1 or len(text) <= RECOMPUTED_LENGTH):
             w.folded[s.var] = text
@@ -514,13 +524,13 @@ def body(w: Writer, fn: Function, on_return, keep=(), lower=None, arg_dims=()):
     folding = {st: n for st, n in foldable(fn).items()
                if st.var not in keep and st.var not in named}
     w(f"{LOOPING} = True")
-    trial = Writer(w.depth, folding, fusion, w.checked, w.in_bounds, w.cpu)
+    trial = Writer(w.depth, folding, fusion, w.checked, w.in_bounds, w.cpu, w.scopes)
     try:
         Structurer(fn, trial, lower, assign_args, on_return).emit()
         w.lines += trial.lines
     except Unstructured as e:
         w(f"# {e}: control flow kept as a dispatch loop")
-        fallback = Writer(w.depth, folding, fusion, w.checked, w.in_bounds, w.cpu)
+        fallback = Writer(w.depth, folding, fusion, w.checked, w.in_bounds, w.cpu, w.scopes)
         dispatch_loop(fallback, fn, on_return, lower)
         w.lines += fallback.lines
 
@@ -620,6 +630,7 @@ def _reverse_body(w: Writer, adj, arg_dims, owning, on_return):
     Numba's inliner, which copies the whole of a callee's IR (seconds for an LSTM's pullback)."""
     rev = adj.reverse
     w.checked, w.in_bounds = REVERSE_CHECKED, frozenset()
+    w.scopes = reverse_scopes(rev)
     # the caller's dy is a Python float (or a tuple of them); the reverse IR types it as the
     # result, which may be float32
     w(f"{name(rev.args[0])} = {_in_dtype('dy', rev.args[0].type)}")
