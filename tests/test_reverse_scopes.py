@@ -85,6 +85,19 @@ def test_a_gradient_read_after_the_move_is_copied():
         assert move not in adopting
 
 
+def test_a_gradient_from_a_slot_that_is_also_loaded_is_copied():
+    """`load` hands on the slot's array and leaves it there: a take may then not be its only
+    reference."""
+    a, b = _slot(1), _slot(2)
+    x, early, taken = _var(1), _var(2), _var(3)
+    move = Stmt(None, "accum", [b, taken])
+    body = [Stmt(early, "load", [a]), Stmt(taken, "take", [a, x]), move,
+            Stmt(_var(4), "mul", [early, 2.0])]
+    assert move not in reverse_scopes(_pullback(Block(0, [x], body, [Branch(None, [x])]))).adopting
+    body[0] = Stmt(early, "mul", [x, 2.0])  # the same without the load: taken over
+    assert move in reverse_scopes(_pullback(Block(0, [x], body, [Branch(None, [x])]))).adopting
+
+
 def test_a_stencil_moves_its_gradients_and_scopes_its_accesses():
     rng = np.random.default_rng(0)
     u0, c, steps, e = rng.uniform(0.5, 1.5, 12), 0.2, 7, rng.standard_normal(12)

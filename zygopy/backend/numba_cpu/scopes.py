@@ -76,14 +76,18 @@ def reverse_scopes(rev) -> Scopes:
 
 
 def _adopting(rev) -> set:
-    """The accums into a lazy slot whose contribution is a gradient taken from a lazy slot (an
-    array nothing else refers to) and read by nothing after them: the slot, if empty, can take
-    the array over instead of copying it. A loop's reverse moves each trip's gradients from
-    slot to slot so; copying them cost an in-place stencil's pullback an eighth of its time."""
+    """The accums into a lazy slot whose contribution is a gradient taken from a lazy slot that
+    is never loaded (an array nothing else refers to) and read by nothing after them: the slot,
+    if empty, can take the array over instead of copying it. A loop's reverse moves each trip's
+    gradients from slot to slot so; copying them cost an in-place stencil's pullback an eighth
+    of its time."""
+    # a slot read by `load` may have handed its array to a value that outlives the take
+    loaded = {s.args[0] for b in rev.blocks for s in b.stmts if s.op in ("load", "store")}
     taken, uses, escaping = {}, defaultdict(list), set()
     for b in rev.blocks:
         for at, s in enumerate(b.stmts):
-            if s.op == "take" and _gradient_array(s.args[0]) and s.args[0].lazy:
+            if (s.op == "take" and _gradient_array(s.args[0]) and s.args[0].lazy
+                    and s.args[0] not in loaded):
                 taken[s.var] = b.id
             for a in s.args:
                 if isinstance(a, Var):
