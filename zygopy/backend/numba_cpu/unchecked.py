@@ -19,9 +19,9 @@ for it. A fused loop nest (fusion.py) reads its leaves and stores into arrays it
 allocated, so no store can change what it reads: without saying so, LLVM vectorised a nest
 behind a test of whether the arrays overlap, which small arrays lying close together fail,
 sending the loop down its scalar path, whose sums add up in another order (a gradient's last
-bit would change from call to call). A pullback's gradients lie apart from its primal arrays
-and stacks (scopes.py). Such an access names its nest, how many scopes of their own the nest's
-arrays have, and the scope of the array it accesses (-1: the one the rest share):
+bit would change from call to call). A pullback's gradient arrays lie apart from each other
+and from its primal arrays (scopes.py). Such an access names its nest, how many scopes of their
+own the nest's arrays have, and the scope of the array it accesses (-1: the one the rest share):
 
     zy_at_in(a, i, nest, scopes, k)            a[i]
     zy_put_in(a, i, v, nest, scopes, k)        a[i] = v
