@@ -85,6 +85,20 @@ def test_a_gradient_read_after_the_move_is_copied():
         assert move not in adopting
 
 
+def test_a_gradient_added_again_in_a_loop_is_copied():
+    """A loop around the accum alone adds the same gradient each trip: a slot that took it over
+    would add into it, and the next trip would add what it had become."""
+    a, b = _slot(1), _slot(2)
+    x, taken, cond = _var(1), _var(2), _var(3, Scalar("bool"))
+    move = Stmt(None, "accum", [b, taken])
+    blocks = [Block(0, [x, cond], [Stmt(taken, "take", [a, x])], [Branch(1, [])]),
+              Block(1, [], [move, Stmt(None, "accum_at", [b, 0, 1.0])],
+                    [Branch(1, [], cond), Branch(None, [x])])]
+    assert move not in reverse_scopes(_pullback(*blocks)).adopting
+    blocks[1].branches = [Branch(None, [x])]  # no loop: taken over
+    assert move in reverse_scopes(_pullback(*blocks)).adopting
+
+
 def test_a_gradient_from_a_slot_that_is_also_loaded_is_copied():
     """`load` hands on the slot's array and leaves it there: a take may then not be its only
     reference."""

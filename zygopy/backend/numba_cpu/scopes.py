@@ -77,8 +77,9 @@ def reverse_scopes(rev) -> Scopes:
 
 def _adopting(rev) -> set:
     """The accums into a lazy slot whose contribution is a gradient taken from a lazy slot that
-    is never loaded (an array nothing else refers to) and read by nothing after them: the slot,
-    if empty, can take the array over instead of copying it. A loop's reverse moves each trip's
+    is never loaded (an array nothing else refers to), read by nothing after them and not added
+    again before it is taken again (a loop around the accum alone): the slot, if empty, can take
+    the array over instead of copying it. A loop's reverse moves each trip's
     gradients from slot to slot so; copying them cost an in-place stencil's pullback an eighth
     of its time."""
     # a slot read by `load` may have handed its array to a value that outlives the take
@@ -102,7 +103,7 @@ def _adopting(rev) -> set:
             later = {(b, a) for b, a, other in uses[c] if other is not s}
             if (s.op == "accum" and s.args[0].lazy and s.args[1] is c
                     and not any(b == block and a > at for b, a in later)
-                    and not _reaches(successors, block, {b for b, _ in later}, home)):
+                    and not _reaches(successors, block, {block} | {b for b, _ in later}, home)):
                 adopting.add(s)
     return adopting
 
