@@ -126,12 +126,6 @@ def _kind_of(cls) -> str:
     return kind
 
 
-def is_structure_dict(v):
-    """A dict whose keys are all strings is a structure (parameters by name); any other dict is
-    static."""
-    return type(v) is dict and all(isinstance(k, str) for k in v)
-
-
 def unflatten(node: Node, leaves, original=None):
     """Rebuild a structure of `node`'s shape from leaves (e.g. gradients); statics become None."""
     it = iter(leaves)
