@@ -1,8 +1,8 @@
 """A matrix times a vector runs in loops of zygopy's own (runtime.zy_dot): on either side, on
 a matrix of rows or of columns (a transpose), in float64 and float32; the reverse of `X @ w` is
-`X.T @ g`. A transposed matrix times a matrix over a long inner dimension (a weight's gradient)
-is computed as the transpose of the product the other way round. Values against NumPy's np.dot,
-gradients against central differences.
+`X.T @ g`. A transposed matrix times a matrix of few columns over a long inner dimension (a
+weight's gradient) is computed as the transpose of the product the other way round. Values
+against NumPy's np.dot, gradients against central differences.
 
 Central differences in float64, h = 1e-6 max(1, |x|) (tests/nn_support.py): the functions are
 smooth and O(1)-O(10) at the points drawn, so truncation and rounding stay below 1e-8, while a
@@ -13,7 +13,7 @@ from numba import njit
 
 import zygopy
 from tests.nn_support import finite_differences
-from zygopy.backend.numba_cpu.runtime import LONG_INNER, zy_dot
+from zygopy.backend.numba_cpu.runtime import FEW_COLUMNS, LONG_INNER, zy_dot
 
 
 def logistic_loss(X, w, v):
@@ -41,10 +41,12 @@ def test_products_on_either_side_of_rows_and_columns(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("inner", [300, LONG_INNER, 5000])
-def test_a_transposed_matrix_times_a_matrix(dtype, inner):
+@pytest.mark.parametrize("inner, columns", [(300, 3), (LONG_INNER, 3), (5000, FEW_COLUMNS),
+                                            (5000, FEW_COLUMNS + 1)])
+def test_a_transposed_matrix_times_a_matrix(dtype, inner, columns):
     rng = np.random.default_rng(4)
-    X, G = rng.normal(size=(inner, 7)).astype(dtype), rng.normal(size=(inner, 3)).astype(dtype)
+    X = rng.normal(size=(inner, 7)).astype(dtype)
+    G = rng.normal(size=(inner, columns)).astype(dtype)
     got = _dot(X.T, G)
     assert got.dtype == dtype and got.flags.c_contiguous
     rtol = 1e-12 if dtype == np.float64 else 1e-4

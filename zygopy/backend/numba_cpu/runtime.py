@@ -555,15 +555,17 @@ def _dot(a, b):
     return lambda a, b: _blas_dot(a, b)
 
 
-# OpenBLAS computes A.T @ B (a weight's gradient, X.T @ dZ) over a long inner dimension at
-# two-thirds the speed of (B.T @ A).T, the same product, on one thread: X of 10^4 x 100, dZ of
-# 10^4 x 10: 921 against 677 us; 10^4 x 784 by 10: 23.2 against 13.7 ms. Below a few thousand
-# the two run alike (10^3: 42 against 46 us).
+# OpenBLAS computes A.T @ B (a weight's gradient, X.T @ dZ) with few columns over a long inner
+# dimension at two-thirds the speed of (B.T @ A).T, the same product, on one thread: X of
+# 10^4 x 100, dZ of 10^4 x 10: 921 against 677 us (float32: 647 against 559); 10^4 x 784 by 10:
+# 23.2 against 13.7 ms. Below a few thousand rows the two run alike (10^3: 42 against 46 us), and
+# so they do with many columns (10^4 x 64 by 128), where copying the result in order costs more.
 LONG_INNER = 2048
+FEW_COLUMNS = 16
 
 
 def _transposed_times(a, b):
-    if a.shape[1] < LONG_INNER:
+    if a.shape[1] < LONG_INNER or b.shape[1] > FEW_COLUMNS:
         return _blas_dot(a, b)
     return np.ascontiguousarray(_blas_dot(b.T, a.T).T)
 
