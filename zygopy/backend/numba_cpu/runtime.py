@@ -160,8 +160,9 @@ def zy_var_middle(a3, ddof):
 
 
 @njit(**JIT)
-def zy_argmax_middle(a3):
-    """Index of the first maximum (of the first NaN, as NumPy's argmax)."""
+def _first_extreme(a3, smallest):
+    """Index of the first maximum, or minimum if `smallest` (of the first NaN, as NumPy's argmax
+    and argmin)."""
     out = np.zeros((a3.shape[0], a3.shape[2]), np.int64)
     for i in range(a3.shape[0]):
         for k in range(a3.shape[2]):
@@ -169,25 +170,21 @@ def zy_argmax_middle(a3):
             for j in range(1, a3.shape[1]):
                 if best != best:
                     break
-                if a3[i, j, k] > best or a3[i, j, k] != a3[i, j, k]:
-                    best = a3[i, j, k]
+                x = a3[i, j, k]
+                if (x < best if smallest else x > best) or x != x:
+                    best = x
                     out[i, k] = j
     return out
 
 
 @njit(**JIT)
+def zy_argmax_middle(a3):
+    return _first_extreme(a3, False)
+
+
+@njit(**JIT)
 def zy_argmin_middle(a3):
-    out = np.zeros((a3.shape[0], a3.shape[2]), np.int64)
-    for i in range(a3.shape[0]):
-        for k in range(a3.shape[2]):
-            best = a3[i, 0, k]
-            for j in range(1, a3.shape[1]):
-                if best != best:
-                    break
-                if a3[i, j, k] < best or a3[i, j, k] != a3[i, j, k]:
-                    best = a3[i, j, k]
-                    out[i, k] = j
-    return out
+    return _first_extreme(a3, True)
 
 
 @njit(**JIT)
