@@ -9,7 +9,9 @@ function at a few coordinates of every parameter. Writes RESULTS.md's section.
 """
 from __future__ import annotations
 
+import mmap
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -83,9 +85,12 @@ def child(name, quick):
     if name != "scalar":
         _, larger = make(np.random.default_rng(1), batch=256) if name != "lstm" else \
             make(np.random.default_rng(1), batch=64)
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t0 = time.perf_counter()
         zygopy.gradient(f, *larger)
         result["larger_first"] = time.perf_counter() - t0
+        result["larger_faults"] = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+        result["fault_cost"] = fault_cost()
         result["larger_steady"], _ = common.best_of(lambda: zygopy.gradient(f, *larger), 3)
         _, smaller = make(np.random.default_rng(2), batch=5)
         before = zygopy.api.compiled(f, args)
@@ -93,6 +98,29 @@ def child(name, quick):
     result["grad_error"] = check(f, args, grads, rng, dtype)
     result["ok"] = result["grad_error"] <= RTOL[dtype]
     common.child_result(result)
+
+
+def fault_cost(pages=1024) -> float:
+    """Seconds the first write to a fresh page of memory costs here beyond a write to one in use
+    (the kernel maps and zeroes it: far dearer in a virtual machine)."""
+    region = mmap.mmap(-1, pages * mmap.PAGESIZE)
+    a = np.frombuffer(region, np.uint8)
+    t0 = time.perf_counter()
+    a[::mmap.PAGESIZE] = 1
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    a[::mmap.PAGESIZE] = 2
+    again = time.perf_counter() - t0
+    del a
+    region.close()
+    return (first - again) / pages
+
+
+def fault_cost_text(rows) -> str:
+    costs = [runs["warm"]["fault_cost"] for _, runs in rows if "fault_cost" in runs["warm"]]
+    if not costs:
+        return "not measured"
+    return f"{common.fmt_time(min(costs))} to {common.fmt_time(max(costs))}"
 
 
 def main():
@@ -126,24 +154,30 @@ def main():
         "- second model: after the first model's, a different model of the same layer classes "
         "(mlp: 64-64-64-64-10), from its first call until its compiled code was ready.",
         "- larger: the first call at a larger batch after the first at the usual one, against a "
-        "steady call at that batch; smaller batch: whether a batch of 5 needed a new compile.",
+        "steady call at that batch; its page faults: the new memory it touched (a steady call "
+        "touches none), at a cost per fault measured here on fresh pages "
+        f"({fault_cost_text(rows)}); smaller batch: whether a batch of 5 needed a new compile.",
         f"- gradient check: central differences of the plain function at 3 coordinates of "
         f"every parameter (h = 1e-3 in float32, 1e-6 in float64); tolerance "
         f"{RTOL[np.float32]:g} (float32), {RTOL[np.float64]:g} (float64). "
         f"Whole run: {elapsed:.0f} s.",
         "",
         "| workload | import | first gradient: cold | warm | compiled: cold | warm | "
-        "second model compiled: cold | steady | larger: first / steady | smaller batch compiles "
-        "| gradient check |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "second model compiled: cold | steady | larger: first / steady | its page faults "
+        "| smaller batch compiles | gradient check |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, runs in rows:
         cold, warm = runs["cold"], runs["warm"]
         if "first" not in cold or "first" not in warm:
-            lines.append(f"| {name} | crash: {cold.get('error') or warm.get('error')} ||||||||||")
+            lines.append(f"| {name} | crash: {cold.get('error') or warm.get('error')} |||||||||||")
             continue
         larger = (common.ratio(warm["larger_first"], warm["larger_steady"])
                   if "larger_first" in warm else "—")
+        faults = "—"
+        if "larger_faults" in warm:
+            cost = common.fmt_time(warm["larger_faults"] * warm["fault_cost"])
+            faults = f"{warm['larger_faults']} (~{cost})"
         compiles = {True: "yes", False: "no"}.get(warm.get("smaller_compiles"), "—")
         second = common.fmt_time(cold["second_ready"]) if "second_ready" in cold else "—"
         verdict = f"{'ok' if cold['ok'] and warm['ok'] else 'FAILED'} " \
@@ -151,8 +185,8 @@ def main():
         lines.append(f"| {name} | {common.fmt_time(cold['import'])} | "
                      f"{common.fmt_time(cold['first'])} | {common.fmt_time(warm['first'])} | "
                      f"{common.fmt_time(cold['ready'])} | {common.fmt_time(warm['ready'])} | "
-                     f"{second} | {common.fmt_time(warm['steady'])} | {larger} | {compiles} | "
-                     f"{verdict} |")
+                     f"{second} | {common.fmt_time(warm['steady'])} | {larger} | {faults} | "
+                     f"{compiles} | {verdict} |")
     common.write_section("first_gradient", "\n".join(lines))
     print("\n".join(lines))
 

@@ -16,12 +16,12 @@ VIEWS = {n for n, p in PRIMITIVES.items() if p.view}
 
 
 def _edges(fn: Function):
-    """(source value, destination Var) pairs: statement operands -> results, branch operands ->
-    block args."""
+    """(source value, destination Var) pairs: statement operands -> results (but through
+    stop_gradient), branch operands -> block args."""
     blocks = fn.block_map()
     for b in fn.blocks:
         for s in b.stmts:
-            if s.var is not None:
+            if s.var is not None and s.op != "stop_gradient":
                 for a in s.args:
                     if isinstance(a, Var):
                         yield a, s.var

@@ -39,6 +39,7 @@ from .preaccumulate import preaccumulate
 from .prepare import prepare
 from .rules import Sym, rule_for
 from .shapes import equal_shapes
+from .shifts import stop_shift_gradients
 from .tape import record, tape_per_trip
 from .tuple_results import expose_parts, is_part_read
 
@@ -76,6 +77,7 @@ def adjoint(fn: Function, wrt, unit_dims=None, any_output=False) -> Adjoint:
     dims = known_unit_dims(fn, unit_dims)
     ret_block, ret = _the_return(fn)
     parts = expose_parts(fn)
+    stop_shift_gradients(fn)
     active = active_values(fn, wrt, [ret] if any_output else _outputs(fn, ret))
     check_writes(fn)
     record_list_positions(fn, fn.new_var)
