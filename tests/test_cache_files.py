@@ -169,3 +169,33 @@ def test_a_changed_runtime_helper_makes_new_modules(tmp_path):
     with open(tmp_path / "nn_kernels.py", "a") as f:
         f.write("\n# a changed kernel\n")
     assert source.runtime_digest(tmp_path) != digest
+
+
+LEVEL_CHILD = """
+import numpy as np
+import zygopy
+from zygopy.backend.numba_cpu import runtime
+
+def f(x):
+    return np.sum(np.exp(x) * x)
+
+print(float(zygopy.gradient(f, np.ones(3))[0][0]))
+runtime.zy_softmax_middle(np.ones((2, 3, 1)))
+print(runtime.zy_softmax_middle.stats.cache_path is not None)
+"""
+
+
+def test_code_compiled_at_another_optimisation_level_is_kept_apart(tmp_path):
+    """Numba's disk cache does not tell optimisation levels apart: the suite's NUMBA_OPT=1 code,
+    left where later processes look, made their loops unvectorised. The helpers are cached at
+    the default level only; a generated module carries its level in its source, and its name."""
+    script = tmp_path / "child.py"
+    script.write_text(LEVEL_CHILD)
+    cached = {}
+    for level in ("1", "3"):
+        out, err = start(script, tmp_path / "cache", NUMBA_OPT=level).communicate(timeout=300)
+        value, helper_cached = out.split()
+        assert float(value) == pytest.approx(2 * math.e, rel=1e-12), err[-3000:]
+        cached[level] = helper_cached == "True"
+        assert len(list((tmp_path / "cache").glob("zygopy_generated_*.py"))) == int(level) // 2 + 1
+    assert cached == {"1": False, "3": True}

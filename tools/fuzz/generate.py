@@ -362,6 +362,7 @@ class _Gen:
             "pairstmt": 4 if self.can_call(tuples=True) else 0,
             "ifassign": 6 if can_nest else 0,
             "chain": 1,
+            "lse": 2 if can_nest and sc.loop_depth < 2 else 0,
         })
         return getattr(self, "stmt_" + kind)(sc, ind)
 
@@ -535,6 +536,40 @@ class _Gen:
         line = f"{ind}{a} = {b} = {self.fexpr(sc, self.expr_depth())}"
         sc.floats += [a, b]
         return [line]
+
+    def stmt_lse(self, sc, ind):
+        """A log-sum-exp in loops, shifted by its largest term or by another value: the shift's
+        gradient cancels (adjoint/shifts.py), or must be kept where the sum starts elsewhere than
+        0, a term is read besides, or the shift changes between terms."""
+        m, s, t, lg, v = (self.new_float() for _ in range(5))
+        trips = f"1 + {self.bound(sc)}"
+
+        def term(scope, k):
+            body = scope.child(loop=True)
+            body.ints.append(k)
+            return self.squash(self.fexpr(body, self.expr_depth()))
+        lines = [f"{ind}{m} = {self.squash(self.fexpr(sc, 1))}"]
+        if self.chance(0.7):
+            k = self.new_int("k")
+            lines += [f"{ind}for {k} in range({trips}):", f"{ind}    {m} = max({m}, {term(sc, k)})"]
+        variant = self.pick({"cancels": 8, "starts at 1": 1, "term read": 1, "shift moves": 1})
+        lines.append(f"{ind}{s} = {'1.0' if variant == 'starts at 1' else '0.0'}")
+        read = self.new_float()
+        if variant == "term read":
+            lines.append(f"{ind}{read} = 0.0")
+        k = self.new_int("k")
+        lines.append(f"{ind}for {k} in range({trips}):")
+        if variant == "shift moves":
+            lines.append(f"{ind}    {m} = {term(sc, k)}")
+        lines += [f"{ind}    {t} = math.exp({term(sc, k)} - {m})", f"{ind}    {s} += {t}"]
+        if variant == "term read":
+            lines.append(f"{ind}    {read} += 0.25 * {t}")
+        lines += [f"{ind}{lg} = math.log({s})",
+                  f"{ind}{v} = " + self.rng.choice([f"{m} + {lg}", f"{lg} + {m}"])]
+        sc.floats += [m, v] + ([read] if variant == "term read" else [])
+        if self.chance(0.2):
+            sc.floats.append(lg)  # read again, perhaps: then the shift keeps its gradient
+        return lines
 
     def stmt_callstmt(self, sc, ind):
         call = self.call(sc, self.rng.choice([0, 1, 1]))
@@ -710,6 +745,10 @@ def constructs_of(source: str, main: str) -> Counter:
             if (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
                     and f.value.id == "math"):
                 out[f"math.{f.attr}"] += 1
+                arg = node.args[0] if node.args else None
+                if (f.attr == "exp" and isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Sub)
+                        and isinstance(arg.right, ast.Name) and loops):
+                    out["shifted exp summed in a loop (log-sum-exp)"] += 1
             elif isinstance(f, ast.Name) and f.id in ("min", "max", "abs"):
                 out[f.id] += 1
                 if f.id in ("min", "max") and len(node.args) > 2:

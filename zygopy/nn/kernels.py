@@ -5,9 +5,11 @@ import math
 
 from numba import njit
 
+from ..backend.numba_cpu.mathlib import CACHED
+
 # NumPy's rules for a division by zero (inf or nan, not an exception): Python's need a check per
 # element, which keeps LLVM from vectorising the loops (Adam ran 3.5x slower)
-JIT = dict(cache=True, nogil=True, error_model="numpy")
+JIT = dict(cache=CACHED, nogil=True, error_model="numpy")
 
 
 @njit(**JIT)

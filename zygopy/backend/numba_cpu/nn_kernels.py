@@ -9,7 +9,9 @@ by every generated module.
 import numpy as np
 from numba import njit
 
-JIT = dict(cache=True, nogil=True)
+from .mathlib import CACHED
+
+JIT = dict(cache=CACHED, nogil=True)
 # a kernel per primitive of arrays.KERNELS, named zy_<primitive>; generated modules import the
 # public names (helpers are private)
 

@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ...errors import Despecialised as zy_despecialised
 from ...errors import RaisedInCompiledCode as zy_raised
 from ...ir.array_primitives import cholesky_gradient
-from .mathlib import logistic_of, zy_exp, zy_radd
+from .mathlib import CACHED, logistic_of, zy_exp, zy_radd
 
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
@@ -30,7 +30,7 @@ __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy
            "zy_broadcast_shapes", "zy_dot", "zy_where", "zy_set_into", "zy_add_into",
            "zy_scaled", "zy_general", "zy_despecialised", "zy_empty", "zy_zeros"]
 
-JIT = dict(cache=True, nogil=True)
+JIT = dict(cache=CACHED, nogil=True)
 
 # Whether generated code carries the general form of its fused loops, for sizes of 1 broadcast
 # and gradients summed back at run time. A module compiled for the common case sets it False:

@@ -50,14 +50,16 @@ def runtime_digest(folder=Path(__file__).parent) -> str:
     return digest.hexdigest()[:16]
 
 
-HEADER = f"# zygopy runtime {runtime_digest()}\n" + """import math
+# the optimisation level too: Numba's disk cache does not tell levels apart
+HEADER = (f"# zygopy runtime {runtime_digest()}, NUMBA_OPT={os.environ.get('NUMBA_OPT', '3')}\n"
+          + """import math
 import numpy as np
 from numba import njit, types
 from numba.typed import List
 from zygopy.backend.numba_cpu.runtime import *
 from zygopy.backend.numba_cpu.nn_kernels import *
 from zygopy.backend.numba_cpu.jit import import_generated
-"""
+""")
 # the first line of a module compiled for the common case (runtime.zy_general)
 COMMON_CASE = "zy_general = False"
 
