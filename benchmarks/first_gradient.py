@@ -156,7 +156,8 @@ def main():
         "- larger: the first call at a larger batch after the first at the usual one, against a "
         "steady call at that batch; its page faults: the new memory it touched (a steady call "
         "touches none), at a cost per fault measured here on fresh pages "
-        f"({fault_cost_text(rows)}); smaller batch: whether a batch of 5 needed a new compile.",
+        f"({fault_cost_text(rows)}), and the first call less that cost, against the steady "
+        "call; smaller batch: whether a batch of 5 needed a new compile.",
         f"- gradient check: central differences of the plain function at 3 coordinates of "
         f"every parameter (h = 1e-3 in float32, 1e-6 in float64); tolerance "
         f"{RTOL[np.float32]:g} (float32), {RTOL[np.float64]:g} (float64). "
@@ -176,8 +177,9 @@ def main():
                   if "larger_first" in warm else "—")
         faults = "—"
         if "larger_faults" in warm:
-            cost = common.fmt_time(warm["larger_faults"] * warm["fault_cost"])
-            faults = f"{warm['larger_faults']} (~{cost})"
+            cost = warm["larger_faults"] * warm["fault_cost"]
+            rest = common.ratio(warm["larger_first"] - cost, warm["larger_steady"])
+            faults = f"{warm['larger_faults']} (~{common.fmt_time(cost)}; the rest: {rest})"
         compiles = {True: "yes", False: "no"}.get(warm.get("smaller_compiles"), "—")
         second = common.fmt_time(cold["second_ready"]) if "second_ready" in cold else "—"
         verdict = f"{'ok' if cold['ok'] and warm['ok'] else 'FAILED'} " \
