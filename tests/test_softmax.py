@@ -134,6 +134,26 @@ def test_large_inputs_stay_finite():
                                atol=1e-300)
 
 
+def test_rows_with_nan_and_infinities_as_numpy():
+    """The kernels' greatest element per row ignores a NaN (llvm.maxnum, several at once); the
+    NaN's exp makes its row NaN all the same, as NumPy's formula does. Rows long enough for the
+    kernel's row loops (64), with a NaN, an infinity and minus infinities, and large values."""
+    from zygopy.backend.numba_cpu.runtime import zy_logsumexp_middle, zy_softmax_middle
+    x = rng.standard_normal((5, 64))
+    x[0, 7] = np.nan
+    x[1, 63] = np.inf
+    x[2, :60] = -np.inf
+    x[3] = np.linspace(700.0, 800.0, 64)
+    x[4, 0] = np.nan
+    with np.errstate(invalid="ignore"):
+        m = np.max(x, axis=1, keepdims=True)
+        e = np.exp(x - m)
+        softmax, lse = e / np.sum(e, axis=1, keepdims=True), np.log(np.sum(e, axis=1)) + m[:, 0]
+    x3 = x.reshape((5, 64, 1))
+    np.testing.assert_allclose(zy_softmax_middle(x3).reshape(x.shape), softmax, rtol=1e-13)
+    np.testing.assert_allclose(zy_logsumexp_middle(x3).reshape(5), lse, rtol=1e-13)
+
+
 @pytest.mark.parametrize("f", [rows, long_rows, logsumexp_squeezed, nn_logsoftmax])
 def test_float32_stays_float32(f):
     x, w = (a.astype(np.float32) for a in args_for(f))

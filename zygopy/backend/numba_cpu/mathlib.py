@@ -82,6 +82,19 @@ def zy_radd(typingctx, total, x):
     return total(total, x), codegen
 
 
+@intrinsic
+def zy_rmax(typingctx, greatest, x):
+    """The larger of two float64 numbers, or the one that is not NaN (llvm.maxnum): a loop
+    keeping the greatest with it may keep several (LLVM vectorises it; Python's `max`, which
+    keeps a NaN in first place, makes each step wait for the last). For a softmax or logsumexp,
+    where a NaN anywhere gives NaN all the same."""
+    def codegen(context, builder, signature, args):
+        d = ir.DoubleType()
+        fn = builder.module.declare_intrinsic("llvm.maxnum", [d], ir.FunctionType(d, [d, d]))
+        return builder.call(fn, args)
+    return types.float64(types.float64, types.float64), codegen
+
+
 @njit(**JIT)
 def _two_pow(k):  # 2^k for integer -1022 <= k <= 1023, through the exponent bits
     return _from_bits((k + 1023) << 52)

@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ...errors import Despecialised as zy_despecialised
 from ...errors import RaisedInCompiledCode as zy_raised
 from ...ir.array_primitives import cholesky_gradient
-from .mathlib import CACHED, logistic_of, zy_exp, zy_radd
+from .mathlib import CACHED, logistic_of, zy_exp, zy_radd, zy_rmax
 
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
@@ -268,7 +268,7 @@ def _as_columns(a3):
 def _row_greatest(x, i):
     greatest = np.float64(x[i, 0])
     for j in range(1, x.shape[1]):
-        greatest = max(greatest, np.float64(x[i, j]))
+        greatest = zy_rmax(greatest, np.float64(x[i, j]))
     return greatest
 
 
