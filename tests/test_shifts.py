@@ -137,3 +137,19 @@ def test_sum_carried_across_shifts(path):
 def test_shift_per_term_gradient_goes_through_the_shift():
     x = rng.normal(size=4)
     assert np.array_equal(zygopy.gradient(shift_per_term, x)[0], [0, 0, 0, 1.0])
+
+
+def mixture_of_mu(mu, x, logits):
+    return mixture(x, mu, logits)
+
+
+def test_hessian_vector_product():
+    """Forward mode over the gradient: the gradient does not depend on the shift either, so its
+    tangent through the shift, cut too, was zero. Against central differences of the gradient
+    (h = 1e-5: truncation ~1e-10, rounding ~1e-11 for these O(1) values)."""
+    v = rng.normal(size=MU.shape)
+    hv = zygopy.hvp(mixture_of_mu, MU, v, X, LOGITS)
+    grad = lambda mu: zygopy.gradient(mixture_of_mu, mu, X, LOGITS)[0]  # noqa: E731
+    h = 1e-5
+    np.testing.assert_allclose(hv, (grad(MU + h * v) - grad(MU - h * v)) / (2 * h), rtol=1e-6,
+                               atol=1e-8)
