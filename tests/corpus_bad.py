@@ -215,6 +215,10 @@ def keyword_to_primitive(x):
     return math.atan2(x, x=1.0)
 
 
+def wrong_arity_primitive(x):
+    return math.sin(x, 2.0)
+
+
 def unpack_mismatch(x):
     a, b = x, x + 1.0, x + 2.0
     return a + b

@@ -522,6 +522,13 @@ def logs_all(x):
             + math.expm1(0.2 * x))
 
 
+# x in [0.2, 5], y in [0.5, 3]: math.log with a base, constant or differentiated (a base of
+# 1 + y + x is above 1, its log away from 0)
+@case(Float(0.2, 5.0), Float(0.5, 3.0))
+def log_with_base(x, y):
+    return math.log(x, 3.0) + math.log(2.0 + x * y, 1.0 + y + x)
+
+
 # x in [-2, 2], mu in [-0.5, 0.5], sigma in [0.5, 2]: normal CDF/tails via erf and erfc.
 @case(Float(-2.0, 2.0), Float(-0.5, 0.5), Float(0.5, 2.0))
 def normal_cdf(x, mu, sigma):

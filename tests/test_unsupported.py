@@ -57,6 +57,8 @@ CASES = [
      "calling a value computed at run time"),
     (b.unknown_module_attribute, (1.0,), TYPE, "math.sine(x)", None, "no attribute 'sine'"),
     (b.keyword_to_primitive, (1.0,), SYNTAX, "math.atan2(x, x=1.0)", None, "keyword arguments"),
+    (b.wrong_arity_primitive, (1.0,), SYNTAX, "math.sin(x, 2.0)", None,
+     "takes 1 argument here, not 2"),
     (b.unpack_mismatch, (1.0,), TYPE, "a, b = x, x + 1.0", None, "cannot unpack 3 values into 2"),
     (b.tuple_index_out_of_range, (1.0,), TYPE, "return t[2]", None, "out of range"),
     (b.index_a_float, (1.0,), TYPE, "return x[0]", None, "cannot index"),

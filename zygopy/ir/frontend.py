@@ -12,6 +12,7 @@ import ast
 import builtins
 import functools
 import inspect
+import math
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -1449,6 +1450,12 @@ class Frontend:
             if prim in ("min", "max"):
                 raise self.error(f"{describe(obj)} of a single iterable is not supported", node,
                                  hint="pass the values as separate arguments")
+            if obj is math.log and len(args) == 2:  # a base: Python divides the two logs
+                return self.emit("truediv", self.emit("log", args[0]), self.emit("log", args[1]))
+            arity = PRIMITIVES[prim].arity
+            if len(args) != arity:
+                raise self.error(f"{describe(obj)} takes {arity} argument{'s' * (arity > 1)} "
+                                 f"here, not {len(args)}", node)
             return self.emit(prim, *args)
         if obj is range:
             raise self.error("range() is only supported as the iterable of a for loop", node)
