@@ -523,10 +523,10 @@ def logs_all(x):
 
 
 # x in [0.2, 5], y in [0.5, 3]: math.log with a base, constant or differentiated (a base of
-# 1 + y + x is above 1, its log away from 0)
+# 1 + y + x is above 1, its log away from 0), and the builtin pow (x ** y)
 @case(Float(0.2, 5.0), Float(0.5, 3.0))
 def log_with_base(x, y):
-    return math.log(x, 3.0) + math.log(2.0 + x * y, 1.0 + y + x)
+    return math.log(x, 3.0) + math.log(2.0 + x * y, 1.0 + y + x) + pow(x, y) - pow(y, 2)
 
 
 # x in [-2, 2], mu in [-0.5, 0.5], sigma in [0.5, 2]: normal CDF/tails via erf and erfc.

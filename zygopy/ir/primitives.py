@@ -514,7 +514,7 @@ def _callables():
     global _CALLABLES
     if _CALLABLES is None:
         from ..custom import stop_gradient
-        t = {**FLOAT_OPERANDS, stop_gradient: "stop_gradient"}
+        t = {**FLOAT_OPERANDS, stop_gradient: "stop_gradient", builtins.pow: "pow"}
         for p in PRIMITIVES.values():
             if p.call is not None and p.name != "slice":  # slice: only from a[i:j]
                 module, _, fn = p.call.rpartition(".")
