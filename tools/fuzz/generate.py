@@ -566,6 +566,9 @@ class _Gen:
             lines.append(f"{ind}    {read} += 0.25 * {t}")
         lines += [f"{ind}{lg} = math.log({s})",
                   f"{ind}{v} = " + self.rng.choice([f"{m} + {lg}", f"{lg} + {m}"])]
+        if sc.floats and self.chance(0.7):  # into a value already there, often one returned
+            t = self.rng.choice(sc.floats)
+            lines.append(f"{ind}{t} = 0.5 * {t} + 0.25 * math.tanh({v})")
         sc.floats += [m, v] + ([read] if variant == "term read" else [])
         if self.chance(0.2):
             sc.floats.append(lg)  # read again, perhaps: then the shift keeps its gradient
