@@ -134,12 +134,22 @@ def test_slogdet_is_its_sign_and_log_determinant():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.bool_, np.int64])
-def test_extremes_along_an_axis_match_numpy(dtype):
-    """The compiled max/min along an axis (Numba has none): a NaN wins as in NumPy, bools work."""
+@pytest.mark.parametrize("shape", [(3, 5, 4), (2, 1, 1), (3, 7, 1), (3, 8, 1), (4, 9, 1),
+                                   (5, 33, 1)])
+def test_extremes_along_an_axis_match_numpy(dtype, shape):
+    """The compiled max/min along an axis (Numba has none): a NaN wins as in NumPy, infinities
+    and bools work; along rows (post 1) shorter than, as long as and longer than the kernel's 8
+    running extremes, and across columns."""
     from zygopy.backend.numba_cpu import runtime
-    a = np.random.default_rng(0).normal(size=(3, 5, 4))
-    if dtype == np.float64:
-        a[1, 2, 3] = a[2, 0, 0] = np.nan
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=shape)
+    if dtype in (np.float64, np.float32):
+        rows = a.reshape(shape[0], -1)
+        rows[0, -1] = np.nan  # a NaN last, first, and none in the last row
+        rows[1 % shape[0], 0] = np.nan
+        rows[-1, rng.integers(rows.shape[1])] = rng.choice([np.inf, -np.inf])
     a = a.astype(dtype) if dtype != np.bool_ else a > 0
-    np.testing.assert_array_equal(runtime.zy_max_middle(a), a.max(axis=1))
-    np.testing.assert_array_equal(runtime.zy_min_middle(a), a.min(axis=1))
+    for ours, numpy in ((runtime.zy_max_middle, np.max), (runtime.zy_min_middle, np.min)):
+        got, expected = ours(a), numpy(a, axis=1)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)

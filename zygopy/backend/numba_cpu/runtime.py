@@ -356,19 +356,38 @@ def zy_prod_others_middle(a3):
 @njit(**JIT)
 def _extreme_middle(a3, greatest):
     """The greatest (or least) element along the middle axis of a (pre, n, post) array; a NaN
-    wins, as in NumPy. Numba lacks np.max(axis=...)."""
-    out = np.empty((a3.shape[0], a3.shape[2]), a3.dtype)
-    for i in range(a3.shape[0]):
-        for k in range(a3.shape[2]):
-            m = a3[i, 0, k]
-            for j in range(1, a3.shape[1]):
-                v = a3[i, j, k]
-                if m != m:  # NaN
-                    break
-                if (v > m if greatest else v < m) or v != v:
-                    m = v
-            out[i, k] = m
+    wins, as in NumPy. Numba lacks np.max(axis=...). No branch per element, and loops over
+    contiguous elements: across the columns, or along a row in LANES running extremes at once
+    (one alone waits for each comparison before the next; 8x slower than NumPy)."""
+    pre, n, post = a3.shape
+    out, lanes = np.empty((pre, post), a3.dtype), np.empty(LANES, a3.dtype)
+    for i in range(pre):
+        if post == 1:
+            lanes[:] = a3[i, 0, 0]
+            for j in range(0, n - n % LANES, LANES):
+                for k in range(LANES):
+                    lanes[k] = _more_extreme(a3[i, j + k, 0], lanes[k], greatest)
+            m = lanes[0]
+            for k in range(1, LANES):
+                m = _more_extreme(lanes[k], m, greatest)
+            for j in range(n - n % LANES, n):
+                m = _more_extreme(a3[i, j, 0], m, greatest)
+            out[i, 0] = m
+        else:
+            out[i] = a3[i, 0]
+            for j in range(1, n):
+                for k in range(post):
+                    out[i, k] = _more_extreme(a3[i, j, k], out[i, k], greatest)
     return out
+
+
+LANES = 8
+
+
+@njit(**JIT)
+def _more_extreme(v, m, greatest):
+    """v where it beats m or is NaN, else m: a NaN, once in m, stays."""
+    return v if (v > m if greatest else v < m) or v != v else m
 
 
 @njit(**JIT)
