@@ -171,3 +171,35 @@ def test_other_forms_are_left_as_written(f):
     assert "= exp(" in ir and "softmax" not in ir and "logsumexp" not in ir, ir
     got = zygopy.gradient(f, x, w)[0]
     np.testing.assert_allclose(got, finite_differences(f, [x, w], 0)[""], rtol=1e-6, atol=1e-8)
+
+
+def scaled_rows(x, w):
+    """Attention's softmax(Q K^T / sqrt(d)): the kernel divides each element as it reads it."""
+    return np.sum(w * nn_softmax_of(x / np.sqrt(x.shape[1]), 1))
+
+
+def scaled_columns(x, w):  # along the columns of a (40, 3) array: the kernel's third loop
+    return np.sum(w * nn_softmax_of(x / 2.5, 0))
+
+
+def quotient_read_again(x, w):
+    s = x / 2.0
+    return np.sum(w * nn_softmax_of(s, 1)) + np.sum(s * s)
+
+
+def nn_softmax_of(x, axis):
+    return zygopy.nn.softmax(x, axis=axis)
+
+
+@pytest.mark.parametrize("f, shape", [(scaled_rows, (6, 40)), (scaled_rows, (6, 5)),
+                                      (scaled_columns, (40, 3)), (quotient_read_again, (5, 7))])
+def test_softmax_of_a_quotient(f, shape):
+    """softmax(x / c): the quotient array is made only where something else reads it; rows long
+    and short (transposed), and columns; values as NumPy's formula gives them (rtol 1e-13, as
+    above), gradients against central differences (rtol 1e-6, as above)."""
+    x, w = 3.0 * rng.standard_normal(shape), rng.standard_normal(shape)
+    value, (gx, gw) = zygopy.withgradient(f, x, w)
+    np.testing.assert_allclose(value, f(x, w), rtol=1e-13)
+    np.testing.assert_allclose(gx, finite_differences(f, [x, w], 0)[""], rtol=1e-6, atol=1e-8)
+    made = " / " in zygopy.code_python(f, x, w).split("_forward(")[1].split("_pullback(")[0]
+    assert made == (f is quotient_read_again)

@@ -178,16 +178,22 @@ def _reduction_value(op, data, src, ndim, axes, kept, shape, keepdims, ddof):
     return f"{value}.reshape({shape})"
 
 
-def _scan(s, src):
+def _scan(s, src, divisor=None):
     """cumsum, cumprod, the reverse cumsum (of a gradient) and the softmax along an axis, or
-    flattened (not the softmax)."""
+    flattened (not the softmax); the softmax of src / divisor with one."""
     a, axis = s.args[0], s.args[1]
     data = src if a.type.dtype == s.var.type.dtype else f"{src}.astype(np.{s.var.type.dtype})"
+    extra = f", {divisor}" if divisor is not None else ""
     if axis is None:
         return f"{SCANS[s.op]}({data}.reshape((1, {src}.size, 1))).reshape(({src}.size,))"
     ndim = a.type.ndim
     axis %= ndim
-    return f"{SCANS[s.op]}({_middle(data, src, ndim, (axis,))}).reshape({src}.shape)"
+    return f"{SCANS[s.op]}({_middle(data, src, ndim, (axis,))}{extra}).reshape({src}.shape)"
+
+
+def scaled_softmax(s, src, divisor) -> str:
+    """softmax(x / divisor) (s), x's source `src`: the kernel divides as it reads (fusion.py)."""
+    return _scan(s, src, divisor)
 
 
 def _prod_others(a, srcs, axes):

@@ -201,21 +201,24 @@ SHORT_ROW = 32  # a row shorter than this, as many elements as LLVM's vector loo
 
 
 @njit(**JIT)
-def zy_softmax_middle(a3):
+def zy_softmax_middle(a3, divisor=1.0):
     """The softmax along the middle axis of a (pre, n, post) array: each exp taken of an element
     less the greatest along the axis, so none overflows, and scaled by the reciprocal of their
-    sum; computed in float64."""
+    sum; computed in float64. With a divisor, the softmax of a3 / divisor, each element divided
+    as it is read: the quotients an array of them would hold, without making it."""
     pre, n, post = a3.shape
     if post == 1 and n < SHORT_ROW:  # along columns of a transposed copy, which vectorise
-        across = zy_softmax_middle(_as_columns(a3))
+        across = zy_softmax_middle(_as_columns(a3), divisor)
         return np.ascontiguousarray(across.reshape((n, pre)).T).reshape((pre, n, 1))
     out = np.empty_like(a3)
     if post == 1:  # rows: loops over contiguous elements, which LLVM vectorises
         rows, into = a3.reshape((pre, n)), out.reshape((pre, n))
         for i in range(pre):
-            greatest, total = _row_greatest(rows, i), 0.0
             for j in range(n):
-                e = zy_exp(rows[i, j] - greatest)
+                into[i, j] = rows[i, j] / divisor
+            greatest, total = _row_greatest(into, i), 0.0
+            for j in range(n):
+                e = zy_exp(into[i, j] - greatest)
                 into[i, j] = e
                 total = zy_radd(total, e)
             scale = 1.0 / total
@@ -224,7 +227,7 @@ def zy_softmax_middle(a3):
         return out
     greatest, total = np.empty(post), np.zeros(post)
     for i in range(pre):
-        _exps(a3, i, out, greatest, total)
+        _exps(a3, i, out, greatest, total, divisor)
         for k in range(post):
             total[k] = 1.0 / total[k]  # now each column's scale
         for j in range(n):
@@ -273,18 +276,20 @@ def _row_greatest(x, i):
 
 
 @njit(**JIT)
-def _exps(a3, i, out, greatest, total):
-    """Into total[k], the sum along the middle axis of a3[i] of exp(a3[i, j, k] less the
-    greatest there, which goes into greatest[k]); each exp into out[i, j, k] if out has rows."""
+def _exps(a3, i, out, greatest, total, divisor=1.0):
+    """Into total[k], the sum along the middle axis of a3[i] / divisor of exp(the element less
+    the greatest there, which goes into greatest[k]); each exp into out[i, j, k] if out has
+    rows."""
     n, post = a3.shape[1], a3.shape[2]
-    greatest[:] = a3[i, 0, :]
+    for k in range(post):
+        greatest[k] = a3[i, 0, k] / divisor
     for j in range(1, n):
         for k in range(post):
-            greatest[k] = max(greatest[k], np.float64(a3[i, j, k]))
+            greatest[k] = max(greatest[k], a3[i, j, k] / divisor)
     total[:] = 0.0
     for j in range(n):
         for k in range(post):
-            e = zy_exp(a3[i, j, k] - greatest[k])
+            e = zy_exp(a3[i, j, k] / divisor - greatest[k])
             if out.shape[0]:
                 out[i, j, k] = e
             total[k] += e

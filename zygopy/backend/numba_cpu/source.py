@@ -26,7 +26,7 @@ from ...ir.infer import type_of_arg
 from ...ir.ir import RAISED, Function, Slot, Var, users_of
 from ...ir.primitives import PRIMITIVES, has_index_array, is_weak, promote
 from ...ir.types import ArrayT, ListT, Scalar, TupleT
-from .arrays import array_expression, indexing_lines, own_kernel
+from .arrays import array_expression, indexing_lines, own_kernel, scaled_softmax
 from .fusion import Fusion, unit_dims, write_region
 from .lists import empty_list, list_expression, list_statement, no_gradients, slot_statement
 from .owned_tape import owned_scalings, scaling_in_place
@@ -339,6 +339,10 @@ def statement(w: Writer, s):
     if fusion is not None and s in fusion.regions:
         write_region(w, fusion.regions[s], name, w.operand, name(s.var), fusion.dims,
                      lambda st: _unfused(w, st))
+        return
+    if fusion is not None and s in fusion.scaled:
+        quotient, divisor = fusion.scaled[s]
+        w(f"{name(s.var)} = {scaled_softmax(s, w.operand(quotient.args[0]), w.operand(divisor))}")
         return
     if list_statement(w, s, w.operand, name) or slot_statement(w, s, w.operand, name):
         return
