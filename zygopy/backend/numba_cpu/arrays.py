@@ -183,12 +183,14 @@ def _scan(s, src, divisor=None):
     flattened (not the softmax); the softmax of src / divisor with one."""
     a, axis = s.args[0], s.args[1]
     data = src if a.type.dtype == s.var.type.dtype else f"{src}.astype(np.{s.var.type.dtype})"
-    extra = f", {divisor}" if divisor is not None else ""
     if axis is None:
         return f"{SCANS[s.op]}({data}.reshape((1, {src}.size, 1))).reshape(({src}.size,))"
     ndim = a.type.ndim
     axis %= ndim
-    return f"{SCANS[s.op]}({_middle(data, src, ndim, (axis,))}{extra}).reshape({src}.shape)"
+    middle = _middle(data, src, ndim, (axis,))
+    if divisor is not None:
+        return f"zy_softmax_scaled_middle({middle}, {divisor}).reshape({src}.shape)"
+    return f"{SCANS[s.op]}({middle}).reshape({src}.shape)"
 
 
 def scaled_softmax(s, src, divisor) -> str:

@@ -21,6 +21,7 @@ from .mathlib import CACHED, logistic_of, zy_exp, zy_radd, zy_rmax
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
            "zy_cumsum_middle", "zy_cumprod_middle", "zy_cumsum_reverse_middle", "zy_softmax_middle",
+           "zy_softmax_scaled_middle",
            "zy_logsumexp_middle",
            "zy_prod_others_middle", "zy_prod_others_grad_middle", "zy_erf", "zy_erfc", "zy_tanh32",
            "zy_sigmoid", "zy_accum", "zy_accum_owned", "zy_grown", "zy_take", "zy_index",
@@ -201,14 +202,22 @@ SHORT_ROW = 32  # a row shorter than this, as many elements as LLVM's vector loo
 
 
 @njit(**JIT)
-def zy_softmax_middle(a3, divisor=1.0):
+def zy_softmax_middle(a3):
     """The softmax along the middle axis of a (pre, n, post) array: each exp taken of an element
     less the greatest along the axis, so none overflows, and scaled by the reciprocal of their
-    sum; computed in float64. With a divisor, the softmax of a3 / divisor, each element divided
-    as it is read: the quotients an array of them would hold, without making it."""
+    sum; computed in float64."""
+    return zy_softmax_scaled_middle(a3, 1.0)
+
+
+# no default arguments in these cached helpers: a call from Python that left one out crashed
+# Numba once the helper was in its disk cache
+@njit(**JIT)
+def zy_softmax_scaled_middle(a3, divisor):
+    """The softmax of a3 / divisor along the middle axis, each element divided as it is read:
+    the quotients an array of them would hold, without making it (x / 1.0 is x)."""
     pre, n, post = a3.shape
     if post == 1 and n < SHORT_ROW:  # along columns of a transposed copy, which vectorise
-        across = zy_softmax_middle(_as_columns(a3), divisor)
+        across = zy_softmax_scaled_middle(_as_columns(a3), divisor)
         return np.ascontiguousarray(across.reshape((n, pre)).T).reshape((pre, n, 1))
     out = np.empty_like(a3)
     if post == 1:  # rows: loops over contiguous elements, which LLVM vectorises
@@ -254,7 +263,7 @@ def zy_logsumexp_middle(a3):
         return out
     greatest, total = np.empty(post), np.zeros(post)
     for i in range(pre):
-        _exps(a3, i, a3[:0], greatest, total)
+        _exps(a3, i, a3[:0], greatest, total, 1.0)
         for k in range(post):
             out[i, k] = greatest[k] + math.log(total[k])
     return out
@@ -276,7 +285,7 @@ def _row_greatest(x, i):
 
 
 @njit(**JIT)
-def _exps(a3, i, out, greatest, total, divisor=1.0):
+def _exps(a3, i, out, greatest, total, divisor):
     """Into total[k], the sum along the middle axis of a3[i] / divisor of exp(the element less
     the greatest there, which goes into greatest[k]); each exp into out[i, j, k] if out has
     rows."""
