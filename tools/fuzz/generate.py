@@ -554,22 +554,22 @@ class _Gen:
             lines += [f"{ind}for {k} in range({trips}):", f"{ind}    {m} = max({m}, {term(sc, k)})"]
         variant = self.pick({"cancels": 8, "starts at 1": 1, "term read": 1, "shift moves": 1})
         lines.append(f"{ind}{s} = {'1.0' if variant == 'starts at 1' else '0.0'}")
-        read = self.new_float()
-        if variant == "term read":
+        read = self.new_float() if variant == "term read" else None
+        if read:
             lines.append(f"{ind}{read} = 0.0")
         k = self.new_int("k")
         lines.append(f"{ind}for {k} in range({trips}):")
         if variant == "shift moves":
             lines.append(f"{ind}    {m} = {term(sc, k)}")
         lines += [f"{ind}    {t} = math.exp({term(sc, k)} - {m})", f"{ind}    {s} += {t}"]
-        if variant == "term read":
+        if read:
             lines.append(f"{ind}    {read} += 0.25 * {t}")
         lines += [f"{ind}{lg} = math.log({s})",
                   f"{ind}{v} = " + self.rng.choice([f"{m} + {lg}", f"{lg} + {m}"])]
         if sc.floats and self.chance(0.7):  # into a value already there, often one returned
             t = self.rng.choice(sc.floats)
             lines.append(f"{ind}{t} = 0.5 * {t} + 0.25 * math.tanh({v})")
-        sc.floats += [m, v] + ([read] if variant == "term read" else [])
+        sc.floats += [m, v] + ([read] if read else [])
         if self.chance(0.2):
             sc.floats.append(lg)  # read again, perhaps: then the shift keeps its gradient
         return lines

@@ -31,26 +31,25 @@ from ..ir.types import Scalar, is_float
 
 def stop_shift_gradients(fn: Function) -> int:
     """Rewrite fn (typed) in place; -> the number of sums whose shift now has no gradient."""
-    users = users_of(fn)
-    defined = _definitions(fn)
+    logs = [s for b in fn.blocks for s in b.stmts if s.op == "log" and isinstance(s.args[0], Var)]
+    if not logs:
+        return 0
+    users, defined, incoming = users_of(fn), _definitions(fn), _incoming(fn)
     stopped = []
-    for b in fn.blocks:
-        for log in b.stmts:
-            if log.op != "log" or not isinstance(log.args[0], Var):
-                continue
-            added = users.get(log.var, [])
-            if len(added) != 1 or not _adds(added[0]):
-                continue
-            shift = next((a for a in added[0].args if a is not log.var), None)
-            if not (isinstance(shift, Var) and isinstance(shift.type, Scalar)
-                    and is_float(shift.type)):
-                continue
-            terms = _shifted_terms(fn, log, shift, users, defined)
-            if terms is not None:
-                stopped.append((shift, [added[0], *terms]))
+    for log in logs:
+        added = users.get(log.var, [])
+        if len(added) != 1 or not _adds(added[0]):
+            continue
+        shift = next((a for a in added[0].args if a is not log.var), None)
+        if not (isinstance(shift, Var) and isinstance(shift.type, Scalar)
+                and is_float(shift.type)):
+            continue
+        terms = _shifted_terms(fn, log, shift, users, defined, incoming)
+        if terms is not None:
+            stopped.append((shift, [added[0], *terms]))
     for shift, readers in stopped:
         held = fn.new_var(shift.type)
-        _insert_after(fn, defined, shift, Stmt(held, "stop_gradient", [shift]))
+        _insert_after(defined, shift, Stmt(held, "stop_gradient", [shift]))
         for s in readers:
             s.args = [held if a is shift else a for a in s.args]
     return len(stopped)
@@ -69,17 +68,21 @@ def _definitions(fn) -> dict:
     return out
 
 
-def _shifted_terms(fn, log, shift, users, defined):
-    """The statements `u - shift` of the sum `log` reads, if it qualifies (module docstring),
-    else None."""
-    blocks = fn.block_map()
-    incoming = {}
+def _incoming(fn) -> dict:
+    """Block id -> [(id of a block branching to it, the branch)]."""
+    out = {}
     for b in fn.blocks:
         for br in b.branches:
             if br.target is not None:
-                incoming.setdefault(br.target, []).append((b.id, br))
+                out.setdefault(br.target, []).append((b.id, br))
+    return out
+
+
+def _shifted_terms(fn, log, shift, users, defined, incoming):
+    """The statements `u - shift` of the sum `log` reads, if it qualifies (module docstring),
+    else None."""
     chain, terms, todo = set(), [], [log.args[0]]
-    carried = set()  # headers whose argument holds the sum from trip to trip
+    carried = set()  # (block, source) edges that bring a partial sum into a block argument
     while todo:
         v = todo.pop()
         if v in chain:
@@ -111,12 +114,13 @@ def _shifted_terms(fn, log, shift, users, defined):
             elif a != 0.0:
                 return None
     sums = {s.var for _, s in map(defined.get, chain) if s is not None}
+    block_args = {b.id: b.args for b in fn.blocks}
     for v in chain:  # the partial sums are read by the sum alone, and by `log` at its end
         for u in users.get(v, []):
             if u is log:
                 continue
             if isinstance(u, Branch):
-                if u.cond is v or any(a is v and blocks[u.target].args[i] not in chain
+                if u.cond is v or any(a is v and block_args[u.target][i] not in chain
                                       for i, a in enumerate(u.args)):
                     return None
             elif u.var not in sums:
@@ -151,7 +155,7 @@ def _recomputed_while_carried(fn, shift_block, carried) -> bool:
     return False
 
 
-def _insert_after(fn, defined, v, stmt):
+def _insert_after(defined, v, stmt):
     block, s = defined[v]
     at = 0 if s is None else block.stmts.index(s) + 1
     stmt.line = block.stmts[at - 1].line if at else None

@@ -178,24 +178,24 @@ def _reduction_value(op, data, src, ndim, axes, kept, shape, keepdims, ddof):
     return f"{value}.reshape({shape})"
 
 
-def _scan(s, src, divisor=None):
+def _scan(s, src):
     """cumsum, cumprod, the reverse cumsum (of a gradient) and the softmax along an axis, or
-    flattened (not the softmax); the softmax of src / divisor with one."""
+    flattened (not the softmax)."""
     a, axis = s.args[0], s.args[1]
     data = src if a.type.dtype == s.var.type.dtype else f"{src}.astype(np.{s.var.type.dtype})"
     if axis is None:
         return f"{SCANS[s.op]}({data}.reshape((1, {src}.size, 1))).reshape(({src}.size,))"
     ndim = a.type.ndim
     axis %= ndim
-    middle = _middle(data, src, ndim, (axis,))
-    if divisor is not None:
-        return f"zy_softmax_scaled_middle({middle}, {divisor}).reshape({src}.shape)"
-    return f"{SCANS[s.op]}({middle}).reshape({src}.shape)"
+    return f"{SCANS[s.op]}({_middle(data, src, ndim, (axis,))}).reshape({src}.shape)"
 
 
 def scaled_softmax(s, src, divisor) -> str:
-    """softmax(x / divisor) (s), x's source `src`: the kernel divides as it reads (fusion.py)."""
-    return _scan(s, src, divisor)
+    """softmax(x / divisor) (statement s, of float64 arrays), x's source `src`: the kernel divides
+    as it reads (fusion.py)."""
+    ndim = s.args[0].type.ndim
+    middle = _middle(src, src, ndim, (s.args[1] % ndim,))
+    return f"zy_softmax_scaled_middle({middle}, {divisor}).reshape({src}.shape)"
 
 
 def _prod_others(a, srcs, axes):

@@ -206,28 +206,35 @@ def zy_softmax_middle(a3):
     """The softmax along the middle axis of a (pre, n, post) array: each exp taken of an element
     less the greatest along the axis, so none overflows, and scaled by the reciprocal of their
     sum; computed in float64."""
-    return zy_softmax_scaled_middle(a3, 1.0)
+    return _softmax_middle(a3, None)
 
 
-# no default arguments in these cached helpers: a call from Python that left one out crashed
-# Numba once the helper was in its disk cache
 @njit(**JIT)
 def zy_softmax_scaled_middle(a3, divisor):
     """The softmax of a3 / divisor along the middle axis, each element divided as it is read:
-    the quotients an array of them would hold, without making it (x / 1.0 is x)."""
+    the quotients an array of them would hold, without making it."""
+    return _softmax_middle(a3, divisor)
+
+
+# no default arguments in these cached helpers (a call from Python that left one out crashed
+# Numba once the helper was in its disk cache); a divisor of None is compiled without division
+@njit(**JIT)
+def _softmax_middle(a3, divisor):
     pre, n, post = a3.shape
     if post == 1 and n < SHORT_ROW:  # along columns of a transposed copy, which vectorise
-        across = zy_softmax_scaled_middle(_as_columns(a3), divisor)
+        across = _softmax_middle(_as_columns(a3), divisor)
         return np.ascontiguousarray(across.reshape((n, pre)).T).reshape((pre, n, 1))
     out = np.empty_like(a3)
     if post == 1:  # rows: loops over contiguous elements, which LLVM vectorises
         rows, into = a3.reshape((pre, n)), out.reshape((pre, n))
+        source = rows if divisor is None else into
         for i in range(pre):
+            if divisor is not None:  # the quotients first, where the exps will go
+                for j in range(n):
+                    into[i, j] = rows[i, j] / divisor
+            greatest, total = _row_greatest(source, i), 0.0
             for j in range(n):
-                into[i, j] = rows[i, j] / divisor
-            greatest, total = _row_greatest(into, i), 0.0
-            for j in range(n):
-                e = zy_exp(into[i, j] - greatest)
+                e = zy_exp(source[i, j] - greatest)
                 into[i, j] = e
                 total = zy_radd(total, e)
             scale = 1.0 / total
@@ -263,7 +270,7 @@ def zy_logsumexp_middle(a3):
         return out
     greatest, total = np.empty(post), np.zeros(post)
     for i in range(pre):
-        _exps(a3, i, a3[:0], greatest, total, 1.0)
+        _exps(a3, i, a3[:0], greatest, total, None)
         for k in range(post):
             out[i, k] = greatest[k] + math.log(total[k])
     return out
@@ -285,20 +292,28 @@ def _row_greatest(x, i):
 
 
 @njit(**JIT)
+def _divided(x, divisor):
+    """x / divisor as float64, or x where the divisor is None (no division compiled)."""
+    if divisor is None:
+        return np.float64(x)
+    return x / divisor
+
+
+@njit(**JIT)
 def _exps(a3, i, out, greatest, total, divisor):
     """Into total[k], the sum along the middle axis of a3[i] / divisor of exp(the element less
     the greatest there, which goes into greatest[k]); each exp into out[i, j, k] if out has
     rows."""
     n, post = a3.shape[1], a3.shape[2]
     for k in range(post):
-        greatest[k] = a3[i, 0, k] / divisor
+        greatest[k] = _divided(a3[i, 0, k], divisor)
     for j in range(1, n):
         for k in range(post):
-            greatest[k] = max(greatest[k], a3[i, j, k] / divisor)
+            greatest[k] = max(greatest[k], _divided(a3[i, j, k], divisor))
     total[:] = 0.0
     for j in range(n):
         for k in range(post):
-            e = zy_exp(a3[i, j, k] / divisor - greatest[k])
+            e = zy_exp(_divided(a3[i, j, k], divisor) - greatest[k])
             if out.shape[0]:
                 out[i, j, k] = e
             total[k] += e
@@ -367,6 +382,9 @@ def zy_prod_others_middle(a3):
     return out
 
 
+LANES = 8  # running extremes along a row, kept at once
+
+
 @njit(**JIT)
 def _extreme_middle(a3, greatest):
     """The greatest (or least) element along the middle axis of a (pre, n, post) array; a NaN
@@ -394,8 +412,6 @@ def _extreme_middle(a3, greatest):
                     out[i, k] = _more_extreme(a3[i, j, k], out[i, k], greatest)
     return out
 
-
-LANES = 8
 
 
 @njit(**JIT)
