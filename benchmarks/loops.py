@@ -371,12 +371,15 @@ def run(name, quick):
     checks = {"zygopy": max(map(rel_err, zygopy_gradient(f, small, wrt), fd)),
               "hand": max(map(rel_err, hand(*small)[1], fd))}
     args = _args(name, np.random.default_rng(1), False)
-    t = {}
-    t["gradient"], _, grads = common.measure(lambda: zygopy_gradient(f, args, wrt), quick)
-    t["hand"], _, (_, hand_grads) = common.measure(lambda: hand(*args), quick)
-    primal = zygopy.api.compiled(f, args, wrt).primal
-    t["primal"], _, value = common.measure(lambda: primal(*args), quick)
-    t["njit"], _, njit_value = common.measure(lambda: plain(*args), quick)
+    program = zygopy.api.compiled(f, args, wrt)
+    program.primal(*args)  # loads its machine code
+    # the generated primal's entry, a Numba dispatcher as njit's is, given what zygopy's wrapper
+    # passes it (copies of what it writes into: none here); the wrapper's cost is call_overhead's
+    primal = program._entry("primal")
+    calls = {"gradient": lambda: zygopy_gradient(f, args, wrt), "hand": lambda: hand(*args),
+             "primal": lambda: primal(*program.own(args)), "njit": lambda: plain(*args)}
+    t = common.side_by_side(calls, quick)
+    (grads, (_, hand_grads), value, njit_value) = (call() for call in calls.values())
     checks["match"] = max(map(rel_err, grads, hand_grads))
     checks["value"] = abs(value - njit_value) / max(abs(njit_value), 1e-300)
     return t, checks
@@ -389,11 +392,13 @@ def report(results, quick, elapsed):
     lines += [
         "- workloads (benchmarks/loops.py): heat stencil n = 1000, 100 steps; springs n = 100, "
         "1000 steps; rk4 n = 1000, 100 steps; mixture 10^5 points, 8 components; kmeans 10^4 "
-        "points, 8 dimensions, 16 centres. float64, one thread, compiling excluded (best of "
-        "several calls after a first).",
-        "- primal: zygopy's compiled primal of the function; njit: `numba.njit` of the same "
-        "function; hand: a hand-written Numba adjoint (forward storing what its reverse reads, "
-        "then the reverse), value and gradient.",
+        "points, 8 dimensions, 16 centres. float64, one thread, compiling excluded; each time "
+        "the best of its calls in alternating rounds (`common.side_by_side`: the four calls of a "
+        "workload take turns, so the machine's slow moments fall on all alike).",
+        "- primal: the entry of zygopy's compiled primal, a Numba dispatcher as njit's is, "
+        "called with what zygopy's wrapper passes it (the wrapper's own cost is "
+        "call_overhead's); njit: `numba.njit` of the same function; hand: a hand-written Numba "
+        "adjoint (forward storing what its reverse reads, then the reverse), value and gradient.",
         f"- checks: zygopy's and the hand-written gradients against float64 central differences "
         f"(h = {FD_H:g}) at a small size, tolerance {FD_RTOL:g} of the largest; zygopy's against "
         f"the hand-written one at full size, tolerance {MATCH_RTOL:g}; zygopy's primal value "
