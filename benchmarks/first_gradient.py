@@ -83,8 +83,7 @@ def child(name, quick):
         result["second_ready"] = time.perf_counter() - t0
     dtype = np.float64 if name == "scalar" else np.float32
     if name != "scalar":
-        _, larger = make(np.random.default_rng(1), batch=256) if name != "lstm" else \
-            make(np.random.default_rng(1), batch=64)
+        _, larger = larger_batch(make)
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t0 = time.perf_counter()
         zygopy.gradient(f, *larger)
@@ -98,6 +97,30 @@ def child(name, quick):
     result["grad_error"] = check(f, args, grads, rng, dtype)
     result["ok"] = result["grad_error"] <= RTOL[dtype]
     common.child_result(result)
+
+
+def larger_batch(make):
+    """A workload at a larger batch than its usual one. -> (function, arguments)"""
+    return make(np.random.default_rng(1), **({"batch": 64} if make is models.lstm
+                                               else {"batch": 256}))
+
+
+def numpy_child(name):
+    """The plain function run by NumPy (no gradient), in a fresh interpreter: its first call at
+    the larger batch after calls at the usual one, against a steady call there, and its page
+    faults: what the machine charges any code for the new memory of a larger batch."""
+    make = models.WORKLOADS[name]
+    f, usual = make(np.random.default_rng(0))
+    _, larger = larger_batch(make)
+    for _ in range(5):
+        f(*usual)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    t0 = time.perf_counter()
+    f(*larger)
+    first = time.perf_counter() - t0
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    steady, _ = common.best_of(lambda: f(*larger), 7)
+    common.child_result({"first": first, "steady": steady, "faults": faults})
 
 
 def fault_cost(pages=1024) -> float:
@@ -136,6 +159,8 @@ def main():
         env = dict(os.environ, ZYGOPY_CACHE_DIR=cache, ZYGOPY_INTERPRET_WHILE_COMPILING="1")
         runs = {kind: common.run_child("first_gradient", "child", name, opts.quick, env=env)
                 for kind in ("cold", "warm")}
+        if name != "scalar":
+            runs["numpy"] = common.run_child("first_gradient", "numpy_child", name)
         rows.append((name, runs))
         print(name, runs, flush=True)
     elapsed = time.perf_counter() - start
@@ -157,7 +182,9 @@ def main():
         "steady call at that batch; its page faults: the new memory it touched (a steady call "
         "touches none), at a cost per fault measured here on fresh pages "
         f"({fault_cost_text(rows)}), and the first call less that cost, against the steady "
-        "call; smaller batch: whether a batch of 5 needed a new compile.",
+        "call; numpy: the same for the plain function run by NumPy (its value only), in a "
+        "fresh interpreter: the machine's charge for a larger batch's new memory, which any code "
+        "pays; smaller batch: whether a batch of 5 needed a new compile.",
         f"- gradient check: central differences of the plain function at 3 coordinates of "
         f"every parameter (h = 1e-3 in float32, 1e-6 in float64); tolerance "
         f"{RTOL[np.float32]:g} (float32), {RTOL[np.float64]:g} (float64). "
@@ -165,13 +192,13 @@ def main():
         "",
         "| workload | import | first gradient: cold | warm | compiled: cold | warm | "
         "second model compiled: cold | steady | larger: first / steady | its page faults "
-        "| smaller batch compiles | gradient check |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| numpy: first / steady (page faults) | smaller batch compiles | gradient check |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, runs in rows:
         cold, warm = runs["cold"], runs["warm"]
         if "first" not in cold or "first" not in warm:
-            lines.append(f"| {name} | crash: {cold.get('error') or warm.get('error')} |||||||||||")
+            lines.append(f"| {name} | crash: {cold.get('error') or warm.get('error')} ||||||||||||")
             continue
         larger = (common.ratio(warm["larger_first"], warm["larger_steady"])
                   if "larger_first" in warm else "—")
@@ -180,6 +207,9 @@ def main():
             cost = warm["larger_faults"] * warm["fault_cost"]
             rest = common.ratio(warm["larger_first"] - cost, warm["larger_steady"])
             faults = f"{warm['larger_faults']} (~{common.fmt_time(cost)}; the rest: {rest})"
+        numpy = runs.get("numpy", {})
+        numpy = (f"{common.ratio(numpy['first'], numpy['steady'])} ({numpy['faults']})"
+                 if "first" in numpy else numpy.get("error", "—"))
         compiles = {True: "yes", False: "no"}.get(warm.get("smaller_compiles"), "—")
         second = common.fmt_time(cold["second_ready"]) if "second_ready" in cold else "—"
         verdict = f"{'ok' if cold['ok'] and warm['ok'] else 'FAILED'} " \
@@ -188,7 +218,7 @@ def main():
                      f"{common.fmt_time(cold['first'])} | {common.fmt_time(warm['first'])} | "
                      f"{common.fmt_time(cold['ready'])} | {common.fmt_time(warm['ready'])} | "
                      f"{second} | {common.fmt_time(warm['steady'])} | {larger} | {faults} | "
-                     f"{compiles} | {verdict} |")
+                     f"{numpy} | {compiles} | {verdict} |")
     common.write_section("first_gradient", "\n".join(lines))
     print("\n".join(lines))
 
