@@ -25,6 +25,7 @@ of the same function (inputs cast to float64) with a looser tolerance. `evaluato
 subset also run through the pure-Python interpreter of the adjoint IR. `writes_args=True` marks a
 function that writes into its own argument: the test checks the caller's array is left unchanged.
 """
+import math
 import zlib
 from dataclasses import dataclass, field
 
@@ -1174,3 +1175,37 @@ def f32_creation_astype(a):
     c = np.full_like(a, 2.0) * a + np.eye(3, 4, dtype=np.float32) + np.zeros((3, 4), np.float32)
     d = np.linspace(0.0, 1.0, 4, dtype=np.float32) * a + np.ones_like(a, dtype=np.float32)
     return np.sum(b ** 3) + np.sum(c * d) + np.sum(b.astype(np.float64) * a)
+
+
+# ---- NumPy functions written with slices, sums and arithmetic (passes/lower.py) -----------------
+# Inputs: ptp's max/min on distinct values (no ties), average's weights in [0.5, 1] (their sum
+# away from 0), exp2 and reciprocal on [0.2, 2] (away from 1/x's pole).
+
+@case(A((6,)), A((3, 4)), 3, evaluator=True)
+def np_diff_roll(x, m, k):
+    d = np.sum(np.diff(x) ** 2) + np.sum(np.diff(m, axis=0) * np.diff(m, 2, axis=1)[:2, :1])
+    r = (np.sum(np.roll(x, 2) * x) + np.sum(np.roll(m, k, axis=1) * m)
+         + np.sum(np.roll(m, -k) * m * m))
+    return d + r + np.sum(np.roll(m, 7, 0) * m) + np.sum(np.diff(x, n=0) * x)
+
+
+@case(Distinct((5,)), Distinct((3, 4)), A((3, 4), 0.5, 1.0), A((4,), 0.5, 1.0), evaluator=True)
+def np_ptp_average_vdot(x, m, w, v):
+    return (np.ptp(x) + np.sum(np.ptp(m, axis=0) ** 2) + np.average(x) + np.average(m, weights=w)
+            + np.sum(np.average(m, axis=1, weights=v) ** 2) + np.vdot(m, w)
+            + np.sum(np.average(m, axis=0, keepdims=True) ** 2))
+
+
+@case(A((4,)), A((4,)), A((3, 4)), A((5,), 0.2, 2.0), F(0.2, 2.0), evaluator=True)
+def np_stacks_and_elementwise(x, y, m, p, s):
+    stacks = (np.sum(np.vstack((x, y)) ** 2 * np.vstack((m, x))[:2])
+              + np.sum(np.hstack((x, y)) ** 3) + np.sum(np.hstack((m, m * 2.0)) ** 2))
+    return (stacks + np.sum(np.exp2(p) * np.reciprocal(p + s)) + math.radians(s) * math.degrees(s)
+            + np.sum(np.deg2rad(p) ** 2 + np.rad2deg(p) * np.radians(p) + np.degrees(p) * 1e-2))
+
+
+@case(f32(A((5,), 0.2, 2.0)), f32(Distinct((3, 4))), float32=True)
+def f32_numpy_written(p, m):
+    return (np.sum(np.exp2(p) * np.reciprocal(p) + np.deg2rad(p)) + np.sum(np.diff(m) ** 2)
+            + np.sum(np.roll(m, 1, axis=0) * m) + np.ptp(m) + np.average(m, weights=m * m)
+            + np.sum(np.hstack((m, m)) * np.vstack((m[0], m[1:]))[:, :1]))

@@ -219,6 +219,18 @@ def wrong_arity_primitive(x):
     return math.sin(x, 2.0)
 
 
+def reciprocal_of_ints(x):
+    return np.sum(np.reciprocal(np.arange(1, 4)) * x)
+
+
+def roll_by_a_tuple(x):
+    return np.sum(np.roll(x * np.ones((2, 2)), (1, 1)))
+
+
+def average_returned(x):
+    return np.average(x * np.ones(3), returned=True)[0]
+
+
 def unpack_mismatch(x):
     a, b = x, x + 1.0, x + 2.0
     return a + b

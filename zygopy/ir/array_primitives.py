@@ -285,6 +285,72 @@ for _fn in (np.cumsum, np.cumprod):
     declare(_fn.__name__, lambda a, axis, fn=_fn: fn(a, axis=axis), _scan_type, params=AXIS,
             positional=1)
 declare("ndim", np.ndim, lambda ts, args: INT, lowered=True)  # an attribute, 0 for a number
+
+
+# ---- NumPy functions written with the primitives above (passes/lower.py) ------------------------
+
+def _diff_type(ts, args):
+    a, n = _array(ts[0], "np.diff"), args[1]
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise TypeError(f"np.diff: n must be a constant integer of at least 0, got {n!r}")
+    normal_axes(args[2], a.ndim, "np.diff")
+    return a
+
+
+def _roll_type(ts, args):
+    a = _array(ts[0], "np.roll")
+    if ts[1] != INT:
+        raise TypeError(f"np.roll takes one integer shift, got {ts[1]}")
+    if args[2] is not None:
+        normal_axes(args[2], a.ndim, "np.roll")
+        if isinstance(args[2], tuple):
+            raise TypeError("np.roll: the axis must be one integer or None")
+    return a
+
+
+def _ptp_type(ts, args):
+    if _array(ts[0], "np.ptp").dtype == "bool":
+        raise TypeError("np.ptp of booleans is not defined (NumPy cannot subtract them)")
+    return _reduce()(ts, args)
+
+
+def _average_type(ts, args):
+    a, w, axis = _array(ts[0], "np.average"), ts[2], args[1]
+    if _constant_flag(args[3], "returned"):
+        raise TypeError("np.average(..., returned=True) is not supported: write the sum of the "
+                        "weights apart")
+    if w != NONE and not isinstance(w, ArrayT):
+        raise TypeError(f"np.average: the weights must be an array, got {w}")
+    if w != NONE and w.ndim != a.ndim and not (w.ndim == 1 and isinstance(axis, int)):
+        raise TypeError(f"np.average: weights of {w.ndim} dimensions for an array of {a.ndim}: "
+                        f"they must have the array's rank, or one dimension along an integer axis")
+    return _reduce("float")([ts[0], ts[1], ts[4]], [args[0], axis, args[4]])
+
+
+def _stacked_type(what, rank):
+    def rule(ts, args):
+        arrays = [_array(t, what) for t in ts]
+        if any(t.ndim == 0 for t in arrays):
+            raise TypeError(f"{what} of 0-d arrays is not supported")
+        return _join_arrays([ArrayT(t.dtype, rank(t.ndim)) for t in arrays], what)
+    return rule
+
+
+declare("diff", lambda a, n, axis: np.diff(a, n, axis), _diff_type, params={"n": 1, "axis": -1},
+        lowered=True)
+declare("roll", lambda a, shift, axis: np.roll(a, shift, axis), _roll_type, arity=2,
+        params={"axis": None}, lowered=True)
+declare("ptp", _reduce_impl(np.ptp), _ptp_type, params=REDUCE, positional=1, lowered=True)
+declare("average", lambda a, axis, weights, returned, keepdims: np.average(
+    a, axis, weights, returned, keepdims=keepdims), _average_type,
+    params={"axis": None, "weights": None, "returned": False, "keepdims": False},
+    operand_params=("weights",), positional=2, lowered=True)
+declare("vdot", np.vdot, lambda ts, args: _matmul_type(
+    [ArrayT(_array(t, "np.vdot").dtype, 1) for t in ts], args), arity=2, lowered=True)
+declare("vstack", lambda *a: np.vstack(a), _stacked_type("np.vstack", lambda n: max(n, 2)),
+        lowered=True)
+declare("hstack", lambda *a: np.hstack(a), _stacked_type("np.hstack", lambda n: n),
+        lowered=True)
 declare("matmul", lambda a, b: a @ b, _matmul_type, arity=2)
 declare("transpose", lambda a, axes=None: np.transpose(a, axes), _permuted("transpose"),
         params={"axes": None}, view=True)
@@ -298,7 +364,8 @@ declare("concatenate", lambda *a: np.concatenate(a[:-1], axis=a[-1]),
 declare("stack", lambda *a: np.stack(a[:-1], axis=a[-1]),
         lambda ts, args: ArrayT(_join_arrays(ts[:-1], "stack").dtype, ts[0].ndim + 1),
         params={"axis": 0})
-SEQUENCE_ARGUMENT = {"concatenate", "stack"}  # their NumPy functions take a tuple or list of arrays
+# their NumPy functions take a tuple or list of arrays
+SEQUENCE_ARGUMENT = {"concatenate", "stack", "vstack", "hstack"}
 for _fn, _like in [(np.zeros, np.zeros_like), (np.ones, np.ones_like), (np.empty, np.empty_like)]:
     declare(_fn.__name__, lambda shape, dtype=None, fn=_fn: fn(shape, dtype or "float64"),
             _constructor_type, pure=False, params=DTYPE)
@@ -715,7 +782,9 @@ NUMPY_FUNCTIONS = {np.sum: "sum", np.mean: "mean", np.max: "amax", np.amax: "ama
                        "ones", "empty", "zeros_like", "ones_like", "empty_like", "arange",
                        "take_along_axis", "linspace", "full", "full_like", "eye", "identity",
                        "expand_dims", "squeeze", "swapaxes", "moveaxis", "flip", "tile", "repeat",
-                       "pad", "triu", "tril", "diag", "trace")}}
+                       "pad", "triu", "tril", "diag", "trace", "diff", "roll", "ptp",
+                       "average", "vdot", "vstack", "hstack")},
+                   np.radians: "deg2rad", np.degrees: "rad2deg"}
 ARRAY_METHODS = {"sum": "sum", "mean": "mean", "max": "amax", "min": "amin", "reshape": "reshape",
                  "ravel": "ravel", "flatten": "ravel", "transpose": "transpose", "dot": "dot",
                  "copy": "copy", "astype": "astype", "squeeze": "squeeze", "swapaxes": "swapaxes",

@@ -134,6 +134,14 @@ def _bool(ts, args):
     return ArrayT("bool", t.ndim) if t is not None else BOOL
 
 
+def _reciprocal_type(ts, args):
+    t = _number(ts[0])
+    if not t.is_float:
+        raise TypeError(f"np.reciprocal of {t} divides in integers (1 / 2 is 0 there): write "
+                        f"1.0 / x for a float")
+    return t
+
+
 def _int(ts, args):
     return INT
 
@@ -485,6 +493,15 @@ declare("square", _elementwise(lambda x: x * x, np.square), _arith, elementwise=
         call="np.square", numpy="square")
 declare("logaddexp", _elementwise(lambda a, b: float(np.logaddexp(a, b)), np.logaddexp),
         _float_of, elementwise=True, call="np.logaddexp", numpy="logaddexp", arity=2)
+# written with other primitives (passes/lower.py), as NumPy and the math module compute them:
+# 2 ** x, 1 / x, x * (pi / 180), x * (180 / pi)
+declare("exp2", _elementwise(lambda x: 2.0 ** x, np.exp2), _float_of, numpy="exp2", lowered=True)
+declare("reciprocal", _elementwise(lambda x: 1.0 / x, np.reciprocal), _reciprocal_type,
+        numpy="reciprocal", lowered=True)
+declare("deg2rad", _elementwise(math.radians, np.deg2rad), _float_of, call="math.radians",
+        numpy="deg2rad", lowered=True)
+declare("rad2deg", _elementwise(math.degrees, np.rad2deg), _float_of, call="math.degrees",
+        numpy="rad2deg", lowered=True)
 for _name in ("min", "max", "select", "sign"):  # Python's own cannot take arrays
     _prim = PRIMITIVES[_name]
     # `a if c else b` is one of its operands, unpromoted

@@ -5,13 +5,18 @@ np.einsum (and np.dot, np.inner, matmul of a vector with a stack, which are eins
 transposes, reshapes, matrix products and sums: each pair of operands is contracted by one
 matrix product (BLAS), batched over the dimensions both keep, or by a broadcast product where
 they share no summed dimension. np.linalg.norm becomes sums, absolute values and square roots;
-np.linalg.slogdet a tuple of its sign and log|det|.
+np.linalg.slogdet a tuple of its sign and log|det|. np.diff, np.roll, np.ptp, np.average,
+np.vdot, np.vstack, np.hstack, np.exp2, np.reciprocal and the conversions between degrees and
+radians become the slices, sums and arithmetic NumPy computes them with.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from .. import array_primitives  # noqa: F401  (declares the primitives lowered here)
+from ..array_primitives import normal_axes
 from ..einsum import LETTERS, parse
 from ..ir import Function, Stmt, Var, substitute
 from ..primitives import PRIMITIVES
@@ -254,6 +259,77 @@ def getattr_(emit, x, attr):
     return 0 if attr == "ndim" and not isinstance(getattr(x, "type", None), ArrayT) else None
 
 
+# ---- NumPy functions written with other primitives, as NumPy computes them ---------------------
+
+def _along(axis, index):
+    """The index taking `index` along `axis` and everything along the axes before it."""
+    return index if axis == 0 else (*(slice(None),) * axis, index)
+
+
+def diff(emit, a, n, axis):
+    """np.diff: a[1:] - a[:-1] along the axis, n times (`!=` of booleans, as NumPy)."""
+    axis = normal_axes(axis, _ndim(a), "np.diff")[0]
+    op = "ne" if a.type.dtype == "bool" else "sub"
+    for _ in range(n):
+        a = emit(op, emit("getindex", a, _along(axis, slice(1, None))),
+                 emit("getindex", a, _along(axis, slice(None, -1))))
+    return a
+
+
+def roll(emit, a, shift, axis):
+    """np.roll: the elements from n - shift % n on, then those before (of the flattened array for
+    axis=None); an empty axis stays as it is."""
+    if axis is None:
+        flat = _roll_along(emit, emit("ravel", a), shift, 0)
+        return emit("reshape", flat, emit("getattr", a, "shape"))
+    return _roll_along(emit, a, shift, normal_axes(axis, _ndim(a), "np.roll")[0])
+
+
+def _roll_along(emit, a, shift, axis):
+    n = emit("getindex", emit("getattr", a, "shape"), axis)
+    cut = emit("sub", n, emit("mod", shift, emit("max", n, 1)))
+    parts = [emit("slice", cut, None, None), emit("slice", None, cut, None)]
+    if axis:
+        parts = [emit("tuple", *(slice(None),) * axis, p) for p in parts]
+    return emit("concatenate", *(emit("getindex", a, p) for p in parts), axis)
+
+
+def ptp(emit, a, axis, keepdims):
+    return emit("sub", emit("amax", a, axis, keepdims), emit("amin", a, axis, keepdims))
+
+
+def average(emit, a, axis, weights, returned, keepdims):
+    """np.average: the mean, or sum(a * w) / sum(w) along the axis; weights of one dimension lie
+    along the axis."""
+    if not isinstance(weights, Var):
+        return emit("mean", a, axis, keepdims)
+    if _ndim(weights) != _ndim(a):
+        axis = normal_axes(axis, _ndim(a), "np.average")[0]
+        others = tuple(k for k in range(_ndim(a)) if k != axis)
+        weights = emit("expand_dims", weights, others)
+    return emit("truediv", emit("sum", emit("mul", a, weights), axis, keepdims),
+                emit("sum", weights, axis, keepdims))
+
+
+def vdot(emit, a, b):
+    return emit("matmul", emit("ravel", a), emit("ravel", b))
+
+
+def vstack(emit, *arrays):
+    rows = [emit("expand_dims", x, 0) if _ndim(x) == 1 else x for x in arrays]
+    return emit("concatenate", *rows, 0)
+
+
+def hstack(emit, *arrays):
+    return emit("concatenate", *arrays, 0 if _ndim(arrays[0]) == 1 else 1)
+
+
+ELEMENTWISE = {"exp2": lambda emit, x: emit("pow", 2.0, x),
+               "reciprocal": lambda emit, x: emit("truediv", 1.0, x),
+               "deg2rad": lambda emit, x: emit("mul", x, math.pi / 180.0),
+               "rad2deg": lambda emit, x: emit("mul", x, 180.0 / math.pi)}
+
+
 def nested_gradient(emit, g, *args):
     """Done before this pass, by adjoint/sweeps.py (compile_ir runs it), for nested_gradient and
     nested_jvp: it inlines whole functions (tangents of g), more than a rewrite of a statement."""
@@ -263,7 +339,8 @@ def nested_gradient(emit, g, *args):
 LOWERINGS = {"einsum": einsum, "dot": dot, "inner": inner, "matmul": matmul, "norm": norm,
              "slogdet": slogdet, "nested_gradient": nested_gradient, "nested_jvp": nested_gradient,
              "ndim": ndim,
-             "getattr": getattr_,
+             "getattr": getattr_, "diff": diff, "roll": roll, "ptp": ptp, "average": average,
+             "vdot": vdot, "vstack": vstack, "hstack": hstack, **ELEMENTWISE,
              **{op: of_a_number(op) for op in ("sum", "mean", "prod", "amax", "amin", "var",
                                                "std", "argmax", "argmin")}}
 assert all(name in LOWERINGS for name, p in PRIMITIVES.items() if p.lowered)
