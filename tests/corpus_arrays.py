@@ -1209,3 +1209,20 @@ def f32_numpy_written(p, m):
     return (np.sum(np.exp2(p) * np.reciprocal(p) + np.deg2rad(p)) + np.sum(np.diff(m) ** 2)
             + np.sum(np.roll(m, 1, axis=0) * m) + np.ptp(m) + np.average(m, weights=m * m)
             + np.sum(np.hstack((m, m)) * np.vstack((m[0], m[1:]))[:, :1]))
+
+
+# np.sort, np.argsort and np.median: the gradient goes back to where each sorted element came
+# from (distinct values: no ties, where the order and so the gradient would jump)
+@case(Distinct((7,)), Distinct((3, 4)), evaluator=True)
+def np_sort_median(x, m):
+    order = np.argsort(x)
+    return (np.sum(np.sort(x) * np.arange(7.0)) + np.sum(np.sort(m, axis=0)[0] * 2.0)
+            + np.sum(np.sort(m) ** 2 * np.sort(m, axis=None)[:4]) + np.sum(x[order[:2]])
+            + np.median(x) + np.median(x[:4]) + np.sum(np.median(m, axis=0) ** 2)
+            + np.sum(np.median(m, axis=1, keepdims=True) * m) + np.sum(np.median(m, keepdims=True))
+            + np.sum(x[x.argsort()][-2:] ** 2))
+
+
+@case(f32(Distinct((6,))), f32(Distinct((2, 5))), float32=True)
+def f32_sort_median(x, m):
+    return np.sum(np.sort(x) * x) + np.median(m) + np.sum(np.median(m, axis=1) * np.sort(m)[:, 0])

@@ -6,6 +6,7 @@ evaluator, which needs no compiling."""
 import numpy as np
 import pytest
 
+import zygopy
 from zygopy.ir.einsum import parse
 from zygopy.ir.evaluate import evaluate
 from zygopy.ir.infer import infer_types
@@ -153,3 +154,29 @@ def test_extremes_along_an_axis_match_numpy(dtype, shape):
         got, expected = ours(a), numpy(a, axis=1)
         assert got.dtype == expected.dtype
         np.testing.assert_array_equal(got, expected)
+
+
+def median_and_sort(x):
+    return np.median(x) + np.sort(x)[0]
+
+
+@pytest.mark.parametrize("x", [[3.0, 1.0, 2.0, 2.0], [1.0, np.nan, 3.0], [np.inf, 1.0, -np.inf],
+                               [5.0], [2.0, np.nan]])
+def test_median_and_sort_as_numpy_computes_them(x):
+    """Ties, NaN (NumPy's median is NaN; a sort puts it last), infinities, one element; the
+    gradient of a tie's median splits as the mean of the middle two does."""
+    x = np.array(x)
+    value, (g,) = zygopy.withgradient(median_and_sort, x)
+    expected = median_and_sort(x)
+    assert value == expected or (np.isnan(value) and np.isnan(expected))
+    if len(x) == 4:
+        np.testing.assert_array_equal(g, [0.0, 1.0, 0.5, 0.5])  # the 1.0 is also the minimum
+
+
+def test_argsort_is_stable():
+    def first_of_ties(x):
+        return float(np.argsort(x)[1]) * x[0]
+
+    x = np.array([2.0, 1.0, 1.0, 1.0])
+    value, _ = zygopy.withgradient(first_of_ties, x)
+    assert value == first_of_ties(x) == 2.0 * 2.0

@@ -100,6 +100,29 @@ def test_rule_matches_pytorch(name, kw):
         np.testing.assert_allclose(model.w, p.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+class Tied:
+    """One array in two places (weights tied between layers)."""
+    def __init__(self, r):
+        self.first = r.normal(size=(3, 3))
+        self.second = self.first
+        self.b = r.normal(size=3)
+
+
+@pytest.mark.parametrize("name, kw", [RULES[0], RULES[4]])
+def test_tied_weights_take_one_step_from_their_summed_gradient(name, kw):
+    model, g = Tied(rng()), Tied(rng(1))
+    g.second = rng(2).normal(size=(3, 3))  # a gradient per place, as zygopy.gradient gives
+    expected = reference_steps(name, model.first, [g.first + g.second], **kw)[0]
+    state = nn.setup(getattr(nn, name)(**kw), model)
+    nn.update(state, model, g)
+    assert model.second is model.first
+    np.testing.assert_allclose(model.first, expected, rtol=1e-12, atol=1e-14)
+    nn.freeze(state, model.second)  # either place names the array
+    before = model.first.copy()
+    nn.update(state, model, g)
+    np.testing.assert_array_equal(model.first, before)
+
+
 def test_chained_rules_clipping_decay_schedules_and_freezing():
     model = Pair(rng())
     g = Pair(rng(1))

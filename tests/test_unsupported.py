@@ -127,6 +127,20 @@ def test_unsupported_argument_type():
             zygopy.code_ir(f, arg)
 
 
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix's own
+@pytest.mark.parametrize("arg", ["matrix", "masked"])
+def test_array_subclasses_are_refused(arg):
+    """np.matrix's * is a matrix product, a masked array leaves elements out: computing on them
+    as plain arrays would give other values than Python does."""
+    def f(x):
+        return np.sum(x * x)
+
+    arg = np.asmatrix(np.eye(2)) if arg == "matrix" else np.ma.array([1.0, 2.0], mask=[0, 1])
+    with pytest.raises(UnsupportedType, match=f"has type {type(arg).__name__}") as info:
+        zygopy.gradient(f, arg)
+    assert "np.asarray" in str(info.value)
+
+
 @pytest.mark.parametrize("fn", [np.sin, math.sin, abs, functools.partial(b._add, 1.0)])
 def test_not_a_python_function(fn):
     with pytest.raises(UnsupportedSyntax, match="not a Python function"):

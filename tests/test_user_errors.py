@@ -186,3 +186,36 @@ def test_refused_raises_name_the_line(f, args, text, words):
         zygopy.gradient(f, *args)
     assert info.value.line == line_of(f, text)
     assert info.value.filename == __file__
+
+
+def scale_first(a, b):
+    a[0] *= 3.0
+    return np.sum(a * b)
+
+
+BUFFER = np.zeros(3)
+
+
+def accumulate_into_a_global(x):
+    BUFFER[0] += x
+    return BUFFER[0] * x
+
+
+def test_arguments_sharing_memory_with_a_written_one_are_refused():
+    """A write into one argument shows through another that shares its memory, in Python; a run
+    on a private copy of the written one could not give that, so it is refused."""
+    x = np.array([1.0, 2.0, 3.0])
+    for b in (x, x[::-1]):
+        with pytest.raises(zygopy.ZygopyError, match="shares memory") as info:
+            zygopy.gradient(scale_first, x, b)
+        assert info.value.line == inspect.getsourcelines(scale_first)[1]
+    value, (ga, gb) = zygopy.withgradient(scale_first, x[:2], np.arange(3.0, 5.0))  # apart
+    assert value == pytest.approx(3.0 * 3.0 + 2.0 * 4.0)
+    np.testing.assert_allclose(ga, [9.0, 4.0])
+    np.testing.assert_allclose(gb, [3.0, 2.0])
+
+
+def test_a_write_into_a_global_array_is_refused():
+    with pytest.raises(zygopy.UnsupportedSyntax, match="writes into the array 'BUFFER'"):
+        zygopy.gradient(accumulate_into_a_global, 2.0)
+    np.testing.assert_array_equal(BUFFER, 0.0)

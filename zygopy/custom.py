@@ -44,15 +44,26 @@ class CustomRule:
 
     def pullback(self, backward):
         """Decorator: the function's pullback, `(g, y, *inputs) -> (contribution per input)`."""
+        self._replacing(self.backward)
         self.backward = backward
         return backward
 
     def tangent(self, tangent):
         """Decorator: the function's tangent rule, `(y, *inputs, *tangents) -> tangent of y`,
         which forward mode calls (a zero stands for the tangent of an input that does not vary)."""
+        self._replacing(self.tangent_rule)
         self.tangent_rule = CustomRule(tangent)
         self.tangent_rule.tangent_of = self
         return tangent
+
+    def _replacing(self, old):
+        """A rule given again (a notebook cell run again): what was compiled with the old one is
+        stale."""
+        if old is not None:
+            from .adjoint.rules import rules_changed
+            for key in [k for k in _SPECS if k[0] is self]:
+                del _SPECS[key]
+            rules_changed()
 
     def __repr__(self):
         return f"custom_rule({self.where})"

@@ -10,6 +10,7 @@ from .adjoint.reverse import Adjoint, adjoint
 from .adjoint.sweeps import jacobian_columns
 from .adjoint.tangent import tangent, tangent_arguments
 from .custom import rule_captures
+from .errors import UnsupportedSyntax
 from .ir.compile import compile_ir
 from .ir.ir import Function
 from .units import unit_captures
@@ -63,8 +64,8 @@ def gradient_program(pyfn, arg_types, wrt, structures=None, unit_dims=None, make
     # what the custom rules and units it calls read from outside (folded into their code) counts too
     fns = (primal_ir, adj.forward, adj.reverse)
     captured = [*primal_ir.captured, *rule_captures(*fns), *unit_captures(*fns)]
-    return GradientProgram(primal_ir, captured, written_arguments(primal_ir), where(pyfn), dims,
-                           adj, seeded)
+    return GradientProgram(primal_ir, captured, _written(primal_ir, len(arg_types)),
+                           where(pyfn), dims, adj, seeded)
 
 
 def tangent_program(pyfn, arg_types, wrt, structures=None, unit_dims=None,
@@ -80,5 +81,22 @@ def tangent_program(pyfn, arg_types, wrt, structures=None, unit_dims=None,
     dims = [*(unit_dims or [None] * len(arg_types))]
     dims += [None if columns else dims[i] for i in tangent_wrt]
     captured = [*primal_ir.captured, *rule_captures(tangent_ir)]
-    return TangentProgram(primal_ir, captured, written_arguments(primal_ir), where(pyfn), dims,
-                          tangent_ir, tangent_wrt)
+    return TangentProgram(primal_ir, captured, _written(primal_ir, len(arg_types)),
+                          where(pyfn), dims, tangent_ir, tangent_wrt)
+
+
+def _written(primal_ir, leaves) -> list:
+    """The arguments the function writes into, where a run works on copies. An array it reads
+    from outside (a hidden argument, after the leaves) must not be one: Python would change it
+    for good, and the copy would lose the change."""
+    written = written_arguments(primal_ir)
+    for i in written:
+        if i >= leaves:
+            name = primal_ir.arg_names[i]
+            raise UnsupportedSyntax(f"the function writes into the array {name!r}, which it "
+                                    f"reads from outside (a global or closure variable): zygopy "
+                                    f"computes on a copy, so the change would be lost",
+                                    primal_ir.filename, primal_ir.line,
+                                    hint=f"pass {name} as an argument, or write into a copy "
+                                    f"({name}.copy()) made in the function")
+    return written

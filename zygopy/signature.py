@@ -79,11 +79,14 @@ def signature(fn, args) -> Signature:
             t = typeof(leaf)
             if (t is None or (isinstance(leaf, np.ndarray) and leaf.dtype.kind == "c")
                     or isinstance(leaf, complex)):
-                what = (f"an array of {leaf.dtype}" if isinstance(leaf, np.ndarray)
-                        else type(leaf).__name__)
+                subclass = isinstance(leaf, np.ndarray) and type(leaf) is not np.ndarray
+                what = (type(leaf).__name__ if subclass or not isinstance(leaf, np.ndarray)
+                        else f"an array of {leaf.dtype}")
                 raise UnsupportedType(f"argument {i} of {name!r} has type {what}, which zygopy "
                                       "does not support", *location(fn),
-                                      hint="use float64 or float32 arrays, floats, ints and bools")
+                                      hint="pass np.asarray(x): a subclass of ndarray computes "
+                                      "otherwise (np.matrix's * is a matrix product)" if subclass
+                                      else "use float64 or float32 arrays, floats, ints and bools")
             types.append(t)
         nodes.append(node)
         leaves += mine

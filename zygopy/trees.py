@@ -149,10 +149,8 @@ def _unflatten(node, it, original):
     if kind == "dict":
         return dict(zip(node.keys, kids, strict=True))
     values = dict(zip(node.keys, kids, strict=True))
-    if node.kind == "dataclass" and original is not None:
-        init = {f.name for f in dataclasses.fields(original) if f.init}
-        return dataclasses.replace(original, **{k: v for k, v in values.items() if k in init})
-    # a plain object: a shallow copy of the original with each field replaced by its gradient
+    # an object (a dataclass too): a shallow copy of the original with each field replaced by its
+    # gradient; never through __init__ or __post_init__, which would compute on the gradients
     if original is None:
         out = object.__new__(node.cls)
     elif _copies_its_dict(type(original)):

@@ -333,7 +333,7 @@ RULES.update({
                         lambda ds, y, a, axes: prod_others_grad(a, ds[0], axes)),
     "cumsum": Rule(_cumsum, Linear()),
     "cumprod": Rule(_cumprod, _cumprod_tangent),
-    "argmax": _no_gradient, "argmin": _no_gradient,
+    "argmax": _no_gradient, "argmin": _no_gradient, "argsort": _no_gradient,
     "matmul": Rule(_matmul, Linear((0, 1), product=True)),
     "transpose": Rule(_permuted("transpose"), Linear()),
     "swapaxes": Rule(_permuted("swapaxes"), Linear()),

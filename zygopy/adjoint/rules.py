@@ -263,11 +263,16 @@ def register_rule(op):
                           ".pullback")
 
     def replace(fn):
-        global _version
         RULES[op] = fn
-        _version += 1
+        rules_changed()
         return fn
     return replace
+
+
+def rules_changed():
+    """Makes the gradients compiled so far stale: a rule they used has been replaced."""
+    global _version
+    _version += 1
 
 
 def _primitives():

@@ -51,6 +51,7 @@ def interpret_only() -> bool:
 def value_and_gradient(compiled, args, dy=1.0):
     """compiled.value_and_gradient(args, dy), interpreted while it is being compiled."""
     if interpret_only():
+        compiled.check_apart(args)
         with np.errstate(all="ignore"):
             value, grads = evaluate_gradient(compiled.adjoint, args, dy)
         return _like_compiled(compiled, args, value, grads)
@@ -69,6 +70,7 @@ def value_and_gradient(compiled, args, dy=1.0):
     # the first call tries the evaluator for at most FIRST_CALL_BUDGET seconds; later ones (of
     # a program it ran within that) until the compiled code is ready
     deadline = time.perf_counter() + FIRST_CALL_BUDGET if job is None else math.inf
+    compiled.check_apart(args)
     try:
         with np.errstate(all="ignore"):  # compiled code does not warn either
             value, grads = evaluate_gradient(

@@ -336,6 +336,32 @@ def _stacked_type(what, rank):
     return rule
 
 
+def _sorted_type(what, dtype=None):
+    """argsort and sort along a constant axis, or of the flattened array for axis=None."""
+    def rule(ts, args):
+        a = _array(ts[0], what)
+        if args[1] is not None:
+            normal_axes(args[1], a.ndim, what)
+        return ArrayT(dtype or a.dtype, a.ndim if args[1] is not None else 1)
+    return rule
+
+
+def _median_type(ts, args):
+    if _array(ts[0], "np.median").dtype == "bool":
+        raise TypeError("np.median of booleans is not supported")
+    if isinstance(args[1], tuple):
+        raise TypeError("np.median: the axis must be one integer or None")
+    return _reduce("float")(ts, args)
+
+
+# any sort gives the same sorted values; the indices come from a stable sort (ties in order)
+# whatever `kind` asks for
+declare("argsort", lambda a, axis, kind: np.argsort(a, axis, kind="stable"),
+        _sorted_type("np.argsort", "int64"), params={"axis": -1, "kind": None}, positional=1)
+declare("sort", lambda a, axis, kind: np.sort(a, axis, kind="stable"), _sorted_type("np.sort"),
+        params={"axis": -1, "kind": None}, positional=1, lowered=True)
+declare("median", lambda a, axis, keepdims: np.median(a, axis, keepdims=keepdims), _median_type,
+        params=REDUCE, positional=1, lowered=True)
 declare("diff", lambda a, n, axis: np.diff(a, n, axis), _diff_type, params={"n": 1, "axis": -1},
         lowered=True)
 declare("roll", lambda a, shift, axis: np.roll(a, shift, axis), _roll_type, arity=2,
@@ -783,14 +809,14 @@ NUMPY_FUNCTIONS = {np.sum: "sum", np.mean: "mean", np.max: "amax", np.amax: "ama
                        "take_along_axis", "linspace", "full", "full_like", "eye", "identity",
                        "expand_dims", "squeeze", "swapaxes", "moveaxis", "flip", "tile", "repeat",
                        "pad", "triu", "tril", "diag", "trace", "diff", "roll", "ptp",
-                       "average", "vdot", "vstack", "hstack")},
+                       "average", "vdot", "vstack", "hstack", "argsort", "sort", "median")},
                    np.radians: "deg2rad", np.degrees: "rad2deg"}
 ARRAY_METHODS = {"sum": "sum", "mean": "mean", "max": "amax", "min": "amin", "reshape": "reshape",
                  "ravel": "ravel", "flatten": "ravel", "transpose": "transpose", "dot": "dot",
                  "copy": "copy", "astype": "astype", "squeeze": "squeeze", "swapaxes": "swapaxes",
                  "repeat": "repeat", "trace": "trace",
                  **{n: n for n in ("prod", "var", "std", "argmax", "argmin", "cumsum", "cumprod")},
-                 "take": "take_axis"}
+                 "take": "take_axis", "argsort": "argsort"}
 
 DTYPES = {np.float64: "float64", np.float32: "float32", float: "float64", np.int64: "int64",
           int: "int64"}

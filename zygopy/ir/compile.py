@@ -53,6 +53,8 @@ def _compile_ir(pyfn, arg_types, structures, capture, units, allocating) -> Func
         infer_types(fn, arg_types)
     if lower_compound(fn):
         infer_types(fn, arg_types)
+        if lower_advanced_indexing(fn):  # what the rewrites index with (np.sort's indices)
+            infer_types(fn, arg_types)
     while scalarize_tuple_args(fn):
         infer_types(fn, arg_types)
     optimize(fn)  # types make more folds possible (truth of a bool, tuples taken apart, ...)

@@ -148,7 +148,9 @@ def function_ast(pyfn):
     if pyfn.__code__.co_name == "<lambda>":
         return lambda_ast(pyfn), filename, 0
     try:
-        source = inspect.getsource(pyfn)
+        # of the code itself: inspect.getsource(pyfn) follows __wrapped__ (functools.wraps) to
+        # the function a decorator wrapped, whose body is not what pyfn runs
+        source = inspect.getsource(pyfn.__code__)
     except (OSError, TypeError) as e:
         raise UnsupportedSyntax(f"the source of {pyfn.__name__!r} is not available ({e})", filename,
                                 hint="define the function in a file, not in an interactive "
@@ -167,7 +169,27 @@ def function_ast(pyfn):
     if not isinstance(node, ast.FunctionDef):
         raise UnsupportedSyntax(f"{pyfn.__name__!r} is not a def function", filename,
                                 pyfn.__code__.co_firstlineno)
+    if node.name != pyfn.__code__.co_name or not _lines_match(pyfn.__code__, node, offset):
+        raise UnsupportedSyntax(f"the source file no longer holds {pyfn.__code__.co_name!r} "
+                                f"where it was defined: it changed after the function was",
+                                filename,
+                                pyfn.__code__.co_firstlineno,
+                                hint="reload the module (importlib.reload), or run its "
+                                "definition again")
     return node, filename, offset
+
+
+def _fixed(holder, value):
+    """Modules, and what the modules of Python and NumPy hold (np.exp, math.sin, np.float32):
+    trusted to stay as they are, so that a call need not check each."""
+    return isinstance(value, types.ModuleType) or isinstance(holder, types.ModuleType) and \
+        holder.__name__.partition(".")[0] in ("numpy", "math", "builtins")
+
+
+def _lines_match(code, node, offset):
+    """Whether every line the code runs lies within the def's lines in the file as it is now."""
+    first, last = code.co_firstlineno, offset + node.end_lineno  # decorators included
+    return all(first <= line <= last for _, _, line in code.co_lines() if line is not None)
 
 
 def lambda_ast(pyfn):
@@ -340,6 +362,7 @@ class Frontend:
     # ---- functions -----------------------------------------------------------------------
     def build(self):
         fdef, filename, offset = function_ast(self.top)
+        self.watch_function(self.top)
         self.fn.filename = filename
         self.fn.arg_names = self.check_params(fdef, filename, offset)
         self.fn.line = offset + fdef.lineno
@@ -418,6 +441,7 @@ class Frontend:
             raise self.error(f"recursion: {pyfn.__name__!r} calls itself, which zygopy cannot "
                              "compile", node, hint="rewrite the recursion as a loop")
         fdef, filename, offset = function_ast(pyfn)
+        self.watch_function(pyfn)
         params = self.check_params(fdef, filename, offset)
         npos = len(fdef.args.posonlyargs) + len(fdef.args.args)
         defaults = dict(zip(params[npos - len(pyfn.__defaults__ or ()):npos],
@@ -1121,11 +1145,24 @@ class Frontend:
                                     or (floats_vary and isinstance(value, float)))
         result = self.hidden_argument(value, name, node, what) if runtime else \
             self.constant(value, node, what)
-        if seen is None and not isinstance(result, Static):  # statics are trusted not to change
-            captured = Captured.now(holder, name, runtime)
-            self.captures[(id(holder), name)] = (captured, result if runtime else None)
-            self.fn.captured.append(captured)
+        if seen is None and not (isinstance(result, Static) and _fixed(holder, value)):
+            self.watch(holder, name, runtime, result if runtime else None)
         return result
+
+    def watch(self, holder, name, runtime=False, hidden=None):
+        """Record that the code depends on `name` in `holder` (captured.py): a function or an
+        object by identity, a number by value, a hidden argument by type. A notebook cell run
+        again rebinds what it defines, and IPython's autoreload swaps a function's __code__."""
+        if (id(holder), name) not in self.captures:
+            captured = Captured.now(holder, name, runtime)
+            self.captures[(id(holder), name)] = (captured, hidden)
+            self.fn.captured.append(captured)
+
+    def watch_function(self, pyfn):
+        """The code and defaults of a function whose body is compiled in."""
+        for name in ("__code__", "__defaults__", "__kwdefaults__"):
+            if getattr(pyfn, name) is not None:
+                self.watch(pyfn, name)
 
     def hidden_argument(self, value, name, node, what):
         t = typeof(value)
@@ -1174,6 +1211,7 @@ class Frontend:
             return self.struct_item(base.field(node.attr))
         attr = getattr(base.node.cls, node.attr, None)
         if isinstance(attr, types.FunctionType):
+            self.watch(base.node.cls, node.attr)
             return Bound(attr, base)
         if isinstance(attr, property) and isinstance(attr.fget, types.FunctionType):
             return self.inline(attr.fget, [base], {}, node)
@@ -1382,6 +1420,7 @@ class Frontend:
             if not isinstance(method, types.FunctionType):
                 raise self.error(f"the {callee.node.cls.__name__} {callee.label!r} is not callable",
                                  node)
+            self.watch(callee.node.cls, "__call__")
             callee = Bound(method, callee)
         if isinstance(callee, (Bound, LocalLambda)):
             args = [self.expr(a) for a in node.args]

@@ -4,6 +4,7 @@ Types print the way the IR shows them (`float64`, `(int64, float64)`, `array(flo
 """
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -143,6 +144,10 @@ def operand_key(value):
         return "tuple", tuple(operand_key(v) for v in value)
     if isinstance(value, slice):
         return "slice", operand_key((value.start, value.stop, value.step))
+    if isinstance(value, (types.MethodType, types.BuiltinMethodType)) and \
+            not isinstance(value.__self__, types.ModuleType):
+        # a bound method is made anew at each read: the same one binds the same function
+        return "method", id(value.__self__), getattr(value, "__func__", value.__name__)
     return "object", id(value)
 
 
@@ -159,6 +164,8 @@ _ARRAY_TYPES: dict = {}  # (dtype, ndim) -> ArrayT or None: str(dtype) costs mic
 def typeof(value):
     """The IR type of a Python value, or None when zygopy does not handle it."""
     if isinstance(value, np.ndarray):  # first: the common leaf of a model's parameters
+        if type(value) is not np.ndarray and not isinstance(value, np.memmap):
+            return None  # np.matrix's * is a matrix product, a masked array skips elements
         key = value.dtype, value.ndim
         t = _ARRAY_TYPES.get(key, False)
         if t is False:

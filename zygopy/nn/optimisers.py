@@ -212,7 +212,8 @@ class OptimiserState:
     states: list
     frozen: list
     t: int = 0
-    ids: dict = field(default_factory=dict)
+    ids: dict = field(default_factory=dict)  # id of an array -> its first place among the leaves
+    tied: list = field(default_factory=list)  # (a later place of an array, its first place)
 
 
 def _trainable(leaf):
@@ -220,11 +221,18 @@ def _trainable(leaf):
 
 
 def setup(rule, model):
+    """The rule's state for each trainable array of the model. An array the model holds in
+    several places (tied weights) has one state, and one step from the sum of its gradients."""
     node, leaves = trees.flatten(model)
     state = layers.buffers(model)
-    states = [rule.init(x) if _trainable(x) and id(x) not in state else None for x in leaves]
-    return OptimiserState(rule, node, states, [False] * len(leaves),
-                          ids={id(x): k for k, x in enumerate(leaves)})
+    first = {}
+    for k, x in enumerate(leaves):
+        first.setdefault(id(x), k)
+    trainable = [_trainable(x) and id(x) not in state for x in leaves]
+    states = [rule.init(x) if trainable[k] and first[id(x)] == k else None
+              for k, x in enumerate(leaves)]
+    tied = [(k, first[id(x)]) for k, x in enumerate(leaves) if trainable[k] and first[id(x)] != k]
+    return OptimiserState(rule, node, states, [False] * len(leaves), ids=first, tied=tied)
 
 
 def freeze(state, part, frozen=True):
@@ -249,7 +257,10 @@ def update(state, model, grads):
     node, params = trees.flatten(model)
     if node != state.node:
         raise ValueError("update: the model's structure differs from the one set up")
-    gs = trees.leaves_like(node, grads)
+    gs = list(trees.leaves_like(node, grads))
+    for k, j in state.tied:  # a tied array's gradient: the sum of those of its places
+        if gs[k] is not None:
+            gs[j] = gs[k] if gs[j] is None else gs[j] + gs[k]
     state.t += 1
     live = [k for k, x in enumerate(params)
             if state.states[k] is not None and not state.frozen[k] and gs[k] is not None]

@@ -120,7 +120,8 @@ MIDDLE = {"sum": "zy_sum_middle", "prod": "zy_prod_middle", "mean": "zy_mean_mid
           "logsumexp": "zy_logsumexp_middle"}
 REDUCTIONS = set(MIDDLE) | {"std"}
 SCANS = {"cumsum": "zy_cumsum_middle", "cumprod": "zy_cumprod_middle",
-         "cumsum_reverse": "zy_cumsum_reverse_middle", "softmax": "zy_softmax_middle"}
+         "cumsum_reverse": "zy_cumsum_reverse_middle", "softmax": "zy_softmax_middle",
+         "argsort": "zy_argsort_middle"}
 
 
 def _dims(src, dims):
@@ -179,10 +180,11 @@ def _reduction_value(op, data, src, ndim, axes, kept, shape, keepdims, ddof):
 
 
 def _scan(s, src):
-    """cumsum, cumprod, the reverse cumsum (of a gradient) and the softmax along an axis, or
-    flattened (not the softmax)."""
+    """cumsum, cumprod, the reverse cumsum (of a gradient), argsort and the softmax along an axis,
+    or flattened (not the softmax)."""
     a, axis = s.args[0], s.args[1]
-    data = src if a.type.dtype == s.var.type.dtype else f"{src}.astype(np.{s.var.type.dtype})"
+    data = src if a.type.dtype == s.var.type.dtype or s.op == "argsort" else \
+        f"{src}.astype(np.{s.var.type.dtype})"
     if axis is None:
         return f"{SCANS[s.op]}({data}.reshape((1, {src}.size, 1))).reshape(({src}.size,))"
     ndim = a.type.ndim

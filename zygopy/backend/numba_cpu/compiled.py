@@ -88,7 +88,22 @@ class CompiledProgram:
         """The arguments, with private copies of the arrays the function writes into."""
         if not self.written:
             return args
+        self.check_apart(args)
         return tuple(a.copy() if i in self.written else a for i, a in enumerate(args))
+
+    def check_apart(self, args):
+        """Refuses arrays that share memory with one the function writes into: in Python the
+        write would show through the other, which a run on a private copy cannot give."""
+        for i in self.written:
+            for j, b in enumerate(args):
+                if j != i and isinstance(b, np.ndarray) and np.may_share_memory(args[i], b) \
+                        and np.shares_memory(args[i], b):
+                    filename, line, name = self.where
+                    raise ZygopyError(f"{name!r} writes into an array that shares memory with "
+                                      f"another of its arguments (leaves {i} and {j}): zygopy "
+                                      f"computes on a copy of what it writes into, which the "
+                                      f"other would not see", filename, line,
+                                      hint="pass separate arrays (b.copy())")
 
     def _run(self, suffix, args, call_args, owned=0):
         """The entry `<name>_<suffix>` called with the tuple call_args (a tuple rather than *args:

@@ -20,8 +20,8 @@ from .mathlib import CACHED, logistic_of, zy_exp, zy_radd, zy_rmax
 
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
-           "zy_cumsum_middle", "zy_cumprod_middle", "zy_cumsum_reverse_middle", "zy_softmax_middle",
-           "zy_softmax_scaled_middle",
+           "zy_cumsum_middle", "zy_cumprod_middle", "zy_argsort_middle",
+           "zy_cumsum_reverse_middle", "zy_softmax_middle", "zy_softmax_scaled_middle",
            "zy_logsumexp_middle",
            "zy_prod_others_middle", "zy_prod_others_grad_middle", "zy_erf", "zy_erfc", "zy_tanh32",
            "zy_sigmoid", "zy_accum", "zy_accum_owned", "zy_grown", "zy_take", "zy_index",
@@ -195,6 +195,22 @@ def zy_cumsum_middle(a3):
         for j in range(1, a3.shape[1]):
             for k in range(a3.shape[2]):
                 out[i, j, k] += out[i, j - 1, k]
+    return out
+
+
+@njit(**JIT)
+def zy_argsort_middle(a3):
+    """The indices that sort each row along the middle axis of a (pre, n, post) array: a stable
+    sort (ties keep their order, NaNs last), as np.argsort(kind="stable")."""
+    out = np.empty(a3.shape, np.int64)
+    row = np.empty(a3.shape[1], a3.dtype)
+    for i in range(a3.shape[0]):
+        for k in range(a3.shape[2]):
+            for j in range(a3.shape[1]):
+                row[j] = a3[i, j, k]
+            order = np.argsort(row, kind="mergesort")
+            for j in range(a3.shape[1]):
+                out[i, j, k] = order[j]
     return out
 
 

@@ -44,7 +44,8 @@ def _alias(spec) -> str:
     """The name a caller gives the unit's module (either): the method's, and the digest of its
     general source, which is the same from one process to the next."""
     digest = unit_module(spec)[1].rsplit("_", 1)[1]
-    return f"{spec.unit.fn.__name__.strip('_')}_{digest[:16]}"
+    name = spec.unit.fn.__name__.strip("_")
+    return f"{name if name.isidentifier() else 'lambda'}_{digest[:16]}"  # "<lambda>" is no name
 
 
 def unit_imports(*fns, common=False) -> str:

@@ -294,6 +294,38 @@ def _roll_along(emit, a, shift, axis):
     return emit("concatenate", *(emit("getindex", a, p) for p in parts), axis)
 
 
+def sort(emit, a, axis, kind):
+    """np.sort: the array taken along the axis at the indices that sort it (so the gradient goes
+    back to where each element came from)."""
+    if axis is None:
+        a, axis = emit("ravel", a), 0
+    return emit("take_along_axis", a, emit("argsort", a, axis, kind), axis)
+
+
+def median(emit, a, axis, keepdims):
+    """np.median: the mean of the middle two of the sorted elements (of the one, for an odd
+    count); NaN where the elements hold a NaN, which sorts last."""
+    ndim, flat = _ndim(a), axis is None
+    if flat:
+        s, axis = emit("ravel", a), 0
+    else:
+        s, axis = a, normal_axes(axis, ndim, "np.median")[0]
+    s = emit("take_along_axis", s, emit("argsort", s, axis, None), axis)
+    n = emit("getindex", emit("getattr", s, "shape"), axis)
+
+    def at(i):  # s at i along the axis; a slice one long where the axis stays
+        if keepdims:
+            i = emit("slice", i, emit("add", i, 1), None)
+        return emit("getindex", s, emit("tuple", *(slice(None),) * axis, i) if axis else i)
+
+    low, high = at(emit("floordiv", emit("sub", n, 1), 2)), at(emit("floordiv", n, 2))
+    last = at(emit("sub", n, 1))
+    value = emit("select", emit("ne", last, last), last, emit("mul", 0.5, emit("add", low, high)))
+    if keepdims and flat and ndim != 1:  # of the flattened array: ones for every axis
+        value = emit("reshape", value, (1,) * ndim)
+    return value
+
+
 def ptp(emit, a, axis, keepdims):
     return emit("sub", emit("amax", a, axis, keepdims), emit("amin", a, axis, keepdims))
 
@@ -340,7 +372,8 @@ LOWERINGS = {"einsum": einsum, "dot": dot, "inner": inner, "matmul": matmul, "no
              "slogdet": slogdet, "nested_gradient": nested_gradient, "nested_jvp": nested_gradient,
              "ndim": ndim,
              "getattr": getattr_, "diff": diff, "roll": roll, "ptp": ptp, "average": average,
-             "vdot": vdot, "vstack": vstack, "hstack": hstack, **ELEMENTWISE,
+             "vdot": vdot, "vstack": vstack, "hstack": hstack, "sort": sort, "median": median,
+             **ELEMENTWISE,
              **{op: of_a_number(op) for op in ("sum", "mean", "prod", "amax", "amin", "var",
                                                "std", "argmax", "argmin")}}
 assert all(name in LOWERINGS for name, p in PRIMITIVES.items() if p.lowered)
