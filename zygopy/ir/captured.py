@@ -11,6 +11,7 @@ again.
 from __future__ import annotations
 
 import types
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,14 +22,25 @@ from .types import operand_key, typeof
 
 def read(holder, name):
     """The value now of `name` in a module's globals (a dict), a closure cell, or an object."""
-    if isinstance(holder, types.CellType):
-        value = holder.cell_contents
-    elif isinstance(holder, dict):
-        value = holder[name]
-    else:
-        value = getattr(holder, name)
+    value = _raw(holder, name)
     # NumPy scalars were always read as Python numbers (as constants, with .item())
     return float(value) if isinstance(value, np.floating) else value
+
+
+def _raw(holder, name):
+    kind = type(holder)
+    if kind is dict:
+        return holder[name]
+    if kind is types.CellType:
+        return holder.cell_contents
+    return getattr(holder, name)
+
+
+def _reference(value):
+    try:
+        return weakref.ref(value)
+    except TypeError:  # a code object: small, held
+        return lambda: value
 
 
 def _key(value, runtime):
@@ -43,10 +55,16 @@ class Captured:
     name: str
     runtime: bool  # a hidden argument (else folded into the code)
     key: object  # what the compiled code assumes: (IR type, unit dims), or the folded value's key
+    # for a function, a class or another object, known by identity: () -> that object (or None
+    # once it is gone), through a weak reference where it takes one, so that an old model is
+    # not kept alive and no new object can take its id
+    same: object = None
 
     @classmethod
     def now(cls, holder, name, runtime):
-        return cls(holder, name, runtime, _key(read(holder, name), runtime))
+        value = read(holder, name)
+        key = _key(value, runtime)
+        return cls(holder, name, runtime, key, _reference(value) if key[0] == "object" else None)
 
     @property
     def type(self):
@@ -64,6 +82,10 @@ def current_values(captured):
     values = []
     for c in captured:
         try:
+            if c.same is not None:
+                if c.same() is not _raw(c.holder, c.name):
+                    return None
+                continue
             value = read(c.holder, c.name)
         except (KeyError, ValueError, AttributeError):  # deleted; an empty cell
             return None
