@@ -219,3 +219,16 @@ def test_a_write_into_a_global_array_is_refused():
     with pytest.raises(zygopy.UnsupportedSyntax, match="writes into the array 'BUFFER'"):
         zygopy.gradient(accumulate_into_a_global, 2.0)
     np.testing.assert_array_equal(BUFFER, 0.0)
+
+
+def divided_by_an_int(x, k, n):
+    return x * (k // n) + x * (k % n)
+
+
+def test_integer_division_by_zero_raises_as_in_python():
+    """Compiled under NumPy's error model, k // 0 and k % 0 gave 0 silently; Python raises."""
+    value, (g, _, _) = zygopy.withgradient(divided_by_an_int, 2.0, -7, 3)
+    assert (value, g) == (divided_by_an_int(2.0, -7, 3), -3 + 2)  # Python's floor and modulo
+    with pytest.raises(zygopy.ZygopyError, match="ZeroDivisionError") as info:
+        zygopy.gradient(divided_by_an_int, 2.0, 7, 0)
+    assert info.value.line == inspect.getsourcelines(divided_by_an_int)[1] + 1

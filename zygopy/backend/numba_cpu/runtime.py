@@ -20,7 +20,8 @@ from .mathlib import CACHED, logistic_of, zy_exp, zy_radd, zy_rmax
 
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
-           "zy_cumsum_middle", "zy_cumprod_middle", "zy_argsort_middle",
+           "zy_cumsum_middle", "zy_cumprod_middle", "zy_argsort_middle", "zy_int_floordiv",
+           "zy_int_mod",
            "zy_cumsum_reverse_middle", "zy_softmax_middle", "zy_softmax_scaled_middle",
            "zy_logsumexp_middle",
            "zy_prod_others_middle", "zy_prod_others_grad_middle", "zy_erf", "zy_erfc", "zy_tanh32",
@@ -196,6 +197,22 @@ def zy_cumsum_middle(a3):
             for k in range(a3.shape[2]):
                 out[i, j, k] += out[i, j - 1, k]
     return out
+
+
+# Python's integer // and % by zero raise ZeroDivisionError, where the NumPy error model the
+# generated code is compiled under gives 0 (and a helper compiled for a caller takes its model)
+@njit(cache=CACHED, nogil=True, forceinline=True)
+def zy_int_floordiv(a, b):
+    if b == 0:
+        raise ZeroDivisionError("integer division or modulo by zero")
+    return a // b
+
+
+@njit(cache=CACHED, nogil=True, forceinline=True)
+def zy_int_mod(a, b):
+    if b == 0:
+        raise ZeroDivisionError("integer division or modulo by zero")
+    return a % b
 
 
 @njit(**JIT)
