@@ -1226,3 +1226,14 @@ def np_sort_median(x, m):
 @case(f32(Distinct((6,))), f32(Distinct((2, 5))), float32=True)
 def f32_sort_median(x, m):
     return np.sum(np.sort(x) * x) + np.median(m) + np.sum(np.median(m, axis=1) * np.sort(m)[:, 0])
+
+
+# a view of a new array (a column of a reduction's result) read in a loop that writes into another
+# array: no write can reach it, so it is not refused as a view used across a write
+@case(Distinct((3, 3)), A((3,)), evaluator=True)
+def view_of_a_reduction_in_a_writing_loop(w, x):
+    low = w.min(axis=1, keepdims=True)[:, 0]
+    out = np.zeros(3)
+    for i in range(3):
+        out[i] = low[i] * x[i] + out[i - 1] * 0.5
+    return np.sum(out * out)

@@ -236,6 +236,15 @@ def test_wrt_naming_all_arguments_including_an_int_is_an_error():
         zygopy.gradient(with_int, 1.5, 4, wrt=(0, 1))
 
 
+def test_wrt_as_a_numpy_integer():
+    single = zygopy.gradient(three, 0.7, 1.2, -0.4, wrt=np.int64(1))
+    assert single[1] == pytest.approx(0.7 * math.cos(1.2) + 0.16, rel=1e-14)
+    assert zygopy.gradient(three, 0.7, 1.2, -0.4, wrt=(np.int64(2),))[2] == pytest.approx(
+        2 * -0.4 * 1.2, rel=1e-14)
+    with pytest.raises(zygopy.UnsupportedType, match="wrt=1.5"):
+        zygopy.gradient(three, 0.7, 1.2, -0.4, wrt=1.5)
+
+
 def test_wrt_out_of_range_is_an_error():
     with pytest.raises(zygopy.UnsupportedType, match="wrt"):
         zygopy.gradient(poly, 1.0, 2.0, wrt=2)
@@ -386,6 +395,32 @@ def test_jacobian_of_tuple_result():
         assert jy[out] == pytest.approx(fd(component, (x, y), 1), rel=1e-7, abs=1e-9)
     assert jx == pytest.approx([y, math.cos(x)], rel=1e-14)
     assert jy == pytest.approx([x, 2 * y], rel=1e-14)
+
+
+VECTOR_VALUED = True
+
+
+def vector_or_sum(x):
+    if VECTOR_VALUED:
+        return x * x
+    return np.sum(x * x * x)
+
+
+def test_jacobian_after_a_global_made_the_result_a_scalar(monkeypatch):
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(zygopy.jacobian(vector_or_sum, x)[0], np.diag(2.0 * x))
+    monkeypatch.setitem(globals(), "VECTOR_VALUED", False)
+    (j,) = zygopy.jacobian(vector_or_sum, x)
+    np.testing.assert_allclose(j, [3.0 * x * x], rtol=1e-14)  # one row: the gradient
+
+
+@pytest.mark.parametrize("arg, words", [(2 ** 63, "int 9223372036854775808, beyond the 64 bits"),
+                                        (np.float16(2.0), "float16"),
+                                        (np.longdouble(2.0), "longdouble")])
+def test_numbers_compiled_code_cannot_hold_are_refused(arg, words):
+    """They gave "internal error" (or a raw OverflowError) from Numba."""
+    with pytest.raises(zygopy.UnsupportedType, match=words):
+        zygopy.gradient(three, 0.5, 1.5, arg)
 
 
 def test_gradient_of_constant_is_zero():

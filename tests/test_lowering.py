@@ -180,3 +180,15 @@ def test_argsort_is_stable():
     x = np.array([2.0, 1.0, 1.0, 1.0])
     value, _ = zygopy.withgradient(first_of_ties, x)
     assert value == first_of_ties(x) == 2.0 * 2.0
+
+
+def greatest_per_column(e):
+    return np.sum(np.max(e, axis=0)) + np.sum(np.argmin(e, axis=0) * 1.0)
+
+
+def test_extremes_along_an_empty_axis_raise_as_in_numpy():
+    """They read an element that is not there (zeros came back); NumPy raises."""
+    with pytest.raises(zygopy.ZygopyError, match="zero-size array"):
+        zygopy.gradient(greatest_per_column, np.zeros((0, 3)))
+    value, (g,) = zygopy.withgradient(greatest_per_column, np.zeros((3, 0)))  # nothing to reduce
+    assert value == 0.0 and g.shape == (3, 0)

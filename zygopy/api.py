@@ -224,13 +224,15 @@ def _parameter_values(fn, code, args, kwargs, first):
 
 def _check_wrt(fn, wrt, names, npos, first):
     """The parameters `wrt` names: positions among the arguments (ints) or parameter names."""
-    items = (wrt,) if isinstance(wrt, (int, str)) else tuple(wrt)
+    items = (wrt,) if isinstance(wrt, (int, str, np.integer)) or not hasattr(wrt, "__iter__") \
+        else tuple(wrt)
     chosen = []
     for w in items:
         if isinstance(w, str) and w in names[first:]:
             chosen.append(names.index(w))
-        elif isinstance(w, int) and not isinstance(w, bool) and 0 <= w < npos - first:
-            chosen.append(w + first)
+        elif isinstance(w, (int, np.integer)) and not isinstance(w, bool) and \
+                0 <= w < npos - first:
+            chosen.append(int(w) + first)
         else:
             raise UnsupportedType(f"wrt={wrt!r}: {fn.__name__} takes the arguments "
                                   f"{', '.join(names[first:])}",
@@ -424,10 +426,10 @@ def jacobian(f, *args, wrt=None, **kwargs):
             _ARRAY_VALUED.add(key)
     if key in _ARRAY_VALUED:
         t, sig = _compiled(call, "jvp")
-        if not isinstance(returned_type(t.primal_ir), ArrayT):
-            _ARRAY_VALUED.discard(key)
-            _compiled(call)  # raises the reverse mode's error
-        return _array_jacobian(call, t, sig)
+        if isinstance(returned_type(t.primal_ir), ArrayT):
+            return _array_jacobian(call, t, sig)
+        _ARRAY_VALUED.discard(key)  # a value it captured changed what it returns: reverse mode
+        c, sig = _compiled(call)
     rt = returned_type(c.primal_ir)
     m = len(rt.elts) if isinstance(rt, TupleT) else 1
     rows = []

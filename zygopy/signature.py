@@ -82,6 +82,8 @@ def signature(fn, args) -> Signature:
                 subclass = isinstance(leaf, np.ndarray) and type(leaf) is not np.ndarray
                 what = (type(leaf).__name__ if subclass or not isinstance(leaf, np.ndarray)
                         else f"an array of {leaf.dtype}")
+                if isinstance(leaf, (int, np.integer)) and not isinstance(leaf, bool):
+                    what = f"int {leaf}, beyond the 64 bits compiled code computes in"
                 raise UnsupportedType(f"argument {i} of {name!r} has type {what}, which zygopy "
                                       "does not support", *location(fn),
                                       hint="pass np.asarray(x): a subclass of ndarray computes "

@@ -40,6 +40,11 @@ def check_writes(fn: Function):
                                                                       blk.stmts + blk.branches))
         written_before_use = any(t.op == "setindex" and _may_share(t.args[0], view, views, fn)
                                  for t in b.stmts[position + 1:last_use])
+        # a view used in other blocks is safe where no write in the function may reach it (a
+        # column of a reduction's result, read in a loop that writes into another array)
+        if escapes and not written_before_use and not any(
+                _may_share(t.args[0], view, views, fn) for _, t in writes):
+            continue
         if escapes or written_before_use:
             raise UnsupportedSyntax("this slice/view of an array is still in use across a write "
                                     "into an array, so it could change under it", fn.filename,

@@ -175,11 +175,11 @@ def typeof(value):
         return t
     if isinstance(value, (bool, np.bool_)):
         return BOOL
-    if isinstance(value, (int, np.integer)):
-        return INT
+    if isinstance(value, (int, np.integer)):  # compiled as int64, which must hold it
+        return INT if -2 ** 63 <= value < 2 ** 63 else None
     if isinstance(value, np.float32):
         return FLOAT32
-    if isinstance(value, (float, np.floating)):
+    if isinstance(value, (float, np.float64)):  # not float16 nor longdouble
         return FLOAT
     if value is None:
         return NONE

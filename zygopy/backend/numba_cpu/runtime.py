@@ -162,9 +162,18 @@ def zy_var_middle(a3, ddof):
 
 
 @njit(**JIT)
+def _some_to_reduce(a3):
+    """The extremes along an empty axis have no value: NumPy raises, and so does this (its
+    first element would be read out of bounds)."""
+    if a3.shape[1] == 0 and a3.shape[0] * a3.shape[2] > 0:
+        raise ValueError("zero-size array to reduction operation which has no identity")
+
+
+@njit(**JIT)
 def _first_extreme(a3, smallest):
     """Index of the first maximum, or minimum if `smallest` (of the first NaN, as NumPy's argmax
     and argmin)."""
+    _some_to_reduce(a3)
     out = np.zeros((a3.shape[0], a3.shape[2]), np.int64)
     for i in range(a3.shape[0]):
         for k in range(a3.shape[2]):
@@ -424,6 +433,7 @@ def _extreme_middle(a3, greatest):
     wins, as in NumPy. Numba lacks np.max(axis=...). No branch per element, and loops over
     contiguous elements: across the columns, or along a row in LANES running extremes at once
     (one alone waits for each comparison before the next; 8x slower than NumPy)."""
+    _some_to_reduce(a3)
     pre, n, post = a3.shape
     out, lanes = np.empty((pre, post), a3.dtype), np.empty(LANES, a3.dtype)
     for i in range(pre):
