@@ -148,9 +148,11 @@ def function_ast(pyfn):
     if pyfn.__code__.co_name == "<lambda>":
         return lambda_ast(pyfn), filename, 0
     try:
-        # of the code itself: inspect.getsource(pyfn) follows __wrapped__ (functools.wraps) to
-        # the function a decorator wrapped, whose body is not what pyfn runs
-        source = inspect.getsource(pyfn.__code__)
+        # not inspect.getsource(pyfn), which follows __wrapped__ (functools.wraps) to the function
+        # a decorator wrapped, whose body is not what pyfn runs (nor getsource of the code object,
+        # which looks for its module through every module loaded: 18 ms)
+        lines, start = inspect.findsource(pyfn)
+        source = "".join(inspect.getblock(lines[start:]))
     except (OSError, TypeError) as e:
         raise UnsupportedSyntax(f"the source of {pyfn.__name__!r} is not available ({e})", filename,
                                 hint="define the function in a file, not in an interactive "
