@@ -241,6 +241,31 @@ def test_dataclass_gradient_is_not_rebuilt_through_init():
     assert g.scale == pytest.approx(0.6 * 1.0 + 0.8 * 2.0) and g.b == pytest.approx(1.0)
 
 
+class Leaky:
+    def __init__(self, w):
+        self.w = w
+
+    @staticmethod
+    def act(x, slope=0.1):
+        return np.where(x > 0.0, x, slope * x)
+
+    def __call__(self, x):
+        return self.act(x * self.w)  # a staticmethod through self: not given the object
+
+
+def leaky_loss(m, x):
+    return np.sum(m(x) ** 2)
+
+
+def test_staticmethod_called_through_the_object():
+    m, x = Leaky(np.array([1.0, -2.0])), np.array([0.5, 1.5])
+    value, (g, gx) = zygopy.withgradient(leaky_loss, m, x)
+    assert value == pytest.approx(leaky_loss(m, x))
+    # d/dw (a(x w))^2 = 2 a(x w) a'(x w) x, a' = 1 above 0 and 0.1 below
+    np.testing.assert_allclose(g.w, [2 * 0.5 * 0.5, 2 * (-0.3) * 0.1 * 1.5], rtol=1e-14)
+    np.testing.assert_allclose(gx, [2 * 0.5 * 1.0, 2 * (-0.3) * 0.1 * -2.0], rtol=1e-14)
+
+
 class Affine:
     def __init__(self, a, c, label):
         self.a = a

@@ -1212,6 +1212,9 @@ class Frontend:
         if node.attr in base.node.keys:
             return self.struct_item(base.field(node.attr))
         attr = getattr(base.node.cls, node.attr, None)
+        if isinstance(inspect.getattr_static(base.node.cls, node.attr, None), staticmethod):
+            self.watch(base.node.cls, node.attr)
+            return Static(attr)  # called without the object
         if isinstance(attr, types.FunctionType):
             self.watch(base.node.cls, node.attr)
             return Bound(attr, base)
