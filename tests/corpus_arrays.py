@@ -1237,3 +1237,14 @@ def view_of_a_reduction_in_a_writing_loop(w, x):
     for i in range(3):
         out[i] = low[i] * x[i] + out[i - 1] * 0.5
     return np.sum(out * out)
+
+
+# three index arrays into a 3-d array, and take_along_axis, sort and median along each axis of
+# one: the flat position of an element is ((i * n1) + j) * n2 + k
+@case(Distinct((2, 3, 4)), np.array([1, 0, 1]), np.array([2, 0, 1]), np.array([3, 1, 0]))
+def three_index_arrays(x, i, j, k):  # compiled: the evaluator's NumPy indexes rightly
+    picked = x[i, j, k] * np.array([1.0, 2.0, 3.0])
+    along = sum(np.sum(np.sort(x, axis=a) * x) + np.sum(np.median(x, axis=a) ** 2)
+                for a in (0, 1, 2))
+    order = np.argsort(x, axis=1)
+    return np.sum(picked) + along + np.sum(np.take_along_axis(x, order, axis=1)[:, 0, :])

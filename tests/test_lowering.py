@@ -192,3 +192,12 @@ def test_extremes_along_an_empty_axis_raise_as_in_numpy():
         zygopy.gradient(greatest_per_column, np.zeros((0, 3)))
     value, (g,) = zygopy.withgradient(greatest_per_column, np.zeros((3, 0)))  # nothing to reduce
     assert value == 0.0 and g.shape == (3, 0)
+
+
+def median_of_ints(a):
+    return np.median(a) * 1.0
+
+
+def test_median_of_large_ints_does_not_overflow():
+    a = np.array([2 ** 62, 2 ** 62 + 2])
+    assert zygopy.withgradient(median_of_ints, a)[0] == median_of_ints(a) > 0

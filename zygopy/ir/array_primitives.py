@@ -78,6 +78,9 @@ def _matmul_type(ts, args):
     broadcast (a vector with a stack is rewritten before differentiating, passes/lower.py)."""
     a, b = _array(ts[0], "@"), _array(ts[1], "@")
     dtype = promote([a, b])
+    if not dtype.startswith("float"):  # BLAS multiplies floats; Numba's np.dot nothing else
+        raise TypeError(f"a matrix product of {a} and {b} is not supported: cast one to floats "
+                        f"(x.astype(np.float64))")
     if a.ndim == 0 or b.ndim == 0:
         raise TypeError("@ of a 0-d array is not supported; multiply with *")
     if a.ndim <= 2 and b.ndim <= 2:

@@ -249,7 +249,7 @@ def indexing_lines(s, src, result=None):
         indexed = len(chosen)
         flat = f"zy_index({chosen[0]}, {shape}[{lead}])"
         for k, part in enumerate(chosen[1:], lead + 1):
-            flat = f"{flat} * {shape}[{k}] + zy_index({part}, {shape}[{k}])"
+            flat = f"({flat}) * {shape}[{k}] + zy_index({part}, {shape}[{k}])"
     dims = "(" + ", ".join(_product(target, r) for r in
                            (range(lead), range(lead, lead + indexed), range(lead + indexed, ndim)))
     dims += ")"

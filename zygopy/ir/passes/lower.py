@@ -320,7 +320,9 @@ def median(emit, a, axis, keepdims):
 
     low, high = at(emit("floordiv", emit("sub", n, 1), 2)), at(emit("floordiv", n, 2))
     last = at(emit("sub", n, 1))
-    value = emit("select", emit("ne", last, last), last, emit("mul", 0.5, emit("add", low, high)))
+    # halves added, not a halved sum: the same for floats, and ints do not overflow
+    middle = emit("add", emit("mul", 0.5, low), emit("mul", 0.5, high))
+    value = emit("select", emit("ne", last, last), last, middle)
     if keepdims and flat and ndim != 1:  # of the flattened array: ones for every axis
         value = emit("reshape", value, (1,) * ndim)
     return value
