@@ -7,7 +7,8 @@ matrix product (BLAS), batched over the dimensions both keep, or by a broadcast 
 they share no summed dimension. np.linalg.norm becomes sums, absolute values and square roots;
 np.linalg.slogdet a tuple of its sign and log|det|. np.diff, np.roll, np.ptp, np.average,
 np.vdot, np.vstack, np.hstack, np.exp2, np.reciprocal and the conversions between degrees and
-radians become the slices, sums and arithmetic NumPy computes them with.
+radians become the slices, sums and arithmetic NumPy computes them with; np.sort and np.median
+take the array along an axis at the indices np.argsort gives.
 """
 from __future__ import annotations
 
