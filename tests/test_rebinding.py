@@ -102,6 +102,20 @@ def test_defaults_of_a_called_function_changed(monkeypatch):
     assert zygopy.gradient(calls_power, 1.5)[0] == pytest.approx(3.0 * 1.5 ** 2)
 
 
+def scaled(x, *, k=2.0):
+    return k * x * x
+
+
+def calls_scaled(x):
+    return scaled(x)
+
+
+def test_keyword_defaults_changed_in_place(monkeypatch):
+    assert zygopy.gradient(calls_scaled, 1.5)[0] == pytest.approx(2.0 * 2.0 * 1.5)
+    monkeypatch.setitem(scaled.__kwdefaults__, "k", 5.0)  # the same dict, another entry
+    assert zygopy.gradient(calls_scaled, 1.5)[0] == pytest.approx(2.0 * 5.0 * 1.5)
+
+
 def doubled(fn):
     @functools.wraps(fn)
     def wrapper(x):

@@ -238,7 +238,7 @@ def _copied_plainly(node) -> bool:
     """Whether trees.unflatten copies an object of this node by its __dict__ and sets its fields
     there (no descriptor of the class intercepts them)."""
     cls = node.cls
-    return node.kind == "object" and trees._copies_its_dict(cls) and not any(
+    return node.kind in ("object", "dataclass") and trees._copies_its_dict(cls) and not any(
         hasattr(getattr(cls, k, None), "__set__") for k in node.keys)
 
 

@@ -1212,12 +1212,10 @@ class Frontend:
         if node.attr in base.node.keys:
             return self.struct_item(base.field(node.attr))
         attr = getattr(base.node.cls, node.attr, None)
-        if isinstance(inspect.getattr_static(base.node.cls, node.attr, None), staticmethod):
+        static = isinstance(inspect.getattr_static(base.node.cls, node.attr, None), staticmethod)
+        if static or isinstance(attr, types.FunctionType):
             self.watch(base.node.cls, node.attr)
-            return Static(attr)  # called without the object
-        if isinstance(attr, types.FunctionType):
-            self.watch(base.node.cls, node.attr)
-            return Bound(attr, base)
+            return Static(attr) if static else Bound(attr, base)  # a staticmethod: no object
         if isinstance(attr, property) and isinstance(attr.fget, types.FunctionType):
             return self.inline(attr.fget, [base], {}, node)
         if base.node.kind == "namedtuple" or attr is None:

@@ -144,6 +144,8 @@ def operand_key(value):
         return "tuple", tuple(operand_key(v) for v in value)
     if isinstance(value, slice):
         return "slice", operand_key((value.start, value.stop, value.step))
+    if isinstance(value, dict):  # by its entries: a dict changes in place (a function's
+        return "dict", tuple((k, operand_key(v)) for k, v in value.items())  # __kwdefaults__)
     if isinstance(value, (types.MethodType, types.BuiltinMethodType)) and \
             not isinstance(value.__self__, types.ModuleType):
         # a bound method is made anew at each read: the same one binds the same function
@@ -179,7 +181,7 @@ def typeof(value):
         return INT if -2 ** 63 <= value < 2 ** 63 else None
     if isinstance(value, np.float32):
         return FLOAT32
-    if isinstance(value, (float, np.float64)):  # not float16 nor longdouble
+    if isinstance(value, float):  # np.float64 too; not float16 nor longdouble
         return FLOAT
     if value is None:
         return NONE

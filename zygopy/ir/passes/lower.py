@@ -262,9 +262,13 @@ def getattr_(emit, x, attr):
 
 # ---- NumPy functions written with other primitives, as NumPy computes them ---------------------
 
-def _along(axis, index):
-    """The index taking `index` along `axis` and everything along the axes before it."""
-    return index if axis == 0 else (*(slice(None),) * axis, index)
+def _along(emit, axis, index):
+    """The index taking `index` (a constant or a run-time slice or int) along `axis` and
+    everything along the axes before it."""
+    if axis == 0:
+        return index
+    whole = (slice(None),) * axis
+    return emit("tuple", *whole, index) if isinstance(index, Var) else (*whole, index)
 
 
 def diff(emit, a, n, axis):
@@ -272,8 +276,8 @@ def diff(emit, a, n, axis):
     axis = normal_axes(axis, _ndim(a), "np.diff")[0]
     op = "ne" if a.type.dtype == "bool" else "sub"
     for _ in range(n):
-        a = emit(op, emit("getindex", a, _along(axis, slice(1, None))),
-                 emit("getindex", a, _along(axis, slice(None, -1))))
+        a = emit(op, emit("getindex", a, _along(emit, axis, slice(1, None))),
+                 emit("getindex", a, _along(emit, axis, slice(None, -1))))
     return a
 
 
@@ -290,9 +294,7 @@ def _roll_along(emit, a, shift, axis):
     n = emit("getindex", emit("getattr", a, "shape"), axis)
     cut = emit("sub", n, emit("mod", shift, emit("max", n, 1)))
     parts = [emit("slice", cut, None, None), emit("slice", None, cut, None)]
-    if axis:
-        parts = [emit("tuple", *(slice(None),) * axis, p) for p in parts]
-    return emit("concatenate", *(emit("getindex", a, p) for p in parts), axis)
+    return emit("concatenate", *(emit("getindex", a, _along(emit, axis, p)) for p in parts), axis)
 
 
 def sort(emit, a, axis, kind):
@@ -311,13 +313,13 @@ def median(emit, a, axis, keepdims):
         s, axis = emit("ravel", a), 0
     else:
         s, axis = a, normal_axes(axis, ndim, "np.median")[0]
-    s = emit("take_along_axis", s, emit("argsort", s, axis, None), axis)
+    s = sort(emit, s, axis, None)
     n = emit("getindex", emit("getattr", s, "shape"), axis)
 
     def at(i):  # s at i along the axis; a slice one long where the axis stays
         if keepdims:
             i = emit("slice", i, emit("add", i, 1), None)
-        return emit("getindex", s, emit("tuple", *(slice(None),) * axis, i) if axis else i)
+        return emit("getindex", s, _along(emit, axis, i))
 
     low, high = at(emit("floordiv", emit("sub", n, 1), 2)), at(emit("floordiv", n, 2))
     last = at(emit("sub", n, 1))
