@@ -4,6 +4,7 @@ of numbers), and a note naming the user's file and line, whether the gradient ru
 (fused, or forward then pullback) or interpreted while it compiles; a later call with good inputs
 gets the right gradient (analytic, or central differences).
 """
+import importlib.util
 import inspect
 import math
 
@@ -232,3 +233,23 @@ def test_integer_division_by_zero_raises_as_in_python():
     with pytest.raises(zygopy.ZygopyError, match="ZeroDivisionError") as info:
         zygopy.gradient(divided_by_an_int, 2.0, 7, 0)
     assert info.value.line == inspect.getsourcelines(divided_by_an_int)[1] + 1
+
+
+def test_an_error_in_code_inlined_from_another_file_names_that_file(tmp_path, route):
+    """A helper from another module is inlined into its caller: its statements keep their own
+    file, so an index out of range inside it is named there, not at the same line number of the
+    caller's file."""
+    path = tmp_path / "faraway_helpers.py"
+    path.write_text("import numpy as np\n\n\n\n\ndef pick(x, i):\n    y = x * 2.0\n"
+                    "    return y[i]\n")
+    spec = importlib.util.spec_from_file_location("faraway_helpers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def caller(x):
+        return module.pick(x, 7) + 1.0
+
+    with pytest.raises(zygopy.ZygopyError, match="IndexError") as info:
+        zygopy.gradient(caller, np.ones(3))
+    assert (info.value.filename, info.value.line) == (str(path), 8)
+    assert "return y[i]" in str(info.value)

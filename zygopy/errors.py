@@ -8,6 +8,7 @@ class ZygopyError(Exception):
     """Base class of every error zygopy raises on purpose."""
 
     def __init__(self, message, filename=None, line=None, construct=None, hint=None):
+        filename = getattr(line, "file", filename)  # a line of code inlined from another file
         self.message, self.filename, self.line = message, filename, line
         self.construct, self.hint = construct, hint
         super().__init__(self._format())

@@ -27,7 +27,7 @@ from .array_primitives import ARRAY_METHODS, DTYPES, NUMPY_FUNCTIONS, SEQUENCE_A
 from .captured import Captured, read
 from .cfg import reverse_postorder
 from .comprehensions import comprehension_loop, comprehension_names, plain_loop
-from .ir import RAISED, Block, Branch, Function, Stmt, Var
+from .ir import RAISED, Block, Branch, Function, Line, Stmt, Var
 from .primitives import FLOAT_OPERANDS, PRIMITIVES, TRUTH_VALUED, Raise, resolve_callable
 from .types import typeof
 
@@ -347,10 +347,7 @@ class Frontend:
         return var
 
     def error(self, message, node=None, hint=None, cls=UnsupportedSyntax):
-        if node is not None and hasattr(node, "lineno"):
-            line = self.frame.line_offset + node.lineno
-        else:
-            line = self.line
+        line = self.line_of(node) if node is not None and hasattr(node, "lineno") else self.line
         return cls(message, self.frame.filename, line, hint=hint)
 
     def unsupported(self, node):
@@ -359,7 +356,12 @@ class Frontend:
 
     def at(self, node):
         if hasattr(node, "lineno"):
-            self.line = self.frame.line_offset + node.lineno
+            self.line = self.line_of(node)
+
+    def line_of(self, node):
+        """node's line in its file; a Line that names the file when it is not the function's."""
+        line, filename = self.frame.line_offset + node.lineno, self.frame.filename
+        return line if filename == self.fn.filename else Line(line, filename)
 
     # ---- functions -----------------------------------------------------------------------
     def build(self):

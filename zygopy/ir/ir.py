@@ -43,6 +43,16 @@ class _Raised:
 RAISED = _Raised()
 
 
+class Line(int):
+    """A statement's line in a file other than its function's: code inlined from another module.
+    An int, so the passes that copy a statement's line keep its file; ZygopyError names it."""
+
+    def __new__(cls, line, file):
+        self = super().__new__(cls, line)
+        self.file = file
+        return self
+
+
 @dataclass(eq=False)
 class Stmt:
     var: Var | None  # None for statements kept only for their effect
