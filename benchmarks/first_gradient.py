@@ -3,12 +3,13 @@
 
     python benchmarks/first_gradient.py [--quick] [--workloads scalar,mlp,lstm,cnn]
 
-Each child also times a steady call, a first call at a larger batch, a call at a smaller batch
+Each child also times a steady call, first calls at five larger batches, a call at a smaller batch
 (which must compile nothing), and checks the gradient against central differences of the plain
 function at a few coordinates of every parameter. Writes RESULTS.md's section.
 """
 from __future__ import annotations
 
+import inspect
 import mmap
 import os
 import resource
@@ -83,14 +84,8 @@ def child(name, quick):
         result["second_ready"] = time.perf_counter() - t0
     dtype = np.float64 if name == "scalar" else np.float32
     if name != "scalar":
-        _, larger = larger_batch(make)
-        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        t0 = time.perf_counter()
-        zygopy.gradient(f, *larger)
-        result["larger_first"] = time.perf_counter() - t0
-        result["larger_faults"] = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+        result["larger"] = larger_firsts(make, lambda *a: zygopy.gradient(f, *a))
         result["fault_cost"] = fault_cost()
-        result["larger_steady"], _ = common.best_of(lambda: zygopy.gradient(f, *larger), 3)
         _, smaller = make(np.random.default_rng(2), batch=5)
         before = zygopy.api.compiled(f, args)
         result["smaller_compiles"] = zygopy.api.compiled(f, smaller) is not before
@@ -99,28 +94,40 @@ def child(name, quick):
     common.child_result(result)
 
 
-def larger_batch(make):
-    """A workload at a larger batch than its usual one. -> (function, arguments)"""
-    return make(np.random.default_rng(1), **({"batch": 64} if make is models.lstm
-                                               else {"batch": 256}))
+def larger_firsts(make, call) -> list:
+    """call's first run at each of five growing batches, each larger than any before (so each
+    meets arrays larger than it has yet held), against a steady run at that batch: five samples
+    of one noisy quantity. -> [{"first", "steady", "faults"}]"""
+    usual = inspect.signature(make).parameters["batch"].default
+    out = []
+    for grow in (2.0, 2.5, 3.0, 3.5, 4.0):
+        _, args = make(np.random.default_rng(1), batch=int(usual * grow))
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        t0 = time.perf_counter()
+        call(*args)
+        first = time.perf_counter() - t0
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+        steady, _ = common.best_of(lambda: call(*args), 5)  # noqa: B023 (called here)
+        out.append({"first": first, "steady": steady, "faults": faults})
+    return out
+
+
+def ratios_text(samples) -> str:
+    """larger_firsts' first sample (the first call at a batch larger than the usual one), the
+    median of all five and their range."""
+    r = [x["first"] / x["steady"] for x in samples]
+    low, middle, high = sorted(r)[0], sorted(r)[len(r) // 2], sorted(r)[-1]
+    return f"{r[0]:.2f}×; median {middle:.2f}× ({low:.2f}–{high:.2f})"
 
 
 def numpy_child(name):
-    """The plain function run by NumPy (no gradient), in a fresh interpreter: its first call at
-    the larger batch after calls at the usual one, against a steady call there, and its page
-    faults: what the machine charges any code for the new memory of a larger batch."""
-    make = models.WORKLOADS[name]
-    f, usual = make(np.random.default_rng(0))
-    _, larger = larger_batch(make)
+    """The plain function run by NumPy (no gradient), in a fresh interpreter, after calls at the
+    usual batch: larger_firsts of it, what the machine charges any code for the new memory of a
+    larger batch."""
+    f, usual = models.WORKLOADS[name](np.random.default_rng(0))
     for _ in range(5):
         f(*usual)
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    t0 = time.perf_counter()
-    f(*larger)
-    first = time.perf_counter() - t0
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
-    steady, _ = common.best_of(lambda: f(*larger), 7)
-    common.child_result({"first": first, "steady": steady, "faults": faults})
+    common.child_result({"larger": larger_firsts(models.WORKLOADS[name], f)})
 
 
 def fault_cost(pages=1024) -> float:
@@ -178,21 +185,25 @@ def main():
         "reads those an earlier run compiled.",
         "- second model: after the first model's, a different model of the same layer classes "
         "(mlp: 64-64-64-64-10), from its first call until its compiled code was ready.",
-        "- larger: the first call at a larger batch after the first at the usual one, against a "
-        "steady call at that batch; its page faults: the new memory it touched (a steady call "
-        "touches none), at a cost per fault measured here on fresh pages "
-        f"({fault_cost_text(rows)}), and the first call less that cost, against the steady "
-        "call; numpy: the same for the plain function run by NumPy (its value only), in a "
-        "fresh interpreter: the machine's charge for a larger batch's new memory, which any code "
-        "pays; smaller batch: whether a batch of 5 needed a new compile.",
+        "- larger: the first call at a larger batch, against a steady call at that batch, "
+        "at five growing batches (2, 2.5, 3, 3.5 and 4 times the usual one, each larger than "
+        "any before), after the calls at the usual one: the first (at twice the usual batch), "
+        "the median of the five and their range; the first's page faults: the new memory it "
+        "touched (a steady call touches none), at a cost per fault measured here on fresh "
+        f"pages ({fault_cost_text(rows)}), "
+        "and the first call less that cost, against the steady call; numpy: the same for the "
+        "plain function run by NumPy (its value only), in a fresh interpreter: the machine's "
+        "charge for a larger batch's new memory, which any code pays; smaller batch: whether a "
+        "batch of 5 needed a new compile.",
         f"- gradient check: central differences of the plain function at 3 coordinates of "
         f"every parameter (h = 1e-3 in float32, 1e-6 in float64); tolerance "
         f"{RTOL[np.float32]:g} (float32), {RTOL[np.float64]:g} (float64). "
         f"Whole run: {elapsed:.0f} s.",
         "",
         "| workload | import | first gradient: cold | warm | compiled: cold | warm | "
-        "second model compiled: cold | steady | larger: first / steady | its page faults "
-        "| numpy: first / steady (page faults) | smaller batch compiles | gradient check |",
+        "second model compiled: cold | steady | larger: first / steady | the first's page "
+        "faults | numpy: first / steady (the first's page faults) | smaller batch compiles "
+        "| gradient check |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, runs in rows:
@@ -200,16 +211,16 @@ def main():
         if "first" not in cold or "first" not in warm:
             lines.append(f"| {name} | crash: {cold.get('error') or warm.get('error')} ||||||||||||")
             continue
-        larger = (common.ratio(warm["larger_first"], warm["larger_steady"])
-                  if "larger_first" in warm else "—")
-        faults = "—"
-        if "larger_faults" in warm:
-            cost = warm["larger_faults"] * warm["fault_cost"]
-            rest = common.ratio(warm["larger_first"] - cost, warm["larger_steady"])
-            faults = f"{warm['larger_faults']} (~{common.fmt_time(cost)}; the rest: {rest})"
+        larger, faults = "—", "—"
+        if "larger" in warm:
+            larger = ratios_text(warm["larger"])
+            first = warm["larger"][0]
+            cost = first["faults"] * warm["fault_cost"]
+            rest = common.ratio(first["first"] - cost, first["steady"])
+            faults = f"{first['faults']} (~{common.fmt_time(cost)}; the rest: {rest})"
         numpy = runs.get("numpy", {})
-        numpy = (f"{common.ratio(numpy['first'], numpy['steady'])} ({numpy['faults']})"
-                 if "first" in numpy else numpy.get("error", "—"))
+        numpy = (f"{ratios_text(numpy['larger'])} ({numpy['larger'][0]['faults']})"
+                 if "larger" in numpy else numpy.get("error", "—"))
         compiles = {True: "yes", False: "no"}.get(warm.get("smaller_compiles"), "—")
         second = common.fmt_time(cold["second_ready"]) if "second_ready" in cold else "—"
         verdict = f"{'ok' if cold['ok'] and warm['ok'] else 'FAILED'} " \
