@@ -13,6 +13,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 import zygopy
 from zygopy import UnsupportedSyntax, UnsupportedType, ZygopyError
+from zygopy.backend import tiered
 
 
 def line_of(fn, text):
@@ -119,6 +120,36 @@ def test_int_array_gets_no_gradient():
     ga, gw = zygopy.gradient(int_times_float, a, w)
     assert ga is None
     np.testing.assert_allclose(gw, a + 2.0 * w, rtol=1e-14)
+
+
+def weighted_squares(w, k):
+    s = 0.0
+    for i in range(k.shape[0]):
+        s += w[i] * (k[i] * k[i])  # an int product
+    return s + np.sum(w * (k + k))  # and an int array sum
+
+
+@pytest.mark.parametrize("interpret", [False, True], ids=["compiled", "evaluator"])
+@pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.int16])
+def test_narrow_int_arrays_compute_as_int64(interpret, dtype, monkeypatch):
+    """An int array of a narrower type computes in int64, as the IR types it, on every route: the
+    compiled loop computed k[i] * k[i] in 64 bits but k + k in the array's own (a uint8 200 + 200
+    gave 144 there, 400 in the loop), and the evaluator both in the array's own, so a gradient's
+    first, interpreted, calls and its later, compiled, ones differed."""
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
+    big = {np.int32: 70_000, np.uint8: 200, np.int16: 30_000}[dtype]  # its square overflows
+    k, w = np.array([big, 3, 1], dtype=dtype), np.array([0.5, 2.0, -1.0])
+    value, (gw, gk) = zygopy.withgradient(weighted_squares, w, k)
+    wide = k.astype(np.int64)
+    assert value == weighted_squares(w, wide)
+    np.testing.assert_array_equal(gw, wide * wide + 2 * wide)
+    assert gk is None
+
+
+def test_uint64_arrays_are_refused():
+    """uint64 does not fit the int64 that ints compute in."""
+    with pytest.raises(UnsupportedType, match="uint64"):
+        zygopy.gradient(int_times_float, np.arange(4, dtype=np.uint64), np.ones(4))
 
 
 def test_int_array_explicit_wrt_is_an_error():

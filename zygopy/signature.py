@@ -88,6 +88,7 @@ def signature(fn, args) -> Signature:
                                       "does not support", *location(fn),
                                       hint="pass np.asarray(x): a subclass of ndarray computes "
                                       "otherwise (np.matrix's * is a matrix product)" if subclass
+                                      else "pass x.astype(np.int64)" if what.endswith("uint64")
                                       else "use float64 or float32 arrays, floats, ints and bools")
             types.append(t)
         nodes.append(node)

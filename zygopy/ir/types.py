@@ -171,8 +171,10 @@ def typeof(value):
         key = value.dtype, value.ndim
         t = _ARRAY_TYPES.get(key, False)
         if t is False:
+            # ints compute as int64 (widened on entry); uint64 does not fit
             kind = {"b": "bool", "i": "int64", "u": "int64"}.get(value.dtype.kind,
                                                                 str(value.dtype))
+            kind = None if value.dtype == np.uint64 else kind
             t = _ARRAY_TYPES[key] = ArrayT(kind, value.ndim) if kind in _RANK else None
         return t
     if isinstance(value, (bool, np.bool_)):

@@ -21,7 +21,7 @@ from .mathlib import CACHED, logistic_of, zy_exp, zy_radd, zy_rmax
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
            "zy_cumsum_middle", "zy_cumprod_middle", "zy_argsort_middle", "zy_int_floordiv",
-           "zy_int_mod",
+           "zy_int_mod", "zy_int64",
            "zy_cumsum_reverse_middle", "zy_softmax_middle", "zy_softmax_scaled_middle",
            "zy_logsumexp_middle",
            "zy_prod_others_middle", "zy_prod_others_grad_middle", "zy_erf", "zy_erfc", "zy_tanh32",
@@ -222,6 +222,20 @@ def zy_int_mod(a, b):
     if b == 0:
         raise ZeroDivisionError("integer division or modulo by zero")
     return a % b
+
+
+def zy_int64(a):
+    """An int array as int64, which the IR types every int array as (types.typeof): a narrower one
+    (an int32 array, a uint8 image) is widened on entry, so its elements compute as the IR says
+    and as the evaluator does, not in whatever width Numba gives each operation."""
+    raise NotImplementedError  # compiled through the overload below
+
+
+@overload(zy_int64, jit_options=JIT)
+def _int64_overload(a):
+    if isinstance(a, types.Array) and a.dtype != types.int64:
+        return lambda a: a.astype(np.int64)
+    return lambda a: a
 
 
 @njit(**JIT)

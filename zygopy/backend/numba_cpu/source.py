@@ -545,11 +545,19 @@ def body(w: Writer, fn: Function, on_return, keep=(), lower=None, arg_dims=()):
         w.lines += fallback.lines
 
 
+def widen_int_arrays(w: Writer, fn: Function):
+    """At an entry that takes the caller's arrays: the int ones as int64 (runtime.zy_int64)."""
+    for a in fn.args:
+        if isinstance(a.type, ArrayT) and a.type.dtype == "int64":
+            w(f"{name(a)} = zy_int64({name(a)})")
+
+
 def primal_source(fn: Function, pyname: str, arg_dims=()) -> str:
     w = Writer(in_bounds=accesses_in_bounds(fn))
     w(JIT)
     w(f"def {pyname}({', '.join(name(a) for a in fn.args)}):")
     w.indent()
+    widen_int_arrays(w, fn)
     body(w, fn, lambda w, v: w(f"return {w.operand(v)}"), arg_dims=arg_dims)
     return w.text()
 
@@ -592,6 +600,7 @@ def forward_source(adj, pyname: str, arg_dims=(), packed=False) -> str:
 
 def _forward_body(w: Writer, adj, arg_dims, on_return):
     fwd = adj.forward
+    widen_int_arrays(w, fwd)
     scalars, lists = _stack_names(adj)
     w.in_bounds = accesses_in_bounds(fwd)
     for stack in scalars:
