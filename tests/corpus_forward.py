@@ -110,3 +110,11 @@ def fixed_point(x):
         y = np.cos(y) * x
         k += 1
     return y * y
+
+
+# fewer inputs than outputs (forward mode columns), writing into its argument: each column's
+# sweep starts from the argument as it was
+@case(A((3,)))
+def scaled_in_place(x):
+    x *= 2.0
+    return np.outer(np.sin(x), x).ravel()

@@ -173,3 +173,25 @@ def test_gradient_of_a_function_that_calls_jvp(route):
     assert_gradient_matches(directional, (0.7, 1.3))
     rng = np.random.default_rng(6)
     assert_gradient_matches(directional_of_arrays, (rng.standard_normal(4), rng.standard_normal(4)))
+
+
+def doubled_energy(x):
+    x *= 2.0  # zygopy.gradient works on a copy: the caller's x is not changed
+    return np.sum(x * x * x)
+
+
+def gradient_of_a_writer(x):
+    g = zygopy.gradient(doubled_energy, x)[0]
+    return np.sum(g * x) + np.sum(x)
+
+
+def tangent_of_a_writer(x):
+    _, t = zygopy.jvp(doubled_energy, (x,), (np.ones_like(x),))
+    return t + np.sum(x * x)
+
+
+@pytest.mark.parametrize("f", [gradient_of_a_writer, tangent_of_a_writer])
+def test_inner_function_writing_into_its_argument(f, route):
+    """Each inner sweep works on a copy of what it writes into: the sweeps wrote into the outer
+    function's own x, so the later sweeps and the rest of it saw x doubled."""
+    assert_gradient_matches(f, (np.array([0.4, -0.7, 1.1]),))

@@ -20,6 +20,7 @@ from ..ir.passes.pipeline import optimize
 from ..ir.passes.renumber import renumber
 from ..ir.types import ArrayT, Scalar, TupleT, is_float
 from ..ir.verify import verify
+from .mutation import written_arguments
 from .tangent import tangent, tangent_arguments
 
 
@@ -107,7 +108,8 @@ def _expand_jvp(fn, block, index, capture):
     rest, branches = _split(block, index)
     sweeps = _Sweeps(fn, block, stmt.line, tangent(inner, range(n), value=True), point, hidden)
     seeds = [given[k] if given[k] is not None else sweeps.zeros[k] for k in sweeps.floats]
-    cur, result = sweeps.emit.call(block, sweeps.sweep, [*point, *seeds, *hidden])
+    arguments = [*sweeps.fresh_point(block), *seeds, *hidden]
+    cur, result = sweeps.emit.call(block, sweeps.sweep, arguments)
     value, dvalue = (sweeps.emit(cur, "getindex", result, i) for i in (0, 1))
     cur.stmts += [Stmt(stmt.var, "tuple", [value, dvalue], stmt.line), *rest]
     cur.branches = branches
@@ -137,7 +139,7 @@ def jacobian_columns(sweep: Function, wrt) -> Function:
                   if i < n or i >= n + len(wrt)]
     fn.arg_names = [a.name for a in entry.args]
     sweeps = _Sweeps(fn, entry, sweep.line, sweep, entry.args[:n], entry.args[n:], wrt)
-    cur, result = sweeps.emit.call(entry, sweep, sweeps.arguments(None, None))
+    cur, result = sweeps.emit.call(entry, sweep, sweeps.arguments(entry, None, None))
     value = sweeps.emit(cur, "getindex", result, 0)
     out = [value]
     for k in sweeps.floats:
@@ -167,16 +169,24 @@ class _Sweeps:
                                     if br.is_return))
         self.with_value = isinstance(returned, TupleT)
         self.tangent_type = returned.elts[1] if self.with_value else returned
+        self.written = {i for i in written_arguments(sweep) if i < len(point)}
 
-    def arguments(self, k, seed):
-        """The sweep's arguments: the point, `seed` along input k and zeros along the others,
-        the hidden values."""
-        return [*self.point, *(seed if j == k else self.zeros[j] for j in self.floats),
+    def fresh_point(self, block):
+        """The point, with a copy (made in block) of each array the sweep writes into: every
+        sweep starts from the point as it was, and the caller's arrays are not changed (a
+        gradient or a Jacobian computed in Python leaves its arguments as they were)."""
+        return [self.emit(block, "copy", p) if i in self.written else p
+                for i, p in enumerate(self.point)]
+
+    def arguments(self, block, k, seed):
+        """The sweep's arguments, made in block: the point, `seed` along input k and zeros
+        along the others, the hidden values."""
+        return [*self.fresh_point(block), *(seed if j == k else self.zeros[j] for j in self.floats),
                 *self.hidden]
 
     def along(self, cur, k, seed):
         """(the block after it, the tangent) of the sweep along input k's `seed`."""
-        cur, result = self.emit.call(cur, self.sweep, self.arguments(k, seed))
+        cur, result = self.emit.call(cur, self.sweep, self.arguments(cur, k, seed))
         return cur, self.emit(cur, "getindex", result, 1) if self.with_value else result
 
     def derivative(self, cur, k, value=None):
