@@ -1248,3 +1248,17 @@ def three_index_arrays(x, i, j, k):  # compiled: the evaluator's NumPy indexes r
                 for a in (0, 1, 2))
     order = np.argsort(x, axis=1)
     return np.sum(picked) + along + np.sum(np.take_along_axis(x, order, axis=1)[:, 0, :])
+
+
+# np.isnan, np.isinf, np.isfinite and math's: tests with no gradient, as comparisons are; masks
+# combined with & | ^ ~ and np.logical_*, and ints with & | ^ (thresholds at 0, where Away's
+# elements are not)
+@case(Away((6,)), F(-1.0, 1.0), 13, evaluator=True)
+def masks_and_nan_tests(x, s, k):
+    kept = np.where(np.isnan(x) | np.isinf(x * 1e300), 0.0, x)
+    scale = s if math.isfinite(s) and not math.isnan(s) and not math.isinf(s) else 0.0
+    up, wide = x > 0.0, np.abs(x) > 0.0
+    mask = up & ~np.logical_not(wide) ^ np.logical_xor(up, wide)
+    mask |= np.logical_and(up, np.logical_or(up, x < 0.0))
+    return (np.sum(kept ** 2) * scale + np.sum(np.where(np.isfinite(x), x * s, 0.0))
+            + np.sum(np.where(mask, x * x, -x)) * ((k & 6) ^ (k | 1)))

@@ -27,12 +27,14 @@ correct float32 gradient is within ~1e-5 relative of the float64 one (100x margi
 rules are off by O(1).
 """
 import inspect
+import math
 import re
 
 import numpy as np
 import pytest
 
 import zygopy
+from zygopy.backend import tiered
 from zygopy.ir.evaluate import evaluate_gradient
 
 from .corpus_arrays import CASES
@@ -299,3 +301,23 @@ def test_gradients_are_arrays_of_their_own(dtype):
     for grads in (zygopy.gradient(_sum_of_sum, x, y), back(1.0)):
         assert all(g.dtype == dtype and np.array_equal(g, np.ones(3)) for g in grads)
         assert not np.shares_memory(grads[0], grads[1])
+
+
+def without_missing(x):
+    return np.sum(np.where(np.isnan(x), 0.0, x) ** 2)
+
+
+def finite_or_zero(x, c):
+    return x * min(1.0 / c, 3.0) + x * max(math.log(c), -3.0) + x * (2.0 if math.isinf(c) else 1.0)
+
+
+@pytest.mark.parametrize("interpret", [False, True], ids=["compiled", "evaluator"])
+def test_nan_tests_and_division_by_zero_as_numpy(interpret, monkeypatch):
+    """Missing values masked with np.isnan get no gradient; a float divided by zero or log(0)
+    is an infinity, as in NumPy (the compiled code's error model), on both routes: the evaluator
+    raised ZeroDivisionError or 'math domain error' where the compiled code gave a number."""
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
+    x = np.array([0.5, np.nan, -1.5])
+    np.testing.assert_array_equal(zygopy.gradient(without_missing, x)[0], [1.0, 0.0, -3.0])
+    value, (gx, _) = zygopy.withgradient(finite_or_zero, 0.5, 0.0)
+    assert (value, gx) == (0.5 * 3.0 - 0.5 * 3.0 + 0.5, 3.0 - 3.0 + 1.0)

@@ -24,12 +24,14 @@ CALLED = (set(_callables().values()) | set(NUMPY_FUNCTIONS.values()) | set(ARRAY
 # primitives rewritten into others before differentiating need neither a rule nor a lowering
 REACHABLE = sorted(n for n in CALLED - INDEXING_SUGAR if not PRIMITIVES[n].lowered)
 LOWERED = sorted(n for n, p in PRIMITIVES.items() if p.lowered)
-VECTOR, MATRIX = ArrayT("float64", 1), ArrayT("float64", 2)
+VECTOR, MATRIX, MASK = ArrayT("float64", 1), ArrayT("float64", 2), ArrayT("bool", 1)
 IMAGE, INT, SHAPE4 = ArrayT("float64", 4), type_of_arg(3), type_of_arg((1, 2, 3, 4))
 # primitives whose operands are not all of one type: an example of each operand's type
 MIXED = {"conv2d": [IMAGE, IMAGE, INT, INT, INT],
          "conv2d_grad_input": [IMAGE, IMAGE, SHAPE4, INT, INT, INT],
-         "maxpool2d": [IMAGE, INT], "random_uniform": [VECTOR, INT]}
+         "maxpool2d": [IMAGE, INT], "random_uniform": [VECTOR, INT],
+         "bitand": [MASK, MASK], "bitor": [MASK, MASK], "bitxor": [MASK, MASK],
+         "invert": [MASK]}
 COUNT, SHAPE = Var(8, INT), Var(9, TupleT((INT, INT)))
 # operands other than the values operated on: shapes, counts, a fill value, constant parameters
 SAMPLE_OPERANDS = {
@@ -93,9 +95,15 @@ def test_lowered_primitive_has_a_lowering(op):
 def test_derived_sets():
     elementwise = {n for n, p in PRIMITIVES.items() if p.elementwise}
     assert ELEMENTWISE <= elementwise
-    # the others are piecewise constant or give bools: no contribution to sum back
-    assert all(n in RULES or PRIMITIVES[n].type_rule([FLOAT] * 2, [None] * 2) != FLOAT
-               for n in elementwise - ELEMENTWISE)
+    # the others are piecewise constant, give bools or take no floats: no contribution to sum back
+    assert all(n in RULES or not _gives_floats(n) for n in elementwise - ELEMENTWISE)
+
+
+def _gives_floats(op):
+    try:
+        return PRIMITIVES[op].type_rule([FLOAT] * 2, [None] * 2) == FLOAT
+    except TypeError:  # it takes no floats
+        return False
 
 
 def test_math_functions_reachable_through_numpy():

@@ -10,7 +10,7 @@ import numpy as np
 from .captured import read
 from .ir import Function, Var
 from .primitives import PRIMITIVES
-from .types import INT, ListT
+from .types import INT, ListT, Scalar
 
 
 class Stopped(Exception):
@@ -32,7 +32,7 @@ class Machine:
         def val(a):
             return env[a] if isinstance(a, Var) else a
 
-        block, values = fn.entry, list(args)
+        block, values = fn.entry, [_int64(a) for a in args]
         for step in range(max_steps):
             if stop is not None and step % 64 == 0 and stop():
                 raise Stopped
@@ -46,7 +46,10 @@ class Machine:
                     if s.op in SPECIAL:
                         result = self.special(s.op, args)
                     else:
-                        result = PRIMITIVES[s.op].impl(*args)
+                        try:
+                            result = PRIMITIVES[s.op].impl(*args)
+                        except (ZeroDivisionError, ValueError, OverflowError) as raised:
+                            result = _as_numpy(s, args, raised)
                 except Exception as e:
                     if not hasattr(e, "zygopy_statement"):  # the innermost: in a unit's own IR
                         e.zygopy_statement, e.zygopy_operands = s, args
@@ -184,6 +187,31 @@ def raised_by_user(error):
     """Whether an exception is the user's own, raised by a `raise` or `assert` of the function."""
     stmt = getattr(error, "zygopy_statement", None)
     return stmt is not None and stmt.op == "raise"
+
+
+# NumPy's function for float operations whose Python function raises where NumPy's gives an
+# infinity or NaN (the compiled code's error model): 1.0 / 0.0, math.log(0.0), 0.0 ** -1.0, ...
+_AS_NUMPY = {**{op: p.numpy for op, p in PRIMITIVES.items() if p.numpy and p.elementwise},
+             "mod": "remainder", "floordiv": "floor_divide"}
+
+
+def _as_numpy(s, args, raised):
+    """A float statement on numbers whose Python function raised, as NumPy computes it; else
+    what it raised (an int divided by zero raises in compiled code too)."""
+    name = _AS_NUMPY.get(s.op)
+    if name is None or not (isinstance(s.type, Scalar) and s.type.is_float) \
+            or any(isinstance(a, np.ndarray) for a in args):
+        raise raised
+    with np.errstate(all="ignore"):
+        y = getattr(np, name)(*(np.float64(a) for a in args))
+    return np.float32(y) if s.type.dtype == "float32" else float(y)
+
+
+def _int64(a):
+    """An int array as int64, as the IR types it (and the compiled code widens it: zy_int64)."""
+    if type(a) is np.ndarray and a.dtype.kind in "iu" and a.dtype != np.int64:
+        return a.astype(np.int64)
+    return a
 
 
 def failing_statement(fn: Function, args):

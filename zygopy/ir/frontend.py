@@ -32,9 +32,10 @@ from .primitives import FLOAT_OPERANDS, PRIMITIVES, TRUTH_VALUED, Raise, resolve
 from .types import typeof
 
 BINOPS = {ast.MatMult: "matmul", ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul",
-          ast.Div: "truediv", ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow"}
+          ast.Div: "truediv", ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow",
+          ast.BitAnd: "bitand", ast.BitOr: "bitor", ast.BitXor: "bitxor"}
 CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
-UNARYOPS = {ast.USub: "neg", ast.UAdd: "pos", ast.Not: "not"}
+UNARYOPS = {ast.USub: "neg", ast.UAdd: "pos", ast.Not: "not", ast.Invert: "invert"}
 # string methods that test a dict key while compiling (frontend.key_test)
 STRING_TESTS = {"startswith", "endswith", "isupper", "islower"}
 

@@ -107,6 +107,22 @@ def _arith(ts, args):
     return ArrayT("int64", t.ndim) if isinstance(t, ArrayT) and t.dtype == "bool" else _numeric(t)
 
 
+def _bitwise(ts, args):
+    """& | ^: logical on bools (masks), bitwise on ints, as in NumPy."""
+    if any(_number(t).is_float for t in ts):
+        raise TypeError("& | ^ take bools or ints, not floats")
+    return _bool(ts, args) if all(t.dtype == "bool" for t in ts) else _arith(ts, args)
+
+
+def _invert_type(ts, args):
+    t = _number(ts[0])
+    if t == BOOL:  # Python's ~True is -2
+        raise TypeError("~ of a bool is an int in Python (~True is -2): write `not b`")
+    if t.is_float:
+        raise TypeError("~ takes a bool array or ints, not floats")
+    return t
+
+
 def _float_of(ts, args):
     t = broadcast(ts)
     if t.is_float:
@@ -284,6 +300,14 @@ for _name, _impl, _sym in [("lt", operator.lt, "<"), ("le", operator.le, "<="),
                            ("eq", operator.eq, "=="), ("ne", operator.ne, "!=")]:
     declare(_name, _impl, _bool, _sym, elementwise=True, arity=2)
 declare("neg", operator.neg, _same, "-", elementwise=True, numpy="negative")
+for _name, _impl, _sym in [("bitand", operator.and_, "&"), ("bitor", operator.or_, "|"),
+                           ("bitxor", operator.xor, "^")]:
+    declare(_name, _impl, _bitwise, _sym, elementwise=True, numpy=f"bitwise_{_name[3:]}",
+            arity=2)
+declare("invert", operator.invert, _invert_type, "~", elementwise=True, numpy="invert")
+for _name in ("logical_and", "logical_or", "logical_xor", "logical_not"):
+    declare(_name, getattr(np, _name), _bool, elementwise=True, call=f"np.{_name}",
+            numpy=_name, arity=1 + (_name != "logical_not"))
 declare("pos", operator.pos, _same, "+", elementwise=True)
 declare("not", operator.not_, _bool, "not ")
 declare("truth", bool, _bool, call="bool")
@@ -488,6 +512,10 @@ for _name, _np, _arity in _MATH:
     _array_fn = _ARRAY_MATH.get(_name) or getattr(np, _np)
     declare(_name, _elementwise(getattr(math, _name), _array_fn), _float_of, elementwise=True,
             call=f"math.{_name}", numpy=_np, arity=_arity)
+# tests of a float: no gradient (a bool), as a comparison
+for _name in ("isnan", "isinf", "isfinite"):
+    declare(_name, _elementwise(getattr(math, _name), getattr(np, _name), float32=False), _bool,
+            elementwise=True, call=f"math.{_name}", numpy=_name)
 # NumPy's elementwise functions that the math module lacks
 declare("square", _elementwise(lambda x: x * x, np.square), _arith, elementwise=True,
         call="np.square", numpy="square")
