@@ -383,6 +383,34 @@ def test_pullback_linear_in_dy_and_repeatable():
     assert back() == one
 
 
+def doubled_and_sine(x):
+    return x * 2.0, np.sin(x)
+
+
+def test_a_cotangent_is_checked_against_the_result():
+    """back(dy) takes the result's structure: a number for an array result was broadcast, an
+    array of another shape failed inside Numba, an array for a number was Numba's internal
+    error, and a float32 number made float32 gradients of float64 arguments."""
+    x = np.array([0.1, 0.2])
+    _, back = zygopy.pullback(doubled_and_sine, x)
+    for dy in [(1.0, 0.0), (np.ones(3), np.ones(3)), (np.ones(2),)]:
+        with pytest.raises(zygopy.UnsupportedType, match="back\\(\\) was given"):
+            back(dy)
+    (g,) = back((np.ones(2), np.array([0.0, 2.0])))
+    np.testing.assert_allclose(g, [2.0, 2.0 + 2.0 * np.cos(0.2)], rtol=1e-15)
+    _, back = zygopy.pullback(loop_carried, 0.9, 5)
+    with pytest.raises(zygopy.UnsupportedType, match="a number"):
+        back(np.ones(2))
+    (g32, _), (g64, _) = back(np.float32(2.0)), back(2.0)
+    assert type(g32) is type(g64) and g32 == g64
+
+
+def test_jacobian_of_a_tuple_holding_arrays_is_refused():
+    """Each element was seeded with 1.0, which for an array meant the sums of its rows."""
+    with pytest.raises(zygopy.UnsupportedType, match="tuple holding arrays"):
+        zygopy.jacobian(doubled_and_sine, np.array([0.1, 0.2]))
+
+
 def test_jacobian_of_tuple_result():
     x, y = 0.6, -1.3
     jx, jy = zygopy.jacobian(two_outputs, x, y)

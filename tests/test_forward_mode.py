@@ -561,3 +561,35 @@ def test_the_product_second_derivative_kernel_matches_its_definition():
             expected[b, k, c] += g[b, i, c] * np.prod(others)
     np.testing.assert_allclose(_prod_others_grad(a, g, (1,)), expected, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(zy_prod_others_grad_middle(a, g), expected, rtol=1e-12, atol=1e-14)
+
+
+def dict_product(d):
+    return d["a"] ** 2 * d["c"]
+
+
+class Point:
+    pass
+
+
+def point_product(p):
+    return p.a ** 2 * p.c
+
+
+def test_tangents_are_matched_by_key_and_attribute_name():
+    """A tangent's leaves are read by the argument's keys and attribute names: a dict or an
+    object built in another order was applied to the wrong leaves (d/da taken as d/dc)."""
+    a, c = 0.7, 1.3
+    along_a = 2 * a * c  # the derivative along (da, dc) = (1, 0)
+    assert zygopy.jvp(dict_product, ({"a": a, "c": c},), ({"c": 0.0, "a": 1.0},))[1] \
+        == pytest.approx(along_a, rel=1e-14)
+    hessian_times = zygopy.hvp(dict_product, {"a": a, "c": c}, {"c": 0.0, "a": 1.0})
+    assert hessian_times == pytest.approx({"a": 2 * c, "c": 2 * a}, rel=1e-14)
+    p, t = Point(), Point()
+    p.a, p.c = a, c
+    t.c, t.a = 0.0, 1.0
+    assert zygopy.jvp(point_product, (p,), (t,))[1] == pytest.approx(along_a, rel=1e-14)
+    # None for a leaf inside a structure: it does not vary (an int field's gradient is None)
+    t.c = None
+    assert zygopy.jvp(point_product, (p,), (t,))[1] == pytest.approx(along_a, rel=1e-14)
+    with pytest.raises(zygopy.UnsupportedType, match="structure"):
+        zygopy.jvp(dict_product, ({"a": a, "c": c},), ({"c": 0.0, "b": 1.0},))

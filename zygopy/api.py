@@ -41,11 +41,11 @@ from .errors import NotScalar, UnsupportedSyntax, UnsupportedType, ZygopyError
 from .ir.compile import compile_ir
 from .ir.frontend import function_ast
 from .ir.infer import returned_type
-from .ir.types import ArrayT, TupleT, is_float
+from .ir.types import ArrayT, Scalar, TupleT, is_float
 from .programs import gradient_program, tangent_program
 from .signature import location, signature
 from .tree_code import call_builder, call_reader
-from .trees import LEAF, flatten
+from .trees import LEAF, flatten, leaves_like
 
 # (f, signature key, wrt, rules version) -> the compiled variants met so far: more than one when a
 # value f captures (ir/captured.py) changed in a way its code depends on, such as a global int
@@ -398,6 +398,7 @@ def pullback(f, *args, wrt=None, **kwargs):
     unused = [tape]
 
     def back(dy=1.0):
+        dy = _cotangent(call, value, dy)
         # the reverse pass undoes the function's writes into arrays, using up their tape: the
         # first call (from whichever thread) takes the forward's, later ones replay the forward
         t = tape
@@ -408,6 +409,34 @@ def pullback(f, *args, wrt=None, **kwargs):
                 t = c.forward(sig.arguments)[1]
         return _per_parameter(c, sig, call, c.pullback(t, dy))
     return value, back
+
+
+def _cotangent(call, value, dy):
+    """dy in the structure of the result `value`: a number for a number, an array of the same
+    shape for an array (Numba would broadcast a number, or fail to compile another type), in the
+    result's dtype (a float32 dy made float32 gradients of float64 arguments)."""
+    if isinstance(value, tuple):
+        ok = isinstance(dy, tuple) and len(dy) == len(value)
+    elif isinstance(value, np.ndarray):
+        ok = isinstance(dy, np.ndarray) and dy.shape == value.shape and dy.dtype.kind in "fiu"
+    else:
+        ok = isinstance(dy, (float, int, np.floating, np.integer)) and not isinstance(dy, bool)
+    if not ok:
+        what = f"an array of shape {dy.shape}" if isinstance(dy, np.ndarray) else type(dy).__name__
+        raise UnsupportedType(f"back() was given {what} for a result of {call.fn.__name__!r} "
+                              f"that is {_described(value)}", *location(call.fn),
+                              hint="give back() the result's structure: a float for a number, a "
+                              "float array of its shape for an array, a tuple of those for a "
+                              "tuple")
+    if isinstance(value, tuple):
+        return tuple(_cotangent(call, v, d) for v, d in zip(value, dy, strict=True))
+    return np.asarray(dy, value.dtype) if isinstance(value, np.ndarray) else float(dy)
+
+
+def _described(value):
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    return f"an array of shape {value.shape}" if isinstance(value, np.ndarray) else "a number"
 
 
 def jacobian(f, *args, wrt=None, **kwargs):
@@ -431,6 +460,11 @@ def jacobian(f, *args, wrt=None, **kwargs):
         _ARRAY_VALUED.discard(key)  # a value it captured changed what it returns: reverse mode
         c, sig = _compiled(call)
     rt = returned_type(c.primal_ir)
+    if isinstance(rt, TupleT) and not all(isinstance(e, Scalar) for e in rt.elts):
+        raise UnsupportedType(f"jacobian of {call.fn.__name__!r}, which returns a tuple holding "
+                              f"arrays ({rt})", c.primal_ir.filename, c.primal_ir.line,
+                              hint="take the jacobian of a function returning one of them, or "
+                              "of one array (np.concatenate of their ravel())")
     m = len(rt.elts) if isinstance(rt, TupleT) else 1
     rows = []
     for i in range(m):
@@ -511,16 +545,20 @@ def _tangent_leaves(call, sig, wrt, params, tangents):
     for p, t in zip(params, tangents, strict=True):
         mine = [i for i, owner in enumerate(sig.owners) if owner == p]
         if any(i in wrt for i in mine):
-            # None: the argument does not vary (a zero tangent)
-            leaves = [np.zeros_like(sig.leaves[i]) for i in mine] if t is None else flatten(t)[1]
-            if len(leaves) != len(mine):
+            # read by key and attribute name, not in the order the tangent holds them
+            try:
+                leaves = leaves_like(sig.nodes[p], t)
+            except (KeyError, IndexError, TypeError) as e:
                 raise UnsupportedType(f"the tangent of argument {p - call.first} of {name!r} "
-                                      "does not have the argument's structure",
-                                      hint="give the tangent the argument's structure and shapes")
+                                      f"does not have the argument's structure (no {e})",
+                                      hint="give the tangent the argument's structure and "
+                                      "shapes") from None
             given.update(zip(mine, leaves, strict=True))
     out = []
     for i in wrt:
-        leaf, t = sig.leaves[i], given[i]
+        # None: the argument or leaf does not vary (a zero tangent)
+        leaf, t = sig.leaves[i], given.get(i)
+        t = np.zeros_like(leaf) if t is None else t
         if np.shape(t) != np.shape(leaf):
             raise UnsupportedType(f"a tangent of shape {np.shape(t)} for an argument of "
                                   f"{name!r} of shape {np.shape(leaf)}",
