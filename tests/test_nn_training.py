@@ -290,3 +290,72 @@ def test_early_stopping_stops_when_the_metric_stalls():
     values = iter([3.0, 2.0, 2.5, 2.4, 2.2, 1.0])
     cb = nn.early_stopping(lambda: next(values), patience=3)
     assert [cb(e, 0.0) for e in range(1, 6)] == [False, False, False, False, True]
+
+
+def test_update_checks_shapes_and_gradients_against_the_state():
+    """A state set up for other shapes let the kernels run past the end of its arrays (wrong
+    steps, then a crash); a tuple of gradients as zygopy.gradient returns it matched no array,
+    so nothing moved while the step count advanced."""
+    small = nn.Dense(2, 2, rng=rng(), dtype=np.float64)
+    state = nn.setup(nn.Momentum(eta=0.1, rho=0.9), small)
+    big = nn.Dense(2, 64, rng=rng(), dtype=np.float64)
+    with pytest.raises(ValueError, match="structure differs|set up as"):
+        nn.update(state, big, copy.deepcopy(big))
+    state = nn.setup(nn.Adam(0.1), small)
+    with pytest.raises(ValueError, match="gradient of array"):
+        nn.update(state, small, nn.Dense(2, 3, rng=rng(), dtype=np.float64))
+    with pytest.raises(ValueError, match="returns one gradient per argument"):
+        nn.update(state, small, (copy.deepcopy(small),))
+    assert state.t == 0
+
+
+def test_a_thawed_array_takes_adam_steps_of_its_own_count():
+    """Adam's bias correction counts the steps each array took, as PyTorch's (which skips a
+    parameter with no gradient): a global count made an array thawed after 1000 frozen steps
+    take a first step of 2.5 eta instead of eta sign(g)."""
+    model, g = Pair(rng()), Pair(rng(1))
+    g.n = None
+    state = nn.setup(nn.Adam(0.01), model)
+    nn.freeze(state, model.w)
+    for _ in range(100):
+        nn.update(state, model, g)
+    nn.thaw(state, model.w)
+    w0 = model.w.copy()
+    nn.update(state, model, g)
+    expected = reference_steps("Adam", w0, [g.w], eta=0.01, beta=(0.9, 0.999), eps=1e-8)[0]
+    np.testing.assert_allclose(model.w, expected, rtol=1e-12)
+    np.testing.assert_allclose(w0 - model.w, 0.01 * np.sign(g.w), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name, kw", RULES)
+def test_rules_step_arrays_of_any_layout(name, kw):
+    """A transposed (tied) weight and a Fortran-ordered gradient: the kernels' flat views failed
+    inside Numba for every rule but Descent."""
+    model, g = Pair(rng()), Pair(rng(1))
+    model.w, g.w, g.n = np.asfortranarray(model.w), np.asfortranarray(g.w), None
+    expected = reference_steps(name, model.w, [g.w, g.w], **kw)[1]
+    state = nn.setup(getattr(nn, name)(**kw), model)
+    nn.update(state, model, g)
+    nn.update(state, model, g)
+    np.testing.assert_allclose(model.w, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_float16_arrays_are_refused_by_setup():
+    model = Pair(rng())
+    model.w = model.w.astype(np.float16)
+    with pytest.raises(TypeError, match="float16"):
+        nn.setup(nn.Adam(), model)
+
+
+def test_callbacks_see_the_model_in_test_mode(monkeypatch):
+    """An early-stopping metric measured the model with Dropout still active."""
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", True)
+    r = rng()
+    x, y = r.normal(size=(8, 3)), r.normal(size=(8, 1))
+    model = nn.Chain(nn.Dense(3, 4, rng=r, dtype=np.float64), nn.Dropout(0.5),
+                     nn.Dense(4, 1, rng=r, dtype=np.float64))
+    seen = []
+    nn.train(regression, model, nn.DataLoader((x, y), 4), nn.setup(nn.Descent(0.0), model),
+             epochs=3, progress=False,
+             callbacks=[lambda epoch, loss: seen.append(regression(model, x, y)) and False])
+    assert seen == [regression(model, x, y)] * 3  # deterministic: Dropout off

@@ -30,6 +30,11 @@ def _rate(eta, t):
     return eta(t) if callable(eta) else eta
 
 
+def _zeros(x):
+    """A state array for x, C-ordered whatever x's layout: the kernels run over a flat view."""
+    return np.zeros(x.shape, x.dtype)
+
+
 @dataclass
 class Descent:
     """x -= eta * g."""
@@ -50,7 +55,7 @@ class Momentum:
     rho: float = 0.9
 
     def init(self, x):
-        return (np.zeros_like(x),)
+        return (_zeros(x),)
 
     def step(self, state, x, g, t):
         kernels.momentum(state[0], g, _rate(self.eta, t), self.rho)
@@ -64,7 +69,7 @@ class Nesterov:
     rho: float = 0.9
 
     def init(self, x):
-        return (np.zeros_like(x),)
+        return (_zeros(x),)
 
     def step(self, state, x, g, t):
         kernels.nesterov(state[0], g, _rate(self.eta, t), self.rho)
@@ -79,7 +84,7 @@ class RMSProp:
     eps: float = 1e-8
 
     def init(self, x):
-        return (np.zeros_like(x),)
+        return (_zeros(x),)
 
     def step(self, state, x, g, t):
         kernels.rmsprop(state[0], g, _rate(self.eta, t), self.rho, self.eps)
@@ -94,19 +99,24 @@ class Adam:
     eps: float = 1e-8
 
     def init(self, x):
-        return (np.zeros_like(x), np.zeros_like(x))
+        # the moments, and the steps this array took: its bias correction counts only those (an
+        # array frozen for a while, then thawed, starts as a new one would), as PyTorch's does
+        return (_zeros(x), _zeros(x), np.zeros(1, np.int64))
 
     def step(self, state, x, g, t):
-        kernels.adam(*state, g, *self._scalars(t))
+        kernels.adam(*state[:2], g, *self._scalars(state, t))
         return g
 
     def apply(self, state, x, g, t):
-        kernels.adam_apply(x, *state, g, *self._scalars(t))
+        kernels.adam_apply(x, *state[:2], g, *self._scalars(state, t))
 
-    def _scalars(self, t):
-        b1, b2 = self.beta
-        lr = _rate(self.eta, t) * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
-        return lr, b1, b2, self.eps * math.sqrt(1.0 - b2 ** t)
+    def _scalars(self, state, t):
+        """The kernel's scalars for this step: the learning rate at the model's step t, the
+        bias corrections at the array's own."""
+        state[2][0] += 1
+        n, (b1, b2) = int(state[2][0]), self.beta
+        lr = _rate(self.eta, t) * math.sqrt(1.0 - b2 ** n) / (1.0 - b1 ** n)
+        return lr, b1, b2, self.eps * math.sqrt(1.0 - b2 ** n)
 
 
 @dataclass
@@ -214,10 +224,16 @@ class OptimiserState:
     t: int = 0
     ids: dict = field(default_factory=dict)  # id of an array -> its first place among the leaves
     tied: list = field(default_factory=list)  # (a later place of an array, its first place)
+    kinds: list = field(default_factory=list)  # per place: (shape, dtype) of a trained array
 
 
 def _trainable(leaf):
-    return isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f"
+    if not (isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f"):
+        return False
+    if leaf.dtype not in (np.float32, np.float64):
+        raise TypeError(f"setup: an array of {leaf.dtype}; the optimisers train float32 and "
+                        "float64 arrays")
+    return True
 
 
 def setup(rule, model):
@@ -232,7 +248,10 @@ def setup(rule, model):
     states = [rule.init(x) if trainable[k] and first[id(x)] == k else None
               for k, x in enumerate(leaves)]
     tied = [(k, first[id(x)]) for k, x in enumerate(leaves) if trainable[k] and first[id(x)] != k]
-    return OptimiserState(rule, node, states, [False] * len(leaves), ids=first, tied=tied)
+    kinds = [(x.shape, x.dtype) if s is not None else None for x, s in zip(leaves, states,
+                                                                          strict=True)]
+    return OptimiserState(rule, node, states, [False] * len(leaves), ids=first, tied=tied,
+                          kinds=kinds)
 
 
 def freeze(state, part, frozen=True):
@@ -261,6 +280,7 @@ def update(state, model, grads):
     for k, j in state.tied:  # a tied array's gradient: the sum of those of its places
         if gs[k] is not None:
             gs[j] = gs[k] if gs[j] is None else gs[j] + gs[k]
+    _check_kinds(state, params, gs)
     state.t += 1
     live = [k for k, x in enumerate(params)
             if state.states[k] is not None and not state.frozen[k] and gs[k] is not None]
@@ -269,7 +289,8 @@ def update(state, model, grads):
             g = np.ascontiguousarray(gs[k], dtype=params[k].dtype)
             state.rule.apply(state.states[k], params[k], g, state.t)
         return _folded(node, model, state)
-    work = {k: np.array(gs[k], dtype=params[k].dtype) for k in live}  # steps computed in place
+    # steps computed in place, C-ordered as the states are (the kernels run over flat views)
+    work = {k: np.array(gs[k], dtype=params[k].dtype, order="C") for k in live}
     rules = state.rule.rules if isinstance(state.rule, OptimiserChain) else (state.rule,)
     for r, rule in enumerate(rules):
         scale = rule.scale(list(work.values())) if getattr(rule, "whole_model", False) else None
@@ -282,6 +303,26 @@ def update(state, model, grads):
     for k in live:
         params[k] -= work[k]
     return _folded(node, model, state)
+
+
+def _check_kinds(state, params, gs):
+    """Each trained array has the shape and dtype its state was set up for (the kernels would
+    run past the end of a smaller state), its gradient the array's shape, and some array has a
+    gradient (given a tree of another shape, leaves_like finds none)."""
+    trained = [k for k, kind in enumerate(state.kinds) if kind is not None]
+    for k in trained:
+        shape, dtype = state.kinds[k]
+        if (params[k].shape, params[k].dtype) != (shape, dtype):
+            raise ValueError(f"update: the model's array {k} is now {params[k].dtype} of shape "
+                             f"{params[k].shape}, set up as {dtype} of shape {shape}: call setup "
+                             "again for the changed model")
+        if gs[k] is not None and np.shape(gs[k]) != shape:
+            raise ValueError(f"update: the gradient of array {k} has shape {np.shape(gs[k])}, "
+                             f"the array {shape}")
+    if trained and all(gs[k] is None for k in trained):
+        raise ValueError("update: `grads` holds no gradient for the model's arrays; zygopy."
+                         "gradient(loss, model, x, y) returns one gradient per argument: pass "
+                         "its first, the model's")
 
 
 def _folded(node, model, state):

@@ -25,8 +25,8 @@ class NonFinite(ZygopyError):
 def train(loss, model, data, state, epochs=1, callbacks=(), progress=True, rng=None):
     """Returns the loss of every step. Each callback is called after every epoch as
     `cb(epoch, mean_loss)`; one that returns True stops training. The model is in train mode
-    while training (Dropout active, new masks each step drawn from `rng`) and in test mode
-    after."""
+    while training (Dropout active, new masks each step drawn from `rng`), and in test mode for
+    the callbacks and after."""
     from tqdm.auto import tqdm
 
     rng = np.random.default_rng(0) if rng is None else rng
@@ -56,8 +56,12 @@ def _epochs(loss, model, data, state, epochs, callbacks, progress, rng, tqdm):
         mean = total / max(len(data), 1)
         if progress:
             print(f"epoch {epoch}/{epochs}: loss {mean:.4f}")
-        if any(cb(epoch, mean) for cb in callbacks):
-            break
+        testmode(model)  # a callback measuring the model (a validation loss) sees it as used
+        try:
+            if any(cb(epoch, mean) for cb in callbacks):
+                break
+        finally:
+            trainmode(model)
     return history
 
 
