@@ -1,5 +1,6 @@
-"""Loss functions of a prediction ŷ against a target y, averaged over the batch (the first axis)
-unless `agg` says otherwise. Written in plain NumPy; zygopy differentiates them with the model.
+"""Loss functions of a prediction ŷ against a target y: mse, mae and huber average over every
+element (Flux's and PyTorch's default), the classification losses over the batch (the first
+axis). Written in plain NumPy; zygopy differentiates them with the model.
 
 Classification losses take one-hot (or probability) targets of ŷ's shape; the `*_labels`
 variants take integer class labels of shape (batch,)."""
