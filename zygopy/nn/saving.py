@@ -5,13 +5,17 @@ tools (the `safetensors` package, PyTorch, JAX) read it; nothing in it is execut
 Names are the arrays' paths in the model (`layers.0.weight`). Saving writes a temporary file
 beside the target and renames it over (atomic: a crash leaves the old file or the new one).
 Loading checks everything (the header, each name, dtype and shape, the byte ranges, the file's
-length) before changing the model, so a bad file leaves the model as it was."""
+length, and that the model can take the values) before changing the model, so a bad file leaves
+the model as it was."""
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
+import secrets
+import stat
 import struct
-import tempfile
 
 import numpy as np
 
@@ -27,7 +31,8 @@ MAX_HEADER = 100 * 1024 * 1024
 
 
 class ModelFileError(ZygopyError):
-    """A parameter file that is corrupt, truncated, not safetensors, or for another model."""
+    """A parameter file that is corrupt, truncated, not safetensors, or for another model (or
+    that the model cannot take: a read-only array, different values for one shared array)."""
 
     def __init__(self, path, message):
         super().__init__(message, filename=os.fspath(path))
@@ -44,7 +49,8 @@ def named_arrays(model):
             return
         for i, child in enumerate(node.children):
             key = str(i) if node.is_sequence or node.kind == "list" else node.keys[i]
-            sub = value[i] if node.is_sequence or node.kind == "list" else getattr(value, key)
+            sub = (value[i] if node.is_sequence or node.kind == "list"
+                   else value[key] if node.kind == "dict" else getattr(value, key))
             walk(child, sub, f"{prefix}.{key}" if prefix else key)
 
     node, _ = trees.flatten(model)
@@ -52,8 +58,16 @@ def named_arrays(model):
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# Saving
+
+
 def save(path, model, metadata=None):
-    """Write the model's arrays to `path` (safetensors)."""
+    """Write the model's arrays to `path` (safetensors). `metadata` maps strings to strings (the
+    format holds nothing else); any other key or value is refused with a TypeError rather than
+    converted, so what is read back is what was given. The file gets the permissions of the file
+    it replaces, or those of a newly created file."""
+    _check_metadata(metadata or {})
     arrays = named_arrays(model)
     header, offset = {}, 0
     for name, a in arrays.items():
@@ -65,26 +79,67 @@ def save(path, model, metadata=None):
     header["__metadata__"] = {"format": "zygopy", **(metadata or {})}
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=directory)
+    chunks = [struct.pack("<Q", len(text)), text]
+    chunks += (np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes()
+               for a in arrays.values())
+    _write_atomically(path, chunks)
+
+
+def _check_metadata(metadata):
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"save: metadata {key!r}: {value!r} is not a string to a string, "
+                            "which is all safetensors metadata may hold (convert it with str)")
+
+
+def _write_atomically(path, chunks):
+    """Write the chunks to a new file beside `path`, then rename it over `path`."""
+    fd, tmp = _create_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(struct.pack("<Q", len(text)))
-            f.write(text)
-            for a in arrays.values():
-                f.write(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes())
+            with contextlib.suppress(FileNotFoundError):  # keep the replaced file's permissions
+                os.fchmod(f.fileno(), stat.S_IMODE(os.stat(path).st_mode))
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
+
+
+def _create_beside(path):
+    """(fd, name) of a new, empty file in `path`'s directory. Created with mode 0o666 like any
+    new file, so the umask (and any default ACL) decides its permissions, not a private 0o600."""
+    directory = os.path.dirname(os.path.abspath(path))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(directory, f".tmp-{secrets.token_hex(8)}.safetensors")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {directory}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
 
 
 def read(path):
     """{name: array} from a safetensors file, every part of it checked."""
     with open(path, "rb") as f:
         blob = f.read()
+    header, data = _split(path, blob)
+    entries = {name: _entry(path, name, info, len(data)) for name, info in header.items()}
+    _check_layout(path, entries, len(data))
+    return {name: _array(path, name, data, *entry) for name, entry in entries.items()}
+
+
+def _split(path, blob):
+    """(header without its metadata, data section) of the file's bytes."""
     if len(blob) < 8:
         raise ModelFileError(path, f"{len(blob)} bytes: too short for a safetensors file")
     (n,) = struct.unpack("<Q", blob[:8])
@@ -92,47 +147,113 @@ def read(path):
         raise ModelFileError(path, f"the header claims {n} bytes, the file has {len(blob) - 8} "
                              "after the length (truncated, or not a safetensors file)")
     try:
-        header = json.loads(blob[8:8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        header = json.loads(blob[8:8 + n].decode("utf-8"), object_pairs_hook=_unique_keys)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        # RecursionError: deeply nested brackets, which json parses by recursion
         raise ModelFileError(path, f"the header is not valid JSON ({e})") from None
     if not isinstance(header, dict):
         raise ModelFileError(path, "the header is not a JSON object")
     header.pop("__metadata__", None)
-    data, out, end = blob[8 + n:], {}, 0
-    for name, info in header.items():
-        try:
-            dtype = np.dtype(DTYPES[info["dtype"]]).newbyteorder("<")
-            shape = tuple(int(d) for d in info["shape"])
-            start, stop = (int(o) for o in info["data_offsets"])
-        except (KeyError, TypeError, ValueError):
-            raise ModelFileError(path, f"the entry for {name!r} is malformed: {info!r}") from None
-        if not 0 <= start <= stop <= len(data) or stop - start != dtype.itemsize * int(
-                np.prod(shape, dtype=np.int64)):
-            raise ModelFileError(path, f"{name!r}: bytes {start}..{stop} do not hold a "
-                                 f"{dtype.name} array of shape {shape} within the file")
-        out[name] = np.frombuffer(data, dtype, count=(stop - start) // dtype.itemsize,
-                                  offset=start).reshape(shape)
-        end = max(end, stop)
-    if end != len(data):
-        raise ModelFileError(path, f"{len(data) - end} bytes after the last array")
+    return header, blob[8 + n:]
+
+
+def _unique_keys(pairs):
+    """A JSON object as a dict, refusing a repeated name (which would hide one of two entries)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("a name appears twice")
     return out
+
+
+def _entry(path, name, info, data_length):
+    """(dtype, shape, start, stop) of one header entry, checked against the format: a known
+    dtype, a shape of non-negative integers whose bytes are exactly the range, within the data."""
+    try:
+        dtype = np.dtype(DTYPES[info["dtype"]]).newbyteorder("<")
+        shape, offsets = info["shape"], info["data_offsets"]
+    except (KeyError, TypeError):  # TypeError: an info or a dtype that is not a dict or string
+        raise ModelFileError(path, f"the entry for {name!r} is malformed: {info!r}") from None
+    if not _naturals(shape) or not _naturals(offsets) or len(offsets) != 2:
+        raise ModelFileError(path, f"the entry for {name!r} is malformed: {info!r}")
+    start, stop = offsets
+    # Python ints: an element count such as 2**62 * 4 must not wrap round as an int64 would
+    if not start <= stop <= data_length or stop - start != dtype.itemsize * math.prod(shape):
+        raise ModelFileError(path, f"{name!r}: bytes {start}..{stop} do not hold a "
+                             f"{dtype.name} array of shape {shape} within the file")
+    return dtype, tuple(shape), start, stop
+
+
+def _naturals(value):
+    """Whether value is a JSON list of non-negative integers (not booleans, not floats)."""
+    return isinstance(value, list) and all(
+        type(v) is int and v >= 0 for v in value)
+
+
+def _check_layout(path, entries, data_length):
+    """The arrays' byte ranges must tile the data section: in order from 0, no gap between two,
+    no overlap, nothing after the last (as the format requires)."""
+    end = 0
+    for name, (_, _, start, stop) in sorted(entries.items(), key=lambda e: e[1][2:]):
+        if start != end:
+            raise ModelFileError(path, f"invalid offset for tensor {name!r}: it starts at byte "
+                                 f"{start}, the one before it ends at {end} (a gap or overlap)")
+        end = stop
+    if end != data_length:
+        raise ModelFileError(path, f"{data_length - end} bytes after the last array")
+
+
+def _array(path, name, data, dtype, shape, start, stop):
+    try:
+        return np.frombuffer(data, dtype, count=(stop - start) // dtype.itemsize,
+                             offset=start).reshape(shape)
+    except ValueError as e:  # a shape NumPy cannot make, such as (0, 2**63)
+        raise ModelFileError(path, f"{name!r}: shape {list(shape)}: {e}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
 
 
 def load(path, model):
     """Copy the arrays saved in `path` into the model's arrays (in place). Names, dtypes and
-    shapes must all match; otherwise nothing changes and the error says what differs."""
+    shapes must all match, every array must be writeable, and where the model shares one array
+    between several names the file must hold the same values for all of them; otherwise a
+    ModelFileError says what differs and nothing changes."""
     stored, arrays = read(path), named_arrays(model)
+    _check_names(path, stored, arrays)
+    for name, a in arrays.items():
+        _check_fits(path, name, stored[name], a)
+    _check_shared(path, stored, arrays)
+    for name, a in arrays.items():
+        a[...] = stored[name]
+    return model
+
+
+def _check_names(path, stored, arrays):
     missing, extra = sorted(set(arrays) - set(stored)), sorted(set(stored) - set(arrays))
     if missing or extra:
         raise ModelFileError(path, "the file is for another model: "
                              + "; ".join(p for p in [
                                  f"missing {', '.join(missing)}" if missing else "",
                                  f"unexpected {', '.join(extra)}" if extra else ""] if p))
+
+
+def _check_fits(path, name, s, a):
+    if s.shape != a.shape or s.dtype != a.dtype:
+        raise ModelFileError(path, f"{name}: the file has {s.dtype} {s.shape}, the model "
+                             f"{a.dtype} {a.shape}")
+    if not a.flags.writeable:
+        raise ModelFileError(path, f"{name}: the model's array is read-only")
+
+
+def _check_shared(path, stored, arrays):
+    """Names that are one array in the model (a layer used twice) must have equal values in the
+    file: otherwise whichever was copied last would silently win."""
+    first = {}  # the array's memory -> the first name found for it
     for name, a in arrays.items():
-        s = stored[name]
-        if s.shape != a.shape or s.dtype != a.dtype:
-            raise ModelFileError(path, f"{name}: the file has {s.dtype} {s.shape}, the model "
-                                 f"{a.dtype} {a.shape}")
-    for name, a in arrays.items():
-        a[...] = stored[name]
-    return model
+        place = (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str)
+        other = first.setdefault(place, name)
+        if other != name and stored[other].tobytes() != stored[name].tobytes():
+            raise ModelFileError(path, f"{other} and {name} are one array in the model, but the "
+                                 "file holds different values for them (saved from a model "
+                                 "that did not share them?)")
