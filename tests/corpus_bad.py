@@ -170,8 +170,12 @@ def in_comparison(x):
     return x in (1.0, 2.0)
 
 
-def bitwise_operator(n):
-    return n & 1
+def shift_operator(n):
+    return n << 1
+
+
+def bitwise_of_floats(x):
+    return (x & 1.0) * x
 
 
 def string_constant(x):
