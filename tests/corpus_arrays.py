@@ -1223,6 +1223,14 @@ def np_sort_median(x, m):
             + np.sum(x[x.argsort()][-2:] ** 2))
 
 
+# np.quantile and np.percentile (NumPy's linear interpolation) along axes and of everything
+@case(Distinct((7,)), Distinct((3, 5)), evaluator=True)
+def np_quantiles(x, m):
+    return (np.quantile(x, 0.3) + np.percentile(x, 95) + np.sum(np.quantile(m, 0.5, axis=0) ** 2)
+            + np.sum(np.percentile(m, 10, axis=1, keepdims=True) * m)
+            + np.sum(np.quantile(m, 0.75, keepdims=True)))
+
+
 @case(f32(Distinct((6,))), f32(Distinct((2, 5))), float32=True)
 def f32_sort_median(x, m):
     return np.sum(np.sort(x) * x) + np.median(m) + np.sum(np.median(m, axis=1) * np.sort(m)[:, 0])

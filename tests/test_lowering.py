@@ -201,3 +201,32 @@ def median_of_ints(a):
 def test_median_of_large_ints_does_not_overflow():
     a = np.array([2 ** 62, 2 ** 62 + 2])
     assert zygopy.withgradient(median_of_ints, a)[0] == median_of_ints(a) > 0
+
+
+def quantiles(x):
+    return (np.quantile(x, 0.0) + np.quantile(x, 0.37) + np.percentile(x, 50)
+            + np.percentile(x, 90) + np.quantile(x, 1.0))
+
+
+@pytest.mark.parametrize("x", [np.array([3.0, 1.0, 2.0, 1.0, 5.0]), np.array([2.5]),
+                               np.array([1.0, np.nan, 0.5]), np.array([-np.inf, 0.0, 1.0, 4.0]),
+                               np.linspace(-1.0, 1.0, 11)])
+def test_quantiles_as_numpy_computes_them(x):
+    """NumPy's 'linear' method at both ends, between elements and on them (q (n - 1) whole), with
+    ties, NaN (NaN), an infinity and one element; the gradient goes to the two elements around
+    each virtual index, by the fraction."""
+    value, (g,) = zygopy.withgradient(quantiles, x)
+    np.testing.assert_array_equal(value, quantiles(x))
+    if np.all(np.isfinite(x)) and len(np.unique(x)) == len(x):
+        h = 1e-6
+        fd = [(quantiles(x + h * e) - quantiles(x - h * e)) / (2 * h) for e in np.eye(len(x))]
+        np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-9)
+
+
+def quantile_of(x, q):
+    return np.quantile(x, q)
+
+
+def test_quantile_of_a_run_time_or_out_of_range_q_is_refused():
+    with pytest.raises(zygopy.UnsupportedType, match="constant number from 0 to 1"):
+        zygopy.gradient(quantile_of, np.ones(3), 0.5)

@@ -357,6 +357,22 @@ def _median_type(ts, args):
     return _reduce("float")(ts, args)
 
 
+def _quantile_type(what, scale):
+    """np.quantile and np.percentile of a constant q in [0, scale] (a q known only at run time,
+    or an array of them, is refused: NumPy's range check would need a branch)."""
+    def rule(ts, args):
+        a, q = ts[0], args[1]
+        if isinstance(a, ArrayT) and a.dtype == "bool":
+            raise TypeError(f"{what} of booleans is not supported")
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 <= q <= scale:
+            raise TypeError(f"{what} takes q as a constant number from 0 to {scale}, got "
+                            f"{q if not hasattr(q, 'type') else 'a value known at run time'}")
+        if isinstance(args[2], tuple):
+            raise TypeError(f"{what}: the axis must be one integer or None")
+        return _reduce("float")([ts[0], *ts[2:]], [args[0], *args[2:]])
+    return rule
+
+
 # any sort gives the same sorted values; the indices come from a stable sort (ties in order)
 # whatever `kind` asks for
 declare("argsort", lambda a, axis, kind: np.argsort(a, axis, kind="stable"),
@@ -365,6 +381,10 @@ declare("sort", lambda a, axis, kind: np.sort(a, axis, kind="stable"), _sorted_t
         params={"axis": -1, "kind": None}, positional=1, lowered=True)
 declare("median", lambda a, axis, keepdims: np.median(a, axis, keepdims=keepdims), _median_type,
         params=REDUCE, positional=1, lowered=True)
+for _fn, _scale in [(np.quantile, 1), (np.percentile, 100)]:
+    declare(_fn.__name__, lambda a, q, axis, keepdims, fn=_fn: fn(a, q, axis, keepdims=keepdims),
+            _quantile_type(f"np.{_fn.__name__}", _scale), arity=2, params=REDUCE, positional=1,
+            lowered=True)
 declare("diff", lambda a, n, axis: np.diff(a, n, axis), _diff_type, params={"n": 1, "axis": -1},
         lowered=True)
 declare("roll", lambda a, shift, axis: np.roll(a, shift, axis), _roll_type, arity=2,
@@ -812,7 +832,8 @@ NUMPY_FUNCTIONS = {np.sum: "sum", np.mean: "mean", np.max: "amax", np.amax: "ama
                        "take_along_axis", "linspace", "full", "full_like", "eye", "identity",
                        "expand_dims", "squeeze", "swapaxes", "moveaxis", "flip", "tile", "repeat",
                        "pad", "triu", "tril", "diag", "trace", "diff", "roll", "ptp",
-                       "average", "vdot", "vstack", "hstack", "argsort", "sort", "median")},
+                       "average", "vdot", "vstack", "hstack", "argsort", "sort", "median",
+                       "quantile", "percentile")},
                    np.radians: "deg2rad", np.degrees: "rad2deg"}
 ARRAY_METHODS = {"sum": "sum", "mean": "mean", "max": "amax", "min": "amin", "reshape": "reshape",
                  "ravel": "ravel", "flatten": "ravel", "transpose": "transpose", "dot": "dot",

@@ -305,30 +305,61 @@ def sort(emit, a, axis, kind):
     return emit("take_along_axis", a, emit("argsort", a, axis, kind), axis)
 
 
-def median(emit, a, axis, keepdims):
-    """np.median: the mean of the middle two of the sorted elements (of the one, for an odd
-    count); NaN where the elements hold a NaN, which sorts last."""
+def _order_statistics(emit, a, axis, keepdims, what):
+    """a sorted along the axis (the flattened array for None) -> (at, n, done): `at(i)` the
+    sorted elements at index i along the axis (a slice one long where keepdims keeps the axis),
+    `n` their count, `done(value)` the value as NumPy gives it: NaN where the elements hold a NaN
+    (which sorts last), and of the flattened array with keepdims shaped with ones."""
     ndim, flat = _ndim(a), axis is None
     if flat:
         s, axis = emit("ravel", a), 0
     else:
-        s, axis = a, normal_axes(axis, ndim, "np.median")[0]
+        s, axis = a, normal_axes(axis, ndim, what)[0]
     s = sort(emit, s, axis, None)
     n = emit("getindex", emit("getattr", s, "shape"), axis)
 
-    def at(i):  # s at i along the axis; a slice one long where the axis stays
+    def at(i):
         if keepdims:
             i = emit("slice", i, emit("add", i, 1), None)
         return emit("getindex", s, _along(emit, axis, i))
 
+    def done(value):
+        last = at(emit("sub", n, 1))
+        value = emit("select", emit("ne", last, last), last, value)
+        if keepdims and flat and ndim != 1:
+            value = emit("reshape", value, (1,) * ndim)
+        return value
+    return at, n, done
+
+
+def median(emit, a, axis, keepdims):
+    """np.median: the mean of the middle two of the sorted elements (of the one, for an odd
+    count)."""
+    at, n, done = _order_statistics(emit, a, axis, keepdims, "np.median")
     low, high = at(emit("floordiv", emit("sub", n, 1), 2)), at(emit("floordiv", n, 2))
-    last = at(emit("sub", n, 1))
     # halves added, not a halved sum: the same for floats, and ints do not overflow
-    middle = emit("add", emit("mul", 0.5, low), emit("mul", 0.5, high))
-    value = emit("select", emit("ne", last, last), last, middle)
-    if keepdims and flat and ndim != 1:  # of the flattened array: ones for every axis
-        value = emit("reshape", value, (1,) * ndim)
-    return value
+    return done(emit("add", emit("mul", 0.5, low), emit("mul", 0.5, high)))
+
+
+def quantile(emit, a, q, axis, keepdims):
+    """np.quantile, by NumPy's default ('linear') method: at the virtual index q (n - 1) of the
+    sorted elements, between the two around it by its fraction t, as NumPy interpolates (from
+    the nearer one: a + (b - a) t below t = 0.5, b - (b - a)(1 - t) from there)."""
+    at, n, done = _order_statistics(emit, a, axis, keepdims, "np.quantile")
+    index = emit("mul", q, emit("sub", n, 1))
+    low_index = emit("floor", index)
+    low = at(low_index)
+    high = at(emit("min", emit("add", low_index, 1), emit("sub", n, 1)))
+    t = emit("sub", index, low_index)
+    step = emit("sub", high, low)
+    value = emit("select", emit("ge", t, 0.5), emit("sub", high, emit("mul", step,
+                                                                      emit("sub", 1.0, t))),
+                 emit("add", low, emit("mul", step, t)))
+    return done(value)
+
+
+def percentile(emit, a, q, axis, keepdims):
+    return quantile(emit, a, q / 100.0, axis, keepdims)  # as NumPy: q / 100, then quantile
 
 
 def ptp(emit, a, axis, keepdims):
@@ -378,6 +409,7 @@ LOWERINGS = {"einsum": einsum, "dot": dot, "inner": inner, "matmul": matmul, "no
              "ndim": ndim,
              "getattr": getattr_, "diff": diff, "roll": roll, "ptp": ptp, "average": average,
              "vdot": vdot, "vstack": vstack, "hstack": hstack, "sort": sort, "median": median,
+             "quantile": quantile, "percentile": percentile,
              **ELEMENTWISE,
              **{op: of_a_number(op) for op in ("sum", "mean", "prod", "amax", "amin", "var",
                                                "std", "argmax", "argmin")}}
