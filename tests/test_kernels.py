@@ -198,9 +198,36 @@ def test_an_index_out_of_range_is_an_error_at_its_line():
         zygopy.gradient(_sum_of_reads_past_the_end, np.ones(3))
 
 
+@zygopy.kernel
+def _writes_in_a_loop(i, out, x):
+    s = 0.0
+    for j in range(i + 1):
+        s += x[j]
+        out[i] = s  # each trip overwrites the last
+
+
+@zygopy.kernel
+def _writes_twice(i, out, x):
+    out[i] += x[i]
+    out[i] = 3.0 * x[i]
+
+
+@zygopy.kernel
+def _writes_where_others_add(i, out, x):
+    if x[i] > 0.0:
+        out[i] = x[i]
+    else:
+        out[(i + 1) % x.shape[0]] += x[i] * x[i]
+
+
 @pytest.mark.parametrize("kernel, args, message", [
     (_reads_its_output, (np.ones(3),), "reads an output"),
-    (_writes_a_shared_element, (np.ones(3),), "at an index other threads may write too"),
+    (_writes_a_shared_element, (np.ones(3),), "where other threads may write too"),
+    # the backward counted every write's value: a gradient for the overwritten ones too
+    (_writes_in_a_loop, (np.ones(3),), "in a loop at an index the loop does not change"),
+    (_writes_twice, (np.ones(3),), "where it also writes or adds into it"),
+    # the forward depended on the threads' order, the gradient on neither
+    (_writes_where_others_add, (np.ones(3),), "where other threads may write too"),
 ])
 def test_refusals_name_the_line_and_say_what_to_write(kernel, args, message):
     with pytest.raises(zygopy.ZygopyError, match=message) as e:
@@ -308,3 +335,54 @@ def test_stacks_that_would_not_fit_on_the_device_are_refused_clearly(monkeypatch
     fn = kernel.compiled([np.zeros((3, 3))], inputs, target="cuda").ka.body.fn
     with pytest.raises(zygopy.ZygopyError, match="attention.*needs 1.5 GiB of stacks"):
         device.stacks([np.dtype(np.float64)], [2**16], 3 * 2**10, fn)
+
+
+@zygopy.kernel
+def _grows_until(i, out, x):
+    v = x[i]
+    for _ in range(100):
+        if v >= 10.0:
+            break
+        v = v * 1.5 + 0.1
+    out[i] = v
+
+
+def _grows_until_numpy(x):
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        v = x[i]
+        for _ in range(100):
+            if v >= 10.0:
+                break
+            v = v * 1.5 + 0.1
+        out[i] = v
+    return out
+
+
+def test_a_loop_left_by_break():
+    """A loop with two exits is written as a dispatch loop, whose `return` (a break out of it)
+    fell into its 'unreachable' line instead of leaving the thread's body."""
+    x, gout = np.array([0.3, 2.0, 11.0]), np.array([1.0, -0.5, 2.0])
+    np.testing.assert_allclose(_grows_until(x), _grows_until_numpy(x), rtol=1e-15)
+    h = 1e-6
+    fd = [np.dot(gout, _grows_until_numpy(x + h * e) - _grows_until_numpy(x - h * e)) / (2 * h)
+          for e in np.eye(3)]
+    np.testing.assert_allclose(_grows_until.vjp(gout, x)[0], fd, rtol=1e-7)
+
+
+@zygopy.kernel
+def _symmetrised(i, out, x):
+    for j in range(x.shape[1]):
+        out[i, j] = x[i, j] + x[j, i]
+
+
+def test_a_transposed_access_is_another_thread_s_element():
+    """Thread i's x[j, i] is thread j's x[i, j]: the gradient of x is shared (atomic on the GPU,
+    a copy per chunk on the CPU); it was taken as the thread's own because i is in the index."""
+    import re
+    x = np.arange(9.0).reshape(3, 3)
+    np.testing.assert_array_equal(_symmetrised(x), x + x.T)
+    np.testing.assert_array_equal(_symmetrised.vjp(np.ones((3, 3)), x)[0], 2.0)
+    outs = [np.zeros(s) for s in _symmetrised._shapes((x,))]
+    backward = _symmetrised.compiled(outs, (x,), target="cuda").sources()[1]
+    assert re.search(r"cuda\.atomic\.add\(d_x", backward), backward

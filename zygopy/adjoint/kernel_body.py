@@ -8,8 +8,9 @@ gradient, with respect to the inputs, of the scalar `sum over its writes of gout
 adjoint pass differentiates that function, so the reverse sweep of a thread is the ordinary
 reverse of its body (loops stay loops, values needed from a loop on a per-thread stack).
 
-Which writes may collide across threads is decided from the index: an index that is the thread
-index `i`, or a tuple with `i` as one of its entries, names elements no other thread names.
+Which accesses to an array may collide across threads is decided from their indices: an array
+is the thread's own where every index of it holds the thread index `i` at one same position
+(`out[i]`, `out[i, j]`; thread i's `x[j, i]` is thread j's `x[i, j]`).
 """
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ def prepare_body(fn: Function) -> Body:
                                   "float array", fn.filename, fn.line)
     _merge_additions(fn, set(outputs))
     _check_body(fn, set(outputs))
+    _refuse_overwrites(fn, set(outputs))
     return Body(fn, n)
 
 
@@ -130,18 +132,90 @@ def _check_body(fn, outputs):
                              "(x[i, j]) and keep intermediate values in local scalars")
 
 
+def _refuse_overwrites(fn, outputs):
+    """A thread writes each element of an output with `=` at most once: the backward counts every
+    write's value (the sum of gout[idx] * v over the writes), so one overwritten would still get
+    a gradient. Refused: a write in a loop at an index the loop does not change, and two writes
+    into one output that one run may both make, unless their indices differ in a constant."""
+    from ..ir.cfg import loop_blocks
+    loops = loop_blocks(fn)
+    defined = {v: b.id for b in fn.blocks for v in b.args + [s.var for s in b.stmts]}
+    definition = definitions(fn)
+    reach = _reachable(fn)
+    writes = [(b.id, k, s) for b in fn.blocks for k, s in enumerate(b.stmts)
+              if s.op in ("setindex", ADD_INTO) and s.args[0] in outputs]
+    for bid, k, s in writes:
+        if s.op != "setindex":
+            continue
+        loop = loops[bid]
+        if loop and all(defined.get(v) not in loop for v in _index_values(s.args[1], definition)):
+            raise _error(fn, s, f"writes {s.args[0].name}[...] in a loop at an index the loop "
+                         "does not change", "keep the value in a local variable and write it "
+                         "after the loop: the backward counts every write")
+        for other_bid, other_k, t in writes:
+            both = (other_bid, other_k) != (bid, k) and (
+                other_bid == bid or other_bid in reach[bid] or bid in reach[other_bid])
+            if both and t.args[0] is s.args[0] and not _distinct(s.args[1], t.args[1],
+                                                                  definition):
+                raise _error(fn, s, f"writes {s.args[0].name}[...] where it also writes or adds "
+                             "into it", "compute the element's value in a local variable and "
+                             "write it once: the backward counts every write")
+
+
+def _index_values(index, definition):
+    """The Vars an index is made of (the entries of a tuple index)."""
+    d = definition.get(index) if isinstance(index, Var) else None
+    parts = d.args if d is not None and d.op == "tuple" else [index]
+    return [a for a in parts if isinstance(a, Var)]
+
+
+def _distinct(a, b, definition):
+    """Whether two indices surely name different elements: entries at one position that are
+    different constants."""
+    def entries(index):
+        d = definition.get(index) if isinstance(index, Var) else None
+        return d.args if d is not None and d.op == "tuple" else [index]
+    return any(not isinstance(x, Var) and not isinstance(y, Var) and x != y
+               for x, y in zip(entries(a), entries(b), strict=False))
+
+
+def _reachable(fn):
+    """Block id -> the ids of the blocks reachable from it by one branch or more."""
+    succ = {b.id: b.successors() for b in fn.blocks}
+    out = {}
+    for start in succ:
+        seen, todo = set(), list(succ[start])
+        while todo:
+            x = todo.pop()
+            if x not in seen:
+                seen.add(x)
+                todo += succ[x]
+        out[start] = seen
+    return out
+
+
 def _error(fn, s, what, hint):
     return UnsupportedSyntax(f"the kernel {fn.name!r} {what}", fn.filename, s.line or fn.line,
                              hint=hint)
 
 
-def is_private(index, thread, definition) -> bool:
-    """Whether the index names elements that no other thread names: the thread index itself, or
-    a tuple with the thread index as one of its entries."""
+def shared_arrays(accesses, thread, definition) -> set:
+    """Of (array, index) accesses, the arrays that several threads may access at one element:
+    those whose indices do not all hold the thread index at one same position."""
+    common = {}
+    for array, index in accesses:
+        here = _thread_positions(index, thread, definition)
+        common[array] = common[array] & here if array in common else here
+    return {a for a, positions in common.items() if not positions}
+
+
+def _thread_positions(index, thread, definition) -> frozenset:
     if index is thread:
-        return True
+        return frozenset({0})
     d = definition.get(index) if isinstance(index, Var) else None
-    return d is not None and d.op == "tuple" and any(a is thread for a in d.args)
+    if d is None or d.op != "tuple":
+        return frozenset()
+    return frozenset(k for k, a in enumerate(d.args) if a is thread)
 
 
 def definitions(*fns) -> dict:
@@ -210,16 +284,15 @@ def kernel_adjoint(pyfn, arg_types) -> KernelAdjoint:
     body = prepared()
     fn = body.fn
     thread = fn.args[0]
-    defs = definitions(fn)
-    shared_outputs = set()
-    for b in fn.blocks:
-        for s in b.stmts:
-            if s.op in ("setindex", ADD_INTO) and not is_private(s.args[1], thread, defs):
-                if s.op == "setindex":
-                    raise _error(fn, s, f"writes {s.args[0].name}[...] at an index other threads "
-                                 "may write too", "add into it (+=), which threads do one at a "
-                                 "time, or write at the thread's own index (out[i] = ...)")
-                shared_outputs.add(fn.args.index(s.args[0]))
+    writes = [s for b in fn.blocks for s in b.stmts if s.op in ("setindex", ADD_INTO)]
+    shared = shared_arrays([s.args[:2] for s in writes], thread, definitions(fn))
+    for s in writes:  # `=` is for the thread's own elements: another thread's `+=` would race it
+        if s.op == "setindex" and s.args[0] in shared:
+            raise _error(fn, s, f"writes {s.args[0].name}[...] where other threads may write "
+                         "too", "add into it (+=), which threads do one at a time, or write "
+                         "only at the thread's own index (out[i] = ..., the same position of "
+                         "i in every index of it)")
+    shared_outputs = {fn.args.index(a) for a in shared}
     share = loss_function(body, lambda: prepared().fn)
     types = [a.type for a in share.args]  # a float argument is held in an array now
     infer_types(share, types)
@@ -233,13 +306,10 @@ def kernel_adjoint(pyfn, arg_types) -> KernelAdjoint:
     for f in (body.fn, adj.forward, adj.reverse):
         returns_outside_loops(f)
     rev_defs = definitions(adj.forward, adj.reverse)
-    arg_slots = {s.args[0] for b in adj.reverse.blocks for s in b.stmts if s.op == "accum_at"}
-    shared_gradients = set()
-    for b in adj.reverse.blocks:
-        for s in b.stmts:
-            if s.op == "accum_at" and not is_private(s.args[1], adj.forward.args[0], rev_defs):
-                shared_gradients.add(adj.forward.args.index(s.args[0].of))
-    assert all(slot.of in adj.forward.args for slot in arg_slots)
+    accum = [s.args[:2] for b in adj.reverse.blocks for s in b.stmts if s.op == "accum_at"]
+    assert all(slot.of in adj.forward.args for slot, _ in accum)
+    shared_gradients = {adj.forward.args.index(slot.of)
+                        for slot in shared_arrays(accum, adj.forward.args[0], rev_defs)}
     return KernelAdjoint(body, adj, wrt, shared_outputs, shared_gradients)
 
 

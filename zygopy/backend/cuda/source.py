@@ -128,7 +128,7 @@ def _run_once(w, fn, lower, keep=()):
     outside the body's own loops)."""
     w(ONCE)
     w.indent()
-    body(w, fn, lambda w, v: w("break"), keep=keep, lower=lower)
+    body(w, fn, lambda w, v: w("break"), keep=keep, lower=lower, left="break")
     w.dedent()
 
 

@@ -478,9 +478,10 @@ def _converted(src, value, param):
     return src
 
 
-def dispatch_loop(w: Writer, fn: Function, on_return, lower=None):
+def dispatch_loop(w: Writer, fn: Function, on_return, lower=None, left=UNREACHABLE):
     """Emit fn's blocks as a dispatch loop; `on_return(w, value)` writes what a `return` does,
-    `lower(w, stmt)` each statement (by default `statement`)."""
+    `lower(w, stmt)` each statement (by default `statement`), `left` what follows the loop: only
+    a return that is a `break` gets there (a kernel's, leaving the loop around its body)."""
     lower = lower or statement
     blocks = fn.block_map()
     order = [b.id for b in fn.blocks]
@@ -521,13 +522,13 @@ def dispatch_loop(w: Writer, fn: Function, on_return, lower=None):
         if not single:
             w.dedent()
     w.dedent()
-    w(UNREACHABLE)
+    w(left)
 
 
-def body(w: Writer, fn: Function, on_return, keep=(), lower=None, arg_dims=()):
+def body(w: Writer, fn: Function, on_return, keep=(), lower=None, arg_dims=(), left=UNREACHABLE):
     """Structured code where Python can express the CFG, else a dispatch loop. Values in `keep`
     are read after the body (the tape) and stay named; `lower` writes a statement (by default
-    `statement`); `arg_dims` as for Fusion."""
+    `statement`); `arg_dims` as for Fusion; `left` as for dispatch_loop."""
     lower = lower or statement
     fusion = Fusion(fn, keep, arg_dims)
     named = fusion.named()
@@ -541,7 +542,7 @@ def body(w: Writer, fn: Function, on_return, keep=(), lower=None, arg_dims=()):
     except Unstructured as e:
         w(f"# {e}: control flow kept as a dispatch loop")
         fallback = Writer(w.depth, folding, fusion, w.checked, w.in_bounds, w.cpu, w.scopes)
-        dispatch_loop(fallback, fn, on_return, lower)
+        dispatch_loop(fallback, fn, on_return, lower, left)
         w.lines += fallback.lines
 
 
