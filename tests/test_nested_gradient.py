@@ -195,3 +195,22 @@ def test_inner_function_writing_into_its_argument(f, route):
     """Each inner sweep works on a copy of what it writes into: the sweeps wrote into the outer
     function's own x, so the later sweeps and the rest of it saw x doubled."""
     assert_gradient_matches(f, (np.array([0.4, -0.7, 1.1]),))
+
+
+def power(x, n):
+    return x ** n
+
+
+def branch_on_a_nested_none(x, n):
+    gx, gn = zygopy.gradient(power, x, n)
+    if gn is None:  # None for the int n, but only types say so
+        return gx
+    return -1.0
+
+
+def test_is_none_of_a_nested_gradient_is_refused():
+    """The test was decided before the nested gradient's types were known, as for any run-time
+    value (never None): the branch for a number ran, silently (-1.0 for Python's 12.0)."""
+    with pytest.raises(zygopy.UnsupportedSyntax, match="known only once types are") as info:
+        zygopy.gradient(branch_on_a_nested_none, 2.0, 3)
+    assert "if gn is None" in str(info.value)

@@ -253,3 +253,18 @@ def test_an_error_in_code_inlined_from_another_file_names_that_file(tmp_path, ro
         zygopy.gradient(caller, np.ones(3))
     assert (info.value.filename, info.value.line) == (str(path), 8)
     assert "return y[i]" in str(info.value)
+
+
+def index_seven(x):
+    return x[7] * 2.0
+
+
+def test_errors_of_the_computation_are_also_python_s_exceptions(route):
+    """An index out of range and an int divided by zero are ZygopyErrors naming the line, and
+    also the IndexError and ZeroDivisionError that `except` clauses written for Python catch."""
+    with pytest.raises(IndexError) as info:
+        gradient(route, index_seven, np.ones(3))
+    assert isinstance(info.value, zygopy.ZygopyError) and "x[7]" in str(info.value)
+    with pytest.raises(ZeroDivisionError) as info:
+        gradient(route, divided_by_an_int, 2.0, 7, 0)
+    assert isinstance(info.value, zygopy.ZygopyError)

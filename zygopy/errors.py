@@ -1,6 +1,7 @@
 """zygopy's errors. Each names the user's file, line and construct where one exists."""
 from __future__ import annotations
 
+import functools
 import linecache
 
 
@@ -27,6 +28,17 @@ class ZygopyError(Exception):
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
+
+
+@functools.cache
+def raised_as(cls) -> type:
+    """A ZygopyError that is also a `cls` (IndexError, ZeroDivisionError, ...): an error of the
+    user's own computation, named at the user's line, which `except IndexError` catches as it
+    would Python's."""
+    try:
+        return type(cls.__name__, (ZygopyError, cls), {"__module__": __name__})
+    except TypeError:  # a class that cannot be mixed in (its instances are laid out otherwise)
+        return ZygopyError
 
 
 class RaisedInCompiledCode(Exception):  # noqa: N818 (it is not an error of the user's)

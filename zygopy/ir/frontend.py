@@ -279,6 +279,9 @@ class Frontend:
         self.incomplete = {}  # block id -> {key: phi Var}
         self.incoming = {}  # block id -> [(source block, Branch)]
         self.phi_lines = {}  # phi Var -> line of the read that made it
+        # the gradients of a nested zygopy.gradient and what is unpacked from them: None for an
+        # int argument, which only types tell, after this pass
+        self.nested_gradients = set()
         self.frames = []
         self.frames_made = []
         self.reductions = []  # (kind, accumulator key, first-item key) of those being built
@@ -345,6 +348,8 @@ class Frontend:
     def emit(self, op, *args, name=None):
         var = self.fn.new_var(name=name)
         self.cur.stmts.append(Stmt(var, op, list(args), self.line))
+        if op == "nested_gradient" or op == "getindex" and args[0] in self.nested_gradients:
+            self.nested_gradients.add(var)
         return var
 
     def error(self, message, node=None, hint=None, cls=UnsupportedSyntax):
@@ -903,6 +908,11 @@ class Frontend:
         if left is not None and right is not None:
             raise self.error("`is` compares with None only (`x is None`); compare values with ==",
                              node)
+        if {left, right} & self.nested_gradients:
+            raise self.error("whether a gradient from zygopy.gradient is None (an int "
+                             "argument's) is known only once types are, after this test is "
+                             "decided", node, hint="differentiate only the float arguments: "
+                             "zygopy.grad(g, argnums=...)(*args)")
         return (left is None and right is None) == isinstance(node.ops[0], ast.Is)
 
     def key_test(self, method, node):

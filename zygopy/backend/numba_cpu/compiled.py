@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from ...adjoint.tangent import leaf_count
-from ...errors import Despecialised, RaisedInCompiledCode, ZygopyError
+from ...errors import Despecialised, RaisedInCompiledCode, ZygopyError, raised_as
 from ...ir.captured import current_values
 from ...ir.evaluate import Machine, failing_statement, raised_by_user
 from ..tiered import interpret_only
@@ -174,13 +174,13 @@ class CompiledProgram:
         filename, line, name = self.where
         found = failing_statement(self.primal_ir, args)
         if found is None:
-            return ZygopyError(f"{type(error).__name__} while running {name!r}: {error}", filename,
-                               line)
+            return raised_as(type(error))(f"{type(error).__name__} while running {name!r}: "
+                                          f"{error}", filename, line)
         stmt, e = found
         shapes = [str(np.shape(a)) for a in getattr(e, "zygopy_operands", ())
                   if isinstance(a, np.ndarray)]
         detail = f" (operand shapes {', '.join(shapes)})" if shapes else ""
-        return ZygopyError(f"{type(e).__name__}: {e}{detail}", e.zygopy_file, stmt.line)
+        return raised_as(type(e))(f"{type(e).__name__}: {e}{detail}", e.zygopy_file, stmt.line)
 
 
 
