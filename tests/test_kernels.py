@@ -386,3 +386,41 @@ def test_a_transposed_access_is_another_thread_s_element():
     outs = [np.zeros(s) for s in _symmetrised._shapes((x,))]
     backward = _symmetrised.compiled(outs, (x,), target="cuda").sources()[1]
     assert re.search(r"cuda\.atomic\.add\(d_x", backward), backward
+
+
+@zygopy.kernel
+def _scaled(i, out, x, a):
+    out[i] = a * x[i] * x[i]
+
+
+def test_vjp_takes_gradients_of_the_outputs_shapes():
+    """A gradient shorter than the output launched fewer threads (zeros for the rest, silently);
+    a longer one was an index error blamed on the body."""
+    x = np.array([1.0, 2.0, 3.0])
+    for gout in (np.ones(2), np.ones(4), np.ones((3, 1))):
+        with pytest.raises(zygopy.UnsupportedType, match="vjp was given gradients of shapes"):
+            _scaled.vjp(gout, x, 2.0)
+
+
+def test_a_numpy_float_scalar_input():
+    """An np.float32 scalar reached the body unwrapped (Numba's TypingError); its gradient comes
+    back as a number, as a float's does."""
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(_scaled(x, np.float32(2.0)), 2.0 * x * x)
+    dx, da = _scaled.vjp(np.ones(3), x, np.float32(2.0))
+    np.testing.assert_allclose(dx, 4.0 * x)
+    assert da == pytest.approx(np.sum(x * x))
+
+
+class _DeviceInts:
+    """What a CUDA device array of int32 shows of itself."""
+    __cuda_array_interface__ = {}
+    shape, dtype = (3,), np.dtype(np.int32)
+
+
+def test_device_int_arrays_are_typed_as_numpy_ones():
+    """An int32 device array was typed int32, which the code generator has no zero for (a bare
+    KeyError); NumPy int arrays of any width are typed int64."""
+    from zygopy.ir.types import ArrayT
+    from zygopy.kernel import _type_of
+    assert _type_of(_DeviceInts()) == ArrayT("int64", 1)

@@ -27,7 +27,7 @@ import numpy as np
 from .custom import CustomRule
 from .errors import UnsupportedType
 from .ir.captured import current_values
-from .ir.types import INT, ArrayT, typeof
+from .ir.types import INT, typeof
 
 
 class Kernel(CustomRule):
@@ -54,12 +54,20 @@ class Kernel(CustomRule):
         """Gradients of the inputs (None for those that get none: ints, int arrays), given the
         output's gradient (a tuple of them for several outputs)."""
         gouts = list(gradient) if self.outputs > 1 else [gradient]
+        shapes = self._shapes(inputs)
+        given = [tuple(getattr(g, "shape", ())) for g in gouts]
+        if given != [tuple(shape) for shape in shapes]:
+            raise UnsupportedType(f"the kernel {self.body.__name__!r} makes outputs of shapes "
+                                  f"{', '.join(map(str, shapes))}; vjp was given gradients of "
+                                  f"shapes {', '.join(map(str, given))}", *_where(self.body),
+                                  hint="give one gradient per output, of its shape (a tuple of "
+                                  "them for several outputs)")
         gpu = _on_gpu(inputs)
         gouts = [_like_inputs(g, gpu) for g in gouts]
         compiled = self.compiled(gouts, inputs)
         grads = compiled.backward(self._threads(inputs, gouts), gouts, _held(inputs, gpu),
                                   _zeros_like(gpu))
-        return tuple(_element(g) if isinstance(x, float) and g is not None else g
+        return tuple(_element(g) if isinstance(x, (float, np.floating)) and g is not None else g
                      for x, g in zip(inputs, grads, strict=True))
 
     def _pullback(self, g, y, *inputs):
@@ -164,8 +172,8 @@ def _on_gpu(values):
 
 def _type_of(v):
     from .backend.cuda.launch import is_device_array
-    if is_device_array(v):
-        return ArrayT(np.dtype(v.dtype).name, len(v.shape))
+    if is_device_array(v):  # typed as the NumPy array it holds would be (ints as int64)
+        v = np.empty((0,) * len(v.shape), v.dtype)
     t = typeof(v)
     if t is None:
         raise UnsupportedType(f"a kernel takes arrays and numbers; got {type(v).__name__}")
@@ -175,7 +183,8 @@ def _type_of(v):
 def _held(inputs, gpu):
     """The inputs as the compiled kernels take them: a float in an array of one element
     (adjoint/kernel_body.py reads it from there)."""
-    return [_like_inputs(np.array([x]), gpu) if isinstance(x, float) else x for x in inputs]
+    return [_like_inputs(np.array([x]), gpu) if isinstance(x, (float, np.floating)) else x
+            for x in inputs]
 
 
 def _element(g):
