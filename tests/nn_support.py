@@ -1,10 +1,11 @@
 """Helpers for the zygopy.nn tests: gradients from the reference evaluator (no Numba compile: the
 layers' adjoint IR run on NumPy) and central finite differences over every array of a model."""
 import numpy as np
+import pytest
 
 from zygopy import withgradient
 from zygopy.backend import tiered
-from zygopy.nn.saving import named_arrays
+from zygopy.nn.saving import ModelFileError, load, named_arrays
 
 
 def interpreted_gradient(f, *args):
@@ -47,3 +48,13 @@ def assert_matches_finite_differences(f, args, k, grads, rtol=1e-6, atol=1e-8):
     for name, e in expected.items():
         np.testing.assert_allclose(got[name], e, rtol=rtol, atol=atol, err_msg=name or "array")
 
+
+
+def expect_rejected(path, model, match=None):
+    """Loading `path` into `model` raises ModelFileError (matching `match`) and leaves the model
+    as it was."""
+    before = {k: v.copy() for k, v in named_arrays(model).items()}
+    with pytest.raises(ModelFileError, match=match):
+        load(path, model)
+    for k, v in named_arrays(model).items():
+        np.testing.assert_array_equal(v, before[k])

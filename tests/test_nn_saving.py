@@ -13,6 +13,8 @@ import pytest
 
 from zygopy import nn
 
+from .nn_support import expect_rejected
+
 
 def rng(seed=0):
     return np.random.default_rng(seed)
@@ -32,14 +34,6 @@ def write_file(path, header, data):
 
 def entry(shape, start, stop, dtype="F32"):
     return {"dtype": dtype, "shape": shape, "data_offsets": [start, stop]}
-
-
-def expect_rejected(path, model, match=None):
-    before = {k: v.copy() for k, v in nn.saving.named_arrays(model).items()}
-    with pytest.raises(nn.ModelFileError, match=match):
-        nn.load(path, model)
-    for k, v in nn.saving.named_arrays(model).items():
-        np.testing.assert_array_equal(v, before[k])  # left unchanged
 
 
 def test_byte_ranges_in_any_order_and_empty_arrays_are_accepted(tmp_path):

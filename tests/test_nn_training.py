@@ -11,6 +11,8 @@ import pytest
 from zygopy import nn
 from zygopy.backend import tiered
 
+from .nn_support import expect_rejected
+
 
 def rng(seed=0):
     return np.random.default_rng(seed)
@@ -209,14 +211,6 @@ def test_saved_file_is_standard_safetensors(tmp_path):
         np.testing.assert_array_equal(loaded[name], arr)
 
 
-def _expect_rejected(path, model, match):
-    before = {k: v.copy() for k, v in nn.saving.named_arrays(model).items()}
-    with pytest.raises(nn.ModelFileError, match=match):
-        nn.load(path, model)
-    for k, v in nn.saving.named_arrays(model).items():
-        np.testing.assert_array_equal(v, before[k])  # left unchanged
-
-
 def test_corrupt_truncated_and_foreign_files_are_rejected(tmp_path):
     path = tmp_path / "m.safetensors"
     nn.save(path, model_for_saving())
@@ -233,11 +227,11 @@ def test_corrupt_truncated_and_foreign_files_are_rejected(tmp_path):
     for name, (data, match) in cases.items():
         bad = tmp_path / f"{name}.safetensors"
         bad.write_bytes(data)
-        _expect_rejected(bad, target, match)
+        expect_rejected(bad, target, match)
     nn.save(tmp_path / "other.safetensors", model_for_saving(np.float64))
-    _expect_rejected(tmp_path / "other.safetensors", target, "float64")
+    expect_rejected(tmp_path / "other.safetensors", target, "float64")
     nn.save(tmp_path / "small.safetensors", nn.Chain(nn.Dense(8, 3, rng=rng())))
-    _expect_rejected(tmp_path / "small.safetensors", target, "another model: missing")
+    expect_rejected(tmp_path / "small.safetensors", target, "another model: missing")
 
 
 def test_dataloader_batches_shuffles_and_keeps_the_last_partial_batch():
