@@ -149,8 +149,8 @@ def test_errors_while_running_are_crashes(monkeypatch):
     """Only building may refuse a program: an error from running it is a crash, whatever its class.
     A derivative rule that scatters out of range makes the compiled reverse raise IndexError (with
     the reverse's bounds checks on, ZYGOPY_BOUNDSCHECK=all), which zygopy reports as a ZygopyError
-    (at run time, where the plain call raised nothing); the evaluator is made to raise a refusal
-    class."""
+    that is also an IndexError (at run time, where the plain call raised nothing); the evaluator
+    is made to raise a refusal class."""
     from zygopy import api
     from zygopy.adjoint import array_rules, rules
     from zygopy.backend.numba_cpu import source
@@ -172,7 +172,7 @@ def test_errors_while_running_are_crashes(monkeypatch):
     assert [(fl.path, fl.kind) for fl in outcome.failures] == [
         ("eval", "crash"), ("fused", "crash"), ("split", "crash")]
     for fl in outcome.failures[1:]:
-        assert fl.message.startswith("ZygopyError") and "IndexError while running" in fl.message
+        assert "IndexError while running" in fl.message
 
 
 def test_refusals_while_building_are_unsupported():

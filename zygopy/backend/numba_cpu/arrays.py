@@ -186,7 +186,8 @@ def _scan(s, src):
     data = src if a.type.dtype == s.var.type.dtype or s.op == "argsort" else \
         f"{src}.astype(np.{s.var.type.dtype})"
     if axis is None:
-        return f"{SCANS[s.op]}({data}.reshape((1, {src}.size, 1))).reshape(({src}.size,))"
+        flat = f"np.ascontiguousarray({data}).reshape((1, {src}.size, 1))"  # a view's too
+        return f"{SCANS[s.op]}({flat}).reshape(({src}.size,))"
     ndim = a.type.ndim
     axis %= ndim
     return f"{SCANS[s.op]}({_middle(data, src, ndim, (axis,))}).reshape({src}.shape)"
