@@ -167,6 +167,11 @@ def test_a_real_gpu_adds_from_thousands_of_threads():
 
 
 @zygopy.kernel
+def _scaled(i, out, x, a):
+    out[i] = a * x[i] * x[i]
+
+
+@zygopy.kernel
 def _reads_its_output(i, out, x):
     out[i] = x[i]
     out[i] = out[i] * 2.0
@@ -220,8 +225,15 @@ def _writes_where_others_add(i, out, x):
         out[(i + 1) % x.shape[0]] += x[i] * x[i]
 
 
+@zygopy.kernel(shape=lambda x: (x.shape[0], 3))
+def _writes_a_row(i, out, x):
+    out[i] = x[i]
+
+
 @pytest.mark.parametrize("kernel, args, message", [
     (_reads_its_output, (np.ones(3),), "reads an output"),
+    (_writes_a_row, (np.ones(3),), "at an index that is not one element"),  # was NotScalar
+    (_scaled, (np.ones(3),), "takes 2 inputs \\(x, a\\), given 1"),  # was Numba's TypeError
     (_writes_a_shared_element, (np.ones(3),), "where other threads may write too"),
     # the backward counted every write's value: a gradient for the overwritten ones too
     (_writes_in_a_loop, (np.ones(3),), "in a loop at an index the loop does not change"),
@@ -388,11 +400,6 @@ def test_a_transposed_access_is_another_thread_s_element():
     assert re.search(r"cuda\.atomic\.add\(d_x", backward), backward
 
 
-@zygopy.kernel
-def _scaled(i, out, x, a):
-    out[i] = a * x[i] * x[i]
-
-
 def test_vjp_takes_gradients_of_the_outputs_shapes():
     """A gradient shorter than the output launched fewer threads (zeros for the rest, silently);
     a longer one was an index error blamed on the body."""
@@ -424,3 +431,19 @@ def test_device_int_arrays_are_typed_as_numpy_ones():
     from zygopy.ir.types import ArrayT
     from zygopy.kernel import _type_of
     assert _type_of(_DeviceInts()) == ArrayT("int64", 1)
+
+
+@zygopy.kernel
+def _two_in_one_statement(i, doubled, squared, x):
+    doubled[i], squared[i] = x[i] * 2.0, x[i] * x[i]
+
+
+def test_outputs_written_in_one_statement():
+    """Outputs were counted from single assignment targets only: two written by one tuple
+    assignment made the second taken for an input ('could not infer the type')."""
+    x = np.array([1.0, 2.0, 3.0])
+    doubled, squared = _two_in_one_statement(x)
+    np.testing.assert_array_equal(doubled, 2.0 * x)
+    np.testing.assert_array_equal(squared, x * x)
+    (dx,) = _two_in_one_statement.vjp((np.ones(3), np.ones(3)), x)
+    np.testing.assert_allclose(dx, 2.0 + 2.0 * x)

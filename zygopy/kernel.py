@@ -81,6 +81,14 @@ class Kernel(CustomRule):
         return compiled.forward(self._threads(inputs, outs), outs, _held(inputs, gpu))
 
     def _shapes(self, inputs):
+        code = self.body.__code__
+        names = code.co_varnames[1 + self.outputs:code.co_argcount]
+        if len(inputs) != len(names):
+            raise UnsupportedType(f"the kernel {self.body.__name__!r} takes {len(names)} "
+                                  f"input{'s' * (len(names) != 1)} ({', '.join(names)}), given "
+                                  f"{len(inputs)}",
+                                  *_where(self.body), hint="pass the inputs only: the thread "
+                                  "index and the outputs are the kernel's to make")
         if self.shape is None:
             first = next((x for x in inputs if hasattr(x, "shape")), None)
             if first is None:
@@ -146,8 +154,11 @@ def _count_outputs(body):
     for n in ast.walk(node):
         targets = n.targets if isinstance(n, ast.Assign) else (
             [n.target] if isinstance(n, ast.AugAssign) else [])
-        for t in targets:
-            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+        while targets:
+            t = targets.pop()
+            if isinstance(t, (ast.Tuple, ast.List)):  # o1[i], o2[i] = ...
+                targets += t.elts
+            elif isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
                 written.add(t.value.id)
     n = 0
     while n < len(params) and params[n] in written:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..errors import UnsupportedSyntax, UnsupportedType
 from ..ir.ir import Branch, Function, Stmt, Var
 from ..ir.passes.dce import eliminate_dead_code
-from ..ir.types import ArrayT, Scalar
+from ..ir.types import ArrayT, Scalar, TupleT
 
 ADD_INTO = "kernel_add"  # out[idx] += v (declared with the primitives)
 
@@ -123,6 +123,10 @@ def _check_body(fn, outputs):
                     raise _error(fn, s, f"writes into {s.args[0].name!r}, which it also reads",
                                  "a kernel writes its outputs and reads its inputs; keep "
                                  "intermediate values in local variables")
+                if not _one_element(s.args[0].type, s.args[1]):
+                    raise _error(fn, s, f"writes {s.args[0].name}[...] at an index that is not "
+                                 "one element", f"index each of its {s.args[0].type.ndim} axes "
+                                 "with an integer (out[i, j] = v), in a loop over j for a row")
                 continue
             if any(a in outputs for a in s.args):
                 raise _error(fn, s, "reads an output", "keep the value in a local variable "
@@ -130,6 +134,12 @@ def _check_body(fn, outputs):
             if s.var is not None and isinstance(s.var.type, ArrayT):
                 raise _error(fn, s, "makes an array", "index arrays down to elements "
                              "(x[i, j]) and keep intermediate values in local scalars")
+
+
+def _one_element(array_type, index):
+    t = index.type if isinstance(index, Var) else Scalar("int64")
+    parts = t.elts if isinstance(t, TupleT) else (t,)
+    return len(parts) == array_type.ndim and all(p == Scalar("int64") for p in parts)
 
 
 def _refuse_overwrites(fn, outputs):
