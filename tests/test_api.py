@@ -405,6 +405,25 @@ def test_a_cotangent_is_checked_against_the_result():
     assert type(g32) is type(g64) and g32 == g64
 
 
+def sine_scaled_in_place(x, w):
+    x *= 2.0  # zygopy works on a copy: the caller's x stays as it was
+    return np.sin(x) * w
+
+
+def test_pullback_of_an_array_result_is_its_vector_jacobian_product():
+    """As JAX's vjp: back(dy) = dyᵀ J, for each dy given (it was refused as NotScalar)."""
+    x, w = np.array([0.1, 0.2, 0.3]), np.array([1.0, 2.0, 3.0])
+    value, back = zygopy.vjp(sine_scaled_in_place, x, w)
+    np.testing.assert_allclose(value, np.sin(2 * x) * w, rtol=1e-15)
+    for dy in (np.array([1.0, -1.0, 0.5]), np.array([0.0, 2.0, 0.0])):
+        gx, gw = back(dy)
+        np.testing.assert_allclose(gx, 2.0 * np.cos(2 * x) * w * dy, rtol=1e-14)
+        np.testing.assert_allclose(gw, np.sin(2 * x) * dy, rtol=1e-14)
+    np.testing.assert_array_equal(x, [0.1, 0.2, 0.3])
+    with pytest.raises(zygopy.UnsupportedType, match="an array of shape \\(3,\\)"):
+        back(1.0)
+
+
 def test_jacobian_of_a_tuple_holding_arrays_is_refused():
     """Each element was seeded with 1.0, which for an array meant the sums of its rows."""
     with pytest.raises(zygopy.UnsupportedType, match="tuple holding arrays"):

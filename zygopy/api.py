@@ -393,7 +393,10 @@ def gradient(f, *args, wrt=None, **kwargs):
 
 def pullback(f, *args, wrt=None, **kwargs):
     call = bind(f, args, kwargs, wrt)
-    c, sig = _compiled(call)
+    try:
+        c, sig = _compiled(call)
+    except NotScalar as refused:
+        return _array_pullback(call, refused)
     value, tape = c.forward(sig.arguments)
     unused = [tape]
 
@@ -408,6 +411,24 @@ def pullback(f, *args, wrt=None, **kwargs):
             except IndexError:
                 t = c.forward(sig.arguments)[1]
         return _per_parameter(c, sig, call, c.pullback(t, dy))
+    return value, back
+
+
+def _array_pullback(call, refused):
+    """pullback of a function with an array result y: back(dy) is the gradient of sum(y * dy),
+    dyᵀ J, each call a run of the reverse sweep of (x, dy) -> sum(f(x) * dy), as JAX's vjp."""
+    t, sig = _compiled(call, "jvp")
+    if not isinstance(returned_type(t.primal_ir), ArrayT):
+        raise refused
+    leaves = sig.leaves
+    value = np.asarray(t(sig.arguments, [np.zeros_like(leaves[i], dtype=_float_dtype(leaves[i]))
+                                         for i in t.wrt])[0])
+    c, sig = _compiled(call, "vjp")
+
+    def back(dy=1.0):
+        dy = _cotangent(call, value, dy)
+        grads = tiered.value_and_gradient(c, [*sig.leaves, dy, *sig.captured])[1]
+        return _per_parameter(c, sig, call, grads)
     return value, back
 
 
