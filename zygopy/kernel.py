@@ -29,12 +29,17 @@ from .errors import UnsupportedType
 from .ir.captured import current_values
 from .ir.types import INT, typeof
 
+# float inputs, which the body reads from one-element arrays and whose gradients come back as floats
+NUMBERS = (float, np.floating)
+
 
 class Kernel(CustomRule):
     def __init__(self, body, shape=None, launch=None):
         super().__init__(body)
         self.body, self.shape, self.launch = body, shape, launch
         self.outputs = _count_outputs(body)
+        code = body.__code__
+        self.input_names = code.co_varnames[1 + self.outputs:code.co_argcount]
         self._compiled = {}
         # as a custom rule (a call inside differentiated code): what the reference evaluator runs
         self.forward, self.backward = self.__call__, self._pullback
@@ -67,7 +72,7 @@ class Kernel(CustomRule):
         compiled = self.compiled(gouts, inputs)
         grads = compiled.backward(self._threads(inputs, gouts), gouts, _held(inputs, gpu),
                                   _zeros_like(gpu))
-        return tuple(_element(g) if isinstance(x, (float, np.floating)) and g is not None else g
+        return tuple(_element(g) if isinstance(x, NUMBERS) and g is not None else g
                      for x, g in zip(inputs, grads, strict=True))
 
     def _pullback(self, g, y, *inputs):
@@ -81,8 +86,7 @@ class Kernel(CustomRule):
         return compiled.forward(self._threads(inputs, outs), outs, _held(inputs, gpu))
 
     def _shapes(self, inputs):
-        code = self.body.__code__
-        names = code.co_varnames[1 + self.outputs:code.co_argcount]
+        names = self.input_names
         if len(inputs) != len(names):
             raise UnsupportedType(f"the kernel {self.body.__name__!r} takes {len(names)} "
                                   f"input{'s' * (len(names) != 1)} ({', '.join(names)}), given "
@@ -194,8 +198,7 @@ def _type_of(v):
 def _held(inputs, gpu):
     """The inputs as the compiled kernels take them: a float in an array of one element
     (adjoint/kernel_body.py reads it from there)."""
-    return [_like_inputs(np.array([x]), gpu) if isinstance(x, (float, np.floating)) else x
-            for x in inputs]
+    return [_like_inputs(np.array([x]), gpu) if isinstance(x, NUMBERS) else x for x in inputs]
 
 
 def _element(g):

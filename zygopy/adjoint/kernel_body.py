@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..errors import UnsupportedSyntax, UnsupportedType
 from ..ir.ir import Branch, Function, Stmt, Var
 from ..ir.passes.dce import eliminate_dead_code
-from ..ir.types import ArrayT, Scalar, TupleT
+from ..ir.types import INT, ArrayT, Scalar, TupleT
 
 ADD_INTO = "kernel_add"  # out[idx] += v (declared with the primitives)
 
@@ -137,9 +137,9 @@ def _check_body(fn, outputs):
 
 
 def _one_element(array_type, index):
-    t = index.type if isinstance(index, Var) else Scalar("int64")
+    t = index.type if isinstance(index, Var) else INT
     parts = t.elts if isinstance(t, TupleT) else (t,)
-    return len(parts) == array_type.ndim and all(p == Scalar("int64") for p in parts)
+    return len(parts) == array_type.ndim and all(p == INT for p in parts)
 
 
 def _refuse_overwrites(fn, outputs):
@@ -158,7 +158,8 @@ def _refuse_overwrites(fn, outputs):
         if s.op != "setindex":
             continue
         loop = loops[bid]
-        if loop and all(defined.get(v) not in loop for v in _index_values(s.args[1], definition)):
+        if loop and all(defined.get(v) not in loop for v in _entries(s.args[1], definition)
+                        if isinstance(v, Var)):
             raise _error(fn, s, f"writes {s.args[0].name}[...] in a loop at an index the loop "
                          "does not change", "keep the value in a local variable and write it "
                          "after the loop: the backward counts every write")
@@ -172,21 +173,17 @@ def _refuse_overwrites(fn, outputs):
                              "write it once: the backward counts every write")
 
 
-def _index_values(index, definition):
-    """The Vars an index is made of (the entries of a tuple index)."""
+def _entries(index, definition):
+    """The entries of an index: those of the tuple it was built as, or the index itself."""
     d = definition.get(index) if isinstance(index, Var) else None
-    parts = d.args if d is not None and d.op == "tuple" else [index]
-    return [a for a in parts if isinstance(a, Var)]
+    return d.args if d is not None and d.op == "tuple" else [index]
 
 
 def _distinct(a, b, definition):
     """Whether two indices surely name different elements: entries at one position that are
     different constants."""
-    def entries(index):
-        d = definition.get(index) if isinstance(index, Var) else None
-        return d.args if d is not None and d.op == "tuple" else [index]
     return any(not isinstance(x, Var) and not isinstance(y, Var) and x != y
-               for x, y in zip(entries(a), entries(b), strict=False))
+               for x, y in zip(_entries(a, definition), _entries(b, definition), strict=False))
 
 
 def _reachable(fn):
@@ -220,12 +217,7 @@ def shared_arrays(accesses, thread, definition) -> set:
 
 
 def _thread_positions(index, thread, definition) -> frozenset:
-    if index is thread:
-        return frozenset({0})
-    d = definition.get(index) if isinstance(index, Var) else None
-    if d is None or d.op != "tuple":
-        return frozenset()
-    return frozenset(k for k, a in enumerate(d.args) if a is thread)
+    return frozenset(k for k, a in enumerate(_entries(index, definition)) if a is thread)
 
 
 def definitions(*fns) -> dict:

@@ -349,27 +349,27 @@ def _sorted_type(what, dtype=None):
     return rule
 
 
-def _median_type(ts, args):
-    if _array(ts[0], "np.median").dtype == "bool":
-        raise TypeError("np.median of booleans is not supported")
-    if isinstance(args[1], tuple):
-        raise TypeError("np.median: the axis must be one integer or None")
-    return _reduce("float")(ts, args)
+def _order_type(what):
+    """np.median's type rule (array, axis, keepdims), named `what` in its errors."""
+    def rule(ts, args):
+        if _array(ts[0], what).dtype == "bool":
+            raise TypeError(f"{what} of booleans is not supported")
+        if isinstance(args[1], tuple):
+            raise TypeError(f"{what}: the axis must be one integer or None")
+        return _reduce("float")(ts, args)
+    return rule
 
 
 def _quantile_type(what, scale):
-    """np.quantile and np.percentile of a constant q in [0, scale] (a q known only at run time,
-    or an array of them, is refused: NumPy's range check would need a branch)."""
+    """np.quantile and np.percentile (array, q, axis, keepdims) of a constant q in [0, scale] (a
+    q known only at run time, or an array of them, is refused: NumPy's range check would need a
+    branch); otherwise as np.median."""
     def rule(ts, args):
-        a, q = ts[0], args[1]
-        if isinstance(a, ArrayT) and a.dtype == "bool":
-            raise TypeError(f"{what} of booleans is not supported")
+        q = args[1]
         if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 <= q <= scale:
             raise TypeError(f"{what} takes q as a constant number from 0 to {scale}, got "
                             f"{q if not hasattr(q, 'type') else 'a value known at run time'}")
-        if isinstance(args[2], tuple):
-            raise TypeError(f"{what}: the axis must be one integer or None")
-        return _reduce("float")([ts[0], *ts[2:]], [args[0], *args[2:]])
+        return _order_type(what)([ts[0], *ts[2:]], [args[0], *args[2:]])
     return rule
 
 
@@ -379,8 +379,8 @@ declare("argsort", lambda a, axis, kind: np.argsort(a, axis, kind="stable"),
         _sorted_type("np.argsort", "int64"), params={"axis": -1, "kind": None}, positional=1)
 declare("sort", lambda a, axis, kind: np.sort(a, axis, kind="stable"), _sorted_type("np.sort"),
         params={"axis": -1, "kind": None}, positional=1, lowered=True)
-declare("median", lambda a, axis, keepdims: np.median(a, axis, keepdims=keepdims), _median_type,
-        params=REDUCE, positional=1, lowered=True)
+declare("median", lambda a, axis, keepdims: np.median(a, axis, keepdims=keepdims),
+        _order_type("np.median"), params=REDUCE, positional=1, lowered=True)
 for _fn, _scale in [(np.quantile, 1), (np.percentile, 100)]:
     declare(_fn.__name__, lambda a, q, axis, keepdims, fn=_fn: fn(a, q, axis, keepdims=keepdims),
             _quantile_type(f"np.{_fn.__name__}", _scale), arity=2, params=REDUCE, positional=1,
