@@ -139,11 +139,11 @@ def fmt_n(n):
     return f"10^{round(math.log10(n))}" if n >= 100 and 10 ** round(math.log10(n)) == n else str(n)
 
 
-def ratio(t, base):
+def ratio(t, base, digits=2):
     if not base:
         return "—"
     r = t / base
-    return f"{r:.2f}×" if r < 10 else f"{r:.3g}×" if r < 1000 else f"{r:,.0f}×"
+    return f"{r:.{digits}f}×" if r < 10 else f"{r:.3g}×" if r < 1000 else f"{r:,.0f}×"
 
 
 def version(dist):

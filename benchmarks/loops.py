@@ -15,8 +15,8 @@
 Each workload is a plain Python function as a user writes it; `numba.njit` of that same function
 is its primal's reference, and a hand-written Numba adjoint (forward storing what its reverse
 reads, then the reverse) the gradient's. zygopy's gradient and the hand-written one are checked
-against central differences of the Python function at a small size. Ratios come from one run,
-one thread.
+against central differences of the Python function at a small size. Each workload is timed in
+five fresh interpreters (calls side by side in each), one thread.
 
     python benchmarks/loops.py [--quick]
 
@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 import sys
 import time
+import types
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -307,6 +309,10 @@ FD_H = 1e-6
 # central differences in float64 at h = 1e-6: rounding costs ~eps |f| / h ~ 1e-10 |f| per
 # difference, which the loops' hundreds of steps amplify; truncation ~h^2 is far below it
 FD_RTOL = 1e-5
+# each workload is timed in this many fresh interpreters: where code and arrays land differs from
+# one process to the next, and moved a ratio of two near-equal times by up to 1.5% here, more than
+# two compiles of one function differ within a process
+PROCESSES = 5
 MATCH_RTOL = 1e-9  # zygopy's gradient against the hand-written one at full size (sum orders differ)
 
 
@@ -374,15 +380,31 @@ def run(name, quick):
     program = zygopy.api.compiled(f, args, wrt)
     program.primal(*args)  # loads its machine code
     # the generated primal's entry, a Numba dispatcher as njit's is, given what zygopy's wrapper
-    # passes it (copies of what it writes into: none here); the wrapper's cost is call_overhead's
-    primal = program._entry("primal")
+    # passes it; the wrapper's cost (own() among it) is call_overhead's
+    primal, passed = program._entry("primal"), program.own(args)
+    assert passed is args, "no workload writes into its arguments: the wrapper copies nothing"
+    # njit of the same function compiled a second time: how far two compiles of one function
+    # differ in this run, the resolution of primal / njit
+    again = njit(types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__))
     calls = {"gradient": lambda: zygopy_gradient(f, args, wrt), "hand": lambda: hand(*args),
-             "primal": lambda: primal(*program.own(args)), "njit": lambda: plain(*args)}
+             "primal": lambda: primal(*passed), "njit": lambda: plain(*args),
+             "again": lambda: again(*args)}
     t = common.side_by_side(calls, quick)
-    (grads, (_, hand_grads), value, njit_value) = (call() for call in calls.values())
+    (grads, (_, hand_grads), value, njit_value, _) = (call() for call in calls.values())
     checks["match"] = max(map(rel_err, grads, hand_grads))
     checks["value"] = abs(value - njit_value) / max(abs(njit_value), 1e-300)
     return t, checks
+
+
+def child(name, quick):
+    t, checks = run(name, quick)
+    common.child_result({"times": t, "checks": checks})
+
+
+def spread(ratios):
+    """A ratio measured in each process: its median and range."""
+    return (f"{statistics.median(ratios):.3f}× ({min(ratios):.3f}–{max(ratios):.3f})"
+            if len(ratios) > 1 else f"{ratios[0]:.3f}×")
 
 
 def report(results, quick, elapsed):
@@ -393,27 +415,41 @@ def report(results, quick, elapsed):
         "- workloads (benchmarks/loops.py): heat stencil n = 1000, 100 steps; springs n = 100, "
         "1000 steps; rk4 n = 1000, 100 steps; mixture 10^5 points, 8 components; kmeans 10^4 "
         "points, 8 dimensions, 16 centres. float64, one thread, compiling excluded; each time "
-        "the best of its calls in alternating rounds (`common.side_by_side`: the four calls of a "
-        "workload take turns, so the machine's slow moments fall on all alike).",
+        "the best of its calls in alternating rounds (`common.side_by_side`: the five calls of a "
+        "workload take turns, so the machine's slow moments fall on all alike), in each of "
+        f"{1 if quick else PROCESSES} fresh interpreters; a time is the median of the processes' "
+        "times, a ratio of two near-equal times its median (range) over the processes: where "
+        "code and arrays land differs from one process to the next.",
         "- primal: the entry of zygopy's compiled primal, a Numba dispatcher as njit's is, "
         "called with what zygopy's wrapper passes it (the wrapper's own cost is "
-        "call_overhead's); njit: `numba.njit` of the same function; hand: a hand-written Numba "
-        "adjoint (forward storing what its reverse reads, then the reverse), value and gradient.",
+        "call_overhead's); njit: `numba.njit` of the same function; njit again: the same "
+        "function compiled by `numba.njit` a second time, so njit again / njit is how far two "
+        "compiles of one function differ (the resolution of primal / njit); hand: a "
+        "hand-written Numba adjoint (forward storing what its reverse reads, then the reverse), "
+        "value and gradient. zygopy's entries release the GIL (nogil, so that gradients run "
+        "in parallel threads); njit's default holds it: ~30-60 ns a call.",
         f"- checks: zygopy's and the hand-written gradients against float64 central differences "
         f"(h = {FD_H:g}) at a small size, tolerance {FD_RTOL:g} of the largest; zygopy's against "
         f"the hand-written one at full size, tolerance {MATCH_RTOL:g}; zygopy's primal value "
         f"against njit's. Whole run: {elapsed:.0f} s.",
         "",
-        "| workload | primal | njit | gradient | hand | gradient / hand | gradient / primal | "
-        "hand / njit | check |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| workload | primal | njit | primal / njit | njit again / njit | gradient | hand | "
+        "gradient / hand | gradient / primal | hand / njit | check |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, (t, c) in results.items():
+    for name, runs in results.items():
+        t = {call: statistics.median(run["times"][call] for run in runs)
+             for call in runs[0]["times"]}
+        c = {check: max(run["checks"][check] for run in runs) for check in runs[0]["checks"]}
+        primal, again = ([run["times"][call] / run["times"]["njit"] for run in runs]
+                         for call in ("primal", "again"))
         ok = (c["zygopy"] <= FD_RTOL and c["hand"] <= FD_RTOL and c["match"] <= MATCH_RTOL
               and c["value"] <= MATCH_RTOL)
         check = (f"{'ok' if ok else 'FAILED'} (fd {c['zygopy']:.0e}, hand's fd {c['hand']:.0e}, "
                  f"vs hand {c['match']:.0e})")
-        lines.append(f"| {name} | {fmt(t['primal'])} | {fmt(t['njit'])} | {fmt(t['gradient'])} | "
+        lines.append(f"| {name} | {fmt(t['primal'])} | {fmt(t['njit'])} | "
+                     f"{spread(primal)} | {spread(again)} | "
+                     f"{fmt(t['gradient'])} | "
                      f"{fmt(t['hand'])} | {r(t['gradient'], t['hand'])} | "
                      f"{r(t['gradient'], t['primal'])} | {r(t['hand'], t['njit'])} | {check} |")
     return lines
@@ -424,8 +460,12 @@ def main():
     start = time.perf_counter()
     results = {}
     for name in WORKLOADS:
-        results[name] = run(name, quick)
+        results[name] = [common.run_child("loops", "child", name, quick)
+                         for _ in range(1 if quick else PROCESSES)]
         print(name, results[name], flush=True)
+        failed = [run["error"] for run in results[name] if "error" in run]
+        if failed:
+            sys.exit(f"{name}: {failed[0]}")
     lines = report(results, quick, time.perf_counter() - start)
     common.write_section("loops", "\n".join(lines))
     print("\n".join(lines))

@@ -626,9 +626,37 @@ def zy_zeros(shape, dtype):
     return np.zeros(shape, dtype)
 
 
-@njit(**JIT)
 def zy_broadcast_shapes(*shapes):
-    return np.broadcast_shapes(*shapes)
+    """np.broadcast_shapes, as straight-line code for the shapes' lengths: Numba's own builds
+    lists at run time (~50 ns a call, once per fused loop nest a generated function runs)."""
+    raise NotImplementedError  # compiled through the overload below
+
+
+@njit(cache=CACHED, nogil=True, forceinline=True)
+def zy_broadcast_dim(size, d):
+    """The size along one axis of the shapes broadcast so far (`size`) and one more (`d`)."""
+    if d == size or d == 1:
+        return size
+    if size == 1:
+        return d
+    raise ValueError("shape mismatch: objects cannot be broadcast to a single shape")
+
+
+@overload(zy_broadcast_shapes, jit_options=dict(nogil=True))
+def _broadcast_shapes(*shapes):
+    if len(shapes) == 1 and isinstance(shapes[0], types.UniTuple) \
+            and shapes[0].dtype == types.intp:
+        return lambda *shapes: shapes[0]
+    ndim = max(len(s) for s in shapes)
+    lines = ["def broadcast(*shapes):"]
+    for k in range(ndim):  # shapes align at their last axes
+        lines.append(f"    d{k} = 1")
+        lines += [f"    d{k} = zy_broadcast_dim(d{k}, shapes[{i}][{k - ndim + len(s)}])"
+                  for i, s in enumerate(shapes) if k - ndim + len(s) >= 0]
+    lines.append(f"    return ({''.join(f'd{k}, ' for k in range(ndim))})")
+    scope = {"zy_broadcast_dim": zy_broadcast_dim}
+    exec("\n".join(lines), scope)
+    return scope["broadcast"]
 
 
 def zy_dot(a, b):
