@@ -312,6 +312,27 @@ def red_of_a_number_or_an_array(x):
     return red_of_a_number(x) + red_of_a_number(float(x[0]))
 
 
+# branches on the rank whose arms make sense for their own rank only (x[0] is a number of a
+# vector; a reassigned x changes rank): the arm the types rule out is neither typed nor compiled
+def first_row(x):
+    if x.ndim == 2:
+        y = x[0]
+    else:
+        y = x
+    return y
+
+
+def gram(x):
+    if len(x.shape) == 1:
+        x = x.reshape(1, -1)
+    return x @ x.T
+
+
+@case(A((3,)), A((2, 3)), evaluator=True)
+def rank_decided_arms(v, m):
+    return np.sum(first_row(v) * first_row(m)) + np.sum(gram(v)) + np.sum(gram(m) ** 2)
+
+
 # argmax/argmin: integer results used as indices and as values; distinct values, no ties
 @case(Distinct((3, 4)), evaluator=True)
 def red_argmax_argmin(a):

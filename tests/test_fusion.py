@@ -504,3 +504,29 @@ def test_a_loop_storing_many_arrays_is_vectorised():
     for wrt in (0, 1):
         fd = finite_differences(cell_steps, args(), wrt)[""]
         np.testing.assert_allclose(got[wrt], fd, rtol=1e-6, atol=1e-8)
+
+
+BROADCASTS = [((3,),), ((2, 3), (3,)), ((3, 1), (4,)), ((), (4, 1, 5)), ((1, 0), (2, 1)),
+              ((0,), (1,)), ((2, 1, 3), (1, 4, 1), (3,)), ((3,), (4,)), ((2, 3), (3, 2)),
+              ((0,), (3,))]
+
+
+@pytest.mark.parametrize("shapes", BROADCASTS, ids=str)
+def test_loop_shapes_broadcast_as_numpy_does(shapes):
+    """A fused nest's shape (runtime.zy_broadcast_shapes, straight-line code per arity) is NumPy's
+    np.broadcast_shapes, and shapes that do not broadcast raise NumPy's ValueError."""
+    from numba import njit
+
+    from zygopy.backend.numba_cpu.runtime import zy_broadcast_shapes
+    broadcast = njit([lambda a: zy_broadcast_shapes(a.shape),
+                      lambda a, b: zy_broadcast_shapes(a.shape, b.shape),
+                      lambda a, b, c: zy_broadcast_shapes(a.shape, b.shape, c.shape),
+                      ][len(shapes) - 1])
+    arrays = tuple(np.zeros(s) for s in shapes)
+    try:
+        want = np.broadcast_shapes(*shapes)
+    except ValueError:
+        with pytest.raises(ValueError, match="cannot be broadcast"):
+            broadcast(*arrays)
+    else:
+        assert broadcast(*arrays) == want

@@ -908,11 +908,9 @@ class Frontend:
         if left is not None and right is not None:
             raise self.error("`is` compares with None only (`x is None`); compare values with ==",
                              node)
-        if {left, right} & self.nested_gradients:
-            raise self.error("whether a gradient from zygopy.gradient is None (an int "
-                             "argument's) is known only once types are, after this test is "
-                             "decided", node, hint="differentiate only the float arguments: "
-                             "zygopy.grad(g, argnums=...)(*args)")
+        if {left, right} & self.nested_gradients:  # None for an int argument: types say
+            test = self.emit("isnone", right if left is None else left)
+            return test if isinstance(node.ops[0], ast.Is) else self.emit("not", test)
         return (left is None and right is None) == isinstance(node.ops[0], ast.Is)
 
     def key_test(self, method, node):

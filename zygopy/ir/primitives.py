@@ -405,6 +405,8 @@ def _nested_jvp_type(ts, args):
 
 
 declare("nested_jvp", _nested_jvp, _nested_jvp_type, lowered=True)  # (g, n, *primals, *tangents)
+# `x is None` of a nested gradient's part: None for an int argument's, which its type says
+declare("isnone", lambda x: x is None, _bool, lowered=True)
 declare("nested_gradient", _nested_gradient,
         lambda ts, args: TupleT(tuple(t if getattr(t, "is_float", False) else NONE
                                      for t in ts[1:])), lowered=True)

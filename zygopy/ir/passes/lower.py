@@ -21,7 +21,7 @@ from ..array_primitives import normal_axes
 from ..einsum import LETTERS, parse
 from ..ir import Function, Stmt, Var, substitute
 from ..primitives import PRIMITIVES
-from ..types import BOOL, ArrayT
+from ..types import BOOL, NONE, ArrayT
 
 
 def lower_compound(fn: Function) -> bool:
@@ -233,8 +233,8 @@ def slogdet(emit, a):
 
 def ndim(emit, x):
     """np.ndim(x): an array's ndim attribute, 0 for a number (whose `.ndim` becomes 0 too). An
-    array's stays a run-time value: folding it would decide a shape check while compiling, and a
-    function whose every path then raises would be refused before it could raise."""
+    array's stays a run-time value: type inference decides the branches on it, except a shape
+    check whose every path raises, which must raise at run time, not be refused."""
     if isinstance(getattr(x, "type", None), ArrayT):
         return emit("getattr", x, "ndim")
     return 0
@@ -254,6 +254,10 @@ def of_a_number(op):
             return emit("float", a)
         return emit("int", a) if a.type == BOOL else a  # NumPy counts a bool as an int
     return lower
+
+
+def isnone(emit, x):
+    return getattr(x, "type", None) == NONE
 
 
 def getattr_(emit, x, attr):
@@ -406,7 +410,7 @@ def nested_gradient(emit, g, *args):
 
 LOWERINGS = {"einsum": einsum, "dot": dot, "inner": inner, "matmul": matmul, "norm": norm,
              "slogdet": slogdet, "nested_gradient": nested_gradient, "nested_jvp": nested_gradient,
-             "ndim": ndim,
+             "ndim": ndim, "isnone": isnone,
              "getattr": getattr_, "diff": diff, "roll": roll, "ptp": ptp, "average": average,
              "vdot": vdot, "vstack": vstack, "hstack": hstack, "sort": sort, "median": median,
              "quantile": quantile, "percentile": percentile,
