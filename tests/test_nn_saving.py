@@ -176,6 +176,21 @@ def test_a_replaced_file_keeps_its_mode(tmp_path, umask, old_mode):
     assert sorted(os.listdir(tmp_path)) == ["m.safetensors"]
 
 
+def test_the_file_then_its_directory_are_synced(tmp_path, monkeypatch):
+    """The file's data reaches the disk before the rename, and the directory after it: without
+    the directory's sync, a crash could lose the rename (the old file back, or none)."""
+    synced, fsync = [], os.fsync
+
+    def recording(fd):
+        synced.append((stat.S_ISDIR(os.fstat(fd).st_mode), sorted(os.listdir(tmp_path))))
+        fsync(fd)
+    monkeypatch.setattr(os, "fsync", recording)
+    nn.save(tmp_path / "m.safetensors", small_model())
+    (file, before), (directory, after) = synced
+    assert not file and "m.safetensors" not in before
+    assert directory and after == ["m.safetensors"]
+
+
 @pytest.mark.parametrize("metadata", [{"epoch": 3}, {"lr": 0.1}, {"tags": ["a"]},
                                       {3: "epoch"}, {"note": None}], ids=str)
 def test_metadata_other_than_strings_is_refused(tmp_path, metadata):

@@ -116,7 +116,7 @@ def _decided(s, ts, decided):
     if s.op == "isnone":
         return ts[0] == NONE
     values = [_value(a, decided) for a in s.args]
-    if UNDECIDED in values or s.op in NEVER_FOLD or not PRIMITIVES[s.op].pure \
+    if any(v is UNDECIDED for v in values) or s.op in NEVER_FOLD or not PRIMITIVES[s.op].pure \
             or not any(isinstance(a, Var) for a in s.args):  # all constant: fold_constants's
         return UNDECIDED
     try:

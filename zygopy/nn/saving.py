@@ -93,7 +93,8 @@ def _check_metadata(metadata):
 
 
 def _write_atomically(path, chunks):
-    """Write the chunks to a new file beside `path`, then rename it over `path`."""
+    """Write the chunks to a new file beside `path`, then rename it over `path`, and sync the
+    directory so that the rename itself survives a crash (the file's data was synced first)."""
     fd, tmp = _create_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -108,6 +109,21 @@ def _write_atomically(path, chunks):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    _sync_directory(os.path.dirname(os.path.abspath(path)))
+
+
+def _sync_directory(directory):
+    """fsync a directory, where the system allows it (not on Windows, nor on some file systems:
+    the file is written and renamed either way)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _create_beside(path):
