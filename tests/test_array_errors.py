@@ -99,6 +99,33 @@ def test_shape_mismatch_in_the_split_path():
     assert_clear(excinfo, broadcast_1d, "c = a * b", "shape")
 
 
+# ---- refused while compiling, as NumPy would refuse the code -----------------------------------
+
+def row_of_a_vector(x):
+    if x[0] > 100.0:  # never true here, but compiled
+        return np.sum(x[0, :])
+    return np.sum(x * x)
+
+
+def ndim_of_a_tuple(x):
+    pair = (x, 2.0 * x)
+    if np.ndim(pair) == 2:  # NumPy makes a (2, n) array of the pair
+        return np.sum(x * x)
+    return np.sum(x)
+
+
+@pytest.mark.parametrize("fn, text, words", [
+    (row_of_a_vector, "return np.sum(x[0, :])", ["too many indices for a 1-d array"]),
+    (ndim_of_a_tuple, "if np.ndim(pair) == 2:", ["np.ndim of a", "not supported"]),
+], ids=["too many indices", "ndim of a tuple"])
+def test_refused_while_compiling(fn, text, words):
+    """Each was compiled wrong: Numba's internal error for x[0, :] of a vector; np.ndim of a tuple
+    taken as 0, deciding the branch the other way from NumPy (a silently wrong result)."""
+    with pytest.raises(ZygopyError) as excinfo:
+        zygopy.gradient(fn, np.array([0.3, 0.4]))
+    assert_clear(excinfo, fn, text, *words)
+
+
 # ---- int arrays ----------------------------------------------------------------------------
 
 def int_only(a):

@@ -221,10 +221,29 @@ def nested_none_as_a_value(x, n):
     return gx * flag
 
 
+def nested_none_after_a_branch(x, n):
+    gx, gn = zygopy.gradient(power, x, n)
+    s = 0.0
+    if x > 0.0:  # gn then reaches the test through a block argument
+        s = x
+    pair = (gx, gn)
+    if pair[1] is None:
+        return s + gx * gx
+    return s + gx
+
+
+def raise_on_a_nested_none(x, n):
+    gx, gn = zygopy.gradient(power, x, n)
+    if gn is None:
+        raise ValueError("n got no gradient")
+    return gx * gn
+
+
 @pytest.mark.parametrize("f, args", [(branch_on_a_nested_none, (2.0, 3)),
                                      (branch_on_a_nested_gradient_not_none, (2.0, 3.0)),
-                                     (nested_none_as_a_value, (1.5, 4))],
-                         ids=["is None", "is not None", "as a value"])
+                                     (nested_none_as_a_value, (1.5, 4)),
+                                     (nested_none_after_a_branch, (0.7, 3))],
+                         ids=["is None", "is not None", "as a value", "after a branch"])
 def test_is_none_of_a_nested_gradient_is_decided_by_its_type(route, f, args):
     """Whether a nested gradient's part is None (an int argument's) is known once types are. It
     was decided before them, as for any run-time value (never None): the branch for a number ran
@@ -235,3 +254,10 @@ def test_is_none_of_a_nested_gradient_is_decided_by_its_type(route, f, args):
             assert grads[i] is None
         else:
             np.testing.assert_allclose(grads[i], finite_difference(f, args, i), rtol=1e-6)
+
+
+def test_a_nested_none_that_raises_raises_as_in_python(route):
+    """Every path left raises: the user's exception, as Python gives (it was an error typing the
+    arm Python never runs, `gx * gn` of None)."""
+    with pytest.raises(ValueError, match="n got no gradient"):
+        zygopy.gradient(raise_on_a_nested_none, 2.0, 3)

@@ -138,6 +138,42 @@ def test_raise_in_a_helper_that_never_returns_inside_a_loop(route):
     assert g == pytest.approx(sum(i * math.cos(0.7 * i) for i in range(6)), rel=1e-13)
 
 
+def rows_product(x):
+    if x.ndim == 1:
+        raise ShapeError(f"rows_product needs a matrix, got {x.ndim} dimension")
+    return np.sum(x[0, :] * x[1, :])  # no meaning for a vector: x[0, :] has too many indices
+
+
+class Batched:
+    """A layer (a unit compiled on its own) whose call checks its input's rank."""
+
+    def __init__(self):
+        self.w = np.array([[0.5, -1.5], [2.0, 0.3], [0.1, 0.2]])
+
+    def __call__(self, x):
+        if x.ndim != 2:
+            raise ShapeError(f"Batched expects a batch (2-d), got {x.ndim}-d")
+        return np.tanh(x @ self.w)
+
+
+def batched_loss(layer, x):
+    return np.sum(layer(x) ** 2)
+
+
+def test_a_rank_check_whose_arm_the_types_take_raises_as_in_python(route):
+    """Types decide `x.ndim == 1`: every path left raises, so nothing is compiled and the
+    evaluator raises the user's exception. It was Numba's internal error (the other arm, typed
+    too, indexed a vector with two indices), in a unit as in a plain function."""
+    raises_at(route, ShapeError, "rows_product needs a matrix, got 1 dimension", rows_product,
+              (np.ones(3),), rows_product, "raise ShapeError")
+    raises_at(route, ShapeError, "Batched expects a batch (2-d), got 1-d", batched_loss,
+              (Batched(), np.ones(3)), Batched.__call__, "raise ShapeError")
+    with pytest.raises(ShapeError, match="needs a matrix"):
+        zygopy.hessian(rows_product, np.ones(3))
+    x = np.arange(6.0).reshape(2, 3)  # a matrix: the analytic gradient
+    assert np.array_equal(gradient(route, rows_product, x)[0], np.stack([x[1], x[0]]))
+
+
 def test_assert_without_a_message(route):
     raises_at(route, AssertionError, "", plain_assert, (11.0,), plain_assert,
               "assert x < 10.0")

@@ -37,8 +37,9 @@ from .adjoint.tangent import contracted, tangent
 from .backend import backend, tiered
 from .checkpoint import Checkpoint
 from .custom import CustomRule
-from .errors import NotScalar, UnsupportedSyntax, UnsupportedType, ZygopyError
+from .errors import NotScalar, RaisesOnEveryPath, UnsupportedSyntax, UnsupportedType, ZygopyError
 from .ir.compile import compile_ir
+from .ir.evaluate import failing_statement, raised_by_user
 from .ir.frontend import function_ast
 from .ir.infer import returned_type
 from .ir.types import ArrayT, Scalar, TupleT, is_float
@@ -77,8 +78,11 @@ def _compiled(call: Call, mode="gradient"):
             with _BUILDING:
                 found = _variant(key)  # built by another thread while this one waited?
                 if found is None:
-                    c = _BUILD[mode](f, list(sig.types), sig.leaf_indices(call.wrt),
-                                     sig.structures(call.values), list(sig.unit_dims))
+                    try:
+                        c = _BUILD[mode](f, list(sig.types), sig.leaf_indices(call.wrt),
+                                         sig.structures(call.values), list(sig.unit_dims))
+                    except RaisesOnEveryPath as e:
+                        raise _as_python_raises(e, f, sig) from None
                     # replaced, not appended to, so that threads reading the old list are safe
                     _CACHE[key] = [*_CACHE.get(key, ()), c]
                     found = _variant(key)
@@ -87,6 +91,17 @@ def _compiled(call: Call, mode="gradient"):
             return c, sig
     raise ZygopyError(f"the values {f.__name__!r} reads from outside it changed while it was "
                       "being compiled", *location(f))
+
+
+def _as_python_raises(error, f, sig):
+    """The user's exception, made by the reference evaluator running f, where every path of f
+    raises for these types (a rank check's arm taken): nothing was compiled for it."""
+    if error.pyfn is f:
+        given = len(error.fn.args) - sum(c.runtime for c in error.fn.captured)
+        found = failing_statement(error.fn, sig.leaves[:given])
+        if found is not None and raised_by_user(found[1]):
+            return found[1]
+    return error  # raised in a function f calls (a nested gradient's), or not reproduced
 
 
 def _gradient(f, types, wrt, structures, unit_dims):

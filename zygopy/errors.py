@@ -53,6 +53,17 @@ class Despecialised(Exception):  # noqa: N818 (not an error: the caller runs gen
     compiles the general code and runs that (backend/numba_cpu/compiled.py)."""
 
 
+class RaisesOnEveryPath(ZygopyError):
+    """Every path of the function raises for the argument types given (a rank check's arm taken):
+    there is nothing to compile. The API runs it in the reference evaluator instead, which raises
+    the user's exception as Python would; where that cannot be done, this is the error."""
+
+    def __init__(self, fn, pyfn):
+        self.fn, self.pyfn = fn, pyfn
+        super().__init__(f"{fn.name!r} raises an exception on every path for these argument "
+                         "types", fn.filename, fn.line)
+
+
 class UnsupportedSyntax(ZygopyError):
     """Python syntax outside the subset zygopy compiles."""
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from .adjoint.rules import rules_version
 from .custom import rule_captures
-from .errors import ZygopyError
+from .errors import RaisesOnEveryPath, ZygopyError
 from .ir.captured import current_values
 from .ir.cfg import loop_blocks
 from .ir.evaluate import Machine
@@ -109,7 +109,10 @@ class UnitSpec:
             raise NotAUnit(unit)
         self.unit, self.arg_types = unit, arg_types
         # a unit calls no unit (compiles_alone): whatever it calls is inlined
-        self.primal_ir = compile_ir(unit.fn, arg_types, list(unit.structures))
+        try:
+            self.primal_ir = compile_ir(unit.fn, arg_types, list(unit.structures))
+        except RaisesOnEveryPath:  # inlined, the caller raises as Python would
+            raise NotAUnit(unit) from None
         self.result_type = returned_type(self.primal_ir)
         if (not _number_or_array(self.result_type) or not self.result_type.is_float
                 or any(c.runtime for c in self.primal_ir.captured)):

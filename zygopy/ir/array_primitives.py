@@ -287,7 +287,13 @@ for _fn in (np.argmax, np.argmin):  # an index: no gradient
 for _fn in (np.cumsum, np.cumprod):
     declare(_fn.__name__, lambda a, axis, fn=_fn: fn(a, axis=axis), _scan_type, params=AXIS,
             positional=1)
-declare("ndim", np.ndim, lambda ts, args: INT, lowered=True)  # an attribute, 0 for a number
+def _ndim_type(ts, args):
+    if not isinstance(ts[0], (ArrayT, Scalar)):  # NumPy would make an array of a tuple or list
+        raise TypeError(f"np.ndim of a {ts[0]} is not supported: take it of an array or a number")
+    return INT
+
+
+declare("ndim", np.ndim, _ndim_type, lowered=True)  # an attribute, 0 for a number
 
 
 # ---- NumPy functions written with the primitives above (passes/lower.py) ------------------------

@@ -1,11 +1,11 @@
 """From a Python function and argument types to optimised, typed, verified IR."""
 from __future__ import annotations
 
-from ..errors import UnsupportedSyntax
+from ..errors import RaisesOnEveryPath, UnsupportedSyntax
 from ..units import NotAUnit, bind_units
 from ..units import enabled as units_enabled
 from .frontend import Undef, to_ir
-from .infer import infer_types, known_dtypes, type_of_arg
+from .infer import infer_types, known_dtypes, returns_a_value, type_of_arg
 from .ir import Function
 from .passes.augment import lower_augmented
 from .passes.indexing import lower_advanced_indexing
@@ -40,6 +40,8 @@ def _compile_ir(pyfn, arg_types, structures, capture, units, allocating) -> Func
     arg_types = [*arg_types, *(c.type for c in fn.captured if c.runtime)]
     _check_assigned(fn)
     infer_types(fn, arg_types)
+    if not returns_a_value(fn):
+        raise RaisesOnEveryPath(fn, pyfn)
     _dtypes_as_constants(fn)
     if resolve_lists(fn):
         infer_types(fn, arg_types)

@@ -279,9 +279,6 @@ class Frontend:
         self.incomplete = {}  # block id -> {key: phi Var}
         self.incoming = {}  # block id -> [(source block, Branch)]
         self.phi_lines = {}  # phi Var -> line of the read that made it
-        # the gradients of a nested zygopy.gradient and what is unpacked from them: None for an
-        # int argument, which only types tell, after this pass
-        self.nested_gradients = set()
         self.frames = []
         self.frames_made = []
         self.reductions = []  # (kind, accumulator key, first-item key) of those being built
@@ -348,8 +345,6 @@ class Frontend:
     def emit(self, op, *args, name=None):
         var = self.fn.new_var(name=name)
         self.cur.stmts.append(Stmt(var, op, list(args), self.line))
-        if op == "nested_gradient" or op == "getindex" and args[0] in self.nested_gradients:
-            self.nested_gradients.add(var)
         return var
 
     def error(self, message, node=None, hint=None, cls=UnsupportedSyntax):
@@ -902,16 +897,18 @@ class Frontend:
         return (key in keys) == isinstance(op, ast.In)
 
     def none_test(self, node):
-        """`x is None`, `x is not None`, known while compiling: a run-time value (a number, an
-        array) is never None, and an attribute that is None is part of the structure."""
+        """`x is None`, `x is not None`, known while compiling: an attribute that is None is part
+        of the structure, and a run-time value is None only where its type says so (a nested
+        gradient's part for an int argument), which type inference decides."""
         left, right = self.expr(node.left), self.expr(node.comparators[0])
         if left is not None and right is not None:
             raise self.error("`is` compares with None only (`x is None`); compare values with ==",
                              node)
-        if {left, right} & self.nested_gradients:  # None for an int argument: types say
-            test = self.emit("isnone", right if left is None else left)
+        value = right if left is None else left
+        if isinstance(value, Var):
+            test = self.emit("isnone", value)
             return test if isinstance(node.ops[0], ast.Is) else self.emit("not", test)
-        return (left is None and right is None) == isinstance(node.ops[0], ast.Is)
+        return (value is None) == isinstance(node.ops[0], ast.Is)
 
     def key_test(self, method, node):
         """key.startswith('b') and the like on a dict key, done while compiling."""

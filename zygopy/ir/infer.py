@@ -6,8 +6,8 @@ takes the join of what every predecessor passes (bool < int64 < float64, as Numb
 Some values are known from types alone (an array's ndim, a tuple's length) and so are the pure
 operations on them (`x.ndim == 2`): a branch on such a value is followed one way only, as sparse
 conditional constant propagation does, so the arm not taken is neither typed nor kept and each
-arm need only make sense for the types that reach it. Unless no return would be left: a function
-whose every path then raises keeps its test for run time, where it raises.
+arm need only make sense for the types that reach it. Where no return is left (a rank check whose
+arm raises), every path raises: compile_ir says so (errors.RaisesOnEveryPath).
 """
 from __future__ import annotations
 
@@ -27,17 +27,20 @@ def type_of_arg(a):
 
 
 def infer_types(fn: Function, arg_types) -> Function:
-    decided, returns = _infer(fn, arg_types, decide=True)
-    if decided and not returns:
-        decided, returns = _infer(fn, arg_types, decide=False)
+    decided = _infer(fn, arg_types)
     if decided:
         _prune(fn, decided)
     return fn
 
 
-def _infer(fn, arg_types, decide):
-    """Types every statement the entry reaches. -> (the values types decide, by variable; whether
-    a return is reached)"""
+def returns_a_value(fn: Function) -> bool:
+    """Whether some path returns: a value that is typed (a path that raised passes on nothing)."""
+    return any(br.is_return and br.args[0] is not RAISED and type_of_arg(br.args[0]) is not None
+               for b in fn.blocks for br in b.branches)
+
+
+def _infer(fn, arg_types):
+    """Types every statement the entry reaches. -> the values types decide, by variable"""
     for b in fn.blocks:
         for v in b.args + [s.var for s in b.stmts if s.var is not None]:
             v.type = None
@@ -66,7 +69,7 @@ def _infer(fn, arg_types, decide):
                     raise UnsupportedType(str(e), fn.filename, s.line) from None
                 if s.var is not None and _changed(t, s.var.type):
                     s.var.type, changed = t, True
-                if decide and s.var is not None and s.var not in decided:
+                if s.var is not None and s.var not in decided:
                     value = _decided(s, ts, decided)
                     if value is not UNDECIDED:
                         decided[s.var], changed = value, True
@@ -78,10 +81,7 @@ def _infer(fn, arg_types, decide):
                     changed |= _reach(br, blocks, reached, fn, b)
                 if br.cond is None or cond is not UNDECIDED:  # always taken: no further branch
                     break
-    # a value returned: one that is typed (a path that raised passes nothing on)
-    returns = any(br.is_return and br.args[0] is not RAISED and type_of_arg(br.args[0]) is not None
-                  for bid in reached for br in blocks[bid].branches)
-    return decided, returns
+    return decided
 
 
 def _reach(br, blocks, reached, fn, b):

@@ -193,6 +193,9 @@ def _getindex_type(ts, args):
                                 f"integers or booleans, not {t}")
         if any(isinstance(t, ArrayT) for t in idx_types):
             return _advanced_index_type(base, idx_types)
+        consumed = sum(1 for t in idx_types if t != NONE)  # an integer or a slice per axis
+        if consumed > base.ndim:
+            raise TypeError(f"too many indices for a {base.ndim}-d array ({consumed} given)")
         # an integer index drops an axis
         dropped = sum(1 for t in idx_types if isinstance(t, Scalar))
         added = sum(1 for t in idx_types if t == NONE)  # None (np.newaxis) adds one
@@ -405,8 +408,9 @@ def _nested_jvp_type(ts, args):
 
 
 declare("nested_jvp", _nested_jvp, _nested_jvp_type, lowered=True)  # (g, n, *primals, *tangents)
-# `x is None` of a nested gradient's part: None for an int argument's, which its type says
-declare("isnone", lambda x: x is None, _bool, lowered=True)
+# `x is None` of a run-time value: None only where its type says (a nested gradient's part for an
+# int argument); decided by type inference, and lowered to the constant
+declare("isnone", lambda x: x is None, lambda ts, args: BOOL, lowered=True)
 declare("nested_gradient", _nested_gradient,
         lambda ts, args: TupleT(tuple(t if getattr(t, "is_float", False) else NONE
                                      for t in ts[1:])), lowered=True)
