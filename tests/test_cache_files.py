@@ -7,6 +7,7 @@ import random
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -156,19 +157,23 @@ def test_code_that_does_not_compile_is_an_internal_error_not_a_damaged_cache(fai
     assert "internal error" in str(caught.value) and "damaged" not in str(caught.value)
 
 
-def test_a_changed_runtime_helper_makes_new_modules(tmp_path):
+@pytest.mark.parametrize("changed", ["backend/numba_cpu/nn_kernels.py",
+                                     "ir/array_primitives.py"])
+def test_a_changed_runtime_helper_makes_new_modules(tmp_path, changed):
     """Numba's cache of a generated module does not notice a helper it linked in change: the
-    helpers' digest is in every module's source (and so in its name), and changes with them."""
-    from pathlib import Path
-
+    helpers' digest is in every module's source (and so in its name), and changes with them and
+    with the files they import. runtime.py compiles ir/array_primitives.py's cholesky_gradient:
+    that file was not in the digest, and a zygopy with another Cholesky gradient kept using the
+    cached one (a silently wrong gradient)."""
     from zygopy.backend.numba_cpu import source
-    for name in source.RUNTIME_FILES:
-        shutil.copy(Path(source.__file__).parent / name, tmp_path / name)
-    digest = source.runtime_digest(tmp_path)
+    package = Path(source.__file__).parents[2]
+    shutil.copytree(package, tmp_path / "zygopy", ignore=shutil.ignore_patterns("__pycache__"))
+    folder = tmp_path / "zygopy" / "backend" / "numba_cpu"
+    digest = source.runtime_digest(folder)
     assert digest == source.runtime_digest() and digest in source.HEADER
-    with open(tmp_path / "nn_kernels.py", "a") as f:
-        f.write("\n# a changed kernel\n")
-    assert source.runtime_digest(tmp_path) != digest
+    with open(tmp_path / "zygopy" / changed, "a") as f:
+        f.write("\n# a changed helper\n")
+    assert source.runtime_digest(folder) != digest
 
 
 LEVEL_CHILD = """
@@ -199,3 +204,62 @@ def test_code_compiled_at_another_optimisation_level_is_kept_apart(tmp_path):
         cached[level] = helper_cached == "True"
         assert len(list((tmp_path / "cache").glob("zygopy_generated_*.py"))) == int(level) // 2 + 1
     assert cached == {"1": False, "3": True}
+
+
+BOUNDS_CHILD = """
+import numpy as np
+import zygopy
+
+
+def pick(x, i):
+    return x[i] * x[0]
+
+
+try:
+    zygopy.gradient(pick, np.array([1.0, 2.0, 3.0]), 3)
+    print("no error")
+except IndexError:
+    print("IndexError")
+"""
+
+
+def test_code_compiled_with_other_numba_settings_is_kept_apart(tmp_path):
+    """A process run once with NUMBA_BOUNDSCHECK=0 left modules without bounds checks where later
+    processes found them: x[3] of three elements read stray memory (a garbage gradient, or a
+    crash) where the README promises IndexError. Numba's settings are part of a module's source."""
+    script = tmp_path / "child.py"
+    script.write_text(BOUNDS_CHILD)
+    out, err = start(script, tmp_path / "cache", NUMBA_BOUNDSCHECK="0").communicate(timeout=300)
+    assert out.strip() in ("no error", "IndexError"), err[-3000:]  # unchecked: whatever it read
+    out, err = start(script, tmp_path / "cache").communicate(timeout=300)
+    assert out.strip() == "IndexError", err[-3000:]
+
+
+def test_the_runtime_digest_covers_the_files_its_helpers_come_from():
+    """Every compiled helper generated code may call has its source in the digest."""
+    import inspect
+
+    from numba.core.registry import CPUDispatcher
+
+    from zygopy.backend.numba_cpu import runtime, source
+    folder = Path(source.__file__).parent
+    digested = source._imported_closure([folder / name for name in source.RUNTIME_FILES],
+                                        folder.parents[1])
+    helpers = [f for f in vars(runtime).values() if isinstance(f, CPUDispatcher)]
+    assert runtime.zy_cholesky_grad in helpers
+    for helper in helpers:
+        assert Path(inspect.getfile(helper.py_func)).resolve() in digested, helper
+
+
+@pytest.mark.parametrize("interpret", ["0", "1"])
+def test_an_unusable_cache_directory_is_a_clear_error(tmp_path, monkeypatch, interpret):
+    """ZYGOPY_CACHE_DIR naming a file gave FileExistsError from pathlib (and a read-only one an
+    OSError from a temporary file's creation), on the compiled route or the later calls."""
+    fresh, _ = brand_new_function(tmp_path)
+    (tmp_path / "a file").write_text("")
+    monkeypatch.setenv("ZYGOPY_CACHE_DIR", str(tmp_path / "a file"))
+    monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", interpret)
+    with pytest.raises(ZygopyError, match="cache directory .*a file cannot be used") as info:
+        for _ in range(3):
+            zygopy.gradient(fresh, 0.3, 4)
+    assert "ZYGOPY_CACHE_DIR" in str(info.value)

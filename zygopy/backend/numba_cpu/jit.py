@@ -15,6 +15,7 @@ import tempfile
 import types
 from pathlib import Path
 
+from ...errors import ZygopyError
 from .source import HEADER
 
 
@@ -25,8 +26,16 @@ def cache_dir() -> Path:
     else:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         path = Path(base) / "zygopy"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _unusable(path, e) from None
     return path
+
+
+def _unusable(path, error):
+    return ZygopyError(f"the cache directory {path} cannot be used: {error.strerror or error}",
+                       hint="set ZYGOPY_CACHE_DIR to a directory this process may write into")
 
 
 def load_module(source: str, cached=True):
@@ -95,7 +104,10 @@ def _write_unless_equal(path: Path, data: bytes):
             return
     except FileNotFoundError:
         pass
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    except OSError as e:  # read-only, full, not ours
+        raise _unusable(path.parent, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

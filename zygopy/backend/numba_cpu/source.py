@@ -41,17 +41,46 @@ RUNTIME_FILES = ("runtime.py", "list_runtime.py", "nn_kernels.py", "unchecked.py
 
 
 def runtime_digest(folder=Path(__file__).parent) -> str:
-    """A digest of the compiled helpers generated modules call. Numba's disk cache of a module
-    does not notice a helper it linked in change, so the digest is written into every module's
-    source: a changed helper (a new zygopy) makes new modules, never stale machine code."""
+    """A digest of the compiled helpers generated modules call, and of the zygopy modules they
+    import (runtime.py compiles ir/array_primitives.py's cholesky_gradient). Numba's disk cache of
+    a module does not notice a helper it linked in change, so the digest is written into every
+    module's source: a changed helper (a new zygopy) makes new modules, never stale machine code."""
     digest = hashlib.sha256()
-    for name in RUNTIME_FILES:
-        digest.update((folder / name).read_bytes())
+    for path in sorted(_imported_closure([folder / name for name in RUNTIME_FILES],
+                                         package=folder.parents[1])):
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-# the optimisation level too: Numba's disk cache does not tell levels apart
-HEADER = (f"# zygopy runtime {runtime_digest()}, NUMBA_OPT={os.environ.get('NUMBA_OPT', '3')}\n"
+def _imported_closure(files, package):
+    """The files and every module of `package` (zygopy/) they import, relatively, at any depth."""
+    seen, todo = set(), list(files)
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for line in path.read_text().splitlines():
+            found = re.match(r"from (\.+)([\w.]*) import ([\w, ]*)", line)
+            if found:  # the module, or the modules named (from . import a, b)
+                base = path.parent.joinpath(*[".."] * (len(found[1]) - 1)).resolve()
+                target = base.joinpath(*found[2].split(".")) if found[2] else base
+                names = [target / name.strip() for name in found[3].split(",") if name.strip()]
+                todo += [f for t in (target, *names) for f in (t.with_suffix(".py"),
+                                                               t / "__init__.py")
+                         if f.is_file() and package in f.parents]
+    return seen
+
+
+def numba_settings() -> str:
+    """Numba's settings from the environment (its optimisation level, bounds checking, SVML...):
+    its disk cache does not tell them apart, so they are part of every module's source too."""
+    settings = {"NUMBA_OPT": "3"} | {k: v for k, v in os.environ.items() if k.startswith("NUMBA_")}
+    text = ",".join(f"{k}={v}" for k, v in sorted(settings.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+HEADER = (f"# zygopy runtime {runtime_digest()}, Numba settings {numba_settings()}\n"
           + """import math
 import numpy as np
 from numba import njit, types
