@@ -232,3 +232,25 @@ def test_forward_mode_through_a_rule_returning_a_tuple():
     with pytest.raises(zygopy.ZygopyError, match="used whole") as e:
         zygopy.hessian(pair_product, 1.5)
     assert "test_checkpoint.py" in str(e.value)
+
+
+@zygopy.checkpoint
+def checked_segment(x, s):
+    if s > 100.0:
+        raise ValueError(f"checked_segment: s = {s} is too large")
+    return s + math.sin(x * s)
+
+
+def checked_steps(x, s):
+    return checked_segment(x, checked_segment(x, s))
+
+
+def test_an_exception_in_a_segment_is_the_users(route):
+    """Compiled, the segment's ValueError came back as "the function raised an exception, which
+    the reference evaluator did not reproduce": the evaluator runs a segment as Python, and its
+    exception was not taken for the user's. A later call gets the right gradient."""
+    with pytest.raises(ValueError, match="s = 200.0 is too large"):
+        zygopy.gradient(checked_steps, 0.3, 200.0)
+    dx, ds = zygopy.gradient(checked_steps, 0.3, 2.0)
+    assert dx == pytest.approx(central(checked_steps, (0.3, 2.0), 0), rel=1e-6)
+    assert ds == pytest.approx(central(checked_steps, (0.3, 2.0), 1), rel=1e-6)

@@ -184,9 +184,10 @@ def _own(args, written=None):
 
 
 def raised_by_user(error):
-    """Whether an exception is the user's own, raised by a `raise` or `assert` of the function."""
+    """Whether an exception is the user's own, raised by a `raise` or `assert` of the function, or
+    by the Python code of a custom rule or checkpoint it calls (run as Python by the evaluator)."""
     stmt = getattr(error, "zygopy_statement", None)
-    return stmt is not None and stmt.op == "raise"
+    return stmt is not None and stmt.op in ("raise", "custom")
 
 
 # NumPy's function for float operations whose Python function raises where NumPy's gives an
