@@ -230,3 +230,15 @@ def quantile_of(x, q):
 def test_quantile_of_a_run_time_or_out_of_range_q_is_refused():
     with pytest.raises(zygopy.UnsupportedType, match="constant number from 0 to 1"):
         zygopy.gradient(quantile_of, np.ones(3), 0.5)
+
+
+def squared_as_a_float(x):
+    return float(x) ** 2 + int(x * 10.0)
+
+
+def test_float_and_int_of_a_0d_array_are_of_its_element():
+    """float(x) of a 0-d array was Numba's internal error compiled (it has no float of an array);
+    the evaluator took it as Python does. Compared with the analytic derivative, 2 x."""
+    assert zygopy.gradient(squared_as_a_float, np.array(0.7)) == (pytest.approx(1.4, rel=1e-15),)
+    with pytest.raises(zygopy.UnsupportedType, match="only a number or a 0-d array"):
+        zygopy.gradient(squared_as_a_float, np.array([0.7]))

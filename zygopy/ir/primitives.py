@@ -158,8 +158,16 @@ def _reciprocal_type(ts, args):
     return t
 
 
-def _int(ts, args):
-    return INT
+def _converted(result):
+    """float(x), int(x) and the like: of a number or a 0-d array, as Python allows."""
+    def rule(ts, args):
+        if isinstance(ts[0], ArrayT) and ts[0].ndim > 0:
+            raise TypeError(f"only a number or a 0-d array converts to a number, not a {ts[0]}")
+        return result
+    return rule
+
+
+_int = _converted(INT)
 
 
 def _tuple_type(ts, args):
@@ -322,7 +330,7 @@ declare("max", max, _arith, elementwise=True, call="max", numpy="maximum", arity
 declare("select", _select, lambda ts, args: (broadcast(ts) if any(isinstance(t, ArrayT) for t in ts)
                                              else join(ts[1], ts[2])),
         elementwise=True, numpy="where", arity=3)
-declare("float", float, lambda ts, args: FLOAT, call="float", numpy="float64")
+declare("float", float, _converted(FLOAT), call="float", numpy="float64")
 declare("int", int, _int, call="int", numpy="int64")
 declare("floor", math.floor, _int, call="math.floor")
 declare("ceil", math.ceil, _int, call="math.ceil")

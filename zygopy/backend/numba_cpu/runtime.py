@@ -29,7 +29,7 @@ __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy
            "zy_mask_index", "zy_gather",
            "zy_scatter_add", "zy_take_last", "zy_scatter_set", "zy_raised", "zy_matmul",
            "zy_cholesky_grad", "zy_pad", "zy_undiag", "zy_window_sum", "zy_sliding_window_view",
-           "zy_broadcast_shapes", "zy_dot", "zy_where", "zy_set_into", "zy_add_into",
+           "zy_broadcast_shapes", "zy_item", "zy_dot", "zy_where", "zy_set_into", "zy_add_into",
            "zy_scaled", "zy_general", "zy_despecialised", "zy_empty", "zy_zeros"]
 
 JIT = dict(cache=CACHED, nogil=True)
@@ -624,6 +624,19 @@ def zy_empty(shape, dtype):
 @njit(**JIT)
 def zy_zeros(shape, dtype):
     return np.zeros(shape, dtype)
+
+
+def zy_item(x):
+    """The element of a 0-d array; a number as it is (NumPy's arithmetic on 0-d arrays gives
+    numbers, so a value the IR types as a 0-d array may be either here)."""
+    raise NotImplementedError  # compiled through the overload below
+
+
+@overload(zy_item, jit_options=dict(nogil=True), inline="always")
+def _item(x):
+    if isinstance(x, types.Array):
+        return lambda x: x[()]
+    return lambda x: x
 
 
 def zy_broadcast_shapes(*shapes):

@@ -211,6 +211,8 @@ def expression(s, operand=operand) -> str:
         if op == "pow" and s.var.type == Scalar("float64") and _is_int(s.args[0]):
             args[0] = f"float({args[0]})"  # Python's int ** negative int is a float; Numba's is not
         return f"{args[0]} {prim.symbol} {args[1]}"
+    if op in ("float", "int") and isinstance(type_of_arg(s.args[0]), ArrayT):
+        args[0] = f"zy_item({args[0]})"  # of a 0-d array (Numba has no float of an array)
     own = own_kernel(op, getattr(s.var.type, "dtype", None))
     if prim.call is not None or own:  # on numbers (arrays are array_expression's)
         fn = own or (f"np.{prim.numpy}" if op in NOT_IN_NUMBA_MATH else prim.call)
