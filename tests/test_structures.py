@@ -15,6 +15,7 @@ import copy
 import dataclasses
 from collections import namedtuple
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -33,7 +34,10 @@ def children(v):
     if isinstance(v, dict):
         return list(v.items())
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        return [(f.name, getattr(v, f.name)) for f in dataclasses.fields(v)]
+        # its fields, then what is set on the object beside them (as `v.name` finds it)
+        names = [f.name for f in dataclasses.fields(v)]
+        names += [k for k in getattr(v, "__dict__", ()) if k not in names]
+        return [(k, getattr(v, k)) for k in names]
     if type(v).__module__ == __name__:  # the plain classes of this file
         return list(vars(v).items())
     return None
@@ -239,6 +243,71 @@ def test_dataclass_gradient_is_not_rebuilt_through_init():
     # analytic: d/dv = x * scale, d/dscale = v . x, d/db = 1
     np.testing.assert_allclose(g.v, x * 1.0, rtol=1e-14)
     assert g.scale == pytest.approx(0.6 * 1.0 + 0.8 * 2.0) and g.b == pytest.approx(1.0)
+
+
+@dataclass
+class Shadowed:
+    """A class attribute that an instance may shadow: not a field, still the object's own."""
+    w: np.ndarray
+    scale = 1.0
+
+    def __call__(self, x):
+        return np.sum(np.tanh(self.w * x)) * self.scale
+
+
+def call_loss(m, x):
+    return m(x)
+
+
+def test_dataclass_instance_attribute_shadowing_a_class_attribute():
+    shadowed = Shadowed(np.array([0.3, -0.2]))
+    shadowed.scale = 3.0
+    # the class's value then the instance's, each twice (the second meeting reads by written code)
+    for m in (Shadowed(np.array([0.5, 0.1])),) * 2 + (shadowed,) * 2 + (Shadowed(rand(2)),):
+        g = check_all_routes(call_loss, m, 0.7)
+        assert ("scale" in vars(g[0])) == ("scale" in vars(m))
+
+
+@dataclass
+class Repeated:
+    w: np.ndarray
+    k: ClassVar[int] = 1
+
+    def __post_init__(self):
+        self.k = 3
+
+
+def classvar_loss(m, x):
+    return np.sum(np.tanh(m.w * x)) * m.k
+
+
+def test_dataclass_classvar_set_in_post_init():
+    g = check_all_routes(classvar_loss, Repeated(np.array([0.3, -0.2])), 0.7)
+    assert g[0].k is None  # an int: no gradient
+
+
+@dataclass
+class Base:
+    a: float
+
+
+class Derived(Base):
+    """A plain subclass of a dataclass: its own attribute is no field."""
+    b = 0.0
+
+    def __init__(self, a, b):
+        super().__init__(a)
+        self.b = b
+
+
+def derived_loss(m, x):
+    return m.a * x + np.sum(m.b * x)
+
+
+def test_plain_subclass_of_a_dataclass_sets_its_own_attribute():
+    m = Derived(1.5, np.array([10.0, 20.0]))
+    g = check_all_routes(derived_loss, m, 1.1)
+    np.testing.assert_allclose(g[0].b, [1.1, 1.1], rtol=1e-14)  # its gradient, not the parameter
 
 
 class Leaky:

@@ -25,6 +25,15 @@ class Box:
     scale: float = 2.0
 
 
+@dataclasses.dataclass(slots=True)
+class Slotted:
+    w: object
+
+
+class Unslotted(Slotted):
+    """Its field in a slot, what is set beside it in its __dict__."""
+
+
 class Layer:
     def __init__(self, w, b, act=np.tanh):
         self.w, self.b, self.act = w, b, act
@@ -40,6 +49,7 @@ VALUES = {
     "namedtuple": lambda: Pair(arr(2), Pair(1.5, arr(2, 2))),
     "dict": lambda: {"w": arr(2, 3), "inner": {"b": arr(3)}, "n": 2},
     "dataclass": lambda: Box(arr(2)),
+    "dataclass in slots": lambda: Unslotted(arr(2)),
     "object": lambda: [Layer(arr(2, 2), arr(2)), Layer(arr(2, 3), None, np.sin)],
     "statics": lambda: ("name", None, np.tanh, {1: "not a structure"}),
 }
@@ -87,6 +97,10 @@ def attribute_added(v):
     v[0].extra = arr(2)
 
 
+def attribute_set_beside_the_fields(v):
+    v.extra = 3.0
+
+
 def static_replaced(v):
     v[1].act = np.cos
 
@@ -106,6 +120,8 @@ def dict_keys_made_strings(v):
 
 
 CHANGES = [("list", grown), ("dict", key_added), ("object", attribute_added),
+           ("dataclass", attribute_set_beside_the_fields),
+           ("dataclass in slots", attribute_set_beside_the_fields),
            ("object", static_replaced), ("object", leaf_made_a_container),
            ("dict", keys_reordered), ("statics", dict_keys_made_strings)]
 

@@ -10,6 +10,7 @@ and each static value are checked.
 from __future__ import annotations
 
 import functools
+import inspect
 import keyword
 
 import numpy as np
@@ -136,6 +137,8 @@ def _read(w, node, x, is_leaf, pad="    "):
                "return None")
     else:  # namedtuple, dataclass: fields fixed by the class
         w.line(f"{pad}if type({x}) is not {cls}: return None")
+        if kind == "dataclass" and node.cls.__dictoffset__:  # and what is set beside them
+            w.line(f"{pad}if {x}.__dict__.keys() != {w.const(_in_dict(node))}: return None")
     for i, child in enumerate(node.children):
         y = w.temp()
         w.line(f"{pad}{y} = {_child(node, x, i)}")
@@ -151,6 +154,14 @@ def _child(node, x, i):
     key = node.keys[i]
     return f"{x}.{key}" if key.isidentifier() and not keyword.iskeyword(key) \
         else f"getattr({x}, {key!r})"
+
+
+def _in_dict(node):
+    """The keys of the __dict__ of a dataclass of node's shape: its attributes (trees._flatten)
+    but the fields its class keeps elsewhere (slots, a descriptor field)."""
+    fields = trees._FIELDS[node.cls]
+    return {k for k in node.keys if k not in fields
+            or not hasattr(inspect.getattr_static(node.cls, k, None), "__set__")}
 
 
 def builder(node):

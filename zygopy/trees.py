@@ -81,7 +81,11 @@ def _flatten(v, leaves, inside):
     inside.add(id(v))
     try:
         if kind == "dataclass":
+            # its fields, then what is set on the object beside them (a subclass's own attribute,
+            # one shadowing a class attribute): `v.name` finds that, not the class's value
             keys = _FIELDS[type(v)]
+            keys += tuple(k for k in getattr(v, "__dict__", ()) if k not in keys
+                          and not k.startswith("__"))
             values = [getattr(v, k) for k in keys]
         elif kind == "object":
             keys = tuple(k for k in vars(v) if not k.startswith("__"))
