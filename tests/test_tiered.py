@@ -134,3 +134,110 @@ def test_a_first_interpreted_gradient_does_not_wait_for_numba_to_import(tmp_path
     x = np.array([0.5, -1.0])
     np.testing.assert_allclose(eval(grads), np.exp(x) * (1 + x), rtol=1e-12)
     assert imported.strip() == "False"
+
+
+def cubed(x, n):
+    k = n * n * n
+    return x * k
+
+
+def plus_one(x, n):
+    return x * (n + 1)
+
+
+def negated(x, n):
+    return x * -n
+
+
+def absolute(x, n):
+    return x * abs(n)
+
+
+def over_minus_one(x, n):
+    return x * (n // -1)
+
+
+def over(x, n):
+    m = -1 if n < 0 else 3  # a divisor not known while compiling
+    return x * (n // m)
+
+
+def to_the_third(x, n):
+    return x * n ** 3
+
+
+def squared(x, n):
+    return x * np.square(n)
+
+
+def truncated(x, n):
+    return x + 0.5 * int(x * n) + 0.25 * math.floor(x * n) + 0.125 * math.ceil(-x * n)
+
+
+def _both_routes(monkeypatch, f, *args):
+    """f's withgradient interpreted, then compiled."""
+    results = []
+    for interpret in (True, False):
+        monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
+        monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", "1" if interpret else "0")
+        results.append(zygopy.withgradient(f, *args))
+    return results
+
+
+# each int operation as NumPy computes it in int64
+INT64_OPS = [(cubed, lambda n: n * n * n), (plus_one, lambda n: n + 1), (negated, np.negative),
+             (absolute, np.abs), (over_minus_one, lambda n: np.floor_divide(n, -1)),
+             (over, lambda n: np.floor_divide(n, -1 if n < 0 else 3)),
+             (to_the_third, lambda n: n ** 3), (squared, np.square)]
+
+
+@pytest.mark.parametrize("f, int64", INT64_OPS, ids=[f.__name__ for f, _ in INT64_OPS])
+@pytest.mark.parametrize("n", [3_000_000, 2 ** 63 - 1, -2 ** 63, 2 ** 40, -7])
+def test_ints_wrap_around_in_64_bits_on_both_routes(monkeypatch, f, int64, n):
+    """Python's ints are unbounded: the evaluator gave 3_000_000 ** 3 (2.7e19) where compiled code
+    wraps around, as NumPy's int64 does (8.55e18)."""
+    with np.errstate(all="ignore"):  # wrapping around is the point
+        k = int(int64(np.int64(n)))
+    for value, (gx, gn) in _both_routes(monkeypatch, f, 0.5, n):
+        assert (value, gx, gn) == (0.5 * k, float(k), None)
+
+
+def test_an_int_of_a_float_past_int64_is_numpys_cast_on_both_routes(monkeypatch):
+    with np.errstate(all="ignore"):
+        ints = [np.float64(v).astype(np.int64) for v in (1e20, np.floor(1e20), np.ceil(-1e20))]
+    for value, (gx, _) in _both_routes(monkeypatch, truncated, 1e20, 1):
+        assert (value, gx) == (1e20 + 0.5 * ints[0] + 0.25 * ints[1] + 0.125 * ints[2], 1.0)
+
+
+def test_an_int_divided_by_zero_raises_on_both_routes(monkeypatch):
+    for interpret in (True, False):
+        monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
+        monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", "1" if interpret else "0")
+        with pytest.raises(ZeroDivisionError):
+            zygopy.withgradient(divided_by, 0.5, -2 ** 63, 0)
+
+
+def divided_by(x, n, m):
+    return x * (n // m)
+
+
+def power(x, y):
+    return x ** y
+
+
+def math_power(x, y):
+    return math.pow(x, y)
+
+
+@pytest.mark.parametrize("f", [power, math_power])
+def test_a_negative_base_to_a_fraction_is_nan_on_both_routes(monkeypatch, f):
+    """Python's (-8.0) ** (1 / 3) is a complex number (the evaluator then failed converting it to
+    a float) where compiled code gives NaN, as NumPy's power does."""
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(np.power(-8.0, 1 / 3)) and np.isnan(np.power(-8.0, 1 / 3 - 1))
+    for value, (gx, gy) in _both_routes(monkeypatch, f, -8.0, 1 / 3):
+        # d/dy x ** y is taken as 0 where x <= 0 (log x is undefined there)
+        assert math.isnan(value) and math.isnan(gx) and gy == 0.0
+        assert type(value) is float and type(gx) is float
+    interpreted, compiled_ = _both_routes(monkeypatch, f, -8.0, 3.0)  # an integral power
+    assert interpreted == compiled_ == (-512.0, (192.0, 0.0))

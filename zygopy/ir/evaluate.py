@@ -50,6 +50,10 @@ class Machine:
                             result = PRIMITIVES[s.op].impl(*args)
                         except (ZeroDivisionError, ValueError, OverflowError) as raised:
                             result = _as_numpy(s, args, raised)
+                        else:
+                            if type(result) in (int, complex) and not _holds(s.type, result):
+                                result = _as_numpy(s, args, OverflowError(
+                                    f"{result} is not a value of type {s.type}"))
                 except Exception as e:
                     if not hasattr(e, "zygopy_statement"):  # the innermost: in a unit's own IR
                         e.zygopy_statement, e.zygopy_operands = s, args
@@ -190,22 +194,47 @@ def raised_by_user(error):
     return stmt is not None and stmt.op in ("raise", "custom")
 
 
-# NumPy's function for float operations whose Python function raises where NumPy's gives an
-# infinity or NaN (the compiled code's error model): 1.0 / 0.0, math.log(0.0), 0.0 ** -1.0, ...
+# NumPy's function for number operations whose Python function raises, or gives a value that the
+# statement's type cannot hold, where NumPy gives an infinity, a NaN or a wrapped-around int (the
+# compiled code's error model): 1.0 / 0.0, math.log(0.0), (-8.0) ** (1 / 3) (a complex number in
+# Python), n * n * n past 2^63, int(math.nan); int(x), math.floor and math.ceil of a float are
+# NumPy's rounding then its cast to int64, as Numba's (the machine's own conversion)
 _AS_NUMPY = {**{op: p.numpy for op, p in PRIMITIVES.items() if p.numpy and p.elementwise},
-             "mod": "remainder", "floordiv": "floor_divide"}
+             "mod": "remainder", "floordiv": "floor_divide", "int": "trunc", "floor": "floor",
+             "ceil": "ceil"}
+
+
+def _holds(t, value):
+    """Whether a number statement's type holds the int or complex number its Python function gave:
+    an int64 an int within 64 bits (Python's ints are unbounded, compiled code's wrap around), a
+    float an int it converts to (int ** int is a float in compiled code); neither a complex."""
+    if not isinstance(t, Scalar):
+        return True
+    if type(value) is complex:
+        return False
+    if t.dtype == "int64":
+        return -2 ** 63 <= value < 2 ** 63
+    return not t.is_float or abs(value) <= _FLOAT_MAX
+
+
+_FLOAT_MAX = int(np.finfo(np.float64).max)
 
 
 def _as_numpy(s, args, raised):
-    """A float statement on numbers whose Python function raised, as NumPy computes it; else
-    what it raised (an int divided by zero raises in compiled code too)."""
+    """A number statement on numbers whose Python function raised, or gave what its type cannot
+    hold, as NumPy computes it in that type; else what it raised (an int divided by zero raises in
+    compiled code too)."""
     name = _AS_NUMPY.get(s.op)
-    if name is None or not (isinstance(s.type, Scalar) and s.type.is_float) \
-            or any(isinstance(a, np.ndarray) for a in args):
+    dtype = s.type.dtype if isinstance(s.type, Scalar) else None
+    if name is None or dtype not in ("float64", "float32", "int64") \
+            or any(isinstance(a, np.ndarray) for a in args) \
+            or dtype == "int64" and isinstance(raised, ZeroDivisionError):
         raise raised
     with np.errstate(all="ignore"):
+        if dtype == "int64":  # on int64 operands (and floats, converted), in int64
+            return int(np.asarray(getattr(np, name)(*map(np.asarray, args))).astype(np.int64))
         y = getattr(np, name)(*(np.float64(a) for a in args))
-    return np.float32(y) if s.type.dtype == "float32" else float(y)
+    return np.float32(y) if dtype == "float32" else float(y)
 
 
 def _int64(a):

@@ -214,6 +214,8 @@ def zy_cumsum_middle(a3):
 def zy_int_floordiv(a, b):
     if b == 0:
         raise ZeroDivisionError("integer division or modulo by zero")
+    if b == -1:  # -2^63 // -1 is 2^63, which wraps around to -2^63 (Numba's // gives 0)
+        return -a
     return a // b
 
 

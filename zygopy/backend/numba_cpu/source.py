@@ -204,8 +204,9 @@ def expression(s, operand=operand) -> str:
     if prim.symbol is not None and len(args) == 1:
         return f"{prim.symbol}{args[0]}"
     if op in ("floordiv", "mod") and s.var.type == Scalar("int64") and (
-            isinstance(s.args[1], Var) or not s.args[1]):
+            isinstance(s.args[1], Var) or s.args[1] in (0, -1)):
         # Python raises ZeroDivisionError for an int divisor of 0; NumPy's error model gives 0
+        # (and Numba's -2^63 // -1 is 0, where int64's, NumPy's, wraps around to -2^63)
         return f"zy_int_{op}({args[0]}, {args[1]})"
     if prim.symbol is not None:
         if op == "pow" and s.var.type == Scalar("float64") and _is_int(s.args[0]):
