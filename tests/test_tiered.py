@@ -241,3 +241,25 @@ def test_a_negative_base_to_a_fraction_is_nan_on_both_routes(monkeypatch, f):
         assert type(value) is float and type(gx) is float
     interpreted, compiled_ = _both_routes(monkeypatch, f, -8.0, 3.0)  # an integral power
     assert interpreted == compiled_ == (-512.0, (192.0, 0.0))
+
+
+def constant_past_int64(x):
+    k = 3_000_000 ** 3
+    return x * k
+
+
+def constant_complex(x):
+    return x * (-8.0) ** (1 / 3)
+
+
+def test_constants_that_are_no_number_of_ours_are_numpys_on_both_routes(monkeypatch):
+    """Folded while compiling, Python's big int and complex constants had no type ("arithmetic on
+    a value of type none"); left to run time, CPython folded them again in the generated source
+    (Numba: "Int value is too large"; a complex result)."""
+    with np.errstate(all="ignore"):
+        k = float(np.int64(3_000_000) ** 3)
+        assert np.isnan(np.power(-8.0, 1 / 3))
+    for value, (gx,) in _both_routes(monkeypatch, constant_past_int64, 0.5):
+        assert (value, gx) == (0.5 * k, k)
+    for value, (gx,) in _both_routes(monkeypatch, constant_complex, 0.5):
+        assert math.isnan(value) and math.isnan(gx) and type(value) is float

@@ -209,6 +209,10 @@ def expression(s, operand=operand) -> str:
         # (and Numba's -2^63 // -1 is 0, where int64's, NumPy's, wraps around to -2^63)
         return f"zy_int_{op}({args[0]}, {args[1]})"
     if prim.symbol is not None:
+        if type(s.args[0]) in (int, float) and not any(isinstance(a, (Var, Slot)) for a in s.args):
+            # left unfolded as Python's value is no number of ours (3000000 ** 3 past 2^63): in
+            # NumPy's type, so that CPython does not fold it into a big int or a complex
+            args[0] = f"np.{'int64' if type(s.args[0]) is int else 'float64'}({args[0]})"
         if op == "pow" and s.var.type == Scalar("float64") and _is_int(s.args[0]):
             args[0] = f"float({args[0]})"  # Python's int ** negative int is a float; Numba's is not
         return f"{args[0]} {prim.symbol} {args[1]}"

@@ -30,9 +30,14 @@ _NO = object()
 def _fold(s, args, defs):
     if not any(isinstance(a, Var) for a in args):
         try:
-            return PRIMITIVES[s.op].impl(*args)
+            value = PRIMITIVES[s.op].impl(*args)
         except Exception:  # leave the error to run time (division by zero on a dead path, ...)
             return _NO
+        # Python's value where no IR type holds it (an int past 2^63, a complex number): left to
+        # run time, which computes it as NumPy does (wrapped around, NaN)
+        if type(value) is complex or type(value) is int and not -2 ** 63 <= value < 2 ** 63:
+            return _NO
+        return value
     if s.op == "getindex" and isinstance(args[0], Var) and isinstance(args[1], int):
         d = defs.get(args[0])
         if d is not None and d.op == "tuple" and -len(d.args) <= args[1] < len(d.args):
