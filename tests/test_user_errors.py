@@ -252,6 +252,20 @@ def test_arguments_sharing_memory_with_a_written_one_are_refused():
     np.testing.assert_allclose(gb, [3.0, 2.0])
 
 
+def scale_first_of_the_buffer(x):
+    x[0] *= 3.0
+    return np.sum(x * BUFFER)
+
+
+def test_an_argument_sharing_memory_with_a_global_read_is_named():
+    """The message said "another of its arguments (leaves 0 and 1)" where leaf 1 was the global
+    the function reads."""
+    with pytest.raises(zygopy.ZygopyError, match="shares memory with 'BUFFER', which it reads "
+                       "from outside"):
+        zygopy.gradient(scale_first_of_the_buffer, BUFFER)
+    np.testing.assert_array_equal(BUFFER, 0.0)
+
+
 def test_a_write_into_a_global_array_is_refused():
     with pytest.raises(zygopy.UnsupportedSyntax, match="writes into the array 'BUFFER'"):
         zygopy.gradient(accumulate_into_a_global, 2.0)

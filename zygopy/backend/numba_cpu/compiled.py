@@ -100,10 +100,18 @@ class CompiledProgram:
                         and np.shares_memory(args[i], b):
                     filename, line, name = self.where
                     raise ZygopyError(f"{name!r} writes into an array that shares memory with "
-                                      f"another of its arguments (leaves {i} and {j}): zygopy "
-                                      f"computes on a copy of what it writes into, which the "
-                                      f"other would not see", filename, line,
+                                      f"{self._described(j, len(args))} (leaf {i} of its "
+                                      f"arguments): zygopy computes on a copy of what it writes "
+                                      f"into, which the other would not see", filename, line,
                                       hint="pass separate arrays (b.copy())")
+
+    def _described(self, j, count):
+        """Argument j of the compiled code: a leaf of the function's arguments, or a value it reads
+        from outside (the hidden arguments, last)."""
+        hidden = [c for c in self.captured if c.runtime]
+        k = j - (count - len(hidden))
+        return (f"{hidden[k].name!r}, which it reads from outside" if k >= 0
+                else f"another of its arguments (leaf {j})")
 
     def _run(self, suffix, args, call_args, owned=0):
         """The entry `<name>_<suffix>` called with the tuple call_args (a tuple rather than *args:
