@@ -328,9 +328,10 @@ def _numba_error():
 
 
 def _quiet(compile_, types):
-    """compile_(types) without Numba's performance warnings, which are about generated code the
-    user cannot change (np.dot on a non-contiguous operand, say)."""
+    """compile_(types) without Numba's performance warnings about generated code, which the user
+    cannot change (np.dot on a non-contiguous operand, say): filtered for good, as a later call
+    with another layout compiles again inside Numba's dispatch."""
     from numba.core.errors import NumbaPerformanceWarning
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NumbaPerformanceWarning)
-        compile_(types)
+    warnings.filterwarnings("ignore", category=NumbaPerformanceWarning,
+                            module=r".*zygopy_generated_")
+    compile_(types)
