@@ -180,6 +180,17 @@ def test_uint64_arrays_are_refused():
         zygopy.gradient(int_times_float, np.arange(4, dtype=np.uint64), np.ones(4))
 
 
+def test_arrays_in_the_other_byte_order_are_refused_saying_so():
+    """">f8" was refused with the hint "use float64", which it is."""
+    swapped = np.ones(4, dtype=np.dtype(np.float64).newbyteorder())
+    with pytest.raises(UnsupportedType, match="other order than this machine's") as info:
+        zygopy.gradient(int_times_float, np.arange(4), swapped)
+    assert "newbyteorder('=')" in str(info.value)
+    w = swapped.astype(swapped.dtype.newbyteorder("="))  # as the hint says: the analytic gradient
+    np.testing.assert_array_equal(zygopy.gradient(int_times_float, np.arange(4), w)[1],
+                                  np.arange(4) + 2 * w)
+
+
 def test_int_array_explicit_wrt_is_an_error():
     with pytest.raises(UnsupportedType, match="no floating-point values"):
         zygopy.gradient(int_times_float, np.arange(4), np.ones(4), wrt=0)

@@ -82,14 +82,19 @@ def signature(fn, args) -> Signature:
                 subclass = isinstance(leaf, np.ndarray) and type(leaf) is not np.ndarray
                 what = (type(leaf).__name__ if subclass or not isinstance(leaf, np.ndarray)
                         else f"an array of {leaf.dtype}")
+                hint = "use float64 or float32 arrays, floats, ints and bools"
                 if isinstance(leaf, (int, np.integer)) and not isinstance(leaf, bool):
                     what = f"int {leaf}, beyond the 64 bits compiled code computes in"
+                elif subclass:
+                    hint = ("pass np.asarray(x): a subclass of ndarray computes otherwise "
+                            "(np.matrix's * is a matrix product)")
+                elif what.endswith("uint64"):
+                    hint = "pass x.astype(np.int64)"
+                elif isinstance(leaf, np.ndarray) and not leaf.dtype.isnative:
+                    what += " (bytes in the other order than this machine's)"
+                    hint = "pass x.astype(x.dtype.newbyteorder('='))"
                 raise UnsupportedType(f"argument {i} of {name!r} has type {what}, which zygopy "
-                                      "does not support", *location(fn),
-                                      hint="pass np.asarray(x): a subclass of ndarray computes "
-                                      "otherwise (np.matrix's * is a matrix product)" if subclass
-                                      else "pass x.astype(np.int64)" if what.endswith("uint64")
-                                      else "use float64 or float32 arrays, floats, ints and bools")
+                                      "does not support", *location(fn), hint=hint)
             types.append(t)
         nodes.append(node)
         leaves += mine
