@@ -28,6 +28,7 @@ import inspect
 import math
 import threading
 import types
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,7 +177,7 @@ def bind(f, args, kwargs=None, wrt=None) -> Call:
     kwargs = kwargs or {}
     if not callable(f):
         raise UnsupportedType(f"zygopy differentiates functions; got {type(f).__name__}")
-    fn, first = (f.__func__, 1) if isinstance(f, types.MethodType) else (f, 0)
+    fn, first = (f.__func__, 1) if isinstance(f, types.MethodType) else (made_before(f), 0)
     if first:
         args = (f.__self__, *args)
     if isinstance(fn, Checkpoint):  # differentiated whole, nothing to recompute: the function
@@ -279,7 +280,24 @@ def _per_parameter(c, sig, call, leaf_results):
     return call.result(tuple(r if k in call.wrt else None for k, r in enumerate(rebuilt)))
 
 
+# Functions made again from one definition (a lambda written inside a training loop) behave alike
+# where their code, globals, closure cells and defaults are the same: the first made stands for
+# the rest, and its compiled code serves them. A new lambda per step rebuilt the IR (14 ms) and
+# stayed in every cache.
+_MADE: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def made_before(f):
+    """The function first made alike f (f itself if it is the first, or is not a plain one)."""
+    if type(f) is not types.FunctionType or f.__dict__ or f.__kwdefaults__:
+        return f
+    key = (f.__code__, id(f.__globals__), id(f.__defaults__), *map(id, f.__closure__ or ()))
+    return _MADE.setdefault(key, f)  # ids: the first made keeps those objects alive
+
+
 def withgradient(f, *args, wrt=None, **kwargs):
+    if f not in _LAST:
+        f = made_before(f)
     if not kwargs:
         fast = _LAST.get(f)
         if fast is not None and (fast.wrt is wrt or type(wrt) is tuple and fast.wrt == wrt) \
