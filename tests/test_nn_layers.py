@@ -180,6 +180,27 @@ def test_activation_gradients(name):
     assert_matches_finite_differences(loss, [x], 0, gx)
 
 
+# at 0: softplus is smooth, sigmoid(0) = 0.5; relu and leakyrelu take PyTorch's and Flux's
+# subgradient there (the slope of the left side); the others are smooth
+AT_ZERO = {"relu": 0.0, "leakyrelu": 0.01, "elu": 1.0, "gelu": 0.5, "sigmoid": 0.25,
+           "softplus": 0.5, "swish": 0.5, "identity": 1.0}
+
+
+@pytest.mark.parametrize("route", ["interpreted", "compiled"])
+@pytest.mark.parametrize("name", AT_ZERO)
+def test_activation_gradients_at_zero(name, route, monkeypatch):
+    """softplus, written max(x, 0) + log1p(exp(-|x|)), took the kink subgradients of its two parts
+    at 0, which do not cancel: 1.0 for 0.5. relu's was 1 (a zero-background image's pixels are
+    exactly 0 at a zero-bias layer), where PyTorch and Flux take 0."""
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", route == "interpreted")
+    f = getattr(nn, name)
+
+    def total(x):
+        return np.sum(f(x))
+    (g,) = zygopy.gradient(total, np.zeros(1))
+    assert g[0] == pytest.approx(AT_ZERO[name], rel=1e-12)
+
+
 def test_sigmoid_and_softplus_stay_finite_far_out():
     x = np.array([-800.0, -30.0, 0.0, 30.0, 800.0])
     assert np.all(np.isfinite(nn.sigmoid(x))) and np.all(np.isfinite(nn.softplus(x)))

@@ -46,8 +46,10 @@ def diffuse(u0, c, steps):
 
 
 def copy_of(f):
-    """A new function object with f's code: zygopy's in-memory cache has never seen it."""
-    return types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__, f.__closure__)
+    """A new function object with f's code, over a copy of its globals: zygopy's in-memory cache
+    has never seen it (one with f's own globals would share f's compiled code, api.made_before)."""
+    return types.FunctionType(f.__code__, dict(f.__globals__), f.__name__, f.__defaults__,
+                              f.__closure__)
 
 
 def central_difference(f, args, h=1e-6):

@@ -13,7 +13,7 @@ __all__ = ["relu", "leakyrelu", "elu", "gelu", "sigmoid", "softplus", "swish", "
 
 
 def relu(x):
-    return np.maximum(x, 0.0)
+    return np.maximum(0.0, x)  # a tie sends the gradient to the first: 0 at x = 0, as PyTorch's
 
 
 def leakyrelu(x, a=0.01):
@@ -31,7 +31,7 @@ def gelu(x):
 
 
 def softplus(x):
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+    return np.logaddexp(x, 0.0)  # smooth: its gradient is sigmoid(x), 0.5 at 0
 
 
 def swish(x):
