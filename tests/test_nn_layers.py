@@ -404,3 +404,34 @@ class _TimeDense:
     def __call__(self, xs):
         t, b, f = xs.shape
         return self.dense(xs.reshape(t * b, f)).reshape(t, b, -1)
+
+
+LOSSES = ["mse", "mae", "huber", "crossentropy", "logitcrossentropy", "binarycrossentropy",
+          "logitbinarycrossentropy", "kldivergence"]
+
+
+@pytest.mark.parametrize("route", ["interpreted", "compiled"])
+@pytest.mark.parametrize("name", LOSSES)
+def test_a_target_of_another_shape_is_refused(name, route, monkeypatch):
+    """Broadcast, a (4, 1) prediction against (4,) targets compared every pair: mse 0.6755 where
+    the elementwise mean is 0.4577, silently (Flux raises; PyTorch warns)."""
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", route == "interpreted")
+    loss = getattr(nn, name)
+
+    def total(yhat, y):
+        return loss(yhat, y)
+    yhat = rng().uniform(0.1, 0.9, size=(4, 1))
+    with pytest.raises(ValueError, match="prediction has shape \\(4, 1\\) and its target "
+                       "\\(4,\\)"):
+        zygopy.gradient(total, yhat, yhat[:, 0] * 0.5)
+    zygopy.gradient(total, yhat, yhat * 0.5)  # matching: as before
+
+
+def test_labels_of_another_shape_are_refused():
+    """One-hot targets given to the labels' loss (or labels to the one-hot loss) are refused."""
+    logits = rng().normal(size=(3, 3))
+    with pytest.raises(ValueError, match="labels have shape \\(3, 3\\), not \\(3,\\)"):
+        zygopy.gradient(lambda z, y: nn.logitcrossentropy_labels(z, y), logits,
+                        np.eye(3, dtype=np.int64))
+    with pytest.raises(ValueError, match="target \\(3,\\)"):
+        zygopy.gradient(lambda z, y: nn.logitcrossentropy(z, y), logits, np.array([0, 2, 1]))
