@@ -353,3 +353,35 @@ def test_callbacks_see_the_model_in_test_mode(monkeypatch):
              epochs=3, progress=False,
              callbacks=[lambda epoch, loss: seen.append(regression(model, x, y)) and False])
     assert seen == [regression(model, x, y)] * 3  # deterministic: Dropout off
+
+
+def test_calls_of_train_draw_new_dropout_masks(monkeypatch):
+    """Given no rng, each call of train made default_rng(0) again: calling train(epochs=1) in a
+    loop repeated the first call's masks at every call."""
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", True)
+    r = rng()
+    x, y = r.normal(size=(8, 3)), r.normal(size=(8, 1))
+    model = nn.Chain(nn.Dense(3, 16, rng=r, dtype=np.float64), nn.Dropout(0.5),
+                     nn.Dense(16, 1, rng=r, dtype=np.float64))
+    state = nn.setup(nn.Descent(0.0), model)  # the model stays as it is: only masks differ
+    first, second = (nn.train(regression, model, [(x, y)], state, progress=False)
+                     for _ in range(2))
+    assert first != second
+
+
+def test_data_given_as_a_generator(monkeypatch):
+    """A generator's len() failed after a whole epoch had changed the model; over several epochs
+    the first would use it up. One epoch trains; more are refused before any step."""
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", True)
+    r = rng()
+    x, y = r.normal(size=(8, 3)), r.normal(size=(8, 1))
+    model = nn.Chain(nn.Dense(3, 1, rng=r, dtype=np.float64))
+    state = nn.setup(nn.Descent(0.1), model)
+    w0 = model[0].weight.copy()
+    with pytest.raises(TypeError, match="data is an iterator"):
+        nn.train(regression, model, ((x[i:i + 4], y[i:i + 4]) for i in (0, 4)), state,
+                 epochs=2, progress=False)
+    assert np.array_equal(model[0].weight, w0)
+    history = nn.train(regression, model, ((x[i:i + 4], y[i:i + 4]) for i in (0, 4)), state,
+                       progress=False)
+    assert len(history) == 2 and not np.array_equal(model[0].weight, w0)

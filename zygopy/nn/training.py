@@ -22,14 +22,24 @@ class NonFinite(ZygopyError):
     """A loss or gradient that is NaN or infinite: training stopped before applying it."""
 
 
+# masks drawn when train is given no rng: one stream for the process, so that a second call of
+# train draws new masks (a generator made at each call repeated the first call's)
+_MASKS = np.random.default_rng(0)
+
+
 def train(loss, model, data, state, epochs=1, callbacks=(), progress=True, rng=None):
     """Returns the loss of every step. Each callback is called after every epoch as
     `cb(epoch, mean_loss)`; one that returns True stops training. The model is in train mode
     while training (Dropout active, new masks each step drawn from `rng`), and in test mode for
-    the callbacks and after."""
+    the callbacks and after. `data` is any iterable of batches; over several epochs, one that can
+    be iterated again (a list, a loader), not a generator."""
     from tqdm.auto import tqdm
 
-    rng = np.random.default_rng(0) if rng is None else rng
+    if epochs > 1 and iter(data) is data:
+        raise TypeError("train: data is an iterator (a generator, say), which the first epoch "
+                        f"would use up, and {epochs} epochs were asked for: pass a list of "
+                        "batches or an object that iterates again")
+    rng = _MASKS if rng is None else rng
     trainmode(model)
     try:
         return _epochs(loss, model, data, state, epochs, callbacks, progress, rng, tqdm)
@@ -41,10 +51,10 @@ def _epochs(loss, model, data, state, epochs, callbacks, progress, rng, tqdm):
     history, step = [], 0
     for epoch in range(1, epochs + 1):
         bar = tqdm(data, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
-        total = 0.0
+        total, steps = 0.0, 0
         for batch in bar:
             batch = batch if isinstance(batch, tuple) else (batch,)
-            step += 1
+            step, steps = step + 1, steps + 1
             resample(model, rng)
             value, grads = withgradient(loss, model, *batch)
             _check(value, grads[0], step)
@@ -53,7 +63,7 @@ def _epochs(loss, model, data, state, epochs, callbacks, progress, rng, tqdm):
             total += float(value)
             bar.set_postfix(loss=f"{float(value):.4f}")
         bar.close()
-        mean = total / max(len(data), 1)
+        mean = total / max(steps, 1)
         if progress:
             print(f"epoch {epoch}/{epochs}: loss {mean:.4f}")
         testmode(model)  # a callback measuring the model (a validation loss) sees it as used
