@@ -263,3 +263,20 @@ def test_constants_that_are_no_number_of_ours_are_numpys_on_both_routes(monkeypa
         assert (value, gx) == (0.5 * k, k)
     for value, (gx,) in _both_routes(monkeypatch, constant_complex, 0.5):
         assert math.isnan(value) and math.isnan(gx) and type(value) is float
+
+
+def scaled_sum(x, s):
+    y = x + s
+    return np.sum(y - x)
+
+
+@pytest.mark.parametrize("s", [np.float64(1.0), np.int64(1), 1.0], ids=repr)
+def test_numpy_scalar_arguments_promote_as_numpy_does(monkeypatch, s):
+    """NEP 50: a float32 array plus a np.float64 (or np.int64) is float64, plus a Python float
+    float32. np.float64 arguments were typed as Python floats: compiled code computed in
+    float32 (0.0 where NumPy gives 2.0), while the evaluator gave NumPy's 2.0."""
+    x = np.array([1e8, 3e8], dtype=np.float32)
+    want = float(scaled_sum(x, s))
+    assert want == (0.0 if type(s) is float else 2.0)
+    for value, _ in _both_routes(monkeypatch, scaled_sum, x, s):
+        assert value == want

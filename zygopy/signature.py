@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import UnsupportedType
-from .ir.types import typeof
+from .ir.types import strengths, typeof
 from .tree_code import builder
 from .trees import LEAF, flatten
 
@@ -38,8 +38,8 @@ class Signature:
         return tuple(map(unit_dims, self.leaves))
 
     @property
-    def key(self):
-        return self.nodes, self.types, self.unit_dims
+    def key(self):  # with the scalars' strengths, which the types' equality leaves out
+        return self.nodes, self.types, tuple(map(strengths, self.types)), self.unit_dims
 
     def structures(self, args):
         """Per argument: None for a plain value, or (Node, value) for a structured one."""

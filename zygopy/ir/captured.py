@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..signature import unit_dims
-from .types import operand_key, typeof
+from .types import operand_key, strengths, typeof
 
 
 def read(holder, name):
@@ -44,8 +44,8 @@ def _reference(value):
 
 
 def _key(value, runtime):
-    if runtime:
-        return typeof(value), unit_dims(value)
+    if runtime:  # with its strength (a np.float64 promotes as an array does), not in equality
+        return typeof(value), unit_dims(value), strengths(typeof(value))
     return operand_key(value)
 
 

@@ -179,12 +179,14 @@ def typeof(value):
         return t
     if isinstance(value, (bool, np.bool_)):
         return BOOL
+    # a NumPy scalar promotes as its dtype does, a Python number takes the arrays' (NEP 50)
     if isinstance(value, (int, np.integer)):  # compiled as int64, which must hold it
-        return INT if -2 ** 63 <= value < 2 ** 63 else None
+        return (Scalar("int64", isinstance(value, np.integer)) if -2 ** 63 <= value < 2 ** 63
+                else None)
     if isinstance(value, np.float32):
         return FLOAT32
     if isinstance(value, float):  # np.float64 too; not float16 nor longdouble
-        return FLOAT
+        return Scalar("float64", isinstance(value, np.float64))
     if value is None:
         return NONE
     if isinstance(value, slice):
