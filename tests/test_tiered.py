@@ -280,3 +280,30 @@ def test_numpy_scalar_arguments_promote_as_numpy_does(monkeypatch, s):
     assert want == (0.0 if type(s) is float else 2.0)
     for value, _ in _both_routes(monkeypatch, scaled_sum, x, s):
         assert value == want
+
+
+def mask_arithmetic(x, m, n):
+    return (x[0] * np.mean(m & n) + x[1] * np.mean(x > 0) + np.sum(x * (m + n))
+            + np.sum(x * (m * n)))
+
+
+def test_mask_arithmetic_is_numpys_on_both_routes(monkeypatch):
+    """np.mean of a bool expression was Numba's internal error compiled (its sum took no bools);
+    m + n of masks is NumPy's logical or, where compiled code added them as ints (2.5 for 2.0)."""
+    x = np.array([0.5, -1.0, 2.0])
+    m, n = np.array([True, False, True]), np.array([True, True, False])
+    for value, (gx, gm, gn) in _both_routes(monkeypatch, mask_arithmetic, x, m, n):
+        assert value == pytest.approx(float(mask_arithmetic(x, m, n)), rel=1e-15)
+        # the analytic gradient: mean(m & n) = 1/3, mean(x > 0) = 2/3, m | n all, m & n the first
+        np.testing.assert_allclose(gx, [1 / 3 + 1 + 1, 2 / 3 + 1, 1.0], rtol=1e-15)
+        assert gm is None and gn is None
+
+
+@pytest.mark.parametrize("f", [lambda x, m: np.sum(x * (m - (x < 0))),
+                               lambda x, m: np.sum(x * -m)], ids=["m - n", "-m"])
+def test_subtracting_or_negating_masks_is_refused_as_numpy_does(f):
+    x, m = np.array([0.5, -1.0, 2.0]), np.array([True, False, True])
+    with pytest.raises(TypeError):
+        f(x, m)
+    with pytest.raises(zygopy.UnsupportedType, match="NumPy does not subtract or negate bool"):
+        zygopy.gradient(f, x, m)

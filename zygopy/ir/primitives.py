@@ -107,6 +107,21 @@ def _arith(ts, args):
     return ArrayT("int64", t.ndim) if isinstance(t, ArrayT) and t.dtype == "bool" else _numeric(t)
 
 
+def _of_masks(op, rule):
+    """NumPy's arithmetic of bool arrays (masks) with bools: + and * are logical (or, and), - is
+    refused; Python's bools (numbers) add as ints."""
+    def masks(ts, args):
+        if all(getattr(t, "dtype", None) == "bool" for t in ts) \
+                and any(isinstance(t, ArrayT) for t in ts):
+            if op in ("sub", "neg"):
+                raise TypeError("NumPy does not subtract or negate bool arrays: use ~ for not, "
+                                "^ for a difference of masks, or convert with .astype(int)")
+            if op in ("add", "mul"):
+                return _bool(ts, args)
+        return rule(ts, args)
+    return masks
+
+
 def _bitwise(ts, args):
     """& | ^: logical on bools (masks), bitwise on ints, as in NumPy."""
     if any(_number(t).is_float for t in ts):
@@ -303,14 +318,14 @@ for _name, _impl, _sym, _np in [("add", operator.add, "+", "add"),
                                 ("mul", operator.mul, "*", "multiply"),
                                 ("floordiv", operator.floordiv, "//", None),
                                 ("mod", operator.mod, "%", None)]:
-    declare(_name, _impl, _arith, _sym, elementwise=True, numpy=_np, arity=2)
+    declare(_name, _impl, _of_masks(_name, _arith), _sym, elementwise=True, numpy=_np, arity=2)
 declare("truediv", operator.truediv, _float_of, "/", elementwise=True, numpy="divide", arity=2)
 declare("pow", _pow_impl, _pow_type, "**", elementwise=True, numpy="power", arity=2)
 for _name, _impl, _sym in [("lt", operator.lt, "<"), ("le", operator.le, "<="),
                            ("gt", operator.gt, ">"), ("ge", operator.ge, ">="),
                            ("eq", operator.eq, "=="), ("ne", operator.ne, "!=")]:
     declare(_name, _impl, _bool, _sym, elementwise=True, arity=2)
-declare("neg", operator.neg, _same, "-", elementwise=True, numpy="negative")
+declare("neg", operator.neg, _of_masks("neg", _same), "-", elementwise=True, numpy="negative")
 for _name, _impl, _sym in [("bitand", operator.and_, "&"), ("bitor", operator.or_, "|"),
                            ("bitxor", operator.xor, "^")]:
     declare(_name, _impl, _bitwise, _sym, elementwise=True, numpy=f"bitwise_{_name[3:]}",

@@ -77,7 +77,8 @@ def zy_radd(typingctx, total, x):
         s = builder.fadd(total_, x_)
         s.flags.append("reassoc")
         return s
-    if not isinstance(total, types.Float) or not isinstance(x, (types.Float, types.Integer)):
+    if not isinstance(total, types.Float) or not isinstance(x, (types.Float, types.Integer,
+                                                                types.Boolean)):
         return None
     return total(total, x), codegen
 

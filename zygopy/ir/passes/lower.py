@@ -256,6 +256,17 @@ def of_a_number(op):
     return lower
 
 
+def of_masks(logical):
+    """+ and * of bool arrays: NumPy's logical or and and (the type rule's bool result)."""
+    def lower(emit, a, b):
+        types = [getattr(v, "type", None) for v in (a, b)]
+        if all(getattr(t, "dtype", None) == "bool" for t in types) \
+                and any(isinstance(t, ArrayT) for t in types):
+            return emit(logical, a, b)
+        return None
+    return lower
+
+
 def isnone(emit, x):
     return getattr(x, "type", None) == NONE
 
@@ -410,7 +421,7 @@ def nested_gradient(emit, g, *args):
 
 LOWERINGS = {"einsum": einsum, "dot": dot, "inner": inner, "matmul": matmul, "norm": norm,
              "slogdet": slogdet, "nested_gradient": nested_gradient, "nested_jvp": nested_gradient,
-             "ndim": ndim, "isnone": isnone,
+             "ndim": ndim, "isnone": isnone, "add": of_masks("bitor"), "mul": of_masks("bitand"),
              "getattr": getattr_, "diff": diff, "roll": roll, "ptp": ptp, "average": average,
              "vdot": vdot, "vstack": vstack, "hstack": hstack, "sort": sort, "median": median,
              "quantile": quantile, "percentile": percentile,
