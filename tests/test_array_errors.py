@@ -115,13 +115,20 @@ def ndim_of_a_tuple(x):
     return np.sum(x)
 
 
+def int_array_to_a_negative_power(x):
+    k = np.array([2, -1])
+    return np.sum(x * k ** -2)  # NumPy: "Integers to negative integer powers are not allowed"
+
+
 @pytest.mark.parametrize("fn, text, words", [
     (row_of_a_vector, "return np.sum(x[0, :])", ["too many indices for a 1-d array"]),
     (ndim_of_a_tuple, "if np.ndim(pair) == 2:", ["np.ndim of a", "not supported"]),
-], ids=["too many indices", "ndim of a tuple"])
+    (int_array_to_a_negative_power, "return np.sum(x * k ** -2)", ["negative integer power"]),
+], ids=["too many indices", "ndim of a tuple", "int ** -2"])
 def test_refused_while_compiling(fn, text, words):
     """Each was compiled wrong: Numba's internal error for x[0, :] of a vector; np.ndim of a tuple
-    taken as 0, deciding the branch the other way from NumPy (a silently wrong result)."""
+    taken as 0, deciding the branch the other way from NumPy (a silently wrong result); an int
+    array to a negative power truncated to ints where NumPy raises."""
     with pytest.raises(ZygopyError) as excinfo:
         zygopy.gradient(fn, np.array([0.3, 0.4]))
     assert_clear(excinfo, fn, text, *words)
