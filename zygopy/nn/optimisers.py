@@ -216,15 +216,26 @@ def warmup(eta, steps):
 
 @dataclass
 class OptimiserState:
-    """What `setup` returns: the rule, the step count, and per trainable array its state."""
+    """What `setup` returns: the rule, the step count, and per trainable array its state. Its
+    arrays, the step count among them, are what `nn.save(path, state)` keeps, so that training
+    resumes where it stopped (a schedule's rate, Adam's bias correction)."""
     rule: object
     node: object
     states: list
     frozen: list
-    t: int = 0
+    steps: np.ndarray = field(default_factory=lambda: np.zeros((), np.int64))
     ids: dict = field(default_factory=dict)  # id of an array -> its first place among the leaves
     tied: list = field(default_factory=list)  # (a later place of an array, its first place)
     kinds: list = field(default_factory=list)  # per place: (shape, dtype) of a trained array
+
+    @property
+    def t(self) -> int:
+        """The step count."""
+        return int(self.steps)
+
+    @t.setter
+    def t(self, value):
+        self.steps[...] = value
 
 
 def _trainable(leaf):
