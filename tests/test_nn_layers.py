@@ -435,3 +435,21 @@ def test_labels_of_another_shape_are_refused():
                         np.eye(3, dtype=np.int64))
     with pytest.raises(ValueError, match="target \\(3,\\)"):
         zygopy.gradient(lambda z, y: nn.logitcrossentropy(z, y), logits, np.array([0, 2, 1]))
+
+
+@pytest.mark.parametrize("layer, size, match", [
+    (nn.MaxPool(3), 2, "a pooling tile of 3 x 3 is larger than the 2 x 2 image"),
+    (nn.MeanPool(3), 2, "a pooling tile of 3 x 3 is larger than the 2 x 2 image"),
+    (nn.AdaptiveMeanPool(3), 8, "AdaptiveMeanPool\\(3\\) of a 8 x 8 image: its height"),
+], ids=["MaxPool", "MeanPool", "AdaptiveMeanPool"])
+def test_pools_that_do_not_fit_the_image_are_errors(layer, size, match):
+    """MaxPool(3) of a 2 x 2 image returned an empty array, silently (PyTorch raises);
+    AdaptiveMeanPool(3) of an 8 x 8 one said "cannot reshape array of size 128"."""
+    x = rng().normal(size=(2, size, size, 4))
+
+    def total(layer, x):
+        return np.sum(layer(x))
+    with pytest.raises(ValueError, match=match):
+        zygopy.gradient(total, layer, x)
+    with pytest.raises(ValueError, match=match):
+        layer(x)

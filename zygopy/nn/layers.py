@@ -111,11 +111,19 @@ class MaxPool:
         self.k = k
 
     def __call__(self, x):
+        _one_tile_at_least(x, self.k)
         return maxpool2d(x, self.k)
+
+
+def _one_tile_at_least(x, k):
+    if x.shape[1] < k or x.shape[2] < k:  # else an empty image, silently
+        raise ValueError(f"a pooling tile of {k} x {k} is larger than the {x.shape[1]} x "
+                         f"{x.shape[2]} image")
 
 
 def _tiles(x, k):
     """NHWC images cut into k x k tiles: (n, h // k, k, w // k, k, c); a ragged edge is dropped."""
+    _one_tile_at_least(x, k)
     n, h, w, c = x.shape
     oh, ow = h // k, w // k
     return np.copy(x[:, :oh * k, :ow * k, :]).reshape(n, oh, k, ow, k, c)
@@ -187,6 +195,9 @@ class AdaptiveMeanPool:
 
     def __call__(self, x):
         n, h, w, c = x.shape
+        if h % self.out != 0 or w % self.out != 0:
+            raise ValueError(f"AdaptiveMeanPool({self.out}) of a {h} x {w} image: its height "
+                             f"and width must be multiples of {self.out}")
         tiles = x.reshape(n, self.out, h // self.out, self.out, w // self.out, c)
         return np.mean(tiles, axis=(2, 4))
 
