@@ -10,7 +10,7 @@ import numpy as np
 from .captured import read
 from .ir import Function, Var
 from .primitives import PRIMITIVES
-from .types import INT, ListT, Scalar
+from .types import INT, ListT, Scalar, fits_int64
 
 
 class Stopped(Exception):
@@ -213,7 +213,7 @@ def _holds(t, value):
     if type(value) is complex:
         return False
     if t.dtype == "int64":
-        return -2 ** 63 <= value < 2 ** 63
+        return fits_int64(value)
     return not t.is_float or abs(value) <= _FLOAT_MAX
 
 

@@ -107,12 +107,17 @@ def _arith(ts, args):
     return ArrayT("int64", t.ndim) if isinstance(t, ArrayT) and t.dtype == "bool" else _numeric(t)
 
 
+def of_masks(ts) -> bool:
+    """Whether operand types are bool arrays (masks) and bools: NumPy's + and * of them are
+    logical (or, and), its - refused; Python's bools alone (numbers) add as ints."""
+    return (all(getattr(t, "dtype", None) == "bool" for t in ts)
+            and any(isinstance(t, ArrayT) for t in ts))
+
+
 def _of_masks(op, rule):
-    """NumPy's arithmetic of bool arrays (masks) with bools: + and * are logical (or, and), - is
-    refused; Python's bools (numbers) add as ints."""
+    """op's type rule, with masks' arithmetic as NumPy's (of_masks)."""
     def masks(ts, args):
-        if all(getattr(t, "dtype", None) == "bool" for t in ts) \
-                and any(isinstance(t, ArrayT) for t in ts):
+        if of_masks(ts):
             if op in ("sub", "neg"):
                 raise TypeError("NumPy does not subtract or negate bool arrays: use ~ for not, "
                                 "^ for a difference of masks, or convert with .astype(int)")

@@ -163,6 +163,11 @@ def strengths(t):
 _ARRAY_TYPES: dict = {}  # (dtype, ndim) -> ArrayT or None: str(dtype) costs microseconds
 
 
+def fits_int64(n) -> bool:
+    """Whether an int is one the IR's int64 holds (Python's ints are unbounded)."""
+    return -2 ** 63 <= n < 2 ** 63
+
+
 def typeof(value):
     """The IR type of a Python value, or None when zygopy does not handle it."""
     if isinstance(value, np.ndarray):  # first: the common leaf of a model's parameters
@@ -181,8 +186,7 @@ def typeof(value):
         return BOOL
     # a NumPy scalar promotes as its dtype does, a Python number takes the arrays' (NEP 50)
     if isinstance(value, (int, np.integer)):  # compiled as int64, which must hold it
-        return (Scalar("int64", isinstance(value, np.integer)) if -2 ** 63 <= value < 2 ** 63
-                else None)
+        return Scalar("int64", isinstance(value, np.integer)) if fits_int64(value) else None
     if isinstance(value, np.float32):
         return FLOAT32
     if isinstance(value, float):  # np.float64 too; not float16 nor longdouble

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..ir import Function, Var, substitute
 from ..primitives import PRIMITIVES
-from ..types import BOOL, FLOAT, INT
+from ..types import BOOL, FLOAT, INT, fits_int64
 
 NEVER_FOLD = {"setindex", "getattr"}
 
@@ -35,7 +35,7 @@ def _fold(s, args, defs):
             return _NO
         # Python's value where no IR type holds it (an int past 2^63, a complex number): left to
         # run time, which computes it as NumPy does (wrapped around, NaN)
-        if type(value) is complex or type(value) is int and not -2 ** 63 <= value < 2 ** 63:
+        if type(value) is complex or type(value) is int and not fits_int64(value):
             return _NO
         return value
     if s.op == "getindex" and isinstance(args[0], Var) and isinstance(args[1], int):

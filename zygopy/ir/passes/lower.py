@@ -20,7 +20,7 @@ from .. import array_primitives  # noqa: F401  (declares the primitives lowered 
 from ..array_primitives import normal_axes
 from ..einsum import LETTERS, parse
 from ..ir import Function, Stmt, Var, substitute
-from ..primitives import PRIMITIVES
+from ..primitives import PRIMITIVES, of_masks
 from ..types import BOOL, NONE, ArrayT
 
 
@@ -256,14 +256,10 @@ def of_a_number(op):
     return lower
 
 
-def of_masks(logical):
-    """+ and * of bool arrays: NumPy's logical or and and (the type rule's bool result)."""
+def logical(op):
+    """+ and * of masks (primitives.of_masks): NumPy's logical or and and."""
     def lower(emit, a, b):
-        types = [getattr(v, "type", None) for v in (a, b)]
-        if all(getattr(t, "dtype", None) == "bool" for t in types) \
-                and any(isinstance(t, ArrayT) for t in types):
-            return emit(logical, a, b)
-        return None
+        return emit(op, a, b) if of_masks([getattr(v, "type", None) for v in (a, b)]) else None
     return lower
 
 
@@ -421,7 +417,7 @@ def nested_gradient(emit, g, *args):
 
 LOWERINGS = {"einsum": einsum, "dot": dot, "inner": inner, "matmul": matmul, "norm": norm,
              "slogdet": slogdet, "nested_gradient": nested_gradient, "nested_jvp": nested_gradient,
-             "ndim": ndim, "isnone": isnone, "add": of_masks("bitor"), "mul": of_masks("bitand"),
+             "ndim": ndim, "isnone": isnone, "add": logical("bitor"), "mul": logical("bitand"),
              "getattr": getattr_, "diff": diff, "roll": roll, "ptp": ptp, "average": average,
              "vdot": vdot, "vstack": vstack, "hstack": hstack, "sort": sort, "median": median,
              "quantile": quantile, "percentile": percentile,
