@@ -174,6 +174,24 @@ def test_a_rank_check_whose_arm_the_types_take_raises_as_in_python(route):
     assert np.array_equal(gradient(route, rows_product, x)[0], np.stack([x[1], x[0]]))
 
 
+WEIGHTS = np.ones((3, 2))
+
+
+def batch_times_weights(x):
+    if x.ndim == 1:
+        raise ShapeError(f"batch_times_weights needs a batch, got {x.ndim} dimension")
+    return np.sum(x @ WEIGHTS)  # a global: a hidden argument of the IR
+
+
+def test_a_rank_check_in_a_function_reading_a_global_raises_as_in_python(route):
+    """The evaluator that makes the user's exception was run without the values the function
+    reads from outside, so it did not reproduce it: a RaisesOnEveryPath error came back."""
+    raises_at(route, ShapeError, "batch_times_weights needs a batch, got 1 dimension",
+              batch_times_weights, (np.ones(3),), batch_times_weights, "raise ShapeError")
+    np.testing.assert_array_equal(gradient(route, batch_times_weights, np.ones((4, 3)))[0],
+                                  np.full((4, 3), 2.0))  # the analytic gradient: W's row sums
+
+
 def test_assert_without_a_message(route):
     raises_at(route, AssertionError, "", plain_assert, (11.0,), plain_assert,
               "assert x < 10.0")

@@ -246,9 +246,10 @@ def _int64(a):
 
 def failing_statement(fn: Function, args):
     """Run IR on Python values; the (statement, exception) of the first statement that raises, or
-    None. This is how an error inside compiled code is traced back to the user's line."""
+    None. This is how an error inside compiled code is traced back to the user's line. `args`
+    may leave out the values fn reads from outside (they are read now)."""
     try:
-        Machine().run(fn, _own(args))
+        Machine().run(fn, _own(_with_hidden(fn, args)))
     except Exception as e:
         stmt = getattr(e, "zygopy_statement", None)
         return (stmt, e) if stmt is not None else None
