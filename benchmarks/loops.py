@@ -426,8 +426,8 @@ def report(results, quick, elapsed):
         "function compiled by `numba.njit` a second time, so njit again / njit is how far two "
         "compiles of one function differ (the resolution of primal / njit); hand: a "
         "hand-written Numba adjoint (forward storing what its reverse reads, then the reverse), "
-        "value and gradient. zygopy's entries release the GIL (nogil, so that gradients run "
-        "in parallel threads); njit's default holds it: ~30-60 ns a call.",
+        "value and gradient. zygopy's gradient entries release the GIL (nogil, so that "
+        "gradients run in parallel threads); its primal entry holds it, as njit's does.",
         f"- checks: zygopy's and the hand-written gradients against float64 central differences "
         f"(h = {FD_H:g}) at a small size, tolerance {FD_RTOL:g} of the largest; zygopy's against "
         f"the hand-written one at full size, tolerance {MATCH_RTOL:g}; zygopy's primal value "

@@ -589,9 +589,9 @@ def widen_int_arrays(w: Writer, fn: Function):
             w(f"{name(a)} = zy_int64({name(a)})")
 
 
-def primal_source(fn: Function, pyname: str, arg_dims=()) -> str:
+def primal_source(fn: Function, pyname: str, arg_dims=(), nogil=True) -> str:
     w = Writer(in_bounds=accesses_in_bounds(fn))
-    w(JIT)
+    w(JIT if nogil else JIT.replace("nogil=True", "nogil=False"))
     w(f"def {pyname}({', '.join(name(a) for a in fn.args)}):")
     w.indent()
     widen_int_arrays(w, fn)
