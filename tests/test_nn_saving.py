@@ -137,6 +137,25 @@ def test_different_values_for_one_shared_array_are_refused(tmp_path):
                     "layers.0.weight and layers.1.weight are one array")
 
 
+def test_values_that_differ_for_a_tied_view_are_refused(tmp_path):
+    """A decoder whose weight is the encoder's transposed: a file from an untied model was
+    loaded, the decoder's values silently overwriting the encoder's."""
+    def autoencoder(tied, seed):
+        model = nn.Chain(nn.Dense(3, 2, rng=rng(seed)), nn.Dense(2, 3, rng=rng(seed + 1)))
+        if tied:
+            model[1].weight = model[0].weight.T
+        return model
+
+    nn.save(tmp_path / "untied.safetensors", autoencoder(False, 1))
+    expect_rejected(tmp_path / "untied.safetensors", autoencoder(True, 3),
+                    "layers.0.weight and layers.1.weight are one array in the model .or views")
+    source = autoencoder(True, 1)
+    nn.save(tmp_path / "tied.safetensors", source)
+    target = nn.load(tmp_path / "tied.safetensors", autoencoder(True, 3))
+    np.testing.assert_array_equal(target[0].weight, source[0].weight)
+    assert target[1].weight.base is target[0].weight
+
+
 def test_equal_values_for_one_shared_array_are_loaded(tmp_path):
     source = nn.Dense(2, 2, rng=rng(1))
     nn.save(tmp_path / "tied.safetensors", nn.Chain(source, source))

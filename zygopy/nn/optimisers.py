@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import trees
-from . import kernels, layers
+from ..errors import ZygopyError
+from . import kernels, layers, sharing
+from .saving import named_arrays
 
 __all__ = ["Descent", "Momentum", "Nesterov", "RMSProp", "Adam", "AdamW", "WeightDecay", "ClipGrad",
            "ClipNorm", "OptimiserChain", "chain", "exponential", "cosine", "warmup",
-           "OptimiserState", "setup", "freeze", "thaw", "update"]
+           "OptimiserState", "UntrainableTie", "setup", "freeze", "thaw", "update"]
 
 
 def _rate(eta, t):
@@ -224,8 +226,8 @@ class OptimiserState:
     states: list
     frozen: list
     steps: np.ndarray = field(default_factory=lambda: np.zeros((), np.int64))
-    ids: dict = field(default_factory=dict)  # id of an array -> its first place among the leaves
-    tied: list = field(default_factory=list)  # (a later place of an array, its first place)
+    ids: dict = field(default_factory=dict)  # id of an array -> the place of the array it trains
+    tied: list = field(default_factory=list)  # (an array's place, those of it and its views)
     kinds: list = field(default_factory=list)  # per place: (shape, dtype) of a trained array
 
     @property
@@ -247,22 +249,45 @@ def _trainable(leaf):
     return True
 
 
+class UntrainableTie(ZygopyError, ValueError):
+    """Arrays of the model that share memory without being views of one of them (two overlapping
+    slices of an array the model does not hold, say): there is no one array to train."""
+
+
 def setup(rule, model):
     """The rule's state for each trainable array of the model. An array the model holds in
-    several places (tied weights) has one state, and one step from the sum of its gradients."""
+    several places (a layer used twice) or through views (a tied weight, `dec.weight =
+    enc.weight.T`) has one state, as in PyTorch, and takes one step from the sum of its places'
+    gradients, each mapped back through its view."""
     node, leaves = trees.flatten(model)
     state = layers.buffers(model)
-    first = {}
+    trained = [k for k, x in enumerate(leaves) if _trainable(x) and id(x) not in state]
+    owner = {k: k for k in trained}  # a trained place -> the place of the array it trains
+    tied = []
+    for group in sharing.groups([leaves[k] for k in trained]):
+        places = [trained[i] for i in group]
+        i = sharing.whole([leaves[k] for k in places])
+        if i is None:
+            names = _names(model, leaves)
+            raise UntrainableTie(f"setup: {', '.join(names[k] for k in places)} share memory, "
+                                 "but are not all views of one of them with its dtype, each "
+                                 "element once: tie them as views of one array of the model")
+        owner.update(dict.fromkeys(places, places[i]))
+        tied.append((places[i], tuple(places)))
+    states = [rule.init(x) if owner.get(k) == k else None for k, x in enumerate(leaves)]
+    ids = {}
     for k, x in enumerate(leaves):
-        first.setdefault(id(x), k)
-    trainable = [_trainable(x) and id(x) not in state for x in leaves]
-    states = [rule.init(x) if trainable[k] and first[id(x)] == k else None
-              for k, x in enumerate(leaves)]
-    tied = [(k, first[id(x)]) for k, x in enumerate(leaves) if trainable[k] and first[id(x)] != k]
-    kinds = [(x.shape, x.dtype) if s is not None else None for x, s in zip(leaves, states,
-                                                                          strict=True)]
-    return OptimiserState(rule, node, states, [False] * len(leaves), ids=first, tied=tied,
+        ids.setdefault(id(x), owner.get(k, k))
+    kinds = [(x.shape, x.dtype) if k in owner else None for k, x in enumerate(leaves)]
+    return OptimiserState(rule, node, states, [False] * len(leaves), ids=ids, tied=tied,
                           kinds=kinds)
+
+
+def _names(model, leaves):
+    """Each leaf's path in the model (`layers.0.weight`), for messages."""
+    paths = iter(named_arrays(model))
+    return [next(paths) if isinstance(x, np.ndarray) else f"leaf {k}"
+            for k, x in enumerate(leaves)]
 
 
 def freeze(state, part, frozen=True):
@@ -288,10 +313,9 @@ def update(state, model, grads):
     if node != state.node:
         raise ValueError("update: the model's structure differs from the one set up")
     gs = list(trees.leaves_like(node, grads))
-    for k, j in state.tied:  # a tied array's gradient: the sum of those of its places
-        if gs[k] is not None:
-            gs[j] = gs[k] if gs[j] is None else gs[j] + gs[k]
     _check_kinds(state, params, gs)
+    for j, places in state.tied:
+        gs[j] = sharing.summed(params[j], [(params[k], gs[k]) for k in places])
     state.t += 1
     live = [k for k, x in enumerate(params)
             if state.states[k] is not None and not state.frozen[k] and gs[k] is not None]
@@ -319,7 +343,14 @@ def update(state, model, grads):
 def _check_kinds(state, params, gs):
     """Each trained array has the shape and dtype its state was set up for (the kernels would
     run past the end of a smaller state), its gradient the array's shape, and some array has a
-    gradient (given a tree of another shape, leaves_like finds none)."""
+    gradient (given a tree of another shape, leaves_like finds none). The arrays set up as one
+    still share memory (a tie replaced by a copy would be trained in the old array)."""
+    for j, places in state.tied:
+        for k in places:
+            if not np.may_share_memory(params[k], params[j]):
+                raise ValueError(f"update: the model's array {k} no longer shares memory with "
+                                 f"array {j}, as it did when set up: call setup again for the "
+                                 "changed model")
     trained = [k for k, kind in enumerate(state.kinds) if kind is not None]
     for k in trained:
         shape, dtype = state.kinds[k]

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import trees
 from ..errors import ZygopyError
+from . import sharing
 
 __all__ = ["ModelFileError", "named_arrays", "save", "read", "load"]
 
@@ -231,10 +232,11 @@ def _array(path, name, data, dtype, shape, start, stop):
 
 
 def load(path, model):
-    """Copy the arrays saved in `path` into the model's arrays (in place). Names, dtypes and
-    shapes must all match, every array must be writeable, and where the model shares one array
-    between several names the file must hold the same values for all of them; otherwise a
-    ModelFileError says what differs and nothing changes."""
+    """Copy the arrays saved in `path` into the model's arrays (in place, so arrays the model
+    shares or ties stay so). Names, dtypes and shapes must all match, every array must be
+    writeable, and where names share memory in the model (one array in several places, a tied
+    view such as `w.T`) the file must hold values that agree on it; otherwise a ModelFileError
+    says what differs and nothing changes."""
     stored, arrays = read(path), named_arrays(model)
     _check_names(path, stored, arrays)
     for name, a in arrays.items():
@@ -263,13 +265,12 @@ def _check_fits(path, name, s, a):
 
 
 def _check_shared(path, stored, arrays):
-    """Names that are one array in the model (a layer used twice) must have equal values in the
-    file: otherwise whichever was copied last would silently win."""
-    first = {}  # the array's memory -> the first name found for it
-    for name, a in arrays.items():
-        place = (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str)
-        other = first.setdefault(place, name)
-        if other != name and stored[other].tobytes() != stored[name].tobytes():
-            raise ModelFileError(path, f"{other} and {name} are one array in the model, but the "
-                                 "file holds different values for them (saved from a model "
-                                 "that did not share them?)")
+    """Names that share memory in the model (a layer used twice, a tied view) must have values in
+    the file that agree on it: otherwise whichever was copied last would silently win."""
+    names = list(arrays)
+    for group in sharing.groups(list(arrays.values())):
+        shared = [names[k] for k in group]
+        if not sharing.agree([arrays[n] for n in shared], [stored[n] for n in shared]):
+            raise ModelFileError(path, f"{', '.join(shared[:-1])} and {shared[-1]} are one array "
+                                 "in the model (or views of one), but the file holds values for "
+                                 "them that differ (saved from a model that did not tie them?)")
