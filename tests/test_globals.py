@@ -10,10 +10,13 @@ import zygopy
 from zygopy.api import compiled
 from zygopy.backend import tiered
 
+from .regressions.reference import central_difference, copied
+
 SCALE = 1.0
 POWER = 2
 WEIGHTS = np.array([1.0, 2.0, 3.0])
-CHANGED = ("SCALE", "POWER", "WEIGHTS")
+SHIFT = 0.5
+CHANGED = ("SCALE", "POWER", "WEIGHTS", "SHIFT")
 
 
 @pytest.fixture(autouse=True)
@@ -175,6 +178,85 @@ def test_interpreted_while_compiling(monkeypatch, slow_compiler):
     tiered.compilation(compiled(weighted, (x,)), None).result(timeout=120)
     SCALE = 0.5
     assert np.array_equal(zygopy.gradient(weighted, x)[0], [0.5, 1.0, 1.5])
+
+
+# ---- NumPy scalars read from outside promote as NumPy 2 does (NEP 50), as arguments do: a
+# np.float64 or np.int64 with a float32 array is float64, a np.float32 with a Python float float32
+
+class Settings:  # a class's attribute is folded into the code, a global is a hidden argument
+    SHIFT = 0.5
+
+
+def shifted(x):
+    return np.sum((x + SHIFT - x) * x)  # SHIFT * x, or 0 where x's float32 rounds SHIFT off
+
+
+def shifted_by_attribute(x):
+    return np.sum((x + Settings.SHIFT - x) * x)
+
+
+def _both_routes(monkeypatch, f, *args):
+    """f's withgradient interpreted, then compiled."""
+    results = []
+    for interpret in (True, False):
+        monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
+        monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", "1" if interpret else "0")
+        results.append(zygopy.withgradient(f, *args))
+    return results
+
+
+def _check_as_numpy(monkeypatch, f, x):
+    """f's value and its dtype, and the gradient, as the undecorated f computes them."""
+    want = f(*copied((x,)))
+    dtype = np.asarray(want).dtype
+    ir = zygopy.code_ir(f, x)
+    assert np.asarray(zygopy.evaluate(ir, *copied((x,)))).dtype == dtype, str(ir)
+    ref, spread = central_difference(f, (x,), 0)  # of f in its own dtype (steps it holds)
+    for value, (g,) in _both_routes(monkeypatch, f, x):
+        assert value == float(want)
+        assert np.asarray(g).dtype == np.asarray(x).dtype
+        assert np.allclose(g, ref, rtol=1e-9, atol=3 * np.max(spread)), (g, ref)
+
+
+NUMPY_SCALARS = [np.float64(0.5), np.float32(0.5), np.int64(1), 0.5, 1]
+
+
+@pytest.mark.skipif(np.lib.NumpyVersion(np.__version__) < "2.0.0", reason="NEP 50 promotion")
+@pytest.mark.parametrize("s", NUMPY_SCALARS, ids=repr)
+@pytest.mark.parametrize("x", [np.array([1e8, 2e8], np.float32), 1e8], ids=["float32", "float"])
+@pytest.mark.parametrize("f", [shifted, shifted_by_attribute], ids=["global", "attribute"])
+def test_numpy_scalars_read_from_outside_promote_as_numpy_does(monkeypatch, f, x, s):
+    """They were read as Python floats (and np.int64 as ints): a float32 array with a global
+    np.float64 0.5 computed in float32, 0.0 and a gradient of 0 where NumPy gives 1.5e8 and 0.5;
+    a Python float with a np.float32 computed in float64 (5e7 where NumPy's float32 gives 0)."""
+    monkeypatch.setitem(globals(), "SHIFT", s)
+    monkeypatch.setattr(Settings, "SHIFT", s)
+    _check_as_numpy(monkeypatch, f, x)
+
+
+def capped(x):
+    return np.sum(np.minimum(x, Settings.SHIFT))
+
+
+def test_a_float32_infinity_folded_into_compiled_code(monkeypatch):
+    """Written as its repr, np.float32(inf), the generated source named an undefined inf."""
+    monkeypatch.setattr(Settings, "SHIFT", np.float32(np.inf))
+    _check_as_numpy(monkeypatch, capped, 1e8)
+
+
+def test_a_global_changed_to_another_kind_of_number_recompiles(monkeypatch):
+    global SHIFT
+    x = np.array([1e8, 2e8], np.float32)
+    seen = []
+    for s in NUMPY_SCALARS:
+        SHIFT = s
+        _check_as_numpy(monkeypatch, shifted, x)
+        seen.append(compiled(shifted, (x,)))
+    assert len(set(map(id, seen))) == len(seen)  # each typed for its own
+    SHIFT = np.float64(-2.0)  # another value of one seen: the same code
+    value, (g,) = zygopy.withgradient(shifted, x)
+    assert value == -6e8 and np.array_equal(g, [-2.0, -2.0])
+    assert compiled(shifted, (x,)) is seen[0]
 
 
 # ---- custom rules and kernels fold what they read from outside into their code: compiled again

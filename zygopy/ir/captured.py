@@ -14,20 +14,13 @@ import types
 import weakref
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..signature import unit_dims
 from .types import operand_key, strengths, typeof
 
 
 def read(holder, name):
-    """The value now of `name` in a module's globals (a dict), a closure cell, or an object."""
-    value = _raw(holder, name)
-    # NumPy scalars were always read as Python numbers (as constants, with .item())
-    return float(value) if isinstance(value, np.floating) else value
-
-
-def _raw(holder, name):
+    """The value now of `name` in a module's globals (a dict), a closure cell, or an object: a
+    NumPy scalar as it is, which promotes as its dtype does (NEP 50), as an argument does."""
     kind = type(holder)
     if kind is dict:
         return holder[name]
@@ -83,7 +76,7 @@ def current_values(captured):
     for c in captured:
         try:
             if c.same is not None:
-                if c.same() is not _raw(c.holder, c.name):
+                if c.same() is not read(c.holder, c.name):
                     return None
                 continue
             value = read(c.holder, c.name)

@@ -29,7 +29,7 @@ from .cfg import reverse_postorder
 from .comprehensions import comprehension_loop, comprehension_names, plain_loop
 from .ir import RAISED, Block, Branch, Function, Line, Stmt, Var
 from .primitives import FLOAT_OPERANDS, PRIMITIVES, TRUTH_VALUED, Raise, resolve_callable
-from .types import typeof
+from .types import is_float, typeof
 
 BINOPS = {ast.MatMult: "matmul", ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul",
           ast.Div: "truediv", ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow",
@@ -1073,7 +1073,9 @@ class Frontend:
     def constant(self, v, node, what):
         if isinstance(v, (bool, int, float)) or v is None:
             return v
-        if isinstance(v, (np.floating, np.integer, np.bool_)):
+        if isinstance(v, (np.floating, np.integer)) and typeof(v) is not None:
+            return v  # as it is: it promotes as its dtype does (NEP 50), as an argument does
+        if isinstance(v, (np.floating, np.integer, np.bool_)):  # float16 computes as a float
             return v.item()
         if isinstance(v, tuple):
             return tuple(self.constant(x, node, what) for x in v)
@@ -1152,7 +1154,7 @@ class Frontend:
         # every value is folded; it is recorded all the same, so that the code that calls it
         # compiles again when it changes
         runtime = self.capture and (isinstance(value, np.ndarray)
-                                    or (floats_vary and isinstance(value, float)))
+                                    or (floats_vary and is_float(typeof(value))))
         result = self.hidden_argument(value, name, node, what) if runtime else \
             self.constant(value, node, what)
         if seen is None and not (isinstance(result, Static) and _fixed(holder, value)):
@@ -1774,7 +1776,7 @@ class Frontend:
                 return tuple(d.args)
             raise self.error(f"{name}= of {what} must be a constant", node, cls=UnsupportedType,
                              hint="write the number itself, or a global or closure integer")
-        return v
+        return v.item() if isinstance(v, np.generic) else v  # a global np.int64 axis: an int
 
 
 def _numpy_function(obj):

@@ -20,6 +20,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from ...custom import called_rules, specialization_of
 from ...ir.bounds import accesses_in_bounds
 from ...ir.infer import type_of_arg
@@ -126,6 +128,8 @@ def const(c) -> str:
         return "None"
     if isinstance(c, tuple):
         return "(" + "".join(const(x) + ", " for x in c) + ")"
+    if isinstance(c, np.float32):  # its repr, np.float32(nan), names no nan
+        return f"np.float32({const(float(c))})"
     if isinstance(c, float) and math.isnan(c):
         return "math.nan"
     text = (("math.inf" if c > 0 else "-math.inf") if isinstance(c, float) and math.isinf(c)
