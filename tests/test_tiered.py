@@ -221,6 +221,24 @@ def divided_by(x, n, m):
     return x * (n // m)
 
 
+def to_the_power(x, n):
+    k = np.array([2, -1])
+    return np.sum(x * k ** n)
+
+
+def test_an_int_array_to_a_negative_power_raises_on_both_routes(monkeypatch):
+    """NumPy raises; compiled code truncated to ints (gradient [0, 1]). A constant exponent is
+    refused while compiling (test_array_errors::test_refused_while_compiling)."""
+    x = np.array([0.3, 0.4])
+    for interpret in (True, False):
+        monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
+        monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", "1" if interpret else "0")
+        with pytest.raises(ValueError, match="Integers to negative integer powers"):
+            zygopy.withgradient(to_the_power, x, -2)
+        assert zygopy.withgradient(to_the_power, x, 2) == (pytest.approx(1.6), (
+            pytest.approx([4.0, 1.0]), None))
+
+
 def power(x, y):
     return x ** y
 

@@ -155,6 +155,7 @@ def _pow_type(ts, args):
     if t == INT and not (isinstance(args[1], int) and args[1] >= 0):
         return FLOAT  # int ** int is a float in Python whenever the exponent may be negative
     if isinstance(t, ArrayT) and t.dtype == "int64" and type(args[1]) is int and args[1] < 0:
+        # refused now as NumPy raises; one known at run time raises there (runtime.zy_int_power)
         raise TypeError("NumPy raises for integers to a negative integer power: make the base "
                         "float (k.astype(float) ** -2, or k ** -2.0)")
     return t

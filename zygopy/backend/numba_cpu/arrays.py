@@ -38,10 +38,18 @@ def numpy_function(op, dtype) -> str:
     return own_kernel(op, dtype) or HELPERS.get(op) or "np." + PRIMITIVES[op].numpy
 
 
+def int_power(op, dtype, args) -> str | None:
+    """An int ** as NumPy computes it: raising for a negative exponent (runtime.zy_int_power)."""
+    return f"zy_int_power({args[0]}, {args[1]})" if op == "pow" and dtype == "int64" else None
+
+
 def array_expression(s, args) -> str | None:
     """Python source for an array statement, or None if it is not one."""
     op, ops = s.op, s.args
     prim = PRIMITIVES[op]  # an operator (a + b) stays one on arrays
+    power = int_power(op, getattr(s.var.type, "dtype", None), args)
+    if power and any(is_array(a) for a in ops):
+        return power
     if prim.elementwise and prim.symbol is None and any(is_array(a) for a in ops):
         return f"{numpy_function(op, s.var.type.dtype)}({', '.join(args)})"
     if op in KERNELS:

@@ -26,7 +26,7 @@ from ...ir.ir import Function, Partition, Slot, Var, users_of, uses
 from ...ir.primitives import PRIMITIVES, index_parts, is_weak
 from ...ir.types import NONE, ArrayT, Scalar
 from ...ir.unit_dims import unit_dims
-from .arrays import numpy_function
+from .arrays import int_power, numpy_function
 
 FUSED_REDUCTIONS = ("sum", "mean")
 FLOATS = ("float64", "float32")  # a region computes in one of these (and bools, for conditions)
@@ -713,6 +713,8 @@ def element_expression(op, args, dtype, kernels=False):
         return value if dtype == "float64" else f"np.{dtype}({value})"
     if op == "select":
         return f"({args[1]} if {args[0]} else {args[2]})"
+    if power := int_power(op, dtype, args):
+        return power
     if prim.symbol is not None and len(args) == 1:
         return f"({prim.symbol}{args[0]})"
     if prim.symbol is not None:

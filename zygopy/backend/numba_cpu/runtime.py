@@ -21,7 +21,7 @@ from .mathlib import CACHED, logistic_of, zy_exp, zy_radd, zy_rmax
 __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy_max_middle",
            "zy_min_middle", "zy_var_middle", "zy_argmax_middle", "zy_argmin_middle",
            "zy_cumsum_middle", "zy_cumprod_middle", "zy_argsort_middle", "zy_int_floordiv",
-           "zy_int_mod", "zy_int64",
+           "zy_int_mod", "zy_int_power", "zy_int64",
            "zy_cumsum_reverse_middle", "zy_softmax_middle", "zy_softmax_scaled_middle",
            "zy_logsumexp_middle",
            "zy_prod_others_middle", "zy_prod_others_grad_middle", "zy_erf", "zy_erfc", "zy_tanh32",
@@ -224,6 +224,15 @@ def zy_int_mod(a, b):
     if b == 0:
         raise ZeroDivisionError("integer division or modulo by zero")
     return a % b
+
+
+# An int ** as NumPy's: it raises for a negative exponent (a number or an array of them; one
+# known while compiling is refused then, primitives._pow_type), where Numba's ** gives 0 or 1
+@njit(cache=CACHED, nogil=True, forceinline=True)
+def zy_int_power(a, n):
+    if np.any(np.asarray(n) < 0):
+        raise ValueError("Integers to negative integer powers are not allowed.")
+    return a ** n
 
 
 def zy_int64(a):
