@@ -303,6 +303,24 @@ def test_gradients_are_arrays_of_their_own(dtype):
         assert not np.shares_memory(grads[0], grads[1])
 
 
+def _determinants(a, b):
+    return np.sum((np.linalg.det(a) + np.linalg.slogdet(a)[1]) * b)
+
+
+@pytest.mark.parametrize("interpret", [False, True], ids=["compiled", "evaluator"])
+def test_determinant_gradients_are_in_the_arguments_dtype(interpret, monkeypatch):
+    """Numba's det and slogdet of float32 are float64: compiled, both gradients came back
+    float64 (the evaluator's were float32)."""
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
+    a = np.array([[2.0, 1.0], [0.5, 3.0]], np.float32)
+    b = np.array([1.0, 2.0, 0.5], np.float32)
+    ga, gb = zygopy.gradient(_determinants, a, b)
+    det, a64 = 5.5, a.astype(np.float64)
+    assert ga.dtype == gb.dtype == np.float32
+    np.testing.assert_allclose(ga, 3.5 * (det + 1.0) * np.linalg.inv(a64).T, rtol=1e-5)
+    np.testing.assert_allclose(gb, det + np.log(det), rtol=1e-6)
+
+
 def without_missing(x):
     return np.sum(np.where(np.isnan(x), 0.0, x) ** 2)
 

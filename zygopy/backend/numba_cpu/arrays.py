@@ -66,7 +66,10 @@ def array_expression(s, args) -> str | None:
             return f"zy_matmul({a}, {b})"
         return f"zy_dot({a}, {b})"
     if op in LINALG:  # Numba's LAPACK wants floats of one dtype
-        return LINALG[op].format(", ".join(_in_dtype(s, args, ops)))
+        value = LINALG[op].format(", ".join(_in_dtype(s, args, ops)))
+        # Numba's det and slogdet of float32 are float64 (which would then promote the arrays
+        # they meet): in the IR's dtype, as NumPy's
+        return value if is_array(s.var) else f"np.{s.var.type.dtype}({value})"
     if op == "astype":
         return f"{args[0]}.astype(np.{ops[1]})" if is_array(ops[0]) else f"np.{ops[1]}({args[0]})"
     if op in SHAPES:
