@@ -239,6 +239,23 @@ def test_an_int_array_to_a_negative_power_raises_on_both_routes(monkeypatch):
             pytest.approx([4.0, 1.0]), None))
 
 
+def cubed_sum(x, y):
+    return np.sum(x * x * x * y)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_gradient_of_a_0d_array_is_a_0d_array_on_both_routes(monkeypatch, dtype):
+    """Compiled, it was a Python float (Numba's x * x of a 0-d array is a number), where the
+    evaluator gave a 0-d array."""
+    x, y = np.array(2.0, dtype), np.ones(3, dtype)
+    for value, (gx, gy) in _both_routes(monkeypatch, cubed_sum, x, y):
+        assert value == 24.0 and gy.dtype == dtype
+        assert type(gx) is np.ndarray and gx.shape == () and gx.dtype == dtype and gx == 36.0
+    _, back = zygopy.pullback(cubed_sum, x, y)
+    gx, _ = back(1.0)
+    assert type(gx) is np.ndarray and gx.shape == () and gx.dtype == dtype and gx == 36.0
+
+
 def power(x, y):
     return x ** y
 

@@ -450,8 +450,10 @@ class _ReverseBuilder:
             a = self.fn.args[i]
             if self.is_active(a):
                 g = self.emit("load", self.slot(a))  # the last read: no need to reset
-                if a.type.dtype == "float32":  # a gradient has its argument's dtype
-                    g = self.emit("astype", g, "float32")
+                # a gradient has its argument's dtype, and a 0-d array's is a 0-d array (which
+                # compiled code may compute as a number)
+                if a.type.dtype == "float32" or a.type == ArrayT(a.type.dtype, 0):
+                    g = self.emit("astype", g, a.type.dtype)
                 out.append(g.v)
             elif isinstance(a.type, ArrayT) and a.type.is_float:  # zeros shaped like the argument
                 out.append(self.emit("zeros", self.emit("getattr", a, "shape"), a.type.dtype).v)

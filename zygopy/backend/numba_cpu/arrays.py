@@ -71,7 +71,11 @@ def array_expression(s, args) -> str | None:
         # they meet): in the IR's dtype, as NumPy's
         return value if is_array(s.var) else f"np.{s.var.type.dtype}({value})"
     if op == "astype":
-        return f"{args[0]}.astype(np.{ops[1]})" if is_array(ops[0]) else f"np.{ops[1]}({args[0]})"
+        if not is_array(ops[0]):
+            return f"np.{ops[1]}({args[0]})"
+        # an array typed 0-d may be a number there (Numba's arithmetic on 0-d arrays gives one)
+        x = f"np.asarray({args[0]})" if ops[0].type.ndim == 0 else args[0]
+        return f"{x}.astype(np.{ops[1]})"
     if op in SHAPES:
         return SHAPES[op](s, args)
     if op == "reshape":

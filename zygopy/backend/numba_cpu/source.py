@@ -737,7 +737,8 @@ def reverse_statement(w: Writer, s):
     the end or into a unit) is the operand, not a copy, as a pullback writes only into arrays it
     made, and own_results copies a result that is not its own. (The evaluator casts: NumPy may
     have widened what the IR types as float32.)"""
-    if s.op == "astype" and isinstance(s.args[0], Var) and s.args[0].type == s.var.type:
+    if s.op == "astype" and isinstance(s.args[0], Var) and s.args[0].type == s.var.type \
+            and s.var.type != ArrayT(s.var.type.dtype, 0):  # which Numba's may be a number
         w(f"{name(s.var)} = {w.operand(s.args[0])}")
     else:
         statement(w, s)
