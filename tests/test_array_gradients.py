@@ -321,6 +321,24 @@ def test_determinant_gradients_are_in_the_arguments_dtype(interpret, monkeypatch
     np.testing.assert_allclose(gb, det + np.log(det), rtol=1e-6)
 
 
+def _joined_flat(a, b):
+    c = np.concatenate((a, b), axis=None)
+    return np.sum(np.sin(c) * np.arange(c.size))
+
+
+@pytest.mark.parametrize("interpret", [False, True], ids=["compiled", "evaluator"])
+def test_concatenate_with_no_axis_joins_the_arrays_flattened(interpret, monkeypatch):
+    """As NumPy's, whatever the arrays' ranks; it was a TypeError from inside the gradient rule
+    (axis None % ndim), or 'arrays of one rank' for a matrix and a vector."""
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
+    a, b = np.linspace(-1.0, 1.0, 6).reshape(2, 3), np.array([0.5, 2.0])
+    value, (ga, gb) = zygopy.withgradient(_joined_flat, a, b)
+    weights = np.arange(8.0)
+    assert value == pytest.approx(_joined_flat(a, b), rel=1e-12)
+    np.testing.assert_allclose(ga, (np.cos(a.ravel()) * weights[:6]).reshape(2, 3), rtol=1e-12)
+    np.testing.assert_allclose(gb, np.cos(b) * weights[6:], rtol=1e-12)
+
+
 def without_missing(x):
     return np.sum(np.where(np.isnan(x), 0.0, x) ** 2)
 

@@ -196,6 +196,13 @@ def _join_arrays(ts, what):
     return ArrayT(broadcast(arrays).dtype, arrays[0].ndim)
 
 
+def _concatenate_type(ts, args):
+    arrays = ts[:-1]
+    if args[-1] is None:  # NumPy's: the arrays flattened, of any ranks (passes/lower.py)
+        arrays = [ArrayT(_array(t, "concatenate").dtype, 1) for t in arrays]
+    return _join_arrays(arrays, "concatenate")
+
+
 def _constructor_type(ts, args):
     dtype = args[1] if len(args) > 1 and args[1] is not None else "float64"
     return ArrayT(dtype, _shape_rank(ts[0]))
@@ -414,8 +421,8 @@ declare("ravel", np.ravel, lambda ts, args: ArrayT(_array(ts[0], "ravel").dtype,
 # constructors and copy allocate: two calls must never be merged into one array
 declare("copy", np.copy, lambda ts, args: _array(ts[0], "copy"), pure=False)
 # the last argument of concatenate and stack is the axis
-declare("concatenate", lambda *a: np.concatenate(a[:-1], axis=a[-1]),
-        lambda ts, args: _join_arrays(ts[:-1], "concatenate"), params={"axis": 0})
+declare("concatenate", lambda *a: np.concatenate(a[:-1], axis=a[-1]), _concatenate_type,
+        params={"axis": 0})
 declare("stack", lambda *a: np.stack(a[:-1], axis=a[-1]),
         lambda ts, args: ArrayT(_join_arrays(ts[:-1], "stack").dtype, ts[0].ndim + 1),
         params={"axis": 0})

@@ -8,7 +8,8 @@ they share no summed dimension. np.linalg.norm becomes sums, absolute values and
 np.linalg.slogdet a tuple of its sign and log|det|. np.diff, np.roll, np.ptp, np.average,
 np.vdot, np.vstack, np.hstack, np.exp2, np.reciprocal and the conversions between degrees and
 radians become the slices, sums and arithmetic NumPy computes them with; np.sort and np.median
-take the array along an axis at the indices np.argsort gives.
+take the array along an axis at the indices np.argsort gives; np.concatenate with axis=None
+joins the arrays flattened.
 """
 from __future__ import annotations
 
@@ -399,6 +400,13 @@ def vstack(emit, *arrays):
     return emit("concatenate", *rows, 0)
 
 
+def concatenate(emit, *arrays_and_axis):
+    *arrays, axis = arrays_and_axis
+    if axis is None:  # NumPy's axis=None: the arrays flattened, then joined
+        return emit("concatenate", *(emit("ravel", a) for a in arrays), 0)
+    return None
+
+
 def hstack(emit, *arrays):
     return emit("concatenate", *arrays, 0 if _ndim(arrays[0]) == 1 else 1)
 
@@ -419,8 +427,8 @@ LOWERINGS = {"einsum": einsum, "dot": dot, "inner": inner, "matmul": matmul, "no
              "slogdet": slogdet, "nested_gradient": nested_gradient, "nested_jvp": nested_gradient,
              "ndim": ndim, "isnone": isnone, "add": logical("bitor"), "mul": logical("bitand"),
              "getattr": getattr_, "diff": diff, "roll": roll, "ptp": ptp, "average": average,
-             "vdot": vdot, "vstack": vstack, "hstack": hstack, "sort": sort, "median": median,
-             "quantile": quantile, "percentile": percentile,
+             "vdot": vdot, "vstack": vstack, "hstack": hstack, "concatenate": concatenate,
+             "sort": sort, "median": median, "quantile": quantile, "percentile": percentile,
              **ELEMENTWISE,
              **{op: of_a_number(op) for op in ("sum", "mean", "prod", "amax", "amin", "var",
                                                "std", "argmax", "argmin")}}
