@@ -134,6 +134,31 @@ def test_refused_while_compiling(fn, text, words):
     assert_clear(excinfo, fn, text, *words)
 
 
+def rows_of_a_list_argument(m, rows):
+    return np.sum(m[rows] ** 2)
+
+
+def written_through_a_list_built_here(x):
+    rows = [0]
+    y = x * 1.0
+    y[rows] = 0.0
+    return np.sum(y)
+
+
+def test_indexing_with_a_list_that_is_no_literal_is_refused():
+    """A list argument is taken apart as a tuple is: m[[0, 1]] was read as m[0, 1] (1.0 for
+    NumPy's 14.0, silently); a write through a list built in the function was a TypeError from
+    inside the adjoint pass. (A literal list indexes as NumPy's: test_array_gradients.)"""
+    m = np.arange(6.0).reshape(3, 2)
+    with pytest.raises(ZygopyError) as excinfo:
+        zygopy.gradient(rows_of_a_list_argument, m, [0, 1])
+    assert_clear(excinfo, rows_of_a_list_argument, "return np.sum(m[rows] ** 2)", "list 'rows'",
+                 "np.array(rows)")
+    with pytest.raises(ZygopyError) as excinfo:
+        zygopy.gradient(written_through_a_list_built_here, m[0])
+    assert_clear(excinfo, written_through_a_list_built_here, "y[rows] = 0.0", "list(int64)")
+
+
 # ---- int arrays ----------------------------------------------------------------------------
 
 def int_only(a):

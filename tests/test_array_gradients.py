@@ -339,6 +339,26 @@ def test_concatenate_with_no_axis_joins_the_arrays_flattened(interpret, monkeypa
     np.testing.assert_allclose(gb, np.cos(b) * weights[6:], rtol=1e-12)
 
 
+def _through_lists(m, b):
+    c = b * 1.0
+    c[[0, 2]] = 0.0
+    c[[1, 3]] += 1.0
+    return (np.sum(m[[0, 2]] ** 2) + np.sum(m[1, [1, 0]]) + np.sum(c ** 2)
+            + np.sum(b[[True, False, False, True]]))
+
+
+@pytest.mark.parametrize("interpret", [False, True], ids=["compiled", "evaluator"])
+def test_a_literal_list_indexes_as_numpys(interpret, monkeypatch):
+    """a[[0, 2]] is NumPy's a[np.array([0, 2])], read or written; a write through a list was a
+    TypeError from inside the adjoint pass."""
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
+    m, b = np.arange(6.0).reshape(3, 2), np.array([0.5, 1.0, 1.5, 2.0])
+    value, (gm, gb) = zygopy.withgradient(_through_lists, m, b)
+    assert value == _through_lists(m, b) == 42.0 + 5.0 + 13.0 + 2.5
+    np.testing.assert_array_equal(gm, [[0.0, 2.0], [1.0, 1.0], [8.0, 10.0]])
+    np.testing.assert_array_equal(gb, [1.0, 4.0, 0.0, 7.0])
+
+
 def without_missing(x):
     return np.sum(np.where(np.isnan(x), 0.0, x) ** 2)
 

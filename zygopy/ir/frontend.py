@@ -1407,7 +1407,15 @@ class Frontend:
             return self.emit("slice", *parts)
         if isinstance(node, ast.Tuple):
             return self.emit("tuple", *[self.index(e) for e in node.elts])
-        return self.value(node)
+        v = self.expr(node)
+        if isinstance(v, StructValue) and v.node.kind == "list":
+            # a list argument is taken apart as a tuple is: a[idx] would read as a[0, 2]
+            raise self.error(f"indexing an array with the list {v.label!r} is not supported",
+                             node, hint=f"pass np.array({v.label}), an array of indices",
+                             cls=UnsupportedType)
+        if isinstance(node, ast.List):  # a[[0, 2]] is NumPy's a[np.array([0, 2])]
+            return self.emit("list_stack", self.runtime(v, node), 0)
+        return self.runtime(v, node)
 
     def expr_Call(self, node):
         if (any(isinstance(a, ast.Starred) for a in node.args)

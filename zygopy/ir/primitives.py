@@ -291,6 +291,7 @@ def _setindex_type(ts, args):
                         "with append, or write into an array")
     if not isinstance(ts[0], ArrayT):
         raise TypeError(f"cannot assign to an element of a value of type {ts[0]}")
+    _getindex_type(ts[:2], args[:2])  # an index it could not read from is refused alike
     return NONE
 
 
