@@ -453,3 +453,23 @@ def test_pools_that_do_not_fit_the_image_are_errors(layer, size, match):
         zygopy.gradient(total, layer, x)
     with pytest.raises(ValueError, match=match):
         layer(x)
+
+
+@pytest.mark.parametrize("route", ["compiled", "evaluator", "python"])
+def test_batchnorm_training_on_one_row_is_an_error(route):
+    """A batch of one row has no variance to normalise by: PyTorch's BatchNorm raises in training
+    ("Expected more than 1 value per channel"); here it trained silently, every output its bias
+    and every input gradient 0. In test mode the running statistics serve, as there."""
+    model, x = nn.trainmode(nn.BatchNorm(3, dtype=np.float64)), rng().normal(size=(1, 3))
+
+    def loss(m, x):
+        return np.sum(m(x) ** 2)
+
+    compute = {"compiled": zygopy.withgradient, "evaluator": interpreted_gradient,
+               "python": lambda f, *a: f(*a)}[route]
+    with pytest.raises(ValueError, match="more than one value per channel"):
+        compute(loss, model, x)
+    nn.testmode(model)
+    value = compute(loss, model, x)
+    expected = np.sum((x / np.sqrt(1 + model.eps)) ** 2)
+    assert (value if route == "python" else value[0]) == pytest.approx(expected, rel=1e-12)

@@ -241,6 +241,9 @@ class BatchNorm:
         # branch-free, as Dropout: both statistics are computed, the mode picks one; on rows
         # (one per position) and per-channel vectors, whatever the rank of x
         rows = x.reshape(-1, x.shape[-1])
+        if self.active and rows.shape[0] < 2:  # as PyTorch: one value has no variance
+            raise ValueError("BatchNorm: training takes more than one value per channel (a "
+                             "batch of one row): normalise over a larger batch")
         batch_mean = np.mean(rows, axis=0)
         centred = rows - batch_mean
         batch_var = np.mean(centred * centred, axis=0)
