@@ -380,6 +380,14 @@ def counted_inside_a_while(x, n):
     return s
 
 
+def counter_read_after(x, n):  # the counter's value after the loop is n, not n - 1
+    i, s = 0, 0.0
+    while i < n:
+        s += x[i] * x[i]
+        i += 1
+    return s * (i % 2 + 1.0)
+
+
 @pytest.mark.parametrize("fn, args", [
     (stencil_steps, (np.linspace(0.2, 1.0, 7), 0.1, 3)),
     (counter_while, (np.linspace(0.2, 1.0, 7), 5)),
@@ -390,6 +398,7 @@ def counted_inside_a_while(x, n):
     (triangle, (np.linspace(0.2, 1.0, 7), 7)),
     (counted_inside_a_while, (np.linspace(0.2, 1.0, 7), 7)),
     (counted_inside_a_while, (np.linspace(0.2, 1.0, 7), 0)),
+    (counter_read_after, (np.linspace(0.2, 1.0, 7), 3)),
 ])
 def test_loops_written_as_python_for_compute_as_python(fn, args):
     """Range loops become Python `for` loops in the generated code (below); loops of other shapes

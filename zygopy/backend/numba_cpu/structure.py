@@ -255,8 +255,10 @@ def _counted(blocks, header, body, users, defined, operand):
         start, n = operand(index.args[0]), operand(count)
         return CountedLoop(header, position, f"{operand(index.var)} in range({start}, "
                            f"{start} + {n})", [test, step, index])
-    if any(isinstance(u, Branch) for u in rest):
-        return None  # k is passed on: only the `while` keeps its value after the loop
+    inside = {id(s) for b in body for s in blocks[b].stmts}
+    if any(id(u) not in inside for u in rest):
+        # read after the loop or passed on: the `for` would leave k at count - 1, not count
+        return None
     return CountedLoop(header, position, f"{operand(k)} in range({operand(count)})",
                        [test, step])
 
