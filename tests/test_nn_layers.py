@@ -311,6 +311,18 @@ def test_summary_lists_shapes_and_parameters():
     assert "total" in text and f"{3 * 3 * 4 + 4 + 64 * 10 + 10:,}" in text
 
 
+def test_summary_counts_a_shared_or_tied_weight_once():
+    """As PyTorch's sum(p.numel() for p in model.parameters()): a layer used twice, and a weight
+    tied as a transposed view, are one array (the total said 2 x 3 more)."""
+    enc, dec = nn.Dense(3, 2, rng=rng()), nn.Dense(2, 3, rng=rng())
+    dec.weight = enc.weight.T
+    tied = nn.summary(nn.Chain(enc, dec), np.zeros((1, 3), np.float32))
+    assert tied.splitlines()[-1].split() == ["total", f"{6 + 2 + 3}"]
+    square = nn.Dense(3, 3, rng=rng())
+    twice = nn.summary(nn.Chain(square, square), np.zeros((1, 3), np.float32))
+    assert twice.splitlines()[-1].split() == ["total", f"{9 + 3}"]
+
+
 def test_compiled_model_gradient_agrees_with_the_evaluator():
     """The convolution, pooling and dropout kernels inside compiled code (one model, compiled
     once: compiling is what makes this test slow): the same values, gradients and masks."""

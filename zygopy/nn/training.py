@@ -11,6 +11,7 @@ import numpy as np
 
 from ..api import withgradient
 from ..errors import ZygopyError
+from . import sharing
 from .layers import buffers, resample, testmode, trainmode
 from .optimisers import update
 from .saving import named_arrays
@@ -104,13 +105,16 @@ def summary(model, x):
     for the example input `x`, and parameter counts; returns it as text."""
     layers = list(getattr(model, "layers", [model]))
     names = getattr(model, "names", ()) or [str(i) for i in range(len(layers))]
-    rows, total, state = [], 0, buffers(model)
+    rows, state = [], buffers(model)
     for name, layer in zip(names, layers, strict=True):
         x = layer(x)
         count = sum(a.size for a in named_arrays(layer).values() if id(a) not in state)
-        total += count
         label = getattr(layer, "__name__", None) or type(layer).__name__
         rows.append((f"{name}: {label}", str(tuple(np.shape(x))), f"{count:,}"))
+    trained = [a for a in named_arrays(model).values() if id(a) not in state]
+    total = sum(a.size for a in trained)  # an array shared or tied between layers counts once,
+    for group in sharing.groups(trained):  # as in PyTorch's parameters()
+        total -= sum(trained[k].size for k in group) - max(trained[k].size for k in group)
     rows.append(("total", "", f"{total:,}"))
     if state:
         kept = sum(a.size for a in named_arrays(model).values() if id(a) in state)
