@@ -229,12 +229,29 @@ def computed_format(x, digits):
     return x
 
 
+class Doubling:
+    def __call__(self, x):
+        return 2.0 * x
+
+
+DOUBLE = Doubling()
+
+
+def call_a_global_object(x):
+    return DOUBLE(x) * x
+
+
 @pytest.mark.parametrize("f, args, text, words", [
     (bare_raise, (1.0,), "raise\n", "a bare raise"),
     (raise_an_instance, (1.0,), "error = ValueError", "calling ValueError is not supported"),
     (raise_from, (1.0,), "from KeyError", "raise ... from"),
     (raise_with_keywords, (1.0,), "message=", "keyword arguments to an exception"),
     (computed_format, (1.0, 2), "{digits}", "computed format"),
+    # a layer or model read from a global: it said "calling test_user_errors.Doubling", as if
+    # the class were called, with no way out
+    (call_a_global_object, (1.0,), "DOUBLE(x)",
+     "the Doubling object 'DOUBLE', which the function reads from outside(.|\\n)*pass it as "
+     "an argument"),
 ])
 def test_refused_raises_name_the_line(f, args, text, words):
     with pytest.raises(zygopy.UnsupportedSyntax, match=words) as info:

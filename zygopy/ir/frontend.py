@@ -1521,6 +1521,12 @@ class Frontend:
             raise self.error("range() is only supported as the iterable of a for loop", node)
         if isinstance(obj, types.FunctionType):
             return self.inline(obj, args, keywords, node)
+        if isinstance(type(obj).__call__, types.FunctionType):
+            # an object with a Python __call__ (a layer, a model) read from a global or closure
+            raise self.error(f"calling the {type(obj).__name__} object "
+                             f"{ast.unparse(node.func)!r}, which the function reads from outside, "
+                             "is not supported", node, hint="pass it as an argument (loss(model, "
+                             "x)): an object the function is given is compiled with it")
         raise self.error(f"calling {describe(obj)} is not supported", node,
                          hint="zygopy compiles math/NumPy functions it has rules for and plain "
                          "Python functions")
