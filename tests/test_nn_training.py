@@ -434,6 +434,26 @@ def test_calls_of_train_draw_new_dropout_masks(monkeypatch):
     assert first != second
 
 
+def test_a_hand_written_training_loop_draws_new_dropout_masks(monkeypatch):
+    """Masks were drawn anew only by train: a loop of gradient and update over a model in train
+    mode dropped the same units at every step, where PyTorch's and Flux's draw new ones at each
+    forward. update draws them for the next step."""
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", True)
+    r = rng()
+    x, y = r.normal(size=(8, 3)), r.normal(size=(8, 1))
+    model = nn.trainmode(nn.Chain(nn.Dense(3, 16, rng=r, dtype=np.float64), nn.Dropout(0.5),
+                                  nn.Dense(16, 1, rng=r, dtype=np.float64)))
+    state = nn.setup(nn.Descent(0.0), model)  # the model stays as it is: only masks differ
+    dropped = []
+    for _ in range(3):
+        value, (grads, *_) = zygopy.withgradient(regression, model, x, y)
+        dropped.append(model[1](np.ones((8, 16))) == 0)
+        nn.update(state, model, grads)
+    assert not np.array_equal(dropped[0], dropped[1]) and not np.array_equal(dropped[1],
+                                                                               dropped[2])
+    assert all(0.3 < np.mean(d) < 0.7 for d in dropped)
+
+
 def test_data_given_as_a_generator(monkeypatch):
     """A generator's len() failed after a whole epoch had changed the model; over several epochs
     the first would use it up. One epoch trains; more are refused before any step."""

@@ -355,8 +355,14 @@ def fold_statistics(model):
           if hasattr(layer, "fold_statistics") else None)
 
 
-def resample(model, rng):
-    """New random masks for every layer that draws them (Dropout), before a training step."""
+# the process's stream of Dropout masks, where none is given: one for the process, so that each
+# step (and a second call of train) draws new masks (a generator made at each call repeated them)
+MASKS = np.random.default_rng(0)
+
+
+def resample(model, rng=MASKS):
+    """New random masks for every layer that draws them (Dropout), for the next training step
+    (`update` draws them after each step)."""
     _walk(model, lambda layer: layer.resample(rng) if hasattr(layer, "resample") else None)
 
 

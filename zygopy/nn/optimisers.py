@@ -308,7 +308,8 @@ def thaw(state, part):
 def update(state, model, grads):
     """One optimiser step: each trainable array of `model` moves by the rule's step computed from
     its gradient in `grads` (a tree of the model's shape, as `zygopy.gradient` returns it);
-    then BatchNorm's running averages take in the statistics the step's forward recorded."""
+    then BatchNorm's running averages take in the statistics the step's forward recorded, and
+    Dropout draws new masks for the next step (from the process's stream, layers.MASKS)."""
     node, params = trees.flatten(model)
     if node != state.node:
         raise ValueError("update: the model's structure differs from the one set up")
@@ -323,7 +324,7 @@ def update(state, model, grads):
         for k in live:  # one pass over each array, the gradient read where it is
             g = np.ascontiguousarray(gs[k], dtype=params[k].dtype)
             state.rule.apply(state.states[k], params[k], g, state.t)
-        return _folded(node, model, state)
+        return _stepped(node, model, state)
     # steps computed in place, C-ordered as the states are (the kernels run over flat views)
     work = {k: np.array(gs[k], dtype=params[k].dtype, order="C") for k in live}
     rules = state.rule.rules if isinstance(state.rule, OptimiserChain) else (state.rule,)
@@ -337,7 +338,7 @@ def update(state, model, grads):
                 work[k] = rule.step(s, params[k], work[k], state.t, scale)
     for k in live:
         params[k] -= work[k]
-    return _folded(node, model, state)
+    return _stepped(node, model, state)
 
 
 def _check_kinds(state, params, gs):
@@ -367,14 +368,17 @@ def _check_kinds(state, params, gs):
                          "its first, the model's")
 
 
-def _folded(node, model, state):
-    if _records_statistics(node):
+def _stepped(node, model, state):
+    """What follows a step: BatchNorm's statistics folded in, new Dropout masks."""
+    if _holds(node, "fold_statistics"):
         layers.fold_statistics(model)
+    if _holds(node, "resample"):
+        layers.resample(model)
     return state
 
 
 @functools.cache
-def _records_statistics(node) -> bool:
-    """Whether a model of this structure has a layer keeping statistics (BatchNorm): the walk
-    that folds them in is skipped for the rest."""
-    return hasattr(node.cls, "fold_statistics") or any(map(_records_statistics, node.children))
+def _holds(node, method) -> bool:
+    """Whether a model of this structure has a layer with the method (BatchNorm's
+    fold_statistics, Dropout's resample): the walk is skipped for the rest."""
+    return hasattr(node.cls, method) or any(_holds(child, method) for child in node.children)

@@ -12,7 +12,7 @@ import numpy as np
 from ..api import withgradient
 from ..errors import ZygopyError
 from . import sharing
-from .layers import buffers, resample, testmode, trainmode
+from .layers import MASKS, buffers, resample, testmode, trainmode
 from .optimisers import update
 from .saving import named_arrays
 
@@ -21,11 +21,6 @@ __all__ = ["NonFinite", "train", "early_stopping", "summary"]
 
 class NonFinite(ZygopyError):
     """A loss or gradient that is NaN or infinite: training stopped before applying it."""
-
-
-# masks drawn when train is given no rng: one stream for the process, so that a second call of
-# train draws new masks (a generator made at each call repeated the first call's)
-_MASKS = np.random.default_rng(0)
 
 
 def train(loss, model, data, state, epochs=1, callbacks=(), progress=True, rng=None):
@@ -40,7 +35,7 @@ def train(loss, model, data, state, epochs=1, callbacks=(), progress=True, rng=N
         raise TypeError("train: data is an iterator (a generator, say), which the first epoch "
                         f"would use up, and {epochs} epochs were asked for: pass a list of "
                         "batches or an object that iterates again")
-    rng = _MASKS if rng is None else rng
+    rng = MASKS if rng is None else rng
     trainmode(model)
     try:
         return _epochs(loss, model, data, state, epochs, callbacks, progress, rng, tqdm)
