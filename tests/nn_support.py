@@ -1,5 +1,5 @@
-"""Helpers for the zygopy.nn tests: gradients from the reference evaluator (no Numba compile: the
-layers' adjoint IR run on NumPy) and central finite differences over every array of a model."""
+"""Helpers the tests share: gradients from the reference evaluator (no Numba compile: the adjoint
+IR run on NumPy), on both routes, and central finite differences over every array of a model."""
 import numpy as np
 import pytest
 
@@ -15,6 +15,16 @@ def interpreted_gradient(f, *args):
         return withgradient(f, *args)
     finally:
         tiered.INTERPRET_ONLY = old
+
+
+def both_routes(monkeypatch, f, *args):
+    """f's withgradient interpreted, then compiled."""
+    results = []
+    for interpret in (True, False):
+        monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
+        monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", "1" if interpret else "0")
+        results.append(withgradient(f, *args))
+    return results
 
 
 def finite_differences(f, args, k):

@@ -10,6 +10,7 @@ import zygopy
 from zygopy.api import compiled
 from zygopy.backend import tiered
 
+from .nn_support import both_routes
 from .regressions.reference import central_difference, copied
 
 SCALE = 1.0
@@ -195,16 +196,6 @@ def shifted_by_attribute(x):
     return np.sum((x + Settings.SHIFT - x) * x)
 
 
-def _both_routes(monkeypatch, f, *args):
-    """f's withgradient interpreted, then compiled."""
-    results = []
-    for interpret in (True, False):
-        monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
-        monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", "1" if interpret else "0")
-        results.append(zygopy.withgradient(f, *args))
-    return results
-
-
 def _check_as_numpy(monkeypatch, f, x):
     """f's value and its dtype, and the gradient, as the undecorated f computes them."""
     want = f(*copied((x,)))
@@ -212,7 +203,7 @@ def _check_as_numpy(monkeypatch, f, x):
     ir = zygopy.code_ir(f, x)
     assert np.asarray(zygopy.evaluate(ir, *copied((x,)))).dtype == dtype, str(ir)
     ref, spread = central_difference(f, (x,), 0)  # of f in its own dtype (steps it holds)
-    for value, (g,) in _both_routes(monkeypatch, f, x):
+    for value, (g,) in both_routes(monkeypatch, f, x):
         assert value == float(want)
         assert np.asarray(g).dtype == np.asarray(x).dtype
         assert np.allclose(g, ref, rtol=1e-9, atol=3 * np.max(spread)), (g, ref)

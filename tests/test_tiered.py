@@ -15,6 +15,8 @@ import zygopy
 from zygopy.api import compiled
 from zygopy.backend import tiered
 
+from .nn_support import both_routes
+
 
 @pytest.fixture(autouse=True)
 def interpret(monkeypatch):
@@ -174,16 +176,6 @@ def truncated(x, n):
     return x + 0.5 * int(x * n) + 0.25 * math.floor(x * n) + 0.125 * math.ceil(-x * n)
 
 
-def _both_routes(monkeypatch, f, *args):
-    """f's withgradient interpreted, then compiled."""
-    results = []
-    for interpret in (True, False):
-        monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
-        monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", "1" if interpret else "0")
-        results.append(zygopy.withgradient(f, *args))
-    return results
-
-
 # each int operation as NumPy computes it in int64
 INT64_OPS = [(cubed, lambda n: n * n * n), (plus_one, lambda n: n + 1), (negated, np.negative),
              (absolute, np.abs), (over_minus_one, lambda n: np.floor_divide(n, -1)),
@@ -193,23 +185,23 @@ INT64_OPS = [(cubed, lambda n: n * n * n), (plus_one, lambda n: n + 1), (negated
 
 @pytest.mark.parametrize("f, int64", INT64_OPS, ids=[f.__name__ for f, _ in INT64_OPS])
 @pytest.mark.parametrize("n", [3_000_000, 2 ** 63 - 1, -2 ** 63, 2 ** 40, -7])
-def test_ints_wrap_around_in_64_bits_on_both_routes(monkeypatch, f, int64, n):
+def test_ints_wrap_around_in_64_bits_onboth_routes(monkeypatch, f, int64, n):
     """Python's ints are unbounded: the evaluator gave 3_000_000 ** 3 (2.7e19) where compiled code
     wraps around, as NumPy's int64 does (8.55e18)."""
     with np.errstate(all="ignore"):  # wrapping around is the point
         k = int(int64(np.int64(n)))
-    for value, (gx, gn) in _both_routes(monkeypatch, f, 0.5, n):
+    for value, (gx, gn) in both_routes(monkeypatch, f, 0.5, n):
         assert (value, gx, gn) == (0.5 * k, float(k), None)
 
 
-def test_an_int_of_a_float_past_int64_is_numpys_cast_on_both_routes(monkeypatch):
+def test_an_int_of_a_float_past_int64_is_numpys_cast_onboth_routes(monkeypatch):
     with np.errstate(all="ignore"):
         ints = [np.float64(v).astype(np.int64) for v in (1e20, np.floor(1e20), np.ceil(-1e20))]
-    for value, (gx, _) in _both_routes(monkeypatch, truncated, 1e20, 1):
+    for value, (gx, _) in both_routes(monkeypatch, truncated, 1e20, 1):
         assert (value, gx) == (1e20 + 0.5 * ints[0] + 0.25 * ints[1] + 0.125 * ints[2], 1.0)
 
 
-def test_an_int_divided_by_zero_raises_on_both_routes(monkeypatch):
+def test_an_int_divided_by_zero_raises_onboth_routes(monkeypatch):
     for interpret in (True, False):
         monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
         monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", "1" if interpret else "0")
@@ -226,7 +218,7 @@ def to_the_power(x, n):
     return np.sum(x * k ** n)
 
 
-def test_an_int_array_to_a_negative_power_raises_on_both_routes(monkeypatch):
+def test_an_int_array_to_a_negative_power_raises_onboth_routes(monkeypatch):
     """NumPy raises; compiled code truncated to ints (gradient [0, 1]). A constant exponent is
     refused while compiling (test_array_errors::test_refused_while_compiling)."""
     x = np.array([0.3, 0.4])
@@ -244,11 +236,11 @@ def cubed_sum(x, y):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_the_gradient_of_a_0d_array_is_a_0d_array_on_both_routes(monkeypatch, dtype):
+def test_the_gradient_of_a_0d_array_is_a_0d_array_onboth_routes(monkeypatch, dtype):
     """Compiled, it was a Python float (Numba's x * x of a 0-d array is a number), where the
     evaluator gave a 0-d array."""
     x, y = np.array(2.0, dtype), np.ones(3, dtype)
-    for value, (gx, gy) in _both_routes(monkeypatch, cubed_sum, x, y):
+    for value, (gx, gy) in both_routes(monkeypatch, cubed_sum, x, y):
         assert value == 24.0 and gy.dtype == dtype
         assert type(gx) is np.ndarray and gx.shape == () and gx.dtype == dtype and gx == 36.0
     _, back = zygopy.pullback(cubed_sum, x, y)
@@ -265,16 +257,16 @@ def math_power(x, y):
 
 
 @pytest.mark.parametrize("f", [power, math_power])
-def test_a_negative_base_to_a_fraction_is_nan_on_both_routes(monkeypatch, f):
+def test_a_negative_base_to_a_fraction_is_nan_onboth_routes(monkeypatch, f):
     """Python's (-8.0) ** (1 / 3) is a complex number (the evaluator then failed converting it to
     a float) where compiled code gives NaN, as NumPy's power does."""
     with np.errstate(invalid="ignore"):
         assert np.isnan(np.power(-8.0, 1 / 3)) and np.isnan(np.power(-8.0, 1 / 3 - 1))
-    for value, (gx, gy) in _both_routes(monkeypatch, f, -8.0, 1 / 3):
+    for value, (gx, gy) in both_routes(monkeypatch, f, -8.0, 1 / 3):
         # d/dy x ** y is taken as 0 where x <= 0 (log x is undefined there)
         assert math.isnan(value) and math.isnan(gx) and gy == 0.0
         assert type(value) is float and type(gx) is float
-    interpreted, compiled_ = _both_routes(monkeypatch, f, -8.0, 3.0)  # an integral power
+    interpreted, compiled_ = both_routes(monkeypatch, f, -8.0, 3.0)  # an integral power
     assert interpreted == compiled_ == (-512.0, (192.0, 0.0))
 
 
@@ -287,16 +279,16 @@ def constant_complex(x):
     return x * (-8.0) ** (1 / 3)
 
 
-def test_constants_that_are_no_number_of_ours_are_numpys_on_both_routes(monkeypatch):
+def test_constants_that_are_no_number_of_ours_are_numpys_onboth_routes(monkeypatch):
     """Folded while compiling, Python's big int and complex constants had no type ("arithmetic on
     a value of type none"); left to run time, CPython folded them again in the generated source
     (Numba: "Int value is too large"; a complex result)."""
     with np.errstate(all="ignore"):
         k = float(np.int64(3_000_000) ** 3)
         assert np.isnan(np.power(-8.0, 1 / 3))
-    for value, (gx,) in _both_routes(monkeypatch, constant_past_int64, 0.5):
+    for value, (gx,) in both_routes(monkeypatch, constant_past_int64, 0.5):
         assert (value, gx) == (0.5 * k, k)
-    for value, (gx,) in _both_routes(monkeypatch, constant_complex, 0.5):
+    for value, (gx,) in both_routes(monkeypatch, constant_complex, 0.5):
         assert math.isnan(value) and math.isnan(gx) and type(value) is float
 
 
@@ -313,7 +305,7 @@ def test_numpy_scalar_arguments_promote_as_numpy_does(monkeypatch, s):
     x = np.array([1e8, 3e8], dtype=np.float32)
     want = float(scaled_sum(x, s))
     assert want == (0.0 if type(s) is float else 2.0)
-    for value, _ in _both_routes(monkeypatch, scaled_sum, x, s):
+    for value, _ in both_routes(monkeypatch, scaled_sum, x, s):
         assert value == want
 
 
@@ -322,12 +314,12 @@ def mask_arithmetic(x, m, n):
             + np.sum(x * (m * n)))
 
 
-def test_mask_arithmetic_is_numpys_on_both_routes(monkeypatch):
+def test_mask_arithmetic_is_numpys_onboth_routes(monkeypatch):
     """np.mean of a bool expression was Numba's internal error compiled (its sum took no bools);
     m + n of masks is NumPy's logical or, where compiled code added them as ints (2.5 for 2.0)."""
     x = np.array([0.5, -1.0, 2.0])
     m, n = np.array([True, False, True]), np.array([True, True, False])
-    for value, (gx, gm, gn) in _both_routes(monkeypatch, mask_arithmetic, x, m, n):
+    for value, (gx, gm, gn) in both_routes(monkeypatch, mask_arithmetic, x, m, n):
         assert value == pytest.approx(float(mask_arithmetic(x, m, n)), rel=1e-15)
         # the analytic gradient: mean(m & n) = 1/3, mean(x > 0) = 2/3, m | n all, m & n the first
         np.testing.assert_allclose(gx, [1 / 3 + 1 + 1, 2 / 3 + 1, 1.0], rtol=1e-15)
