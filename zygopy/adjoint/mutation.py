@@ -61,11 +61,56 @@ def _may_share(a, b, views, fn):
         while v in views:
             v = views[v][1].args[0]
         return v
-    definition = {s.var: s.op for blk in fn.blocks for s in blk.stmts if s.var is not None}
+    definition = {s.var: s for blk in fn.blocks for s in blk.stmts if s.var is not None}
     ra, rb = base(a), base(b)
     return ra is rb or any(r not in definition and r not in fn.args
-                           or definition.get(r) in ("getindex", "custom", "stop_gradient", "unit")
+                           or r in definition and not _new_array(definition[r])
                            for r in (ra, rb))
+
+
+def _new_array(s):
+    """Whether statement s makes an array of its own each time it runs: not a view, nor what may
+    give back one that exists already (an element of a list or a tuple, what a custom rule, a
+    unit or stop_gradient returns)."""
+    return s.op not in ("getindex", "custom", "stop_gradient", "unit") and not _is_view(s)
+
+
+def _made_anew(fn, incoming):
+    """made_anew(value, since, at): whether `value` is a new array (a copy, zeros, np.array(...),
+    an arithmetic result, or a block argument passed one on each way in) made on every path from
+    block `since`'s entry to block `at`. Then what a block argument of `since` holds at `at` is
+    another array, even where it came from `value`: from an earlier run of its statement
+    (`v = u.copy()` each trip and `u = v` at its end, where u is the last trip's v)."""
+    blocks = fn.block_map()
+    defined = {s.var: (b, s) for b in fn.blocks for s in b.stmts if s.var is not None}
+    bound = _block_args(fn)
+
+    def reaches(since, at, avoiding=None):
+        """Whether a path from since's entry reaches block `at` without entering `avoiding`."""
+        seen, todo = {since.id}, [since]
+        while todo:
+            b = todo.pop()
+            if b is at and b is not avoiding:
+                return True
+            for t in b.successors() if b is not avoiding else ():
+                if t not in seen:
+                    seen.add(t)
+                    todo.append(blocks[t])
+        return False
+
+    def made_anew(value, since, at, merging=()):
+        if value in bound:
+            # new where each way in from `since` passes a new array; not so for an argument of
+            # since's own (bound with the one asked about), nor of fn's (passed from outside)
+            made = bound[value]
+            fresh = made is not since and value in incoming and value not in merging and all(
+                made_anew(a, since, pred, (*merging, value))
+                for pred, a in incoming[value] if reaches(since, pred))
+        else:
+            made, s = defined.get(value, (None, None))
+            fresh = s is not None and _new_array(s)
+        return fresh and not reaches(since, at, avoiding=made)
+    return made_anew
 
 
 def _check_merged_arrays(fn: Function, writes):
@@ -73,15 +118,21 @@ def _check_merged_arrays(fn: Function, writes):
     value that is still in use: a write into it would change that value behind its back, and its
     gradient too, which the adjoint (one gradient per value) cannot follow. Arrays that a loop
     passes round (double buffers swapped each step) are new values at the loop header: only what
-    flows in and stays live matters."""
+    flows in and stays live matters. An array made anew since a block argument took its value
+    (`v = u.copy()` on each trip, `u = v` at its end) is not the one it holds."""
     owner = {a: b for a, b in _block_args(fn).items() if isinstance(a.type, ArrayT)}
     if not owner:
         return
     live_after = _liveness(fn)
     incoming = _incoming_values(fn)
+    made_anew = _made_anew(fn, incoming)
 
     def sources(arg):
         return _sources(arg, incoming, set(owner[arg].args))
+
+    def held(arg, value, at):
+        """Whether block argument `arg` may be the same array as `value` in block `at`."""
+        return value in sources(arg) and not made_anew(value, owner[arg], at)
     for b, s in writes:
         target, live = s.args[0], live_after(b, s)
         if not isinstance(target, Var):
@@ -89,8 +140,9 @@ def _check_merged_arrays(fn: Function, writes):
         # a block argument written while a value it may hold is used later, and a value written
         # while a block argument that may hold it is used later (b = a on one path, a[0] = v,
         # then b read): either way the other changes behind its back
-        others = [o for o in sources(target) if o in live] if target in owner else []
-        others += [m for m in live if m in owner and target in sources(m)]
+        others = [o for o in sources(target) if o in live and held(target, o, b)] \
+            if target in owner else []
+        others += [m for m in live if m in owner and held(m, target, b)]
         for other in others:
             if other is not target and isinstance(other.type, ArrayT):
                 what = f"{other.name!r}" if other.name else "another array"
@@ -106,14 +158,14 @@ def _block_args(fn):
 
 
 def _incoming_values(fn):
-    """Block argument -> the values branches pass for it."""
+    """Block argument -> (block, value) for each branch that passes a value for it."""
     blocks = fn.block_map()
     out = {}
     for b in fn.blocks:
         for br in b.branches:
             if br.target is not None:
                 for a, p in zip(br.args, blocks[br.target].args, strict=True):
-                    out.setdefault(p, []).append(a)
+                    out.setdefault(p, []).append((b, a))
     return out
 
 
@@ -122,7 +174,7 @@ def _sources(arg, incoming, stop):
     (the header's own arguments, which it redefines all together)."""
     seen, todo, out = {arg}, [arg], []
     while todo:
-        for v in incoming.get(todo.pop(), []):
+        for _, v in incoming.get(todo.pop(), []):
             if not isinstance(v, Var) or v in seen:
                 continue
             seen.add(v)
