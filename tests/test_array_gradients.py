@@ -38,6 +38,7 @@ from zygopy.backend import tiered
 from zygopy.ir.evaluate import evaluate_gradient
 
 from .corpus_arrays import CASES
+from .nn_support import both_routes
 
 RTOL, ATOL = 1e-5, 1e-7
 RTOL32, ATOL32 = 1e-3, 1e-4
@@ -377,3 +378,24 @@ def test_nan_tests_and_division_by_zero_as_numpy(interpret, monkeypatch):
     np.testing.assert_array_equal(zygopy.gradient(without_missing, x)[0], [1.0, 0.0, -3.0])
     value, (gx, _) = zygopy.withgradient(finite_or_zero, 0.5, 0.0)
     assert (value, gx) == (0.5 * 3.0 - 0.5 * 3.0 + 0.5, 3.0 - 3.0 + 1.0)
+
+
+def written_through_asarray(u, c):
+    v = np.asarray(u)
+    v[0] = c * u[1]
+    return np.sum(u * u) + np.sum(np.asarray([c, 2.0 * c]) * v[:2])
+
+
+def test_asarray_of_an_array_is_that_array(monkeypatch):
+    """np.asarray(u) is u itself in NumPy: a write through it is a write into u. It was a copy,
+    so u kept its first element (14.0 for NumPy's 38.0 of sum(u * u) after v[0] = 5.0,
+    silently). The gradient against central differences, on both routes."""
+    u, c = np.array([1.0, 2.0, 3.0]), 0.7
+    expected = written_through_asarray(u.copy(), c)
+    for value, (gu, gc) in both_routes(monkeypatch, written_through_asarray, u, c):
+        assert value == pytest.approx(expected, rel=1e-12)
+        assert np.array_equal(u, [1.0, 2.0, 3.0])  # the caller's array, as always, untouched
+        np.testing.assert_allclose(gu, finite_difference(written_through_asarray, (u, c), 0),
+                                   rtol=1e-7, atol=1e-9)
+        assert gc == pytest.approx(finite_difference(written_through_asarray, (u, c), 1),
+                                   rel=1e-7)

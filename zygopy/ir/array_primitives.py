@@ -833,7 +833,7 @@ declare("cholesky_grad", cholesky_gradient, lambda ts, args: ts[1])  # (g, L), f
 # NumPy functions and methods of arrays -> the primitive they call (the `params` it declares)
 NUMPY_FUNCTIONS = {np.sum: "sum", np.mean: "mean", np.max: "amax", np.amax: "amax",
                    np.min: "amin", np.amin: "amin", np.dot: "dot", np.matmul: "matmul",
-                   np.where: "select", np.array: "list_stack", np.asarray: "list_stack",
+                   np.where: "select", np.array: "list_stack", np.asarray: "asarray",
                    np.fabs: "fabs", np.take: "take_axis",  # np.abs is abs
                    np.outer: "outer", np.inner: "inner", np.linalg.norm: "norm", np.ndim: "ndim",
                    np.linalg.slogdet: "slogdet", sliding_window_view: "sliding_window_view",

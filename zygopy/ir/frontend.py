@@ -1477,7 +1477,8 @@ class Frontend:
         if obj is np.einsum:
             return self.einsum(node)
         prim = _numpy_function(obj)
-        if prim == "list_stack" and obj is not np.stack and (len(node.args) != 1 or node.keywords):
+        if prim in ("list_stack", "asarray") and obj is not np.stack and (
+                len(node.args) != 1 or node.keywords):
             raise self.error(f"{describe(obj)} takes just the list or array to convert", node,
                              hint="convert the dtype afterwards with .astype(...)")
         if prim is not None:

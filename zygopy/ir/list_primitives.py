@@ -93,6 +93,10 @@ declare("empty_list", lambda t: [], lambda ts, args: args[0], pure=False)  # of 
 declare("list_append", _append, _append_type, pure=False, writes=True)
 declare("list_index", lambda lst, i: i + len(lst) if i < 0 else i, lambda ts, args: INT)
 declare("list_stack", _stack, _stack_type, params={"axis": 0})
+# np.asarray: an array as it is (a write through the result is a write into it, as in NumPy),
+# a list stacked (passes/lower.py)
+declare("asarray", lambda x, axis: x if isinstance(x, np.ndarray) else _stack(x, axis),
+        _stack_type, params={"axis": 0})
 declare("list_unstack", _unstack, _unstack_type)
 declare("list_grad_item", _item, lambda ts, args: ts[2])
 

@@ -268,6 +268,11 @@ def isnone(emit, x):
     return getattr(x, "type", None) == NONE
 
 
+def asarray(emit, x, axis):
+    """np.asarray of an array is that array (no copy: a write through it is a write into it)."""
+    return x if isinstance(getattr(x, "type", None), ArrayT) else emit("list_stack", x, axis)
+
+
 def getattr_(emit, x, attr):
     return 0 if attr == "ndim" and not isinstance(getattr(x, "type", None), ArrayT) else None
 
@@ -425,7 +430,8 @@ def nested_gradient(emit, g, *args):
 
 LOWERINGS = {"einsum": einsum, "dot": dot, "inner": inner, "matmul": matmul, "norm": norm,
              "slogdet": slogdet, "nested_gradient": nested_gradient, "nested_jvp": nested_gradient,
-             "ndim": ndim, "isnone": isnone, "add": logical("bitor"), "mul": logical("bitand"),
+             "ndim": ndim, "isnone": isnone, "asarray": asarray, "add": logical("bitor"),
+             "mul": logical("bitand"),
              "getattr": getattr_, "diff": diff, "roll": roll, "ptp": ptp, "average": average,
              "vdot": vdot, "vstack": vstack, "hstack": hstack, "concatenate": concatenate,
              "sort": sort, "median": median, "quantile": quantile, "percentile": percentile,
