@@ -399,3 +399,24 @@ def test_asarray_of_an_array_is_that_array(monkeypatch):
                                    rtol=1e-7, atol=1e-9)
         assert gc == pytest.approx(finite_difference(written_through_asarray, (u, c), 1),
                                    rel=1e-7)
+
+
+def written_into_a_copy(u):
+    v = np.array(u)
+    v[0] = 3.0 * u[1]
+    return np.sum(v ** 2) + np.sum(u)
+
+
+def test_array_of_an_array_is_a_copy_in_forward_mode_too():
+    """np.array(u) of an array had no tangent rule (NoRule: 'list_stack'), so jvp and hessian
+    refused what gradient computes; it is a copy, which both modes differentiate. Truth: the
+    central difference along the direction, and the Hessian by hand: f = (3 u1)^2 + u1^2 + u2^2
+    + sum(u)."""
+    u, direction = np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.5, 0.25])
+    value, tangent = zygopy.jvp(written_into_a_copy, (u,), (direction,))
+    assert value == pytest.approx(written_into_a_copy(u.copy()), rel=1e-12)
+    h = 1e-6
+    fd = (written_into_a_copy(u + h * direction) - written_into_a_copy(u - h * direction)) / (2 * h)
+    assert tangent == pytest.approx(fd, rel=1e-7)
+    np.testing.assert_allclose(zygopy.hessian(written_into_a_copy, u), np.diag([0.0, 20.0, 2.0]),
+                               atol=1e-12)

@@ -273,6 +273,11 @@ def asarray(emit, x, axis):
     return x if isinstance(getattr(x, "type", None), ArrayT) else emit("list_stack", x, axis)
 
 
+def list_stack(emit, x, axis):
+    """np.array of an array is a copy of it (which forward mode differentiates too)."""
+    return emit("copy", x) if isinstance(getattr(x, "type", None), ArrayT) else None
+
+
 def getattr_(emit, x, attr):
     return 0 if attr == "ndim" and not isinstance(getattr(x, "type", None), ArrayT) else None
 
@@ -430,9 +435,9 @@ def nested_gradient(emit, g, *args):
 
 LOWERINGS = {"einsum": einsum, "dot": dot, "inner": inner, "matmul": matmul, "norm": norm,
              "slogdet": slogdet, "nested_gradient": nested_gradient, "nested_jvp": nested_gradient,
-             "ndim": ndim, "isnone": isnone, "asarray": asarray, "add": logical("bitor"),
-             "mul": logical("bitand"),
-             "getattr": getattr_, "diff": diff, "roll": roll, "ptp": ptp, "average": average,
+             "ndim": ndim, "isnone": isnone, "asarray": asarray, "list_stack": list_stack,
+             "add": logical("bitor"), "mul": logical("bitand"), "getattr": getattr_,
+             "diff": diff, "roll": roll, "ptp": ptp, "average": average,
              "vdot": vdot, "vstack": vstack, "hstack": hstack, "concatenate": concatenate,
              "sort": sort, "median": median, "quantile": quantile, "percentile": percentile,
              **ELEMENTWISE,
