@@ -151,6 +151,71 @@ def test_what_a_gradient_inside_refuses(f, error, match):
     assert e.value.filename == __file__
 
 
+def inner_energy(w):
+    return np.sum(np.tanh(w) ** 2)
+
+
+def _hvp_inside(w):
+    return np.sum(zygopy.hvp(inner_energy, w, w))
+
+
+def _hessian_inside(w):
+    return np.sum(zygopy.hessian(inner_energy, w))
+
+
+def _jacobian_inside(w):
+    return np.sum(zygopy.jacobian(inner_energy, w)[0])
+
+
+def _grad_not_called_at_once(w):
+    g = zygopy.grad(inner_energy)
+    return np.sum(g(w))
+
+
+MADE_BEFORE = zygopy.grad(inner_energy)
+
+
+def _a_function_grad_made(w):
+    return np.sum(MADE_BEFORE(w))
+
+
+@pytest.mark.parametrize("f,match", [
+    (_hvp_inside, r"zygopy\.hvp inside a differentiated function is not supported"),
+    (_hessian_inside, r"zygopy\.hessian inside a differentiated function is not supported"),
+    (_jacobian_inside, r"zygopy\.jacobian inside a differentiated function is not supported"),
+    (_grad_not_called_at_once, r"zygopy\.grad inside a differentiated function"),
+    (_a_function_grad_made, r"MADE_BEFORE, a function zygopy\.grad made, inside"),
+])
+@pytest.mark.parametrize("transform", ["gradient", "jvp"])
+def test_other_zygopy_functions_inside_are_refused_at_the_users_line(f, match, transform):
+    """Inlined as plain functions, they were refused at a line of zygopy's api.py ('*args and
+    **kwargs parameters are not supported')."""
+    w = np.array([0.3, -0.5, 0.8])
+    with pytest.raises(zygopy.UnsupportedSyntax, match=match) as e:
+        if transform == "gradient":
+            zygopy.gradient(f, w)
+        else:
+            zygopy.jvp(f, (w,), (w,))
+    assert e.value.filename == __file__
+    assert e.value.line == f.__code__.co_firstlineno + 1
+
+
+def _hvp_as_the_hint_writes_it(w):
+    return np.sum(zygopy.jvp(_gradient_of_inner_energy, (w,), (w,))[1])
+
+
+def _gradient_of_inner_energy(w):
+    return zygopy.gradient(inner_energy, w)[0]
+
+
+def test_hvp_written_as_the_hint_says(route):
+    """The refusal's hint for hvp: the tangent of a function returning the gradient."""
+    w = np.array([0.3, -0.5, 0.8])
+    np.testing.assert_allclose(_hvp_as_the_hint_writes_it(w),
+                               np.sum(zygopy.hvp(inner_energy, w, w)), rtol=1e-12)
+    assert_gradient_matches(_hvp_as_the_hint_writes_it, (w,))
+
+
 def slope(x, y):
     return zygopy.grad(energy)(x, y) * zygopy.grad(energy, argnums=(0, 1))(x, y)[1]
 

@@ -656,6 +656,46 @@ def hessian(f, x, *args, **kwargs):
 vjp = pullback
 
 
+# ---- zygopy inside a function being differentiated -------------------------------------------
+
+# The public functions a differentiated function may call are gradient, grad(g, argnums)(...) and
+# jvp, which the frontend compiles (ir/frontend.py); how to write some others with them. Inlined
+# as plain Python, any other (its code zygopy's own, taking *args) was refused at zygopy's line.
+_INSIDE_HINTS = {
+    "hvp": "H v is the tangent of the gradient: def gx(x): return zygopy.gradient(f, x)[0], "
+           "then zygopy.jvp(gx, (x,), (v,))[1]",
+    "hessian": "its column j is the tangent of the gradient along the unit vector e: def gx(x): "
+               "return zygopy.gradient(f, x)[0], then zygopy.jvp(gx, (x,), (e,))[1]",
+    "jacobian": "its column j is the tangent along the unit vector e: zygopy.jvp(g, (x,), "
+                "(e,))[1]",
+    "grad": "call the function it makes where it is made: zygopy.grad(g, argnums)(x, ...)",
+    "withgradient": "call the function and zygopy.gradient(f, x, ...) apart",
+    "value_and_grad": "call the function and zygopy.grad(g, argnums)(x, ...) apart",
+    "checkpoint": "decorate the function with @zygopy.checkpoint where it is defined",
+    "custom_rule": "decorate the function with @zygopy.custom_rule where it is defined",
+}
+_INSIDE = "zygopy.gradient, zygopy.grad(g, argnums)(x, ...) and zygopy.jvp work inside"
+
+
+def refused_inside(fn, written):
+    """(message, hint) where fn, called as `written` in a function being differentiated, is one of
+    zygopy's public functions or a function one of them made (zygopy.grad(g)); else None."""
+    import zygopy
+    head = fn.__code__.co_qualname.split(".")[0]
+    public = getattr(zygopy, head) if head in zygopy.__all__ else None
+    if not (isinstance(public, types.FunctionType)
+            and public.__code__.co_filename == fn.__code__.co_filename):
+        return None
+    if fn is public:  # named as written too where that differs (vjp is pullback)
+        name = f"zygopy.{head}"
+        name += "" if written.split(".")[-1] == head else f" (called as {written})"
+        return (f"{name} inside a differentiated function is not supported",
+                f"{_INSIDE_HINTS[head]} ({_INSIDE})" if head in _INSIDE_HINTS else _INSIDE)
+    return (f"{written}, a function zygopy.{head} made, inside a differentiated function is not "
+            "supported", "call zygopy.gradient(g, x, ...) or zygopy.grad(g, argnums)(x, ...) in "
+            "the function itself")
+
+
 # ---- JAX's names, with JAX's meaning ---------------------------------------------------------
 
 def grad(f, argnums=0):

@@ -1521,6 +1521,9 @@ class Frontend:
         if obj is range:
             raise self.error("range() is only supported as the iterable of a for loop", node)
         if isinstance(obj, types.FunctionType):
+            refused = _api().refused_inside(obj, ast.unparse(node.func))
+            if refused:
+                raise self.error(refused[0], node, hint=refused[1])
             return self.inline(obj, args, keywords, node)
         if isinstance(type(obj).__call__, types.FunctionType):
             # an object with a Python __call__ (a layer, a model) read from a global or closure
