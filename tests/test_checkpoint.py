@@ -254,3 +254,77 @@ def test_an_exception_in_a_segment_is_the_users(route):
     dx, ds = zygopy.gradient(checked_steps, 0.3, 2.0)
     assert dx == pytest.approx(central(checked_steps, (0.3, 2.0), 0), rel=1e-6)
     assert ds == pytest.approx(central(checked_steps, (0.3, 2.0), 1), rel=1e-6)
+
+
+@zygopy.custom_rule
+def doubled(x):
+    return x * 2.0
+
+
+@doubled.pullback
+def _(g, y, x):
+    return (2.0 * g,)
+
+
+@doubled.tangent
+def _(y, x, dx):
+    return np.array([dx, dx])  # wrong: the output is a number
+
+
+@zygopy.custom_rule
+def sum_of_squares(x):
+    return np.sum(x * x)
+
+
+@sum_of_squares.pullback
+def _(g, y, x):
+    return (g,)  # wrong: a number for a (2,) input
+
+
+@zygopy.custom_rule
+def squares(x):
+    return x * x
+
+
+@squares.pullback
+def _(g, y, x):
+    return (2.0 * x[:1] * g[:1],)  # wrong: of shape (1,) for a (2,) input
+
+
+@squares.tangent
+def _(y, x, dx):
+    return 2.0 * x[1:] * dx[1:]  # wrong: of shape (1,) for a (2,) output
+
+
+def _rule_line(marker):
+    """The line of the decorator `@marker` in this file, where the rule's function starts."""
+    with open(__file__) as f:
+        return next(i for i, text in enumerate(f, 1) if text.strip() == f"@{marker}")
+
+
+def test_what_a_custom_rule_returns_is_checked(route):
+    """A tangent of another rank than the output, a gradient of another rank or shape than its
+    input went on silently: jvp gave the number doubled(x) * x an array tangent, [1.5, 1.5], and
+    gradient a 0-d gradient, array(2.0), for the (2,) input; each is now refused at the rule's
+    function, ranks while compiling, shapes when the rule returns."""
+    with pytest.raises(zygopy.UnsupportedType, match=r"the tangent rule of the custom rule "
+                       r"'doubled' returns, as the tangent of its output, an array of 1 "
+                       r"dimension for a number") as e:
+        zygopy.jvp(lambda x: doubled(x) * x, (0.5,), (1.0,))
+    assert (e.value.filename, e.value.line) == (__file__, _rule_line("doubled.tangent"))
+    x = np.array([1.0, 2.0])
+    with pytest.raises(zygopy.UnsupportedType, match=r"the pullback of the custom rule "
+                       r"'sum_of_squares' returns, as the gradient of its argument 0 \('x'\), a "
+                       r"number for an array of 1 dimension") as e:
+        zygopy.gradient(lambda x: sum_of_squares(x) * 2.0, x)
+    assert e.value.line == _rule_line("sum_of_squares.pullback")
+    with pytest.raises(zygopy.ZygopyError, match=r"the pullback of the custom rule 'squares' "
+                       r"returns, as the gradient of its argument 0 \('x'\), an array of shape "
+                       r"\(1,\) for one of shape \(2,\)") as e:
+        zygopy.gradient(lambda x: np.sum(squares(x)), x)
+    assert (e.value.filename, e.value.line) == (__file__, _rule_line("squares.pullback"))
+    with pytest.raises(zygopy.ZygopyError, match=r"the tangent rule of the custom rule 'squares' "
+                       r"returns, as the tangent of its output, an array of shape \(1,\) for one "
+                       r"of shape \(2,\)") as e:
+        zygopy.jvp(lambda x: np.sum(squares(x)), (x,), (np.ones(2),))
+    assert e.value.line == _rule_line("squares.tangent")

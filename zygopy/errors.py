@@ -47,6 +47,17 @@ class RaisedInCompiledCode(Exception):  # noqa: N818 (it is not an error of the 
     the evaluator. The argument is the line."""
 
 
+class WrongRuleResult(ZygopyError):
+    """A custom rule's pullback or tangent rule returned an array of another shape than the value
+    it is the derivative of (custom.py); raised by compiled code too, with the shapes, so `what`,
+    the rule's file and line are constants there."""
+
+    def __init__(self, what, filename, line, got, expected):
+        super().__init__(f"{what} of shape {tuple(got)} for one of shape {tuple(expected)}",
+                         filename, line, hint="return each derivative shaped like the value it "
+                         "is the derivative of")
+
+
 class Despecialised(Exception):  # noqa: N818 (not an error: the caller runs general code)
     """What code compiled for the common case raises where it meets a case it was not compiled
     for (a dimension of size 1 broadcast, a gradient to sum back to a smaller shape): the caller

@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..custom import run_forward, run_pullback
 from .types import (
     _RANK,
     BOOL,
@@ -405,8 +406,9 @@ def _custom_grad_type(ts, args):
     return TupleT(tuple(specialize(args[0], ts[3:]).gradient_types))
 
 
-declare("custom", lambda rule, *xs: rule.forward(*xs), _custom_type)
-declare("custom_grad", lambda rule, g, y, *xs: rule.backward(g, y, *xs), _custom_grad_type)
+# run as Python, what a tangent rule or a pullback returns checked as compiled code checks it
+declare("custom", run_forward, _custom_type)
+declare("custom_grad", run_pullback, _custom_grad_type)
 declare("stop_gradient", lambda x: x, lambda ts, args: ts[0])
 
 # compilation units (zygopy/units.py): the unit, specialised once typed, is the first operand;

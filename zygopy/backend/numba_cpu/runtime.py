@@ -15,6 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ...errors import Despecialised as zy_despecialised
 from ...errors import RaisedInCompiledCode as zy_raised
+from ...errors import WrongRuleResult as zy_wrong_rule_result
 from ...ir.array_primitives import cholesky_gradient
 from .mathlib import CACHED, logistic_of, zy_exp, zy_radd, zy_rmax
 
@@ -30,7 +31,8 @@ __all__ = ["zy_sum_to", "zy_sum_middle", "zy_mean_middle", "zy_prod_middle", "zy
            "zy_scatter_add", "zy_take_last", "zy_scatter_set", "zy_raised", "zy_matmul",
            "zy_cholesky_grad", "zy_pad", "zy_undiag", "zy_window_sum", "zy_sliding_window_view",
            "zy_broadcast_shapes", "zy_item", "zy_dot", "zy_where", "zy_set_into", "zy_add_into",
-           "zy_scaled", "zy_general", "zy_despecialised", "zy_empty", "zy_zeros"]
+           "zy_scaled", "zy_general", "zy_despecialised", "zy_empty", "zy_zeros",
+           "zy_wrong_rule_result"]
 
 JIT = dict(cache=CACHED, nogil=True)
 

@@ -277,10 +277,28 @@ def rule_sources(*fns) -> str:
         if hasattr(spec, "source"):  # compiled its own way (a kernel)
             out.append(spec.source(op == "custom_grad"))
         elif op == "custom":
-            out.append(primal_source(spec.forward_ir, spec.name))
+            out.append(primal_source(spec.forward_ir, spec.name,
+                                     checked=spec.derivatives(gradient=False)))
         else:
-            out.append(primal_source(spec.pullback_ir, spec.name + "_grad"))
+            out.append(primal_source(spec.pullback_ir, spec.name + "_grad",
+                                     checked=spec.derivatives(gradient=True)))
     return "\n\n".join(reversed(out))
+
+
+def checked_return(fn, derivatives):
+    """Writes a user's pullback's or tangent rule's return, raising where an array it returns is
+    not shaped as what it is the derivative of (custom.Derivatives, which the evaluator runs)."""
+    def on_return(w, v):
+        w(f"zy_returned = {w.operand(v)}")
+        for path in derivatives.arrays:
+            k, rest = derivatives.counterpart(path)
+            got = "zy_returned" + "".join(f"[{i}]" for i in path)
+            expected = name(fn.args[k]) + "".join(f"[{i}]" for i in rest)
+            w(f"if {got}.shape != {expected}.shape:")
+            constants = "".join(f"{c!r}, " for c in derivatives.wrong_shape(path))
+            w(f"    raise zy_wrong_rule_result({constants}{got}.shape, {expected}.shape)")
+        w("return zy_returned")
+    return on_return
 
 
 def _is_int(a):
@@ -593,13 +611,16 @@ def widen_int_arrays(w: Writer, fn: Function):
             w(f"{name(a)} = zy_int64({name(a)})")
 
 
-def primal_source(fn: Function, pyname: str, arg_dims=(), nogil=True) -> str:
+def primal_source(fn: Function, pyname: str, arg_dims=(), nogil=True, checked=None) -> str:
+    """`checked`: the custom.Derivatives a user's rule function returns, compared in shape."""
     w = Writer(in_bounds=accesses_in_bounds(fn))
     w(JIT if nogil else JIT.replace("nogil=True", "nogil=False"))
     w(f"def {pyname}({', '.join(name(a) for a in fn.args)}):")
     w.indent()
     widen_int_arrays(w, fn)
-    body(w, fn, lambda w, v: w(f"return {w.operand(v)}"), arg_dims=arg_dims)
+    on_return = checked_return(fn, checked) if checked is not None else (
+        lambda w, v: w(f"return {w.operand(v)}"))
+    body(w, fn, on_return, arg_dims=arg_dims)
     return w.text()
 
 
