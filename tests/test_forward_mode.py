@@ -593,3 +593,38 @@ def test_tangents_are_matched_by_key_and_attribute_name():
     assert zygopy.jvp(point_product, (p,), (t,))[1] == pytest.approx(along_a, rel=1e-14)
     with pytest.raises(zygopy.UnsupportedType, match="structure"):
         zygopy.jvp(dict_product, ({"a": a, "c": c},), ({"c": 0.0, "b": 1.0},))
+
+
+RETURNED_FROM_OUTSIDE = np.array([3.0, 4.0])
+
+
+def returns_its_argument(x):
+    return x
+
+
+def returns_its_argument_twice(x):
+    return x, x
+
+
+def returns_a_global(x):
+    return RETURNED_FROM_OUTSIDE
+
+
+@pytest.mark.parametrize("interpret", [False, True])
+def test_jvp_and_pullback_results_are_arrays_of_their_own(interpret, monkeypatch):
+    """jvp of `return x` gave back the caller's x and dx themselves (a write into the result
+    changed them), and pullback's value too; the results are now copies, as reverse mode's are."""
+    monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
+    x, dx = np.array([0.5, 1.0]), np.array([1.0, 2.0])
+    callers = (x, dx, RETURNED_FROM_OUTSIDE)
+    for f in (returns_its_argument, returns_its_argument_twice, returns_a_global):
+        value, tangent = zygopy.jvp(f, (x,), (dx,))
+        arrays = [*value, *tangent] if isinstance(value, tuple) else [value, tangent]
+        np.testing.assert_array_equal(arrays[0], f(x) if f is returns_a_global else x)
+        assert not any(np.shares_memory(a, c) for a in arrays for c in callers), f.__name__
+        assert not any(np.shares_memory(a, b) for i, a in enumerate(arrays)
+                       for b in arrays[i + 1:]), f.__name__
+    value, back = zygopy.pullback(returns_its_argument, x)
+    assert not np.shares_memory(value, x)
+    np.testing.assert_array_equal(back(dx)[0], dx)
+    assert not np.shares_memory(back(dx)[0], dx)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .adjoint.mutation import written_arguments
-from .adjoint.reverse import Adjoint, adjoint
+from .adjoint.reverse import Adjoint, adjoint, own_results
 from .adjoint.sweeps import jacobian_columns
 from .adjoint.tangent import tangent, tangent_arguments
 from .custom import rule_captures
@@ -76,6 +76,7 @@ def tangent_program(pyfn, arg_types, wrt, structures=None, unit_dims=None,
     tangent_ir = tangent(compile_ir(pyfn, arg_types, structures), wrt, unit_dims)
     if columns:
         tangent_ir = jacobian_columns(tangent_ir, wrt)
+    own_results(tangent_ir)  # jvp's value and tangent of `return x` are not the caller's x and dx
     tangent_wrt = tangent_arguments(primal_ir, wrt)
     # a tangent is shaped like its argument (in the columns' sweep it has an axis more)
     dims = [*(unit_dims or [None] * len(arg_types))]

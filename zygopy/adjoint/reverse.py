@@ -462,32 +462,37 @@ class _ReverseBuilder:
         return out
 
 
-def own_results(rev):
-    """Each gradient returned is an array of its own: one returned twice (x + y: one spread for
-    both) or one the caller passed is copied. A cast to the dtype a value has already counts as
-    that value (compiled code makes no copy for it)."""
-    define = {s.var: s for b in rev.blocks for s in b.stmts if s.var is not None}
+def own_results(fn):
+    """Each array fn returns is one of its own: one returned twice (x + y: one spread for both)
+    or one the caller passed (an argument, a value read from outside) is copied, in a tuple
+    returned or one inside it (jvp's (value, tangent) of a function returning a tuple). A cast to
+    the dtype a value has already counts as that value (compiled code makes no copy for it)."""
+    define = {s.var: (s, b) for b in fn.blocks for s in b.stmts if s.var is not None}
 
     def underlying(a):
-        while (a in define and define[a].op == "astype" and isinstance(define[a].args[0], Var)
-               and define[a].args[0].type == a.type):
-            a = define[a].args[0]
+        while (a in define and define[a][0].op == "astype" and isinstance(define[a][0].args[0], Var)
+               and define[a][0].args[0].type == a.type):
+            a = define[a][0].args[0]
         return a
 
-    for b in rev.blocks:
+    def own(result, seen):
+        """Copies, before the tuple statement `result`, the arrays it holds that are not its own."""
+        s, b = result
+        for i, a in enumerate(s.args):
+            if isinstance(a, Var) and a in define and define[a][0].op == "tuple":
+                own(define[a], seen)
+            elif isinstance(a, Var) and isinstance(a.type, ArrayT) and (
+                    underlying(a) in seen or underlying(a) in fn.args):
+                copy = fn.new_var(a.type)
+                b.stmts.insert(b.stmts.index(s), Stmt(copy, "copy", [a], s.line))
+                a = s.args[i] = copy
+            seen.add(underlying(a))
+
+    for b in fn.blocks:
         for br in b.branches:
             result = define.get(br.args[0]) if br.is_return else None
-            if result is None or result.op != "tuple" or result not in b.stmts:
-                continue
-            seen, at = set(), b.stmts.index(result)
-            for i, a in enumerate(result.args):
-                if isinstance(a, Var) and isinstance(a.type, ArrayT) and (
-                        underlying(a) in seen or underlying(a) in rev.args):
-                    copy = rev.new_var(a.type)
-                    b.stmts.insert(at, Stmt(copy, "copy", [a], result.line))
-                    at += 1
-                    a = result.args[i] = copy
-                seen.add(underlying(a))
+            if result is not None and result[0].op == "tuple":
+                own(result, set())
 
 
 def renumber_all(fwd, rev):
