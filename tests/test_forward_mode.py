@@ -423,6 +423,24 @@ def test_tangents_must_match_the_arguments():
         zygopy.hessian(sine_recurrence, 3, 4)
 
 
+def test_jvp_takes_tuples_and_tangents_of_numbers():
+    """A bare value for the arguments or the tangents was taken apart by tuple(): a TypeError
+    from inside zygopy ('float' object is not iterable), or an array's elements taken for a
+    tangent each ('1 arguments ... and 2 tangents'); a string tangent a ValueError from float()."""
+    f = corpus_forward.matvec_tanh
+    for args, tangents, got in [((0.5,), 1.0, "tangents .* got a float"),
+                                (0.5, (1.0,), "arguments .* got a float"),
+                                ((np.ones(2),), np.ones(2), r"tangents .* got an array of shape "
+                                 r"\(2,\)")]:
+        with pytest.raises(zygopy.UnsupportedType, match=f"jvp takes the {got}") as e:
+            zygopy.jvp(f, args, tangents)
+        assert "zygopy.jvp(f, (x, y), (dx, dy))" in str(e.value)
+    with pytest.raises(zygopy.UnsupportedType, match="a tangent for an argument of .* is a str"):
+        zygopy.jvp(sine_recurrence, (0.5, 3), ("a", None))
+    with pytest.raises(zygopy.UnsupportedType, match="a tangent for an argument of .* is a str"):
+        zygopy.hvp(sine_recurrence, 0.5, "a", 3)
+
+
 @pytest.mark.usefixtures("interpreted")
 def test_a_none_tangent_is_a_zero_one():
     m, x, dx = np.ones((3, 4)), np.linspace(0.0, 1.0, 4), np.arange(4.0)

@@ -487,6 +487,13 @@ def _cotangent(call, value, dy):
     return np.asarray(dy, value.dtype) if isinstance(value, np.ndarray) else float(dy)
 
 
+def _kind_of(value):
+    """A value's type in words, for an error: its shape and dtype for an array."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    return f"a {type(value).__name__}"
+
+
 def _described(value):
     if isinstance(value, tuple):
         return f"a tuple of {len(value)}"
@@ -577,6 +584,14 @@ def jvp(f, args, tangents, **kwargs):
     one per argument in its structure (None for ints and bools, or for an argument that does not
     vary). The tangent has the result's structure. Keyword arguments are passed to f and not
     differentiated."""
+    for what, given in (("arguments", args), ("tangents", tangents)):
+        # a bare value was taken apart by tuple(): TypeError from inside, or an array's elements
+        # taken for a tangent each
+        if not isinstance(given, (tuple, list)):
+            raise UnsupportedType(f"jvp takes the {what} of {getattr(f, '__name__', f)!r} as a "
+                                  f"tuple, one per argument; got {_kind_of(given)}",
+                                  hint="zygopy.jvp(f, (x, y), (dx, dy)), one tangent per "
+                                  "argument shaped like it; (x,) and (dx,) for one argument")
     tangents = tuple(tangents)
     # arguments whose tangent is None do not vary: the code computes no tangent for them
     varied = tuple(i for i, t in enumerate(tangents) if t is not None)
@@ -613,6 +628,10 @@ def _tangent_leaves(call, sig, wrt, params, tangents):
         # None: the argument or leaf does not vary (a zero tangent)
         leaf, t = sig.leaves[i], given.get(i)
         t = np.zeros_like(leaf) if t is None else t
+        if isinstance(t, bool) or np.asarray(t).dtype.kind not in "fiu":  # float(t) failed
+            raise UnsupportedType(f"a tangent for an argument of {name!r} is {_kind_of(t)}",
+                                  hint="give a tangent a float or a float array, shaped like its "
+                                  "argument")
         if np.shape(t) != np.shape(leaf):
             raise UnsupportedType(f"a tangent of shape {np.shape(t)} for an argument of "
                                   f"{name!r} of shape {np.shape(leaf)}",
