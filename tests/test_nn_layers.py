@@ -485,3 +485,22 @@ def test_batchnorm_training_on_one_row_is_an_error(route):
     value = compute(loss, model, x)
     expected = np.sum((x / np.sqrt(1 + model.eps)) ** 2)
     assert (value if route == "python" else value[0]) == pytest.approx(expected, rel=1e-12)
+
+
+def _squared(m, x):
+    return np.sum(m(x) ** 2)
+
+
+def test_conv_of_a_read_only_input():
+    """A read-only input (and np.broadcast_to's view, which is one) failed to compile ('internal
+    error': Numba typed the im2col kernel's write into its image). Values as Python's; the
+    gradients against central differences and, for the input, its writable copy's."""
+    conv = nn.Conv((3, 3), (2, 3), dtype=F64, rng=rng())
+    x = rng(1).normal(size=(2, 5, 5, 2))
+    x.flags.writeable = False
+    for given in (x, np.broadcast_to(x[:1], x.shape)):
+        value, (g, gx) = zygopy.withgradient(_squared, conv, given)
+        assert value == pytest.approx(_squared(conv, given), rel=1e-12)
+        assert_matches_finite_differences(_squared, [conv, given.copy()], 0, g)
+        np.testing.assert_allclose(gx, zygopy.gradient(_squared, conv, given.copy())[1],
+                                   rtol=1e-12)

@@ -7,7 +7,8 @@ product with the kernel scattered back (col2im). Compiled once per dtype, cached
 by every generated module.
 """
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from .mathlib import CACHED
 
@@ -51,10 +52,24 @@ def _patches(image, cols, kh, kw, oh, ow, stride, padding, dilation, gather):
                                 image[b, y, xx, ch] += cols[row, base + ch]
 
 
+def _writable(a):
+    """`a`, or a copy of it where it is read-only: Numba types _patches' col2im arm, a write into
+    the image, even where im2col runs it (a read-only input, np.broadcast_to's view, failed to
+    compile)."""
+    raise NotImplementedError  # compiled through the overload below
+
+
+@overload(_writable, jit_options=dict(nogil=True), inline="always")
+def _writable_overload(a):
+    if isinstance(a, types.Array) and not a.mutable:
+        return lambda a: a.copy()
+    return lambda a: a
+
+
 @njit(**JIT)
 def _im2col(x, kh, kw, oh, ow, stride, padding, dilation):
     cols = np.zeros((x.shape[0] * oh * ow, kh * kw * x.shape[3]), x.dtype)
-    _patches(x, cols, kh, kw, oh, ow, stride, padding, dilation, True)
+    _patches(_writable(x), cols, kh, kw, oh, ow, stride, padding, dilation, True)
     return cols
 
 
