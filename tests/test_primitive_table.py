@@ -17,7 +17,7 @@ from zygopy.ir.infer import type_of_arg
 from zygopy.ir.ir import Stmt, Var
 from zygopy.ir.passes.lower import LOWERINGS
 from zygopy.ir.primitives import PRIMITIVES, _callables, resolve_callable, result_type
-from zygopy.ir.types import FLOAT, ArrayT, TupleT
+from zygopy.ir.types import FLOAT, ArrayT, ListT, TupleT
 
 CALLED = (set(_callables().values()) | set(NUMPY_FUNCTIONS.values()) | set(ARRAY_METHODS.values())
           | {n for n, p in PRIMITIVES.items() if p.symbol is not None} | {"einsum"})
@@ -59,19 +59,20 @@ def _mixed(op):
 
 
 def _statements(op):
-    """The primitive applied to numbers and to arrays, where its type rule accepts them and
-    passes/lower.py does not rewrite it into others (np.sum of a number)."""
+    """The primitive applied to numbers, arrays and lists, where its type rule accepts them and
+    passes/lower.py does not rewrite it into others (np.sum of a number, np.array of an
+    array)."""
     if op in MIXED:
         return [_mixed(op)]
     out = []
-    for t in (FLOAT, VECTOR, MATRIX):
+    for t in (FLOAT, VECTOR, MATRIX, ListT(FLOAT)):
         try:
             s = _statement(op, t)
         except TypeError:
             continue
         if op not in LOWERINGS or LOWERINGS[op](lambda *a: Var(11, None), *s.args) is None:
             out.append(s)
-    assert out, f"{op} takes neither numbers nor arrays"
+    assert out, f"{op} takes no number, array or list"
     return out
 
 

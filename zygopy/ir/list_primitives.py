@@ -96,7 +96,7 @@ declare("list_stack", _stack, _stack_type, params={"axis": 0})
 # np.asarray: an array as it is (a write through the result is a write into it, as in NumPy),
 # a list stacked (passes/lower.py)
 declare("asarray", lambda x, axis: x if isinstance(x, np.ndarray) else _stack(x, axis),
-        _stack_type, params={"axis": 0})
+        _stack_type, params={"axis": 0}, lowered=True)
 declare("list_unstack", _unstack, _unstack_type)
 declare("list_grad_item", _item, lambda ts, args: ts[2])
 
