@@ -412,10 +412,9 @@ def test_loops_written_as_python_for_compute_as_python(fn, args):
 def test_a_range_loop_is_a_python_for_over_its_index():
     """for i in range(1, n - 1) is written as Python's `for` over i, as numba.njit compiles the
     user's own loop (a `while` on a counter k, with i = 1 + k inside, ran ~0.5% slower: LLVM
-    vectorises the two differently)."""
+    vectorises the two differently); range(steps), whose index is the counter, stays a while."""
     source = zygopy.code_python(stencil_steps, np.linspace(0.2, 1.0, 7), 0.1, 3)
     primal = source[source.index("def stencil_steps_primal"):]
     primal = primal[:primal.index("\n\n")]
     assert re.search(r"for i_\d+ in range\(1, 1 \+ v\d+\):", primal), primal
-    assert re.search(r"for k_\d+ in range\(v\d+\):", primal), primal
-    assert "while" not in primal, primal
+    assert primal.count("while") == 1, primal  # range(steps), whose index is its counter
