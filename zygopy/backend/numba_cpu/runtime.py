@@ -230,11 +230,25 @@ def zy_int_mod(a, b):
 
 # An int ** as NumPy's: it raises for a negative exponent (a number or an array of them; one
 # known while compiling is refused then, primitives._pow_type), where Numba's ** gives 0 or 1
-@njit(cache=CACHED, nogil=True, forceinline=True)
 def zy_int_power(a, n):
-    if np.any(np.asarray(n) < 0):
-        raise ValueError("Integers to negative integer powers are not allowed.")
-    return a ** n
+    raise NotImplementedError  # compiled through the overload below
+
+
+@overload(zy_int_power, jit_options=dict(nogil=True), inline="always")
+def _int_power(a, n):
+    # tested as the exponent's type says: np.asarray of a number would allocate a 0-d array for
+    # every element of a fused loop
+    if isinstance(n, types.Array):
+        def power(a, n):
+            if np.any(n < 0):
+                raise ValueError("Integers to negative integer powers are not allowed.")
+            return a ** n
+    else:
+        def power(a, n):
+            if n < 0:
+                raise ValueError("Integers to negative integer powers are not allowed.")
+            return a ** n
+    return power
 
 
 def zy_int64(a):
