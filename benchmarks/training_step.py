@@ -46,7 +46,7 @@ def zygopy_step(model, x, y):
     state = nn.setup(nn.Adam(1e-3), model)
 
     def step():
-        value, grads = withgradient(loss, model, x, y)
+        value, grads = withgradient(loss, model, x, y, wrt=(0,))
         nn.update(state, model, grads[0])
         return value
     return step

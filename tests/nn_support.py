@@ -17,13 +17,13 @@ def interpreted_gradient(f, *args):
         tiered.INTERPRET_ONLY = old
 
 
-def both_routes(monkeypatch, f, *args):
+def both_routes(monkeypatch, f, *args, **kwargs):
     """f's withgradient interpreted, then compiled."""
     results = []
     for interpret in (True, False):
         monkeypatch.setattr(tiered, "INTERPRET_ONLY", interpret)
         monkeypatch.setenv("ZYGOPY_INTERPRET_WHILE_COMPILING", "1" if interpret else "0")
-        results.append(withgradient(f, *args))
+        results.append(withgradient(f, *args, **kwargs))
     return results
 
 

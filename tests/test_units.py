@@ -13,7 +13,7 @@ from zygopy.backend.numba_cpu.units import unit_module
 from zygopy.errors import ZygopyError
 from zygopy.units import called_units
 
-from .nn_support import assert_matches_finite_differences, interpreted_gradient
+from .nn_support import assert_matches_finite_differences, both_routes, interpreted_gradient
 
 
 def mse(model, x, y):
@@ -251,4 +251,24 @@ def test_the_code_calling_units_knows_their_results_dims(batch):
     value, grads = zygopy.withgradient(mse, model, x, y)
     assert value == pytest.approx(mse(model, x, y), rel=1e-12)
     assert_matches_finite_differences(mse, (model, x, y), 0, grads[0])
+    assert_matches_finite_differences(mse, (model, x, y), 1, grads[1])
+
+
+def test_a_unit_computes_only_the_gradients_its_caller_uses(monkeypatch):
+    """Differentiated with respect to the model alone (as nn.train does), the first layer's unit
+    computes no gradient of the data: a pullback of its own, with one product (the weight's) where
+    the others have two. The model's gradients against central finite differences on both
+    routes; the data's gradient is still there when asked for."""
+    model = mlp([3, 4, 4, 2], seed=2)  # (no pre-activation at relu's kink: an all-zero row of
+    x, y = data(3, 2, seed=3)  # the first layer's output makes the second's equal its zero bias)
+    adj = zygopy.code_adjoint(mse, model, x, y, wrt=(0,))
+    specs = called_units(adj.forward, adj.reverse)
+    products = sorted((tuple(s.wrt), sum(st.op == "matmul" for b in s.adjoint.reverse.blocks
+                                         for st in b.stmts)) for s in specs)
+    assert products == [((0, 1), 1), ((0, 1, 2), 2), ((0, 1, 2), 2)], products
+    for value, grads in both_routes(monkeypatch, mse, model, x, y, wrt=(0,)):
+        assert value == pytest.approx(mse(model, x, y), rel=1e-12)
+        assert grads[1] is None and grads[2] is None
+        assert_matches_finite_differences(mse, (model, x, y), 0, grads[0])
+    grads = zygopy.gradient(mse, model, x, y)
     assert_matches_finite_differences(mse, (model, x, y), 1, grads[1])

@@ -32,7 +32,7 @@ from .ir.cfg import loop_blocks
 from .ir.evaluate import Machine
 from .ir.infer import returned_type, type_of_arg
 from .ir.primitives import PRIMITIVES
-from .ir.types import ArrayT, Scalar, TupleT, strengths
+from .ir.types import ArrayT, Scalar, TupleT, is_float, strengths
 
 
 def enabled() -> bool:
@@ -64,14 +64,18 @@ class Unit:
     def __repr__(self):
         return self.fn.__qualname__
 
-    def specialize(self, arg_types) -> UnitSpec:
-        key = (self, tuple(arg_types), tuple(map(strengths, arg_types)))
+    def specialize(self, arg_types, wrt=None) -> UnitSpec:
+        """The unit compiled for these argument types, differentiated with respect to the float
+        arguments among `wrt` (every float argument when None)."""
+        floats = tuple(i for i, t in enumerate(arg_types) if is_float(t))
+        wrt = floats if wrt is None else tuple(i for i in floats if i in wrt)
+        key = (self, tuple(arg_types), tuple(map(strengths, arg_types)), wrt)
         spec = _SPECS.get(key)
         if spec is None or not spec.current():
             with _BUILDING:
                 spec = _SPECS.get(key)
                 if spec is None or not spec.current():
-                    spec = _SPECS[key] = UnitSpec(self, list(arg_types))
+                    spec = _SPECS[key] = UnitSpec(self, list(arg_types), list(wrt))
         return spec
 
 
@@ -101,9 +105,10 @@ def _number_or_array(t):
 
 class UnitSpec:
     """A unit compiled for argument types: its typed IR, and its adjoint on demand, differentiated
-    with respect to every float argument."""
+    with respect to the float arguments `wrt` (those whose gradient the caller uses: a model's
+    first layer computes none for the data it is given)."""
 
-    def __init__(self, unit, arg_types):
+    def __init__(self, unit, arg_types, wrt):
         from .ir.compile import compile_ir
         if not all(map(_number_or_array, arg_types)):
             raise NotAUnit(unit)
@@ -117,7 +122,7 @@ class UnitSpec:
         if (not _number_or_array(self.result_type) or not self.result_type.is_float
                 or any(c.runtime for c in self.primal_ir.captured)):
             raise NotAUnit(unit)
-        self.wrt = [i for i, t in enumerate(arg_types) if t.is_float]
+        self.wrt = wrt
         self._adjoint = None
         self._result_dims = {}  # arguments' unit dims -> the result's
         self.rules = rules_version()
@@ -127,6 +132,11 @@ class UnitSpec:
 
     def specialize(self, arg_types):
         return self.unit.specialize(arg_types)
+
+    def differentiated(self, active) -> UnitSpec:
+        """This unit for the same types, differentiated with respect to the arguments `active`
+        (positions) only."""
+        return self.unit.specialize(self.arg_types, tuple(active))
 
     def result_dims(self, arg_dims):
         """Which dimensions of its result are 1 (ir/unit_dims.py), given its arguments': its code is

@@ -354,6 +354,9 @@ class _ReverseBuilder:
                 g, y = self.take(s.var), Sym(self.emit, s.var)
             else:
                 continue
+            if s.op == "unit":  # its pullback computes the gradients used here, no others
+                s.args[0] = s.args[0].differentiated(
+                    [i for i, a in enumerate(s.args[1:]) if self.is_active(a)])
             rule = rule_for(s.op, self.fn.filename, s.line)
             contributions = rule(g, y, *[Sym(self.emit, a) for a in s.args])
             broadcasting = s.op in ELEMENTWISE and isinstance(s.var.type, ArrayT)

@@ -52,7 +52,7 @@ def _epochs(loss, model, data, state, epochs, callbacks, progress, rng, tqdm):
             batch = batch if isinstance(batch, tuple) else (batch,)
             step, steps = step + 1, steps + 1
             resample(model, rng)
-            value, grads = withgradient(loss, model, *batch)
+            value, grads = withgradient(loss, model, *batch, wrt=(0,))  # the model's only
             _check(value, grads[0], step)
             update(state, model, grads[0])
             history.append(float(value))
