@@ -12,8 +12,13 @@ from ..backend.numba_cpu.mathlib import CACHED
 JIT = dict(cache=CACHED, nogil=True, error_model="numpy")
 
 
+# Each kernel takes its scalars as one array `c` of the arrays' dtype (optimisers._constants): a
+# float32 model updates in float32, as PyTorch's and JAX's do, with twice the lanes per vector
+# instruction of float64 (Adam's pass over a 128x128 weight: 13.8 us in float64, 5.3 us)
+
 @njit(**JIT)
-def momentum(v, g, eta, rho):
+def momentum(v, g, c):
+    eta, rho = c[0], c[1]
     v, g = v.reshape(-1), g.reshape(-1)
     for i in range(g.size):
         v[i] = rho * v[i] + eta * g[i]
@@ -21,41 +26,43 @@ def momentum(v, g, eta, rho):
 
 
 @njit(**JIT)
-def nesterov(v, g, eta, rho):
+def nesterov(v, g, c):
+    eta, rho, one_plus_rho = c[0], c[1], c[2]
     v, g = v.reshape(-1), g.reshape(-1)
     for i in range(g.size):
         old = v[i]
         v[i] = rho * v[i] - eta * g[i]
-        g[i] = -((1.0 + rho) * v[i] - rho * old)
+        g[i] = -(one_plus_rho * v[i] - rho * old)
 
 
 @njit(**JIT)
-def rmsprop(acc, g, eta, rho, eps):
+def rmsprop(acc, g, c):
+    eta, rho, one_minus_rho, eps = c[0], c[1], c[2], c[3]
     acc, g = acc.reshape(-1), g.reshape(-1)
     for i in range(g.size):
-        acc[i] = rho * acc[i] + (1.0 - rho) * g[i] * g[i]
+        acc[i] = rho * acc[i] + one_minus_rho * g[i] * g[i]
         g[i] = eta * g[i] / (math.sqrt(acc[i]) + eps)
 
 
 @njit(inline="always")
-def _adam_step(m, v, g, i, lr, b1, b2, eps):
-    """Element i's step, its moments updated; lr and eps carry the bias corrections (Kingma and
-    Ba's efficient form)."""
-    m[i] = b1 * m[i] + (1.0 - b1) * g[i]
-    v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i]
-    return lr * m[i] / (math.sqrt(v[i]) + eps)
+def _adam_step(m, v, g, i, c):
+    """Element i's step, its moments updated; c = (lr, b1, 1 - b1, b2, 1 - b2, eps), where lr and
+    eps carry the bias corrections (Kingma and Ba's efficient form)."""
+    m[i] = c[1] * m[i] + c[2] * g[i]
+    v[i] = c[3] * v[i] + c[4] * g[i] * g[i]
+    return c[0] * m[i] / (math.sqrt(v[i]) + c[5])
 
 
 @njit(**JIT)
-def adam(m, v, g, lr, b1, b2, eps):
+def adam(m, v, g, c):
     m, v, g = m.reshape(-1), v.reshape(-1), g.reshape(-1)
     for i in range(g.size):
-        g[i] = _adam_step(m, v, g, i, lr, b1, b2, eps)
+        g[i] = _adam_step(m, v, g, i, c)
 
 
 @njit(**JIT)
-def adam_apply(x, m, v, g, lr, b1, b2, eps):
+def adam_apply(x, m, v, g, c):
     """adam's step subtracted from x as it is computed, g left as it is: one pass, no copy."""
     x, m, v, g = x.reshape(-1), m.reshape(-1), v.reshape(-1), g.reshape(-1)
     for i in range(g.size):
-        x[i] -= _adam_step(m, v, g, i, lr, b1, b2, eps)
+        x[i] -= _adam_step(m, v, g, i, c)

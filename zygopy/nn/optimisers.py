@@ -32,6 +32,11 @@ def _rate(eta, t):
     return eta(t) if callable(eta) else eta
 
 
+def _constants(g, *values):
+    """A kernel's scalars, in the dtype of the arrays it updates (kernels.py)."""
+    return np.array(values, g.dtype)
+
+
 def _zeros(x):
     """A state array for x, C-ordered whatever x's layout: the kernels run over a flat view."""
     return np.zeros(x.shape, x.dtype)
@@ -60,7 +65,7 @@ class Momentum:
         return (_zeros(x),)
 
     def step(self, state, x, g, t):
-        kernels.momentum(state[0], g, _rate(self.eta, t), self.rho)
+        kernels.momentum(state[0], g, _constants(g, _rate(self.eta, t), self.rho))
         return g
 
 
@@ -74,7 +79,7 @@ class Nesterov:
         return (_zeros(x),)
 
     def step(self, state, x, g, t):
-        kernels.nesterov(state[0], g, _rate(self.eta, t), self.rho)
+        kernels.nesterov(state[0], g, _constants(g, _rate(self.eta, t), self.rho, 1.0 + self.rho))
         return g
 
 
@@ -89,7 +94,8 @@ class RMSProp:
         return (_zeros(x),)
 
     def step(self, state, x, g, t):
-        kernels.rmsprop(state[0], g, _rate(self.eta, t), self.rho, self.eps)
+        kernels.rmsprop(state[0], g, _constants(g, _rate(self.eta, t), self.rho, 1.0 - self.rho,
+                                                self.eps))
         return g
 
 
@@ -106,19 +112,19 @@ class Adam:
         return (_zeros(x), _zeros(x), np.zeros(1, np.int64))
 
     def step(self, state, x, g, t):
-        kernels.adam(*state[:2], g, *self._scalars(state, t))
+        kernels.adam(*state[:2], g, self._constants(state, g, t))
         return g
 
     def apply(self, state, x, g, t):
-        kernels.adam_apply(x, *state[:2], g, *self._scalars(state, t))
+        kernels.adam_apply(x, *state[:2], g, self._constants(state, g, t))
 
-    def _scalars(self, state, t):
-        """The kernel's scalars for this step: the learning rate at the model's step t, the
+    def _constants(self, state, g, t):
+        """The kernel's constants for this step: the learning rate at the model's step t, the
         bias corrections at the array's own."""
         state[2][0] += 1
         n, (b1, b2) = int(state[2][0]), self.beta
         lr = _rate(self.eta, t) * math.sqrt(1.0 - b2 ** n) / (1.0 - b1 ** n)
-        return lr, b1, b2, self.eps * math.sqrt(1.0 - b2 ** n)
+        return _constants(g, lr, b1, 1.0 - b1, b2, 1.0 - b2, self.eps * math.sqrt(1.0 - b2 ** n))
 
 
 @dataclass
