@@ -121,10 +121,18 @@ class Adam:
     def _constants(self, state, g, t):
         """The kernel's constants for this step: the learning rate at the model's step t, the
         bias corrections at the array's own."""
-        state[2][0] += 1
-        n, (b1, b2) = int(state[2][0]), self.beta
-        lr = _rate(self.eta, t) * math.sqrt(1.0 - b2 ** n) / (1.0 - b1 ** n)
-        return _constants(g, lr, b1, 1.0 - b1, b2, 1.0 - b2, self.eps * math.sqrt(1.0 - b2 ** n))
+        count = state[2]
+        n = count[0] = int(count[0]) + 1
+        return _adam_constants(_rate(self.eta, t), *self.beta, self.eps, n, g.dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _adam_constants(eta, b1, b2, eps, n, dtype):
+    """Adam's kernel constants at step n (kernels._adam_step): the arrays of a model, which
+    usually share their step count, share them too (read only)."""
+    corrected = math.sqrt(1.0 - b2 ** n)
+    return np.array([eta * corrected / (1.0 - b1 ** n), b1, 1.0 - b1, b2, 1.0 - b2,
+                     eps * corrected], dtype)
 
 
 @dataclass
@@ -327,9 +335,10 @@ def update(state, model, grads):
     live = [k for k, x in enumerate(params)
             if state.states[k] is not None and not state.frozen[k] and gs[k] is not None]
     if hasattr(state.rule, "apply") and all(params[k].flags.c_contiguous for k in live):
+        apply, t = state.rule.apply, state.t
         for k in live:  # one pass over each array, the gradient read where it is
-            g = np.ascontiguousarray(gs[k], dtype=params[k].dtype)
-            state.rule.apply(state.states[k], params[k], g, state.t)
+            x = params[k]
+            apply(state.states[k], x, np.ascontiguousarray(gs[k], dtype=x.dtype), t)
         return _stepped(node, model, state)
     # steps computed in place, C-ordered as the states are (the kernels run over flat views)
     work = {k: np.array(gs[k], dtype=params[k].dtype, order="C") for k in live}
@@ -361,11 +370,12 @@ def _check_kinds(state, params, gs):
     trained = [k for k, kind in enumerate(state.kinds) if kind is not None]
     for k in trained:
         shape, dtype = state.kinds[k]
-        if (params[k].shape, params[k].dtype) != (shape, dtype):
-            raise ValueError(f"update: the model's array {k} is now {params[k].dtype} of shape "
-                             f"{params[k].shape}, set up as {dtype} of shape {shape}: call setup "
+        x, g = params[k], gs[k]
+        if x.shape != shape or x.dtype is not dtype and x.dtype != dtype:
+            raise ValueError(f"update: the model's array {k} is now {x.dtype} of shape "
+                             f"{x.shape}, set up as {dtype} of shape {shape}: call setup "
                              "again for the changed model")
-        if gs[k] is not None and np.shape(gs[k]) != shape:
+        if g is not None and (g.shape if type(g) is np.ndarray else np.shape(g)) != shape:
             raise ValueError(f"update: the gradient of array {k} has shape {np.shape(gs[k])}, "
                              f"the array {shape}")
     if trained and all(gs[k] is None for k in trained):
