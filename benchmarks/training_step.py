@@ -1,7 +1,7 @@
 """One training step (forward, gradient, Adam update) of an MLP 64-128-128-10 at batch 128, of
 the demo's CNN on 8x8 images at batch 32 and of an LSTM over 50 steps at batch 16, float32:
 zygopy.nn (compiled, warm) against PyTorch and JAX (jit) on the same weights and data, each
-checked against the others' gradients.
+checked against the others' gradients; each model timed in five fresh interpreters (medians).
 
     python benchmarks/training_step.py [--quick] [--peers torch,jax]
 
@@ -9,6 +9,8 @@ Writes RESULTS.md's training_step section."""
 from __future__ import annotations
 
 import copy
+import statistics
+import sys
 
 import common  # (puts the working tree's zygopy first)
 
@@ -242,26 +244,57 @@ def gradient_error(name, model, x, y):
     return float(np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs)))
 
 
+# each model is timed in this many fresh interpreters: where arrays land in memory differs from
+# one process to the next, and moved the MLP step by up to 15% between runs of the same code
+# (an elementwise pass over a 128x128 float32 array took 5 or 13 us depending on the process)
+PROCESSES = 5
+MODELS = {"mlp": mlp, "cnn": cnn, "lstm": lstm}
+
+
+def measure_model(name, peers, quick):
+    """The steps of one model, side by side, and the gradient checks: a row of the table."""
+    rng = np.random.default_rng(0)
+    model, x = MODELS[name](rng)
+    batch = x.shape[1] if name == "lstm" else x.shape[0]
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
+    row, steps = {}, {}
+    if "torch" in peers:
+        row["check"] = gradient_error(name, model, x, y)
+        steps["torch"] = torch_step(name, copy.deepcopy(model), x, y)
+    if "jax" in peers:
+        row["jax_check"] = jax_gradient_error(name, model, x, y)
+        steps["jax"] = jax_step(name, copy.deepcopy(model), x, y)
+    steps["zygopy"] = zygopy_step(model, x, y)
+    row.update(common.side_by_side(steps, quick))
+    return row
+
+
+def child(name, peers, quick):
+    common.child_result(measure_model(name, peers, quick))
+
+
+def spread(ratios):
+    """A ratio measured in each process: its median and range."""
+    return (f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f})"
+            if len(ratios) > 1 else f"{ratios[0]:.2f}×")
+
+
 def main():
-    quick, peers = common.parse_args(__doc__, ["torch", "jax"], "fewer repeats")
+    quick, peers = common.parse_args(__doc__, ["torch", "jax"], "fewer repeats, one process")
+    processes = 1 if quick else PROCESSES
     rows = []
-    for name, make in [("mlp", mlp), ("cnn", cnn), ("lstm", lstm)]:
-        rng = np.random.default_rng(0)
-        model, x = make(rng)
-        batch = x.shape[1] if name == "lstm" else x.shape[0]
-        y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
-        row = {"name": name}
-        steps = {}
-        if "torch" in peers:
-            row["check"] = gradient_error(name, model, x, y)
-            steps["torch"] = torch_step(name, copy.deepcopy(model), x, y)
-        if "jax" in peers:
-            row["jax_check"] = jax_gradient_error(name, model, x, y)
-            steps["jax"] = jax_step(name, copy.deepcopy(model), x, y)
-        steps["zygopy"] = zygopy_step(model, x, y)
-        row.update(common.side_by_side(steps, quick))
+    for name in MODELS:
+        runs = [common.run_child("training_step", "child", name, peers, quick)
+                for _ in range(processes)]
+        failed = [run["error"] for run in runs if "error" in run]
+        if failed:
+            sys.exit(f"{name}: {failed[0]}")
+        row = {"name": name, "runs": runs}
+        for key in runs[0]:
+            pick = max if key.endswith("check") else statistics.median
+            row[key] = pick(run[key] for run in runs)
         rows.append(row)
-        print(row, flush=True)
+        print(name, runs, flush=True)
     lines = ["## training_step: forward + gradient + Adam update, warm", ""]
     lines += common.run_info("training_step.py", quick,
                              ["zygopy", "numpy", "numba", "torch", "jax"])
@@ -271,17 +304,26 @@ def main():
               "PyTorch on the same weights (torch.nn.LSTM); JAX: "
               "jit of value_and_grad and an Adam update in one compiled step "
               "(lax.conv_general_dilated, reduce_window, lax.scan).",
+              "- steps: each library's gradient with respect to the model's parameters only "
+              "(zygopy: `withgradient(loss, model, x, y, wrt=(0,))`, as `nn.train` does; JAX: "
+              "`value_and_grad` of the parameters; PyTorch: the data needs no gradient), then "
+              "an Adam update.",
               f"- threads: one per library ({THREADS}); the three steps timed in alternating "
-              "rounds (common.side_by_side), best of each.",
+              "rounds (common.side_by_side), best of each, in each of "
+              f"{processes} fresh interpreters: a time is the median over the processes, a "
+              "ratio its median (range) over them.",
               "- check: zygopy's gradient of the first layer's weight against each peer's, "
-              "largest difference relative to the largest element.", "",
+              "largest difference relative to the largest element (the largest over the "
+              "processes).", "",
               "| model | zygopy | PyTorch | zygopy / PyTorch | JAX | zygopy / JAX | "
               "gradient check (PyTorch, JAX) |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         cells = []
         for peer in ("torch", "jax"):
             t = r.get(peer)
-            cells += ([common.fmt_time(t), common.ratio(r["zygopy"], t)] if t else ["—", "—"])
+            cells += ([common.fmt_time(t), spread([run["zygopy"] / run[peer]
+                                                   for run in r["runs"]])]
+                      if t else ["—", "—"])
         checks = ", ".join(f"{r[k]:.1e}" for k in ("check", "jax_check") if k in r) or "—"
         lines.append(f"| {r['name']} | {common.fmt_time(r['zygopy'])} | {' | '.join(cells)} | "
                      f"{checks} |")
