@@ -2,6 +2,8 @@
 own and shared by every caller. Gradients through units against central finite differences
 (float64), on the evaluator and on the compiled code; which calls stay inlined; and that a second
 model made of the same layer class compiles nothing new for that layer."""
+import re
+
 import numpy as np
 import pytest
 
@@ -272,3 +274,49 @@ def test_a_unit_computes_only_the_gradients_its_caller_uses(monkeypatch):
         assert_matches_finite_differences(mse, (model, x, y), 0, grads[0])
     grads = zygopy.gradient(mse, model, x, y)
     assert_matches_finite_differences(mse, (model, x, y), 1, grads[1])
+
+
+
+def test_a_gradient_added_up_in_one_block_is_a_value_not_zeros_added_into(monkeypatch):
+    """The reverse of a loss that checks its operands' shapes (and raises) branches, and every
+    array gradient's zeros were made at the pullback's entry, so a gradient whose contributions
+    and read lie after the branch stayed zeros plus its contributions (two passes over each
+    array, and an allocation): the weights', biases' and hidden values' of every layer of an
+    MLP. They are values now (adjoint/forwarding.py). Gradients against central finite
+    differences, compiled and interpreted."""
+    model = mlp([3, 4, 4, 2], seed=2)
+    x, y = data(3, 2, seed=3)
+    y = np.eye(2)[np.argmax(y, axis=1)]
+    source = zygopy.code_python(crossentropy, model, x, y, wrt=(0,))
+    pullback = source.split("def crossentropy_pullback")[1].split("\n\n\n")[0]
+    assert not re.search(r"d_model_\w+ (\+=|= zy_zeros\(v)", pullback), pullback
+    assert "zy_zeros(v" in pullback  # the logits' gradient, added into on one side of the branch
+    for value, grads in both_routes(monkeypatch, crossentropy, model, x, y, wrt=(0,)):
+        assert value == pytest.approx(crossentropy(model, x, y), rel=1e-12)
+        assert_matches_finite_differences(crossentropy, (model, x, y), 0, grads[0])
+
+
+class Shift:
+    def __init__(self, b):
+        self.b = b
+
+    def __call__(self, x):
+        return x + self.b
+
+
+WEIGHTS = np.arange(6.0).reshape(2, 3)
+
+
+def shifted(layer, x):
+    return np.sum(layer(x) * WEIGHTS)
+
+
+def test_gradients_a_unit_hands_on_are_arrays_of_their_own(monkeypatch):
+    """`x + self.b` with nothing broadcast: the unit's pullback returned one array (sum_to hands
+    its operand on) as the gradients of both, and the user's dx and db shared memory, so that
+    writing into one changed the other. Both are WEIGHTS (the analytic gradient), each its own."""
+    layer, x = Shift(np.ones((2, 3))), np.zeros((2, 3))
+    for _, (dlayer, dx) in both_routes(monkeypatch, shifted, layer, x):
+        np.testing.assert_array_equal(dlayer.b, WEIGHTS)
+        np.testing.assert_array_equal(dx, WEIGHTS)
+        assert not np.shares_memory(dlayer.b, dx)

@@ -25,14 +25,21 @@ def forward_slots(fn: Function, new_var) -> bool:
                 raise AssertionError(f"slot used by {s.op}")
     mapping = {}
     for slot, uses in refs.items():
+        # the zeros an array slot starts from are made at the pullback's entry, wherever its
+        # contributions are: a slot added into and read in one block that runs once (the read is
+        # where its value was defined, outside loops, or the slot is made anew each trip)
+        uses = [(b, s) for b, s in uses if s.op != "init"] or uses
         block = uses[0][0]
         ops = [s.op for _, s in uses]
         if any(b is not block for b, _ in uses) or ops[-1] not in ("take", "load"):
             continue
-        if any(op not in ("accum", "init") for op in ops[:-1]) or "accum" not in ops:
+        if any(op != "accum" for op in ops[:-1]) or "accum" not in ops:
             continue
         # replace: init dropped, accumulations chained with add, the read by the running sum
         total, stmts, read = None, [], uses[-1][1]
+        for b in fn.blocks:
+            if b is not block:
+                b.stmts = [s for s in b.stmts if not (s.op == "init" and s.args[0] is slot)]
         for s in block.stmts:
             if s.op in SLOT_OPS and s.args[0] is slot:
                 if s.op == "accum":

@@ -29,7 +29,7 @@ from ..ir.primitives import result_type
 from ..ir.types import INT, ArrayT, Scalar, TupleT, is_float
 from ..ir.unit_dims import sole_array_operand
 from ..ir.unit_dims import unit_dims as known_unit_dims
-from .activity import active_values
+from .activity import VIEWS, active_values
 from .array_rules import ELEMENTWISE, Scatter
 from .forwarding import forward_slots, keep_in_place
 from .idle_loops import skip_idle_loops
@@ -468,13 +468,15 @@ class _ReverseBuilder:
 def own_results(fn):
     """Each array fn returns is one of its own: one returned twice (x + y: one spread for both)
     or one the caller passed (an argument, a value read from outside) is copied, in a tuple
-    returned or one inside it (jvp's (value, tangent) of a function returning a tuple). A cast to
-    the dtype a value has already counts as that value (compiled code makes no copy for it)."""
+    returned or one inside it (jvp's (value, tangent) of a function returning a tuple). What may
+    hold an operand's memory counts as that operand: a cast to the dtype it has already and a
+    sum_to of its shape (compiled code hands the operand on), a view (a unit's pullback returned
+    one array as the gradients of x and b in `x + self.b`, which its caller gave the user)."""
     define = {s.var: (s, b) for b in fn.blocks for s in b.stmts if s.var is not None}
 
     def underlying(a):
-        while (a in define and define[a][0].op == "astype" and isinstance(define[a][0].args[0], Var)
-               and define[a][0].args[0].type == a.type):
+        while a in define and isinstance(define[a][0].args[0] if define[a][0].args else None,
+                                         Var) and _hands_on(define[a][0]):
             a = define[a][0].args[0]
         return a
 
@@ -496,6 +498,13 @@ def own_results(fn):
             result = define.get(br.args[0]) if br.is_return else None
             if result is not None and result[0].op == "tuple":
                 own(result, set())
+
+
+def _hands_on(s) -> bool:
+    """Whether statement s's array result may be its first operand's memory."""
+    a = s.args[0]
+    return (s.op == "astype" and a.type == s.var.type or s.op == "sum_to"
+            or s.op in VIEWS and isinstance(s.var.type, ArrayT))
 
 
 def renumber_all(fwd, rev):
