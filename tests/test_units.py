@@ -291,6 +291,9 @@ def test_a_gradient_added_up_in_one_block_is_a_value_not_zeros_added_into(monkey
     pullback = source.split("def crossentropy_pullback")[1].split("\n\n\n")[0]
     assert not re.search(r"d_model_\w+ (\+=|= zy_zeros\(v)", pullback), pullback
     assert "zy_zeros(v" in pullback  # the logits' gradient, added into on one side of the branch
+    # the parts of a unit's pullback are its own arrays, handed on without a copy
+    reverse = zygopy.code_adjoint(crossentropy, model, x, y, wrt=(0,)).reverse
+    assert not [s for b in reverse.blocks for s in b.stmts if s.op == "copy"], reverse
     for value, grads in both_routes(monkeypatch, crossentropy, model, x, y, wrt=(0,)):
         assert value == pytest.approx(crossentropy(model, x, y), rel=1e-12)
         assert_matches_finite_differences(crossentropy, (model, x, y), 0, grads[0])

@@ -504,7 +504,7 @@ def _hands_on(s) -> bool:
     """Whether statement s's array result may be its first operand's memory."""
     a = s.args[0]
     return (s.op == "astype" and a.type == s.var.type or s.op == "sum_to"
-            or s.op in VIEWS and isinstance(s.var.type, ArrayT))
+            or s.op in VIEWS and isinstance(a.type, ArrayT) and isinstance(s.var.type, ArrayT))
 
 
 def renumber_all(fwd, rev):
