@@ -475,8 +475,7 @@ def own_results(fn):
     define = {s.var: (s, b) for b in fn.blocks for s in b.stmts if s.var is not None}
 
     def underlying(a):
-        while a in define and isinstance(define[a][0].args[0] if define[a][0].args else None,
-                                         Var) and _hands_on(define[a][0]):
+        while a in define and _hands_on(define[a][0]):
             a = define[a][0].args[0]
         return a
 
@@ -502,9 +501,10 @@ def own_results(fn):
 
 def _hands_on(s) -> bool:
     """Whether statement s's array result may be its first operand's memory."""
-    a = s.args[0]
-    return (s.op == "astype" and a.type == s.var.type or s.op == "sum_to"
-            or s.op in VIEWS and isinstance(a.type, ArrayT) and isinstance(s.var.type, ArrayT))
+    a = s.args[0] if s.args else None
+    return isinstance(a, Var) and (
+        s.op == "astype" and a.type == s.var.type or s.op == "sum_to"
+        or s.op in VIEWS and isinstance(a.type, ArrayT) and isinstance(s.var.type, ArrayT))
 
 
 def renumber_all(fwd, rev):
