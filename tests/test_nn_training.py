@@ -97,6 +97,22 @@ def test_a_float32_model_steps_in_float32(name, kw):
                if a.dtype.kind == "f")
 
 
+def test_a_schedule_may_give_numpy_numbers():
+    """A learning-rate schedule returning a 0-d array or a NumPy scalar steps as the same Python
+    float does (Adam's constants are cached by value, which a 0-d array is not hashable as)."""
+    results = []
+    for eta in (lambda t: 0.01 / t, lambda t: np.array(0.01) / t, lambda t: np.float32(0.01) / t):
+        model = Pair(rng())
+        state = nn.setup(nn.Adam(eta), model)
+        for k in range(1, 4):
+            grads = Pair(rng(k))
+            grads.n = None
+            nn.update(state, model, grads)
+        results.append(model.w)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_allclose(results[0], results[2], rtol=1e-6)  # 0.01 rounded to float32
+
+
 TORCH = {"Descent": ("SGD", lambda kw: dict(lr=kw["eta"])),
          "Momentum": ("SGD", lambda kw: dict(lr=kw["eta"], momentum=kw["rho"])),
          "RMSProp": ("RMSprop", lambda kw: dict(lr=kw["eta"], alpha=kw["rho"], eps=kw["eps"])),

@@ -123,7 +123,8 @@ class Adam:
         bias corrections at the array's own."""
         count = state[2]
         n = count[0] = int(count[0]) + 1
-        return _adam_constants(_rate(self.eta, t), *self.beta, self.eps, n, g.dtype)
+        return _adam_constants(float(_rate(self.eta, t)), *map(float, self.beta), float(self.eps),
+                               n, g.dtype)
 
 
 @functools.lru_cache(maxsize=64)
