@@ -101,7 +101,7 @@ def test_a_schedule_may_give_numpy_numbers():
     """A learning-rate schedule returning a 0-d array or a NumPy scalar steps as the same Python
     float does (Adam's constants are cached by value, which a 0-d array is not hashable as)."""
     results = []
-    for eta in (lambda t: 0.01 / t, lambda t: np.array(0.01) / t, lambda t: np.float32(0.01) / t):
+    for eta in (lambda t: 0.01 / t, lambda t: np.array(0.01 / t), lambda t: np.float32(0.01) / t):
         model = Pair(rng())
         state = nn.setup(nn.Adam(eta), model)
         for k in range(1, 4):
