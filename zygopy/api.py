@@ -476,9 +476,9 @@ def _cotangent(call, value, dy):
     else:
         ok = isinstance(dy, (float, int, np.floating, np.integer)) and not isinstance(dy, bool)
     if not ok:
-        what = f"an array of shape {dy.shape}" if isinstance(dy, np.ndarray) else type(dy).__name__
-        raise UnsupportedType(f"back() was given {what} for a result of {call.fn.__name__!r} "
-                              f"that is {_described(value)}", *location(call.fn),
+        raise UnsupportedType(f"back() was given {_described(dy)} for a result of "
+                              f"{call.fn.__name__!r} that is {_described(value)}",
+                              *location(call.fn),
                               hint="give back() the result's structure: a float for a number, a "
                               "float array of its shape for an array, a tuple of those for a "
                               "tuple")
@@ -487,17 +487,14 @@ def _cotangent(call, value, dy):
     return np.asarray(dy, value.dtype) if isinstance(value, np.ndarray) else float(dy)
 
 
-def _kind_of(value):
-    """A value's type in words, for an error: its shape and dtype for an array."""
+def _described(value):
+    """A value in words, for an error: a tuple's length, an array's shape and dtype, else its
+    type."""
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     return f"a {type(value).__name__}"
-
-
-def _described(value):
-    if isinstance(value, tuple):
-        return f"a tuple of {len(value)}"
-    return f"an array of shape {value.shape}" if isinstance(value, np.ndarray) else "a number"
 
 
 def jacobian(f, *args, wrt=None, **kwargs):
@@ -589,7 +586,7 @@ def jvp(f, args, tangents, **kwargs):
         # taken for a tangent each
         if not isinstance(given, (tuple, list)):
             raise UnsupportedType(f"jvp takes the {what} of {getattr(f, '__name__', f)!r} as a "
-                                  f"tuple, one per argument; got {_kind_of(given)}",
+                                  f"tuple, one per argument; got {_described(given)}",
                                   hint="zygopy.jvp(f, (x, y), (dx, dy)), one tangent per "
                                   "argument shaped like it; (x,) and (dx,) for one argument")
     tangents = tuple(tangents)
@@ -629,7 +626,7 @@ def _tangent_leaves(call, sig, wrt, params, tangents):
         leaf, t = sig.leaves[i], given.get(i)
         t = np.zeros_like(leaf) if t is None else t
         if isinstance(t, bool) or np.asarray(t).dtype.kind not in "fiu":  # float(t) failed
-            raise UnsupportedType(f"a tangent for an argument of {name!r} is {_kind_of(t)}",
+            raise UnsupportedType(f"a tangent for an argument of {name!r} is {_described(t)}",
                                   hint="give a tangent a float or a float array, shaped like its "
                                   "argument")
         if np.shape(t) != np.shape(leaf):

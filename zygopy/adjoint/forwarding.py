@@ -28,6 +28,7 @@ def forward_slots(fn: Function, new_var) -> bool:
         # the zeros an array slot starts from are made at the pullback's entry, wherever its
         # contributions are: a slot added into and read in one block that runs once (the read is
         # where its value was defined, outside loops, or the slot is made anew each trip)
+        inits = [(b, s) for b, s in uses if s.op == "init"]
         uses = [(b, s) for b, s in uses if s.op != "init"] or uses
         block = uses[0][0]
         ops = [s.op for _, s in uses]
@@ -37,9 +38,9 @@ def forward_slots(fn: Function, new_var) -> bool:
             continue
         # replace: init dropped, accumulations chained with add, the read by the running sum
         total, stmts, read = None, [], uses[-1][1]
-        for b in fn.blocks:
+        for b, init in inits:
             if b is not block:
-                b.stmts = [s for s in b.stmts if not (s.op == "init" and s.args[0] is slot)]
+                b.stmts.remove(init)
         for s in block.stmts:
             if s.op in SLOT_OPS and s.args[0] is slot:
                 if s.op == "accum":

@@ -32,9 +32,9 @@ def _rate(eta, t):
     return eta(t) if callable(eta) else eta
 
 
-def _constants(g, *values):
+def _constants(dtype, *values):
     """A kernel's scalars, in the dtype of the arrays it updates (kernels.py)."""
-    return np.array(values, g.dtype)
+    return np.array(values, dtype)
 
 
 def _zeros(x):
@@ -65,7 +65,7 @@ class Momentum:
         return (_zeros(x),)
 
     def step(self, state, x, g, t):
-        kernels.momentum(state[0], g, _constants(g, _rate(self.eta, t), self.rho))
+        kernels.momentum(state[0], g, _constants(g.dtype, _rate(self.eta, t), self.rho))
         return g
 
 
@@ -79,7 +79,8 @@ class Nesterov:
         return (_zeros(x),)
 
     def step(self, state, x, g, t):
-        kernels.nesterov(state[0], g, _constants(g, _rate(self.eta, t), self.rho, 1.0 + self.rho))
+        kernels.nesterov(state[0], g, _constants(g.dtype, _rate(self.eta, t), self.rho,
+                                                 1.0 + self.rho))
         return g
 
 
@@ -94,8 +95,8 @@ class RMSProp:
         return (_zeros(x),)
 
     def step(self, state, x, g, t):
-        kernels.rmsprop(state[0], g, _constants(g, _rate(self.eta, t), self.rho, 1.0 - self.rho,
-                                                self.eps))
+        kernels.rmsprop(state[0], g, _constants(g.dtype, _rate(self.eta, t), self.rho,
+                                                1.0 - self.rho, self.eps))
         return g
 
 
@@ -112,13 +113,13 @@ class Adam:
         return (_zeros(x), _zeros(x), np.zeros(1, np.int64))
 
     def step(self, state, x, g, t):
-        kernels.adam(*state[:2], g, self._constants(state, g, t))
+        kernels.adam(*state[:2], g, self._corrected(state, g, t))
         return g
 
     def apply(self, state, x, g, t):
-        kernels.adam_apply(x, *state[:2], g, self._constants(state, g, t))
+        kernels.adam_apply(x, *state[:2], g, self._corrected(state, g, t))
 
-    def _constants(self, state, g, t):
+    def _corrected(self, state, g, t):
         """The kernel's constants for this step: the learning rate at the model's step t, the
         bias corrections at the array's own."""
         count = state[2]
@@ -132,8 +133,8 @@ def _adam_constants(eta, b1, b2, eps, n, dtype):
     """Adam's kernel constants at step n (kernels._adam_step): the arrays of a model, which
     usually share their step count, share them too (read only)."""
     corrected = math.sqrt(1.0 - b2 ** n)
-    return np.array([eta * corrected / (1.0 - b1 ** n), b1, 1.0 - b1, b2, 1.0 - b2,
-                     eps * corrected], dtype)
+    return _constants(dtype, eta * corrected / (1.0 - b1 ** n), b1, 1.0 - b1, b2, 1.0 - b2,
+                      eps * corrected)
 
 
 @dataclass
@@ -372,11 +373,11 @@ def _check_kinds(state, params, gs):
     for k in trained:
         shape, dtype = state.kinds[k]
         x, g = params[k], gs[k]
-        if x.shape != shape or x.dtype is not dtype and x.dtype != dtype:
+        if (x.shape, x.dtype) != (shape, dtype):
             raise ValueError(f"update: the model's array {k} is now {x.dtype} of shape "
                              f"{x.shape}, set up as {dtype} of shape {shape}: call setup "
                              "again for the changed model")
-        if g is not None and (g.shape if type(g) is np.ndarray else np.shape(g)) != shape:
+        if g is not None and np.shape(g) != shape:
             raise ValueError(f"update: the gradient of array {k} has shape {np.shape(gs[k])}, "
                              f"the array {shape}")
     if trained and all(gs[k] is None for k in trained):
